@@ -1,0 +1,142 @@
+"""Sites, pools, nodes, pricing, teams and datasets: the capacity aiplane places work on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from aiplane.core.resources import Resources
+
+
+class SiteKind(StrEnum):
+    CLOUD = "cloud"
+    ONPREM = "onprem"
+    EDGE = "edge"
+
+
+class PricingModel(StrEnum):
+    OWNED = "owned"
+    ON_DEMAND = "on_demand"
+    SPOT = "spot"
+    RESERVED = "reserved"
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """What one node of a pool costs per hour, and how.
+
+    ``usd_per_node_hour`` is the marginal rate: amortised capex plus power for owned capacity,
+    the list or spot price for cloud capacity, and for reserved capacity the rate paid once the
+    prepaid commitment is used up (zero marginal cost until then is the cost model's business).
+    """
+
+    model: PricingModel
+    usd_per_node_hour: float
+    interruption_rate_per_hour: float = 0.0
+    source: str = "spec"  # "spec" or "catalog:<file>"
+
+
+@dataclass(frozen=True)
+class NodeShape:
+    accelerator: str | None  # canonical accelerator name; None for CPU-only nodes
+    gpus: int
+    cpus: float
+    memory_gib: float
+
+    @property
+    def capacity(self) -> Resources:
+        return Resources(float(self.gpus), self.cpus, self.memory_gib)
+
+
+@dataclass(frozen=True)
+class Pool:
+    site: str
+    name: str
+    backend: str
+    node: NodeShape
+    nodes_min: int
+    nodes_max: int
+    pricing: Pricing
+    instance_type: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.site}/{self.name}"
+
+    @property
+    def elastic(self) -> bool:
+        return self.nodes_min != self.nodes_max
+
+    @property
+    def emulated(self) -> bool:
+        return self.backend == "emulated"
+
+    def node_ids(self) -> Iterator[str]:
+        """Node identifiers; an elastic pool exposes its maximum (emulated capacity is instant)."""
+        for i in range(self.nodes_max):
+            yield f"{self.key}/{i}"
+
+    def usd_per_hour_for(self, need: Resources) -> float:
+        """Price of ``need`` on one node, by its dominant share of the node."""
+        cap = self.node.capacity
+        shares = [
+            need.gpus / cap.gpus if cap.gpus else 0.0,
+            need.cpus / cap.cpus if cap.cpus else 0.0,
+            need.memory_gib / cap.memory_gib if cap.memory_gib else 0.0,
+        ]
+        return self.pricing.usd_per_node_hour * max(shares)
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    kind: SiteKind
+    region: str
+    jurisdiction: str
+    pools: tuple[Pool, ...]
+    provider: str | None = None
+    egress_usd_per_gb: float = 0.0
+    latency_ms: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Team:
+    name: str
+    cohort: str | None = None
+    quota: Mapping[str, float] = field(default_factory=dict)
+    borrowing_limit: Mapping[str, float] = field(default_factory=dict)
+    lending_limit: Mapping[str, float] = field(default_factory=dict)
+    budget_usd_per_month: float | None = None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    site: str
+    size_gb: float
+    jurisdiction: str | None = None
+    content_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Fleet:
+    sites: tuple[Site, ...] = ()
+    teams: tuple[Team, ...] = ()
+    datasets: tuple[Dataset, ...] = ()
+
+    def pools(self) -> Iterator[Pool]:
+        for site in self.sites:
+            yield from site.pools
+
+    def site(self, name: str) -> Site | None:
+        return next((s for s in self.sites if s.name == name), None)
+
+    def pool(self, key: str) -> Pool | None:
+        return next((p for p in self.pools() if p.key == key), None)
+
+    def team(self, name: str) -> Team | None:
+        return next((t for t in self.teams if t.name == name), None)
+
+    def dataset(self, name: str) -> Dataset | None:
+        return next((d for d in self.datasets if d.name == name), None)

@@ -1,0 +1,1 @@
+"""Scheduling: an immutable snapshot in, decisions out. A separate step applies them."""

@@ -1,0 +1,72 @@
+"""Workloads: what to run, with what, where it may run, and how urgent it is."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from aiplane.core.resources import Resources
+
+
+class WorkloadKind(StrEnum):
+    TRAIN = "train"
+    FINETUNE = "finetune"
+    BATCH = "batch"
+    SERVE = "serve"
+
+
+class SpotPolicy(StrEnum):
+    NEVER = "never"
+    ALLOWED = "allowed"
+    REQUIRED = "required"
+
+
+PRIORITY_CLASSES: dict[str, int] = {"low": 100, "normal": 500, "high": 1000, "critical": 10000}
+
+
+@dataclass(frozen=True)
+class AcceleratorOption:
+    """One acceptable accelerator for a replica: type, count per replica, relative speed."""
+
+    name: str
+    count: float
+    speed: float = 1.0
+
+
+@dataclass(frozen=True)
+class Constraints:
+    jurisdictions: tuple[str, ...] = ()
+    site_kinds: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
+    max_usd_per_hour: float | None = None
+    latency_slo_ms: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    team: str
+    kind: WorkloadKind
+    run: str
+    replicas: int = 1
+    accelerators: tuple[AcceleratorOption, ...] = ()  # empty: a CPU-only workload
+    cpus: float = 1.0
+    memory_gib: float = 1.0
+    priority: int = PRIORITY_CLASSES["normal"]
+    estimated_hours: float | None = None
+    checkpoint_minutes: float | None = None
+    spot: SpotPolicy = SpotPolicy.ALLOWED
+    inputs: tuple[str, ...] = ()
+    constraints: Constraints = field(default_factory=Constraints)
+    env: Mapping[str, str] = field(default_factory=dict)
+    workdir: str | None = None
+    allow_multi_site: bool = False
+
+    def replica_need(self, option: AcceleratorOption | None) -> Resources:
+        gpus = option.count if option is not None else 0.0
+        return Resources(gpus, self.cpus, self.memory_gib)
+
+    def options(self) -> tuple[AcceleratorOption | None, ...]:
+        """Acceptable accelerator options, or a single ``None`` for CPU-only work."""
+        return self.accelerators if self.accelerators else (None,)

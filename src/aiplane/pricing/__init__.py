@@ -1,0 +1,1 @@
+"""Price books: instance shapes and prices for cloud pools."""

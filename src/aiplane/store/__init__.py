@@ -1,0 +1,1 @@
+"""Persistence adapters: in-memory, and SQL (SQLite, PostgreSQL) through SQLAlchemy."""

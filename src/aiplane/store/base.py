@@ -1,0 +1,80 @@
+"""The store protocol. Every member passes ``tests/store/test_contract.py``.
+
+Writes that race (two loops moving the same run) are settled by compare-and-set on the run's
+state: ``update_run`` names the state it expects to replace and fails with ``ConflictError``
+when the stored state is different, so no update is lost silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiplane.core.auth import TokenRecord
+from aiplane.core.events import Event
+from aiplane.core.runs import Job, Run, RunState
+
+
+@dataclass(frozen=True)
+class FleetRecord:
+    version: int
+    document: Mapping[str, Any]  # the resolved fleet spec, as JSON-ready data
+    applied_at: float
+
+
+class Store(Protocol):
+    # tokens
+    def add_token(self, token: TokenRecord) -> None: ...
+    def token_by_hash(self, token_hash: str) -> TokenRecord | None: ...
+    def count_tokens(self) -> int: ...
+
+    # fleet: each apply stores a new version; the newest is the fleet in force
+    def put_fleet(self, document: Mapping[str, Any], applied_at: float) -> FleetRecord: ...
+    def get_fleet(self) -> FleetRecord | None: ...
+
+    # jobs and runs
+    def add_job(self, job: Job, run: Run) -> None:
+        """Store a job and its first run atomically. Raises ConflictError on a duplicate id."""
+        ...
+
+    def get_job(self, job_id: str) -> Job:
+        """Raises NotFoundError."""
+        ...
+
+    def get_run(self, run_id: str) -> Run:
+        """Raises NotFoundError."""
+        ...
+
+    def run_for_job(self, job_id: str) -> Run:
+        """The job's current run. Raises NotFoundError."""
+        ...
+
+    def list_jobs(
+        self,
+        *,
+        limit: int,
+        before: str | None = None,
+        states: Collection[RunState] | None = None,
+        team: str | None = None,
+    ) -> list[tuple[Job, Run]]:
+        """Newest first (job ids sort by submission time); ``before`` is an exclusive job-id
+        cursor for the next page."""
+        ...
+
+    def runs_in_states(self, states: Collection[RunState]) -> list[Run]: ...
+
+    def update_run(self, run: Run, expected_state: RunState) -> None:
+        """Replace the stored run if its state is still ``expected_state``, else ConflictError."""
+        ...
+
+    # events
+    def add_event(self, event: Event) -> Event:
+        """Append; returns the event with its ``id`` set."""
+        ...
+
+    def list_events(self, *, job_id: str | None = None, limit: int = 100) -> list[Event]:
+        """Oldest first."""
+        ...
+
+    def close(self) -> None: ...
