@@ -88,7 +88,14 @@ def placement_to_dict(p: Placement) -> dict[str, Any]:
         "backend": p.backend,
         "accelerator": p.accelerator,
         "assignments": [
-            {"replica": a.replica, "node": a.node, "gpus": a.gpus, "gpu_indices": list(a.gpu_indices)}
+            {
+                "replica": a.replica,
+                "node": a.node,
+                "gpus": a.gpus,
+                "gpu_indices": list(a.gpu_indices),
+                "cpus": a.cpus,
+                "memory_gib": a.memory_gib,
+            }
             for a in p.assignments
         ],
         "usd_per_hour": p.usd_per_hour,
@@ -105,7 +112,12 @@ def placement_from_dict(d: Mapping[str, Any]) -> Placement:
         accelerator=d.get("accelerator"),
         assignments=tuple(
             ReplicaAssignment(
-                int(a["replica"]), a["node"], float(a["gpus"]), tuple(a.get("gpu_indices", ()))
+                int(a["replica"]),
+                a["node"],
+                float(a["gpus"]),
+                tuple(a.get("gpu_indices", ())),
+                float(a.get("cpus", 0.0)),
+                float(a.get("memory_gib", 0.0)),
             )
             for a in d["assignments"]
         ),

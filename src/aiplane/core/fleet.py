@@ -43,6 +43,8 @@ class NodeShape:
     gpus: int
     cpus: float
     memory_gib: float
+    # ``accelerator: auto`` in a local pool: the server fills in the GPUs it detects.
+    auto_detect: bool = False
 
     @property
     def capacity(self) -> Resources:

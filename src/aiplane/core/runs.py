@@ -70,6 +70,8 @@ class ReplicaAssignment:
     node: str
     gpus: float
     gpu_indices: tuple[int, ...] = ()
+    cpus: float = 0.0
+    memory_gib: float = 0.0
 
 
 @dataclass(frozen=True)

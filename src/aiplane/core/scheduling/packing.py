@@ -38,5 +38,5 @@ def pack_gang(nodes: list[FreeNode], need: Resources, replicas: int) -> list[Rep
         chosen = tuple(node.gpu_indices[:whole])
         node.gpu_indices = node.gpu_indices[whole:]
         node.free = node.free - need
-        assignments.append(ReplicaAssignment(replica, node.id, need.gpus, chosen))
+        assignments.append(ReplicaAssignment(replica, node.id, need.gpus, chosen, need.cpus, need.memory_gib))
     return assignments

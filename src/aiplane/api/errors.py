@@ -1,0 +1,77 @@
+"""Error responses: one table from error class to HTTP status, one JSON shape for all."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from aiplane.core import errors as e
+
+log = logging.getLogger("aiplane.api")
+
+STATUS: dict[type[e.AiplaneError], int] = {
+    e.SpecError: 422,
+    e.NotFoundError: 404,
+    e.IllegalTransitionError: 409,
+    e.ConflictError: 409,
+    e.AuthenticationError: 401,
+    e.PermissionDeniedError: 403,
+    e.BackendError: 502,
+    e.CatalogError: 422,
+    e.StoreError: 503,
+}
+
+
+def status_for(exc: e.AiplaneError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def body(code: str, message: str, problems: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "problems": problems or []}}
+
+
+def _problems(exc: e.AiplaneError) -> list[dict[str, Any]]:
+    return [
+        {"location": p.location, "message": p.message, "given": p.given, "allowed": p.allowed}
+        for p in exc.problems
+    ]
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(e.AiplaneError)
+    async def aiplane_error(_: Request, exc: e.AiplaneError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if status_for(exc) == 401 else None
+        return JSONResponse(
+            body(exc.code, exc.message, _problems(exc)), status_for(exc), headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {
+                "location": ".".join(str(p) for p in err.get("loc", ())),
+                "message": err.get("msg", "invalid"),
+                "given": repr(err.get("input"))[:80] if "input" in err else None,
+                "allowed": None,
+            }
+            for err in exc.errors()
+        ]
+        return JSONResponse(body("request_invalid", "invalid request", problems), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(body(code, str(exc.detail)), exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse(body("internal", "internal error; see the server log"), 500)

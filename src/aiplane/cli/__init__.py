@@ -1,0 +1,1 @@
+"""The `aiplane` command line: a client of the API."""

@@ -1,0 +1,173 @@
+"""`aiplane submit` and `aiplane jobs list|show|logs|cancel|explain`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from aiplane.cli.client import Client
+from aiplane.cli.errors import handled
+from aiplane.cli.output import console, duration, print_json, table, when, where
+from aiplane.config import Settings
+from aiplane.specs import read_document, workload_from_document
+
+app = typer.Typer(help="Submitted work and its runs.", no_args_is_help=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
+
+
+def _client() -> Client:
+    return Client.connect(Settings.from_env(), notice=console.print)
+
+
+def job_row(j: dict[str, Any]) -> list[Any]:
+    return [
+        j["id"],
+        j["name"],
+        j["team"],
+        j["kind"],
+        j["state"],
+        where(j.get("placement")),
+        duration(j.get("started_at"), j.get("finished_at")),
+        j.get("reason") or "",
+    ]
+
+
+JOB_COLUMNS = ["id", "name", "team", "kind", "state", "where", "ran", "reason"]
+
+
+@handled
+def submit(
+    file: Annotated[Path, typer.Argument(help="workload.yaml to submit")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate FILE and queue it. Its command runs in FILE's directory."""
+    document = read_document(file)
+    workdir = str(file.resolve().parent)
+    workload_from_document(document, file.name, workdir)  # every problem, named by file
+    job = _client().post("/jobs", {"spec": document, "source": file.name, "workdir": workdir})
+    if as_json:
+        print_json(job)
+        return
+    console.print(f"submitted {job['name']} as [bold]{job['id']}[/] ({job['state']})")
+
+
+@app.command("list")
+@handled
+def list_jobs(
+    state: Annotated[list[str] | None, typer.Option(help="only these states")] = None,
+    team: Annotated[str | None, typer.Option(help="only this team")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    before: Annotated[str | None, typer.Option(help="page cursor (a job id)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Jobs, newest first."""
+    page = _client().get("/jobs", state=state, team=team, limit=limit, before=before)
+    if as_json:
+        print_json(page)
+        return
+    table(None, JOB_COLUMNS, [job_row(j) for j in page["items"]])
+    if page.get("next_cursor"):
+        console.print(f"more: --before {page['next_cursor']}")
+
+
+@app.command("show")
+@handled
+def show(job_id: str, as_json: JsonOpt = False) -> None:
+    """One job: its workload, state and placement."""
+    client = _client()
+    job = client.get(f"/jobs/{job_id}")
+    if as_json:
+        print_json(job)
+        return
+    p = job.get("placement")
+    rows = [
+        ["id", job["id"]],
+        ["name", job["name"]],
+        ["team", job["team"]],
+        ["kind", job["kind"]],
+        ["priority", job["priority"]],
+        ["replicas", job["replicas"]],
+        ["state", job["state"]],
+        ["attempt", job["attempt"]],
+        ["submitted", f"{when(job['submitted_at'])} by {job['submitted_by']}"],
+        ["started", when(job.get("started_at"))],
+        ["finished", when(job.get("finished_at"))],
+        ["ran for", duration(job.get("started_at"), job.get("finished_at"))],
+        ["exit code", job.get("exit_code")],
+        ["reason", job.get("reason")],
+        ["where", where(p)],
+        ["price", f"${p['usd_per_hour']:.2f}/h" if p else "-"],
+        ["nodes", ", ".join(p["nodes"]) if p else "-"],
+        ["command", job["workload"]["run"]],
+    ]
+    table(None, ["field", "value"], rows)
+
+
+@app.command("logs")
+@handled
+def logs(
+    job_id: str,
+    replica: Annotated[int | None, typer.Option(help="only this replica")] = None,
+    tail: Annotated[int | None, typer.Option(help="only the last N bytes of each")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Output of the job's replicas."""
+    result = _client().get(f"/jobs/{job_id}/logs", replica=replica, tail_bytes=tail)
+    if as_json:
+        print_json(result)
+        return
+    if not result["replicas"]:
+        console.print("no output yet (the job has not started)")
+    for item in result["replicas"]:
+        if len(result["replicas"]) > 1:
+            console.rule(f"replica {item['replica']}")
+        console.out(item["text"], end="", highlight=False)
+
+
+@app.command("cancel")
+@handled
+def cancel(job_id: str, as_json: JsonOpt = False) -> None:
+    """Cancel a job; its processes get SIGTERM, then SIGKILL after a grace period."""
+    job = _client().post(f"/jobs/{job_id}/cancel")
+    if as_json:
+        print_json(job)
+        return
+    console.print(f"{job['id']}: {job['state']}")
+
+
+@app.command("explain")
+@handled
+def explain(job_id: str, as_json: JsonOpt = False) -> None:
+    """Why the job runs where it runs, or why it still waits."""
+    result = _client().get(f"/jobs/{job_id}/explain")
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"[bold]{job_id}[/]: {result['state']}" + (
+        f" — {result['reason']}" if result.get("reason") else ""
+    ))
+    decisions = result["decisions"]
+    if not decisions:
+        console.print("no scheduling decision recorded yet")
+        return
+    last = decisions[-1]["data"].get("explanation", {})
+    chosen = last.get("chosen")
+    if chosen:
+        cost = chosen["cost"]
+        console.print(
+            f"chosen: {chosen['pool']}" + (" (emulated)" if chosen.get("emulated") else "")
+            + f" [{chosen['site_kind']}, {chosen['jurisdiction']}, {chosen['pricing']}]"
+            + f" ${cost['usd_per_hour']:.2f}/h, est. ${cost['total_usd']:.2f}"
+            + f" (compute ${cost['compute_usd']:.2f} + egress ${cost['egress_usd']:.2f})"
+        )
+        if last.get("why"):
+            console.print(f"why: {last['why']}")
+    rejected = last.get("rejected", [])
+    if rejected:
+        table(
+            f"rejected ({last.get('rejected_total', len(rejected))} in all, first shown)",
+            ["pool", "accelerator", "reason", "detail"],
+            [[r["pool"], r.get("accelerator") or "-", r["reason"], r["detail"]] for r in rejected],
+        )

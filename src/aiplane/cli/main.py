@@ -1,0 +1,47 @@
+"""The `aiplane` command."""
+
+from __future__ import annotations
+
+import typer
+
+from aiplane import __version__
+from aiplane.cli.commands import demo, fleet, jobs, server, tokens
+
+app = typer.Typer(
+    name="aiplane",
+    help=(
+        "aiplane: the control plane for AI compute across cloud, on-premise and edge.\n\n"
+        "Start with `aiplane demo`. The CLI talks to the local control plane under "
+        "$AIPLANE_HOME (default ~/.aiplane), starting it when needed, or to AIPLANE_URL "
+        "with AIPLANE_TOKEN."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("up")(server.up)
+app.command("down")(server.down)
+app.command("demo")(demo.demo)
+app.command("submit")(jobs.submit)
+app.add_typer(fleet.app, name="fleet")
+app.add_typer(jobs.app, name="jobs")
+app.add_typer(tokens.app, name="tokens")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"aiplane {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version"
+    ),
+) -> None:
+    pass
+
+
+def main() -> None:
+    app()

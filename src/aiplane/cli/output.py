@@ -1,0 +1,67 @@
+"""Printing: Rich tables for people, JSON for scripts, errors to stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    t = Table(title=title, show_lines=False, header_style="bold")
+    for column in columns:
+        t.add_column(column)
+    for row in rows:
+        t.add_row(*("" if v is None else str(v) for v in row))
+    console.print(t)
+
+
+def when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def duration(start: float | None, end: float | None) -> str:
+    if start is None:
+        return "-"
+    if end is None:
+        return "-"
+    seconds = max(0.0, end - start)
+    if seconds < 120:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def problems(message: str, items: Sequence[dict[str, Any]]) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    for p in items:
+        line = f"  - {p.get('location')}: {p.get('message')}"
+        if p.get("given") is not None:
+            line += f" (given: {p['given']})"
+        if p.get("allowed") is not None:
+            line += f"; allowed: {p['allowed']}"
+        err_console.print(line, highlight=False, markup=False)
+
+
+def where(placement: dict[str, Any] | None) -> str:
+    if not placement:
+        return "-"
+    text = str(placement["pool"])
+    if placement.get("emulated"):
+        text += " (emulated)"
+    return text

@@ -1,0 +1,47 @@
+"""Settings from the environment. Read once at the edges and passed inward."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    catalog_dir: Path | None
+    scheduler_interval_s: float = 0.5
+    reconciler_interval_s: float = 0.5
+    cancel_grace_s: float = 5.0
+
+    @property
+    def work_root(self) -> Path:
+        return self.home / "work"
+
+    @property
+    def server_file(self) -> Path:
+        return self.home / "server.json"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.home / "credentials"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "server.log"
+
+    @classmethod
+    def from_env(cls, home: Path | None = None) -> Settings:
+        root = home or Path(os.environ.get("AIPLANE_HOME") or Path.home() / ".aiplane")
+        root = root.expanduser().resolve()
+        url = os.environ.get("AIPLANE_DATABASE_URL") or f"sqlite:///{root / 'aiplane.db'}"
+        catalog = os.environ.get("AIPLANE_CATALOG")
+        return cls(
+            home=root,
+            database_url=url,
+            catalog_dir=Path(catalog).expanduser() if catalog else None,
+            scheduler_interval_s=float(os.environ.get("AIPLANE_SCHEDULER_INTERVAL_S", "0.5")),
+            reconciler_interval_s=float(os.environ.get("AIPLANE_RECONCILER_INTERVAL_S", "0.5")),
+        )

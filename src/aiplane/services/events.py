@@ -1,0 +1,30 @@
+"""Recording events: one helper so every use case logs the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aiplane.core.events import Event
+from aiplane.core.runs import Run
+from aiplane.store.base import Store
+
+
+def record(
+    store: Store,
+    at: float,
+    kind: str,
+    message: str,
+    run: Run | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> None:
+    store.add_event(
+        Event(
+            at=at,
+            kind=kind,
+            message=message,
+            job_id=run.job_id if run else None,
+            run_id=run.id if run else None,
+            data=dict(data or {}),
+        )
+    )

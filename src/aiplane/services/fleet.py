@@ -1,0 +1,94 @@
+"""Applying and reading the fleet."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiplane.core.fleet import Fleet
+from aiplane.core.runs import ACTIVE
+from aiplane.services.events import record
+from aiplane.specs import fleet_from_document, fleet_to_document
+from aiplane.store.base import FleetRecord, Store
+
+
+class FleetCache:
+    """The fleet in force, parsed once per stored version rather than once per cycle."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: int | None = None
+        self._fleet: Fleet | None = None
+
+    def get(self, store: Store) -> Fleet | None:
+        stored = store.get_fleet()
+        if stored is None:
+            return None
+        with self._lock:
+            if stored.version != self._version:
+                self._fleet = fleet_from_document(stored.document, "stored fleet")
+                self._version = stored.version
+            return self._fleet
+
+
+def apply_fleet(
+    store: Store,
+    document: Mapping[str, Any],
+    source: str,
+    now: float,
+    resolve_local: Callable[[Fleet], Fleet] | None = None,
+) -> FleetRecord:
+    """Validate a fleet document (raising SpecError with every problem) and make it current.
+
+    ``resolve_local`` fills in what only the server can know, such as the GPUs that
+    ``accelerator: auto`` pools find on this machine.
+    """
+    fleet = fleet_from_document(document, source)
+    if resolve_local is not None:
+        fleet = resolve_local(fleet)
+    stored = store.put_fleet(fleet_to_document(fleet), now)
+    pools = sum(1 for _ in fleet.pools())
+    record(
+        store,
+        now,
+        "fleet.applied",
+        f"fleet v{stored.version} applied from {source}: {len(fleet.sites)} sites, {pools} pools",
+    )
+    return stored
+
+
+@dataclass(frozen=True)
+class PoolUsage:
+    pool: str
+    nodes: int
+    gpus_total: float
+    gpus_used: float
+    cpus_total: float
+    cpus_used: float
+    active_runs: int
+
+
+def pool_usage(store: Store, fleet: Fleet) -> dict[str, PoolUsage]:
+    used: dict[str, list[float]] = {}
+    for run in store.runs_in_states(ACTIVE):
+        if run.placement is None:
+            continue
+        entry = used.setdefault(run.placement.pool, [0.0, 0.0, 0.0])
+        entry[0] += sum(a.gpus for a in run.placement.assignments)
+        entry[1] += sum(a.cpus for a in run.placement.assignments)
+        entry[2] += 1
+    usage: dict[str, PoolUsage] = {}
+    for pool in fleet.pools():
+        gpus_used, cpus_used, runs = used.get(pool.key, [0.0, 0.0, 0.0])
+        usage[pool.key] = PoolUsage(
+            pool=pool.key,
+            nodes=pool.nodes_max,
+            gpus_total=float(pool.node.gpus * pool.nodes_max),
+            gpus_used=gpus_used,
+            cpus_total=pool.node.cpus * pool.nodes_max,
+            cpus_used=cpus_used,
+            active_runs=int(runs),
+        )
+    return usage

@@ -1,0 +1,129 @@
+"""Submitting, listing, inspecting and cancelling jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from aiplane.backends.base import Backend
+from aiplane.core.errors import BackendError, NotFoundError, Problem, SpecError
+from aiplane.core.events import Event
+from aiplane.core.fleet import Fleet
+from aiplane.core.runs import ACTIVE, Job, Run, RunState
+from aiplane.core.workloads import Workload
+from aiplane.services.events import record
+from aiplane.services.ids import new_id
+from aiplane.store.base import Store
+
+
+@dataclass(frozen=True)
+class JobView:
+    job: Job
+    run: Run
+
+
+def submit(store: Store, workload: Workload, fleet: Fleet | None, by: str, now: float) -> JobView:
+    """Queue a workload. Checks what only the fleet can tell (known team, known datasets);
+    capacity is the scheduler's business, so a submission never waits for it."""
+    if fleet is not None:
+        problems = []
+        if fleet.teams and fleet.team(workload.team) is None:
+            problems.append(
+                Problem(
+                    "team",
+                    "unknown team",
+                    repr(workload.team),
+                    ", ".join(t.name for t in fleet.teams),
+                )
+            )
+        for i, name in enumerate(workload.inputs):
+            if fleet.dataset(name) is None:
+                known = ", ".join(d.name for d in fleet.datasets) or "none declared"
+                problems.append(Problem(f"inputs[{i}]", "unknown dataset", repr(name), known))
+        if problems:
+            raise SpecError(f"workload {workload.name!r} does not fit the fleet", problems)
+    job_id = new_id("j-", now)
+    job = Job(job_id, workload, now, by)
+    run = Run(id="r-" + job_id[2:], job_id=job_id, state=RunState.PENDING, created_at=now,
+              updated_at=now)
+    store.add_job(job, run)
+    record(store, now, "job.submitted", f"{workload.name} submitted by {by}", run)
+    return JobView(job, run)
+
+
+def get(store: Store, job_id: str) -> JobView:
+    return JobView(store.get_job(job_id), store.run_for_job(job_id))
+
+
+def listing(
+    store: Store,
+    limit: int,
+    before: str | None = None,
+    states: Collection[RunState] | None = None,
+    team: str | None = None,
+) -> list[JobView]:
+    return [
+        JobView(job, run)
+        for job, run in store.list_jobs(limit=limit, before=before, states=states, team=team)
+    ]
+
+
+def events(store: Store, job_id: str, limit: int = 200) -> list[Event]:
+    store.get_job(job_id)
+    return store.list_events(job_id=job_id, limit=limit)
+
+
+def cancel(
+    store: Store, backends: dict[str, Backend], job_id: str, now: float, grace_s: float
+) -> JobView:
+    """Cancel a job: mark the run cancelled first, then stop its processes.
+
+    Marking first means that if this process dies between the two steps, recovery sees a
+    cancelled run with live processes and stops them (see ``execution.recover``).
+    """
+    run = store.run_for_job(job_id)
+    if run.state.terminal:
+        return JobView(store.get_job(job_id), run)
+    cancelled = run.transition(RunState.CANCELLED, now, "cancelled by request")
+    store.update_run(cancelled, expected_state=run.state)
+    record(store, now, "run.state", f"{run.state} -> cancelled (by request)", cancelled)
+    stop_processes(backends, cancelled, grace_s)
+    return JobView(store.get_job(job_id), cancelled)
+
+
+def stop_processes(backends: dict[str, Backend], run: Run, grace_s: float) -> None:
+    if run.placement is None or not run.handles:
+        return
+    backend = backends.get(run.placement.backend)
+    if backend is None:
+        raise BackendError(f"backend {run.placement.backend!r} is not configured")
+    for handle in run.handles:
+        backend.cancel(handle, grace_s)
+
+
+def logs(
+    store: Store,
+    backends: dict[str, Backend],
+    job_id: str,
+    replica: int | None = None,
+    tail_bytes: int | None = None,
+) -> list[tuple[int, str]]:
+    """Logs of each replica of the job's current run, as (replica, text)."""
+    run = store.run_for_job(job_id)
+    if run.placement is None or not run.handles:
+        return []
+    backend = backends.get(run.placement.backend)
+    if backend is None:
+        raise BackendError(f"backend {run.placement.backend!r} is not configured")
+    out = []
+    for index, handle in enumerate(run.handles):
+        if replica is not None and index != replica:
+            continue
+        out.append((index, backend.logs(handle, tail_bytes)))
+    if replica is not None and not out:
+        raise NotFoundError(f"job {job_id} has no replica {replica} (it has {len(run.handles)})")
+    return out
+
+
+def is_active(run: Run) -> bool:
+    return run.state in ACTIVE

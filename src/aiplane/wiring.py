@@ -1,0 +1,122 @@
+"""The one place that builds concrete adapters from settings and assembles the control plane."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from aiplane.backends.base import Backend, GpuInventory
+from aiplane.backends.registry import BACKENDS, build_backend
+from aiplane.config import Settings
+from aiplane.core.fleet import Fleet, NodeShape, Site
+from aiplane.core.scheduling.policy import SchedulingPolicy
+from aiplane.core.scheduling.v0 import PriorityBestFit
+from aiplane.pricing.base import PriceBook
+from aiplane.pricing.catalog import CatalogPriceBook
+from aiplane.services.execution import Executor
+from aiplane.services.fleet import FleetCache
+from aiplane.services.tokens import TokenVerifier
+from aiplane.store.base import Store
+from aiplane.workers.loop import Loop
+from aiplane.workers.reconciler import reconciler_step
+from aiplane.workers.scheduler import scheduler_step
+
+
+def open_store(url: str) -> Store:
+    if url == "memory://":
+        from aiplane.store.memory import MemoryStore
+
+        return MemoryStore()
+    from aiplane.store.sql.repository import SqlStore
+
+    return SqlStore.open(url)
+
+
+def price_book(catalog_dir: Path | None) -> PriceBook:
+    if catalog_dir is not None:
+        return CatalogPriceBook.from_dir(catalog_dir)
+    return CatalogPriceBook.default()
+
+
+def build_backends(work_root: Path) -> dict[str, Backend]:
+    return {name: build_backend(name, work_root) for name in BACKENDS}
+
+
+def local_resolver(backends: dict[str, Backend]) -> Callable[[Fleet], Fleet]:
+    """Fill in ``accelerator: auto`` pools with the GPUs this machine really has."""
+
+    def resolve(fleet: Fleet) -> Fleet:
+        sites: list[Site] = []
+        for site in fleet.sites:
+            pools = []
+            for pool in site.pools:
+                backend = backends.get(pool.backend)
+                if pool.node.auto_detect and isinstance(backend, GpuInventory):
+                    gpus = backend.gpus()
+                    accelerator = gpus[0].name if gpus else None
+                    node = NodeShape(accelerator, len(gpus), pool.node.cpus, pool.node.memory_gib)
+                    pool = replace(pool, node=node)
+                pools.append(pool)
+            sites.append(replace(site, pools=tuple(pools)))
+        return replace(fleet, sites=tuple(sites))
+
+    return resolve
+
+
+@dataclass
+class ControlPlane:
+    """Everything one control-plane process holds: store, adapters, loops."""
+
+    settings: Settings
+    store: Store
+    backends: dict[str, Backend]
+    policy: SchedulingPolicy
+    clock: Callable[[], float] = time.time
+    fleet_cache: FleetCache = field(default_factory=FleetCache)
+    loops: list[Loop] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.pid = os.getpid()
+        self.executor = Executor(
+            self.store,
+            self.backends,
+            self.settings.home / "checkpoints",
+            self.settings.cancel_grace_s,
+        )
+        self.verifier = TokenVerifier(self.store)
+        self.scheduler = Loop(
+            "scheduler",
+            self.settings.scheduler_interval_s,
+            lambda: scheduler_step(
+                self.store, self.fleet_cache, self.policy, self.executor, self.clock
+            ),
+        )
+        self.reconciler = Loop(
+            "reconciler",
+            self.settings.reconciler_interval_s,
+            lambda: reconciler_step(self.executor, self.clock),
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ControlPlane:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        return cls(
+            settings=settings,
+            store=open_store(settings.database_url),
+            backends=build_backends(settings.work_root),
+            policy=PriorityBestFit(),
+        )
+
+    def start(self) -> dict[str, int]:
+        recovered = self.executor.recover(self.clock())
+        self.scheduler.start()
+        self.reconciler.start()
+        return recovered
+
+    def stop(self) -> None:
+        self.scheduler.stop()
+        self.reconciler.stop()
+        self.store.close()

@@ -1,0 +1,1 @@
+"""Background loops: each calls one service function on a tick."""

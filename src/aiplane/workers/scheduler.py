@@ -1,0 +1,26 @@
+"""The scheduler loop: place pending runs, then launch admitted ones."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from aiplane.core.scheduling.policy import SchedulingPolicy
+from aiplane.services.execution import Executor
+from aiplane.services.fleet import FleetCache
+from aiplane.services.scheduling import run_cycle
+from aiplane.store.base import Store
+
+
+def scheduler_step(
+    store: Store,
+    fleet_cache: FleetCache,
+    policy: SchedulingPolicy,
+    executor: Executor,
+    clock: Callable[[], float] = time.time,
+) -> None:
+    fleet = fleet_cache.get(store)
+    if fleet is None:
+        return
+    run_cycle(store, fleet, policy, clock())
+    executor.launch_admitted(clock())
