@@ -1,0 +1,24 @@
+"""What fleet and workload specs share: the strict base model and the name rules."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
+NAME_RULE = (
+    "lower-case letters, digits, '-', '_' and '.', starting with a letter or digit, at most 63"
+)
+
+
+class SpecModel(BaseModel):
+    """Strict: a misspelt field is an error, and ``"8"`` is not a number."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN, description=NAME_RULE)]
+Text = Annotated[str, Field(min_length=1, description="a non-empty string")]
+NonNegative = Annotated[float, Field(ge=0, description="a number >= 0")]
+Positive = Annotated[float, Field(gt=0, description="a number > 0")]

@@ -1,0 +1,97 @@
+"""A core fleet back to a fleet document (the resolved form that the store keeps)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiplane.core.fleet import Fleet, Pool, Site, Team
+from aiplane.specs.fleet import FleetSpec
+from aiplane.specs.fleet_models import AUTO
+from aiplane.specs.pools import is_auto_node
+
+
+def fleet_to_document(fleet: Fleet | FleetSpec) -> dict[str, Any]:
+    """The resolved fleet as a JSON-ready fleet document: every pool with its full node shape and
+    its per-node price (and the price's source), so :func:`fleet_from_document` reads it back to
+    an equal fleet without the price catalog. ``accelerator: auto`` nodes stay ``auto``."""
+    if isinstance(fleet, FleetSpec):
+        fleet = fleet.fleet
+    return {
+        "sites": [_site_doc(s) for s in fleet.sites],
+        "teams": [_team_doc(t) for t in fleet.teams],
+        "datasets": [
+            _drop_none(
+                {
+                    "name": d.name,
+                    "site": d.site,
+                    "size_gb": d.size_gb,
+                    "jurisdiction": d.jurisdiction,
+                    "content_hash": d.content_hash,
+                }
+            )
+            for d in fleet.datasets
+        ],
+    }
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def _site_doc(site: Site) -> dict[str, Any]:
+    return _drop_none(
+        {
+            "name": site.name,
+            "kind": str(site.kind),
+            "region": site.region,
+            "jurisdiction": site.jurisdiction,
+            "provider": site.provider,
+            "egress_usd_per_gb": site.egress_usd_per_gb,
+            "latency_ms": dict(site.latency_ms),
+            "pools": [_pool_doc(p) for p in site.pools],
+        }
+    )
+
+
+def _pool_doc(pool: Pool) -> dict[str, Any]:
+    n = pool.node
+    if is_auto_node(n):
+        node: dict[str, Any] = {"accelerator": AUTO, "cpus": n.cpus, "memory_gib": n.memory_gib}
+    else:
+        node = _drop_none(
+            {
+                "instance_type": pool.instance_type,
+                "accelerator": n.accelerator,
+                "gpus": n.gpus,
+                "cpus": n.cpus,
+                "memory_gib": n.memory_gib,
+            }
+        )
+    nodes: Any = (
+        pool.nodes_min if not pool.elastic else {"min": pool.nodes_min, "max": pool.nodes_max}
+    )
+    return {
+        "name": pool.name,
+        "backend": pool.backend,
+        "nodes": nodes,
+        "node": node,
+        "pricing": {
+            "model": str(pool.pricing.model),
+            "usd_per_node_hour": pool.pricing.usd_per_node_hour,
+            "interruption_rate_per_hour": pool.pricing.interruption_rate_per_hour,
+            "source": pool.pricing.source,
+        },
+    }
+
+
+def _team_doc(team: Team) -> dict[str, Any]:
+    return _drop_none(
+        {
+            "name": team.name,
+            "cohort": team.cohort,
+            "quota": dict(team.quota),
+            "borrowing_limit": dict(team.borrowing_limit),
+            "lending_limit": dict(team.lending_limit),
+            "budget_usd_per_month": team.budget_usd_per_month,
+        }
+    )

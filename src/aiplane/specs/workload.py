@@ -1,0 +1,127 @@
+"""``workload.yaml`` to a core :class:`~aiplane.core.workloads.Workload`.
+
+``resources.accelerators`` uses the shorthand of :mod:`aiplane.specs.shorthand`, as one string
+or a list of acceptable types (``["H100:8", "A100-80GB:8@0.45"]``); absent means CPU-only.
+``priority`` is a class name (low, normal, high, critical) or a number. ``spot: true`` means
+``allowed`` and ``false`` means ``never``. A relative ``workdir`` is taken relative to the
+directory of the workload file, which is also the default working directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from aiplane.core.workloads import (
+    PRIORITY_CLASSES,
+    AcceleratorOption,
+    Constraints,
+    SpotPolicy,
+    Workload,
+    WorkloadKind,
+)
+from aiplane.specs.errors import Loc, Problems, validate
+from aiplane.specs.loader import read_yaml
+from aiplane.specs.shorthand import ShorthandError, parse_accelerator
+from aiplane.specs.workload_models import ENV_NAME, WorkloadDocument
+
+_ENV_NAME = re.compile(ENV_NAME)
+
+
+def load_workload_document(path: str | Path) -> dict[str, Any]:
+    """The YAML mapping in ``path`` (not yet checked), or a SpecError."""
+    return read_yaml(path)
+
+
+def load_workload(path: str | Path) -> Workload:
+    """Read, check and convert a workload file; its directory is the default working directory."""
+    document = read_yaml(path)
+    return workload_from_document(document, str(path), str(Path(path).resolve().parent))
+
+
+def workload_from_document(document: Any, source_name: str, workdir: str | None = None) -> Workload:
+    """A core workload from a workload document; every problem in one :class:`SpecError`.
+
+    ``workdir`` is the directory the command runs in unless the document names one (a relative
+    ``workdir`` in the document is joined to it)."""
+    spec = validate(WorkloadDocument, document, source_name, "workload spec")
+    problems = Problems(source_name)
+    options = parse_accelerators(
+        spec.resources.accelerators, ["resources", "accelerators"], problems
+    )
+    if not spec.run.strip():
+        problems.add(["run"], "the command is empty", spec.run, "a non-empty shell command")
+    for key in spec.env:
+        if not _ENV_NAME.fullmatch(key):
+            problems.add(
+                ["env", key],
+                "not a valid environment variable name",
+                key,
+                "letters, digits and '_', not starting with a digit",
+            )
+    for i, name in enumerate(spec.inputs):
+        if name in spec.inputs[:i]:
+            problems.add(["inputs", i], "dataset listed twice", name, "each dataset once")
+    problems.raise_if_any("workload spec")
+    c = spec.constraints
+    priority = spec.priority if isinstance(spec.priority, int) else PRIORITY_CLASSES[spec.priority]
+    return Workload(
+        name=spec.name,
+        team=spec.team,
+        kind=WorkloadKind(spec.kind),
+        run=spec.run.strip(),
+        replicas=spec.replicas,
+        accelerators=options,
+        cpus=spec.resources.cpus,
+        memory_gib=spec.resources.memory_gib,
+        priority=priority,
+        estimated_hours=spec.estimated_hours,
+        checkpoint_minutes=spec.checkpoint_minutes,
+        spot=SpotPolicy(spec.spot),
+        inputs=tuple(spec.inputs),
+        constraints=Constraints(
+            jurisdictions=tuple(c.jurisdictions),
+            site_kinds=tuple(c.site_kinds),
+            sites=tuple(c.sites),
+            max_usd_per_hour=c.max_usd_per_hour,
+            latency_slo_ms=dict(c.latency_slo_ms),
+        ),
+        env=dict(spec.env),
+        workdir=_workdir(spec.workdir, workdir),
+        allow_multi_site=spec.allow_multi_site,
+    )
+
+
+def parse_accelerators(
+    value: str | list[str] | None, loc: Loc, problems: Problems
+) -> tuple[AcceleratorOption, ...]:
+    """Shorthand items to options, adding a problem (at ``loc`` or ``loc[i]``) for each bad one."""
+    if value is None:
+        return ()
+    items: list[tuple[Loc, str]] = (
+        [(loc, value)] if isinstance(value, str) else [([*loc, i], v) for i, v in enumerate(value)]
+    )
+    options: list[AcceleratorOption] = []
+    for item_loc, text in items:
+        try:
+            option = parse_accelerator(text)
+        except ShorthandError as exc:
+            problems.add(item_loc, exc.message, exc.given, exc.allowed)
+            continue
+        if any(o.name == option.name for o in options):
+            problems.add(
+                item_loc, f"{option.name} is listed twice", text, "each accelerator type once"
+            )
+            continue
+        options.append(option)
+    return tuple(options)
+
+
+def _workdir(given: str | None, base: str | None) -> str | None:
+    if given is None:
+        return base
+    if base is not None and not os.path.isabs(given):
+        return os.path.normpath(os.path.join(base, given))
+    return given

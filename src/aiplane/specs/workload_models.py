@@ -1,0 +1,105 @@
+"""The shape of ``workload.yaml``: pydantic models checked field by field.
+
+The accelerator shorthand, the priority class and the run command are checked when the document
+is converted to a core :class:`~aiplane.core.workloads.Workload` in :mod:`aiplane.specs.workload`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from aiplane.core.workloads import PRIORITY_CLASSES
+from aiplane.specs.common import Name, Positive, SpecModel, Text
+from aiplane.specs.shorthand import GRAMMAR
+
+PRIORITY_ALLOWED = ", ".join(PRIORITY_CLASSES) + ", or a whole number >= 0"
+SPOT_ALLOWED = "never, allowed, required (true means allowed, false never)"
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class ResourcesSpec(SpecModel):
+    accelerators: str | list[str] | None = Field(
+        None,
+        description=f"{GRAMMAR}, a list of them, or absent for CPU-only work",
+    )
+    cpus: Positive = 1.0
+    memory_gib: Positive = 1.0
+
+    @field_validator("accelerators", mode="before")
+    @classmethod
+    def _string_or_list(cls, value: Any) -> Any:
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            return value
+        raise ValueError("expected an accelerator string or a non-empty list of them")
+
+
+class ConstraintsSpec(SpecModel):
+    jurisdictions: list[Text] = Field(default_factory=list, description="a list of jurisdictions")
+    site_kinds: list[Literal["cloud", "onprem", "edge"]] = Field(
+        default_factory=list, description="cloud, onprem, edge"
+    )
+    sites: list[Name] = Field(default_factory=list, description="a list of site names")
+    max_usd_per_hour: Positive | None = None
+    latency_slo_ms: dict[str, Positive] = Field(
+        default_factory=dict,
+        description="a mapping of user region -> milliseconds (numbers > 0)",
+    )
+
+
+class WorkloadDocument(SpecModel):
+    name: Name
+    team: Name
+    kind: Literal["train", "finetune", "batch", "serve"] = Field(
+        description="train, finetune, batch, serve"
+    )
+    run: str = Field(description="a non-empty shell command")
+    priority: str | int = Field("normal", description=PRIORITY_ALLOWED)
+    replicas: int = Field(1, ge=1, description="a whole number >= 1")
+    resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
+    estimated_hours: Positive | None = None
+    checkpoint_minutes: Positive | None = None
+    spot: Literal["never", "allowed", "required"] = Field("allowed", description=SPOT_ALLOWED)
+    inputs: list[Name] = Field(default_factory=list, description="a list of dataset names")
+    constraints: ConstraintsSpec = Field(default_factory=ConstraintsSpec)
+    env: dict[str, str] = Field(
+        default_factory=dict, description="a mapping of variable name -> value"
+    )
+    workdir: str | None = Field(None, min_length=1, description="a directory path")
+    allow_multi_site: bool = Field(False, description="true or false")
+
+    @field_validator("priority", mode="before")
+    @classmethod
+    def _priority(cls, value: Any) -> Any:
+        if isinstance(value, str) and value in PRIORITY_CLASSES:
+            return value
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        raise ValueError("not a priority class or a whole number >= 0")
+
+    @field_validator("spot", mode="before")
+    @classmethod
+    def _spot(cls, value: Any) -> Any:
+        if value is True:
+            return "allowed"
+        if value is False:
+            return "never"
+        return value
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env(cls, value: Any) -> Any:
+        """Numbers and booleans in YAML are written as the strings a shell would see."""
+        if not isinstance(value, dict):
+            return value
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            if isinstance(item, bool):
+                item = "true" if item else "false"
+            elif isinstance(item, int | float):
+                item = str(item)
+            out[key] = item
+        return out
