@@ -1,0 +1,294 @@
+"""Replicas as local processes, shared by the ``local`` and ``emulated`` backends.
+
+Each replica runs under a supervisor (``supervise.py``) in a run directory
+``<work_root>/runs/<run_id>/a<attempt>/r<replica>/`` whose files (``runfiles.py``) are the
+only state: a handle is the directory plus descriptive fields, so a control plane restarted
+after a crash (even a ``kill -9``) adopts its replicas by reading those files. The supervisor
+runs in its own session, with stdin from /dev/null and output to a file, never a pipe, so
+nothing ties its life to ours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from aiplane.backends import procfs, runfiles
+from aiplane.backends.base import Handle, LaunchSpec, ReplicaReport, ReplicaStatus
+from aiplane.core.errors import BackendError
+
+HANDLE_FORMAT = 1
+# A launch marker without a started supervisor means the launcher died between the two steps;
+# after this long nothing will start it any more.
+STARTING_WINDOW_S = 30.0
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+# Supervisors started by this process are its children: they must be reaped once they exit or
+# they stay zombies. Held per process, not per launcher, because any launcher can reap them
+# and a launcher dropped while its supervisors still run must not drop them unreaped.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+_CHILDREN_LOCK = threading.Lock()
+
+
+def _reap_children() -> None:
+    with _CHILDREN_LOCK:
+        for pid, proc in list(_CHILDREN.items()):
+            if proc.poll() is not None:
+                del _CHILDREN[pid]
+
+
+def format_gpus(gpus: float) -> str:
+    """``4.0`` -> ``"4"``, ``0.5`` -> ``"0.5"``: what a replica reads in ``AIPLANE_GPUS``."""
+    return f"{gpus:g}"
+
+
+def declared_indices(spec: LaunchSpec) -> tuple[int, ...]:
+    """The spec's GPU indices, or 0..n-1 for the whole GPUs it asks for when none are given."""
+    if spec.gpu_indices:
+        return spec.gpu_indices
+    return tuple(range(math.ceil(spec.gpus))) if spec.accelerator else ()
+
+
+class ProcessLauncher:
+    """launch / poll / cancel / logs for replicas that are supervised local processes."""
+
+    def __init__(self, work_root: Path, backend: str, *, emulated: bool) -> None:
+        self.work_root = Path(work_root).resolve()
+        self.backend = backend
+        self.emulated = emulated
+
+    # -- launch -------------------------------------------------------------------------------
+
+    def run_dir(self, spec: LaunchSpec) -> Path:
+        if not _RUN_ID.match(spec.run_id):
+            raise BackendError(f"run id {spec.run_id!r} cannot name a directory")
+        if spec.attempt < 0 or spec.replica < 0:
+            raise BackendError("attempt and replica must not be negative")
+        return self.work_root / "runs" / spec.run_id / f"a{spec.attempt}" / f"r{spec.replica}"
+
+    def launch(
+        self, spec: LaunchSpec, env: Mapping[str, str], banner: str | None = None
+    ) -> dict[str, Any]:
+        """Start one replica unless its run directory says it was started already.
+
+        ``env`` holds the backend's own variables; they win over everything else, so that e.g. a
+        ``CUDA_VISIBLE_DEVICES`` inherited or set in the spec cannot widen a replica's GPUs.
+        ``banner`` is written as the first line of ``output.log``.
+        """
+        _reap_children()
+        rundir = self.run_dir(spec)
+        handle = self._handle(spec, rundir)
+        if spec.workdir is not None and not Path(spec.workdir).is_dir():
+            raise BackendError(f"workdir {spec.workdir!r} is not a directory")
+        rundir.mkdir(parents=True, exist_ok=True)
+        marker = {"handle": handle, "launched_at": time.time()}
+        if not runfiles.create_json(rundir / runfiles.LAUNCH, marker):
+            existing = runfiles.read_json(rundir / runfiles.LAUNCH)
+            return dict(existing["handle"]) if existing and "handle" in existing else handle
+        if spec.checkpoint_dir:
+            Path(spec.checkpoint_dir).mkdir(parents=True, exist_ok=True)
+        # The command's environment travels in a file, not in the supervisor's own environment:
+        # the supervisor is Python too, and a replica's PYTHONPATH or PYTHONHOME (say, with a
+        # ``types.py`` in it) must not break it. The supervisor runs with ours, which works.
+        command_env = {**os.environ, **spec.env, **self._aiplane_env(spec), **env}
+        runfiles.write_json(rundir / runfiles.ENV, command_env)
+        argv = [
+            *(sys.executable, "-P", "-m", "aiplane.backends.supervise"),
+            *("--dir", str(rundir), "--env-file", str(rundir / runfiles.ENV)),
+        ]
+        try:
+            with (rundir / runfiles.OUTPUT).open("ab") as log:
+                if banner:
+                    log.write(banner.rstrip("\n").encode() + b"\n")
+                    log.flush()
+                proc = subprocess.Popen(
+                    [*argv, "--", spec.command],
+                    cwd=spec.workdir or rundir,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # survives us; the TTY's signals never reach it
+                )
+        except OSError as exc:
+            # Nothing started: drop the marker so that a retry may launch.
+            with contextlib.suppress(FileNotFoundError):
+                (rundir / runfiles.LAUNCH).unlink()
+            raise BackendError(f"could not start the replica supervisor: {exc}") from exc
+        with _CHILDREN_LOCK:
+            _CHILDREN[proc.pid] = proc
+        marker.update(supervisor_pid=proc.pid, supervisor_start=procfs.start_ticks(proc.pid))
+        runfiles.write_json(rundir / runfiles.LAUNCH, marker)
+        return handle
+
+    def _handle(self, spec: LaunchSpec, rundir: Path) -> dict[str, Any]:
+        return {
+            "format": HANDLE_FORMAT,
+            "backend": self.backend,
+            "emulated": self.emulated,
+            "dir": str(rundir),
+            "run_id": spec.run_id,
+            "job_id": spec.job_id,
+            "attempt": spec.attempt,
+            "replica": spec.replica,
+            "site": spec.site,
+            "pool": spec.pool,
+            "node": spec.node,
+            "accelerator": spec.accelerator,
+            "gpus": spec.gpus,
+            "gpu_indices": list(spec.gpu_indices),
+        }
+
+    def _aiplane_env(self, spec: LaunchSpec) -> dict[str, str]:
+        return {
+            "AIPLANE_RUN_ID": spec.run_id,
+            "AIPLANE_JOB_ID": spec.job_id,
+            "AIPLANE_ATTEMPT": str(spec.attempt),
+            "AIPLANE_REPLICA_INDEX": str(spec.replica),
+            "AIPLANE_NUM_REPLICAS": str(spec.replicas),
+            "AIPLANE_SITE": spec.site,
+            "AIPLANE_POOL": spec.pool,
+            "AIPLANE_NODE": spec.node,
+            "AIPLANE_ACCELERATOR": spec.accelerator or "",
+            "AIPLANE_GPUS": format_gpus(spec.gpus),
+            "AIPLANE_CHECKPOINT_DIR": spec.checkpoint_dir or "",
+            "AIPLANE_BACKEND": self.backend,
+            "AIPLANE_EMULATED": "1" if self.emulated else "0",
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    # -- poll ---------------------------------------------------------------------------------
+
+    def poll(self, handle: Handle) -> ReplicaReport:
+        rundir = self._dir_of(handle)
+        _reap_children()
+        exited = self._exit_report(rundir)
+        if exited is not None:
+            return exited
+        sup = runfiles.read_json(rundir / runfiles.SUPERVISOR)
+        if sup is not None:
+            if procfs.is_alive(int(sup["pid"]), sup.get("start_ticks")):
+                return ReplicaReport(ReplicaStatus.RUNNING, detail=f"pid {sup['child_pid']}")
+            # It may have written exit.json and exited since we looked.
+            exited = self._exit_report(rundir)
+            if exited is not None:
+                return exited
+            if procfs.group_members(int(sup["child_pgid"]), int(sup["session"])):
+                return ReplicaReport(ReplicaStatus.RUNNING, detail="supervisor gone, child alive")
+            return ReplicaReport(
+                ReplicaStatus.LOST,
+                detail=f"process vanished without recording an exit "
+                f"(supervisor pid {sup['pid']} and process group {sup['child_pgid']} are gone)",
+            )
+        launch = runfiles.read_json(rundir / runfiles.LAUNCH)
+        if launch is None:
+            return ReplicaReport(ReplicaStatus.LOST, detail=f"no replica was launched in {rundir}")
+        pid = launch.get("supervisor_pid")
+        if pid is not None and procfs.is_alive(int(pid), launch.get("supervisor_start")):
+            return ReplicaReport(ReplicaStatus.STARTING, detail=f"supervisor pid {pid} starting")
+        exited = self._exit_report(rundir)
+        if exited is not None:
+            return exited
+        if pid is None and time.time() - float(launch["launched_at"]) < STARTING_WINDOW_S:
+            return ReplicaReport(ReplicaStatus.STARTING, detail="launch in progress")
+        return ReplicaReport(
+            ReplicaStatus.LOST,
+            detail="process vanished without recording an exit: the supervisor never started "
+            f"the command (see {rundir / runfiles.OUTPUT})",
+        )
+
+    def _exit_report(self, rundir: Path) -> ReplicaReport | None:
+        record = runfiles.read_json(rundir / runfiles.EXIT)
+        if record is None:
+            return None
+        code = int(record["exit_code"])
+        signum = record.get("signal")
+        if signum is not None:
+            detail = f"killed by signal {_signal_name(int(signum))}"
+        else:
+            detail = f"exited with code {code}"
+        if record.get("cancelled"):
+            detail = f"cancelled; {detail}"
+        return ReplicaReport(ReplicaStatus.EXITED, exit_code=code, detail=detail)
+
+    # -- cancel -------------------------------------------------------------------------------
+
+    def cancel(self, handle: Handle, grace_s: float = 5.0) -> None:
+        rundir = self._dir_of(handle)
+        _reap_children()
+        if not rundir.is_dir() or (rundir / runfiles.EXIT).exists():
+            return
+        # Written before we look for the supervisor, which checks for it after it records
+        # itself: whichever way the two race, one of us sees the other (see supervise.run).
+        runfiles.write_json(
+            rundir / runfiles.CANCEL, {"grace_s": grace_s, "requested_at": time.time()}
+        )
+        sup = runfiles.read_json(rundir / runfiles.SUPERVISOR)
+        if sup is None:
+            return  # not started yet; the supervisor will find cancel.json and not run it
+        if procfs.is_alive(int(sup["pid"]), sup.get("start_ticks")):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(sup["pid"]), signal.SIGTERM)  # it escalates by itself
+            return
+        # The supervisor died (e.g. SIGKILL, OOM killer) but its command may live on: stop the
+        # group ourselves. The SIGKILL escalation is then only as durable as this process.
+        pgid, session = int(sup["child_pgid"]), int(sup["session"])
+        if procfs.group_members(pgid, session):
+            _killpg(pgid, signal.SIGTERM)
+            timer = threading.Timer(grace_s, _kill_group_if_alive, args=(pgid, session))
+            timer.daemon = True
+            timer.start()
+
+    # -- logs ---------------------------------------------------------------------------------
+
+    def logs(self, handle: Handle, tail_bytes: int | None = None) -> str:
+        path = self._dir_of(handle) / runfiles.OUTPUT
+        try:
+            with path.open("rb") as f:
+                if tail_bytes is not None:
+                    size = f.seek(0, os.SEEK_END)
+                    f.seek(max(0, size - max(0, tail_bytes)))
+                data = f.read()
+        except FileNotFoundError:
+            return ""
+        return data.decode("utf-8", errors="replace")
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _dir_of(self, handle: Handle) -> Path:
+        """The handle's run directory, refused unless it lies under our ``runs`` directory: a
+        handle decides which pids we signal, so a forged one must not reach other processes."""
+        raw = handle.get("dir")
+        if not isinstance(raw, str):
+            raise BackendError("handle has no run directory ('dir')")
+        rundir = Path(raw).resolve()
+        if not rundir.is_relative_to(self.work_root / "runs"):
+            raise BackendError(f"handle directory {raw!r} is outside {self.work_root / 'runs'}")
+        return rundir
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return f"{signal.Signals(signum).name} ({signum})"
+    except ValueError:
+        return str(signum)
+
+
+def _killpg(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+def _kill_group_if_alive(pgid: int, session: int) -> None:
+    # Checked again: the pgid may have been freed and reused during the grace period.
+    if procfs.group_members(pgid, session):
+        _killpg(pgid, signal.SIGKILL)

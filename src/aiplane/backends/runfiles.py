@@ -1,0 +1,82 @@
+"""The files in a replica's run directory, and how they are written.
+
+Both the control plane (``process.py``) and the supervisor (``supervise.py``) use these. Every
+file is written whole or not at all (temp file + ``os.replace``), so a reader never sees half a
+record, whatever process dies when.
+
+    launch.json      written by the launcher before it starts anything: the handle, the time,
+                     and (once started) the supervisor's pid and start time. Created exclusively:
+                     it is what makes launch idempotent.
+    supervisor.json  written by the supervisor once the command runs: its pid and start time,
+                     the command's pid and process group.
+    env.json         the command's environment, from the launcher to the supervisor (mode 0600,
+                     deleted once read: it may hold secrets).
+    cancel.json      written by ``cancel`` before it signals: the grace period to honour.
+    exit.json        written by the supervisor after the command's process group is gone.
+    output.log       stdout and stderr of the supervisor and the command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+LAUNCH = "launch.json"
+SUPERVISOR = "supervisor.json"
+ENV = "env.json"
+CANCEL = "cancel.json"
+EXIT = "exit.json"
+OUTPUT = "output.log"
+
+
+def _write_temp(directory: Path, data: dict[str, Any]) -> str:
+    # mkstemp creates the file with mode 0600, which env.json relies on.
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(data, f)
+        f.flush()
+        os.fsync(f.fileno())
+    return tmp
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Replace ``path`` atomically with ``data``."""
+    tmp = _write_temp(path.parent, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def create_json(path: Path, data: dict[str, Any]) -> bool:
+    """Create ``path`` with ``data`` unless it exists; True when this call created it.
+
+    ``os.link`` fails when the target exists, so of two concurrent callers exactly one wins, and
+    the file appears with its full content at once (an ``O_EXCL`` open would expose it empty).
+    """
+    tmp = _write_temp(path.parent, data)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+    return True
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The record at ``path``, or None when it does not exist (or is not a JSON object)."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        # Unreadable or corrupt (e.g. a disk filled up mid-write before fsync): treat as absent
+        # rather than crash every poll; the caller's liveness checks decide what it means.
+        return None
+    return data if isinstance(data, dict) else None

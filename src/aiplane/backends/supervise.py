@@ -1,0 +1,236 @@
+"""The replica supervisor: ``python -m aiplane.backends.supervise --dir RUNDIR -- COMMAND``.
+
+One supervisor runs per replica, in its own session, started by ``process.ProcessLauncher``. It
+starts ``/bin/sh -c COMMAND`` in a new process group (so the command's whole tree can be signalled
+as one), records itself in ``supervisor.json``, and when the command exits writes ``exit.json``.
+
+Why a supervisor and not the control plane itself: the control plane may be restarted or
+killed at any moment. The supervisor outlives it, records the exit code that only a parent can
+collect, and owns the escalation from SIGTERM to SIGKILL, so a cancel completes even if the
+control plane dies right after asking for it.
+
+Signals: SIGTERM (also SIGINT, SIGHUP) sends SIGTERM to the command's group and SIGKILLs the
+group after the grace period (``cancel.json``'s ``grace_s`` when present, else ``--grace``).
+When the command's main process exits, whatever it left running in its group is stopped the same
+way before ``exit.json`` is written, so an exit record means the whole group is gone.
+
+This module imports only the standard library and two tiny siblings: it starts per replica.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from aiplane.backends import procfs, runfiles
+
+DEFAULT_GRACE_S = 5.0
+_PR_SET_CHILD_SUBREAPER = 36
+_POLL_S = 0.05
+# After SIGKILL a process in uninterruptible sleep (e.g. stuck NFS) may linger; do not hang.
+_AFTER_KILL_WAIT_S = 5.0
+
+
+class _Supervisor:
+    def __init__(self, rundir: Path, grace_s: float, env: dict[str, str]) -> None:
+        self.rundir = rundir
+        self.default_grace_s = grace_s
+        self.env = env
+        self.child_pid: int | None = None
+        self.cancelled = False
+        self.term_sent = False
+        self.kill_sent = False
+
+    # -- signals ------------------------------------------------------------------------------
+
+    def install_handlers(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._on_term)
+        signal.signal(signal.SIGALRM, self._on_alarm)
+
+    def _on_term(self, signum: int, frame: FrameType | None) -> None:
+        self.cancelled = True
+        self.terminate()
+
+    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+        self._signal_group(signal.SIGKILL)
+        self.kill_sent = True
+
+    def grace_s(self) -> float:
+        record = runfiles.read_json(self.rundir / runfiles.CANCEL)
+        if record is not None and isinstance(record.get("grace_s"), int | float):
+            return max(0.0, float(record["grace_s"]))
+        return self.default_grace_s
+
+    def terminate(self) -> None:
+        """SIGTERM the command's group once, and arm the SIGKILL escalation."""
+        if self.child_pid is None or self.term_sent:
+            return  # not started yet: ``run`` checks ``cancelled`` right after starting it
+        self.term_sent = True
+        self._signal_group(signal.SIGTERM)
+        # setitimer rather than a thread: the SIGALRM handler runs in the main thread while it
+        # waits in waitpid, and nothing else needs to be coordinated.
+        signal.setitimer(signal.ITIMER_REAL, max(self.grace_s(), 0.001))
+
+    def _signal_group(self, signum: int) -> None:
+        if self.child_pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.child_pid, signum)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def run(self, command: str) -> None:
+        if (self.rundir / runfiles.CANCEL).exists():
+            # Cancelled while we were starting up: never run the command at all.
+            self.record_exit(128 + signal.SIGTERM, signal.SIGTERM, cancelled=True)
+            return
+        try:
+            pid = os.posix_spawn(
+                "/bin/sh",
+                ["/bin/sh", "-c", command],
+                self.env,
+                setpgroup=0,  # its own process group, with pgid == pid
+                # Python ignores SIGPIPE and SIGXFSZ; the command must get the defaults back.
+                setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+            )
+        except OSError as exc:
+            print(f"[aiplane] could not start /bin/sh: {exc}", file=sys.stderr, flush=True)
+            self.record_exit(127, None, cancelled=False)
+            return
+        self.child_pid = pid
+        runfiles.write_json(
+            self.rundir / runfiles.SUPERVISOR,
+            {
+                "pid": os.getpid(),
+                "start_ticks": procfs.start_ticks(os.getpid()),
+                "session": os.getsid(0),
+                "child_pid": pid,
+                "child_pgid": pid,
+                "started_at": time.time(),
+            },
+        )
+        # A cancel that arrived while we were starting: either its signal found no child yet,
+        # or the canceller saw no supervisor.json and only wrote cancel.json. Check both.
+        if self.cancelled or (self.rundir / runfiles.CANCEL).exists():
+            self.cancelled = True
+            self.terminate()
+        status = self._wait_for(pid)
+        # A cancel that arrives while leftovers are being stopped did not end the command.
+        cancelled = self.cancelled
+        self._drain_group(pid)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        code = os.waitstatus_to_exitcode(status)
+        if code < 0:
+            self.record_exit(128 - code, -code, cancelled=cancelled)
+        else:
+            self.record_exit(code, None, cancelled=cancelled)
+
+    def _wait_for(self, pid: int) -> int:
+        """Wait for ``pid``, reaping any orphaned descendant that is reparented to us meanwhile."""
+        while True:
+            wpid, status = os.waitpid(-1, 0)  # PEP 475: retried after our signal handlers run
+            if wpid == pid:
+                return status
+
+    def _drain_group(self, pgid: int) -> None:
+        """Stop whatever the command left running in its group (background jobs, workers)."""
+        session = os.getsid(0)
+        if not procfs.group_members(pgid, session):
+            return
+        self._signal_group(signal.SIGTERM)
+        deadline = time.monotonic() + self.grace_s()
+        while True:
+            _reap_nohang()
+            if not procfs.group_members(pgid, session):
+                return
+            now = time.monotonic()
+            if now >= deadline:
+                if self.kill_sent and now >= deadline + _AFTER_KILL_WAIT_S:
+                    return
+                if not self.kill_sent:
+                    self._signal_group(signal.SIGKILL)
+                    self.kill_sent = True
+                    deadline = now
+            time.sleep(_POLL_S)
+
+    def record_exit(self, exit_code: int, signum: int | None, *, cancelled: bool) -> None:
+        runfiles.write_json(
+            self.rundir / runfiles.EXIT,
+            {
+                "exit_code": exit_code,
+                "signal": signum,
+                "finished_at": time.time(),
+                "cancelled": cancelled,
+            },
+        )
+
+
+def _reap_nohang() -> None:
+    while True:
+        try:
+            wpid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if wpid == 0:
+            return
+
+
+def _become_subreaper() -> None:
+    """Adopt orphaned descendants, so they are reaped here rather than left as zombies under an
+    init that may not reap (common in containers). Best effort: Linux only."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _command_env(env_file: Path | None) -> dict[str, str] | None:
+    """The command's environment: the launcher's file (deleted once read, as it may hold
+    secrets), our own without one, None when the file cannot be read."""
+    if env_file is None:
+        return dict(os.environ)
+    record = runfiles.read_json(env_file)
+    with contextlib.suppress(FileNotFoundError):
+        env_file.unlink()
+    if record is None:
+        return None
+    return {str(k): str(v) for k, v in record.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m aiplane.backends.supervise")
+    parser.add_argument("--dir", required=True, type=Path, help="the replica's run directory")
+    parser.add_argument("--grace", type=float, default=DEFAULT_GRACE_S, help="seconds")
+    parser.add_argument("--env-file", type=Path, help="the command's environment (JSON)")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then a shell command")
+    args = parser.parse_args(argv)
+    words: list[str] = args.command
+    if words and words[0] == "--":
+        words = words[1:]
+    if not words:
+        parser.error("no command given after --")
+    env = _command_env(args.env_file)
+    supervisor = _Supervisor(args.dir.resolve(), args.grace, env or {})
+    if env is None:
+        # Fail closed: without its environment the command would e.g. lose the empty
+        # CUDA_VISIBLE_DEVICES that keeps a CPU job off the GPUs.
+        print(f"[aiplane] cannot read {args.env_file}; not running the command", file=sys.stderr)
+        supervisor.record_exit(127, None, cancelled=False)
+        return 0
+    supervisor.install_handlers()
+    _become_subreaper()
+    supervisor.run(" ".join(words))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
