@@ -1,0 +1,5 @@
+"""The ``emulated`` backend: declared capacity elsewhere, run as local processes."""
+
+from aiplane.backends.emulated.backend import EmulatedBackend
+
+__all__ = ["EmulatedBackend"]
