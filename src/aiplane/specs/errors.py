@@ -130,6 +130,8 @@ def _message(error_type: str, msg: str) -> str:
         return "required field is missing"
     if error_type == "literal_error":
         return "not one of the allowed values"
+    if error_type == "string_pattern_mismatch":
+        return "not in the allowed form"
     if error_type.endswith("_type") or error_type == "model_attributes_type":
         kind = {
             "string_type": "a string",

@@ -68,10 +68,10 @@ class _Builder:
     def build(self, spec: FleetDocument) -> Fleet:
         p = self.problems
         _unique(p, [s.name for s in spec.sites], ["sites"], "site")
-        _unique(p, [t.name for t in spec.teams], ["teams"], "team")
-        _unique(p, [d.name for d in spec.datasets], ["datasets"], "dataset")
         sites = tuple(self._site(["sites", i], s) for i, s in enumerate(spec.sites))
+        _unique(p, [t.name for t in spec.teams], ["teams"], "team")
         teams = tuple(self._team(["teams", i], t) for i, t in enumerate(spec.teams))
+        _unique(p, [d.name for d in spec.datasets], ["datasets"], "dataset")
         site_names = [s.name for s in spec.sites]
         datasets = tuple(
             self._dataset(["datasets", i], d, site_names) for i, d in enumerate(spec.datasets)

@@ -10,6 +10,7 @@ from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode
 
 from aiplane.core.errors import Problem, SpecError
+from aiplane.specs.errors import given
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -34,8 +35,10 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _fail(location: str, message: str, allowed: str | None = None) -> SpecError:
-    return SpecError(f"{location}: {message}", [Problem(location, message, None, allowed)])
+def _fail(
+    source: str, location: str, message: str, allowed: str | None = None, given: str | None = None
+) -> SpecError:
+    return SpecError(f"cannot read {source}", [Problem(location, message, given, allowed)])
 
 
 def parse_yaml(text: str, source: str) -> dict[str, Any]:
@@ -46,31 +49,23 @@ def parse_yaml(text: str, source: str) -> dict[str, Any]:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
         what = exc.problem or exc.context or "invalid YAML"
-        raise _fail(where, f"invalid YAML: {what}") from None
+        context = exc.context_mark
+        if exc.problem and exc.context and context is not None and context is not mark:
+            what += (
+                f" ({exc.context} that starts at line {context.line + 1},"
+                f" column {context.column + 1})"
+            )
+        raise _fail(source, where, f"invalid YAML: {what}") from None
     except yaml.YAMLError as exc:
-        raise _fail(source, f"invalid YAML: {exc}") from None
+        raise _fail(source, source, f"invalid YAML: {exc}") from None
     if document is None:
-        raise _fail(source, "the document is empty", "a mapping of fields")
+        raise _fail(source, source, "the document is empty", "a mapping of fields")
     if not isinstance(document, dict):
         names: dict[type, str] = {list: "a list", str: "a string"}
         kind = names.get(type(document), type(document).__name__)
-        raise SpecError(
-            f"{source}: the top level must be a mapping of fields, not {kind}",
-            [
-                Problem(
-                    source,
-                    f"the top level must be a mapping of fields, not {kind}",
-                    _short(document),
-                    "a mapping of fields",
-                )
-            ],
-        )
+        message = f"the top level must be a mapping of fields, not {kind}"
+        raise _fail(source, source, message, "a mapping of fields", given(document))
     return document
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -80,16 +75,18 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     try:
         data = file.read_bytes()
     except FileNotFoundError:
-        raise _fail(source, "file not found") from None
+        raise _fail(source, source, "file not found") from None
     except IsADirectoryError:
-        raise _fail(source, "is a directory, not a file") from None
+        raise _fail(source, source, "is a directory, not a file") from None
     except OSError as exc:
-        raise _fail(source, f"cannot read the file: {exc.strerror}") from None
+        raise _fail(source, source, f"cannot read the file: {exc.strerror}") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise _fail(f"{source}:{line}", "not UTF-8 text", "a UTF-8 encoded YAML file") from None
+        raise _fail(
+            source, f"{source}:{line}", "not UTF-8 text", "a UTF-8 encoded YAML file"
+        ) from None
     return parse_yaml(text, source)
 
 

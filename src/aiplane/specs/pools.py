@@ -7,9 +7,10 @@ Pool nodes come in three forms:
   beside it override the catalog's, and an explicit ``usd_per_gpu_hour``/``usd_per_node_hour``
   overrides its price. The pool's pricing model picks the on-demand or the spot price
   (``reserved`` takes the on-demand price as the rate once the commitment is used up);
-- ``{accelerator: auto}`` on a ``local`` pool: this machine's GPUs, found by the server. Until it
-  resolves them the node is ``NodeShape(accelerator="auto", gpus=0, cpus, memory_gib)``; see
-  :data:`AUTO_ACCELERATOR`. ``cpus``/``memory_gib`` left out are 0, meaning "detect them too".
+- ``{accelerator: auto, cpus, memory_gib}`` on a ``local`` pool: this machine's GPUs, found by
+  the server. Until it resolves them the node is
+  ``NodeShape(accelerator=None, gpus=0, cpus, memory_gib, auto_detect=True)`` (CPU-only if no
+  GPU turns up); ``cpus`` and ``memory_gib`` say how much of this machine the pool offers.
 
 Core pricing is per node-hour: ``usd_per_gpu_hour`` is multiplied by the node's GPUs. A pool
 without ``pricing`` on an onprem or edge site is owned capacity at $0/h; a cloud pool must have a
@@ -29,14 +30,14 @@ from aiplane.specs.fleet_models import AUTO, NodeSpec, PoolSpec, PricingSpec, Si
 from aiplane.specs.shorthand import known_accelerators
 
 AUTO_ACCELERATOR = AUTO
-"""``NodeShape.accelerator`` of a local pool whose GPUs the server detects (``gpus`` is 0)."""
+"""The ``node.accelerator`` value in a spec that asks the server to detect this machine's GPUs."""
 
 PRICE_ALLOWED = "usd_per_gpu_hour or usd_per_node_hour"
 
 
 def is_auto_node(node: NodeShape) -> bool:
     """True for the node of an ``accelerator: auto`` pool that the server has not resolved."""
-    return node.accelerator == AUTO_ACCELERATOR
+    return node.auto_detect
 
 
 class PoolBuilder:
@@ -186,7 +187,19 @@ class PoolBuilder:
                 node.gpus,
                 "leave gpus out",
             )
-        return NodeShape(AUTO_ACCELERATOR, 0, node.cpus or 0.0, node.memory_gib or 0.0)
+        amounts: list[float] = []
+        for field in ("cpus", "memory_gib"):
+            value: float | None = getattr(node, field)
+            if value is None:
+                p.add(
+                    [*loc, field],
+                    "required field is missing",
+                    None,
+                    "a number >= 0: how much of this machine the pool offers",
+                    show_given=False,
+                )
+            amounts.append(value or 0.0)
+        return NodeShape(None, 0, amounts[0], amounts[1], auto_detect=True)
 
     def _offer(self, loc: Loc, instance_type: str, site: SiteSpec) -> InstanceOffer | None:
         offers = self.book.offers(instance_type, site.region)

@@ -24,7 +24,7 @@ _FORM = re.compile(r"(?P<name>[^:@]*)(?::(?P<count>[^@]*))?(?:@(?P<speed>.*))?")
 
 
 class ShorthandError(ValueError):
-    """One thing wrong with a shorthand: what, the part given, what is allowed."""
+    """One thing wrong with a shorthand: what, the whole item given, what is allowed."""
 
     def __init__(self, message: str, given: str, allowed: str) -> None:
         super().__init__(message)
@@ -55,24 +55,24 @@ def parse_accelerator(text: str) -> AcceleratorOption:
         raise ShorthandError("missing accelerator name", text, GRAMMAR)
     name = canonical_name(raw_name)
     if name is None:
-        raise ShorthandError("unknown accelerator type", raw_name, known_accelerators())
+        raise ShorthandError(f"unknown accelerator type {raw_name!r}", text, known_accelerators())
     count = 1.0
     if m.group("count") is not None:
         raw = m.group("count").strip()
         value = _number(raw)
         if value is None:
-            raise ShorthandError("accelerator count is not a number", raw, COUNT_ALLOWED)
+            raise ShorthandError(f"count {raw!r} is not a number", text, COUNT_ALLOWED)
         if not (0 < value < 1 or (value >= 1 and value == int(value))):
-            raise ShorthandError("invalid accelerator count", raw, COUNT_ALLOWED)
+            raise ShorthandError(f"count {raw!r} is not allowed", text, COUNT_ALLOWED)
         count = value
     speed = 1.0
     if m.group("speed") is not None:
         raw = m.group("speed").strip()
         value = _number(raw)
         if value is None:
-            raise ShorthandError("accelerator speed is not a number", raw, SPEED_ALLOWED)
+            raise ShorthandError(f"speed {raw!r} is not a number", text, SPEED_ALLOWED)
         if not 0 < value <= MAX_SPEED:
-            raise ShorthandError("accelerator speed out of range", raw, SPEED_ALLOWED)
+            raise ShorthandError(f"speed {raw!r} is out of range", text, SPEED_ALLOWED)
         speed = value
     return AcceleratorOption(name, count, speed)
 
