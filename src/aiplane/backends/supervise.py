@@ -127,6 +127,9 @@ class _Supervisor:
         cancelled = self.cancelled
         self._drain_group(pid)
         signal.setitimer(signal.ITIMER_REAL, 0)
+        # Descendants that died after being reparented to us: once we exit they would pass to
+        # init, which in many containers never reaps them.
+        _reap_nohang()
         code = os.waitstatus_to_exitcode(status)
         if code < 0:
             self.record_exit(128 - code, -code, cancelled=cancelled)
