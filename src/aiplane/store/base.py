@@ -59,10 +59,13 @@ class Store(Protocol):
         team: str | None = None,
     ) -> list[tuple[Job, Run]]:
         """Newest first (job ids sort by submission time); ``before`` is an exclusive job-id
-        cursor for the next page."""
+        cursor for the next page. ``states`` filters on the run's state (an empty collection
+        matches nothing); ``team`` on the workload's team."""
         ...
 
-    def runs_in_states(self, states: Collection[RunState]) -> list[Run]: ...
+    def runs_in_states(self, states: Collection[RunState]) -> list[Run]:
+        """Oldest job first (by job id)."""
+        ...
 
     def update_run(self, run: Run, expected_state: RunState) -> None:
         """Replace the stored run if its state is still ``expected_state``, else ConflictError."""
@@ -74,7 +77,7 @@ class Store(Protocol):
         ...
 
     def list_events(self, *, job_id: str | None = None, limit: int = 100) -> list[Event]:
-        """Oldest first."""
+        """The newest ``limit`` events (of one job, or of all), returned oldest first."""
         ...
 
     def close(self) -> None: ...
