@@ -1,0 +1,88 @@
+"""Engines from database URLs: SQLite files for the embedded mode, PostgreSQL for production."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, Connection, make_url
+
+from aiplane.core.errors import StoreError
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+_POSTGRES_ALIASES = {"postgres", "postgresql", "postgresql+psycopg"}
+
+# PostgreSQL rejects NaN and infinity in JSON; refusing them on SQLite too keeps the two alike.
+_json_serializer = functools.partial(json.dumps, allow_nan=False)
+
+
+def normalise_url(url: str | URL) -> URL:
+    """Pin PostgreSQL URLs to psycopg 3, the driver we ship, whatever the user wrote."""
+    parsed = make_url(url)
+    if parsed.drivername in _POSTGRES_ALIASES:
+        return parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        # SQLite does not expand "~", and would create a directory literally named "~".
+        return parsed.set(database=str(Path(parsed.database).expanduser()))
+    return parsed
+
+
+def make_engine(url: str | URL) -> Engine:
+    """An engine for ``sqlite:///path/file.db`` or ``postgresql[+psycopg]://...``."""
+    parsed = normalise_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(parsed)
+    if parsed.drivername == "postgresql+psycopg":
+        # Pre-ping: replicas hold pooled connections across database restarts and failovers.
+        return create_engine(parsed, pool_pre_ping=True, json_serializer=_json_serializer)
+    raise StoreError(
+        f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: "
+        "use sqlite:///path/to/aiplane.db or postgresql://user@host/db"
+    )
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    if database in ("", ":memory:") or url.query.get("mode") == "memory":
+        # Each pooled connection would see its own empty database; MemoryStore is the
+        # in-process store.
+        raise StoreError(
+            "in-memory SQLite is not supported: give a file path (sqlite:///path/aiplane.db) "
+            "or use aiplane.store.memory.MemoryStore"
+        )
+    if not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        json_serializer=_json_serializer,
+        # API worker threads and background loops share the pool.
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+    )
+    event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "begin", _begin_sqlite_transaction)
+    return engine
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control away from the sqlite3 module, which skips BEGIN before SELECT
+    # and DDL; ``_begin_sqlite_transaction`` emits it instead, so migrations are atomic too.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        # WAL: readers never block the writer, and the API stays responsive during loop writes.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is durable against application crashes and is the usual pairing with WAL.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _begin_sqlite_transaction(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")

@@ -1,0 +1,1 @@
+"""One module per schema revision. A package so that setuptools ships these files."""

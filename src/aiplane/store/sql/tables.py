@@ -1,0 +1,141 @@
+"""Table declarations: the schema that ``migrations/`` must reproduce exactly.
+
+A test compares these models with the database after ``alembic upgrade head``; change both in the
+same commit, with a new migration.
+
+Column types are chosen to behave the same on SQLite and PostgreSQL: text columns have no length
+(SQLite ignores lengths, so a limit would only ever fail on PostgreSQL), times are epoch seconds
+as double precision, and JSON columns hold ``aiplane.core.codec`` dictionaries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
+
+# Explicit constraint names, so that migrations can refer to them and autogenerate is stable.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _json(*, nullable: bool = False) -> TypeEngine[Any]:
+    # JSONB on PostgreSQL: smaller and indexable. ``none_as_null`` stores Python None as SQL
+    # NULL rather than the JSON literal ``null``, so "no placement" is an ordinary NULL.
+    return JSON(none_as_null=nullable).with_variant(
+        postgresql.JSONB(none_as_null=nullable), "postgresql"
+    )
+
+
+def _id() -> TypeEngine[str]:
+    # Ids sort by creation time and listings page by them, so their order must be bytewise on
+    # every database; PostgreSQL would otherwise sort by the database's locale.
+    return String().with_variant(postgresql.VARCHAR(collation="C"), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The model's ``Table``, for Core statements (the ORM types ``__table__`` loosely)."""
+    return model.metadata.tables[model.__tablename__]
+
+
+class ApiTokenRow(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(_id(), primary_key=True)
+    name: Mapped[str] = mapped_column(String)
+    role: Mapped[str] = mapped_column(String)
+    token_hash: Mapped[str] = mapped_column(String, unique=True, index=True)
+    created_at: Mapped[float] = mapped_column(Double)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class FleetVersionRow(Base):
+    __tablename__ = "fleet_versions"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document: Mapped[dict[str, Any]] = mapped_column(_json())
+    applied_at: Mapped[float] = mapped_column(Double)
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        # Serves "WHERE team = ? ORDER BY id DESC" without a sort step.
+        Index("ix_jobs_team_id", "team", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(_id(), primary_key=True)
+    # name and team are copies of workload fields, kept as columns to filter on.
+    name: Mapped[str] = mapped_column(String)
+    team: Mapped[str] = mapped_column(String)
+    submitted_at: Mapped[float] = mapped_column(Double)
+    submitted_by: Mapped[str] = mapped_column(String)
+    workload: Mapped[dict[str, Any]] = mapped_column(_json())
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+    __table_args__ = (
+        # The join from a page of jobs to their runs, with the state check read from the index.
+        Index("ix_runs_job_id_state", "job_id", "state"),
+        # Serves runs_in_states and "WHERE state = ? ORDER BY job_id DESC" (the queue listing)
+        # without visiting runs in other states.
+        Index("ix_runs_state_job_id", "state", "job_id"),
+    )
+
+    id: Mapped[str] = mapped_column(_id(), primary_key=True)
+    job_id: Mapped[str] = mapped_column(_id(), ForeignKey("jobs.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String)
+    attempt: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Double)
+    updated_at: Mapped[float] = mapped_column(Double)
+    started_at: Mapped[float | None] = mapped_column(Double)
+    finished_at: Mapped[float | None] = mapped_column(Double)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    placement: Mapped[dict[str, Any] | None] = mapped_column(_json(nullable=True))
+    handles: Mapped[list[dict[str, Any]]] = mapped_column(_json())
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        # Serves "WHERE job_id = ? ORDER BY id".
+        Index("ix_events_job_id_id", "job_id", "id"),
+    )
+
+    # BIGINT on PostgreSQL because events only grow; SQLite needs exactly INTEGER for its rowid
+    # alias to autoincrement.
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[float] = mapped_column(Double)
+    kind: Mapped[str] = mapped_column(String)
+    job_id: Mapped[str | None] = mapped_column(_id())
+    run_id: Mapped[str | None] = mapped_column(_id())
+    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(_json())
