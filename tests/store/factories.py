@@ -1,0 +1,153 @@
+"""Factories for what the store holds: jobs, runs, placements, tokens, events.
+
+Defaults fill every optional field, so a round trip through a store proves that each field is
+persisted, not just that its default comes back. Values stay within what JSON preserves (lists,
+not tuples, inside free-form mappings), which is the codec's contract with every store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from aiplane.core.auth import Role, TokenRecord
+from aiplane.core.events import Event
+from aiplane.core.runs import Job, Placement, ReplicaAssignment, Run, RunState
+from aiplane.core.workloads import (
+    AcceleratorOption,
+    Constraints,
+    SpotPolicy,
+    Workload,
+    WorkloadKind,
+)
+
+T0 = 1_750_000_000.25  # a fixed epoch time with a fractional part, to catch float truncation
+
+
+def job_id(n: int) -> str:
+    """Ids that sort like the time-ordered ids of ``aiplane.services.ids``: by ``n``."""
+    return f"j{n:010d}"
+
+
+def run_id(n: int) -> str:
+    return f"r{n:010d}"
+
+
+def workload(name: str = "llama-ft-eu", team: str = "research", **changes: Any) -> Workload:
+    full = Workload(
+        name=name,
+        team=team,
+        kind=WorkloadKind.FINETUNE,
+        run="python train.py --epochs 3",
+        replicas=2,
+        accelerators=(
+            AcceleratorOption("H100-80GB", 8.0, 1.0),
+            AcceleratorOption("A100-80GB", 8.0, 0.55),
+        ),
+        cpus=32.0,
+        memory_gib=256.0,
+        priority=1000,
+        estimated_hours=6.5,
+        checkpoint_minutes=30.0,
+        spot=SpotPolicy.REQUIRED,
+        inputs=("clicks-eu", "dedup-eu"),
+        constraints=Constraints(
+            jurisdictions=("EU",),
+            site_kinds=("onprem", "cloud"),
+            sites=("onprem-fra",),
+            max_usd_per_hour=200.0,
+            latency_slo_ms={"eu-users": 50.0},
+        ),
+        env={"HF_HOME": "/cache/hf", "WANDB_MODE": "offline", "UNICODE": "Grüße ✓"},
+        workdir="/srv/jobs/llama",
+        allow_multi_site=True,
+    )
+    return replace(full, **changes)
+
+
+def placement(**changes: Any) -> Placement:
+    full = Placement(
+        pool="onprem-fra/dgx-h100",
+        site="onprem-fra",
+        backend="emulated",
+        accelerator="H100-80GB",
+        assignments=(
+            ReplicaAssignment(replica=0, node="node-0", gpus=8.0, gpu_indices=(0, 1, 2, 3)),
+            ReplicaAssignment(replica=1, node="node-3", gpus=0.5, gpu_indices=(7,)),
+        ),
+        usd_per_hour=21.6,
+        emulated=True,
+        explanation={
+            "chosen": {"pool": "onprem-fra/dgx-h100", "cost": {"total_usd": 140.4}},
+            "rejected": [{"pool": "gcp/a3-spot", "reason": "constraint", "detail": "US"}],
+        },
+    )
+    return replace(full, **changes)
+
+
+def job(n: int = 1, *, team: str = "research", name: str | None = None) -> Job:
+    return Job(
+        id=job_id(n),
+        workload=workload(name=name or f"job-{n}", team=team),
+        submitted_at=T0 + n,
+        submitted_by="alice@example.com",
+    )
+
+
+def run(job: Job, n: int | None = None, *, state: RunState = RunState.PENDING) -> Run:
+    """A fresh run of ``job``: pending, nothing placed yet."""
+    return Run(
+        id=run_id(n) if n is not None else "r" + job.id[1:],
+        job_id=job.id,
+        state=state,
+        created_at=job.submitted_at,
+        updated_at=job.submitted_at,
+    )
+
+
+def finished_run(job: Job) -> Run:
+    """A run with every optional field set."""
+    return replace(
+        run(job),
+        state=RunState.FAILED,
+        attempt=3,
+        updated_at=T0 + 7200.5,
+        placement=placement(),
+        handles=(
+            {"pid": 4242, "node": "node-0", "labels": {"replica": "0"}},
+            {"pid": 4243, "node": "node-3", "labels": {"replica": "1"}},
+        ),
+        started_at=T0 + 60.125,
+        finished_at=T0 + 7200.5,
+        exit_code=137,
+        reason="OOM killed on node-3",
+    )
+
+
+def job_and_run(
+    n: int, *, team: str = "research", state: RunState = RunState.PENDING
+) -> tuple[Job, Run]:
+    j = job(n, team=team)
+    return j, run(j, state=state)
+
+
+def token(n: int = 1, *, role: Role = Role.MEMBER, revoked: bool = False) -> TokenRecord:
+    return TokenRecord(
+        id=f"tok{n}",
+        name=f"token {n}",
+        role=role,
+        token_hash=f"{n:064x}",
+        created_at=T0 + n,
+        revoked=revoked,
+    )
+
+
+def event(n: int, *, job: Job | None = None, kind: str = "run.state") -> Event:
+    return Event(
+        at=T0 + n,
+        kind=kind,
+        message=f"event {n}",
+        job_id=job.id if job is not None else None,
+        run_id=("r" + job.id[1:]) if job is not None else None,
+        data={"n": n, "from": "pending", "to": "admitted", "nested": {"list": [1, 2.5, "x"]}},
+    )
