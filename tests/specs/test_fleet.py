@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -181,3 +182,35 @@ def test_empty_fleet_is_valid() -> None:
     fleet = fleet_from_document({}, "fleet.yaml")
     assert (fleet.sites, fleet.teams, fleet.datasets) == ((), (), ())
     assert example("fleet-hybrid.yaml")["sites"]
+
+
+def test_a_resolved_auto_pool_round_trips_even_with_a_gpu_aiplane_does_not_know() -> None:
+    fleet = load_fleet(EXAMPLES / "fleet-hybrid.yaml").fleet
+    for detected in ["L4", "NVIDIA GeForce RTX 4090", None]:
+        gpus = 0 if detected is None else 2
+        site = replace(
+            fleet.sites[0],
+            pools=(
+                replace(fleet.sites[0].pools[0], node=NodeShape(detected, gpus, 2.0, 4.0)),
+                *fleet.sites[0].pools[1:],
+            ),
+        )
+        resolved = replace(fleet, sites=(site, *fleet.sites[1:]))
+        document = fleet_to_document(resolved)
+        node = document["sites"][0]["pools"][0]["node"]
+        assert node.get("custom_accelerator", False) is (detected == "NVIDIA GeForce RTX 4090")
+        assert fleet_from_document(document, "stored fleet", NoBook()) == resolved
+
+
+def test_custom_accelerator_by_hand() -> None:
+    pool = _one_pool(
+        {
+            "accelerator": "RTX-6000-Ada",
+            "gpus": 4,
+            "cpus": 32,
+            "memory_gib": 256,
+            "custom_accelerator": True,
+        },
+        kind="onprem",
+    )
+    assert pool.node.accelerator == "RTX-6000-Ada"

@@ -63,7 +63,7 @@ CASES: list[tuple[str, Callable[[Doc], object], Problem]] = [
             "fleet.yaml: sites[0].pools[1].node.accelerator",
             "unknown accelerator type",
             "'H900'",
-            KNOWN + ", auto (local pools)",
+            KNOWN + ", auto (local pools), or any name with custom_accelerator: true",
         ),
     ),
     (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiplane.core.accelerators import canonical_name
 from aiplane.core.fleet import Fleet, Pool, Site, Team
 from aiplane.specs.fleet import FleetSpec
 from aiplane.specs.fleet_models import AUTO
@@ -67,6 +68,8 @@ def _pool_doc(pool: Pool) -> dict[str, Any]:
                 "memory_gib": n.memory_gib,
             }
         )
+        if n.accelerator is not None and canonical_name(n.accelerator) != n.accelerator:
+            node["custom_accelerator"] = True  # e.g. a detected GPU aiplane has no entry for
     nodes: Any = (
         pool.nodes_min if not pool.elastic else {"min": pool.nodes_min, "max": pool.nodes_max}
     )

@@ -39,6 +39,9 @@ class NodeSpec(SpecModel):
     instance_type: str | None = Field(
         None, min_length=1, description="an instance type from the price catalog"
     )
+    custom_accelerator: bool = Field(
+        False, description="true to accept an accelerator name that aiplane does not know"
+    )
 
 
 class PricingSpec(SpecModel):

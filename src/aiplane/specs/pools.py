@@ -7,6 +7,8 @@ Pool nodes come in three forms:
   beside it override the catalog's, and an explicit ``usd_per_gpu_hour``/``usd_per_node_hour``
   overrides its price. The pool's pricing model picks the on-demand or the spot price
   (``reserved`` takes the on-demand price as the rate once the commitment is used up);
+- an accelerator aiplane does not know (a consumer GPU, say) needs ``custom_accelerator: true``
+  beside it, so that a misspelt name is still caught; names from the catalog are kept as given;
 - ``{accelerator: auto, cpus, memory_gib}`` on a ``local`` pool: this machine's GPUs, found by
   the server. Until it resolves them the node is
   ``NodeShape(accelerator=None, gpus=0, cpus, memory_gib, auto_detect=True)`` (CPU-only if no
@@ -104,14 +106,15 @@ class PoolBuilder:
         ok = True
         if node.accelerator is not None:
             accelerator = canonical_name(node.accelerator)
-            if accelerator is None and node.instance_type is not None:
-                accelerator = node.accelerator  # a catalog's own name, kept as given
+            if accelerator is None and (node.custom_accelerator or node.instance_type):
+                accelerator = node.accelerator.strip()  # not in aiplane's table: kept as given
             if accelerator is None:
                 p.add(
                     [*loc, "accelerator"],
                     "unknown accelerator type",
                     node.accelerator,
-                    known_accelerators() + ", auto (local pools)",
+                    known_accelerators() + ", auto (local pools), or any name with "
+                    "custom_accelerator: true",
                 )
                 ok = False
         elif offer is not None:
