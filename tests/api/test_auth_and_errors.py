@@ -1,0 +1,142 @@
+"""Authentication on every route, role checks, and the JSON error shape."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from aiplane.core.auth import Role
+
+WORKLOAD = {"name": "w", "team": "t", "kind": "batch", "run": "true"}
+FLEET = {
+    "sites": [
+        {
+            "name": "here",
+            "kind": "onprem",
+            "region": "local",
+            "jurisdiction": "EU",
+            "pools": [
+                {
+                    "name": "cpu",
+                    "backend": "local",
+                    "nodes": 1,
+                    "node": {"cpus": 2, "memory_gib": 4},
+                    "pricing": {"model": "owned", "usd_per_node_hour": 0.5},
+                }
+            ],
+        }
+    ]
+}
+
+
+def test_health_needs_no_token(api: TestClient) -> None:
+    response = api.get("/api/v1/health")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_every_other_route_requires_a_token(api: TestClient) -> None:
+    paths = api.get("/api/v1/openapi.json").json()["paths"]
+    routes = [(p, m.upper()) for p, ops in paths.items() for m in ops if p != "/api/v1/health"]
+    assert len(routes) >= 9
+    for route_path, method in routes:
+        path = re.sub(r"\{[^}]+\}", "x", route_path)
+        response = api.request(method, path)
+        assert response.status_code == 401, (method, path, response.text)
+        assert response.json()["error"]["code"] == "unauthenticated"
+        bad = api.request(method, path, headers={"Authorization": "Bearer nope"})
+        assert bad.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "minimum"),
+    [
+        ("GET", "/api/v1/jobs", None, Role.VIEWER),
+        ("POST", "/api/v1/jobs", {"spec": WORKLOAD}, Role.MEMBER),
+        ("PUT", "/api/v1/fleet", {"spec": FLEET}, Role.OPERATOR),
+        ("POST", "/api/v1/tokens", {"name": "x", "role": "viewer"}, Role.ADMIN),
+    ],
+)
+def test_roles(
+    api: TestClient,
+    tokens: dict[Role, dict[str, str]],
+    method: str,
+    path: str,
+    body: object,
+    minimum: Role,
+) -> None:
+    for role in Role:
+        response = api.request(method, path, json=body, headers=tokens[role])
+        if role.allows(minimum):
+            assert response.status_code in (200, 201), (role, response.text)
+        else:
+            assert response.status_code == 403, (role, response.text)
+            assert response.json()["error"]["code"] == "forbidden"
+
+
+def test_bad_spec_is_a_422_with_problems(
+    api: TestClient, tokens: dict[Role, dict[str, str]]
+) -> None:
+    bad = {**WORKLOAD, "replicas": 0, "kind": "training"}
+    response = api.post(
+        "/api/v1/jobs", json={"spec": bad, "source": "job.yaml"}, headers=tokens[Role.MEMBER]
+    )
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "spec_invalid"
+    locations = {p["location"] for p in error["problems"]}
+    assert any(loc.startswith("job.yaml") and "replicas" in loc for loc in locations)
+    assert any("kind" in loc for loc in locations)
+
+
+def test_unknown_job_is_404(api: TestClient, tokens: dict[Role, dict[str, str]]) -> None:
+    response = api.get("/api/v1/jobs/j-nope", headers=tokens[Role.VIEWER])
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_unknown_state_filter_is_rejected(
+    api: TestClient, tokens: dict[Role, dict[str, str]]
+) -> None:
+    response = api.get("/api/v1/jobs", params={"state": "sleeping"}, headers=tokens[Role.VIEWER])
+    assert response.status_code == 422
+    assert response.json()["error"]["problems"][0]["allowed"].startswith("pending")
+
+
+def test_listing_pages_newest_first(api: TestClient, tokens: dict[Role, dict[str, str]]) -> None:
+    ids = []
+    for i in range(7):
+        r = api.post("/api/v1/jobs", json={"spec": {**WORKLOAD, "name": f"w{i}"}},
+                     headers=tokens[Role.MEMBER])
+        ids.append(r.json()["id"])
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, object] = {"limit": 3}
+        if cursor:
+            params["before"] = cursor
+        page = api.get("/api/v1/jobs", params=params, headers=tokens[Role.VIEWER]).json()
+        seen += [j["id"] for j in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == list(reversed(ids))
+
+
+def test_created_token_works_with_its_role(
+    api: TestClient, tokens: dict[Role, dict[str, str]]
+) -> None:
+    created = api.post(
+        "/api/v1/tokens", json={"name": "ci", "role": "viewer"}, headers=tokens[Role.ADMIN]
+    ).json()
+    headers = {"Authorization": f"Bearer {created['token']}"}
+    assert api.get("/api/v1/whoami", headers=headers).json() == {"name": "ci", "role": "viewer"}
+    assert api.post("/api/v1/jobs", json={"spec": WORKLOAD}, headers=headers).status_code == 403
+
+
+def test_openapi_is_served(api: TestClient) -> None:
+    schema = api.get("/api/v1/openapi.json").json()
+    assert "/api/v1/jobs" in schema["paths"]
+    assert "HTTPBearer" in schema["components"]["securitySchemes"]
