@@ -96,7 +96,7 @@ def test_kill_9_and_restart_accounts_for_every_run(server: ServerProcess, tmp_pa
         long_id = submit(c, workload("survivor", "echo started; sleep 120"))
         short_id = submit(c, workload("finishes-while-down", f"sleep 4; touch {marker}"))
         doomed_id = submit(c, workload("killed-while-down", "sleep 120"))
-        queued_id = submit(c, workload("queued", "echo queued ran", cpus=2))
+        queued_id = submit(c, workload("queued", "echo queued ran", cpus=3))
         for job_id in (long_id, short_id, doomed_id):
             wait_until(lambda j=job_id: state(c, j)["state"] == "running", 30, f"{job_id} running")
         assert state(c, queued_id)["state"] == "pending"
