@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 from collections.abc import Iterator
@@ -11,8 +12,6 @@ import pytest
 from aiplane.backends import procfs
 from aiplane.backends.base import Backend, Handle, LaunchSpec
 from aiplane.backends.registry import BACKENDS, build_backend
-
-from .helpers import supervisor_record
 
 
 class Tracking:
@@ -33,7 +32,8 @@ class Tracking:
     def cleanup(self) -> None:
         for handle in self.handles:
             with contextlib.suppress(Exception):
-                record = supervisor_record(handle)
+                # Read directly, never waited for: some replicas never start (cancelled early).
+                record = json.loads((Path(handle["dir"]) / "supervisor.json").read_text())
                 if procfs.is_alive(record["pid"], record["start_ticks"]):
                     os.kill(record["pid"], signal.SIGKILL)
                 # Only our own group: matching the session rules out a reused pgid.

@@ -81,7 +81,8 @@ def pid_alive(pid: int) -> bool:
 
 
 def supervisor_record(handle: Handle) -> dict[str, Any]:
-    return dict(json.loads((Path(handle["dir"]) / "supervisor.json").read_text()))
+    """The supervisor's record, once written (the command may print before it is)."""
+    return dict(json.loads(wait_for_file(Path(handle["dir"]) / "supervisor.json")))
 
 
 def group_alive(pgid: int) -> bool:
