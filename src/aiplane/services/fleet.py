@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,19 +16,36 @@ from aiplane.store.base import FleetRecord, Store
 
 
 class FleetCache:
-    """The fleet in force, parsed once per stored version rather than once per cycle."""
+    """The fleet in force, parsed once per stored version and re-read at most every
+    ``ttl_s`` seconds, so a busy API does not load the fleet document on every submission.
 
-    def __init__(self) -> None:
+    ``invalidate`` after a local apply makes the change visible at once; a fleet applied
+    through another control-plane replica becomes visible within ``ttl_s``.
+    """
+
+    def __init__(self, ttl_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._checked_at = -float("inf")
         self._version: int | None = None
         self._fleet: Fleet | None = None
 
-    def get(self, store: Store) -> Fleet | None:
-        stored = store.get_fleet()
-        if stored is None:
-            return None
+    def invalidate(self) -> None:
         with self._lock:
-            if stored.version != self._version:
+            self._checked_at = -float("inf")
+
+    def get(self, store: Store) -> Fleet | None:
+        now = self._clock()
+        with self._lock:
+            if now - self._checked_at < self._ttl_s:
+                return self._fleet
+        stored = store.get_fleet()
+        with self._lock:
+            self._checked_at = now
+            if stored is None:
+                self._version, self._fleet = None, None
+            elif stored.version != self._version:
                 self._fleet = fleet_from_document(stored.document, "stored fleet")
                 self._version = stored.version
             return self._fleet

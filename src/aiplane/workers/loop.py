@@ -10,9 +10,18 @@ log = logging.getLogger("aiplane.workers")
 
 
 class Loop:
-    def __init__(self, name: str, interval_s: float, step: Callable[[], object]) -> None:
+    def __init__(
+        self,
+        name: str,
+        interval_s: float,
+        step: Callable[[], object],
+        min_gap_s: float = 0.05,
+    ) -> None:
         self.name = name
         self.interval_s = interval_s
+        # Wakes that arrive faster than this are coalesced into one step: a burst of
+        # submissions must not turn into a scheduling cycle per submission.
+        self.min_gap_s = min(min_gap_s, interval_s)
         self._step = step
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -24,8 +33,9 @@ class Loop:
         self._thread.start()
 
     def wake(self) -> None:
-        """Run the next step now rather than at the next tick (e.g. after a submission)."""
-        self._wake.set()
+        """Run the next step soon rather than at the next tick (e.g. after a submission)."""
+        if not self._wake.is_set():
+            self._wake.set()
 
     def stop(self, timeout_s: float = 10.0) -> None:
         self._stop.set()
@@ -41,5 +51,7 @@ class Loop:
                 self.errors += 1
                 log.exception("%s step failed", self.name)
             self.ticks += 1
-            self._wake.wait(self.interval_s)
+            if self._stop.wait(self.min_gap_s):
+                break
+            self._wake.wait(max(0.0, self.interval_s - self.min_gap_s))
             self._wake.clear()

@@ -55,6 +55,7 @@ def apply(body: SpecBody, cp: CP, _: Operator) -> FleetOut:
     fleet_service.apply_fleet(
         cp.store, body.spec, body.source, cp.clock(), local_resolver(cp.backends)
     )
+    cp.fleet_cache.invalidate()
     cp.scheduler.wake()
     return _fleet_out(cp, with_document=False)
 
