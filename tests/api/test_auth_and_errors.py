@@ -108,8 +108,11 @@ def test_unknown_state_filter_is_rejected(
 def test_listing_pages_newest_first(api: TestClient, tokens: dict[Role, dict[str, str]]) -> None:
     ids = []
     for i in range(7):
-        r = api.post("/api/v1/jobs", json={"spec": {**WORKLOAD, "name": f"w{i}"}},
-                     headers=tokens[Role.MEMBER])
+        r = api.post(
+            "/api/v1/jobs",
+            json={"spec": {**WORKLOAD, "name": f"w{i}"}},
+            headers=tokens[Role.MEMBER],
+        )
         ids.append(r.json()["id"])
     seen: list[str] = []
     cursor = None

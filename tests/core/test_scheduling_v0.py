@@ -111,7 +111,10 @@ def test_constraints_reject_with_reasons() -> None:
     [decision] = PriorityBestFit().decide(snapshot(f, w))
     assert isinstance(decision, Wait)
     assert decision.reason == "no pool satisfies the workload's constraints"
-    assert decision.explanation["rejected"][0]["detail"] == "spot capacity not allowed for this workload"
+    assert (
+        decision.explanation["rejected"][0]["detail"]
+        == "spot capacity not allowed for this workload"
+    )
     w2 = workload(constraints=Constraints(max_usd_per_hour=2.0))
     [decision] = PriorityBestFit().decide(snapshot(f, w2))
     assert isinstance(decision, Wait)
@@ -119,8 +122,16 @@ def test_constraints_reject_with_reasons() -> None:
 
 
 def test_cpu_only_work_goes_to_cpu_capacity() -> None:
-    cpu = pool(name="cpu", accelerator=None, gpus=0, nodes=1, cpus=2, memory_gib=4,
-               usd_per_node_hour=0.1, backend="local")
+    cpu = pool(
+        name="cpu",
+        accelerator=None,
+        gpus=0,
+        nodes=1,
+        cpus=2,
+        memory_gib=4,
+        usd_per_node_hour=0.1,
+        backend="local",
+    )
     f = fleet(site(pools=(cpu, pool())))
     w = workload(accelerator=None, cpus=1)
     [decision] = PriorityBestFit().decide(snapshot(f, w))
@@ -132,14 +143,22 @@ def test_cpu_only_work_goes_to_cpu_capacity() -> None:
 @st.composite
 def scenario(draw: st.DrawFn) -> Snapshot:
     pools = tuple(
-        pool(name=f"p{i}", nodes=draw(st.integers(1, 4)), gpus=draw(st.sampled_from([4, 8])),
-             usd_per_node_hour=draw(st.floats(1, 50)))
+        pool(
+            name=f"p{i}",
+            nodes=draw(st.integers(1, 4)),
+            gpus=draw(st.sampled_from([4, 8])),
+            usd_per_node_hour=draw(st.floats(1, 50)),
+        )
         for i in range(draw(st.integers(1, 3)))
     )
     f = fleet(site(pools=pools))
     ws = [
-        workload(f"w{i}", gpus=draw(st.sampled_from([1, 2, 4, 8])),
-                 replicas=draw(st.integers(1, 4)), priority=draw(st.integers(0, 3)))
+        workload(
+            f"w{i}",
+            gpus=draw(st.sampled_from([1, 2, 4, 8])),
+            replicas=draw(st.integers(1, 4)),
+            priority=draw(st.integers(0, 3)),
+        )
         for i in range(draw(st.integers(1, 12)))
     ]
     return snapshot(f, *ws)

@@ -35,7 +35,7 @@ class ApiError(Exception):
         return self.message
 
 
-class Unreachable(Exception):
+class UnreachableError(Exception):
     pass
 
 
@@ -84,7 +84,7 @@ def start_local_server(settings: Settings, notice: Any = None) -> str:
                     notice(f"started a local control plane at {url} (log: {settings.log_file})")
                 return url
         time.sleep(0.1)
-    raise Unreachable(
+    raise UnreachableError(
         f"the local control plane did not start within {START_TIMEOUT_S:.0f} s; "
         f"see {settings.log_file}"
     )
@@ -114,7 +114,9 @@ class Client:
         local = local_server(settings)
         if local is None:
             if not autostart:
-                raise Unreachable(f"no local control plane is running (AIPLANE_HOME={settings.home})")
+                raise UnreachableError(
+                    f"no local control plane is running (AIPLANE_HOME={settings.home})"
+                )
             local = start_local_server(settings, notice)
         return cls(local, token or local_token(settings))
 
@@ -122,7 +124,7 @@ class Client:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise Unreachable(f"cannot reach {self.url}: {exc}") from exc
+            raise UnreachableError(f"cannot reach {self.url}: {exc}") from exc
         if response.status_code >= 400:
             try:
                 err = response.json()["error"]

@@ -8,7 +8,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 
-from aiplane.cli.client import ApiError, Unreachable
+from aiplane.cli.client import ApiError, UnreachableError
 from aiplane.cli.output import err_console, problems
 from aiplane.core.errors import AiplaneError
 
@@ -33,7 +33,7 @@ def handled(fn: Callable[P, R]) -> Callable[P, R]:
             problems(f"{exc.message} [{exc.code}]", exc.problems)
             bad_input = exc.status in (400, 422)
             raise typer.Exit(EXIT_BAD_INPUT if bad_input else EXIT_FAILURE) from None
-        except Unreachable as exc:
+        except UnreachableError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
             raise typer.Exit(EXIT_UNREACHABLE) from None
 

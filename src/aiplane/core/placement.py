@@ -88,7 +88,9 @@ def required_jurisdictions(workload: Workload, fleet: Fleet) -> set[str] | None:
     for name in workload.inputs:
         dataset = fleet.dataset(name)
         if dataset is not None and dataset.jurisdiction:
-            allowed = {dataset.jurisdiction} if allowed is None else allowed & {dataset.jurisdiction}
+            allowed = (
+                {dataset.jurisdiction} if allowed is None else allowed & {dataset.jurisdiction}
+            )
     return allowed
 
 
@@ -109,9 +111,8 @@ def _constraint_violation(
 ) -> str | None:
     c = workload.constraints
     if jurisdictions is not None and site.jurisdiction not in jurisdictions:
-        return (
-            f"jurisdiction {site.jurisdiction} not allowed (allowed: {', '.join(sorted(jurisdictions)) or 'none'})"
-        )
+        allowed = ", ".join(sorted(jurisdictions)) or "none"
+        return f"jurisdiction {site.jurisdiction} not allowed (allowed: {allowed})"
     if c.site_kinds and str(site.kind) not in c.site_kinds:
         return f"site kind {site.kind} not allowed (allowed: {', '.join(c.site_kinds)})"
     if c.sites and site.name not in c.sites:

@@ -56,7 +56,9 @@ class Executor:
                     replica=a.replica,
                     replicas=len(placement.assignments),
                     command=workload.run,
-                    workdir=workload.workdir if workload.workdir and os.path.isdir(workload.workdir) else None,
+                    workdir=workload.workdir
+                    if workload.workdir and os.path.isdir(workload.workdir)
+                    else None,
                     env=dict(workload.env),
                     site=placement.site,
                     pool=placement.pool,
@@ -81,7 +83,13 @@ class Executor:
             for handle in handles:
                 backend.cancel(handle, self.cancel_grace_s)
             return False
-        record(self.store, now, "run.state", f"admitted -> starting ({len(handles)} replicas)", starting)
+        record(
+            self.store,
+            now,
+            "run.state",
+            f"admitted -> starting ({len(handles)} replicas)",
+            starting,
+        )
         return True
 
     def reconcile(self, now: float) -> int:
@@ -100,7 +108,8 @@ class Executor:
         reports = [backend.poll(h) for h in run.handles]
         lost = [(i, r) for i, r in enumerate(reports) if r.status is ReplicaStatus.LOST]
         failed = [
-            (i, r) for i, r in enumerate(reports)
+            (i, r)
+            for i, r in enumerate(reports)
             if r.status is ReplicaStatus.EXITED and r.exit_code != 0
         ]
         if lost or failed:
@@ -124,7 +133,12 @@ class Executor:
         return False
 
     def _finish(
-        self, run: Run, state: RunState, now: float, reason: str | None, exit_code: int | None = None
+        self,
+        run: Run,
+        state: RunState,
+        now: float,
+        reason: str | None,
+        exit_code: int | None = None,
     ) -> bool:
         done = replace(run.transition(state, now, reason), exit_code=exit_code)
         try:
@@ -160,8 +174,12 @@ class Executor:
             if run.finished_at is not None and now - run.finished_at < RECOVERY_WINDOW_S:
                 stop_processes(self.backends, run, self.cancel_grace_s)
                 restopped += 1
-        return {"adopted": adopted, "relaunched": relaunched, "reconciled": changed,
-                "cancel_rechecked": restopped}
+        return {
+            "adopted": adopted,
+            "relaunched": relaunched,
+            "reconciled": changed,
+            "cancel_rechecked": restopped,
+        }
 
 
 def _failure_reason(index: int, report: ReplicaReport) -> str:

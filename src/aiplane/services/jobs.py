@@ -44,8 +44,9 @@ def submit(store: Store, workload: Workload, fleet: Fleet | None, by: str, now: 
             raise SpecError(f"workload {workload.name!r} does not fit the fleet", problems)
     job_id = new_id("j-", now)
     job = Job(job_id, workload, now, by)
-    run = Run(id="r-" + job_id[2:], job_id=job_id, state=RunState.PENDING, created_at=now,
-              updated_at=now)
+    run = Run(
+        id="r-" + job_id[2:], job_id=job_id, state=RunState.PENDING, created_at=now, updated_at=now
+    )
     store.add_job(job, run)
     record(store, now, "job.submitted", f"{workload.name} submitted by {by}", run)
     return JobView(job, run)

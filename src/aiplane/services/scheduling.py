@@ -14,7 +14,6 @@ from aiplane.core.scheduling.snapshot import NodeState, PendingRun, Snapshot
 from aiplane.services.events import record
 from aiplane.store.base import Store
 
-
 MAX_PENDING_PER_CYCLE = 100_000
 
 
@@ -97,7 +96,11 @@ def run_cycle(store: Store, fleet: Fleet, policy: SchedulingPolicy, now: float) 
                     conflicts += 1
                     continue
                 record(
-                    store, now, "run.waiting", decision.reason, run,
+                    store,
+                    now,
+                    "run.waiting",
+                    decision.reason,
+                    run,
                     {"explanation": dict(decision.explanation)},
                 )
     return CycleResult(placed, waiting, conflicts)

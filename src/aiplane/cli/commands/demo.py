@@ -54,8 +54,14 @@ def _why(explain: dict[str, Any]) -> str:
     if not chosen:
         return explain.get("reason") or "-"
     text = f"{chosen['pricing']} {chosen['jurisdiction']} ${chosen['cost']['usd_per_hour']:.2f}/h"
-    constraint = next((r for r in data.get("rejected", []) if r["reason"] == "constraint"
-                       and "jurisdiction" in r["detail"]), None)
+    constraint = next(
+        (
+            r
+            for r in data.get("rejected", [])
+            if r["reason"] == "constraint" and "jurisdiction" in r["detail"]
+        ),
+        None,
+    )
     if constraint:
         text += f"; not {constraint['pool']}: {constraint['detail']}"
     elif data.get("why"):
@@ -80,8 +86,13 @@ def demo(
     """
     root = _find_examples(examples)
     home = Path(tempfile.mkdtemp(prefix="aiplane-demo-"))
-    settings = Settings(home=home, database_url=f"sqlite:///{home / 'aiplane.db'}",
-                        catalog_dir=None, scheduler_interval_s=0.2, reconciler_interval_s=0.2)
+    settings = Settings(
+        home=home,
+        database_url=f"sqlite:///{home / 'aiplane.db'}",
+        catalog_dir=None,
+        scheduler_interval_s=0.2,
+        reconciler_interval_s=0.2,
+    )
     ok = False
     try:
         with EmbeddedServer(settings) as server:
@@ -111,13 +122,16 @@ def demo(
             explains = {i: client.get(f"/jobs/{i}/explain") for i in ids}
             ok = all(j["state"] == "succeeded" for j in jobs)
             if as_json:
-                print_json(
-                    [{"job": j, "explanation": explains[j["id"]]} for j in jobs]
-                )
+                print_json([{"job": j, "explanation": explains[j["id"]]} for j in jobs])
             else:
                 rows = [
-                    [j["name"], j["state"], where(j.get("placement")), _why(explains[j["id"]]),
-                     duration(j.get("started_at"), j.get("finished_at"))]
+                    [
+                        j["name"],
+                        j["state"],
+                        where(j.get("placement")),
+                        _why(explains[j["id"]]),
+                        duration(j.get("started_at"), j.get("finished_at")),
+                    ]
                     for j in jobs
                 ]
                 table("where each job ran, and why", ["job", "state", "where", "why", "ran"], rows)

@@ -45,8 +45,18 @@ def pool_rows(pools: list[dict[str, Any]]) -> list[list[Any]]:
     return rows
 
 
-COLUMNS = ["site", "kind", "juris.", "pool", "backend", "node", "nodes", "pricing", "$/node-h",
-           "GPUs used"]
+COLUMNS = [
+    "site",
+    "kind",
+    "juris.",
+    "pool",
+    "backend",
+    "node",
+    "nodes",
+    "pricing",
+    "$/node-h",
+    "GPUs used",
+]
 
 
 @app.command("apply")

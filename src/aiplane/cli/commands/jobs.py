@@ -145,9 +145,10 @@ def explain(job_id: str, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(result)
         return
-    console.print(f"[bold]{job_id}[/]: {result['state']}" + (
-        f" — {result['reason']}" if result.get("reason") else ""
-    ))
+    console.print(
+        f"[bold]{job_id}[/]: {result['state']}"
+        + (f" — {result['reason']}" if result.get("reason") else "")
+    )
     decisions = result["decisions"]
     if not decisions:
         console.print("no scheduling decision recorded yet")
@@ -157,7 +158,8 @@ def explain(job_id: str, as_json: JsonOpt = False) -> None:
     if chosen:
         cost = chosen["cost"]
         console.print(
-            f"chosen: {chosen['pool']}" + (" (emulated)" if chosen.get("emulated") else "")
+            f"chosen: {chosen['pool']}"
+            + (" (emulated)" if chosen.get("emulated") else "")
             + f" [{chosen['site_kind']}, {chosen['jurisdiction']}, {chosen['pricing']}]"
             + f" ${cost['usd_per_hour']:.2f}/h, est. ${cost['total_usd']:.2f}"
             + f" (compute ${cost['compute_usd']:.2f} + egress ${cost['egress_usd']:.2f})"

@@ -17,7 +17,9 @@ class FreeNode:
     gpu_indices: list[int]
 
 
-def pack_gang(nodes: list[FreeNode], need: Resources, replicas: int) -> list[ReplicaAssignment] | None:
+def pack_gang(
+    nodes: list[FreeNode], need: Resources, replicas: int
+) -> list[ReplicaAssignment] | None:
     """Place ``replicas`` copies of ``need``, all or none, best fit first.
 
     Best fit (the node with the least free GPUs, then CPUs, that still fits) keeps whole nodes
@@ -38,5 +40,7 @@ def pack_gang(nodes: list[FreeNode], need: Resources, replicas: int) -> list[Rep
         chosen = tuple(node.gpu_indices[:whole])
         node.gpu_indices = node.gpu_indices[whole:]
         node.free = node.free - need
-        assignments.append(ReplicaAssignment(replica, node.id, need.gpus, chosen, need.cpus, need.memory_gib))
+        assignments.append(
+            ReplicaAssignment(replica, node.id, need.gpus, chosen, need.cpus, need.memory_gib)
+        )
     return assignments

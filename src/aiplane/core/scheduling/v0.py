@@ -5,7 +5,7 @@ A later policy replaces this one behind ``SchedulingPolicy``; the snapshot and d
 
 from __future__ import annotations
 
-from aiplane.core.placement import Offer, RejectReason, Rejection, evaluate_offers
+from aiplane.core.placement import Offer, Rejection, RejectReason, evaluate_offers
 from aiplane.core.runs import Placement
 from aiplane.core.scheduling.decisions import Decision, Place, Wait
 from aiplane.core.scheduling.packing import FreeNode, pack_gang
@@ -45,9 +45,7 @@ class PriorityBestFit:
             assignments = pack_gang(by_pool.get(offer.pool.key, []), need, workload.replicas)
             if assignments is None:
                 detail = f"no room for {workload.replicas} x {_describe_need(offer)} now"
-                tried.append(
-                    Rejection(offer.pool.key, RejectReason.CAPACITY, detail, _name(offer))
-                )
+                tried.append(Rejection(offer.pool.key, RejectReason.CAPACITY, detail, _name(offer)))
                 continue
             explanation = {
                 "policy": self.name,
