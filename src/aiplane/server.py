@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import signal
 import socket
 import threading
 import time
@@ -57,6 +58,14 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _StopRequestedError(Exception):
+    pass
+
+
+def _raise_stopped(signum: int, frame: object) -> None:
+    raise _StopRequestedError
+
+
 def serve(
     settings: Settings,
     host: str,
@@ -89,9 +98,16 @@ def serve(
     gc.collect()
     gc.freeze()
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    # uvicorn handles SIGTERM/SIGINT itself, then re-raises the signal once it has stopped.
+    # Turning that re-raise into an exception lets the clean-up below run instead of the
+    # default handler ending the process on the spot.
+    previous = signal.signal(signal.SIGTERM, _raise_stopped)
     try:
         uvicorn.Server(config).run(sockets=[sock])
+    except (_StopRequestedError, KeyboardInterrupt):
+        pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         cp.stop()
         info = read_server_info(settings)
         if info is not None and info.pid == os.getpid():

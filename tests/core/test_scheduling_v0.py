@@ -182,3 +182,10 @@ def test_never_overallocates_and_never_splits_a_gang(s: Snapshot) -> None:
             indices[a.node].update(a.gpu_indices)
     assert all(v >= -1e-9 for v in free.values())
     assert PriorityBestFit().decide(s) == decisions  # deterministic
+
+
+def test_cpu_only_work_does_not_take_gpu_nodes() -> None:
+    f = fleet(site(pools=(pool(),)))
+    [decision] = PriorityBestFit().decide(snapshot(f, workload(accelerator=None)))
+    assert isinstance(decision, Wait)
+    assert decision.explanation["rejected"][0]["detail"] == "GPU nodes are kept for GPU work"

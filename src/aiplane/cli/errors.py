@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 import typer
+from rich.markup import escape
 
 from aiplane.cli.client import ApiError, UnreachableError
 from aiplane.cli.output import err_console, problems
@@ -34,7 +35,7 @@ def handled(fn: Callable[P, R]) -> Callable[P, R]:
             bad_input = exc.status in (400, 422)
             raise typer.Exit(EXIT_BAD_INPUT if bad_input else EXIT_FAILURE) from None
         except UnreachableError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(EXIT_UNREACHABLE) from None
 
     return wrapper

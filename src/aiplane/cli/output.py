@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console()
@@ -48,7 +49,7 @@ def duration(start: float | None, end: float | None) -> str:
 
 
 def problems(message: str, items: Sequence[dict[str, Any]]) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     for p in items:
         line = f"  - {p.get('location')}: {p.get('message')}"
         if p.get("given") is not None:

@@ -167,6 +167,9 @@ def evaluate_offers(workload: Workload, fleet: Fleet) -> tuple[list[Offer], list
 def _shape_mismatch(workload: Workload, pool: Pool, option: AcceleratorOption | None) -> str | None:
     shape = pool.node
     if option is None:
+        if shape.gpus > 0:
+            # Like a GPU taint: CPU-only work must not strand a GPU node's accelerators.
+            return "GPU nodes are kept for GPU work"
         if workload.cpus > shape.cpus or workload.memory_gib > shape.memory_gib:
             return (
                 f"a replica needs {workload.cpus:g} CPUs / {workload.memory_gib:g} GiB; "

@@ -9,7 +9,7 @@ import typer
 
 from aiplane.cli.client import Client
 from aiplane.cli.errors import handled
-from aiplane.cli.output import console, print_json, table
+from aiplane.cli.output import console, err_console, print_json, table
 from aiplane.config import Settings
 from aiplane.pricing.catalog import CatalogPriceBook
 from aiplane.specs import fleet_to_document, load_fleet
@@ -73,7 +73,7 @@ def apply(
     settings = Settings.from_env()
     book = CatalogPriceBook.from_dir(catalog) if catalog else CatalogPriceBook.default()
     fleet = load_fleet(file, book)
-    client = Client.connect(settings, notice=console.print)
+    client = Client.connect(settings, notice=err_console.print)
     result = client.put("/fleet", {"spec": fleet_to_document(fleet), "source": file.name})
     if as_json:
         print_json(result)
@@ -86,7 +86,7 @@ def apply(
 @handled
 def list_pools(as_json: JsonOpt = False) -> None:
     """The pools in force and how full they are."""
-    client = Client.connect(Settings.from_env(), notice=console.print)
+    client = Client.connect(Settings.from_env(), notice=err_console.print)
     result = client.get("/fleet")
     if as_json:
         print_json(result["pools"])
@@ -101,7 +101,7 @@ def list_pools(as_json: JsonOpt = False) -> None:
 @handled
 def show(as_json: JsonOpt = False) -> None:
     """The fleet in force, as the resolved document."""
-    client = Client.connect(Settings.from_env(), notice=console.print)
+    client = Client.connect(Settings.from_env(), notice=err_console.print)
     result = client.get("/fleet", document=True)
     if as_json:
         print_json(result)

@@ -9,7 +9,7 @@ import typer
 
 from aiplane.cli.client import Client
 from aiplane.cli.errors import handled
-from aiplane.cli.output import console, duration, print_json, table, when, where
+from aiplane.cli.output import console, duration, err_console, print_json, table, when, where
 from aiplane.config import Settings
 from aiplane.specs import read_document, workload_from_document
 
@@ -18,7 +18,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 
 
 def _client() -> Client:
-    return Client.connect(Settings.from_env(), notice=console.print)
+    return Client.connect(Settings.from_env(), notice=err_console.print)
 
 
 def job_row(j: dict[str, Any]) -> list[Any]:

@@ -8,7 +8,7 @@ import typer
 
 from aiplane.cli.client import Client
 from aiplane.cli.errors import handled
-from aiplane.cli.output import console, print_json
+from aiplane.cli.output import console, err_console, print_json
 from aiplane.config import Settings
 from aiplane.core.auth import Role
 
@@ -23,7 +23,7 @@ def create(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
 ) -> None:
     """Create a token (admin only). It is shown once and stored only as a hash."""
-    result = Client.connect(Settings.from_env(), notice=console.print).post(
+    result = Client.connect(Settings.from_env(), notice=err_console.print).post(
         "/tokens", {"name": name, "role": str(role)}
     )
     if as_json:
