@@ -46,24 +46,23 @@ def _progress(jobs: list[dict[str, Any]], elapsed: float) -> Table:
 
 
 def _why(explain: dict[str, Any]) -> str:
+    """One line: what was chosen and the most telling alternative that was rejected."""
     decisions = explain.get("decisions") or []
-    if not decisions:
-        return explain.get("reason") or "-"
-    data = decisions[-1]["data"].get("explanation", {})
+    data = decisions[-1]["data"].get("explanation", {}) if decisions else {}
     chosen = data.get("chosen")
     if not chosen:
-        return explain.get("reason") or "-"
-    text = f"{chosen['pricing']} {chosen['jurisdiction']} ${chosen['cost']['usd_per_hour']:.2f}/h"
-    constraint = next(
-        (
-            r
-            for r in data.get("rejected", [])
-            if r["reason"] == "constraint" and "jurisdiction" in r["detail"]
-        ),
-        None,
+        return str(explain.get("reason") or "no decision recorded")
+    cost = chosen["cost"]
+    text = (
+        f"{chosen['pricing']} capacity in {chosen['jurisdiction']} at ${cost['usd_per_hour']:.2f}/h"
+        f" (est. ${cost['total_usd']:.2f})"
     )
-    if constraint:
-        text += f"; not {constraint['pool']}: {constraint['detail']}"
+    rejected = data.get("rejected", [])
+    telling = next((r for r in rejected if "jurisdiction" in r["detail"]), None) or next(
+        (r for r in rejected if r["reason"] in ("capacity", "price")), None
+    )
+    if telling:
+        text += f"; rejected {telling['pool']}: {telling['detail']}"
     elif data.get("why"):
         text += f"; {data['why'].split(';')[0]}"
     return text
@@ -129,12 +128,15 @@ def demo(
                         j["name"],
                         j["state"],
                         where(j.get("placement")),
-                        _why(explains[j["id"]]),
+                        f"${j['placement']['usd_per_hour']:.2f}" if j.get("placement") else "-",
                         duration(j.get("started_at"), j.get("finished_at")),
                     ]
                     for j in jobs
                 ]
-                table("where each job ran, and why", ["job", "state", "where", "why", "ran"], rows)
+                table("where each job ran", ["job", "state", "where", "$/h", "ran"], rows)
+                console.print("[bold]why[/]")
+                for j in jobs:
+                    console.print(f"  {j['name']}: {_why(explains[j['id']])}", highlight=False)
                 console.print("emulated = declared capacity, each replica a real local process")
             if not ok:
                 unfinished = [j for j in jobs if j["state"] != "succeeded"]

@@ -1,0 +1,40 @@
+"""`aiplane demo`, the README's first command, end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_runs_every_example_and_explains_placements(tmp_path: Path) -> None:
+    env = {**os.environ, "AIPLANE_HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "aiplane", "demo", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    by_name = {item["job"]["name"]: item for item in report}
+    assert len(by_name) == len(list((ROOT / "examples" / "workloads").glob("*.yaml")))
+    assert all(item["job"]["state"] == "succeeded" for item in report)
+    # The EU dataset keeps the fine-tune in the EU, and the explanation says why.
+    eu = by_name["finetune-eu"]
+    assert eu["explanation"]["placement"]["site"].startswith("onprem")
+    rejected = eu["explanation"]["decisions"][-1]["data"]["explanation"]["rejected"]
+    assert any("jurisdiction US not allowed" in r["detail"] for r in rejected)
+    # Emulated placements are labelled as such.
+    assert any(item["job"]["placement"]["emulated"] for item in report)
+    assert by_name["batch-score"]["job"]["placement"]["backend"] == "local"
