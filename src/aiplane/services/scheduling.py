@@ -59,6 +59,8 @@ def run_cycle(store: Store, fleet: Fleet, policy: SchedulingPolicy, now: float) 
     snapshot = build_snapshot(store, fleet, now)
     placed = waiting = conflicts = 0
     for decision in policy.decide(snapshot):
+        if not isinstance(decision, Place | Wait):
+            continue
         run = store.get_run(decision.run_id)
         if run.state is not RunState.PENDING:
             conflicts += 1  # cancelled while we were deciding

@@ -1,4 +1,4 @@
-"""What a scheduling policy may decide for a pending run."""
+"""What a scheduling policy may decide. A separate step applies the decisions."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from aiplane.core.runs import Placement
 
 @dataclass(frozen=True)
 class Place:
+    """Admit the run and start it on ``placement``."""
+
     run_id: str
     placement: Placement
 
@@ -24,4 +26,33 @@ class Wait:
     explanation: Mapping[str, Any] = field(default_factory=dict)
 
 
-Decision = Place | Wait
+@dataclass(frozen=True)
+class Preempt:
+    """Stop a running run so that ``for_run_id`` can start; it goes back to the queue and
+    resumes from its last checkpoint."""
+
+    run_id: str
+    for_run_id: str
+    reason: str
+    lost_gpu_hours: float = 0.0
+
+
+@dataclass(frozen=True)
+class Provision:
+    """Bring up ``nodes`` of an elastic pool (emitted with the placement that needs them)."""
+
+    pool: str
+    nodes: tuple[str, ...]
+    for_run_id: str
+
+
+@dataclass(frozen=True)
+class Release:
+    """Give back idle nodes of an elastic pool above its minimum."""
+
+    pool: str
+    nodes: tuple[str, ...]
+    reason: str
+
+
+Decision = Place | Wait | Preempt | Provision | Release

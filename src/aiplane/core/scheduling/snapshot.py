@@ -1,11 +1,18 @@
-"""The immutable view of the world that one scheduling cycle works on."""
+"""The immutable view of the world that one scheduling cycle works on.
+
+The live control plane builds it from the store; the simulator builds it from its virtual
+state. The policy reads it and returns decisions; it never mutates it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
 
 from aiplane.core.fleet import Fleet
 from aiplane.core.resources import Resources
+from aiplane.core.runs import Placement
 from aiplane.core.workloads import Workload
 
 
@@ -15,6 +22,8 @@ class NodeState:
     pool: str
     free: Resources
     free_gpu_indices: tuple[int, ...]
+    # False for an elastic pool's headroom: placing work there means provisioning the node.
+    up: bool = True
 
 
 @dataclass(frozen=True)
@@ -24,6 +33,49 @@ class PendingRun:
     workload: Workload
     submitted_at: float
     attempt: int = 1
+    # GPU-seconds of service the job already received (earlier attempts): least-attained-
+    # service ordering and preemption cost use it.
+    attained_gpu_s: float = 0.0
+    # Hours of work already saved in checkpoints: the remaining estimate is shorter.
+    checkpointed_hours: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunningRun:
+    run_id: str
+    job_id: str
+    workload: Workload
+    placement: Placement
+    submitted_at: float
+    started_at: float
+    # When the run last saved a checkpoint; None means never (all work since start is at risk).
+    last_checkpoint_at: float | None = None
+    attained_gpu_s: float = 0.0
+
+    @property
+    def gpus(self) -> float:
+        return sum(a.gpus for a in self.placement.assignments)
+
+
+class BudgetAction(StrEnum):
+    """What an exceeded budget does to a team's new work (the cost engine decides which)."""
+
+    BLOCK = "block"  # new submissions are refused (enforced at submission, not here)
+    SPOT_OR_OWNED_ONLY = "spot_or_owned_only"  # only spot or owned capacity may be used
+    LOWER_PRIORITY = "lower_priority"  # the team's pending work drops to the lowest class
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    ordering: str = "las"  # "las" (least attained GPU-service) or "fifo", inside a priority class
+    starvation_age_s: float = 3600.0  # waiting longer than this moves a run to the front
+    backfill: bool = True
+    preemption: bool = True
+    max_reservations: int = 1  # EASY backfill: the first blocked gang gets a reservation
+    # An hour of a workload's runtime is worth this many dollars when offers of different
+    # speed are compared; None: the hourly price of its cheapest feasible offer.
+    time_value_usd_per_hour: float | None = None
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -32,3 +84,8 @@ class Snapshot:
     nodes: tuple[NodeState, ...]
     pending: tuple[PendingRun, ...]
     now: float
+    running: tuple[RunningRun, ...] = ()
+    settings: SchedulerSettings = field(default_factory=SchedulerSettings)
+    budget_actions: Mapping[str, frozenset[BudgetAction]] = field(default_factory=dict)
+    budget_remaining_usd: Mapping[str, float] = field(default_factory=dict)
+    reserved_remaining_gpu_hours: Mapping[str, float] = field(default_factory=dict)
