@@ -13,7 +13,7 @@ from aiplane.backends.registry import BACKENDS, build_backend
 from aiplane.config import Settings
 from aiplane.core.fleet import Fleet, NodeShape, Site
 from aiplane.core.scheduling.policy import SchedulingPolicy
-from aiplane.core.scheduling.v0 import PriorityBestFit
+from aiplane.core.scheduling.engine import Engine
 from aiplane.pricing.base import PriceBook
 from aiplane.pricing.catalog import CatalogPriceBook
 from aiplane.services.execution import Executor
@@ -107,7 +107,7 @@ class ControlPlane:
             settings=settings,
             store=open_store(settings.database_url),
             backends=build_backends(settings.work_root),
-            policy=PriorityBestFit(),
+            policy=Engine(),
         )
 
     def start(self) -> dict[str, int]:

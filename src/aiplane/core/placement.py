@@ -1,21 +1,33 @@
-"""Offers and the placement cost model.
+"""Offers and the hybrid placement cost model.
 
 An offer is one way to run a workload: a pool and one of the workload's acceptable accelerator
-options. Hard constraints reject an offer with a reason; feasible offers are priced so the
-scheduler can take the cheapest that has capacity. Every rejection is kept for explanations.
+options. Hard constraints reject an offer with a reason; feasible offers get an expected cost:
+
+    compute   = price per hour of the replicas x estimated hours / speed
+                (owned at its marginal rate; reserved at zero while the prepaid commitment
+                lasts; spot with the expected rework: interruptions per hour x hours lost per
+                interruption, which is the checkpoint interval, or the whole run without one)
+    egress    = size of every input dataset not at the site x the egress price where it lives
+    time cost = (run hours + data transfer hours) x the value of an hour of the workload
+
+and the scheduler takes the lowest score (compute + egress + time cost) that has capacity.
+Every rejection is kept for explanations.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from aiplane.core.fleet import Fleet, Pool, PricingModel, Site
 from aiplane.core.workloads import AcceleratorOption, SpotPolicy, Workload, WorkloadKind
 
-# Used when a workload gives no estimate: cost comparisons then rank by hourly price.
+# Used when a workload gives no estimate: comparisons then rank by hourly price.
 DEFAULT_ESTIMATED_HOURS = 1.0
+# Wide-area transfer rate assumed for moving input data between sites (10 Gbit/s).
+TRANSFER_GB_PER_HOUR = 10 / 8 * 3600
 
 
 class RejectReason(StrEnum):
@@ -23,6 +35,21 @@ class RejectReason(StrEnum):
     CAPACITY = "capacity"
     QUOTA = "quota"
     PRICE = "price"
+    BUDGET = "budget"
+
+
+@dataclass(frozen=True)
+class OfferContext:
+    """What besides the fleet bears on the cost of an offer (from the scheduling snapshot)."""
+
+    reserved_remaining_gpu_hours: Mapping[str, float] = field(default_factory=dict)
+    budget_remaining_usd: float | None = None
+    spot_or_owned_only: bool = False
+    time_value_usd_per_hour: float | None = None
+    checkpointed_hours: float = 0.0
+
+
+NO_CONTEXT = OfferContext()
 
 
 @dataclass(frozen=True)
@@ -31,10 +58,19 @@ class CostBreakdown:
     compute_usd: float
     egress_usd: float
     estimated_hours: float
+    rework_hours: float = 0.0
+    transfer_hours: float = 0.0
+    time_cost_usd: float = 0.0
 
     @property
     def total_usd(self) -> float:
+        """Money expected to be spent: compute and egress."""
         return self.compute_usd + self.egress_usd
+
+    @property
+    def score(self) -> float:
+        """What placement minimises: money plus the value of the time until it finishes."""
+        return self.total_usd + self.time_cost_usd
 
     def as_dict(self) -> dict[str, float]:
         return {
@@ -42,7 +78,11 @@ class CostBreakdown:
             "compute_usd": round(self.compute_usd, 6),
             "egress_usd": round(self.egress_usd, 6),
             "estimated_hours": round(self.estimated_hours, 6),
+            "rework_hours": round(self.rework_hours, 6),
+            "transfer_hours": round(self.transfer_hours, 6),
+            "time_cost_usd": round(self.time_cost_usd, 6),
             "total_usd": round(self.total_usd, 6),
+            "score": round(self.score, 6),
         }
 
 
@@ -53,14 +93,19 @@ class Offer:
     option: AcceleratorOption | None
     cost: CostBreakdown
 
+    @property
+    def accelerator(self) -> str | None:
+        return self.option.name if self.option else None
+
     def describe(self) -> dict[str, Any]:
         return {
             "pool": self.pool.key,
             "site_kind": str(self.site.kind),
             "jurisdiction": self.site.jurisdiction,
             "pricing": str(self.pool.pricing.model),
-            "accelerator": self.option.name if self.option else None,
+            "accelerator": self.accelerator,
             "gpus_per_replica": self.option.count if self.option else 0,
+            "speed": self.option.speed if self.option else 1.0,
             "emulated": self.pool.emulated,
             "cost": self.cost.as_dict(),
         }
@@ -72,14 +117,19 @@ class Rejection:
     reason: RejectReason
     detail: str
     accelerator: str | None = None
+    # For offers rejected for capacity, quota or budget: what they would have cost.
+    total_usd: float | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "pool": self.pool,
             "accelerator": self.accelerator,
             "reason": str(self.reason),
             "detail": self.detail,
         }
+        if self.total_usd is not None:
+            out["total_usd"] = round(self.total_usd, 6)
+        return out
 
 
 def required_jurisdictions(workload: Workload, fleet: Fleet) -> set[str] | None:
@@ -94,21 +144,28 @@ def required_jurisdictions(workload: Workload, fleet: Fleet) -> set[str] | None:
     return allowed
 
 
-def _egress_usd(workload: Workload, site: Site, fleet: Fleet) -> float:
-    total = 0.0
+def _data_movement(workload: Workload, site: Site, fleet: Fleet) -> tuple[float, float]:
+    """(egress dollars, transfer hours) to bring the inputs that are elsewhere to ``site``."""
+    usd = gb = 0.0
     for name in workload.inputs:
         dataset = fleet.dataset(name)
         if dataset is None or dataset.site == site.name:
             continue
         source = fleet.site(dataset.site)
         # Egress is billed by the site the data leaves.
-        total += dataset.size_gb * (source.egress_usd_per_gb if source else 0.0)
-    return total
+        usd += dataset.size_gb * (source.egress_usd_per_gb if source else 0.0)
+        gb += dataset.size_gb
+    return usd, gb / TRANSFER_GB_PER_HOUR
 
 
-def _constraint_violation(
-    workload: Workload, site: Site, pool: Pool, jurisdictions: set[str] | None
+def constraint_violation(
+    workload: Workload,
+    site: Site,
+    pool: Pool,
+    jurisdictions: set[str] | None,
+    context: OfferContext = NO_CONTEXT,
 ) -> str | None:
+    """Why ``pool`` may never take ``workload`` (whatever its load), or None."""
     c = workload.constraints
     if jurisdictions is not None and site.jurisdiction not in jurisdictions:
         allowed = ", ".join(sorted(jurisdictions)) or "none"
@@ -117,11 +174,14 @@ def _constraint_violation(
         return f"site kind {site.kind} not allowed (allowed: {', '.join(c.site_kinds)})"
     if c.sites and site.name not in c.sites:
         return f"site {site.name} not in the workload's sites"
-    is_spot = pool.pricing.model is PricingModel.SPOT
+    model = pool.pricing.model
+    is_spot = model is PricingModel.SPOT
     if is_spot and workload.spot is SpotPolicy.NEVER:
         return "spot capacity not allowed for this workload"
     if not is_spot and workload.spot is SpotPolicy.REQUIRED:
         return "workload requires spot capacity"
+    if context.spot_or_owned_only and model not in (PricingModel.SPOT, PricingModel.OWNED):
+        return f"team budget action: spot or owned capacity only (pool is {model})"
     if workload.kind is WorkloadKind.SERVE:
         for region, slo in c.latency_slo_ms.items():
             latency = site.latency_ms.get(region)
@@ -131,58 +191,138 @@ def _constraint_violation(
     return None
 
 
-def evaluate_offers(workload: Workload, fleet: Fleet) -> tuple[list[Offer], list[Rejection]]:
-    """Every feasible offer, cheapest first, and every rejected one with its reason."""
-    offers: list[Offer] = []
-    rejections: list[Rejection] = []
-    jurisdictions = required_jurisdictions(workload, fleet)
-    hours = workload.estimated_hours or DEFAULT_ESTIMATED_HOURS
-    for site in fleet.sites:
-        egress = _egress_usd(workload, site, fleet)
-        for pool in site.pools:
-            violation = _constraint_violation(workload, site, pool, jurisdictions)
-            for option in workload.options():
-                name = option.name if option else None
-                if violation is not None:
-                    rejections.append(Rejection(pool.key, RejectReason.CONSTRAINT, violation, name))
-                    continue
-                mismatch = _shape_mismatch(workload, pool, option)
-                if mismatch is not None:
-                    rejections.append(Rejection(pool.key, RejectReason.CONSTRAINT, mismatch, name))
-                    continue
-                per_hour = pool.usd_per_hour_for(workload.replica_need(option)) * workload.replicas
-                limit = workload.constraints.max_usd_per_hour
-                if limit is not None and per_hour > limit:
-                    detail = f"${per_hour:.2f}/h exceeds max_usd_per_hour ${limit:.2f}"
-                    rejections.append(Rejection(pool.key, RejectReason.PRICE, detail, name))
-                    continue
-                speed = option.speed if option else 1.0
-                run_hours = hours / speed
-                cost = CostBreakdown(per_hour, per_hour * run_hours, egress, run_hours)
-                offers.append(Offer(pool, site, option, cost))
-    offers.sort(key=lambda o: (o.cost.total_usd, o.cost.usd_per_hour, o.pool.key))
-    return offers, rejections
-
-
-def _shape_mismatch(workload: Workload, pool: Pool, option: AcceleratorOption | None) -> str | None:
+def shape_mismatch(workload: Workload, pool: Pool, option: AcceleratorOption | None) -> str | None:
+    """Why one replica can never fit a node of ``pool`` with ``option``, or None."""
     shape = pool.node
     if option is None:
         if shape.gpus > 0:
             # Like a GPU taint: CPU-only work must not strand a GPU node's accelerators.
             return "GPU nodes are kept for GPU work"
-        if workload.cpus > shape.cpus or workload.memory_gib > shape.memory_gib:
-            return (
-                f"a replica needs {workload.cpus:g} CPUs / {workload.memory_gib:g} GiB; "
-                f"nodes have {shape.cpus:g} / {shape.memory_gib:g}"
-            )
-        return None
-    if shape.accelerator != option.name:
-        return f"accelerator {shape.accelerator or 'none'} is not {option.name}"
-    if option.count > shape.gpus:
-        return f"a replica needs {option.count:g} GPUs; nodes have {shape.gpus}"
+    else:
+        if shape.accelerator != option.name:
+            return f"accelerator {shape.accelerator or 'none'} is not {option.name}"
+        if option.count > shape.gpus:
+            return f"a replica needs {option.count:g} GPUs; nodes have {shape.gpus}"
     if workload.cpus > shape.cpus or workload.memory_gib > shape.memory_gib:
         return (
             f"a replica needs {workload.cpus:g} CPUs / {workload.memory_gib:g} GiB; "
             f"nodes have {shape.cpus:g} / {shape.memory_gib:g}"
         )
     return None
+
+
+def remaining_hours(workload: Workload, checkpointed_hours: float = 0.0) -> float:
+    hours = workload.estimated_hours or DEFAULT_ESTIMATED_HOURS
+    return max(hours - checkpointed_hours, hours * 0.01)
+
+
+def _compute_cost(
+    workload: Workload,
+    pool: Pool,
+    option: AcceleratorOption | None,
+    context: OfferContext,
+) -> tuple[float, float, float, float]:
+    """(usd per hour, compute usd, run hours, rework hours) for the offer."""
+    per_hour = pool.usd_per_hour_for(workload.replica_need(option)) * workload.replicas
+    speed = option.speed if option else 1.0
+    hours = remaining_hours(workload, context.checkpointed_hours) / speed
+    pricing = pool.pricing
+    rework = 0.0
+    if pricing.model is PricingModel.SPOT and pricing.interruption_rate_per_hour > 0:
+        lost_per_interruption = (
+            workload.checkpoint_minutes / 60 if workload.checkpoint_minutes else hours
+        )
+        rework = hours * pricing.interruption_rate_per_hour * min(lost_per_interruption, hours)
+    marginal = per_hour
+    if pricing.model is PricingModel.RESERVED:
+        gpu_hours = (option.count if option else 0.0) * workload.replicas * hours
+        remaining = context.reserved_remaining_gpu_hours.get(pool.key)
+        # Prepaid capacity costs nothing more until the commitment is used up.
+        if remaining is None or remaining >= gpu_hours:
+            marginal = 0.0
+    return per_hour, marginal * (hours + rework), hours, rework
+
+
+@dataclass(frozen=True)
+class _Priced:
+    pool: Pool
+    site: Site
+    option: AcceleratorOption | None
+    per_hour: float
+    compute_usd: float
+    hours: float
+    rework_hours: float
+    egress_usd: float
+    transfer_hours: float
+
+
+def evaluate_offers(
+    workload: Workload, fleet: Fleet, context: OfferContext = NO_CONTEXT
+) -> tuple[list[Offer], list[Rejection]]:
+    """Every feasible offer, best score first, and every rejected one with its reason."""
+    priced: list[_Priced] = []
+    rejections: list[Rejection] = []
+    jurisdictions = required_jurisdictions(workload, fleet)
+    limit = workload.constraints.max_usd_per_hour
+    budget = context.budget_remaining_usd
+    for site in fleet.sites:
+        egress, transfer_hours = _data_movement(workload, site, fleet)
+        for pool in site.pools:
+            violation = constraint_violation(workload, site, pool, jurisdictions, context)
+            for option in workload.options():
+                name = option.name if option else None
+                mismatch = shape_mismatch(workload, pool, option)
+                if mismatch is not None:
+                    rejections.append(Rejection(pool.key, RejectReason.CONSTRAINT, mismatch, name))
+                    continue
+                per_hour, compute, hours, rework = _compute_cost(workload, pool, option, context)
+                if violation is not None:
+                    # Priced anyway, so an explanation can say what the rule cost.
+                    rejections.append(
+                        Rejection(
+                            pool.key, RejectReason.CONSTRAINT, violation, name, compute + egress
+                        )
+                    )
+                    continue
+                if limit is not None and per_hour > limit:
+                    detail = f"${per_hour:.2f}/h exceeds max_usd_per_hour ${limit:.2f}"
+                    rejections.append(Rejection(pool.key, RejectReason.PRICE, detail, name))
+                    continue
+                if budget is not None and compute + egress > budget:
+                    detail = (
+                        f"expected ${compute + egress:.2f} exceeds the team's remaining "
+                        f"budget ${budget:.2f}"
+                    )
+                    rejections.append(
+                        Rejection(pool.key, RejectReason.BUDGET, detail, name, compute + egress)
+                    )
+                    continue
+                priced.append(
+                    _Priced(
+                        pool, site, option, per_hour, compute, hours, rework, egress, transfer_hours
+                    )
+                )
+    time_value = context.time_value_usd_per_hour
+    if time_value is None and priced:
+        # An hour of the workload is worth what its cheapest feasible hour of compute costs:
+        # a slower accelerator must save more money than its extra hours are worth.
+        time_value = min(p.per_hour for p in priced)
+    offers = [
+        Offer(
+            p.pool,
+            p.site,
+            p.option,
+            CostBreakdown(
+                usd_per_hour=p.per_hour,
+                compute_usd=p.compute_usd,
+                egress_usd=p.egress_usd,
+                estimated_hours=p.hours,
+                rework_hours=p.rework_hours,
+                transfer_hours=p.transfer_hours,
+                time_cost_usd=(p.hours + p.rework_hours + p.transfer_hours) * (time_value or 0.0),
+            ),
+        )
+        for p in priced
+    ]
+    offers.sort(key=lambda o: (o.cost.score, o.cost.usd_per_hour, o.pool.key))
+    return offers, rejections

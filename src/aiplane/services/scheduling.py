@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 
+from aiplane.backends.base import Backend
 from aiplane.core.errors import ConflictError
 from aiplane.core.fleet import Fleet
 from aiplane.core.resources import Resources
-from aiplane.core.runs import ACTIVE, RunState
-from aiplane.core.scheduling.decisions import Place, Wait
+from aiplane.core.runs import ACTIVE, Run, RunState
+from aiplane.core.scheduling.decisions import Decision, Place, Preempt, Provision, Release, Wait
 from aiplane.core.scheduling.policy import SchedulingPolicy
-from aiplane.core.scheduling.snapshot import NodeState, PendingRun, Snapshot
+from aiplane.core.scheduling.snapshot import (
+    BudgetAction,
+    NodeState,
+    PendingRun,
+    RunningRun,
+    SchedulerSettings,
+    Snapshot,
+)
 from aiplane.services.events import record
+from aiplane.services.jobs import stop_processes
 from aiplane.store.base import Store
 
 MAX_PENDING_PER_CYCLE = 100_000
@@ -19,90 +29,190 @@ MAX_PENDING_PER_CYCLE = 100_000
 
 @dataclass(frozen=True)
 class CycleResult:
-    placed: int
-    waiting: int
-    conflicts: int
+    placed: int = 0
+    waiting: int = 0
+    preempted: int = 0
+    conflicts: int = 0
 
 
-def build_snapshot(store: Store, fleet: Fleet, now: float) -> Snapshot:
+@dataclass(frozen=True)
+class CycleInputs:
+    """What the cost engine and the operator add to the snapshot."""
+
+    settings: SchedulerSettings = field(default_factory=SchedulerSettings)
+    budget_actions: Mapping[str, frozenset[BudgetAction]] = field(default_factory=dict)
+    budget_remaining_usd: Mapping[str, float] = field(default_factory=dict)
+
+
+def build_snapshot(
+    store: Store, fleet: Fleet, now: float, inputs: CycleInputs | None = None
+) -> Snapshot:
+    inputs = inputs or CycleInputs()
     used: dict[str, Resources] = {}
     used_indices: dict[str, set[int]] = {}
-    for run in store.runs_in_states(ACTIVE):
+    running: list[RunningRun] = []
+    active = store.list_jobs(limit=MAX_PENDING_PER_CYCLE, states=ACTIVE)
+    for job, run in active:
         if run.placement is None:
             continue
         for a in run.placement.assignments:
             used[a.node] = used.get(a.node, Resources()) + Resources(a.gpus, a.cpus, a.memory_gib)
             used_indices.setdefault(a.node, set()).update(a.gpu_indices)
+        running.append(
+            RunningRun(
+                run.id,
+                job.id,
+                job.workload,
+                run.placement,
+                job.submitted_at,
+                run.started_at or run.updated_at,
+            )
+        )
     nodes = []
     for pool in fleet.pools():
         capacity = pool.node.capacity
-        for node_id in pool.node_ids():
+        for i, node_id in enumerate(pool.node_ids()):
             taken = used_indices.get(node_id, set())
+            # An elastic pool's nodes beyond its minimum are up only while work runs on them.
+            up = not pool.elastic or i < pool.nodes_min or node_id in used
             nodes.append(
                 NodeState(
                     id=node_id,
                     pool=pool.key,
                     free=capacity - used.get(node_id, Resources()),
                     free_gpu_indices=tuple(i for i in range(pool.node.gpus) if i not in taken),
+                    up=up,
                 )
             )
-    # One query for every queued job with its run, rather than one lookup per pending run.
     queued = store.list_jobs(limit=MAX_PENDING_PER_CYCLE, states=[RunState.PENDING])
     pending = [
         PendingRun(run.id, job.id, job.workload, job.submitted_at, run.attempt)
         for job, run in queued
     ]
-    return Snapshot(fleet=fleet, nodes=tuple(nodes), pending=tuple(pending), now=now)
+    return Snapshot(
+        fleet=fleet,
+        nodes=tuple(nodes),
+        pending=tuple(pending),
+        now=now,
+        running=tuple(running),
+        settings=inputs.settings,
+        budget_actions=inputs.budget_actions,
+        budget_remaining_usd=inputs.budget_remaining_usd,
+    )
 
 
-def run_cycle(store: Store, fleet: Fleet, policy: SchedulingPolicy, now: float) -> CycleResult:
-    snapshot = build_snapshot(store, fleet, now)
-    placed = waiting = conflicts = 0
-    for decision in policy.decide(snapshot):
-        if not isinstance(decision, Place | Wait):
-            continue
-        run = store.get_run(decision.run_id)
-        if run.state is not RunState.PENDING:
-            conflicts += 1  # cancelled while we were deciding
-            continue
+@dataclass
+class _Applier:
+    store: Store
+    backends: dict[str, Backend]
+    now: float
+    grace_s: float
+    on_run_stopped: Callable[[Run, float], None] | None
+    placed: int = 0
+    waiting: int = 0
+    preempted: int = 0
+    conflicts: int = 0
+
+    def apply(self, decision: Decision) -> None:
         if isinstance(decision, Place):
-            admitted = replace(
-                run.transition(RunState.ADMITTED, now, None), placement=decision.placement
-            )
-            admitted = replace(admitted, reason=None)
-            try:
-                store.update_run(admitted, expected_state=RunState.PENDING)
-            except ConflictError:
-                conflicts += 1
-                continue
-            p = decision.placement
-            where = f"{p.pool}" + (" (emulated)" if p.emulated else "")
-            record(
-                store,
-                now,
-                "run.placed",
-                f"placed on {where} at ${p.usd_per_hour:.2f}/h",
-                admitted,
-                {"explanation": dict(p.explanation)},
-            )
-            placed += 1
+            self._place(decision)
         elif isinstance(decision, Wait):
-            waiting += 1
-            if run.reason != decision.reason:
-                try:
-                    store.update_run(
-                        replace(run, reason=decision.reason, updated_at=now),
-                        expected_state=RunState.PENDING,
-                    )
-                except ConflictError:
-                    conflicts += 1
-                    continue
-                record(
-                    store,
-                    now,
-                    "run.waiting",
-                    decision.reason,
-                    run,
-                    {"explanation": dict(decision.explanation)},
-                )
-    return CycleResult(placed, waiting, conflicts)
+            self._wait(decision)
+        elif isinstance(decision, Preempt):
+            self._preempt(decision)
+        elif isinstance(decision, Provision):
+            record(
+                self.store, self.now, "pool.provision",
+                f"{decision.pool}: bring up {len(decision.nodes)} node(s) for {decision.for_run_id}",
+                data={"pool": decision.pool, "nodes": list(decision.nodes)},
+            )  # fmt: skip
+        elif isinstance(decision, Release):
+            record(
+                self.store, self.now, "pool.release",
+                f"{decision.pool}: release {len(decision.nodes)} node(s): {decision.reason}",
+                data={"pool": decision.pool, "nodes": list(decision.nodes)},
+            )  # fmt: skip
+
+    def _place(self, decision: Place) -> None:
+        run = self.store.get_run(decision.run_id)
+        if run.state is not RunState.PENDING:
+            self.conflicts += 1  # cancelled while we were deciding
+            return
+        admitted = replace(
+            run.transition(RunState.ADMITTED, self.now),
+            placement=decision.placement,
+            reason=None,
+        )
+        try:
+            self.store.update_run(admitted, expected_state=RunState.PENDING)
+        except ConflictError:
+            self.conflicts += 1
+            return
+        p = decision.placement
+        where = p.pool + (" (emulated)" if p.emulated else "")
+        record(
+            self.store, self.now, "run.placed", f"placed on {where} at ${p.usd_per_hour:.2f}/h",
+            admitted, {"explanation": dict(p.explanation)},
+        )  # fmt: skip
+        self.placed += 1
+
+    def _wait(self, decision: Wait) -> None:
+        self.waiting += 1
+        run = self.store.get_run(decision.run_id)
+        if run.state is not RunState.PENDING or run.reason == decision.reason:
+            return  # only a changed reason is worth a write
+        try:
+            self.store.update_run(
+                replace(run, reason=decision.reason, updated_at=self.now),
+                expected_state=RunState.PENDING,
+            )
+        except ConflictError:
+            self.conflicts += 1
+            return
+        record(
+            self.store, self.now, "run.waiting", decision.reason, run,
+            {"explanation": dict(decision.explanation)},
+        )  # fmt: skip
+
+    def _preempt(self, decision: Preempt) -> None:
+        """Stop the victim and put it back in the queue, from where it resumes."""
+        run = self.store.get_run(decision.run_id)
+        if run.state not in (RunState.STARTING, RunState.RUNNING):
+            self.conflicts += 1
+            return
+        stopped = run.transition(RunState.PREEMPTED, self.now, decision.reason)
+        try:
+            self.store.update_run(stopped, expected_state=run.state)
+        except ConflictError:
+            self.conflicts += 1
+            return
+        stop_processes(self.backends, stopped, self.grace_s)
+        if self.on_run_stopped is not None:
+            self.on_run_stopped(run, self.now)
+        record(
+            self.store, self.now, "run.preempted",
+            f"{decision.reason}; {decision.lost_gpu_hours:.2f} GPU-h since last checkpoint lost",
+            stopped, {"for_run_id": decision.for_run_id},
+        )  # fmt: skip
+        requeued = stopped.transition(RunState.PENDING, self.now, "requeued after preemption")
+        self.store.update_run(requeued, expected_state=RunState.PREEMPTED)
+        self.preempted += 1
+
+
+def run_cycle(
+    store: Store,
+    fleet: Fleet,
+    policy: SchedulingPolicy,
+    now: float,
+    backends: dict[str, Backend] | None = None,
+    inputs: CycleInputs | None = None,
+    grace_s: float = 5.0,
+    on_run_stopped: Callable[[Run, float], None] | None = None,
+) -> CycleResult:
+    """Decide and apply. Preemptions come before the placements they make room for, as the
+    policy orders them, so victims are stopped before the new work is launched."""
+    snapshot = build_snapshot(store, fleet, now, inputs)
+    applier = _Applier(store, backends or {}, now, grace_s, on_run_stopped)
+    for decision in policy.decide(snapshot):
+        applier.apply(decision)
+    return CycleResult(applier.placed, applier.waiting, applier.preempted, applier.conflicts)

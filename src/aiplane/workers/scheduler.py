@@ -8,7 +8,7 @@ from collections.abc import Callable
 from aiplane.core.scheduling.policy import SchedulingPolicy
 from aiplane.services.execution import Executor
 from aiplane.services.fleet import FleetCache
-from aiplane.services.scheduling import run_cycle
+from aiplane.services.scheduling import CycleInputs, run_cycle
 from aiplane.store.base import Store
 
 
@@ -18,9 +18,18 @@ def scheduler_step(
     policy: SchedulingPolicy,
     executor: Executor,
     clock: Callable[[], float] = time.time,
+    inputs: Callable[[], CycleInputs] | None = None,
 ) -> None:
     fleet = fleet_cache.get(store)
     if fleet is None:
         return
-    run_cycle(store, fleet, policy, clock())
+    run_cycle(
+        store,
+        fleet,
+        policy,
+        clock(),
+        backends=executor.backends,
+        inputs=inputs() if inputs else None,
+        grace_s=executor.cancel_grace_s,
+    )
     executor.launch_admitted(clock())
