@@ -12,8 +12,8 @@ from aiplane.backends.base import Backend, GpuInventory
 from aiplane.backends.registry import BACKENDS, build_backend
 from aiplane.config import Settings
 from aiplane.core.fleet import Fleet, NodeShape, Site
-from aiplane.core.scheduling.policy import SchedulingPolicy
 from aiplane.core.scheduling.engine import Engine
+from aiplane.core.scheduling.policy import SchedulingPolicy
 from aiplane.pricing.base import PriceBook
 from aiplane.pricing.catalog import CatalogPriceBook
 from aiplane.services.execution import Executor

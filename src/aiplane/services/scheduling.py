@@ -123,7 +123,8 @@ class _Applier:
         elif isinstance(decision, Provision):
             record(
                 self.store, self.now, "pool.provision",
-                f"{decision.pool}: bring up {len(decision.nodes)} node(s) for {decision.for_run_id}",
+                f"{decision.pool}: bring up {len(decision.nodes)} node(s) "
+                f"for {decision.for_run_id}",
                 data={"pool": decision.pool, "nodes": list(decision.nodes)},
             )  # fmt: skip
         elif isinstance(decision, Release):

@@ -19,7 +19,7 @@ _EPS = 1e-9
 
 def _key(gpus: float) -> int:
     """Bucket key: free GPUs in hundredths (fractional shares are multiples of 0.01)."""
-    return int(round(gpus * 100))
+    return round(gpus * 100)
 
 
 @dataclass
@@ -102,7 +102,7 @@ class PoolCapacity:
         if need.gpus > self.max_free_gpus() + _EPS or need.gpus * replicas > self.free_gpus + _EPS:
             return None
         taken: list[tuple[int, Resources, tuple[int, ...]]] = []
-        for replica in range(replicas):
+        for _ in range(replicas):
             index = next(self._candidates(need, blocked), None)
             if index is None:
                 for done_index, amount, indices in reversed(taken):

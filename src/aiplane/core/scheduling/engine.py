@@ -27,8 +27,8 @@ from typing import Any
 from aiplane.core.placement import (
     Offer,
     OfferContext,
-    RejectReason,
     Rejection,
+    RejectReason,
     evaluate_offers,
     remaining_hours,
 )
@@ -110,6 +110,7 @@ class _Cycle:
         self.full: set[tuple[str, float, float, float, int]] = set()
         self.reservations: dict[str, Reservation] = {}
         self.victims: set[str] = set()
+        self.placed: set[str] = set()
         self.preemptors = 0
 
     # -- the cycle ---------------------------------------------------------------------------
@@ -180,9 +181,12 @@ class _Cycle:
             return None
         reservation = self.reservations.get(pool)
         blocked: frozenset[int] = frozenset()
-        if reservation is not None and reservation.run_id != p.run_id:
-            if not reservation.allows(self._estimated_end(p, offer)):
-                blocked = reservation.nodes
+        if (
+            reservation is not None
+            and reservation.run_id != p.run_id
+            and not reservation.allows(self._estimated_end(p, offer))
+        ):
+            blocked = reservation.nodes
         memo = (pool, need.gpus, need.cpus, need.memory_gib, w.replicas)
         if not blocked and memo in self.full:
             return None
@@ -238,6 +242,7 @@ class _Cycle:
             explanation=explanation,
         )
         self.decisions.append(Place(p.run_id, placement))
+        self.placed.add(p.run_id)
         started = RunningRun(
             p.run_id, p.job_id, w, placement, p.submitted_at, self.s.now, None, p.attained_gpu_s
         )
@@ -347,15 +352,12 @@ class _Cycle:
         managed = self.ledger.managed(w.team)
         candidates = []
         for run in self.running[offer.pool.key]:
-            if run.run_id in self.victims or run.run_id == p.run_id:
-                continue
+            if run.run_id in self.victims or run.run_id in self.placed:
+                continue  # never undo this cycle's own placements
             other = run.workload.team
             lower = run.workload.priority < priority
-            if other == w.team and lower:
-                candidates.append(run)
-            elif not managed and not self.ledger.managed(other) and lower:
-                candidates.append(run)
-            elif (
+            same_pool_of_quota = other == w.team or (not managed and not self.ledger.managed(other))
+            if (same_pool_of_quota and lower) or (
                 reclaim
                 and cohort is not None
                 and other != w.team
