@@ -24,7 +24,15 @@ from aiplane.store.sql import SqlStore, normalise_url
 
 POSTGRES_ENV = "AIPLANE_TEST_POSTGRES_URL"
 
-TABLES = ("api_tokens", "fleet_versions", "jobs", "runs", "events")
+TABLES = (
+    "api_tokens",
+    "fleet_versions",
+    "jobs",
+    "runs",
+    "events",
+    "usage_intervals",
+    "cost_alerts",
+)
 
 
 class PostgresServer:

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from aiplane.core.resources import Resources
+
+if TYPE_CHECKING:  # budgets import the scheduling vocabulary, which imports this module
+    from aiplane.core.cost.budgets import Budget
 
 
 class SiteKind(StrEnum):
@@ -35,6 +39,10 @@ class Pricing:
     usd_per_node_hour: float
     interruption_rate_per_hour: float = 0.0
     source: str = "spec"  # "spec" or "catalog:<file>"
+    # A reserved pool's prepaid commitment: GPU-hours per calendar month at this effective
+    # rate (None: at the marginal rate per GPU). Zero means no commitment is modelled.
+    reserved_gpu_hours_per_month: float = 0.0
+    reserved_usd_per_gpu_hour: float | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,7 @@ class Fleet:
     sites: tuple[Site, ...] = ()
     teams: tuple[Team, ...] = ()
     datasets: tuple[Dataset, ...] = ()
+    budgets: tuple[Budget, ...] = ()
 
     def pools(self) -> Iterator[Pool]:
         for site in self.sites:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiplane.core.auth import TokenRecord
+from aiplane.core.cost.alerts import AlertStatus, CostAlert
+from aiplane.core.cost.usage import UsageInterval
 from aiplane.core.events import Event
 from aiplane.core.runs import Job, Run, RunState
 
@@ -78,6 +80,34 @@ class Store(Protocol):
 
     def list_events(self, *, job_id: str | None = None, limit: int = 100) -> list[Event]:
         """The newest ``limit`` events (of one job, or of all), returned oldest first."""
+        ...
+
+    # usage: one interval per attempt of a run that held capacity (see core/cost/usage.py)
+    def add_usage(self, interval: UsageInterval) -> bool:
+        """Record an interval; False, storing nothing, when the run's attempt already has one
+        (recording is idempotent, so two paths that end the same attempt cannot bill it twice)."""
+        ...
+
+    def list_usage(
+        self, start: float, end: float, *, team: str | None = None
+    ) -> list[UsageInterval]:
+        """Intervals that overlap [start, end) (``start < end`` and ``end > start``), or that
+        are empty and lie at ``start`` or inside; ordered by start, run id and attempt."""
+        ...
+
+    # cost alerts: at most one per key (budget, rule, period)
+    def add_cost_alert(self, alert: CostAlert) -> bool:
+        """Store a new alert; False, storing nothing, when one with its key exists."""
+        ...
+
+    def cost_alerts(
+        self, *, statuses: Collection[AlertStatus] | None = None, limit: int = 100
+    ) -> list[CostAlert]:
+        """The newest ``limit`` alerts (of the given statuses), oldest first."""
+        ...
+
+    def update_cost_alert(self, alert: CostAlert) -> None:
+        """Replace the alert with its key. Raises NotFoundError."""
         ...
 
     def close(self) -> None: ...

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiplane.core import codec
 from aiplane.core.auth import TokenRecord
+from aiplane.core.cost.alerts import AlertStatus, CostAlert, alert_from_dict, alert_to_dict
+from aiplane.core.cost.usage import UsageInterval, usage_from_dict, usage_to_dict
 from aiplane.core.errors import ConflictError, NotFoundError
 from aiplane.core.events import Event
 from aiplane.core.runs import Job, Run, RunState
@@ -57,6 +59,8 @@ class MemoryStore:
         self._runs: dict[str, _StoredRun] = {}
         self._run_of_job: dict[str, str] = {}
         self._events: list[_StoredEvent] = []
+        self._usage: dict[tuple[str, int], str] = {}  # (run id, attempt) -> interval JSON
+        self._alerts: dict[str, str] = {}  # key -> alert JSON, in insertion order
 
     def close(self) -> None:
         pass
@@ -209,6 +213,61 @@ class MemoryStore:
                 if job_id is None or stored.job_id == job_id:
                     picked.append(stored)
         return [_event(stored) for stored in reversed(picked)]
+
+    # usage
+
+    def add_usage(self, interval: UsageInterval) -> bool:
+        text = _freeze(usage_to_dict(interval))
+        key = (interval.run_id, interval.attempt)
+        with self._lock:
+            if key in self._usage:
+                return False
+            self._usage[key] = text
+        return True
+
+    def list_usage(
+        self, start: float, end: float, *, team: str | None = None
+    ) -> list[UsageInterval]:
+        with self._lock:
+            texts = list(self._usage.values())
+        found = [
+            u
+            for u in (usage_from_dict(_thaw(t)) for t in texts)
+            if u.start < end
+            and (u.end > start or u.start >= start)
+            and (team is None or u.team == team)
+        ]
+        return sorted(found, key=lambda u: (u.start, u.run_id, u.attempt))
+
+    # cost alerts
+
+    def add_cost_alert(self, alert: CostAlert) -> bool:
+        text = _freeze(alert_to_dict(alert))
+        with self._lock:
+            if alert.key in self._alerts:
+                return False
+            self._alerts[alert.key] = text
+        return True
+
+    def cost_alerts(
+        self, *, statuses: Collection[AlertStatus] | None = None, limit: int = 100
+    ) -> list[CostAlert]:
+        if limit <= 0:
+            return []
+        with self._lock:
+            texts = list(self._alerts.values())
+        alerts = [alert_from_dict(_thaw(t)) for t in texts]
+        if statuses is not None:
+            wanted = frozenset(statuses)
+            alerts = [a for a in alerts if a.status in wanted]
+        return alerts[-limit:]
+
+    def update_cost_alert(self, alert: CostAlert) -> None:
+        text = _freeze(alert_to_dict(alert))
+        with self._lock:
+            if alert.key not in self._alerts:
+                raise NotFoundError(f"cost alert {alert.key} not found")
+            self._alerts[alert.key] = text
 
 
 def _event_dict(event: Event) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from typing import Any
 
 from aiplane.core import codec
 from aiplane.core.auth import Role, TokenRecord
+from aiplane.core.cost.alerts import CostAlert, alert_from_dict, alert_to_dict
+from aiplane.core.cost.usage import UsageInterval, usage_from_dict, usage_to_dict
 from aiplane.core.events import Event
 from aiplane.core.runs import Job, Run
 from aiplane.store.base import FleetRecord
@@ -114,3 +116,47 @@ def event_from(row: Values) -> Event:
         run_id=row["run_id"],
         data=row["data"],
     )
+
+
+def usage_values(u: UsageInterval) -> dict[str, Any]:
+    data = usage_to_dict(u)
+    data["start_at"] = data.pop("start")
+    data["end_at"] = data.pop("end")
+    return data
+
+
+def usage_from(row: Values) -> UsageInterval:
+    data = {name: row[name] for name in USAGE_COLUMNS}
+    data["start"] = data.pop("start_at")
+    data["end"] = data.pop("end_at")
+    return usage_from_dict(data)
+
+
+USAGE_COLUMNS = (
+    "run_id",
+    "job_id",
+    "attempt",
+    "team",
+    "workload",
+    "project",
+    "model",
+    "site",
+    "pool",
+    "pricing",
+    "accelerator",
+    "gpus",
+    "start_at",
+    "end_at",
+    "usd_per_hour",
+    "egress_gb",
+    "egress_usd",
+    "outcome",
+)
+
+
+def alert_values(alert: CostAlert) -> dict[str, Any]:
+    return alert_to_dict(alert)
+
+
+def alert_from(row: Values) -> CostAlert:
+    return alert_from_dict({key: value for key, value in row.items() if key != "id"})

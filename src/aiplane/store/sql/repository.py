@@ -12,12 +12,24 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import CursorResult, Engine, Select, func, insert, select, union_all, update
+from sqlalchemy import (
+    CursorResult,
+    Engine,
+    Select,
+    func,
+    insert,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from aiplane.core.auth import TokenRecord
+from aiplane.core.cost.alerts import AlertStatus, CostAlert
+from aiplane.core.cost.usage import UsageInterval
 from aiplane.core.errors import ConflictError, NotFoundError, StoreError
 from aiplane.core.events import Event
 from aiplane.core.runs import Job, Run, RunState
@@ -27,10 +39,12 @@ from aiplane.store.sql.engine import make_engine
 from aiplane.store.sql.migrate import upgrade
 from aiplane.store.sql.tables import (
     ApiTokenRow,
+    CostAlertRow,
     EventRow,
     FleetVersionRow,
     JobRow,
     RunRow,
+    UsageRow,
     table_of,
 )
 
@@ -39,6 +53,8 @@ _FLEETS = table_of(FleetVersionRow)
 _JOBS = table_of(JobRow)
 _RUNS = table_of(RunRow)
 _EVENTS = table_of(EventRow)
+_USAGE = table_of(UsageRow)
+_ALERTS = table_of(CostAlertRow)
 
 # A listing row holds a job's and a run's columns side by side; both tables have ``id`` and
 # ``created_at``-like names, so each side gets a prefix.
@@ -233,6 +249,62 @@ class SqlStore:
         with self._session() as session:
             rows = session.execute(stmt).mappings().all()
         return [mappers.event_from(row) for row in reversed(rows)]
+
+    # usage
+
+    def add_usage(self, interval: UsageInterval) -> bool:
+        try:
+            with self._session() as session:
+                session.execute(insert(_USAGE).values(mappers.usage_values(interval)))
+        except IntegrityError:
+            return False  # the unique (run_id, attempt) index: already recorded
+        return True
+
+    def list_usage(
+        self, start: float, end: float, *, team: str | None = None
+    ) -> list[UsageInterval]:
+        u = _USAGE.c
+        stmt = (
+            select(*(u[name] for name in mappers.USAGE_COLUMNS))
+            .where(u.start_at < end, or_(u.end_at > start, u.start_at >= start))
+            .order_by(u.start_at, u.run_id, u.attempt)
+        )
+        if team is not None:
+            stmt = stmt.where(u.team == team)
+        with self._session() as session:
+            rows = session.execute(stmt).mappings().all()
+        return [mappers.usage_from(row) for row in rows]
+
+    # cost alerts
+
+    def add_cost_alert(self, alert: CostAlert) -> bool:
+        try:
+            with self._session() as session:
+                session.execute(insert(_ALERTS).values(mappers.alert_values(alert)))
+        except IntegrityError:
+            return False
+        return True
+
+    def cost_alerts(
+        self, *, statuses: Collection[AlertStatus] | None = None, limit: int = 100
+    ) -> list[CostAlert]:
+        if limit <= 0 or (statuses is not None and not statuses):
+            return []
+        stmt = select(_ALERTS).order_by(_ALERTS.c.id.desc()).limit(limit)
+        if statuses is not None:
+            stmt = stmt.where(_ALERTS.c.status.in_([str(s) for s in statuses]))
+        with self._session() as session:
+            rows = session.execute(stmt).mappings().all()
+        return [mappers.alert_from(row) for row in reversed(rows)]
+
+    def update_cost_alert(self, alert: CostAlert) -> None:
+        values = mappers.alert_values(alert)
+        del values["key"]
+        stmt = update(_ALERTS).where(_ALERTS.c.key == alert.key).values(values)
+        with self._session() as session:
+            result = cast(CursorResult[Any], session.execute(stmt))
+            if result.rowcount != 1:
+                raise NotFoundError(f"cost alert {alert.key} not found")
 
 
 def _new_id(result: CursorResult[Any]) -> int:

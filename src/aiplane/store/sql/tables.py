@@ -139,3 +139,60 @@ class EventRow(Base):
     run_id: Mapped[str | None] = mapped_column(_id())
     message: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(_json())
+
+
+class UsageRow(Base):
+    __tablename__ = "usage_intervals"
+    __table_args__ = (
+        # One interval per attempt: a second recording of the same attempt is refused.
+        Index("ix_usage_intervals_run_id_attempt", "run_id", "attempt", unique=True),
+        # Serves the period query "start_at < :end AND end_at > :start", which reports run
+        # for recent periods: most rows end before them and the index skips them.
+        Index("ix_usage_intervals_end_at", "end_at"),
+        Index("ix_usage_intervals_team_end_at", "team", "end_at"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    run_id: Mapped[str] = mapped_column(_id())
+    job_id: Mapped[str] = mapped_column(_id())
+    attempt: Mapped[int] = mapped_column(Integer)
+    team: Mapped[str] = mapped_column(String)
+    workload: Mapped[str] = mapped_column(String)
+    project: Mapped[str | None] = mapped_column(String)
+    model: Mapped[str | None] = mapped_column(String)
+    site: Mapped[str] = mapped_column(String)
+    pool: Mapped[str] = mapped_column(String)
+    pricing: Mapped[str] = mapped_column(String)
+    accelerator: Mapped[str | None] = mapped_column(String)
+    gpus: Mapped[float] = mapped_column(Double)
+    start_at: Mapped[float] = mapped_column(Double)
+    end_at: Mapped[float] = mapped_column(Double)
+    usd_per_hour: Mapped[float] = mapped_column(Double)
+    egress_gb: Mapped[float] = mapped_column(Double)
+    egress_usd: Mapped[float] = mapped_column(Double)
+    outcome: Mapped[str] = mapped_column(String)
+
+
+class CostAlertRow(Base):
+    __tablename__ = "cost_alerts"
+    __table_args__ = (Index("ix_cost_alerts_status_id", "status", "id"),)
+
+    # The surrogate id orders alerts; ``key`` (budget, rule, period) makes them unique.
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    key: Mapped[str] = mapped_column(String, unique=True)
+    budget: Mapped[str] = mapped_column(String)
+    rule: Mapped[str] = mapped_column(String)
+    period_start: Mapped[float] = mapped_column(Double)
+    created_at: Mapped[float] = mapped_column(Double)
+    message: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(_json())
+    status: Mapped[str] = mapped_column(String)
+    url: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[float] = mapped_column(Double)
+    delivered_at: Mapped[float | None] = mapped_column(Double)
+    last_error: Mapped[str | None] = mapped_column(Text)
