@@ -88,3 +88,9 @@ class CatalogError(AiplaneError):
 
 class StoreError(AiplaneError):
     code = "store_error"
+
+
+class TelemetryError(AiplaneError):
+    """A telemetry source cannot be used here (no driver, no library, unreadable device)."""
+
+    code = "telemetry_error"
