@@ -33,7 +33,7 @@ CASES: list[tuple[str, Callable[[Doc], object], Problem]] = [
             "fleet.yaml: sitez",
             "unknown field; did you mean 'sites'?",
             "'sitez'",
-            "sites, teams, datasets",
+            "sites, teams, datasets, budgets",
         ),
     ),
     (

@@ -62,6 +62,9 @@ class Workload:
     env: Mapping[str, str] = field(default_factory=dict)
     workdir: str | None = None
     allow_multi_site: bool = False
+    # Cost allocation: budgets per project, reports by project and model (labels["model"]).
+    project: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     def replica_need(self, option: AcceleratorOption | None) -> Resources:
         gpus = option.count if option is not None else 0.0

@@ -13,6 +13,7 @@ from typing import Any
 from aiplane.core.accelerators import canonical_name
 from aiplane.core.fleet import Dataset, Fleet, Site, SiteKind, Team
 from aiplane.pricing.base import PriceBook
+from aiplane.specs.budgets import budgets_from_specs
 from aiplane.specs.errors import Loc, Problems, did_you_mean, validate
 from aiplane.specs.fleet_models import DatasetSpec, FleetDocument, SiteSpec, TeamSpec
 from aiplane.specs.loader import read_yaml
@@ -76,8 +77,9 @@ class _Builder:
         datasets = tuple(
             self._dataset(["datasets", i], d, site_names) for i, d in enumerate(spec.datasets)
         )
+        budgets = budgets_from_specs(p, spec.budgets, [t.name for t in spec.teams])
         p.raise_if_any("fleet spec")
-        return Fleet(sites, teams, datasets)
+        return Fleet(sites, teams, datasets, budgets)
 
     def _site(self, loc: Loc, spec: SiteSpec) -> Site:
         _unique(self.problems, [p.name for p in spec.pools], [*loc, "pools"], "pool in this site")

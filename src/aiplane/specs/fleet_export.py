@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiplane.core.accelerators import canonical_name
+from aiplane.core.cost.budgets import Budget
 from aiplane.core.fleet import Fleet, Pool, Site, Team
 from aiplane.specs.fleet import FleetSpec
 from aiplane.specs.fleet_models import AUTO
@@ -17,7 +18,7 @@ def fleet_to_document(fleet: Fleet | FleetSpec) -> dict[str, Any]:
     an equal fleet without the price catalog. ``accelerator: auto`` nodes stay ``auto``."""
     if isinstance(fleet, FleetSpec):
         fleet = fleet.fleet
-    return {
+    document: dict[str, Any] = {
         "sites": [_site_doc(s) for s in fleet.sites],
         "teams": [_team_doc(t) for t in fleet.teams],
         "datasets": [
@@ -33,6 +34,9 @@ def fleet_to_document(fleet: Fleet | FleetSpec) -> dict[str, Any]:
             for d in fleet.datasets
         ],
     }
+    if fleet.budgets:  # only when declared, so documents without budgets read as before
+        document["budgets"] = [budget_doc(b) for b in fleet.budgets]
+    return document
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
@@ -83,8 +87,40 @@ def _pool_doc(pool: Pool) -> dict[str, Any]:
             "usd_per_node_hour": pool.pricing.usd_per_node_hour,
             "interruption_rate_per_hour": pool.pricing.interruption_rate_per_hour,
             "source": pool.pricing.source,
+            **_commitment_doc(pool),
         },
     }
+
+
+def _commitment_doc(pool: Pool) -> dict[str, Any]:
+    p = pool.pricing
+    if p.reserved_gpu_hours_per_month <= 0 and p.reserved_usd_per_gpu_hour is None:
+        return {}
+    return _drop_none(
+        {
+            "reserved_gpu_hours_per_month": p.reserved_gpu_hours_per_month,
+            "reserved_usd_per_gpu_hour": p.reserved_usd_per_gpu_hour,
+        }
+    )
+
+
+def budget_doc(budget: Budget) -> dict[str, Any]:
+    webhook = None
+    if budget.webhook is not None:
+        w = budget.webhook
+        webhook = _drop_none({"url": w.url, "secret": w.secret, "secret_env": w.secret_env})
+    return _drop_none(
+        {
+            "name": budget.name,
+            str(budget.scope): budget.target,
+            "period": str(budget.period),
+            "amount_usd": budget.amount_usd,
+            "rules": [
+                {"kind": str(r.kind), "at": r.at, "basis": str(r.basis)} for r in budget.rules
+            ],
+            "webhook": webhook,
+        }
+    )
 
 
 def _team_doc(team: Team) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
-from aiplane.specs.common import Name, NonNegative, SpecModel, Text
+from aiplane.specs.common import Name, NonNegative, Positive, SpecModel, Text
 
 AUTO = "auto"
 BACKEND_PATTERN = r"^[a-z][a-z0-9_-]*$"
@@ -53,6 +53,12 @@ class PricingSpec(SpecModel):
     interruption_rate_per_hour: float = Field(0.0, ge=0, description="a number >= 0")
     source: str | None = Field(
         None, description="where the price came from ('spec' or 'catalog:<file>')"
+    )
+    reserved_gpu_hours_per_month: float | None = Field(
+        None, ge=0, description="a number >= 0: GPU-hours prepaid per month (model reserved)"
+    )
+    reserved_usd_per_gpu_hour: float | None = Field(
+        None, ge=0, description="a number >= 0: the commitment's effective rate (model reserved)"
     )
 
 
@@ -123,7 +129,43 @@ class DatasetSpec(SpecModel):
     content_hash: str | None = Field(None, min_length=1, description="e.g. sha256:<hex>")
 
 
+RULE_KINDS = "alert, block, spot_or_owned_only, lower_priority"
+
+
+class BudgetRuleSpec(SpecModel):
+    kind: Literal["alert", "block", "spot_or_owned_only", "lower_priority"] = Field(
+        description=RULE_KINDS
+    )
+    at: float = Field(1.0, gt=0, description="a share of the budget > 0 (0.8 is 80%)")
+    basis: Literal["spent", "forecast"] = Field("spent", description="spent, forecast")
+
+
+class WebhookSpec(SpecModel):
+    url: str = Field(pattern=r"^https?://\S+$", description="an http:// or https:// URL")
+    secret: str | None = Field(
+        None, min_length=1, description="the HMAC secret (readable by fleet viewers)"
+    )
+    secret_env: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="the name of a server environment variable that holds the HMAC secret",
+    )
+
+
+class BudgetSpec(SpecModel):
+    name: Name
+    team: Name | None = Field(None, description="a team name (give team or project)")
+    project: Name | None = Field(None, description="a project name (give team or project)")
+    period: Literal["monthly", "weekly"] = Field("monthly", description="monthly, weekly")
+    amount_usd: Positive
+    rules: list[BudgetRuleSpec] | None = Field(
+        None, description=f"a list of {{kind: {RULE_KINDS}, at, basis}}"
+    )
+    webhook: WebhookSpec | None = Field(None, description="{url, secret | secret_env}")
+
+
 class FleetDocument(SpecModel):
     sites: list[SiteSpec] = Field(default_factory=list, description="a list of sites")
     teams: list[TeamSpec] = Field(default_factory=list, description="a list of teams")
     datasets: list[DatasetSpec] = Field(default_factory=list, description="a list of datasets")
+    budgets: list[BudgetSpec] = Field(default_factory=list, description="a list of budgets")

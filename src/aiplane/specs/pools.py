@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
+from dataclasses import replace
 
 from aiplane.core.accelerators import canonical_name
 from aiplane.core.fleet import NodeShape, Pool, Pricing, PricingModel
@@ -76,6 +77,7 @@ class PoolBuilder:
         price = self._price(loc, site, spec, node, offer)
         if price is None:
             return None
+        price = self._commitment([*loc, "pricing"], spec, price)
         return Pool(
             site=site.name,
             name=spec.name,
@@ -303,6 +305,27 @@ class PoolBuilder:
             )
             return None
         return Pricing(model, offer.usd_per_hour, rate, catalog)
+
+    def _commitment(self, loc: Loc, pool: PoolSpec, price: Pricing) -> Pricing:
+        """A reserved pool's prepaid commitment, if the spec declares one."""
+        spec = pool.pricing
+        if spec is None:
+            return price
+        hours, rate = spec.reserved_gpu_hours_per_month, spec.reserved_usd_per_gpu_hour
+        if hours is None and rate is None:
+            return price
+        if price.model is not PricingModel.RESERVED:
+            field = (
+                "reserved_gpu_hours_per_month" if hours is not None else "reserved_usd_per_gpu_hour"
+            )
+            self.problems.add(
+                [*loc, field], "only reserved pricing has a commitment", price.model.value,
+                "model: reserved, or leave the commitment out",
+            )  # fmt: skip
+            return price
+        return replace(
+            price, reserved_gpu_hours_per_month=hours or 0.0, reserved_usd_per_gpu_hour=rate
+        )
 
 
 def _close_names(name: str, known: list[str]) -> list[str]:

@@ -91,6 +91,8 @@ def workload_from_document(document: Any, source_name: str, workdir: str | None 
         env=dict(spec.env),
         workdir=_workdir(spec.workdir, workdir),
         allow_multi_site=spec.allow_multi_site,
+        project=spec.project,
+        labels=dict(spec.labels),
     )
 
 

@@ -70,6 +70,11 @@ class WorkloadDocument(SpecModel):
     )
     workdir: str | None = Field(None, min_length=1, description="a directory path")
     allow_multi_site: bool = Field(False, description="true or false")
+    project: Name | None = Field(None, description="a project name, for budgets and reports")
+    labels: dict[Name, str] = Field(
+        default_factory=dict,
+        description="a mapping of label -> value (e.g. model: llama-3-8b, for cost reports)",
+    )
 
     @field_validator("priority", mode="before")
     @classmethod

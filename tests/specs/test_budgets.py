@@ -1,0 +1,163 @@
+"""Budgets and reserved commitments in fleet.yaml: conversion, round trip, located problems."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiplane.core.cost.budgets import DEFAULT_RULES, Basis, BudgetScope, RuleKind, Webhook
+from aiplane.core.cost.periods import Period
+from aiplane.core.errors import Problem
+from aiplane.core.fleet import PricingModel
+from aiplane.specs import fleet_from_document, fleet_to_document
+
+from .conftest import problems_of
+
+
+def document(**changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "sites": [
+            {
+                "name": "fra",
+                "kind": "onprem",
+                "region": "eu-central",
+                "jurisdiction": "EU",
+                "pools": [
+                    {
+                        "name": "h100",
+                        "backend": "emulated",
+                        "nodes": 2,
+                        "node": {"accelerator": "H100", "gpus": 8, "cpus": 96, "memory_gib": 1024},
+                        "pricing": {
+                            "model": "reserved",
+                            "usd_per_gpu_hour": 4.0,
+                            "reserved_gpu_hours_per_month": 5000,
+                            "reserved_usd_per_gpu_hour": 2.1,
+                        },
+                    }
+                ],
+            }
+        ],
+        "teams": [{"name": "research", "budget_usd_per_month": 1000}, {"name": "infra"}],
+        "budgets": [
+            {
+                "name": "research-weekly",
+                "team": "research",
+                "period": "weekly",
+                "amount_usd": 300,
+                "rules": [
+                    {"kind": "alert", "at": 0.8},
+                    {"kind": "alert", "basis": "forecast"},
+                    {"kind": "spot_or_owned_only", "at": 0.9},
+                    {"kind": "block"},
+                ],
+                "webhook": {"url": "https://hooks.example/budget", "secret_env": "HOOK_SECRET"},
+            },
+            {"name": "llama", "project": "llama", "amount_usd": 5000},
+        ],
+    }
+    doc.update(changes)
+    return doc
+
+
+def test_budgets_and_commitments_convert_and_round_trip() -> None:
+    fleet = fleet_from_document(document(), "fleet.yaml")
+
+    weekly, llama = fleet.budgets
+    assert weekly.scope is BudgetScope.TEAM and weekly.target == "research"
+    assert weekly.period is Period.WEEKLY and weekly.amount_usd == 300
+    assert [(r.kind, r.at, r.basis) for r in weekly.rules] == [
+        (RuleKind.ALERT, 0.8, Basis.SPENT),
+        (RuleKind.ALERT, 1.0, Basis.FORECAST),
+        (RuleKind.SPOT_OR_OWNED_ONLY, 0.9, Basis.SPENT),
+        (RuleKind.BLOCK, 1.0, Basis.SPENT),
+    ]
+    assert weekly.webhook == Webhook("https://hooks.example/budget", None, "HOOK_SECRET")
+    assert llama.scope is BudgetScope.PROJECT and llama.subject == "project:llama"
+    assert llama.rules == DEFAULT_RULES and llama.period is Period.MONTHLY
+    pricing = fleet.sites[0].pools[0].pricing
+    assert pricing.model is PricingModel.RESERVED
+    assert (pricing.reserved_gpu_hours_per_month, pricing.reserved_usd_per_gpu_hour) == (5000, 2.1)
+
+    assert fleet_from_document(fleet_to_document(fleet), "stored") == fleet
+
+
+def test_a_fleet_without_budgets_exports_no_budget_section() -> None:
+    fleet = fleet_from_document(document(budgets=[]), "fleet.yaml")
+    assert "budgets" not in fleet_to_document(fleet)
+
+
+def _budget(**fields: Any) -> dict[str, Any]:
+    return document(budgets=[{"name": "b", "amount_usd": 10, **fields}])
+
+
+def test_a_budget_names_exactly_one_of_team_or_project() -> None:
+    problems = problems_of(lambda: fleet_from_document(_budget(), "fleet.yaml"))
+    assert problems == [
+        Problem(
+            "fleet.yaml: budgets[0]",
+            "give exactly one of team or project",
+            "{'team': None, 'project': None}",
+            "team: <a team> or project: <a project>",
+        )
+    ]
+    both = _budget(team="research", project="x")
+    assert problems_of(lambda: fleet_from_document(both, "fleet.yaml"))[0].message == (
+        "give exactly one of team or project"
+    )
+
+
+def test_an_unknown_team_is_named_with_a_suggestion() -> None:
+    problems = problems_of(lambda: fleet_from_document(_budget(team="reserch"), "fleet.yaml"))
+    assert problems == [
+        Problem(
+            "fleet.yaml: budgets[0].team",
+            "unknown team; did you mean 'research'?",
+            "'reserch'",
+            "research, infra",
+        )
+    ]
+
+
+def test_bad_rules_and_webhooks_are_located() -> None:
+    bad = _budget(
+        team="research",
+        rules=[{"kind": "shout"}, {"kind": "block", "at": 0}],
+        webhook={"url": "ftp://x", "secret": "s"},
+    )
+    found = {(p.location, p.message) for p in problems_of(lambda: fleet_from_document(bad, "f"))}
+    assert found == {
+        ("f: budgets[0].rules[0].kind", "not one of the allowed values"),
+        ("f: budgets[0].rules[1].at", "must be greater than 0"),
+        ("f: budgets[0].webhook.url", "not in the allowed form"),
+    }
+
+
+def test_a_commitment_needs_reserved_pricing() -> None:
+    doc = document()
+    doc["sites"][0]["pools"][0]["pricing"]["model"] = "owned"
+    problems = problems_of(lambda: fleet_from_document(doc, "fleet.yaml"))
+    assert problems == [
+        Problem(
+            "fleet.yaml: sites[0].pools[0].pricing.reserved_gpu_hours_per_month",
+            "only reserved pricing has a commitment",
+            "'owned'",
+            "model: reserved, or leave the commitment out",
+        )
+    ]
+
+
+def test_project_and_labels_on_a_workload() -> None:
+    from aiplane.specs import workload_from_document
+
+    w = workload_from_document(
+        {
+            "name": "ft",
+            "team": "research",
+            "kind": "finetune",
+            "run": "true",
+            "project": "llama",
+            "labels": {"model": "llama-3-8b"},
+        },
+        "w.yaml",
+    )
+    assert w.project == "llama" and dict(w.labels) == {"model": "llama-3-8b"}
