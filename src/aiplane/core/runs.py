@@ -127,6 +127,7 @@ class Run:
         if to.terminal:
             changes["finished_at"] = at
         if to is RunState.PENDING:
-            # Back in the queue: the old placement and processes are gone.
-            changes.update(placement=None, handles=(), attempt=self.attempt + 1)
+            # Back in the queue: the old placement and processes are gone, and ``started_at``
+            # names the start of the current attempt (metering reads it per attempt).
+            changes.update(placement=None, handles=(), attempt=self.attempt + 1, started_at=None)
         return replace(self, **changes)

@@ -16,6 +16,7 @@ from aiplane.core.errors import AiplaneError, ConflictError
 from aiplane.core.runs import Run, RunState
 from aiplane.services.events import record
 from aiplane.services.jobs import stop_processes
+from aiplane.services.metering import METERED, record_usage
 from aiplane.store.base import Store
 
 # Cancelled runs finished this recently get their processes stopped again on recovery.
@@ -147,6 +148,8 @@ class Executor:
             return False
         message = f"{run.state} -> {state}" + (f": {reason}" if reason else "")
         record(self.store, now, "run.state", message, done)
+        if run.state in METERED:
+            record_usage(self.store, self.store.get_job(run.job_id), run, now, outcome=state)
         return True
 
     def recover(self, now: float) -> dict[str, int]:

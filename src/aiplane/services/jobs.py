@@ -13,6 +13,7 @@ from aiplane.core.runs import ACTIVE, Job, Run, RunState
 from aiplane.core.workloads import Workload
 from aiplane.services.events import record
 from aiplane.services.ids import new_id
+from aiplane.services.metering import record_usage
 from aiplane.store.base import Store
 
 
@@ -88,8 +89,10 @@ def cancel(
     cancelled = run.transition(RunState.CANCELLED, now, "cancelled by request")
     store.update_run(cancelled, expected_state=run.state)
     record(store, now, "run.state", f"{run.state} -> cancelled (by request)", cancelled)
+    job = store.get_job(job_id)
+    record_usage(store, job, run, now, outcome=RunState.CANCELLED)
     stop_processes(backends, cancelled, grace_s)
-    return JobView(store.get_job(job_id), cancelled)
+    return JobView(job, cancelled)
 
 
 def stop_processes(backends: dict[str, Backend], run: Run, grace_s: float) -> None:

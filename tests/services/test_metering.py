@@ -1,0 +1,148 @@
+"""Metering through the services: every attempt that held capacity leaves one interval."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aiplane.core.runs import Placement, ReplicaAssignment, Run, RunState
+from aiplane.services import jobs
+from aiplane.services.execution import Executor
+from aiplane.services.fleet import apply_fleet
+from aiplane.services.metering import record_usage
+from aiplane.specs import workload_from_document
+from aiplane.store.memory import MemoryStore
+
+T0 = 1_750_000_000.0
+FLEET: dict[str, Any] = {
+    "sites": [
+        {
+            "name": "gcp",
+            "kind": "cloud",
+            "region": "us-central1",
+            "jurisdiction": "US",
+            "pools": [
+                {
+                    "name": "a3-spot",
+                    "backend": "emulated",
+                    "nodes": 4,
+                    "node": {"accelerator": "H100", "gpus": 8, "cpus": 96, "memory_gib": 1024},
+                    "pricing": {"model": "spot", "usd_per_gpu_hour": 2.5},
+                }
+            ],
+        },
+        {
+            "name": "fra",
+            "kind": "onprem",
+            "region": "eu-central",
+            "jurisdiction": "EU",
+            "egress_usd_per_gb": 0.05,
+        },
+    ],
+    "teams": [{"name": "research"}],
+    "datasets": [
+        {"name": "clicks", "site": "fra", "size_gb": 200},
+        {"name": "local", "site": "gcp", "size_gb": 50},
+    ],
+}
+
+
+def placement() -> Placement:
+    return Placement(
+        pool="gcp/a3-spot",
+        site="gcp",
+        backend="emulated",
+        accelerator="H100-80GB",
+        assignments=(
+            ReplicaAssignment(0, "gcp/a3-spot/0", 8.0),
+            ReplicaAssignment(1, "gcp/a3-spot/1", 8.0),
+        ),
+        usd_per_hour=40.0,
+        emulated=True,
+    )
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    s = MemoryStore()
+    apply_fleet(s, FLEET, "fleet.yaml", T0)
+    return s
+
+
+def submit(store: MemoryStore) -> str:
+    w = workload_from_document(
+        {
+            "name": "ft",
+            "team": "research",
+            "kind": "finetune",
+            "run": "true",
+            "inputs": ["clicks", "local"],
+            "project": "llama",
+            "labels": {"model": "llama-3-8b"},
+        },
+        "w.yaml",
+    )
+    return jobs.submit(store, w, None, "me", T0).job.id
+
+
+def start(store: MemoryStore, job_id: str, at: float) -> Run:
+    run = store.run_for_job(job_id)
+    admitted = replace(run.transition(RunState.ADMITTED, at), placement=placement())
+    store.update_run(admitted, RunState.PENDING)
+    starting = admitted.transition(RunState.STARTING, at)
+    store.update_run(starting, RunState.ADMITTED)
+    running = starting.transition(RunState.RUNNING, at)
+    store.update_run(running, RunState.STARTING)
+    return running
+
+
+def test_a_preempted_and_requeued_run_is_metered_per_attempt(
+    store: MemoryStore, tmp_path: Path
+) -> None:
+    job_id = submit(store)
+    job = store.get_job(job_id)
+    first = start(store, job_id, T0 + 100)
+    preempted = first.transition(RunState.PREEMPTED, T0 + 3700, "preempted")
+    store.update_run(preempted, RunState.RUNNING)
+    record_usage(store, job, first, T0 + 3700, outcome=RunState.PREEMPTED)
+    requeued = preempted.transition(RunState.PENDING, T0 + 3700)
+    store.update_run(requeued, RunState.PREEMPTED)
+    assert requeued.started_at is None and requeued.attempt == 2
+
+    second = start(store, job_id, T0 + 7300)
+    executor = Executor(store, {}, tmp_path)
+    assert executor._finish(second, RunState.SUCCEEDED, T0 + 9100, None, 0)
+
+    a, b = store.list_usage(T0, T0 + 86400)
+    assert (a.attempt, a.start, a.end, a.outcome) == (1, T0 + 100, T0 + 3700, "preempted")
+    assert (b.attempt, b.start, b.end, b.outcome) == (2, T0 + 7300, T0 + 9100, "succeeded")
+    assert (a.team, a.project, a.model, a.pricing, a.gpus) == (
+        "research",
+        "llama",
+        "llama-3-8b",
+        "spot",
+        16.0,
+    )
+    # Only the dataset away from the site moves: 200 GB at fra's egress price, per attempt.
+    assert (a.egress_gb, a.egress_usd) == (200.0, pytest.approx(10.0))
+    assert b.egress_usd == pytest.approx(10.0)
+    # A second report of the same attempt's end stores nothing.
+    assert record_usage(store, job, second, T0 + 9999, outcome=RunState.FAILED) is None
+    assert len(store.list_usage(T0, T0 + 86400)) == 2
+
+
+def test_cancelling_a_running_job_meters_it(store: MemoryStore) -> None:
+    job_id = submit(store)
+    start(store, job_id, T0 + 60)
+    jobs.cancel(store, {}, job_id, T0 + 1860, grace_s=0.1)
+    (u,) = store.list_usage(T0, T0 + 86400)
+    assert (u.start, u.end, u.outcome, u.usd_per_hour) == (T0 + 60, T0 + 1860, "cancelled", 40.0)
+
+
+def test_a_run_that_never_started_is_not_metered(store: MemoryStore) -> None:
+    job_id = submit(store)
+    jobs.cancel(store, {}, job_id, T0 + 10, grace_s=0.1)
+    assert store.list_usage(T0, T0 + 86400) == []
