@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from aiplane import __version__
-from aiplane.cli.commands import demo, fleet, jobs, server, tokens
+from aiplane.cli.commands import cost, demo, fleet, jobs, server, tokens
 
 app = typer.Typer(
     name="aiplane",
@@ -26,6 +26,7 @@ app.command("submit")(jobs.submit)
 app.add_typer(fleet.app, name="fleet")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(cost.app, name="cost")
 
 
 def _version(value: bool) -> None:

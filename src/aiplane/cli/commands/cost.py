@@ -1,0 +1,121 @@
+"""`aiplane cost ...`: what compute costs, and where it is wasted."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aiplane.cli.errors import handled
+from aiplane.cli.output import console, err_console, print_json, table, when
+from aiplane.core.errors import Problem, SpecError
+
+app = typer.Typer(help="Costs: waste findings from GPU telemetry.", no_args_is_help=True)
+
+# -- waste ------------------------------------------------------------------------------------
+
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$")
+
+
+def parse_duration(text: str, location: str) -> float:
+    """``"2s"``, ``"15m"``, ``"1.5h"``, ``"90"`` (seconds) -> seconds."""
+    match = _DURATION.match(text.lower())
+    if not match or match.group(2) not in _UNITS:
+        raise SpecError(
+            "bad duration",
+            [Problem(location, "not a duration", repr(text), "a number with s, m, h or d")],
+        )
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def default_gpu_price(model: str) -> tuple[float, str]:
+    """The cheapest on-demand $/GPU-hour for ``model`` in the default catalog, and where it
+    came from; (0, why) when the catalog does not know the model."""
+    from aiplane.backends.local.nvml import canonical_gpu_name
+    from aiplane.pricing.catalog import CatalogPriceBook
+
+    accelerator = canonical_gpu_name(model)
+    book = CatalogPriceBook.default()
+    best: tuple[float, str] | None = None
+    for instance_type in book.instance_types():
+        for offer in book.offers(instance_type):
+            if offer.accelerator != accelerator or not offer.accelerator_count:
+                continue
+            price = offer.usd_per_hour / offer.accelerator_count
+            if best is None or price < best[0]:
+                best = (price, f"{instance_type} on-demand in {offer.region}")
+    if best is None:
+        return 0.0, f"no catalog price for {model!r}: pass --usd-per-gpu-hour"
+    return best
+
+
+@app.command("waste")
+@handled
+def waste(
+    recording: Annotated[
+        Path,
+        typer.Option(
+            "--recording",
+            help="telemetry recording (JSON lines, as the H200 recording) to analyse",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    min_duration: Annotated[
+        str, typer.Option("--min-duration", help="shortest waste worth reporting: 2s, 15m, 1h")
+    ] = "15m",
+    usd_per_gpu_hour: Annotated[
+        float | None,
+        typer.Option(
+            "--usd-per-gpu-hour",
+            min=0.0,
+            help="price of one GPU-hour (default: cheapest on-demand price in the catalog)",
+        ),
+    ] = None,
+    static: Annotated[
+        Path | None,
+        typer.Option(help="static.json of the recorded GPUs (default: the one beside FILE)"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
+) -> None:
+    """Idle, squatting, low-occupancy and memory-bound GPU time in a recording, with the
+    GPU-hours and dollars at stake. Runs here, without the control plane."""
+    from aiplane.core.cost.waste import WastePolicy, find_waste, total_usd
+    from aiplane.telemetry.observations import observations
+    from aiplane.telemetry.replay import load_recording
+
+    policy = WastePolicy(min_duration_s=parse_duration(min_duration, "--min-duration"))
+    data = load_recording(recording, static)
+    if usd_per_gpu_hour is None:
+        usd_per_gpu_hour, source = default_gpu_price(data.gpus[0].name)
+        err_console.print(
+            f"priced at ${usd_per_gpu_hour:.2f}/GPU-h ({source})", highlight=False, markup=False
+        )
+    findings = find_waste(observations(data.samples), policy, usd_per_gpu_hour)
+    if as_json:
+        print_json([f.to_dict() for f in findings])
+        return
+    rows = [
+        [
+            i,
+            f.kind,
+            f.gpu,
+            when(f.start),
+            f"{f.end - f.start:.1f}s",
+            f"{f.gpu_hours:.4f}",
+            f"{f.usd:.4f}",
+            f"{f.activity * 100:.1f}% {f.basis}",
+            f.action,
+        ]
+        for i, f in enumerate(findings, start=1)
+    ]
+    columns = ["#", "kind", "gpu", "start (UTC)", "for", "GPU-h", "USD", "activity", "action"]
+    table(f"waste in {recording.name}", columns, rows)
+    for i, f in enumerate(findings, start=1):
+        console.print(f"{i}. {f.recommendation}", highlight=False, markup=False)
+    err_console.print(
+        f"{len(findings)} findings, ${total_usd(findings):.4f} at stake", highlight=False
+    )
