@@ -15,6 +15,11 @@ class Settings:
     scheduler_interval_s: float = 0.5
     reconciler_interval_s: float = 0.5
     cancel_grace_s: float = 5.0
+    # GPU telemetry: "auto" (NVML when it works here, else none), "nvml", or "off";
+    # ``telemetry_replay`` (a recording) wins over all of them.
+    telemetry: str = "auto"
+    telemetry_replay: Path | None = None
+    telemetry_interval_s: float = 1.0
 
     @property
     def work_root(self) -> Path:
@@ -38,10 +43,14 @@ class Settings:
         root = root.expanduser().resolve()
         url = os.environ.get("AIPLANE_DATABASE_URL") or f"sqlite:///{root / 'aiplane.db'}"
         catalog = os.environ.get("AIPLANE_CATALOG")
+        replay = os.environ.get("AIPLANE_TELEMETRY_REPLAY")
         return cls(
             home=root,
             database_url=url,
             catalog_dir=Path(catalog).expanduser() if catalog else None,
             scheduler_interval_s=float(os.environ.get("AIPLANE_SCHEDULER_INTERVAL_S", "0.5")),
             reconciler_interval_s=float(os.environ.get("AIPLANE_RECONCILER_INTERVAL_S", "0.5")),
+            telemetry=os.environ.get("AIPLANE_TELEMETRY", "auto"),
+            telemetry_replay=Path(replay).expanduser() if replay else None,
+            telemetry_interval_s=float(os.environ.get("AIPLANE_TELEMETRY_INTERVAL_S", "1.0")),
         )

@@ -11,6 +11,7 @@ from pathlib import Path
 from aiplane.backends.base import Backend, GpuInventory
 from aiplane.backends.registry import BACKENDS, build_backend
 from aiplane.config import Settings
+from aiplane.core.errors import TelemetryError
 from aiplane.core.fleet import Fleet, NodeShape, Site
 from aiplane.core.scheduling.engine import Engine
 from aiplane.core.scheduling.policy import SchedulingPolicy
@@ -18,11 +19,14 @@ from aiplane.pricing.base import PriceBook
 from aiplane.pricing.catalog import CatalogPriceBook
 from aiplane.services.execution import Executor
 from aiplane.services.fleet import FleetCache
+from aiplane.services.telemetry import TelemetryRecorder
 from aiplane.services.tokens import TokenVerifier
 from aiplane.store.base import Store
+from aiplane.telemetry.base import TelemetrySource
 from aiplane.workers.loop import Loop
 from aiplane.workers.reconciler import reconciler_step
 from aiplane.workers.scheduler import scheduler_step
+from aiplane.workers.telemetry import telemetry_step
 
 
 def open_store(url: str) -> Store:
@@ -66,6 +70,41 @@ def local_resolver(backends: dict[str, Backend]) -> Callable[[Fleet], Fleet]:
     return resolve
 
 
+def telemetry_source(settings: Settings) -> TelemetrySource | None:
+    """A replayed recording when one is configured, else NVML when it works here (or when
+    asked for by name, failing loudly), else none: a CPU-only machine is a normal case."""
+    if settings.telemetry_replay is not None:
+        from aiplane.telemetry.replay import ReplaySource
+
+        return ReplaySource.from_file(settings.telemetry_replay)
+    if settings.telemetry == "off":
+        return None
+    from aiplane.telemetry.nvml import NvmlSource
+
+    try:
+        return NvmlSource()
+    except TelemetryError:
+        if settings.telemetry == "nvml":
+            raise
+        return None
+
+
+def telemetry_recorder(
+    settings: Settings, store: Store, backends: dict[str, Backend]
+) -> TelemetryRecorder:
+    from aiplane.telemetry.host import HostSource
+
+    source = telemetry_source(settings)
+    return TelemetryRecorder(
+        source,
+        store,
+        backends,
+        host=None if settings.telemetry == "off" else HostSource(),
+        # A replay stands in for declared (emulated) GPUs as well as for real ones.
+        emulated_samples=settings.telemetry_replay is not None,
+    )
+
+
 @dataclass
 class ControlPlane:
     """Everything one control-plane process holds: store, adapters, loops."""
@@ -99,6 +138,12 @@ class ControlPlane:
             self.settings.reconciler_interval_s,
             lambda: reconciler_step(self.executor, self.clock),
         )
+        self.telemetry = telemetry_recorder(self.settings, self.store, self.backends)
+        self.telemetry_loop = Loop(
+            "telemetry",
+            self.settings.telemetry_interval_s,
+            lambda: telemetry_step(self.telemetry, self.clock),
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ControlPlane:
@@ -114,9 +159,12 @@ class ControlPlane:
         recovered = self.executor.recover(self.clock())
         self.scheduler.start()
         self.reconciler.start()
+        self.telemetry_loop.start()
         return recovered
 
     def stop(self) -> None:
         self.scheduler.stop()
         self.reconciler.stop()
+        self.telemetry_loop.stop()
+        self.telemetry.close()
         self.store.close()

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from aiplane import __version__
 from aiplane.api import errors
-from aiplane.api.routers import fleet, jobs, system
+from aiplane.api.routers import fleet, jobs, metrics, system
 from aiplane.wiring import ControlPlane
 
 API_PREFIX = "/api/v1"
@@ -42,4 +42,5 @@ def create_app(cp: ControlPlane, run_loops: bool = True) -> FastAPI:
     errors.install(app)
     for router in (system.router, fleet.router, jobs.router):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(metrics.router)  # /metrics, where Prometheus looks for it
     return app

@@ -82,3 +82,11 @@ class GpuInventory(Protocol):
     """Capability: backends that run on this machine can say which GPUs it has."""
 
     def gpus(self) -> list[GpuDevice]: ...
+
+
+@runtime_checkable
+class ProcessIds(Protocol):
+    """Capability: backends whose replicas are processes on this machine can name their live
+    process ids (for telemetry: which process on a GPU belongs to which run)."""
+
+    def pids(self, handle: Handle) -> frozenset[int]: ...

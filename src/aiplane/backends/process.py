@@ -248,6 +248,20 @@ class ProcessLauncher:
             timer.daemon = True
             timer.start()
 
+    # -- pids ---------------------------------------------------------------------------------
+
+    def pids(self, handle: Handle) -> frozenset[int]:
+        """The replica command's live processes (its process group); empty before it starts
+        and after it ends."""
+        try:
+            rundir = self._dir_of(handle)
+        except BackendError:
+            return frozenset()
+        sup = runfiles.read_json(rundir / runfiles.SUPERVISOR)
+        if sup is None or "child_pgid" not in sup:
+            return frozenset()
+        return frozenset(procfs.group_members(int(sup["child_pgid"]), sup.get("session")))
+
     # -- logs ---------------------------------------------------------------------------------
 
     def logs(self, handle: Handle, tail_bytes: int | None = None) -> str:

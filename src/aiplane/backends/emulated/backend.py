@@ -54,3 +54,6 @@ class EmulatedBackend:
 
     def logs(self, handle: Handle, tail_bytes: int | None = None) -> str:
         return self._launcher.logs(handle, tail_bytes)
+
+    def pids(self, handle: Handle) -> frozenset[int]:
+        return self._launcher.pids(handle)

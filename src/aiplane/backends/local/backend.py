@@ -37,5 +37,8 @@ class LocalBackend:
     def logs(self, handle: Handle, tail_bytes: int | None = None) -> str:
         return self._launcher.logs(handle, tail_bytes)
 
+    def pids(self, handle: Handle) -> frozenset[int]:
+        return self._launcher.pids(handle)
+
     def gpus(self) -> list[GpuDevice]:
         return read_gpus()
