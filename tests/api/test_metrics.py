@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -21,6 +23,7 @@ from tests.store.factories import T0, job, placement, run
 from tests.telemetry.conftest import FIXTURE
 
 NOW = T0 + 7200.0
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -136,3 +139,20 @@ def test_the_loop_samples_while_the_plane_runs(tmp_path: Path) -> None:
         assert cp.telemetry.snapshot().ticks >= 3
     finally:
         cp.stop()
+
+
+def test_the_grafana_dashboard_plots_only_series_we_serve(replay_cp: ControlPlane) -> None:
+    store = replay_cp.store
+    busy = job(2)
+    p = placement(assignments=(ReplicaAssignment(0, "node-0", 1.0, (0,)),))
+    started = replace(run(busy), state=RunState.RUNNING, placement=p, started_at=NOW - 60)
+    store.add_job(busy, started)
+    replay_cp.telemetry.step(NOW)
+    replay_cp.telemetry.step(NOW + 1)
+    served = set(scrape(replay_cp))
+    dashboard = json.loads((ROOT / "examples" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel.get("targets", [])]
+    exprs += [v["definition"] for v in dashboard["templating"]["list"]]
+    names = {n for e in exprs for n in re.findall(r"\b(?:DCGM_FI_\w+|aiplane_\w+)", e)}
+    assert len(names) >= 10
+    assert names <= served, names - served
