@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -17,16 +18,22 @@ from aiplane.core.scheduling.engine import Engine
 from aiplane.core.scheduling.policy import SchedulingPolicy
 from aiplane.pricing.base import PriceBook
 from aiplane.pricing.catalog import CatalogPriceBook
+from aiplane.services.budgets import BudgetCache, budget_actions, budget_remaining
 from aiplane.services.execution import Executor
 from aiplane.services.fleet import FleetCache
+from aiplane.services.scheduling import CycleInputs
 from aiplane.services.telemetry import TelemetryRecorder
 from aiplane.services.tokens import TokenVerifier
 from aiplane.store.base import Store
 from aiplane.telemetry.base import TelemetrySource
+from aiplane.workers.costs import INTERVAL_S as COST_INTERVAL_S
+from aiplane.workers.costs import cost_step
 from aiplane.workers.loop import Loop
 from aiplane.workers.reconciler import reconciler_step
 from aiplane.workers.scheduler import scheduler_step
 from aiplane.workers.telemetry import telemetry_step
+
+log = logging.getLogger("aiplane.wiring")
 
 
 def open_store(url: str) -> Store:
@@ -115,6 +122,7 @@ class ControlPlane:
     policy: SchedulingPolicy
     clock: Callable[[], float] = time.time
     fleet_cache: FleetCache = field(default_factory=FleetCache)
+    budgets: BudgetCache = field(default_factory=BudgetCache)
     loops: list[Loop] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -130,7 +138,12 @@ class ControlPlane:
             "scheduler",
             self.settings.scheduler_interval_s,
             lambda: scheduler_step(
-                self.store, self.fleet_cache, self.policy, self.executor, self.clock
+                self.store,
+                self.fleet_cache,
+                self.policy,
+                self.executor,
+                self.clock,
+                inputs=self.cycle_inputs,
             ),
         )
         self.reconciler = Loop(
@@ -144,6 +157,28 @@ class ControlPlane:
             self.settings.telemetry_interval_s,
             lambda: telemetry_step(self.telemetry, self.clock),
         )
+
+        self.costs = Loop(
+            "costs",
+            COST_INTERVAL_S,
+            lambda: cost_step(self.store, self.fleet_cache, self.budgets, self.clock),
+        )
+
+    def cycle_inputs(self) -> CycleInputs:
+        """What the cost engine adds to each scheduling snapshot: budget actions and headroom.
+        A failure here is logged and ignored: budgets must never stop the scheduler."""
+        fleet = self.fleet_cache.get(self.store)
+        if fleet is None:
+            return CycleInputs()
+        now = self.clock()
+        try:
+            return CycleInputs(
+                budget_actions=budget_actions(self.store, fleet, now, self.budgets),
+                budget_remaining_usd=budget_remaining(self.store, fleet, now, self.budgets),
+            )
+        except Exception:
+            log.exception("budget evaluation failed; scheduling without budget actions")
+            return CycleInputs()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ControlPlane:
@@ -160,11 +195,13 @@ class ControlPlane:
         self.scheduler.start()
         self.reconciler.start()
         self.telemetry_loop.start()
+        self.costs.start()
         return recovered
 
     def stop(self) -> None:
         self.scheduler.stop()
         self.reconciler.stop()
         self.telemetry_loop.stop()
+        self.costs.stop()
         self.telemetry.close()
         self.store.close()

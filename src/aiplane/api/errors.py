@@ -24,6 +24,9 @@ STATUS: dict[type[e.AiplaneError], int] = {
     e.BackendError: 502,
     e.CatalogError: 422,
     e.StoreError: 503,
+    # 402 Payment Required: the request is fine, the money for it is not there.
+    e.BudgetExceededError: 402,
+    e.MissingDependencyError: 501,
 }
 
 

@@ -94,3 +94,15 @@ class TelemetryError(AiplaneError):
     """A telemetry source cannot be used here (no driver, no library, unreadable device)."""
 
     code = "telemetry_error"
+
+
+class BudgetExceededError(AiplaneError):
+    """A budget rule blocks new work of this team or project until its period ends."""
+
+    code = "budget_exceeded"
+
+
+class MissingDependencyError(AiplaneError):
+    """An optional feature needs a package that is not installed; the message says which."""
+
+    code = "missing_dependency"

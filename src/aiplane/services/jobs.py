@@ -11,6 +11,7 @@ from aiplane.core.events import Event
 from aiplane.core.fleet import Fleet
 from aiplane.core.runs import ACTIVE, Job, Run, RunState
 from aiplane.core.workloads import Workload
+from aiplane.services.budgets import BudgetCache, check_submission
 from aiplane.services.events import record
 from aiplane.services.ids import new_id
 from aiplane.services.metering import record_usage
@@ -23,9 +24,17 @@ class JobView:
     run: Run
 
 
-def submit(store: Store, workload: Workload, fleet: Fleet | None, by: str, now: float) -> JobView:
-    """Queue a workload. Checks what only the fleet can tell (known team, known datasets);
-    capacity is the scheduler's business, so a submission never waits for it."""
+def submit(
+    store: Store,
+    workload: Workload,
+    fleet: Fleet | None,
+    by: str,
+    now: float,
+    budgets: BudgetCache | None = None,
+) -> JobView:
+    """Queue a workload. Checks what only the fleet can tell (known team, known datasets, a
+    budget that blocks the team or project); capacity is the scheduler's business, so a
+    submission never waits for it."""
     if fleet is not None:
         problems = []
         if fleet.teams and fleet.team(workload.team) is None:
@@ -43,6 +52,7 @@ def submit(store: Store, workload: Workload, fleet: Fleet | None, by: str, now: 
                 problems.append(Problem(f"inputs[{i}]", "unknown dataset", repr(name), known))
         if problems:
             raise SpecError(f"workload {workload.name!r} does not fit the fleet", problems)
+        check_submission(store, fleet, workload, now, budgets)
     job_id = new_id("j-", now)
     job = Job(job_id, workload, now, by)
     run = Run(

@@ -22,7 +22,7 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 def submit(body: SpecBody, cp: CP, caller: Member) -> JobOut:
     workload = workload_from_document(body.spec, body.source, body.workdir)
     fleet = cp.fleet_cache.get(cp.store)
-    view = jobs.submit(cp.store, workload, fleet, caller.name, cp.clock())
+    view = jobs.submit(cp.store, workload, fleet, caller.name, cp.clock(), cp.budgets)
     cp.scheduler.wake()
     return job_out(view)
 

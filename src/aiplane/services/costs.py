@@ -1,0 +1,258 @@
+"""Cost reports, FOCUS exports, anomalies and forecasts over the store's usage.
+
+Every report meters usage afresh from the stored intervals plus the open intervals of runs
+still holding capacity (computed up to ``now``), so a report is never stale and nothing has to
+be kept in step with it. Usage is read from the start of the month that contains the report's
+start, because earlier use in the month decides what a reserved commitment still covers.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from aiplane.core.cost.allocation import IdleCost, idle_by_team, idle_costs, share_idle
+from aiplane.core.cost.anomalies import Anomaly, contributors, detect
+from aiplane.core.cost.attempts import attempt_interval
+from aiplane.core.cost.columns import UsageColumns
+from aiplane.core.cost.focus import NUMERIC, Account, focus_columns, focus_csv
+from aiplane.core.cost.metering import CostLines, commitments, meter
+from aiplane.core.cost.periods import HOUR_S, WEEK_S, month_boundaries, month_start
+from aiplane.core.cost.rollup import DIMENSIONS, RollupRow, rollup
+from aiplane.core.cost.spend import hourly_pieces, hourly_series
+from aiplane.core.cost.usage import UsageInterval
+from aiplane.core.errors import MissingDependencyError, Problem, SpecError
+from aiplane.core.fleet import Fleet
+from aiplane.core.runs import RunState
+from aiplane.store.base import Store
+
+OPEN_STATES = (RunState.STARTING, RunState.RUNNING)
+MAX_OPEN_RUNS = 100_000
+ANOMALY_DIMENSIONS = ("team", "workload")
+
+
+def open_intervals(store: Store, fleet: Fleet | None, now: float) -> list[UsageInterval]:
+    """Usage of the attempts that still hold capacity, up to ``now``."""
+    out = []
+    for job, run in store.list_jobs(limit=MAX_OPEN_RUNS, states=OPEN_STATES):
+        interval = attempt_interval(job, run, now, "running", fleet)
+        if interval is not None:
+            out.append(interval)
+    return out
+
+
+@dataclass(frozen=True)
+class Metered:
+    usage: UsageColumns
+    lines: CostLines
+    start: float
+    end: float
+
+
+def metered(store: Store, fleet: Fleet, start: float, end: float, now: float) -> Metered:
+    """Cost lines for [start, end), with usage up to ``now``."""
+    end = min(end, now)
+    if end <= start:
+        end = start
+    stored = store.list_usage(month_start(start), end)
+    live = [u for u in open_intervals(store, fleet, now) if u.start < end]
+    usage = UsageColumns.from_intervals(stored + live)
+    return Metered(usage, meter(usage, start, end, commitments(fleet)), start, end)
+
+
+def check_dimension(by: str, allowed: tuple[str, ...] | None = None) -> None:
+    known = allowed or tuple(DIMENSIONS)
+    if by not in known:
+        raise SpecError(
+            "unknown report dimension",
+            [Problem("by", "not a dimension", repr(by), ", ".join(known))],
+        )
+
+
+def check_period(start: float, end: float) -> None:
+    if end <= start:
+        raise SpecError(
+            "empty period",
+            [Problem("to", "must be after from", repr(end), f"a time after {start}")],
+        )
+
+
+@dataclass(frozen=True)
+class CostReport:
+    by: str
+    start: float
+    end: float
+    rows: list[RollupRow]
+    idle: list[IdleCost]
+    idle_shares: dict[str, dict[str, float]]
+
+    @property
+    def usage_usd(self) -> float:
+        return sum(r.usd for r in self.rows)
+
+    @property
+    def idle_usd(self) -> float:
+        return sum(i.idle_usd for i in self.idle)
+
+
+def report(
+    store: Store,
+    fleet: Fleet,
+    by: str,
+    start: float,
+    end: float,
+    now: float,
+    *,
+    share_idle_to_teams: bool = True,
+) -> CostReport:
+    """Cost by ``by`` for [start, end); idle owned and reserved capacity on its own, and (by
+    team) shared to the teams by their use of each pool."""
+    check_dimension(by)
+    check_period(start, end)
+    m = metered(store, fleet, start, end, now)
+    idle = idle_costs(m.lines, m.usage, fleet, m.start, m.end) if m.end > m.start else []
+    shares = share_idle(idle, m.lines, m.usage)
+    per_team = idle_by_team(shares) if by == "team" and share_idle_to_teams else None
+    rows = rollup(m.lines, m.usage, by, per_team)
+    return CostReport(by, start, end, rows, idle, shares)
+
+
+def _idle_by_month(m: Metered, fleet: Fleet) -> list[tuple[float, float, IdleCost]]:
+    """Idle cost per pool and billing month, for FOCUS rows that each lie in one month."""
+    edges = [m.start, *month_boundaries(m.start, m.end).tolist(), m.end]
+    out = []
+    for a, b in itertools.pairwise(edges):
+        inside = np.flatnonzero((m.lines.start >= a) & (m.lines.start < b))
+        for item in idle_costs(m.lines.take(inside), m.usage, fleet, a, b):
+            out.append((a, b, item))
+    return out
+
+
+def focus_chunks(
+    store: Store,
+    fleet: Fleet,
+    start: float,
+    end: float,
+    now: float,
+    *,
+    sm_activity: Mapping[str, float] | None = None,
+    account: Account | None = None,
+) -> Iterator[str]:
+    """The FOCUS CSV for [start, end), in chunks of text."""
+    check_period(start, end)
+    m = metered(store, fleet, start, end, now)
+    idle = _idle_by_month(m, fleet) if m.end > m.start else []
+    yield from focus_csv(
+        m.lines, m.usage, fleet, idle=idle, account=account, sm_activity=sm_activity
+    )
+
+
+def focus_parquet(
+    store: Store,
+    fleet: Fleet,
+    start: float,
+    end: float,
+    now: float,
+    path: Path,
+    *,
+    sm_activity: Mapping[str, float] | None = None,
+    account: Account | None = None,
+) -> int:
+    """Write the FOCUS rows for [start, end) to a Parquet file; returns the row count."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "Parquet export needs pyarrow: pip install 'aiplane[parquet]' (or write .csv)"
+        ) from exc
+    check_period(start, end)
+    m = metered(store, fleet, start, end, now)
+    idle = _idle_by_month(m, fleet) if m.end > m.start else []
+    columns = focus_columns(
+        m.lines, m.usage, fleet, idle=idle, account=account, sm_activity=sm_activity
+    )
+    table = pa.table(
+        {name: pa.array(values, type=_arrow_type(pa, name)) for name, values in columns.items()}
+    )
+    pq.write_table(table, path)
+    return int(table.num_rows)
+
+
+def _arrow_type(pa: object, name: str) -> object:
+    if name == "x_attempt":
+        return pa.int64()  # type: ignore[attr-defined]
+    return pa.float64() if name in NUMERIC else pa.string()  # type: ignore[attr-defined]
+
+
+def anomalies(
+    store: Store,
+    fleet: Fleet,
+    by: str,
+    start: float,
+    end: float,
+    now: float,
+    *,
+    sm_activity: Mapping[str, float] | None = None,
+    history_weeks: int = 4,
+    k: float = 5.0,
+    min_usd: float = 1.0,
+) -> list[Anomaly]:
+    """Anomalous hours of spend per ``by`` (team or workload) in [start, end), judged against
+    ``history_weeks`` weeks before ``start``."""
+    check_dimension(by, ANOMALY_DIMENSIONS)
+    check_period(start, end)
+    first = np.floor((start - history_weeks * WEEK_S) / HOUR_S) * HOUR_S
+    m = metered(store, fleet, float(first), end, now)
+    hours = int(np.ceil((m.end - first) / HOUR_S))
+    if hours <= 0:
+        return []
+    pieces = hourly_pieces(m.lines, float(first), hours)
+    keys, matrix = hourly_series(pieces, m.lines, m.usage, "team" if by == "team" else "workload")
+    category = m.usage.category(by)
+    from_hour = int((start - first) // HOUR_S)
+    found = []
+    for row, key in enumerate(keys):
+        for d in detect(matrix[row], k=k, min_usd=min_usd, from_hour=from_hour):
+            code = category.code_of(key)
+            mask = (
+                (category.codes[m.lines.src[pieces.line]] == code)
+                & (pieces.hour >= d.first_hour)
+                & (pieces.hour <= d.last_hour)
+            )
+            found.append(
+                Anomaly(
+                    dimension=by,
+                    key=key,
+                    start=float(first + d.first_hour * HOUR_S),
+                    end=float(first + (d.last_hour + 1) * HOUR_S),
+                    spend_usd=d.spend_usd,
+                    baseline_usd=d.baseline_usd,
+                    score=d.peak_score,
+                    contributors=tuple(
+                        contributors(pieces, m.lines, m.usage, mask, sm_activity or {})
+                    ),
+                )
+            )
+    found.sort(key=lambda a: (-a.excess_usd, a.start))
+    return found
+
+
+def reserved_remaining(store: Store, fleet: Fleet, now: float) -> dict[str, float]:
+    """GPU-hours left this month in each reserved pool's commitment (the snapshot's
+    ``reserved_remaining_gpu_hours``)."""
+    plans = commitments(fleet)
+    if not plans:
+        return {}
+    start = month_start(now)
+    m = metered(store, fleet, start, now, now)
+    codes = m.usage.pool.codes[m.lines.src]
+    out = {}
+    for pool, plan in plans.items():
+        used = float(m.lines.committed_gpu_hours[codes == m.usage.pool.code_of(pool)].sum())
+        out[pool] = max(0.0, plan.gpu_hours_per_month - used)
+    return out

@@ -1,0 +1,26 @@
+"""The cost loop: raise budget alerts that are due, then deliver pending ones."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from aiplane.services.alert_delivery import Sender, deliver_alerts, http_post
+from aiplane.services.budgets import BudgetCache, raise_alerts
+from aiplane.services.fleet import FleetCache
+from aiplane.store.base import Store
+
+INTERVAL_S = 15.0
+
+
+def cost_step(
+    store: Store,
+    fleet_cache: FleetCache,
+    budgets: BudgetCache,
+    clock: Callable[[], float] = time.time,
+    send: Sender = http_post,
+) -> None:
+    fleet = fleet_cache.get(store)
+    if fleet is not None:
+        raise_alerts(store, fleet, clock(), budgets)
+    deliver_alerts(store, fleet, clock(), send=send)
