@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -144,6 +145,31 @@ class Client:
 
     def put(self, path: str, body: Any) -> Any:
         return self.request("PUT", path, json=body)
+
+    def download(self, path: str, out: Path, params: dict[str, Any]) -> int:
+        """Stream a GET response body into ``out``; returns the bytes written."""
+        try:
+            with self._http.stream("GET", path, params=params) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    self._raise(response)
+                written = 0
+                with open(out, "wb") as f:
+                    for chunk in response.iter_bytes():
+                        written += f.write(chunk)
+                return written
+        except httpx.HTTPError as exc:
+            raise UnreachableError(f"cannot reach {self.url}: {exc}") from exc
+
+    @staticmethod
+    def _raise(response: httpx.Response) -> None:
+        try:
+            err = response.json()["error"]
+            raise ApiError(
+                response.status_code, err["code"], err["message"], err.get("problems", [])
+            )
+        except (ValueError, KeyError, TypeError):
+            raise ApiError(response.status_code, "http_error", response.text[:500]) from None
 
     def close(self) -> None:
         self._http.close()

@@ -8,11 +8,21 @@ from typing import Annotated
 
 import typer
 
+from aiplane.cli.commands import cost_reports
 from aiplane.cli.errors import handled
 from aiplane.cli.output import console, err_console, print_json, table, when
 from aiplane.core.errors import Problem, SpecError
 
-app = typer.Typer(help="Costs: waste findings from GPU telemetry.", no_args_is_help=True)
+app = typer.Typer(
+    help="Costs: reports, FOCUS export, budgets, anomalies, forecasts, and waste findings.",
+    no_args_is_help=True,
+)
+app.command("report")(cost_reports.report)
+app.command("export")(cost_reports.export)
+app.command("budgets")(cost_reports.budgets)
+app.command("alerts")(cost_reports.alerts)
+app.command("anomalies")(cost_reports.anomalies)
+app.command("forecast")(cost_reports.forecast)
 
 # -- waste ------------------------------------------------------------------------------------
 

@@ -1,0 +1,222 @@
+"""`aiplane cost report|export|budgets|alerts|anomalies|forecast`: clients of /api/v1/costs.
+
+Registered on the ``cost`` sub-app in :mod:`aiplane.cli.commands.cost`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from aiplane.cli.client import Client
+from aiplane.cli.errors import handled
+from aiplane.cli.output import console, err_console, print_json, table
+from aiplane.config import Settings
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
+FromOpt = Annotated[
+    str | None,
+    typer.Option("--from", help="start: YYYY-MM-DD[THH:MM[:SS]] (UTC); default: month start"),
+]
+ToOpt = Annotated[str | None, typer.Option("--to", help="end (exclusive); default: now")]
+
+
+def _client() -> Client:
+    return Client.connect(Settings.from_env(), notice=err_console.print)
+
+
+def _usd(x: float | None) -> str:
+    return "-" if x is None else f"${x:,.2f}"
+
+
+@handled
+def report(
+    by: Annotated[
+        str,
+        typer.Option(help="team, project, workload, model, site, pool, pricing, accelerator"),
+    ] = "team",
+    start: FromOpt = None,
+    end: ToOpt = None,
+    share_idle: Annotated[
+        bool, typer.Option(help="share idle owned/reserved cost out to teams by use")
+    ] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cost by team, workload, model, site or pricing model for a period."""
+    r = _client().get("/costs/report", by=by, share_idle=share_idle, **_period(start, end))
+    if as_json:
+        print_json(r)
+        return
+    rows = [
+        [
+            row["key"] if row["key"] is not None else "-",
+            _usd(row["usd"]),
+            _usd(row["egress_usd"]),
+            _usd(row["idle_share_usd"]) if by == "team" else "",
+            _usd(row["total_usd"]),
+            f"{row['gpu_hours']:,.1f}",
+            row["runs"],
+        ]
+        for row in r["rows"]
+    ]
+    columns = [
+        by,
+        "usage",
+        "of which egress",
+        "idle share" if by == "team" else "",
+        "total",
+        "GPU-h",
+        "runs",
+    ]
+    table(f"cost by {by}, {r['from']} to {r['to']}", columns, rows)
+    if r["idle"]:
+        table(
+            "idle owned and reserved capacity",
+            ["pool", "pricing", "capacity GPU-h", "used GPU-h", "idle GPU-h", "idle"],
+            [
+                [i["pool"], i["pricing"]]
+                + [
+                    f"{i[k]:,.1f}"
+                    for k in ("capacity_gpu_hours", "used_gpu_hours", "idle_gpu_hours")
+                ]
+                + [_usd(i["idle_usd"])]
+                for i in r["idle"]
+            ],
+        )
+    console.print(f"usage {_usd(r['usage_usd'])}, idle {_usd(r['idle_usd'])}")
+
+
+def _range(f: dict[str, Any]) -> str:
+    return f"{_usd(f['expected_usd'])} ({_usd(f['low_usd'])}-{_usd(f['high_usd'])})"
+
+
+def _rule(r: dict[str, Any]) -> str:
+    return f"{r['kind']}@{r['at']:g}" + (" on forecast" if r["basis"] == "forecast" else "")
+
+
+FORECAST_KEYS = ("spent_usd", "known_usd", "history_usd", "expected_usd", "low_usd", "high_usd")
+
+
+def _period(start: str | None, end: str | None) -> dict[str, Any]:
+    # The API names them from/to; ``from`` is a keyword in Python, hence the dict.
+    return {k: v for k, v in (("from", start), ("to", end)) if v is not None}
+
+
+@handled
+def export(
+    out: Annotated[Path, typer.Option("--out", help="file to write: .csv, or .parquet")],
+    format: Annotated[str, typer.Option("--format", help="focus (FinOps FOCUS 1.2)")] = "focus",
+    start: FromOpt = None,
+    end: ToOpt = None,
+) -> None:
+    """Export cost lines as FinOps FOCUS 1.2 (CSV, or Parquet when --out ends in .parquet)."""
+    if format != "focus":
+        from aiplane.core.errors import Problem, SpecError
+
+        raise SpecError(
+            "unknown format", [Problem("--format", "not a format", repr(format), "focus")]
+        )
+    api_format = "focus-parquet" if out.suffix.lower() == ".parquet" else "focus"
+    client = _client()
+    params = {"format": api_format, **_period(start, end)}
+    written = client.download("/costs/export", out, params)
+    err_console.print(f"wrote {out} ({written:,} bytes, FOCUS 1.2)", highlight=False)
+
+
+@handled
+def budgets(as_json: JsonOpt = False) -> None:
+    """Budgets with their spend, forecast, fired rules and the actions in force."""
+    items = _client().get("/costs/budgets")
+    if as_json:
+        print_json(items)
+        return
+    rows = [
+        [
+            b["name"],
+            f"{b['scope']} {b['target']}",
+            b["period"],
+            _usd(b["amount_usd"]),
+            _usd(b["spent_usd"]),
+            f"{b['share']:.0%}",
+            _range(b["forecast"]),
+            ", ".join(_rule(r) for r in b["rules"] if r["fired"]) or "-",
+            ", ".join(b["actions"]) or "-",
+        ]
+        for b in items
+    ]
+    columns = [
+        "budget",
+        "for",
+        "period",
+        "amount",
+        "spent",
+        "share",
+        "forecast (80%)",
+        "fired",
+        "actions",
+    ]
+    table("budgets", columns, rows)
+
+
+@handled
+def alerts(
+    status: Annotated[
+        list[str] | None, typer.Option(help="pending, delivered, failed, logged")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Budget alerts raised, and whether their webhook got them."""
+    items = _client().get("/costs/alerts", status=status)
+    if as_json:
+        print_json(items)
+        return
+    table(
+        "budget alerts",
+        ["budget", "rule", "status", "attempts", "message"],
+        [[a["budget"], a["rule"], a["status"], a["attempts"], a["message"]] for a in items],
+    )
+
+
+@handled
+def anomalies(
+    by: Annotated[str, typer.Option(help="team or workload")] = "team",
+    start: Annotated[str | None, typer.Option("--from", help="default: 7 days ago")] = None,
+    end: ToOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Hours whose spend is far above the same hour in past weeks, and the runs behind them."""
+    items = _client().get("/costs/anomalies", by=by, **_period(start, end))
+    if as_json:
+        print_json(items)
+        return
+    if not items:
+        console.print("no anomalies")
+        return
+    table(
+        f"spend anomalies by {by}",
+        [by, "from", "to", "spent", "usual", "excess"],
+        [
+            [a["key"], a["start"], a["end"]]
+            + [_usd(a[k]) for k in ("spend_usd", "baseline_usd", "excess_usd")]
+            for a in items
+        ],
+    )
+    for i, a in enumerate(items, start=1):
+        for run in a["runs"]:
+            console.print(f"{i}. {run['explanation']}", highlight=False, markup=False)
+
+
+@handled
+def forecast(as_json: JsonOpt = False) -> None:
+    """Month-end spend per team: spent so far, known work queued or running, and history."""
+    items = _client().get("/costs/forecast")
+    if as_json:
+        print_json(items)
+        return
+    table(
+        "month-end forecast (80% interval)",
+        ["team", "spent", "known work", "history", "expected", "low", "high"],
+        [[f["team"]] + [_usd(f[k]) for k in FORECAST_KEYS] for f in items],
+    )

@@ -1,0 +1,167 @@
+"""Costs over the API (viewer role) and the `aiplane cost` commands in-process against it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from aiplane.cli.client import API, Client
+from aiplane.cli.commands import cost_reports
+from aiplane.cli.main import app as cli
+from aiplane.core.auth import Role
+from aiplane.core.cost.focus import COLUMNS
+from aiplane.services.fleet import apply_fleet
+from aiplane.wiring import ControlPlane
+from tests.services.cost_fixtures import DAY, JUNE, fleet_document, usage
+
+NOW = JUNE + 10 * DAY
+BUDGETS = [
+    {"name": "research-hard", "team": "research", "amount_usd": 500, "rules": [{"kind": "block"}]},
+]
+
+
+@pytest.fixture
+def seeded(cp: ControlPlane) -> ControlPlane:
+    cp.clock = lambda: NOW
+    apply_fleet(cp.store, fleet_document(BUDGETS), "fleet.yaml", JUNE)
+    cp.store.add_usage(usage("r1", JUNE + DAY, 20, workload="train", model="llama-3-8b"))  # $320
+    cp.store.add_usage(
+        usage("r2", JUNE + 2 * DAY, 10, team="infra", pool="fra/dgx", usd_per_hour=8.0)
+    )
+    return cp
+
+
+def get(api: TestClient, headers: dict[str, str], path: str, **params: Any) -> Any:
+    response = api.get(f"/api/v1/costs/{path}", headers=headers, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_reports_by_each_dimension(
+    seeded: ControlPlane, api: TestClient, tokens: dict[Role, dict[str, str]]
+) -> None:
+    viewer = tokens[Role.VIEWER]
+    r = get(api, viewer, "report", by="team", **{"from": "2025-06-01", "to": "2025-06-11"})
+    assert (r["from"], r["to"]) == ("2025-06-01T00:00:00Z", "2025-06-11T00:00:00Z")
+    rows = {row["key"]: row for row in r["rows"]}
+    assert rows["research"]["usd"] == 320.0 and rows["infra"]["usd"] == 80.0
+    # The owned pool's idle time (8 GPUs at $1 for 10 days, less $80 used) goes to infra.
+    assert r["idle"][0]["pool"] == "fra/dgx" and r["idle"][0]["idle_usd"] == 8 * 240 - 80
+    assert rows["infra"]["idle_share_usd"] == 8 * 240 - 80
+    for by, key in (
+        ("model", "llama-3-8b"),
+        ("site", "gcp"),
+        ("pricing", "spot"),
+        ("workload", "train"),
+    ):
+        keys = [row["key"] for row in get(api, viewer, "report", by=by)["rows"]]
+        assert key in keys, by
+    bad = api.get("/api/v1/costs/report", headers=viewer, params={"by": "colour"})
+    assert bad.status_code == 422 and bad.json()["error"]["problems"][0]["location"] == "by"
+    assert api.get("/api/v1/costs/report").status_code == 401
+
+
+def test_focus_export_as_csv_and_parquet(
+    seeded: ControlPlane, api: TestClient, tokens: dict[Role, dict[str, str]]
+) -> None:
+    viewer = tokens[Role.VIEWER]
+    response = api.get("/api/v1/costs/export", headers=viewer, params={"from": "2025-06-01"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert list(rows[0]) == list(COLUMNS)
+    assert {r["x_run"] for r in rows if r["x_cost_kind"] == "usage"} == {"r1", "r2"}
+
+    pq = pytest.importorskip("pyarrow.parquet")
+    response = api.get("/api/v1/costs/export", headers=viewer, params={"format": "focus-parquet"})
+    assert response.status_code == 200
+    table = pq.read_table(io.BytesIO(response.content))
+    assert table.column_names == list(COLUMNS) and table.num_rows == len(rows)
+
+
+def test_budgets_block_submissions_with_402(
+    seeded: ControlPlane, api: TestClient, tokens: dict[Role, dict[str, str]]
+) -> None:
+    seeded.store.add_usage(usage("r3", JUNE + 3 * DAY, 20))  # research: $640 of $500
+    # research's own monthly budget replaces the one its budget_usd_per_month would make.
+    (budget,) = get(api, tokens[Role.VIEWER], "budgets")
+    assert (budget["name"], budget["actions"], budget["spent_usd"]) == (
+        "research-hard",
+        ["block"],
+        640.0,
+    )
+    assert budget["implicit"] is False
+    spec = {"name": "ft", "team": "research", "kind": "finetune", "run": "true"}
+    response = api.post(
+        "/api/v1/jobs", headers=tokens[Role.MEMBER], json={"spec": spec, "source": "w.yaml"}
+    )
+    assert response.status_code == 402
+    assert response.json()["error"]["code"] == "budget_exceeded"
+
+
+def test_forecast_anomalies_and_alerts(
+    seeded: ControlPlane, api: TestClient, tokens: dict[Role, dict[str, str]]
+) -> None:
+    viewer = tokens[Role.VIEWER]
+    forecasts = {f["team"]: f for f in get(api, viewer, "forecast")}
+    assert forecasts["research"]["spent_usd"] == 320.0
+    assert forecasts["research"]["expected_usd"] >= 320.0
+    assert get(api, viewer, "anomalies", by="workload") == []
+    assert get(api, viewer, "alerts") == []
+
+
+@pytest.fixture
+def run_cli(
+    seeded: ControlPlane,
+    api: TestClient,
+    tokens: dict[Role, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Any:
+    def client() -> Client:
+        c = Client("http://testserver", None)
+        c._http = TestClient(
+            api.app, base_url=f"http://testserver{API}", headers=tokens[Role.VIEWER]
+        )
+        return c
+
+    monkeypatch.setattr(cost_reports, "_client", client)
+    runner = CliRunner()
+
+    def run(*args: str) -> Any:
+        result = runner.invoke(cli, ["cost", *args], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        return result
+
+    return run
+
+
+def test_cli_cost_commands(run_cli: Any, tmp_path: Path) -> None:
+    report = json.loads(run_cli("report", "--by", "team", "--from", "2025-06-01", "--json").stdout)
+    # infra carries the owned pool's idle time, so it comes first.
+    assert [r["key"] for r in report["rows"]] == ["infra", "research"]
+    assert "cost by pricing" in run_cli("report", "--by", "pricing").stdout
+    out = tmp_path / "focus.csv"
+    run_cli(
+        "export",
+        "--format",
+        "focus",
+        "--from",
+        "2025-06-01",
+        "--to",
+        "2025-06-11",
+        "--out",
+        str(out),
+    )
+    assert out.read_text().splitlines()[0] == ",".join(COLUMNS)
+    parquet = tmp_path / "focus.parquet"
+    run_cli("export", "--format", "focus", "--out", str(parquet))
+    assert parquet.read_bytes()[:4] == b"PAR1"
+    assert "research-hard" in run_cli("budgets").stdout
+    assert json.loads(run_cli("forecast", "--json").stdout)[0]["team"] in ("infra", "research")
+    assert "no anomalies" in run_cli("anomalies").stdout
