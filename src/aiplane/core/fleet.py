@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from aiplane.core.resources import Resources
@@ -70,7 +71,7 @@ class Pool:
     pricing: Pricing
     instance_type: str | None = None
 
-    @property
+    @cached_property
     def key(self) -> str:
         return f"{self.site}/{self.name}"
 

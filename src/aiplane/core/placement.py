@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from aiplane.core.fleet import Fleet, Pool, PricingModel, Site
@@ -67,7 +68,7 @@ class CostBreakdown:
         """Money expected to be spent: compute and egress."""
         return self.compute_usd + self.egress_usd
 
-    @property
+    @cached_property
     def score(self) -> float:
         """What placement minimises: money plus the value of the time until it finishes."""
         return self.total_usd + self.time_cost_usd
@@ -244,85 +245,107 @@ def _compute_cost(
 
 
 @dataclass(frozen=True)
-class _Priced:
+class Screened:
+    """One (pool, option) pair checked against everything that does not depend on the
+    workload's duration: the expensive part of offer evaluation, shared by similar workloads."""
+
     pool: Pool
     site: Site
     option: AcceleratorOption | None
-    per_hour: float
-    compute_usd: float
-    hours: float
-    rework_hours: float
+    problem: str | None  # a constraint or shape problem: the pair can never be used
+    shape_ok: bool
     egress_usd: float
     transfer_hours: float
 
 
-def evaluate_offers(
+def screen_offers(
     workload: Workload, fleet: Fleet, context: OfferContext = NO_CONTEXT
-) -> tuple[list[Offer], list[Rejection]]:
-    """Every feasible offer, best score first, and every rejected one with its reason."""
-    priced: list[_Priced] = []
-    rejections: list[Rejection] = []
+) -> list[Screened]:
+    out = []
     jurisdictions = required_jurisdictions(workload, fleet)
-    limit = workload.constraints.max_usd_per_hour
-    budget = context.budget_remaining_usd
     for site in fleet.sites:
         egress, transfer_hours = _data_movement(workload, site, fleet)
         for pool in site.pools:
             violation = constraint_violation(workload, site, pool, jurisdictions, context)
             for option in workload.options():
-                name = option.name if option else None
                 mismatch = shape_mismatch(workload, pool, option)
-                if mismatch is not None:
-                    rejections.append(Rejection(pool.key, RejectReason.CONSTRAINT, mismatch, name))
-                    continue
-                per_hour, compute, hours, rework = _compute_cost(workload, pool, option, context)
-                if violation is not None:
-                    # Priced anyway, so an explanation can say what the rule cost.
-                    rejections.append(
-                        Rejection(
-                            pool.key, RejectReason.CONSTRAINT, violation, name, compute + egress
-                        )
-                    )
-                    continue
-                if limit is not None and per_hour > limit:
-                    detail = f"${per_hour:.2f}/h exceeds max_usd_per_hour ${limit:.2f}"
-                    rejections.append(Rejection(pool.key, RejectReason.PRICE, detail, name))
-                    continue
-                if budget is not None and compute + egress > budget:
-                    detail = (
-                        f"expected ${compute + egress:.2f} exceeds the team's remaining "
-                        f"budget ${budget:.2f}"
-                    )
-                    rejections.append(
-                        Rejection(pool.key, RejectReason.BUDGET, detail, name, compute + egress)
-                    )
-                    continue
-                priced.append(
-                    _Priced(
-                        pool, site, option, per_hour, compute, hours, rework, egress, transfer_hours
+                out.append(
+                    Screened(
+                        pool,
+                        site,
+                        option,
+                        mismatch or violation,
+                        mismatch is None,
+                        egress,
+                        transfer_hours,
                     )
                 )
+    return out
+
+
+def evaluate_offers(
+    workload: Workload,
+    fleet: Fleet,
+    context: OfferContext = NO_CONTEXT,
+    screened: list[Screened] | None = None,
+) -> tuple[list[Offer], list[Rejection]]:
+    """Every feasible offer, best score first, and every rejected one with its reason.
+
+    ``screened`` may be passed in from a cache of ``screen_offers`` for a workload with the
+    same accelerators, shape and constraints (the scheduler does this within a cycle).
+    """
+    if screened is None:
+        screened = screen_offers(workload, fleet, context)
+    priced: list[tuple[Screened, float, float, float, float]] = []
+    rejections: list[Rejection] = []
+    limit = workload.constraints.max_usd_per_hour
+    budget = context.budget_remaining_usd
+    for entry in screened:
+        name = entry.option.name if entry.option else None
+        pool = entry.pool
+        if not entry.shape_ok:
+            rejections.append(
+                Rejection(pool.key, RejectReason.CONSTRAINT, entry.problem or "", name)
+            )
+            continue
+        per_hour, compute, hours, rework = _compute_cost(workload, pool, entry.option, context)
+        expected = compute + entry.egress_usd
+        if entry.problem is not None:
+            # Priced anyway, so an explanation can say what the rule cost.
+            rejections.append(
+                Rejection(pool.key, RejectReason.CONSTRAINT, entry.problem, name, expected)
+            )
+            continue
+        if limit is not None and per_hour > limit:
+            detail = f"${per_hour:.2f}/h exceeds max_usd_per_hour ${limit:.2f}"
+            rejections.append(Rejection(pool.key, RejectReason.PRICE, detail, name))
+            continue
+        if budget is not None and expected > budget:
+            detail = f"expected ${expected:.2f} exceeds the team's remaining budget ${budget:.2f}"
+            rejections.append(Rejection(pool.key, RejectReason.BUDGET, detail, name, expected))
+            continue
+        priced.append((entry, per_hour, compute, hours, rework))
     time_value = context.time_value_usd_per_hour
     if time_value is None and priced:
         # An hour of the workload is worth what its cheapest feasible hour of compute costs:
         # a slower accelerator must save more money than its extra hours are worth.
-        time_value = min(p.per_hour for p in priced)
+        time_value = min(p[1] for p in priced)
     offers = [
         Offer(
-            p.pool,
-            p.site,
-            p.option,
+            entry.pool,
+            entry.site,
+            entry.option,
             CostBreakdown(
-                usd_per_hour=p.per_hour,
-                compute_usd=p.compute_usd,
-                egress_usd=p.egress_usd,
-                estimated_hours=p.hours,
-                rework_hours=p.rework_hours,
-                transfer_hours=p.transfer_hours,
-                time_cost_usd=(p.hours + p.rework_hours + p.transfer_hours) * (time_value or 0.0),
+                usd_per_hour=per_hour,
+                compute_usd=compute,
+                egress_usd=entry.egress_usd,
+                estimated_hours=hours,
+                rework_hours=rework,
+                transfer_hours=entry.transfer_hours,
+                time_cost_usd=(hours + rework + entry.transfer_hours) * (time_value or 0.0),
             ),
         )
-        for p in priced
+        for entry, per_hour, compute, hours, rework in priced
     ]
     offers.sort(key=lambda o: (o.cost.score, o.cost.usd_per_hour, o.pool.key))
     return offers, rejections

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from aiplane.core.resources import Resources
 
@@ -65,6 +66,20 @@ class Workload:
     # Cost allocation: budgets per project, reports by project and model (labels["model"]).
     project: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+
+    # Everything that decides which (pool, accelerator) pairs can take this workload, whatever
+    # its duration: workloads with equal signatures share the scheduler's screening work.
+    # Computed once at construction; a scheduling cycle reads it for every pending run.
+    placement_signature: tuple[Any, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        c = self.constraints
+        signature = (
+            tuple((o.name, o.count) for o in self.accelerators), self.cpus, self.memory_gib,
+            self.kind, self.spot, self.inputs, c.jurisdictions, c.site_kinds, c.sites,
+            tuple(sorted(c.latency_slo_ms.items())),
+        )  # fmt: skip
+        object.__setattr__(self, "placement_signature", signature)
 
     def replica_need(self, option: AcceleratorOption | None) -> Resources:
         gpus = option.count if option is not None else 0.0

@@ -65,8 +65,16 @@ class PoolCapacity:
         self.free_gpus -= slot.free.gpus
 
     def max_free_gpus(self) -> float:
-        keys = [max(b) for b in self._buckets if b]
-        return max(keys) / 100 if keys else 0.0
+        best = 0
+        for buckets in self._buckets:
+            for key in buckets:
+                if key > best:
+                    best = key
+        return best / 100
+
+    def could_fit(self, gpus: float, replicas: int) -> bool:
+        """False when ``replicas`` x ``gpus`` certainly cannot fit (by GPU counts alone)."""
+        return gpus <= self.max_free_gpus() + _EPS and gpus * replicas <= self.free_gpus + _EPS
 
     def _candidates(self, need: Resources, blocked: frozenset[int]) -> Iterator[int]:
         want = _key(need.gpus)
@@ -99,7 +107,7 @@ class PoolCapacity:
         self, need: Resources, replicas: int, blocked: frozenset[int] = frozenset()
     ) -> list[ReplicaAssignment] | None:
         """Place every replica (best fit, nodes that are up first) or none of them."""
-        if need.gpus > self.max_free_gpus() + _EPS or need.gpus * replicas > self.free_gpus + _EPS:
+        if not self.could_fit(need.gpus, replicas):
             return None
         taken: list[tuple[int, Resources, tuple[int, ...]]] = []
         for _ in range(replicas):

@@ -19,9 +19,11 @@ rejected alternatives with the reason for each.
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from aiplane.core.placement import (
@@ -29,8 +31,10 @@ from aiplane.core.placement import (
     OfferContext,
     Rejection,
     RejectReason,
+    Screened,
     evaluate_offers,
     remaining_hours,
+    screen_offers,
 )
 from aiplane.core.runs import Placement
 from aiplane.core.scheduling.backfill import Reservation, reserve
@@ -49,20 +53,38 @@ from aiplane.core.scheduling.snapshot import (
 from aiplane.core.workloads import Workload
 
 MAX_REJECTIONS_SHOWN = 6
+FULL_REASON = "waiting for capacity (every feasible pool is full)"
+_BRIEF: Mapping[str, Any] = MappingProxyType({"policy": "aiplane"})
 
 
 @dataclass(frozen=True)
 class EngineOptions:
     max_preemptors_per_cycle: int = 16
-    explain_waits: bool = True
+    # Searching for victims scans a pool's running work; bound the searches per cycle so a
+    # long blocked queue cannot make one cycle slow. Runs not tried wait for the next cycle.
+    max_preemption_searches_per_cycle: int = 64
+    # Detailed explanations (the rejected offers) for at most this many waiting runs per
+    # cycle; the rest carry their reason only. A queue of 100,000 should not cost 600,000
+    # dictionaries every cycle.
+    max_explained_waits: int = 2_000
 
 
 @dataclass
 class _Blocked:
-    """Why the offers of one pending run failed, kept to decide what to try next."""
+    """Why the offers of one pending run failed, kept to decide what to try next. Turned into
+    ``Rejection`` objects only when an explanation needs them."""
 
     capacity: list[Offer] = field(default_factory=list)
     quota: list[tuple[Offer, QuotaVerdict]] = field(default_factory=list)
+
+    def rejections(self, w: Workload) -> list[Rejection]:
+        out = [_rejected(o, RejectReason.QUOTA, v.reason) for o, v in self.quota]
+        out += [_rejected(o, RejectReason.CAPACITY, _no_room(o, w)) for o in self.capacity]
+        return out
+
+
+def _rejected(offer: Offer, reason: RejectReason, detail: str) -> Rejection:
+    return Rejection(offer.pool.key, reason, detail, offer.accelerator, offer.cost.total_usd)
 
 
 class Engine:
@@ -72,16 +94,30 @@ class Engine:
         self.options = options or EngineOptions()
 
     def decide(self, snapshot: Snapshot) -> list[Decision]:
-        return _Cycle(snapshot, self.options).run()
+        # A cycle allocates hundreds of thousands of short-lived objects next to a snapshot
+        # of as many long-lived ones; letting the cyclic collector rescan the snapshot over
+        # and over doubled cycle times at 100,000 pending runs. Nothing a cycle builds is
+        # cyclic garbage, so pause the collector for its duration (reference counting still
+        # frees everything) and restore whatever the caller had.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return _Cycle(snapshot, self.options).run()
+        finally:
+            if was_enabled:
+                gc.enable()
 
 
-def _shape_key(w: Workload, ctx: OfferContext) -> tuple[Any, ...]:
-    c = w.constraints
+def _screen_key(w: Workload, ctx: OfferContext) -> tuple[Any, ...]:
+    """Workloads with equal keys have the same feasible (pool, option) pairs."""
+    return (w.placement_signature, ctx.spot_or_owned_only)
+
+
+def _offer_key(w: Workload, ctx: OfferContext, screen: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Workloads with equal keys get the same priced offers."""
     return (
-        w.accelerators, w.cpus, w.memory_gib, w.replicas, w.kind, w.spot, w.inputs,
-        w.estimated_hours, w.checkpoint_minutes, c.jurisdictions, c.site_kinds, c.sites,
-        c.max_usd_per_hour, tuple(sorted(c.latency_slo_ms.items())),
-        ctx.budget_remaining_usd, ctx.spot_or_owned_only, ctx.checkpointed_hours,
+        screen, w.accelerators, w.replicas, w.estimated_hours, w.checkpoint_minutes,
+        w.constraints.max_usd_per_hour, ctx.budget_remaining_usd, ctx.checkpointed_hours,
     )  # fmt: skip
 
 
@@ -106,12 +142,27 @@ class _Cycle:
             self.ledger.charge(run.workload.team, acc, gpus)
             self.shares.add(run.workload.team, acc, gpus)
             self.running[run.placement.pool].append(run)
+        self.screen_cache: dict[tuple[Any, ...], list[Screened]] = {}
         self.offer_cache: dict[tuple[Any, ...], tuple[list[Offer], list[Rejection]]] = {}
+        self.hopeless: dict[tuple[Any, ...], str] = {}
+        self.contexts: dict[tuple[str, float], OfferContext] = {}
         self.full: set[tuple[str, float, float, float, int]] = set()
         self.reservations: dict[str, Reservation] = {}
         self.victims: set[str] = set()
         self.placed: set[str] = set()
         self.preemptors = 0
+        self.searches = 0
+        self.explained_waits = 0
+        # Lowest priority running in each pool: no victim search when nothing is lower.
+        self.lowest: dict[str, int] = {}
+        # Only work that was running before this cycle may be preempted in it.
+        self.preemptible: dict[str, list[RunningRun]] = defaultdict(list)
+        for run in snapshot.running:
+            key = run.placement.pool
+            self.preemptible[key].append(run)
+            self.lowest[key] = min(
+                self.lowest.get(key, run.workload.priority), run.workload.priority
+            )
 
     # -- the cycle ---------------------------------------------------------------------------
 
@@ -122,6 +173,13 @@ class _Cycle:
         return self.decisions
 
     def _context(self, p: PendingRun) -> OfferContext:
+        key = (p.workload.team, p.checkpointed_hours)
+        ctx = self.contexts.get(key)
+        if ctx is None:
+            ctx = self.contexts[key] = self._new_context(p)
+        return ctx
+
+    def _new_context(self, p: PendingRun) -> OfferContext:
         team = p.workload.team
         actions = self.s.budget_actions.get(team, frozenset())
         return OfferContext(
@@ -132,14 +190,59 @@ class _Cycle:
             checkpointed_hours=p.checkpointed_hours,
         )
 
-    def _offers(self, p: PendingRun) -> tuple[list[Offer], list[Rejection]]:
+    def _offers(self, p: PendingRun) -> tuple[list[Offer], list[Rejection]] | str:
+        """The run's priced offers, or why it must wait when that is clear without pricing
+        them (every usable pool full or out of quota, nothing to preempt there)."""
+        w = p.workload
         ctx = self._context(p)
-        key = _shape_key(p.workload, ctx)
+        screen_key = _screen_key(w, ctx)
+        # Within a cycle capacity only shrinks and quota use only grows (until a preemption,
+        # which clears this memo), so a request that was hopeless stays hopeless.
+        hopeless_key = (screen_key, w.replicas, w.team)
+        known = self.hopeless.get(hopeless_key)
+        if known is not None:
+            return known
+        screened = self.screen_cache.get(screen_key)
+        if screened is None:
+            screened = screen_offers(w, self.s.fleet, ctx)
+            self.screen_cache[screen_key] = screened
+        reason = self._hopeless(w, screened)
+        if reason is not None:
+            self.hopeless[hopeless_key] = reason
+            return reason
+        key = _offer_key(w, ctx, screen_key)
         cached = self.offer_cache.get(key)
         if cached is None:
-            cached = evaluate_offers(p.workload, self.s.fleet, ctx)
+            cached = evaluate_offers(w, self.s.fleet, ctx, screened)
             self.offer_cache[key] = cached
         return cached
+
+    def _hopeless(self, w: Workload, screened: list[Screened]) -> str | None:
+        """Why no usable pool can take ``w`` this cycle (GPU counts or quota alone tell), or
+        None when pricing its offers is worth it. Pools where preemption could make room or
+        a reservation changes the answer are never hopeless."""
+        usable = [e for e in screened if e.shape_ok and e.problem is None]
+        if not usable:
+            return None
+        quota_reason = None
+        for e in usable:
+            key = e.pool.key
+            if key in self.reservations or self.preemptible.get(key):
+                return None
+            count = e.option.count if e.option else 0.0
+            verdict = self.ledger.check(w.team, e.option.name if e.option else None,
+                                        count * w.replicas)  # fmt: skip
+            if not verdict.ok:
+                quota_reason = verdict.reason
+                continue
+            capacity = self.pools.get(key)
+            if (
+                capacity is not None
+                and capacity.could_fit(count, w.replicas)
+                and ((key, count, w.cpus, w.memory_gib, w.replicas) not in self.full)
+            ):
+                return None
+        return FULL_REASON if quota_reason is None else "waiting for quota: " + quota_reason
 
     def _estimated_end(self, p: PendingRun, offer: Offer) -> float | None:
         if p.workload.estimated_hours is None:
@@ -148,33 +251,38 @@ class _Cycle:
         return self.s.now + remaining_hours(p.workload, p.checkpointed_hours) / speed * 3600
 
     def _consider(self, p: PendingRun) -> None:
-        offers, rejections = self._offers(p)
+        found = self._offers(p)
+        if isinstance(found, str):
+            self.decisions.append(Wait(p.run_id, found, _BRIEF))
+            return
+        offers, rejections = found
         w = p.workload
-        tried: list[Rejection] = []
         blocked = _Blocked()
         for offer in offers:
-            acc = offer.accelerator
-            total_gpus = (offer.option.count if offer.option else 0.0) * w.replicas
-            verdict = self.ledger.check(w.team, acc, total_gpus)
-            if not verdict.ok:
-                tried.append(self._rejected(offer, RejectReason.QUOTA, verdict.reason))
-                blocked.quota.append((offer, verdict))
-                continue
-            placed = self._pack(p, offer)
-            if placed is None:
-                need = f"{w.replicas} x {_need_text(offer)}"
-                tried.append(self._rejected(offer, RejectReason.CAPACITY, f"no room for {need}"))
+            count = offer.option.count if offer.option else 0.0
+            memo = (offer.pool.key, count, w.cpus, w.memory_gib, w.replicas)
+            if memo in self.full and offer.pool.key not in self.reservations:
+                # Known full this cycle: skip the quota check and the packing.
                 blocked.capacity.append(offer)
                 continue
-            self._place(p, offer, placed, offers, tried + rejections)
+            verdict = self.ledger.check(w.team, offer.accelerator, count * w.replicas)
+            if not verdict.ok:
+                blocked.quota.append((offer, verdict))
+                continue
+            placed = self._pack(p, offer, memo)
+            if placed is None:
+                blocked.capacity.append(offer)
+                continue
+            self._place(p, offer, placed, offers, blocked.rejections(w) + rejections)
             return
-        if self._preempt(p, blocked, offers, tried + rejections):
+        if self._preempt(p, blocked, offers, rejections):
             return
-        self._wait(p, offers, tried, rejections, blocked)
+        self._wait(p, offers, rejections, blocked)
 
-    def _pack(self, p: PendingRun, offer: Offer) -> list[Any] | None:
+    def _pack(
+        self, p: PendingRun, offer: Offer, memo: tuple[str, float, float, float, int]
+    ) -> list[Any] | None:
         w = p.workload
-        need = w.replica_need(offer.option)
         pool = offer.pool.key
         capacity = self.pools.get(pool)
         if capacity is None:
@@ -187,17 +295,13 @@ class _Cycle:
             and not reservation.allows(self._estimated_end(p, offer))
         ):
             blocked = reservation.nodes
-        memo = (pool, need.gpus, need.cpus, need.memory_gib, w.replicas)
         if not blocked and memo in self.full:
             return None
-        placed = capacity.pack(need, w.replicas, blocked)
+        placed = capacity.pack(w.replica_need(offer.option), w.replicas, blocked)
         if placed is None and not blocked:
             # Capacity only shrinks during a cycle: the same request will not fit later either.
             self.full.add(memo)
         return placed
-
-    def _rejected(self, offer: Offer, reason: RejectReason, detail: str) -> Rejection:
-        return Rejection(offer.pool.key, reason, detail, offer.accelerator, offer.cost.total_usd)
 
     # -- outcomes ----------------------------------------------------------------------------
 
@@ -252,7 +356,6 @@ class _Cycle:
         self,
         p: PendingRun,
         offers: list[Offer],
-        tried: list[Rejection],
         rejections: list[Rejection],
         blocked: _Blocked,
     ) -> None:
@@ -267,8 +370,9 @@ class _Cycle:
         else:
             reason = "waiting for quota: " + blocked.quota[0][1].reason
         explanation: dict[str, Any] = {}
-        if self.options.explain_waits:
-            rejected = tried + rejections
+        self.explained_waits += 1
+        if self.explained_waits <= self.options.max_explained_waits:
+            rejected = blocked.rejections(p.workload) + rejections
             explanation = {
                 "policy": Engine.name,
                 "rejected": [r.describe() for r in rejected[:MAX_REJECTIONS_SHOWN]],
@@ -313,10 +417,23 @@ class _Cycle:
             or self.preemptors >= self.options.max_preemptors_per_cycle
         ):
             return False
+        if not any(self.preemptible.get(o.pool.key) for o in blocked.capacity) and not any(
+            self.preemptible.get(o.pool.key) for o, _ in blocked.quota
+        ):
+            return False
         reclaim = {offer.pool.key for offer, verdict in blocked.quota if verdict.may_reclaim}
-        candidates_offers = blocked.capacity + [o for o, _ in blocked.quota]
-        for offer in sorted(candidates_offers, key=lambda o: (o.cost.score, o.pool.key)):
-            victims = self._victims_for(p, offer, offer.pool.key in reclaim)
+        candidates = {id(o) for o in blocked.capacity} | {id(o) for o, _ in blocked.quota}
+        priority = effective_priority(p, self.s)
+        for offer in (o for o in offers if id(o) in candidates):  # best score first
+            pool_key = offer.pool.key
+            if not self.preemptible.get(pool_key):
+                continue
+            if pool_key not in reclaim and self.lowest.get(pool_key, priority) >= priority:
+                continue  # nothing of lower priority runs there, and no quota to reclaim
+            if self.searches >= self.options.max_preemption_searches_per_cycle:
+                return False
+            self.searches += 1
+            victims = self._victims_for(p, offer, pool_key in reclaim)
             if victims is None:
                 continue
             self.preemptors += 1
@@ -340,6 +457,8 @@ class _Cycle:
             assignments = capacity.pack(w.replica_need(offer.option), w.replicas)
             assert assignments is not None, "victims were chosen so that the gang fits"
             self.full.clear()
+            self.hopeless.clear()
+            rejected = blocked.rejections(w) + rejected
             self._place(p, offer, assignments, offers, rejected, [v.run_id for v in victims])
             return True
         return False
@@ -351,9 +470,9 @@ class _Cycle:
         cohort = self.ledger.cohort_of(w.team)
         managed = self.ledger.managed(w.team)
         candidates = []
-        for run in self.running[offer.pool.key]:
-            if run.run_id in self.victims or run.run_id in self.placed:
-                continue  # never undo this cycle's own placements
+        for run in self.preemptible[offer.pool.key]:
+            if run.run_id in self.victims:
+                continue
             other = run.workload.team
             lower = run.workload.priority < priority
             same_pool_of_quota = other == w.team or (not managed and not self.ledger.managed(other))
@@ -407,6 +526,10 @@ class _Cycle:
             if excess > 0 and idle:
                 nodes = tuple(sorted(idle)[-excess:])
                 self.decisions.append(Release(pool.key, nodes, "idle above the pool minimum"))
+
+
+def _no_room(offer: Offer, w: Workload) -> str:
+    return f"no room for {w.replicas} x {_need_text(offer)}"
 
 
 def _need_text(offer: Offer) -> str:

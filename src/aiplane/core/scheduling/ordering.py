@@ -45,18 +45,19 @@ class DominantShares:
     def __init__(self, capacity: Mapping[str, float]) -> None:
         self._capacity = {k: v for k, v in capacity.items() if v > 0}
         self._usage: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        self._share: dict[str, float] = {}
 
     def add(self, team: str, accelerator: str | None, gpus: float) -> None:
-        if accelerator is not None:
-            self._usage[team][accelerator] += gpus
-
-    def share(self, team: str) -> float:
-        usage = self._usage.get(team)
-        if not usage:
-            return 0.0
-        return max(
+        if accelerator is None:
+            return
+        self._usage[team][accelerator] += gpus
+        usage = self._usage[team]
+        self._share[team] = max(
             (g / self._capacity[a] for a, g in usage.items() if a in self._capacity), default=0.0
         )
+
+    def share(self, team: str) -> float:
+        return self._share.get(team, 0.0)
 
 
 def order(snapshot: Snapshot, shares: DominantShares) -> Iterator[PendingRun]:
@@ -73,8 +74,11 @@ def order(snapshot: Snapshot, shares: DominantShares) -> Iterator[PendingRun]:
         heap = [(shares.share(team), team) for team in sorted(queues)]
         heapq.heapify(heap)
         while heap:
-            _, team = heapq.heappop(heap)
+            share, team = heapq.heappop(heap)
             runs = queues[team]
-            yield runs.pop()
+            # While the team's share does not change (its runs keep waiting) it stays the
+            # team with the smallest share: serve it on without touching the heap.
+            while runs and shares.share(team) == share:
+                yield runs.pop()
             if runs:
                 heapq.heappush(heap, (shares.share(team), team))

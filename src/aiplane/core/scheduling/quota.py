@@ -13,7 +13,6 @@ type a managed team has no quota for count as nominal zero (it may still borrow)
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aiplane.core.fleet import Fleet, Team
@@ -39,6 +38,9 @@ class QuotaLedger:
         # per (cohort, type): size of the shared pool, and how much of it is in use
         self._shared_size: dict[tuple[str, str], float] = defaultdict(float)
         self._members: dict[str, list[Team]] = defaultdict(list)
+        # per (cohort, type): shared GPUs in use, kept up to date by charge and release
+        self._shared_in_use: dict[tuple[str, str], float] = defaultdict(float)
+        self._guaranteed_cache: dict[tuple[str, str], float] = {}
         for team in self._teams.values():
             if team.cohort:
                 self._members[team.cohort].append(team)
@@ -58,19 +60,22 @@ class QuotaLedger:
     def nominal(team: Team, acc: str) -> float:
         return float(team.quota.get(acc, 0.0))
 
-    def _lendable(self, team: Team, acc: str) -> float:
-        nominal = self.nominal(team, acc)
+    @staticmethod
+    def _lendable(team: Team, acc: str) -> float:
+        nominal = QuotaLedger.nominal(team, acc)
         limit = team.lending_limit.get(acc)
         return nominal if limit is None else min(float(limit), nominal)
 
-    def _shared_use(self, team: Team, acc: str, usage: float) -> float:
-        guaranteed = self.nominal(team, acc) - self._lendable(team, acc)
-        return max(0.0, usage - guaranteed)
+    def _guaranteed(self, team: Team, acc: str) -> float:
+        key = (team.name, acc)
+        value = self._guaranteed_cache.get(key)
+        if value is None:
+            value = self.nominal(team, acc) - self._lendable(team, acc)
+            self._guaranteed_cache[key] = value
+        return value
 
-    def _cohort_shared_in_use(self, cohort: str, acc: str) -> float:
-        return sum(
-            self._shared_use(m, acc, self.usage[(m.name, acc)]) for m in self._members[cohort]
-        )
+    def _shared_use(self, team: Team, acc: str, usage: float) -> float:
+        return max(0.0, usage - self._guaranteed(team, acc))
 
     def borrowing(self, team: str, acc: str) -> float:
         t = self._teams.get(team)
@@ -101,7 +106,7 @@ class QuotaLedger:
                 f"borrowing limit {limit_value:g}",
             )
         size = self._shared_size[(t.cohort, acc)]
-        in_use = self._cohort_shared_in_use(t.cohort, acc)
+        in_use = self._shared_in_use[(t.cohort, acc)]
         own_before = self._shared_use(t, acc, self.usage[(team, acc)])
         own_after = self._shared_use(t, acc, after)
         if in_use - own_before + own_after > size + _EPS:
@@ -114,17 +119,21 @@ class QuotaLedger:
             )
         return QuotaVerdict(True, borrowing=borrowing)
 
+    def _set_usage(self, team: str, acc: str, usage: float) -> None:
+        t = self._teams[team]
+        if t.cohort:
+            before = self._shared_use(t, acc, self.usage[(team, acc)])
+            self._shared_in_use[(t.cohort, acc)] += self._shared_use(t, acc, usage) - before
+        self.usage[(team, acc)] = usage
+
     def charge(self, team: str, acc: str | None, gpus: float) -> None:
         if acc is not None and team in self._teams:
-            self.usage[(team, acc)] += gpus
+            self._set_usage(team, acc, self.usage[(team, acc)] + gpus)
 
     def release(self, team: str, acc: str | None, gpus: float) -> None:
         if acc is not None and team in self._teams:
-            self.usage[(team, acc)] = max(0.0, self.usage[(team, acc)] - gpus)
+            self._set_usage(team, acc, max(0.0, self.usage[(team, acc)] - gpus))
 
     def cohort_of(self, team: str) -> str | None:
         t = self._teams.get(team)
         return t.cohort if t else None
-
-    def check_all(self, items: Iterable[tuple[str, str | None, float]]) -> bool:
-        return all(self.check(team, acc, g).ok for team, acc, g in items)

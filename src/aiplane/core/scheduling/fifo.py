@@ -1,0 +1,44 @@
+"""FIFO: strict submission order, gang all-or-nothing, best fit (a baseline for comparisons).
+
+The head of the queue blocks everything behind it until its whole gang fits: that is what
+"strict" means, and why FIFO suffers head-of-line blocking on a busy cluster. A run that no
+pool can ever take (its constraints or shape rule out every pool) is skipped, not waited for,
+so it cannot block the queue forever. Priority classes and quotas are ignored on purpose.
+Runs without a decision keep waiting; only the blocked head gets a ``Wait`` with its reason.
+"""
+
+from __future__ import annotations
+
+from operator import attrgetter
+
+from aiplane.core.scheduling.decisions import Decision, Wait
+from aiplane.core.scheduling.greedy import OfferCache, Placer
+from aiplane.core.scheduling.snapshot import Snapshot
+
+_SUBMISSION = attrgetter("submitted_at", "run_id")
+_EXPLANATION = {"policy": "fifo", "order": "submission time"}
+
+
+class Fifo:
+    name = "fifo"
+
+    def __init__(self) -> None:
+        self._cache = OfferCache()
+
+    def decide(self, snapshot: Snapshot) -> list[Decision]:
+        out: list[Decision] = []
+        if not snapshot.pending:
+            return out
+        placer = Placer(snapshot, self._cache, _EXPLANATION)
+        if placer.capacity.exhausted():
+            return out
+        for run in sorted(snapshot.pending, key=_SUBMISSION):
+            if placer.try_place(run, out):
+                if placer.capacity.exhausted():
+                    break
+                continue
+            if not placer.options(run):
+                continue
+            out.append(Wait(run.run_id, "head of the FIFO queue: no room for its whole gang yet"))
+            break
+        return out
