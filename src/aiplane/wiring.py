@@ -12,7 +12,7 @@ from pathlib import Path
 from aiplane.backends.base import Backend, GpuInventory
 from aiplane.backends.registry import BACKENDS, build_backend
 from aiplane.config import Settings
-from aiplane.core.errors import TelemetryError
+from aiplane.core.errors import Problem, SpecError, TelemetryError
 from aiplane.core.fleet import Fleet, NodeShape, Site
 from aiplane.core.scheduling.engine import Engine
 from aiplane.core.scheduling.policy import SchedulingPolicy
@@ -77,9 +77,17 @@ def local_resolver(backends: dict[str, Backend]) -> Callable[[Fleet], Fleet]:
     return resolve
 
 
+TELEMETRY_MODES = ("auto", "nvml", "off")
+
+
 def telemetry_source(settings: Settings) -> TelemetrySource | None:
     """A replayed recording when one is configured, else NVML when it works here (or when
     asked for by name, failing loudly), else none: a CPU-only machine is a normal case."""
+    if settings.telemetry not in TELEMETRY_MODES:
+        raise SpecError(
+            "bad telemetry setting",
+            [Problem("AIPLANE_TELEMETRY", "unknown mode", settings.telemetry, "auto, nvml, off")],
+        )
     if settings.telemetry_replay is not None:
         from aiplane.telemetry.replay import ReplaySource
 

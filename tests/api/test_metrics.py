@@ -15,10 +15,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from aiplane.api.app import create_app
 from aiplane.config import Settings
+from aiplane.core.errors import SpecError
 from aiplane.core.runs import ReplicaAssignment, RunState
 from aiplane.core.scheduling.v0 import PriorityBestFit
 from aiplane.store.memory import MemoryStore
-from aiplane.wiring import ControlPlane, build_backends
+from aiplane.wiring import ControlPlane, build_backends, telemetry_source
 from tests.store.factories import T0, job, placement, run
 from tests.telemetry.conftest import FIXTURE
 
@@ -156,3 +157,11 @@ def test_the_grafana_dashboard_plots_only_series_we_serve(replay_cp: ControlPlan
     names = {n for e in exprs for n in re.findall(r"\b(?:DCGM_FI_\w+|aiplane_\w+)", e)}
     assert len(names) >= 10
     assert names <= served, names - served
+
+
+def test_an_unknown_telemetry_mode_is_refused(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, database_url="memory://", catalog_dir=None, telemetry="gpu")
+    with pytest.raises(SpecError, match="telemetry"):
+        telemetry_source(settings)
+    off = Settings(home=tmp_path, database_url="memory://", catalog_dir=None, telemetry="off")
+    assert telemetry_source(off) is None
