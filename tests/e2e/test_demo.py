@@ -32,9 +32,16 @@ def test_demo_runs_every_example_and_explains_placements(tmp_path: Path) -> None
     assert all(item["job"]["state"] == "succeeded" for item in report)
     # The EU dataset keeps the fine-tune in the EU, and the explanation says why.
     eu = by_name["finetune-eu"]
-    assert eu["explanation"]["placement"]["site"].startswith("onprem")
-    rejected = eu["explanation"]["decisions"][-1]["data"]["explanation"]["rejected"]
-    assert any("jurisdiction US not allowed" in r["detail"] for r in rejected)
+    assert eu["explanation"]["placement"]["site"] == "gcp-europe-west4"
+    explanation = eu["explanation"]["decisions"][-1]["data"]["explanation"]
+    [us] = [
+        r
+        for r in explanation["rejected"]
+        if r["pool"] == "gcp-us-central1/a3-spot" and r["accelerator"] == "H100-80GB"
+    ]
+    assert "jurisdiction US not allowed" in us["detail"]
+    # ... although the US offer was the cheaper one.
+    assert us["total_usd"] < explanation["chosen"]["cost"]["total_usd"]
     # Emulated placements are labelled as such.
     assert any(item["job"]["placement"]["emulated"] for item in report)
     assert by_name["batch-score"]["job"]["placement"]["backend"] == "local"

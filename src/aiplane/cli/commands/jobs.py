@@ -160,16 +160,28 @@ def explain(job_id: str, as_json: JsonOpt = False) -> None:
         console.print(
             f"chosen: {chosen['pool']}"
             + (" (emulated)" if chosen.get("emulated") else "")
-            + f" [{chosen['site_kind']}, {chosen['jurisdiction']}, {chosen['pricing']}]"
-            + f" ${cost['usd_per_hour']:.2f}/h, est. ${cost['total_usd']:.2f}"
-            + f" (compute ${cost['compute_usd']:.2f} + egress ${cost['egress_usd']:.2f})"
+            + f" ({chosen['site_kind']}, {chosen['jurisdiction']}, {chosen['pricing']},"
+            + f" {chosen['accelerator'] or 'cpu'}) ${cost['usd_per_hour']:.2f}/h,"
+            + f" est. ${cost['total_usd']:.2f}"
+            + f" (compute ${cost['compute_usd']:.2f} + egress ${cost['egress_usd']:.2f})",
+            highlight=False,
+            markup=False,
         )
         if last.get("why"):
-            console.print(f"why: {last['why']}")
+            console.print(f"why: {last['why']}", highlight=False, markup=False)
     rejected = last.get("rejected", [])
     if rejected:
         table(
             f"rejected ({last.get('rejected_total', len(rejected))} in all, first shown)",
-            ["pool", "accelerator", "reason", "detail"],
-            [[r["pool"], r.get("accelerator") or "-", r["reason"], r["detail"]] for r in rejected],
+            ["pool", "accelerator", "reason", "est. $", "detail"],
+            [
+                [
+                    r["pool"],
+                    r.get("accelerator") or "-",
+                    r["reason"],
+                    f"{r['total_usd']:.2f}" if r.get("total_usd") is not None else "-",
+                    r["detail"],
+                ]
+                for r in rejected
+            ],
         )
