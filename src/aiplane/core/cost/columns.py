@@ -8,8 +8,9 @@ also makes roll-ups a ``bincount`` and lets an exporter format each distinct val
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
+from operator import attrgetter
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +32,12 @@ CATEGORIES = (
     "pricing",
     "accelerator",
     "outcome",
+)
+# Categories that are encoded together (see from_intervals); together they are CATEGORIES.
+_GROUPS = (
+    ("run_id", "job_id", "team", "workload", "project", "model"),
+    ("site", "pool", "pricing", "accelerator"),
+    ("outcome",),
 )
 NUMBERS = ("attempt", "gpus", "start", "end", "usd_per_hour", "egress_gb", "egress_usd")
 
@@ -91,15 +98,27 @@ class UsageColumns:
 
     @classmethod
     def from_intervals(cls, intervals: Sequence[UsageInterval]) -> UsageColumns:
-        cats = {
-            name: Categorical.encode([getattr(u, name) for u in intervals]) for name in CATEGORIES
-        }
-        ints = np.asarray([u.attempt for u in intervals], dtype=np.int64)
+        cats: dict[str, Categorical] = {}
+        for group in _GROUPS:
+            # Fields that vary together are encoded as one tuple per row, in one pass: a run's
+            # team, workload and labels are the same on all its intervals, so this pass finds
+            # about as many distinct tuples as runs, and each field is split out of those.
+            index: dict[tuple[str | None, ...], int] = {}
+            setdefault = index.setdefault
+            get = attrgetter(*group) if len(group) > 1 else _one(group[0])
+            combo = np.asarray(
+                [setdefault(v, len(index)) for v in map(get, intervals)], dtype=np.int64
+            )
+            keys = list(index)
+            for j, name in enumerate(group):
+                per_combo = Categorical.encode([k[j] for k in keys])
+                cats[name] = Categorical(per_combo.codes[combo], per_combo.values)
         nums = {
-            name: np.asarray([getattr(u, name) for u in intervals], dtype=np.float64)
+            name: np.asarray(list(map(attrgetter(name), intervals)), dtype=np.float64)
             for name in NUMBERS
             if name != "attempt"
         }
+        ints = np.asarray(list(map(attrgetter("attempt"), intervals)), dtype=np.int64)
         return cls(attempt=ints, **cats, **nums)  # type: ignore[arg-type]
 
     def category(self, name: str) -> Categorical:
@@ -144,6 +163,13 @@ class UsageColumns:
                 )
             )
         return out
+
+
+def _one(name: str) -> Callable[[UsageInterval], tuple[str | None]]:
+    def get(u: UsageInterval) -> tuple[str | None]:
+        return (getattr(u, name),)
+
+    return get
 
 
 def empty_usage() -> UsageColumns:

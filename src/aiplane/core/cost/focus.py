@@ -83,19 +83,10 @@ _POOL_KIND = (
     "x_pricing_model",
     "x_cost_kind",
 )
-_ROW = (
-    "SubAccountId",
-    "x_team",
-    "x_project",
-    "x_workload",
-    "x_model",
-    "x_run",
-    "x_attempt",
-    "x_accelerator",
-    "x_gpu_hours",
-    "x_avg_sm_activity",
-)
-COLUMNS = _MONTH + _CONSTANT + _LINE + _POOL_KIND + _ROW
+# What a run's usage row says of it: in practice a function of the run (see _run_texts).
+_RUN = ("SubAccountId", "x_team", "x_project", "x_workload", "x_model", "x_run")
+_ROW = ("x_attempt", "x_gpu_hours", "x_avg_sm_activity")
+COLUMNS = _MONTH + _CONSTANT + _LINE + _POOL_KIND + ("x_accelerator",) + _RUN + _ROW
 NUMERIC = frozenset(
     {
         "BilledCost",
@@ -338,33 +329,27 @@ def focus_csv(
     parts = _parts(lines, usage, fleet, account, sm_activity or {})
     yield ",".join(COLUMNS) + "\n"
     constant = ",".join(_escape(v) for v in _constants(account).values())
-    fmt = "%s," + constant.replace("%", "%%") + ",%sZ,%sZ" + ",%.6f" * 6 + ",%s" * 9 + ",%s\n"
+    fmt = "%s," + constant.replace("%", "%%") + ",%sZ,%sZ" + ",%.6f" * 6 + ",%s" * 5 + "\n"
     months = {m: ",".join(_month_bounds(m)) for m in np.unique(parts.month).tolist()}
     pool_kind = np.empty(len(parts.pool_kind_values), dtype=object)
     pool_kind[:] = [",".join(_escape(v) for v in vs) for vs in parts.pool_kind_values]
-
-    def table(values: Sequence[object], *, twice: bool = False) -> np.ndarray:
-        out = np.empty(len(values), dtype=object)
-        out[:] = [(_escape(v) + "," + _escape(v)) if twice else _escape(v) for v in values]
-        return out
-
-    team = table(usage.team.values, twice=True)
-    project = table(usage.project.values)
-    workload = table(usage.workload.values)
-    model = table(usage.model.values)
-    run = table(usage.run_id.values)
-    accelerator = table(usage.accelerator.values)
+    accelerator = np.empty(len(usage.accelerator.values), dtype=object)
+    accelerator[:] = ["," + _escape(v) for v in usage.accelerator.values]
+    run_text, run_key = _run_texts(usage)
+    has_sm = not np.isnan(parts.sm).all()
     for lo in range(0, len(lines), chunk_rows):
         hi = min(len(lines), lo + chunk_rows)
         src = lines.src[lo:hi]
-        month = parts.month[lo:hi]
         starts = np.datetime_as_string(np.floor(lines.start[lo:hi]).astype("datetime64[s]"))
         ends = np.datetime_as_string(np.floor(lines.end[lo:hi]).astype("datetime64[s]"))
-        sm = parts.sm[lo:hi]
-        sm_text = np.where(np.isnan(sm), "", np.char.mod("%.4f", np.nan_to_num(sm)))
         quantity = lines.quantity[lo:hi].tolist()
+        head = pool_kind[parts.pool_kind[lo:hi]] + accelerator[usage.accelerator.codes[src]]
+        if has_sm:
+            sm = [("" if v != v else f"{v:.4f}") for v in parts.sm[lo:hi].tolist()]
+        else:
+            sm = [""] * (hi - lo)
         rows = zip(
-            [months[m] for m in month.tolist()],
+            [months[m] for m in parts.month[lo:hi].tolist()],
             starts.tolist(),
             ends.tolist(),
             lines.billed_usd[lo:hi].tolist(),
@@ -373,16 +358,11 @@ def focus_csv(
             lines.contracted_usd[lo:hi].tolist(),
             quantity,
             quantity,
-            pool_kind[parts.pool_kind[lo:hi]].tolist(),
-            team[usage.team.codes[src]].tolist(),
-            project[usage.project.codes[src]].tolist(),
-            workload[usage.workload.codes[src]].tolist(),
-            model[usage.model.codes[src]].tolist(),
-            run[usage.run_id.codes[src]].tolist(),
+            head.tolist(),
+            run_text[run_key[src]].tolist(),
             usage.attempt[src].tolist(),
-            accelerator[usage.accelerator.codes[src]].tolist(),
             ["%.6f" % g for g in lines.gpu_hours[lo:hi].tolist()],  # noqa: UP031 (speed)
-            sm_text.tolist(),
+            sm,
             strict=True,
         )
         yield "".join([fmt % row for row in rows])
@@ -393,6 +373,33 @@ def focus_csv(
             full = {**_constants(account), **row}
             out.append(",".join(_csv_value(full.get(name)) for name in COLUMNS) + "\n")
         yield "".join(out)
+
+
+def _run_texts(usage: UsageColumns) -> tuple[np.ndarray, np.ndarray]:
+    """The _RUN columns as one CSV fragment per key, and each usage row's key.
+
+    A run's team, project, workload and model come from its one workload, so the key is the
+    run and there are as many fragments as runs; should rows of one run disagree (intervals
+    written by hand, say), the key is the usage row itself, which is slower but exact.
+    """
+    n_runs = len(usage.run_id.values)
+    first = np.full(n_runs, -1, dtype=np.int64)
+    present, first_row = np.unique(usage.run_id.codes, return_index=True)
+    first[present] = first_row
+    fields = (usage.team, usage.project, usage.workload, usage.model)
+    by_run = all(bool(np.array_equal(f.codes, f.codes[first[usage.run_id.codes]])) for f in fields)
+    rows = first if by_run else np.arange(len(usage), dtype=np.int64)
+    texts = np.empty(len(rows), dtype=object)
+    for i, row in enumerate(rows.tolist()):
+        if row < 0:
+            texts[i] = ""
+            continue
+        team = _escape(usage.team.values[usage.team.codes[row]])
+        parts = [team, team] + [_escape(f.values[f.codes[row]]) for f in fields[1:]]
+        parts.append(_escape(usage.run_id.values[usage.run_id.codes[row]]))
+        texts[i] = ",".join(parts)
+    key = usage.run_id.codes if by_run else np.arange(len(usage), dtype=np.int64)
+    return texts, key
 
 
 def _csv_value(value: object) -> str:
