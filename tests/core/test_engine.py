@@ -142,9 +142,8 @@ def test_quota_lent_to_a_borrower_is_reclaimed() -> None:
         running(f"b{i}", workload(f"b{i}", team="b", priority=1000), [f"s1/p1/{i}"])
         for i in range(3)
     ]
-    f = replace(QUOTA_FLEET, teams=QUOTA_FLEET.teams[:1] + (
-        Team("b", cohort="ml", quota={"H100-80GB": 16}),
-    ))  # fmt: skip
+    b = Team("b", cohort="ml", quota={"H100-80GB": 16})
+    f = replace(QUOTA_FLEET, teams=(QUOTA_FLEET.teams[0], b))
     s = snap(f, [workload("a1", team="a", replicas=2, priority=100)], borrowed)
     d = Engine().decide(s)
     preempts = by_type(d).get(Preempt, [])

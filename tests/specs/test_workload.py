@@ -52,7 +52,7 @@ def test_examples_load_and_name_known_teams_and_datasets() -> None:
 def test_finetune_example_is_a_heterogeneous_gang() -> None:
     workload = load_workload(EXAMPLES / "workloads" / "finetune-eu.yaml")
     assert workload.kind is WorkloadKind.FINETUNE
-    assert workload.replicas == 2
+    assert workload.replicas == 3
     assert workload.accelerators == (
         AcceleratorOption("H100-80GB", 8, 1.0),
         AcceleratorOption("A100-80GB", 8, 0.45),
