@@ -146,3 +146,13 @@ def test_a_run_that_never_started_is_not_metered(store: MemoryStore) -> None:
     job_id = submit(store)
     jobs.cancel(store, {}, job_id, T0 + 10, grace_s=0.1)
     assert store.list_usage(T0, T0 + 86400) == []
+
+
+def test_the_preemption_hook_meters_the_stopped_attempt(store: MemoryStore) -> None:
+    from aiplane.services.metering import preemption_hook
+
+    job_id = submit(store)
+    running = start(store, job_id, T0)
+    preemption_hook(store)(running, T0 + 1800)
+    (u,) = store.list_usage(T0, T0 + 86400)
+    assert (u.outcome, u.end) == ("preempted", T0 + 1800)

@@ -8,6 +8,7 @@ idempotent per run and attempt, so a second call for the same attempt stores not
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from aiplane.core.cost.attempts import attempt_interval
 from aiplane.core.cost.usage import UsageInterval
@@ -55,3 +56,16 @@ def record_usage(
             "could not record usage of run %s attempt %s", run_before.id, run_before.attempt
         )
         return None
+
+
+def preemption_hook(store: Store, fleet: Fleet | None = None) -> Callable[[Run, float], None]:
+    """For ``run_cycle(on_run_stopped=...)``: meter a preempted run's attempt (given the run as
+    it was before the preemption and the time it was stopped)."""
+
+    def stopped(run_before: Run, at: float) -> None:
+        record_usage(
+            store, store.get_job(run_before.job_id), run_before, at,
+            outcome=RunState.PREEMPTED, fleet=fleet,
+        )  # fmt: skip
+
+    return stopped
