@@ -19,6 +19,7 @@ from aiplane.core.scheduling.policy import SchedulingPolicy
 from aiplane.pricing.base import PriceBook
 from aiplane.pricing.catalog import CatalogPriceBook
 from aiplane.services.budgets import BudgetCache, budget_actions, budget_remaining
+from aiplane.services.costs import reserved_remaining
 from aiplane.services.execution import Executor
 from aiplane.services.fleet import FleetCache
 from aiplane.services.scheduling import CycleInputs
@@ -183,6 +184,7 @@ class ControlPlane:
             return CycleInputs(
                 budget_actions=budget_actions(self.store, fleet, now, self.budgets),
                 budget_remaining_usd=budget_remaining(self.store, fleet, now, self.budgets),
+                reserved_remaining_gpu_hours=reserved_remaining(self.store, fleet, now),
             )
         except Exception:
             log.exception("budget evaluation failed; scheduling without budget actions")

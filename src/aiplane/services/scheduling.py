@@ -42,6 +42,7 @@ class CycleInputs:
     settings: SchedulerSettings = field(default_factory=SchedulerSettings)
     budget_actions: Mapping[str, frozenset[BudgetAction]] = field(default_factory=dict)
     budget_remaining_usd: Mapping[str, float] = field(default_factory=dict)
+    reserved_remaining_gpu_hours: Mapping[str, float] = field(default_factory=dict)
 
 
 def build_snapshot(
@@ -98,6 +99,7 @@ def build_snapshot(
         settings=inputs.settings,
         budget_actions=inputs.budget_actions,
         budget_remaining_usd=inputs.budget_remaining_usd,
+        reserved_remaining_gpu_hours=inputs.reserved_remaining_gpu_hours,
     )
 
 

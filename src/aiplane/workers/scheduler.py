@@ -8,6 +8,7 @@ from collections.abc import Callable
 from aiplane.core.scheduling.policy import SchedulingPolicy
 from aiplane.services.execution import Executor
 from aiplane.services.fleet import FleetCache
+from aiplane.services.metering import preemption_hook
 from aiplane.services.scheduling import CycleInputs, run_cycle
 from aiplane.store.base import Store
 
@@ -31,5 +32,6 @@ def scheduler_step(
         backends=executor.backends,
         inputs=inputs() if inputs else None,
         grace_s=executor.cancel_grace_s,
+        on_run_stopped=preemption_hook(store, fleet),
     )
     executor.launch_admitted(clock())

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from aiplane.core.cost.budgets import actions_for
 from aiplane.core.placement import (
     Offer,
     OfferContext,
@@ -145,7 +146,7 @@ class _Cycle:
         self.screen_cache: dict[tuple[Any, ...], list[Screened]] = {}
         self.offer_cache: dict[tuple[Any, ...], tuple[list[Offer], list[Rejection]]] = {}
         self.hopeless: dict[tuple[Any, ...], str] = {}
-        self.contexts: dict[tuple[str, float], OfferContext] = {}
+        self.contexts: dict[tuple[str, str | None, float], OfferContext] = {}
         self.full: set[tuple[str, float, float, float, int]] = set()
         self.reservations: dict[str, Reservation] = {}
         self.victims: set[str] = set()
@@ -173,18 +174,23 @@ class _Cycle:
         return self.decisions
 
     def _context(self, p: PendingRun) -> OfferContext:
-        key = (p.workload.team, p.checkpointed_hours)
+        key = (p.workload.team, p.workload.project, p.checkpointed_hours)
         ctx = self.contexts.get(key)
         if ctx is None:
             ctx = self.contexts[key] = self._new_context(p)
         return ctx
 
     def _new_context(self, p: PendingRun) -> OfferContext:
-        team = p.workload.team
-        actions = self.s.budget_actions.get(team, frozenset())
+        team, project = p.workload.team, p.workload.project
+        actions = actions_for(self.s.budget_actions, team, project)
+        # Work is bound by its team's budget and, when it names one, its project's.
+        limits = [self.s.budget_remaining_usd.get(team)]
+        if project is not None:
+            limits.append(self.s.budget_remaining_usd.get(f"project:{project}"))
+        known = [v for v in limits if v is not None]
         return OfferContext(
             reserved_remaining_gpu_hours=self.s.reserved_remaining_gpu_hours,
-            budget_remaining_usd=self.s.budget_remaining_usd.get(team),
+            budget_remaining_usd=min(known) if known else None,
             spot_or_owned_only=BudgetAction.SPOT_OR_OWNED_ONLY in actions,
             time_value_usd_per_hour=self.s.settings.time_value_usd_per_hour,
             checkpointed_hours=p.checkpointed_hours,

@@ -13,6 +13,7 @@ import heapq
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 
+from aiplane.core.cost.budgets import actions_for
 from aiplane.core.scheduling.snapshot import BudgetAction, PendingRun, Snapshot
 from aiplane.core.workloads import PRIORITY_CLASSES
 
@@ -20,7 +21,7 @@ LOWEST_PRIORITY = min(PRIORITY_CLASSES.values())
 
 
 def effective_priority(run: PendingRun, snapshot: Snapshot) -> int:
-    actions = snapshot.budget_actions.get(run.workload.team, frozenset())
+    actions = actions_for(snapshot.budget_actions, run.workload.team, run.workload.project)
     if BudgetAction.LOWER_PRIORITY in actions:
         return min(run.workload.priority, LOWEST_PRIORITY)
     return run.workload.priority
