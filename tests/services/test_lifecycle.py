@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,39 @@ def test_submission_must_fit_the_fleet(plane: Plane) -> None:
         plane.submit(name="x", run="true", team="nobody", inputs=["d", "missing"])
     locations = {p.location for p in err.value.problems}
     assert locations == {"team", "inputs[1]"}
+
+
+def test_preemption_stops_the_victim_requeues_it_and_meters_its_attempt(
+    plane: Plane, tmp_path: Path
+) -> None:
+    from aiplane.core.scheduling.engine import Engine
+    from aiplane.services.metering import preemption_hook
+
+    def step() -> None:
+        fleet = plane.cache.get(plane.store)
+        assert fleet is not None
+        run_cycle(
+            plane.store, fleet, Engine(), time.time(), backends=plane.backends, grace_s=1.0,
+            on_run_stopped=preemption_hook(plane.store, fleet),
+        )  # fmt: skip
+        plane.executor.launch_admitted(time.time())
+        plane.executor.reconcile(time.time())
+
+    plane.step = step  # type: ignore[method-assign]
+    low = plane.submit(name="low", run="sleep 60", resources={"cpus": 4}, priority="low")
+    first = plane.wait(low, RunState.RUNNING)
+    pid_file = Path(first.handles[0]["dir"]) / "supervisor.json"
+    high = plane.submit(name="high", run="echo urgent", resources={"cpus": 4}, priority="high")
+    plane.wait(high, RunState.SUCCEEDED)
+    again = plane.store.run_for_job(low)
+    assert again.attempt == 2  # back in the queue, then placed again once there was room
+    events = [e.kind for e in jobs.events(plane.store, low)]
+    assert "run.preempted" in events
+    usage = plane.store.list_usage(0, time.time() + 1)
+    assert [(u.job_id, u.attempt) for u in usage if u.job_id == low] == [(low, 1)]
+    supervisor = json.loads(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{supervisor['child_pid']}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{supervisor['child_pid']}").exists(), "the victim kept running"
+    jobs.cancel(plane.store, plane.backends, low, time.time(), grace_s=1.0)
