@@ -339,3 +339,36 @@ def test_gangs_stay_in_one_pool_and_use_whole_nodes_first() -> None:
     assert "p0" in waits(d)  # one node in each pool: never split across pools
     shape = NodeShape("H100-80GB", 8, 96, 1024)
     assert shape.capacity.gpus == 8
+
+
+def test_shares_and_mig_slices_pack_onto_one_gpu_and_leave_whole_gpus_whole() -> None:
+    from aiplane.specs.shorthand import parse_accelerator
+
+    f = fleet(site(pools=(pool(nodes=1, accelerator="A100-80GB", gpus=2),)))
+    slices = [
+        workload(f"mig{i}", accelerators=(parse_accelerator("A100-80GB:1g.10gb"),))
+        for i in range(7)
+    ]
+    whole = workload("whole", accelerator="A100-80GB", gpus=1)
+    d = Engine().decide(snap(f, [*slices, whole]))
+    places = placed(d)
+    assert len(places) == 8  # seven 1/7 slices fill one GPU, the other stays whole
+    slice_gpus = {places[f"p{i}"].placement.assignments[0].gpu_indices for i in range(7)}
+    whole_gpus = places["p7"].placement.assignments[0].gpu_indices
+    assert len(slice_gpus) == 1 and slice_gpus != {whole_gpus}
+    # One more slice does not fit anywhere.
+    more = Engine().decide(snap(f, [*slices, whole, slices[0]]))
+    assert "p8" in waits(more)
+
+
+def test_a_partly_shared_gpu_is_not_handed_out_whole() -> None:
+    f = fleet(site(pools=(pool(nodes=1, accelerator="L4", gpus=2),)))
+    s = snap(f, [workload("whole", accelerator="L4", gpus=2)])
+    # GPU 0 carries a 0.5 share: 1.5 GPUs are free, but not two whole ones.
+    node = replace(s.nodes[0], free=Resources(1.5, 96, 1024), free_gpu_indices=(1,),
+                   shared_gpus=((0, 0.5),))  # fmt: skip
+    d = Engine().decide(replace(s, nodes=(node,)))
+    assert "p0" in waits(d)
+    half = workload("half", accelerator="L4", gpus=0.5)
+    d = Engine().decide(replace(s, nodes=(node,), pending=(PendingRun("h", "jh", half, NOW),)))
+    assert placed(d)["h"].placement.assignments[0].gpu_indices == (0,)

@@ -39,7 +39,7 @@ def scenarios(draw: st.DrawFn) -> Snapshot:
     def random_workload(i: int) -> object:
         return workload(
             f"w{i}",
-            gpus=draw(st.sampled_from([1, 2, 4, 8])),
+            gpus=draw(st.sampled_from([0.25, 0.5, 1, 2, 4, 8])),
             replicas=draw(st.integers(1, 3)),
             priority=draw(st.sampled_from([100, 500, 1000])),
             team=draw(st.sampled_from([t.name for t in TEAMS])),
@@ -66,14 +66,19 @@ def scenarios(draw: st.DrawFn) -> Snapshot:
             running.append(RunningRun(d.run_id, "j" + d.run_id, w, d.placement, 0.0, started))
     used: dict[str, Resources] = defaultdict(Resources)
     taken: dict[str, set[int]] = defaultdict(set)
+    shared: dict[str, dict[int, float]] = defaultdict(dict)
     for r in running:
         for a in r.placement.assignments:
             used[a.node] = used[a.node] + Resources(a.gpus, a.cpus, a.memory_gib)
-            taken[a.node].update(a.gpu_indices)
+            if a.gpus < 1:
+                shared[a.node][a.gpu_indices[0]] = shared[a.node].get(a.gpu_indices[0], 0) + a.gpus
+            else:
+                taken[a.node].update(a.gpu_indices)
     nodes = tuple(
         NodeState(
             n.id, n.pool, n.free - used[n.id],
-            tuple(i for i in n.free_gpu_indices if i not in taken[n.id]),
+            tuple(i for i in n.free_gpu_indices if i not in taken[n.id] | set(shared[n.id])),
+            shared_gpus=tuple((i, 1 - u) for i, u in sorted(shared[n.id].items()) if u < 1),
         )
         for n in empty
     )  # fmt: skip
@@ -105,13 +110,23 @@ def test_engine_invariants(s: Snapshot) -> None:
             capacity[a.node] = capacity[a.node] + Resources(a.gpus, a.cpus, a.memory_gib)
     usage: dict[str, Resources] = defaultdict(Resources)
     indices: dict[str, set[int]] = defaultdict(set)
+    share_use: dict[tuple[str, int], float] = defaultdict(float)
     team_use: dict[str, float] = defaultdict(float)
     items = [(r.workload, r.placement) for r in final] + placements
     for w, p in items:
         for a in p.assignments:
             usage[a.node] = usage[a.node] + Resources(a.gpus, a.cpus, a.memory_gib)
-            assert not indices[a.node] & set(a.gpu_indices), "a GPU handed out twice"
-            indices[a.node].update(a.gpu_indices)
+            if a.gpus < 1:
+                [gpu] = a.gpu_indices
+                share_use[(a.node, gpu)] += a.gpus
+                assert share_use[(a.node, gpu)] <= 1 + 1e-9, "a GPU's shares exceed it"
+                assert gpu not in indices[a.node], "a whole GPU also shared"
+            else:
+                whole = set(a.gpu_indices)
+                assert len(whole) == round(a.gpus), "wrong number of GPUs handed out"
+                assert not indices[a.node] & whole, "a GPU handed out twice"
+                assert not {g for (n, g) in share_use if n == a.node} & whole, "shared GPU given"
+                indices[a.node].update(whole)
         team_use[w.team] += sum(a.gpus for a in p.assignments)
     for node, used in usage.items():
         assert used.fits_in(capacity[node]), f"node {node} over-allocated"

@@ -27,7 +27,8 @@ def workload_to_dict(w: Workload) -> dict[str, Any]:
         "run": w.run,
         "replicas": w.replicas,
         "accelerators": [
-            {"name": a.name, "count": a.count, "speed": a.speed} for a in w.accelerators
+            {"name": a.name, "count": a.count, "speed": a.speed, "mig_profile": a.mig_profile}
+            for a in w.accelerators
         ],
         "cpus": w.cpus,
         "memory_gib": w.memory_gib,
@@ -60,7 +61,9 @@ def workload_from_dict(d: Mapping[str, Any]) -> Workload:
         run=d["run"],
         replicas=int(d.get("replicas", 1)),
         accelerators=tuple(
-            AcceleratorOption(a["name"], float(a["count"]), float(a.get("speed", 1.0)))
+            AcceleratorOption(
+                a["name"], float(a["count"]), float(a.get("speed", 1.0)), a.get("mig_profile")
+            )
             for a in d.get("accelerators", ())
         ),
         cpus=float(d.get("cpus", 1.0)),

@@ -33,6 +33,8 @@ class AcceleratorOption:
     name: str
     count: float
     speed: float = 1.0
+    # A MIG slice such as "1g.10gb": ``count`` is then its share of the GPU (1/7 per slice).
+    mig_profile: str | None = None
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ def build_snapshot(
     inputs = inputs or CycleInputs()
     used: dict[str, Resources] = {}
     used_indices: dict[str, set[int]] = {}
+    shares: dict[str, dict[int, float]] = {}
     running: list[RunningRun] = []
     active = store.list_jobs(limit=MAX_PENDING_PER_CYCLE, states=ACTIVE)
     for job, run in active:
@@ -58,7 +59,11 @@ def build_snapshot(
             continue
         for a in run.placement.assignments:
             used[a.node] = used.get(a.node, Resources()) + Resources(a.gpus, a.cpus, a.memory_gib)
-            used_indices.setdefault(a.node, set()).update(a.gpu_indices)
+            if 0 < a.gpus < 1 and a.gpu_indices:  # a share of one GPU
+                node_shares = shares.setdefault(a.node, {})
+                node_shares[a.gpu_indices[0]] = node_shares.get(a.gpu_indices[0], 0.0) + a.gpus
+            else:
+                used_indices.setdefault(a.node, set()).update(a.gpu_indices)
         running.append(
             RunningRun(
                 run.id,
@@ -73,7 +78,8 @@ def build_snapshot(
     for pool in fleet.pools():
         capacity = pool.node.capacity
         for i, node_id in enumerate(pool.node_ids()):
-            taken = used_indices.get(node_id, set())
+            node_shares = shares.get(node_id, {})
+            taken = used_indices.get(node_id, set()) | set(node_shares)
             # An elastic pool's nodes beyond its minimum are up only while work runs on them.
             up = not pool.elastic or i < pool.nodes_min or node_id in used
             nodes.append(
@@ -83,6 +89,11 @@ def build_snapshot(
                     free=capacity - used.get(node_id, Resources()),
                     free_gpu_indices=tuple(i for i in range(pool.node.gpus) if i not in taken),
                     up=up,
+                    shared_gpus=tuple(
+                        (gpu, 1.0 - share)
+                        for gpu, share in sorted(node_shares.items())
+                        if share < 1.0 - 1e-9
+                    ),
                 )
             )
     queued = store.list_jobs(limit=MAX_PENDING_PER_CYCLE, states=[RunState.PENDING])

@@ -3,6 +3,8 @@
 - ``NAME`` an accelerator type, case-insensitive, aliases allowed (``H100`` is ``H100-80GB``).
 - ``COUNT`` per replica, default 1: a whole number of GPUs (at least 1), or a share of one GPU
   strictly between 0 and 1 (``L4:0.5``).
+- ``COUNT`` may instead name a MIG slice of a MIG-capable GPU, ``NgNAME`` as NVIDIA writes them
+  (``A100-80GB:1g.10gb``, ``H100:3g.40gb``): a share of N/7 of one GPU.
 - ``SPEED`` relative throughput on this type, default 1.0, in (0, 10]; it lets a workload say
   that an A100 does 0.45 of the work of an H100 (``A100-80GB:8@0.45``).
 """
@@ -20,6 +22,11 @@ COUNT_ALLOWED = "a whole number >= 1, or a share of one GPU between 0 and 1 (e.g
 SPEED_ALLOWED = "a number in (0, 10]"
 MAX_SPEED = 10.0
 
+MIG_ALLOWED = (
+    "a MIG profile like 1g.10gb, 2g.20gb, 3g.40gb, 4g.40gb or 7g.80gb on a MIG-capable GPU"
+)
+MIG_SLICES = 7  # compute slices of an A100 or H100/H200
+_MIG = re.compile(r"(?P<slices>[1-7])g\.(?P<memory>\d+)gb", re.IGNORECASE)
 _FORM = re.compile(r"(?P<name>[^:@]*)(?::(?P<count>[^@]*))?(?:@(?P<speed>.*))?")
 
 
@@ -57,7 +64,12 @@ def parse_accelerator(text: str) -> AcceleratorOption:
     if name is None:
         raise ShorthandError(f"unknown accelerator type {raw_name!r}", text, known_accelerators())
     count = 1.0
-    if m.group("count") is not None:
+    mig = _MIG.fullmatch(m.group("count").strip()) if m.group("count") is not None else None
+    if mig is not None:
+        if not ACCELERATORS[name].mig_capable:
+            raise ShorthandError(f"{name} has no MIG slices", text, MIG_ALLOWED)
+        count = int(mig.group("slices")) / MIG_SLICES
+    elif m.group("count") is not None:
         raw = m.group("count").strip()
         value = _number(raw)
         if value is None:
@@ -74,13 +86,16 @@ def parse_accelerator(text: str) -> AcceleratorOption:
         if not 0 < value <= MAX_SPEED:
             raise ShorthandError(f"speed {raw!r} is out of range", text, SPEED_ALLOWED)
         speed = value
-    return AcceleratorOption(name, count, speed)
+    profile = mig.group(0).lower() if mig is not None else None
+    return AcceleratorOption(name, count, speed, profile)
 
 
 def format_accelerator(option: AcceleratorOption) -> str:
     """The shorthand for ``option``; ``parse_accelerator`` reads it back to an equal value."""
     text = option.name
-    if option.count != 1:
+    if option.mig_profile is not None:
+        text += f":{option.mig_profile}"
+    elif option.count != 1:
         text += f":{int(option.count)}" if option.count >= 1 else f":{option.count!r}"
     if option.speed != 1:
         text += f"@{option.speed!r}"

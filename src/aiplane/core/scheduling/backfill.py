@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from aiplane.core.resources import Resources
 from aiplane.core.scheduling.capacity import PoolCapacity
-from aiplane.core.scheduling.snapshot import NodeState, RunningRun
+from aiplane.core.scheduling.snapshot import RunningRun
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,7 @@ def reserve(
 ) -> Reservation | None:
     """The earliest time ``replicas`` x ``need`` fits on the pool, replaying ``running`` (pairs
     of estimated end and run, ends possibly inf) on a copy of its capacity."""
-    nodes = [
-        NodeState(slot.id, capacity.key, slot.free, tuple(slot.gpu_indices), slot.up)
-        for slot in capacity.slots
-    ]
+    nodes = [slot.state(capacity.key) for slot in capacity.slots]
     trial = PoolCapacity(capacity.key, nodes)
     shadow = now
     for end, run in sorted(running, key=lambda pair: pair[0]):

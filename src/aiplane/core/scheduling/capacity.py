@@ -3,6 +3,10 @@
 Nodes are bucketed by free GPUs, so best fit (the fullest node that still fits) looks at a few
 buckets instead of every node, and a pool that cannot fit a request says so in O(1). Nodes that
 are up come before an elastic pool's headroom, which would have to be provisioned.
+
+Whole GPUs are handed out by index. A fractional share or MIG slice goes onto one GPU: the
+fullest shared GPU it still fits on, else a fresh one, so shares pack together and whole GPUs
+stay whole for whole-GPU work.
 """
 
 from __future__ import annotations
@@ -28,6 +32,24 @@ class NodeSlot:
     free: Resources
     gpu_indices: list[int]
     up: bool
+    shared: dict[int, float]  # GPU index -> share still free, for partly used GPUs
+
+    def fits(self, need: Resources) -> bool:
+        if not need.fits_in(self.free):
+            return False
+        if need.gpus >= 1 - _EPS:
+            return len(self.gpu_indices) >= int(need.gpus + _EPS)
+        if need.gpus > 0:
+            return bool(self.gpu_indices) or any(
+                f >= need.gpus - _EPS for f in self.shared.values()
+            )
+        return True
+
+    def state(self, pool: str) -> NodeState:
+        return NodeState(
+            self.id, pool, self.free, tuple(self.gpu_indices), self.up,
+            tuple(sorted(self.shared.items())),
+        )  # fmt: skip
 
 
 class PoolCapacity:
@@ -39,7 +61,9 @@ class PoolCapacity:
         self.by_id: dict[str, int] = {}
         for node in nodes:
             index = len(self.slots)
-            slot = NodeSlot(node.id, node.free, list(node.free_gpu_indices), node.up)
+            slot = NodeSlot(
+                node.id, node.free, list(node.free_gpu_indices), node.up, dict(node.shared_gpus)
+            )
             self.slots.append(slot)
             self.by_id[node.id] = index
             self._insert(index)
@@ -81,26 +105,49 @@ class PoolCapacity:
         for buckets in self._buckets:
             for key in sorted(k for k in buckets if k >= want):
                 for index in buckets[key]:
-                    if index not in blocked and need.fits_in(self.slots[index].free):
+                    if index not in blocked and self.slots[index].fits(need):
                         yield index
 
     def take(self, index: int, need: Resources) -> tuple[int, ...]:
         """Allocate ``need`` on node ``index``; returns the GPU indices handed out."""
         self._remove(index)
         slot = self.slots[index]
-        whole = int(need.gpus + _EPS) if need.gpus >= 1 - _EPS else 0
-        chosen = tuple(slot.gpu_indices[:whole])
-        slot.gpu_indices = slot.gpu_indices[whole:]
+        chosen: tuple[int, ...]
+        if 0 < need.gpus < 1 - _EPS:
+            chosen = (self._take_share(slot, need.gpus),)
+        else:
+            whole = int(need.gpus + _EPS)
+            chosen = tuple(slot.gpu_indices[:whole])
+            slot.gpu_indices = slot.gpu_indices[whole:]
         slot.free = slot.free - need
         self._insert(index)
         return chosen
+
+    @staticmethod
+    def _take_share(slot: NodeSlot, share: float) -> int:
+        fitting = [(free, i) for i, free in slot.shared.items() if free >= share - _EPS]
+        if fitting:
+            _, gpu = min(fitting)
+        else:
+            gpu = slot.gpu_indices.pop(0)
+            slot.shared[gpu] = 1.0
+        slot.shared[gpu] -= share
+        return gpu
 
     def give(self, index: int, amount: Resources, gpu_indices: Iterable[int] = ()) -> None:
         """Return capacity to node ``index`` (a run ended or was preempted)."""
         self._remove(index)
         slot = self.slots[index]
         slot.free = slot.free + amount
-        slot.gpu_indices = sorted({*slot.gpu_indices, *gpu_indices})
+        indices = list(gpu_indices)
+        if 0 < amount.gpus < 1 - _EPS and indices:
+            gpu = indices[0]
+            slot.shared[gpu] = slot.shared.get(gpu, 0.0) + amount.gpus
+            if slot.shared[gpu] >= 1 - _EPS:  # every share gone: a whole GPU again
+                del slot.shared[gpu]
+                slot.gpu_indices = sorted({*slot.gpu_indices, gpu})
+        else:
+            slot.gpu_indices = sorted({*slot.gpu_indices, *indices})
         self._insert(index)
 
     def pack(

@@ -499,9 +499,7 @@ class _Cycle:
         def enough(victims: Sequence[RunningRun]) -> bool:
             involved = {a.node for v in victims for a in v.placement.assignments}
             nodes = [
-                NodeState(s.id, capacity.key, s.free, tuple(s.gpu_indices), s.up)
-                for s in capacity.slots
-                if s.free.gpus > 0 or s.id in involved
+                s.state(capacity.key) for s in capacity.slots if s.free.gpus > 0 or s.id in involved
             ]
             trial = PoolCapacity(capacity.key, nodes)
             for v in victims:

@@ -21,9 +21,11 @@ class NodeState:
     id: str
     pool: str
     free: Resources
-    free_gpu_indices: tuple[int, ...]
+    free_gpu_indices: tuple[int, ...]  # GPUs nothing runs on
     # False for an elastic pool's headroom: placing work there means provisioning the node.
     up: bool = True
+    # GPUs partly taken by fractional shares or MIG slices: (index, share still free).
+    shared_gpus: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass(frozen=True)
