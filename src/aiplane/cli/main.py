@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from aiplane import __version__
-from aiplane.cli.commands import cost, demo, fleet, jobs, server, tokens
+from aiplane.cli.commands import cost, demo, fleet, jobs, server, sim, tokens
 
 app = typer.Typer(
     name="aiplane",
@@ -23,6 +23,8 @@ app.command("up")(server.up)
 app.command("down")(server.down)
 app.command("demo")(demo.demo)
 app.command("submit")(jobs.submit)
+app.command("simulate")(sim.simulate)
+app.command("plan")(sim.plan)
 app.add_typer(fleet.app, name="fleet")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(tokens.app, name="tokens")

@@ -13,7 +13,7 @@ from operator import attrgetter
 
 from aiplane.core.scheduling.decisions import Decision, Wait
 from aiplane.core.scheduling.greedy import OfferCache, Placer
-from aiplane.core.scheduling.snapshot import Snapshot
+from aiplane.core.scheduling.snapshot import PendingRun, Snapshot
 
 _SUBMISSION = attrgetter("submitted_at", "run_id")
 _EXPLANATION = {"policy": "fifo", "order": "submission time"}
@@ -32,13 +32,22 @@ class Fifo:
         placer = Placer(snapshot, self._cache, _EXPLANATION)
         if placer.capacity.exhausted():
             return out
+        # On a busy cluster the head is usually blocked: find it in one pass and sort the
+        # queue only when it starts and the next head matters.
+        head = min(snapshot.pending, key=_SUBMISSION)
+        if not self._admit(head, placer, out):
+            return out
         for run in sorted(snapshot.pending, key=_SUBMISSION):
-            if placer.try_place(run, out):
-                if placer.capacity.exhausted():
-                    break
+            if run is head:
                 continue
-            if not placer.options(run):
-                continue
-            out.append(Wait(run.run_id, "head of the FIFO queue: no room for its whole gang yet"))
-            break
+            if placer.capacity.exhausted() or not self._admit(run, placer, out):
+                break
         return out
+
+    @staticmethod
+    def _admit(run: PendingRun, placer: Placer, out: list[Decision]) -> bool:
+        """Place ``run``, or skip it if no pool can ever take it; False if it must block."""
+        if placer.try_place(run, out) or not placer.options(run):
+            return True
+        out.append(Wait(run.run_id, "head of the FIFO queue: no room for its whole gang yet"))
+        return False

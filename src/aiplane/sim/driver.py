@@ -1,0 +1,370 @@
+"""The discrete-event driver: the real scheduling core on a virtual clock.
+
+Events are arrivals (from the trace, already in submission order), attempt finishes and spot
+interruptions (in a heap). All events at one timestamp are applied, then one scheduling cycle
+runs on an immutable :class:`Snapshot`, as the live control plane's loop would. With
+``min_cycle_interval_s`` cycles are at least that far apart in virtual time (events still
+apply at their own time), which bounds the cost of long, busy replays; ``tick_s`` adds a
+cycle at that interval while work waits, like the live loop's tick.
+
+Every decision is checked before it is applied, and what fails is counted, never applied: a
+Place whose assignments do not match the workload's replicas (a partial gang), a placement
+into a pool the workload's constraints forbid (re-checked with ``core.placement``), and an
+over-allocated node. A correct policy leaves all three at zero.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiplane.core.fleet import Fleet
+from aiplane.core.placement import evaluate_offers
+from aiplane.core.runs import Placement
+from aiplane.core.scheduling.decisions import Place, Preempt, Release
+from aiplane.core.scheduling.policy import SchedulingPolicy
+from aiplane.core.scheduling.snapshot import PendingRun, RunningRun, SchedulerSettings, Snapshot
+from aiplane.core.workloads import AcceleratorOption, Workload
+from aiplane.sim.attempts import PENDING, RUNNING, JobState, interruption_delay
+from aiplane.sim.clock import VirtualClock
+from aiplane.sim.costs import attempt_rate, capacity_cost
+from aiplane.sim.jobs import Prepared, Shape
+from aiplane.sim.metrics import Counters, JobRecord, Series, Summary, summarise
+from aiplane.sim.nodes import NodeTable
+
+_FINISH, _INTERRUPT = 0, 1
+_EPS = 1e-9
+# Cycles at one virtual instant after preemptions: enough to use what preemption freed,
+# never a loop with a policy that keeps preempting.
+_MAX_FOLLOW_UPS = 2
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    seed: int = 0
+    min_cycle_interval_s: float = 0.0
+    tick_s: float = 0.0
+    sample_interval_s: float = 3600.0
+    spot_interruptions: bool = True
+    settings: SchedulerSettings = field(default_factory=SchedulerSettings)
+
+
+@dataclass
+class SimResult:
+    summary: Summary
+    records: list[JobRecord]
+    series: Series
+    fragmentation: list[tuple[float, float]]
+    counters: Counters
+
+
+class Simulator:
+    def __init__(
+        self,
+        fleet: Fleet,
+        prepared: Prepared,
+        policy: SchedulingPolicy,
+        options: SimOptions | None = None,
+        policy_name: str | None = None,
+    ) -> None:
+        self.fleet = fleet
+        self.policy = policy
+        self.name = policy_name or policy.name
+        self.options = options or SimOptions()
+        self.clock = VirtualClock()
+        self.nodes = NodeTable(fleet)
+        self.jobs = [
+            JobState(i, j, w, s)
+            for i, (j, w, s) in enumerate(
+                zip(prepared.jobs, prepared.workloads, prepared.shapes, strict=True)
+            )
+        ]
+        self.by_run = {s.job.id: s for s in self.jobs}
+        self.pending: dict[str, PendingRun] = {}
+        self.running: dict[str, RunningRun] = {}
+        self.counters = Counters()
+        self.series = Series()
+        self.cost_by_pricing: dict[str, float] = {}
+        self.busy_gpu_s: dict[str, float] = {}
+        self._first_submit = self.jobs[0].job.submit_s if self.jobs else 0.0
+        self.fragmentation: list[tuple[float, float]] = []
+        self._events: list[tuple[float, int, int, int, int]] = []
+        self._seq = 0
+        self._checkpoints: list[tuple[float, int, int]] = []
+        self._waiting_shapes: Counter[Shape] = Counter()
+        self._feasible: dict[tuple[object, ...], frozenset[tuple[str, str | None]]] = {}
+        self._next_sample = 0.0
+        self._follow_ups = 0
+        self._done = 0
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run(self, progress: Callable[[int, int], None] | None = None) -> SimResult:
+        wall = time.perf_counter()
+        jobs, events, opts = self.jobs, self._events, self.options
+        total, arrived = len(jobs), 0
+        next_cycle: float | None = None
+        last_cycle = -math.inf
+        steps = 0
+        while True:
+            t = min(
+                jobs[arrived].job.submit_s if arrived < total else math.inf,
+                events[0][0] if events else math.inf,
+                next_cycle if next_cycle is not None else math.inf,
+            )
+            if t == math.inf:
+                break
+            self.nodes.advance(t)
+            self.clock.advance_to(t)
+            dirty = False
+            while arrived < total and jobs[arrived].job.submit_s <= t:
+                self._enqueue(jobs[arrived])
+                arrived += 1
+                dirty = True
+            while events and events[0][0] <= t:
+                _, _, kind, index, attempt = heapq.heappop(events)
+                state = jobs[index]
+                if state.state != RUNNING or state.attempt != attempt:
+                    continue  # stale: the attempt already ended
+                self._end_attempt(state, t, finished=kind == _FINISH)
+                dirty = True
+            if dirty:
+                due = max(t, last_cycle + opts.min_cycle_interval_s)
+                next_cycle = due if next_cycle is None else min(next_cycle, due)
+            if next_cycle is not None and next_cycle <= t:
+                next_cycle = None
+                if self.pending:
+                    follow_up = self._cycle(t)
+                    last_cycle = t
+                    if follow_up:
+                        next_cycle = t
+                    elif opts.tick_s > 0 and self.pending:
+                        next_cycle = t + opts.tick_s
+            self.series.record(
+                t, self.nodes.busy_gpus, self.nodes.up_gpus, len(self.pending), len(self.running)
+            )
+            steps += 1
+            if progress is not None and steps % 2000 == 0:
+                progress(self._done, total)
+        if progress is not None:
+            progress(self._done, total)
+        return self._result(time.perf_counter() - wall)
+
+    def _enqueue(self, state: JobState) -> None:
+        run = state.pending_run()
+        self.pending[run.run_id] = run
+        self._waiting_shapes[state.shape] += 1
+
+    def _dequeue(self, state: JobState) -> None:
+        del self.pending[state.job.id]
+        self._waiting_shapes[state.shape] -= 1
+
+    # -- one scheduling cycle -----------------------------------------------------------------
+
+    def _cycle(self, now: float) -> bool:
+        """Run the policy once and apply its decisions; True if a follow-up cycle is due."""
+        self._refresh_checkpoints(now)
+        snapshot = Snapshot(
+            fleet=self.fleet,
+            nodes=self.nodes.nodes(),
+            pending=tuple(self.pending.values()),
+            now=now,
+            running=tuple(self.running.values()),
+            settings=self.options.settings,
+        )
+        started = time.perf_counter()
+        decisions = self.policy.decide(snapshot)
+        c = self.counters
+        c.policy_s += time.perf_counter() - started
+        c.cycles += 1
+        c.decisions += len(decisions)
+        preempted = False
+        for d in decisions:
+            if isinstance(d, Preempt):
+                preempted |= self._preempt(d, now)
+        for d in decisions:
+            if isinstance(d, Place):
+                self._place(d, now)
+            elif isinstance(d, Release):
+                self._release(d)
+        if now >= self._next_sample:
+            self._sample(now)
+        if preempted and self._follow_ups < _MAX_FOLLOW_UPS:
+            self._follow_ups += 1
+            return True
+        self._follow_ups = 0
+        return False
+
+    def _preempt(self, d: Preempt, now: float) -> bool:
+        state = self.by_run.get(d.run_id)
+        if state is None or state.state != RUNNING:
+            self.counters.invalid_decisions += 1
+            return False
+        self.counters.preemptions += 1
+        self._stop(state, now, interrupted=False)
+        return True
+
+    def _place(self, d: Place, now: float) -> None:
+        c = self.counters
+        state = self.by_run.get(d.run_id)
+        if state is None or state.state != PENDING:
+            c.invalid_decisions += 1
+            return
+        placement = d.placement
+        workload = state.workload
+        if len(placement.assignments) != workload.replicas:
+            c.partial_gangs += 1
+            c.note(f"{d.run_id}: {len(placement.assignments)} of {workload.replicas} replicas")
+            return
+        option = self._option(workload, placement)
+        if option is None:
+            c.violations += 1
+            c.note(f"{d.run_id}: {placement.pool}/{placement.accelerator} is not allowed")
+            return
+        short = [a for a in placement.assignments if a.gpus < option.count - _EPS]
+        problem = self.nodes.problem(placement.pool, placement.assignments)
+        if short or problem is not None:
+            c.over_allocations += 1
+            c.note(f"{d.run_id}: {problem or 'a replica got fewer GPUs than it needs'}")
+            return
+        self._dequeue(state)
+        c.provisions += self.nodes.allocate(placement.assignments)
+        c.placements += 1
+        pool = self.nodes.pools[placement.pool]
+        rate = attempt_rate(pool, placement.assignments)
+        end = state.start(now, placement, option.speed, rate)
+        self.running[state.job.id] = state.running_run()
+        self._push(end, _FINISH, state)
+        if state.checkpoint_s:
+            heapq.heappush(
+                self._checkpoints, (now + state.checkpoint_s, state.index, state.attempt)
+            )
+        spot = pool.pricing.interruption_rate_per_hour
+        if spot > 0 and self.options.spot_interruptions:
+            nodes = len({a.node for a in placement.assignments})
+            delay = interruption_delay(
+                self.options.seed, state.job.id, state.attempt, spot * nodes / 3600
+            )
+            if now + delay < end:
+                self._push(now + delay, _INTERRUPT, state)
+
+    def _option(self, workload: Workload, placement: Placement) -> AcceleratorOption | None:
+        """The workload's option used by ``placement`` if its pool is allowed, else None."""
+        key = (
+            workload.accelerators,
+            workload.replicas,
+            workload.spot,
+            workload.kind,
+            workload.inputs,
+            # Every simulated workload lives as long as the simulator, so its id is stable.
+            id(workload.constraints),
+        )
+        allowed = self._feasible.get(key)
+        if allowed is None:
+            offers, _ = evaluate_offers(workload, self.fleet)
+            allowed = frozenset((o.pool.key, o.option.name if o.option else None) for o in offers)
+            self._feasible[key] = allowed
+        if (placement.pool, placement.accelerator) not in allowed:
+            return None
+        for option in workload.accelerators:
+            if option.name == placement.accelerator:
+                return option
+        return AcceleratorOption(placement.accelerator or "cpu", 0.0)
+
+    def _release(self, d: Release) -> None:
+        self.counters.releases += len(d.nodes)
+
+    # -- attempts ending ------------------------------------------------------------------------
+
+    def _push(self, t: float, kind: int, state: JobState) -> None:
+        self._seq += 1
+        heapq.heappush(self._events, (t, self._seq, kind, state.index, state.attempt))
+
+    def _end_attempt(self, state: JobState, now: float, finished: bool) -> None:
+        if finished:
+            placement = state.placement
+            assert placement is not None
+            self._account(state, placement, state.finish(now), now)
+            self._done += 1
+            del self.running[state.job.id]
+            self.counters.releases += self.nodes.release(placement.assignments)
+        else:
+            self.counters.interruptions += 1
+            self._stop(state, now, interrupted=True)
+
+    def _stop(self, state: JobState, now: float, interrupted: bool) -> None:
+        placement = state.placement
+        assert placement is not None
+        self._account(state, placement, state.stop(now, interrupted), now)
+        del self.running[state.job.id]
+        self.counters.releases += self.nodes.release(placement.assignments)
+        self._enqueue(state)
+
+    def _account(self, state: JobState, placement: Placement, cost: float, now: float) -> None:
+        """Charge an ended attempt (its start and GPUs are still on ``state``)."""
+        model = str(self.nodes.pools[placement.pool].pricing.model)
+        self.cost_by_pricing[model] = self.cost_by_pricing.get(model, 0.0) + cost
+        busy = self.busy_gpu_s
+        busy[placement.pool] = busy.get(placement.pool, 0.0) + state.gpus * (now - state.started_at)
+
+    def _refresh_checkpoints(self, now: float) -> None:
+        """Move running runs' ``last_checkpoint_at`` forward to ``now`` (only those that
+        passed a checkpoint since the last cycle are rebuilt)."""
+        heap = self._checkpoints
+        while heap and heap[0][0] <= now:
+            _, index, attempt = heapq.heappop(heap)
+            state = self.jobs[index]
+            if state.state != RUNNING or state.attempt != attempt:
+                continue
+            done = state.checkpoints_done(now)
+            self.running[state.job.id] = state.running_run(state.last_checkpoint(now))
+            heapq.heappush(
+                heap, (state.started_at + (done + 1) * state.checkpoint_s, index, attempt)
+            )
+
+    # -- measuring -------------------------------------------------------------------------------
+
+    def _sample(self, now: float) -> None:
+        smallest: dict[str, float] = {}
+        for shape, count in self._waiting_shapes.items():
+            if count <= 0:
+                continue
+            for option in shape.options:
+                for key, pool in self.nodes.pools.items():
+                    if pool.node.accelerator == option.name and option.count <= pool.node.gpus:
+                        smallest[key] = min(smallest.get(key, math.inf), option.count)
+        fragmented = self.nodes.fragmented_gpus(smallest)
+        up = self.nodes.up_gpus
+        self.fragmentation.append((now, fragmented / up if up else 0.0))
+        self._next_sample = now + self.options.sample_interval_s
+
+    def _result(self, wall_s: float) -> SimResult:
+        end = self.clock.now()
+        self.nodes.advance(end)
+        capacity = capacity_cost(
+            self.nodes.pools, self.nodes.up_node_s, self.busy_gpu_s, end - self._first_submit
+        )
+        frag = [f for _, f in self.fragmentation]
+        records = [s.record for s in self.jobs]
+        c = self.counters
+        summary = summarise(
+            self.name,
+            records,
+            self.series,
+            c,
+            cost_by_pricing=self.cost_by_pricing,
+            capacity_cost_usd=capacity,
+            fragmentation=sum(frag) / len(frag) if frag else 0.0,
+            wall_s=wall_s,
+            extra={
+                "unfinished": sum(1 for r in records if r.finish_s is None),
+                "over_allocations": c.over_allocations,
+                "invalid_decisions": c.invalid_decisions,
+                "placements": c.placements,
+            },
+        )
+        return SimResult(summary, records, self.series, self.fragmentation, c)

@@ -1,0 +1,65 @@
+"""Policies the simulator can compare, by name.
+
+``aiplane`` is the live engine (``core.scheduling.engine.Engine``); until a build has it, the
+name falls back to scheduling v0 and says so in the result's label. ``sjf`` is the only policy
+that is told true durations (the oracle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiplane.core.errors import Problem, SpecError
+from aiplane.core.scheduling.fifo import Fifo
+from aiplane.core.scheduling.las import TwoDimensionalLas
+from aiplane.core.scheduling.policy import SchedulingPolicy
+from aiplane.core.scheduling.sjf import ShortestJobFirst
+from aiplane.core.scheduling.v0 import PriorityBestFit
+
+
+@dataclass(frozen=True)
+class PolicyChoice:
+    name: str
+    label: str
+    make: Callable[[], SchedulingPolicy]
+    oracle: bool = False
+
+
+def _engine() -> tuple[Callable[[], SchedulingPolicy], str]:
+    try:
+        from aiplane.core.scheduling import engine
+    except ImportError:
+        return PriorityBestFit, "aiplane (v0: engine not in this build)"
+    return engine.Engine, "aiplane"
+
+
+def choose(name: str) -> PolicyChoice:
+    key = name.strip().lower()
+    if key == "fifo":
+        return PolicyChoice("fifo", "fifo", Fifo)
+    if key == "sjf":
+        return PolicyChoice("sjf", "sjf (oracle)", ShortestJobFirst, oracle=True)
+    if key in ("las", "2d-las", "tiresias"):
+        return PolicyChoice("las", "2d-las", TwoDimensionalLas)
+    if key == "v0":
+        return PolicyChoice("v0", "v0", PriorityBestFit)
+    if key == "aiplane":
+        make, label = _engine()
+        return PolicyChoice("aiplane", label, make)
+    raise SpecError(
+        "unknown policy",
+        [Problem("--policy", "unknown policy", name, ", ".join(NAMES))],
+    )
+
+
+NAMES = ("fifo", "sjf", "las", "aiplane", "v0")
+
+
+def parse(text: str) -> list[PolicyChoice]:
+    names = [n for n in (p.strip() for p in text.split(",")) if n]
+    if not names:
+        raise SpecError(
+            "no policy", [Problem("--policy", "give at least one", text, ", ".join(NAMES))]
+        )
+    return [choose(n) for n in dict.fromkeys(names)]
