@@ -67,13 +67,16 @@ class Shape:
 
 def split_gang(gpus: float, node_gpus: int) -> tuple[int, float]:
     """(replicas, GPUs per replica) for ``gpus`` on nodes of ``node_gpus``: the fewest
-    replicas that split the job evenly into whole GPUs, rounding up only when none does."""
+    replicas that split the job evenly into whole GPUs, rounding the share up when none
+    does."""
     if gpus <= node_gpus + _EPS or node_gpus <= 0:
         return 1, gpus
     whole = round(gpus)
     lowest = math.ceil(gpus / node_gpus - _EPS)
     if abs(whole - gpus) < _EPS:
-        for replicas in range(lowest, whole + 1):
+        # At most twice the fewest replicas: 13 GPUs become 2 x 7 (one GPU too many), not
+        # 13 x 1, which would let a multi-node job scatter over single GPUs.
+        for replicas in range(lowest, min(whole, 2 * lowest) + 1):
             if whole % replicas == 0 and whole // replicas <= node_gpus:
                 return replicas, float(whole // replicas)
     return lowest, float(math.ceil(gpus / lowest - _EPS))
