@@ -22,6 +22,11 @@ from aiplane.core.scheduling.snapshot import NodeState
 _EPS = 1e-9
 
 
+def _is_share(a: ReplicaAssignment) -> bool:
+    """A fractional share or MIG slice: part of the one GPU it names."""
+    return 0 < a.gpus < 1 - _EPS and len(a.gpu_indices) == 1
+
+
 class NodeTable:
     def __init__(self, fleet: Fleet) -> None:
         self.pools: dict[str, Pool] = {p.key: p for p in fleet.pools()}
@@ -30,6 +35,8 @@ class NodeTable:
         self.capacity: list[Resources] = []
         self.free: list[Resources] = []
         self.gpu_indices: list[frozenset[int]] = []
+        # GPUs carrying fractional shares or MIG slices: index -> share in use.
+        self.shares: list[dict[int, float]] = []
         self.up: list[bool] = []
         self.elastic: list[bool] = []  # may go down when idle
         self.index: dict[str, int] = {}
@@ -48,6 +55,7 @@ class NodeTable:
                 self.capacity.append(cap)
                 self.free.append(cap)
                 self.gpu_indices.append(frozenset(range(pool.node.gpus)))
+                self.shares.append({})
                 self.up.append(up)
                 self.elastic.append(pool.elastic and i >= pool.nodes_min)
                 self.up_nodes[pool.key] += up
@@ -64,6 +72,7 @@ class NodeTable:
             self.free[i],
             tuple(sorted(self.gpu_indices[i])),
             self.up[i],
+            tuple((g, 1.0 - used) for g, used in sorted(self.shares[i].items())),
         )
 
     def nodes(self) -> tuple[NodeState, ...]:
@@ -88,13 +97,22 @@ class NodeTable:
     def problem(self, pool: str, assignments: Iterable[ReplicaAssignment]) -> str | None:
         """Why ``assignments`` cannot be allocated now (over-allocation, wrong pool), or None."""
         wanted: dict[int, Resources] = {}
+        shared: dict[tuple[int, int], float] = {}
         for a in assignments:
             i = self.index.get(a.node)
             if i is None:
                 return f"unknown node {a.node}"
             if self.pool_of[i] != pool:
                 return f"node {a.node} is not in pool {pool}"
-            if not set(a.gpu_indices) <= self.gpu_indices[i]:
+            if _is_share(a):
+                gpu = a.gpu_indices[0]
+                used = shared.get((i, gpu), self.shares[i].get(gpu, 0.0)) + a.gpus
+                if (
+                    gpu not in self.gpu_indices[i] and gpu not in self.shares[i]
+                ) or used > 1 + _EPS:
+                    return f"GPU {gpu} of {a.node} has no room for a {a.gpus:g} share"
+                shared[(i, gpu)] = used
+            elif not set(a.gpu_indices) <= self.gpu_indices[i]:
                 return f"GPUs {sorted(a.gpu_indices)} of {a.node} are not free"
             need = Resources(a.gpus, a.cpus, a.memory_gib)
             wanted[i] = wanted[i] + need if i in wanted else need
@@ -112,7 +130,11 @@ class NodeTable:
                 self._set_up(i, True)
                 provisioned += 1
             self.free[i] = self.free[i] - Resources(a.gpus, a.cpus, a.memory_gib)
-            if a.gpu_indices:
+            if _is_share(a):
+                gpu = a.gpu_indices[0]
+                self.shares[i][gpu] = self.shares[i].get(gpu, 0.0) + a.gpus
+                self.gpu_indices[i] = self.gpu_indices[i] - {gpu}
+            elif a.gpu_indices:
                 self.gpu_indices[i] = self.gpu_indices[i] - set(a.gpu_indices)
             self.busy_gpus += a.gpus
             self._dirty.add(i)
@@ -128,7 +150,15 @@ class NodeTable:
             if abs(free.gpus - cap.gpus) < _EPS and abs(free.cpus - cap.cpus) < _EPS:
                 free = cap  # no drift from float arithmetic on an idle node
             self.free[i] = free
-            if a.gpu_indices:
+            if _is_share(a):
+                gpu = a.gpu_indices[0]
+                left = self.shares[i].get(gpu, 0.0) - a.gpus
+                if left > _EPS:
+                    self.shares[i][gpu] = left
+                else:  # the last share is gone: a whole GPU again
+                    self.shares[i].pop(gpu, None)
+                    self.gpu_indices[i] = self.gpu_indices[i] | {gpu}
+            elif a.gpu_indices:
                 self.gpu_indices[i] = self.gpu_indices[i] | set(a.gpu_indices)
             self.busy_gpus -= a.gpus
             self._dirty.add(i)
