@@ -19,13 +19,12 @@ Tiresias baseline on Philly-like traces, and a promotion knob of 8.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiplane.core.resources import Resources
 from aiplane.core.scheduling.decisions import Decision, Preempt
 from aiplane.core.scheduling.greedy import (
-    CycleCapacity,
     OfferCache,
     Option,
     Placer,
@@ -80,39 +79,30 @@ class TwoDimensionalLas:
         now = snapshot.now
         s = self.settings
         placer = Placer(snapshot, self._cache, _EXPLANATION)
-        victims: list[RunningRun] | None = None
         can_preempt = s.preemption and bool(snapshot.running)
         if placer.capacity.exhausted() and not can_preempt:
             return out
-        preempted = 0
         keyed = [(self.queue(r, now), r.submitted_at, r.run_id, r) for r in snapshot.pending]
         keyed.sort(key=lambda k: k[:3])
+        search = _VictimSearch(self, snapshot, placer) if can_preempt else None
         for queue, _, _, run in keyed:
             if placer.try_place(run, out):
                 continue
-            if queue == 0 and can_preempt and preempted < s.max_preemptions_per_cycle:
-                if victims is None:
-                    victims = self._low_queue(snapshot.running, now)
-                chosen = _preempt_for(run, placer, victims)
+            if queue == 0 and search is not None and search.usable():
+                chosen = search.victims_for(run)
                 if chosen:
                     for victim in chosen:
-                        placer.capacity.give_back(victim)
-                        victims.remove(victim)
-                        out.append(
-                            Preempt(
-                                victim.run_id, run.run_id, "2D-LAS: a high-queue job needs room"
-                            )
-                        )
-                    preempted += len(chosen)
+                        out.append(Preempt(victim.run_id, run.run_id,
+                                           "2D-LAS: a high-queue job needs room"))  # fmt: skip
                     placer.try_place(run, out)
                     continue
-                if not victims:
-                    can_preempt = False
-            if placer.capacity.exhausted() and not can_preempt:
-                break
+            if placer.capacity.exhausted() and (
+                queue == 1 or search is None or not search.usable()
+            ):
+                break  # nothing fits, and nothing behind may preempt
         return out
 
-    def _low_queue(self, running: Sequence[RunningRun], now: float) -> list[RunningRun]:
+    def low_queue(self, running: Sequence[RunningRun], now: float) -> list[RunningRun]:
         """Preemptible runs, the lowest priority first (latest submitted)."""
         threshold = self.settings.threshold_gpu_s
         low = [r for r in running if running_service(r, now) >= threshold]
@@ -120,56 +110,96 @@ class TwoDimensionalLas:
         return low
 
 
-def _preempt_for(
-    run: PendingRun, placer: Placer, victims: list[RunningRun]
-) -> list[RunningRun] | None:
-    """The fewest low-queue victims, lowest priority first, after whose removal ``run``'s
-    whole gang fits in one of its feasible pools; None if no set of victims is enough."""
-    replicas = run.workload.replicas
-    capacity = placer.capacity
-    for option in placer.options(run):
-        in_pool = [v for v in victims if v.placement.pool == option.pool]
-        if not in_pool:
-            continue
-        enough = _enough(option, replicas, capacity)
+class _VictimSearch:
+    """Finds low-queue victims for high-queue runs within one cycle.
+
+    Counting is incremental: identical replicas fit a set of nodes exactly when the replicas
+    each node can hold on its own add up to enough, so adding a victim only recounts its nodes.
+    A request that found no victims in a pool rules out every larger request there this cycle.
+    """
+
+    def __init__(self, las: TwoDimensionalLas, snapshot: Snapshot, placer: Placer) -> None:
+        self._las = las
+        self._snapshot = snapshot
+        self._placer = placer
+        self._by_pool: dict[str, list[RunningRun]] | None = None
+        self._failed: dict[str, list[tuple[float, int]]] = {}
+        self.preempted = 0
+
+    def usable(self) -> bool:
+        s = self._las.settings
+        if self.preempted >= s.max_preemptions_per_cycle:
+            return False
+        return self._by_pool is None or any(self._by_pool.values())
+
+    def _pools(self) -> dict[str, list[RunningRun]]:
+        if self._by_pool is None:
+            self._by_pool = {}
+            for run in self._las.low_queue(self._snapshot.running, self._snapshot.now):
+                self._by_pool.setdefault(run.placement.pool, []).append(run)
+        return self._by_pool
+
+    def victims_for(self, run: PendingRun) -> list[RunningRun] | None:
+        replicas = run.workload.replicas
+        for option in self._placer.options(run):
+            candidates = self._pools().get(option.pool)
+            if not candidates:
+                continue
+            failed = self._failed.setdefault(option.pool, [])
+            need = option.need
+            if any(need.gpus >= g - 1e-9 and replicas >= r for g, r in failed):
+                continue
+            chosen = self._choose(option, replicas, candidates)
+            if chosen is None:
+                failed.append((need.gpus, replicas))
+                continue
+            for victim in chosen:
+                self._placer.capacity.give_back(victim)
+            gone = {id(v) for v in chosen}  # by identity: dataclass equality is slow here
+            candidates[:] = [c for c in candidates if id(c) not in gone]
+            self.preempted += len(chosen)
+            return chosen
+        return None
+
+    def _choose(
+        self, option: Option, replicas: int, candidates: list[RunningRun]
+    ) -> list[RunningRun] | None:
+        capacity, need, pool = self._placer.capacity, option.need, option.pool
+        freed: dict[str, Resources] = {}
+
+        def fits(node: str, extra: Resources | None) -> int:
+            free = capacity.free_of(pool, node)
+            return replicas_fitting(need, free + extra if extra is not None else free)
+
+        def change(victim: RunningRun, sign: int) -> int:
+            """Apply (+1) or undo (-1) a victim's capacity; returns the change in count."""
+            delta = 0
+            for a in victim.placement.assignments:
+                before = freed.get(a.node)
+                extra = Resources(a.gpus, a.cpus, a.memory_gib).scaled(sign)
+                after = before + extra if before is not None else extra
+                delta += fits(a.node, after) - fits(a.node, before)
+                freed[a.node] = after
+            return delta
+
+        count = capacity.replicas_elsewhere(pool, need, set())
         chosen: list[RunningRun] = []
-        for victim in in_pool:
+        for victim in candidates:
             chosen.append(victim)
-            if enough(chosen):
+            count += change(victim, 1)
+            if count >= replicas:
                 break
         else:
-            continue
+            return None
         # Spare the highest-priority victims that turned out not to be needed.
-        for victim in list(reversed(chosen)):
-            trial = [v for v in chosen if v is not victim]
-            if trial and enough(trial):
-                chosen = trial
-        return chosen
-    return None
-
-
-def _enough(
-    option: Option, replicas: int, capacity: CycleCapacity
-) -> Callable[[list[RunningRun]], bool]:
-    """Whether ``replicas`` copies of the option's need fit once ``victims`` are gone.
-
-    Identical replicas fit a set of nodes exactly when the replicas each node can hold on its
-    own add up to enough, so this needs no trial packing.
-    """
-    need, pool = option.need, option.pool
-
-    def check(victims: list[RunningRun]) -> bool:
-        freed: dict[str, Resources] = {}
-        for victim in victims:
-            for a in victim.placement.assignments:
-                extra = Resources(a.gpus, a.cpus, a.memory_gib)
-                freed[a.node] = freed[a.node] + extra if a.node in freed else extra
-        room = 0
-        for node_id, extra in freed.items():
-            room += replicas_fitting(need, capacity.free_of(pool, node_id) + extra)
-        # Nodes no victim touches: their free capacity is already known not to be enough
-        # on its own, but it adds up with the victims' nodes.
-        room += capacity.replicas_elsewhere(pool, need, set(freed))
-        return room >= replicas
-
-    return check
+        kept = len(chosen)
+        spared: set[int] = set()
+        for victim in reversed(chosen):
+            loss = change(victim, -1)
+            if count + loss >= replicas and kept > 1:
+                count += loss
+                kept -= 1
+                spared.add(id(victim))
+            else:
+                change(victim, 1)
+        return [v for v in chosen if id(v) not in spared]
