@@ -234,6 +234,11 @@ class CycleCapacity:
             self._all = {n.id: n for n in self._snapshot.nodes}
         return self._all[node_id]
 
+    def room_gpus(self, pool: str) -> float:
+        """Free GPUs of a pool in this cycle's view."""
+        room = self._rooms.get(pool)
+        return room.free_gpus if room is not None else 0.0
+
     def replicas_elsewhere(self, pool: str, need: Resources, exclude: set[str]) -> int:
         """How many replicas of ``need`` the pool's nodes outside ``exclude`` hold now."""
         room = self._rooms.get(pool)

@@ -22,13 +22,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aiplane.core.resources import Resources
 from aiplane.core.scheduling.decisions import Decision, Preempt
 from aiplane.core.scheduling.greedy import (
     OfferCache,
     Option,
     Placer,
-    replicas_fitting,
 )
 from aiplane.core.scheduling.snapshot import PendingRun, RunningRun, Snapshot
 from aiplane.core.workloads import Workload
@@ -124,6 +122,7 @@ class _VictimSearch:
         self._placer = placer
         self._by_pool: dict[str, list[RunningRun]] | None = None
         self._failed: dict[str, list[tuple[float, int]]] = {}
+        self._held: dict[str, float] = {}  # GPUs of the low-queue runs per pool
         self.preempted = 0
 
     def usable(self) -> bool:
@@ -137,6 +136,8 @@ class _VictimSearch:
             self._by_pool = {}
             for run in self._las.low_queue(self._snapshot.running, self._snapshot.now):
                 self._by_pool.setdefault(run.placement.pool, []).append(run)
+                key = run.placement.pool
+                self._held[key] = self._held.get(key, 0.0) + run.gpus
         return self._by_pool
 
     def victims_for(self, run: PendingRun) -> list[RunningRun] | None:
@@ -155,6 +156,7 @@ class _VictimSearch:
                 continue
             for victim in chosen:
                 self._placer.capacity.give_back(victim)
+                self._held[option.pool] -= victim.gpus
             gone = {id(v) for v in chosen}  # by identity: dataclass equality is slow here
             candidates[:] = [c for c in candidates if id(c) not in gone]
             self.preempted += len(chosen)
@@ -165,28 +167,43 @@ class _VictimSearch:
         self, option: Option, replicas: int, candidates: list[RunningRun]
     ) -> list[RunningRun] | None:
         capacity, need, pool = self._placer.capacity, option.need, option.pool
-        freed: dict[str, Resources] = {}
+        wants = [(i, w) for i, w in enumerate((need.gpus, need.cpus, need.memory_gib)) if w > 0]
+        if need.gpus * replicas > capacity.room_gpus(pool) + self._held[pool] + 1e-9:
+            return None  # even every low-queue run in the pool would not be enough
+        # Plain floats, not Resources: this loop may visit every low-queue run in the pool.
+        base: dict[str, tuple[float, float, float]] = {}
+        freed: dict[str, list[float]] = {}
 
-        def fits(node: str, extra: Resources | None) -> int:
-            free = capacity.free_of(pool, node)
-            return replicas_fitting(need, free + extra if extra is not None else free)
+        def fits(node: str, extra: list[float] | None) -> int:
+            free = base.get(node)
+            if free is None:
+                r = capacity.free_of(pool, node)
+                free = base[node] = (r.gpus, r.cpus, r.memory_gib)
+            if not wants:
+                return 1_000_000
+            if extra is None:
+                return min(int((free[i] + 1e-9) // w) for i, w in wants)
+            return min(int((free[i] + extra[i] + 1e-9) // w) for i, w in wants)
 
-        def change(victim: RunningRun, sign: int) -> int:
+        def change(victim: RunningRun, sign: float) -> int:
             """Apply (+1) or undo (-1) a victim's capacity; returns the change in count."""
             delta = 0
             for a in victim.placement.assignments:
                 before = freed.get(a.node)
-                extra = Resources(a.gpus, a.cpus, a.memory_gib).scaled(sign)
-                after = before + extra if before is not None else extra
-                delta += fits(a.node, after) - fits(a.node, before)
+                had = fits(a.node, before)
+                after = before if before is not None else [0.0, 0.0, 0.0]
+                after[0] += sign * a.gpus
+                after[1] += sign * a.cpus
+                after[2] += sign * a.memory_gib
                 freed[a.node] = after
+                delta += fits(a.node, after) - had
             return delta
 
         count = capacity.replicas_elsewhere(pool, need, set())
         chosen: list[RunningRun] = []
         for victim in candidates:
             chosen.append(victim)
-            count += change(victim, 1)
+            count += change(victim, 1.0)
             if count >= replicas:
                 break
         else:
@@ -195,11 +212,11 @@ class _VictimSearch:
         kept = len(chosen)
         spared: set[int] = set()
         for victim in reversed(chosen):
-            loss = change(victim, -1)
+            loss = change(victim, -1.0)
             if count + loss >= replicas and kept > 1:
                 count += loss
                 kept -= 1
                 spared.add(id(victim))
             else:
-                change(victim, 1)
+                change(victim, 1.0)
         return [v for v in chosen if id(v) not in spared]
