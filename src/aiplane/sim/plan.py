@@ -15,6 +15,9 @@ A candidate is one or more changes joined by ``+``; each change is
   ``on-demand-burst:...:gpus=N``: an elastic cloud pool from 0 up to N GPUs, paid per use;
   prices default to the catalog's cheapest spot or on-demand price for the accelerator.
 
+Cloud changes use nodes of 8 GPUs unless ``GPUS_PER_NODE`` says otherwise, priced per GPU from
+the catalog's instances of that size when it has them.
+
 ``label=NAME`` names a candidate. New pools go into the named ``site``, else the fleet's
 first site of the right kind (on-premise for owned, cloud otherwise), else a new site
 ``plan-onprem`` or ``plan-cloud`` in the first site's jurisdiction. The changed fleet document
@@ -96,20 +99,21 @@ def _number(change: Change, key: str, default: float | None = None) -> float | N
         raise _bad(change.text, f"{key} must be a number") from None
 
 
-def catalog_price(book: PriceBook, accelerator: str, spot: bool) -> tuple[float, int] | None:
-    """The cheapest (USD per GPU-hour, GPUs per instance) for ``accelerator`` in the book."""
-    best: tuple[float, int] | None = None
+def catalog_price(
+    book: PriceBook, accelerator: str, spot: bool, per_node: int | None = None
+) -> float | None:
+    """The cheapest USD per GPU-hour for ``accelerator`` in the book, on instances with
+    ``per_node`` GPUs when there are any (prices per GPU differ between instance sizes)."""
+    prices: list[tuple[bool, float]] = []
     for instance_type in book.instance_types():
         for offer in book.offers(instance_type):
             if offer.accelerator != accelerator or offer.accelerator_count <= 0:
                 continue
             price = offer.spot_usd_per_hour if spot else offer.usd_per_hour
-            if price is None:
-                continue
-            per_gpu = price / offer.accelerator_count
-            if best is None or per_gpu < best[0]:
-                best = (per_gpu, offer.accelerator_count)
-    return best
+            if price is not None:
+                other_size = per_node is not None and offer.accelerator_count != per_node
+                prices.append((other_size, price / offer.accelerator_count))
+    return min(prices)[1] if prices else None
 
 
 class FleetEditor:
@@ -200,15 +204,15 @@ class FleetEditor:
         if gpus <= 0:
             raise _bad(change.text, f"{change.kind} needs gpus=N")
         spot = change.kind == "spot-burst"
-        listed = catalog_price(self.book, accel, spot)
-        gpn = change.gpus_per_node or (listed[1] if listed else 8)
+        gpn = change.gpus_per_node or 8
+        listed = catalog_price(self.book, accel, spot, gpn)
         nodes = math.ceil(gpus / gpn)
         site = self._site(doc, change, "cloud")
         pool: dict[str, Any] = {"name": name, "backend": "emulated",
                                 "node": self._node(doc, accel, gpn)}  # fmt: skip
         if change.kind == "reserve":
             term = _number(change, "term_months", 12.0) or 12.0
-            on_demand = listed[0] if listed else None
+            on_demand = listed
             discount = _number(change, "discount", 0.55 if term >= 36 else 0.37) or 0.0
             rate = _number(change, "usd_per_gpu_hour")
             if rate is None:
@@ -228,7 +232,7 @@ class FleetEditor:
                 f"{nodes * gpn} reserved {accel} GPUs for {term:g} months at "
                 f"${rate:.2f}/GPU-h, charged pro rata over the simulated period"
             )
-        price = _number(change, "usd_per_gpu_hour", listed[0] if listed else None)
+        price = _number(change, "usd_per_gpu_hour", listed)
         if price is None:
             raise _bad(
                 change.text, f"the catalog has no price for {accel}: give usd_per_gpu_hour=X"
