@@ -71,6 +71,9 @@ def print_table(comparison: Comparison, console: Console, title: str | None = No
         table.add_column(column, justify="left" if column == "policy" else "right")
     for row in rows(comparison):
         table.add_row(*row)
+    if not console.is_terminal:
+        # Piped to a file or a log: keep every column whole, not squeezed into 80 characters.
+        console = Console(file=console.file, width=200)
     console.print(table)
     base = next(iter(comparison.results.values())).summary if comparison.results else None
     if base is not None and len(comparison.results) > 1:
