@@ -8,13 +8,15 @@ that is told true durations (the oracle).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 from aiplane.core.errors import Problem, SpecError
 from aiplane.core.scheduling.fifo import Fifo
 from aiplane.core.scheduling.las import TwoDimensionalLas
 from aiplane.core.scheduling.policy import SchedulingPolicy
 from aiplane.core.scheduling.sjf import ShortestJobFirst
+from aiplane.core.scheduling.snapshot import SchedulerSettings
 from aiplane.core.scheduling.v0 import PriorityBestFit
 
 
@@ -72,3 +74,36 @@ def parse(text: str) -> list[PolicyChoice]:
             "no policy", [Problem("--policy", "give at least one", text, ", ".join(NAMES))]
         )
     return [choose(n) for n in dict.fromkeys(names)]
+
+
+def parse_settings(items: list[str] | None) -> SchedulerSettings:
+    """``KEY=VALUE`` pairs to the engine's :class:`SchedulerSettings` (baselines ignore them)."""
+    defaults = SchedulerSettings()
+    known = {f.name: getattr(defaults, f.name) for f in fields(SchedulerSettings)}
+    changes: dict[str, Any] = {}
+    for item in items or []:
+        key, _, text = item.partition("=")
+        key = key.strip()
+        if key not in known or not text:
+            raise SpecError(
+                "bad --setting",
+                [Problem("--setting", "expected KEY=VALUE", item, ", ".join(known))],
+            )
+        current = known[key]
+        try:
+            if isinstance(current, bool):
+                if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(text)
+                changes[key] = text.lower() in ("true", "1", "yes")
+            elif isinstance(current, int):
+                changes[key] = int(text)
+            elif isinstance(current, float) or current is None:
+                changes[key] = None if text.lower() == "none" else float(text)
+            else:
+                changes[key] = text
+        except ValueError:
+            raise SpecError(
+                "bad --setting",
+                [Problem(f"--setting {key}", f"not a {type(current).__name__}", text)],
+            ) from None
+    return replace(defaults, **changes)

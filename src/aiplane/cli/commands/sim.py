@@ -16,7 +16,7 @@ from aiplane.core.errors import Problem, SpecError
 from aiplane.core.fleet import Fleet
 from aiplane.sim.driver import SimOptions
 from aiplane.sim.jobs import ShapeOptions, TraceJob
-from aiplane.sim.policies import PolicyChoice, parse
+from aiplane.sim.policies import PolicyChoice, parse, parse_settings
 from aiplane.sim.runner import Comparison, compare
 from aiplane.sim.runner import Progress as ProgressFn
 from aiplane.sim.traces import Trace, TraceOptions, load_trace, parse_mapping, parse_window
@@ -45,6 +45,10 @@ CycleOpt = Annotated[
     float, typer.Option("--cycle-interval", help="at most one scheduling cycle per S virtual "
                         "seconds (0: one per event time)")
 ]  # fmt: skip
+SettingOpt = Annotated[
+    list[str] | None,
+    typer.Option("--setting", help="an engine setting, KEY=VALUE (e.g. starvation_age_s=86400)"),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object for scripts")]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="write index.html, PNGs and JSON here")]
 
@@ -132,6 +136,7 @@ def simulate(
     speed: SpeedOpt = None,
     checkpoint_minutes: CkptOpt = 30.0,
     cycle_interval: CycleOpt = 0.0,
+    setting: SettingOpt = None,
     json_out: JsonOpt = False,
     out: OutOpt = None,
 ) -> None:
@@ -142,10 +147,11 @@ def simulate(
     the_fleet = _fleet(fleet)
     loaded = _trace(trace, mapping, window, sample, load_factor, min_duration, seed)
     shape = ShapeOptions(_speeds(speed), checkpoint_minutes or None)
+    options = SimOptions(seed=seed, min_cycle_interval_s=cycle_interval,
+                         settings=parse_settings(setting))  # fmt: skip
     comparison = run_comparison(
-        the_fleet, loaded.jobs, choices, shape, SimOptions(seed=seed,
-        min_cycle_interval_s=cycle_interval), show_progress=not json_out,
-    )  # fmt: skip
+        the_fleet, loaded.jobs, choices, shape, options, show_progress=not json_out
+    )
     meta = {
         "trace": str(trace), "format": loaded.format, "fleet": str(fleet), "seed": seed,
         "load_factor": load_factor, "jobs_read": loaded.counts.get("read"),
@@ -153,6 +159,7 @@ def simulate(
         "jobs_dropped_unschedulable": len(comparison.dropped),
         "min_duration_s": min_duration, "checkpoint_minutes": checkpoint_minutes,
         "cycle_interval_s": cycle_interval, "window": window or "all", "sample": sample or "all",
+        "engine_settings": ", ".join(setting or []) or "defaults",
     }  # fmt: skip
     if out is not None:
         page = report.write_html(comparison, out, meta)
@@ -202,6 +209,7 @@ def plan(
     speed: SpeedOpt = None,
     checkpoint_minutes: CkptOpt = 30.0,
     cycle_interval: CycleOpt = 0.0,
+    setting: SettingOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Simulate candidate fleet changes; print the cost vs completion-time frontier."""
@@ -210,7 +218,8 @@ def plan(
     choices = parse(policy)[:1]
     loaded = _trace(trace, mapping, window, sample, load_factor, min_duration, seed)
     shape = ShapeOptions(_speeds(speed), checkpoint_minutes or None)
-    options = SimOptions(seed=seed, min_cycle_interval_s=cycle_interval)
+    options = SimOptions(seed=seed, min_cycle_interval_s=cycle_interval,
+                         settings=parse_settings(setting))  # fmt: skip
     with _progress(not json_out) as bar:
         result = run_plan(fleet, loaded.jobs, candidate, choices[0], shape, options,
                           value_of_time, _reporter(bar, len(loaded.jobs)))  # fmt: skip
