@@ -47,6 +47,8 @@ def test_simulate_writes_the_html_report_with_plots(tmp_path: Path) -> None:
     report = json.loads((out / "report.json").read_text())
     assert set(report["policies"]) == {"fifo", "sjf", "las", "aiplane"}
     assert report["meta"]["jobs_replayed"] == 267
+    rows = (out / "jobs-las.csv").read_text().splitlines()
+    assert rows[0].startswith("id,team,gpus,submit_s") and len(rows) == 268
 
 
 def test_simulate_json_for_a_generic_trace_with_map(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import html
 import json
 from collections.abc import Mapping, Sequence
@@ -11,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from aiplane.sim.metrics import JobRecord
 from aiplane.sim.runner import Comparison
 
 
@@ -102,9 +104,26 @@ def write_html(
             {"meta": dict(meta or {}), "policies": data}, indent=2, sort_keys=True, default=str
         )
     )
+    for name, result in comparison.results.items():
+        write_jobs_csv(result.records, folder / f"jobs-{name}.csv")
     page = folder / "index.html"
     page.write_text(_page(comparison, images, meta or {}), encoding="utf-8")
     return page
+
+
+JOB_COLUMNS = (
+    "id", "team", "gpus", "submit_s", "first_start_s", "finish_s", "jct_s", "queue_s", "run_s",
+    "preemptions", "interruptions", "rework_gpu_s", "cost_usd", "pool",
+)  # fmt: skip
+
+
+def write_jobs_csv(records: Sequence[JobRecord], path: Path) -> None:
+    """One row per job, for analysis elsewhere."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(JOB_COLUMNS)
+        for r in records:
+            writer.writerow([getattr(r, c) for c in JOB_COLUMNS])
 
 
 def _page(
