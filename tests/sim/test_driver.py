@@ -199,3 +199,31 @@ def test_bad_decisions_are_counted_never_applied(mode: str, counter: str) -> Non
     assert result.summary.extra["unfinished"] == 1
     if counter != "partial_gangs":
         assert result.summary.violations >= 1
+
+
+class Recorder(Fifo):
+    """FIFO that keeps every snapshot it was shown."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[Snapshot] = []
+
+    def decide(self, snapshot: Snapshot) -> list[Decision]:
+        self.seen.append(snapshot)
+        return super().decide(snapshot)
+
+
+def test_the_snapshot_carries_settings_service_and_checkpoints() -> None:
+    from aiplane.core.scheduling.snapshot import SchedulerSettings
+
+    f = one_pool(nodes=1)
+    p = prepared(f, jobs((0, 10_000, 8), (4000, 100, 8), (4100, 100, 8)))
+    settings = SchedulerSettings(starvation_age_s=123.0)
+    recorder = Recorder()
+    simulate(f, p, recorder, SimOptions(settings=settings))
+    assert all(s.settings is settings for s in recorder.seen)
+    at_4000 = next(s for s in recorder.seen if s.now == 4000)
+    (running,) = at_4000.running
+    assert running.started_at == 0 and running.attained_gpu_s == 0
+    assert running.last_checkpoint_at == 3600  # every 30 minutes of the attempt
+    assert [r.run_id for r in at_4000.pending] == ["j1"]
