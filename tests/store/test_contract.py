@@ -361,6 +361,16 @@ def test_list_events_with_a_limit_keeps_the_newest(store: Store) -> None:
     assert [e.message for e in store.list_events(limit=2)] == ["event 9", "event 99"]
 
 
+def test_a_submission_event_is_stored_with_its_job_or_not_at_all(store: Store) -> None:
+    job = f.job(1)
+    store.add_job(job, f.run(job), f.event(1, job=job))
+    [stored] = store.list_events(job_id=job.id)
+    assert stored.message == "event 1" and stored.id is not None
+    with pytest.raises(ConflictError):
+        store.add_job(job, f.run(job), f.event(2, job=job))
+    assert [e.message for e in store.list_events(job_id=job.id)] == ["event 1"]
+
+
 # durability
 
 

@@ -58,8 +58,8 @@ def submit(
     run = Run(
         id="r-" + job_id[2:], job_id=job_id, state=RunState.PENDING, created_at=now, updated_at=now
     )
-    store.add_job(job, run)
-    record(store, now, "job.submitted", f"{workload.name} submitted by {by}", run)
+    submitted = Event(now, "job.submitted", f"{workload.name} submitted by {by}", job_id, run.id)
+    store.add_job(job, run, submitted)
     return JobView(job, run)
 
 

@@ -36,8 +36,9 @@ class Store(Protocol):
     def get_fleet(self) -> FleetRecord | None: ...
 
     # jobs and runs
-    def add_job(self, job: Job, run: Run) -> None:
-        """Store a job and its first run atomically. Raises ConflictError on a duplicate id."""
+    def add_job(self, job: Job, run: Run, event: Event | None = None) -> None:
+        """Store a job, its first run and (optionally) the event that records the submission,
+        atomically. Raises ConflictError on a duplicate id."""
         ...
 
     def get_job(self, job_id: str) -> Job:

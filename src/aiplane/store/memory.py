@@ -102,11 +102,12 @@ class MemoryStore:
 
     # jobs and runs
 
-    def add_job(self, job: Job, run: Run) -> None:
+    def add_job(self, job: Job, run: Run, event: Event | None = None) -> None:
         if run.job_id != job.id:
             raise ValueError(f"run {run.id} belongs to job {run.job_id}, not {job.id}")
         job_text = _freeze(codec.job_to_dict(job))
         run_text = _freeze(codec.run_to_dict(run))
+        event_data = _freeze(_event_dict(event)) if event is not None else None
         with self._lock:
             if job.id in self._jobs or run.id in self._runs:
                 raise ConflictError(f"job {job.id} or run {run.id} is already stored")
@@ -114,6 +115,8 @@ class MemoryStore:
             bisect.insort(self._job_ids, job.id)
             self._runs[run.id] = _StoredRun(run.state, run_text)
             self._run_of_job[job.id] = run.id
+            if event is not None and event_data is not None:
+                self._events.append(_StoredEvent(len(self._events) + 1, event.job_id, event_data))
 
     def get_job(self, job_id: str) -> Job:
         with self._lock:

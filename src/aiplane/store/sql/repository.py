@@ -143,13 +143,16 @@ class SqlStore:
 
     # jobs and runs
 
-    def add_job(self, job: Job, run: Run) -> None:
+    def add_job(self, job: Job, run: Run, event: Event | None = None) -> None:
         if run.job_id != job.id:
             raise ValueError(f"run {run.id} belongs to job {run.job_id}, not {job.id}")
         try:
+            # One transaction, one commit: submissions are the API's hot path.
             with self._session() as session:
                 session.execute(insert(_JOBS).values(mappers.job_values(job)))
                 session.execute(insert(_RUNS).values(mappers.run_values(run)))
+                if event is not None:
+                    session.execute(insert(_EVENTS).values(mappers.event_values(event)))
         except IntegrityError as exc:
             raise ConflictError(f"job {job.id} or run {run.id} is already stored") from exc
 
