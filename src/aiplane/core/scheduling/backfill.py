@@ -55,3 +55,19 @@ def reserve(
             taken = frozenset(trial.by_id[a.node] for a in placed)
             return Reservation(run_id, capacity.key, shadow, taken)
     return None
+
+
+def estimated_ends(running: list[RunningRun], now: float) -> list[tuple[float, RunningRun]]:
+    """(estimated end, run) for each run; inf for runs without an estimate."""
+    out = []
+    for run in running:
+        end = math.inf
+        if run.workload.estimated_hours is not None:
+            option = next(
+                (o for o in run.workload.accelerators if o.name == run.placement.accelerator),
+                None,
+            )
+            speed = option.speed if option else 1.0
+            end = run.started_at + run.workload.estimated_hours / speed * 3600
+        out.append((max(end, now), run))
+    return out

@@ -14,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from aiplane.core.fleet import Fleet
 from aiplane.core.resources import Resources
 from aiplane.core.runs import ReplicaAssignment
+from aiplane.core.scheduling.decisions import Release
 from aiplane.core.scheduling.snapshot import NodeState
 
 _EPS = 1e-9
@@ -187,3 +189,20 @@ class PoolCapacity:
                 self._insert(index)
                 out.append(slot.id)
         return tuple(dict.fromkeys(out))
+
+
+def idle_releases(fleet: Fleet, pools: dict[str, PoolCapacity]) -> list[Release]:
+    """Idle nodes of elastic pools that are up above the pool's minimum, to give back."""
+    out = []
+    for pool in fleet.pools():
+        if not pool.elastic or pool.key not in pools:
+            continue
+        full = pool.node.capacity
+        up = [s for s in pools[pool.key].slots if s.up]
+        idle = [s.id for s in up if full.fits_in(s.free)]
+        excess = len(up) - pool.nodes_min
+        if excess > 0 and idle:
+            out.append(
+                Release(pool.key, tuple(sorted(idle)[-excess:]), "idle above the pool minimum")
+            )
+    return out

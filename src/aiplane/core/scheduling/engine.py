@@ -22,7 +22,7 @@ from __future__ import annotations
 import gc
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -31,19 +31,25 @@ from aiplane.core.placement import (
     Offer,
     OfferContext,
     Rejection,
-    RejectReason,
     Screened,
     evaluate_offers,
     remaining_hours,
     screen_offers,
 )
 from aiplane.core.runs import Placement
-from aiplane.core.scheduling.backfill import Reservation, reserve
-from aiplane.core.scheduling.capacity import PoolCapacity
-from aiplane.core.scheduling.decisions import Decision, Place, Preempt, Provision, Release, Wait
+from aiplane.core.scheduling.backfill import Reservation, estimated_ends, reserve
+from aiplane.core.scheduling.capacity import PoolCapacity, idle_releases
+from aiplane.core.scheduling.decisions import Decision, Place, Preempt, Provision, Wait
+from aiplane.core.scheduling.explain import (
+    MAX_REJECTIONS_SHOWN,
+    Blocked,
+    best_rejections,
+    preempt_kind,
+    why,
+)
 from aiplane.core.scheduling.ordering import DominantShares, effective_priority, order
 from aiplane.core.scheduling.preemption import choose_victims, lost_gpu_hours
-from aiplane.core.scheduling.quota import QuotaLedger, QuotaVerdict
+from aiplane.core.scheduling.quota import QuotaLedger
 from aiplane.core.scheduling.snapshot import (
     BudgetAction,
     NodeState,
@@ -53,7 +59,6 @@ from aiplane.core.scheduling.snapshot import (
 )
 from aiplane.core.workloads import Workload
 
-MAX_REJECTIONS_SHOWN = 6
 FULL_REASON = "waiting for capacity (every feasible pool is full)"
 _BRIEF: Mapping[str, Any] = MappingProxyType({"policy": "aiplane"})
 
@@ -68,24 +73,6 @@ class EngineOptions:
     # cycle; the rest carry their reason only. A queue of 100,000 should not cost 600,000
     # dictionaries every cycle.
     max_explained_waits: int = 2_000
-
-
-@dataclass
-class _Blocked:
-    """Why the offers of one pending run failed, kept to decide what to try next. Turned into
-    ``Rejection`` objects only when an explanation needs them."""
-
-    capacity: list[Offer] = field(default_factory=list)
-    quota: list[tuple[Offer, QuotaVerdict]] = field(default_factory=list)
-
-    def rejections(self, w: Workload) -> list[Rejection]:
-        out = [_rejected(o, RejectReason.QUOTA, v.reason) for o, v in self.quota]
-        out += [_rejected(o, RejectReason.CAPACITY, _no_room(o, w)) for o in self.capacity]
-        return out
-
-
-def _rejected(offer: Offer, reason: RejectReason, detail: str) -> Rejection:
-    return Rejection(offer.pool.key, reason, detail, offer.accelerator, offer.cost.total_usd)
 
 
 class Engine:
@@ -263,7 +250,7 @@ class _Cycle:
             return
         offers, rejections = found
         w = p.workload
-        blocked = _Blocked()
+        blocked = Blocked()
         for offer in offers:
             count = offer.option.count if offer.option else 0.0
             memo = (offer.pool.key, count, w.cpus, w.memory_gib, w.replicas)
@@ -332,8 +319,8 @@ class _Cycle:
         explanation: dict[str, Any] = {
             "policy": Engine.name,
             "chosen": offer.describe(),
-            "why": _why(offer, offers, rejected, preempted),
-            "rejected": _best_rejections(rejected, offer),
+            "why": why(offer, offers, rejected, preempted),
+            "rejected": best_rejections(rejected, offer),
             "rejected_total": len(rejected),
             "priority": effective_priority(p, self.s),
         }
@@ -363,7 +350,7 @@ class _Cycle:
         p: PendingRun,
         offers: list[Offer],
         rejections: list[Rejection],
-        blocked: _Blocked,
+        blocked: Blocked,
     ) -> None:
         if not offers:
             reason = "no pool satisfies the workload's constraints"
@@ -393,17 +380,7 @@ class _Cycle:
             return
         if len(self.reservations) >= settings.max_reservations:
             return
-        running = []
-        for run in self.running[pool]:
-            end = float("inf")
-            if run.workload.estimated_hours is not None:
-                option = next(
-                    (o for o in run.workload.accelerators if o.name == run.placement.accelerator),
-                    None,
-                )
-                speed = option.speed if option else 1.0
-                end = run.started_at + run.workload.estimated_hours / speed * 3600
-            running.append((max(end, self.s.now), run))
+        running = estimated_ends(self.running[pool], self.s.now)
         need = p.workload.replica_need(offer.option)
         found = reserve(p.run_id, self.pools[pool], need, p.workload.replicas, running, self.s.now)
         if found is not None:
@@ -414,7 +391,7 @@ class _Cycle:
     def _preempt(
         self,
         p: PendingRun,
-        blocked: _Blocked,
+        blocked: Blocked,
         offers: list[Offer],
         rejected: list[Rejection],
     ) -> bool:
@@ -456,7 +433,7 @@ class _Cycle:
                     Preempt(
                         victim.run_id,
                         p.run_id,
-                        f"preempted for {w.name} ({_preempt_kind(p, victim, self.s)})",
+                        f"preempted for {w.name} ({preempt_kind(p, victim, self.s)})",
                         lost_gpu_hours(victim, self.s.now),
                     )
                 )
@@ -519,66 +496,4 @@ class _Cycle:
     # -- elastic pools -----------------------------------------------------------------------
 
     def _release_idle(self) -> None:
-        for pool in self.s.fleet.pools():
-            if not pool.elastic or pool.key not in self.pools:
-                continue
-            capacity = self.pools[pool.key]
-            full = pool.node.capacity
-            up = [s for s in capacity.slots if s.up]
-            idle = [s.id for s in up if full.fits_in(s.free)]
-            excess = len(up) - pool.nodes_min
-            if excess > 0 and idle:
-                nodes = tuple(sorted(idle)[-excess:])
-                self.decisions.append(Release(pool.key, nodes, "idle above the pool minimum"))
-
-
-def _no_room(offer: Offer, w: Workload) -> str:
-    return f"no room for {w.replicas} x {_need_text(offer)}"
-
-
-def _need_text(offer: Offer) -> str:
-    if offer.option is None:
-        return "CPU replica"
-    return f"{offer.option.count:g} {offer.option.name}"
-
-
-def _preempt_kind(p: PendingRun, victim: RunningRun, s: Snapshot) -> str:
-    if victim.workload.team == p.workload.team or victim.workload.priority < p.workload.priority:
-        return f"priority {effective_priority(p, s)} over {victim.workload.priority}"
-    return f"team {p.workload.team} reclaims quota lent to {victim.workload.team}"
-
-
-def _best_rejections(rejected: list[Rejection], chosen: Offer) -> list[dict[str, Any]]:
-    """The most telling alternatives: cheaper ones first (why not them?), then the rest."""
-
-    def rank(r: Rejection) -> tuple[int, float, str]:
-        if r.total_usd is not None:
-            return (0, r.total_usd, r.pool)
-        return (1, 0.0, r.pool)
-
-    return [r.describe() for r in sorted(rejected, key=rank)[:MAX_REJECTIONS_SHOWN]]
-
-
-def _why(
-    chosen: Offer, offers: list[Offer], rejected: list[Rejection], preempted: Sequence[str]
-) -> str:
-    cost = chosen.cost
-    text = (
-        f"best feasible offer: ${cost.total_usd:.2f} expected "
-        f"(${cost.usd_per_hour:.2f}/h for {cost.estimated_hours:.2f} h"
-    )
-    if cost.rework_hours:
-        text += f" + {cost.rework_hours:.2f} h expected spot rework"
-    if cost.egress_usd:
-        text += f", ${cost.egress_usd:.2f} egress"
-    text += ")"
-    cheaper = [r for r in rejected if r.total_usd is not None and r.total_usd < cost.total_usd]
-    if cheaper:
-        reasons = sorted({str(r.reason) for r in cheaper})
-        text += f"; {len(cheaper)} cheaper offer(s) rejected ({', '.join(reasons)})"
-    constraint = [r for r in rejected if r.reason is RejectReason.CONSTRAINT]
-    if constraint:
-        text += f"; {len(constraint)} offer(s) ruled out by constraints"
-    if preempted:
-        text += f"; preempted {len(preempted)} run(s)"
-    return text
+        self.decisions.extend(idle_releases(self.s.fleet, self.pools))
