@@ -58,6 +58,14 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _uvicorn(cp: ControlPlane) -> uvicorn.Server:
+    """The HTTP server over ``cp``; the control plane's loops are started by the caller."""
+    app = create_app(cp, run_loops=False)
+    return uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    )
+
+
 class _StopRequestedError(Exception):
     pass
 
@@ -92,18 +100,17 @@ def serve(
         json.dumps({"url": url, "pid": os.getpid(), "started_at": time.time()}),
     )
     announce(url, token, recovered)
-    app = create_app(cp, run_loops=False)
+    server = _uvicorn(cp)
     # Everything loaded so far lives as long as the process: move it out of the collector's
     # way so full collections do not scan it (they showed up as p99 spikes in the API bench).
     gc.collect()
     gc.freeze()
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     # uvicorn handles SIGTERM/SIGINT itself, then re-raises the signal once it has stopped.
     # Turning that re-raise into an exception lets the clean-up below run instead of the
     # default handler ending the process on the spot.
     previous = signal.signal(signal.SIGTERM, _raise_stopped)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        server.run(sockets=[sock])
     except (_StopRequestedError, KeyboardInterrupt):
         pass
     finally:
@@ -126,13 +133,7 @@ class EmbeddedServer:
         self.token: str = token
         self._sock = bind(host, port)
         self.url = f"http://{host}:{self._sock.getsockname()[1]}"
-        config = uvicorn.Config(
-            create_app(self.cp, run_loops=False),
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-        )
-        self._server = uvicorn.Server(config)
+        self._server = _uvicorn(self.cp)
         self._thread = threading.Thread(target=self._serve, name="aiplane-api", daemon=True)
 
     def _serve(self) -> None:

@@ -9,7 +9,7 @@ from aiplane.backends.base import Backend
 from aiplane.core.errors import BackendError, NotFoundError, Problem, SpecError
 from aiplane.core.events import Event
 from aiplane.core.fleet import Fleet
-from aiplane.core.runs import ACTIVE, Job, Run, RunState
+from aiplane.core.runs import Job, Run, RunState
 from aiplane.core.workloads import Workload
 from aiplane.services.budgets import BudgetCache, check_submission
 from aiplane.services.events import record
@@ -137,7 +137,3 @@ def logs(
     if replica is not None and not out:
         raise NotFoundError(f"job {job_id} has no replica {replica} (it has {len(run.handles)})")
     return out
-
-
-def is_active(run: Run) -> bool:
-    return run.state in ACTIVE
