@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from aiplane.core.budgets import BudgetAction
 from aiplane.core.cost.budgets import actions_for
 from aiplane.core.placement import (
     Offer,
@@ -50,13 +51,7 @@ from aiplane.core.scheduling.explain import (
 from aiplane.core.scheduling.ordering import DominantShares, effective_priority, order
 from aiplane.core.scheduling.preemption import choose_victims, lost_gpu_hours
 from aiplane.core.scheduling.quota import QuotaLedger
-from aiplane.core.scheduling.snapshot import (
-    BudgetAction,
-    NodeState,
-    PendingRun,
-    RunningRun,
-    Snapshot,
-)
+from aiplane.core.scheduling.snapshot import NodeState, PendingRun, RunningRun, Snapshot
 from aiplane.core.workloads import Workload
 
 FULL_REASON = "waiting for capacity (every feasible pool is full)"
