@@ -49,7 +49,7 @@ from aiplane.core.scheduling.explain import (
     why,
 )
 from aiplane.core.scheduling.ordering import DominantShares, effective_priority, order
-from aiplane.core.scheduling.preemption import choose_victims, lost_gpu_hours
+from aiplane.core.scheduling.preemption import choose_victims, eligible_victims, lost_gpu_hours
 from aiplane.core.scheduling.quota import QuotaLedger
 from aiplane.core.scheduling.snapshot import NodeState, PendingRun, RunningRun, Snapshot
 from aiplane.core.workloads import Workload
@@ -445,23 +445,8 @@ class _Cycle:
         w = p.workload
         priority = effective_priority(p, self.s)
         acc = offer.accelerator
-        cohort = self.ledger.cohort_of(w.team)
-        managed = self.ledger.managed(w.team)
-        candidates = []
-        for run in self.preemptible[offer.pool.key]:
-            if run.run_id in self.victims:
-                continue
-            other = run.workload.team
-            lower = run.workload.priority < priority
-            same_pool_of_quota = other == w.team or (not managed and not self.ledger.managed(other))
-            if (same_pool_of_quota and lower) or (
-                reclaim
-                and cohort is not None
-                and other != w.team
-                and self.ledger.cohort_of(other) == cohort
-                and self.ledger.borrowing(other, acc or "") > 0
-            ):
-                candidates.append(run)
+        running = (r for r in self.preemptible[offer.pool.key] if r.run_id not in self.victims)
+        candidates = eligible_victims(running, w.team, priority, acc, self.ledger, reclaim)
         if not candidates:
             return None
         need = w.replica_need(offer.option)
