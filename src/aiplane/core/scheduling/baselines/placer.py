@@ -1,4 +1,4 @@
-"""Greedy placement in a given order: the shared machinery of the baseline policies.
+"""Placing runs one by one in a given order: the shared machinery of the baseline policies.
 
 FIFO, shortest-job-first and 2D-LAS differ only in the order they consider pending runs and in
 whether they preempt; each run in turn gets the cheapest feasible offer that has room now, all of
