@@ -19,7 +19,6 @@ rejected alternatives with the reason for each.
 
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -77,18 +76,9 @@ class Engine:
         self.options = options or EngineOptions()
 
     def decide(self, snapshot: Snapshot) -> list[Decision]:
-        # A cycle allocates hundreds of thousands of short-lived objects next to a snapshot
-        # of as many long-lived ones; letting the cyclic collector rescan the snapshot over
-        # and over doubled cycle times at 100,000 pending runs. Nothing a cycle builds is
-        # cyclic garbage, so pause the collector for its duration (reference counting still
-        # frees everything) and restore whatever the caller had.
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return _Cycle(snapshot, self.options).run()
-        finally:
-            if was_enabled:
-                gc.enable()
+        # Nothing a cycle builds is cyclic garbage: callers at scale pause the collector
+        # around it (``aiplane.gctuning``), which the core, being pure, does not do itself.
+        return _Cycle(snapshot, self.options).run()
 
 
 def _screen_key(w: Workload, ctx: OfferContext) -> tuple[Any, ...]:
