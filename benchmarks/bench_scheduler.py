@@ -19,6 +19,7 @@ from aiplane.core.scheduling.decisions import Place, Preempt
 from aiplane.core.scheduling.engine import Engine
 from aiplane.core.scheduling.snapshot import NodeState, PendingRun, Snapshot
 from aiplane.core.workloads import AcceleratorOption, Constraints, Workload, WorkloadKind
+from aiplane.gctuning import paused_collector
 
 TYPES = {"H100-80GB": 24.0, "A100-80GB": 14.0, "L40S": 8.0, "L4": 3.0}  # $/node-hour
 KINDS = (SiteKind.ONPREM, SiteKind.CLOUD, SiteKind.EDGE)
@@ -112,7 +113,8 @@ def main() -> None:
     pending = tuple(build_pending(args.pending, args.teams, rng))
     snapshot = Snapshot(fleet, nodes, pending, now=1e6)
     start = time.perf_counter()
-    decisions = Engine().decide(snapshot)
+    with paused_collector():  # as the live scheduler loop runs a cycle
+        decisions = Engine().decide(snapshot)
     cycle_s = time.perf_counter() - start
     placements = sum(1 for d in decisions if isinstance(d, Place))
     placed_gpus = sum(

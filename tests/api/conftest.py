@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from aiplane.api.app import create_app
 from aiplane.config import Settings
 from aiplane.core.auth import Role
-from aiplane.core.scheduling.v0 import PriorityBestFit
+from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
 from aiplane.services.tokens import create_token
 from aiplane.store.memory import MemoryStore
 from aiplane.wiring import ControlPlane, build_backends

@@ -17,7 +17,7 @@ from aiplane.api.app import create_app
 from aiplane.config import Settings
 from aiplane.core.errors import SpecError
 from aiplane.core.runs import ReplicaAssignment, RunState
-from aiplane.core.scheduling.v0 import PriorityBestFit
+from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
 from aiplane.store.memory import MemoryStore
 from aiplane.wiring import ControlPlane, build_backends, telemetry_source
 from tests.store.factories import T0, job, placement, run

@@ -8,12 +8,12 @@ from hypothesis import strategies as st
 from aiplane.core.fleet import Fleet
 from aiplane.core.resources import Resources
 from aiplane.core.runs import Placement, ReplicaAssignment
+from aiplane.core.scheduling.baselines.fifo import Fifo
+from aiplane.core.scheduling.baselines.las import LasSettings, TwoDimensionalLas
+from aiplane.core.scheduling.baselines.placer import CycleCapacity, OfferCache, Option
+from aiplane.core.scheduling.baselines.sjf import ShortestJobFirst
 from aiplane.core.scheduling.decisions import Place, Preempt, Wait
-from aiplane.core.scheduling.fifo import Fifo
-from aiplane.core.scheduling.greedy import CycleCapacity, OfferCache, Option
-from aiplane.core.scheduling.las import LasSettings, TwoDimensionalLas
 from aiplane.core.scheduling.packing import FreeNode, pack_gang
-from aiplane.core.scheduling.sjf import ShortestJobFirst
 from aiplane.core.scheduling.snapshot import NodeState, PendingRun, RunningRun, Snapshot
 from aiplane.core.workloads import Constraints, Workload
 from tests.builders import fleet, pool, site, workload

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
+from aiplane.core.budgets import BudgetAction
 from aiplane.core.fleet import Dataset, Fleet, NodeShape, PricingModel, Team
 from aiplane.core.resources import Resources
 from aiplane.core.runs import Placement, ReplicaAssignment
 from aiplane.core.scheduling.decisions import Decision, Place, Preempt, Provision, Release, Wait
 from aiplane.core.scheduling.engine import Engine
 from aiplane.core.scheduling.snapshot import (
-    BudgetAction,
     NodeState,
     PendingRun,
     RunningRun,

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from aiplane.core.budgets import BudgetAction
 from aiplane.core.cost.alerts import SIGNATURE_HEADER, AlertStatus, verify
 from aiplane.core.errors import BudgetExceededError
-from aiplane.core.scheduling.snapshot import BudgetAction
 from aiplane.services import jobs
 from aiplane.services.alert_delivery import deliver_alerts
 from aiplane.services.budgets import (

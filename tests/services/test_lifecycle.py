@@ -11,7 +11,7 @@ import pytest
 
 from aiplane.core.errors import SpecError
 from aiplane.core.runs import RunState
-from aiplane.core.scheduling.v0 import PriorityBestFit
+from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
 from aiplane.services import jobs
 from aiplane.services.execution import Executor
 from aiplane.services.fleet import FleetCache, apply_fleet

@@ -8,8 +8,8 @@ import pytest
 
 from aiplane.core.fleet import Fleet, PricingModel
 from aiplane.core.runs import Placement, ReplicaAssignment
+from aiplane.core.scheduling.baselines.fifo import Fifo
 from aiplane.core.scheduling.decisions import Decision, Place, Preempt
-from aiplane.core.scheduling.fifo import Fifo
 from aiplane.core.scheduling.snapshot import Snapshot
 from aiplane.core.workloads import SpotPolicy
 from aiplane.sim.driver import SimOptions

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from aiplane.core.scheduling.baselines.fifo import Fifo
+from aiplane.core.scheduling.baselines.las import LasSettings, TwoDimensionalLas
+from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
+from aiplane.core.scheduling.baselines.sjf import ShortestJobFirst
 from aiplane.core.scheduling.engine import Engine
-from aiplane.core.scheduling.fifo import Fifo
-from aiplane.core.scheduling.las import LasSettings, TwoDimensionalLas
 from aiplane.core.scheduling.policy import SchedulingPolicy
-from aiplane.core.scheduling.sjf import ShortestJobFirst
-from aiplane.core.scheduling.v0 import PriorityBestFit
 from aiplane.core.workloads import SpotPolicy
 from aiplane.sim.driver import SimOptions
 from aiplane.sim.jobs import ShapeOptions, TraceJob
@@ -26,7 +26,7 @@ POLICIES: dict[str, Callable[[], SchedulingPolicy]] = {
     # A low threshold so that short random traces exercise preemption.
     "las": lambda: TwoDimensionalLas(LasSettings(threshold_gpu_s=600)),
     "aiplane": Engine,
-    "v0": PriorityBestFit,
+    "priority-best-fit": PriorityBestFit,
 }
 
 job = st.tuples(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from aiplane.core.errors import MissingDependencyError
-from aiplane.core.scheduling.fifo import Fifo
+from aiplane.core.scheduling.baselines.fifo import Fifo
 from aiplane.sim import report
 from aiplane.sim.jobs import TraceJob
 from aiplane.sim.metrics import percentile

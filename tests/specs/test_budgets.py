@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiplane.core.cost.budgets import DEFAULT_RULES, Basis, BudgetScope, RuleKind, Webhook
-from aiplane.core.cost.periods import Period
+from aiplane.core.budgets import DEFAULT_RULES, Basis, BudgetScope, Period, RuleKind, Webhook
 from aiplane.core.errors import Problem
 from aiplane.core.fleet import PricingModel
 from aiplane.specs import fleet_from_document, fleet_to_document

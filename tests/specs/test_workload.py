@@ -75,6 +75,7 @@ def test_serve_and_batch_examples() -> None:
 def test_defaults() -> None:
     workload = convert(minimal())
     assert workload == Workload(name="w", team="research", kind=WorkloadKind.TRAIN, run="true")
+    assert convert(minimal(allow_multi_site=False)) == workload  # false is what happens anyway
 
 
 @pytest.mark.parametrize(
@@ -113,7 +114,6 @@ def test_conversion_details() -> None:
             inputs=["clicks-eu"],
             workdir="sub/dir",
             run="  python3 x.py  ",
-            allow_multi_site=True,
         ),
         workdir="/base",
     )
@@ -124,7 +124,6 @@ def test_conversion_details() -> None:
     assert workload.constraints.max_usd_per_hour == 20
     assert workload.workdir == str(Path("/base/sub/dir"))
     assert workload.run == "python3 x.py"
-    assert workload.allow_multi_site
     assert convert(minimal(workdir="/abs"), workdir="/base").workdir == "/abs"
 
 
@@ -282,6 +281,16 @@ CASES: list[tuple[str, Callable[[Doc], object], Problem]] = [
             "not a valid environment variable name",
             "'1X'",
             "letters, digits and '_', not starting with a digit",
+        ),
+    ),
+    (
+        "multi-site placement asked for",
+        lambda d: d.update(allow_multi_site=True),
+        Problem(
+            "workload.yaml: allow_multi_site",
+            "not supported: a run is placed in one pool today, so its replicas never span sites",
+            "True",
+            "false (or leave it out)",
         ),
     ),
 ]

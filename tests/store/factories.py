@@ -60,7 +60,6 @@ def workload(name: str = "llama-ft-eu", team: str = "research", **changes: Any) 
         ),
         env={"HF_HOME": "/cache/hf", "WANDB_MODE": "offline", "UNICODE": "Grüße ✓"},
         workdir="/srv/jobs/llama",
-        allow_multi_site=True,
         project="llama",
         labels={"model": "llama-3-8b", "cost-center": "4711"},
     )

@@ -46,7 +46,6 @@ def workload_to_dict(w: Workload) -> dict[str, Any]:
         },
         "env": dict(w.env),
         "workdir": w.workdir,
-        "allow_multi_site": w.allow_multi_site,
         "project": w.project,
         "labels": dict(w.labels),
     }
@@ -82,7 +81,6 @@ def workload_from_dict(d: Mapping[str, Any]) -> Workload:
         ),
         env=dict(d.get("env", {})),
         workdir=d.get("workdir"),
-        allow_multi_site=bool(d.get("allow_multi_site", False)),
         project=d.get("project"),
         labels=dict(d.get("labels") or {}),
     )

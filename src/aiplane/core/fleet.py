@@ -6,12 +6,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from typing import TYPE_CHECKING
 
+from aiplane.core.budgets import Budget
 from aiplane.core.resources import Resources
-
-if TYPE_CHECKING:  # budgets import the scheduling vocabulary, which imports this module
-    from aiplane.core.cost.budgets import Budget
 
 
 class SiteKind(StrEnum):

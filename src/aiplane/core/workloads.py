@@ -64,7 +64,6 @@ class Workload:
     constraints: Constraints = field(default_factory=Constraints)
     env: Mapping[str, str] = field(default_factory=dict)
     workdir: str | None = None
-    allow_multi_site: bool = False
     # Cost allocation: budgets per project, reports by project and model (labels["model"]).
     project: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)

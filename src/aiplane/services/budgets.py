@@ -18,11 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aiplane.core.budgets import Budget, BudgetAction, BudgetScope, Period
 from aiplane.core.cost.alerts import CostAlert, make_alert
 from aiplane.core.cost.attempts import attempt_start
 from aiplane.core.cost.budgets import (
-    Budget,
-    BudgetScope,
     BudgetStatus,
     actions_by_subject,
     actions_for,
@@ -31,13 +30,12 @@ from aiplane.core.cost.budgets import (
     remaining_by_subject,
 )
 from aiplane.core.cost.forecast import Forecast, KnownWork, forecast
-from aiplane.core.cost.periods import DAY_S, HOUR_S, Period, bounds
+from aiplane.core.cost.periods import DAY_S, HOUR_S, bounds
 from aiplane.core.cost.spend import hourly_pieces
 from aiplane.core.errors import BudgetExceededError, Problem
 from aiplane.core.fleet import Fleet
 from aiplane.core.placement import evaluate_offers
 from aiplane.core.runs import ACTIVE, Job, Run, RunState
-from aiplane.core.scheduling.snapshot import BudgetAction
 from aiplane.core.workloads import Workload
 from aiplane.services.costs import Metered, metered
 from aiplane.services.events import record

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from aiplane.backends.base import Backend
+from aiplane.core.budgets import BudgetAction
 from aiplane.core.errors import ConflictError
 from aiplane.core.fleet import Fleet
 from aiplane.core.resources import Resources
@@ -13,7 +14,6 @@ from aiplane.core.runs import ACTIVE, Run, RunState
 from aiplane.core.scheduling.decisions import Decision, Place, Preempt, Provision, Release, Wait
 from aiplane.core.scheduling.policy import SchedulingPolicy
 from aiplane.core.scheduling.snapshot import (
-    BudgetAction,
     NodeState,
     PendingRun,
     RunningRun,

@@ -15,7 +15,6 @@ over-allocated node. A correct policy leaves all three at zero.
 
 from __future__ import annotations
 
-import gc
 import heapq
 import math
 import time
@@ -105,16 +104,6 @@ class Simulator:
     # -- the loop -------------------------------------------------------------------------
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> SimResult:
-        # A replay allocates millions of short-lived objects and few reference cycles: with the
-        # collector's default threshold its young-generation passes cost about 10% of the run.
-        thresholds = gc.get_threshold()
-        gc.set_threshold(max(thresholds[0], 100_000), *thresholds[1:])
-        try:
-            return self._run(progress)
-        finally:
-            gc.set_threshold(*thresholds)
-
-    def _run(self, progress: Callable[[int, int], None] | None) -> SimResult:
         wall = time.perf_counter()
         jobs, events, opts = self.jobs, self._events, self.options
         total, arrived = len(jobs), 0

@@ -1,8 +1,8 @@
 """Policies the simulator can compare, by name.
 
-``aiplane`` is the live engine (``core.scheduling.engine.Engine``); until a build has it, the
-name falls back to scheduling v0 and says so in the result's label. ``sjf`` is the only policy
-that is told true durations (the oracle).
+``aiplane`` is the live engine (``core.scheduling.engine.Engine``); the others are the
+baselines of ``core.scheduling.baselines``. ``sjf`` is the only policy that is told true
+durations (the oracle).
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from aiplane.core.errors import Problem, SpecError
-from aiplane.core.scheduling.fifo import Fifo
-from aiplane.core.scheduling.las import TwoDimensionalLas
+from aiplane.core.scheduling.baselines.fifo import Fifo
+from aiplane.core.scheduling.baselines.las import TwoDimensionalLas
+from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
+from aiplane.core.scheduling.baselines.sjf import ShortestJobFirst
+from aiplane.core.scheduling.engine import Engine, EngineOptions
 from aiplane.core.scheduling.policy import SchedulingPolicy
-from aiplane.core.scheduling.sjf import ShortestJobFirst
 from aiplane.core.scheduling.snapshot import SchedulerSettings
-from aiplane.core.scheduling.v0 import PriorityBestFit
 
 
 @dataclass(frozen=True)
@@ -28,21 +29,10 @@ class PolicyChoice:
     oracle: bool = False
 
 
-def _engine() -> tuple[Callable[[], SchedulingPolicy], str]:
-    try:
-        from aiplane.core.scheduling import engine
-    except ImportError:
-        return PriorityBestFit, "aiplane (v0: engine not in this build)"
-
-    def make() -> SchedulingPolicy:
-        # Nobody reads a replay's wait explanations; building them for every waiting run in
-        # every cycle was about 40% of the engine's time on a long queue.
-        try:
-            return engine.Engine(engine.EngineOptions(max_explained_waits=0))
-        except TypeError:  # an engine without that option
-            return engine.Engine()
-
-    return make, "aiplane"
+def _engine() -> SchedulingPolicy:
+    # Nobody reads a replay's wait explanations; building them for every waiting run in every
+    # cycle was about 40% of the engine's time on a long queue.
+    return Engine(EngineOptions(max_explained_waits=0))
 
 
 def choose(name: str) -> PolicyChoice:
@@ -53,18 +43,17 @@ def choose(name: str) -> PolicyChoice:
         return PolicyChoice("sjf", "sjf (oracle)", ShortestJobFirst, oracle=True)
     if key in ("las", "2d-las", "tiresias"):
         return PolicyChoice("las", "2d-las", TwoDimensionalLas)
-    if key == "v0":
-        return PolicyChoice("v0", "v0", PriorityBestFit)
+    if key == "priority-best-fit":
+        return PolicyChoice("priority-best-fit", "priority best fit", PriorityBestFit)
     if key == "aiplane":
-        make, label = _engine()
-        return PolicyChoice("aiplane", label, make)
+        return PolicyChoice("aiplane", "aiplane", _engine)
     raise SpecError(
         "unknown policy",
         [Problem("--policy", "unknown policy", name, ", ".join(NAMES))],
     )
 
 
-NAMES = ("fifo", "sjf", "las", "aiplane", "v0")
+NAMES = ("fifo", "sjf", "las", "aiplane", "priority-best-fit")
 
 
 def parse(text: str) -> list[PolicyChoice]:

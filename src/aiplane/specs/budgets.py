@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aiplane.core.cost.budgets import (
+from aiplane.core.budgets import (
     DEFAULT_RULES,
     Basis,
     Budget,
     BudgetRule,
     BudgetScope,
+    Period,
     RuleKind,
     Webhook,
 )
-from aiplane.core.cost.periods import Period
 from aiplane.specs.errors import Problems, did_you_mean
 from aiplane.specs.fleet_models import BudgetSpec
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiplane.core.accelerators import canonical_name
-from aiplane.core.cost.budgets import Budget
+from aiplane.core.budgets import Budget
 from aiplane.core.fleet import Fleet, Pool, Site, Team
 from aiplane.specs.fleet import FleetSpec
 from aiplane.specs.fleet_models import AUTO

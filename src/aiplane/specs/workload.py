@@ -61,6 +61,13 @@ def workload_from_document(document: Any, source_name: str, workdir: str | None 
                 key,
                 "letters, digits and '_', not starting with a digit",
             )
+    if spec.allow_multi_site:
+        problems.add(
+            ["allow_multi_site"],
+            "not supported: a run is placed in one pool today, so its replicas never span sites",
+            spec.allow_multi_site,
+            "false (or leave it out)",
+        )
     for i, name in enumerate(spec.inputs):
         if name in spec.inputs[:i]:
             problems.add(["inputs", i], "dataset listed twice", name, "each dataset once")
@@ -90,7 +97,6 @@ def workload_from_document(document: Any, source_name: str, workdir: str | None 
         ),
         env=dict(spec.env),
         workdir=_workdir(spec.workdir, workdir),
-        allow_multi_site=spec.allow_multi_site,
         project=spec.project,
         labels=dict(spec.labels),
     )

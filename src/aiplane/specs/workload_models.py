@@ -69,7 +69,8 @@ class WorkloadDocument(SpecModel):
         default_factory=dict, description="a mapping of variable name -> value"
     )
     workdir: str | None = Field(None, min_length=1, description="a directory path")
-    allow_multi_site: bool = Field(False, description="true or false")
+    # Refused when true (``workload.py``): read and named, not silently ignored.
+    allow_multi_site: bool = Field(False, description="false")
     project: Name | None = Field(None, description="a project name, for budgets and reports")
     labels: dict[Name, str] = Field(
         default_factory=dict,

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from aiplane.core.scheduling.policy import SchedulingPolicy
+from aiplane.gctuning import paused_collector
 from aiplane.services.execution import Executor
 from aiplane.services.fleet import FleetCache
 from aiplane.services.metering import preemption_hook
@@ -24,14 +25,15 @@ def scheduler_step(
     fleet = fleet_cache.get(store)
     if fleet is None:
         return
-    run_cycle(
-        store,
-        fleet,
-        policy,
-        clock(),
-        backends=executor.backends,
-        inputs=inputs() if inputs else None,
-        grace_s=executor.cancel_grace_s,
-        on_run_stopped=preemption_hook(store, fleet),
-    )
+    with paused_collector():
+        run_cycle(
+            store,
+            fleet,
+            policy,
+            clock(),
+            backends=executor.backends,
+            inputs=inputs() if inputs else None,
+            grace_s=executor.cancel_grace_s,
+            on_run_stopped=preemption_hook(store, fleet),
+        )
     executor.launch_admitted(clock())

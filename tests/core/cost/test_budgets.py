@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from aiplane.core.cost.budgets import (
+from aiplane.core.budgets import (
     Basis,
     Budget,
+    BudgetAction,
     BudgetRule,
     BudgetScope,
+    Period,
     RuleKind,
+)
+from aiplane.core.cost.budgets import (
     actions_by_subject,
     actions_for,
     effective_budgets,
     evaluate,
     remaining_by_subject,
 )
-from aiplane.core.cost.periods import Period, bounds, month_start, week_start
+from aiplane.core.cost.periods import bounds, month_start, week_start
 from aiplane.core.fleet import Team
-from aiplane.core.scheduling.snapshot import BudgetAction
 from tests import builders as b
 
 from .factories import JULY, JUNE

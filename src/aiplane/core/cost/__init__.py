@@ -2,5 +2,5 @@
 anomalies and forecasts. Everything here takes data and time as arguments and returns values.
 
 Submodules are imported by name (``aiplane.core.cost.metering``); this package imports none of
-them, so ``core.fleet`` can use the budget types without an import cycle.
+them. The budget and rule types themselves are in the leaf ``aiplane.core.budgets``.
 """

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from aiplane.core.cost.budgets import BudgetRule, BudgetStatus
+from aiplane.core.budgets import BudgetRule
+from aiplane.core.cost.budgets import BudgetStatus
 from aiplane.core.cost.periods import iso
 
 SIGNATURE_HEADER = "X-Aiplane-Signature"

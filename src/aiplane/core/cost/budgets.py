@@ -1,11 +1,11 @@
 """Budgets that act: per team or project, per month or week, with rules.
 
-A rule fires when the period's spend (or its forecast, for ``basis: forecast``) reaches ``at``
-times the budget. An ``alert`` rule only notifies; the other kinds are the actions of
-:class:`~aiplane.core.scheduling.snapshot.BudgetAction` and stay in force while the rule holds.
-Every rule that fires also notifies, once per period (the service keeps that promise).
+The types (budgets, rules, actions) are in the leaf :mod:`aiplane.core.budgets`; this module
+evaluates them against spend. Every rule that fires also notifies, once per period (the service
+keeps that promise).
 
-A team's ``budget_usd_per_month`` is a monthly budget with :data:`DEFAULT_RULES` (alerts only:
+A team's ``budget_usd_per_month`` is a monthly budget with
+:data:`~aiplane.core.budgets.DEFAULT_RULES` (alerts only:
 acting by default would surprise) unless the fleet declares a monthly budget for that team.
 """
 
@@ -13,83 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import TYPE_CHECKING
 
-from aiplane.core.cost.periods import Period
-from aiplane.core.scheduling.snapshot import BudgetAction
-
-if TYPE_CHECKING:
-    from aiplane.core.fleet import Fleet
-
-
-class BudgetScope(StrEnum):
-    TEAM = "team"
-    PROJECT = "project"
-
-
-class RuleKind(StrEnum):
-    ALERT = "alert"
-    BLOCK = "block"
-    SPOT_OR_OWNED_ONLY = "spot_or_owned_only"
-    LOWER_PRIORITY = "lower_priority"
-
-    @property
-    def action(self) -> BudgetAction | None:
-        return None if self is RuleKind.ALERT else BudgetAction(self.value)
-
-
-class Basis(StrEnum):
-    SPENT = "spent"
-    FORECAST = "forecast"
-
-
-@dataclass(frozen=True)
-class BudgetRule:
-    kind: RuleKind
-    at: float = 1.0  # share of the budget's amount
-    basis: Basis = Basis.SPENT
-
-    @property
-    def key(self) -> str:
-        """Stable identity within a budget: alerts are deduplicated per key and period."""
-        return f"{self.kind}@{self.at:g}:{self.basis}"
-
-    def describe(self) -> str:
-        what = "alert" if self.kind is RuleKind.ALERT else self.kind.value.replace("_", " ")
-        basis = "forecast" if self.basis is Basis.FORECAST else "spend"
-        return f"{what} when {basis} reaches {self.at:.0%}"
-
-
-DEFAULT_RULES = (
-    BudgetRule(RuleKind.ALERT, 0.8),
-    BudgetRule(RuleKind.ALERT, 1.0),
-    BudgetRule(RuleKind.ALERT, 1.0, Basis.FORECAST),
-)
-
-
-@dataclass(frozen=True)
-class Webhook:
-    url: str
-    secret: str | None = None  # visible to anyone who can read the fleet; prefer secret_env
-    secret_env: str | None = None  # the name of a server environment variable holding it
-
-
-@dataclass(frozen=True)
-class Budget:
-    name: str
-    scope: BudgetScope
-    target: str  # the team's or the project's name
-    amount_usd: float
-    period: Period = Period.MONTHLY
-    rules: tuple[BudgetRule, ...] = DEFAULT_RULES
-    webhook: Webhook | None = None
-    implicit: bool = False  # from a team's budget_usd_per_month
-
-    @property
-    def subject(self) -> str:
-        """The key of its actions for the scheduler: a team's name, or ``project:<name>``."""
-        return self.target if self.scope is BudgetScope.TEAM else f"project:{self.target}"
+from aiplane.core.budgets import Basis, Budget, BudgetAction, BudgetRule, BudgetScope, Period
+from aiplane.core.fleet import Fleet
 
 
 @dataclass(frozen=True)

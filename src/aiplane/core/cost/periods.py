@@ -6,21 +6,16 @@ week, which starts on Monday 00:00 UTC.
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 import numpy as np
 import numpy.typing as npt
+
+from aiplane.core.budgets import Period
 
 HOUR_S = 3600.0
 DAY_S = 86400.0
 WEEK_S = 7 * DAY_S
 # 1970-01-01 was a Thursday: Monday 1969-12-29 00:00 UTC is 3 days earlier.
 _MONDAY_EPOCH = -3 * DAY_S
-
-
-class Period(StrEnum):
-    MONTHLY = "monthly"
-    WEEKLY = "weekly"
 
 
 def month_start(ts: float) -> float:

@@ -19,13 +19,13 @@ rejected alternatives with the reason for each.
 
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from aiplane.core.budgets import BudgetAction
 from aiplane.core.cost.budgets import actions_for
 from aiplane.core.placement import (
     Offer,
@@ -48,15 +48,9 @@ from aiplane.core.scheduling.explain import (
     why,
 )
 from aiplane.core.scheduling.ordering import DominantShares, effective_priority, order
-from aiplane.core.scheduling.preemption import choose_victims, lost_gpu_hours
+from aiplane.core.scheduling.preemption import choose_victims, eligible_victims, lost_gpu_hours
 from aiplane.core.scheduling.quota import QuotaLedger
-from aiplane.core.scheduling.snapshot import (
-    BudgetAction,
-    NodeState,
-    PendingRun,
-    RunningRun,
-    Snapshot,
-)
+from aiplane.core.scheduling.snapshot import NodeState, PendingRun, RunningRun, Snapshot
 from aiplane.core.workloads import Workload
 
 FULL_REASON = "waiting for capacity (every feasible pool is full)"
@@ -82,18 +76,9 @@ class Engine:
         self.options = options or EngineOptions()
 
     def decide(self, snapshot: Snapshot) -> list[Decision]:
-        # A cycle allocates hundreds of thousands of short-lived objects next to a snapshot
-        # of as many long-lived ones; letting the cyclic collector rescan the snapshot over
-        # and over doubled cycle times at 100,000 pending runs. Nothing a cycle builds is
-        # cyclic garbage, so pause the collector for its duration (reference counting still
-        # frees everything) and restore whatever the caller had.
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return _Cycle(snapshot, self.options).run()
-        finally:
-            if was_enabled:
-                gc.enable()
+        # Nothing a cycle builds is cyclic garbage: callers at scale pause the collector
+        # around it (``aiplane.gctuning``), which the core, being pure, does not do itself.
+        return _Cycle(snapshot, self.options).run()
 
 
 def _screen_key(w: Workload, ctx: OfferContext) -> tuple[Any, ...]:
@@ -450,23 +435,8 @@ class _Cycle:
         w = p.workload
         priority = effective_priority(p, self.s)
         acc = offer.accelerator
-        cohort = self.ledger.cohort_of(w.team)
-        managed = self.ledger.managed(w.team)
-        candidates = []
-        for run in self.preemptible[offer.pool.key]:
-            if run.run_id in self.victims:
-                continue
-            other = run.workload.team
-            lower = run.workload.priority < priority
-            same_pool_of_quota = other == w.team or (not managed and not self.ledger.managed(other))
-            if (same_pool_of_quota and lower) or (
-                reclaim
-                and cohort is not None
-                and other != w.team
-                and self.ledger.cohort_of(other) == cohort
-                and self.ledger.borrowing(other, acc or "") > 0
-            ):
-                candidates.append(run)
+        running = (r for r in self.preemptible[offer.pool.key] if r.run_id not in self.victims)
+        candidates = eligible_victims(running, w.team, priority, acc, self.ledger, reclaim)
         if not candidates:
             return None
         need = w.replica_need(offer.option)

@@ -13,8 +13,9 @@ import heapq
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 
+from aiplane.core.budgets import BudgetAction
 from aiplane.core.cost.budgets import actions_for
-from aiplane.core.scheduling.snapshot import BudgetAction, PendingRun, Snapshot
+from aiplane.core.scheduling.snapshot import PendingRun, Snapshot
 from aiplane.core.workloads import PRIORITY_CLASSES
 
 LOWEST_PRIORITY = min(PRIORITY_CLASSES.values())

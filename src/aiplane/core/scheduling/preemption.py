@@ -1,16 +1,58 @@
 """Choosing which running runs to stop so that a pending run can start.
 
-Victims are taken to lose the least work: first the GPU-hours done since each victim's last
-checkpoint (what preemption throws away), then lower priority, then the youngest. The set is
-then trimmed: a victim whose capacity turns out not to be needed is spared.
+Which runs may be stopped at all (:func:`eligible_victims`) follows Kueue: lower priority
+within the pending run's own quota pool, or, when its team reclaims nominal quota it lent to
+its cohort, the borrowers of that quota whatever their priority.
+
+Among the eligible, victims are taken to lose the least work: first the GPU-hours done since
+each victim's last checkpoint (what preemption throws away), then lower priority, then the
+youngest. The set is then trimmed: a victim whose capacity turns out not to be needed is
+spared.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from aiplane.core.scheduling.quota import QuotaLedger
 from aiplane.core.scheduling.snapshot import RunningRun
+
+
+def eligible_victims(
+    running: Iterable[RunningRun],
+    team: str,
+    priority: int,
+    accelerator: str | None,
+    ledger: QuotaLedger,
+    reclaim: bool,
+) -> list[RunningRun]:
+    """The runs of ``running`` that a pending run of ``team`` at (effective) ``priority`` may
+    preempt, on a pool of ``accelerator``.
+
+    A run of lower priority is eligible when it draws on the same quota: it belongs to
+    ``team``, or neither team is quota-managed (both share the unmanaged capacity). With
+    ``reclaim`` (the team is within its nominal quota but the cohort's shared pool is used
+    up), a run of another team in the same cohort that borrows ``accelerator`` is eligible
+    at any priority. Work of other managed teams is otherwise never touched: their quota is
+    theirs.
+    """
+    cohort = ledger.cohort_of(team)
+    managed = ledger.managed(team)
+    out = []
+    for run in running:
+        other = run.workload.team
+        lower = run.workload.priority < priority
+        same_pool_of_quota = other == team or (not managed and not ledger.managed(other))
+        if (same_pool_of_quota and lower) or (
+            reclaim
+            and cohort is not None
+            and other != team
+            and ledger.cohort_of(other) == cohort
+            and ledger.borrowing(other, accelerator or "") > 0
+        ):
+            out.append(run)
+    return out
 
 
 def lost_gpu_hours(run: RunningRun, now: float) -> float:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 
+from aiplane.core.budgets import BudgetAction
 from aiplane.core.fleet import Fleet
 from aiplane.core.resources import Resources
 from aiplane.core.runs import Placement
@@ -57,14 +57,6 @@ class RunningRun:
     @property
     def gpus(self) -> float:
         return sum(a.gpus for a in self.placement.assignments)
-
-
-class BudgetAction(StrEnum):
-    """What an exceeded budget does to a team's new work (the cost engine decides which)."""
-
-    BLOCK = "block"  # new submissions are refused (enforced at submission, not here)
-    SPOT_OR_OWNED_ONLY = "spot_or_owned_only"  # only spot or owned capacity may be used
-    LOWER_PRIORITY = "lower_priority"  # the team's pending work drops to the lowest class
 
 
 @dataclass(frozen=True)

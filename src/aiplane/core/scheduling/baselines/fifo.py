@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from operator import attrgetter
 
+from aiplane.core.scheduling.baselines.placer import OfferCache, Placer
 from aiplane.core.scheduling.decisions import Decision, Wait
-from aiplane.core.scheduling.greedy import OfferCache, Placer
 from aiplane.core.scheduling.snapshot import PendingRun, Snapshot
 
 _SUBMISSION = attrgetter("submitted_at", "run_id")

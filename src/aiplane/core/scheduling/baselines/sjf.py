@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 
+from aiplane.core.scheduling.baselines.placer import OfferCache, Placer
 from aiplane.core.scheduling.decisions import Decision
-from aiplane.core.scheduling.greedy import OfferCache, Placer
 from aiplane.core.scheduling.snapshot import PendingRun, Snapshot
 
 _EXPLANATION = {"policy": "sjf", "order": "shortest remaining estimate (oracle)"}

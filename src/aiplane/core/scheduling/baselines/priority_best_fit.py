@@ -1,6 +1,5 @@
-"""Scheduling v0: priority order, gang all-or-nothing, best-fit packing, cheapest offer first.
-
-A later policy replaces this one behind ``SchedulingPolicy``; the snapshot and decisions stay.
+"""Priority best fit, aiplane's first policy (once "v0"), kept as a baseline: priority order,
+gang all-or-nothing, best-fit packing, cheapest offer first; no quotas, preemption or backfill.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ MAX_REJECTIONS_SHOWN = 8
 
 
 class PriorityBestFit:
-    name = "v0-priority-bestfit"
+    name = "priority-best-fit"
 
     def decide(self, snapshot: Snapshot) -> list[Decision]:
         by_pool: dict[str, list[FreeNode]] = {}

@@ -22,12 +22,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aiplane.core.scheduling.decisions import Decision, Preempt
-from aiplane.core.scheduling.greedy import (
+from aiplane.core.scheduling.baselines.placer import (
     OfferCache,
     Option,
     Placer,
 )
+from aiplane.core.scheduling.decisions import Decision, Preempt
 from aiplane.core.scheduling.snapshot import PendingRun, RunningRun, Snapshot
 from aiplane.core.workloads import Workload
 

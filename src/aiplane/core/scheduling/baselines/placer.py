@@ -1,4 +1,4 @@
-"""Greedy placement in a given order: the shared machinery of the baseline policies.
+"""Placing runs one by one in a given order: the shared machinery of the baseline policies.
 
 FIFO, shortest-job-first and 2D-LAS differ only in the order they consider pending runs and in
 whether they preempt; each run in turn gets the cheapest feasible offer that has room now, all of
@@ -93,7 +93,7 @@ def _shape_key(w: Workload) -> tuple[Any, ...]:
     c = w.constraints
     return (
         w.accelerators, w.cpus, w.memory_gib, w.replicas, w.kind, w.spot, w.inputs,
-        w.checkpoint_minutes, w.allow_multi_site, c.jurisdictions, c.site_kinds, c.sites,
+        w.checkpoint_minutes, c.jurisdictions, c.site_kinds, c.sites,
         c.max_usd_per_hour, tuple(sorted(c.latency_slo_ms.items())),
     )  # fmt: skip
 

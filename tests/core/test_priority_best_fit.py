@@ -1,4 +1,4 @@
-"""Scheduling v0: priority order, gang all-or-nothing, best fit, cheapest offer, constraints."""
+"""Priority best fit: priority order, gang all-or-nothing, best fit, cheapest offer, constraints."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 
 from aiplane.core.fleet import Dataset, Fleet, PricingModel
 from aiplane.core.resources import Resources
+from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
 from aiplane.core.scheduling.decisions import Place, Wait
 from aiplane.core.scheduling.snapshot import NodeState, PendingRun, Snapshot
-from aiplane.core.scheduling.v0 import PriorityBestFit
 from aiplane.core.workloads import Constraints, SpotPolicy, Workload
 from tests.builders import fleet, pool, site, workload
 

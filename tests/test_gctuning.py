@@ -1,0 +1,72 @@
+"""The process's collector tuning: paused for a burst, relaxed for a run, always restored."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from aiplane.gctuning import RELAXED_YOUNG_THRESHOLD, paused_collector, relaxed_collector
+
+
+@pytest.fixture(autouse=True)
+def _restore_collector() -> Iterator[None]:
+    enabled, thresholds = gc.isenabled(), gc.get_threshold()
+    yield
+    gc.set_threshold(*thresholds)
+    if enabled:
+        gc.enable()
+    else:
+        gc.disable()
+
+
+def test_a_pause_resumes_the_collector_even_after_an_error() -> None:
+    gc.enable()
+    with pytest.raises(RuntimeError), paused_collector():
+        assert not gc.isenabled()
+        raise RuntimeError("cycle failed")
+    assert gc.isenabled()
+
+
+def test_a_pause_leaves_a_disabled_collector_disabled() -> None:
+    gc.disable()
+    with paused_collector():
+        pass
+    assert not gc.isenabled()
+
+
+def test_overlapping_pauses_in_two_threads_resume_when_the_last_ends() -> None:
+    gc.enable()
+    entered, release = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with paused_collector():
+            entered.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=other)
+    with paused_collector():
+        thread.start()
+        assert entered.wait(10)
+    # This burst ended first; the other thread's is still running.
+    assert not gc.isenabled()
+    release.set()
+    thread.join(10)
+    assert gc.isenabled()
+
+
+def test_relaxed_raises_the_young_threshold_and_restores_it() -> None:
+    gc.set_threshold(700, 10, 10)
+    with pytest.raises(RuntimeError), relaxed_collector():
+        assert gc.get_threshold() == (RELAXED_YOUNG_THRESHOLD, 10, 10)
+        assert gc.isenabled()
+        raise RuntimeError("replay failed")
+    assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_relaxed_never_lowers_a_higher_threshold() -> None:
+    gc.set_threshold(500_000, 10, 10)
+    with relaxed_collector():
+        assert gc.get_threshold()[0] == 500_000
