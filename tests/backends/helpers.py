@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aiplane.backends import procfs
+from aiplane.backends.process import procfs
 from aiplane.backends.base import Backend, Handle, LaunchSpec, ReplicaReport, ReplicaStatus
 
 T = TypeVar("T")
