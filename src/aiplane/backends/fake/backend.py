@@ -3,8 +3,9 @@
 Nothing runs. A replica is a record in a :class:`FakeCluster` that stays where a test puts it:
 launched replicas are ``starting`` until ``start``, then ``running`` until ``finish`` (an exit
 code) or ``lose``; ``write`` adds output, ``serve`` makes a listening replica ready,
-``set_pids`` names its processes. ``calls`` records what the layers above asked, in order, so a
-test can check that a gang was submitted in one call or polled in one batch.
+``set_pids`` names its processes, ``fail_launch`` makes a launch fail. ``calls`` records what
+the layers above asked, in order, so a test can check that a gang was submitted in one call or
+polled in one batch.
 
 Like the process backends it keeps no state of its own: every :class:`FakeBackend` over the
 same cluster sees the same replicas, the way a restarted control plane finds its processes.
@@ -67,8 +68,8 @@ class FakeCluster:
     gpus: list[GpuDevice] = field(default_factory=list)
     replicas: dict[str, FakeReplica] = field(default_factory=dict)
     calls: list[tuple[Any, ...]] = field(default_factory=list)
-    # A launch or gang submission that is to fail, with this message (once).
-    fail_next: str | None = None
+    # (launches still to succeed, message): the launch after those fails, once.
+    failure: tuple[int, str] | None = None
     node_numbers: itertools.count[int] = field(
         default_factory=itertools.count, init=False, repr=False
     )
@@ -103,6 +104,11 @@ class FakeCluster:
 
     def write(self, handle: Handle, text: str) -> None:
         self.replica(handle).output += text
+
+    def fail_launch(self, message: str, after: int = 0) -> None:
+        """Let ``after`` replica launches succeed, then fail the next with ``message``; a gang
+        that would reach it fails as a whole, before anything of it starts."""
+        self.failure = (after, message)
 
     def serve(self, handle: Handle) -> None:
         self.replica(handle).ready = True
@@ -167,7 +173,8 @@ class FakeBackend:
 
     def submit_gang(self, specs: Sequence[LaunchSpec]) -> list[Landing]:
         self.cluster.calls.append(("submit_gang", tuple(_id(s) for s in specs)))
-        self._maybe_fail()
+        new = [s for s in specs if _id(s) not in self.cluster.replicas]
+        self._maybe_fail(len(new))
         for spec in specs:  # all or nothing: refuse before anything is created
             _refuse_bad_workdir(spec)
         landings = []
@@ -227,7 +234,7 @@ class FakeBackend:
         if existing is not None:
             return dict(existing.handle)
         if not checked:
-            self._maybe_fail()
+            self._maybe_fail(1)
             _refuse_bad_workdir(spec)
         handle: dict[str, Any] = {
             "backend": self.name,
@@ -253,10 +260,15 @@ class FakeBackend:
             return ReplicaReport(ReplicaStatus.LOST, detail=f"no fake replica {handle['id']}")
         return ReplicaReport(replica.status, replica.exit_code, replica.detail)
 
-    def _maybe_fail(self) -> None:
-        message, self.cluster.fail_next = self.cluster.fail_next, None
-        if message is not None:
+    def _maybe_fail(self, launches: int) -> None:
+        """Count ``launches`` against a scripted failure; raise when one of them is it."""
+        if self.cluster.failure is None or launches == 0:
+            return
+        after, message = self.cluster.failure
+        if after < launches:
+            self.cluster.failure = None
             raise BackendError(message)
+        self.cluster.failure = (after - launches, message)
 
     def _check(self, handle: Handle) -> None:
         if not isinstance(handle.get("id"), str):
