@@ -23,10 +23,10 @@ class ConfigReader:
         self.config = config
         self.allowed = allowed
         self.problems: list[Problem] = []
-        for key in config:
+        for key, value in config.items():
             if key not in allowed:
                 names = ", ".join(allowed) or "none"
-                self.add(str(key), f"unknown setting for the {backend} backend", key, names)
+                self.add(str(key), f"unknown setting for the {backend} backend", value, names)
 
     def add(self, location: str, message: str, given: Any, allowed: str) -> None:
         self.problems.append(Problem(location, message, repr(given), allowed))

@@ -44,9 +44,9 @@ def _ports(reader: ConfigReader) -> tuple[int, int] | None:
     raw = reader.mapping("ports")
     if raw is None:
         return None
-    for key in raw:
+    for key, value in raw.items():
         if key not in ("min", "max"):
-            reader.add(f"ports.{key}", "unknown setting", key, "min, max")
+            reader.add(f"ports.{key}", "unknown setting", value, "min, max")
     bounds = [
         reader.integer(f"ports.{key}", raw.get(key), _LOWEST_PORT, _HIGHEST_PORT)
         for key in ("min", "max")
