@@ -28,6 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from aiplane.api.prometheus import registry_for, render
+from aiplane.backends.registry import PoolBackends
 from aiplane.core.runs import Job, Placement, ReplicaAssignment, Run, RunState
 from aiplane.core.workloads import AcceleratorOption, Workload, WorkloadKind
 from aiplane.services.telemetry import TelemetryRecorder
@@ -83,7 +84,7 @@ def recorder(args: argparse.Namespace, now: float, where: Path) -> TelemetryReco
     return TelemetryRecorder(
         ReplaySource.from_file(args.recording, gpus=args.gpus),
         store_with_runs(store, args.runs, args.gpus, now),
-        {},
+        PoolBackends(where, factories={}),  # emulated runs: no pids to look up
         host=HostSource(),
         emulated_samples=True,
     )

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from aiplane.backends.base import Backend, GpuInventory
-from aiplane.backends.registry import BACKENDS, build_backend
+from aiplane.backends.base import Backends, GpuInventory
+from aiplane.backends.registry import PoolBackends
 from aiplane.config import Settings
 from aiplane.core.errors import Problem, SpecError, TelemetryError
 from aiplane.core.fleet import Fleet, NodeShape, Site
@@ -53,24 +53,43 @@ def price_book(catalog_dir: Path | None) -> PriceBook:
     return CatalogPriceBook.default()
 
 
-def build_backends(work_root: Path) -> dict[str, Backend]:
-    return {name: build_backend(name, work_root) for name in BACKENDS}
+def build_backends(
+    work_root: Path, fleet: Callable[[], Fleet | None] = lambda: None
+) -> PoolBackends:
+    """Every registered backend, built per pool from its ``backend_config`` as runs need them;
+    ``fleet`` gives the fleet in force (without one, pools have no backend configuration)."""
+    return PoolBackends(work_root, fleet)
 
 
-def local_resolver(backends: dict[str, Backend]) -> Callable[[Fleet], Fleet]:
-    """Fill in ``accelerator: auto`` pools with the GPUs this machine really has."""
+def local_resolver(backends: Backends) -> Callable[[Fleet], Fleet]:
+    """What only this server can say about a fleet being applied: whether its backends take
+    each pool's ``backend_config`` (a SpecError naming every problem, located in the fleet
+    document), and the GPUs that ``accelerator: auto`` pools find on this machine."""
 
     def resolve(fleet: Fleet) -> Fleet:
+        problems = [
+            Problem(f"sites[{i}].pools[{j}].{p.location}", p.message, p.given, p.allowed)
+            for i, site in enumerate(fleet.sites)
+            for j, pool in enumerate(site.pools)
+            for p in backends.config_problems(pool)
+        ]
+        if problems:
+            n = len(problems)
+            noun = "problem" if n == 1 else "problems"
+            raise SpecError(f"invalid backend configuration ({n} {noun})", problems)
         sites: list[Site] = []
         for site in fleet.sites:
             pools = []
             for pool in site.pools:
-                backend = backends.get(pool.backend)
-                if pool.node.auto_detect and isinstance(backend, GpuInventory):
-                    gpus = backend.gpus()
-                    accelerator = gpus[0].name if gpus else None
-                    node = NodeShape(accelerator, len(gpus), pool.node.cpus, pool.node.memory_gib)
-                    pool = replace(pool, node=node)
+                if pool.node.auto_detect:
+                    backend = backends.for_pool(pool)
+                    if isinstance(backend, GpuInventory):
+                        gpus = backend.gpus()
+                        accelerator = gpus[0].name if gpus else None
+                        node = NodeShape(
+                            accelerator, len(gpus), pool.node.cpus, pool.node.memory_gib
+                        )
+                        pool = replace(pool, node=node)
                 pools.append(pool)
             sites.append(replace(site, pools=tuple(pools)))
         return replace(fleet, sites=tuple(sites))
@@ -105,9 +124,7 @@ def telemetry_source(settings: Settings) -> TelemetrySource | None:
         return None
 
 
-def telemetry_recorder(
-    settings: Settings, store: Store, backends: dict[str, Backend]
-) -> TelemetryRecorder:
+def telemetry_recorder(settings: Settings, store: Store, backends: Backends) -> TelemetryRecorder:
     from aiplane.telemetry.host import HostSource
 
     source = telemetry_source(settings)
@@ -127,7 +144,7 @@ class ControlPlane:
 
     settings: Settings
     store: Store
-    backends: dict[str, Backend]
+    backends: Backends
     policy: SchedulingPolicy
     clock: Callable[[], float] = time.time
     fleet_cache: FleetCache = field(default_factory=FleetCache)
@@ -193,11 +210,14 @@ class ControlPlane:
     @classmethod
     def from_settings(cls, settings: Settings) -> ControlPlane:
         settings.home.mkdir(parents=True, exist_ok=True)
+        store = open_store(settings.database_url)
+        fleet_cache = FleetCache()
         return cls(
             settings=settings,
-            store=open_store(settings.database_url),
-            backends=build_backends(settings.work_root),
+            store=store,
+            backends=build_backends(settings.work_root, lambda: fleet_cache.get(store)),
             policy=Engine(),
+            fleet_cache=fleet_cache,
         )
 
     def start(self) -> dict[str, int]:

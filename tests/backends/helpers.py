@@ -9,8 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aiplane.backends import procfs
 from aiplane.backends.base import Backend, Handle, LaunchSpec, ReplicaReport, ReplicaStatus
+from aiplane.backends.process import procfs
 
 T = TypeVar("T")
 

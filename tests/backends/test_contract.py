@@ -1,292 +1,273 @@
-"""The backend contract: every member of ``BACKENDS`` passes this suite with real processes."""
+"""The backend contract: the core and every capability, over local and emulated (real
+processes) and the fake. What only process backends promise is in ``process/``."""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
-import threading
 from pathlib import Path
 
 import pytest
 
-from aiplane.backends.base import Backend, ReplicaStatus
-from aiplane.backends.registry import build_backend
+from aiplane.backends.base import (
+    BatchPoll,
+    GangSubmit,
+    ProcessIds,
+    ReplicaStatus,
+    Serving,
+)
 from aiplane.core.errors import BackendError
 
-from .helpers import (
-    group_alive,
-    make_spec,
-    pid_alive,
-    supervisor_record,
-    wait_for_file,
-    wait_status,
-    wait_until,
-)
+from .drivers import Driver
+from .helpers import wait_status, wait_until
 
-# A command that runs until a file appears: lets a test end it without fixed sleeps.
-_UNTIL = "while [ ! -e {stop} ]; do sleep 0.05; done"
+_RUNNING_OR_STARTING = (ReplicaStatus.STARTING, ReplicaStatus.RUNNING)
 
 
-def test_exit_zero_with_output_and_replica_env(backend: Backend, tmp_path: Path) -> None:
-    spec = make_spec(
-        command="echo hello from $AIPLANE_RUN_ID; env | grep ^AIPLANE_; echo FOO=$FOO",
-        env={"FOO": "bar"},
-        replica=1,
-        attempt=2,
-        checkpoint_dir=str(tmp_path / "ckpt" / "run-1"),
-    )
-    handle = backend.launch(spec)
+def test_a_replica_runs_then_exits_zero_with_its_output(driver: Driver) -> None:
+    backend = driver.backend
+    handle = driver.launch("hello\n")
+    assert backend.poll(handle).status in _RUNNING_OR_STARTING
+    driver.start(handle)
+    assert backend.poll(handle).status is ReplicaStatus.RUNNING
+    driver.finish(handle, 0)
     report = wait_status(backend, handle, ReplicaStatus.EXITED)
     assert report.exit_code == 0
-    out = backend.logs(handle)
-    assert "hello from run-1" in out
-    for line in (
-        "AIPLANE_RUN_ID=run-1",
-        "AIPLANE_JOB_ID=job-1",
-        "AIPLANE_ATTEMPT=2",
-        "AIPLANE_REPLICA_INDEX=1",
-        "AIPLANE_NUM_REPLICAS=2",
-        "AIPLANE_SITE=onprem-fra",
-        "AIPLANE_POOL=dgx-h100",
-        "AIPLANE_NODE=node-0",
-        f"AIPLANE_BACKEND={backend.name}",
-        f"AIPLANE_EMULATED={'1' if backend.emulated else '0'}",
-        f"AIPLANE_CHECKPOINT_DIR={tmp_path / 'ckpt' / 'run-1'}",
-        "FOO=bar",
-    ):
-        assert line in out.splitlines(), line
-    assert (tmp_path / "ckpt" / "run-1").is_dir()
+    assert "hello" in backend.logs(handle)
 
 
-def test_handle_is_json_and_describes_the_replica(backend: Backend) -> None:
-    handle = backend.launch(make_spec(accelerator="H100-80GB", gpus=2, gpu_indices=(0, 1)))
+def test_a_nonzero_exit_code_propagates(driver: Driver) -> None:
+    handle = driver.launch()
+    driver.start(handle)
+    driver.finish(handle, 3)
+    assert wait_status(driver.backend, handle, ReplicaStatus.EXITED).exit_code == 3
+
+
+def test_a_vanished_replica_is_lost_with_a_reason(driver: Driver) -> None:
+    handle = driver.launch()
+    driver.start(handle)
+    driver.lose(handle)
+    report = wait_status(driver.backend, handle, ReplicaStatus.LOST)
+    assert report.exit_code is None and report.detail
+
+
+def test_handle_is_json_and_describes_the_replica(driver: Driver) -> None:
+    backend = driver.backend
+    handle = driver.launch(accelerator="H100-80GB", gpus=2, gpu_indices=(0, 1))
     assert json.loads(json.dumps(handle)) == dict(handle)
     assert handle["backend"] == backend.name
     assert handle["emulated"] is backend.emulated
     assert handle["accelerator"] == "H100-80GB"
-    assert Path(handle["dir"]).is_dir()
-    wait_status(backend, handle, ReplicaStatus.EXITED)
+    driver.finish(handle, 0)
 
 
-def test_nonzero_exit_code_propagates(backend: Backend) -> None:
-    handle = backend.launch(make_spec(command="echo failing >&2; exit 3"))
-    report = wait_status(backend, handle, ReplicaStatus.EXITED)
-    assert report.exit_code == 3
-    assert "failing" in backend.logs(handle)  # stderr goes to the same log
-
-
-def test_death_by_signal_is_128_plus_signal(backend: Backend) -> None:
-    handle = backend.launch(make_spec(command="kill -KILL $$"))
-    report = wait_status(backend, handle, ReplicaStatus.EXITED)
-    assert report.exit_code == 128 + signal.SIGKILL
-    assert "SIGKILL" in report.detail
-
-
-def test_workdir_is_the_cwd(backend: Backend, tmp_path: Path) -> None:
-    workdir = tmp_path / "wd"
-    workdir.mkdir()
-    handle = backend.launch(make_spec(command="pwd", workdir=str(workdir)))
-    wait_status(backend, handle, ReplicaStatus.EXITED)
-    assert str(workdir) in backend.logs(handle).splitlines()
-
-
-def test_missing_workdir_is_a_backend_error(backend: Backend, tmp_path: Path) -> None:
-    with pytest.raises(BackendError):
-        backend.launch(make_spec(workdir=str(tmp_path / "absent")))
-
-
-def test_launch_is_idempotent(backend: Backend, tmp_path: Path) -> None:
-    counter = tmp_path / "count"
-    spec = make_spec(command=f"echo started >> {counter}")
-    first = backend.launch(spec)
-    second = backend.launch(spec)
-    assert second == first
+def test_launch_is_idempotent_also_after_the_replica_ended(driver: Driver) -> None:
+    backend = driver.backend
+    first = driver.launch()
+    assert driver.launch() == first
+    driver.start(first)
+    driver.finish(first, 5)
     wait_status(backend, first, ReplicaStatus.EXITED)
-    assert backend.launch(spec) == first  # also after it exited
-    assert counter.read_text().splitlines() == ["started"]
+    assert driver.launch() == first
+    assert backend.poll(first) == wait_status(backend, first, ReplicaStatus.EXITED)
+    assert backend.poll(first).exit_code == 5  # not started again
 
 
-def test_concurrent_launches_start_one_process(backend: Backend, tmp_path: Path) -> None:
-    counter = tmp_path / "count"
-    spec = make_spec(command=f"echo started >> {counter}")
-    handles = []
-    threads = [
-        threading.Thread(target=lambda: handles.append(backend.launch(spec))) for _ in "abcd"
+def test_other_replicas_and_attempts_are_separate(driver: Driver) -> None:
+    handles = [
+        driver.launch(replica=0),
+        driver.launch(replica=1),
+        driver.launch(replica=0, attempt=1),
     ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(handles) == 4 and all(h == handles[0] for h in handles)
-    wait_status(backend, handles[0], ReplicaStatus.EXITED)
-    assert counter.read_text().splitlines() == ["started"]
+    assert len({json.dumps(h, sort_keys=True) for h in handles}) == 3
+    driver.start(handles[1])
+    driver.finish(handles[1], 7)
+    assert wait_status(driver.backend, handles[1], ReplicaStatus.EXITED).exit_code == 7
+    assert driver.backend.poll(handles[0]).status in _RUNNING_OR_STARTING
 
 
-def test_other_replicas_and_attempts_are_separate(backend: Backend, tmp_path: Path) -> None:
-    a = backend.launch(make_spec(replica=0))
-    b = backend.launch(make_spec(replica=1))
-    c = backend.launch(make_spec(replica=0, attempt=1))
-    assert len({a["dir"], b["dir"], c["dir"]}) == 3
-    for handle in (a, b, c):
-        wait_status(backend, handle, ReplicaStatus.EXITED)
-
-
-def test_cancel_stops_a_running_command(backend: Backend) -> None:
-    handle = backend.launch(make_spec(command="sleep 60"))
-    wait_status(backend, handle, ReplicaStatus.RUNNING)
-    pgid = supervisor_record(handle)["child_pgid"]
-    backend.cancel(handle, grace_s=5)
-    report = wait_status(backend, handle, ReplicaStatus.EXITED)
+def test_cancel_stops_a_running_replica(driver: Driver) -> None:
+    handle = driver.launch()
+    driver.start(handle)
+    driver.backend.cancel(handle, grace_s=5)
+    report = wait_status(driver.backend, handle, ReplicaStatus.EXITED)
     assert report.exit_code == 128 + signal.SIGTERM
     assert "cancelled" in report.detail
-    assert not group_alive(pgid)
 
 
-def test_cancel_stops_grandchildren(backend: Backend, tmp_path: Path) -> None:
-    pidfile = tmp_path / "grandchild.pid"
-    handle = backend.launch(make_spec(command=f"sleep 60 & echo $! > {pidfile}; wait"))
-    grandchild = int(wait_for_file(pidfile))
-    assert pid_alive(grandchild)
-    backend.cancel(handle, grace_s=5)
-    wait_status(backend, handle, ReplicaStatus.EXITED)
-    wait_until(lambda: not pid_alive(grandchild), what="the grandchild to die")
+def test_cancel_right_after_launch(driver: Driver) -> None:
+    handle = driver.launch()
+    driver.backend.cancel(handle, grace_s=1)
+    report = wait_status(driver.backend, handle, ReplicaStatus.EXITED)
+    assert report.exit_code == 128 + signal.SIGTERM
+    assert "cancelled" in report.detail
 
 
-def test_cancel_escalates_to_sigkill_after_grace(backend: Backend) -> None:
-    handle = backend.launch(make_spec(command="trap '' TERM; echo ready; sleep 60"))
-    wait_until(lambda: "ready" in backend.logs(handle), what="the TERM trap")
-    backend.cancel(handle, grace_s=0.5)
-    report = wait_status(backend, handle, ReplicaStatus.EXITED)
-    assert report.exit_code == 128 + signal.SIGKILL
-
-
-def test_background_leftovers_are_stopped_when_the_command_exits(
-    backend: Backend, tmp_path: Path
-) -> None:
-    pidfile = tmp_path / "leftover.pid"
-    handle = backend.launch(make_spec(command=f"sleep 60 & echo $! > {pidfile}; exit 0"))
-    report = wait_status(backend, handle, ReplicaStatus.EXITED)
-    assert report.exit_code == 0
-    # An exit record means the whole group is gone, so its GPUs are free again.
-    assert not pid_alive(int(pidfile.read_text()))
-
-
-def test_cancel_is_quiet_about_finished_replicas(backend: Backend) -> None:
-    handle = backend.launch(make_spec(command="exit 4"))
+def test_cancel_is_quiet_about_ended_replicas(driver: Driver) -> None:
+    backend = driver.backend
+    handle = driver.launch()
+    driver.start(handle)
+    driver.finish(handle, 4)
     wait_status(backend, handle, ReplicaStatus.EXITED)
     backend.cancel(handle)
     backend.cancel(handle)
     assert backend.poll(handle).exit_code == 4
+    lost = driver.launch(replica=1)
+    driver.start(lost)
+    driver.lose(lost)
+    wait_status(backend, lost, ReplicaStatus.LOST)
+    backend.cancel(lost)
+    assert backend.poll(lost).status is ReplicaStatus.LOST
 
 
-def test_cancel_right_after_launch(backend: Backend) -> None:
-    handle = backend.launch(make_spec(command="sleep 60"))
-    backend.cancel(handle, grace_s=1)  # most likely before the supervisor recorded itself
-    report = wait_status(backend, handle, ReplicaStatus.EXITED)
-    assert report.exit_code == 128 + signal.SIGTERM
-    assert "cancelled" in report.detail
-
-
-def test_a_new_backend_adopts_replicas_from_the_handle(
-    backend: Backend, work_root: Path, tmp_path: Path
-) -> None:
-    stored = json.dumps(backend.launch(make_spec(command=f"echo up; {_UNTIL}".format(stop="x"))))
-    handle = json.loads(stored)
-    wait_status(backend, handle, ReplicaStatus.RUNNING)
-    adopter = build_backend(backend.name, work_root)
-    assert adopter.poll(handle).status == ReplicaStatus.RUNNING
+def test_a_new_backend_adopts_replicas_from_the_stored_handle(driver: Driver) -> None:
+    handle = json.loads(json.dumps(driver.launch("up\n")))
+    driver.start(handle)
+    adopter = driver.fresh()
+    assert adopter.poll(handle).status is ReplicaStatus.RUNNING
     wait_until(lambda: "up" in adopter.logs(handle))
     adopter.cancel(handle, grace_s=5)
     report = wait_status(adopter, handle, ReplicaStatus.EXITED)
     assert report.exit_code == 128 + signal.SIGTERM
-    assert backend.poll(handle) == report
+    assert driver.backend.poll(handle) == report
 
 
-def test_child_outliving_its_supervisor_is_running_then_lost(
-    backend: Backend, tmp_path: Path
-) -> None:
-    stop = tmp_path / "stop"
-    handle = backend.launch(make_spec(command=_UNTIL.format(stop=stop)))
-    wait_status(backend, handle, ReplicaStatus.RUNNING)
-    record = supervisor_record(handle)
-    os.kill(record["pid"], signal.SIGKILL)
-    wait_until(
-        lambda: backend.poll(handle).detail == "supervisor gone, child alive",
-        what="the supervisor to be seen gone",
-    )
-    assert backend.poll(handle).status == ReplicaStatus.RUNNING
-    stop.touch()
-    report = wait_status(backend, handle, ReplicaStatus.LOST)
-    assert "without recording an exit" in report.detail
-
-
-def test_cancel_without_supervisor_kills_the_group(backend: Backend) -> None:
-    handle = backend.launch(make_spec(command="trap '' TERM; echo ready; sleep 60"))
-    wait_until(lambda: "ready" in backend.logs(handle), what="the TERM trap")
-    record = supervisor_record(handle)
-    os.kill(record["pid"], signal.SIGKILL)
-    wait_until(lambda: backend.poll(handle).detail == "supervisor gone, child alive")
-    backend.cancel(handle, grace_s=0.3)  # TERM is ignored: needs the control plane's SIGKILL
-    wait_status(backend, handle, ReplicaStatus.LOST)
-    assert not group_alive(record["child_pgid"])
-
-
-def test_logs_tail(backend: Backend) -> None:
-    handle = backend.launch(make_spec(command="printf 'line one\\nabcdefghij'"))
-    wait_status(backend, handle, ReplicaStatus.EXITED)
+def test_logs_tail(driver: Driver) -> None:
+    backend = driver.backend
+    handle = driver.launch("line one\nabcdefghij")
+    driver.start(handle)
+    wait_until(lambda: backend.logs(handle).endswith("abcdefghij"))
     assert backend.logs(handle, tail_bytes=4) == "ghij"
     assert backend.logs(handle, tail_bytes=0) == ""
     assert backend.logs(handle).endswith("line one\nabcdefghij")
     assert backend.logs(handle, tail_bytes=10**9) == backend.logs(handle)
+    driver.finish(handle, 0)
 
 
-def test_logs_decode_invalid_utf8(backend: Backend) -> None:
-    handle = backend.launch(make_spec(command="printf 'ok\\377\\n'"))
+def test_a_missing_workdir_is_a_backend_error(driver: Driver, tmp_path: Path) -> None:
+    with pytest.raises(BackendError):
+        driver.launch(workdir=str(tmp_path / "absent"))
+
+
+def test_a_handle_from_elsewhere_is_refused(driver: Driver) -> None:
+    with pytest.raises(BackendError):
+        driver.backend.poll({})
+    with pytest.raises(BackendError):
+        driver.backend.cancel({})
+
+
+# -- capabilities ------------------------------------------------------------------------------
+
+
+def test_every_member_has_the_capabilities_that_fit_it(driver: Driver) -> None:
+    for capability in (GangSubmit, BatchPoll, Serving, ProcessIds):
+        assert isinstance(driver.backend, capability), capability.__name__
+
+
+def test_a_gang_is_submitted_in_one_call_and_lands_replica_by_replica(driver: Driver) -> None:
+    backend = driver.backend
+    assert isinstance(backend, GangSubmit)
+    specs = [driver.spec(replica=i, replicas=3, node=f"node-{i}") for i in range(3)]
+    landings = backend.submit_gang(specs)
+    assert [x.replica for x in landings] == [0, 1, 2]
+    assert [x.node for x in landings] == ["node-0", "node-1", "node-2"]
+    assert backend.submit_gang(specs) == landings  # idempotent, like launch
+    for landing in landings:
+        driver.start(landing.handle)
+        assert driver.backend.poll(landing.handle).status is ReplicaStatus.RUNNING
+        driver.finish(landing.handle, landing.replica)
+    for landing in landings:
+        report = wait_status(backend, landing.handle, ReplicaStatus.EXITED)
+        assert report.exit_code == landing.replica
+
+
+def test_a_gang_that_cannot_start_leaves_nothing_running(driver: Driver, tmp_path: Path) -> None:
+    backend = driver.backend
+    assert isinstance(backend, GangSubmit)
+    good = driver.spec(replica=0, replicas=2)
+    bad = driver.spec(replica=1, replicas=2, workdir=str(tmp_path / "absent"))
+    with pytest.raises(BackendError):
+        backend.submit_gang([good, bad])
+    # Replica 0 was never started (launching it now starts it), or it was stopped.
+    first = backend.launch(good)
+    wait_until(lambda: backend.poll(first).status is not ReplicaStatus.RUNNING)
+    report = backend.poll(first)
+    assert report.status is ReplicaStatus.STARTING or "cancelled" in report.detail
+    driver.finish(first, 0)
+
+
+def test_a_batch_poll_reports_like_single_polls_in_order(driver: Driver) -> None:
+    backend = driver.backend
+    assert isinstance(backend, BatchPoll)
+    running, failed, lost = (driver.launch(replica=i) for i in range(3))
+    for handle in (running, failed, lost):
+        driver.start(handle)
+    driver.finish(failed, 9)
+    wait_status(backend, failed, ReplicaStatus.EXITED)
+    driver.lose(lost)
+    wait_status(backend, lost, ReplicaStatus.LOST)
+    reports = backend.poll_many([running, failed, lost, running])
+    assert [r.status for r in reports] == [
+        ReplicaStatus.RUNNING,
+        ReplicaStatus.EXITED,
+        ReplicaStatus.LOST,
+        ReplicaStatus.RUNNING,
+    ]
+    assert reports[1] == backend.poll(failed)
+    assert backend.poll_many([]) == []
+    driver.finish(running, 0)
+
+
+def test_a_serving_replica_has_an_address_readiness_and_drains(driver: Driver) -> None:
+    backend = driver.backend
+    assert isinstance(backend, Serving)
+    handle = backend.launch(driver.server_spec())
+    address = backend.address(handle)
+    assert address is not None
+    host, _, port = address.rpartition(":")
+    assert host and 0 < int(port) < 65536
+    driver.start(handle)
+    wait_until(lambda: backend.ready(handle), what="the replica to accept connections")
+    adopter = driver.fresh()
+    assert isinstance(adopter, Serving)
+    assert adopter.address(handle) == address and adopter.ready(handle)
+    backend.drain(handle)
+    backend.drain(handle)
+    assert not backend.ready(handle) and not adopter.ready(handle)
+    assert backend.poll(handle).status is ReplicaStatus.RUNNING  # drained, not stopped
+    backend.cancel(handle, grace_s=5)
     wait_status(backend, handle, ReplicaStatus.EXITED)
-    assert "ok\ufffd" in backend.logs(handle)
+    assert not backend.ready(handle)
 
 
-def test_handle_whose_directory_vanished_is_lost(backend: Backend, work_root: Path) -> None:
-    handle = {"dir": str(work_root / "runs" / "gone" / "a0" / "r0"), "backend": backend.name}
-    assert backend.poll(handle).status == ReplicaStatus.LOST
-    backend.cancel(handle)
-    assert backend.logs(handle) == ""
+def test_a_replica_that_does_not_listen_has_no_address(driver: Driver) -> None:
+    backend = driver.backend
+    assert isinstance(backend, Serving)
+    handle = driver.launch()
+    driver.start(handle)
+    assert backend.address(handle) is None
+    assert not backend.ready(handle)
+    driver.finish(handle, 0)
 
 
-def test_handle_outside_the_work_root_is_refused(backend: Backend, tmp_path: Path) -> None:
+def test_scaling_launches_new_replicas_and_retires_the_highest(driver: Driver) -> None:
+    backend = driver.backend
+    assert isinstance(backend, Serving)
+    template = driver.server_spec(replicas=1)
+    first = backend.launch(template)
+    grown = backend.scale(template, [first], 3, grace_s=5)
+    assert len(grown) == 3 and grown[0] == first
+    assert [h["replica"] for h in grown] == [0, 1, 2]
+    assert len({backend.address(h) for h in grown}) == 3
+    for handle in grown:
+        driver.start(handle)
+    wait_until(lambda: all(backend.ready(h) for h in grown), what="three ready replicas")
+    shrunk = backend.scale(template, grown, 1, grace_s=5)
+    assert shrunk == [first]
+    for retired in grown[1:]:
+        assert not backend.ready(retired)
+        wait_status(backend, retired, ReplicaStatus.EXITED)
+    assert backend.ready(first)
     with pytest.raises(BackendError):
-        backend.poll({"dir": str(tmp_path / "elsewhere")})
-    with pytest.raises(BackendError):
-        backend.cancel({"dir": "/"})
-    with pytest.raises(BackendError):
-        backend.poll({})
-
-
-@pytest.mark.parametrize("run_id", ["../escape", "a/b", "", ".hidden"])
-def test_run_ids_that_cannot_name_a_directory_are_refused(backend: Backend, run_id: str) -> None:
-    with pytest.raises(BackendError):
-        backend.launch(make_spec(run_id=run_id))
-
-
-def test_replica_pythonpath_cannot_break_the_supervisor(backend: Backend, tmp_path: Path) -> None:
-    # ``types`` is imported by every Python start-up path that matters; shadowing it would kill
-    # a supervisor that ran with the replica's PYTHONPATH.
-    shadow = tmp_path / "shadow"
-    shadow.mkdir()
-    (shadow / "types.py").write_text("raise SystemExit('shadowed types imported')\n")
-    spec = make_spec(command="echo pythonpath=$PYTHONPATH", env={"PYTHONPATH": str(shadow)})
-    handle = backend.launch(spec)
-    report = wait_status(backend, handle, ReplicaStatus.EXITED)
-    assert report.exit_code == 0
-    assert f"pythonpath={shadow}" in backend.logs(handle)
-
-
-def test_environment_file_does_not_outlive_the_start(backend: Backend) -> None:
-    # It may hold the spec's secrets; the process environment is the only copy left.
-    handle = backend.launch(make_spec(command="echo $SECRET", env={"SECRET": "s3cr3t"}))
-    wait_status(backend, handle, ReplicaStatus.EXITED)
-    assert "s3cr3t" in backend.logs(handle)
-    leftovers = [p.name for p in Path(handle["dir"]).iterdir()]
-    assert "env.json" not in leftovers
-    assert not [name for name in leftovers if name.startswith(".tmp-")]
+        backend.scale(template, shrunk, -1, grace_s=5)
+    backend.cancel(first, grace_s=5)

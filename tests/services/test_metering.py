@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from aiplane.backends.registry import PoolBackends
 from aiplane.core.runs import Placement, ReplicaAssignment, Run, RunState
 from aiplane.services import jobs
 from aiplane.services.execution import Executor
@@ -15,6 +16,9 @@ from aiplane.services.fleet import apply_fleet
 from aiplane.services.metering import record_usage
 from aiplane.specs import workload_from_document
 from aiplane.store.memory import MemoryStore
+
+# Nothing here has processes to stop: no backend is ever built.
+NO_BACKENDS = PoolBackends(Path("work"), factories={})
 
 T0 = 1_750_000_000.0
 FLEET: dict[str, Any] = {
@@ -113,7 +117,7 @@ def test_a_preempted_and_requeued_run_is_metered_per_attempt(
     assert requeued.started_at is None and requeued.attempt == 2
 
     second = start(store, job_id, T0 + 7300)
-    executor = Executor(store, {}, tmp_path)
+    executor = Executor(store, NO_BACKENDS, tmp_path)
     assert executor._finish(second, RunState.SUCCEEDED, T0 + 9100, None, 0)
 
     a, b = store.list_usage(T0, T0 + 86400)
@@ -137,14 +141,14 @@ def test_a_preempted_and_requeued_run_is_metered_per_attempt(
 def test_cancelling_a_running_job_meters_it(store: MemoryStore) -> None:
     job_id = submit(store)
     start(store, job_id, T0 + 60)
-    jobs.cancel(store, {}, job_id, T0 + 1860, grace_s=0.1)
+    jobs.cancel(store, NO_BACKENDS, job_id, T0 + 1860, grace_s=0.1)
     (u,) = store.list_usage(T0, T0 + 86400)
     assert (u.start, u.end, u.outcome, u.usd_per_hour) == (T0 + 60, T0 + 1860, "cancelled", 40.0)
 
 
 def test_a_run_that_never_started_is_not_metered(store: MemoryStore) -> None:
     job_id = submit(store)
-    jobs.cancel(store, {}, job_id, T0 + 10, grace_s=0.1)
+    jobs.cancel(store, NO_BACKENDS, job_id, T0 + 10, grace_s=0.1)
     assert store.list_usage(T0, T0 + 86400) == []
 
 

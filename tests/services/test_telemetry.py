@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from aiplane.backends.base import Handle
+from aiplane.backends.fake import FakeCluster
+from aiplane.backends.registry import PoolBackends
 from aiplane.core.runs import ReplicaAssignment, RunState
 from aiplane.services.metrics import plane_metrics, queue_stats, run_cost_usd
 from aiplane.services.telemetry import TelemetryRecorder
@@ -16,21 +17,11 @@ from aiplane.store.memory import MemoryStore
 from aiplane.telemetry.base import GpmMetrics, GpuProcess
 from aiplane.telemetry.fake import FakeSource
 from aiplane.telemetry.replay import ReplaySource
+from tests.backends.helpers import make_spec
 from tests.store.factories import T0, job, placement, run
 from tests.telemetry.conftest import FIXTURE
 
-
-class PidBackend:
-    """A backend stand-in with the ProcessIds capability: pids by handle."""
-
-    name = "local"
-    emulated = False
-
-    def __init__(self, pids: dict[str, frozenset[int]]) -> None:
-        self._pids = pids
-
-    def pids(self, handle: Handle) -> frozenset[int]:
-        return self._pids.get(str(handle.get("dir")), frozenset())
+NO_BACKENDS = PoolBackends(Path("work"), factories={})
 
 
 def _store_with(*runs_and_jobs: tuple[object, object]) -> MemoryStore:
@@ -51,7 +42,7 @@ def _running(n: int, *, backend: str, indices: tuple[int, ...], emulated: bool) 
         run(j),
         state=RunState.RUNNING,
         placement=p,
-        handles=({"dir": f"/runs/{n}"},),
+        handles=({"id": "none"},),
         started_at=T0,
     )
     return j, r
@@ -59,14 +50,19 @@ def _running(n: int, *, backend: str, indices: tuple[int, ...], emulated: bool) 
 
 def test_local_runs_by_pid_and_declared_gpus() -> None:
     j, r = _running(1, backend="local", indices=(0,), emulated=False)
+    cluster = FakeCluster()
+    backends = PoolBackends(Path("work"), factories={"local": cluster.factory("local")})
+    assert r.placement is not None
+    handle = backends.for_placement(r.placement).launch(make_spec(run_id=r.id))
+    cluster.start(handle)
+    cluster.set_pids(handle, frozenset({500, 501}))
+    r = replace(r, handles=(handle,))
     store = _store_with((j, r))
     source = FakeSource(gpus=3)
     gpm = GpmMetrics(0.9, 0.2, 0.8, 0.3)
     source.set(0, util_pct=95.0, gpm=gpm, processes=(GpuProcess(500, 1000.0),))
     source.set(2, util_pct=40.0, gpm=gpm, processes=(GpuProcess(501, 10.0),))
-    recorder = TelemetryRecorder(
-        source, store, {"local": PidBackend({"/runs/1": frozenset({500, 501})})}, host=source
-    )
+    recorder = TelemetryRecorder(source, store, backends, host=source)
     recorder.step(T0 + 10)
     snap = recorder.step(T0 + 11)
     assert snap.gpu_runs == {0: (r.id,), 2: (r.id,)}  # GPU 2 by pid, though not declared
@@ -80,10 +76,10 @@ def test_local_runs_by_pid_and_declared_gpus() -> None:
 def test_emulated_runs_only_when_the_samples_are_emulated_too() -> None:
     j, r = _running(2, backend="emulated", indices=(0, 1), emulated=True)
     store = _store_with((j, r))
-    real = TelemetryRecorder(FakeSource(gpus=2), store, {})
+    real = TelemetryRecorder(FakeSource(gpus=2), store, NO_BACKENDS)
     assert real.step(T0).gpu_runs == {}
     replayed = TelemetryRecorder(
-        ReplaySource.from_file(FIXTURE, gpus=2), store, {}, emulated_samples=True
+        ReplaySource.from_file(FIXTURE, gpus=2), store, NO_BACKENDS, emulated_samples=True
     )
     assert replayed.step(T0).gpu_runs == {0: (r.id,), 1: (r.id,)}
 
@@ -91,7 +87,7 @@ def test_emulated_runs_only_when_the_samples_are_emulated_too() -> None:
 def test_a_stall_is_not_booked_as_hours() -> None:
     j, r = _running(3, backend="emulated", indices=(0,), emulated=True)
     recorder = TelemetryRecorder(
-        FakeSource(gpus=1), _store_with((j, r)), {}, emulated_samples=True, max_tick_s=5.0
+        FakeSource(gpus=1), _store_with((j, r)), NO_BACKENDS, emulated_samples=True, max_tick_s=5.0
     )
     recorder.step(T0)
     recorder.step(T0 + 3600)  # an hour later: the process was suspended
@@ -100,7 +96,7 @@ def test_a_stall_is_not_booked_as_hours() -> None:
 
 
 def test_without_a_source_the_recorder_still_ticks(tmp_path: Path) -> None:
-    recorder = TelemetryRecorder(None, MemoryStore(), {})
+    recorder = TelemetryRecorder(None, MemoryStore(), NO_BACKENDS)
     snap = recorder.step(T0)
     assert (snap.source, snap.samples, snap.ticks) == (None, (), 1)
 

@@ -214,3 +214,22 @@ def test_custom_accelerator_by_hand() -> None:
         kind="onprem",
     )
     assert pool.node.accelerator == "RTX-6000-Ada"
+
+
+def test_a_pool_carries_its_backend_config_through_a_round_trip() -> None:
+    config = {"partition": "gpu", "nodes": ["a", "b"], "limits": {"hours": 4.5, "exclusive": True}}
+    document = example("fleet-hybrid.yaml")
+    document["sites"][1]["pools"][0]["backend_config"] = config
+    fleet = fleet_from_document(document, "fleet.yaml")
+    configured = fleet.sites[1].pools[0]
+    assert configured.backend_config == config
+    assert all(p.backend_config == {} for p in fleet.pools() if p is not configured)
+    stored = fleet_to_document(fleet)
+    assert stored["sites"][1]["pools"][0]["backend_config"] == config
+    assert fleet_from_document(json.loads(json.dumps(stored)), "stored fleet") == fleet
+
+
+def test_a_fleet_without_backend_config_documents_as_before() -> None:
+    fleet = load_fleet(EXAMPLES / "fleet-hybrid.yaml").fleet
+    pools = [p for s in fleet_to_document(fleet)["sites"] for p in s["pools"]]
+    assert pools and all("backend_config" not in p for p in pools)

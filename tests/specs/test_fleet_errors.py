@@ -15,7 +15,7 @@ from .conftest import example, problems_of
 
 KNOWN = ", ".join(ACCELERATORS)
 SITES = "onprem-local, gcp-europe-west4, gcp-us-central1, edge-retail-berlin"
-POOL_FIELDS = "name, backend, nodes, node, pricing"
+POOL_FIELDS = "name, backend, backend_config, nodes, node, pricing"
 
 Doc = dict[str, Any]
 
@@ -232,6 +232,17 @@ CASES: list[tuple[str, Callable[[Doc], object], Problem]] = [
             "required field is missing",
             None,
             "{accelerator, gpus, cpus, memory_gib} or {instance_type}",
+        ),
+    ),
+    (
+        "a backend config that is not a mapping",
+        lambda d: pool(d, 0, 0).update(backend_config="partition=gpu"),
+        Problem(
+            "fleet.yaml: sites[0].pools[0].backend_config",
+            "expected a mapping",
+            "'partition=gpu'",
+            "a mapping of settings for the pool's backend (which settings: see the backend; "
+            "local and emulated take serve_host and ports)",
         ),
     ),
     (

@@ -1,19 +1,43 @@
-"""The backend protocol. Every member passes ``tests/backends/test_contract.py``.
+"""The backend protocol: a small required core, and capabilities that only some engines have.
+
+Every member passes ``tests/backends/test_contract.py``. The core (:class:`Backend`) is what any
+engine can do: start one replica on the node aiplane chose, report on it, stop it, read its
+output. The capabilities are runtime-checkable protocols that a backend implements when its
+engine can do more; the control plane asks with ``isinstance`` and falls back to the core:
+
+- :class:`GangSubmit`: all replicas of a run in one call; the engine may choose the nodes
+  itself (Ray placement groups, ``sbatch --nodes N``, a Kubernetes JobSet) and says where each
+  replica landed;
+- :class:`BatchPoll`: reports for many replicas in one call;
+- :class:`Serving`: a replica that listens has an address, a readiness, can be drained, and a
+  serving gang can be scaled;
+- :class:`GpuInventory` and :class:`ProcessIds`: this machine's GPUs, and a replica's pids.
 
 Backends are stateless between calls: ``launch`` returns a JSON-serialisable handle per replica
-that the control plane stores with the run, and every later call (poll, cancel, logs) works from
-that handle alone. That is what lets a restarted control plane adopt processes it started before
-a crash.
+that the control plane stores with the run, and every later call (poll, cancel, logs, address)
+works from that handle alone. That is what lets a restarted control plane adopt replicas it
+started before a crash.
+
+A backend is built for one pool by a :class:`BackendFactory` from the pool's
+``backend_config``; the control plane finds the backend of a placement through
+:class:`Backends`, so services never name a concrete backend.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from aiplane.core.errors import BackendError, Problem
+from aiplane.core.fleet import Pool
+from aiplane.core.runs import Placement
+
 Handle = Mapping[str, Any]
+BackendConfig = Mapping[str, Any]
+"""A pool's ``backend_config``: JSON values, checked by the backend's factory."""
 
 
 @dataclass(frozen=True)
@@ -28,12 +52,14 @@ class LaunchSpec:
     env: Mapping[str, str]
     site: str
     pool: str
-    node: str
+    node: str  # aiplane's choice; advisory to a backend that chooses nodes itself
     accelerator: str | None
     gpus: float
     gpu_indices: tuple[int, ...] = ()
     checkpoint_dir: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    # A serving replica: the backend gives it a port to listen on and reports its address.
+    listens: bool = False
 
 
 class ReplicaStatus(StrEnum):
@@ -51,22 +77,133 @@ class ReplicaReport:
 
 
 class Backend(Protocol):
+    """The core every backend implements."""
+
     name: str
     emulated: bool
 
     def launch(self, spec: LaunchSpec) -> Handle:
         """Start one replica. Idempotent for the same run, attempt and replica: a second call
-        returns the handle of the process already started instead of starting another."""
+        returns the handle of the replica already started instead of starting another."""
         ...
 
     def poll(self, handle: Handle) -> ReplicaReport: ...
 
     def cancel(self, handle: Handle, grace_s: float = 5.0) -> None:
-        """Ask the replica to stop (SIGTERM to its whole process group), escalating to a kill
-        after ``grace_s``. Returns at once; a replica already gone is not an error."""
+        """Ask the replica to stop, escalating to a kill after ``grace_s``. Returns at once; a
+        replica already gone is not an error."""
         ...
 
     def logs(self, handle: Handle, tail_bytes: int | None = None) -> str: ...
+
+
+# -- gang submission ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Landing:
+    """Where one replica of a gang landed: its handle and the node the engine put it on."""
+
+    replica: int
+    handle: Handle
+    node: str
+
+
+@runtime_checkable
+class GangSubmit(Protocol):
+    """Capability: all replicas of one run attempt in one call.
+
+    ``specs`` hold one spec per replica, in replica order, each with aiplane's node choice; an
+    engine that places gangs itself treats those as advisory and reports in each
+    :class:`Landing` where the replica really runs. All or nothing: on failure nothing of the
+    gang is left running and a :class:`BackendError` is raised. Idempotent like ``launch``.
+    """
+
+    def submit_gang(self, specs: Sequence[LaunchSpec]) -> list[Landing]: ...
+
+
+def launch_each(backend: Backend, specs: Sequence[LaunchSpec], grace_s: float) -> list[Landing]:
+    """A gang through the core: one ``launch`` per replica on aiplane's nodes; on a failure the
+    replicas already started are cancelled before the error goes on."""
+    landings: list[Landing] = []
+    try:
+        for spec in specs:
+            landings.append(Landing(spec.replica, backend.launch(spec), spec.node))
+    except BackendError:
+        for landing in landings:
+            backend.cancel(landing.handle, grace_s)
+        raise
+    return landings
+
+
+# -- batched polling ---------------------------------------------------------------------------
+
+
+@runtime_checkable
+class BatchPoll(Protocol):
+    """Capability: reports for many replicas (of any runs) in one call, in ``handles`` order."""
+
+    def poll_many(self, handles: Sequence[Handle]) -> list[ReplicaReport]: ...
+
+
+# -- serving -----------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Serving(Protocol):
+    """Capability: replicas launched with ``listens`` serve on an address.
+
+    The life of a serving replica: launched, ``ready`` once it accepts connections, ``drain``
+    takes it out of rotation (``ready`` is False from then on while it finishes what it has),
+    ``cancel`` stops it. ``scale`` changes how many replicas a serving gang has.
+    """
+
+    def address(self, handle: Handle) -> str | None:
+        """``host:port`` where the replica serves; None for one that does not listen."""
+        ...
+
+    def ready(self, handle: Handle) -> bool:
+        """True while the replica runs, is not drained and accepts connections."""
+        ...
+
+    def drain(self, handle: Handle) -> None:
+        """Take the replica out of rotation; it keeps running until cancelled. Idempotent."""
+        ...
+
+    def scale(
+        self, template: LaunchSpec, handles: Sequence[Handle], replicas: int, grace_s: float
+    ) -> list[Handle]:
+        """The gang's handles after scaling to ``replicas``: new replicas are launched from
+        ``template`` (with their replica index), surplus ones (the highest indices) are drained
+        and cancelled with ``grace_s``."""
+        ...
+
+
+class ServingBackend(Backend, Serving, Protocol):
+    """A backend with the serving capability."""
+
+
+def scale_each(
+    backend: ServingBackend,
+    template: LaunchSpec,
+    handles: Sequence[Handle],
+    replicas: int,
+    grace_s: float,
+) -> list[Handle]:
+    """``Serving.scale`` for a backend that runs each replica on its own: launch the missing
+    indices from ``template``, drain and cancel the surplus (highest indices first)."""
+    if replicas < 0:
+        raise BackendError(f"cannot scale to {replicas} replicas")
+    kept = list(handles[:replicas])
+    for handle in reversed(handles[replicas:]):
+        backend.drain(handle)
+        backend.cancel(handle, grace_s)
+    for index in range(len(kept), replicas):
+        kept.append(backend.launch(replace(template, replica=index, replicas=replicas)))
+    return kept
+
+
+# -- this machine ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -90,3 +227,38 @@ class ProcessIds(Protocol):
     process ids (for telemetry: which process on a GPU belongs to which run)."""
 
     def pids(self, handle: Handle) -> frozenset[int]: ...
+
+
+# -- building and finding backends -------------------------------------------------------------
+
+
+class BackendConfigError(BackendError):
+    """A pool's ``backend_config`` that its backend refuses; problem locations are relative to
+    ``backend_config`` (``partition``, ``ports.min``)."""
+
+
+class BackendFactory(Protocol):
+    """Builds a backend for one pool's configuration, keeping its files under ``work_root``.
+
+    Checks ``config`` and raises :class:`BackendConfigError` with every problem; does no I/O
+    (a cluster is contacted when the backend is first used, not when it is built).
+    """
+
+    def __call__(self, work_root: Path, config: BackendConfig) -> Backend: ...
+
+
+class Backends(Protocol):
+    """How the control plane finds backends: the only backend object that services hold."""
+
+    def for_placement(self, placement: Placement) -> Backend:
+        """The backend that runs ``placement``'s pool; BackendError when there is none."""
+        ...
+
+    def for_pool(self, pool: Pool) -> Backend:
+        """The backend for ``pool`` and its configuration; BackendError when there is none."""
+        ...
+
+    def config_problems(self, pool: Pool) -> list[Problem]:
+        """What is wrong with ``pool``'s backend and its configuration, located relative to
+        the pool (``backend``, ``backend_config.partition``); [] when it can run there."""
+        ...

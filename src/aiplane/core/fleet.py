@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
+from typing import Any
 
 from aiplane.core.budgets import Budget
 from aiplane.core.resources import Resources
@@ -67,6 +68,9 @@ class Pool:
     nodes_max: int
     pricing: Pricing
     instance_type: str | None = None
+    # Settings for the pool's backend (a cluster address, a partition, a namespace): JSON
+    # values that the backend itself checks when the fleet is applied.
+    backend_config: Mapping[str, Any] = field(default_factory=dict)
 
     @cached_property
     def key(self) -> str:

@@ -8,12 +8,24 @@ re-launching admitted runs and re-stopping cancelled ones.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from aiplane.backends.base import Backend, LaunchSpec, ReplicaReport, ReplicaStatus
-from aiplane.core.errors import AiplaneError, ConflictError
-from aiplane.core.runs import Run, RunState
+from aiplane.backends.base import (
+    Backend,
+    Backends,
+    BatchPoll,
+    GangSubmit,
+    Landing,
+    LaunchSpec,
+    ReplicaReport,
+    ReplicaStatus,
+    launch_each,
+)
+from aiplane.core.errors import AiplaneError, BackendError, ConflictError
+from aiplane.core.runs import Job, Run, RunState
+from aiplane.core.workloads import WorkloadKind
 from aiplane.services.events import record
 from aiplane.services.jobs import stop_processes
 from aiplane.services.metering import METERED, record_usage
@@ -26,7 +38,7 @@ RECOVERY_WINDOW_S = 24 * 3600.0
 @dataclass(frozen=True)
 class Executor:
     store: Store
-    backends: dict[str, Backend]
+    backends: Backends
     checkpoint_root: Path
     cancel_grace_s: float = 5.0
 
@@ -39,44 +51,24 @@ class Executor:
 
     def _launch(self, run: Run, now: float) -> bool:
         assert run.placement is not None
-        placement = run.placement
-        backend = self.backends.get(placement.backend)
         job = self.store.get_job(run.job_id)
-        workload = job.workload
-        if backend is None:
-            self._finish(run, RunState.FAILED, now, f"backend {placement.backend!r} not configured")
-            return False
-        checkpoint_dir = self.checkpoint_root / job.id
-        handles = []
         try:
-            for a in placement.assignments:
-                spec = LaunchSpec(
-                    run_id=run.id,
-                    job_id=job.id,
-                    attempt=run.attempt,
-                    replica=a.replica,
-                    replicas=len(placement.assignments),
-                    command=workload.run,
-                    workdir=workload.workdir
-                    if workload.workdir and os.path.isdir(workload.workdir)
-                    else None,
-                    env=dict(workload.env),
-                    site=placement.site,
-                    pool=placement.pool,
-                    node=a.node,
-                    accelerator=placement.accelerator,
-                    gpus=a.gpus,
-                    gpu_indices=a.gpu_indices,
-                    checkpoint_dir=str(checkpoint_dir),
-                    labels={"workload": workload.name, "team": workload.team},
-                )
-                handles.append(backend.launch(spec))
+            backend = self.backends.for_placement(run.placement)
+        except BackendError as exc:
+            self._finish(run, RunState.FAILED, now, f"backend unavailable: {exc.message}")
+            return False
+        specs = self._specs(run, job)
+        try:
+            # A backend that takes whole gangs gets one call and may choose the nodes itself.
+            if isinstance(backend, GangSubmit):
+                landings = backend.submit_gang(specs)
+            else:
+                landings = launch_each(backend, specs, self.cancel_grace_s)
         except AiplaneError as exc:
-            for handle in handles:
-                backend.cancel(handle, self.cancel_grace_s)
             self._finish(run, RunState.FAILED, now, f"launch failed: {exc.message}")
             return False
-        starting = replace(run.transition(RunState.STARTING, now), handles=tuple(handles))
+        handles = tuple(landing.handle for landing in landings)
+        starting = replace(run.transition(RunState.STARTING, now), handles=handles)
         try:
             self.store.update_run(starting, expected_state=RunState.ADMITTED)
         except ConflictError:
@@ -84,29 +76,70 @@ class Executor:
             for handle in handles:
                 backend.cancel(handle, self.cancel_grace_s)
             return False
-        record(
-            self.store,
-            now,
-            "run.state",
-            f"admitted -> starting ({len(handles)} replicas)",
-            starting,
-        )
+        message = f"admitted -> starting ({len(handles)} replicas{_landed(specs, landings)})"
+        record(self.store, now, "run.state", message, starting)
         return True
+
+    def _specs(self, run: Run, job: Job) -> list[LaunchSpec]:
+        assert run.placement is not None
+        placement, workload = run.placement, job.workload
+        workdir = workload.workdir if workload.workdir and os.path.isdir(workload.workdir) else None
+        return [
+            LaunchSpec(
+                run_id=run.id,
+                job_id=job.id,
+                attempt=run.attempt,
+                replica=a.replica,
+                replicas=len(placement.assignments),
+                command=workload.run,
+                workdir=workdir,
+                env=dict(workload.env),
+                site=placement.site,
+                pool=placement.pool,
+                node=a.node,
+                accelerator=placement.accelerator,
+                gpus=a.gpus,
+                gpu_indices=a.gpu_indices,
+                checkpoint_dir=str(self.checkpoint_root / job.id),
+                labels={"workload": workload.name, "team": workload.team},
+                listens=workload.kind is WorkloadKind.SERVE,
+            )
+            for a in placement.assignments
+        ]
 
     def reconcile(self, now: float) -> int:
         """Move starting and running runs along by what their replicas report."""
         changed = 0
-        for run in self.store.runs_in_states([RunState.STARTING, RunState.RUNNING]):
-            if self._reconcile_run(run, now):
+        runs = self.store.runs_in_states([RunState.STARTING, RunState.RUNNING])
+        for run, reports in self._poll(runs):
+            if self._reconcile_run(run, reports, now):
                 changed += 1
         return changed
 
-    def _reconcile_run(self, run: Run, now: float) -> bool:
-        assert run.placement is not None
-        backend = self.backends.get(run.placement.backend)
-        if backend is None:
-            return False
-        reports = [backend.poll(h) for h in run.handles]
+    def _poll(self, runs: Sequence[Run]) -> list[tuple[Run, list[ReplicaReport]]]:
+        """Each run with its replicas' reports, in one call per backend where it can take a
+        batch; runs whose backend is unavailable are left out (there is nothing to ask)."""
+        groups: dict[int, tuple[Backend, list[Run]]] = {}
+        for run in runs:
+            assert run.placement is not None
+            try:
+                backend = self.backends.for_placement(run.placement)
+            except BackendError:
+                continue
+            groups.setdefault(id(backend), (backend, []))[1].append(run)
+        out: list[tuple[Run, list[ReplicaReport]]] = []
+        for backend, members in groups.values():
+            if isinstance(backend, BatchPoll):
+                reports = backend.poll_many([h for run in members for h in run.handles])
+                at = 0
+                for run in members:
+                    out.append((run, reports[at : at + len(run.handles)]))
+                    at += len(run.handles)
+            else:
+                out.extend((run, [backend.poll(h) for h in run.handles]) for run in members)
+        return out
+
+    def _reconcile_run(self, run: Run, reports: list[ReplicaReport], now: float) -> bool:
         lost = [(i, r) for i, r in enumerate(reports) if r.status is ReplicaStatus.LOST]
         failed = [
             (i, r)
@@ -161,12 +194,8 @@ class Executor:
         again in case we died between marking and stopping.
         """
         adopted = 0
-        for run in self.store.runs_in_states([RunState.STARTING, RunState.RUNNING]):
-            assert run.placement is not None
-            backend = self.backends.get(run.placement.backend)
-            if backend is None:
-                continue
-            reports = [backend.poll(h) for h in run.handles]
+        runs = self.store.runs_in_states([RunState.STARTING, RunState.RUNNING])
+        for run, reports in self._poll(runs):
             if all(r.status in (ReplicaStatus.RUNNING, ReplicaStatus.STARTING) for r in reports):
                 record(self.store, now, "run.adopted", "still running after restart: adopted", run)
                 adopted += 1
@@ -183,6 +212,13 @@ class Executor:
             "reconciled": changed,
             "cancel_rechecked": restopped,
         }
+
+
+def _landed(specs: Sequence[LaunchSpec], landings: Sequence[Landing]) -> str:
+    """Where the backend put the replicas, when that is not where aiplane asked."""
+    asked = {spec.replica: spec.node for spec in specs}
+    moved = [f"{x.replica} on {x.node}" for x in landings if asked.get(x.replica) != x.node]
+    return f"; landed: replica {', '.join(moved)}" if moved else ""
 
 
 def _failure_reason(index: int, report: ReplicaReport) -> str:

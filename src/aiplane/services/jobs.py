@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from aiplane.backends.base import Backend
-from aiplane.core.errors import BackendError, NotFoundError, Problem, SpecError
+from aiplane.backends.base import Backends
+from aiplane.core.errors import NotFoundError, Problem, SpecError
 from aiplane.core.events import Event
 from aiplane.core.fleet import Fleet
 from aiplane.core.runs import Job, Run, RunState
@@ -85,9 +85,7 @@ def events(store: Store, job_id: str, limit: int = 200) -> list[Event]:
     return store.list_events(job_id=job_id, limit=limit)
 
 
-def cancel(
-    store: Store, backends: dict[str, Backend], job_id: str, now: float, grace_s: float
-) -> JobView:
+def cancel(store: Store, backends: Backends, job_id: str, now: float, grace_s: float) -> JobView:
     """Cancel a job: mark the run cancelled first, then stop its processes.
 
     Marking first means that if this process dies between the two steps, recovery sees a
@@ -105,19 +103,17 @@ def cancel(
     return JobView(job, cancelled)
 
 
-def stop_processes(backends: dict[str, Backend], run: Run, grace_s: float) -> None:
+def stop_processes(backends: Backends, run: Run, grace_s: float) -> None:
     if run.placement is None or not run.handles:
         return
-    backend = backends.get(run.placement.backend)
-    if backend is None:
-        raise BackendError(f"backend {run.placement.backend!r} is not configured")
+    backend = backends.for_placement(run.placement)
     for handle in run.handles:
         backend.cancel(handle, grace_s)
 
 
 def logs(
     store: Store,
-    backends: dict[str, Backend],
+    backends: Backends,
     job_id: str,
     replica: int | None = None,
     tail_bytes: int | None = None,
@@ -126,9 +122,7 @@ def logs(
     run = store.run_for_job(job_id)
     if run.placement is None or not run.handles:
         return []
-    backend = backends.get(run.placement.backend)
-    if backend is None:
-        raise BackendError(f"backend {run.placement.backend!r} is not configured")
+    backend = backends.for_placement(run.placement)
     out = []
     for index, handle in enumerate(run.handles):
         if replica is not None and index != replica:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from aiplane.backends.base import Backend
+from aiplane.backends.base import Backends
 from aiplane.core.budgets import BudgetAction
 from aiplane.core.errors import ConflictError
 from aiplane.core.fleet import Fleet
@@ -117,7 +117,7 @@ def build_snapshot(
 @dataclass
 class _Applier:
     store: Store
-    backends: dict[str, Backend]
+    backends: Backends | None  # None: nothing to stop (tests without processes)
     now: float
     grace_s: float
     on_run_stopped: Callable[[Run, float], None] | None
@@ -200,7 +200,8 @@ class _Applier:
         except ConflictError:
             self.conflicts += 1
             return
-        stop_processes(self.backends, stopped, self.grace_s)
+        if self.backends is not None:
+            stop_processes(self.backends, stopped, self.grace_s)
         if self.on_run_stopped is not None:
             self.on_run_stopped(run, self.now)
         record(
@@ -218,7 +219,7 @@ def run_cycle(
     fleet: Fleet,
     policy: SchedulingPolicy,
     now: float,
-    backends: dict[str, Backend] | None = None,
+    backends: Backends | None = None,
     inputs: CycleInputs | None = None,
     grace_s: float = 5.0,
     on_run_stopped: Callable[[Run, float], None] | None = None,
@@ -226,7 +227,7 @@ def run_cycle(
     """Decide and apply. Preemptions come before the placements they make room for, as the
     policy orders them, so victims are stopped before the new work is launched."""
     snapshot = build_snapshot(store, fleet, now, inputs)
-    applier = _Applier(store, backends or {}, now, grace_s, on_run_stopped)
+    applier = _Applier(store, backends, now, grace_s, on_run_stopped)
     for decision in policy.decide(snapshot):
         applier.apply(decision)
     return CycleResult(applier.placed, applier.waiting, applier.preempted, applier.conflicts)

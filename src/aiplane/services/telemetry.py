@@ -13,7 +13,8 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from aiplane.backends.base import Backend, ProcessIds
+from aiplane.backends.base import Backends, ProcessIds
+from aiplane.core.errors import BackendError
 from aiplane.core.runs import Run, RunState
 from aiplane.store.base import Store
 from aiplane.telemetry.attribution import RunAllocation, RunUsage, accumulate, attribute
@@ -39,7 +40,7 @@ class TelemetrySnapshot:
 
 
 def allocations(
-    runs: list[Run], backends: Mapping[str, Backend], *, include_emulated: bool
+    runs: list[Run], backends: Backends, *, include_emulated: bool
 ) -> list[RunAllocation]:
     """Each run's declared GPUs and, where its backend can name them, its live pids.
 
@@ -51,11 +52,15 @@ def allocations(
         placement = run.placement
         if placement is None or (placement.emulated and not include_emulated):
             continue
-        backend = backends.get(placement.backend)
         pids: frozenset[int] = frozenset()
-        if isinstance(backend, ProcessIds) and not placement.emulated:
-            for handle in run.handles:
-                pids |= backend.pids(handle)
+        if not placement.emulated:
+            try:
+                backend = backends.for_placement(placement)
+            except BackendError:
+                backend = None  # no pids to find; its declared GPUs still count
+            if isinstance(backend, ProcessIds):
+                for handle in run.handles:
+                    pids |= backend.pids(handle)
         indices = frozenset(i for a in placement.assignments for i in a.gpu_indices)
         out.append(RunAllocation(run.id, run.job_id, indices, pids))
     return out
@@ -66,7 +71,7 @@ class TelemetryRecorder:
         self,
         source: TelemetrySource | None,
         store: Store,
-        backends: Mapping[str, Backend],
+        backends: Backends,
         *,
         host: HostMetrics | None = None,
         emulated_samples: bool = False,

@@ -77,9 +77,11 @@ def _pool_doc(pool: Pool) -> dict[str, Any]:
     nodes: Any = (
         pool.nodes_min if not pool.elastic else {"min": pool.nodes_min, "max": pool.nodes_max}
     )
+    backend_config = {"backend_config": dict(pool.backend_config)} if pool.backend_config else {}
     return {
         "name": pool.name,
         "backend": pool.backend,
+        **backend_config,  # only when given, so documents without it read as before
         "nodes": nodes,
         "node": node,
         "pricing": {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, JsonValue, field_validator
 
 from aiplane.specs.common import Name, NonNegative, Positive, SpecModel, Text
 
@@ -68,6 +68,11 @@ class PoolSpec(SpecModel):
         pattern=BACKEND_PATTERN,
         description="a backend name such as local or emulated (lower-case letters, digits, "
         "'-', '_')",
+    )
+    backend_config: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        description="a mapping of settings for the pool's backend (which settings: see the "
+        "backend; local and emulated take serve_host and ports)",
     )
     nodes: NodesRange = Field(
         default_factory=lambda: NodesRange(min=1, max=1),

@@ -87,6 +87,7 @@ class PoolBuilder:
             nodes_max=spec.nodes.max,
             pricing=price,
             instance_type=spec.node.instance_type,
+            backend_config=dict(spec.backend_config),
         )
 
     def _shape(

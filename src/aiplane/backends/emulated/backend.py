@@ -8,10 +8,11 @@ demos, tests and what-if planning; nothing it runs may pass for real accelerator
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Mapping
 
-from aiplane.backends.base import Handle, LaunchSpec, ReplicaReport
-from aiplane.backends.process import ProcessLauncher, declared_indices, format_gpus
+from aiplane.backends.base import LaunchSpec
+from aiplane.backends.process.backend import ProcessBackend
+from aiplane.backends.process.launcher import declared_indices, format_gpus
 
 
 def emulated_devices(spec: LaunchSpec) -> str:
@@ -21,39 +22,22 @@ def emulated_devices(spec: LaunchSpec) -> str:
     return f"{spec.accelerator}:{','.join(str(i) for i in declared_indices(spec))}"
 
 
-def banner(spec: LaunchSpec) -> str:
-    if spec.accelerator and spec.gpus > 0:
-        declared = f"{format_gpus(spec.gpus)} x {spec.accelerator}"
-    else:
-        declared = "no accelerators"
-    return (
-        f"[aiplane] emulated replica: declared {declared} on {spec.site}/{spec.pool} "
-        f"node {spec.node} (runs as a local process)"
-    )
-
-
-class EmulatedBackend:
+class EmulatedBackend(ProcessBackend):
     name: str = "emulated"
     emulated: bool = True
 
-    def __init__(self, work_root: Path) -> None:
-        self._launcher = ProcessLauncher(work_root, self.name, emulated=True)
-
-    def launch(self, spec: LaunchSpec) -> Handle:
-        env = {
+    def replica_env(self, spec: LaunchSpec) -> Mapping[str, str]:
+        return {
             "CUDA_VISIBLE_DEVICES": "",  # declared GPUs are not this machine's GPUs
             "AIPLANE_EMULATED_DEVICES": emulated_devices(spec),
         }
-        return self._launcher.launch(spec, env, banner=banner(spec))
 
-    def poll(self, handle: Handle) -> ReplicaReport:
-        return self._launcher.poll(handle)
-
-    def cancel(self, handle: Handle, grace_s: float = 5.0) -> None:
-        self._launcher.cancel(handle, grace_s)
-
-    def logs(self, handle: Handle, tail_bytes: int | None = None) -> str:
-        return self._launcher.logs(handle, tail_bytes)
-
-    def pids(self, handle: Handle) -> frozenset[int]:
-        return self._launcher.pids(handle)
+    def banner(self, spec: LaunchSpec) -> str:
+        if spec.accelerator and spec.gpus > 0:
+            declared = f"{format_gpus(spec.gpus)} x {spec.accelerator}"
+        else:
+            declared = "no accelerators"
+        return (
+            f"[aiplane] emulated replica: declared {declared} on {spec.site}/{spec.pool} "
+            f"node {spec.node} (runs as a local process)"
+        )

@@ -1,6 +1,6 @@
 """The files in a replica's run directory, and how they are written.
 
-Both the control plane (``process.py``) and the supervisor (``supervise.py``) use these. Every
+Both the control plane (``launcher.py``) and the supervisor (``supervise.py``) use these. Every
 file is written whole or not at all (temp file + ``os.replace``), so a reader never sees half a
 record, whatever process dies when.
 
@@ -12,6 +12,8 @@ record, whatever process dies when.
     env.json         the command's environment, from the launcher to the supervisor (mode 0600,
                      deleted once read: it may hold secrets).
     cancel.json      written by ``cancel`` before it signals: the grace period to honour.
+    drain.json       written by ``drain``: a serving replica out of rotation (the replica finds
+                     it at ``$AIPLANE_DRAIN_FILE``).
     exit.json        written by the supervisor after the command's process group is gone.
     output.log       stdout and stderr of the supervisor and the command.
 """
@@ -28,6 +30,7 @@ LAUNCH = "launch.json"
 SUPERVISOR = "supervisor.json"
 ENV = "env.json"
 CANCEL = "cancel.json"
+DRAIN = "drain.json"
 EXIT = "exit.json"
 OUTPUT = "output.log"
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from aiplane.backends import runfiles
 from aiplane.backends.base import ReplicaStatus
-from aiplane.backends.process import STARTING_WINDOW_S, ProcessLauncher
-
-from .helpers import make_spec
+from aiplane.backends.process import runfiles
+from aiplane.backends.process.launcher import STARTING_WINDOW_S, ProcessLauncher
+from tests.backends.helpers import make_spec
 
 
 def _marker_only(

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-_SUPERVISE = [sys.executable, "-m", "aiplane.backends.supervise"]
+_SUPERVISE = [sys.executable, "-m", "aiplane.backends.process.supervise"]
 
 
 def test_without_its_environment_the_command_does_not_run(tmp_path: Path) -> None:

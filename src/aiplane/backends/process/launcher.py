@@ -23,8 +23,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from aiplane.backends import procfs, runfiles
 from aiplane.backends.base import Handle, LaunchSpec, ReplicaReport, ReplicaStatus
+from aiplane.backends.process import procfs, runfiles, serving
+from aiplane.backends.process.config import ProcessConfig
 from aiplane.core.errors import BackendError
 
 HANDLE_FORMAT = 1
@@ -60,12 +61,21 @@ def declared_indices(spec: LaunchSpec) -> tuple[int, ...]:
 
 
 class ProcessLauncher:
-    """launch / poll / cancel / logs for replicas that are supervised local processes."""
+    """launch / poll / cancel / logs (and serving) for replicas that are supervised local
+    processes."""
 
-    def __init__(self, work_root: Path, backend: str, *, emulated: bool) -> None:
+    def __init__(
+        self,
+        work_root: Path,
+        backend: str,
+        *,
+        emulated: bool,
+        config: ProcessConfig | None = None,
+    ) -> None:
         self.work_root = Path(work_root).resolve()
         self.backend = backend
         self.emulated = emulated
+        self.config = config or ProcessConfig()
 
     # -- launch -------------------------------------------------------------------------------
 
@@ -91,19 +101,25 @@ class ProcessLauncher:
         if spec.workdir is not None and not Path(spec.workdir).is_dir():
             raise BackendError(f"workdir {spec.workdir!r} is not a directory")
         rundir.mkdir(parents=True, exist_ok=True)
+        if (rundir / runfiles.LAUNCH).exists():
+            return self._existing(rundir, handle)
+        if spec.listens:
+            # Picked before the marker exists, so that the handle in it names the port; a
+            # launch that loses the race below hands back the winner's handle and port.
+            port = serving.pick_port(self.config.serve_host, self.config.ports)
+            handle.update(host=self.config.serve_host, port=port)
         marker = {"handle": handle, "launched_at": time.time()}
         if not runfiles.create_json(rundir / runfiles.LAUNCH, marker):
-            existing = runfiles.read_json(rundir / runfiles.LAUNCH)
-            return dict(existing["handle"]) if existing and "handle" in existing else handle
+            return self._existing(rundir, handle)
         if spec.checkpoint_dir:
             Path(spec.checkpoint_dir).mkdir(parents=True, exist_ok=True)
         # The command's environment travels in a file, not in the supervisor's own environment:
         # the supervisor is Python too, and a replica's PYTHONPATH or PYTHONHOME (say, with a
         # ``types.py`` in it) must not break it. The supervisor runs with ours, which works.
-        command_env = {**os.environ, **spec.env, **self._aiplane_env(spec), **env}
+        command_env = {**os.environ, **spec.env, **self._aiplane_env(spec, handle), **env}
         runfiles.write_json(rundir / runfiles.ENV, command_env)
         argv = [
-            *(sys.executable, "-P", "-m", "aiplane.backends.supervise"),
+            *(sys.executable, "-P", "-m", "aiplane.backends.process.supervise"),
             *("--dir", str(rundir), "--env-file", str(rundir / runfiles.ENV)),
         ]
         try:
@@ -130,6 +146,10 @@ class ProcessLauncher:
         runfiles.write_json(rundir / runfiles.LAUNCH, marker)
         return handle
 
+    def _existing(self, rundir: Path, handle: dict[str, Any]) -> dict[str, Any]:
+        existing = runfiles.read_json(rundir / runfiles.LAUNCH)
+        return dict(existing["handle"]) if existing and "handle" in existing else handle
+
     def _handle(self, spec: LaunchSpec, rundir: Path) -> dict[str, Any]:
         return {
             "format": HANDLE_FORMAT,
@@ -148,8 +168,17 @@ class ProcessLauncher:
             "gpu_indices": list(spec.gpu_indices),
         }
 
-    def _aiplane_env(self, spec: LaunchSpec) -> dict[str, str]:
+    def _aiplane_env(self, spec: LaunchSpec, handle: Mapping[str, Any]) -> dict[str, str]:
+        listening: dict[str, str] = {}
+        if "port" in handle:
+            listening = {
+                "AIPLANE_HOST": str(handle["host"]),
+                "AIPLANE_PORT": str(handle["port"]),
+                # Appears when the replica is drained: it may stop taking new work then.
+                "AIPLANE_DRAIN_FILE": str(Path(handle["dir"]) / runfiles.DRAIN),
+            }
         return {
+            **listening,
             "AIPLANE_RUN_ID": spec.run_id,
             "AIPLANE_JOB_ID": spec.job_id,
             "AIPLANE_ATTEMPT": str(spec.attempt),
@@ -275,6 +304,27 @@ class ProcessLauncher:
         except FileNotFoundError:
             return ""
         return data.decode("utf-8", errors="replace")
+
+    # -- serving ------------------------------------------------------------------------------
+
+    def address(self, handle: Handle) -> str | None:
+        self._dir_of(handle)  # a forged handle must not make us connect anywhere either
+        if "port" not in handle:
+            return None
+        return serving.address(str(handle["host"]), int(handle["port"]))
+
+    def ready(self, handle: Handle) -> bool:
+        rundir = self._dir_of(handle)
+        if "port" not in handle or (rundir / runfiles.DRAIN).exists():
+            return False
+        if self.poll(handle).status is not ReplicaStatus.RUNNING:
+            return False
+        return serving.accepts(str(handle["host"]), int(handle["port"]))
+
+    def drain(self, handle: Handle) -> None:
+        rundir = self._dir_of(handle)
+        if rundir.is_dir():
+            runfiles.write_json(rundir / runfiles.DRAIN, {"requested_at": time.time()})
 
     # -- helpers ------------------------------------------------------------------------------
 

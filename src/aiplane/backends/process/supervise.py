@@ -1,6 +1,6 @@
-"""The replica supervisor: ``python -m aiplane.backends.supervise --dir RUNDIR -- COMMAND``.
+"""The replica supervisor: ``python -m aiplane.backends.process.supervise --dir RUNDIR -- CMD``.
 
-One supervisor runs per replica, in its own session, started by ``process.ProcessLauncher``. It
+One supervisor runs per replica, in its own session, started by ``launcher.ProcessLauncher``. It
 starts ``/bin/sh -c COMMAND`` in a new process group (so the command's whole tree can be signalled
 as one), records itself in ``supervisor.json``, and when the command exits writes ``exit.json``.
 
@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from aiplane.backends import procfs, runfiles
+from aiplane.backends.process import procfs, runfiles
 
 DEFAULT_GRACE_S = 5.0
 _PR_SET_CHILD_SUBREAPER = 36
@@ -210,7 +210,7 @@ def _command_env(env_file: Path | None) -> dict[str, str] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m aiplane.backends.supervise")
+    parser = argparse.ArgumentParser(prog="python -m aiplane.backends.process.supervise")
     parser.add_argument("--dir", required=True, type=Path, help="the replica's run directory")
     parser.add_argument("--grace", type=float, default=DEFAULT_GRACE_S, help="seconds")
     parser.add_argument("--env-file", type=Path, help="the command's environment (JSON)")

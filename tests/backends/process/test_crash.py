@@ -10,11 +10,10 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from aiplane.backends import procfs
 from aiplane.backends.base import Backend, ReplicaStatus
+from aiplane.backends.process import procfs
 from aiplane.backends.registry import build_backend
-
-from .helpers import make_spec, supervisor_record, wait_status, wait_until
+from tests.backends.helpers import make_spec, supervisor_record, wait_status, wait_until
 
 # Launches one replica (and optionally cancels it), writes the handle, then waits to be killed.
 _CONTROL_PLANE = textwrap.dedent(

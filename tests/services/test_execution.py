@@ -1,0 +1,203 @@
+"""The executor over the fake backend: which backend calls it makes, and what runs become."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from aiplane.backends.base import Backend, Handle, LaunchSpec, ReplicaReport
+from aiplane.backends.fake import FakeBackend, FakeCluster
+from aiplane.backends.registry import PoolBackends
+from aiplane.core.fleet import Fleet
+from aiplane.core.runs import Placement, Run, RunState
+from aiplane.core.workloads import WorkloadKind
+from aiplane.services.execution import Executor
+from aiplane.store.memory import MemoryStore
+from tests import builders
+from tests.store.factories import T0, job, placement, run
+
+POOL = builders.pool(site="onprem-fra", name="dgx-h100")
+
+
+class CoreOnly:
+    """A backend with nothing but the core protocol (over a fake cluster)."""
+
+    def __init__(self, inner: FakeBackend) -> None:
+        self.inner = inner
+        self.name, self.emulated = inner.name, inner.emulated
+
+    def launch(self, spec: LaunchSpec) -> Handle:
+        return self.inner.launch(spec)
+
+    def poll(self, handle: Handle) -> ReplicaReport:
+        return self.inner.poll(handle)
+
+    def cancel(self, handle: Handle, grace_s: float = 5.0) -> None:
+        self.inner.cancel(handle, grace_s)
+
+    def logs(self, handle: Handle, tail_bytes: int | None = None) -> str:
+        return self.inner.logs(handle, tail_bytes)
+
+
+class Plane:
+    def __init__(self, tmp: Path, fleet: Fleet | None = None, *, core_only: bool = False):
+        self.cluster = FakeCluster()
+        fake = self.cluster.factory("emulated", emulated=True)
+
+        def core(work_root: Path, config: object) -> Backend:
+            return CoreOnly(FakeBackend(self.cluster, name="emulated", emulated=True))
+
+        factories = {"emulated": core if core_only else fake}
+        self.fleet = fleet or builders.fleet(builders.site("onprem-fra", pools=(POOL,)))
+        self.backends = PoolBackends(tmp / "work", lambda: self.fleet, factories)
+        self.store = MemoryStore()
+        self.executor = Executor(self.store, self.backends, tmp / "ckpt", cancel_grace_s=1.0)
+
+    def admit(self, n: int, where: Placement | None = None, **workload: object) -> Run:
+        j = job(n)
+        j = replace(j, workload=replace(j.workload, **workload))
+        pending = run(j)
+        self.store.add_job(j, pending)
+        admitted = replace(
+            pending.transition(RunState.ADMITTED, T0), placement=where or placement()
+        )
+        self.store.update_run(admitted, expected_state=RunState.PENDING)
+        return admitted
+
+    def handles(self, run_id: str) -> Sequence[Handle]:
+        return self.store.get_run(run_id).handles
+
+    def state(self, run_id: str) -> RunState:
+        return self.store.get_run(run_id).state
+
+    def messages(self, run_id: str) -> list[str]:
+        events = self.store.list_events(job_id="j" + run_id[1:], limit=50)
+        return [e.message for e in events]
+
+
+@pytest.fixture
+def plane(tmp_path: Path) -> Plane:
+    return Plane(tmp_path)
+
+
+def test_a_gang_is_submitted_in_one_call(plane: Plane) -> None:
+    admitted = plane.admit(1)
+    assert plane.executor.launch_admitted(T0 + 1) == 1
+    [call] = [c for c in plane.cluster.calls if c[0] in ("launch", "submit_gang")]
+    assert call == ("submit_gang", (f"{admitted.id}/a1/r0", f"{admitted.id}/a1/r1"))
+    assert plane.state(admitted.id) is RunState.STARTING
+    assert [h["node"] for h in plane.handles(admitted.id)] == ["node-0", "node-3"]
+    assert not any("landed" in m for m in plane.messages(admitted.id))
+
+
+def test_where_a_gang_landed_is_recorded_when_the_backend_chose(tmp_path: Path) -> None:
+    pool = replace(POOL, backend_config={"chooses_nodes": True, "cluster": "slurm-a"})
+    plane = Plane(tmp_path, builders.fleet(builders.site("onprem-fra", pools=(pool,))))
+    admitted = plane.admit(1)
+    plane.executor.launch_admitted(T0 + 1)
+    handles = plane.handles(admitted.id)
+    assert [h["node"] for h in handles] == ["slurm-a-node-0", "slurm-a-node-1"]
+    assert (
+        "admitted -> starting (2 replicas; landed: replica 0 on slurm-a-node-0, "
+        "1 on slurm-a-node-1)" in plane.messages(admitted.id)
+    )
+
+
+def test_runs_are_polled_in_one_batch_and_move_with_their_replicas(plane: Plane) -> None:
+    first, second = plane.admit(1), plane.admit(2)
+    plane.executor.launch_admitted(T0 + 1)
+    plane.cluster.calls.clear()
+    assert plane.executor.reconcile(T0 + 2) == 0  # all still starting
+    assert plane.cluster.calls == [("poll_many", 4)]
+    for handle in (*plane.handles(first.id), *plane.handles(second.id)):
+        plane.cluster.start(handle)
+    assert plane.executor.reconcile(T0 + 3) == 2
+    assert plane.state(first.id) is RunState.RUNNING
+    for handle in plane.handles(first.id):
+        plane.cluster.finish(handle, 0)
+    plane.cluster.finish(plane.handles(second.id)[1], 3)
+    assert plane.executor.reconcile(T0 + 4) == 2
+    assert plane.state(first.id) is RunState.SUCCEEDED
+    failed = plane.store.get_run(second.id)
+    assert failed.state is RunState.FAILED and failed.exit_code == 3
+    assert failed.reason == "replica 1 exited with code 3 (exited with code 3)"
+    # A gang dies together: the replica still running was stopped.
+    survivor = plane.handles(second.id)[0]
+    assert ("cancel", survivor["id"]) in plane.cluster.calls
+    assert plane.cluster.replica(survivor).detail.startswith("cancelled")
+
+
+def test_a_lost_replica_fails_its_run(plane: Plane) -> None:
+    admitted = plane.admit(1)
+    plane.executor.launch_admitted(T0 + 1)
+    plane.cluster.lose(plane.handles(admitted.id)[0], "node rebooted")
+    plane.executor.reconcile(T0 + 2)
+    failed = plane.store.get_run(admitted.id)
+    assert failed.state is RunState.FAILED
+    assert failed.reason == "replica 0 lost: node rebooted"
+
+
+def test_a_core_only_backend_gets_one_launch_and_poll_per_replica(tmp_path: Path) -> None:
+    plane = Plane(tmp_path, core_only=True)
+    admitted = plane.admit(1)
+    plane.executor.launch_admitted(T0 + 1)
+    launches = plane.cluster.calls_named("launch")
+    assert launches == [("launch", f"{admitted.id}/a1/r0"), ("launch", f"{admitted.id}/a1/r1")]
+    plane.cluster.calls.clear()
+    plane.executor.reconcile(T0 + 2)
+    assert [c[0] for c in plane.cluster.calls] == ["poll", "poll"]
+
+
+def test_a_failed_launch_fails_the_run_and_starts_nothing(plane: Plane) -> None:
+    plane.cluster.fail_launch("partition gpu is down")
+    admitted = plane.admit(1)
+    assert plane.executor.launch_admitted(T0 + 1) == 0
+    failed = plane.store.get_run(admitted.id)
+    assert failed.state is RunState.FAILED
+    assert failed.reason == "launch failed: partition gpu is down"
+    assert plane.cluster.replicas == {}
+
+
+def test_a_core_only_gang_that_fails_half_way_is_stopped(tmp_path: Path) -> None:
+    plane = Plane(tmp_path, core_only=True)
+    plane.cluster.fail_launch("out of nodes", after=1)
+    admitted = plane.admit(1)
+    plane.executor.launch_admitted(T0 + 1)
+    assert plane.store.get_run(admitted.id).reason == "launch failed: out of nodes"
+    [first] = plane.cluster.replicas.values()
+    assert first.detail.startswith("cancelled")
+
+
+def test_a_pool_without_a_backend_fails_its_runs_with_the_reason(plane: Plane) -> None:
+    admitted = plane.admit(1, placement(backend="slurm"))
+    plane.executor.launch_admitted(T0 + 1)
+    failed = plane.store.get_run(admitted.id)
+    assert failed.state is RunState.FAILED
+    assert failed.reason == "backend unavailable: unknown backend 'slurm'"
+
+
+def test_a_serving_workload_gets_listening_replicas(plane: Plane) -> None:
+    admitted = plane.admit(1, kind=WorkloadKind.SERVE)
+    plane.executor.launch_admitted(T0 + 1)
+    addresses = [h.get("address") for h in plane.handles(admitted.id)]
+    assert addresses == ["node-0:8000", "node-3:8001"]
+    batch = plane.admit(2)
+    plane.executor.launch_admitted(T0 + 1)
+    assert all("address" not in h for h in plane.handles(batch.id))
+
+
+def test_recovery_adopts_what_still_runs_in_one_batch(plane: Plane, tmp_path: Path) -> None:
+    admitted = plane.admit(1)
+    plane.executor.launch_admitted(T0 + 1)
+    for handle in plane.handles(admitted.id):
+        plane.cluster.start(handle)
+    backends = PoolBackends(tmp_path / "work", lambda: plane.fleet, plane.backends.factories)
+    restarted = Executor(plane.store, backends, tmp_path / "ckpt")
+    plane.cluster.calls.clear()
+    counts = restarted.recover(T0 + 5)
+    assert counts["adopted"] == 1 and plane.state(admitted.id) is RunState.RUNNING
+    assert plane.cluster.calls_named("poll") == []
+    assert plane.cluster.calls_named("poll_many") == [("poll_many", 2), ("poll_many", 2)]
