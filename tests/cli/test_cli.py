@@ -118,7 +118,8 @@ def test_client_commands_load_no_server_code(home: Path) -> None:
         "except SystemExit as exc:\n"
         "    print('exit', exc.code)\n"
         "heavy = ('fastapi', 'uvicorn', 'sqlalchemy', 'yaml', 'numpy', 'aiplane.server',\n"
-        "         'aiplane.wiring', 'aiplane.api', 'aiplane.specs', 'aiplane.store', 'aiplane.sim')\n"
+        "         'aiplane.wiring', 'aiplane.api', 'aiplane.specs', 'aiplane.store',\n"
+        "         'aiplane.sim')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
     )
     env = {**os.environ, "AIPLANE_HOME": str(home), "AIPLANE_URL": "http://127.0.0.1:9"}

@@ -69,7 +69,7 @@ def test_every_resource_round_trips(client: Client, tmp_path: Path) -> None:
     assert shown.state == "succeeded" and shown.workload is not None
     assert shown.placement is not None and shown.placement.emulated
     assert "hello" in client.jobs.logs(job.id).replicas[0].text
-    assert [e.kind for e in client.jobs.events(job.id)][0] == "job.submitted"
+    assert client.jobs.events(job.id)[0].kind == "job.submitted"
     assert client.jobs.explain(job.id).decisions[-1].kind == "run.placed"
     assert client.jobs.cancel(job.id).state == "succeeded"  # already over: stays so
 
