@@ -46,10 +46,16 @@ def write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def needs_tls(url: str) -> bool:
+    """Whether ``url`` speaks TLS. A plain-HTTP client need not load the CA bundle, which is
+    about a tenth of a second of every CLI command (httpx loads it for each client)."""
+    return not url.lower().startswith("http://")
+
+
 def health(url: str, timeout: float = 1.0) -> dict[str, object] | None:
     """The server's ``/health`` body, or None when nothing healthy answers at ``url``."""
     try:
-        response = httpx.get(f"{url}{API_PREFIX}/health", timeout=timeout)
+        response = httpx.get(f"{url}{API_PREFIX}/health", timeout=timeout, verify=needs_tls(url))
         if response.status_code == 200:
             data: dict[str, object] = response.json()
             return data

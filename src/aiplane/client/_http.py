@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from aiplane.client._errors import ApiError
-from aiplane.discovery import UnreachableError
+from aiplane.discovery import UnreachableError, needs_tls
 from aiplane.wire import API_PREFIX
 
 
@@ -24,7 +24,11 @@ class Http:
         self.url = url.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(
-            base_url=self.url + API_PREFIX, headers=headers, timeout=timeout, transport=transport
+            base_url=self.url + API_PREFIX,
+            headers=headers,
+            timeout=timeout,
+            transport=transport,
+            verify=needs_tls(self.url),
         )
 
     def request(
