@@ -25,6 +25,8 @@ def _jsonable(data: Any) -> Any:
         return data.model_dump(mode="json", by_alias=True)
     if isinstance(data, list):
         return [_jsonable(item) for item in data]
+    if isinstance(data, dict):
+        return {key: _jsonable(value) for key, value in data.items()}
     return data
 
 

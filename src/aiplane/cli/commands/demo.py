@@ -137,12 +137,7 @@ def demo(
             explains = {i: client.jobs.explain(i) for i in ids}
             ok = all(j.state == "succeeded" for j in jobs)
             if as_json:
-                print_json(
-                    [
-                        {"job": j.model_dump(mode="json"), "explanation": explains[j.id]}
-                        for j in jobs
-                    ]
-                )
+                print_json([{"job": j, "explanation": explains[j.id]} for j in jobs])
             else:
                 rows = [
                     [
