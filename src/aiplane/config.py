@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiplane.discovery import home_from_env
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -25,22 +27,9 @@ class Settings:
     def work_root(self) -> Path:
         return self.home / "work"
 
-    @property
-    def server_file(self) -> Path:
-        return self.home / "server.json"
-
-    @property
-    def credentials_file(self) -> Path:
-        return self.home / "credentials"
-
-    @property
-    def log_file(self) -> Path:
-        return self.home / "server.log"
-
     @classmethod
     def from_env(cls, home: Path | None = None) -> Settings:
-        root = home or Path(os.environ.get("AIPLANE_HOME") or Path.home() / ".aiplane")
-        root = root.expanduser().resolve()
+        root = home.expanduser().resolve() if home else home_from_env()
         url = os.environ.get("AIPLANE_DATABASE_URL") or f"sqlite:///{root / 'aiplane.db'}"
         catalog = os.environ.get("AIPLANE_CATALOG")
         replay = os.environ.get("AIPLANE_TELEMETRY_REPLAY")

@@ -1,48 +1,28 @@
-"""Running a control-plane process: the admin token, the discovery file, uvicorn."""
+"""Running a control-plane process: the admin token, the discovery file, uvicorn.
+
+``python -m aiplane.server`` is what ``aiplane up`` and the CLI's background start run, so the
+CLI itself never imports this module (decision 0016).
+"""
 
 from __future__ import annotations
 
+import argparse
 import gc
-import json
 import os
 import signal
 import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 import uvicorn
+from rich.console import Console
 
 from aiplane.api.app import create_app
 from aiplane.config import Settings
+from aiplane.discovery import DEFAULT_PORT, LocalHome, ServerInfo
 from aiplane.services.tokens import ensure_admin_token
 from aiplane.wiring import ControlPlane
-
-
-@dataclass(frozen=True)
-class ServerInfo:
-    url: str
-    pid: int
-    started_at: float
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write a file readable only by its owner, atomically."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def read_server_info(settings: Settings) -> ServerInfo | None:
-    try:
-        data = json.loads(settings.server_file.read_text())
-        return ServerInfo(str(data["url"]), int(data["pid"]), float(data["started_at"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -91,14 +71,12 @@ def serve(
     bound_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{bound_port}"
+    home = LocalHome(settings.home)
     if token is not None:
         # The local CLI's credential, like a kubeconfig: readable by this user only.
-        write_private(settings.credentials_file, json.dumps({"token": token}))
+        home.write_token(token)
     recovered = cp.start()
-    write_private(
-        settings.server_file,
-        json.dumps({"url": url, "pid": os.getpid(), "started_at": time.time()}),
-    )
+    home.write_server_info(ServerInfo(url, os.getpid(), time.time()))
     announce(url, token, recovered)
     server = _uvicorn(cp)
     # Everything loaded so far lives as long as the process: move it out of the collector's
@@ -116,9 +94,7 @@ def serve(
     finally:
         signal.signal(signal.SIGTERM, previous)
         cp.stop()
-        info = read_server_info(settings)
-        if info is not None and info.pid == os.getpid():
-            settings.server_file.unlink(missing_ok=True)
+        home.remove_server_info(os.getpid())
 
 
 class EmbeddedServer:
@@ -152,3 +128,39 @@ class EmbeddedServer:
         self._thread.join(10)
         self.cp.stop()
         self._sock.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m aiplane.server [--host H] [--port P] [--quiet]``: ``aiplane up``."""
+    parser = argparse.ArgumentParser(prog="aiplane up")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    home = LocalHome(settings.home)
+    console, err_console = Console(), Console(stderr=True)
+    running = home.running()
+    if running is not None:
+        err_console.print(f"[bold red]error:[/] a control plane already runs at {running.url}")
+        raise SystemExit(1)
+
+    def announce(url: str, token: str | None, recovered: dict[str, int]) -> None:
+        if args.quiet:
+            return
+        console.print(f"aiplane control plane at [bold]{url}[/] (home {settings.home})")
+        console.print(f"API docs: {url}/api/v1/docs")
+        if token is not None:
+            console.print(f"admin token (shown once): [bold yellow]{token}[/]")
+            console.print(f"saved for this user's CLI in {home.credentials_file}")
+        else:
+            console.print(f"admin token: in {home.credentials_file}")
+        if any(recovered.values()):
+            console.print("recovered: " + ", ".join(f"{k} {v}" for k, v in recovered.items()))
+        console.print("Ctrl-C stops the control plane; running jobs keep running.")
+
+    serve(settings, args.host, args.port, announce)
+
+
+if __name__ == "__main__":
+    main()

@@ -8,13 +8,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from aiplane.cli.client import API, Client
 from aiplane.cli.commands import cost_reports
 from aiplane.cli.main import app as cli
+from aiplane.client import Client
 from aiplane.core.auth import Role
 from aiplane.core.cost.focus import COLUMNS
 from aiplane.services.fleet import apply_fleet
@@ -123,14 +124,13 @@ def run_cli(
     tokens: dict[Role, dict[str, str]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> Any:
-    def client() -> Client:
-        c = Client("http://testserver", None)
-        c._http = TestClient(
-            api.app, base_url=f"http://testserver{API}", headers=tokens[Role.VIEWER]
-        )
-        return c
+    token = tokens[Role.VIEWER]["Authorization"].removeprefix("Bearer ")
 
-    monkeypatch.setattr(cost_reports, "_client", client)
+    def client() -> Client:
+        # The app in this process, through the client's own transport seam.
+        return Client("http://testserver", token, transport=httpx.MockTransport(api.send))
+
+    monkeypatch.setattr(cost_reports, "connect", client)
     runner = CliRunner()
 
     def run(*args: str) -> Any:

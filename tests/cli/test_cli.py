@@ -105,3 +105,32 @@ def test_unreachable_remote_server(home: Path) -> None:
     )
     assert result.returncode == 3
     assert "cannot reach" in result.stderr
+
+
+def test_client_commands_load_no_server_code(home: Path) -> None:
+    # What `aiplane jobs list` imports, in a fresh interpreter: never the server, its web
+    # framework, the database layer or the specs (that is most of a command's start-up).
+    probe = (
+        "import sys\n"
+        "from aiplane.cli.main import app\n"
+        "try:\n"
+        "    app(['jobs', 'list', '--json'])\n"
+        "except SystemExit as exc:\n"
+        "    print('exit', exc.code)\n"
+        "heavy = ('fastapi', 'uvicorn', 'sqlalchemy', 'yaml', 'numpy', 'aiplane.server',\n"
+        "         'aiplane.wiring', 'aiplane.api', 'aiplane.specs', 'aiplane.store',\n"
+        "         'aiplane.sim')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    env = {**os.environ, "AIPLANE_HOME": str(home), "AIPLANE_URL": "http://127.0.0.1:9"}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.splitlines() == ["exit 3", "[]"], result.stderr
+
+
+def test_up_refuses_when_a_control_plane_already_runs(home: Path) -> None:
+    assert aiplane(home, "jobs", "list").returncode == 0  # starts one
+    again = aiplane(home, "up", "--port", "0")
+    assert again.returncode == 1
+    assert "a control plane already runs at http://127.0.0.1:" in again.stderr

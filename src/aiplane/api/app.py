@@ -10,9 +10,8 @@ from fastapi import FastAPI
 from aiplane import __version__
 from aiplane.api import errors
 from aiplane.api.routers import costs, fleet, jobs, metrics, system
+from aiplane.wire import API_PREFIX
 from aiplane.wiring import ControlPlane
-
-API_PREFIX = "/api/v1"
 
 
 def create_app(cp: ControlPlane, run_loops: bool = True) -> FastAPI:

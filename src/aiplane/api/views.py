@@ -1,11 +1,28 @@
-"""Core objects rendered as API bodies."""
+"""Core and service objects rendered as API bodies (the models of ``aiplane.wire``)."""
 
 from __future__ import annotations
 
-from aiplane.api.schemas import EventOut, JobOut, PlacementOut
 from aiplane.core.codec import workload_to_dict
+from aiplane.core.cost.alerts import CostAlert, alert_to_dict
+from aiplane.core.cost.anomalies import Anomaly
+from aiplane.core.cost.forecast import Forecast as CoreForecast
+from aiplane.core.cost.periods import iso
 from aiplane.core.events import Event
+from aiplane.services.budgets import BudgetView
+from aiplane.services.costs import CostReport as CoreReport
 from aiplane.services.jobs import JobView
+from aiplane.wire.costs import (
+    AlertOut,
+    AnomalyOut,
+    AnomalyRun,
+    BudgetOut,
+    BudgetRuleOut,
+    CostReport,
+    CostRow,
+    Forecast,
+    IdlePool,
+)
+from aiplane.wire.jobs import EventOut, JobOut, PlacementOut
 
 
 def job_out(view: JobView, with_workload: bool = False) -> JobOut:
@@ -51,4 +68,118 @@ def event_out(event: Event) -> EventOut:
         message=event.message,
         run_id=event.run_id,
         data=dict(event.data),
+    )
+
+
+def _money(x: float) -> float:
+    return round(x, 6)
+
+
+def report_out(r: CoreReport) -> CostReport:
+    return CostReport(
+        by=r.by,
+        from_=iso(r.start),
+        to=iso(r.end),
+        currency="USD",
+        usage_usd=_money(r.usage_usd),
+        idle_usd=_money(r.idle_usd),
+        rows=[
+            CostRow(
+                key=row.key,
+                usd=_money(row.usd),
+                billed_usd=_money(row.billed_usd),
+                list_usd=_money(row.list_usd),
+                compute_usd=_money(row.compute_usd),
+                egress_usd=_money(row.egress_usd),
+                gpu_hours=round(row.gpu_hours, 6),
+                runs=row.runs,
+                idle_share_usd=_money(row.idle_share_usd),
+                total_usd=_money(row.total_usd),
+            )
+            for row in r.rows
+        ],
+        idle=[
+            IdlePool(
+                pool=i.pool,
+                pricing=i.pricing,
+                accelerator=i.accelerator,
+                capacity_gpu_hours=round(i.capacity_gpu_hours, 6),
+                used_gpu_hours=round(i.used_gpu_hours, 6),
+                idle_gpu_hours=round(i.idle_gpu_hours, 6),
+                capacity_usd=_money(i.capacity_usd),
+                used_usd=_money(i.used_usd),
+                idle_usd=_money(i.idle_usd),
+                shares={k: _money(v) for k, v in r.idle_shares.get(i.pool, {}).items()},
+            )
+            for i in r.idle
+        ],
+    )
+
+
+def forecast_out(f: CoreForecast) -> Forecast:
+    return Forecast(
+        period_start=iso(f.period_start),
+        period_end=iso(f.period_end),
+        spent_usd=_money(f.spent_usd),
+        known_usd=_money(f.known_usd),
+        history_usd=_money(f.history_usd),
+        expected_usd=_money(f.expected_usd),
+        low_usd=_money(f.low_usd),
+        high_usd=_money(f.high_usd),
+        daily_rate_usd=_money(f.daily_rate_usd),
+        history_days=f.history_days,
+    )
+
+
+def budget_out(view: BudgetView) -> BudgetOut:
+    st, b = view.status, view.status.budget
+    return BudgetOut(
+        name=b.name,
+        scope=str(b.scope),
+        target=b.target,
+        period=str(b.period),
+        amount_usd=b.amount_usd,
+        implicit=b.implicit,
+        spent_usd=_money(st.spent_usd),
+        share=round(st.share, 6),
+        remaining_usd=_money(st.remaining_usd),
+        forecast=forecast_out(view.forecast),
+        rules=[
+            BudgetRuleOut(kind=str(r.kind), at=r.at, basis=str(r.basis), fired=r in st.fired)
+            for r in b.rules
+        ],
+        actions=sorted(str(a) for a in st.actions),
+        webhook=b.webhook.url if b.webhook else None,
+    )
+
+
+def alert_out(a: CostAlert) -> AlertOut:
+    return AlertOut.model_validate(alert_to_dict(a))
+
+
+def anomaly_out(a: Anomaly) -> AnomalyOut:
+    return AnomalyOut(
+        dimension=a.dimension,
+        key=a.key,
+        start=iso(a.start),
+        end=iso(a.end),
+        spend_usd=_money(a.spend_usd),
+        baseline_usd=_money(a.baseline_usd),
+        excess_usd=_money(a.excess_usd),
+        score=round(a.score, 3),
+        explanation=a.explain(),
+        runs=[
+            AnomalyRun(
+                run_id=c.run_id,
+                workload=c.workload,
+                usd=_money(c.usd),
+                hours=round(c.hours, 4),
+                gpus=c.gpus,
+                accelerator=c.accelerator,
+                pool=c.pool,
+                avg_sm_activity=c.sm_activity,
+                explanation=c.describe(),
+            )
+            for c in a.contributors
+        ],
     )

@@ -9,8 +9,8 @@ from typing import ParamSpec, TypeVar
 import typer
 from rich.markup import escape
 
-from aiplane.cli.client import ApiError, UnreachableError
 from aiplane.cli.output import err_console, problems
+from aiplane.client import ApiError, UnreachableError
 from aiplane.core.errors import AiplaneError
 
 P = ParamSpec("P")
@@ -31,7 +31,7 @@ def handled(fn: Callable[P, R]) -> Callable[P, R]:
             code = EXIT_BAD_INPUT if exc.code in ("spec_invalid", "catalog_error") else EXIT_FAILURE
             raise typer.Exit(code) from None
         except ApiError as exc:
-            problems(f"{exc.message} [{exc.code}]", exc.problems)
+            problems(f"{exc.message} [{exc.code}]", [p.model_dump() for p in exc.problems])
             bad_input = exc.status in (400, 422)
             raise typer.Exit(EXIT_BAD_INPUT if bad_input else EXIT_FAILURE) from None
         except UnreachableError as exc:

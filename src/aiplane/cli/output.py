@@ -8,16 +8,31 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from aiplane.wire.jobs import PlacementOut
 
 console = Console()
 err_console = Console(stderr=True)
 
 
+def _jsonable(data: Any) -> Any:
+    """API models as the server sent them (by alias: a report's ``from``)."""
+    if isinstance(data, BaseModel):
+        return data.model_dump(mode="json", by_alias=True)
+    if isinstance(data, list):
+        return [_jsonable(item) for item in data]
+    if isinstance(data, dict):
+        return {key: _jsonable(value) for key, value in data.items()}
+    return data
+
+
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    text = json.dumps(_jsonable(data), indent=2, sort_keys=True, default=str)
+    sys.stdout.write(text + "\n")
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -59,10 +74,7 @@ def problems(message: str, items: Sequence[dict[str, Any]]) -> None:
         err_console.print(line, highlight=False, markup=False)
 
 
-def where(placement: dict[str, Any] | None) -> str:
-    if not placement:
+def where(placement: PlacementOut | None) -> str:
+    if placement is None:
         return "-"
-    text = str(placement["pool"])
-    if placement.get("emulated"):
-        text += " (emulated)"
-    return text
+    return placement.pool + (" (emulated)" if placement.emulated else "")

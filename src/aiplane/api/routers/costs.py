@@ -13,12 +13,14 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
 
 from aiplane.api.deps import CP, Viewer
-from aiplane.core.cost.alerts import AlertStatus, alert_to_dict
-from aiplane.core.cost.periods import iso, month_start
+from aiplane.api.views import alert_out, anomaly_out, budget_out, forecast_out, report_out
+from aiplane.core.cost.alerts import AlertStatus
+from aiplane.core.cost.periods import month_start
 from aiplane.core.errors import Problem, SpecError
 from aiplane.core.fleet import Fleet
 from aiplane.services import budgets as budget_service
 from aiplane.services import costs
+from aiplane.wire.costs import AlertOut, AnomalyOut, BudgetOut, CostReport, TeamForecast
 from aiplane.wiring import ControlPlane
 
 router = APIRouter(prefix="/costs", tags=["costs"])
@@ -73,11 +75,7 @@ def sm_activity(cp: ControlPlane) -> dict[str, float]:
     return {r: u.avg_sm_active for r, u in usage.items() if u.avg_sm_active is not None}
 
 
-def _money(x: float) -> float:
-    return round(x, 6)
-
-
-@router.get("/report")
+@router.get("/report", response_model=CostReport)
 def report(
     cp: CP,
     _: Viewer,
@@ -85,50 +83,25 @@ def report(
     start: From = None,
     end: To = None,
     share_idle: bool = True,
-) -> dict[str, Any]:
+) -> CostReport:
     s, e, now = period(cp, start, end)
     r = costs.report(cp.store, fleet_of(cp), by, s, e, now, share_idle_to_teams=share_idle)
-    return {
-        "by": r.by,
-        "from": iso(s),
-        "to": iso(e),
-        "currency": "USD",
-        "usage_usd": _money(r.usage_usd),
-        "idle_usd": _money(r.idle_usd),
-        "rows": [
-            {
-                "key": row.key,
-                "usd": _money(row.usd),
-                "billed_usd": _money(row.billed_usd),
-                "list_usd": _money(row.list_usd),
-                "compute_usd": _money(row.compute_usd),
-                "egress_usd": _money(row.egress_usd),
-                "gpu_hours": round(row.gpu_hours, 6),
-                "runs": row.runs,
-                "idle_share_usd": _money(row.idle_share_usd),
-                "total_usd": _money(row.total_usd),
-            }
-            for row in r.rows
-        ],
-        "idle": [
-            {
-                "pool": i.pool,
-                "pricing": i.pricing,
-                "accelerator": i.accelerator,
-                "capacity_gpu_hours": round(i.capacity_gpu_hours, 6),
-                "used_gpu_hours": round(i.used_gpu_hours, 6),
-                "idle_gpu_hours": round(i.idle_gpu_hours, 6),
-                "capacity_usd": _money(i.capacity_usd),
-                "used_usd": _money(i.used_usd),
-                "idle_usd": _money(i.idle_usd),
-                "shares": {k: _money(v) for k, v in r.idle_shares.get(i.pool, {}).items()},
-            }
-            for i in r.idle
-        ],
+    return report_out(r)
+
+
+# A file, not JSON: the OpenAPI document says which media types and that they are bytes.
+EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "FOCUS 1.2 cost lines: CSV, or Parquet with format=focus-parquet",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+        },
     }
+}
 
 
-@router.get("/export")
+@router.get("/export", response_class=Response, responses=EXPORT_RESPONSES)
 def export(
     cp: CP,
     _: Viewer,
@@ -161,57 +134,19 @@ def export(
     )
 
 
-def _forecast_dict(f: Any) -> dict[str, Any]:
-    return {
-        "period_start": iso(f.period_start),
-        "period_end": iso(f.period_end),
-        "spent_usd": _money(f.spent_usd),
-        "known_usd": _money(f.known_usd),
-        "history_usd": _money(f.history_usd),
-        "expected_usd": _money(f.expected_usd),
-        "low_usd": _money(f.low_usd),
-        "high_usd": _money(f.high_usd),
-        "daily_rate_usd": _money(f.daily_rate_usd),
-        "history_days": f.history_days,
-    }
-
-
-@router.get("/budgets")
-def budgets(cp: CP, _: Viewer) -> list[dict[str, Any]]:
+@router.get("/budgets", response_model=list[BudgetOut])
+def budgets(cp: CP, _: Viewer) -> list[BudgetOut]:
     fleet = fleet_of(cp)
-    out = []
-    for view in budget_service.evaluate_budgets(cp.store, fleet, cp.clock()):
-        st, b = view.status, view.status.budget
-        out.append(
-            {
-                "name": b.name,
-                "scope": str(b.scope),
-                "target": b.target,
-                "period": str(b.period),
-                "amount_usd": b.amount_usd,
-                "implicit": b.implicit,
-                "spent_usd": _money(st.spent_usd),
-                "share": round(st.share, 6),
-                "remaining_usd": _money(st.remaining_usd),
-                "forecast": _forecast_dict(view.forecast),
-                "rules": [
-                    {"kind": str(r.kind), "at": r.at, "basis": str(r.basis), "fired": r in st.fired}
-                    for r in b.rules
-                ],
-                "actions": sorted(str(a) for a in st.actions),
-                "webhook": b.webhook.url if b.webhook else None,
-            }
-        )
-    return out
+    return [budget_out(v) for v in budget_service.evaluate_budgets(cp.store, fleet, cp.clock())]
 
 
-@router.get("/alerts")
+@router.get("/alerts", response_model=list[AlertOut])
 def alerts(
     cp: CP,
     _: Viewer,
     status: Annotated[list[str] | None, Query(description="pending, delivered, ...")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[dict[str, Any]]:
+) -> list[AlertOut]:
     allowed = [str(s) for s in AlertStatus]
     bad = [s for s in status or [] if s not in allowed]
     if bad:
@@ -220,10 +155,10 @@ def alerts(
             [Problem("status", "unknown status", ", ".join(bad), ", ".join(allowed))],
         )
     wanted = [AlertStatus(s) for s in status] if status else None
-    return [alert_to_dict(a) for a in cp.store.cost_alerts(statuses=wanted, limit=limit)]
+    return [alert_out(a) for a in cp.store.cost_alerts(statuses=wanted, limit=limit)]
 
 
-@router.get("/anomalies")
+@router.get("/anomalies", response_model=list[AnomalyOut])
 def anomalies(
     cp: CP,
     _: Viewer,
@@ -232,44 +167,19 @@ def anomalies(
     end: To = None,
     k: Annotated[float, Query(gt=0, description="threshold in robust deviations")] = 5.0,
     min_usd: Annotated[float, Query(ge=0)] = 1.0,
-) -> list[dict[str, Any]]:
+) -> list[AnomalyOut]:
     now = cp.clock()
     s = parse_time(start, "from") if start else now - 7 * 86400.0
     e = parse_time(end, "to") if end else now
     found = costs.anomalies(
         cp.store, fleet_of(cp), by, s, e, now, sm_activity=sm_activity(cp), k=k, min_usd=min_usd
     )
-    return [
-        {
-            "dimension": a.dimension,
-            "key": a.key,
-            "start": iso(a.start),
-            "end": iso(a.end),
-            "spend_usd": _money(a.spend_usd),
-            "baseline_usd": _money(a.baseline_usd),
-            "excess_usd": _money(a.excess_usd),
-            "score": round(a.score, 3),
-            "explanation": a.explain(),
-            "runs": [
-                {
-                    "run_id": c.run_id,
-                    "workload": c.workload,
-                    "usd": _money(c.usd),
-                    "hours": round(c.hours, 4),
-                    "gpus": c.gpus,
-                    "accelerator": c.accelerator,
-                    "pool": c.pool,
-                    "avg_sm_activity": c.sm_activity,
-                    "explanation": c.describe(),
-                }
-                for c in a.contributors
-            ],
-        }
-        for a in found
-    ]
+    return [anomaly_out(a) for a in found]
 
 
-@router.get("/forecast")
-def forecast(cp: CP, _: Viewer) -> list[dict[str, Any]]:
+@router.get("/forecast", response_model=list[TeamForecast])
+def forecast(cp: CP, _: Viewer) -> list[TeamForecast]:
     found = budget_service.team_forecasts(cp.store, fleet_of(cp), cp.clock())
-    return [{"team": team, **_forecast_dict(f)} for team, f in sorted(found.items())]
+    return [
+        TeamForecast(team=team, **forecast_out(f).model_dump()) for team, f in sorted(found.items())
+    ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from aiplane.api.deps import CP, Operator, Viewer
-from aiplane.api.schemas import FleetOut, PoolOut, SpecBody
 from aiplane.services import fleet as fleet_service
+from aiplane.wire.fleet import FleetOut, PoolOut
+from aiplane.wire.specs import SpecBody
 from aiplane.wiring import local_resolver
 
 router = APIRouter(prefix="/fleet", tags=["fleet"])

@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from aiplane.api.deps import CP, Member, Viewer
-from aiplane.api.schemas import EventOut, ExplanationOut, JobOut, JobPage, LogsOut, SpecBody
 from aiplane.api.views import event_out, job_out
 from aiplane.core.codec import placement_to_dict
 from aiplane.core.errors import Problem, SpecError
 from aiplane.core.runs import RunState
 from aiplane.services import jobs
 from aiplane.specs import workload_from_document
+from aiplane.wire.jobs import EventOut, ExplanationOut, JobOut, JobPage, LogsOut, ReplicaLog
+from aiplane.wire.specs import SpecBody
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -91,7 +92,7 @@ def logs(
     tail_bytes: Annotated[int | None, Query(ge=1)] = None,
 ) -> LogsOut:
     out = jobs.logs(cp.store, cp.backends, job_id, replica, tail_bytes)
-    return LogsOut(job_id=job_id, replicas=[{"replica": i, "text": t} for i, t in out])
+    return LogsOut(job_id=job_id, replicas=[ReplicaLog(replica=i, text=t) for i, t in out])
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut)

@@ -6,16 +6,16 @@ from fastapi import APIRouter, status
 
 from aiplane import __version__
 from aiplane.api.deps import CP, Admin, Viewer
-from aiplane.api.schemas import TokenIn, TokenOut, WhoAmI
 from aiplane.services.tokens import create_token
+from aiplane.wire.system import Health, TokenIn, TokenOut, WhoAmI
 
 router = APIRouter(tags=["system"])
 
 
-@router.get("/health")
-def health(cp: CP) -> dict[str, object]:
-    """Unauthenticated liveness check (no data beyond the version)."""
-    return {"status": "ok", "version": __version__, "pid": cp.pid}
+@router.get("/health", response_model=Health)
+def health(cp: CP) -> Health:
+    """Unauthenticated liveness check (no data beyond the version and the process id)."""
+    return Health(status="ok", version=__version__, pid=cp.pid)
 
 
 @router.get("/whoami", response_model=WhoAmI)

@@ -6,14 +6,14 @@ Registered on the ``cost`` sub-app in :mod:`aiplane.cli.commands.cost`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from aiplane.cli.client import Client
+from aiplane.cli.connection import connect
 from aiplane.cli.errors import handled
 from aiplane.cli.output import console, err_console, print_json, table
-from aiplane.config import Settings
+from aiplane.wire.costs import BudgetRuleOut, Forecast
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 FromOpt = Annotated[
@@ -21,10 +21,6 @@ FromOpt = Annotated[
     typer.Option("--from", help="start: YYYY-MM-DD[THH:MM[:SS]] (UTC); default: month start"),
 ]
 ToOpt = Annotated[str | None, typer.Option("--to", help="end (exclusive); default: now")]
-
-
-def _client() -> Client:
-    return Client.connect(Settings.from_env(), notice=err_console.print)
 
 
 def _usd(x: float | None) -> str:
@@ -45,21 +41,21 @@ def report(
     as_json: JsonOpt = False,
 ) -> None:
     """Cost by team, workload, model, site or pricing model for a period."""
-    r = _client().get("/costs/report", by=by, share_idle=share_idle, **_period(start, end))
+    r = connect().costs.report(by=by, start=start, end=end, share_idle=share_idle)
     if as_json:
         print_json(r)
         return
     rows = [
         [
-            row["key"] if row["key"] is not None else "-",
-            _usd(row["usd"]),
-            _usd(row["egress_usd"]),
-            _usd(row["idle_share_usd"]) if by == "team" else "",
-            _usd(row["total_usd"]),
-            f"{row['gpu_hours']:,.1f}",
-            row["runs"],
+            row.key if row.key is not None else "-",
+            _usd(row.usd),
+            _usd(row.egress_usd),
+            _usd(row.idle_share_usd) if by == "team" else "",
+            _usd(row.total_usd),
+            f"{row.gpu_hours:,.1f}",
+            row.runs,
         ]
-        for row in r["rows"]
+        for row in r.rows
     ]
     columns = [
         by,
@@ -70,38 +66,30 @@ def report(
         "GPU-h",
         "runs",
     ]
-    table(f"cost by {by}, {r['from']} to {r['to']}", columns, rows)
-    if r["idle"]:
+    table(f"cost by {by}, {r.from_} to {r.to}", columns, rows)
+    if r.idle:
         table(
             "idle owned and reserved capacity",
             ["pool", "pricing", "capacity GPU-h", "used GPU-h", "idle GPU-h", "idle"],
             [
-                [i["pool"], i["pricing"]]
-                + [
-                    f"{i[k]:,.1f}"
-                    for k in ("capacity_gpu_hours", "used_gpu_hours", "idle_gpu_hours")
-                ]
-                + [_usd(i["idle_usd"])]
-                for i in r["idle"]
+                [i.pool, i.pricing]
+                + [f"{x:,.1f}" for x in (i.capacity_gpu_hours, i.used_gpu_hours, i.idle_gpu_hours)]
+                + [_usd(i.idle_usd)]
+                for i in r.idle
             ],
         )
-    console.print(f"usage {_usd(r['usage_usd'])}, idle {_usd(r['idle_usd'])}")
-
-
-def _range(f: dict[str, Any]) -> str:
-    return f"{_usd(f['expected_usd'])} ({_usd(f['low_usd'])}-{_usd(f['high_usd'])})"
-
-
-def _rule(r: dict[str, Any]) -> str:
-    return f"{r['kind']}@{r['at']:g}" + (" on forecast" if r["basis"] == "forecast" else "")
+    console.print(f"usage {_usd(r.usage_usd)}, idle {_usd(r.idle_usd)}")
 
 
 FORECAST_KEYS = ("spent_usd", "known_usd", "history_usd", "expected_usd", "low_usd", "high_usd")
 
 
-def _period(start: str | None, end: str | None) -> dict[str, Any]:
-    # The API names them from/to; ``from`` is a keyword in Python, hence the dict.
-    return {k: v for k, v in (("from", start), ("to", end)) if v is not None}
+def _range(f: Forecast) -> str:
+    return f"{_usd(f.expected_usd)} ({_usd(f.low_usd)}-{_usd(f.high_usd)})"
+
+
+def _rule(r: BudgetRuleOut) -> str:
+    return f"{r.kind}@{r.at:g}" + (" on forecast" if r.basis == "forecast" else "")
 
 
 @handled
@@ -119,30 +107,28 @@ def export(
             "unknown format", [Problem("--format", "not a format", repr(format), "focus")]
         )
     api_format = "focus-parquet" if out.suffix.lower() == ".parquet" else "focus"
-    client = _client()
-    params = {"format": api_format, **_period(start, end)}
-    written = client.download("/costs/export", out, params)
+    written = connect().costs.export(out, format=api_format, start=start, end=end)
     err_console.print(f"wrote {out} ({written:,} bytes, FOCUS 1.2)", highlight=False)
 
 
 @handled
 def budgets(as_json: JsonOpt = False) -> None:
     """Budgets with their spend, forecast, fired rules and the actions in force."""
-    items = _client().get("/costs/budgets")
+    items = connect().costs.budgets()
     if as_json:
         print_json(items)
         return
     rows = [
         [
-            b["name"],
-            f"{b['scope']} {b['target']}",
-            b["period"],
-            _usd(b["amount_usd"]),
-            _usd(b["spent_usd"]),
-            f"{b['share']:.0%}",
-            _range(b["forecast"]),
-            ", ".join(_rule(r) for r in b["rules"] if r["fired"]) or "-",
-            ", ".join(b["actions"]) or "-",
+            b.name,
+            f"{b.scope} {b.target}",
+            b.period,
+            _usd(b.amount_usd),
+            _usd(b.spent_usd),
+            f"{b.share:.0%}",
+            _range(b.forecast),
+            ", ".join(_rule(r) for r in b.rules if r.fired) or "-",
+            ", ".join(b.actions) or "-",
         ]
         for b in items
     ]
@@ -168,14 +154,14 @@ def alerts(
     as_json: JsonOpt = False,
 ) -> None:
     """Budget alerts raised, and whether their webhook got them."""
-    items = _client().get("/costs/alerts", status=status)
+    items = connect().costs.alerts(status=status)
     if as_json:
         print_json(items)
         return
     table(
         "budget alerts",
         ["budget", "rule", "status", "attempts", "message"],
-        [[a["budget"], a["rule"], a["status"], a["attempts"], a["message"]] for a in items],
+        [[a.budget, a.rule, a.status, a.attempts, a.message] for a in items],
     )
 
 
@@ -187,7 +173,7 @@ def anomalies(
     as_json: JsonOpt = False,
 ) -> None:
     """Hours whose spend is far above the same hour in past weeks, and the runs behind them."""
-    items = _client().get("/costs/anomalies", by=by, **_period(start, end))
+    items = connect().costs.anomalies(by=by, start=start, end=end)
     if as_json:
         print_json(items)
         return
@@ -198,25 +184,24 @@ def anomalies(
         f"spend anomalies by {by}",
         [by, "from", "to", "spent", "usual", "excess"],
         [
-            [a["key"], a["start"], a["end"]]
-            + [_usd(a[k]) for k in ("spend_usd", "baseline_usd", "excess_usd")]
+            [a.key, a.start, a.end] + [_usd(x) for x in (a.spend_usd, a.baseline_usd, a.excess_usd)]
             for a in items
         ],
     )
     for i, a in enumerate(items, start=1):
-        for run in a["runs"]:
-            console.print(f"{i}. {run['explanation']}", highlight=False, markup=False)
+        for run in a.runs:
+            console.print(f"{i}. {run.explanation}", highlight=False, markup=False)
 
 
 @handled
 def forecast(as_json: JsonOpt = False) -> None:
     """Month-end spend per team: spent so far, known work queued or running, and history."""
-    items = _client().get("/costs/forecast")
+    items = connect().costs.forecast()
     if as_json:
         print_json(items)
         return
     table(
         "month-end forecast (80% interval)",
         ["team", "spent", "known work", "history", "expected", "low", "high"],
-        [[f["team"]] + [_usd(f[k]) for k in FORECAST_KEYS] for f in items],
+        [[f.team, *(_usd(getattr(f, k)) for k in FORECAST_KEYS)] for f in items],
     )

@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.live import Live
 from rich.table import Table
 
-from aiplane.cli.client import Client
 from aiplane.cli.errors import handled
 from aiplane.cli.output import console, duration, print_json, table, where
-from aiplane.config import Settings
-from aiplane.core.runs import TERMINAL
-from aiplane.pricing.catalog import CatalogPriceBook
-from aiplane.server import EmbeddedServer
-from aiplane.specs import fleet_to_document, load_fleet, read_document, workload_from_document
-
-TERMINAL_STATES = {str(s) for s in TERMINAL}
+from aiplane.client import Client
+from aiplane.discovery import LocalHome
+from aiplane.wire.jobs import ExplanationOut, JobOut
 
 
 def _find_examples(given: Path | None) -> Path:
@@ -35,23 +34,23 @@ def _find_examples(given: Path | None) -> Path:
     )
 
 
-def _progress(jobs: list[dict[str, Any]], elapsed: float) -> Table:
+def _progress(jobs: list[JobOut], elapsed: float) -> Table:
     t = Table(title=f"aiplane demo — {elapsed:.0f}s", header_style="bold")
     for column in ("job", "state", "where", "ran"):
         t.add_column(column)
     for j in jobs:
-        ran = duration(j.get("started_at"), j.get("finished_at") or time.time())
-        t.add_row(j["name"], j["state"], where(j.get("placement")), ran)
+        ran = duration(j.started_at, j.finished_at or time.time())
+        t.add_row(j.name, j.state, where(j.placement), ran)
     return t
 
 
-def _why(explain: dict[str, Any]) -> str:
+def _why(explain: ExplanationOut) -> str:
     """One line: what was chosen and the most telling alternative that was rejected."""
-    decisions = explain.get("decisions") or []
-    data = decisions[-1]["data"].get("explanation", {}) if decisions else {}
+    decisions = explain.decisions
+    data = decisions[-1].data.get("explanation", {}) if decisions else {}
     chosen = data.get("chosen")
     if not chosen:
-        return str(explain.get("reason") or "no decision recorded")
+        return str(explain.reason or "no decision recorded")
     cost = chosen["cost"]
     text = (
         f"{chosen['pricing']} capacity in {chosen['jurisdiction']} at ${cost['usd_per_hour']:.2f}/h"
@@ -66,6 +65,28 @@ def _why(explain: dict[str, Any]) -> str:
     elif data.get("why"):
         text += f"; {data['why'].split(';')[0]}"
     return text
+
+
+# The demo's server sees only these settings, whatever this shell's AIPLANE_* say.
+DEMO_ENV = {"AIPLANE_SCHEDULER_INTERVAL_S": "0.2", "AIPLANE_RECONCILER_INTERVAL_S": "0.2"}
+
+
+@contextmanager
+def _server(home: LocalHome) -> Iterator[Client]:
+    """A control plane over ``home`` in a child process, stopped on the way out."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIPLANE_")}
+    process = home.spawn({**env, **DEMO_ENV}, detach=False)
+    try:
+        info = home.wait_until_up(process, None)
+        with Client(info.url, home.token()) as client:
+            yield client
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @handled
@@ -83,65 +104,60 @@ def demo(
     machine as an on-prem site, emulated cloud and edge sites priced from the catalog), submits
     every workload in examples/workloads/, shows progress, and prints where each ran and why.
     """
+    from aiplane.core.runs import TERMINAL
+    from aiplane.pricing.catalog import CatalogPriceBook
+    from aiplane.specs import fleet_to_document, load_fleet, read_document, workload_from_document
+
+    terminal = {str(s) for s in TERMINAL}
+
     root = _find_examples(examples)
     home = Path(tempfile.mkdtemp(prefix="aiplane-demo-"))
-    settings = Settings(
-        home=home,
-        database_url=f"sqlite:///{home / 'aiplane.db'}",
-        catalog_dir=None,
-        scheduler_interval_s=0.2,
-        reconciler_interval_s=0.2,
-    )
     ok = False
     try:
-        with EmbeddedServer(settings) as server:
-            client = Client(server.url, server.token)
+        with _server(LocalHome(home)) as client:
             if not as_json:
-                console.print(f"embedded control plane at {server.url} (home {home})")
+                console.print(f"local control plane at {client.url} (home {home})")
             fleet = load_fleet(root / "fleet-hybrid.yaml", CatalogPriceBook.default())
-            client.put("/fleet", {"spec": fleet_to_document(fleet), "source": "fleet-hybrid.yaml"})
+            client.fleet.apply(fleet_to_document(fleet), source="fleet-hybrid.yaml")
             ids = []
             for path in sorted((root / "workloads").glob("*.yaml")):
                 document = read_document(path)
                 workdir = str(path.resolve().parent)
                 workload_from_document(document, path.name, workdir)
-                job = client.post(
-                    "/jobs", {"spec": document, "source": path.name, "workdir": workdir}
-                )
-                ids.append(job["id"])
+                ids.append(client.jobs.submit(document, source=path.name, workdir=workdir).id)
             start = time.monotonic()
-            jobs: list[dict[str, Any]] = []
+            jobs: list[JobOut] = []
             with Live(console=console, transient=as_json, refresh_per_second=4) as live:
                 while time.monotonic() - start < timeout:
-                    jobs = [client.get(f"/jobs/{i}") for i in ids]
+                    jobs = [client.jobs.show(i) for i in ids]
                     live.update(_progress(jobs, time.monotonic() - start))
-                    if all(j["state"] in TERMINAL_STATES for j in jobs):
+                    if all(j.state in terminal for j in jobs):
                         break
                     time.sleep(0.5)
-            explains = {i: client.get(f"/jobs/{i}/explain") for i in ids}
-            ok = all(j["state"] == "succeeded" for j in jobs)
+            explains = {i: client.jobs.explain(i) for i in ids}
+            ok = all(j.state == "succeeded" for j in jobs)
             if as_json:
-                print_json([{"job": j, "explanation": explains[j["id"]]} for j in jobs])
+                print_json([{"job": j, "explanation": explains[j.id]} for j in jobs])
             else:
                 rows = [
                     [
-                        j["name"],
-                        j["state"],
-                        where(j.get("placement")),
-                        f"${j['placement']['usd_per_hour']:.2f}" if j.get("placement") else "-",
-                        duration(j.get("started_at"), j.get("finished_at")),
+                        j.name,
+                        j.state,
+                        where(j.placement),
+                        f"${j.placement.usd_per_hour:.2f}" if j.placement else "-",
+                        duration(j.started_at, j.finished_at),
                     ]
                     for j in jobs
                 ]
                 table("where each job ran", ["job", "state", "where", "$/h", "ran"], rows)
                 console.print("[bold]why[/]")
                 for j in jobs:
-                    console.print(f"  {j['name']}: {_why(explains[j['id']])}", highlight=False)
+                    console.print(f"  {j.name}: {_why(explains[j.id])}", highlight=False)
                 console.print("emulated = declared capacity, each replica a real local process")
             if not ok:
-                unfinished = [j for j in jobs if j["state"] != "succeeded"]
+                unfinished = [j for j in jobs if j.state != "succeeded"]
                 for j in unfinished:
-                    console.print(f"[red]{j['name']} ended {j['state']}: {j.get('reason')}[/]")
+                    console.print(f"[red]{j.name} ended {j.state}: {j.reason}[/]")
     finally:
         if ok and not keep:
             shutil.rmtree(home, ignore_errors=True)

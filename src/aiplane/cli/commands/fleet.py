@@ -7,39 +7,33 @@ from typing import Annotated, Any
 
 import typer
 
-from aiplane.cli.client import Client
+from aiplane.cli.connection import connect
 from aiplane.cli.errors import handled
-from aiplane.cli.output import console, err_console, print_json, table
-from aiplane.config import Settings
-from aiplane.pricing.catalog import CatalogPriceBook
-from aiplane.specs import fleet_to_document, load_fleet
+from aiplane.cli.output import console, print_json, table
+from aiplane.wire.fleet import PoolOut
 
 app = typer.Typer(help="Sites, pools, teams and datasets.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 
 
-def pool_rows(pools: list[dict[str, Any]]) -> list[list[Any]]:
+def pool_rows(pools: list[PoolOut]) -> list[list[Any]]:
     rows = []
     for p in pools:
-        nodes = (
-            str(p["nodes_max"])
-            if p["nodes_min"] == p["nodes_max"]
-            else f"{p['nodes_min']}-{p['nodes_max']}"
-        )
-        accel = f"{p['gpus_per_node']}x{p['accelerator']}" if p["accelerator"] else "cpu"
+        nodes = str(p.nodes_max) if p.nodes_min == p.nodes_max else f"{p.nodes_min}-{p.nodes_max}"
+        accel = f"{p.gpus_per_node}x{p.accelerator}" if p.accelerator else "cpu"
         rows.append(
             [
-                p["site"],
-                p["site_kind"],
-                p["jurisdiction"],
-                p["pool"],
-                p["backend"] + (" (emulated)" if p["emulated"] else ""),
+                p.site,
+                p.site_kind,
+                p.jurisdiction,
+                p.pool,
+                p.backend + (" (emulated)" if p.emulated else ""),
                 accel,
                 nodes,
-                p["pricing"],
-                f"{p['usd_per_node_hour']:.2f}",
-                f"{p['gpus_used']:g}/{p['gpus_total']:g}",
+                p.pricing,
+                f"{p.usd_per_node_hour:.2f}",
+                f"{p.gpus_used:g}/{p.gpus_total:g}",
             ]
         )
     return rows
@@ -70,46 +64,45 @@ def apply(
     as_json: JsonOpt = False,
 ) -> None:
     """Validate FILE and make it the fleet in force."""
-    settings = Settings.from_env()
+    from aiplane.pricing.catalog import CatalogPriceBook
+    from aiplane.specs import fleet_to_document, load_fleet
+
     book = CatalogPriceBook.from_dir(catalog) if catalog else CatalogPriceBook.default()
     fleet = load_fleet(file, book)
-    client = Client.connect(settings, notice=err_console.print)
-    result = client.put("/fleet", {"spec": fleet_to_document(fleet), "source": file.name})
+    result = connect().fleet.apply(fleet_to_document(fleet), source=file.name)
     if as_json:
         print_json(result)
         return
-    console.print(f"applied {file} as fleet version {result['version']}")
-    table(None, COLUMNS, pool_rows(result["pools"]))
+    console.print(f"applied {file} as fleet version {result.version}")
+    table(None, COLUMNS, pool_rows(result.pools))
 
 
 @app.command("list")
 @handled
 def list_pools(as_json: JsonOpt = False) -> None:
     """The pools in force and how full they are."""
-    client = Client.connect(Settings.from_env(), notice=err_console.print)
-    result = client.get("/fleet")
+    result = connect().fleet.show()
     if as_json:
-        print_json(result["pools"])
+        print_json(result.pools)
         return
-    if result["version"] is None:
+    if result.version is None:
         console.print("no fleet applied yet: aiplane fleet apply FILE")
         return
-    table(f"fleet v{result['version']}", COLUMNS, pool_rows(result["pools"]))
+    table(f"fleet v{result.version}", COLUMNS, pool_rows(result.pools))
 
 
 @app.command("show")
 @handled
 def show(as_json: JsonOpt = False) -> None:
     """The fleet in force, as the resolved document."""
-    client = Client.connect(Settings.from_env(), notice=err_console.print)
-    result = client.get("/fleet", document=True)
+    result = connect().fleet.show(document=True)
     if as_json:
         print_json(result)
         return
-    if result["version"] is None:
+    if result.version is None:
         console.print("no fleet applied yet: aiplane fleet apply FILE")
         return
     import yaml
 
-    console.print(f"# fleet v{result['version']}")
-    console.print(yaml.safe_dump(result["document"], sort_keys=False), highlight=False)
+    console.print(f"# fleet v{result.version}")
+    console.print(yaml.safe_dump(result.document, sort_keys=False), highlight=False)

@@ -7,30 +7,25 @@ from typing import Annotated, Any
 
 import typer
 
-from aiplane.cli.client import Client
+from aiplane.cli.connection import connect
 from aiplane.cli.errors import handled
-from aiplane.cli.output import console, duration, err_console, print_json, table, when, where
-from aiplane.config import Settings
-from aiplane.specs import read_document, workload_from_document
+from aiplane.cli.output import console, duration, print_json, table, when, where
+from aiplane.wire.jobs import JobOut
 
 app = typer.Typer(help="Submitted work and its runs.", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 
 
-def _client() -> Client:
-    return Client.connect(Settings.from_env(), notice=err_console.print)
-
-
-def job_row(j: dict[str, Any]) -> list[Any]:
+def job_row(j: JobOut) -> list[Any]:
     return [
-        j["id"],
-        j["name"],
-        j["team"],
-        j["kind"],
-        j["state"],
-        where(j.get("placement")),
-        duration(j.get("started_at"), j.get("finished_at")),
-        j.get("reason") or "",
+        j.id,
+        j.name,
+        j.team,
+        j.kind,
+        j.state,
+        where(j.placement),
+        duration(j.started_at, j.finished_at),
+        j.reason or "",
     ]
 
 
@@ -43,14 +38,16 @@ def submit(
     as_json: JsonOpt = False,
 ) -> None:
     """Validate FILE and queue it. Its command runs in FILE's directory."""
+    from aiplane.specs import read_document, workload_from_document
+
     document = read_document(file)
     workdir = str(file.resolve().parent)
     workload_from_document(document, file.name, workdir)  # every problem, named by file
-    job = _client().post("/jobs", {"spec": document, "source": file.name, "workdir": workdir})
+    job = connect().jobs.submit(document, source=file.name, workdir=workdir)
     if as_json:
         print_json(job)
         return
-    console.print(f"submitted {job['name']} as [bold]{job['id']}[/] ({job['state']})")
+    console.print(f"submitted {job.name} as [bold]{job.id}[/] ({job.state})")
 
 
 @app.command("list")
@@ -63,44 +60,43 @@ def list_jobs(
     as_json: JsonOpt = False,
 ) -> None:
     """Jobs, newest first."""
-    page = _client().get("/jobs", state=state, team=team, limit=limit, before=before)
+    page = connect().jobs.list(state=state, team=team, limit=limit, before=before)
     if as_json:
         print_json(page)
         return
-    table(None, JOB_COLUMNS, [job_row(j) for j in page["items"]])
-    if page.get("next_cursor"):
-        console.print(f"more: --before {page['next_cursor']}")
+    table(None, JOB_COLUMNS, [job_row(j) for j in page.items])
+    if page.next_cursor:
+        console.print(f"more: --before {page.next_cursor}")
 
 
 @app.command("show")
 @handled
 def show(job_id: str, as_json: JsonOpt = False) -> None:
     """One job: its workload, state and placement."""
-    client = _client()
-    job = client.get(f"/jobs/{job_id}")
+    job = connect().jobs.show(job_id)
     if as_json:
         print_json(job)
         return
-    p = job.get("placement")
-    rows = [
-        ["id", job["id"]],
-        ["name", job["name"]],
-        ["team", job["team"]],
-        ["kind", job["kind"]],
-        ["priority", job["priority"]],
-        ["replicas", job["replicas"]],
-        ["state", job["state"]],
-        ["attempt", job["attempt"]],
-        ["submitted", f"{when(job['submitted_at'])} by {job['submitted_by']}"],
-        ["started", when(job.get("started_at"))],
-        ["finished", when(job.get("finished_at"))],
-        ["ran for", duration(job.get("started_at"), job.get("finished_at"))],
-        ["exit code", job.get("exit_code")],
-        ["reason", job.get("reason")],
+    p = job.placement
+    rows: list[list[Any]] = [
+        ["id", job.id],
+        ["name", job.name],
+        ["team", job.team],
+        ["kind", job.kind],
+        ["priority", job.priority],
+        ["replicas", job.replicas],
+        ["state", job.state],
+        ["attempt", job.attempt],
+        ["submitted", f"{when(job.submitted_at)} by {job.submitted_by}"],
+        ["started", when(job.started_at)],
+        ["finished", when(job.finished_at)],
+        ["ran for", duration(job.started_at, job.finished_at)],
+        ["exit code", job.exit_code],
+        ["reason", job.reason],
         ["where", where(p)],
-        ["price", f"${p['usd_per_hour']:.2f}/h" if p else "-"],
-        ["nodes", ", ".join(p["nodes"]) if p else "-"],
-        ["command", job["workload"]["run"]],
+        ["price", f"${p.usd_per_hour:.2f}/h" if p else "-"],
+        ["nodes", ", ".join(p.nodes) if p else "-"],
+        ["command", (job.workload or {}).get("run")],
     ]
     table(None, ["field", "value"], rows)
 
@@ -114,46 +110,44 @@ def logs(
     as_json: JsonOpt = False,
 ) -> None:
     """Output of the job's replicas."""
-    result = _client().get(f"/jobs/{job_id}/logs", replica=replica, tail_bytes=tail)
+    result = connect().jobs.logs(job_id, replica=replica, tail_bytes=tail)
     if as_json:
         print_json(result)
         return
-    if not result["replicas"]:
+    if not result.replicas:
         console.print("no output yet (the job has not started)")
-    for item in result["replicas"]:
-        if len(result["replicas"]) > 1:
-            console.rule(f"replica {item['replica']}")
-        console.out(item["text"], end="", highlight=False)
+    for item in result.replicas:
+        if len(result.replicas) > 1:
+            console.rule(f"replica {item.replica}")
+        console.out(item.text, end="", highlight=False)
 
 
 @app.command("cancel")
 @handled
 def cancel(job_id: str, as_json: JsonOpt = False) -> None:
     """Cancel a job; its processes get SIGTERM, then SIGKILL after a grace period."""
-    job = _client().post(f"/jobs/{job_id}/cancel")
+    job = connect().jobs.cancel(job_id)
     if as_json:
         print_json(job)
         return
-    console.print(f"{job['id']}: {job['state']}")
+    console.print(f"{job.id}: {job.state}")
 
 
 @app.command("explain")
 @handled
 def explain(job_id: str, as_json: JsonOpt = False) -> None:
     """Why the job runs where it runs, or why it still waits."""
-    result = _client().get(f"/jobs/{job_id}/explain")
+    result = connect().jobs.explain(job_id)
     if as_json:
         print_json(result)
         return
     console.print(
-        f"[bold]{job_id}[/]: {result['state']}"
-        + (f" — {result['reason']}" if result.get("reason") else "")
+        f"[bold]{job_id}[/]: {result.state}" + (f" — {result.reason}" if result.reason else "")
     )
-    decisions = result["decisions"]
-    if not decisions:
+    if not result.decisions:
         console.print("no scheduling decision recorded yet")
         return
-    last = decisions[-1]["data"].get("explanation", {})
+    last = result.decisions[-1].data.get("explanation", {})
     chosen = last.get("chosen")
     if chosen:
         cost = chosen["cost"]

@@ -5,22 +5,23 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aiplane.cli.errors import handled
 from aiplane.cli.output import console, err_console, print_json, table
 from aiplane.core.errors import Problem, SpecError
-from aiplane.core.fleet import Fleet
-from aiplane.gctuning import relaxed_collector
-from aiplane.sim.driver import SimOptions
-from aiplane.sim.jobs import ShapeOptions, TraceJob
-from aiplane.sim.policies import PolicyChoice, parse, parse_settings
-from aiplane.sim.runner import Comparison, compare
-from aiplane.sim.runner import Progress as ProgressFn
-from aiplane.sim.traces import Trace, TraceOptions, load_trace, parse_mapping, parse_window
+
+# The simulator runs here, but only when asked: other commands must not pay for importing it.
+if TYPE_CHECKING:
+    from aiplane.core.fleet import Fleet
+    from aiplane.sim.driver import SimOptions
+    from aiplane.sim.jobs import ShapeOptions, TraceJob
+    from aiplane.sim.policies import PolicyChoice
+    from aiplane.sim.runner import Comparison
+    from aiplane.sim.runner import Progress as ProgressFn
+    from aiplane.sim.traces import Trace
 
 TraceOpt = Annotated[Path, typer.Option("--trace", help="trace CSV (Philly or named columns)")]
 FleetOpt = Annotated[Path, typer.Option("--fleet", help="fleet.yaml to replay on")]
@@ -71,6 +72,8 @@ def _trace(
     path: Path, mapping: str | None, window: str | None, sample: int | None, load: float,
     min_duration: float, seed: int,
 ) -> Trace:  # fmt: skip
+    from aiplane.sim.traces import TraceOptions, load_trace, parse_mapping, parse_window
+
     bounds: tuple[float | None, float | None] = (None, None)
     absolute = False
     if window:
@@ -93,6 +96,8 @@ def _progress(enabled: bool) -> Iterator[Any]:
     if not enabled:
         yield None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())  # fmt: skip
     with Progress(*columns, console=err_console, transient=True) as bar:
@@ -117,6 +122,9 @@ def run_comparison(
     fleet: Fleet, jobs: tuple[TraceJob, ...], policies: list[PolicyChoice], shape: ShapeOptions,
     options: SimOptions, show_progress: bool,
 ) -> Comparison:  # fmt: skip
+    from aiplane.gctuning import relaxed_collector
+    from aiplane.sim.runner import compare
+
     with _progress(show_progress) as bar, relaxed_collector():
         return compare(fleet, jobs, policies, shape, options, _reporter(bar, len(jobs)))
 
@@ -143,6 +151,9 @@ def simulate(
 ) -> None:
     """Replay a trace through scheduling policies on a fleet and compare them."""
     from aiplane.sim import report
+    from aiplane.sim.driver import SimOptions
+    from aiplane.sim.jobs import ShapeOptions
+    from aiplane.sim.policies import parse, parse_settings
 
     choices = parse(policy)
     the_fleet = _fleet(fleet)
@@ -214,7 +225,11 @@ def plan(
     json_out: JsonOpt = False,
 ) -> None:
     """Simulate candidate fleet changes; print the cost vs completion-time frontier."""
+    from aiplane.gctuning import relaxed_collector
+    from aiplane.sim.driver import SimOptions
+    from aiplane.sim.jobs import ShapeOptions
     from aiplane.sim.planner import run_plan
+    from aiplane.sim.policies import parse, parse_settings
 
     choices = parse(policy)[:1]
     loaded = _trace(trace, mapping, window, sample, load_factor, min_duration, seed)

@@ -6,10 +6,9 @@ from typing import Annotated
 
 import typer
 
-from aiplane.cli.client import Client
+from aiplane.cli.connection import connect
 from aiplane.cli.errors import handled
-from aiplane.cli.output import console, err_console, print_json
-from aiplane.config import Settings
+from aiplane.cli.output import console, print_json
 from aiplane.core.auth import Role
 
 app = typer.Typer(help="API tokens.", no_args_is_help=True)
@@ -23,11 +22,9 @@ def create(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
 ) -> None:
     """Create a token (admin only). It is shown once and stored only as a hash."""
-    result = Client.connect(Settings.from_env(), notice=err_console.print).post(
-        "/tokens", {"name": name, "role": str(role)}
-    )
+    result = connect().tokens.create(name, role)
     if as_json:
         print_json(result)
         return
-    console.print(f"token for {result['name']} ({result['role']}), shown once:")
-    console.print(result["token"], highlight=False)
+    console.print(f"token for {result.name} ({result.role}), shown once:")
+    console.print(result.token, highlight=False)

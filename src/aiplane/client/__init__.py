@@ -1,0 +1,18 @@
+"""A typed client of the aiplane API (``/api/v1``): what the CLI uses, and what users import.
+
+    from aiplane.client import Client
+
+    with Client.from_environment() as client:
+        for job in client.jobs.list(state=["running"]).items:
+            print(job.id, job.placement.pool if job.placement else "-")
+
+Responses are the models of :mod:`aiplane.wire`; every failure the server reports is an
+:class:`ApiError` (its HTTP status and the error body), and a server that cannot be reached is
+an :class:`UnreachableError`. The client imports no server code (decision 0016).
+"""
+
+from aiplane.client._client import Client
+from aiplane.client._errors import ApiError
+from aiplane.discovery import UnreachableError
+
+__all__ = ["ApiError", "Client", "UnreachableError"]

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiplane.client._http import Http
+from aiplane.wire.costs import AlertOut, AnomalyOut, BudgetOut, CostReport, TeamForecast
+
+
+def _period(start: str | None, end: str | None) -> dict[str, Any]:
+    # The API names them from/to; ``from`` is a keyword in Python.
+    return {"from": start, "to": end}
+
+
+class Costs:
+    """``/costs``: reports, FOCUS export, budgets, alerts, anomalies, forecasts (viewer).
+
+    Times are ``YYYY-MM-DD[THH:MM[:SS]][Z]`` (UTC unless an offset is given) or epoch seconds.
+    """
+
+    def __init__(self, http: Http) -> None:
+        self._http = http
+
+    def report(
+        self,
+        by: str = "team",
+        start: str | None = None,
+        end: str | None = None,
+        share_idle: bool = True,
+    ) -> CostReport:
+        """Cost by team, project, workload, model, site, pool, pricing or accelerator."""
+        params = {"by": by, "share_idle": share_idle, **_period(start, end)}
+        return CostReport.model_validate(self._http.request("GET", "/costs/report", params))
+
+    def export(
+        self,
+        out: Path,
+        format: str = "focus",
+        start: str | None = None,
+        end: str | None = None,
+    ) -> int:
+        """Write FOCUS 1.2 cost lines to ``out`` (``focus``: CSV, ``focus-parquet``);
+        returns the bytes written."""
+        params = {"format": format, **_period(start, end)}
+        return self._http.download("/costs/export", out, params)
+
+    def budgets(self) -> list[BudgetOut]:
+        return [BudgetOut.model_validate(b) for b in self._http.request("GET", "/costs/budgets")]
+
+    def alerts(self, status: list[str] | None = None, limit: int | None = None) -> list[AlertOut]:
+        params = {"status": status, "limit": limit}
+        found = self._http.request("GET", "/costs/alerts", params)
+        return [AlertOut.model_validate(a) for a in found]
+
+    def anomalies(
+        self,
+        by: str = "team",
+        start: str | None = None,
+        end: str | None = None,
+        k: float | None = None,
+        min_usd: float | None = None,
+    ) -> list[AnomalyOut]:
+        params = {"by": by, "k": k, "min_usd": min_usd, **_period(start, end)}
+        found = self._http.request("GET", "/costs/anomalies", params)
+        return [AnomalyOut.model_validate(a) for a in found]
+
+    def forecast(self) -> list[TeamForecast]:
+        """Month-end spend per team, with an 80% interval."""
+        found = self._http.request("GET", "/costs/forecast")
+        return [TeamForecast.model_validate(f) for f in found]

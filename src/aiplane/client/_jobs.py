@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from typing import Any
+
+from aiplane.client._http import Http
+from aiplane.wire.jobs import EventOut, ExplanationOut, JobOut, JobPage, LogsOut
+from aiplane.wire.specs import SpecBody
+
+
+class Jobs:
+    """``/jobs``: submitted work and its runs."""
+
+    def __init__(self, http: Http) -> None:
+        self._http = http
+
+    def submit(
+        self, spec: Mapping[str, Any], source: str = "request body", workdir: str | None = None
+    ) -> JobOut:
+        """Queue a workload document (``workload.yaml``, parsed); ``source`` names it in
+        error messages, ``workdir`` is where its command runs (local execution)."""
+        body = SpecBody(spec=dict(spec), source=source, workdir=workdir)
+        return JobOut.model_validate(self._http.request("POST", "/jobs", body=body.model_dump()))
+
+    def list(
+        self,
+        state: builtins.list[str] | None = None,
+        team: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> JobPage:
+        """Jobs, newest first; pass ``next_cursor`` as ``before`` for the next page."""
+        params = {"state": state, "team": team, "limit": limit, "before": before}
+        return JobPage.model_validate(self._http.request("GET", "/jobs", params))
+
+    def show(self, job_id: str) -> JobOut:
+        """One job, with its workload."""
+        return JobOut.model_validate(self._http.request("GET", f"/jobs/{job_id}"))
+
+    def events(self, job_id: str) -> builtins.list[EventOut]:
+        found = self._http.request("GET", f"/jobs/{job_id}/events")
+        return [EventOut.model_validate(e) for e in found]
+
+    def explain(self, job_id: str) -> ExplanationOut:
+        """Why the job runs where it runs, or why it still waits."""
+        return ExplanationOut.model_validate(self._http.request("GET", f"/jobs/{job_id}/explain"))
+
+    def logs(
+        self, job_id: str, replica: int | None = None, tail_bytes: int | None = None
+    ) -> LogsOut:
+        params = {"replica": replica, "tail_bytes": tail_bytes}
+        return LogsOut.model_validate(self._http.request("GET", f"/jobs/{job_id}/logs", params))
+
+    def cancel(self, job_id: str) -> JobOut:
+        return JobOut.model_validate(self._http.request("POST", f"/jobs/{job_id}/cancel"))

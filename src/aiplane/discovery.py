@@ -1,0 +1,187 @@
+"""Finding the local control plane: its home directory, the server file, the health check.
+
+A server writes ``server.json`` (its URL and pid) and, on its first start, ``credentials`` (the
+admin token) under its home; clients read them and check that the process the file names is the
+one that answers there. The server and every client share this module, so it stays cheap to
+import: the CLI reads it on every command (decision 0016). Starting a server is a subprocess
+(``python -m aiplane.server``), never an import of the server's code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from aiplane.wire import API_PREFIX
+
+DEFAULT_PORT = 8470
+START_TIMEOUT_S = 30.0
+SERVER_MODULE = "aiplane.server"
+
+
+class UnreachableError(Exception):
+    """No control plane answers where one was expected."""
+
+
+def home_from_env() -> Path:
+    """``$AIPLANE_HOME``, else ``~/.aiplane``: where a local control plane keeps its state."""
+    root = Path(os.environ.get("AIPLANE_HOME") or Path.home() / ".aiplane")
+    return root.expanduser().resolve()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file readable only by its owner, atomically."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def needs_tls(url: str) -> bool:
+    """Whether ``url`` speaks TLS. A plain-HTTP client need not load the CA bundle, which is
+    about a tenth of a second of every CLI command (httpx loads it for each client)."""
+    return not url.lower().startswith("http://")
+
+
+def health(url: str, timeout: float = 1.0) -> dict[str, object] | None:
+    """The server's ``/health`` body, or None when nothing healthy answers at ``url``."""
+    try:
+        response = httpx.get(f"{url}{API_PREFIX}/health", timeout=timeout, verify=needs_tls(url))
+        if response.status_code == 200:
+            data: dict[str, object] = response.json()
+            return data
+    except (httpx.HTTPError, ValueError):
+        return None
+    return None
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    url: str
+    pid: int
+    started_at: float
+
+
+@dataclass(frozen=True)
+class LocalHome:
+    """A control plane's home directory and the discovery files in it."""
+
+    root: Path
+
+    @classmethod
+    def from_env(cls) -> LocalHome:
+        return cls(home_from_env())
+
+    @property
+    def server_file(self) -> Path:
+        return self.root / "server.json"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.root / "credentials"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "server.log"
+
+    def server_info(self) -> ServerInfo | None:
+        """What ``server.json`` says, whether or not that process still runs."""
+        try:
+            data = json.loads(self.server_file.read_text())
+            return ServerInfo(str(data["url"]), int(data["pid"]), float(data["started_at"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def write_server_info(self, info: ServerInfo) -> None:
+        write_private(
+            self.server_file,
+            json.dumps({"url": info.url, "pid": info.pid, "started_at": info.started_at}),
+        )
+
+    def remove_server_info(self, pid: int) -> None:
+        """Remove ``server.json`` if it still names ``pid`` (a newer server may own it)."""
+        info = self.server_info()
+        if info is not None and info.pid == pid:
+            self.server_file.unlink(missing_ok=True)
+
+    def token(self) -> str | None:
+        """The local admin token, saved for this user like a kubeconfig."""
+        try:
+            data = json.loads(self.credentials_file.read_text())
+            token = data.get("token")
+            return str(token) if token else None
+        except (OSError, ValueError, AttributeError):
+            return None
+
+    def write_token(self, token: str) -> None:
+        write_private(self.credentials_file, json.dumps({"token": token}))
+
+    def running(self, timeout: float = 1.0) -> ServerInfo | None:
+        """The server ``server.json`` names, if it answers and really is that process."""
+        info = self.server_info()
+        if info is None:
+            return None
+        found = health(info.url, timeout)
+        if found is None or found.get("pid") != info.pid:
+            return None
+        return info
+
+    def spawn(
+        self, env: Mapping[str, str] | None = None, detach: bool = True
+    ) -> subprocess.Popen[bytes]:
+        """Start a server on any free port over this home, logging to ``server.log``.
+
+        ``env`` replaces the environment (default: this process's); detached, the server
+        outlives this process, as ``aiplane up`` would.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", SERVER_MODULE, "--port", "0", "--quiet"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=detach,
+                env={**(os.environ if env is None else env), "AIPLANE_HOME": str(self.root)},
+            )
+
+    def wait_until_up(
+        self,
+        process: subprocess.Popen[bytes],
+        before: ServerInfo | None,
+        timeout: float = START_TIMEOUT_S,
+    ) -> ServerInfo:
+        """Wait until ``process`` has written a new ``server.json`` and answers there."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            info = self.server_info()
+            if info is not None and info != before and info.pid == process.pid:
+                running = self.running()
+                if running is not None:
+                    return running
+            if process.poll() is not None:
+                raise UnreachableError(
+                    f"the local control plane exited with status {process.returncode}; "
+                    f"see {self.log_file}"
+                )
+            time.sleep(0.05)
+        raise UnreachableError(
+            f"the local control plane did not start within {timeout:.0f} s; see {self.log_file}"
+        )
+
+    def start(self, notice: Callable[[str], object] | None = None) -> ServerInfo:
+        """Start a detached server over this home and wait until it answers."""
+        before = self.server_info()
+        info = self.wait_until_up(self.spawn(), before)
+        if notice is not None:
+            notice(f"started a local control plane at {info.url} (log: {self.log_file})")
+        return info

@@ -1,0 +1,68 @@
+"""Jobs, their runs' placements, events, explanations and logs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class PlacementOut(BaseModel):
+    site: str
+    pool: str
+    backend: str
+    accelerator: str | None
+    emulated: bool
+    usd_per_hour: float
+    nodes: list[str]
+
+
+class JobOut(BaseModel):
+    id: str
+    name: str
+    team: str
+    kind: str
+    priority: int
+    replicas: int
+    state: str
+    attempt: int
+    submitted_at: float
+    submitted_by: str
+    started_at: float | None
+    finished_at: float | None
+    exit_code: int | None
+    reason: str | None
+    placement: PlacementOut | None
+    workload: dict[str, Any] | None = None
+
+
+class JobPage(BaseModel):
+    items: list[JobOut]
+    next_cursor: str | None = Field(None, description="pass as `before` for the next page")
+
+
+class EventOut(BaseModel):
+    id: int | None
+    at: float
+    kind: str
+    message: str
+    run_id: str | None
+    data: dict[str, Any]
+
+
+class ExplanationOut(BaseModel):
+    job_id: str
+    state: str
+    reason: str | None
+    placement: dict[str, Any] | None
+    decisions: list[EventOut]
+
+
+class ReplicaLog(BaseModel):
+    replica: int
+    text: str
+
+
+class LogsOut(BaseModel):
+    job_id: str
+    replicas: list[ReplicaLog]

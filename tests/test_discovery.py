@@ -1,0 +1,72 @@
+"""Finding the local control plane: the files under its home and the check that it is alive."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aiplane.config import Settings
+from aiplane.discovery import LocalHome, ServerInfo, UnreachableError, home_from_env
+from aiplane.server import EmbeddedServer
+
+
+def test_home_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("AIPLANE_HOME", str(tmp_path / "h"))
+    assert home_from_env() == (tmp_path / "h").resolve()
+    assert Settings.from_env().home == home_from_env()
+    monkeypatch.delenv("AIPLANE_HOME")
+    assert home_from_env() == (Path.home() / ".aiplane").resolve()
+
+
+def test_server_file_round_trips_privately(tmp_path: Path) -> None:
+    home = LocalHome(tmp_path)
+    assert home.server_info() is None and home.token() is None
+    info = ServerInfo("http://127.0.0.1:1", 42, 1.5)
+    home.write_server_info(info)
+    home.write_token("secret")
+    assert home.server_info() == info and home.token() == "secret"
+    for path in (home.server_file, home.credentials_file):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    home.remove_server_info(pid=43)  # a newer server's file is left alone
+    assert home.server_file.exists()
+    home.remove_server_info(pid=42)
+    assert not home.server_file.exists()
+
+
+def test_a_damaged_server_file_reads_as_none(tmp_path: Path) -> None:
+    home = LocalHome(tmp_path)
+    home.server_file.write_text('{"url": "http://x"')
+    assert home.server_info() is None
+    home.credentials_file.write_text("[]")
+    assert home.token() is None
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[EmbeddedServer]:
+    settings = Settings(home=tmp_path, database_url="memory://", catalog_dir=None, telemetry="off")
+    with EmbeddedServer(settings) as running:
+        yield running
+
+
+def test_running_only_when_the_named_process_answers(server: EmbeddedServer) -> None:
+    home = LocalHome(server.settings.home)
+    home.write_server_info(ServerInfo(server.url, os.getpid(), 0.0))
+    assert home.running() == home.server_info()
+    # Another process's pid (a stale file whose port was reused): not ours.
+    home.write_server_info(ServerInfo(server.url, os.getpid() + 1, 0.0))
+    assert home.running() is None
+    home.write_server_info(ServerInfo("http://127.0.0.1:9", os.getpid(), 0.0))
+    assert home.running() is None
+
+
+def test_a_server_that_dies_on_start_is_reported_at_once(tmp_path: Path) -> None:
+    home = LocalHome(tmp_path)
+    process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    with pytest.raises(UnreachableError, match="exited with status 3"):
+        home.wait_until_up(process, None, timeout=20)
