@@ -32,7 +32,7 @@ class Executor:
 
     def launch_admitted(self, now: float) -> int:
         launched = 0
-        for run in self.store.runs_in_states([RunState.ADMITTED]):
+        for run in self.store.jobs.runs_in_states([RunState.ADMITTED]):
             if self._launch(run, now):
                 launched += 1
         return launched
@@ -41,7 +41,7 @@ class Executor:
         assert run.placement is not None
         placement = run.placement
         backend = self.backends.get(placement.backend)
-        job = self.store.get_job(run.job_id)
+        job = self.store.jobs.get(run.job_id)
         workload = job.workload
         if backend is None:
             self._finish(run, RunState.FAILED, now, f"backend {placement.backend!r} not configured")
@@ -78,25 +78,21 @@ class Executor:
             return False
         starting = replace(run.transition(RunState.STARTING, now), handles=tuple(handles))
         try:
-            self.store.update_run(starting, expected_state=RunState.ADMITTED)
+            with self.store.unit_of_work() as uow:
+                uow.jobs.update_run(starting, expected_state=RunState.ADMITTED)
+                message = f"admitted -> starting ({len(handles)} replicas)"
+                record(uow, now, "run.state", message, starting)
         except ConflictError:
             # Cancelled while launching: stop what we just started.
             for handle in handles:
                 backend.cancel(handle, self.cancel_grace_s)
             return False
-        record(
-            self.store,
-            now,
-            "run.state",
-            f"admitted -> starting ({len(handles)} replicas)",
-            starting,
-        )
         return True
 
     def reconcile(self, now: float) -> int:
         """Move starting and running runs along by what their replicas report."""
         changed = 0
-        for run in self.store.runs_in_states([RunState.STARTING, RunState.RUNNING]):
+        for run in self.store.jobs.runs_in_states([RunState.STARTING, RunState.RUNNING]):
             if self._reconcile_run(run, now):
                 changed += 1
         return changed
@@ -126,10 +122,11 @@ class Executor:
         ):
             running = run.transition(RunState.RUNNING, now)
             try:
-                self.store.update_run(running, expected_state=RunState.STARTING)
+                with self.store.unit_of_work() as uow:
+                    uow.jobs.update_run(running, expected_state=RunState.STARTING)
+                    record(uow, now, "run.state", "starting -> running", running)
             except ConflictError:
                 return False
-            record(self.store, now, "run.state", "starting -> running", running)
             return True
         return False
 
@@ -141,15 +138,18 @@ class Executor:
         reason: str | None,
         exit_code: int | None = None,
     ) -> bool:
+        """The end of a run's attempt: its state, event and usage in one unit of work, so a
+        failed usage write leaves the run as it was (and raises) for the next pass to redo."""
         done = replace(run.transition(state, now, reason), exit_code=exit_code)
+        message = f"{run.state} -> {state}" + (f": {reason}" if reason else "")
         try:
-            self.store.update_run(done, expected_state=run.state)
+            with self.store.unit_of_work() as uow:
+                uow.jobs.update_run(done, expected_state=run.state)
+                record(uow, now, "run.state", message, done)
+                if run.state in METERED:
+                    record_usage(uow, uow.jobs.get(run.job_id), run, now, outcome=state)
         except ConflictError:
             return False
-        message = f"{run.state} -> {state}" + (f": {reason}" if reason else "")
-        record(self.store, now, "run.state", message, done)
-        if run.state in METERED:
-            record_usage(self.store, self.store.get_job(run.job_id), run, now, outcome=state)
         return True
 
     def recover(self, now: float) -> dict[str, int]:
@@ -161,7 +161,7 @@ class Executor:
         again in case we died between marking and stopping.
         """
         adopted = 0
-        for run in self.store.runs_in_states([RunState.STARTING, RunState.RUNNING]):
+        for run in self.store.jobs.runs_in_states([RunState.STARTING, RunState.RUNNING]):
             assert run.placement is not None
             backend = self.backends.get(run.placement.backend)
             if backend is None:
@@ -173,7 +173,7 @@ class Executor:
         relaunched = self.launch_admitted(now)
         changed = self.reconcile(now)
         restopped = 0
-        for run in self.store.runs_in_states([RunState.CANCELLED]):
+        for run in self.store.jobs.runs_in_states([RunState.CANCELLED]):
             if run.finished_at is not None and now - run.finished_at < RECOVERY_WINDOW_S:
                 stop_processes(self.backends, run, self.cancel_grace_s)
                 restopped += 1
