@@ -17,6 +17,7 @@ from aiplane.services.execution import Executor
 from aiplane.services.fleet import FleetCache, apply_fleet
 from aiplane.services.scheduling import run_cycle
 from aiplane.specs import workload_from_document
+from aiplane.store.base import Store
 from aiplane.store.memory import MemoryStore
 from aiplane.wiring import build_backends
 
@@ -51,8 +52,8 @@ FLEET: dict[str, Any] = {
 
 
 class Plane:
-    def __init__(self, tmp: Path) -> None:
-        self.store = MemoryStore()
+    def __init__(self, tmp: Path, store: Store | None = None) -> None:
+        self.store = store if store is not None else MemoryStore()
         self.backends = build_backends(tmp / "work")
         self.executor = Executor(self.store, self.backends, tmp / "ckpt", cancel_grace_s=1.0)
         self.cache = FleetCache(ttl_s=0)
