@@ -14,6 +14,7 @@ from aiplane.services.execution import Executor
 from aiplane.services.fleet import apply_fleet
 from aiplane.services.metering import record_usage
 from aiplane.specs import workload_from_document
+from aiplane.store.base import Store
 from aiplane.store.memory import MemoryStore
 
 T0 = 1_750_000_000.0
@@ -72,7 +73,7 @@ def store() -> MemoryStore:
     return s
 
 
-def submit(store: MemoryStore) -> str:
+def submit(store: Store) -> str:
     w = workload_from_document(
         {
             "name": "ft",
@@ -88,7 +89,7 @@ def submit(store: MemoryStore) -> str:
     return jobs.submit(store, w, None, "me", T0).job.id
 
 
-def start(store: MemoryStore, job_id: str, at: float) -> Run:
+def start(store: Store, job_id: str, at: float) -> Run:
     run = store.jobs.run_for_job(job_id)
     admitted = replace(run.transition(RunState.ADMITTED, at), placement=placement())
     store.jobs.update_run(admitted, RunState.PENDING)
