@@ -34,7 +34,7 @@ from aiplane.core.workloads import AcceleratorOption, Workload, WorkloadKind
 from aiplane.services.telemetry import TelemetryRecorder
 from aiplane.store.base import Store
 from aiplane.store.memory import MemoryStore
-from aiplane.store.sql.repository import SqlStore
+from aiplane.store.sql import SqlStore
 from aiplane.telemetry.host import HostSource
 from aiplane.telemetry.replay import ReplaySource
 from aiplane.workers.loop import Loop
@@ -74,7 +74,7 @@ def store_with_runs(store: Store, runs: int, gpus: int, now: float) -> Store:
         )
         run = Run(id=f"r{n:010d}", job_id=job.id, state=RunState.PENDING, created_at=now,
                   updated_at=now)  # fmt: skip
-        store.add_job(job, replace(run, state=RunState.RUNNING, placement=placement,
+        store.jobs.add(job, replace(run, state=RunState.RUNNING, placement=placement,
                                    started_at=now))  # fmt: skip
     return store
 

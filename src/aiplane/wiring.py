@@ -16,6 +16,10 @@ from aiplane.core.errors import Problem, SpecError, TelemetryError
 from aiplane.core.fleet import Fleet, NodeShape, Site
 from aiplane.core.scheduling.engine import Engine
 from aiplane.core.scheduling.policy import SchedulingPolicy
+from aiplane.exporters.base import Exporter
+from aiplane.exporters.parquet import ParquetExporter
+from aiplane.notify.base import Notifier
+from aiplane.notify.webhook import WebhookNotifier
 from aiplane.pricing.base import PriceBook
 from aiplane.pricing.catalog import CatalogPriceBook
 from aiplane.services.budgets import BudgetCache, budget_actions, budget_remaining
@@ -42,7 +46,7 @@ def open_store(url: str) -> Store:
         from aiplane.store.memory import MemoryStore
 
         return MemoryStore()
-    from aiplane.store.sql.repository import SqlStore
+    from aiplane.store.sql import SqlStore
 
     return SqlStore.open(url)
 
@@ -147,6 +151,9 @@ class ControlPlane:
     backends: Backends
     policy: SchedulingPolicy
     clock: Callable[[], float] = time.time
+    # Budget alerts go to webhooks; the cost loop's retries are the services' policy.
+    notifier: Notifier = field(default_factory=WebhookNotifier)
+    parquet: Exporter = field(default_factory=ParquetExporter)
     fleet_cache: FleetCache = field(default_factory=FleetCache)
     budgets: BudgetCache = field(default_factory=BudgetCache)
     loops: list[Loop] = field(default_factory=list)
@@ -187,7 +194,9 @@ class ControlPlane:
         self.costs = Loop(
             "costs",
             COST_INTERVAL_S,
-            lambda: cost_step(self.store, self.fleet_cache, self.budgets, self.clock),
+            lambda: cost_step(
+                self.store, self.fleet_cache, self.budgets, self.notifier, self.clock
+            ),
         )
 
     def cycle_inputs(self) -> CycleInputs:

@@ -32,8 +32,8 @@ BUDGETS = [
 def seeded(cp: ControlPlane) -> ControlPlane:
     cp.clock = lambda: NOW
     apply_fleet(cp.store, fleet_document(BUDGETS), "fleet.yaml", JUNE)
-    cp.store.add_usage(usage("r1", JUNE + DAY, 20, workload="train", model="llama-3-8b"))  # $320
-    cp.store.add_usage(
+    cp.store.usage.add(usage("r1", JUNE + DAY, 20, workload="train", model="llama-3-8b"))  # $320
+    cp.store.usage.add(
         usage("r2", JUNE + 2 * DAY, 10, team="infra", pool="fra/dgx", usd_per_hour=8.0)
     )
     return cp
@@ -89,7 +89,7 @@ def test_focus_export_as_csv_and_parquet(
 def test_budgets_block_submissions_with_402(
     seeded: ControlPlane, api: TestClient, tokens: dict[Role, dict[str, str]]
 ) -> None:
-    seeded.store.add_usage(usage("r3", JUNE + 3 * DAY, 20))  # research: $640 of $500
+    seeded.store.usage.add(usage("r3", JUNE + 3 * DAY, 20))  # research: $640 of $500
     # research's own monthly budget replaces the one its budget_usd_per_month would make.
     (budget,) = get(api, tokens[Role.VIEWER], "budgets")
     assert (budget["name"], budget["actions"], budget["spent_usd"]) == (

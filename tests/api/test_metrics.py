@@ -82,13 +82,13 @@ def test_gpu_series_have_dcgm_names_units_and_labels(replay_cp: ControlPlane) ->
 def test_runs_queue_and_cost(replay_cp: ControlPlane) -> None:
     store = replay_cp.store
     waiting = job(1)
-    store.add_job(waiting, replace(run(waiting), updated_at=NOW - 300))
+    store.jobs.add(waiting, replace(run(waiting), updated_at=NOW - 300))
     busy = job(2)
     p = placement(
         usd_per_hour=10.0,
         assignments=(ReplicaAssignment(0, "node-0", 1.0, (0,)),),
     )
-    store.add_job(
+    store.jobs.add(
         busy, replace(run(busy), state=RunState.RUNNING, placement=p, started_at=NOW - 1800)
     )
     replay_cp.telemetry.step(NOW)
@@ -147,7 +147,7 @@ def test_the_grafana_dashboard_plots_only_series_we_serve(replay_cp: ControlPlan
     busy = job(2)
     p = placement(assignments=(ReplicaAssignment(0, "node-0", 1.0, (0,)),))
     started = replace(run(busy), state=RunState.RUNNING, placement=p, started_at=NOW - 60)
-    store.add_job(busy, started)
+    store.jobs.add(busy, started)
     replay_cp.telemetry.step(NOW)
     replay_cp.telemetry.step(NOW + 1)
     served = set(scrape(replay_cp))

@@ -56,7 +56,7 @@ def test_a_config_the_backend_refuses_is_located_in_the_fleet(tmp_path: Path) ->
         ),
         Problem("sites[3].pools[0].backend", "unknown backend", "'slurm'", "local, emulated"),
     ]
-    assert store.get_fleet() is None  # nothing applied
+    assert store.fleets.current() is None  # nothing applied
 
 
 def test_a_good_config_is_kept_and_reaches_the_backend(tmp_path: Path) -> None:

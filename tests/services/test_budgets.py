@@ -1,5 +1,6 @@
 """Budgets through the services: a block refuses submissions; alerts go once per rule and
-period to the event log and to a real local webhook, signed, retried after a failure."""
+period to the event log and to a notifier, signed, retried after a failure (and, through the
+cost loop, to a real local webhook)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ import pytest
 from aiplane.core.budgets import BudgetAction
 from aiplane.core.cost.alerts import SIGNATURE_HEADER, AlertStatus, verify
 from aiplane.core.errors import BudgetExceededError
+from aiplane.notify.memory import MemoryNotifier
+from aiplane.notify.webhook import DELIVERY_HEADER, WebhookNotifier
 from aiplane.services import jobs
-from aiplane.services.alert_delivery import deliver_alerts
+from aiplane.services.alerts import deliver_alerts
 from aiplane.services.budgets import (
     BudgetCache,
     budget_actions,
@@ -63,11 +66,11 @@ def fleet_of(store: MemoryStore) -> Any:
 def test_a_spent_budget_blocks_new_submissions_of_its_team() -> None:
     store = store_with(BLOCKING)
     fleet = fleet_of(store)
-    store.add_usage(usage("r1", JUNE + DAY, 40))  # $640: over 50%, not yet 80%
+    store.usage.add(usage("r1", JUNE + DAY, 40))  # $640: over 50%, not yet 80%
     assert jobs.submit(store, workload(), fleet, "me", NOW).run.state == "pending"
     assert budget_actions(store, fleet, NOW) == {}
 
-    store.add_usage(usage("r2", JUNE + 3 * DAY, 30))  # +$480: $1,120 of $1,000
+    store.usage.add(usage("r2", JUNE + 3 * DAY, 30))  # +$480: $1,120 of $1,000
     with pytest.raises(BudgetExceededError) as info:
         jobs.submit(store, workload(), fleet, "me", NOW)
     assert info.value.code == "budget_exceeded"
@@ -85,9 +88,9 @@ def test_a_spent_budget_blocks_new_submissions_of_its_team() -> None:
 def test_a_project_budget_blocks_only_that_projects_work() -> None:
     store = store_with(BLOCKING)
     fleet = fleet_of(store)
-    store.add_usage(usage("r1", JUNE + DAY, 1, team="infra", project="llama"))  # $16
+    store.usage.add(usage("r1", JUNE + DAY, 1, team="infra", project="llama"))  # $16
     jobs.submit(store, workload("infra", "llama"), fleet, "me", NOW)
-    store.add_usage(usage("r2", JUNE + 2 * DAY, 10, team="infra", project="llama"))  # +$160
+    store.usage.add(usage("r2", JUNE + 2 * DAY, 10, team="infra", project="llama"))  # +$160
     with pytest.raises(BudgetExceededError):
         jobs.submit(store, workload("infra", "llama"), fleet, "me", NOW)
     jobs.submit(store, workload("infra"), fleet, "me", NOW)
@@ -100,7 +103,7 @@ def test_the_cache_answers_until_its_ttl_passes() -> None:
     ticks = iter([0.0, 1.0, 100.0])
     cache = BudgetCache(ttl_s=30, clock=lambda: next(ticks))
     assert budget_actions(store, fleet, NOW, cache) == {}
-    store.add_usage(usage("r1", JUNE + DAY, 100))
+    store.usage.add(usage("r1", JUNE + DAY, 100))
     assert budget_actions(store, fleet, NOW, cache) == {}  # cached
     assert BudgetAction.BLOCK in budget_actions(store, fleet, NOW, cache)["research"]
 
@@ -109,7 +112,7 @@ def test_team_budget_forecast_counts_known_work() -> None:
     store = store_with()
     fleet = fleet_of(store)
     for day in range(10):  # $128 a day of history
-        store.add_usage(usage(f"r{day}", JUNE + day * DAY, 8))
+        store.usage.add(usage(f"r{day}", JUNE + day * DAY, 8))
     (view,) = evaluate_budgets(store, fleet, NOW)  # research's $10,000 a month
     assert view.status.spent_usd == pytest.approx(1280.0)
     assert view.forecast.expected_usd == pytest.approx(1280.0 + 20 * 128.0)
@@ -121,14 +124,12 @@ def test_team_budget_forecast_counts_known_work() -> None:
 
 class _Hook(BaseHTTPRequestHandler):
     received: list[tuple[dict[str, str], bytes]] = []
-    fail_first = True
 
     def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])
         payload = self.rfile.read(length)
         type(self).received.append((dict(self.headers), payload))
-        status = 500 if type(self).fail_first and len(type(self).received) == 1 else 204
-        self.send_response(status)
+        self.send_response(204)
         self.end_headers()
 
     def log_message(self, *args: object) -> None:
@@ -148,7 +149,10 @@ def hook() -> Iterator[str]:
         server.server_close()
 
 
-def test_alerts_go_once_per_rule_and_period_signed_to_a_webhook(hook: str) -> None:
+def test_alerts_go_once_per_rule_and_period_signed_and_retried() -> None:
+    hook = "https://hooks.example.com/budget"
+    notifier = MemoryNotifier()
+    notifier.refuse(hook, "HTTP 500")
     budgets = [
         {
             "name": "research-hard",
@@ -161,50 +165,54 @@ def test_alerts_go_once_per_rule_and_period_signed_to_a_webhook(hook: str) -> No
     store = store_with(budgets)
     fleet = fleet_of(store)
     env = {"HOOK_SECRET": "s3cret"}
-    store.add_usage(usage("r1", JUNE + DAY, 50))  # $800: the alert at 50% fires
+    store.usage.add(usage("r1", JUNE + DAY, 50))  # $800: the alert at 50% fires
 
     (first,) = raise_alerts(store, fleet, NOW)
     assert raise_alerts(store, fleet, NOW + 60) == []  # no storm: once per rule and period
-    assert [e.kind for e in store.list_events()].count("budget.alert") == 1
+    assert [e.kind for e in store.events.recent()].count("budget.alert") == 1
 
-    assert deliver_alerts(store, fleet, NOW, env=env) == 0  # the hook answers 500 once
-    (pending,) = store.cost_alerts()
+    assert deliver_alerts(store, fleet, NOW, notifier, env=env) == 0  # the hook answers 500
+    (pending,) = store.alerts.recent()
     assert (pending.status, pending.attempts, pending.last_error) == (
         AlertStatus.PENDING,
         1,
         "HTTP 500",
     )
-    assert deliver_alerts(store, fleet, NOW + 1, env=env) == 0  # not due yet: backing off
-    assert len(_Hook.received) == 1
-    assert deliver_alerts(store, fleet, NOW + 6, env=env) == 1
-    (done,) = store.cost_alerts()
+    notifier.accept(hook)
+    assert deliver_alerts(store, fleet, NOW + 1, notifier, env=env) == 0  # backing off
+    assert len(notifier.sent) == 1
+    assert deliver_alerts(store, fleet, NOW + 6, notifier, env=env) == 1
+    (done,) = store.alerts.recent()
     assert done.status is AlertStatus.DELIVERED and done.delivered_at == NOW + 6
 
-    headers, payload = _Hook.received[-1]
-    assert headers["Content-Type"] == "application/json"
-    assert verify(payload, "s3cret", headers[SIGNATURE_HEADER])
-    assert not verify(payload, "wrong", headers[SIGNATURE_HEADER])
+    last = notifier.sent[-1]
+    assert (last.notification.destination, last.notification.key) == (hook, done.key)
+    payload = last.notification.payload
+    assert last.signature is not None and verify(payload, "s3cret", last.signature)
     body = json.loads(payload)
     assert (body["budget"], body["rule"]["at"], body["spent_usd"]) == ("research-hard", 0.5, 800.0)
     assert first.key == done.key
 
-    store.add_usage(usage("r2", JUNE + 4 * DAY, 20))  # $1,120: the block rule fires too
+    store.usage.add(usage("r2", JUNE + 4 * DAY, 20))  # $1,120: the block rule fires too
     assert [a.rule for a in raise_alerts(store, fleet, NOW)] == ["block@1:spent"]
 
 
 def test_the_cost_loop_raises_and_delivers(hook: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    _Hook.fail_first = False
-    try:
-        monkeypatch.setenv("AIPLANE_WEBHOOK_SECRET", "from-env")
-        budgets = [
-            {"name": "b", "team": "research", "amount_usd": 10, "rules": [{"kind": "alert"}],
-             "webhook": {"url": hook}},
-        ]  # fmt: skip
-        store = store_with(budgets)
-        store.add_usage(usage("r1", JUNE + DAY, 1))
-        cost_step(store, FleetCache(ttl_s=0), BudgetCache(ttl_s=0), clock=lambda: NOW)
-        (headers, payload) = _Hook.received[0]
-        assert verify(payload, "from-env", headers[SIGNATURE_HEADER])
-        assert store.cost_alerts()[0].status is AlertStatus.DELIVERED
-    finally:
-        _Hook.fail_first = True
+    monkeypatch.setenv("AIPLANE_WEBHOOK_SECRET", "from-env")
+    budgets = [
+        {
+            "name": "b",
+            "team": "research",
+            "amount_usd": 10,
+            "rules": [{"kind": "alert"}],
+            "webhook": {"url": hook},
+        },
+    ]
+    store = store_with(budgets)
+    store.usage.add(usage("r1", JUNE + DAY, 1))
+    notifier = WebhookNotifier(timeout_s=5.0)
+    cost_step(store, FleetCache(ttl_s=0), BudgetCache(ttl_s=0), notifier, clock=lambda: NOW)
+    (headers, payload) = _Hook.received[0]
+    assert verify(payload, "from-env", headers[SIGNATURE_HEADER])
+    assert headers[DELIVERY_HEADER] == store.alerts.recent()[0].key
+    assert store.alerts.recent()[0].status is AlertStatus.DELIVERED

@@ -1,14 +1,14 @@
-"""Cost services over a store: open intervals, reserved headroom, anomalies, Parquet."""
+"""Cost services over a store: open intervals, reserved headroom, anomalies, FOCUS columns."""
 
 from __future__ import annotations
 
-import builtins
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aiplane.core.errors import MissingDependencyError, SpecError
+from aiplane.core.cost.focus import COLUMNS, NUMERIC
+from aiplane.core.errors import SpecError
+from aiplane.exporters.base import ColumnType
 from aiplane.services import costs
 from aiplane.services.fleet import FleetCache
 
@@ -34,7 +34,7 @@ def test_running_work_is_reported_up_to_now() -> None:
         "(unallocated)": 8 * 26.0,
         "research": 0.0,
     }
-    assert store.list_usage(JUNE, JUNE + 30 * DAY) == []
+    assert store.usage.overlapping(JUNE, JUNE + 30 * DAY) == []
 
 
 def test_reserved_headroom_for_the_scheduler() -> None:
@@ -67,7 +67,7 @@ def test_reserved_headroom_for_the_scheduler() -> None:
     apply_fleet(store, document, "fleet.yaml", JUNE)
     fleet = FleetCache(ttl_s=0).get(store)
     assert fleet is not None
-    store.add_usage(usage("r1", JUNE + DAY, 5, pool="aws/p5", pricing="reserved"))  # 40 GPU-h
+    store.usage.add(usage("r1", JUNE + DAY, 5, pool="aws/p5", pricing="reserved"))  # 40 GPU-h
     assert costs.reserved_remaining(store, fleet, JUNE + 2 * DAY) == {"aws/p5": 60.0}
 
 
@@ -77,12 +77,12 @@ def test_anomalies_through_the_service_name_the_runs() -> None:
     assert fleet is not None
     for day in range(28):
         for hour in range(0, 24, 4):
-            store.add_usage(
+            store.usage.add(
                 usage(
                     f"r{day}-{hour}", JUNE + day * DAY + hour * HOUR, 4, gpus=1.0, usd_per_hour=2.0
                 )
             )
-    store.add_usage(
+    store.usage.add(
         usage("r-hog", JUNE + 27 * DAY + 2 * HOUR, 6, usd_per_hour=98.0, workload="eval")
     )
     found = costs.anomalies(
@@ -96,19 +96,16 @@ def test_anomalies_through_the_service_name_the_runs() -> None:
         costs.anomalies(store, fleet, "site", JUNE, JUNE + DAY, JUNE + DAY)
 
 
-def test_parquet_without_pyarrow_says_what_to_install(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_focus_table_has_every_column_typed_for_an_exporter() -> None:
     store = store_with()
     fleet = FleetCache(ttl_s=0).get(store)
     assert fleet is not None
-    real_import = builtins.__import__
+    store.usage.add(usage("r1", JUNE + DAY, 2))
 
-    def no_pyarrow(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name.startswith("pyarrow"):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
+    table = costs.focus_table(store, fleet, JUNE, JUNE + 2 * DAY, JUNE + 2 * DAY)
 
-    monkeypatch.setattr(builtins, "__import__", no_pyarrow)
-    with pytest.raises(MissingDependencyError, match=r"aiplane\[parquet\]"):
-        costs.focus_parquet(store, fleet, JUNE, JUNE + DAY, JUNE + DAY, tmp_path / "x.parquet")
+    assert list(table.columns) == list(COLUMNS)
+    assert table.rows >= 1 and table.columns["x_run"][0] == "r1"
+    assert table.types["x_attempt"] is ColumnType.INT
+    assert {table.types[name] for name in NUMERIC - {"x_attempt"}} == {ColumnType.FLOAT}
+    assert table.types["x_team"] is ColumnType.STRING

@@ -60,18 +60,18 @@ class Plane:
         j = job(n)
         j = replace(j, workload=replace(j.workload, **workload))
         pending = run(j)
-        self.store.add_job(j, pending)
+        self.store.jobs.add(j, pending)
         admitted = replace(
             pending.transition(RunState.ADMITTED, T0), placement=where or placement()
         )
-        self.store.update_run(admitted, expected_state=RunState.PENDING)
+        self.store.jobs.update_run(admitted, expected_state=RunState.PENDING)
         return admitted
 
     def handles(self, run_id: str) -> Sequence[Handle]:
-        return self.store.get_run(run_id).handles
+        return self.store.jobs.get_run(run_id).handles
 
     def state(self, run_id: str) -> RunState:
-        return self.store.get_run(run_id).state
+        return self.store.jobs.get_run(run_id).state
 
     def messages(self, run_id: str) -> list[str]:
         events = self.store.list_events(job_id="j" + run_id[1:], limit=50)
@@ -121,7 +121,7 @@ def test_runs_are_polled_in_one_batch_and_move_with_their_replicas(plane: Plane)
     plane.cluster.finish(plane.handles(second.id)[1], 3)
     assert plane.executor.reconcile(T0 + 4) == 2
     assert plane.state(first.id) is RunState.SUCCEEDED
-    failed = plane.store.get_run(second.id)
+    failed = plane.store.jobs.get_run(second.id)
     assert failed.state is RunState.FAILED and failed.exit_code == 3
     assert failed.reason == "replica 1 exited with code 3 (exited with code 3)"
     # A gang dies together: the replica still running was stopped.
@@ -135,7 +135,7 @@ def test_a_lost_replica_fails_its_run(plane: Plane) -> None:
     plane.executor.launch_admitted(T0 + 1)
     plane.cluster.lose(plane.handles(admitted.id)[0], "node rebooted")
     plane.executor.reconcile(T0 + 2)
-    failed = plane.store.get_run(admitted.id)
+    failed = plane.store.jobs.get_run(admitted.id)
     assert failed.state is RunState.FAILED
     assert failed.reason == "replica 0 lost: node rebooted"
 
@@ -155,7 +155,7 @@ def test_a_failed_launch_fails_the_run_and_starts_nothing(plane: Plane) -> None:
     plane.cluster.fail_launch("partition gpu is down")
     admitted = plane.admit(1)
     assert plane.executor.launch_admitted(T0 + 1) == 0
-    failed = plane.store.get_run(admitted.id)
+    failed = plane.store.jobs.get_run(admitted.id)
     assert failed.state is RunState.FAILED
     assert failed.reason == "launch failed: partition gpu is down"
     assert plane.cluster.replicas == {}
@@ -166,7 +166,7 @@ def test_a_core_only_gang_that_fails_half_way_is_stopped(tmp_path: Path) -> None
     plane.cluster.fail_launch("out of nodes", after=1)
     admitted = plane.admit(1)
     plane.executor.launch_admitted(T0 + 1)
-    assert plane.store.get_run(admitted.id).reason == "launch failed: out of nodes"
+    assert plane.store.jobs.get_run(admitted.id).reason == "launch failed: out of nodes"
     [first] = plane.cluster.replicas.values()
     assert first.detail.startswith("cancelled")
 
@@ -174,7 +174,7 @@ def test_a_core_only_gang_that_fails_half_way_is_stopped(tmp_path: Path) -> None
 def test_a_pool_without_a_backend_fails_its_runs_with_the_reason(plane: Plane) -> None:
     admitted = plane.admit(1, placement(backend="slurm"))
     plane.executor.launch_admitted(T0 + 1)
-    failed = plane.store.get_run(admitted.id)
+    failed = plane.store.jobs.get_run(admitted.id)
     assert failed.state is RunState.FAILED
     assert failed.reason == "backend unavailable: unknown backend 'slurm'"
 

@@ -17,6 +17,7 @@ from aiplane.services.execution import Executor
 from aiplane.services.fleet import FleetCache, apply_fleet
 from aiplane.services.scheduling import run_cycle
 from aiplane.specs import workload_from_document
+from aiplane.store.base import Store
 from aiplane.store.memory import MemoryStore
 from aiplane.wiring import build_backends
 
@@ -51,8 +52,8 @@ FLEET: dict[str, Any] = {
 
 
 class Plane:
-    def __init__(self, tmp: Path) -> None:
-        self.store = MemoryStore()
+    def __init__(self, tmp: Path, store: Store | None = None) -> None:
+        self.store = store if store is not None else MemoryStore()
         self.backends = build_backends(tmp / "work")
         self.executor = Executor(self.store, self.backends, tmp / "ckpt", cancel_grace_s=1.0)
         self.cache = FleetCache(ttl_s=0)
@@ -74,11 +75,11 @@ class Plane:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.step()
-            run = self.store.run_for_job(job_id)
+            run = self.store.jobs.run_for_job(job_id)
             if run.state in states:
                 return run
             time.sleep(0.1)
-        raise AssertionError(f"{job_id} stuck in {self.store.run_for_job(job_id).state}")
+        raise AssertionError(f"{job_id} stuck in {self.store.jobs.run_for_job(job_id).state}")
 
 
 @pytest.fixture
@@ -121,14 +122,14 @@ def test_cancel_stops_a_running_job_and_frees_its_capacity(plane: Plane) -> None
     plane.wait(big, RunState.RUNNING)
     waiting = plane.submit(name="next", run="true", resources={"cpus": 4})
     plane.step()
-    assert plane.store.run_for_job(waiting).state is RunState.PENDING
-    assert "capacity" in (plane.store.run_for_job(waiting).reason or "")
+    assert plane.store.jobs.run_for_job(waiting).state is RunState.PENDING
+    assert "capacity" in (plane.store.jobs.run_for_job(waiting).reason or "")
     view = jobs.cancel(plane.store, plane.backends, big, time.time(), grace_s=1.0)
     assert view.run.state is RunState.CANCELLED
     plane.wait(waiting, RunState.SUCCEEDED)
     # A late report from the cancelled run's processes cannot resurrect it.
     plane.step()
-    assert plane.store.run_for_job(big).state is RunState.CANCELLED
+    assert plane.store.jobs.run_for_job(big).state is RunState.CANCELLED
 
 
 def test_submission_must_fit_the_fleet(plane: Plane) -> None:
@@ -149,7 +150,7 @@ def test_preemption_stops_the_victim_requeues_it_and_meters_its_attempt(
         assert fleet is not None
         run_cycle(
             plane.store, fleet, Engine(), time.time(), backends=plane.backends, grace_s=1.0,
-            on_run_stopped=preemption_hook(plane.store, fleet),
+            on_run_stopped=preemption_hook(fleet),
         )  # fmt: skip
         plane.executor.launch_admitted(time.time())
         plane.executor.reconcile(time.time())
@@ -160,11 +161,11 @@ def test_preemption_stops_the_victim_requeues_it_and_meters_its_attempt(
     pid_file = Path(first.handles[0]["dir"]) / "supervisor.json"
     high = plane.submit(name="high", run="echo urgent", resources={"cpus": 4}, priority="high")
     plane.wait(high, RunState.SUCCEEDED)
-    again = plane.store.run_for_job(low)
+    again = plane.store.jobs.run_for_job(low)
     assert again.attempt == 2  # back in the queue, then placed again once there was room
     events = [e.kind for e in jobs.events(plane.store, low)]
     assert "run.preempted" in events
-    usage = plane.store.list_usage(0, time.time() + 1)
+    usage = plane.store.usage.overlapping(0, time.time() + 1)
     assert [(u.job_id, u.attempt) for u in usage if u.job_id == low] == [(low, 1)]
     supervisor = json.loads(pid_file.read_text())
     deadline = time.monotonic() + 10

@@ -15,6 +15,7 @@ from aiplane.services.execution import Executor
 from aiplane.services.fleet import apply_fleet
 from aiplane.services.metering import record_usage
 from aiplane.specs import workload_from_document
+from aiplane.store.base import Store
 from aiplane.store.memory import MemoryStore
 
 # Nothing here has processes to stop: no backend is ever built.
@@ -76,7 +77,7 @@ def store() -> MemoryStore:
     return s
 
 
-def submit(store: MemoryStore) -> str:
+def submit(store: Store) -> str:
     w = workload_from_document(
         {
             "name": "ft",
@@ -92,14 +93,14 @@ def submit(store: MemoryStore) -> str:
     return jobs.submit(store, w, None, "me", T0).job.id
 
 
-def start(store: MemoryStore, job_id: str, at: float) -> Run:
-    run = store.run_for_job(job_id)
+def start(store: Store, job_id: str, at: float) -> Run:
+    run = store.jobs.run_for_job(job_id)
     admitted = replace(run.transition(RunState.ADMITTED, at), placement=placement())
-    store.update_run(admitted, RunState.PENDING)
+    store.jobs.update_run(admitted, RunState.PENDING)
     starting = admitted.transition(RunState.STARTING, at)
-    store.update_run(starting, RunState.ADMITTED)
+    store.jobs.update_run(starting, RunState.ADMITTED)
     running = starting.transition(RunState.RUNNING, at)
-    store.update_run(running, RunState.STARTING)
+    store.jobs.update_run(running, RunState.STARTING)
     return running
 
 
@@ -107,20 +108,20 @@ def test_a_preempted_and_requeued_run_is_metered_per_attempt(
     store: MemoryStore, tmp_path: Path
 ) -> None:
     job_id = submit(store)
-    job = store.get_job(job_id)
+    job = store.jobs.get(job_id)
     first = start(store, job_id, T0 + 100)
     preempted = first.transition(RunState.PREEMPTED, T0 + 3700, "preempted")
-    store.update_run(preempted, RunState.RUNNING)
+    store.jobs.update_run(preempted, RunState.RUNNING)
     record_usage(store, job, first, T0 + 3700, outcome=RunState.PREEMPTED)
     requeued = preempted.transition(RunState.PENDING, T0 + 3700)
-    store.update_run(requeued, RunState.PREEMPTED)
+    store.jobs.update_run(requeued, RunState.PREEMPTED)
     assert requeued.started_at is None and requeued.attempt == 2
 
     second = start(store, job_id, T0 + 7300)
     executor = Executor(store, NO_BACKENDS, tmp_path)
     assert executor._finish(second, RunState.SUCCEEDED, T0 + 9100, None, 0)
 
-    a, b = store.list_usage(T0, T0 + 86400)
+    a, b = store.usage.overlapping(T0, T0 + 86400)
     assert (a.attempt, a.start, a.end, a.outcome) == (1, T0 + 100, T0 + 3700, "preempted")
     assert (b.attempt, b.start, b.end, b.outcome) == (2, T0 + 7300, T0 + 9100, "succeeded")
     assert (a.team, a.project, a.model, a.pricing, a.gpus) == (
@@ -135,21 +136,21 @@ def test_a_preempted_and_requeued_run_is_metered_per_attempt(
     assert b.egress_usd == pytest.approx(10.0)
     # A second report of the same attempt's end stores nothing.
     assert record_usage(store, job, second, T0 + 9999, outcome=RunState.FAILED) is None
-    assert len(store.list_usage(T0, T0 + 86400)) == 2
+    assert len(store.usage.overlapping(T0, T0 + 86400)) == 2
 
 
 def test_cancelling_a_running_job_meters_it(store: MemoryStore) -> None:
     job_id = submit(store)
     start(store, job_id, T0 + 60)
     jobs.cancel(store, NO_BACKENDS, job_id, T0 + 1860, grace_s=0.1)
-    (u,) = store.list_usage(T0, T0 + 86400)
+    (u,) = store.usage.overlapping(T0, T0 + 86400)
     assert (u.start, u.end, u.outcome, u.usd_per_hour) == (T0 + 60, T0 + 1860, "cancelled", 40.0)
 
 
 def test_a_run_that_never_started_is_not_metered(store: MemoryStore) -> None:
     job_id = submit(store)
     jobs.cancel(store, NO_BACKENDS, job_id, T0 + 10, grace_s=0.1)
-    assert store.list_usage(T0, T0 + 86400) == []
+    assert store.usage.overlapping(T0, T0 + 86400) == []
 
 
 def test_the_preemption_hook_meters_the_stopped_attempt(store: MemoryStore) -> None:
@@ -157,6 +158,7 @@ def test_the_preemption_hook_meters_the_stopped_attempt(store: MemoryStore) -> N
 
     job_id = submit(store)
     running = start(store, job_id, T0)
-    preemption_hook(store)(running, T0 + 1800)
-    (u,) = store.list_usage(T0, T0 + 86400)
+    with store.unit_of_work() as uow:
+        preemption_hook()(uow, running, T0 + 1800)
+    (u,) = store.usage.overlapping(T0, T0 + 86400)
     assert (u.outcome, u.end) == ("preempted", T0 + 1800)

@@ -27,7 +27,7 @@ NO_BACKENDS = PoolBackends(Path("work"), factories={})
 def _store_with(*runs_and_jobs: tuple[object, object]) -> MemoryStore:
     store = MemoryStore()
     for j, r in runs_and_jobs:
-        store.add_job(j, r)  # type: ignore[arg-type]
+        store.jobs.add(j, r)  # type: ignore[arg-type]
     return store
 
 

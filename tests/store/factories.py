@@ -1,4 +1,4 @@
-"""Factories for what the store holds: jobs, runs, placements, tokens, events.
+"""Factories for what the store holds: jobs, runs, placements, tokens, events, usage, alerts.
 
 Defaults fill every optional field, so a round trip through a store proves that each field is
 persisted, not just that its default comes back. Values stay within what JSON preserves (lists,
@@ -11,6 +11,8 @@ from dataclasses import replace
 from typing import Any
 
 from aiplane.core.auth import Role, TokenRecord
+from aiplane.core.cost.alerts import AlertStatus, CostAlert
+from aiplane.core.cost.usage import UsageInterval
 from aiplane.core.events import Event
 from aiplane.core.runs import Job, Placement, ReplicaAssignment, Run, RunState
 from aiplane.core.workloads import (
@@ -22,6 +24,8 @@ from aiplane.core.workloads import (
 )
 
 T0 = 1_750_000_000.25  # a fixed epoch time with a fractional part, to catch float truncation
+
+HOUR = 3600.0
 
 
 def job_id(n: int) -> str:
@@ -151,4 +155,48 @@ def event(n: int, *, job: Job | None = None, kind: str = "run.state") -> Event:
         job_id=job.id if job is not None else None,
         run_id=("r" + job.id[1:]) if job is not None else None,
         data={"n": n, "from": "pending", "to": "admitted", "nested": {"list": [1, 2.5, "x"]}},
+    )
+
+
+def usage_interval(
+    n: int, *, attempt: int = 1, start: float = 0.0, hours: float = 1.0, **changes: object
+) -> UsageInterval:
+    full = UsageInterval(
+        run_id=run_id(n),
+        job_id=job_id(n),
+        attempt=attempt,
+        team="research",
+        workload=f"job-{n}",
+        site="onprem-fra",
+        pool="onprem-fra/dgx-h100",
+        pricing="reserved",
+        accelerator="H100-80GB",
+        gpus=16.0,
+        start=T0 + start,
+        end=T0 + start + hours * HOUR,
+        usd_per_hour=21.6,
+        project="llama",
+        model="llama-3-8b",
+        egress_gb=1200.5,
+        egress_usd=144.06,
+        outcome="preempted",
+    )
+    return replace(full, **changes)  # type: ignore[arg-type]
+
+
+def cost_alert(n: int, status: AlertStatus = AlertStatus.PENDING) -> CostAlert:
+    return CostAlert(
+        key=f"research-monthly|alert@0.8:spent|2025-06-0{n}T00:00:00Z",
+        budget="research-monthly",
+        rule="alert@0.8:spent",
+        period_start=T0 + n,
+        created_at=T0 + 10 * n,
+        message=f"alert {n}: spend reached 80%",
+        payload={"kind": "budget.alert", "share": 0.81, "actions": ["block"], "n": n},
+        status=status,
+        url="http://127.0.0.1:9/hook",
+        attempts=1,
+        next_attempt_at=T0 + 5.5,
+        delivered_at=None,
+        last_error="connection refused",
     )

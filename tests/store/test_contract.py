@@ -24,40 +24,40 @@ from .conftest import Member
 def test_tokens_round_trip_and_are_found_by_hash(store: Store) -> None:
     admin = f.token(1, role=Role.ADMIN)
     revoked = f.token(2, role=Role.VIEWER, revoked=True)
-    assert store.count_tokens() == 0
+    assert store.tokens.count() == 0
 
-    store.add_token(admin)
-    store.add_token(revoked)
+    store.tokens.add(admin)
+    store.tokens.add(revoked)
 
-    assert store.count_tokens() == 2
-    assert store.token_by_hash(admin.token_hash) == admin
-    assert store.token_by_hash(revoked.token_hash) == revoked
-    assert store.token_by_hash("0" * 64) is None
+    assert store.tokens.count() == 2
+    assert store.tokens.by_hash(admin.token_hash) == admin
+    assert store.tokens.by_hash(revoked.token_hash) == revoked
+    assert store.tokens.by_hash("0" * 64) is None
 
 
 def test_a_token_hash_is_stored_once(store: Store) -> None:
-    store.add_token(f.token(1))
+    store.tokens.add(f.token(1))
     with pytest.raises(ConflictError):
-        store.add_token(replace(f.token(1), id="another"))
-    assert store.count_tokens() == 1
+        store.tokens.add(replace(f.token(1), id="another"))
+    assert store.tokens.count() == 1
 
 
 # fleet
 
 
 def test_fleet_versions_increase_and_the_newest_is_in_force(store: Store) -> None:
-    assert store.get_fleet() is None
+    assert store.fleets.current() is None
     documents = [
         {"sites": [{"name": f"site-{i}", "pools": [{"nodes": i, "price": 1.35 * i}]}]}
         for i in range(3)
     ]
 
-    records = [store.put_fleet(doc, applied_at=f.T0 + i) for i, doc in enumerate(documents)]
+    records = [store.fleets.put(doc, applied_at=f.T0 + i) for i, doc in enumerate(documents)]
 
     versions = [r.version for r in records]
     assert versions == sorted(set(versions))
     assert [dict(r.document) for r in records] == documents
-    newest = store.get_fleet()
+    newest = store.fleets.current()
     assert newest == records[-1]
     assert newest is not None and newest.applied_at == f.T0 + 2
 
@@ -69,57 +69,57 @@ def test_a_job_and_its_run_round_trip_with_every_field(store: Store) -> None:
     job = f.job(1)
     run = f.finished_run(job)
 
-    store.add_job(job, run)
+    store.jobs.add(job, run)
 
-    assert store.get_job(job.id) == job
-    assert store.get_run(run.id) == run
-    assert store.run_for_job(job.id) == run
-    assert store.list_jobs(limit=10) == [(job, run)]
+    assert store.jobs.get(job.id) == job
+    assert store.jobs.get_run(run.id) == run
+    assert store.jobs.run_for_job(job.id) == run
+    assert store.jobs.page(limit=10) == [(job, run)]
 
 
 def test_a_fresh_run_round_trips_without_placement(store: Store) -> None:
     job = f.job(1)
     run = f.run(job)
-    store.add_job(job, run)
-    stored = store.get_run(run.id)
+    store.jobs.add(job, run)
+    stored = store.jobs.get_run(run.id)
     assert stored == run
     assert stored.placement is None and stored.handles == ()
 
 
 def test_a_duplicate_job_id_conflicts_and_stores_nothing(store: Store) -> None:
     job, run = f.job_and_run(1)
-    store.add_job(job, run)
+    store.jobs.add(job, run)
     again = replace(f.job(1, name="other"), submitted_by="mallory")
 
     with pytest.raises(ConflictError):
-        store.add_job(again, replace(run, id="r-new"))
+        store.jobs.add(again, replace(run, id="r-new"))
 
-    assert store.get_job(job.id) == job
+    assert store.jobs.get(job.id) == job
     with pytest.raises(NotFoundError):
-        store.get_run("r-new")
+        store.jobs.get_run("r-new")
 
 
 def test_a_duplicate_run_id_conflicts_and_the_job_is_not_kept(store: Store) -> None:
     job, run = f.job_and_run(1)
-    store.add_job(job, run)
+    store.jobs.add(job, run)
     other = f.job(2)
 
     with pytest.raises(ConflictError):
-        store.add_job(other, replace(run, job_id=other.id))
+        store.jobs.add(other, replace(run, job_id=other.id))
 
     # The job and run go in together or not at all.
     with pytest.raises(NotFoundError):
-        store.get_job(other.id)
-    assert [j.id for j, _ in store.list_jobs(limit=10)] == [job.id]
+        store.jobs.get(other.id)
+    assert [j.id for j, _ in store.jobs.page(limit=10)] == [job.id]
 
 
 @pytest.mark.parametrize(
     "lookup",
     [
-        lambda s: s.get_job("j-missing"),
-        lambda s: s.get_run("r-missing"),
-        lambda s: s.run_for_job("j-missing"),
-        lambda s: s.update_run(f.run(f.job(9)), expected_state=RunState.PENDING),
+        lambda s: s.jobs.get("j-missing"),
+        lambda s: s.jobs.get_run("r-missing"),
+        lambda s: s.jobs.run_for_job("j-missing"),
+        lambda s: s.jobs.update_run(f.run(f.job(9)), expected_state=RunState.PENDING),
     ],
     ids=["get_job", "get_run", "run_for_job", "update_run"],
 )
@@ -132,7 +132,7 @@ def _pages(store: Store, page_size: int, **filters: Any) -> list[list[str]]:
     pages: list[list[str]] = []
     before: str | None = None
     while True:
-        page = store.list_jobs(limit=page_size, before=before, **filters)
+        page = store.jobs.page(limit=page_size, before=before, **filters)
         if not page:
             return pages
         assert len(page) <= page_size
@@ -144,17 +144,17 @@ def test_list_jobs_is_newest_first_and_pages_without_gaps_or_repeats(store: Stor
     numbers = list(range(1, 26))
     random.Random(7).shuffle(numbers)  # insertion order must not matter
     for n in numbers:
-        store.add_job(*f.job_and_run(n))
+        store.jobs.add(*f.job_and_run(n))
     expected = [f.job_id(n) for n in range(25, 0, -1)]
 
     pages = _pages(store, page_size=7)
 
     assert [len(p) for p in pages] == [7, 7, 7, 4]
     assert [job_id for page in pages for job_id in page] == expected
-    assert store.list_jobs(limit=100) == store.list_jobs(limit=100, before="k")
-    assert store.list_jobs(limit=5, before=f.job_id(1)) == []
+    assert store.jobs.page(limit=100) == store.jobs.page(limit=100, before="k")
+    assert store.jobs.page(limit=5, before=f.job_id(1)) == []
     # The cursor need not be a stored id.
-    assert [j.id for j, _ in store.list_jobs(limit=2, before=f.job_id(10) + "x")] == [
+    assert [j.id for j, _ in store.jobs.page(limit=2, before=f.job_id(10) + "x")] == [
         f.job_id(10),
         f.job_id(9),
     ]
@@ -165,12 +165,12 @@ def test_list_jobs_orders_ids_bytewise(store: Store) -> None:
     ids = ["j-b", "jA", "ja", "jB", "j_a", "j0", "j9z", "jZ"]
     for job_id in ids:
         job = replace(f.job(1), id=job_id)
-        store.add_job(job, replace(f.run(job), id="r" + job_id))
+        store.jobs.add(job, replace(f.run(job), id="r" + job_id))
 
-    listed = [j.id for j, _ in store.list_jobs(limit=100)]
+    listed = [j.id for j, _ in store.jobs.page(limit=100)]
 
     assert listed == sorted(ids, reverse=True)
-    assert [j.id for j, _ in store.list_jobs(limit=100, before="ja")] == [
+    assert [j.id for j, _ in store.jobs.page(limit=100, before="ja")] == [
         i for i in sorted(ids, reverse=True) if i < "ja"
     ]
 
@@ -181,7 +181,7 @@ def test_list_jobs_filters_by_state_and_team(store: Store) -> None:
     for n in range(1, 31):
         state, team = states[n % 3], teams[n % 2]
         job, run = f.job_and_run(n, team=team, state=state)
-        store.add_job(job, run)
+        store.jobs.add(job, run)
 
     def ids(**filters: Any) -> list[str]:
         return [j for page in _pages(store, page_size=4, **filters) for j in page]
@@ -197,63 +197,63 @@ def test_list_jobs_filters_by_state_and_team(store: Store) -> None:
     )
     assert ids(states=[RunState.CANCELLED]) == []
     assert ids(team="nobody") == []
-    assert store.list_jobs(limit=10, states=[]) == []
-    for job, run in store.list_jobs(limit=100, states=[RunState.RUNNING], team="research"):
+    assert store.jobs.page(limit=10, states=[]) == []
+    for job, run in store.jobs.page(limit=100, states=[RunState.RUNNING], team="research"):
         assert run.state is RunState.RUNNING and job.workload.team == "research"
         assert run.job_id == job.id
 
 
 def test_list_jobs_sees_the_current_run_state(store: Store) -> None:
     job, run = f.job_and_run(1)
-    store.add_job(job, run)
+    store.jobs.add(job, run)
     admitted = run.transition(RunState.ADMITTED, f.T0 + 5)
-    store.update_run(admitted, expected_state=RunState.PENDING)
+    store.jobs.update_run(admitted, expected_state=RunState.PENDING)
 
-    assert store.list_jobs(limit=10, states=[RunState.PENDING]) == []
-    assert store.list_jobs(limit=10, states=[RunState.ADMITTED]) == [(job, admitted)]
+    assert store.jobs.page(limit=10, states=[RunState.PENDING]) == []
+    assert store.jobs.page(limit=10, states=[RunState.ADMITTED]) == [(job, admitted)]
 
 
 def test_runs_in_states_returns_matching_runs_oldest_job_first(store: Store) -> None:
     plan = {1: RunState.RUNNING, 2: RunState.PENDING, 3: RunState.RUNNING, 4: RunState.ADMITTED}
     for n in (3, 1, 4, 2):
-        store.add_job(*f.job_and_run(n, state=plan[n]))
+        store.jobs.add(*f.job_and_run(n, state=plan[n]))
 
-    active = store.runs_in_states([RunState.ADMITTED, RunState.RUNNING])
+    active = store.jobs.runs_in_states([RunState.ADMITTED, RunState.RUNNING])
 
     assert [r.job_id for r in active] == [f.job_id(1), f.job_id(3), f.job_id(4)]
-    assert all(r == store.get_run(r.id) for r in active)
-    assert store.runs_in_states([RunState.CANCELLED]) == []
-    assert store.runs_in_states([]) == []
+    assert all(r == store.jobs.get_run(r.id) for r in active)
+    assert store.jobs.runs_in_states([RunState.CANCELLED]) == []
+    assert store.jobs.runs_in_states([]) == []
 
 
 def test_update_run_replaces_the_run_when_the_state_is_as_expected(store: Store) -> None:
     job, run = f.job_and_run(1)
-    store.add_job(job, run)
+    store.jobs.add(job, run)
     placed = replace(run.transition(RunState.ADMITTED, f.T0 + 5, "placed"), placement=f.placement())
 
-    store.update_run(placed, expected_state=RunState.PENDING)
+    store.jobs.update_run(placed, expected_state=RunState.PENDING)
     running = replace(
         placed.transition(RunState.STARTING, f.T0 + 6).transition(RunState.RUNNING, f.T0 + 9),
         handles=({"pid": 1}, {"pid": 2}),
     )
-    store.update_run(running, expected_state=RunState.ADMITTED)
+    store.jobs.update_run(running, expected_state=RunState.ADMITTED)
 
-    assert store.get_run(run.id) == running
-    assert store.run_for_job(job.id) == running
-    assert store.get_job(job.id) == job
+    assert store.jobs.get_run(run.id) == running
+    assert store.jobs.run_for_job(job.id) == running
+    assert store.jobs.get(job.id) == job
 
 
 def test_update_run_with_a_stale_state_conflicts_and_changes_nothing(store: Store) -> None:
     job, run = f.job_and_run(1)
-    store.add_job(job, run)
+    store.jobs.add(job, run)
     cancelled = run.transition(RunState.CANCELLED, f.T0 + 1, "by request")
-    store.update_run(cancelled, expected_state=RunState.PENDING)
+    store.jobs.update_run(cancelled, expected_state=RunState.PENDING)
 
     late = run.transition(RunState.ADMITTED, f.T0 + 2)
     with pytest.raises(ConflictError):
-        store.update_run(late, expected_state=RunState.PENDING)
+        store.jobs.update_run(late, expected_state=RunState.PENDING)
 
-    assert store.get_run(run.id) == cancelled
+    assert store.jobs.get_run(run.id) == cancelled
 
 
 def _race(store: Store, contenders: list[Run], expected: RunState) -> tuple[list[Run], list[Any]]:
@@ -265,7 +265,7 @@ def _race(store: Store, contenders: list[Run], expected: RunState) -> tuple[list
     def attempt(candidate: Run) -> None:
         barrier.wait()
         try:
-            store.update_run(candidate, expected_state=expected)
+            store.jobs.update_run(candidate, expected_state=expected)
             won.append(candidate)
         except BaseException as exc:
             lost.append(exc)
@@ -282,10 +282,10 @@ def test_concurrent_transitions_of_one_run_have_exactly_one_winner(store: Store)
     """Two loops move the same run at once (scheduler admits, user cancels): one must lose."""
     rounds = 12
     for n in range(rounds):
-        store.add_job(*f.job_and_run(n))
+        store.jobs.add(*f.job_and_run(n))
 
     for n in range(rounds):
-        run = store.run_for_job(f.job_id(n))
+        run = store.jobs.run_for_job(f.job_id(n))
         contenders = [
             run.transition(RunState.ADMITTED, f.T0 + 10, "scheduler"),
             run.transition(RunState.CANCELLED, f.T0 + 10, "user"),
@@ -295,7 +295,7 @@ def test_concurrent_transitions_of_one_run_have_exactly_one_winner(store: Store)
 
         assert len(won) == 1, (won, lost)
         assert len(lost) == 1 and isinstance(lost[0], ConflictError), lost
-        assert store.get_run(run.id) == won[0]
+        assert store.jobs.get_run(run.id) == won[0]
 
 
 def test_writers_on_several_threads_lose_nothing(store: Store) -> None:
@@ -307,11 +307,11 @@ def test_writers_on_several_threads_lose_nothing(store: Store) -> None:
             for i in range(per_thread):
                 n = worker * 1000 + i
                 job, run = f.job_and_run(n)
-                store.add_job(job, run)
-                store.update_run(
+                store.jobs.add(job, run)
+                store.jobs.update_run(
                     run.transition(RunState.ADMITTED, f.T0), expected_state=RunState.PENDING
                 )
-                store.add_event(f.event(n, job=job))
+                store.events.add(f.event(n, job=job))
         except BaseException as exc:
             errors.append(exc)
 
@@ -322,9 +322,9 @@ def test_writers_on_several_threads_lose_nothing(store: Store) -> None:
         t.join(timeout=60)
 
     assert errors == []
-    assert len(store.list_jobs(limit=1000)) == threads_n * per_thread
-    assert len(store.runs_in_states([RunState.ADMITTED])) == threads_n * per_thread
-    events = store.list_events(limit=1000)
+    assert len(store.jobs.page(limit=1000)) == threads_n * per_thread
+    assert len(store.jobs.runs_in_states([RunState.ADMITTED])) == threads_n * per_thread
+    events = store.events.recent(limit=1000)
     assert len({e.id for e in events}) == threads_n * per_thread
 
 
@@ -334,11 +334,11 @@ def test_writers_on_several_threads_lose_nothing(store: Store) -> None:
 def test_events_get_increasing_ids_and_list_oldest_first(store: Store) -> None:
     first, second = f.job(1), f.job(2)
     added = [
-        store.add_event(f.event(1, job=first)),
-        store.add_event(f.event(2, kind="fleet.applied")),
-        store.add_event(f.event(3, job=second)),
-        store.add_event(f.event(4, job=first)),
-        store.add_event(f.event(5, job=first)),
+        store.events.add(f.event(1, job=first)),
+        store.events.add(f.event(2, kind="fleet.applied")),
+        store.events.add(f.event(3, job=second)),
+        store.events.add(f.event(4, job=first)),
+        store.events.add(f.event(5, job=first)),
     ]
 
     ids = [e.id for e in added]
@@ -346,42 +346,32 @@ def test_events_get_increasing_ids_and_list_oldest_first(store: Store) -> None:
     assert ids == sorted(set(ids))  # type: ignore[type-var]
     assert added[0] == replace(f.event(1, job=first), id=ids[0])
 
-    assert store.list_events(job_id=first.id) == [added[0], added[3], added[4]]
-    assert store.list_events(job_id=second.id) == [added[2]]
-    assert store.list_events() == added
-    assert store.list_events(job_id="j-missing") == []
+    assert store.events.recent(job_id=first.id) == [added[0], added[3], added[4]]
+    assert store.events.recent(job_id=second.id) == [added[2]]
+    assert store.events.recent() == added
+    assert store.events.recent(job_id="j-missing") == []
 
 
 def test_list_events_with_a_limit_keeps_the_newest(store: Store) -> None:
     job = f.job(1)
-    added = [store.add_event(f.event(n, job=job)) for n in range(10)]
-    store.add_event(f.event(99))
+    added = [store.events.add(f.event(n, job=job)) for n in range(10)]
+    store.events.add(f.event(99))
 
-    assert store.list_events(job_id=job.id, limit=3) == added[-3:]
-    assert [e.message for e in store.list_events(limit=2)] == ["event 9", "event 99"]
-
-
-def test_a_submission_event_is_stored_with_its_job_or_not_at_all(store: Store) -> None:
-    job = f.job(1)
-    store.add_job(job, f.run(job), f.event(1, job=job))
-    [stored] = store.list_events(job_id=job.id)
-    assert stored.message == "event 1" and stored.id is not None
-    with pytest.raises(ConflictError):
-        store.add_job(job, f.run(job), f.event(2, job=job))
-    assert [e.message for e in store.list_events(job_id=job.id)] == ["event 1"]
+    assert store.events.recent(job_id=job.id, limit=3) == added[-3:]
+    assert [e.message for e in store.events.recent(limit=2)] == ["event 9", "event 99"]
 
 
 # durability
 
 
 def _fill(store: Store) -> tuple[Job, Run]:
-    store.add_token(f.token(1))
-    store.put_fleet({"sites": ["a"]}, f.T0)
-    store.put_fleet({"sites": ["a", "b"]}, f.T0 + 1)
+    store.tokens.add(f.token(1))
+    store.fleets.put({"sites": ["a"]}, f.T0)
+    store.fleets.put({"sites": ["a", "b"]}, f.T0 + 1)
     job = f.job(1)
     run = f.finished_run(job)
-    store.add_job(job, run)
-    store.add_event(f.event(1, job=job))
+    store.jobs.add(job, run)
+    store.events.add(f.event(1, job=job))
     return job, run
 
 
@@ -390,18 +380,18 @@ def test_data_survives_closing_and_reopening(member: Member) -> None:
         pytest.skip(f"the {member.name} store keeps nothing after close")
     first = member.open()
     job, run = _fill(first)
-    events = first.list_events()
-    fleet = first.get_fleet()
+    events = first.events.recent()
+    fleet = first.fleets.current()
     first.close()
 
     reopened = member.open()
 
-    assert reopened.token_by_hash(f.token(1).token_hash) == f.token(1)
-    assert reopened.get_fleet() == fleet
-    assert reopened.get_job(job.id) == job
-    assert reopened.run_for_job(job.id) == run
-    assert reopened.list_events() == events
-    later = reopened.add_event(f.event(2))
+    assert reopened.tokens.by_hash(f.token(1).token_hash) == f.token(1)
+    assert reopened.fleets.current() == fleet
+    assert reopened.jobs.get(job.id) == job
+    assert reopened.jobs.run_for_job(job.id) == run
+    assert reopened.events.recent() == events
+    later = reopened.events.add(f.event(2))
     assert later.id is not None and events[-1].id is not None and later.id > events[-1].id
-    newer = reopened.put_fleet({"sites": []}, f.T0 + 2)
+    newer = reopened.fleets.put({"sites": []}, f.T0 + 2)
     assert fleet is not None and newer.version > fleet.version

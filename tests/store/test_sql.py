@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from dataclasses import fields
 from typing import Any
@@ -17,8 +18,8 @@ from aiplane.core.errors import StoreError
 from aiplane.core.events import Event
 from aiplane.core.runs import Job, Run, RunState
 from aiplane.store.sql import SqlStore, make_engine, migrate, normalise_url
+from aiplane.store.sql.jobs import page_statement
 from aiplane.store.sql.migrate import alembic_config
-from aiplane.store.sql.repository import list_jobs_statement
 from aiplane.store.sql.tables import Base
 
 from . import factories as f
@@ -165,7 +166,7 @@ def test_sqlite_lists_jobs_from_indexes_without_scanning_tables(
     over the page's few ids."""
     store = SqlStore.open(f"sqlite:///{tmp_path}/plan.db")
     try:
-        compiled = list_jobs_statement(limit=50, **filters).compile(
+        compiled = page_statement(limit=50, **filters).compile(
             store.engine, compile_kwargs={"render_postcompile": True}
         )
         params = tuple(compiled.params[name] for name in compiled.positiontup or ())
@@ -179,3 +180,22 @@ def test_sqlite_lists_jobs_from_indexes_without_scanning_tables(
     full_scans = [step for step in plan if step.startswith(("SCAN jobs", "SCAN runs"))]
     assert all("INDEX" in step for step in full_scans), plan
     assert not any(step.startswith("SCAN runs") for step in plan), plan
+
+
+def test_a_sqlite_unit_of_work_takes_the_write_lock_when_it_begins(tmp_path: Any) -> None:
+    """BEGIN IMMEDIATE: a unit that reads, then writes, waits its turn at the start instead
+    of failing with "database is locked" when another writer commits in between."""
+    path = tmp_path / "lock.db"
+    store = SqlStore.open(f"sqlite:///{path}")
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        store.tokens.count()  # a read on the store's own: a deferred transaction, no lock held
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        with store.unit_of_work() as uow:
+            uow.tokens.count()
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+    finally:
+        other.close()
+        store.close()

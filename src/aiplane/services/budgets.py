@@ -67,7 +67,7 @@ def known_work(store: Store, fleet: Fleet, now: float) -> list[tuple[Workload, K
     or, while queued, at its cheapest offer's."""
     out = []
     states = [RunState.PENDING, *ACTIVE]
-    for job, run in store.list_jobs(limit=MAX_KNOWN_JOBS, states=states):
+    for job, run in store.jobs.page(limit=MAX_KNOWN_JOBS, states=states):
         item = _known(job, run, fleet, now)
         if item is not None:
             out.append((job.workload, item))
@@ -141,7 +141,7 @@ def team_forecasts(store: Store, fleet: Fleet, now: float) -> dict[str, Forecast
     """Month-end spend of every team (declared or with spend), with an interval."""
     teams = {t.name for t in fleet.teams}
     start, _ = bounds(Period.MONTHLY, now)
-    teams |= {u.team for u in store.list_usage(start, now)}
+    teams |= {u.team for u in store.usage.overlapping(start, now)}
     subjects = [(_Subject(BudgetScope.TEAM, t), Period.MONTHLY) for t in sorted(teams)]
     found = _forecasts(store, fleet, now, subjects)
     return {s.target: f for (s, _), f in found.items()}
@@ -246,7 +246,8 @@ def raise_alerts(
     for view in _views(store, fleet, now, cache):
         for rule in view.status.fired:
             alert = make_alert(view.status, rule, now)
-            if store.add_cost_alert(alert):
-                record(store, now, "budget.alert", alert.message, data=dict(alert.payload))
-                new.append(alert)
+            with store.unit_of_work() as uow:
+                if uow.alerts.add(alert):
+                    record(uow, now, "budget.alert", alert.message, data=dict(alert.payload))
+                    new.append(alert)
     return new

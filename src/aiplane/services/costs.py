@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -25,9 +24,10 @@ from aiplane.core.cost.periods import HOUR_S, WEEK_S, month_boundaries, month_st
 from aiplane.core.cost.rollup import DIMENSIONS, RollupRow, rollup
 from aiplane.core.cost.spend import hourly_pieces, hourly_series
 from aiplane.core.cost.usage import UsageInterval
-from aiplane.core.errors import MissingDependencyError, Problem, SpecError
+from aiplane.core.errors import Problem, SpecError
 from aiplane.core.fleet import Fleet
 from aiplane.core.runs import RunState
+from aiplane.exporters.base import ColumnType, Table
 from aiplane.store.base import Store
 
 OPEN_STATES = (RunState.STARTING, RunState.RUNNING)
@@ -38,7 +38,7 @@ ANOMALY_DIMENSIONS = ("team", "workload")
 def open_intervals(store: Store, fleet: Fleet | None, now: float) -> list[UsageInterval]:
     """Usage of the attempts that still hold capacity, up to ``now``."""
     out = []
-    for job, run in store.list_jobs(limit=MAX_OPEN_RUNS, states=OPEN_STATES):
+    for job, run in store.jobs.page(limit=MAX_OPEN_RUNS, states=OPEN_STATES):
         interval = attempt_interval(job, run, now, "running", fleet)
         if interval is not None:
             out.append(interval)
@@ -58,7 +58,7 @@ def metered(store: Store, fleet: Fleet, start: float, end: float, now: float) ->
     end = min(end, now)
     if end <= start:
         end = start
-    stored = store.list_usage(month_start(start), end)
+    stored = store.usage.overlapping(month_start(start), end)
     live = [u for u in open_intervals(store, fleet, now) if u.start < end]
     usage = UsageColumns.from_intervals(stored + live)
     return Metered(usage, meter(usage, start, end, commitments(fleet)), start, end)
@@ -151,42 +151,30 @@ def focus_chunks(
     )
 
 
-def focus_parquet(
+def focus_table(
     store: Store,
     fleet: Fleet,
     start: float,
     end: float,
     now: float,
-    path: Path,
     *,
     sm_activity: Mapping[str, float] | None = None,
     account: Account | None = None,
-) -> int:
-    """Write the FOCUS rows for [start, end) to a Parquet file; returns the row count."""
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "Parquet export needs pyarrow: pip install 'aiplane[parquet]' (or write .csv)"
-        ) from exc
+) -> Table:
+    """The FOCUS rows for [start, end) as typed columns, for a file exporter to write."""
     check_period(start, end)
     m = metered(store, fleet, start, end, now)
     idle = _idle_by_month(m, fleet) if m.end > m.start else []
     columns = focus_columns(
         m.lines, m.usage, fleet, idle=idle, account=account, sm_activity=sm_activity
     )
-    table = pa.table(
-        {name: pa.array(values, type=_arrow_type(pa, name)) for name, values in columns.items()}
-    )
-    pq.write_table(table, path)
-    return int(table.num_rows)
+    return Table(columns, {name: _column_type(name) for name in columns})
 
 
-def _arrow_type(pa: object, name: str) -> object:
+def _column_type(name: str) -> ColumnType:
     if name == "x_attempt":
-        return pa.int64()  # type: ignore[attr-defined]
-    return pa.float64() if name in NUMERIC else pa.string()  # type: ignore[attr-defined]
+        return ColumnType.INT
+    return ColumnType.FLOAT if name in NUMERIC else ColumnType.STRING
 
 
 def anomalies(

@@ -7,18 +7,18 @@ from typing import Any
 
 from aiplane.core.events import Event
 from aiplane.core.runs import Run
-from aiplane.store.base import Store
+from aiplane.store.base import Repositories
 
 
 def record(
-    store: Store,
+    store: Repositories,
     at: float,
     kind: str,
     message: str,
     run: Run | None = None,
     data: Mapping[str, Any] | None = None,
 ) -> None:
-    store.add_event(
+    store.events.add(
         Event(
             at=at,
             kind=kind,

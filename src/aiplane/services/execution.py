@@ -44,14 +44,14 @@ class Executor:
 
     def launch_admitted(self, now: float) -> int:
         launched = 0
-        for run in self.store.runs_in_states([RunState.ADMITTED]):
+        for run in self.store.jobs.runs_in_states([RunState.ADMITTED]):
             if self._launch(run, now):
                 launched += 1
         return launched
 
     def _launch(self, run: Run, now: float) -> bool:
         assert run.placement is not None
-        job = self.store.get_job(run.job_id)
+        job = self.store.jobs.get(run.job_id)
         try:
             backend = self.backends.for_placement(run.placement)
         except BackendError as exc:
@@ -70,14 +70,16 @@ class Executor:
         handles = tuple(landing.handle for landing in landings)
         starting = replace(run.transition(RunState.STARTING, now), handles=handles)
         try:
-            self.store.update_run(starting, expected_state=RunState.ADMITTED)
+            with self.store.unit_of_work() as uow:
+                uow.jobs.update_run(starting, expected_state=RunState.ADMITTED)
+                landed = _landed(specs, landings)
+                message = f"admitted -> starting ({len(handles)} replicas{landed})"
+                record(uow, now, "run.state", message, starting)
         except ConflictError:
             # Cancelled while launching: stop what we just started.
             for handle in handles:
                 backend.cancel(handle, self.cancel_grace_s)
             return False
-        message = f"admitted -> starting ({len(handles)} replicas{_landed(specs, landings)})"
-        record(self.store, now, "run.state", message, starting)
         return True
 
     def _specs(self, run: Run, job: Job) -> list[LaunchSpec]:
@@ -110,7 +112,7 @@ class Executor:
     def reconcile(self, now: float) -> int:
         """Move starting and running runs along by what their replicas report."""
         changed = 0
-        runs = self.store.runs_in_states([RunState.STARTING, RunState.RUNNING])
+        runs = self.store.jobs.runs_in_states([RunState.STARTING, RunState.RUNNING])
         for run, reports in self._poll(runs):
             if self._reconcile_run(run, reports, now):
                 changed += 1
@@ -159,10 +161,11 @@ class Executor:
         ):
             running = run.transition(RunState.RUNNING, now)
             try:
-                self.store.update_run(running, expected_state=RunState.STARTING)
+                with self.store.unit_of_work() as uow:
+                    uow.jobs.update_run(running, expected_state=RunState.STARTING)
+                    record(uow, now, "run.state", "starting -> running", running)
             except ConflictError:
                 return False
-            record(self.store, now, "run.state", "starting -> running", running)
             return True
         return False
 
@@ -174,15 +177,18 @@ class Executor:
         reason: str | None,
         exit_code: int | None = None,
     ) -> bool:
+        """The end of a run's attempt: its state, event and usage in one unit of work, so a
+        failed usage write leaves the run as it was (and raises) for the next pass to redo."""
         done = replace(run.transition(state, now, reason), exit_code=exit_code)
+        message = f"{run.state} -> {state}" + (f": {reason}" if reason else "")
         try:
-            self.store.update_run(done, expected_state=run.state)
+            with self.store.unit_of_work() as uow:
+                uow.jobs.update_run(done, expected_state=run.state)
+                record(uow, now, "run.state", message, done)
+                if run.state in METERED:
+                    record_usage(uow, uow.jobs.get(run.job_id), run, now, outcome=state)
         except ConflictError:
             return False
-        message = f"{run.state} -> {state}" + (f": {reason}" if reason else "")
-        record(self.store, now, "run.state", message, done)
-        if run.state in METERED:
-            record_usage(self.store, self.store.get_job(run.job_id), run, now, outcome=state)
         return True
 
     def recover(self, now: float) -> dict[str, int]:
@@ -194,7 +200,7 @@ class Executor:
         again in case we died between marking and stopping.
         """
         adopted = 0
-        runs = self.store.runs_in_states([RunState.STARTING, RunState.RUNNING])
+        runs = self.store.jobs.runs_in_states([RunState.STARTING, RunState.RUNNING])
         for run, reports in self._poll(runs):
             if all(r.status in (ReplicaStatus.RUNNING, ReplicaStatus.STARTING) for r in reports):
                 record(self.store, now, "run.adopted", "still running after restart: adopted", run)
@@ -202,7 +208,7 @@ class Executor:
         relaunched = self.launch_admitted(now)
         changed = self.reconcile(now)
         restopped = 0
-        for run in self.store.runs_in_states([RunState.CANCELLED]):
+        for run in self.store.jobs.runs_in_states([RunState.CANCELLED]):
             if run.finished_at is not None and now - run.finished_at < RECOVERY_WINDOW_S:
                 stop_processes(self.backends, run, self.cancel_grace_s)
                 restopped += 1

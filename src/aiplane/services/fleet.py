@@ -40,7 +40,7 @@ class FleetCache:
         with self._lock:
             if now - self._checked_at < self._ttl_s:
                 return self._fleet
-        stored = store.get_fleet()
+        stored = store.fleets.current()
         with self._lock:
             self._checked_at = now
             if stored is None:
@@ -66,14 +66,16 @@ def apply_fleet(
     fleet = fleet_from_document(document, source)
     if resolve_local is not None:
         fleet = resolve_local(fleet)
-    stored = store.put_fleet(fleet_to_document(fleet), now)
     pools = sum(1 for _ in fleet.pools())
-    record(
-        store,
-        now,
-        "fleet.applied",
-        f"fleet v{stored.version} applied from {source}: {len(fleet.sites)} sites, {pools} pools",
-    )
+    with store.unit_of_work() as uow:
+        stored = uow.fleets.put(fleet_to_document(fleet), now)
+        record(
+            uow,
+            now,
+            "fleet.applied",
+            f"fleet v{stored.version} applied from {source}: {len(fleet.sites)} sites, "
+            f"{pools} pools",
+        )
     return stored
 
 
@@ -90,7 +92,7 @@ class PoolUsage:
 
 def pool_usage(store: Store, fleet: Fleet) -> dict[str, PoolUsage]:
     used: dict[str, list[float]] = {}
-    for run in store.runs_in_states(ACTIVE):
+    for run in store.jobs.runs_in_states(ACTIVE):
         if run.placement is None:
             continue
         entry = used.setdefault(run.placement.pool, [0.0, 0.0, 0.0])

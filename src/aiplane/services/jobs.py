@@ -59,12 +59,14 @@ def submit(
         id="r-" + job_id[2:], job_id=job_id, state=RunState.PENDING, created_at=now, updated_at=now
     )
     submitted = Event(now, "job.submitted", f"{workload.name} submitted by {by}", job_id, run.id)
-    store.add_job(job, run, submitted)
+    with store.unit_of_work() as uow:
+        uow.jobs.add(job, run)
+        uow.events.add(submitted)
     return JobView(job, run)
 
 
 def get(store: Store, job_id: str) -> JobView:
-    return JobView(store.get_job(job_id), store.run_for_job(job_id))
+    return JobView(store.jobs.get(job_id), store.jobs.run_for_job(job_id))
 
 
 def listing(
@@ -76,29 +78,32 @@ def listing(
 ) -> list[JobView]:
     return [
         JobView(job, run)
-        for job, run in store.list_jobs(limit=limit, before=before, states=states, team=team)
+        for job, run in store.jobs.page(limit=limit, before=before, states=states, team=team)
     ]
 
 
 def events(store: Store, job_id: str, limit: int = 200) -> list[Event]:
-    store.get_job(job_id)
-    return store.list_events(job_id=job_id, limit=limit)
+    store.jobs.get(job_id)
+    return store.events.recent(job_id=job_id, limit=limit)
 
 
 def cancel(store: Store, backends: Backends, job_id: str, now: float, grace_s: float) -> JobView:
     """Cancel a job: mark the run cancelled first, then stop its processes.
 
-    Marking first means that if this process dies between the two steps, recovery sees a
-    cancelled run with live processes and stops them (see ``execution.recover``).
+    The new state, its event and the usage of the attempt it ends are one unit of work: a
+    failed write leaves the run as it was and raises, so a retry does all of it. Marking before
+    stopping means that if this process dies between the two steps, recovery sees a cancelled
+    run with live processes and stops them (see ``execution.recover``).
     """
-    run = store.run_for_job(job_id)
-    if run.state.terminal:
-        return JobView(store.get_job(job_id), run)
-    cancelled = run.transition(RunState.CANCELLED, now, "cancelled by request")
-    store.update_run(cancelled, expected_state=run.state)
-    record(store, now, "run.state", f"{run.state} -> cancelled (by request)", cancelled)
-    job = store.get_job(job_id)
-    record_usage(store, job, run, now, outcome=RunState.CANCELLED)
+    with store.unit_of_work() as uow:
+        job = uow.jobs.get(job_id)
+        run = uow.jobs.run_for_job(job_id)
+        if run.state.terminal:
+            return JobView(job, run)
+        cancelled = run.transition(RunState.CANCELLED, now, "cancelled by request")
+        uow.jobs.update_run(cancelled, expected_state=run.state)
+        record(uow, now, "run.state", f"{run.state} -> cancelled (by request)", cancelled)
+        record_usage(uow, job, run, now, outcome=RunState.CANCELLED)
     stop_processes(backends, cancelled, grace_s)
     return JobView(job, cancelled)
 
@@ -119,7 +124,7 @@ def logs(
     tail_bytes: int | None = None,
 ) -> list[tuple[int, str]]:
     """Logs of each replica of the job's current run, as (replica, text)."""
-    run = store.run_for_job(job_id)
+    run = store.jobs.run_for_job(job_id)
     if run.placement is None or not run.handles:
         return []
     backend = backends.for_placement(run.placement)

@@ -80,4 +80,4 @@ def plane_metrics(runs: Sequence[Run], now: float) -> PlaneMetrics:
 
 
 def collect(store: Store, now: float) -> PlaneMetrics:
-    return plane_metrics(store.runs_in_states(set(RunState)), now)
+    return plane_metrics(store.jobs.runs_in_states(set(RunState)), now)

@@ -22,7 +22,7 @@ from aiplane.core.scheduling.snapshot import (
 )
 from aiplane.services.events import record
 from aiplane.services.jobs import stop_processes
-from aiplane.store.base import Store
+from aiplane.store.base import Repositories, Store
 
 MAX_PENDING_PER_CYCLE = 100_000
 
@@ -53,7 +53,7 @@ def build_snapshot(
     used_indices: dict[str, set[int]] = {}
     shares: dict[str, dict[int, float]] = {}
     running: list[RunningRun] = []
-    active = store.list_jobs(limit=MAX_PENDING_PER_CYCLE, states=ACTIVE)
+    active = store.jobs.page(limit=MAX_PENDING_PER_CYCLE, states=ACTIVE)
     for job, run in active:
         if run.placement is None:
             continue
@@ -96,7 +96,7 @@ def build_snapshot(
                     ),
                 )
             )
-    queued = store.list_jobs(limit=MAX_PENDING_PER_CYCLE, states=[RunState.PENDING])
+    queued = store.jobs.page(limit=MAX_PENDING_PER_CYCLE, states=[RunState.PENDING])
     pending = [
         PendingRun(run.id, job.id, job.workload, job.submitted_at, run.attempt)
         for job, run in queued
@@ -120,7 +120,7 @@ class _Applier:
     backends: Backends | None  # None: nothing to stop (tests without processes)
     now: float
     grace_s: float
-    on_run_stopped: Callable[[Run, float], None] | None
+    on_run_stopped: Callable[[Repositories, Run, float], None] | None
     placed: int = 0
     waiting: int = 0
     preempted: int = 0
@@ -148,7 +148,7 @@ class _Applier:
             )  # fmt: skip
 
     def _place(self, decision: Place) -> None:
-        run = self.store.get_run(decision.run_id)
+        run = self.store.jobs.get_run(decision.run_id)
         if run.state is not RunState.PENDING:
             self.conflicts += 1  # cancelled while we were deciding
             return
@@ -157,60 +157,79 @@ class _Applier:
             placement=decision.placement,
             reason=None,
         )
+        p = decision.placement
+        where = p.pool + (" (emulated)" if p.emulated else "")
         try:
-            self.store.update_run(admitted, expected_state=RunState.PENDING)
+            with self.store.unit_of_work() as uow:
+                uow.jobs.update_run(admitted, expected_state=RunState.PENDING)
+                record(
+                    uow,
+                    self.now,
+                    "run.placed",
+                    f"placed on {where} at ${p.usd_per_hour:.2f}/h",
+                    admitted,
+                    {"explanation": dict(p.explanation)},
+                )
         except ConflictError:
             self.conflicts += 1
             return
-        p = decision.placement
-        where = p.pool + (" (emulated)" if p.emulated else "")
-        record(
-            self.store, self.now, "run.placed", f"placed on {where} at ${p.usd_per_hour:.2f}/h",
-            admitted, {"explanation": dict(p.explanation)},
-        )  # fmt: skip
         self.placed += 1
 
     def _wait(self, decision: Wait) -> None:
         self.waiting += 1
-        run = self.store.get_run(decision.run_id)
+        run = self.store.jobs.get_run(decision.run_id)
         if run.state is not RunState.PENDING or run.reason == decision.reason:
             return  # only a changed reason is worth a write
         try:
-            self.store.update_run(
-                replace(run, reason=decision.reason, updated_at=self.now),
-                expected_state=RunState.PENDING,
-            )
+            with self.store.unit_of_work() as uow:
+                uow.jobs.update_run(
+                    replace(run, reason=decision.reason, updated_at=self.now),
+                    expected_state=RunState.PENDING,
+                )
+                record(
+                    uow,
+                    self.now,
+                    "run.waiting",
+                    decision.reason,
+                    run,
+                    {"explanation": dict(decision.explanation)},
+                )
         except ConflictError:
             self.conflicts += 1
-            return
-        record(
-            self.store, self.now, "run.waiting", decision.reason, run,
-            {"explanation": dict(decision.explanation)},
-        )  # fmt: skip
 
     def _preempt(self, decision: Preempt) -> None:
-        """Stop the victim and put it back in the queue, from where it resumes."""
-        run = self.store.get_run(decision.run_id)
+        """Stop the victim and put it back in the queue, from where it resumes.
+
+        The preempted state, its event and the attempt's usage (``on_run_stopped``) are one
+        unit of work, committed before the processes are stopped; the run goes back to the
+        queue only once they are, so a crash in between never leaves a queued run's old
+        processes holding its GPUs."""
+        run = self.store.jobs.get_run(decision.run_id)
         if run.state not in (RunState.STARTING, RunState.RUNNING):
             self.conflicts += 1
             return
         stopped = run.transition(RunState.PREEMPTED, self.now, decision.reason)
+        lost = f"{decision.lost_gpu_hours:.2f} GPU-h since last checkpoint lost"
         try:
-            self.store.update_run(stopped, expected_state=run.state)
+            with self.store.unit_of_work() as uow:
+                uow.jobs.update_run(stopped, expected_state=run.state)
+                if self.on_run_stopped is not None:
+                    self.on_run_stopped(uow, run, self.now)
+                record(
+                    uow,
+                    self.now,
+                    "run.preempted",
+                    f"{decision.reason}; {lost}",
+                    stopped,
+                    {"for_run_id": decision.for_run_id},
+                )
         except ConflictError:
             self.conflicts += 1
             return
         if self.backends is not None:
             stop_processes(self.backends, stopped, self.grace_s)
-        if self.on_run_stopped is not None:
-            self.on_run_stopped(run, self.now)
-        record(
-            self.store, self.now, "run.preempted",
-            f"{decision.reason}; {decision.lost_gpu_hours:.2f} GPU-h since last checkpoint lost",
-            stopped, {"for_run_id": decision.for_run_id},
-        )  # fmt: skip
         requeued = stopped.transition(RunState.PENDING, self.now, "requeued after preemption")
-        self.store.update_run(requeued, expected_state=RunState.PREEMPTED)
+        self.store.jobs.update_run(requeued, expected_state=RunState.PREEMPTED)
         self.preempted += 1
 
 
@@ -222,7 +241,7 @@ def run_cycle(
     backends: Backends | None = None,
     inputs: CycleInputs | None = None,
     grace_s: float = 5.0,
-    on_run_stopped: Callable[[Run, float], None] | None = None,
+    on_run_stopped: Callable[[Repositories, Run, float], None] | None = None,
 ) -> CycleResult:
     """Decide and apply. Preemptions come before the placements they make room for, as the
     policy orders them, so victims are stopped before the new work is launched."""

@@ -95,7 +95,7 @@ class TelemetryRecorder:
     def step(self, now: float) -> TelemetrySnapshot:
         previous = self._snapshot
         samples = tuple(self.source.sample(now)) if self.source is not None else ()
-        runs = self.store.runs_in_states(_SAMPLED_STATES)
+        runs = self.store.jobs.runs_in_states(_SAMPLED_STATES)
         allocs = allocations(runs, self.backends, include_emulated=self.emulated_samples)
         host = None
         if self.host is not None:

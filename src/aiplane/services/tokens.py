@@ -23,13 +23,13 @@ def create_token(store: Store, name: str, role: Role, now: float) -> tuple[Token
     """A new token; the plaintext is returned once and never stored."""
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     record = TokenRecord(new_id("tok-", now), name, role, hash_token(plaintext), now)
-    store.add_token(record)
+    store.tokens.add(record)
     return record, plaintext
 
 
 def ensure_admin_token(store: Store, now: float) -> str | None:
     """On first start create the admin token and return it; afterwards return None."""
-    if store.count_tokens() > 0:
+    if store.tokens.count() > 0:
         return None
     _, plaintext = create_token(store, "admin", Role.ADMIN, now)
     return plaintext
@@ -54,7 +54,7 @@ class TokenVerifier:
             cached = self._cache.get(digest)
         if cached is not None and cached[1] > now:
             return cached[0]
-        record = self._store.token_by_hash(digest)
+        record = self._store.tokens.by_hash(digest)
         if record is None or record.revoked:
             raise AuthenticationError("invalid or revoked token")
         with self._lock:

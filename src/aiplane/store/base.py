@@ -1,13 +1,34 @@
-"""The store protocol. Every member passes ``tests/store/test_contract.py``.
+"""The store: one narrow repository protocol per aggregate, and a unit of work over them.
+
+Every member (memory, SQL on SQLite and PostgreSQL) passes ``tests/store/``.
+
+A :class:`Store` exposes one repository per aggregate (``tokens``, ``fleets``, ``jobs`` with
+their runs, ``events``, ``usage``, ``alerts``); on the store itself each call is a transaction
+of its own. Writes that belong together go through a unit of work::
+
+    with store.unit_of_work() as uow:
+        uow.jobs.update_run(cancelled, expected_state=RunState.RUNNING)
+        uow.events.add(event)
+        uow.usage.add(interval)
+
+which offers the same repositories over one transaction: committed when the block ends, rolled
+back when it raises, so a failure half-way leaves nothing behind. Units of work do not nest, and
+inside one only its repositories may be used (members refuse the store's own with StoreError
+rather than deadlock or commit a part). Keep them short, with no backend calls inside: a unit
+of work holds the memory member's lock and SQLite's write lock until it ends.
 
 Writes that race (two loops moving the same run) are settled by compare-and-set on the run's
 state: ``update_run`` names the state it expects to replace and fails with ``ConflictError``
 when the stored state is different, so no update is lost silently.
+
+Aggregates still to come (the model registry, endpoints, monitors) each add one repository
+protocol here, one attribute of :class:`Repositories`, and one module per member.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,23 +46,33 @@ class FleetRecord:
     applied_at: float
 
 
-class Store(Protocol):
-    # tokens
-    def add_token(self, token: TokenRecord) -> None: ...
-    def token_by_hash(self, token_hash: str) -> TokenRecord | None: ...
-    def count_tokens(self) -> int: ...
-
-    # fleet: each apply stores a new version; the newest is the fleet in force
-    def put_fleet(self, document: Mapping[str, Any], applied_at: float) -> FleetRecord: ...
-    def get_fleet(self) -> FleetRecord | None: ...
-
-    # jobs and runs
-    def add_job(self, job: Job, run: Run, event: Event | None = None) -> None:
-        """Store a job, its first run and (optionally) the event that records the submission,
-        atomically. Raises ConflictError on a duplicate id."""
+class TokenRepository(Protocol):
+    def add(self, token: TokenRecord) -> None:
+        """Raises ConflictError when the id or the hash is stored already."""
         ...
 
-    def get_job(self, job_id: str) -> Job:
+    def by_hash(self, token_hash: str) -> TokenRecord | None: ...
+
+    def count(self) -> int: ...
+
+
+class FleetRepository(Protocol):
+    """Each apply stores a new version; the newest is the fleet in force."""
+
+    def put(self, document: Mapping[str, Any], applied_at: float) -> FleetRecord: ...
+
+    def current(self) -> FleetRecord | None: ...
+
+
+class JobRepository(Protocol):
+    """Jobs with their runs: one aggregate. A job has exactly one run; a retry moves the same
+    run back to pending with ``attempt`` increased (see ``Run.transition``)."""
+
+    def add(self, job: Job, run: Run) -> None:
+        """Store a job and its first run together. Raises ConflictError on a duplicate id."""
+        ...
+
+    def get(self, job_id: str) -> Job:
         """Raises NotFoundError."""
         ...
 
@@ -53,7 +84,7 @@ class Store(Protocol):
         """The job's current run. Raises NotFoundError."""
         ...
 
-    def list_jobs(
+    def page(
         self,
         *,
         limit: int,
@@ -71,44 +102,87 @@ class Store(Protocol):
         ...
 
     def update_run(self, run: Run, expected_state: RunState) -> None:
-        """Replace the stored run if its state is still ``expected_state``, else ConflictError."""
+        """Replace the stored run if its state is still ``expected_state``, else ConflictError
+        (NotFoundError for an unknown run)."""
         ...
 
-    # events
-    def add_event(self, event: Event) -> Event:
+
+class EventRepository(Protocol):
+    def add(self, event: Event) -> Event:
         """Append; returns the event with its ``id`` set."""
         ...
 
-    def list_events(self, *, job_id: str | None = None, limit: int = 100) -> list[Event]:
+    def recent(self, *, job_id: str | None = None, limit: int = 100) -> list[Event]:
         """The newest ``limit`` events (of one job, or of all), returned oldest first."""
         ...
 
-    # usage: one interval per attempt of a run that held capacity (see core/cost/usage.py)
-    def add_usage(self, interval: UsageInterval) -> bool:
+
+class UsageRepository(Protocol):
+    """One interval per attempt of a run that held capacity (see core/cost/usage.py)."""
+
+    def add(self, interval: UsageInterval) -> bool:
         """Record an interval; False, storing nothing, when the run's attempt already has one
         (recording is idempotent, so two paths that end the same attempt cannot bill it twice)."""
         ...
 
-    def list_usage(
+    def overlapping(
         self, start: float, end: float, *, team: str | None = None
     ) -> list[UsageInterval]:
         """Intervals that overlap [start, end) (``start < end`` and ``end > start``), or that
         are empty and lie at ``start`` or inside; ordered by start, run id and attempt."""
         ...
 
-    # cost alerts: at most one per key (budget, rule, period)
-    def add_cost_alert(self, alert: CostAlert) -> bool:
+
+class AlertRepository(Protocol):
+    """Cost alerts: at most one per key (budget, rule, period)."""
+
+    def add(self, alert: CostAlert) -> bool:
         """Store a new alert; False, storing nothing, when one with its key exists."""
         ...
 
-    def cost_alerts(
+    def recent(
         self, *, statuses: Collection[AlertStatus] | None = None, limit: int = 100
     ) -> list[CostAlert]:
         """The newest ``limit`` alerts (of the given statuses), oldest first."""
         ...
 
-    def update_cost_alert(self, alert: CostAlert) -> None:
+    def update(self, alert: CostAlert) -> None:
         """Replace the alert with its key. Raises NotFoundError."""
+        ...
+
+
+class Repositories(Protocol):
+    """One repository per aggregate: what a store and a unit of work both offer. Services that
+    only read and write through repositories take this, so they can run inside a unit of work
+    or on their own."""
+
+    @property
+    def tokens(self) -> TokenRepository: ...
+
+    @property
+    def fleets(self) -> FleetRepository: ...
+
+    @property
+    def jobs(self) -> JobRepository: ...
+
+    @property
+    def events(self) -> EventRepository: ...
+
+    @property
+    def usage(self) -> UsageRepository: ...
+
+    @property
+    def alerts(self) -> AlertRepository: ...
+
+
+class UnitOfWork(Repositories, Protocol):
+    """The repositories over one transaction (see the module docstring)."""
+
+
+class Store(Repositories, Protocol):
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
+        """A transaction over every aggregate: commits when the block ends, rolls back (and
+        re-raises) when it raises. Raises StoreError when one is open on this thread already."""
         ...
 
     def close(self) -> None: ...

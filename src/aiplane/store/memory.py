@@ -1,9 +1,14 @@
-"""``MemoryStore``: the Store protocol in process memory, for unit tests of the layers above.
+"""``MemoryStore``: the store in process memory, for unit tests of the layers above.
 
 It keeps what the SQL store keeps, in the same form: jobs and runs as ``aiplane.core.codec``
 dictionaries passed through JSON, decoded afresh on every read. So a value that would not survive
 the database (a tuple that comes back as a list, an object JSON cannot encode) fails the same way
 here, and a caller that mutates what it read cannot change what is stored.
+
+One re-entrant lock guards all data. A call on the store holds it for that call; a unit of work
+holds it from start to end (so other threads wait, as they would for a serialisable
+transaction) and journals an undo step for every write, which it replays backwards when the
+block raises.
 """
 
 from __future__ import annotations
@@ -11,18 +16,19 @@ from __future__ import annotations
 import bisect
 import json
 import threading
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from aiplane.core import codec
 from aiplane.core.auth import TokenRecord
 from aiplane.core.cost.alerts import AlertStatus, CostAlert, alert_from_dict, alert_to_dict
 from aiplane.core.cost.usage import UsageInterval, usage_from_dict, usage_to_dict
-from aiplane.core.errors import ConflictError, NotFoundError
+from aiplane.core.errors import ConflictError, NotFoundError, StoreError
 from aiplane.core.events import Event
 from aiplane.core.runs import Job, Run, RunState
-from aiplane.store.base import FleetRecord, Store
+from aiplane.store.base import FleetRecord, Store, UnitOfWork
 
 
 def _freeze(data: Any) -> str:
@@ -47,101 +53,122 @@ class _StoredEvent:
     text: str
 
 
-class MemoryStore:
-    """Thread-safe: one lock around every call, as the store is shared by API threads and loops."""
+@dataclass
+class _Data:
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    in_unit: bool = False  # read and written only under ``lock``
+    tokens: dict[str, TokenRecord] = field(default_factory=dict)  # by hash; immutable values
+    fleets: list[tuple[float, str]] = field(default_factory=list)  # version n at index n - 1
+    jobs: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (team, job JSON)
+    job_ids: list[str] = field(default_factory=list)  # ascending, for keyset paging
+    runs: dict[str, _StoredRun] = field(default_factory=dict)
+    run_of_job: dict[str, str] = field(default_factory=dict)
+    events: list[_StoredEvent] = field(default_factory=list)
+    usage: dict[tuple[str, int], str] = field(default_factory=dict)  # (run, attempt) -> JSON
+    alerts: dict[str, str] = field(default_factory=dict)  # key -> JSON, in insertion order
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._tokens: dict[str, TokenRecord] = {}  # by hash; TokenRecord holds no mutable data
-        self._fleets: list[tuple[float, str]] = []  # version n is at index n - 1
-        self._jobs: dict[str, tuple[str, str]] = {}  # id -> (team, job JSON)
-        self._job_ids: list[str] = []  # ascending, for keyset paging
-        self._runs: dict[str, _StoredRun] = {}
-        self._run_of_job: dict[str, str] = {}
-        self._events: list[_StoredEvent] = []
-        self._usage: dict[tuple[str, int], str] = {}  # (run id, attempt) -> interval JSON
-        self._alerts: dict[str, str] = {}  # key -> alert JSON, in insertion order
 
-    def close(self) -> None:
-        pass
+# Undo steps of the unit of work in progress; None for a call on the store itself.
+_Journal = list[Callable[[], object]] | None
 
-    # tokens
 
-    def add_token(self, token: TokenRecord) -> None:
-        with self._lock:
-            if token.token_hash in self._tokens or any(
-                t.id == token.id for t in self._tokens.values()
-            ):
+class _Repository:
+    def __init__(self, data: _Data, journal: _Journal) -> None:
+        self._data = data
+        self._journal = journal
+
+    @contextmanager
+    def _locked(self) -> Iterator[_Data]:
+        with self._data.lock:
+            if self._journal is None and self._data.in_unit:
+                # Only the thread running the unit of work can get here (it holds the lock).
+                raise StoreError("inside a unit of work, use its repositories, not the store's")
+            yield self._data
+
+    def _undo(self, step: Callable[[], object]) -> None:
+        if self._journal is not None:
+            self._journal.append(step)
+
+
+class _Tokens(_Repository):
+    def add(self, token: TokenRecord) -> None:
+        with self._locked() as d:
+            if token.token_hash in d.tokens or any(t.id == token.id for t in d.tokens.values()):
                 raise ConflictError(f"token {token.id} (or its hash) is already stored")
-            self._tokens[token.token_hash] = token
+            d.tokens[token.token_hash] = token
+            self._undo(lambda: d.tokens.pop(token.token_hash))
 
-    def token_by_hash(self, token_hash: str) -> TokenRecord | None:
-        with self._lock:
-            return self._tokens.get(token_hash)
+    def by_hash(self, token_hash: str) -> TokenRecord | None:
+        with self._locked() as d:
+            return d.tokens.get(token_hash)
 
-    def count_tokens(self) -> int:
-        with self._lock:
-            return len(self._tokens)
+    def count(self) -> int:
+        with self._locked() as d:
+            return len(d.tokens)
 
-    # fleet
 
-    def put_fleet(self, document: Mapping[str, Any], applied_at: float) -> FleetRecord:
+class _Fleets(_Repository):
+    def put(self, document: Mapping[str, Any], applied_at: float) -> FleetRecord:
         text = _freeze(dict(document))
-        with self._lock:
-            self._fleets.append((applied_at, text))
-            version = len(self._fleets)
+        with self._locked() as d:
+            d.fleets.append((applied_at, text))
+            version = len(d.fleets)
+            self._undo(d.fleets.pop)
         return FleetRecord(version=version, document=_thaw(text), applied_at=applied_at)
 
-    def get_fleet(self) -> FleetRecord | None:
-        with self._lock:
-            if not self._fleets:
+    def current(self) -> FleetRecord | None:
+        with self._locked() as d:
+            if not d.fleets:
                 return None
-            version = len(self._fleets)
-            applied_at, text = self._fleets[-1]
+            version = len(d.fleets)
+            applied_at, text = d.fleets[-1]
         return FleetRecord(version=version, document=_thaw(text), applied_at=applied_at)
 
-    # jobs and runs
 
-    def add_job(self, job: Job, run: Run, event: Event | None = None) -> None:
+class _Jobs(_Repository):
+    def add(self, job: Job, run: Run) -> None:
         if run.job_id != job.id:
             raise ValueError(f"run {run.id} belongs to job {run.job_id}, not {job.id}")
         job_text = _freeze(codec.job_to_dict(job))
         run_text = _freeze(codec.run_to_dict(run))
-        event_data = _freeze(_event_dict(event)) if event is not None else None
-        with self._lock:
-            if job.id in self._jobs or run.id in self._runs:
+        with self._locked() as d:
+            if job.id in d.jobs or run.id in d.runs:
                 raise ConflictError(f"job {job.id} or run {run.id} is already stored")
-            self._jobs[job.id] = (job.workload.team, job_text)
-            bisect.insort(self._job_ids, job.id)
-            self._runs[run.id] = _StoredRun(run.state, run_text)
-            self._run_of_job[job.id] = run.id
-            if event is not None and event_data is not None:
-                self._events.append(_StoredEvent(len(self._events) + 1, event.job_id, event_data))
+            d.jobs[job.id] = (job.workload.team, job_text)
+            bisect.insort(d.job_ids, job.id)
+            d.runs[run.id] = _StoredRun(run.state, run_text)
+            d.run_of_job[job.id] = run.id
 
-    def get_job(self, job_id: str) -> Job:
-        with self._lock:
-            stored = self._jobs.get(job_id)
+            def undo() -> None:
+                del d.jobs[job.id], d.runs[run.id], d.run_of_job[job.id]
+                d.job_ids.pop(bisect.bisect_left(d.job_ids, job.id))
+
+            self._undo(undo)
+
+    def get(self, job_id: str) -> Job:
+        with self._locked() as d:
+            stored = d.jobs.get(job_id)
         if stored is None:
             raise NotFoundError(f"job {job_id} not found")
         return codec.job_from_dict(_thaw(stored[1]))
 
     def get_run(self, run_id: str) -> Run:
-        with self._lock:
-            stored = self._runs.get(run_id)
+        with self._locked() as d:
+            stored = d.runs.get(run_id)
             text = stored.text if stored is not None else None
         if text is None:
             raise NotFoundError(f"run {run_id} not found")
         return codec.run_from_dict(_thaw(text))
 
     def run_for_job(self, job_id: str) -> Run:
-        with self._lock:
-            run_id = self._run_of_job.get(job_id)
-            text = self._runs[run_id].text if run_id is not None else None
+        with self._locked() as d:
+            run_id = d.run_of_job.get(job_id)
+            text = d.runs[run_id].text if run_id is not None else None
         if text is None:
             raise NotFoundError(f"job {job_id} not found")
         return codec.run_from_dict(_thaw(text))
 
-    def list_jobs(
+    def page(
         self,
         *,
         limit: int,
@@ -151,15 +178,15 @@ class MemoryStore:
     ) -> list[tuple[Job, Run]]:
         wanted = None if states is None else frozenset(states)
         page: list[tuple[str, str]] = []
-        with self._lock:
-            ids = self._job_ids
+        with self._locked() as d:
+            ids = d.job_ids
             end = len(ids) if before is None else bisect.bisect_left(ids, before)
             for index in range(end - 1, -1, -1):
                 if len(page) >= limit:
                     break
                 job_id = ids[index]
-                job_team, job_text = self._jobs[job_id]
-                run = self._runs[self._run_of_job[job_id]]
+                job_team, job_text = d.jobs[job_id]
+                run = d.runs[d.run_of_job[job_id]]
                 if team is not None and job_team != team:
                     continue
                 if wanted is not None and run.state not in wanted:
@@ -172,20 +199,16 @@ class MemoryStore:
 
     def runs_in_states(self, states: Collection[RunState]) -> list[Run]:
         wanted = frozenset(states)
-        with self._lock:
-            texts = [
-                (run_id, stored.text)
-                for run_id, stored in self._runs.items()
-                if stored.state in wanted
-            ]
-        runs = [codec.run_from_dict(_thaw(text)) for _, text in texts]
+        with self._locked() as d:
+            texts = [stored.text for stored in d.runs.values() if stored.state in wanted]
+        runs = [codec.run_from_dict(_thaw(text)) for text in texts]
         # The SQL store's order: oldest job first.
         return sorted(runs, key=lambda r: (r.job_id, r.id))
 
     def update_run(self, run: Run, expected_state: RunState) -> None:
         text = _freeze(codec.run_to_dict(run))
-        with self._lock:
-            stored = self._runs.get(run.id)
+        with self._locked() as d:
+            stored = d.runs.get(run.id)
             if stored is None:
                 raise NotFoundError(f"run {run.id} not found")
             if stored.state is not expected_state:
@@ -193,46 +216,48 @@ class MemoryStore:
                     f"run {run.id} is {stored.state}, not {expected_state}: "
                     "it was changed concurrently"
                 )
-            stored.state = run.state
-            stored.text = text
+            d.runs[run.id] = _StoredRun(run.state, text)
+            self._undo(lambda: d.runs.__setitem__(run.id, stored))
 
-    # events
 
-    def add_event(self, event: Event) -> Event:
+class _Events(_Repository):
+    def add(self, event: Event) -> Event:
         data = _freeze(_event_dict(event))
-        with self._lock:
-            event_id = len(self._events) + 1
-            self._events.append(_StoredEvent(event_id, event.job_id, data))
+        with self._locked() as d:
+            event_id = len(d.events) + 1
+            d.events.append(_StoredEvent(event_id, event.job_id, data))
+            self._undo(d.events.pop)
         return replace(event, id=event_id)
 
-    def list_events(self, *, job_id: str | None = None, limit: int = 100) -> list[Event]:
+    def recent(self, *, job_id: str | None = None, limit: int = 100) -> list[Event]:
         if limit <= 0:
             return []
         picked: list[_StoredEvent] = []
-        with self._lock:
-            for stored in reversed(self._events):
+        with self._locked() as d:
+            for stored in reversed(d.events):
                 if len(picked) >= limit:
                     break
                 if job_id is None or stored.job_id == job_id:
                     picked.append(stored)
         return [_event(stored) for stored in reversed(picked)]
 
-    # usage
 
-    def add_usage(self, interval: UsageInterval) -> bool:
+class _Usage(_Repository):
+    def add(self, interval: UsageInterval) -> bool:
         text = _freeze(usage_to_dict(interval))
         key = (interval.run_id, interval.attempt)
-        with self._lock:
-            if key in self._usage:
+        with self._locked() as d:
+            if key in d.usage:
                 return False
-            self._usage[key] = text
+            d.usage[key] = text
+            self._undo(lambda: d.usage.pop(key))
         return True
 
-    def list_usage(
+    def overlapping(
         self, start: float, end: float, *, team: str | None = None
     ) -> list[UsageInterval]:
-        with self._lock:
-            texts = list(self._usage.values())
+        with self._locked() as d:
+            texts = list(d.usage.values())
         found = [
             u
             for u in (usage_from_dict(_thaw(t)) for t in texts)
@@ -242,35 +267,76 @@ class MemoryStore:
         ]
         return sorted(found, key=lambda u: (u.start, u.run_id, u.attempt))
 
-    # cost alerts
 
-    def add_cost_alert(self, alert: CostAlert) -> bool:
+class _Alerts(_Repository):
+    def add(self, alert: CostAlert) -> bool:
         text = _freeze(alert_to_dict(alert))
-        with self._lock:
-            if alert.key in self._alerts:
+        with self._locked() as d:
+            if alert.key in d.alerts:
                 return False
-            self._alerts[alert.key] = text
+            d.alerts[alert.key] = text
+            self._undo(lambda: d.alerts.pop(alert.key))
         return True
 
-    def cost_alerts(
+    def recent(
         self, *, statuses: Collection[AlertStatus] | None = None, limit: int = 100
     ) -> list[CostAlert]:
         if limit <= 0:
             return []
-        with self._lock:
-            texts = list(self._alerts.values())
+        with self._locked() as d:
+            texts = list(d.alerts.values())
         alerts = [alert_from_dict(_thaw(t)) for t in texts]
         if statuses is not None:
             wanted = frozenset(statuses)
             alerts = [a for a in alerts if a.status in wanted]
         return alerts[-limit:]
 
-    def update_cost_alert(self, alert: CostAlert) -> None:
+    def update(self, alert: CostAlert) -> None:
         text = _freeze(alert_to_dict(alert))
-        with self._lock:
-            if alert.key not in self._alerts:
+        with self._locked() as d:
+            old = d.alerts.get(alert.key)
+            if old is None:
                 raise NotFoundError(f"cost alert {alert.key} not found")
-            self._alerts[alert.key] = text
+            d.alerts[alert.key] = text
+            self._undo(lambda: d.alerts.__setitem__(alert.key, old))
+
+
+class _Repositories:
+    def __init__(self, data: _Data, journal: _Journal) -> None:
+        self.tokens = _Tokens(data, journal)
+        self.fleets = _Fleets(data, journal)
+        self.jobs = _Jobs(data, journal)
+        self.events = _Events(data, journal)
+        self.usage = _Usage(data, journal)
+        self.alerts = _Alerts(data, journal)
+
+
+class MemoryStore(_Repositories):
+    """Thread-safe: the store is shared by API threads and loops."""
+
+    def __init__(self) -> None:
+        self._data = _Data()
+        super().__init__(self._data, None)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        d = self._data
+        with d.lock:
+            if d.in_unit:
+                raise StoreError("units of work do not nest: a unit of work is open already")
+            d.in_unit = True
+            journal: list[Callable[[], object]] = []
+            try:
+                yield _Repositories(d, journal)
+            except BaseException:
+                for undo in reversed(journal):
+                    undo()
+                raise
+            finally:
+                d.in_unit = False
+
+    def close(self) -> None:
+        pass
 
 
 def _event_dict(event: Event) -> dict[str, Any]:
@@ -299,3 +365,4 @@ def _event(stored: _StoredEvent) -> Event:
 
 if TYPE_CHECKING:  # mypy proves conformance here, where a protocol change should break first
     _conforms: Store = MemoryStore()
+    _unit_conforms: UnitOfWork = _Repositories(_Data(), [])

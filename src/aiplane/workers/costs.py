@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from aiplane.services.alert_delivery import Sender, deliver_alerts, http_post
+from aiplane.notify.base import Notifier
+from aiplane.services.alerts import deliver_alerts
 from aiplane.services.budgets import BudgetCache, raise_alerts
 from aiplane.services.fleet import FleetCache
 from aiplane.store.base import Store
@@ -17,10 +18,10 @@ def cost_step(
     store: Store,
     fleet_cache: FleetCache,
     budgets: BudgetCache,
+    notifier: Notifier,
     clock: Callable[[], float] = time.time,
-    send: Sender = http_post,
 ) -> None:
     fleet = fleet_cache.get(store)
     if fleet is not None:
         raise_alerts(store, fleet, clock(), budgets)
-    deliver_alerts(store, fleet, clock(), send=send)
+    deliver_alerts(store, fleet, clock(), notifier)

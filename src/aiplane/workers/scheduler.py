@@ -34,6 +34,6 @@ def scheduler_step(
             backends=executor.backends,
             inputs=inputs() if inputs else None,
             grace_s=executor.cancel_grace_s,
-            on_run_stopped=preemption_hook(store, fleet),
+            on_run_stopped=preemption_hook(fleet),
         )
     executor.launch_admitted(clock())

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -120,14 +118,10 @@ def export(
             headers={"Content-Disposition": 'attachment; filename="focus.csv"'},
         )
     if format == "focus-parquet":
-        fd, name = tempfile.mkstemp(suffix=".parquet")
-        os.close(fd)
-        try:
-            costs.focus_parquet(cp.store, fleet, s, e, now, Path(name), sm_activity=activity)
-            data = Path(name).read_bytes()
-        finally:
-            os.unlink(name)
-        return Response(data, media_type="application/vnd.apache.parquet")
+        table = costs.focus_table(cp.store, fleet, s, e, now, sm_activity=activity)
+        buffer = io.BytesIO()
+        cp.parquet.write(table, buffer)
+        return Response(buffer.getvalue(), media_type=cp.parquet.media_type)
     raise SpecError(
         "unknown export format",
         [Problem("format", "not a format", repr(format), "focus, focus-parquet")],
@@ -155,7 +149,7 @@ def alerts(
             [Problem("status", "unknown status", ", ".join(bad), ", ".join(allowed))],
         )
     wanted = [AlertStatus(s) for s in status] if status else None
-    return [alert_out(a) for a in cp.store.cost_alerts(statuses=wanted, limit=limit)]
+    return [alert_out(a) for a in cp.store.alerts.recent(statuses=wanted, limit=limit)]
 
 
 @router.get("/anomalies", response_model=list[AnomalyOut])

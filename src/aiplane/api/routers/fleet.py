@@ -14,7 +14,7 @@ router = APIRouter(prefix="/fleet", tags=["fleet"])
 
 
 def _fleet_out(cp: CP, with_document: bool) -> FleetOut:
-    stored = cp.store.get_fleet()
+    stored = cp.store.fleets.current()
     fleet = cp.fleet_cache.get(cp.store)
     if stored is None or fleet is None:
         return FleetOut(version=None, applied_at=None, pools=[])

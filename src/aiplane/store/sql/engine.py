@@ -14,6 +14,12 @@ from aiplane.core.errors import StoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
+# An execution option: transactions on connections that carry it take SQLite's write lock when
+# they begin (BEGIN IMMEDIATE). Units of work read before they write; a deferred transaction
+# that does so fails at once with "database is locked" when another writer committed in
+# between, where an immediate one waits its turn (up to the busy timeout).
+WRITE_TRANSACTION = "aiplane_write_transaction"
+
 _POSTGRES_ALIASES = {"postgres", "postgresql", "postgresql+psycopg"}
 
 # PostgreSQL rejects NaN and infinity in JSON; refusing them on SQLite too keeps the two alike.
@@ -85,4 +91,5 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_sqlite_transaction(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    write = connection.get_execution_options().get(WRITE_TRANSACTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

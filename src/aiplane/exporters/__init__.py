@@ -1,0 +1,1 @@
+"""File exporters: typed tables of columns to bytes (Parquet; a recording fake)."""

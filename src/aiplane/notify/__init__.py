@@ -1,0 +1,1 @@
+"""Notifications: signed payloads delivered to destinations (webhooks; a recording fake)."""
