@@ -74,7 +74,7 @@ class Plane:
         return self.store.jobs.get_run(run_id).state
 
     def messages(self, run_id: str) -> list[str]:
-        events = self.store.list_events(job_id="j" + run_id[1:], limit=50)
+        events = self.store.events.recent(job_id="j" + run_id[1:], limit=50)
         return [e.message for e in events]
 
 
