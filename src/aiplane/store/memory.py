@@ -36,7 +36,10 @@ def _thaw(text: str) -> Any:
 
 @dataclass
 class _StoredRun:
-    state: RunState  # kept decoded for filtering; ``text`` is the source of truth
+    # state and updated_at kept decoded for filtering; ``text`` is the source of truth
+    state: RunState
+    job_id: str
+    updated_at: float
     text: str
 
 
@@ -113,7 +116,7 @@ class MemoryStore:
                 raise ConflictError(f"job {job.id} or run {run.id} is already stored")
             self._jobs[job.id] = (job.workload.team, job_text)
             bisect.insort(self._job_ids, job.id)
-            self._runs[run.id] = _StoredRun(run.state, run_text)
+            self._runs[run.id] = _StoredRun(run.state, run.job_id, run.updated_at, run_text)
             self._run_of_job[job.id] = run.id
             if event is not None and event_data is not None:
                 self._events.append(_StoredEvent(len(self._events) + 1, event.job_id, event_data))
@@ -182,6 +185,18 @@ class MemoryStore:
         # The SQL store's order: oldest job first.
         return sorted(runs, key=lambda r: (r.job_id, r.id))
 
+    def runs_updated_since(self, since: float, *, limit: int) -> list[tuple[Job, Run]]:
+        with self._lock:
+            recent = sorted(
+                (stored.updated_at, run_id, self._jobs[stored.job_id][1], stored.text)
+                for run_id, stored in self._runs.items()
+                if stored.updated_at >= since
+            )[: max(limit, 0)]
+        return [
+            (codec.job_from_dict(_thaw(job_text)), codec.run_from_dict(_thaw(run_text)))
+            for _, _, job_text, run_text in recent
+        ]
+
     def update_run(self, run: Run, expected_state: RunState) -> None:
         text = _freeze(codec.run_to_dict(run))
         with self._lock:
@@ -194,6 +209,7 @@ class MemoryStore:
                     "it was changed concurrently"
                 )
             stored.state = run.state
+            stored.updated_at = run.updated_at
             stored.text = text
 
     # events
