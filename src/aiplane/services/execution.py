@@ -14,6 +14,7 @@ from pathlib import Path
 from aiplane.backends.base import Backend, LaunchSpec, ReplicaReport, ReplicaStatus
 from aiplane.core.errors import AiplaneError, ConflictError
 from aiplane.core.runs import Run, RunState
+from aiplane.services.checkpoints import resume_env
 from aiplane.services.events import record
 from aiplane.services.jobs import stop_processes
 from aiplane.services.metering import METERED, record_usage
@@ -60,7 +61,7 @@ class Executor:
                     workdir=workload.workdir
                     if workload.workdir and os.path.isdir(workload.workdir)
                     else None,
-                    env=dict(workload.env),
+                    env={**workload.env, **resume_env(run)},
                     site=placement.site,
                     pool=placement.pool,
                     node=a.node,
