@@ -9,9 +9,11 @@ the work a preemption would lose, and which a requeue folds into the run's check
 The next attempt is told where the latest checkpoint is (:func:`resume_env`).
 
 A file's time is its modification time: the moment the checkpoint was written, not the moment
-the reconciler noticed it, and the same after a restart of the control plane. Files from
-earlier attempts (older than the attempt's start) and files still being written (``*.tmp``,
-``*.partial``) do not count.
+the reconciler noticed it, and the same after a restart of the control plane. Files older than
+the attempt's start (when the control plane saw it running) and files still being written
+(``*.tmp``, ``*.partial``) do not count: so an earlier attempt's checkpoint is never credited
+to this one, at the price of not crediting one written in the moments before the run was seen
+running (the next checkpoint is).
 """
 
 from __future__ import annotations
