@@ -26,7 +26,7 @@ from aiplane.services.budgets import BudgetCache, budget_actions, budget_remaini
 from aiplane.services.costs import reserved_remaining
 from aiplane.services.execution import Executor
 from aiplane.services.fleet import FleetCache
-from aiplane.services.scheduling import CycleInputs
+from aiplane.services.scheduling import CycleInputs, LiveState
 from aiplane.services.telemetry import TelemetryRecorder
 from aiplane.services.tokens import TokenVerifier
 from aiplane.store.base import Store
@@ -167,6 +167,7 @@ class ControlPlane:
             self.settings.cancel_grace_s,
         )
         self.verifier = TokenVerifier(self.store)
+        self.scheduling_state = LiveState()
         self.scheduler = Loop(
             "scheduler",
             self.settings.scheduler_interval_s,
@@ -177,6 +178,7 @@ class ControlPlane:
                 self.executor,
                 self.clock,
                 inputs=self.cycle_inputs,
+                state=self.scheduling_state,
             ),
         )
         self.reconciler = Loop(

@@ -126,6 +126,10 @@ def finished_run(job: Job) -> Run:
         finished_at=T0 + 7200.5,
         exit_code=137,
         reason="OOM killed on node-3",
+        attained_gpu_s=28_800.5,
+        checkpointed_hours=1.25,
+        last_checkpoint_at=T0 + 3600.75,
+        checkpoint_uri="/ckpt/j0000000001/step-100.pt",
     )
 
 

@@ -226,6 +226,32 @@ def test_runs_in_states_returns_matching_runs_oldest_job_first(store: Store) -> 
     assert store.jobs.runs_in_states([]) == []
 
 
+def test_runs_updated_since_returns_runs_with_jobs_oldest_update_first(store: Store) -> None:
+    pairs = [f.job_and_run(n) for n in range(1, 5)]
+    for job, run in pairs:
+        store.jobs.add(job, run)
+    (j1, r1), (_, r2), (j3, r3), (j4, r4) = pairs
+    # Updated out of job order: 3 first, then 1; 2 and 4 keep their submission times.
+    store.jobs.update_run(replace(r3, reason="waiting", updated_at=f.T0 + 100), RunState.PENDING)
+    store.jobs.update_run(replace(r1, reason="waiting", updated_at=f.T0 + 200), RunState.PENDING)
+
+    since = store.jobs.runs_updated_since(f.T0 + 4, limit=10)
+
+    assert [(job.id, run.id) for job, run in since] == [
+        (j4.id, r4.id),
+        (j3.id, r3.id),
+        (j1.id, r1.id),
+    ]
+    assert since[1] == (j3, replace(r3, reason="waiting", updated_at=f.T0 + 100))
+    assert [run.id for _, run in store.jobs.runs_updated_since(f.T0 + 100, limit=10)] == [
+        r3.id,
+        r1.id,
+    ]
+    assert [run.id for _, run in store.jobs.runs_updated_since(f.T0, limit=2)] == [r2.id, r4.id]
+    assert store.jobs.runs_updated_since(f.T0 + 201, limit=10) == []
+    assert store.jobs.runs_updated_since(f.T0, limit=0) == []
+
+
 def test_update_run_replaces_the_run_when_the_state_is_as_expected(store: Store) -> None:
     job, run = f.job_and_run(1)
     store.jobs.add(job, run)

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from aiplane import __version__
 from aiplane.api import errors
-from aiplane.api.routers import costs, fleet, jobs, metrics, system
+from aiplane.api.routers import checkpoints, costs, fleet, jobs, metrics, system
 from aiplane.wire import API_PREFIX
 from aiplane.wiring import ControlPlane
 
@@ -39,7 +39,7 @@ def create_app(cp: ControlPlane, run_loops: bool = True) -> FastAPI:
     )
     app.state.control_plane = cp
     errors.install(app)
-    for router in (system.router, fleet.router, jobs.router, costs.router):
+    for router in (system.router, fleet.router, jobs.router, checkpoints.router, costs.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks for it
     return app

@@ -146,6 +146,10 @@ def run_to_dict(r: Run) -> dict[str, Any]:
         "reason": r.reason,
         "placement": placement_to_dict(r.placement) if r.placement else None,
         "handles": [dict(h) for h in r.handles],
+        "attained_gpu_s": r.attained_gpu_s,
+        "checkpointed_hours": r.checkpointed_hours,
+        "last_checkpoint_at": r.last_checkpoint_at,
+        "checkpoint_uri": r.checkpoint_uri,
     }
 
 
@@ -163,6 +167,10 @@ def run_from_dict(d: Mapping[str, Any]) -> Run:
         reason=d.get("reason"),
         placement=placement_from_dict(d["placement"]) if d.get("placement") else None,
         handles=tuple(dict(h) for h in d.get("handles", ())),
+        attained_gpu_s=float(d.get("attained_gpu_s") or 0.0),
+        checkpointed_hours=float(d.get("checkpointed_hours") or 0.0),
+        last_checkpoint_at=d.get("last_checkpoint_at"),
+        checkpoint_uri=d.get("checkpoint_uri"),
     )
 
 

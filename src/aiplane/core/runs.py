@@ -112,6 +112,14 @@ class Run:
     finished_at: float | None = None
     exit_code: int | None = None
     reason: str | None = None
+    # What earlier attempts left behind (folded in by ``core.scheduling.inputs.requeue``):
+    # GPU-seconds of service received, and hours of work saved in checkpoints at speed 1.0.
+    attained_gpu_s: float = 0.0
+    checkpointed_hours: float = 0.0
+    # When the current attempt last reported a checkpoint (None: not yet), and where the
+    # latest checkpoint of any attempt is, so the next attempt can resume from it.
+    last_checkpoint_at: float | None = None
+    checkpoint_uri: str | None = None
 
     def transition(self, to: RunState, at: float, reason: str | None = None) -> Run:
         if to not in TRANSITIONS[self.state]:
@@ -129,5 +137,11 @@ class Run:
         if to is RunState.PENDING:
             # Back in the queue: the old placement and processes are gone, and ``started_at``
             # names the start of the current attempt (metering reads it per attempt).
-            changes.update(placement=None, handles=(), attempt=self.attempt + 1, started_at=None)
+            changes.update(
+                placement=None,
+                handles=(),
+                attempt=self.attempt + 1,
+                started_at=None,
+                last_checkpoint_at=None,
+            )
         return replace(self, **changes)

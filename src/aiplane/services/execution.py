@@ -26,6 +26,7 @@ from aiplane.backends.base import (
 from aiplane.core.errors import AiplaneError, BackendError, ConflictError
 from aiplane.core.runs import Job, Run, RunState
 from aiplane.core.workloads import WorkloadKind
+from aiplane.services.checkpoints import resume_env
 from aiplane.services.events import record
 from aiplane.services.jobs import stop_processes
 from aiplane.services.metering import METERED, record_usage
@@ -95,7 +96,7 @@ class Executor:
                 replicas=len(placement.assignments),
                 command=workload.run,
                 workdir=workdir,
-                env=dict(workload.env),
+                env={**workload.env, **resume_env(run)},
                 site=placement.site,
                 pool=placement.pool,
                 node=a.node,

@@ -1,10 +1,10 @@
 """One job's progress across attempts: work done, checkpoints, rework, spot luck.
 
-Work is counted in seconds at speed 1.0. An attempt on an accelerator of speed ``s`` does
-``s`` seconds of work per second. Checkpoints are taken every ``checkpoint_minutes`` of an
-attempt's wall time; stopping an attempt (preemption or spot interruption) keeps the work up to
-its last checkpoint and loses the rest, which is counted as rework. Without a checkpoint
-interval, a stopped attempt loses everything it did.
+A simulated run takes a checkpoint every ``checkpoint_minutes`` of an attempt's wall time
+(without an interval, never). What an ended attempt leaves behind (attained service, the work
+its last checkpoint saved, the rework it lost) is ``core.scheduling.inputs.fold_attempt``, the
+rule the live control plane applies when it requeues a preempted run, and the engine's inputs
+are built by the same module's ``pending_input`` and ``running_input``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,13 @@ import math
 import random
 
 from aiplane.core.runs import Placement
+from aiplane.core.scheduling.inputs import (
+    EndedAttempt,
+    Progress,
+    fold_attempt,
+    pending_input,
+    running_input,
+)
 from aiplane.core.scheduling.snapshot import PendingRun, RunningRun
 from aiplane.core.workloads import Workload
 from aiplane.sim.jobs import Shape, TraceJob
@@ -23,16 +30,15 @@ PENDING, RUNNING, DONE = 0, 1, 2
 
 class JobState:
     __slots__ = (
-        "attained_gpu_s",
         "attempt",
         "checkpoint_s",
         "gpus",
         "index",
         "job",
         "placement",
+        "progress",
         "rate_usd_per_s",
         "record",
-        "remaining_s",
         "shape",
         "speed",
         "started_at",
@@ -46,8 +52,7 @@ class JobState:
         self.workload = workload
         self.shape = shape
         self.state = PENDING
-        self.remaining_s = job.duration_s
-        self.attained_gpu_s = 0.0
+        self.progress = Progress()
         self.attempt = 1
         minutes = workload.checkpoint_minutes
         self.checkpoint_s = minutes * 60 if minutes else 0.0
@@ -58,30 +63,32 @@ class JobState:
         self.rate_usd_per_s = 0.0
         self.record = JobRecord(job.id, job.team, job.gpus, job.submit_s)
 
+    @property
+    def remaining_s(self) -> float:
+        """Seconds of work (at speed 1.0) left after what checkpoints saved."""
+        return max(0.0, self.job.duration_s - self.progress.checkpointed_hours * 3600)
+
     def pending_run(self) -> PendingRun:
-        done_h = (self.job.duration_s - self.remaining_s) / 3600
-        return PendingRun(
-            run_id=self.job.id,
-            job_id=self.job.id,
-            workload=self.workload,
-            submitted_at=self.job.submit_s,
-            attempt=self.attempt,
-            attained_gpu_s=self.attained_gpu_s,
-            checkpointed_hours=done_h,
+        return pending_input(
+            self.job.id,
+            self.job.id,
+            self.workload,
+            self.job.submit_s,
+            self.attempt,
+            self.progress,
         )
 
     def running_run(self, last_checkpoint_at: float | None = None) -> RunningRun:
         assert self.placement is not None
-        return RunningRun(
-            run_id=self.job.id,
-            job_id=self.job.id,
-            workload=self.workload,
-            placement=self.placement,
-            submitted_at=self.job.submit_s,
-            started_at=self.started_at,
-            last_checkpoint_at=last_checkpoint_at,
-            # Service from earlier attempts; the current attempt's is GPUs x (now - started_at).
-            attained_gpu_s=self.attained_gpu_s,
+        return running_input(
+            self.job.id,
+            self.job.id,
+            self.workload,
+            self.placement,
+            self.job.submit_s,
+            self.started_at,
+            last_checkpoint_at,
+            self.progress,
         )
 
     def start(self, now: float, placement: Placement, speed: float, rate: float) -> float:
@@ -108,32 +115,33 @@ class JobState:
         done = self.checkpoints_done(now)
         return self.started_at + done * self.checkpoint_s if done else None
 
-    def _account(self, now: float) -> float:
+    def _end(self, now: float, last_checkpoint_at: float | None) -> tuple[float, EndedAttempt]:
+        ended = fold_attempt(
+            self.progress,
+            started_at=self.started_at,
+            ended_at=now,
+            gpus=self.gpus,
+            speed=self.speed,
+            last_checkpoint_at=last_checkpoint_at,
+        )
+        self.progress = ended.progress
         elapsed = now - self.started_at
-        self.attained_gpu_s += elapsed * self.gpus
         self.record.run_s += elapsed
         self.record.cost_usd += elapsed * self.rate_usd_per_s
-        return elapsed
+        return elapsed * self.rate_usd_per_s, ended
 
     def finish(self, now: float) -> float:
         """End the attempt with the job done; returns its cost."""
-        elapsed = self._account(now)
-        self.remaining_s = 0.0
+        cost, _ = self._end(now, last_checkpoint_at=now)
         self.state = DONE
         self.record.finish_s = now
-        return elapsed * self.rate_usd_per_s
+        return cost
 
     def stop(self, now: float, interrupted: bool) -> float:
         """End the attempt early: keep work to the last checkpoint, count the rest as rework.
         Returns the attempt's cost."""
-        elapsed = self._account(now)
-        saved = (
-            math.floor(elapsed / self.checkpoint_s) * self.checkpoint_s
-            if self.checkpoint_s
-            else 0.0
-        )
-        self.remaining_s = max(0.0, self.remaining_s - saved * self.speed)
-        self.record.rework_gpu_s += (elapsed - saved) * self.gpus
+        cost, ended = self._end(now, self.last_checkpoint(now))
+        self.record.rework_gpu_s += ended.rework_gpu_s
         if interrupted:
             self.record.interruptions += 1
         else:
@@ -141,7 +149,7 @@ class JobState:
         self.state = PENDING
         self.attempt += 1
         self.placement = None
-        return elapsed * self.rate_usd_per_s
+        return cost
 
 
 def interruption_delay(seed: int, run_id: str, attempt: int, rate_per_s: float) -> float:

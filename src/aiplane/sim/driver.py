@@ -7,10 +7,11 @@ runs on an immutable :class:`Snapshot`, as the live control plane's loop would. 
 apply at their own time), which bounds the cost of long, busy replays; ``tick_s`` adds a
 cycle at that interval while work waits, like the live loop's tick.
 
-Every decision is checked before it is applied, and what fails is counted, never applied: a
-Place whose assignments do not match the workload's replicas (a partial gang), a placement
-into a pool the workload's constraints forbid (re-checked with ``core.placement``), and an
-over-allocated node. A correct policy leaves all three at zero.
+Every decision is checked and ordered by ``core.scheduling.apply``, as the live applier does,
+and what fails is counted, never applied: a Place whose assignments do not match the
+workload's replicas (a partial gang), a placement into a pool the workload's constraints forbid
+(re-checked with ``core.placement``), and an over-allocated node. A correct policy leaves all
+three at zero.
 """
 
 from __future__ import annotations
@@ -22,22 +23,21 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from aiplane.core.cost.attempts import attempt_rate
 from aiplane.core.fleet import Fleet
-from aiplane.core.placement import evaluate_offers
 from aiplane.core.runs import Placement
+from aiplane.core.scheduling.apply import PlaceCheck, Refusal, Refused, ordered
 from aiplane.core.scheduling.decisions import Place, Preempt, Release
+from aiplane.core.scheduling.nodes import NodeTable
 from aiplane.core.scheduling.policy import SchedulingPolicy
 from aiplane.core.scheduling.snapshot import PendingRun, RunningRun, SchedulerSettings, Snapshot
-from aiplane.core.workloads import AcceleratorOption, Workload
 from aiplane.sim.attempts import PENDING, RUNNING, JobState, interruption_delay
 from aiplane.sim.clock import VirtualClock
-from aiplane.sim.costs import attempt_rate, capacity_cost
+from aiplane.sim.costs import capacity_cost
 from aiplane.sim.jobs import Prepared, Shape
 from aiplane.sim.metrics import Counters, JobRecord, Series, Summary, summarise
-from aiplane.sim.nodes import NodeTable
 
 _FINISH, _INTERRUPT = 0, 1
-_EPS = 1e-9
 # Cycles at one virtual instant after preemptions: enough to use what preemption freed,
 # never a loop with a policy that keeps preempting.
 _MAX_FOLLOW_UPS = 2
@@ -96,7 +96,7 @@ class Simulator:
         self._seq = 0
         self._checkpoints: list[tuple[float, int, int]] = []
         self._waiting_shapes: Counter[Shape] = Counter()
-        self._feasible: dict[tuple[object, ...], frozenset[tuple[str, str | None]]] = {}
+        self.check = PlaceCheck(fleet)
         self._next_sample = 0.0
         self._follow_ups = 0
         self._done = 0
@@ -183,11 +183,10 @@ class Simulator:
         c.cycles += 1
         c.decisions += len(decisions)
         preempted = False
-        for d in decisions:
+        for d in ordered(decisions):
             if isinstance(d, Preempt):
                 preempted |= self._preempt(d, now)
-        for d in decisions:
-            if isinstance(d, Place):
+            elif isinstance(d, Place):
                 self._place(d, now)
             elif isinstance(d, Release):
                 self._release(d)
@@ -214,29 +213,17 @@ class Simulator:
         if state is None or state.state != PENDING:
             c.invalid_decisions += 1
             return
+        checked = self.check.check(d, state.workload, self.nodes)
+        if isinstance(checked, Refused):
+            self._refuse(checked)
+            return
         placement = d.placement
-        workload = state.workload
-        if len(placement.assignments) != workload.replicas:
-            c.partial_gangs += 1
-            c.note(f"{d.run_id}: {len(placement.assignments)} of {workload.replicas} replicas")
-            return
-        option = self._option(workload, placement)
-        if option is None:
-            c.violations += 1
-            c.note(f"{d.run_id}: {placement.pool}/{placement.accelerator} is not allowed")
-            return
-        short = [a for a in placement.assignments if a.gpus < option.count - _EPS]
-        problem = self.nodes.problem(placement.pool, placement.assignments)
-        if short or problem is not None:
-            c.over_allocations += 1
-            c.note(f"{d.run_id}: {problem or 'a replica got fewer GPUs than it needs'}")
-            return
         self._dequeue(state)
         c.provisions += self.nodes.allocate(placement.assignments)
         c.placements += 1
         pool = self.nodes.pools[placement.pool]
-        rate = attempt_rate(pool, placement.assignments)
-        end = state.start(now, placement, option.speed, rate)
+        rate = attempt_rate(pool, placement.assignments).effective_usd_per_hour
+        end = state.start(now, placement, checked.speed, rate)
         self.running[state.job.id] = state.running_run()
         self._push(end, _FINISH, state)
         if state.checkpoint_s:
@@ -252,28 +239,17 @@ class Simulator:
             if now + delay < end:
                 self._push(now + delay, _INTERRUPT, state)
 
-    def _option(self, workload: Workload, placement: Placement) -> AcceleratorOption | None:
-        """The workload's option used by ``placement`` if its pool is allowed, else None."""
-        key = (
-            workload.accelerators,
-            workload.replicas,
-            workload.spot,
-            workload.kind,
-            workload.inputs,
-            # Every simulated workload lives as long as the simulator, so its id is stable.
-            id(workload.constraints),
-        )
-        allowed = self._feasible.get(key)
-        if allowed is None:
-            offers, _ = evaluate_offers(workload, self.fleet)
-            allowed = frozenset((o.pool.key, o.option.name if o.option else None) for o in offers)
-            self._feasible[key] = allowed
-        if (placement.pool, placement.accelerator) not in allowed:
-            return None
-        for option in workload.accelerators:
-            if option.name == placement.accelerator:
-                return option
-        return AcceleratorOption(placement.accelerator or "cpu", 0.0)
+    def _refuse(self, refused: Refused) -> None:
+        c = self.counters
+        if refused.refusal is Refusal.PARTIAL_GANG:
+            c.partial_gangs += 1
+        elif refused.refusal is Refusal.VIOLATION:
+            c.violations += 1
+        elif refused.refusal is Refusal.OVER_ALLOCATION:
+            c.over_allocations += 1
+        else:
+            c.invalid_decisions += 1
+        c.note(str(refused))
 
     def _release(self, d: Release) -> None:
         self.counters.releases += len(d.nodes)

@@ -101,6 +101,11 @@ class JobRepository(Protocol):
         """Oldest job first (by job id)."""
         ...
 
+    def runs_updated_since(self, since: float, *, limit: int) -> list[tuple[Job, Run]]:
+        """Runs (with their jobs) whose ``updated_at`` is at or after ``since``, oldest update
+        first (ties by run id), at most ``limit``: the scheduler's incremental snapshot."""
+        ...
+
     def update_run(self, run: Run, expected_state: RunState) -> None:
         """Replace the stored run if its state is still ``expected_state``, else ConflictError
         (NotFoundError for an unknown run)."""

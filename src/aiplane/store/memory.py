@@ -42,7 +42,10 @@ def _thaw(text: str) -> Any:
 
 @dataclass
 class _StoredRun:
-    state: RunState  # kept decoded for filtering; ``text`` is the source of truth
+    # state and updated_at kept decoded for filtering; ``text`` is the source of truth
+    state: RunState
+    job_id: str
+    updated_at: float
     text: str
 
 
@@ -136,7 +139,7 @@ class _Jobs(_Repository):
                 raise ConflictError(f"job {job.id} or run {run.id} is already stored")
             d.jobs[job.id] = (job.workload.team, job_text)
             bisect.insort(d.job_ids, job.id)
-            d.runs[run.id] = _StoredRun(run.state, run_text)
+            d.runs[run.id] = _StoredRun(run.state, run.job_id, run.updated_at, run_text)
             d.run_of_job[job.id] = run.id
 
             def undo() -> None:
@@ -205,6 +208,18 @@ class _Jobs(_Repository):
         # The SQL store's order: oldest job first.
         return sorted(runs, key=lambda r: (r.job_id, r.id))
 
+    def runs_updated_since(self, since: float, *, limit: int) -> list[tuple[Job, Run]]:
+        with self._locked() as d:
+            recent = sorted(
+                (stored.updated_at, run_id, d.jobs[stored.job_id][1], stored.text)
+                for run_id, stored in d.runs.items()
+                if stored.updated_at >= since
+            )[: max(limit, 0)]
+        return [
+            (codec.job_from_dict(_thaw(job_text)), codec.run_from_dict(_thaw(run_text)))
+            for _, _, job_text, run_text in recent
+        ]
+
     def update_run(self, run: Run, expected_state: RunState) -> None:
         text = _freeze(codec.run_to_dict(run))
         with self._locked() as d:
@@ -216,7 +231,7 @@ class _Jobs(_Repository):
                     f"run {run.id} is {stored.state}, not {expected_state}: "
                     "it was changed concurrently"
                 )
-            d.runs[run.id] = _StoredRun(run.state, text)
+            d.runs[run.id] = _StoredRun(run.state, run.job_id, run.updated_at, text)
             self._undo(lambda: d.runs.__setitem__(run.id, stored))
 
 

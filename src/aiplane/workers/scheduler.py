@@ -10,7 +10,7 @@ from aiplane.gctuning import paused_collector
 from aiplane.services.execution import Executor
 from aiplane.services.fleet import FleetCache
 from aiplane.services.metering import preemption_hook
-from aiplane.services.scheduling import CycleInputs, run_cycle
+from aiplane.services.scheduling import CycleInputs, LiveState, run_cycle
 from aiplane.store.base import Store
 
 
@@ -21,7 +21,10 @@ def scheduler_step(
     executor: Executor,
     clock: Callable[[], float] = time.time,
     inputs: Callable[[], CycleInputs] | None = None,
+    state: LiveState | None = None,
 ) -> None:
+    """One tick. ``state`` is the live state kept between ticks (the control plane holds it);
+    without one, each tick loads the store afresh."""
     fleet = fleet_cache.get(store)
     if fleet is None:
         return
@@ -35,5 +38,6 @@ def scheduler_step(
             inputs=inputs() if inputs else None,
             grace_s=executor.cancel_grace_s,
             on_run_stopped=preemption_hook(fleet),
+            state=state,
         )
     executor.launch_admitted(clock())

@@ -2,10 +2,49 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from aiplane.core.cost.usage import MODEL_ENV, MODEL_LABEL, UsageInterval
-from aiplane.core.fleet import Fleet
-from aiplane.core.runs import Job, Run
+from aiplane.core.fleet import Fleet, Pool, PricingModel
+from aiplane.core.resources import Resources
+from aiplane.core.runs import Job, ReplicaAssignment, Run
 from aiplane.core.workloads import Workload
+
+
+def commitment_rate(pool: Pool) -> float | None:
+    """USD per GPU-hour of a reserved pool's commitment, or None for a pool without one.
+    With no discount given, the commitment costs what its hours would."""
+    p = pool.pricing
+    if p.model is not PricingModel.RESERVED or p.reserved_gpu_hours_per_month <= 0:
+        return None
+    if p.reserved_usd_per_gpu_hour is not None:
+        return p.reserved_usd_per_gpu_hour
+    return p.usd_per_node_hour / pool.node.gpus if pool.node.gpus else 0.0
+
+
+@dataclass(frozen=True)
+class AttemptRate:
+    """What an attempt holding some assignments in a pool costs per hour."""
+
+    # At the pool's price: what a usage interval records and metering bills beyond any
+    # commitment.
+    list_usd_per_hour: float
+    # Covered by the pool's reserved commitment when it has one (the simulator's price, which
+    # assumes the commitment covers the use); else the list rate.
+    effective_usd_per_hour: float
+
+
+def attempt_rate(pool: Pool, assignments: Iterable[ReplicaAssignment]) -> AttemptRate:
+    """The one pricing of an attempt: the live metering and the simulator both call it."""
+    assignments = tuple(assignments)
+    listed = sum(
+        pool.usd_per_hour_for(Resources(a.gpus, a.cpus, a.memory_gib)) for a in assignments
+    )
+    committed = commitment_rate(pool)
+    if committed is None:
+        return AttemptRate(listed, listed)
+    return AttemptRate(listed, committed * sum(a.gpus for a in assignments))
 
 
 def model_label(workload: Workload) -> str | None:
@@ -51,6 +90,9 @@ def attempt_interval(
         chosen = p.explanation.get("chosen")
         if isinstance(chosen, dict) and isinstance(chosen.get("pricing"), str):
             pricing = chosen["pricing"]
+    # The pool's price for what the attempt holds; the placement's quote only for a pool the
+    # fleet no longer has.
+    rate = attempt_rate(pool, p.assignments).list_usd_per_hour if pool else p.usd_per_hour
     w = job.workload
     gb, usd = egress(w, p.site, fleet)
     start = attempt_start(run)
@@ -67,7 +109,7 @@ def attempt_interval(
         gpus=sum(a.gpus for a in p.assignments),
         start=start,
         end=max(start, ended_at),
-        usd_per_hour=p.usd_per_hour,
+        usd_per_hour=rate,
         project=w.project,
         model=model_label(w),
         egress_gb=gb,

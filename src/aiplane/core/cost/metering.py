@@ -26,6 +26,7 @@ from enum import IntEnum
 
 import numpy as np
 
+from aiplane.core.cost.attempts import commitment_rate
 from aiplane.core.cost.columns import Floats, Ints, UsageColumns
 from aiplane.core.cost.periods import month_boundaries, month_index
 from aiplane.core.fleet import Fleet, PricingModel
@@ -48,13 +49,9 @@ def commitments(fleet: Fleet) -> dict[str, Commitment]:
     """The commitment of every reserved pool that declares one, by pool key."""
     out: dict[str, Commitment] = {}
     for pool in fleet.pools():
-        p = pool.pricing
-        if p.model is not PricingModel.RESERVED or p.reserved_gpu_hours_per_month <= 0:
-            continue
-        rate = p.reserved_usd_per_gpu_hour
-        if rate is None:  # no discount given: the commitment costs what the hours would
-            rate = p.usd_per_node_hour / pool.node.gpus if pool.node.gpus else 0.0
-        out[pool.key] = Commitment(p.reserved_gpu_hours_per_month, rate)
+        rate = commitment_rate(pool)
+        if rate is not None:
+            out[pool.key] = Commitment(pool.pricing.reserved_gpu_hours_per_month, rate)
     return out
 
 

@@ -68,6 +68,7 @@ def estimated_ends(running: list[RunningRun], now: float) -> list[tuple[float, R
                 None,
             )
             speed = option.speed if option else 1.0
-            end = run.started_at + run.workload.estimated_hours / speed * 3600
+            left = max(0.0, run.workload.estimated_hours - run.checkpointed_hours)
+            end = run.started_at + left / speed * 3600
         out.append((max(end, now), run))
     return out

@@ -326,7 +326,15 @@ class _Cycle:
         self.decisions.append(Place(p.run_id, placement))
         self.placed.add(p.run_id)
         started = RunningRun(
-            p.run_id, p.job_id, w, placement, p.submitted_at, self.s.now, None, p.attained_gpu_s
+            p.run_id,
+            p.job_id,
+            w,
+            placement,
+            p.submitted_at,
+            self.s.now,
+            None,
+            p.attained_gpu_s,
+            p.checkpointed_hours,
         )
         self.running[offer.pool.key].append(started)
 

@@ -53,6 +53,8 @@ class RunningRun:
     # When the run last saved a checkpoint; None means never (all work since start is at risk).
     last_checkpoint_at: float | None = None
     attained_gpu_s: float = 0.0
+    # Hours of work saved by earlier attempts: this attempt only has the rest to do.
+    checkpointed_hours: float = 0.0
 
     @property
     def gpus(self) -> float:

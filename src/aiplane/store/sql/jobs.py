@@ -107,6 +107,22 @@ class SqlJobRepository:
             rows = session.execute(stmt).mappings().all()
         return [mappers.run_from(row) for row in rows]
 
+    def runs_updated_since(self, since: float, *, limit: int) -> list[tuple[Job, Run]]:
+        if limit <= 0:
+            return []
+        stmt = (
+            select(*_JOB_LABELS, *_RUN_LABELS)
+            .select_from(_RUNS.join(_JOBS, _JOBS.c.id == _RUNS.c.job_id))
+            .where(_RUNS.c.updated_at >= since)
+            .order_by(_RUNS.c.updated_at, _RUNS.c.id)
+            .limit(limit)
+        )
+        with self._scope() as session:
+            rows = session.execute(stmt).mappings().all()
+        return [
+            (mappers.job_from(_side(row, "j_")), mappers.run_from(_side(row, "r_"))) for row in rows
+        ]
+
     def update_run(self, run: Run, expected_state: RunState) -> None:
         # One conditional UPDATE is the whole compare-and-set: the database serialises
         # concurrent writers on the row, and the loser's WHERE no longer matches. A miss

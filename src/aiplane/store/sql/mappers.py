@@ -35,6 +35,10 @@ RUN_COLUMNS = (
     "reason",
     "placement",
     "handles",
+    "attained_gpu_s",
+    "checkpointed_hours",
+    "last_checkpoint_at",
+    "checkpoint_uri",
 )
 
 

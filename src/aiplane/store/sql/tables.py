@@ -105,6 +105,8 @@ class RunRow(Base):
         # Serves runs_in_states and "WHERE state = ? ORDER BY job_id DESC" (the queue listing)
         # without visiting runs in other states.
         Index("ix_runs_state_job_id", "state", "job_id"),
+        # Serves runs_updated_since, the scheduler's incremental snapshot.
+        Index("ix_runs_updated_at", "updated_at"),
     )
 
     id: Mapped[str] = mapped_column(_id(), primary_key=True)
@@ -119,6 +121,10 @@ class RunRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     placement: Mapped[dict[str, Any] | None] = mapped_column(_json(nullable=True))
     handles: Mapped[list[dict[str, Any]]] = mapped_column(_json())
+    attained_gpu_s: Mapped[float] = mapped_column(Double, server_default="0")
+    checkpointed_hours: Mapped[float] = mapped_column(Double, server_default="0")
+    last_checkpoint_at: Mapped[float | None] = mapped_column(Double)
+    checkpoint_uri: Mapped[str | None] = mapped_column(Text)
 
 
 class EventRow(Base):

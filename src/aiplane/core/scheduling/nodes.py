@@ -1,13 +1,14 @@
-"""The simulator's nodes: free capacity kept incrementally, snapshot states rebuilt on change.
+"""The node table: free capacity kept incrementally, snapshot states rebuilt on change.
 
-A snapshot is immutable, so each cycle needs a tuple of :class:`NodeState`. Rebuilding tens of
-thousands of them per cycle would dominate a long replay; instead each node's state object is
-kept and replaced only when an allocation, release, provision or release of the node changed
-it, and the tuple itself is reused while nothing changed.
+The simulator and the live control plane both keep one. A snapshot is immutable, so each cycle
+needs a tuple of :class:`NodeState`. Rebuilding tens of thousands of them per cycle would
+dominate a long replay (or a busy live cycle); instead each node's state object is kept and
+replaced only when an allocation, release, provision or release of the node changed it, and
+the tuple itself is reused while nothing changed.
 
 Elastic pools start with ``nodes_min`` nodes up. Placing work on a node that is down provisions
-it at once (instant, as on the emulated backend); a node above the minimum goes down again as
-soon as it is idle, so an elastic pool costs what it is used for.
+it (instant in the simulator, as on the emulated backend); a node above the minimum goes down
+again as soon as it is idle, so an elastic pool costs what it is used for.
 """
 
 from __future__ import annotations

@@ -1,0 +1,116 @@
+"""Checking and ordering a policy's decisions: one rule for the live applier and the simulator.
+
+A policy is trusted to be right, not assumed to be: every Place is checked against the run's
+workload and the node table before anything is allocated, and what fails is refused and
+counted, never applied. The checks are the invariants a correct policy keeps (a gang is placed
+whole, only where the workload's constraints allow, on capacity that is free), so a correct
+policy leaves every count at zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from aiplane.core.fleet import Fleet
+from aiplane.core.placement import evaluate_offers
+from aiplane.core.runs import Placement
+from aiplane.core.scheduling.decisions import Decision, Place, Preempt
+from aiplane.core.scheduling.nodes import NodeTable
+from aiplane.core.workloads import AcceleratorOption, Workload
+
+_EPS = 1e-9
+
+
+class Refusal(StrEnum):
+    STALE = "stale"  # the run is gone or no longer in a state the decision applies to
+    PARTIAL_GANG = "partial_gang"  # fewer (or more) assignments than the workload's replicas
+    VIOLATION = "violation"  # a pool or accelerator the workload's constraints forbid
+    OVER_ALLOCATION = "over_allocation"  # more than a node has free, or a replica short
+
+
+@dataclass(frozen=True)
+class Refused:
+    run_id: str
+    refusal: Refusal
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.run_id}: {self.refusal}: {self.detail}"
+
+
+def ordered(decisions: Iterable[Decision]) -> list[Decision]:
+    """Preemptions first, since they free the capacity placements use; then the rest in the
+    policy's order (placements, waits, provisions, releases)."""
+    decisions = list(decisions)
+    first = [d for d in decisions if isinstance(d, Preempt)]
+    return first + [d for d in decisions if not isinstance(d, Preempt)]
+
+
+def _signature(workload: Workload) -> tuple[object, ...]:
+    c = workload.constraints
+    constraints = (
+        c.jurisdictions,
+        c.site_kinds,
+        c.sites,
+        c.max_usd_per_hour,
+        tuple(sorted(c.latency_slo_ms.items())),
+    )
+    return (
+        workload.accelerators,
+        workload.replicas,
+        workload.spot,
+        workload.kind,
+        workload.inputs,
+        constraints,
+    )
+
+
+class PlaceCheck:
+    """Checks placements for one fleet; the pools a workload may use are memoised per
+    workload signature (everything ``evaluate_offers`` reads that is not a duration)."""
+
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        self._allowed: dict[tuple[object, ...], frozenset[tuple[str, str | None]]] = {}
+
+    def option(self, workload: Workload, placement: Placement) -> AcceleratorOption | None:
+        """The workload's option that ``placement`` uses if its pool is allowed, else None."""
+        key = _signature(workload)
+        allowed = self._allowed.get(key)
+        if allowed is None:
+            offers, _ = evaluate_offers(workload, self.fleet)
+            allowed = frozenset((o.pool.key, o.option.name if o.option else None) for o in offers)
+            self._allowed[key] = allowed
+        if (placement.pool, placement.accelerator) not in allowed:
+            return None
+        for option in workload.accelerators:
+            if option.name == placement.accelerator:
+                return option
+        return AcceleratorOption(placement.accelerator or "cpu", 0.0)
+
+    def check(
+        self, decision: Place, workload: Workload, nodes: NodeTable
+    ) -> AcceleratorOption | Refused:
+        """The option the placement runs on, or why it must be refused. Nothing is allocated."""
+        p = decision.placement
+        if len(p.assignments) != workload.replicas:
+            return Refused(
+                decision.run_id,
+                Refusal.PARTIAL_GANG,
+                f"{len(p.assignments)} of {workload.replicas} replicas",
+            )
+        option = self.option(workload, p)
+        if option is None:
+            return Refused(
+                decision.run_id, Refusal.VIOLATION, f"{p.pool}/{p.accelerator} is not allowed"
+            )
+        if any(a.gpus < option.count - _EPS for a in p.assignments):
+            return Refused(
+                decision.run_id, Refusal.OVER_ALLOCATION, "a replica got fewer GPUs than it needs"
+            )
+        problem = nodes.problem(p.pool, p.assignments)
+        if problem is not None:
+            return Refused(decision.run_id, Refusal.OVER_ALLOCATION, problem)
+        return option
