@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiplane.store.sql.repository import SqlStore
+from aiplane.store.sql import SqlStore
 
 from aiplane.core.fleet import Fleet, PricingModel
 from aiplane.core.runs import Job, Run, RunState
