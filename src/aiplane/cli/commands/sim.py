@@ -14,7 +14,7 @@ from aiplane.cli.errors import handled
 from aiplane.cli.output import console, err_console, print_json, table
 from aiplane.core.errors import Problem, SpecError
 from aiplane.core.fleet import Fleet
-from aiplane.gctuning import relaxed_collector
+from aiplane.gctuning import paused_collector
 from aiplane.sim.driver import SimOptions
 from aiplane.sim.jobs import ShapeOptions, TraceJob
 from aiplane.sim.policies import PolicyChoice, parse, parse_settings
@@ -117,7 +117,7 @@ def run_comparison(
     fleet: Fleet, jobs: tuple[TraceJob, ...], policies: list[PolicyChoice], shape: ShapeOptions,
     options: SimOptions, show_progress: bool,
 ) -> Comparison:  # fmt: skip
-    with _progress(show_progress) as bar, relaxed_collector():
+    with _progress(show_progress) as bar, paused_collector():
         return compare(fleet, jobs, policies, shape, options, _reporter(bar, len(jobs)))
 
 
@@ -221,7 +221,7 @@ def plan(
     shape = ShapeOptions(_speeds(speed), checkpoint_minutes or None)
     options = SimOptions(seed=seed, min_cycle_interval_s=cycle_interval,
                          settings=parse_settings(setting))  # fmt: skip
-    with _progress(not json_out) as bar, relaxed_collector():
+    with _progress(not json_out) as bar, paused_collector():
         result = run_plan(fleet, loaded.jobs, candidate, choices[0], shape, options,
                           value_of_time, _reporter(bar, len(loaded.jobs)))  # fmt: skip
     if json_out:
