@@ -15,7 +15,7 @@ from collections import defaultdict
 
 from aiplane.core.fleet import Fleet, NodeShape, Pool, Pricing, PricingModel, Site, SiteKind, Team
 from aiplane.core.scheduling.engine import Engine
-from aiplane.gctuning import relaxed_collector
+from aiplane.gctuning import paused_collector
 from aiplane.sim.driver import SimOptions, Simulator
 from aiplane.sim.jobs import ShapeOptions, Shaper, TraceJob, prepare
 
@@ -49,7 +49,7 @@ def main() -> None:
     shaper = Shaper(fleet, ShapeOptions(checkpoint_minutes=None))
     prepared = prepare(jobs, shaper)
     start = time.perf_counter()
-    with relaxed_collector():  # as the simulate command runs a replay
+    with paused_collector():  # as the simulate command runs a replay
         result = Simulator(fleet, prepared, Engine(), SimOptions(seed=0)).run()
     wall = time.perf_counter() - start
     admission: dict[str, list[float]] = defaultdict(list)

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aiplane.gctuning import relaxed_collector
+from aiplane.gctuning import paused_collector
 from aiplane.sim.driver import SimOptions
 from aiplane.sim.jobs import ShapeOptions
 from aiplane.sim.policies import parse
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace, policies: str, load: float, interval: float) -
     out: dict[str, Any] = {}
     for choice in parse(policies):
         print(f"  {choice.label} at load {load:g} ...", file=sys.stderr, flush=True)
-        with relaxed_collector():  # as the simulate command runs a replay
+        with paused_collector():  # as the simulate command runs a replay
             result = compare(fleet, trace.jobs, [choice], shape, options).results[choice.name]
         figures = result.summary.as_dict()
         out[choice.name] = {k: figures[k] for k in KEEP if k in figures}

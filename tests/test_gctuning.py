@@ -1,4 +1,4 @@
-"""The process's collector tuning: paused for a burst, relaxed for a run, always restored."""
+"""The process's collector tuning: paused for a burst, always resumed as it was."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from aiplane.gctuning import RELAXED_YOUNG_THRESHOLD, paused_collector, relaxed_collector
+from aiplane.gctuning import paused_collector
 
 
 @pytest.fixture(autouse=True)
 def _restore_collector() -> Iterator[None]:
-    enabled, thresholds = gc.isenabled(), gc.get_threshold()
+    enabled = gc.isenabled()
     yield
-    gc.set_threshold(*thresholds)
     if enabled:
         gc.enable()
     else:
@@ -55,18 +54,3 @@ def test_overlapping_pauses_in_two_threads_resume_when_the_last_ends() -> None:
     release.set()
     thread.join(10)
     assert gc.isenabled()
-
-
-def test_relaxed_raises_the_young_threshold_and_restores_it() -> None:
-    gc.set_threshold(700, 10, 10)
-    with pytest.raises(RuntimeError), relaxed_collector():
-        assert gc.get_threshold() == (RELAXED_YOUNG_THRESHOLD, 10, 10)
-        assert gc.isenabled()
-        raise RuntimeError("replay failed")
-    assert gc.get_threshold() == (700, 10, 10)
-
-
-def test_relaxed_never_lowers_a_higher_threshold() -> None:
-    gc.set_threshold(500_000, 10, 10)
-    with relaxed_collector():
-        assert gc.get_threshold()[0] == 500_000

@@ -8,7 +8,7 @@ Reference counting frees everything else either way.
 
 How the process is tuned is the process's business, not the core's or the simulator's: the
 live scheduler loop, the ``simulate`` and ``plan`` commands and the benchmarks wrap their work
-in one of these context managers.
+in :func:`paused_collector`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-# A replay's young generation is collected every this many allocations (the default is 700).
-RELAXED_YOUNG_THRESHOLD = 100_000
-
 _lock = threading.Lock()
 _paused = 0  # bursts in progress, over all threads
 _resume = False  # whether the collector was enabled when the first of them began
@@ -28,7 +25,8 @@ _resume = False  # whether the collector was enabled when the first of them bega
 
 @contextmanager
 def paused_collector() -> Iterator[None]:
-    """Pause the cyclic collector for one bounded burst of work (a scheduling cycle).
+    """Pause the cyclic collector for a burst of work: a scheduling cycle, or a whole replay
+    (which makes no cyclic garbage: a collection after the Philly replay finds none).
 
     The collector is process-wide: bursts that overlap in several threads resume it when the
     last one ends, and only if it was enabled when the first began.
@@ -46,16 +44,3 @@ def paused_collector() -> Iterator[None]:
             _paused -= 1
             if _paused == 0 and _resume:
                 gc.enable()
-
-
-@contextmanager
-def relaxed_collector(young: int = RELAXED_YOUNG_THRESHOLD) -> Iterator[None]:
-    """Collect the young generation less often for a long run (a replay), then restore the
-    thresholds. Unlike a pause it still frees cycles, so memory stays bounded however long the
-    run is."""
-    thresholds = gc.get_threshold()
-    gc.set_threshold(max(thresholds[0], young), *thresholds[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)

@@ -122,10 +122,10 @@ def run_comparison(
     fleet: Fleet, jobs: tuple[TraceJob, ...], policies: list[PolicyChoice], shape: ShapeOptions,
     options: SimOptions, show_progress: bool,
 ) -> Comparison:  # fmt: skip
-    from aiplane.gctuning import relaxed_collector
+    from aiplane.gctuning import paused_collector
     from aiplane.sim.runner import compare
 
-    with _progress(show_progress) as bar, relaxed_collector():
+    with _progress(show_progress) as bar, paused_collector():
         return compare(fleet, jobs, policies, shape, options, _reporter(bar, len(jobs)))
 
 
@@ -225,7 +225,7 @@ def plan(
     json_out: JsonOpt = False,
 ) -> None:
     """Simulate candidate fleet changes; print the cost vs completion-time frontier."""
-    from aiplane.gctuning import relaxed_collector
+    from aiplane.gctuning import paused_collector
     from aiplane.sim.driver import SimOptions
     from aiplane.sim.jobs import ShapeOptions
     from aiplane.sim.planner import run_plan
@@ -236,7 +236,7 @@ def plan(
     shape = ShapeOptions(_speeds(speed), checkpoint_minutes or None)
     options = SimOptions(seed=seed, min_cycle_interval_s=cycle_interval,
                          settings=parse_settings(setting))  # fmt: skip
-    with _progress(not json_out) as bar, relaxed_collector():
+    with _progress(not json_out) as bar, paused_collector():
         result = run_plan(fleet, loaded.jobs, candidate, choices[0], shape, options,
                           value_of_time, _reporter(bar, len(loaded.jobs)))  # fmt: skip
     if json_out:
