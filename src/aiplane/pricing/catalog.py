@@ -177,7 +177,7 @@ class _Reader:
 
     def price(self, column: str) -> float | None:
         value = self.number(column)
-        return value if value else None  # empty or zero: no price known
+        return value or None  # empty or zero: no price known
 
 
 def parse_catalog(data: bytes, display: str, source: str) -> list[InstanceOffer]:

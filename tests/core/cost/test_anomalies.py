@@ -50,7 +50,7 @@ def test_with_little_history_the_daily_season_is_the_baseline() -> None:
 def test_an_anomaly_is_explained_by_the_runs_that_spent_most() -> None:
     usage = [
         interval(f"r{i}", start=JUNE + h * HOUR, hours=1, gpus=1.0, usd_per_hour=2.0)
-        for i, h in enumerate(range(0, 24 * 28))
+        for i, h in enumerate(range(24 * 28))
     ]
     idle_hog = interval(
         "r-hog",
