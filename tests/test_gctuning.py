@@ -24,9 +24,16 @@ def _restore_collector() -> Iterator[None]:
 
 def test_a_pause_resumes_the_collector_even_after_an_error() -> None:
     gc.enable()
-    with pytest.raises(RuntimeError), paused_collector():
-        assert not gc.isenabled()
-        raise RuntimeError("cycle failed")
+    enabled_inside: list[bool] = []
+
+    def failing_cycle() -> None:
+        with paused_collector():
+            enabled_inside.append(gc.isenabled())
+            raise RuntimeError("cycle failed")
+
+    with pytest.raises(RuntimeError, match="cycle failed"):
+        failing_cycle()
+    assert enabled_inside == [False]
     assert gc.isenabled()
 
 
@@ -59,10 +66,16 @@ def test_overlapping_pauses_in_two_threads_resume_when_the_last_ends() -> None:
 
 def test_relaxed_raises_the_young_threshold_and_restores_it() -> None:
     gc.set_threshold(700, 10, 10)
-    with pytest.raises(RuntimeError), relaxed_collector():
-        assert gc.get_threshold() == (RELAXED_YOUNG_THRESHOLD, 10, 10)
-        assert gc.isenabled()
-        raise RuntimeError("replay failed")
+    inside: list[tuple[tuple[int, int, int], bool]] = []
+
+    def failing_replay() -> None:
+        with relaxed_collector():
+            inside.append((gc.get_threshold(), gc.isenabled()))
+            raise RuntimeError("replay failed")
+
+    with pytest.raises(RuntimeError, match="replay failed"):
+        failing_replay()
+    assert inside == [((RELAXED_YOUNG_THRESHOLD, 10, 10), True)]
     assert gc.get_threshold() == (700, 10, 10)
 
 
