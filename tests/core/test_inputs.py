@@ -97,7 +97,7 @@ def test_requeue_folds_the_preempted_attempt_and_keeps_where_the_checkpoint_is()
 
 
 def test_only_a_preempted_run_is_requeued() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="only a preempted run is requeued"):
         requeue(_running(), W, 200.0, "no")
 
 
