@@ -21,6 +21,7 @@ from contextlib import contextmanager
 # A replay's young generation is collected every this many allocations (the default is 700).
 RELAXED_YOUNG_THRESHOLD = 100_000
 
+
 class _Pauses:
     """Bursts in progress over all threads, and whether the collector was enabled when the
     first of them began: the collector is process-wide, so this state is too."""
