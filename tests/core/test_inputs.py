@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -63,7 +64,7 @@ def test_without_a_checkpoint_of_this_attempt_everything_is_lost(checkpoint: flo
     assert ended.rework_gpu_s == pytest.approx(4000.0)
 
 
-def _running(**changes: object) -> Run:
+def _running(**changes: Any) -> Run:
     run = Run(
         "r1",
         "j1",

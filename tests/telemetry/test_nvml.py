@@ -173,8 +173,8 @@ def test_reads_every_field_and_gpm_from_the_second_sample_on() -> None:
     )
     assert second[1].gpm is None  # no GPM on that device, ever
     source.close()
-    assert nvml.state["allocated"] == nvml.state["freed"] == 2  # type: ignore[attr-defined]
-    assert nvml.state["shutdown"] == 1  # type: ignore[attr-defined]
+    assert nvml.state["allocated"] == nvml.state["freed"] == 2
+    assert nvml.state["shutdown"] == 1
 
 
 def test_mig_instances_are_listed() -> None:

@@ -22,7 +22,8 @@ def seasonal(seed: int) -> np.ndarray:
     weekday = (hours // 24) % 7 < 5
     level = np.where((hour_of_day >= 8) & (hour_of_day < 20), 400.0, 120.0)
     level = np.where(weekday, level, 60.0)
-    return level * rng.normal(1.0, 0.08, size=len(hours)).clip(0.7, 1.3)
+    spend: np.ndarray = level * rng.normal(1.0, 0.08, size=len(hours)).clip(0.7, 1.3)
+    return spend
 
 
 def test_clean_series_yield_no_anomaly() -> None:
