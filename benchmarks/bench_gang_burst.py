@@ -27,7 +27,7 @@ def main() -> None:
         Pricing(PricingModel.OWNED, 8.0),
     )  # fmt: skip
     fleet = Fleet((Site("dc", SiteKind.ONPREM, "local", "EU", (pool,)),))
-    jobs = []
+    jobs: list[TraceJob] = []
     for count, replicas in BURST:
         for _ in range(count):
             jobs.append(TraceJob(f"g{len(jobs):02d}", 0.0, DURATION_S, float(replicas * GPUS)))

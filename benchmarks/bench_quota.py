@@ -38,14 +38,19 @@ def main() -> None:
     pool = Pool("dc", "gpus", "emulated", NodeShape(ACC, 20, 200, 4000), nodes, nodes,
                 Pricing(PricingModel.OWNED, 20.0))  # fmt: skip
     fleet = Fleet((Site("dc", SiteKind.ONPREM, "local", "EU", (pool,)),), teams)
-    jobs = []
-    for team in teams:
-        for name, (count, gpus, duration, priority, every) in CLASSES.items():
-            for i in range(count):
-                jobs.append(
-                    TraceJob(f"{team.name}-{name}-{i}", i * every, duration, float(gpus),
-                             team=team.name, priority=priority)
-                )  # fmt: skip
+    jobs = [
+        TraceJob(
+            f"{team.name}-{name}-{i}",
+            i * every,
+            duration,
+            float(gpus),
+            team=team.name,
+            priority=priority,
+        )
+        for team in teams
+        for name, (count, gpus, duration, priority, every) in CLASSES.items()
+        for i in range(count)
+    ]
     shaper = Shaper(fleet, ShapeOptions(checkpoint_minutes=None))
     prepared = prepare(jobs, shaper)
     start = time.perf_counter()

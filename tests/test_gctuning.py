@@ -13,8 +13,9 @@ from aiplane.gctuning import paused_collector
 
 @pytest.fixture(autouse=True)
 def _restore_collector() -> Iterator[None]:
-    enabled = gc.isenabled()
+    enabled, thresholds = gc.isenabled(), gc.get_threshold()
     yield
+    gc.set_threshold(*thresholds)
     if enabled:
         gc.enable()
     else:
@@ -23,9 +24,16 @@ def _restore_collector() -> Iterator[None]:
 
 def test_a_pause_resumes_the_collector_even_after_an_error() -> None:
     gc.enable()
-    with pytest.raises(RuntimeError), paused_collector():
-        assert not gc.isenabled()
-        raise RuntimeError("cycle failed")
+    enabled_inside: list[bool] = []
+
+    def failing_cycle() -> None:
+        with paused_collector():
+            enabled_inside.append(gc.isenabled())
+            raise RuntimeError("cycle failed")
+
+    with pytest.raises(RuntimeError, match="cycle failed"):
+        failing_cycle()
+    assert enabled_inside == [False]
     assert gc.isenabled()
 
 

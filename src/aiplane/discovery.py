@@ -145,7 +145,7 @@ class LocalHome:
         """
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:
-            return subprocess.Popen(
+            return subprocess.Popen(  # noqa: S603 (a fixed argv: this interpreter, our module)
                 [sys.executable, "-m", SERVER_MODULE, "--port", "0", "--quiet"],
                 stdin=subprocess.DEVNULL,
                 stdout=log,

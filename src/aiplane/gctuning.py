@@ -18,9 +18,31 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-_lock = threading.Lock()
-_paused = 0  # bursts in progress, over all threads
-_resume = False  # whether the collector was enabled when the first of them began
+
+class _Pauses:
+    """Bursts in progress over all threads, and whether the collector was enabled when the
+    first of them began: the collector is process-wide, so this state is too."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+        self._resume = False
+
+    def begin(self) -> None:
+        with self._lock:
+            if self._count == 0:
+                self._resume = gc.isenabled()
+                gc.disable()
+            self._count += 1
+
+    def end(self) -> None:
+        with self._lock:
+            self._count -= 1
+            if self._count == 0 and self._resume:
+                gc.enable()
+
+
+_pauses = _Pauses()
 
 
 @contextmanager
@@ -31,16 +53,8 @@ def paused_collector() -> Iterator[None]:
     The collector is process-wide: bursts that overlap in several threads resume it when the
     last one ends, and only if it was enabled when the first began.
     """
-    global _paused, _resume
-    with _lock:
-        if _paused == 0:
-            _resume = gc.isenabled()
-            gc.disable()
-        _paused += 1
+    _pauses.begin()
     try:
         yield
     finally:
-        with _lock:
-            _paused -= 1
-            if _paused == 0 and _resume:
-                gc.enable()
+        _pauses.end()

@@ -78,6 +78,6 @@ def test_a_handle_it_never_gave_is_lost_and_a_foreign_one_refused() -> None:
     assert fake.poll({"id": "other/a0/r0"}).status is ReplicaStatus.LOST
     assert fake.logs({"id": "other/a0/r0"}) == ""
     with pytest.raises(BackendError):
-        fake.logs({"dir": "/tmp"})
+        fake.logs({"dir": "/srv/replicas"})
     with pytest.raises(BackendError):
         fake.drain({"id": "other/a0/r0"})

@@ -61,6 +61,7 @@ def _fake_pynvml(
         if init_fails:
             raise _NvmlError("NVML Shared Library Not Found")
 
+    module.NVMLError = _NvmlError  # type: ignore[attr-defined]
     module.nvmlInit = init  # type: ignore[attr-defined]
     module.nvmlShutdown = lambda: calls.append("shutdown")  # type: ignore[attr-defined]
     module.nvmlDeviceGetCount = lambda: len(devices)  # type: ignore[attr-defined]

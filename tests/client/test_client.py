@@ -55,7 +55,7 @@ def recording(answer: Handler) -> tuple[list[httpx.Request], Client]:
 
 
 def test_listing_sends_filters_and_returns_a_typed_page() -> None:
-    seen, client = recording(lambda r: httpx.Response(200, json={"items": [JOB]}))
+    seen, client = recording(lambda _: httpx.Response(200, json={"items": [JOB]}))
     page = client.jobs.list(state=["running", "pending"], team="research", limit=10)
     assert isinstance(page, JobPage) and page.next_cursor is None
     [job] = page.items
@@ -69,7 +69,7 @@ def test_listing_sends_filters_and_returns_a_typed_page() -> None:
 
 
 def test_submit_posts_the_spec_body() -> None:
-    seen, client = recording(lambda r: httpx.Response(201, json=JOB))
+    seen, client = recording(lambda _: httpx.Response(201, json=JOB))
     job = client.jobs.submit({"name": "ft"}, source="ft.yaml", workdir="/w")
     assert isinstance(job, JobOut) and job.id == "j-1"
     assert seen[0].method == "POST"
@@ -91,7 +91,7 @@ def test_cost_report_travels_as_from_and_to() -> None:
         "rows": [],
         "idle": [],
     }
-    seen, client = recording(lambda r: httpx.Response(200, json=report))
+    seen, client = recording(lambda _: httpx.Response(200, json=report))
     got = client.costs.report(by="team", start="2025-06-01")
     assert isinstance(got, CostReport) and got.from_ == "2025-06-01T00:00:00Z"
     assert got.model_dump(mode="json", by_alias=True) == report
@@ -106,7 +106,7 @@ def test_an_error_body_becomes_an_api_error_with_status_and_problems() -> None:
             "problems": [{"location": "w.yaml: kind", "message": "bad", "given": "x"}],
         }
     }
-    _, client = recording(lambda r: httpx.Response(422, json=body))
+    _, client = recording(lambda _: httpx.Response(422, json=body))
     with pytest.raises(ApiError) as raised:
         client.jobs.submit({})
     err = raised.value
@@ -115,7 +115,7 @@ def test_an_error_body_becomes_an_api_error_with_status_and_problems() -> None:
 
 
 def test_a_foreign_error_body_is_kept_as_text() -> None:
-    _, client = recording(lambda r: httpx.Response(502, text="<html>bad gateway</html>"))
+    _, client = recording(lambda _: httpx.Response(502, text="<html>bad gateway</html>"))
     with pytest.raises(ApiError) as raised:
         client.health()
     assert (raised.value.status, raised.value.code) == (502, "http_error")
@@ -132,7 +132,7 @@ def test_a_transport_failure_is_unreachable() -> None:
 
 
 def test_export_streams_to_a_file(tmp_path: Path) -> None:
-    seen, client = recording(lambda r: httpx.Response(200, content=b"a,b\n1,2\n"))
+    seen, client = recording(lambda _: httpx.Response(200, content=b"a,b\n1,2\n"))
     out = tmp_path / "focus.csv"
     assert client.costs.export(out, start="2025-06-01") == 8
     assert out.read_bytes() == b"a,b\n1,2\n"
@@ -155,6 +155,6 @@ def test_from_environment_without_a_local_server(
 
 def test_tokens_send_the_role_as_text() -> None:
     answer: dict[str, Any] = {"id": "t-1", "name": "ci", "role": "viewer", "token": "secret"}
-    seen, client = recording(lambda r: httpx.Response(201, json=answer))
+    seen, client = recording(lambda _: httpx.Response(201, json=answer))
     assert client.tokens.create("ci", "viewer").token == "secret"
     assert json.loads(seen[0].content) == {"name": "ci", "role": "viewer"}

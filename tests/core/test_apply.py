@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiplane.core.runs import Placement, ReplicaAssignment
 from aiplane.core.scheduling.apply import PlaceCheck, Refusal, Refused, ordered
-from aiplane.core.scheduling.decisions import Place, Preempt, Release, Wait
+from aiplane.core.scheduling.decisions import Decision, Place, Preempt, Release, Wait
 from aiplane.core.scheduling.nodes import NodeTable
 from aiplane.core.workloads import Constraints
 from tests.builders import fleet, pool, site, workload
@@ -33,12 +33,12 @@ def place(run_id: str, pool_key: str, *nodes_gpus: tuple[str, float]) -> Place:
 
 
 def test_preemptions_come_first_and_the_rest_keep_the_policys_order() -> None:
-    decisions = [
+    decisions: list[Decision] = [
         place("a", "us/p", ("us/p/0", 8)),
         Wait("b", "capacity"),
-        Preempt("c", "room", 0.0, "a"),
+        Preempt("c", "a", "room"),
         Release("us/p", ("us/p/1",), "idle"),
-        Preempt("d", "room", 0.0, "a"),
+        Preempt("d", "a", "room"),
     ]
     assert [type(d).__name__ for d in ordered(decisions)] == [
         "Preempt",

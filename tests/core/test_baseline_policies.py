@@ -12,7 +12,7 @@ from aiplane.core.scheduling.baselines.fifo import Fifo
 from aiplane.core.scheduling.baselines.las import LasSettings, TwoDimensionalLas
 from aiplane.core.scheduling.baselines.placer import CycleCapacity, OfferCache, Option
 from aiplane.core.scheduling.baselines.sjf import ShortestJobFirst
-from aiplane.core.scheduling.decisions import Place, Preempt, Wait
+from aiplane.core.scheduling.decisions import Decision, Place, Preempt, Wait
 from aiplane.core.scheduling.packing import FreeNode, pack_gang
 from aiplane.core.scheduling.snapshot import NodeState, PendingRun, RunningRun, Snapshot
 from aiplane.core.workloads import Constraints, Workload
@@ -42,7 +42,7 @@ def running(name: str, w: Workload, node: str, gpus: float, at: float, started: 
     return RunningRun(name, name, w, placement, at, started, attained_gpu_s=attained)
 
 
-def placed(decisions: list[object]) -> list[str]:
+def placed(decisions: list[Decision]) -> list[str]:
     return [d.run_id for d in decisions if isinstance(d, Place)]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -63,7 +64,7 @@ def test_without_a_checkpoint_of_this_attempt_everything_is_lost(checkpoint: flo
     assert ended.rework_gpu_s == pytest.approx(4000.0)
 
 
-def _running(**changes: object) -> Run:
+def _running(**changes: Any) -> Run:
     run = Run(
         "r1",
         "j1",
@@ -97,7 +98,7 @@ def test_requeue_folds_the_preempted_attempt_and_keeps_where_the_checkpoint_is()
 
 
 def test_only_a_preempted_run_is_requeued() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="only a preempted run is requeued"):
         requeue(_running(), W, 200.0, "no")
 
 

@@ -111,4 +111,4 @@ def test_victims_lose_the_least_work_and_the_unneeded_are_spared() -> None:
 
 
 def test_no_victim_set_when_even_all_are_not_enough() -> None:
-    assert choose_victims([run("v")], NOW, lambda v: False) is None
+    assert choose_victims([run("v")], NOW, lambda _: False) is None

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from aiplane.core.fleet import Dataset, Fleet, PricingModel
 from aiplane.core.resources import Resources
 from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
-from aiplane.core.scheduling.decisions import Place, Wait
+from aiplane.core.scheduling.decisions import Decision, Place, Wait
 from aiplane.core.scheduling.snapshot import NodeState, PendingRun, Snapshot
 from aiplane.core.workloads import Constraints, SpotPolicy, Workload
 from tests.builders import fleet, pool, site, workload
@@ -33,7 +33,7 @@ def snapshot(f: Fleet, *pending: Workload, used: dict[str, float] | None = None)
     return Snapshot(f, tuple(nodes), runs, now=100.0)
 
 
-def placed(decisions: list[Place | Wait]) -> dict[str, Place]:
+def placed(decisions: list[Decision]) -> dict[str, Place]:
     return {d.run_id: d for d in decisions if isinstance(d, Place)}
 
 

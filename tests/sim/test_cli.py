@@ -25,7 +25,7 @@ def aiplane(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env.pop("AIPLANE_URL", None)
     return subprocess.run(
         [sys.executable, "-m", "aiplane", *args],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
 
 

@@ -129,5 +129,5 @@ def test_parsers() -> None:
     assert parse_mapping("submit=a, gpus=b") == {"submit": "a", "gpus": "b"}
     with pytest.raises(SpecError):
         parse_mapping("when=a")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="use START:END"):
         parse_window("1:2:3:4")

@@ -25,7 +25,7 @@ class NoBook:
     """A price book that must not be asked: resolved documents carry their own prices."""
 
     def offers(self, instance_type: str, region: str | None = None) -> list[InstanceOffer]:
-        raise AssertionError(f"catalog consulted for {instance_type}")
+        raise AssertionError(f"catalog consulted for {instance_type} in {region}")
 
     def instance_types(self) -> list[str]:
         raise AssertionError("catalog consulted")

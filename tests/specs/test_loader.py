@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aiplane.core.errors import Problem
+from aiplane.core.errors import Problem, SpecError
 from aiplane.specs import load_fleet, load_workload, parse_yaml, read_yaml
 
 from .conftest import problems_of
@@ -32,7 +32,7 @@ def test_yaml_syntax_error_has_line_and_column(tmp_path: Path) -> None:
     assert problem.given is None
 
 
-def test_bad_indentation(tmp_path: Path) -> None:
+def test_bad_indentation() -> None:
     [problem] = problems_of(lambda: parse_yaml("name: a\n  team: b\n", "w.yaml"))
     assert problem.location == "w.yaml:2:7"
     assert problem.message.startswith("invalid YAML: mapping values are not allowed here")
@@ -43,6 +43,15 @@ def test_duplicate_key_is_an_error(tmp_path: Path) -> None:
     [problem] = problems_of(lambda: load_workload(path))
     assert problem.location == f"{path}:3:1"
     assert "duplicate key 'name'" in problem.message
+
+
+def test_python_tags_are_refused_not_constructed() -> None:
+    # The loader is PyYAML's safe one: a tag that would run code is an error, not a call.
+    text = "x: !!python/object/apply:os.system ['echo constructed']\n"
+    [problem] = problems_of(lambda: parse_yaml(text, "w.yaml"))
+    assert problem.location == "w.yaml:1:4"
+    assert "could not determine a constructor" in problem.message
+    assert "python/object/apply:os.system" in problem.message
 
 
 @pytest.mark.parametrize("text", ["", "\n", "# nothing but a comment\n", "---\n"])
@@ -86,10 +95,12 @@ def test_not_utf8(tmp_path: Path) -> None:
 
 def test_error_text_names_file_and_problem(tmp_path: Path) -> None:
     path = _write(tmp_path, "- a\n")
-    with pytest.raises(Exception) as info:
+    with pytest.raises(SpecError) as info:
         load_fleet(path)
     assert str(info.value).splitlines() == [
         f"cannot read {path}",
-        f"  - {path}: the top level must be a mapping of fields, not a list (given: ['a']); "
-        "allowed: a mapping of fields",
+        (
+            f"  - {path}: the top level must be a mapping of fields, not a list (given: ['a']); "
+            "allowed: a mapping of fields"
+        ),
     ]

@@ -16,7 +16,11 @@ from aiplane.telemetry.nvml import NvmlSource
 MIB = 2**20
 
 
-class NotSupportedError(Exception):
+class NvmlError(Exception):
+    """Stands in for ``pynvml.NVMLError``, the base of everything NVML raises."""
+
+
+class NotSupportedError(NvmlError):
     pass
 
 
@@ -51,8 +55,33 @@ class _MetricsGet:
         self.metrics = [_Metric() for _ in range(8)]
 
 
+def _metrics_get(request: _MetricsGet) -> _MetricsGet:
+    # Percent values, as NVML gives them.
+    values = {2: 42.0, 3: 12.5, 5: 30.0, 10: 55.0, 1: 60.0}
+    for metric in request.metrics[: request.numMetrics]:
+        metric.value = values[metric.metricId]
+    return request
+
+
+def _temperature(h: Device, _: int) -> int:
+    if h.temperature_fails:
+        raise NotSupportedError
+    return 55
+
+
+def _processes(h: Device) -> list[Any]:
+    return [types.SimpleNamespace(pid=p, usedGpuMemory=used) for p, used in h.procs]
+
+
+def _mig_handle(_h: Device, i: int) -> Device:
+    if i != 0:
+        raise NotSupportedError
+    return Device(uuid="MIG-1111", total=19968 * MIB, used=1000 * MIB)
+
+
 def fake_pynvml(devices: list[Device], *, init_fails: bool = False) -> types.ModuleType:
     m = types.ModuleType("pynvml")
+    m.NVMLError = NvmlError  # type: ignore[attr-defined]
     state: dict[str, Any] = {"allocated": 0, "freed": 0, "shutdown": 0, "ticks": 0}
     m.state = state  # type: ignore[attr-defined]
     m.NVML_TEMPERATURE_GPU = 0  # type: ignore[attr-defined]
@@ -62,19 +91,12 @@ def fake_pynvml(devices: list[Device], *, init_fails: bool = False) -> types.Mod
 
     def init() -> None:
         if init_fails:
-            raise RuntimeError("NVML Shared Library Not Found")
+            raise NvmlError("NVML Shared Library Not Found")
 
     def sample_get(h: Device, sample: dict[str, Any]) -> dict[str, Any]:
         state["ticks"] += 1
         sample.update(device=h, tick=state["ticks"])
         return sample
-
-    def metrics_get(request: _MetricsGet) -> _MetricsGet:
-        # Percent values, as NVML gives them.
-        values = {2: 42.0, 3: 12.5, 5: 30.0, 10: 55.0, 1: 60.0}
-        for metric in request.metrics[: request.numMetrics]:
-            metric.value = values[metric.metricId]
-        return request
 
     def sample_free(_: Any) -> None:
         state["freed"] += 1
@@ -82,19 +104,6 @@ def fake_pynvml(devices: list[Device], *, init_fails: bool = False) -> types.Mod
     def sample_alloc() -> dict[str, Any]:
         state["allocated"] += 1
         return {}
-
-    def temperature(h: Device, _: int) -> int:
-        if h.temperature_fails:
-            raise NotSupportedError
-        return 55
-
-    def processes(h: Device) -> list[Any]:
-        return [types.SimpleNamespace(pid=p, usedGpuMemory=used) for p, used in h.procs]
-
-    def mig_handle(h: Device, i: int) -> Device:
-        if i != 0:
-            raise NotSupportedError
-        return Device(uuid="MIG-1111", total=19968 * MIB, used=1000 * MIB)
 
     fns = {
         "nvmlInit": init,
@@ -104,7 +113,7 @@ def fake_pynvml(devices: list[Device], *, init_fails: bool = False) -> types.Mod
         "nvmlDeviceGetName": lambda h: h.name.encode(),  # old bindings return bytes
         "nvmlDeviceGetUUID": lambda h: h.uuid,
         "nvmlDeviceGetMemoryInfo": lambda h: types.SimpleNamespace(total=h.total, used=h.used),
-        "nvmlDeviceGetEnforcedPowerLimit": lambda h: 700_000,
+        "nvmlDeviceGetEnforcedPowerLimit": lambda _h: 700_000,
         "nvmlGpmQueryDeviceSupport": lambda h: types.SimpleNamespace(isSupportedDevice=int(h.gpm)),
         "nvmlDeviceGetMigMode": lambda h: [int(h.mig), int(h.mig)],
         "nvmlDeviceGetUtilizationRates": lambda h: types.SimpleNamespace(
@@ -112,19 +121,19 @@ def fake_pynvml(devices: list[Device], *, init_fails: bool = False) -> types.Mod
         ),
         "nvmlDeviceGetPowerUsage": lambda h: h.power_mw,
         "nvmlDeviceGetTotalEnergyConsumption": lambda h: h.energy_mj,
-        "nvmlDeviceGetTemperature": temperature,
-        "nvmlDeviceGetClockInfo": lambda h, kind: 1980 if kind == 1 else 2619,
-        "nvmlDeviceGetCurrentClocksEventReasons": lambda h: 4,
-        "nvmlDeviceGetComputeRunningProcesses": processes,
-        "nvmlDeviceGetGraphicsRunningProcesses": lambda h: [],
-        "nvmlDeviceGetMaxMigDeviceCount": lambda h: 7,
-        "nvmlDeviceGetMigDeviceHandleByIndex": mig_handle,
-        "nvmlDeviceGetGpuInstanceId": lambda h: 3,
-        "nvmlDeviceGetComputeInstanceId": lambda h: 0,
+        "nvmlDeviceGetTemperature": _temperature,
+        "nvmlDeviceGetClockInfo": lambda _h, kind: 1980 if kind == 1 else 2619,
+        "nvmlDeviceGetCurrentClocksEventReasons": lambda _h: 4,
+        "nvmlDeviceGetComputeRunningProcesses": _processes,
+        "nvmlDeviceGetGraphicsRunningProcesses": lambda _h: [],
+        "nvmlDeviceGetMaxMigDeviceCount": lambda _h: 7,
+        "nvmlDeviceGetMigDeviceHandleByIndex": _mig_handle,
+        "nvmlDeviceGetGpuInstanceId": lambda _h: 3,
+        "nvmlDeviceGetComputeInstanceId": lambda _h: 0,
         "nvmlGpmSampleAlloc": sample_alloc,
         "nvmlGpmSampleGet": sample_get,
         "nvmlGpmSampleFree": sample_free,
-        "nvmlGpmMetricsGet": metrics_get,
+        "nvmlGpmMetricsGet": _metrics_get,
         "c_nvmlGpmMetricsGet_t": _MetricsGet,
     }
     for name, fn in fns.items():
@@ -164,8 +173,8 @@ def test_reads_every_field_and_gpm_from_the_second_sample_on() -> None:
     )
     assert second[1].gpm is None  # no GPM on that device, ever
     source.close()
-    assert nvml.state["allocated"] == nvml.state["freed"] == 2  # type: ignore[attr-defined]
-    assert nvml.state["shutdown"] == 1  # type: ignore[attr-defined]
+    assert nvml.state["allocated"] == nvml.state["freed"] == 2
+    assert nvml.state["shutdown"] == 1
 
 
 def test_mig_instances_are_listed() -> None:

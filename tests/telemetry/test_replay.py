@@ -62,7 +62,7 @@ def test_playback_follows_the_clock_in_order() -> None:
     t0 = rec.samples[0].t
     start = 5000.0
     seen = []
-    for step in range(0, 40):
+    for step in range(40):
         [s] = source.sample(start + step)
         seen.append(s.phase)
         # the sample shown is the last one recorded at or before this offset

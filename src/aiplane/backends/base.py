@@ -128,7 +128,8 @@ def launch_each(backend: Backend, specs: Sequence[LaunchSpec], grace_s: float) -
     landings: list[Landing] = []
     try:
         for spec in specs:
-            landings.append(Landing(spec.replica, backend.launch(spec), spec.node))
+            # A loop, not a comprehension: on a failure ``landings`` holds what must be cancelled.
+            landings.append(Landing(spec.replica, backend.launch(spec), spec.node))  # noqa: PERF401
     except BackendError:
         for landing in landings:
             backend.cancel(landing.handle, grace_s)
@@ -198,8 +199,10 @@ def scale_each(
     for handle in reversed(handles[replicas:]):
         backend.drain(handle)
         backend.cancel(handle, grace_s)
-    for index in range(len(kept), replicas):
-        kept.append(backend.launch(replace(template, replica=index, replicas=replicas)))
+    kept.extend(
+        backend.launch(replace(template, replica=index, replicas=replicas))
+        for index in range(len(kept), replicas)
+    )
     return kept
 
 

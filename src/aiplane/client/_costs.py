@@ -35,7 +35,7 @@ class Costs:
     def export(
         self,
         out: Path,
-        format: str = "focus",
+        format: str = "focus",  # noqa: A002 (the API's query parameter; callers pass it by name)
         start: str | None = None,
         end: str | None = None,
     ) -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import pairwise
 
 Row = Sequence[float]
@@ -55,9 +55,23 @@ def change_points(
     n = len(rows)
     if n == 0:
         return []
-    dims = len(rows[0])
-    noise = sum(_noise_variance(rows, d) for d in range(dims))
+    noise = sum(_noise_variance(rows, d) for d in range(len(rows[0])))
     penalty = max(min_gain, noise_factor * math.log(n) * noise)
+    cost = _segment_cost(rows)
+    k_min = max(1, min_size)
+    candidates: list[tuple[float, int, int, int]] = []
+    for i, j in _seeded_intervals(n, max(2 * k_min, n // 2048)):
+        if j - i < 2 * k_min:
+            continue
+        gain, k = _best_split(cost, i, j, k_min)
+        if k > 0 and gain >= penalty:
+            candidates.append((gain, k, i, j))
+    return [0, *_nested_splits(candidates)]
+
+
+def _segment_cost(rows: Sequence[Row]) -> Callable[[int, int], float]:
+    """The squared error of rows ``[i, j)`` about their mean, in O(dims) from prefix sums."""
+    n, dims = len(rows), len(rows[0])
     s1 = [[0.0] * (n + 1) for _ in range(dims)]
     s2 = [0.0] * (n + 1)
     for d in range(dims):
@@ -71,24 +85,27 @@ def change_points(
         m = j - i
         return s2[j] - s2[i] - sum((col[j] - col[i]) ** 2 for col in s1) / m
 
-    k_min = max(1, min_size)
-    candidates: list[tuple[float, int, int, int]] = []
-    for i, j in _seeded_intervals(n, max(2 * k_min, n // 2048)):
-        if j - i < 2 * k_min:
-            continue
-        whole = cost(i, j)
-        best_gain, best_k = 0.0, -1
-        for k in range(i + k_min, j - k_min + 1):
-            gain = whole - cost(i, k) - cost(k, j)
-            if gain > best_gain:
-                best_gain, best_k = gain, k
-        if best_k > 0 and best_gain >= penalty:
-            candidates.append((best_gain, best_k, i, j))
+    return cost
+
+
+def _best_split(cost: Callable[[int, int], float], i: int, j: int, k_min: int) -> tuple[float, int]:
+    """The split of ``[i, j)`` that lowers the cost most, as (gain, k); k is -1 for none."""
+    whole = cost(i, j)
+    best_gain, best_k = 0.0, -1
+    for k in range(i + k_min, j - k_min + 1):
+        gain = whole - cost(i, k) - cost(k, j)
+        if gain > best_gain:
+            best_gain, best_k = gain, k
+    return best_gain, best_k
+
+
+def _nested_splits(candidates: list[tuple[float, int, int, int]]) -> list[int]:
+    """The splits taken greedily, largest gain first, each only within one current segment."""
     taken: list[int] = []
     for _, k, i, j in sorted(candidates, reverse=True):
-        # Only within one current segment: no split already taken strictly inside (i, j).
+        # No split already taken strictly inside (i, j).
         pos = bisect.bisect_right(taken, i)
         if pos < len(taken) and taken[pos] < j:
             continue
         bisect.insort(taken, k)
-    return [0, *taken]
+    return taken

@@ -88,4 +88,4 @@ class Workload:
 
     def options(self) -> tuple[AcceleratorOption | None, ...]:
         """Acceptable accelerator options, or a single ``None`` for CPU-only work."""
-        return self.accelerators if self.accelerators else (None,)
+        return self.accelerators or (None,)

@@ -37,7 +37,7 @@ from pathlib import Path
 from aiplane.core.accelerators import canonical_name
 from aiplane.core.errors import CatalogError, Problem
 from aiplane.pricing.base import InstanceOffer
-from aiplane.pricing.gcp_hosts import GpuPriceRow, bundled_gpus, gpu_price
+from aiplane.pricing.gcp_hosts import BundledGpus, GpuPriceRow, bundled_gpus, gpu_price
 
 REQUIRED_COLUMNS = ("InstanceType", "Region", "Price")
 OPTIONAL_COLUMNS = (
@@ -135,6 +135,7 @@ class _HostRow:
     price: float | None
     spot: float | None
     line: int
+    bundle: BundledGpus
 
 
 class _Reader:
@@ -177,7 +178,7 @@ class _Reader:
 
     def price(self, column: str) -> float | None:
         value = self.number(column)
-        return value if value else None  # empty or zero: no price known
+        return value or None  # empty or zero: no price known
 
 
 def parse_catalog(data: bytes, display: str, source: str) -> list[InstanceOffer]:
@@ -237,9 +238,12 @@ def _parse_rows(
             raise reader.error("Region", "empty region")
         cpus = reader.number("vCPUs") or 0.0
         memory = reader.number("MemoryGiB") or 0.0
-        if not raw_acc and bundled_gpus(instance_type) is not None:
+        bundle = None if raw_acc else bundled_gpus(instance_type)
+        if bundle is not None:
             hosts.append(
-                _HostRow(instance_type, cpus, memory, region, zone, price, spot, reader.line)
+                _HostRow(
+                    instance_type, cpus, memory, region, zone, price, spot, reader.line, bundle
+                )
             )
             continue
         if price is None:
@@ -266,8 +270,7 @@ def _price_hosts(
 ) -> list[InstanceOffer]:
     offers: list[InstanceOffer] = []
     for host in hosts:
-        bundle = bundled_gpus(host.instance_type)
-        assert bundle is not None
+        bundle = host.bundle
         rows = gpu_rows.get((bundle.gpu_row, host.region), [])
         gpu_on_demand = gpu_price(rows, host.zone, bundle.count, spot=False)
         if host.price is None or gpu_on_demand is None:

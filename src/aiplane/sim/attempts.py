@@ -78,13 +78,18 @@ class JobState:
             self.progress,
         )
 
+    def held(self) -> Placement:
+        """Where the running attempt is placed."""
+        if self.placement is None:
+            raise RuntimeError(f"{self.job.id} is not running: it holds no placement")
+        return self.placement
+
     def running_run(self, last_checkpoint_at: float | None = None) -> RunningRun:
-        assert self.placement is not None
         return running_input(
             self.job.id,
             self.job.id,
             self.workload,
-            self.placement,
+            self.held(),
             self.job.submit_s,
             self.started_at,
             last_checkpoint_at,

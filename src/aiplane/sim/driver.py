@@ -98,6 +98,7 @@ class Simulator:
         self._waiting_shapes: Counter[Shape] = Counter()
         self.check = PlaceCheck(fleet)
         self._next_sample = 0.0
+        self._arrived = 0  # jobs[:_arrived] have been submitted
         self._follow_ups = 0
         self._done = 0
 
@@ -106,13 +107,13 @@ class Simulator:
     def run(self, progress: Callable[[int, int], None] | None = None) -> SimResult:
         wall = time.perf_counter()
         jobs, events, opts = self.jobs, self._events, self.options
-        total, arrived = len(jobs), 0
+        total = len(jobs)
         next_cycle: float | None = None
         last_cycle = -math.inf
         steps = 0
         while True:
             t = min(
-                jobs[arrived].job.submit_s if arrived < total else math.inf,
+                jobs[self._arrived].job.submit_s if self._arrived < total else math.inf,
                 events[0][0] if events else math.inf,
                 next_cycle if next_cycle is not None else math.inf,
             )
@@ -120,19 +121,8 @@ class Simulator:
                 break
             self.nodes.advance(t)
             self.clock.advance_to(t)
-            dirty = False
-            while arrived < total and jobs[arrived].job.submit_s <= t:
-                self._enqueue(jobs[arrived])
-                arrived += 1
-                dirty = True
-            while events and events[0][0] <= t:
-                _, _, kind, index, attempt = heapq.heappop(events)
-                state = jobs[index]
-                if state.state != RUNNING or state.attempt != attempt:
-                    continue  # stale: the attempt already ended
-                self._end_attempt(state, t, finished=kind == _FINISH)
-                dirty = True
-            if dirty:
+            arrivals = self._submit_due(t)
+            if self._end_due(t) or arrivals:
                 due = max(t, last_cycle + opts.min_cycle_interval_s)
                 next_cycle = due if next_cycle is None else min(next_cycle, due)
             if next_cycle is not None and next_cycle <= t:
@@ -153,6 +143,26 @@ class Simulator:
         if progress is not None:
             progress(self._done, total)
         return self._result(time.perf_counter() - wall)
+
+    def _submit_due(self, t: float) -> bool:
+        """Queue the jobs submitted by ``t``; True if there were any."""
+        jobs, first = self.jobs, self._arrived
+        while self._arrived < len(jobs) and jobs[self._arrived].job.submit_s <= t:
+            self._enqueue(jobs[self._arrived])
+            self._arrived += 1
+        return self._arrived > first
+
+    def _end_due(self, t: float) -> bool:
+        """End the attempts that finish or are interrupted by ``t``; True if any did."""
+        events, ended = self._events, False
+        while events and events[0][0] <= t:
+            _, _, kind, index, attempt = heapq.heappop(events)
+            state = self.jobs[index]
+            if state.state != RUNNING or state.attempt != attempt:
+                continue  # stale: the attempt already ended
+            self._end_attempt(state, t, finished=kind == _FINISH)
+            ended = True
+        return ended
 
     def _enqueue(self, state: JobState) -> None:
         run = state.pending_run()
@@ -262,8 +272,7 @@ class Simulator:
 
     def _end_attempt(self, state: JobState, now: float, finished: bool) -> None:
         if finished:
-            placement = state.placement
-            assert placement is not None
+            placement = state.held()
             self._account(state, placement, state.finish(now), now)
             self._done += 1
             del self.running[state.job.id]
@@ -273,8 +282,7 @@ class Simulator:
             self._stop(state, now, interrupted=True)
 
     def _stop(self, state: JobState, now: float, interrupted: bool) -> None:
-        placement = state.placement
-        assert placement is not None
+        placement = state.held()
         self._account(state, placement, state.stop(now, interrupted), now)
         del self.running[state.job.id]
         self.counters.releases += self.nodes.release(placement.assignments)

@@ -155,7 +155,7 @@ class FleetEditor:
         """A node shape for ``accel``, copying CPUs and memory from a pool that has it."""
         for pool in self._pools(doc):
             node = pool.get("node", {})
-            if node.get("accelerator") in (accel,) and node.get("gpus") == gpn:
+            if node.get("accelerator") == accel and node.get("gpus") == gpn:
                 return {k: v for k, v in node.items() if k != "instance_type"}
         shape: dict[str, Any] = {"accelerator": accel, "gpus": gpn, "cpus": 12 * gpn,
                                  "memory_gib": 128 * gpn}  # fmt: skip
@@ -324,7 +324,9 @@ def recommend(
                 f"{o.candidate.name}: on the frontier, but its cost plus waiting is "
                 f"{total(o) - total(best):+,.0f} USD against the recommendation"
             )
-    for o in outcomes:
-        if not _valid(o):
-            reasons.append(f"{o.candidate.name}: left out (unfinished jobs or violations)")
+    reasons.extend(
+        f"{o.candidate.name}: left out (unfinished jobs or violations)"
+        for o in outcomes
+        if not _valid(o)
+    )
     return best, reasons

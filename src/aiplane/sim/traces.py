@@ -69,7 +69,7 @@ def parse_time(text: str) -> float:
         return float(text)
     except ValueError:
         pass
-    stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    stamp = datetime.fromisoformat(text)  # a trailing Z too, since Python 3.11
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=UTC)
     return stamp.timestamp()
@@ -257,7 +257,7 @@ def load_trace(
     path: str | Path,
     options: TraceOptions | None = None,
     mapping: Mapping[str, str] | None = None,
-    format: str = "auto",
+    trace_format: str = "auto",
 ) -> Trace:
     """Read a trace and apply ``options``; submit times come back rebased to 0."""
     options = options or TraceOptions()
@@ -265,7 +265,7 @@ def load_trace(
         raise SpecError(
             "bad load factor", [Problem("--load-factor", "must be > 0", f"{options.load_factor:g}")]
         )
-    fmt = detect_format(path) if format == "auto" and not mapping else format
+    fmt = detect_format(path) if trace_format == "auto" and not mapping else trace_format
     fmt = "csv" if fmt == "auto" else fmt
     raw = read_philly(path) if fmt == "philly" else read_csv(path, mapping)
     counts = {"read": len(raw)}

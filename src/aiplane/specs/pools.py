@@ -93,7 +93,7 @@ class PoolBuilder:
     def _shape(
         self, loc: Loc, site: SiteSpec, pool: PoolSpec, need_price: bool
     ) -> tuple[NodeShape, InstanceOffer | None] | None:
-        node, p = pool.node, self.problems
+        node = pool.node
         if node.accelerator is not None and node.accelerator.strip().lower() == AUTO:
             return self._auto_shape(loc, pool, node), None
         offer: InstanceOffer | None = None
@@ -105,23 +105,45 @@ class PoolBuilder:
                 offer = self._offer([*loc, "instance_type"], node.instance_type, site)
                 if offer is None:
                     return None
-        accelerator: str | None = None
-        ok = True
-        if node.accelerator is not None:
-            accelerator = canonical_name(node.accelerator)
-            if accelerator is None and (node.custom_accelerator or node.instance_type):
-                accelerator = node.accelerator.strip()  # not in aiplane's table: kept as given
-            if accelerator is None:
-                p.add(
-                    [*loc, "accelerator"],
-                    "unknown accelerator type",
-                    node.accelerator,
-                    known_accelerators() + ", auto (local pools), or any name with "
-                    "custom_accelerator: true",
-                )
-                ok = False
-        elif offer is not None:
-            accelerator = offer.accelerator
+        accelerator, known = self._accelerator(loc, node, offer)
+        gpus, counted = self._gpus(loc, node, accelerator, offer, known)
+        amounts = [self._amount(loc, node, field, offer) for field in ("cpus", "memory_gib")]
+        cpus, memory_gib = amounts
+        if not (known and counted) or cpus is None or memory_gib is None:
+            return None
+        return NodeShape(accelerator, gpus, cpus, memory_gib), offer
+
+    def _accelerator(
+        self, loc: Loc, node: NodeSpec, offer: InstanceOffer | None
+    ) -> tuple[str | None, bool]:
+        """The node's accelerator (given, or the instance type's) and whether it is known."""
+        if node.accelerator is None:
+            return (offer.accelerator if offer is not None else None), True
+        accelerator = canonical_name(node.accelerator)
+        if accelerator is None and (node.custom_accelerator or node.instance_type):
+            accelerator = node.accelerator.strip()  # not in aiplane's table: kept as given
+        if accelerator is None:
+            self.problems.add(
+                [*loc, "accelerator"],
+                "unknown accelerator type",
+                node.accelerator,
+                known_accelerators() + ", auto (local pools), or any name with "
+                "custom_accelerator: true",
+            )
+            return None, False
+        return accelerator, True
+
+    def _gpus(
+        self,
+        loc: Loc,
+        node: NodeSpec,
+        accelerator: str | None,
+        offer: InstanceOffer | None,
+        known: bool,
+    ) -> tuple[int, bool]:
+        """GPUs per node (given, or the instance type's) and whether they suit the accelerator;
+        ``known`` is False when the accelerator was already reported unknown."""
+        p = self.problems
         gpus = node.gpus
         if gpus is None:
             gpus = offer.accelerator_count if offer is not None else 0
@@ -133,15 +155,15 @@ class PoolBuilder:
                     "a whole number >= 1",
                     show_given=False,
                 )
-                ok = False
-        elif accelerator is None and gpus > 0 and ok:
+                return gpus, False
+        elif accelerator is None and gpus > 0 and known:
             p.add(
                 [*loc, "gpus"],
                 "GPUs need an accelerator type",
                 gpus,
                 "node.accelerator, or gpus: 0 for a CPU-only node",
             )
-            ok = False
+            return gpus, False
         elif accelerator is not None and gpus == 0:
             p.add(
                 [*loc, "gpus"],
@@ -149,26 +171,21 @@ class PoolBuilder:
                 gpus,
                 "a whole number >= 1, or leave out accelerator for a CPU-only node",
             )
-            ok = False
-        amounts: list[float] = []
-        for field in ("cpus", "memory_gib"):
-            value: float | None = getattr(node, field)
-            if value is None and offer is not None:
-                value = offer.cpus if field == "cpus" else offer.memory_gib
-            if value is None:
-                p.add(
-                    [*loc, field],
-                    "required field is missing",
-                    None,
-                    "a number >= 0",
-                    show_given=False,
-                )
-                ok = False
-                value = 0.0
-            amounts.append(value)
-        if not ok:
-            return None
-        return NodeShape(accelerator, gpus, amounts[0], amounts[1]), offer
+            return gpus, False
+        return gpus, True
+
+    def _amount(
+        self, loc: Loc, node: NodeSpec, field: str, offer: InstanceOffer | None
+    ) -> float | None:
+        """``cpus`` or ``memory_gib`` per node (given, or the instance type's); None if neither."""
+        value: float | None = getattr(node, field)
+        if value is None and offer is not None:
+            value = offer.cpus if field == "cpus" else offer.memory_gib
+        if value is None:
+            self.problems.add(
+                [*loc, field], "required field is missing", None, "a number >= 0", show_given=False
+            )
+        return value
 
     def _auto_shape(self, loc: Loc, pool: PoolSpec, node: NodeSpec) -> NodeShape:
         p = self.problems

@@ -101,11 +101,13 @@ class WorkloadDocument(SpecModel):
         """Numbers and booleans in YAML are written as the strings a shell would see."""
         if not isinstance(value, dict):
             return value
-        out: dict[Any, Any] = {}
-        for key, item in value.items():
-            if isinstance(item, bool):
-                item = "true" if item else "false"
-            elif isinstance(item, int | float):
-                item = str(item)
-            out[key] = item
-        return out
+        return {key: _as_shell_text(item) for key, item in value.items()}
+
+
+def _as_shell_text(item: Any) -> Any:
+    """A YAML boolean or number as the text a shell would see; anything else unchanged."""
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    if isinstance(item, int | float):
+        return str(item)
+    return item

@@ -27,7 +27,7 @@ class HostSource:
     def static(self) -> list[GpuInfo]:
         return []
 
-    def sample(self, now: float) -> list[GpuSample]:
+    def sample(self, now: float) -> list[GpuSample]:  # noqa: ARG002 (the protocol's; no GPUs here)
         return []
 
     def host_sample(self, now: float, pids: Collection[int] | None = None) -> HostSample:

@@ -57,13 +57,6 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _try(call: Callable[..., T], *args: Any) -> T | None:
-    try:
-        return call(*args)
-    except Exception:  # pynvml.NVMLError_NotSupported and friends: the field is unknown
-        return None
-
-
 class NvmlSource:
     name = "nvml"
 
@@ -71,6 +64,8 @@ class NvmlSource:
         self, hostname: str | None = None, *, gpm: bool = True, pynvml: ModuleType | None = None
     ) -> None:
         self.nvml = pynvml or import_pynvml()
+        # What NVML raises (NVMLError_NotSupported and the rest): a field it cannot read.
+        self._nvml_error: type[Exception] = self.nvml.NVMLError
         try:
             self.nvml.nvmlInit()
         except Exception as exc:
@@ -91,9 +86,9 @@ class NvmlSource:
     def _read_info(self, index: int, handle: Any) -> GpuInfo:
         n = self.nvml
         memory = n.nvmlDeviceGetMemoryInfo(handle)
-        limit = _try(n.nvmlDeviceGetEnforcedPowerLimit, handle)
-        support = _try(n.nvmlGpmQueryDeviceSupport, handle)
-        mig = _try(n.nvmlDeviceGetMigMode, handle)
+        limit = self._try(n.nvmlDeviceGetEnforcedPowerLimit, handle)
+        support = self._try(n.nvmlGpmQueryDeviceSupport, handle)
+        mig = self._try(n.nvmlDeviceGetMigMode, handle)
         return GpuInfo(
             index=index,
             uuid=_text(n.nvmlDeviceGetUUID(handle)),
@@ -104,6 +99,13 @@ class NvmlSource:
             gpm_supported=bool(getattr(support, "isSupportedDevice", 0)),
             mig_enabled=bool(mig and mig[0]),
         )
+
+    def _try(self, call: Callable[..., T], *args: Any) -> T | None:
+        """``call(*args)``, or None where NVML cannot answer (the field is unknown)."""
+        try:
+            return call(*args)
+        except self._nvml_error:
+            return None
 
     def static(self) -> list[GpuInfo]:
         return list(self._info)
@@ -116,11 +118,11 @@ class NvmlSource:
 
     def _sample(self, info: GpuInfo, h: Any, now: float) -> GpuSample:
         n = self.nvml
-        util = _try(n.nvmlDeviceGetUtilizationRates, h)
-        memory = _try(n.nvmlDeviceGetMemoryInfo, h)
-        power = _try(n.nvmlDeviceGetPowerUsage, h)
-        energy = _try(n.nvmlDeviceGetTotalEnergyConsumption, h)
-        temperature = _try(n.nvmlDeviceGetTemperature, h, n.NVML_TEMPERATURE_GPU)
+        util = self._try(n.nvmlDeviceGetUtilizationRates, h)
+        memory = self._try(n.nvmlDeviceGetMemoryInfo, h)
+        power = self._try(n.nvmlDeviceGetPowerUsage, h)
+        energy = self._try(n.nvmlDeviceGetTotalEnergyConsumption, h)
+        temperature = self._try(n.nvmlDeviceGetTemperature, h, n.NVML_TEMPERATURE_GPU)
         processes = self._processes(h)
         return GpuSample(
             t=now,
@@ -135,8 +137,8 @@ class NvmlSource:
             power_w=power / 1000.0 if power is not None else None,
             energy_j=energy / 1000.0 if energy is not None else None,
             temperature_c=float(temperature) if temperature is not None else None,
-            sm_clock_mhz=_float(_try(n.nvmlDeviceGetClockInfo, h, n.NVML_CLOCK_SM)),
-            mem_clock_mhz=_float(_try(n.nvmlDeviceGetClockInfo, h, n.NVML_CLOCK_MEM)),
+            sm_clock_mhz=_float(self._try(n.nvmlDeviceGetClockInfo, h, n.NVML_CLOCK_SM)),
+            mem_clock_mhz=_float(self._try(n.nvmlDeviceGetClockInfo, h, n.NVML_CLOCK_MEM)),
             throttle_reasons=self._throttle_reasons(h),
             processes=processes,
             process_count=len(processes),
@@ -153,7 +155,7 @@ class NvmlSource:
         ):
             call = getattr(n, name, None)
             if call is not None:
-                value = _try(call, h)
+                value = self._try(call, h)
                 if value is not None:
                     return int(value)
         return 0
@@ -165,7 +167,7 @@ class NvmlSource:
             n.nvmlDeviceGetComputeRunningProcesses,
             n.nvmlDeviceGetGraphicsRunningProcesses,
         ):
-            for p in _try(query, h) or []:
+            for p in self._try(query, h) or []:
                 used = getattr(p, "usedGpuMemory", None)
                 seen.setdefault(int(p.pid), GpuProcess(int(p.pid), used / _MIB if used else None))
         return tuple(seen[pid] for pid in sorted(seen))
@@ -173,17 +175,17 @@ class NvmlSource:
     def _mig(self, h: Any) -> tuple[MigInstance, ...]:
         n = self.nvml
         instances: list[MigInstance] = []
-        for i in range(int(_try(n.nvmlDeviceGetMaxMigDeviceCount, h) or 0)):
-            mh = _try(n.nvmlDeviceGetMigDeviceHandleByIndex, h, i)
+        for i in range(int(self._try(n.nvmlDeviceGetMaxMigDeviceCount, h) or 0)):
+            mh = self._try(n.nvmlDeviceGetMigDeviceHandleByIndex, h, i)
             if mh is None:
                 continue  # that slot holds no instance
-            memory = _try(n.nvmlDeviceGetMemoryInfo, mh)
-            gi = _try(n.nvmlDeviceGetGpuInstanceId, mh)
-            ci = _try(n.nvmlDeviceGetComputeInstanceId, mh)
+            memory = self._try(n.nvmlDeviceGetMemoryInfo, mh)
+            gi = self._try(n.nvmlDeviceGetGpuInstanceId, mh)
+            ci = self._try(n.nvmlDeviceGetComputeInstanceId, mh)
             instances.append(
                 MigInstance(
                     index=i,
-                    uuid=_text(_try(n.nvmlDeviceGetUUID, mh) or ""),
+                    uuid=_text(self._try(n.nvmlDeviceGetUUID, mh) or ""),
                     gpu_instance_id=None if gi is None else int(gi),
                     compute_instance_id=None if ci is None else int(ci),
                     memory_used_mib=int(memory.used) / _MIB if memory is not None else None,
@@ -194,8 +196,8 @@ class NvmlSource:
 
     def _gpm_window(self, index: int, h: Any) -> GpmMetrics | None:
         n = self.nvml
-        current = _try(n.nvmlGpmSampleAlloc)
-        if current is not None and _try(n.nvmlGpmSampleGet, h, current) is None:
+        current = self._try(n.nvmlGpmSampleAlloc)
+        if current is not None and self._try(n.nvmlGpmSampleGet, h, current) is None:
             with contextlib.suppress(Exception):
                 n.nvmlGpmSampleFree(current)
             current = None
@@ -217,7 +219,7 @@ class NvmlSource:
                 float(m.value) / 100.0 if int(m.nvmlReturn) == 0 else None
                 for m in request.metrics[: len(_GPM_METRICS)]
             ]
-        except Exception:
+        except (self._nvml_error, AttributeError):  # bindings too old for the metrics struct
             return None
         finally:
             with contextlib.suppress(Exception):

@@ -141,9 +141,7 @@ def test_background_leftovers_are_stopped_when_the_command_exits(
     assert not pid_alive(int(pidfile.read_text()))
 
 
-def test_a_new_backend_adopts_replicas_from_the_handle(
-    backend: Backend, work_root: Path, tmp_path: Path
-) -> None:
+def test_a_new_backend_adopts_replicas_from_the_handle(backend: Backend, work_root: Path) -> None:
     stored = json.dumps(backend.launch(make_spec(command=f"echo up; {_UNTIL}".format(stop="x"))))
     handle = json.loads(stored)
     wait_status(backend, handle, ReplicaStatus.RUNNING)

@@ -72,9 +72,7 @@ def test_a_listening_replica_is_told_where_to_listen(backend: Backend) -> None:
     assert "[]" in backend.logs(plain) and "port" not in plain
 
 
-def test_a_replica_that_exited_is_not_ready_even_if_its_port_is_taken(
-    backend: Backend, tmp_path: Path
-) -> None:
+def test_a_replica_that_exited_is_not_ready_even_if_its_port_is_taken(backend: Backend) -> None:
     handle = backend.launch(make_spec(command="exit 0", listens=True))
     wait_status(backend, handle, ReplicaStatus.EXITED)
     with socket.socket() as squatter:

@@ -18,6 +18,7 @@ def test_without_its_environment_the_command_does_not_run(tmp_path: Path) -> Non
         capture_output=True,
         text=True,
         timeout=30,
+        check=False,
     )
     assert done.returncode == 0
     assert "not running the command" in done.stderr
@@ -31,6 +32,7 @@ def test_runs_with_its_own_environment_and_records_the_exit(tmp_path: Path) -> N
         capture_output=True,
         text=True,
         timeout=30,
+        check=False,
     )
     assert done.returncode == 0 and done.stdout == "out\n"
     record = json.loads((tmp_path / "exit.json").read_text())
@@ -40,6 +42,10 @@ def test_runs_with_its_own_environment_and_records_the_exit(tmp_path: Path) -> N
 
 def test_a_command_is_required(tmp_path: Path) -> None:
     done = subprocess.run(
-        [*_SUPERVISE, "--dir", str(tmp_path), "--"], capture_output=True, text=True, timeout=30
+        [*_SUPERVISE, "--dir", str(tmp_path), "--"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert done.returncode == 2 and "no command" in done.stderr

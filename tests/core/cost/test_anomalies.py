@@ -22,7 +22,8 @@ def seasonal(seed: int) -> np.ndarray:
     weekday = (hours // 24) % 7 < 5
     level = np.where((hour_of_day >= 8) & (hour_of_day < 20), 400.0, 120.0)
     level = np.where(weekday, level, 60.0)
-    return level * rng.normal(1.0, 0.08, size=len(hours)).clip(0.7, 1.3)
+    spend: np.ndarray = level * rng.normal(1.0, 0.08, size=len(hours)).clip(0.7, 1.3)
+    return spend
 
 
 def test_clean_series_yield_no_anomaly() -> None:
@@ -50,7 +51,7 @@ def test_with_little_history_the_daily_season_is_the_baseline() -> None:
 def test_an_anomaly_is_explained_by_the_runs_that_spent_most() -> None:
     usage = [
         interval(f"r{i}", start=JUNE + h * HOUR, hours=1, gpus=1.0, usd_per_hour=2.0)
-        for i, h in enumerate(range(0, 24 * 28))
+        for i, h in enumerate(range(24 * 28))
     ]
     idle_hog = interval(
         "r-hog",

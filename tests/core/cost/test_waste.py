@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
@@ -102,7 +103,7 @@ def test_without_gpm_utilisation_decides_and_the_finding_says_so() -> None:
         ({"util": 1.0, "sm_active": 0.96, "sm_occupancy": 0.14, "tensor_active": 0.93}, None, None),
     ],
 )
-def test_kinds(fields: dict[str, float], kind: str | None, action: str | None) -> None:
+def test_kinds(fields: dict[str, Any], kind: str | None, action: str | None) -> None:
     findings = find_waste(series(3600, **fields))
     assert [(f.kind, f.action) for f in findings] == ([(kind, action)] if kind else [])
 

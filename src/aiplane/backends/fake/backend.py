@@ -77,7 +77,8 @@ class FakeCluster:
     def factory(self, name: str = "fake", *, emulated: bool = False) -> BackendFactory:
         """A factory for the registry: backends named ``name`` over this cluster."""
 
-        def build(work_root: Path, config: BackendConfig) -> Backend:
+        # The factory protocol names ``work_root``; the fake keeps no files under it.
+        def build(work_root: Path, config: BackendConfig) -> Backend:  # noqa: ARG001
             return FakeBackend(self, config, name=name, emulated=emulated)
 
         return build
@@ -152,7 +153,8 @@ class FakeBackend:
         self.cluster.calls.append(("poll", handle.get("id")))
         return self._report(handle)
 
-    def cancel(self, handle: Handle, grace_s: float = 5.0) -> None:
+    # The fake ends a replica at once, so the protocol's grace period has nothing to bound.
+    def cancel(self, handle: Handle, grace_s: float = 5.0) -> None:  # noqa: ARG002
         self._check(handle)
         self.cluster.calls.append(("cancel", handle.get("id")))
         replica = self.cluster.replicas.get(str(handle["id"]))

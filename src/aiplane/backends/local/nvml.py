@@ -73,7 +73,7 @@ def read_gpus() -> list[GpuDevice]:
         return []
     try:
         pynvml.nvmlInit()
-    except Exception:  # pynvml.NVMLError and friends: no driver, no library, no permission
+    except pynvml.NVMLError:  # no driver, no library, no permission
         return []
     try:
         devices: list[GpuDevice] = []
@@ -90,7 +90,7 @@ def read_gpus() -> list[GpuDevice]:
                 )
             )
         return devices
-    except Exception:
+    except pynvml.NVMLError:
         # A device that fails mid-listing (fallen off the bus, Xid errors) should not break the
         # control plane: report no inventory and let the caller decide.
         return []

@@ -49,7 +49,7 @@ class ProcessBackend(ABC):
     def replica_env(self, spec: LaunchSpec) -> Mapping[str, str]:
         """Variables of this backend that win over the spec's and the control plane's."""
 
-    def banner(self, spec: LaunchSpec) -> str | None:
+    def banner(self, spec: LaunchSpec) -> str | None:  # noqa: ARG002 (a hook members override)
         """The first line of the replica's output, if any."""
         return None
 

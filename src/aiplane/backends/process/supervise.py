@@ -55,11 +55,11 @@ class _Supervisor:
             signal.signal(signum, self._on_term)
         signal.signal(signal.SIGALRM, self._on_alarm)
 
-    def _on_term(self, signum: int, frame: FrameType | None) -> None:
+    def _on_term(self, _signum: int, _frame: FrameType | None) -> None:
         self.cancelled = True
         self.terminate()
 
-    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+    def _on_alarm(self, _signum: int, _frame: FrameType | None) -> None:
         self._signal_group(signal.SIGKILL)
         self.kill_sent = True
 

@@ -138,31 +138,29 @@ class UsageColumns:
     def intervals(self) -> list[UsageInterval]:
         """Back to objects (for small results and tests)."""
         decoded = {name: self.category(name).decoded() for name in CATEGORIES}
-        out = []
-        for i in range(len(self)):
-            out.append(
-                UsageInterval(
-                    run_id=str(decoded["run_id"][i]),
-                    job_id=str(decoded["job_id"][i]),
-                    attempt=int(self.attempt[i]),
-                    team=str(decoded["team"][i]),
-                    workload=str(decoded["workload"][i]),
-                    site=str(decoded["site"][i]),
-                    pool=str(decoded["pool"][i]),
-                    pricing=str(decoded["pricing"][i]),
-                    accelerator=decoded["accelerator"][i],
-                    gpus=float(self.gpus[i]),
-                    start=float(self.start[i]),
-                    end=float(self.end[i]),
-                    usd_per_hour=float(self.usd_per_hour[i]),
-                    project=decoded["project"][i],
-                    model=decoded["model"][i],
-                    egress_gb=float(self.egress_gb[i]),
-                    egress_usd=float(self.egress_usd[i]),
-                    outcome=str(decoded["outcome"][i]),
-                )
+        return [
+            UsageInterval(
+                run_id=str(decoded["run_id"][i]),
+                job_id=str(decoded["job_id"][i]),
+                attempt=int(self.attempt[i]),
+                team=str(decoded["team"][i]),
+                workload=str(decoded["workload"][i]),
+                site=str(decoded["site"][i]),
+                pool=str(decoded["pool"][i]),
+                pricing=str(decoded["pricing"][i]),
+                accelerator=decoded["accelerator"][i],
+                gpus=float(self.gpus[i]),
+                start=float(self.start[i]),
+                end=float(self.end[i]),
+                usd_per_hour=float(self.usd_per_hour[i]),
+                project=decoded["project"][i],
+                model=decoded["model"][i],
+                egress_gb=float(self.egress_gb[i]),
+                egress_usd=float(self.egress_usd[i]),
+                outcome=str(decoded["outcome"][i]),
             )
-        return out
+            for i in range(len(self))
+        ]
 
 
 def _one(name: str) -> Callable[[UsageInterval], tuple[str | None]]:

@@ -251,7 +251,7 @@ class _Cycle:
             if placed is None:
                 blocked.capacity.append(offer)
                 continue
-            self._place(p, offer, placed, offers, blocked.rejections(w) + rejections)
+            self._place(p, offer, placed, blocked.rejections(w) + rejections)
             return
         if self._preempt(p, blocked, offers, rejections):
             return
@@ -288,7 +288,6 @@ class _Cycle:
         p: PendingRun,
         offer: Offer,
         assignments: list[Any],
-        offers: list[Offer],
         rejected: list[Rejection],
         preempted: Sequence[str] = (),
     ) -> None:
@@ -304,8 +303,8 @@ class _Cycle:
         explanation: dict[str, Any] = {
             "policy": Engine.name,
             "chosen": offer.describe(),
-            "why": why(offer, offers, rejected, preempted),
-            "rejected": best_rejections(rejected, offer),
+            "why": why(offer, rejected, preempted),
+            "rejected": best_rejections(rejected),
             "rejected_total": len(rejected),
             "priority": effective_priority(p, self.s),
         }
@@ -431,11 +430,12 @@ class _Cycle:
                     )
                 )
             assignments = capacity.pack(w.replica_need(offer.option), w.replicas)
-            assert assignments is not None, "victims were chosen so that the gang fits"
+            if assignments is None:
+                raise RuntimeError(f"{p.run_id}: victims were chosen so that the gang fits")
             self.full.clear()
             self.hopeless.clear()
             rejected = blocked.rejections(w) + rejected
-            self._place(p, offer, assignments, offers, rejected, [v.run_id for v in victims])
+            self._place(p, offer, assignments, rejected, [v.run_id for v in victims])
             return True
         return False
 

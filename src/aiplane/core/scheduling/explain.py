@@ -53,7 +53,7 @@ def preempt_kind(p: PendingRun, victim: RunningRun, s: Snapshot) -> str:
     return f"team {p.workload.team} reclaims quota lent to {victim.workload.team}"
 
 
-def best_rejections(rejected: list[Rejection], chosen: Offer) -> list[dict[str, Any]]:
+def best_rejections(rejected: list[Rejection]) -> list[dict[str, Any]]:
     """The most telling alternatives: cheaper ones first (why not them?), then the rest."""
 
     def rank(r: Rejection) -> tuple[int, float, str]:
@@ -64,9 +64,7 @@ def best_rejections(rejected: list[Rejection], chosen: Offer) -> list[dict[str, 
     return [r.describe() for r in sorted(rejected, key=rank)[:MAX_REJECTIONS_SHOWN]]
 
 
-def why(
-    chosen: Offer, offers: list[Offer], rejected: list[Rejection], preempted: Sequence[str]
-) -> str:
+def why(chosen: Offer, rejected: list[Rejection], preempted: Sequence[str]) -> str:
     cost = chosen.cost
     text = (
         f"best feasible offer: ${cost.total_usd:.2f} expected "

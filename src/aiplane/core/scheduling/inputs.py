@@ -162,7 +162,8 @@ def pending_of(job: Job, run: Run) -> PendingRun:
 def running_of(job: Job, run: Run) -> RunningRun:
     """The engine's view of a stored run that holds capacity (it must have a placement).
     A run still starting counts from its move to starting, as metering does."""
-    assert run.placement is not None
+    if run.placement is None:
+        raise ValueError(f"run {run.id} holds no capacity: it has no placement")
     return running_input(
         run.id,
         job.id,

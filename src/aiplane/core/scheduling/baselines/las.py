@@ -89,9 +89,8 @@ class TwoDimensionalLas:
             if queue == 0 and search is not None and search.usable():
                 chosen = search.victims_for(run)
                 if chosen:
-                    for victim in chosen:
-                        out.append(Preempt(victim.run_id, run.run_id,
-                                           "2D-LAS: a high-queue job needs room"))  # fmt: skip
+                    reason = "2D-LAS: a high-queue job needs room"
+                    out.extend(Preempt(v.run_id, run.run_id, reason) for v in chosen)
                     placer.try_place(run, out)
                     continue
             if placer.capacity.exhausted() and (

@@ -303,16 +303,14 @@ class Placer:
             assignments = self.capacity.pack(option, workload.replicas)
             if assignments is None:
                 continue
-            out.append(Place(run.run_id, self._placement(option, workload, assignments)))
+            out.append(Place(run.run_id, self._placement(option, assignments)))
             nodes = self.capacity.provisioned(assignments)
             if nodes:
                 out.append(Provision(option.pool, nodes, run.run_id))
             return True
         return False
 
-    def _placement(
-        self, option: Option, workload: Workload, assignments: list[ReplicaAssignment]
-    ) -> Placement:
+    def _placement(self, option: Option, assignments: list[ReplicaAssignment]) -> Placement:
         offer = option.offer
         pool: Pool = offer.pool
         return Placement(
