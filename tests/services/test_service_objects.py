@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from aiplane.services.scheduling import run_cycle
 from aiplane.services.telemetry import TelemetryRecorder
 from aiplane.services.tokens import TokenService
 from aiplane.specs import workload_from_document
-from aiplane.store.base import Repositories
+from aiplane.store.base import UnitOfWork
 from aiplane.store.memory import MemoryStore
 from tests.services.cost_fixtures import DAY, JUNE
 from tests.services.fleets import DOCUMENTS
@@ -57,9 +57,11 @@ class CountingStore(MemoryStore):
         super().__init__()
         self.units = 0
 
-    def unit_of_work(self) -> AbstractContextManager[Repositories]:
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
         self.units += 1
-        return super().unit_of_work()
+        with super().unit_of_work() as uow:
+            yield uow
 
 
 @dataclass
