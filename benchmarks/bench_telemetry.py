@@ -31,6 +31,7 @@ from aiplane.api.prometheus import registry_for, render
 from aiplane.backends.registry import PoolBackends
 from aiplane.core.runs import Job, Placement, ReplicaAssignment, Run, RunState
 from aiplane.core.workloads import AcceleratorOption, Workload, WorkloadKind
+from aiplane.services.metrics import MetricsService
 from aiplane.services.telemetry import TelemetryRecorder
 from aiplane.store.base import Store
 from aiplane.store.memory import MemoryStore
@@ -122,7 +123,7 @@ def scrape_ms(args: argparse.Namespace, where: Path) -> float:
     rec = recorder(args, now, where)
     rec.step(now)
     rec.step(now + 1)
-    registry = registry_for(rec.store, rec, lambda: now + 1)
+    registry = registry_for(MetricsService(rec.store, rec, lambda: now + 1))
     render(registry)
     start = time.perf_counter()
     for _ in range(20):

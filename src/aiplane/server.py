@@ -21,7 +21,6 @@ from rich.console import Console
 from aiplane.api.app import create_app
 from aiplane.config import Settings
 from aiplane.discovery import DEFAULT_PORT, LocalHome, ServerInfo
-from aiplane.services.tokens import ensure_admin_token
 from aiplane.wiring import ControlPlane
 
 
@@ -39,8 +38,9 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def _uvicorn(cp: ControlPlane) -> uvicorn.Server:
-    """The HTTP server over ``cp``; the control plane's loops are started by the caller."""
-    app = create_app(cp, run_loops=False)
+    """The HTTP server over ``cp``'s services; the control plane's loops are started by the
+    caller, before the socket is announced."""
+    app = create_app(cp.services)
     return uvicorn.Server(
         uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     )
@@ -66,7 +66,7 @@ def serve(
     is given only on the very first start (it is stored only as a hash).
     """
     cp = ControlPlane.from_settings(settings)
-    token = ensure_admin_token(cp.store, time.time())
+    token = cp.services.tokens.ensure_admin()
     sock = bind(host, port)
     bound_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
@@ -103,7 +103,7 @@ class EmbeddedServer:
     def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 0) -> None:
         self.settings = settings
         self.cp = ControlPlane.from_settings(settings)
-        token = ensure_admin_token(self.cp.store, time.time())
+        token = self.cp.services.tokens.ensure_admin()
         if token is None:
             raise RuntimeError("EmbeddedServer needs a fresh home (its admin token exists)")
         self.token: str = token

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
+from typing import Any
 
-from aiplane.backends.base import Backends, GpuInventory
+from aiplane import __version__
+from aiplane.backends.base import Backends
 from aiplane.backends.registry import PoolBackends
 from aiplane.config import Settings
 from aiplane.core.errors import Problem, SpecError, TelemetryError
-from aiplane.core.fleet import Fleet, NodeShape, Site
+from aiplane.core.fleet import Fleet
 from aiplane.core.scheduling.engine import Engine
 from aiplane.core.scheduling.policy import SchedulingPolicy
 from aiplane.exporters.base import Exporter
@@ -21,14 +22,20 @@ from aiplane.exporters.parquet import ParquetExporter
 from aiplane.notify.base import Notifier
 from aiplane.notify.webhook import WebhookNotifier
 from aiplane.pricing.base import PriceBook
-from aiplane.pricing.catalog import CatalogPriceBook
-from aiplane.services.budgets import BudgetCache, budget_actions, budget_remaining
-from aiplane.services.costs import reserved_remaining
+from aiplane.services.budgets import BudgetCache
+from aiplane.services.container import Services
+from aiplane.services.cost_service import CostService
 from aiplane.services.execution import Executor
-from aiplane.services.fleet import FleetCache
-from aiplane.services.scheduling import CycleInputs, LiveState
+from aiplane.services.fleet import FleetCache, FleetService
+from aiplane.services.jobs import JobService
+from aiplane.services.metrics import MetricsService
+from aiplane.services.ports import FleetDocuments
+from aiplane.services.scheduling import LiveState
+from aiplane.services.system import SystemService
 from aiplane.services.telemetry import TelemetryRecorder
-from aiplane.services.tokens import TokenVerifier
+from aiplane.services.tokens import TokenService
+from aiplane.specs import fleet_from_document, fleet_to_document
+from aiplane.standalone import catalog
 from aiplane.store.base import Store
 from aiplane.telemetry.base import TelemetrySource
 from aiplane.workers.costs import INTERVAL_S as COST_INTERVAL_S
@@ -37,8 +44,6 @@ from aiplane.workers.loop import Loop
 from aiplane.workers.reconciler import reconciler_step
 from aiplane.workers.scheduler import scheduler_step
 from aiplane.workers.telemetry import telemetry_step
-
-log = logging.getLogger("aiplane.wiring")
 
 
 def open_store(url: str) -> Store:
@@ -51,10 +56,18 @@ def open_store(url: str) -> Store:
     return SqlStore.open(url)
 
 
-def price_book(catalog_dir: Path | None) -> PriceBook:
-    if catalog_dir is not None:
-        return CatalogPriceBook.from_dir(catalog_dir)
-    return CatalogPriceBook.default()
+@dataclass(frozen=True)
+class SpecFleetDocuments:
+    """The services' fleet-document port (``services.ports.FleetDocuments``) over
+    ``aiplane.specs``."""
+
+    price_book: PriceBook | None = None
+
+    def read(self, document: Mapping[str, Any], source: str) -> Fleet:
+        return fleet_from_document(document, source, self.price_book)
+
+    def write(self, fleet: Fleet) -> dict[str, Any]:
+        return fleet_to_document(fleet)
 
 
 def build_backends(
@@ -63,42 +76,6 @@ def build_backends(
     """Every registered backend, built per pool from its ``backend_config`` as runs need them;
     ``fleet`` gives the fleet in force (without one, pools have no backend configuration)."""
     return PoolBackends(work_root, fleet)
-
-
-def local_resolver(backends: Backends) -> Callable[[Fleet], Fleet]:
-    """What only this server can say about a fleet being applied: whether its backends take
-    each pool's ``backend_config`` (a SpecError naming every problem, located in the fleet
-    document), and the GPUs that ``accelerator: auto`` pools find on this machine."""
-
-    def resolve(fleet: Fleet) -> Fleet:
-        problems = [
-            Problem(f"sites[{i}].pools[{j}].{p.location}", p.message, p.given, p.allowed)
-            for i, site in enumerate(fleet.sites)
-            for j, pool in enumerate(site.pools)
-            for p in backends.config_problems(pool)
-        ]
-        if problems:
-            n = len(problems)
-            noun = "problem" if n == 1 else "problems"
-            raise SpecError(f"invalid backend configuration ({n} {noun})", problems)
-        sites: list[Site] = []
-        for site in fleet.sites:
-            pools = []
-            for pool in site.pools:
-                if pool.node.auto_detect:
-                    backend = backends.for_pool(pool)
-                    if isinstance(backend, GpuInventory):
-                        gpus = backend.gpus()
-                        accelerator = gpus[0].name if gpus else None
-                        node = NodeShape(
-                            accelerator, len(gpus), pool.node.cpus, pool.node.memory_gib
-                        )
-                        pool = replace(pool, node=node)
-                pools.append(pool)
-            sites.append(replace(site, pools=tuple(pools)))
-        return replace(fleet, sites=tuple(sites))
-
-    return resolve
 
 
 TELEMETRY_MODES = ("auto", "nvml", "off")
@@ -144,7 +121,8 @@ def telemetry_recorder(settings: Settings, store: Store, backends: Backends) -> 
 
 @dataclass
 class ControlPlane:
-    """Everything one control-plane process holds: store, adapters, loops."""
+    """Everything one control-plane process holds: store, adapters, loops, and the services
+    the edges are given (``services``)."""
 
     settings: Settings
     store: Store
@@ -154,81 +132,89 @@ class ControlPlane:
     # Budget alerts go to webhooks; the cost loop's retries are the services' policy.
     notifier: Notifier = field(default_factory=WebhookNotifier)
     parquet: Exporter = field(default_factory=ParquetExporter)
-    fleet_cache: FleetCache = field(default_factory=FleetCache)
+    documents: FleetDocuments = field(default_factory=SpecFleetDocuments)
+    # Given when the backends were built over it (``from_settings``); else built here.
+    fleet_cache: InitVar[FleetCache | None] = None
     budgets: BudgetCache = field(default_factory=BudgetCache)
-    loops: list[Loop] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self.pid = os.getpid()
+    def __post_init__(self, fleet_cache: FleetCache | None) -> None:
+        self.fleets = fleet_cache or FleetCache(self.store, self.documents)
         self.executor = Executor(
             self.store,
             self.backends,
             self.settings.home / "checkpoints",
+            self.fleets.current,
             self.settings.cancel_grace_s,
         )
-        self.verifier = TokenVerifier(self.store)
+        self.telemetry = telemetry_recorder(self.settings, self.store, self.backends)
         self.scheduling_state = LiveState()
         self.scheduler = Loop(
             "scheduler",
             self.settings.scheduler_interval_s,
             lambda: scheduler_step(
                 self.store,
-                self.fleet_cache,
+                self.fleets,
                 self.policy,
                 self.executor,
                 self.clock,
-                inputs=self.cycle_inputs,
+                inputs=self.services.costs.cycle_inputs,
                 state=self.scheduling_state,
             ),
+        )
+        self.services = Services(
+            jobs=JobService(
+                self.store,
+                self.fleets,
+                self.budgets,
+                self.backends,
+                self.clock,
+                self.scheduler.wake,
+                self.settings.cancel_grace_s,
+            ),
+            fleet=FleetService(
+                self.store,
+                self.fleets,
+                self.documents,
+                self.backends,
+                self.clock,
+                self.scheduler.wake,
+            ),
+            costs=CostService(
+                self.store, self.fleets, self.budgets, self.telemetry, self.parquet, self.clock
+            ),
+            tokens=TokenService(self.store, self.clock),
+            system=SystemService(__version__, os.getpid()),
+            metrics=MetricsService(self.store, self.telemetry, self.clock),
         )
         self.reconciler = Loop(
             "reconciler",
             self.settings.reconciler_interval_s,
             lambda: reconciler_step(self.executor, self.clock),
         )
-        self.telemetry = telemetry_recorder(self.settings, self.store, self.backends)
         self.telemetry_loop = Loop(
             "telemetry",
             self.settings.telemetry_interval_s,
             lambda: telemetry_step(self.telemetry, self.clock),
         )
-
         self.costs = Loop(
             "costs",
             COST_INTERVAL_S,
-            lambda: cost_step(
-                self.store, self.fleet_cache, self.budgets, self.notifier, self.clock
-            ),
+            lambda: cost_step(self.store, self.fleets, self.budgets, self.notifier, self.clock),
         )
-
-    def cycle_inputs(self) -> CycleInputs:
-        """What the cost engine adds to each scheduling snapshot: budget actions and headroom.
-        A failure here is logged and ignored: budgets must never stop the scheduler."""
-        fleet = self.fleet_cache.get(self.store)
-        if fleet is None:
-            return CycleInputs()
-        now = self.clock()
-        try:
-            return CycleInputs(
-                budget_actions=budget_actions(self.store, fleet, now, self.budgets),
-                budget_remaining_usd=budget_remaining(self.store, fleet, now, self.budgets),
-                reserved_remaining_gpu_hours=reserved_remaining(self.store, fleet, now),
-            )
-        except Exception:
-            log.exception("budget evaluation failed; scheduling without budget actions")
-            return CycleInputs()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ControlPlane:
         settings.home.mkdir(parents=True, exist_ok=True)
         store = open_store(settings.database_url)
-        fleet_cache = FleetCache()
+        documents = SpecFleetDocuments(catalog(settings.catalog_dir))
+        fleets = FleetCache(store, documents)
         return cls(
             settings=settings,
             store=store,
-            backends=build_backends(settings.work_root, lambda: fleet_cache.get(store)),
+            backends=build_backends(settings.work_root, fleets.current),
             policy=Engine(),
-            fleet_cache=fleet_cache,
+            documents=documents,
+            fleet_cache=fleets,
         )
 
     def start(self) -> dict[str, int]:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,20 +17,36 @@ from aiplane.store.memory import MemoryStore
 from aiplane.wiring import ControlPlane, build_backends
 
 
+@dataclass
+class Clock:
+    """The wall clock, until a test fixes it."""
+
+    fixed: float | None = None
+
+    def __call__(self) -> float:
+        return time.time() if self.fixed is None else self.fixed
+
+
 @pytest.fixture
-def cp(tmp_path: Path) -> ControlPlane:
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def cp(tmp_path: Path, clock: Clock) -> ControlPlane:
     settings = Settings(home=tmp_path, database_url="memory://", catalog_dir=None)
     return ControlPlane(
         settings=settings,
         store=MemoryStore(),
         backends=build_backends(tmp_path / "work"),
         policy=PriorityBestFit(),
+        clock=clock,
     )
 
 
 @pytest.fixture
 def api(cp: ControlPlane) -> Iterator[TestClient]:
-    with TestClient(create_app(cp, run_loops=False)) as client:
+    with TestClient(create_app(cp.services)) as client:
         yield client
 
 

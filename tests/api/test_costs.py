@@ -20,7 +20,9 @@ from aiplane.core.auth import Role
 from aiplane.core.cost.focus import COLUMNS
 from aiplane.services.fleet import apply_fleet
 from aiplane.wiring import ControlPlane
+from tests.api.conftest import Clock
 from tests.services.cost_fixtures import DAY, JUNE, fleet_document, usage
+from tests.services.fleets import DOCUMENTS
 
 NOW = JUNE + 10 * DAY
 BUDGETS = [
@@ -29,9 +31,9 @@ BUDGETS = [
 
 
 @pytest.fixture
-def seeded(cp: ControlPlane) -> ControlPlane:
-    cp.clock = lambda: NOW
-    apply_fleet(cp.store, fleet_document(BUDGETS), "fleet.yaml", JUNE)
+def seeded(cp: ControlPlane, clock: Clock) -> ControlPlane:
+    clock.fixed = NOW
+    apply_fleet(cp.store, DOCUMENTS, fleet_document(BUDGETS), "fleet.yaml", JUNE)
     cp.store.usage.add(usage("r1", JUNE + DAY, 20, workload="train", model="llama-3-8b"))  # $320
     cp.store.usage.add(
         usage("r2", JUNE + 2 * DAY, 10, team="infra", pool="fra/dgx", usd_per_hour=8.0)

@@ -42,7 +42,7 @@ def replay_cp(tmp_path: Path) -> ControlPlane:
 
 
 def scrape(cp: ControlPlane) -> dict[str, list[tuple[dict[str, str], float]]]:
-    with TestClient(create_app(cp, run_loops=False)) as client:
+    with TestClient(create_app(cp.services)) as client:
         response = client.get("/metrics")  # no token: Prometheus scrapes it as it is
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
@@ -113,7 +113,7 @@ def test_nothing_lands_in_the_global_registry(replay_cp: ControlPlane) -> None:
 
 
 def test_not_in_the_api_schema(replay_cp: ControlPlane) -> None:
-    with TestClient(create_app(replay_cp, run_loops=False)) as client:
+    with TestClient(create_app(replay_cp.services)) as client:
         paths = client.get("/api/v1/openapi.json").json()["paths"]
     assert "/metrics" not in paths
 
@@ -132,14 +132,13 @@ def test_the_loop_samples_while_the_plane_runs(tmp_path: Path) -> None:
         backends=build_backends(tmp_path / "work"),
         policy=PriorityBestFit(),
     )
-    cp.start()
-    try:
+    # The app's lifespan starts and stops the plane's loops when it is handed them.
+    with TestClient(create_app(cp.services, on_start=cp.start, on_stop=cp.stop)):
         deadline = time.monotonic() + 10
         while cp.telemetry.snapshot().ticks < 3 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert cp.telemetry.snapshot().ticks >= 3
-    finally:
-        cp.stop()
+    assert not cp.telemetry_loop._thread.is_alive()
 
 
 def test_the_grafana_dashboard_plots_only_series_we_serve(replay_cp: ControlPlane) -> None:

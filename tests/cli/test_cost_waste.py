@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from aiplane.cli.commands.cost import default_gpu_price, parse_duration
+from aiplane.cli.commands.cost import parse_duration
 from aiplane.cli.main import app
 from aiplane.core.errors import SpecError
+from aiplane.standalone import gpu_price
 from tests.telemetry.conftest import FIXTURE
 
 runner = CliRunner()
@@ -50,9 +51,9 @@ def test_price_defaults_to_the_catalog_and_says_where_from() -> None:
     assert code == 0
     assert "GPU-h" in err and "H200" not in out[:1]
     assert all(f["usd"] > 0 for f in json.loads(out))
-    price, source = default_gpu_price("NVIDIA H200")
+    price, source = gpu_price("NVIDIA H200")
     assert price > 0 and "on-demand" in source
-    assert default_gpu_price("NVIDIA Imaginary 9000")[0] == 0.0
+    assert gpu_price("NVIDIA Imaginary 9000")[0] == 0.0
 
 
 def test_table_output_names_each_recommendation() -> None:

@@ -92,7 +92,7 @@ def live(tmp: Path) -> list[tuple[float, str, str, str, tuple[str, ...]]]:
     done.mkdir()
     store = SqlStore.open(f"sqlite:///{tmp / 'aiplane.db'}")
     backends = build_backends(tmp / "work")
-    executor = Executor(store, backends, tmp / "ckpt", cancel_grace_s=1.0)
+    executor = Executor(store, backends, tmp / "ckpt", lambda: FLEET, cancel_grace_s=1.0)
     state, recorder = LiveState(), Recorder()
     durations = {i: d for i, _, d, _, _, _ in TRACE}
     arrivals = sorted(zip((s for _, s, *_ in TRACE), workloads({"DONE": str(done)}), strict=True))

@@ -11,9 +11,10 @@ import yaml
 from aiplane.backends.fake import FakeBackend, FakeCluster
 from aiplane.backends.registry import PoolBackends
 from aiplane.core.errors import Problem, SpecError
-from aiplane.services.fleet import FleetCache, apply_fleet
+from aiplane.services.fleet import apply_fleet, local_resolver
 from aiplane.store.memory import MemoryStore
-from aiplane.wiring import build_backends, local_resolver
+from aiplane.wiring import build_backends
+from tests.services.fleets import DOCUMENTS, fleet_cache, stored_fleet
 from tests.store.factories import T0
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -27,8 +28,10 @@ def _example(name: str) -> dict[str, Any]:
 @pytest.mark.parametrize("name", ["fleet-hybrid.yaml", "fleet-philly.yaml"])
 def test_the_example_fleets_apply_unchanged(name: str, tmp_path: Path) -> None:
     store = MemoryStore()
-    apply_fleet(store, _example(name), name, T0, local_resolver(build_backends(tmp_path)))
-    fleet = FleetCache().get(store)
+    apply_fleet(
+        store, DOCUMENTS, _example(name), name, T0, local_resolver(build_backends(tmp_path))
+    )
+    fleet = stored_fleet(store)
     assert fleet is not None and all(p.backend_config == {} for p in fleet.pools())
 
 
@@ -39,7 +42,9 @@ def test_a_config_the_backend_refuses_is_located_in_the_fleet(tmp_path: Path) ->
     document["sites"][3]["pools"][0]["backend"] = "slurm"
     store = MemoryStore()
     with pytest.raises(SpecError) as caught:
-        apply_fleet(store, document, "fleet.yaml", T0, local_resolver(build_backends(tmp_path)))
+        apply_fleet(
+            store, DOCUMENTS, document, "fleet.yaml", T0, local_resolver(build_backends(tmp_path))
+        )
     assert caught.value.message == "invalid backend configuration (3 problems)"
     assert caught.value.problems == [
         Problem(
@@ -67,10 +72,11 @@ def test_a_good_config_is_kept_and_reaches_the_backend(tmp_path: Path) -> None:
             pool["backend"] = "fake"
             if pool["node"].get("accelerator") == "auto":
                 pool["node"] = {"accelerator": "L4", "gpus": 1, "cpus": 2, "memory_gib": 4}
-    store, cache = MemoryStore(), FleetCache(ttl_s=0)
-    backends = PoolBackends(tmp_path, lambda: cache.get(store), {"fake": FakeCluster().factory()})
-    apply_fleet(store, document, "fleet.yaml", T0, local_resolver(backends))
-    fleet = cache.get(store)
+    store = MemoryStore()
+    cache = fleet_cache(store)
+    backends = PoolBackends(tmp_path, cache.current, {"fake": FakeCluster().factory()})
+    apply_fleet(store, DOCUMENTS, document, "fleet.yaml", T0, local_resolver(backends))
+    fleet = cache.current()
     assert fleet is not None
     pool = fleet.sites[1].pools[0]
     assert pool.backend_config == {"cluster": "slurm-a"}

@@ -27,10 +27,10 @@ from aiplane.services.budgets import (
     raise_alerts,
     team_forecasts,
 )
-from aiplane.services.fleet import FleetCache
 from aiplane.specs import workload_from_document
 from aiplane.store.memory import MemoryStore
 from aiplane.workers.costs import cost_step
+from tests.services.fleets import fleet_cache, stored_fleet
 
 from .cost_fixtures import DAY, JUNE, store_with, usage
 
@@ -58,7 +58,7 @@ def workload(team: str = "research", project: str | None = None) -> Any:
 
 
 def fleet_of(store: MemoryStore) -> Any:
-    fleet = FleetCache(ttl_s=0).get(store)
+    fleet = stored_fleet(store)
     assert fleet is not None
     return fleet
 
@@ -211,7 +211,7 @@ def test_the_cost_loop_raises_and_delivers(hook: str, monkeypatch: pytest.Monkey
     store = store_with(budgets)
     store.usage.add(usage("r1", JUNE + DAY, 1))
     notifier = WebhookNotifier(timeout_s=5.0)
-    cost_step(store, FleetCache(ttl_s=0), BudgetCache(ttl_s=0), notifier, clock=lambda: NOW)
+    cost_step(store, fleet_cache(store), BudgetCache(ttl_s=0), notifier, clock=lambda: NOW)
     (headers, payload) = _Hook.received[0]
     assert verify(payload, "from-env", headers[SIGNATURE_HEADER])
     assert headers[DELIVERY_HEADER] == store.alerts.recent()[0].key

@@ -30,7 +30,7 @@ class CheckpointPlane(Plane):
         self.state = LiveState()
 
     def step(self) -> None:
-        fleet = self.cache.get(self.store)
+        fleet = self.cache.current()
         assert fleet is not None
         now = time.time()
         run_cycle(
@@ -102,7 +102,7 @@ def test_preemption_takes_the_most_recently_checkpointed_run_which_resumes_from_
     assert resumed.checkpointed_hours > 0  # its remaining estimate is shorter by the saved work
     [(_replica, text)] = jobs.logs(plane.store, plane.backends, older)
     assert f"resuming from {checkpoint}" in text
-    jobs.cancel(plane.store, plane.backends, newer, time.time(), grace_s=1.0)
+    jobs.cancel(plane.store, plane.backends, newer, time.time(), 1.0, fleet=plane.cache.current())
 
 
 def test_a_workload_reports_a_checkpoint_through_the_service(plane: CheckpointPlane) -> None:
@@ -116,4 +116,4 @@ def test_a_workload_reports_a_checkpoint_through_the_service(plane: CheckpointPl
     # An older report changes nothing.
     assert checkpoints.report(plane.store, job, now + 1, "s3://b/ckpt-0", at=now - 1) == run
     assert checkpoints.resume_env(run) == {"AIPLANE_RESUME_FROM": "s3://b/ckpt-1"}
-    jobs.cancel(plane.store, plane.backends, job, time.time(), grace_s=1.0)
+    jobs.cancel(plane.store, plane.backends, job, time.time(), 1.0, fleet=plane.cache.current())

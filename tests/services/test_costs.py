@@ -10,7 +10,7 @@ from aiplane.core.cost.focus import COLUMNS, NUMERIC
 from aiplane.core.errors import SpecError
 from aiplane.exporters.base import ColumnType
 from aiplane.services import costs
-from aiplane.services.fleet import FleetCache
+from tests.services.fleets import DOCUMENTS, stored_fleet
 
 from .cost_fixtures import DAY, HOUR, JUNE, store_with, usage
 from .test_metering import start, submit
@@ -18,7 +18,7 @@ from .test_metering import start, submit
 
 def test_running_work_is_reported_up_to_now() -> None:
     store = store_with()
-    fleet = FleetCache(ttl_s=0).get(store)
+    fleet = stored_fleet(store)
     assert fleet is not None
     job_id = submit(store)
     start(store, job_id, JUNE + DAY)
@@ -64,8 +64,8 @@ def test_reserved_headroom_for_the_scheduler() -> None:
     }
     from aiplane.services.fleet import apply_fleet
 
-    apply_fleet(store, document, "fleet.yaml", JUNE)
-    fleet = FleetCache(ttl_s=0).get(store)
+    apply_fleet(store, DOCUMENTS, document, "fleet.yaml", JUNE)
+    fleet = stored_fleet(store)
     assert fleet is not None
     store.usage.add(usage("r1", JUNE + DAY, 5, pool="aws/p5", pricing="reserved"))  # 40 GPU-h
     assert costs.reserved_remaining(store, fleet, JUNE + 2 * DAY) == {"aws/p5": 60.0}
@@ -73,7 +73,7 @@ def test_reserved_headroom_for_the_scheduler() -> None:
 
 def test_anomalies_through_the_service_name_the_runs() -> None:
     store = store_with()
-    fleet = FleetCache(ttl_s=0).get(store)
+    fleet = stored_fleet(store)
     assert fleet is not None
     for day in range(28):
         for hour in range(0, 24, 4):
@@ -98,7 +98,7 @@ def test_anomalies_through_the_service_name_the_runs() -> None:
 
 def test_the_focus_table_has_every_column_typed_for_an_exporter() -> None:
     store = store_with()
-    fleet = FleetCache(ttl_s=0).get(store)
+    fleet = stored_fleet(store)
     assert fleet is not None
     store.usage.add(usage("r1", JUNE + DAY, 2))
 

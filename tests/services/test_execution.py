@@ -17,6 +17,7 @@ from aiplane.core.workloads import WorkloadKind
 from aiplane.services.execution import Executor
 from aiplane.store.memory import MemoryStore
 from tests import builders
+from tests.services.fleets import fleet_cache
 from tests.store.factories import T0, job, placement, run
 
 POOL = builders.pool(site="onprem-fra", name="dgx-h100")
@@ -54,7 +55,9 @@ class Plane:
         self.fleet = fleet or builders.fleet(builders.site("onprem-fra", pools=(POOL,)))
         self.backends = PoolBackends(tmp / "work", lambda: self.fleet, factories)
         self.store = MemoryStore()
-        self.executor = Executor(self.store, self.backends, tmp / "ckpt", cancel_grace_s=1.0)
+        self.executor = Executor(
+            self.store, self.backends, tmp / "ckpt", fleet_cache(self.store).current, 1.0
+        )
 
     def admit(self, n: int, where: Placement | None = None, **workload: object) -> Run:
         j = job(n)
@@ -195,7 +198,7 @@ def test_recovery_adopts_what_still_runs_in_one_batch(plane: Plane, tmp_path: Pa
     for handle in plane.handles(admitted.id):
         plane.cluster.start(handle)
     backends = PoolBackends(tmp_path / "work", lambda: plane.fleet, plane.backends.factories)
-    restarted = Executor(plane.store, backends, tmp_path / "ckpt")
+    restarted = Executor(plane.store, backends, tmp_path / "ckpt", fleet_cache(plane.store).current)
     plane.cluster.calls.clear()
     counts = restarted.recover(T0 + 5)
     assert counts["adopted"] == 1 and plane.state(admitted.id) is RunState.RUNNING

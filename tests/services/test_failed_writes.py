@@ -19,10 +19,11 @@ from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
 from aiplane.core.scheduling.decisions import Decision, Preempt
 from aiplane.core.scheduling.snapshot import Snapshot
 from aiplane.services import jobs
-from aiplane.services.fleet import FleetCache, apply_fleet
+from aiplane.services.fleet import apply_fleet
 from aiplane.services.metering import preemption_hook, record_usage
 from aiplane.services.scheduling import run_cycle
 from aiplane.store.sql import SqlStore
+from tests.services.fleets import DOCUMENTS, stored_fleet
 
 from .test_lifecycle import Plane
 from .test_metering import FLEET, T0, start, submit
@@ -62,30 +63,32 @@ def _kinds(store: SqlStore, job_id: str) -> list[str]:
 
 def test_metering_raises_instead_of_dropping_usage(db: Database) -> None:
     store = db.store
-    apply_fleet(store, FLEET, "fleet.yaml", T0)
+    apply_fleet(store, DOCUMENTS, FLEET, "fleet.yaml", T0)
     job_id = submit(store)
     running = start(store, job_id, T0 + 60)
+    fleet = stored_fleet(store)
     db.refuse_usage()
     with pytest.raises(StoreError, match="disk full"):
-        record_usage(store, store.jobs.get(job_id), running, T0 + 600, outcome="ended")
+        record_usage(store, store.jobs.get(job_id), running, T0 + 600, outcome="ended", fleet=fleet)
 
 
 def test_a_cancel_whose_usage_cannot_be_written_changes_nothing(db: Database) -> None:
     store = db.store
-    apply_fleet(store, FLEET, "fleet.yaml", T0)
+    apply_fleet(store, DOCUMENTS, FLEET, "fleet.yaml", T0)
     job_id = submit(store)
     start(store, job_id, T0 + 60)
     db.refuse_usage()
 
     with pytest.raises(StoreError, match="disk full"):
-        jobs.cancel(store, {}, job_id, T0 + 1860, grace_s=0.1)
+        jobs.cancel(store, {}, job_id, T0 + 1860, 0.1, fleet=stored_fleet(store))
 
     assert store.jobs.run_for_job(job_id).state is RunState.RUNNING
     assert _kinds(store, job_id) == ["job.submitted"]
     assert store.usage.overlapping(T0, T0 + 86400) == []
 
     db.accept_usage()
-    view = jobs.cancel(store, {}, job_id, T0 + 1900, grace_s=0.1)  # the retry does all of it
+    # the retry does all of it
+    view = jobs.cancel(store, {}, job_id, T0 + 1900, 0.1, fleet=stored_fleet(store))
 
     assert view.run.state is RunState.CANCELLED
     assert store.jobs.run_for_job(job_id).state is RunState.CANCELLED
@@ -106,8 +109,8 @@ class _PreemptOnce:
 
 def test_a_preemption_whose_usage_cannot_be_written_changes_nothing(db: Database) -> None:
     store = db.store
-    apply_fleet(store, FLEET, "fleet.yaml", T0)
-    fleet = FleetCache(ttl_s=0).get(store)
+    apply_fleet(store, DOCUMENTS, FLEET, "fleet.yaml", T0)
+    fleet = stored_fleet(store)
     assert fleet is not None
     job_id = submit(store)
     running = start(store, job_id, T0 + 60)
@@ -136,7 +139,7 @@ def test_a_finished_run_whose_usage_cannot_be_written_is_finished_by_the_next_pa
 ) -> None:
     plane = Plane(tmp_path, db.store)
     job_id = plane.submit(name="quick", run="true", resources={"cpus": 1})
-    fleet = plane.cache.get(plane.store)
+    fleet = plane.cache.current()
     assert fleet is not None
     run_cycle(plane.store, fleet, PriorityBestFit(), time.time())
     assert plane.executor.launch_admitted(time.time()) == 1

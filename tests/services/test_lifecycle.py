@@ -14,12 +14,13 @@ from aiplane.core.runs import RunState
 from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
 from aiplane.services import jobs
 from aiplane.services.execution import Executor
-from aiplane.services.fleet import FleetCache, apply_fleet
+from aiplane.services.fleet import apply_fleet
 from aiplane.services.scheduling import run_cycle
 from aiplane.specs import workload_from_document
 from aiplane.store.base import Store
 from aiplane.store.memory import MemoryStore
 from aiplane.wiring import build_backends
+from tests.services.fleets import DOCUMENTS, fleet_cache
 
 FLEET: dict[str, Any] = {
     "sites": [
@@ -55,17 +56,19 @@ class Plane:
     def __init__(self, tmp: Path, store: Store | None = None) -> None:
         self.store = store if store is not None else MemoryStore()
         self.backends = build_backends(tmp / "work")
-        self.executor = Executor(self.store, self.backends, tmp / "ckpt", cancel_grace_s=1.0)
-        self.cache = FleetCache(ttl_s=0)
-        apply_fleet(self.store, FLEET, "fleet.yaml", time.time())
+        self.executor = Executor(
+            self.store, self.backends, tmp / "ckpt", fleet_cache(self.store).current, 1.0
+        )
+        self.cache = fleet_cache(self.store)
+        apply_fleet(self.store, DOCUMENTS, FLEET, "fleet.yaml", time.time())
 
     def submit(self, **spec: Any) -> str:
         doc = {"team": "qa", "kind": "batch", **spec}
         w = workload_from_document(doc, "w.yaml")
-        return jobs.submit(self.store, w, self.cache.get(self.store), "me", time.time()).job.id
+        return jobs.submit(self.store, w, self.cache.current(), "me", time.time()).job.id
 
     def step(self) -> None:
-        fleet = self.cache.get(self.store)
+        fleet = self.cache.current()
         assert fleet is not None
         run_cycle(self.store, fleet, PriorityBestFit(), time.time())
         self.executor.launch_admitted(time.time())
@@ -124,7 +127,9 @@ def test_cancel_stops_a_running_job_and_frees_its_capacity(plane: Plane) -> None
     plane.step()
     assert plane.store.jobs.run_for_job(waiting).state is RunState.PENDING
     assert "capacity" in (plane.store.jobs.run_for_job(waiting).reason or "")
-    view = jobs.cancel(plane.store, plane.backends, big, time.time(), grace_s=1.0)
+    view = jobs.cancel(
+        plane.store, plane.backends, big, time.time(), 1.0, fleet=plane.cache.current()
+    )
     assert view.run.state is RunState.CANCELLED
     plane.wait(waiting, RunState.SUCCEEDED)
     # A late report from the cancelled run's processes cannot resurrect it.
@@ -146,7 +151,7 @@ def test_preemption_stops_the_victim_requeues_it_and_meters_its_attempt(
     from aiplane.services.metering import preemption_hook
 
     def step() -> None:
-        fleet = plane.cache.get(plane.store)
+        fleet = plane.cache.current()
         assert fleet is not None
         run_cycle(
             plane.store, fleet, Engine(), time.time(), backends=plane.backends, grace_s=1.0,
@@ -172,4 +177,4 @@ def test_preemption_stops_the_victim_requeues_it_and_meters_its_attempt(
     while Path(f"/proc/{supervisor['child_pid']}").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not Path(f"/proc/{supervisor['child_pid']}").exists(), "the victim kept running"
-    jobs.cancel(plane.store, plane.backends, low, time.time(), grace_s=1.0)
+    jobs.cancel(plane.store, plane.backends, low, time.time(), 1.0, fleet=plane.cache.current())

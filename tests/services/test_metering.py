@@ -17,6 +17,7 @@ from aiplane.services.metering import record_usage
 from aiplane.specs import workload_from_document
 from aiplane.store.base import Store
 from aiplane.store.memory import MemoryStore
+from tests.services.fleets import DOCUMENTS, fleet_cache, stored_fleet
 
 # Nothing here has processes to stop: no backend is ever built.
 NO_BACKENDS = PoolBackends(Path("work"), factories={})
@@ -73,7 +74,7 @@ def placement() -> Placement:
 @pytest.fixture
 def store() -> MemoryStore:
     s = MemoryStore()
-    apply_fleet(s, FLEET, "fleet.yaml", T0)
+    apply_fleet(s, DOCUMENTS, FLEET, "fleet.yaml", T0)
     return s
 
 
@@ -109,16 +110,17 @@ def test_a_preempted_and_requeued_run_is_metered_per_attempt(
 ) -> None:
     job_id = submit(store)
     job = store.jobs.get(job_id)
+    fleet = stored_fleet(store)
     first = start(store, job_id, T0 + 100)
     preempted = first.transition(RunState.PREEMPTED, T0 + 3700, "preempted")
     store.jobs.update_run(preempted, RunState.RUNNING)
-    record_usage(store, job, first, T0 + 3700, outcome=RunState.PREEMPTED)
+    record_usage(store, job, first, T0 + 3700, outcome=RunState.PREEMPTED, fleet=fleet)
     requeued = preempted.transition(RunState.PENDING, T0 + 3700)
     store.jobs.update_run(requeued, RunState.PREEMPTED)
     assert requeued.started_at is None and requeued.attempt == 2
 
     second = start(store, job_id, T0 + 7300)
-    executor = Executor(store, NO_BACKENDS, tmp_path)
+    executor = Executor(store, NO_BACKENDS, tmp_path, fleet_cache(store).current)
     assert executor._finish(second, RunState.SUCCEEDED, T0 + 9100, None, 0)
 
     a, b = store.usage.overlapping(T0, T0 + 86400)
@@ -135,21 +137,21 @@ def test_a_preempted_and_requeued_run_is_metered_per_attempt(
     assert (a.egress_gb, a.egress_usd) == (200.0, pytest.approx(10.0))
     assert b.egress_usd == pytest.approx(10.0)
     # A second report of the same attempt's end stores nothing.
-    assert record_usage(store, job, second, T0 + 9999, outcome=RunState.FAILED) is None
+    assert record_usage(store, job, second, T0 + 9999, outcome=RunState.FAILED, fleet=fleet) is None
     assert len(store.usage.overlapping(T0, T0 + 86400)) == 2
 
 
 def test_cancelling_a_running_job_meters_it(store: MemoryStore) -> None:
     job_id = submit(store)
     start(store, job_id, T0 + 60)
-    jobs.cancel(store, NO_BACKENDS, job_id, T0 + 1860, grace_s=0.1)
+    jobs.cancel(store, NO_BACKENDS, job_id, T0 + 1860, 0.1, fleet=stored_fleet(store))
     (u,) = store.usage.overlapping(T0, T0 + 86400)
     assert (u.start, u.end, u.outcome, u.usd_per_hour) == (T0 + 60, T0 + 1860, "cancelled", 40.0)
 
 
 def test_a_run_that_never_started_is_not_metered(store: MemoryStore) -> None:
     job_id = submit(store)
-    jobs.cancel(store, NO_BACKENDS, job_id, T0 + 10, grace_s=0.1)
+    jobs.cancel(store, NO_BACKENDS, job_id, T0 + 10, 0.1, fleet=stored_fleet(store))
     assert store.usage.overlapping(T0, T0 + 86400) == []
 
 
@@ -158,7 +160,9 @@ def test_the_preemption_hook_meters_the_stopped_attempt(store: MemoryStore) -> N
 
     job_id = submit(store)
     running = start(store, job_id, T0)
+    fleet = stored_fleet(store)
+    assert fleet is not None
     with store.unit_of_work() as uow:
-        preemption_hook()(uow, running, T0 + 1800)
+        preemption_hook(fleet)(uow, running, T0 + 1800)
     (u,) = store.usage.overlapping(T0, T0 + 86400)
     assert (u.outcome, u.end) == ("preempted", T0 + 1800)

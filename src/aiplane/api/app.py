@@ -1,8 +1,8 @@
-"""The FastAPI application."""
+"""The FastAPI application over the services."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -10,23 +10,29 @@ from fastapi import FastAPI
 from aiplane import __version__
 from aiplane.api import errors
 from aiplane.api.routers import checkpoints, costs, fleet, jobs, metrics, system
+from aiplane.services.container import Services
 from aiplane.wire import API_PREFIX
-from aiplane.wiring import ControlPlane
 
 
-def create_app(cp: ControlPlane, run_loops: bool = True) -> FastAPI:
-    """The API over ``cp``. With ``run_loops`` the app's lifespan starts and stops the
-    scheduler and reconciler (recovering runs first), so one process is the whole plane."""
+def create_app(
+    services: Services,
+    *,
+    on_start: Callable[[], object] | None = None,
+    on_stop: Callable[[], object] | None = None,
+) -> FastAPI:
+    """The API over ``services``. ``on_start`` and ``on_stop`` run in the app's lifespan, for
+    a process whose ASGI server should start and stop the control plane's loops with it; a
+    process that runs them itself (``aiplane.server``) passes neither."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if run_loops:
-            cp.start()
+        if on_start is not None:
+            on_start()
         try:
             yield
         finally:
-            if run_loops:
-                cp.stop()
+            if on_stop is not None:
+                on_stop()
 
     app = FastAPI(
         title="aiplane",
@@ -37,7 +43,7 @@ def create_app(cp: ControlPlane, run_loops: bool = True) -> FastAPI:
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
     )
-    app.state.control_plane = cp
+    app.state.services = services
     errors.install(app)
     for router in (system.router, fleet.router, jobs.router, checkpoints.router, costs.router):
         app.include_router(router, prefix=API_PREFIX)

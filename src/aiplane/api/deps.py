@@ -1,4 +1,4 @@
-"""Request dependencies: the control plane and the caller's identity and role."""
+"""Request dependencies: the services and the caller's identity and role."""
 
 from __future__ import annotations
 
@@ -9,33 +9,27 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from aiplane.core.auth import Role, TokenRecord
-from aiplane.core.errors import PermissionDeniedError
-from aiplane.wiring import ControlPlane
+from aiplane.services.container import Services
 
 _bearer = HTTPBearer(auto_error=False, description="An aiplane API token")
 
 
-def control_plane(request: Request) -> ControlPlane:
-    cp: ControlPlane = request.app.state.control_plane
-    return cp
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
 
 
-CP = Annotated[ControlPlane, Depends(control_plane)]
+Svc = Annotated[Services, Depends(services)]
 
 
 def require(role: Role) -> Callable[..., TokenRecord]:
     """A dependency that authenticates the caller and checks they hold at least ``role``."""
 
     def check(
-        cp: CP,
+        svc: Svc,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> TokenRecord:
-        token = cp.verifier.verify(credentials.credentials if credentials else None)
-        if not token.role.allows(role):
-            raise PermissionDeniedError(
-                f"this needs the {role} role; token {token.name!r} has {token.role}"
-            )
-        return token
+        return svc.tokens.authorize(credentials.credentials if credentials else None, role)
 
     return check
 

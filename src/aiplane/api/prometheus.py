@@ -8,7 +8,6 @@ Nothing is registered in prometheus_client's global registry: each app has its o
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -20,9 +19,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from aiplane.services.metrics import collect
-from aiplane.services.telemetry import TelemetryRecorder
-from aiplane.store.base import Store
+from aiplane.services.metrics import MetricsService
 from aiplane.telemetry.base import GpuSample
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -80,19 +77,15 @@ def _gpu_labels(s: GpuSample) -> list[str]:
 
 
 class ControlPlaneCollector(Collector):
-    def __init__(
-        self, store: Store, telemetry: TelemetryRecorder, clock: Callable[[], float] = time.time
-    ) -> None:
-        self.store = store
-        self.telemetry = telemetry
-        self.clock = clock
+    def __init__(self, metrics: MetricsService) -> None:
+        self.metrics = metrics
 
     def collect(self) -> Iterator[Metric]:
         yield from self._gpus()
         yield from self._plane()
 
     def _gpus(self) -> Iterator[Metric]:
-        snap = self.telemetry.snapshot()
+        snap = self.metrics.telemetry()
         for name, help_text, read in _DCGM:
             family = GaugeMetricFamily(name, help_text, labels=_GPU_LABELS)
             for s in snap.samples:
@@ -158,7 +151,7 @@ class ControlPlaneCollector(Collector):
             )
 
     def _plane(self) -> Iterator[Metric]:
-        m = collect(self.store, self.clock())
+        m = self.metrics.plane()
         runs = GaugeMetricFamily("aiplane_runs", "Runs by state.", labels=["state"])
         for state, count in m.runs_by_state.items():
             runs.add_metric([str(state)], count)
@@ -191,11 +184,9 @@ class ControlPlaneCollector(Collector):
         yield cost
 
 
-def registry_for(
-    store: Store, telemetry: TelemetryRecorder, clock: Callable[[], float] = time.time
-) -> CollectorRegistry:
+def registry_for(metrics: MetricsService) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ControlPlaneCollector(store, telemetry, clock))
+    registry.register(ControlPlaneCollector(metrics))
     return registry
 
 

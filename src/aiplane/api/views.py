@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiplane.core.codec import workload_to_dict
+from aiplane.core.codec import placement_to_dict, workload_to_dict
 from aiplane.core.cost.alerts import CostAlert, alert_to_dict
 from aiplane.core.cost.anomalies import Anomaly
 from aiplane.core.cost.forecast import Forecast as CoreForecast
@@ -10,7 +10,8 @@ from aiplane.core.cost.periods import iso
 from aiplane.core.events import Event
 from aiplane.services.budgets import BudgetView
 from aiplane.services.costs import CostReport as CoreReport
-from aiplane.services.jobs import JobView
+from aiplane.services.fleet import FleetState
+from aiplane.services.jobs import Explanation, JobView
 from aiplane.wire.costs import (
     AlertOut,
     AnomalyOut,
@@ -22,7 +23,8 @@ from aiplane.wire.costs import (
     Forecast,
     IdlePool,
 )
-from aiplane.wire.jobs import EventOut, JobOut, PlacementOut
+from aiplane.wire.fleet import FleetOut, PoolOut
+from aiplane.wire.jobs import EventOut, ExplanationOut, JobOut, PlacementOut
 
 
 def job_out(view: JobView, with_workload: bool = False) -> JobOut:
@@ -68,6 +70,52 @@ def event_out(event: Event) -> EventOut:
         message=event.message,
         run_id=event.run_id,
         data=dict(event.data),
+    )
+
+
+def explanation_out(e: Explanation) -> ExplanationOut:
+    run = e.view.run
+    return ExplanationOut(
+        job_id=e.view.job.id,
+        state=str(run.state),
+        reason=run.reason,
+        placement=placement_to_dict(run.placement) if run.placement else None,
+        decisions=[event_out(d) for d in e.decisions],
+    )
+
+
+def fleet_out(state: FleetState | None, with_document: bool) -> FleetOut:
+    if state is None:
+        return FleetOut(version=None, applied_at=None, pools=[])
+    pools = []
+    for site in state.fleet.sites:
+        for pool in site.pools:
+            u = state.usage[pool.key]
+            pools.append(
+                PoolOut(
+                    site=site.name,
+                    site_kind=str(site.kind),
+                    jurisdiction=site.jurisdiction,
+                    pool=pool.name,
+                    backend=pool.backend,
+                    emulated=pool.emulated,
+                    accelerator=pool.node.accelerator,
+                    gpus_per_node=pool.node.gpus,
+                    nodes_min=pool.nodes_min,
+                    nodes_max=pool.nodes_max,
+                    pricing=str(pool.pricing.model),
+                    usd_per_node_hour=pool.pricing.usd_per_node_hour,
+                    price_source=pool.pricing.source,
+                    gpus_used=u.gpus_used,
+                    gpus_total=u.gpus_total,
+                    active_runs=u.active_runs,
+                )
+            )
+    return FleetOut(
+        version=state.record.version,
+        applied_at=state.record.applied_at,
+        pools=pools,
+        document=dict(state.record.document) if with_document else None,
     )
 
 

@@ -8,7 +8,7 @@ re-launching admitted runs and re-stopping cancelled ones.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from aiplane.backends.base import (
     launch_each,
 )
 from aiplane.core.errors import AiplaneError, BackendError, ConflictError
+from aiplane.core.fleet import Fleet
 from aiplane.core.runs import Job, Run, RunState
 from aiplane.core.workloads import WorkloadKind
 from aiplane.services.checkpoints import resume_env
@@ -41,6 +42,8 @@ class Executor:
     store: Store
     backends: Backends
     checkpoint_root: Path
+    # The fleet in force (the fleet cache's ``current``): it prices the usage of ended attempts.
+    fleet: Callable[[], Fleet | None]
     cancel_grace_s: float = 5.0
 
     def launch_admitted(self, now: float) -> int:
@@ -182,12 +185,14 @@ class Executor:
         failed usage write leaves the run as it was (and raises) for the next pass to redo."""
         done = replace(run.transition(state, now, reason), exit_code=exit_code)
         message = f"{run.state} -> {state}" + (f": {reason}" if reason else "")
+        fleet = self.fleet() if run.state in METERED else None  # read outside the unit
         try:
             with self.store.unit_of_work() as uow:
                 uow.jobs.update_run(done, expected_state=run.state)
                 record(uow, now, "run.state", message, done)
                 if run.state in METERED:
-                    record_usage(uow, uow.jobs.get(run.job_id), run, now, outcome=state)
+                    job = uow.jobs.get(run.job_id)
+                    record_usage(uow, job, run, now, outcome=state, fleet=fleet)
         except ConflictError:
             return False
         return True

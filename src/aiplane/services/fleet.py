@@ -1,17 +1,19 @@
-"""Applying and reading the fleet."""
+"""The fleet: apply a document, read what is in force and how full each pool is."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from aiplane.core.fleet import Fleet
+from aiplane.backends.base import Backends, GpuInventory
+from aiplane.core.errors import Problem, SpecError
+from aiplane.core.fleet import Fleet, NodeShape, Site
 from aiplane.core.runs import ACTIVE
 from aiplane.services.events import record
-from aiplane.specs import fleet_from_document, fleet_to_document
+from aiplane.services.ports import FleetDocuments
 from aiplane.store.base import FleetRecord, Store
 
 
@@ -23,7 +25,15 @@ class FleetCache:
     through another control-plane replica becomes visible within ``ttl_s``.
     """
 
-    def __init__(self, ttl_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        store: Store,
+        documents: FleetDocuments,
+        ttl_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._documents = documents
         self._lock = threading.Lock()
         self._ttl_s = ttl_s
         self._clock = clock
@@ -35,24 +45,35 @@ class FleetCache:
         with self._lock:
             self._checked_at = -float("inf")
 
-    def get(self, store: Store) -> Fleet | None:
+    def current(self) -> Fleet | None:
         now = self._clock()
         with self._lock:
             if now - self._checked_at < self._ttl_s:
                 return self._fleet
-        stored = store.fleets.current()
+        stored = self._store.fleets.current()
         with self._lock:
             self._checked_at = now
             if stored is None:
                 self._version, self._fleet = None, None
             elif stored.version != self._version:
-                self._fleet = fleet_from_document(stored.document, "stored fleet")
+                self._fleet = self._documents.read(stored.document, "stored fleet")
                 self._version = stored.version
             return self._fleet
+
+    def required(self) -> Fleet:
+        """The fleet in force, or a SpecError saying that none was applied yet."""
+        fleet = self.current()
+        if fleet is None:
+            raise SpecError(
+                "no fleet applied yet",
+                [Problem("fleet", "none in force", None, "aiplane fleet apply")],
+            )
+        return fleet
 
 
 def apply_fleet(
     store: Store,
+    documents: FleetDocuments,
     document: Mapping[str, Any],
     source: str,
     now: float,
@@ -61,14 +82,14 @@ def apply_fleet(
     """Validate a fleet document (raising SpecError with every problem) and make it current.
 
     ``resolve_local`` fills in what only the server can know, such as the GPUs that
-    ``accelerator: auto`` pools find on this machine.
+    ``accelerator: auto`` pools find on this machine (:func:`local_resolver`).
     """
-    fleet = fleet_from_document(document, source)
+    fleet = documents.read(document, source)
     if resolve_local is not None:
         fleet = resolve_local(fleet)
     pools = sum(1 for _ in fleet.pools())
     with store.unit_of_work() as uow:
-        stored = uow.fleets.put(fleet_to_document(fleet), now)
+        stored = uow.fleets.put(documents.write(fleet), now)
         record(
             uow,
             now,
@@ -77,6 +98,42 @@ def apply_fleet(
             f"{pools} pools",
         )
     return stored
+
+
+def local_resolver(backends: Backends) -> Callable[[Fleet], Fleet]:
+    """What only this server can say about a fleet being applied: whether its backends take
+    each pool's ``backend_config`` (a SpecError naming every problem, located in the fleet
+    document), and the GPUs that ``accelerator: auto`` pools find on this machine."""
+
+    def resolve(fleet: Fleet) -> Fleet:
+        problems = [
+            Problem(f"sites[{i}].pools[{j}].{p.location}", p.message, p.given, p.allowed)
+            for i, site in enumerate(fleet.sites)
+            for j, pool in enumerate(site.pools)
+            for p in backends.config_problems(pool)
+        ]
+        if problems:
+            n = len(problems)
+            noun = "problem" if n == 1 else "problems"
+            raise SpecError(f"invalid backend configuration ({n} {noun})", problems)
+        sites: list[Site] = []
+        for site in fleet.sites:
+            pools = []
+            for pool in site.pools:
+                if pool.node.auto_detect:
+                    backend = backends.for_pool(pool)
+                    if isinstance(backend, GpuInventory):
+                        gpus = backend.gpus()
+                        accelerator = gpus[0].name if gpus else None
+                        node = NodeShape(
+                            accelerator, len(gpus), pool.node.cpus, pool.node.memory_gib
+                        )
+                        pool = replace(pool, node=node)
+                pools.append(pool)
+            sites.append(replace(site, pools=tuple(pools)))
+        return replace(fleet, sites=tuple(sites))
+
+    return resolve
 
 
 @dataclass(frozen=True)
@@ -112,3 +169,55 @@ def pool_usage(store: Store, fleet: Fleet) -> dict[str, PoolUsage]:
             active_runs=int(runs),
         )
     return usage
+
+
+@dataclass(frozen=True)
+class FleetState:
+    """The fleet in force as stored (version, document) with each pool's usage."""
+
+    record: FleetRecord
+    fleet: Fleet
+    usage: Mapping[str, PoolUsage]
+
+
+class FleetService:
+    """Applying the fleet and reading it: what ``/api/v1/fleet`` and ``aiplane fleet`` call."""
+
+    def __init__(
+        self,
+        store: Store,
+        cache: FleetCache,
+        documents: FleetDocuments,
+        backends: Backends,
+        clock: Callable[[], float],
+        wake: Callable[[], None],
+    ) -> None:
+        self._store = store
+        self._cache = cache
+        self._documents = documents
+        self._backends = backends
+        self._clock = clock
+        self._wake = wake
+
+    def apply(self, document: Mapping[str, Any], source: str) -> FleetState | None:
+        """Validate ``document`` against the schema and this server's backends, make it the
+        fleet in force, and wake the scheduler to place work on it."""
+        apply_fleet(
+            self._store,
+            self._documents,
+            document,
+            source,
+            self._clock(),
+            local_resolver(self._backends),
+        )
+        self._cache.invalidate()
+        self._wake()
+        return self.show()
+
+    def show(self) -> FleetState | None:
+        """The fleet in force with each pool's usage; None before the first apply."""
+        stored = self._store.fleets.current()
+        fleet = self._cache.current()
+        if stored is None or fleet is None:
+            return None
+        return FleetState(stored, fleet, pool_usage(self._store, fleet))

@@ -1,8 +1,12 @@
-"""Submitting, listing, inspecting and cancelling jobs."""
+"""Submitting, listing, inspecting and cancelling jobs.
+
+:class:`JobService` is what the edges call: each method a whole use case over the functions
+below, which take everything they need as arguments (and which tests drive directly).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from aiplane.backends.base import Backends
@@ -11,8 +15,10 @@ from aiplane.core.events import Event
 from aiplane.core.fleet import Fleet
 from aiplane.core.runs import Job, Run, RunState
 from aiplane.core.workloads import Workload
+from aiplane.services import checkpoints
 from aiplane.services.budgets import BudgetCache, check_submission
 from aiplane.services.events import record
+from aiplane.services.fleet import FleetCache
 from aiplane.services.ids import new_id
 from aiplane.services.metering import record_usage
 from aiplane.store.base import Store
@@ -87,7 +93,15 @@ def events(store: Store, job_id: str, limit: int = 200) -> list[Event]:
     return store.events.recent(job_id=job_id, limit=limit)
 
 
-def cancel(store: Store, backends: Backends, job_id: str, now: float, grace_s: float) -> JobView:
+def cancel(
+    store: Store,
+    backends: Backends,
+    job_id: str,
+    now: float,
+    grace_s: float,
+    *,
+    fleet: Fleet | None,
+) -> JobView:
     """Cancel a job: mark the run cancelled first, then stop its processes.
 
     The new state, its event and the usage of the attempt it ends are one unit of work: a
@@ -103,7 +117,7 @@ def cancel(store: Store, backends: Backends, job_id: str, now: float, grace_s: f
         cancelled = run.transition(RunState.CANCELLED, now, "cancelled by request")
         uow.jobs.update_run(cancelled, expected_state=run.state)
         record(uow, now, "run.state", f"{run.state} -> cancelled (by request)", cancelled)
-        record_usage(uow, job, run, now, outcome=RunState.CANCELLED)
+        record_usage(uow, job, run, now, outcome=RunState.CANCELLED, fleet=fleet)
     stop_processes(backends, cancelled, grace_s)
     return JobView(job, cancelled)
 
@@ -136,3 +150,86 @@ def logs(
     if replica is not None and not out:
         raise NotFoundError(f"job {job_id} has no replica {replica} (it has {len(run.handles)})")
     return out
+
+
+# The events that say why a run is where it is (or is still waiting).
+DECISION_EVENTS = ("run.placed", "run.waiting")
+
+
+@dataclass(frozen=True)
+class Explanation:
+    view: JobView
+    decisions: list[Event]
+
+
+class JobService:
+    """Jobs: what ``/api/v1/jobs`` and ``aiplane jobs`` call."""
+
+    def __init__(
+        self,
+        store: Store,
+        fleets: FleetCache,
+        budgets: BudgetCache,
+        backends: Backends,
+        clock: Callable[[], float],
+        wake: Callable[[], None],
+        cancel_grace_s: float,
+    ) -> None:
+        self._store = store
+        self._fleets = fleets
+        self._budgets = budgets
+        self._backends = backends
+        self._clock = clock
+        self._wake = wake
+        self._grace_s = cancel_grace_s
+
+    def submit(self, workload: Workload, by: str) -> JobView:
+        """Check the workload against the fleet in force and its budgets, queue it (job, run
+        and event in one unit of work) and wake the scheduler."""
+        view = submit(
+            self._store, workload, self._fleets.current(), by, self._clock(), self._budgets
+        )
+        self._wake()
+        return view
+
+    def listing(
+        self,
+        limit: int,
+        before: str | None = None,
+        states: Collection[RunState] | None = None,
+        team: str | None = None,
+    ) -> list[JobView]:
+        return listing(self._store, limit, before, states, team)
+
+    def show(self, job_id: str) -> JobView:
+        return get(self._store, job_id)
+
+    def events(self, job_id: str) -> list[Event]:
+        return events(self._store, job_id)
+
+    def explain(self, job_id: str) -> Explanation:
+        """The job's state and placement, and the scheduler's decisions about it."""
+        view = get(self._store, job_id)
+        decisions = [e for e in events(self._store, job_id) if e.kind in DECISION_EVENTS]
+        return Explanation(view, decisions)
+
+    def logs(
+        self, job_id: str, replica: int | None = None, tail_bytes: int | None = None
+    ) -> list[tuple[int, str]]:
+        return logs(self._store, self._backends, job_id, replica, tail_bytes)
+
+    def cancel(self, job_id: str) -> JobView:
+        """Mark the job's run cancelled (state, event, usage in one unit), then stop its
+        replicas."""
+        return cancel(
+            self._store,
+            self._backends,
+            job_id,
+            self._clock(),
+            self._grace_s,
+            fleet=self._fleets.current(),
+        )
+
+    def report_checkpoint(self, job_id: str, uri: str | None, saved_at: float | None) -> Run:
+        """A checkpoint the job's running attempt reports (``saved_at`` default: now)."""
+        return checkpoints.report(self._store, job_id, self._clock(), uri, saved_at)

@@ -15,15 +15,9 @@ from aiplane.core.cost.attempts import attempt_interval
 from aiplane.core.cost.usage import UsageInterval
 from aiplane.core.fleet import Fleet
 from aiplane.core.runs import Job, Run, RunState
-from aiplane.specs import fleet_from_document
 from aiplane.store.base import Repositories
 
 METERED = frozenset({RunState.STARTING, RunState.RUNNING})
-
-
-def stored_fleet(store: Repositories) -> Fleet | None:
-    record = store.fleets.current()
-    return fleet_from_document(record.document, "stored fleet") if record is not None else None
 
 
 def record_usage(
@@ -33,25 +27,23 @@ def record_usage(
     ended_at: float,
     *,
     outcome: RunState | str = "ended",
-    fleet: Fleet | None = None,
+    fleet: Fleet | None,
 ) -> UsageInterval | None:
     """Store the interval of ``run_before``'s attempt, ending at ``ended_at``.
 
-    ``fleet`` prices egress and names the pool's pricing model; without it the stored fleet
-    is read. Returns the interval, or None when the run held no capacity (or was recorded).
-    Raises what the store raises.
+    ``fleet`` (the fleet in force) prices egress and names the pool's pricing model; None
+    before any fleet was applied. Returns the interval, or None when the run held no capacity
+    (or was recorded). Raises what the store raises.
     """
     if run_before.state not in METERED or run_before.placement is None:
         return None
-    if fleet is None:
-        fleet = stored_fleet(store)
     interval = attempt_interval(job, run_before, ended_at, str(outcome), fleet)
     if interval is None or not store.usage.add(interval):
         return None
     return interval
 
 
-def preemption_hook(fleet: Fleet | None = None) -> Callable[[Repositories, Run, float], None]:
+def preemption_hook(fleet: Fleet) -> Callable[[Repositories, Run, float], None]:
     """For ``run_cycle(on_run_stopped=...)``: meter a preempted run's attempt in the unit of
     work of the preemption (given it, the run as it was before, and the time it was stopped)."""
 

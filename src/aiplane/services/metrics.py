@@ -8,10 +8,11 @@ metering replaces ``run_cost_usd`` when it lands, and nothing else here needs to
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from aiplane.core.runs import Run, RunState
+from aiplane.services.telemetry import TelemetryRecorder, TelemetrySnapshot
 from aiplane.store.base import Store
 
 # Buckets for how long runs waited to start, in seconds: a second to a day.
@@ -81,3 +82,21 @@ def plane_metrics(runs: Sequence[Run], now: float) -> PlaneMetrics:
 
 def collect(store: Store, now: float) -> PlaneMetrics:
     return plane_metrics(store.jobs.runs_in_states(set(RunState)), now)
+
+
+class MetricsService:
+    """What ``/metrics`` serializes: the plane's numbers and the latest telemetry, both read at
+    scrape time."""
+
+    def __init__(
+        self, store: Store, telemetry: TelemetryRecorder, clock: Callable[[], float]
+    ) -> None:
+        self._store = store
+        self._telemetry = telemetry
+        self._clock = clock
+
+    def plane(self) -> PlaneMetrics:
+        return collect(self._store, self._clock())
+
+    def telemetry(self) -> TelemetrySnapshot:
+        return self._telemetry.snapshot()

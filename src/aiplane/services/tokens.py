@@ -6,9 +6,10 @@ import hashlib
 import secrets
 import threading
 import time
+from collections.abc import Callable
 
 from aiplane.core.auth import Role, TokenRecord
-from aiplane.core.errors import AuthenticationError
+from aiplane.core.errors import AuthenticationError, PermissionDeniedError
 from aiplane.services.ids import new_id
 from aiplane.store.base import Store
 
@@ -59,4 +60,32 @@ class TokenVerifier:
             raise AuthenticationError("invalid or revoked token")
         with self._lock:
             self._cache[digest] = (record, now + self._ttl_s)
+        return record
+
+
+class TokenService:
+    """Tokens and who the caller is: what the API's authentication and ``/tokens`` call."""
+
+    def __init__(
+        self, store: Store, clock: Callable[[], float], verifier: TokenVerifier | None = None
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._verifier = verifier if verifier is not None else TokenVerifier(store)
+
+    def create(self, name: str, role: Role) -> tuple[TokenRecord, str]:
+        """A new token and its plaintext, which is shown this once."""
+        return create_token(self._store, name, role, self._clock())
+
+    def ensure_admin(self) -> str | None:
+        """The admin token's plaintext on the very first start, else None."""
+        return ensure_admin_token(self._store, self._clock())
+
+    def authorize(self, token: str | None, role: Role) -> TokenRecord:
+        """The caller of ``token``, who must hold at least ``role``."""
+        record = self._verifier.verify(token)
+        if not record.role.allows(role):
+            raise PermissionDeniedError(
+                f"this needs the {role} role; token {record.name!r} has {record.role}"
+            )
         return record

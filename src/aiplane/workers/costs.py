@@ -21,7 +21,7 @@ def cost_step(
     notifier: Notifier,
     clock: Callable[[], float] = time.time,
 ) -> None:
-    fleet = fleet_cache.get(store)
+    fleet = fleet_cache.current()
     if fleet is not None:
         raise_alerts(store, fleet, clock(), budgets)
     deliver_alerts(store, fleet, clock(), notifier)

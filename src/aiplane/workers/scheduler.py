@@ -25,7 +25,7 @@ def scheduler_step(
 ) -> None:
     """One tick. ``state`` is the live state kept between ticks (the control plane holds it);
     without one, each tick loads the store afresh."""
-    fleet = fleet_cache.get(store)
+    fleet = fleet_cache.current()
     if fleet is None:
         return
     with paused_collector():

@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from aiplane.api.deps import CP, Member
-from aiplane.services import checkpoints
+from aiplane.api.deps import Member, Svc
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -31,8 +30,8 @@ class CheckpointOut(BaseModel):
 @router.post(
     "/{job_id}/checkpoints", status_code=status.HTTP_201_CREATED, response_model=CheckpointOut
 )
-def report(job_id: str, body: CheckpointIn, cp: CP, _: Member) -> CheckpointOut:
-    run = checkpoints.report(cp.store, job_id, cp.clock(), body.uri, body.saved_at)
+def report(job_id: str, body: CheckpointIn, svc: Svc, _: Member) -> CheckpointOut:
+    run = svc.jobs.report_checkpoint(job_id, body.uri, body.saved_at)
     return CheckpointOut(
         job_id=job_id,
         run_id=run.id,

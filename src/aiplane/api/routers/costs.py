@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import StreamingResponse
 
-from aiplane.api.deps import CP, Viewer
+from aiplane.api.deps import Svc, Viewer
 from aiplane.api.views import alert_out, anomaly_out, budget_out, forecast_out, report_out
 from aiplane.core.cost.alerts import AlertStatus
-from aiplane.core.cost.periods import month_start
 from aiplane.core.errors import Problem, SpecError
-from aiplane.core.fleet import Fleet
-from aiplane.services import budgets as budget_service
-from aiplane.services import costs
+from aiplane.services.cost_service import ExportFormat
 from aiplane.wire.costs import AlertOut, AnomalyOut, BudgetOut, CostReport, TeamForecast
-from aiplane.wiring import ControlPlane
 
 router = APIRouter(prefix="/costs", tags=["costs"])
 
@@ -30,9 +24,11 @@ From = Annotated[
 To = Annotated[str | None, Query(alias="to", description="end (exclusive); default now")]
 
 
-def parse_time(text: str, location: str) -> float:
+def parse_time(text: str | None, location: str) -> float | None:
     """``2025-06-01``, ``2025-06-01T12:00``, ``2025-06-01T12:00:00Z`` (UTC unless an offset
-    is given) or epoch seconds."""
+    is given) or epoch seconds; None when not given (the service's default)."""
+    if not text:
+        return None
     try:
         return float(text)
     except ValueError:
@@ -49,41 +45,28 @@ def parse_time(text: str, location: str) -> float:
     return parsed.timestamp()
 
 
-def period(cp: ControlPlane, start: str | None, end: str | None) -> tuple[float, float, float]:
-    """(start, end, now); by default this month so far."""
-    now = cp.clock()
-    s = parse_time(start, "from") if start else month_start(now)
-    e = parse_time(end, "to") if end else now
-    costs.check_period(s, e)
-    return s, e, now
-
-
-def fleet_of(cp: ControlPlane) -> Fleet:
-    fleet = cp.fleet_cache.get(cp.store)
-    if fleet is None:
+def _format(value: str) -> ExportFormat:
+    allowed = [str(f) for f in ExportFormat]
+    if value not in allowed:
         raise SpecError(
-            "no fleet applied yet", [Problem("fleet", "none in force", None, "aiplane fleet apply")]
+            "unknown export format",
+            [Problem("format", "not a format", repr(value), ", ".join(allowed))],
         )
-    return fleet
-
-
-def sm_activity(cp: ControlPlane) -> dict[str, float]:
-    """Average SM activity (0..1) of the runs the telemetry recorder has seen."""
-    usage = cp.telemetry.snapshot().usage
-    return {r: u.avg_sm_active for r, u in usage.items() if u.avg_sm_active is not None}
+    return ExportFormat(value)
 
 
 @router.get("/report", response_model=CostReport)
 def report(
-    cp: CP,
+    svc: Svc,
     _: Viewer,
     by: str = "team",
     start: From = None,
     end: To = None,
     share_idle: bool = True,
 ) -> CostReport:
-    s, e, now = period(cp, start, end)
-    r = costs.report(cp.store, fleet_of(cp), by, s, e, now, share_idle_to_teams=share_idle)
+    r = svc.costs.report(
+        by, parse_time(start, "from"), parse_time(end, "to"), share_idle=share_idle
+    )
     return report_out(r)
 
 
@@ -99,44 +82,30 @@ EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/export", response_class=Response, responses=EXPORT_RESPONSES)
+@router.get("/export", response_class=StreamingResponse, responses=EXPORT_RESPONSES)
 def export(
-    cp: CP,
+    svc: Svc,
     _: Viewer,
     start: From = None,
     end: To = None,
     format: Annotated[str, Query(description="focus (CSV) or focus-parquet")] = "focus",
-) -> Response:
-    s, e, now = period(cp, start, end)
-    fleet = fleet_of(cp)
-    activity = sm_activity(cp)
-    if format == "focus":
-        chunks: Iterator[str] = costs.focus_chunks(cp.store, fleet, s, e, now, sm_activity=activity)
-        return StreamingResponse(
-            (c.encode() for c in chunks),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="focus.csv"'},
-        )
-    if format == "focus-parquet":
-        table = costs.focus_table(cp.store, fleet, s, e, now, sm_activity=activity)
-        buffer = io.BytesIO()
-        cp.parquet.write(table, buffer)
-        return Response(buffer.getvalue(), media_type=cp.parquet.media_type)
-    raise SpecError(
-        "unknown export format",
-        [Problem("format", "not a format", repr(format), "focus, focus-parquet")],
+) -> StreamingResponse:
+    out = svc.costs.export(_format(format), parse_time(start, "from"), parse_time(end, "to"))
+    return StreamingResponse(
+        out.chunks,
+        media_type=out.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{out.filename}"'},
     )
 
 
 @router.get("/budgets", response_model=list[BudgetOut])
-def budgets(cp: CP, _: Viewer) -> list[BudgetOut]:
-    fleet = fleet_of(cp)
-    return [budget_out(v) for v in budget_service.evaluate_budgets(cp.store, fleet, cp.clock())]
+def budgets(svc: Svc, _: Viewer) -> list[BudgetOut]:
+    return [budget_out(v) for v in svc.costs.budgets()]
 
 
 @router.get("/alerts", response_model=list[AlertOut])
 def alerts(
-    cp: CP,
+    svc: Svc,
     _: Viewer,
     status: Annotated[list[str] | None, Query(description="pending, delivered, ...")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -149,12 +118,12 @@ def alerts(
             [Problem("status", "unknown status", ", ".join(bad), ", ".join(allowed))],
         )
     wanted = [AlertStatus(s) for s in status] if status else None
-    return [alert_out(a) for a in cp.store.alerts.recent(statuses=wanted, limit=limit)]
+    return [alert_out(a) for a in svc.costs.alerts(wanted, limit)]
 
 
 @router.get("/anomalies", response_model=list[AnomalyOut])
 def anomalies(
-    cp: CP,
+    svc: Svc,
     _: Viewer,
     by: str = "team",
     start: From = None,
@@ -162,18 +131,15 @@ def anomalies(
     k: Annotated[float, Query(gt=0, description="threshold in robust deviations")] = 5.0,
     min_usd: Annotated[float, Query(ge=0)] = 1.0,
 ) -> list[AnomalyOut]:
-    now = cp.clock()
-    s = parse_time(start, "from") if start else now - 7 * 86400.0
-    e = parse_time(end, "to") if end else now
-    found = costs.anomalies(
-        cp.store, fleet_of(cp), by, s, e, now, sm_activity=sm_activity(cp), k=k, min_usd=min_usd
+    found = svc.costs.anomalies(
+        by, parse_time(start, "from"), parse_time(end, "to"), k=k, min_usd=min_usd
     )
     return [anomaly_out(a) for a in found]
 
 
 @router.get("/forecast", response_model=list[TeamForecast])
-def forecast(cp: CP, _: Viewer) -> list[TeamForecast]:
-    found = budget_service.team_forecasts(cp.store, fleet_of(cp), cp.clock())
+def forecast(svc: Svc, _: Viewer) -> list[TeamForecast]:
     return [
-        TeamForecast(team=team, **forecast_out(f).model_dump()) for team, f in sorted(found.items())
+        TeamForecast(team=team, **forecast_out(f).model_dump())
+        for team, f in sorted(svc.costs.forecast().items())
     ]

@@ -6,12 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from aiplane.api.deps import CP, Member, Viewer
-from aiplane.api.views import event_out, job_out
-from aiplane.core.codec import placement_to_dict
+from aiplane.api.deps import Member, Svc, Viewer
+from aiplane.api.views import event_out, explanation_out, job_out
 from aiplane.core.errors import Problem, SpecError
 from aiplane.core.runs import RunState
-from aiplane.services import jobs
 from aiplane.specs import workload_from_document
 from aiplane.wire.jobs import EventOut, ExplanationOut, JobOut, JobPage, LogsOut, ReplicaLog
 from aiplane.wire.specs import SpecBody
@@ -20,12 +18,9 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=JobOut)
-def submit(body: SpecBody, cp: CP, caller: Member) -> JobOut:
+def submit(body: SpecBody, svc: Svc, caller: Member) -> JobOut:
     workload = workload_from_document(body.spec, body.source, body.workdir)
-    fleet = cp.fleet_cache.get(cp.store)
-    view = jobs.submit(cp.store, workload, fleet, caller.name, cp.clock(), cp.budgets)
-    cp.scheduler.wake()
-    return job_out(view)
+    return job_out(svc.jobs.submit(workload, caller.name))
 
 
 def _states(values: list[str] | None) -> list[RunState] | None:
@@ -43,59 +38,44 @@ def _states(values: list[str] | None) -> list[RunState] | None:
 
 @router.get("", response_model=JobPage)
 def list_jobs(
-    cp: CP,
+    svc: Svc,
     _: Viewer,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     before: Annotated[str | None, Query(description="cursor: job id to page before")] = None,
     state: Annotated[list[str] | None, Query(description="filter by run state")] = None,
     team: str | None = None,
 ) -> JobPage:
-    views = jobs.listing(cp.store, limit, before, _states(state), team)
-    items = [job_out(v) for v in views]
+    items = [job_out(v) for v in svc.jobs.listing(limit, before, _states(state), team)]
     return JobPage(items=items, next_cursor=items[-1].id if len(items) == limit else None)
 
 
 @router.get("/{job_id}", response_model=JobOut)
-def show(job_id: str, cp: CP, _: Viewer) -> JobOut:
-    return job_out(jobs.get(cp.store, job_id), with_workload=True)
+def show(job_id: str, svc: Svc, _: Viewer) -> JobOut:
+    return job_out(svc.jobs.show(job_id), with_workload=True)
 
 
 @router.get("/{job_id}/events", response_model=list[EventOut])
-def events(job_id: str, cp: CP, _: Viewer) -> list[EventOut]:
-    return [event_out(e) for e in jobs.events(cp.store, job_id)]
+def events(job_id: str, svc: Svc, _: Viewer) -> list[EventOut]:
+    return [event_out(e) for e in svc.jobs.events(job_id)]
 
 
 @router.get("/{job_id}/explain", response_model=ExplanationOut)
-def explain(job_id: str, cp: CP, _: Viewer) -> ExplanationOut:
-    view = jobs.get(cp.store, job_id)
-    decisions = [
-        event_out(e)
-        for e in jobs.events(cp.store, job_id)
-        if e.kind in ("run.placed", "run.waiting")
-    ]
-    placement = placement_to_dict(view.run.placement) if view.run.placement else None
-    return ExplanationOut(
-        job_id=job_id,
-        state=str(view.run.state),
-        reason=view.run.reason,
-        placement=placement,
-        decisions=decisions,
-    )
+def explain(job_id: str, svc: Svc, _: Viewer) -> ExplanationOut:
+    return explanation_out(svc.jobs.explain(job_id))
 
 
 @router.get("/{job_id}/logs", response_model=LogsOut)
 def logs(
     job_id: str,
-    cp: CP,
+    svc: Svc,
     _: Viewer,
     replica: int | None = None,
     tail_bytes: Annotated[int | None, Query(ge=1)] = None,
 ) -> LogsOut:
-    out = jobs.logs(cp.store, cp.backends, job_id, replica, tail_bytes)
+    out = svc.jobs.logs(job_id, replica, tail_bytes)
     return LogsOut(job_id=job_id, replicas=[ReplicaLog(replica=i, text=t) for i, t in out])
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut)
-def cancel(job_id: str, cp: CP, _: Member) -> JobOut:
-    view = jobs.cancel(cp.store, cp.backends, job_id, cp.clock(), cp.settings.cancel_grace_s)
-    return job_out(view)
+def cancel(job_id: str, svc: Svc, _: Member) -> JobOut:
+    return job_out(svc.jobs.cancel(job_id))

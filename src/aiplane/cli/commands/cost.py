@@ -41,27 +41,6 @@ def parse_duration(text: str, location: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def default_gpu_price(model: str) -> tuple[float, str]:
-    """The cheapest on-demand $/GPU-hour for ``model`` in the default catalog, and where it
-    came from; (0, why) when the catalog does not know the model."""
-    from aiplane.backends.local.nvml import canonical_gpu_name
-    from aiplane.pricing.catalog import CatalogPriceBook
-
-    accelerator = canonical_gpu_name(model)
-    book = CatalogPriceBook.default()
-    best: tuple[float, str] | None = None
-    for instance_type in book.instance_types():
-        for offer in book.offers(instance_type):
-            if offer.accelerator != accelerator or not offer.accelerator_count:
-                continue
-            price = offer.usd_per_hour / offer.accelerator_count
-            if best is None or price < best[0]:
-                best = (price, f"{instance_type} on-demand in {offer.region}")
-    if best is None:
-        return 0.0, f"no catalog price for {model!r}: pass --usd-per-gpu-hour"
-    return best
-
-
 @app.command("waste")
 @handled
 def waste(
@@ -93,14 +72,14 @@ def waste(
 ) -> None:
     """Idle, squatting, low-occupancy and memory-bound GPU time in a recording, with the
     GPU-hours and dollars at stake. Runs here, without the control plane."""
+    from aiplane import standalone
     from aiplane.core.cost.waste import WastePolicy, find_waste, total_usd
     from aiplane.telemetry.observations import observations
-    from aiplane.telemetry.replay import load_recording
 
     policy = WastePolicy(min_duration_s=parse_duration(min_duration, "--min-duration"))
-    data = load_recording(recording, static)
+    data = standalone.recording(recording, static)
     if usd_per_gpu_hour is None:
-        usd_per_gpu_hour, source = default_gpu_price(data.gpus[0].name)
+        usd_per_gpu_hour, source = standalone.gpu_price(data.gpus[0].name)
         err_console.print(
             f"priced at ${usd_per_gpu_hour:.2f}/GPU-h ({source})", highlight=False, markup=False
         )

@@ -105,7 +105,6 @@ def demo(
     every workload in examples/workloads/, shows progress, and prints where each ran and why.
     """
     from aiplane.core.runs import TERMINAL
-    from aiplane.pricing.catalog import CatalogPriceBook
     from aiplane.specs import fleet_to_document, load_fleet, read_document, workload_from_document
 
     terminal = {str(s) for s in TERMINAL}
@@ -117,7 +116,7 @@ def demo(
         with _server(LocalHome(home)) as client:
             if not as_json:
                 console.print(f"local control plane at {client.url} (home {home})")
-            fleet = load_fleet(root / "fleet-hybrid.yaml", CatalogPriceBook.default())
+            fleet = load_fleet(root / "fleet-hybrid.yaml")
             client.fleet.apply(fleet_to_document(fleet), source="fleet-hybrid.yaml")
             ids = []
             for path in sorted((root / "workloads").glob("*.yaml")):

@@ -64,11 +64,10 @@ def apply(
     as_json: JsonOpt = False,
 ) -> None:
     """Validate FILE and make it the fleet in force."""
-    from aiplane.pricing.catalog import CatalogPriceBook
+    from aiplane import standalone
     from aiplane.specs import fleet_to_document, load_fleet
 
-    book = CatalogPriceBook.from_dir(catalog) if catalog else CatalogPriceBook.default()
-    fleet = load_fleet(file, book)
+    fleet = load_fleet(file, standalone.catalog(catalog))
     result = connect().fleet.apply(fleet_to_document(fleet), source=file.name)
     if as_json:
         print_json(result)

@@ -1,0 +1,157 @@
+"""Costs: reports, FOCUS exports, budgets, alerts, anomalies, forecasts, and what the cost
+engine adds to each scheduling snapshot.
+
+Every method takes its period as epoch seconds, ``None`` for the default (this month so far;
+for anomalies the last week), and reads the fleet in force: the edges parse, this decides.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from aiplane.core.cost.alerts import AlertStatus, CostAlert
+from aiplane.core.cost.anomalies import Anomaly
+from aiplane.core.cost.forecast import Forecast
+from aiplane.core.cost.periods import WEEK_S, month_start
+from aiplane.exporters.base import Exporter
+from aiplane.services import budgets, costs
+from aiplane.services.budgets import BudgetCache, BudgetView
+from aiplane.services.fleet import FleetCache
+from aiplane.services.scheduling import CycleInputs
+from aiplane.services.telemetry import TelemetryRecorder
+from aiplane.store.base import Store
+
+log = logging.getLogger("aiplane.costs")
+
+
+class ExportFormat(StrEnum):
+    FOCUS_CSV = "focus"
+    FOCUS_PARQUET = "focus-parquet"
+
+
+@dataclass(frozen=True)
+class Export:
+    """A file: its media type, a suggested name, and its bytes in chunks."""
+
+    media_type: str
+    filename: str
+    chunks: Iterator[bytes]
+
+
+class CostService:
+    def __init__(
+        self,
+        store: Store,
+        fleets: FleetCache,
+        budget_cache: BudgetCache,
+        telemetry: TelemetryRecorder,
+        parquet: Exporter,
+        clock: Callable[[], float],
+    ) -> None:
+        self._store = store
+        self._fleets = fleets
+        self._budgets = budget_cache
+        self._telemetry = telemetry
+        self._parquet = parquet
+        self._clock = clock
+
+    def _period(self, start: float | None, end: float | None) -> tuple[float, float, float]:
+        now = self._clock()
+        s = start if start is not None else month_start(now)
+        e = end if end is not None else now
+        costs.check_period(s, e)
+        return s, e, now
+
+    def _sm_activity(self) -> dict[str, float]:
+        """Average SM activity (0..1) of the runs the telemetry recorder has seen."""
+        usage = self._telemetry.snapshot().usage
+        return {r: u.avg_sm_active for r, u in usage.items() if u.avg_sm_active is not None}
+
+    def report(
+        self,
+        by: str = "team",
+        start: float | None = None,
+        end: float | None = None,
+        *,
+        share_idle: bool = True,
+    ) -> costs.CostReport:
+        s, e, now = self._period(start, end)
+        fleet = self._fleets.required()
+        return costs.report(self._store, fleet, by, s, e, now, share_idle_to_teams=share_idle)
+
+    def export(
+        self,
+        format: ExportFormat = ExportFormat.FOCUS_CSV,
+        start: float | None = None,
+        end: float | None = None,
+    ) -> Export:
+        """FOCUS 1.2 cost lines for the period: CSV streamed in chunks, or a Parquet file."""
+        s, e, now = self._period(start, end)
+        fleet = self._fleets.required()
+        activity = self._sm_activity()
+        if format is ExportFormat.FOCUS_CSV:
+            text = costs.focus_chunks(self._store, fleet, s, e, now, sm_activity=activity)
+            return Export("text/csv; charset=utf-8", "focus.csv", (c.encode() for c in text))
+        table = costs.focus_table(self._store, fleet, s, e, now, sm_activity=activity)
+        buffer = io.BytesIO()
+        self._parquet.write(table, buffer)
+        return Export(self._parquet.media_type, "focus.parquet", iter([buffer.getvalue()]))
+
+    def budgets(self) -> list[BudgetView]:
+        return budgets.evaluate_budgets(self._store, self._fleets.required(), self._clock())
+
+    def alerts(
+        self, statuses: Collection[AlertStatus] | None = None, limit: int = 100
+    ) -> list[CostAlert]:
+        return self._store.alerts.recent(statuses=statuses, limit=limit)
+
+    def anomalies(
+        self,
+        by: str = "team",
+        start: float | None = None,
+        end: float | None = None,
+        *,
+        k: float = 5.0,
+        min_usd: float = 1.0,
+    ) -> list[Anomaly]:
+        now = self._clock()
+        s = start if start is not None else now - WEEK_S
+        e = end if end is not None else now
+        return costs.anomalies(
+            self._store,
+            self._fleets.required(),
+            by,
+            s,
+            e,
+            now,
+            sm_activity=self._sm_activity(),
+            k=k,
+            min_usd=min_usd,
+        )
+
+    def forecast(self) -> Mapping[str, Forecast]:
+        """Month-end spend of every team, by team name."""
+        return budgets.team_forecasts(self._store, self._fleets.required(), self._clock())
+
+    def cycle_inputs(self) -> CycleInputs:
+        """What the cost engine adds to each scheduling snapshot: budget actions and headroom.
+        A failure here is logged and ignored: budgets must never stop the scheduler."""
+        fleet = self._fleets.current()
+        if fleet is None:
+            return CycleInputs()
+        now = self._clock()
+        try:
+            return CycleInputs(
+                budget_actions=budgets.budget_actions(self._store, fleet, now, self._budgets),
+                budget_remaining_usd=budgets.budget_remaining(
+                    self._store, fleet, now, self._budgets
+                ),
+                reserved_remaining_gpu_hours=costs.reserved_remaining(self._store, fleet, now),
+            )
+        except Exception:
+            log.exception("budget evaluation failed; scheduling without budget actions")
+            return CycleInputs()

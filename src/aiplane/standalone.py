@@ -1,0 +1,45 @@
+"""The composition of the CLI's commands that run here, without a control plane.
+
+``aiplane fleet apply --catalog``, ``simulate``, ``plan`` and ``cost waste --recording`` need a
+price catalog or a telemetry recording. The CLI names no adapter (an import contract in
+``pyproject.toml``): it asks this module, the local counterpart of ``wiring.py``, which builds
+them (decision 0018). The CLI imports it inside those commands, so client commands stay light.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiplane.backends.local.nvml import canonical_gpu_name
+from aiplane.pricing.base import PriceBook
+from aiplane.pricing.catalog import CatalogPriceBook
+from aiplane.telemetry.replay import Recording, load_recording
+
+
+def catalog(catalog_dir: Path | None) -> PriceBook | None:
+    """The price catalog in ``catalog_dir`` (SkyPilot-schema CSVs); None for the shipped one,
+    which the specs load only when a pool names an instance type."""
+    return CatalogPriceBook.from_dir(catalog_dir) if catalog_dir is not None else None
+
+
+def recording(path: Path, static: Path | None = None) -> Recording:
+    """A telemetry recording (JSON lines) and its ``static.json`` (default: beside it)."""
+    return load_recording(path, static)
+
+
+def gpu_price(model: str) -> tuple[float, str]:
+    """The cheapest on-demand $/GPU-hour for the device ``model`` (a driver's name) in the
+    shipped catalog, and where it came from; (0, why) when the catalog does not know it."""
+    accelerator = canonical_gpu_name(model)
+    book = CatalogPriceBook.default()
+    best: tuple[float, str] | None = None
+    for instance_type in book.instance_types():
+        for offer in book.offers(instance_type):
+            if offer.accelerator != accelerator or not offer.accelerator_count:
+                continue
+            price = offer.usd_per_hour / offer.accelerator_count
+            if best is None or price < best[0]:
+                best = (price, f"{instance_type} on-demand in {offer.region}")
+    if best is None:
+        return 0.0, f"no catalog price for {model!r}: pass --usd-per-gpu-hour"
+    return best
