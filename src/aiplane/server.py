@@ -50,7 +50,7 @@ class _StopRequestedError(Exception):
     pass
 
 
-def _raise_stopped(signum: int, frame: object) -> None:
+def _raise_stopped(_signum: int, _frame: object) -> None:
     raise _StopRequestedError
 
 

@@ -47,9 +47,8 @@ def get(api: TestClient, headers: dict[str, str], path: str, **params: Any) -> A
     return response.json()
 
 
-def test_reports_by_each_dimension(
-    seeded: ControlPlane, api: TestClient, tokens: dict[Role, dict[str, str]]
-) -> None:
+@pytest.mark.usefixtures("seeded")
+def test_reports_by_each_dimension(api: TestClient, tokens: dict[Role, dict[str, str]]) -> None:
     viewer = tokens[Role.VIEWER]
     r = get(api, viewer, "report", by="team", **{"from": "2025-06-01", "to": "2025-06-11"})
     assert (r["from"], r["to"]) == ("2025-06-01T00:00:00Z", "2025-06-11T00:00:00Z")
@@ -71,8 +70,9 @@ def test_reports_by_each_dimension(
     assert api.get("/api/v1/costs/report").status_code == 401
 
 
+@pytest.mark.usefixtures("seeded")
 def test_focus_export_as_csv_and_parquet(
-    seeded: ControlPlane, api: TestClient, tokens: dict[Role, dict[str, str]]
+    api: TestClient, tokens: dict[Role, dict[str, str]]
 ) -> None:
     viewer = tokens[Role.VIEWER]
     response = api.get("/api/v1/costs/export", headers=viewer, params={"from": "2025-06-01"})
@@ -108,9 +108,8 @@ def test_budgets_block_submissions_with_402(
     assert response.json()["error"]["code"] == "budget_exceeded"
 
 
-def test_forecast_anomalies_and_alerts(
-    seeded: ControlPlane, api: TestClient, tokens: dict[Role, dict[str, str]]
-) -> None:
+@pytest.mark.usefixtures("seeded")
+def test_forecast_anomalies_and_alerts(api: TestClient, tokens: dict[Role, dict[str, str]]) -> None:
     viewer = tokens[Role.VIEWER]
     forecasts = {f["team"]: f for f in get(api, viewer, "forecast")}
     assert forecasts["research"]["spent_usd"] == 320.0
@@ -121,7 +120,7 @@ def test_forecast_anomalies_and_alerts(
 
 @pytest.fixture
 def run_cli(
-    seeded: ControlPlane,
+    seeded: ControlPlane,  # noqa: ARG001 (requested for the costs it stores)
     api: TestClient,
     tokens: dict[Role, dict[str, str]],
     monkeypatch: pytest.MonkeyPatch,

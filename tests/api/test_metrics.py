@@ -108,7 +108,7 @@ def test_runs_queue_and_cost(replay_cp: ControlPlane) -> None:
 
 def test_nothing_lands_in_the_global_registry(replay_cp: ControlPlane) -> None:
     scrape(replay_cp)
-    names = set(prometheus_client.REGISTRY._names_to_collectors)  # type: ignore[attr-defined]
+    names = set(prometheus_client.REGISTRY._names_to_collectors)
     assert not any(n.startswith(("aiplane_", "DCGM_")) for n in names)
 
 

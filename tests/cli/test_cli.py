@@ -26,6 +26,7 @@ def aiplane(
             full_env.pop(key, None)
     return subprocess.run(
         [sys.executable, "-m", "aiplane", *args],
+        check=False,
         env=full_env,
         capture_output=True,
         text=True,
@@ -54,7 +55,7 @@ def test_apply_submit_list_show_and_down(home: Path) -> None:
     assert fleet["version"] == 1
     assert any(p["emulated"] for p in fleet["pools"])
 
-    workload = sorted((EXAMPLES / "workloads").glob("*.yaml"))[0]
+    workload = min((EXAMPLES / "workloads").glob("*.yaml"))
     submitted = aiplane(home, "submit", str(workload), "--json")
     assert submitted.returncode == 0, submitted.stderr
     job = json.loads(submitted.stdout)
@@ -124,7 +125,12 @@ def test_client_commands_load_no_server_code(home: Path) -> None:
     )
     env = {**os.environ, "AIPLANE_HOME": str(home), "AIPLANE_URL": "http://127.0.0.1:9"}
     result = subprocess.run(
-        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", probe],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.stdout.splitlines() == ["exit 3", "[]"], result.stderr
 

@@ -98,7 +98,11 @@ def test_kill_9_and_restart_accounts_for_every_run(server: ServerProcess, tmp_pa
         doomed_id = submit(c, workload("killed-while-down", "sleep 120"))
         queued_id = submit(c, workload("queued", "echo queued ran", cpus=3))
         for job_id in (long_id, short_id, doomed_id):
-            wait_until(lambda j=job_id: state(c, j)["state"] == "running", 30, f"{job_id} running")
+
+            def running(j: str = job_id) -> bool:
+                return bool(state(c, j)["state"] == "running")
+
+            wait_until(running, 30, f"{job_id} running")
         assert state(c, queued_id)["state"] == "pending"
 
     server.kill9()

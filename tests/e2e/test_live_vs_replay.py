@@ -10,7 +10,7 @@ reconciler has seen them exit, and runs the cycle, as the simulator's event loop
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,12 +51,9 @@ class Recorder:
 
     engine: Engine = field(default_factory=Engine)
     log: list[tuple[float, str, str, str, tuple[str, ...]]] = field(default_factory=list)
+    name: str = Engine.name
 
-    @property
-    def name(self) -> str:
-        return self.engine.name
-
-    def decide(self, snapshot: Snapshot) -> Sequence[Decision]:
+    def decide(self, snapshot: Snapshot) -> list[Decision]:
         decisions = self.engine.decide(snapshot)
         for d in decisions:
             if isinstance(d, Place):

@@ -84,10 +84,10 @@ def test_preemption_takes_the_most_recently_checkpointed_run_which_resumes_from_
     newer_saved = _wait_checkpoint(plane, newer)
     older_saved = _wait_checkpoint(plane, older)
     assert older_saved > newer_saved
-    assert (
-        plane.store.jobs.run_for_job(older).started_at
-        < plane.store.jobs.run_for_job(newer).started_at
-    )
+    older_start = plane.store.jobs.run_for_job(older).started_at
+    newer_start = plane.store.jobs.run_for_job(newer).started_at
+    assert older_start is not None and newer_start is not None
+    assert older_start < newer_start
     kinds = [e.kind for e in jobs.events(plane.store, older)]
     assert "run.checkpoint" in kinds
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from aiplane.backends.base import Backend, Handle, LaunchSpec, ReplicaReport
+from aiplane.backends.base import Backend, BackendConfig, Handle, LaunchSpec, ReplicaReport
 from aiplane.backends.fake import FakeBackend, FakeCluster
 from aiplane.backends.registry import PoolBackends
 from aiplane.core.fleet import Fleet
@@ -48,7 +49,7 @@ class Plane:
         self.cluster = FakeCluster()
         fake = self.cluster.factory("emulated", emulated=True)
 
-        def core(work_root: Path, config: object) -> Backend:
+        def core(_work_root: Path, _config: BackendConfig) -> Backend:
             return CoreOnly(FakeBackend(self.cluster, name="emulated", emulated=True))
 
         factories = {"emulated": core if core_only else fake}
@@ -59,7 +60,7 @@ class Plane:
             self.store, self.backends, tmp / "ckpt", fleet_cache(self.store).current, 1.0
         )
 
-    def admit(self, n: int, where: Placement | None = None, **workload: object) -> Run:
+    def admit(self, n: int, where: Placement | None = None, **workload: Any) -> Run:
         j = job(n)
         j = replace(j, workload=replace(j.workload, **workload))
         pending = run(j)

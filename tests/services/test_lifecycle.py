@@ -144,9 +144,7 @@ def test_submission_must_fit_the_fleet(plane: Plane) -> None:
     assert locations == {"team", "inputs[1]"}
 
 
-def test_preemption_stops_the_victim_requeues_it_and_meters_its_attempt(
-    plane: Plane, tmp_path: Path
-) -> None:
+def test_preemption_stops_the_victim_requeues_it_and_meters_its_attempt(plane: Plane) -> None:
     from aiplane.core.scheduling.engine import Engine
     from aiplane.services.metering import preemption_hook
 

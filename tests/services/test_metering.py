@@ -134,7 +134,7 @@ def test_a_preempted_and_requeued_run_is_metered_per_attempt(
         16.0,
     )
     # Only the dataset away from the site moves: 200 GB at fra's egress price, per attempt.
-    assert (a.egress_gb, a.egress_usd) == (200.0, pytest.approx(10.0))
+    assert a.egress_gb == 200.0 and a.egress_usd == pytest.approx(10.0)
     assert b.egress_usd == pytest.approx(10.0)
     # A second report of the same attempt's end stores nothing.
     assert record_usage(store, job, second, T0 + 9999, outcome=RunState.FAILED, fleet=fleet) is None

@@ -106,7 +106,7 @@ class Plane:
     def clock(self) -> float:
         return self.now
 
-    def _factory(self, work_root: Path, config: BackendConfig) -> Backend:
+    def _factory(self, _work_root: Path, config: BackendConfig) -> Backend:
         plane = self
 
         class Observed(FakeBackend):
@@ -138,11 +138,11 @@ class Plane:
 
 
 @pytest.fixture
-def plane(tmp_path: Path) -> Iterator[Plane]:
+def plane(tmp_path: Path) -> Plane:
     p = Plane(tmp_path)
     p.fleet.apply(fleet_document(), "fleet.yaml")
     p.wakes.count = 0
-    yield p
+    return p
 
 
 def test_a_submission_is_one_unit_of_work_and_wakes_the_scheduler_once(plane: Plane) -> None:

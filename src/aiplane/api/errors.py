@@ -76,5 +76,5 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
+        log.error("unhandled error", exc_info=exc)
         return JSONResponse(body("internal", "internal error; see the server log"), 500)

@@ -247,7 +247,7 @@ class BackendFactory(Protocol):
     (a cluster is contacted when the backend is first used, not when it is built).
     """
 
-    def __call__(self, work_root: Path, config: BackendConfig) -> Backend: ...
+    def __call__(self, work_root: Path, config: BackendConfig, /) -> Backend: ...
 
 
 class Backends(Protocol):

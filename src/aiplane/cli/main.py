@@ -34,7 +34,7 @@ app.add_typer(cost.app, name="cost")
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"aiplane {__version__}")
-        raise typer.Exit()
+        raise typer.Exit
 
 
 @app.callback()

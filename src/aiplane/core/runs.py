@@ -121,6 +121,13 @@ class Run:
     last_checkpoint_at: float | None = None
     checkpoint_uri: str | None = None
 
+    def placed(self) -> Placement:
+        """The run's placement: admitted, starting and running runs always have one, so its
+        absence is a broken invariant, not an input error."""
+        if self.placement is None:
+            raise ValueError(f"run {self.id} ({self.state}) has no placement")
+        return self.placement
+
     def transition(self, to: RunState, at: float, reason: str | None = None) -> Run:
         if to not in TRANSITIONS[self.state]:
             raise IllegalTransitionError(

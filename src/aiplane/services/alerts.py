@@ -19,7 +19,7 @@ from aiplane.notify.base import Notification, Notifier
 from aiplane.services.events import record
 from aiplane.store.base import Store
 
-DEFAULT_SECRET_ENV = "AIPLANE_WEBHOOK_SECRET"
+DEFAULT_SECRET_ENV = "AIPLANE_WEBHOOK_SECRET"  # noqa: S105 (the name of a variable, not a secret)
 
 
 def webhook_secret(fleet: Fleet | None, budget: str, env: Mapping[str, str]) -> str | None:
@@ -61,7 +61,8 @@ def _deliver(
     notifier: Notifier,
     env: Mapping[str, str],
 ) -> bool:
-    assert alert.url is not None
+    if alert.url is None:
+        raise ValueError(f"alert {alert.key} has no webhook to deliver to")
     secret = webhook_secret(fleet, alert.budget, env)
     result = notifier.deliver(Notification(alert.url, body(alert), alert.key, secret))
     if result.delivered:

@@ -85,7 +85,7 @@ class CostService:
 
     def export(
         self,
-        format: ExportFormat = ExportFormat.FOCUS_CSV,
+        export_format: ExportFormat = ExportFormat.FOCUS_CSV,
         start: float | None = None,
         end: float | None = None,
     ) -> Export:
@@ -93,7 +93,7 @@ class CostService:
         s, e, now = self._period(start, end)
         fleet = self._fleets.required()
         activity = self._sm_activity()
-        if format is ExportFormat.FOCUS_CSV:
+        if export_format is ExportFormat.FOCUS_CSV:
             text = costs.focus_chunks(self._store, fleet, s, e, now, sm_activity=activity)
             return Export("text/csv; charset=utf-8", "focus.csv", (c.encode() for c in text))
         table = costs.focus_table(self._store, fleet, s, e, now, sm_activity=activity)

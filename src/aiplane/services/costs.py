@@ -124,11 +124,10 @@ def report(
 def _idle_by_month(m: Metered, fleet: Fleet) -> list[tuple[float, float, IdleCost]]:
     """Idle cost per pool and billing month, for FOCUS rows that each lie in one month."""
     edges = [m.start, *month_boundaries(m.start, m.end).tolist(), m.end]
-    out = []
+    out: list[tuple[float, float, IdleCost]] = []
     for a, b in itertools.pairwise(edges):
         inside = np.flatnonzero((m.lines.start >= a) & (m.lines.start < b))
-        for item in idle_costs(m.lines.take(inside), m.usage, fleet, a, b):
-            out.append((a, b, item))
+        out.extend((a, b, item) for item in idle_costs(m.lines.take(inside), m.usage, fleet, a, b))
     return out
 
 

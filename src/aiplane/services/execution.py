@@ -54,10 +54,9 @@ class Executor:
         return launched
 
     def _launch(self, run: Run, now: float) -> bool:
-        assert run.placement is not None
         job = self.store.jobs.get(run.job_id)
         try:
-            backend = self.backends.for_placement(run.placement)
+            backend = self.backends.for_placement(run.placed())
         except BackendError as exc:
             self._finish(run, RunState.FAILED, now, f"backend unavailable: {exc.message}")
             return False
@@ -87,8 +86,7 @@ class Executor:
         return True
 
     def _specs(self, run: Run, job: Job) -> list[LaunchSpec]:
-        assert run.placement is not None
-        placement, workload = run.placement, job.workload
+        placement, workload = run.placed(), job.workload
         workdir = workload.workdir if workload.workdir and os.path.isdir(workload.workdir) else None
         return [
             LaunchSpec(
@@ -127,9 +125,8 @@ class Executor:
         batch; runs whose backend is unavailable are left out (there is nothing to ask)."""
         groups: dict[int, tuple[Backend, list[Run]]] = {}
         for run in runs:
-            assert run.placement is not None
             try:
-                backend = self.backends.for_placement(run.placement)
+                backend = self.backends.for_placement(run.placed())
             except BackendError:
                 continue
             groups.setdefault(id(backend), (backend, []))[1].append(run)

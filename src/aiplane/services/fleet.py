@@ -10,7 +10,7 @@ from typing import Any
 
 from aiplane.backends.base import Backends, GpuInventory
 from aiplane.core.errors import Problem, SpecError
-from aiplane.core.fleet import Fleet, NodeShape, Site
+from aiplane.core.fleet import Fleet, NodeShape, Pool
 from aiplane.core.runs import ACTIVE
 from aiplane.services.events import record
 from aiplane.services.ports import FleetDocuments
@@ -116,24 +116,26 @@ def local_resolver(backends: Backends) -> Callable[[Fleet], Fleet]:
             n = len(problems)
             noun = "problem" if n == 1 else "problems"
             raise SpecError(f"invalid backend configuration ({n} {noun})", problems)
-        sites: list[Site] = []
-        for site in fleet.sites:
-            pools = []
-            for pool in site.pools:
-                if pool.node.auto_detect:
-                    backend = backends.for_pool(pool)
-                    if isinstance(backend, GpuInventory):
-                        gpus = backend.gpus()
-                        accelerator = gpus[0].name if gpus else None
-                        node = NodeShape(
-                            accelerator, len(gpus), pool.node.cpus, pool.node.memory_gib
-                        )
-                        pool = replace(pool, node=node)
-                pools.append(pool)
-            sites.append(replace(site, pools=tuple(pools)))
-        return replace(fleet, sites=tuple(sites))
+        sites = tuple(
+            replace(site, pools=tuple(_detected(pool, backends) for pool in site.pools))
+            for site in fleet.sites
+        )
+        return replace(fleet, sites=sites)
 
     return resolve
+
+
+def _detected(pool: Pool, backends: Backends) -> Pool:
+    """``pool`` with ``accelerator: auto`` filled in from the GPUs its backend finds here."""
+    if not pool.node.auto_detect:
+        return pool
+    backend = backends.for_pool(pool)
+    if not isinstance(backend, GpuInventory):
+        return pool
+    gpus = backend.gpus()
+    accelerator = gpus[0].name if gpus else None
+    node = NodeShape(accelerator, len(gpus), pool.node.cpus, pool.node.memory_gib)
+    return replace(pool, node=node)
 
 
 @dataclass(frozen=True)

@@ -113,8 +113,8 @@ class LiveState:
     def apply(self, job: Job, run: Run) -> None:
         """Take ``run`` as it now is (idempotent: the same run twice changes nothing)."""
         held = self._held.get(run.id)
-        holds = run.state in ACTIVE and run.placement is not None
-        if held is not None and not (holds and run.placement == held):
+        placement = run.placement if run.state in ACTIVE else None
+        if held is not None and placement != held:
             self.nodes.release(self._known(held.assignments))
             del self._held[run.id]
             held = None
@@ -124,20 +124,20 @@ class LiveState:
         if run.state is RunState.PENDING:
             self.pending[run.id] = pending_of(job, run)
             self.jobs[run.id] = job
-        elif holds:
-            assert run.placement is not None
+        elif placement is not None:
             self.running[run.id] = running_of(job, run)
             self.jobs[run.id] = job
             if held is None:
-                self.nodes.allocate(self._known(run.placement.assignments))
-                self._held[run.id] = run.placement
+                self.nodes.allocate(self._known(placement.assignments))
+                self._held[run.id] = placement
 
     def _known(self, assignments: Iterable[ReplicaAssignment]) -> list[ReplicaAssignment]:
         # A run placed on a node the fleet no longer has holds nothing the scheduler can use.
         return [a for a in assignments if a.node in self.nodes.index]
 
     def snapshot(self, now: float, inputs: CycleInputs | None = None) -> Snapshot:
-        assert self.fleet is not None, "load() first"
+        if self.fleet is None:
+            raise RuntimeError("LiveState.snapshot() before load(): nothing to snapshot")
         inputs = inputs or CycleInputs()
         return Snapshot(
             fleet=self.fleet,

@@ -13,7 +13,7 @@ from aiplane.core.errors import AuthenticationError, PermissionDeniedError
 from aiplane.services.ids import new_id
 from aiplane.store.base import Store
 
-TOKEN_PREFIX = "aip_"
+TOKEN_PREFIX = "aip_"  # noqa: S105 (a prefix that marks our tokens, not a secret)
 
 
 def hash_token(token: str) -> str:

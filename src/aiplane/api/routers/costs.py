@@ -34,7 +34,7 @@ def parse_time(text: str | None, location: str) -> float | None:
     except ValueError:
         pass
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text)  # Python 3.11 reads a trailing Z
     except ValueError:
         raise SpecError(
             "bad time",
@@ -88,9 +88,11 @@ def export(
     _: Viewer,
     start: From = None,
     end: To = None,
-    format: Annotated[str, Query(description="focus (CSV) or focus-parquet")] = "focus",
+    export_format: Annotated[
+        str, Query(alias="format", description="focus (CSV) or focus-parquet")
+    ] = "focus",
 ) -> StreamingResponse:
-    out = svc.costs.export(_format(format), parse_time(start, "from"), parse_time(end, "to"))
+    out = svc.costs.export(_format(export_format), parse_time(start, "from"), parse_time(end, "to"))
     return StreamingResponse(
         out.chunks,
         media_type=out.media_type,

@@ -95,16 +95,18 @@ def _rule(r: BudgetRuleOut) -> str:
 @handled
 def export(
     out: Annotated[Path, typer.Option("--out", help="file to write: .csv, or .parquet")],
-    format: Annotated[str, typer.Option("--format", help="focus (FinOps FOCUS 1.2)")] = "focus",
+    export_format: Annotated[
+        str, typer.Option("--format", help="focus (FinOps FOCUS 1.2)")
+    ] = "focus",
     start: FromOpt = None,
     end: ToOpt = None,
 ) -> None:
     """Export cost lines as FinOps FOCUS 1.2 (CSV, or Parquet when --out ends in .parquet)."""
-    if format != "focus":
+    if export_format != "focus":
         from aiplane.core.errors import Problem, SpecError
 
         raise SpecError(
-            "unknown format", [Problem("--format", "not a format", repr(format), "focus")]
+            "unknown format", [Problem("--format", "not a format", repr(export_format), "focus")]
         )
     api_format = "focus-parquet" if out.suffix.lower() == ".parquet" else "focus"
     written = connect().costs.export(out, format=api_format, start=start, end=end)

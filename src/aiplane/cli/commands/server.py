@@ -25,7 +25,8 @@ def up(
     # the server's code (uvicorn, FastAPI, the store, the adapters) itself.
     args = [sys.executable, "-m", SERVER_MODULE, "--host", host, "--port", str(port)]
     sys.stdout.flush()
-    os.execv(sys.executable, args + (["--quiet"] if quiet else []))
+    # The CLI becomes the server process (same pid): a fixed argv, no shell.
+    os.execv(sys.executable, args + (["--quiet"] if quiet else []))  # noqa: S606
 
 
 @handled
