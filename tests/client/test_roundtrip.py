@@ -92,3 +92,23 @@ def test_unknown_job_is_a_typed_404(client: Client) -> None:
     with pytest.raises(ApiError) as raised:
         client.jobs.show("j-nope")
     assert (raised.value.status, raised.value.code) == (404, "not_found")
+
+
+def test_a_running_job_reports_its_checkpoint(client: Client, tmp_path: Path) -> None:
+    client.fleet.apply(fleet_document(), source="fleet.yaml")
+    job = client.jobs.submit({**WORKLOAD, "run": "sleep 30"}, workdir=str(tmp_path))
+    with pytest.raises(ApiError) as refused:  # nothing runs yet: no attempt to credit
+        client.jobs.checkpoint(job.id, uri="file:///ckpt/step-0")
+    assert refused.value.status == 409
+    deadline = time.monotonic() + 30
+    while client.jobs.show(job.id).state != "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    saved = client.jobs.checkpoint(job.id, uri="file:///ckpt/step-1")
+    assert (saved.job_id, saved.attempt, saved.checkpoint_uri) == (
+        job.id,
+        1,
+        "file:///ckpt/step-1",
+    )
+    assert saved.last_checkpoint_at is not None
+    assert "run.checkpoint" in [e.kind for e in client.jobs.events(job.id)]
+    assert client.jobs.cancel(job.id).state == "cancelled"

@@ -5,7 +5,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiplane.client._http import Http
-from aiplane.wire.jobs import EventOut, ExplanationOut, JobOut, JobPage, LogsOut
+from aiplane.wire.jobs import (
+    CheckpointIn,
+    CheckpointOut,
+    EventOut,
+    ExplanationOut,
+    JobOut,
+    JobPage,
+    LogsOut,
+)
 from aiplane.wire.specs import SpecBody
 
 
@@ -51,6 +59,16 @@ class Jobs:
     ) -> LogsOut:
         params = {"replica": replica, "tail_bytes": tail_bytes}
         return LogsOut.model_validate(self._http.request("GET", f"/jobs/{job_id}/logs", params))
+
+    def checkpoint(
+        self, job_id: str, uri: str | None = None, saved_at: float | None = None
+    ) -> CheckpointOut:
+        """Say that the job's running attempt saved a checkpoint (at ``uri``, at ``saved_at``,
+        default now): the engine then counts the work before it as safe, and a preempted
+        attempt's successor finds ``uri`` in ``AIPLANE_RESUME_FROM``."""
+        body = CheckpointIn(uri=uri, saved_at=saved_at).model_dump()
+        found = self._http.request("POST", f"/jobs/{job_id}/checkpoints", body=body)
+        return CheckpointOut.model_validate(found)
 
     def cancel(self, job_id: str) -> JobOut:
         return JobOut.model_validate(self._http.request("POST", f"/jobs/{job_id}/cancel"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class PlacementOut(BaseModel):
@@ -66,3 +66,22 @@ class ReplicaLog(BaseModel):
 class LogsOut(BaseModel):
     job_id: str
     replicas: list[ReplicaLog]
+
+
+class CheckpointIn(BaseModel):
+    """A running workload saying it saved a checkpoint (``POST /jobs/{id}/checkpoints``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    uri: str | None = Field(None, description="where the checkpoint is (a path or URL)")
+    saved_at: float | None = Field(
+        None, description="when it was saved, epoch seconds; default: now"
+    )
+
+
+class CheckpointOut(BaseModel):
+    job_id: str
+    run_id: str
+    attempt: int
+    last_checkpoint_at: float | None
+    checkpoint_uri: str | None

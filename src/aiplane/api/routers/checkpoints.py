@@ -3,28 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field
 
 from aiplane.api.deps import Member, Svc
+from aiplane.wire.jobs import CheckpointIn, CheckpointOut
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
-
-
-class CheckpointIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    uri: str | None = Field(None, description="where the checkpoint is (a path or URL)")
-    saved_at: float | None = Field(
-        None, description="when it was saved, epoch seconds; default: now"
-    )
-
-
-class CheckpointOut(BaseModel):
-    job_id: str
-    run_id: str
-    attempt: int
-    last_checkpoint_at: float | None
-    checkpoint_uri: str | None
 
 
 @router.post(
