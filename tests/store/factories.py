@@ -130,6 +130,8 @@ def finished_run(job: Job) -> Run:
         checkpointed_hours=1.25,
         last_checkpoint_at=T0 + 3600.75,
         checkpoint_uri="/ckpt/j0000000001/step-100.pt",
+        checkpoint_saved_at=T0 + 3600.5,
+        revision=7,
     )
 
 

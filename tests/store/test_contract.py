@@ -206,8 +206,9 @@ def test_list_jobs_filters_by_state_and_team(store: Store) -> None:
 def test_list_jobs_sees_the_current_run_state(store: Store) -> None:
     job, run = f.job_and_run(1)
     store.jobs.add(job, run)
-    admitted = run.transition(RunState.ADMITTED, f.T0 + 5)
-    store.jobs.update_run(admitted, expected_state=RunState.PENDING)
+    admitted = store.jobs.update_run(
+        run.transition(RunState.ADMITTED, f.T0 + 5), expected_state=RunState.PENDING
+    )
 
     assert store.jobs.page(limit=10, states=[RunState.PENDING]) == []
     assert store.jobs.page(limit=10, states=[RunState.ADMITTED]) == [(job, admitted)]
@@ -232,7 +233,9 @@ def test_runs_updated_since_returns_runs_with_jobs_oldest_update_first(store: St
         store.jobs.add(job, run)
     (j1, r1), (_, r2), (j3, r3), (j4, r4) = pairs
     # Updated out of job order: 3 first, then 1; 2 and 4 keep their submission times.
-    store.jobs.update_run(replace(r3, reason="waiting", updated_at=f.T0 + 100), RunState.PENDING)
+    w3 = store.jobs.update_run(
+        replace(r3, reason="waiting", updated_at=f.T0 + 100), RunState.PENDING
+    )
     store.jobs.update_run(replace(r1, reason="waiting", updated_at=f.T0 + 200), RunState.PENDING)
 
     since = store.jobs.runs_updated_since(f.T0 + 4, limit=10)
@@ -242,7 +245,8 @@ def test_runs_updated_since_returns_runs_with_jobs_oldest_update_first(store: St
         (j3.id, r3.id),
         (j1.id, r1.id),
     ]
-    assert since[1] == (j3, replace(r3, reason="waiting", updated_at=f.T0 + 100))
+    assert since[1] == (j3, w3)
+    assert w3 == replace(r3, reason="waiting", updated_at=f.T0 + 100, revision=r3.revision + 1)
     assert [run.id for _, run in store.jobs.runs_updated_since(f.T0 + 100, limit=10)] == [
         r3.id,
         r1.id,
@@ -257,13 +261,15 @@ def test_update_run_replaces_the_run_when_the_state_is_as_expected(store: Store)
     store.jobs.add(job, run)
     placed = replace(run.transition(RunState.ADMITTED, f.T0 + 5, "placed"), placement=f.placement())
 
-    store.jobs.update_run(placed, expected_state=RunState.PENDING)
+    stored = store.jobs.update_run(placed, expected_state=RunState.PENDING)
+    assert stored == replace(placed, revision=run.revision + 1)
     running = replace(
-        placed.transition(RunState.STARTING, f.T0 + 6).transition(RunState.RUNNING, f.T0 + 9),
+        stored.transition(RunState.STARTING, f.T0 + 6).transition(RunState.RUNNING, f.T0 + 9),
         handles=({"pid": 1}, {"pid": 2}),
     )
-    store.jobs.update_run(running, expected_state=RunState.ADMITTED)
+    running = store.jobs.update_run(running, expected_state=RunState.ADMITTED)
 
+    assert running.revision == run.revision + 2
     assert store.jobs.get_run(run.id) == running
     assert store.jobs.run_for_job(job.id) == running
     assert store.jobs.get(job.id) == job
@@ -272,14 +278,55 @@ def test_update_run_replaces_the_run_when_the_state_is_as_expected(store: Store)
 def test_update_run_with_a_stale_state_conflicts_and_changes_nothing(store: Store) -> None:
     job, run = f.job_and_run(1)
     store.jobs.add(job, run)
-    cancelled = run.transition(RunState.CANCELLED, f.T0 + 1, "by request")
-    store.jobs.update_run(cancelled, expected_state=RunState.PENDING)
+    cancelled = store.jobs.update_run(
+        run.transition(RunState.CANCELLED, f.T0 + 1, "by request"), RunState.PENDING
+    )
 
     late = run.transition(RunState.ADMITTED, f.T0 + 2)
-    with pytest.raises(ConflictError):
+    with pytest.raises(ConflictError, match="is cancelled, not pending"):
         store.jobs.update_run(late, expected_state=RunState.PENDING)
 
     assert store.jobs.get_run(run.id) == cancelled
+
+
+def test_a_write_from_a_stale_read_conflicts_even_in_the_expected_state(store: Store) -> None:
+    """Two writers read the same running run; one records a checkpoint, then the other
+    writes back what it read: the state is still the one it expects, but the revision is not,
+    so the checkpoint is not overwritten."""
+    job, run = f.job_and_run(1, state=RunState.RUNNING)
+    store.jobs.add(job, run)
+    first, second = store.jobs.get_run(run.id), store.jobs.get_run(run.id)
+    saved = store.jobs.update_run(
+        replace(first, last_checkpoint_at=f.T0 + 50, checkpoint_uri="s3://ckpt/50"),
+        RunState.RUNNING,
+    )
+
+    with pytest.raises(ConflictError, match="revision"):
+        store.jobs.update_run(
+            replace(second, reason="stale", updated_at=f.T0 + 60), RunState.RUNNING
+        )
+
+    assert store.jobs.get_run(run.id) == saved
+    # Read again, the same change goes through and keeps the checkpoint.
+    again = store.jobs.update_run(
+        replace(store.jobs.get_run(run.id), reason="fresh"), RunState.RUNNING
+    )
+    assert again.checkpoint_uri == "s3://ckpt/50" and again.revision == saved.revision + 1
+    assert store.jobs.get_run(run.id) == again
+
+
+def test_a_revision_counts_every_write_and_survives_listings(store: Store) -> None:
+    job, run = f.job_and_run(1)
+    store.jobs.add(job, run)
+    assert store.jobs.get_run(run.id).revision == run.revision
+    current = run
+    for i in range(3):
+        current = store.jobs.update_run(replace(current, reason=f"wait {i}"), RunState.PENDING)
+    assert current.revision == run.revision + 3
+    assert store.jobs.run_for_job(job.id) == current
+    assert store.jobs.runs_in_states([RunState.PENDING]) == [current]
+    assert store.jobs.page(limit=5) == [(job, current)]
+    assert store.jobs.runs_updated_since(0.0, limit=5) == [(job, current)]
 
 
 def _race(store: Store, contenders: list[Run], expected: RunState) -> tuple[list[Run], list[Any]]:
@@ -291,8 +338,7 @@ def _race(store: Store, contenders: list[Run], expected: RunState) -> tuple[list
     def attempt(candidate: Run) -> None:
         barrier.wait()
         try:
-            store.jobs.update_run(candidate, expected_state=expected)
-            won.append(candidate)
+            won.append(store.jobs.update_run(candidate, expected_state=expected))
         except BaseException as exc:  # noqa: BLE001 (the main thread asserts on every error)
             lost.append(exc)
 
@@ -318,6 +364,27 @@ def test_concurrent_transitions_of_one_run_have_exactly_one_winner(store: Store)
         ]
 
         won, lost = _race(store, contenders, expected=RunState.PENDING)
+
+        assert len(won) == 1, (won, lost)
+        assert len(lost) == 1 and isinstance(lost[0], ConflictError), lost
+        assert store.jobs.get_run(run.id) == won[0]
+
+
+def test_racing_writers_that_keep_the_state_have_exactly_one_winner(store: Store) -> None:
+    """Two writers rewrite the same read of a running run at once (a checkpoint, a reason),
+    neither changing its state: only the revision tells them apart, and one must lose."""
+    rounds = 12
+    for n in range(rounds):
+        store.jobs.add(*f.job_and_run(n, state=RunState.RUNNING))
+
+    for n in range(rounds):
+        run = store.jobs.run_for_job(f.job_id(n))
+        contenders = [
+            replace(run, last_checkpoint_at=f.T0 + 10, checkpoint_uri="ckpt/10"),
+            replace(run, reason="still running"),
+        ]
+
+        won, lost = _race(store, contenders, expected=RunState.RUNNING)
 
         assert len(won) == 1, (won, lost)
         assert len(lost) == 1 and isinstance(lost[0], ConflictError), lost

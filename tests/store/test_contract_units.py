@@ -117,8 +117,9 @@ def test_a_unit_sees_its_own_writes_before_it_commits(store: Store) -> None:
     job, run = f.job_and_run(1)
     with store.unit_of_work() as uow:
         uow.jobs.add(job, run)
-        admitted = run.transition(RunState.ADMITTED, f.T0 + 1)
-        uow.jobs.update_run(admitted, RunState.PENDING)
+        admitted = uow.jobs.update_run(
+            run.transition(RunState.ADMITTED, f.T0 + 1), RunState.PENDING
+        )
         assert uow.jobs.get_run(run.id) == admitted
         assert uow.jobs.page(limit=5, states=[RunState.ADMITTED]) == [(job, admitted)]
         added = uow.events.add(f.event(1, job=job))

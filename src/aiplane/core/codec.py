@@ -150,6 +150,8 @@ def run_to_dict(r: Run) -> dict[str, Any]:
         "checkpointed_hours": r.checkpointed_hours,
         "last_checkpoint_at": r.last_checkpoint_at,
         "checkpoint_uri": r.checkpoint_uri,
+        "checkpoint_saved_at": r.checkpoint_saved_at,
+        "revision": r.revision,
     }
 
 
@@ -171,6 +173,8 @@ def run_from_dict(d: Mapping[str, Any]) -> Run:
         checkpointed_hours=float(d.get("checkpointed_hours") or 0.0),
         last_checkpoint_at=d.get("last_checkpoint_at"),
         checkpoint_uri=d.get("checkpoint_uri"),
+        checkpoint_saved_at=d.get("checkpoint_saved_at"),
+        revision=int(d.get("revision") or 0),
     )
 
 

@@ -120,6 +120,12 @@ class Run:
     # latest checkpoint of any attempt is, so the next attempt can resume from it.
     last_checkpoint_at: float | None = None
     checkpoint_uri: str | None = None
+    # When the checkpoint at ``checkpoint_uri`` was saved (kept across attempts, unlike
+    # ``last_checkpoint_at``), so a launch can tell whether a file found later is newer.
+    checkpoint_saved_at: float | None = None
+    # The row revision, which only the store sets: it counts the writes of the run, and
+    # ``update_run`` refuses a run whose revision is not the stored one (a stale read).
+    revision: int = 0
 
     def placed(self) -> Placement:
         """The run's placement: admitted, starting and running runs always have one, so its

@@ -17,9 +17,13 @@ inside one only its repositories may be used (members refuse the store's own wit
 rather than deadlock or commit a part). Keep them short, with no backend calls inside: a unit
 of work holds the memory member's lock and SQLite's write lock until it ends.
 
-Writes that race (two loops moving the same run) are settled by compare-and-set on the run's
-state: ``update_run`` names the state it expects to replace and fails with ``ConflictError``
-when the stored state is different, so no update is lost silently.
+Writes that race (two loops moving the same run, or one loop writing back a run that another
+changed since it read it) are settled by compare-and-set on the run's state and revision. The
+store increments ``Run.revision`` on every write of the run; ``update_run`` names the state it
+expects to replace and passes the run it derived from its read (so the revision of that read
+travels along), and fails with ``ConflictError`` when the stored state or revision differs: a
+write built on a stale read never overwrites what another writer stored in between. It
+returns the run as stored, with its new revision, for a caller that writes it again.
 
 Aggregates still to come (the model registry, endpoints, monitors) each add one repository
 protocol here, one attribute of :class:`Repositories`, and one module per member.
@@ -69,7 +73,8 @@ class JobRepository(Protocol):
     run back to pending with ``attempt`` increased (see ``Run.transition``)."""
 
     def add(self, job: Job, run: Run) -> None:
-        """Store a job and its first run together. Raises ConflictError on a duplicate id."""
+        """Store a job and its first run together (the run at its revision as given, 0 for a
+        new one). Raises ConflictError on a duplicate id."""
         ...
 
     def get(self, job_id: str) -> Job:
@@ -106,9 +111,11 @@ class JobRepository(Protocol):
         first (ties by run id), at most ``limit``: the scheduler's incremental snapshot."""
         ...
 
-    def update_run(self, run: Run, expected_state: RunState) -> None:
-        """Replace the stored run if its state is still ``expected_state``, else ConflictError
-        (NotFoundError for an unknown run)."""
+    def update_run(self, run: Run, expected_state: RunState) -> Run:
+        """Replace the stored run if its state is still ``expected_state`` and its revision
+        still ``run.revision``, else ConflictError (NotFoundError for an unknown run).
+
+        Returns the run as stored: ``run`` with its revision incremented."""
         ...
 
 
@@ -154,6 +161,18 @@ class AlertRepository(Protocol):
     def update(self, alert: CostAlert) -> None:
         """Replace the alert with its key. Raises NotFoundError."""
         ...
+
+
+def conflict_message(
+    run: Run, expected_state: RunState, stored_state: RunState | str, stored_revision: int
+) -> str:
+    """Why ``update_run`` refused ``run``: the same words from every member."""
+    if str(stored_state) != str(expected_state):
+        return f"run {run.id} is {stored_state}, not {expected_state}: it was changed concurrently"
+    return (
+        f"run {run.id} is at revision {stored_revision}, not {run.revision}: it was changed "
+        "since it was read"
+    )
 
 
 class Repositories(Protocol):

@@ -28,7 +28,7 @@ from aiplane.core.cost.usage import UsageInterval, usage_from_dict, usage_to_dic
 from aiplane.core.errors import ConflictError, NotFoundError, StoreError
 from aiplane.core.events import Event
 from aiplane.core.runs import Job, Run, RunState
-from aiplane.store.base import FleetRecord, Store, UnitOfWork
+from aiplane.store.base import FleetRecord, Store, UnitOfWork, conflict_message
 
 
 def _freeze(data: Any) -> str:
@@ -42,10 +42,12 @@ def _thaw(text: str) -> Any:
 
 @dataclass
 class _StoredRun:
-    # state and updated_at kept decoded for filtering; ``text`` is the source of truth
+    # state, updated_at and revision kept decoded for filtering and compare-and-set;
+    # ``text`` is the source of truth
     state: RunState
     job_id: str
     updated_at: float
+    revision: int
     text: str
 
 
@@ -139,7 +141,9 @@ class _Jobs(_Repository):
                 raise ConflictError(f"job {job.id} or run {run.id} is already stored")
             d.jobs[job.id] = (job.workload.team, job_text)
             bisect.insort(d.job_ids, job.id)
-            d.runs[run.id] = _StoredRun(run.state, run.job_id, run.updated_at, run_text)
+            d.runs[run.id] = _StoredRun(
+                run.state, run.job_id, run.updated_at, run.revision, run_text
+            )
             d.run_of_job[job.id] = run.id
 
             def undo() -> None:
@@ -220,19 +224,20 @@ class _Jobs(_Repository):
             for _, _, job_text, run_text in recent
         ]
 
-    def update_run(self, run: Run, expected_state: RunState) -> None:
-        text = _freeze(codec.run_to_dict(run))
+    def update_run(self, run: Run, expected_state: RunState) -> Run:
+        new = replace(run, revision=run.revision + 1)
+        text = _freeze(codec.run_to_dict(new))
         with self._locked() as d:
             stored = d.runs.get(run.id)
             if stored is None:
                 raise NotFoundError(f"run {run.id} not found")
-            if stored.state is not expected_state:
+            if stored.state is not expected_state or stored.revision != run.revision:
                 raise ConflictError(
-                    f"run {run.id} is {stored.state}, not {expected_state}: "
-                    "it was changed concurrently"
+                    conflict_message(run, expected_state, stored.state, stored.revision)
                 )
-            d.runs[run.id] = _StoredRun(run.state, run.job_id, run.updated_at, text)
+            d.runs[run.id] = _StoredRun(run.state, run.job_id, run.updated_at, new.revision, text)
             self._undo(lambda: d.runs.__setitem__(run.id, stored))
+        return new
 
 
 class _Events(_Repository):

@@ -8,12 +8,14 @@ thing and listings join one-to-one.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Select, delete, select, union_all, update
 
 from aiplane.core.errors import ConflictError, NotFoundError
 from aiplane.core.runs import Job, Run, RunState
+from aiplane.store.base import conflict_message
 from aiplane.store.sql import mappers
 from aiplane.store.sql.session import Scope, insert_new
 from aiplane.store.sql.tables import JobRow, RunRow, table_of
@@ -123,27 +125,32 @@ class SqlJobRepository:
             (mappers.job_from(_side(row, "j_")), mappers.run_from(_side(row, "r_"))) for row in rows
         ]
 
-    def update_run(self, run: Run, expected_state: RunState) -> None:
+    def update_run(self, run: Run, expected_state: RunState) -> Run:
         # One conditional UPDATE is the whole compare-and-set: the database serialises
         # concurrent writers on the row, and the loser's WHERE no longer matches. A miss
         # leaves the transaction usable, so a unit of work may go on after a ConflictError.
-        values = mappers.run_values(run)
+        new = replace(run, revision=run.revision + 1)
+        values = mappers.run_values(new)
         del values["id"], values["job_id"]  # identity, never rewritten
         stmt = (
             update(_RUNS)
-            .where(_RUNS.c.id == run.id, _RUNS.c.state == str(expected_state))
+            .where(
+                _RUNS.c.id == run.id,
+                _RUNS.c.state == str(expected_state),
+                _RUNS.c.revision == run.revision,
+            )
             .values(values)
         )
         with self._scope() as session:
             result = cast(CursorResult[Any], session.execute(stmt))
             if result.rowcount == 1:
-                return
-            stored = session.scalar(select(_RUNS.c.state).where(_RUNS.c.id == run.id))
+                return new
+            stored = session.execute(
+                select(_RUNS.c.state, _RUNS.c.revision).where(_RUNS.c.id == run.id)
+            ).first()
         if stored is None:
             raise NotFoundError(f"run {run.id} not found")
-        raise ConflictError(
-            f"run {run.id} is {stored}, not {expected_state}: it was changed concurrently"
-        )
+        raise ConflictError(conflict_message(run, expected_state, stored.state, stored.revision))
 
 
 def page_statement(

@@ -39,6 +39,8 @@ RUN_COLUMNS = (
     "checkpointed_hours",
     "last_checkpoint_at",
     "checkpoint_uri",
+    "checkpoint_saved_at",
+    "revision",
 )
 
 

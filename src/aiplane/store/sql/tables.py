@@ -125,6 +125,9 @@ class RunRow(Base):
     checkpointed_hours: Mapped[float] = mapped_column(Double, server_default="0")
     last_checkpoint_at: Mapped[float | None] = mapped_column(Double)
     checkpoint_uri: Mapped[str | None] = mapped_column(Text)
+    checkpoint_saved_at: Mapped[float | None] = mapped_column(Double)
+    # Counts the row's writes: update_run's compare-and-set (see store/base.py).
+    revision: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class EventRow(Base):
