@@ -32,7 +32,7 @@ def test_a_fake_that_chooses_nodes_reports_them_and_keeps_them() -> None:
     fake = FakeBackend(cluster, {"chooses_nodes": True, "cluster": "ray-a"})
     specs = [make_spec(replica=i, node="aiplane-node") for i in range(2)]
     landings = fake.submit_gang(specs)
-    assert [x.node for x in landings] == ["ray-a-node-0", "ray-a-node-1"]
+    assert [x.node for x in landings] == ["ray-a/0", "ray-a/1"]
     assert fake.submit_gang(specs) == landings  # the same replicas, on the same nodes
     assert landings[0].handle["cluster"] == "ray-a"
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aiplane.backends.base import Backend, BackendConfig, Handle, LaunchSpec, ReplicaReport
+from aiplane.backends.base import (
+    Backend,
+    BackendConfig,
+    Handle,
+    Landing,
+    LaunchSpec,
+    ReplicaReport,
+)
 from aiplane.backends.fake import FakeBackend, FakeCluster
 from aiplane.backends.registry import PoolBackends
 from aiplane.core.fleet import Fleet
@@ -56,9 +63,7 @@ class Plane:
         self.fleet = fleet or builders.fleet(builders.site("onprem-fra", pools=(POOL,)))
         self.backends = PoolBackends(tmp / "work", lambda: self.fleet, factories)
         self.store = MemoryStore()
-        self.executor = Executor(
-            self.store, self.backends, tmp / "ckpt", fleet_cache(self.store).current, 1.0
-        )
+        self.executor = Executor(self.store, self.backends, tmp / "ckpt", lambda: self.fleet, 1.0)
 
     def admit(self, n: int, where: Placement | None = None, **workload: Any) -> Run:
         j = job(n)
@@ -68,8 +73,7 @@ class Plane:
         admitted = replace(
             pending.transition(RunState.ADMITTED, T0), placement=where or placement()
         )
-        self.store.jobs.update_run(admitted, expected_state=RunState.PENDING)
-        return admitted
+        return self.store.jobs.update_run(admitted, expected_state=RunState.PENDING)
 
     def handles(self, run_id: str) -> Sequence[Handle]:
         return self.store.jobs.get_run(run_id).handles
@@ -97,17 +101,110 @@ def test_a_gang_is_submitted_in_one_call(plane: Plane) -> None:
     assert not any("landed" in m for m in plane.messages(admitted.id))
 
 
-def test_where_a_gang_landed_is_recorded_when_the_backend_chose(tmp_path: Path) -> None:
-    pool = replace(POOL, backend_config={"chooses_nodes": True, "cluster": "slurm-a"})
-    plane = Plane(tmp_path, builders.fleet(builders.site("onprem-fra", pools=(pool,))))
+def _choosing_plane(tmp_path: Path, cluster: str) -> Plane:
+    pool = replace(POOL, backend_config={"chooses_nodes": True, "cluster": cluster})
+    return Plane(tmp_path, builders.fleet(builders.site("onprem-fra", pools=(pool,))))
+
+
+def test_a_gang_placed_by_its_backend_is_placed_where_it_landed(tmp_path: Path) -> None:
+    # A fake named for the pool's key chooses the pool's own nodes, not aiplane's.
+    plane = _choosing_plane(tmp_path, POOL.key)
     admitted = plane.admit(1)
     plane.executor.launch_admitted(T0 + 1)
-    handles = plane.handles(admitted.id)
-    assert [h["node"] for h in handles] == ["slurm-a-node-0", "slurm-a-node-1"]
+    starting = plane.store.jobs.get_run(admitted.id)
+    landed = [f"{POOL.key}/0", f"{POOL.key}/1"]
+    assert [h["node"] for h in starting.handles] == landed
+    assert [a.node for a in starting.placed().assignments] == landed
+    # Resources stay; GPU indices were aiplane's choice on other nodes, so they go.
+    assert [(a.gpus, a.gpu_indices) for a in starting.placed().assignments] == [
+        (8.0, ()),
+        (0.5, ()),
+    ]
     assert (
-        "admitted -> starting (2 replicas; landed: replica 0 on slurm-a-node-0, "
-        "1 on slurm-a-node-1)" in plane.messages(admitted.id)
+        f"admitted -> starting (2 replicas; landed: replica 0 on {landed[0]}, 1 on {landed[1]})"
+        in plane.messages(admitted.id)
     )
+
+
+def test_a_gang_that_lands_outside_its_pool_fails_and_is_stopped(tmp_path: Path) -> None:
+    plane = _choosing_plane(tmp_path, "slurm-a")
+    admitted = plane.admit(1)
+    assert plane.executor.launch_admitted(T0 + 1) == 0
+    failed = plane.store.jobs.get_run(admitted.id)
+    assert failed.state is RunState.FAILED
+    assert failed.reason == (
+        "launch refused: replica 0 on slurm-a/0, replica 1 on slurm-a/1: "
+        f"not a node of pool {POOL.key}"
+    )
+    assert failed.placed().assignments == placement().assignments  # not rewritten
+    assert len(plane.cluster.replicas) == 2
+    assert all(r.detail.startswith("cancelled") for r in plane.cluster.replicas.values())
+
+
+def _meddling(plane: Plane, meddle: Callable[[], object]) -> Executor:
+    """The plane's executor over a fake that calls ``meddle`` as a gang is submitted: another
+    writer acting between the executor's read of the run and its write."""
+
+    class Meddling(FakeBackend):
+        def submit_gang(self, specs: Sequence[LaunchSpec]) -> list[Landing]:
+            meddle()
+            return super().submit_gang(specs)
+
+    def build(_work_root: Path, config: BackendConfig) -> Backend:
+        return Meddling(plane.cluster, config, name="emulated", emulated=True)
+
+    backends = PoolBackends(plane.backends.work_root, lambda: plane.fleet, {"emulated": build})
+    return replace(plane.executor, backends=backends)
+
+
+def test_a_launch_written_after_another_write_of_the_run_is_marked_once_more(
+    plane: Plane,
+) -> None:
+    """Someone rewrites the admitted run (same state, new revision) while its gang launches:
+    the executor reads it again and marks it starting rather than stopping the gang."""
+    admitted = plane.admit(1)
+
+    def note() -> None:
+        current = plane.store.jobs.get_run(admitted.id)
+        plane.store.jobs.update_run(replace(current, reason="noted"), RunState.ADMITTED)
+
+    assert _meddling(plane, note).launch_admitted(T0 + 1) == 1
+    starting = plane.store.jobs.get_run(admitted.id)
+    assert starting.state is RunState.STARTING and starting.reason == "noted"
+    assert len(starting.handles) == 2
+    assert not any(r.detail.startswith("cancelled") for r in plane.cluster.replicas.values())
+
+
+def test_a_launch_cancelled_meanwhile_stops_what_it_started(plane: Plane) -> None:
+    admitted = plane.admit(1)
+
+    def cancel() -> None:
+        current = plane.store.jobs.get_run(admitted.id)
+        plane.store.jobs.update_run(
+            current.transition(RunState.CANCELLED, T0 + 1), RunState.ADMITTED
+        )
+
+    assert _meddling(plane, cancel).launch_admitted(T0 + 1) == 0
+    assert plane.state(admitted.id) is RunState.CANCELLED
+    assert len(plane.cluster.replicas) == 2
+    assert all(r.detail.startswith("cancelled") for r in plane.cluster.replicas.values())
+
+
+def test_a_run_checkpointed_while_it_finishes_is_finished_with_its_reason(plane: Plane) -> None:
+    """A write of the running run between the executor's read and its write (a checkpoint
+    from the reconciler thread): the finish is applied to the run read again, checkpoint kept."""
+    admitted = plane.admit(1)
+    plane.executor.launch_admitted(T0 + 1)
+    for handle in plane.handles(admitted.id):
+        plane.cluster.start(handle)
+    plane.executor.reconcile(T0 + 2)
+    read = plane.store.jobs.get_run(admitted.id)
+    assert read.state is RunState.RUNNING
+    plane.store.jobs.update_run(replace(read, checkpoint_uri="/c/1"), RunState.RUNNING)
+    assert plane.executor._finish(read, RunState.FAILED, T0 + 3, "replica 0 exited", 3)
+    failed = plane.store.jobs.get_run(admitted.id)
+    assert failed.state is RunState.FAILED and failed.reason == "replica 0 exited"
+    assert failed.checkpoint_uri == "/c/1"
 
 
 def test_runs_are_polled_in_one_batch_and_move_with_their_replicas(plane: Plane) -> None:

@@ -74,7 +74,7 @@ def _step(store: MemoryStore, state: LiveState, now: float, op: str, n: int, gpu
             True,
         )
         admitted = replace(run.transition(RunState.ADMITTED, now), placement=placement)
-        store.jobs.update_run(admitted, RunState.PENDING)
+        admitted = store.jobs.update_run(admitted, RunState.PENDING)
         state.apply(job, admitted)  # as the applier does
     elif op == "start" and run.state in (RunState.ADMITTED, RunState.STARTING):
         store.jobs.update_run(run.transition(RunState.STARTING, now), run.state)
@@ -90,8 +90,7 @@ def _step(store: MemoryStore, state: LiveState, now: float, op: str, n: int, gpu
     elif op == "cancel" and not run.state.terminal:
         store.jobs.update_run(run.transition(RunState.CANCELLED, now), run.state)
     elif op == "preempt" and run.state in (RunState.STARTING, RunState.RUNNING):
-        stopped = run.transition(RunState.PREEMPTED, now)
-        store.jobs.update_run(stopped, run.state)
+        stopped = store.jobs.update_run(run.transition(RunState.PREEMPTED, now), run.state)
         store.jobs.update_run(requeue(stopped, job.workload, now, "requeued"), RunState.PREEMPTED)
 
 

@@ -97,12 +97,9 @@ def submit(store: Store) -> str:
 def start(store: Store, job_id: str, at: float) -> Run:
     run = store.jobs.run_for_job(job_id)
     admitted = replace(run.transition(RunState.ADMITTED, at), placement=placement())
-    store.jobs.update_run(admitted, RunState.PENDING)
-    starting = admitted.transition(RunState.STARTING, at)
-    store.jobs.update_run(starting, RunState.ADMITTED)
-    running = starting.transition(RunState.RUNNING, at)
-    store.jobs.update_run(running, RunState.STARTING)
-    return running
+    admitted = store.jobs.update_run(admitted, RunState.PENDING)
+    starting = store.jobs.update_run(admitted.transition(RunState.STARTING, at), RunState.ADMITTED)
+    return store.jobs.update_run(starting.transition(RunState.RUNNING, at), RunState.STARTING)
 
 
 def test_a_preempted_and_requeued_run_is_metered_per_attempt(
@@ -113,7 +110,7 @@ def test_a_preempted_and_requeued_run_is_metered_per_attempt(
     fleet = stored_fleet(store)
     first = start(store, job_id, T0 + 100)
     preempted = first.transition(RunState.PREEMPTED, T0 + 3700, "preempted")
-    store.jobs.update_run(preempted, RunState.RUNNING)
+    preempted = store.jobs.update_run(preempted, RunState.RUNNING)
     record_usage(store, job, first, T0 + 3700, outcome=RunState.PREEMPTED, fleet=fleet)
     requeued = preempted.transition(RunState.PENDING, T0 + 3700)
     store.jobs.update_run(requeued, RunState.PREEMPTED)

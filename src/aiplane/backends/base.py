@@ -25,6 +25,7 @@ A backend is built for one pool by a :class:`BackendFactory` from the pool's
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -34,6 +35,8 @@ from typing import Any, Protocol, runtime_checkable
 from aiplane.core.errors import BackendError, Problem
 from aiplane.core.fleet import Pool
 from aiplane.core.runs import Placement
+
+log = logging.getLogger(__name__)
 
 Handle = Mapping[str, Any]
 BackendConfig = Mapping[str, Any]
@@ -123,18 +126,30 @@ class GangSubmit(Protocol):
 
 
 def launch_each(backend: Backend, specs: Sequence[LaunchSpec], grace_s: float) -> list[Landing]:
-    """A gang through the core: one ``launch`` per replica on aiplane's nodes; on a failure the
-    replicas already started are cancelled before the error goes on."""
+    """A gang through the core: one ``launch`` per replica on aiplane's nodes. All or nothing:
+    when any launch fails, with any exception, the replicas already started are cancelled
+    (each on its own, so one cancel that fails does not leave the rest running) and the
+    original error goes on."""
     landings: list[Landing] = []
     try:
         for spec in specs:
             # A loop, not a comprehension: on a failure ``landings`` holds what must be cancelled.
             landings.append(Landing(spec.replica, backend.launch(spec), spec.node))  # noqa: PERF401
-    except BackendError:
+    except BaseException:
+        # Broad on purpose: whatever stopped the gang half-way, half a gang must not keep
+        # GPUs busy. The error itself is re-raised unchanged.
         for landing in landings:
-            backend.cancel(landing.handle, grace_s)
+            _cancel_quietly(backend, landing, grace_s)
         raise
     return landings
+
+
+def _cancel_quietly(backend: Backend, landing: Landing, grace_s: float) -> None:
+    try:
+        backend.cancel(landing.handle, grace_s)
+    except Exception:
+        # The launch's error is the one to report; this one is logged for the operator.
+        log.exception("cancelling replica %d after a failed gang launch", landing.replica)
 
 
 # -- batched polling ---------------------------------------------------------------------------

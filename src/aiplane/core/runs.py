@@ -87,6 +87,18 @@ class Placement:
     emulated: bool
     explanation: Mapping[str, Any] = field(default_factory=dict)
 
+    def landed(self, nodes: Mapping[int, str]) -> Placement:
+        """The placement with each replica on the node it landed on (``nodes`` by replica;
+        replicas not named stay). A moved replica keeps its resources but not aiplane's GPU
+        indices, which were chosen on another node: the engine that moved it picks its own."""
+        moved = tuple(
+            a
+            if nodes.get(a.replica, a.node) == a.node
+            else replace(a, node=nodes[a.replica], gpu_indices=())
+            for a in self.assignments
+        )
+        return self if moved == self.assignments else replace(self, assignments=moved)
+
 
 @dataclass(frozen=True)
 class Job:

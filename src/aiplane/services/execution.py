@@ -17,6 +17,7 @@ from aiplane.backends.base import (
     Backends,
     BatchPoll,
     GangSubmit,
+    Handle,
     Landing,
     LaunchSpec,
     ReplicaReport,
@@ -25,7 +26,7 @@ from aiplane.backends.base import (
 )
 from aiplane.core.errors import AiplaneError, BackendError, ConflictError
 from aiplane.core.fleet import Fleet
-from aiplane.core.runs import Job, Run, RunState
+from aiplane.core.runs import Job, Placement, Run, RunState
 from aiplane.core.workloads import WorkloadKind
 from aiplane.services.checkpoints import resume_env
 from aiplane.services.events import record
@@ -70,24 +71,72 @@ class Executor:
         except AiplaneError as exc:
             self._finish(run, RunState.FAILED, now, f"launch failed: {exc.message}")
             return False
+        landings = sorted(landings, key=lambda x: x.replica)
         handles = tuple(landing.handle for landing in landings)
-        starting = replace(run.transition(RunState.STARTING, now), handles=handles)
-        try:
-            with self.store.unit_of_work() as uow:
-                uow.jobs.update_run(starting, expected_state=RunState.ADMITTED)
-                landed = _landed(specs, landings)
-                message = f"admitted -> starting ({len(handles)} replicas{landed})"
-                record(uow, now, "run.state", message, starting)
-        except ConflictError:
-            # Cancelled while launching: stop what we just started.
-            for handle in handles:
-                backend.cancel(handle, self.cancel_grace_s)
+        stray = self._stray(run.placed(), specs, landings)
+        if stray:
+            self._cancel(backend, handles)
+            self._finish(run, RunState.FAILED, now, f"launch refused: {stray}")
+            return False
+        if not self._mark_starting(run, specs, landings, now):
+            # Cancelled (or moved on) while launching: stop what we just started.
+            self._cancel(backend, handles)
             return False
         return True
+
+    def _stray(
+        self, placement: Placement, specs: Sequence[LaunchSpec], landings: Sequence[Landing]
+    ) -> str:
+        """Why the gang may not stay where it landed ("" when it may): a backend that chooses
+        nodes must choose among the pool's, or the node table, telemetry and metering would
+        describe nodes the run is not on."""
+        asked = {spec.replica: spec.node for spec in specs}
+        moved = [x for x in landings if asked.get(x.replica) != x.node]
+        if not moved:
+            return ""
+        fleet = self.fleet()
+        pool = fleet.pool(placement.pool) if fleet is not None else None
+        known = frozenset(pool.node_ids()) if pool is not None else frozenset()
+        outside = [f"replica {x.replica} on {x.node}" for x in moved if x.node not in known]
+        if not outside:
+            return ""
+        return f"{', '.join(outside)}: not a node of pool {placement.pool}"
+
+    def _mark_starting(
+        self, run: Run, specs: Sequence[LaunchSpec], landings: Sequence[Landing], now: float
+    ) -> bool:
+        """The run starting, placed where its gang landed, with its handles and event in one
+        unit of work. A run changed since it was read is read again and marked once more while
+        it is the same admitted attempt; False when it is not (cancelled meanwhile)."""
+        handles = tuple(landing.handle for landing in landings)
+        message = f"admitted -> starting ({len(handles)} replicas{_landed(specs, landings)})"
+        current = run
+        for _ in range(2):
+            placement = current.placed().landed({x.replica: x.node for x in landings})
+            starting = replace(
+                current.transition(RunState.STARTING, now), handles=handles, placement=placement
+            )
+            try:
+                with self.store.unit_of_work() as uow:
+                    stored = uow.jobs.update_run(starting, expected_state=RunState.ADMITTED)
+                    record(uow, now, "run.state", message, stored)
+            except ConflictError:
+                current = self.store.jobs.get_run(run.id)
+                if current.state is not RunState.ADMITTED or current.attempt != run.attempt:
+                    return False
+                continue
+            return True
+        return False
+
+    def _cancel(self, backend: Backend, handles: Sequence[Handle]) -> None:
+        for handle in handles:
+            backend.cancel(handle, self.cancel_grace_s)
 
     def _specs(self, run: Run, job: Job) -> list[LaunchSpec]:
         placement, workload = run.placed(), job.workload
         workdir = workload.workdir if workload.workdir and os.path.isdir(workload.workdir) else None
+        checkpoint_dir = self.checkpoint_root / job.id
+        env = {**workload.env, **resume_env(run, checkpoint_dir)}
         return [
             LaunchSpec(
                 run_id=run.id,
@@ -97,14 +146,14 @@ class Executor:
                 replicas=len(placement.assignments),
                 command=workload.run,
                 workdir=workdir,
-                env={**workload.env, **resume_env(run)},
+                env=env,
                 site=placement.site,
                 pool=placement.pool,
                 node=a.node,
                 accelerator=placement.accelerator,
                 gpus=a.gpus,
                 gpu_indices=a.gpu_indices,
-                checkpoint_dir=str(self.checkpoint_root / job.id),
+                checkpoint_dir=str(checkpoint_dir),
                 labels={"workload": workload.name, "team": workload.team},
                 listens=workload.kind is WorkloadKind.SERVE,
             )
@@ -163,8 +212,8 @@ class Executor:
             running = run.transition(RunState.RUNNING, now)
             try:
                 with self.store.unit_of_work() as uow:
-                    uow.jobs.update_run(running, expected_state=RunState.STARTING)
-                    record(uow, now, "run.state", "starting -> running", running)
+                    stored = uow.jobs.update_run(running, expected_state=RunState.STARTING)
+                    record(uow, now, "run.state", "starting -> running", stored)
             except ConflictError:
                 return False
             return True
@@ -179,19 +228,34 @@ class Executor:
         exit_code: int | None = None,
     ) -> bool:
         """The end of a run's attempt: its state, event and usage in one unit of work, so a
-        failed usage write leaves the run as it was (and raises) for the next pass to redo."""
+        failed usage write leaves the run as it was (and raises) for the next pass to redo.
+
+        A run written meanwhile (a checkpoint recorded since it was read) is read again and
+        ended once more while it is the same attempt in the same state; otherwise (it moved
+        on, or a second conflict) this pass skips it and the next one looks again."""
+        try:
+            return self._end(run, state, now, reason, exit_code)
+        except ConflictError:
+            fresh = self.store.jobs.get_run(run.id)
+            if fresh.state is not run.state or fresh.attempt != run.attempt:
+                return False
+            try:
+                return self._end(fresh, state, now, reason, exit_code)
+            except ConflictError:
+                return False
+
+    def _end(
+        self, run: Run, state: RunState, now: float, reason: str | None, exit_code: int | None
+    ) -> bool:
         done = replace(run.transition(state, now, reason), exit_code=exit_code)
         message = f"{run.state} -> {state}" + (f": {reason}" if reason else "")
         fleet = self.fleet() if run.state in METERED else None  # read outside the unit
-        try:
-            with self.store.unit_of_work() as uow:
-                uow.jobs.update_run(done, expected_state=run.state)
-                record(uow, now, "run.state", message, done)
-                if run.state in METERED:
-                    job = uow.jobs.get(run.job_id)
-                    record_usage(uow, job, run, now, outcome=state, fleet=fleet)
-        except ConflictError:
-            return False
+        with self.store.unit_of_work() as uow:
+            stored = uow.jobs.update_run(done, expected_state=run.state)
+            record(uow, now, "run.state", message, stored)
+            if run.state in METERED:
+                job = uow.jobs.get(run.job_id)
+                record_usage(uow, job, run, now, outcome=state, fleet=fleet)
         return True
 
     def recover(self, now: float) -> dict[str, int]:

@@ -264,7 +264,7 @@ class _Applier:
         lost = f"{decision.lost_gpu_hours:.2f} GPU-h since last checkpoint lost"
         try:
             with self.store.unit_of_work() as uow:
-                uow.jobs.update_run(stopped, expected_state=run.state)
+                stopped = uow.jobs.update_run(stopped, expected_state=run.state)
                 if self.on_run_stopped is not None:
                     self.on_run_stopped(uow, run, self.now)
                 record(

@@ -14,7 +14,8 @@ same cluster sees the same replicas, the way a restarted control plane finds its
 
     chooses_nodes: true   # gangs land on nodes the fake picks (like Slurm or a Ray placement
                           # group), reported in each Landing; else on aiplane's nodes
-    cluster: fake-a       # the cluster's name, in handles and chosen node names
+    cluster: fake-a       # the cluster's name, in handles and chosen node names (fake-a/0,
+                          # fake-a/1, ...: a fake named for a pool's key lands on its nodes)
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ class FakeBackend:
         for spec in specs:
             node = spec.node
             if self.chooses_nodes and _id(spec) not in self.cluster.replicas:
-                node = f"{self.cluster_name}-node-{next(self.cluster.node_numbers)}"
+                node = f"{self.cluster_name}/{next(self.cluster.node_numbers)}"
             handle = self._launch(spec, node, checked=True)
             landings.append(Landing(spec.replica, handle, str(handle["node"])))
         return landings
