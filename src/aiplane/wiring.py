@@ -6,7 +6,6 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import InitVar, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from aiplane import __version__
@@ -68,14 +67,6 @@ class SpecFleetDocuments:
 
     def write(self, fleet: Fleet) -> dict[str, Any]:
         return fleet_to_document(fleet)
-
-
-def build_backends(
-    work_root: Path, fleet: Callable[[], Fleet | None] = lambda: None
-) -> PoolBackends:
-    """Every registered backend, built per pool from its ``backend_config`` as runs need them;
-    ``fleet`` gives the fleet in force (without one, pools have no backend configuration)."""
-    return PoolBackends(work_root, fleet)
 
 
 TELEMETRY_MODES = ("auto", "nvml", "off")
@@ -211,7 +202,8 @@ class ControlPlane:
         return cls(
             settings=settings,
             store=store,
-            backends=build_backends(settings.work_root, fleets.current),
+            # Every registered backend, built per pool from its ``backend_config`` as runs need it.
+            backends=PoolBackends(settings.work_root, fleets.current),
             policy=Engine(),
             documents=documents,
             fleet_cache=fleets,

@@ -18,11 +18,10 @@ from aiplane.cli.main import app as cli
 from aiplane.client import Client
 from aiplane.core.auth import Role
 from aiplane.core.cost.focus import COLUMNS
-from aiplane.services.fleet import apply_fleet
 from aiplane.wiring import ControlPlane
 from tests.api.conftest import Clock
 from tests.services.cost_fixtures import DAY, JUNE, fleet_document, usage
-from tests.services.fleets import DOCUMENTS
+from tests.services.fleets import apply_fleet
 
 NOW = JUNE + 10 * DAY
 BUDGETS = [
@@ -33,7 +32,7 @@ BUDGETS = [
 @pytest.fixture
 def seeded(cp: ControlPlane, clock: Clock) -> ControlPlane:
     clock.fixed = NOW
-    apply_fleet(cp.store, DOCUMENTS, fleet_document(BUDGETS), "fleet.yaml", JUNE)
+    apply_fleet(cp.store, fleet_document(BUDGETS), JUNE)
     cp.store.usage.add(usage("r1", JUNE + DAY, 20, workload="train", model="llama-3-8b"))  # $320
     cp.store.usage.add(
         usage("r2", JUNE + 2 * DAY, 10, team="infra", pool="fra/dgx", usd_per_hour=8.0)

@@ -10,7 +10,7 @@ import pytest
 from aiplane.core.errors import ConflictError
 from aiplane.core.runs import RunState
 from aiplane.core.scheduling.engine import Engine
-from aiplane.services import checkpoints, jobs
+from aiplane.services import checkpoints
 from aiplane.services.metering import preemption_hook
 from aiplane.services.scheduling import LiveState, run_cycle
 from aiplane.workers.reconciler import reconciler_step
@@ -88,7 +88,7 @@ def test_preemption_takes_the_most_recently_checkpointed_run_which_resumes_from_
     newer_start = plane.store.jobs.run_for_job(newer).started_at
     assert older_start is not None and newer_start is not None
     assert older_start < newer_start
-    kinds = [e.kind for e in jobs.events(plane.store, older)]
+    kinds = [e.kind for e in plane.jobs.events(older)]
     assert "run.checkpoint" in kinds
 
     urgent = _gpu_job(plane, "urgent", "high", "echo urgent", delay=0.0)
@@ -100,9 +100,9 @@ def test_preemption_takes_the_most_recently_checkpointed_run_which_resumes_from_
     checkpoint = tmp_path / "ckpt" / older / "step-1.pt"
     assert resumed.checkpoint_uri == str(checkpoint)
     assert resumed.checkpointed_hours > 0  # its remaining estimate is shorter by the saved work
-    [(_replica, text)] = jobs.logs(plane.store, plane.backends, older)
+    [(_replica, text)] = plane.jobs.logs(older)
     assert f"resuming from {checkpoint}" in text
-    jobs.cancel(plane.store, plane.backends, newer, time.time(), 1.0, fleet=plane.cache.current())
+    plane.jobs.cancel(newer)
 
 
 def test_a_workload_reports_a_checkpoint_through_the_service(plane: CheckpointPlane) -> None:
@@ -116,4 +116,4 @@ def test_a_workload_reports_a_checkpoint_through_the_service(plane: CheckpointPl
     # An older report changes nothing.
     assert checkpoints.report(plane.store, job, now + 1, "s3://b/ckpt-0", at=now - 1) == run
     assert checkpoints.resume_env(run) == {"AIPLANE_RESUME_FROM": "s3://b/ckpt-1"}
-    jobs.cancel(plane.store, plane.backends, job, time.time(), 1.0, fleet=plane.cache.current())
+    plane.jobs.cancel(job)

@@ -19,7 +19,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from aiplane.services.metrics import MetricsService
+from aiplane.services.container import MetricsService
 from aiplane.telemetry.base import GpuSample
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -21,13 +21,14 @@ from aiplane.core.cost.columns import UsageColumns
 from aiplane.core.cost.focus import NUMERIC, Account, focus_columns, focus_csv
 from aiplane.core.cost.metering import CostLines, commitments, meter
 from aiplane.core.cost.periods import HOUR_S, WEEK_S, month_boundaries, month_start
-from aiplane.core.cost.rollup import DIMENSIONS, RollupRow, rollup
+from aiplane.core.cost.rollup import DIMENSIONS, rollup
 from aiplane.core.cost.spend import hourly_pieces, hourly_series
 from aiplane.core.cost.usage import UsageInterval
 from aiplane.core.errors import Problem, SpecError
 from aiplane.core.fleet import Fleet
 from aiplane.core.runs import RunState
 from aiplane.exporters.base import ColumnType, Table
+from aiplane.services.types import CostReport
 from aiplane.store.base import Store
 
 OPEN_STATES = (RunState.STARTING, RunState.RUNNING)
@@ -79,24 +80,6 @@ def check_period(start: float, end: float) -> None:
             "empty period",
             [Problem("to", "must be after from", repr(end), f"a time after {start}")],
         )
-
-
-@dataclass(frozen=True)
-class CostReport:
-    by: str
-    start: float
-    end: float
-    rows: list[RollupRow]
-    idle: list[IdleCost]
-    idle_shares: dict[str, dict[str, float]]
-
-    @property
-    def usage_usd(self) -> float:
-        return sum(r.usd for r in self.rows)
-
-    @property
-    def idle_usd(self) -> float:
-        return sum(i.idle_usd for i in self.idle)
 
 
 def report(

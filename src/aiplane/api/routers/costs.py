@@ -12,7 +12,7 @@ from aiplane.api.deps import Svc, Viewer
 from aiplane.api.views import alert_out, anomaly_out, budget_out, forecast_out, report_out
 from aiplane.core.cost.alerts import AlertStatus
 from aiplane.core.errors import Problem, SpecError
-from aiplane.services.cost_service import ExportFormat
+from aiplane.services.types import ExportFormat
 from aiplane.wire.costs import AlertOut, AnomalyOut, BudgetOut, CostReport, TeamForecast
 
 router = APIRouter(prefix="/costs", tags=["costs"])
