@@ -42,6 +42,7 @@ def create_app(
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
+        responses=errors.EVERY_ROUTE,
     )
     app.state.services = services
     errors.install(app)
