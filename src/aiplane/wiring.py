@@ -21,6 +21,7 @@ from aiplane.exporters.parquet import ParquetExporter
 from aiplane.notify.base import Notifier
 from aiplane.notify.webhook import WebhookNotifier
 from aiplane.pricing.base import PriceBook
+from aiplane.pricing.catalog import configured_catalog
 from aiplane.services.budgets import BudgetCache
 from aiplane.services.container import Services
 from aiplane.services.cost_service import CostService
@@ -34,7 +35,6 @@ from aiplane.services.system import SystemService
 from aiplane.services.telemetry import TelemetryRecorder
 from aiplane.services.tokens import TokenService
 from aiplane.specs import fleet_from_document, fleet_to_document
-from aiplane.standalone import catalog
 from aiplane.store.base import Store
 from aiplane.telemetry.base import TelemetrySource
 from aiplane.workers.costs import INTERVAL_S as COST_INTERVAL_S
@@ -175,7 +175,7 @@ class ControlPlane:
             ),
             tokens=TokenService(self.store, self.clock),
             system=SystemService(__version__, os.getpid()),
-            metrics=MetricsService(self.store, self.telemetry, self.clock),
+            metrics=MetricsService(self.store, self.telemetry, self.clock, self.fleets.current),
         )
         self.reconciler = Loop(
             "reconciler",
@@ -197,7 +197,7 @@ class ControlPlane:
     def from_settings(cls, settings: Settings) -> ControlPlane:
         settings.home.mkdir(parents=True, exist_ok=True)
         store = open_store(settings.database_url)
-        documents = SpecFleetDocuments(catalog(settings.catalog_dir))
+        documents = SpecFleetDocuments(configured_catalog(settings.catalog_dir))
         fleets = FleetCache(store, documents)
         return cls(
             settings=settings,

@@ -65,6 +65,26 @@ def metered(store: Store, fleet: Fleet, start: float, end: float, now: float) ->
     return Metered(usage, meter(usage, start, end, commitments(fleet)), start, end)
 
 
+def spend_by_pool(store: Store, fleet: Fleet | None, now: float) -> dict[tuple[str, str], float]:
+    """What all use so far has cost, by (site, pool key): every recorded interval plus the open
+    attempts up to ``now``, metered as the cost reports meter them (the pool's pricing,
+    reserved commitments, egress, each attempt of a run), in effective USD."""
+    intervals = store.usage.overlapping(0.0, now) + open_intervals(store, fleet, now)
+    if not intervals:
+        return {}
+    usage = UsageColumns.from_intervals(intervals)
+    first = month_start(min(u.start for u in intervals))
+    lines = meter(usage, first, now, commitments(fleet) if fleet is not None else None)
+    pools = len(usage.pool.values)
+    keys = usage.site.codes[lines.src] * pools + usage.pool.codes[lines.src]
+    found, where = np.unique(keys, return_inverse=True)
+    totals = np.bincount(where, weights=lines.effective_usd, minlength=len(found))
+    return {
+        (str(usage.site.values[k // pools]), str(usage.pool.values[k % pools])): float(usd)
+        for k, usd in zip(found.tolist(), totals.tolist(), strict=True)
+    }
+
+
 def check_dimension(by: str, allowed: tuple[str, ...] | None = None) -> None:
     known = allowed or tuple(DIMENSIONS)
     if by not in known:
