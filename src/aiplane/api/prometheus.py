@@ -176,7 +176,8 @@ class ControlPlaneCollector(Collector):
         )
         cost = CounterMetricFamily(
             "aiplane_cost_usd",
-            "Compute cost so far: each run's placement price times the hours it ran.",
+            "Cost so far (effective USD: compute and egress of every attempt), metered as the "
+            "cost reports meter it.",
             labels=["site", "pool"],
         )
         for (site, pool), usd in sorted(m.cost_usd.items()):

@@ -144,13 +144,15 @@ def focus_chunks(
     sm_activity: Mapping[str, float] | None = None,
     account: Account | None = None,
 ) -> Iterator[str]:
-    """The FOCUS CSV for [start, end), in chunks of text."""
+    """The FOCUS CSV for [start, end), in chunks of text.
+
+    The store is read and the usage metered here, when called: only the encoding is left to
+    the iterator, so a failed read is an error before the first byte goes out, never a
+    response cut short after its headers."""
     check_period(start, end)
     m = metered(store, fleet, start, end, now)
     idle = _idle_by_month(m, fleet) if m.end > m.start else []
-    yield from focus_csv(
-        m.lines, m.usage, fleet, idle=idle, account=account, sm_activity=sm_activity
-    )
+    return focus_csv(m.lines, m.usage, fleet, idle=idle, account=account, sm_activity=sm_activity)
 
 
 def focus_table(
