@@ -133,12 +133,16 @@ def test_the_loop_samples_while_the_plane_runs(tmp_path: Path) -> None:
         backends=PoolBackends(tmp_path / "work"),
         policy=PriorityBestFit(),
     )
-    # The app's lifespan starts and stops the plane's loops when it is handed them.
-    with TestClient(create_app(cp.services, on_start=cp.start, on_stop=cp.stop)):
+    # The process runs the loops (as ``aiplane.server`` does), the app only serves.
+    cp.start()
+    try:
         deadline = time.monotonic() + 10
         while cp.telemetry.snapshot().ticks < 3 and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert cp.telemetry.snapshot().ticks >= 3
+        m = scrape(cp)
+        assert m["aiplane_telemetry_samples_total"][0][1] >= 3
+    finally:
+        cp.stop()
     assert not cp.telemetry_loop._thread.is_alive()
 
 
