@@ -123,7 +123,7 @@ def scrape_ms(args: argparse.Namespace, where: Path) -> float:
     rec = recorder(args, now, where)
     rec.step(now)
     rec.step(now + 1)
-    registry = registry_for(MetricsService(rec.store, rec, lambda: now + 1))
+    registry = registry_for(MetricsService(rec.store, rec, lambda: now + 1, lambda: None))
     render(registry)
     start = time.perf_counter()
     for _ in range(20):

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from aiplane.config import Settings
-from aiplane.discovery import LocalHome, ServerInfo, UnreachableError, home_from_env
+from aiplane.discovery import (
+    HOME_TAKEN_EXIT,
+    LocalHome,
+    ServerInfo,
+    UnreachableError,
+    home_from_env,
+)
 from aiplane.server import EmbeddedServer
 
 
@@ -70,3 +76,40 @@ def test_a_server_that_dies_on_start_is_reported_at_once(tmp_path: Path) -> None
     process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
     with pytest.raises(UnreachableError, match="exited with status 3"):
         home.wait_until_up(process, None, timeout=20)
+
+
+def test_a_command_whose_server_lost_the_race_uses_the_winner(tmp_path: Path) -> None:
+    # Two commands on a cold home each start a server at once: one holds the home, the other
+    # exits at once saying so, and both commands get the one that runs.
+    home = LocalHome(tmp_path / "home")
+    env = {**os.environ, "AIPLANE_TELEMETRY": "off"}
+    env.pop("AIPLANE_URL", None)
+    first, second = home.spawn(env), home.spawn(env)
+    try:
+        infos = [home.wait_until_up(p, None) for p in (first, second)]
+        assert infos[0] == infos[1] == home.running()
+        assert infos[0].pid in (first.pid, second.pid)
+        loser = second if infos[0].pid == first.pid else first
+        assert loser.wait(20) == HOME_TAKEN_EXIT
+        assert "already runs" in home.log_file.read_text()
+    finally:
+        for process in (first, second):
+            if process.poll() is None:
+                process.terminate()
+                process.wait(20)
+
+
+def test_a_home_is_held_by_one_process_at_a_time(tmp_path: Path) -> None:
+    home = LocalHome(tmp_path)
+    held = home.claim()
+    assert held is not None
+    # flock locks belong to the open file: another process cannot take it while it is open.
+    script = (
+        "import pathlib, sys\n"
+        "from aiplane.discovery import LocalHome\n"
+        "sys.exit(0 if LocalHome(pathlib.Path(sys.argv[1])).claim() is None else 1)\n"
+    )
+    probe = [sys.executable, "-c", script, str(tmp_path)]
+    assert subprocess.run(probe, check=False).returncode == 0
+    held.close()
+    assert subprocess.run(probe, check=False).returncode == 1

@@ -9,6 +9,7 @@ import: the CLI reads it on every command (decision 0016). Starting a server is 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import httpx
 
@@ -25,6 +27,8 @@ from aiplane.wire import API_PREFIX
 DEFAULT_PORT = 8470
 START_TIMEOUT_S = 30.0
 SERVER_MODULE = "aiplane.server"
+# What a server exits with when another one holds its home (running, or still starting).
+HOME_TAKEN_EXIT = 75
 
 
 class UnreachableError(Exception):
@@ -93,6 +97,23 @@ class LocalHome:
     def log_file(self) -> Path:
         return self.root / "server.log"
 
+    @property
+    def lock_file(self) -> Path:
+        return self.root / "server.lock"
+
+    def claim(self) -> TextIO | None:
+        """Hold this home for one server: the open lock file, which the server keeps for its
+        lifetime (the lock goes when the process does, however it ends), or None when another
+        process holds it. Two servers started at once over one home cannot both run."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        lock = open(self.lock_file, "a")  # noqa: SIM115 (held open for the process's lifetime)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            return None
+        return lock
+
     def server_info(self) -> ServerInfo | None:
         """What ``server.json`` says, whether or not that process still runs."""
         try:
@@ -160,15 +181,19 @@ class LocalHome:
         before: ServerInfo | None,
         timeout: float = START_TIMEOUT_S,
     ) -> ServerInfo:
-        """Wait until ``process`` has written a new ``server.json`` and answers there."""
+        """Wait until ``process`` has written a new ``server.json`` and answers there.
+
+        If it exits because another server holds this home (one started at the same time by
+        another command, say), that server is as good: wait for it to answer instead."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            exited = process.poll() is not None
             info = self.server_info()
-            if info is not None and info != before and info.pid == process.pid:
+            if exited or (info is not None and info != before and info.pid == process.pid):
                 running = self.running()
                 if running is not None:
                     return running
-            if process.poll() is not None:
+            if exited and process.returncode != HOME_TAKEN_EXIT:
                 raise UnreachableError(
                     f"the local control plane exited with status {process.returncode}; "
                     f"see {self.log_file}"

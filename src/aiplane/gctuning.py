@@ -58,3 +58,11 @@ def paused_collector() -> Iterator[None]:
         yield
     finally:
         _pauses.end()
+
+
+def freeze_long_lived() -> None:
+    """Move everything allocated so far out of the collector's way for good: a server calls
+    this once it has loaded what lives as long as the process, so full collections stop
+    rescanning it (they showed up as p99 spikes in the API benchmark)."""
+    gc.collect()
+    gc.freeze()

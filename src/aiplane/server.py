@@ -7,7 +7,6 @@ CLI itself never imports this module (decision 0016).
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import signal
 import socket
@@ -20,19 +19,30 @@ from rich.console import Console
 
 from aiplane.api.app import create_app
 from aiplane.config import Settings
-from aiplane.discovery import DEFAULT_PORT, LocalHome, ServerInfo
+from aiplane.core.errors import AiplaneError, Problem, SpecError
+from aiplane.discovery import DEFAULT_PORT, HOME_TAKEN_EXIT, LocalHome, ServerInfo
+from aiplane.exits import report
+from aiplane.gctuning import freeze_long_lived
 from aiplane.wiring import ControlPlane
 
 
 def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``; SpecError naming the option when it cannot be."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP must be explicit: asyncio enables TCP_NODELAY on accepted connections only
     # when the protocol says TCP, and without it every keep-alive response waits ~40 ms for
     # the client's delayed ACK (Nagle).
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise SpecError(
+            f"cannot listen on {host}:{port}",
+            [Problem("--port", exc.strerror or str(exc), str(port), "a free port, or 0 for any")],
+        ) from exc
     sock.set_inheritable(True)
     return sock
 
@@ -62,30 +72,48 @@ def serve(
 ) -> None:
     """Run API, scheduler and reconciler in this process until SIGINT/SIGTERM.
 
-    ``announce(url, new_admin_token, recovered)`` is called once the socket is bound; the token
-    is given only on the very first start (it is stored only as a hash).
+    ``announce(url, new_admin_token, recovered)`` is called once the plane runs; the token is
+    given only on the very first start (it is stored only as a hash).
     """
-    cp = ControlPlane.from_settings(settings)
-    token = cp.services.tokens.ensure_admin()
+    # The socket first: a port that is taken must fail the start before the admin token is
+    # made, or its hash would be stored with its plaintext written nowhere, for good.
     sock = bind(host, port)
-    bound_port = sock.getsockname()[1]
-    shown_host = f"[{host}]" if ":" in host else host
-    url = f"http://{shown_host}:{bound_port}"
+    try:
+        cp = ControlPlane.from_settings(settings)
+    except BaseException:
+        sock.close()
+        raise
     home = LocalHome(settings.home)
-    if token is not None:
-        # The local CLI's credential, like a kubeconfig: readable by this user only.
-        home.write_token(token)
+    try:
+        token = cp.services.tokens.ensure_admin()
+        if token is not None:
+            # The local CLI's credential, like a kubeconfig: readable by this user only.
+            home.write_token(token)
+        _run(cp, sock, home, host, announce, token)
+    finally:
+        cp.stop()
+        sock.close()
+        home.remove_server_info(os.getpid())
+
+
+def _run(
+    cp: ControlPlane,
+    sock: socket.socket,
+    home: LocalHome,
+    host: str,
+    announce: Callable[[str, str | None, dict[str, int]], None],
+    token: str | None,
+) -> None:
+    shown_host = f"[{host}]" if ":" in host else host
+    url = f"http://{shown_host}:{sock.getsockname()[1]}"
     recovered = cp.start()
     home.write_server_info(ServerInfo(url, os.getpid(), time.time()))
     announce(url, token, recovered)
     server = _uvicorn(cp)
-    # Everything loaded so far lives as long as the process: move it out of the collector's
-    # way so full collections do not scan it (they showed up as p99 spikes in the API bench).
-    gc.collect()
-    gc.freeze()
+    freeze_long_lived()
     # uvicorn handles SIGTERM/SIGINT itself, then re-raises the signal once it has stopped.
-    # Turning that re-raise into an exception lets the clean-up below run instead of the
-    # default handler ending the process on the spot.
+    # Turning that re-raise into an exception lets the clean-up in ``serve`` run instead of
+    # the default handler ending the process on the spot.
     previous = signal.signal(signal.SIGTERM, _raise_stopped)
     try:
         server.run(sockets=[sock])
@@ -93,8 +121,6 @@ def serve(
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-        cp.stop()
-        home.remove_server_info(os.getpid())
 
 
 class EmbeddedServer:
@@ -102,12 +128,12 @@ class EmbeddedServer:
 
     def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 0) -> None:
         self.settings = settings
+        self._sock = bind(host, port)  # first, as in ``serve``
         self.cp = ControlPlane.from_settings(settings)
         token = self.cp.services.tokens.ensure_admin()
         if token is None:
             raise RuntimeError("EmbeddedServer needs a fresh home (its admin token exists)")
         self.token: str = token
-        self._sock = bind(host, port)
         self.url = f"http://{host}:{self._sock.getsockname()[1]}"
         self._server = _uvicorn(self.cp)
         self._thread = threading.Thread(target=self._serve, name="aiplane-api", daemon=True)
@@ -140,10 +166,14 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings.from_env()
     home = LocalHome(settings.home)
     console, err_console = Console(), Console(stderr=True)
-    running = home.running()
-    if running is not None:
-        err_console.print(f"[bold red]error:[/] a control plane already runs at {running.url}")
-        raise SystemExit(1)
+    # Held until this process ends: no second server over this home, even one started at the
+    # same moment (``discovery.wait_until_up`` then waits for this one).
+    claimed = home.claim()
+    if claimed is None:
+        running = home.running()
+        where = f"at {running.url}" if running is not None else f"over {settings.home}"
+        err_console.print(f"[bold red]error:[/] a control plane already runs {where}")
+        raise SystemExit(HOME_TAKEN_EXIT)
 
     def announce(url: str, token: str | None, recovered: dict[str, int]) -> None:
         if args.quiet:
@@ -159,7 +189,14 @@ def main(argv: list[str] | None = None) -> None:
             console.print("recovered: " + ", ".join(f"{k} {v}" for k, v in recovered.items()))
         console.print("Ctrl-C stops the control plane; running jobs keep running.")
 
-    serve(settings, args.host, args.port, announce)
+    try:
+        serve(settings, args.host, args.port, announce)
+    except AiplaneError as exc:
+        # A bad setting (database URL, telemetry mode, catalog) or a port that is taken:
+        # located problems and the CLI's exit codes, as before ``aiplane up`` exec'd here.
+        raise SystemExit(report(err_console, exc)) from None
+    finally:
+        claimed.close()
 
 
 if __name__ == "__main__":

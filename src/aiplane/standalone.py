@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aiplane.backends.local.nvml import canonical_gpu_name
-from aiplane.pricing.base import PriceBook
-from aiplane.pricing.catalog import CatalogPriceBook
+from aiplane.core.accelerators import canonical_gpu_name
+from aiplane.pricing.catalog import CatalogPriceBook, configured_catalog
 from aiplane.telemetry.replay import Recording, load_recording
 
-
-def catalog(catalog_dir: Path | None) -> PriceBook | None:
-    """The price catalog in ``catalog_dir`` (SkyPilot-schema CSVs); None for the shipped one,
-    which the specs load only when a pool names an instance type."""
-    return CatalogPriceBook.from_dir(catalog_dir) if catalog_dir is not None else None
+# The catalog an option names has one home, ``pricing.catalog``, which ``wiring`` uses too;
+# the CLI, which names no adapter, gets it here.
+__all__ = ["configured_catalog", "gpu_price", "recording"]
 
 
 def recording(path: Path, static: Path | None = None) -> Recording:

@@ -6,7 +6,6 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import InitVar, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from aiplane import __version__
@@ -22,6 +21,7 @@ from aiplane.exporters.parquet import ParquetExporter
 from aiplane.notify.base import Notifier
 from aiplane.notify.webhook import WebhookNotifier
 from aiplane.pricing.base import PriceBook
+from aiplane.pricing.catalog import configured_catalog
 from aiplane.services.budgets import BudgetCache
 from aiplane.services.container import Services
 from aiplane.services.cost_service import CostService
@@ -35,7 +35,6 @@ from aiplane.services.system import SystemService
 from aiplane.services.telemetry import TelemetryRecorder
 from aiplane.services.tokens import TokenService
 from aiplane.specs import fleet_from_document, fleet_to_document
-from aiplane.standalone import catalog
 from aiplane.store.base import Store
 from aiplane.telemetry.base import TelemetrySource
 from aiplane.workers.costs import INTERVAL_S as COST_INTERVAL_S
@@ -68,14 +67,6 @@ class SpecFleetDocuments:
 
     def write(self, fleet: Fleet) -> dict[str, Any]:
         return fleet_to_document(fleet)
-
-
-def build_backends(
-    work_root: Path, fleet: Callable[[], Fleet | None] = lambda: None
-) -> PoolBackends:
-    """Every registered backend, built per pool from its ``backend_config`` as runs need them;
-    ``fleet`` gives the fleet in force (without one, pools have no backend configuration)."""
-    return PoolBackends(work_root, fleet)
 
 
 TELEMETRY_MODES = ("auto", "nvml", "off")
@@ -184,7 +175,7 @@ class ControlPlane:
             ),
             tokens=TokenService(self.store, self.clock),
             system=SystemService(__version__, os.getpid()),
-            metrics=MetricsService(self.store, self.telemetry, self.clock),
+            metrics=MetricsService(self.store, self.telemetry, self.clock, self.fleets.current),
         )
         self.reconciler = Loop(
             "reconciler",
@@ -206,12 +197,13 @@ class ControlPlane:
     def from_settings(cls, settings: Settings) -> ControlPlane:
         settings.home.mkdir(parents=True, exist_ok=True)
         store = open_store(settings.database_url)
-        documents = SpecFleetDocuments(catalog(settings.catalog_dir))
+        documents = SpecFleetDocuments(configured_catalog(settings.catalog_dir))
         fleets = FleetCache(store, documents)
         return cls(
             settings=settings,
             store=store,
-            backends=build_backends(settings.work_root, fleets.current),
+            # Every registered backend, built per pool from its ``backend_config`` as runs need it.
+            backends=PoolBackends(settings.work_root, fleets.current),
             policy=Engine(),
             documents=documents,
             fleet_cache=fleets,

@@ -9,12 +9,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from aiplane.api.app import create_app
+from aiplane.backends.registry import PoolBackends
 from aiplane.config import Settings
 from aiplane.core.auth import Role
 from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
-from aiplane.services.tokens import create_token
 from aiplane.store.memory import MemoryStore
-from aiplane.wiring import ControlPlane, build_backends
+from aiplane.wiring import ControlPlane
 
 
 @dataclass
@@ -38,7 +38,7 @@ def cp(tmp_path: Path, clock: Clock) -> ControlPlane:
     return ControlPlane(
         settings=settings,
         store=MemoryStore(),
-        backends=build_backends(tmp_path / "work"),
+        backends=PoolBackends(tmp_path / "work"),
         policy=PriorityBestFit(),
         clock=clock,
     )
@@ -54,6 +54,6 @@ def api(cp: ControlPlane) -> Iterator[TestClient]:
 def tokens(cp: ControlPlane) -> dict[Role, dict[str, str]]:
     out = {}
     for role in Role:
-        _, plaintext = create_token(cp.store, f"{role}-user", role, 0.0)
+        _, plaintext = cp.services.tokens.create(f"{role}-user", role)
         out[role] = {"Authorization": f"Bearer {plaintext}"}
     return out

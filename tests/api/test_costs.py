@@ -18,11 +18,11 @@ from aiplane.cli.main import app as cli
 from aiplane.client import Client
 from aiplane.core.auth import Role
 from aiplane.core.cost.focus import COLUMNS
-from aiplane.services.fleet import apply_fleet
+from aiplane.core.errors import StoreError
 from aiplane.wiring import ControlPlane
 from tests.api.conftest import Clock
 from tests.services.cost_fixtures import DAY, JUNE, fleet_document, usage
-from tests.services.fleets import DOCUMENTS
+from tests.services.fleets import apply_fleet
 
 NOW = JUNE + 10 * DAY
 BUDGETS = [
@@ -33,7 +33,7 @@ BUDGETS = [
 @pytest.fixture
 def seeded(cp: ControlPlane, clock: Clock) -> ControlPlane:
     clock.fixed = NOW
-    apply_fleet(cp.store, DOCUMENTS, fleet_document(BUDGETS), "fleet.yaml", JUNE)
+    apply_fleet(cp.store, fleet_document(BUDGETS), JUNE)
     cp.store.usage.add(usage("r1", JUNE + DAY, 20, workload="train", model="llama-3-8b"))  # $320
     cp.store.usage.add(
         usage("r2", JUNE + 2 * DAY, 10, team="infra", pool="fra/dgx", usd_per_hour=8.0)
@@ -68,6 +68,20 @@ def test_reports_by_each_dimension(api: TestClient, tokens: dict[Role, dict[str,
     bad = api.get("/api/v1/costs/report", headers=viewer, params={"by": "colour"})
     assert bad.status_code == 422 and bad.json()["error"]["problems"][0]["location"] == "by"
     assert api.get("/api/v1/costs/report").status_code == 401
+
+
+@pytest.mark.usefixtures("seeded")
+def test_an_export_whose_usage_cannot_be_read_is_an_error_not_a_short_file(
+    api: TestClient, cp: ControlPlane, tokens: dict[Role, dict[str, str]], monkeypatch: Any
+) -> None:
+    def unreadable(*_: object) -> list[object]:
+        raise StoreError("the database went away")
+
+    monkeypatch.setattr(cp.store.usage, "overlapping", unreadable)
+    response = api.get("/api/v1/costs/export", headers=tokens[Role.VIEWER])
+    # Before the headers: a 503 with the error body, not a 200 cut short after them.
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "store_error"
 
 
 @pytest.mark.usefixtures("seeded")

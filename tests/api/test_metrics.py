@@ -14,12 +14,13 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from aiplane.api.app import create_app
+from aiplane.backends.registry import PoolBackends
 from aiplane.config import Settings
 from aiplane.core.errors import SpecError
 from aiplane.core.runs import ReplicaAssignment, RunState
 from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
 from aiplane.store.memory import MemoryStore
-from aiplane.wiring import ControlPlane, build_backends, telemetry_source
+from aiplane.wiring import ControlPlane, telemetry_source
 from tests.store.factories import T0, job, placement, run
 from tests.telemetry.conftest import FIXTURE
 
@@ -35,7 +36,7 @@ def replay_cp(tmp_path: Path) -> ControlPlane:
     return ControlPlane(
         settings=settings,
         store=MemoryStore(),
-        backends=build_backends(tmp_path / "work"),
+        backends=PoolBackends(tmp_path / "work"),
         policy=PriorityBestFit(),
         clock=lambda: NOW,
     )
@@ -129,15 +130,19 @@ def test_the_loop_samples_while_the_plane_runs(tmp_path: Path) -> None:
     cp = ControlPlane(
         settings=settings,
         store=MemoryStore(),
-        backends=build_backends(tmp_path / "work"),
+        backends=PoolBackends(tmp_path / "work"),
         policy=PriorityBestFit(),
     )
-    # The app's lifespan starts and stops the plane's loops when it is handed them.
-    with TestClient(create_app(cp.services, on_start=cp.start, on_stop=cp.stop)):
+    # The process runs the loops (as ``aiplane.server`` does), the app only serves.
+    cp.start()
+    try:
         deadline = time.monotonic() + 10
         while cp.telemetry.snapshot().ticks < 3 and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert cp.telemetry.snapshot().ticks >= 3
+        m = scrape(cp)
+        assert m["aiplane_telemetry_samples_total"][0][1] >= 3
+    finally:
+        cp.stop()
     assert not cp.telemetry_loop._thread.is_alive()
 
 

@@ -6,6 +6,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from aiplane.core.auth import Role
+from aiplane.wire.errors import ErrorBody
+
 METHODS = ("get", "put", "post", "delete", "patch")
 
 
@@ -67,3 +70,56 @@ def test_the_cost_routes_name_their_models(api: TestClient) -> None:
     assert {"from", "to", "rows", "idle"} <= set(report["properties"])
     export = doc["paths"]["/api/v1/costs/export"]["get"]["responses"]["200"]["content"]
     assert set(export) == {"text/csv", "application/vnd.apache.parquet"}
+
+
+def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, item[method])
+        for path, item in doc["paths"].items()
+        for method in METHODS
+        if method in item
+    ]
+
+
+def test_every_error_response_is_the_error_body_the_server_sends(api: TestClient) -> None:
+    doc = api.get("/api/v1/openapi.json").json()
+    # FastAPI's own 422 body ({"detail": [...]}) is not what the server sends: it is gone.
+    assert not {"HTTPValidationError", "ValidationError"} & set(doc["components"]["schemas"])
+    error = doc["components"]["schemas"]["ErrorBody"]
+    assert error["properties"]["error"]["$ref"].endswith("/ErrorDetail")
+    for method, path, operation in _operations(doc):
+        documented = operation["responses"]
+        # Any request can be malformed, and the store or the server can fail.
+        assert {"422", "500", "503"} <= set(documented), f"{method} {path}"
+        for code, response in documented.items():
+            if code.startswith(("4", "5")):
+                schema = response["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (method, path, code)
+                assert response["description"], (method, path, code)
+
+
+def test_each_route_documents_the_errors_it_can_answer_with(api: TestClient) -> None:
+    doc = api.get("/api/v1/openapi.json").json()
+    codes = {(m, p): set(o["responses"]) for m, p, o in _operations(doc)}
+    for (method, path), documented in codes.items():
+        if path != "/api/v1/health":
+            assert {"401", "403"} <= documented, f"{method} {path} needs a token"
+        if "{job_id}" in path:
+            assert "404" in documented, f"{method} {path} names a job"
+    assert "401" not in codes[("GET", "/api/v1/health")]
+    assert "402" in codes[("POST", "/api/v1/jobs")]  # a budget that blocks the team
+    assert "409" in codes[("POST", "/api/v1/jobs/{job_id}/checkpoints")]
+    assert "502" in codes[("GET", "/api/v1/jobs/{job_id}/logs")]
+
+
+def test_the_documented_error_body_is_what_a_refusal_sends(
+    api: TestClient, tokens: dict[Role, dict[str, str]]
+) -> None:
+    viewer = tokens[Role.VIEWER]
+    for status, response in (
+        (401, api.get("/api/v1/jobs")),
+        (422, api.get("/api/v1/jobs", params={"limit": 0}, headers=viewer)),
+        (404, api.get("/api/v1/jobs/j-none", headers=viewer)),
+    ):
+        assert response.status_code == status
+        ErrorBody.model_validate(response.json())

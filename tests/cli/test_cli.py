@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from aiplane.discovery import HOME_TAKEN_EXIT
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,5 +140,5 @@ def test_client_commands_load_no_server_code(home: Path) -> None:
 def test_up_refuses_when_a_control_plane_already_runs(home: Path) -> None:
     assert aiplane(home, "jobs", "list").returncode == 0  # starts one
     again = aiplane(home, "up", "--port", "0")
-    assert again.returncode == 1
+    assert again.returncode == HOME_TAKEN_EXIT
     assert "a control plane already runs at http://127.0.0.1:" in again.stderr

@@ -158,3 +158,50 @@ def test_tokens_send_the_role_as_text() -> None:
     seen, client = recording(lambda _: httpx.Response(201, json=answer))
     assert client.tokens.create("ci", "viewer").token == "secret"
     assert json.loads(seen[0].content) == {"name": "ci", "role": "viewer"}
+
+
+def test_a_proxys_html_page_with_a_200_is_a_protocol_error() -> None:
+    page = "<html><body>Please sign in</body></html>"
+    headers = {"content-type": "text/html"}
+    _, client = recording(lambda _: httpx.Response(200, text=page, headers=headers))
+    with pytest.raises(ApiError) as caught:
+        client.jobs.show("j-1")
+    assert (caught.value.status, caught.value.code) == (200, "protocol_error")
+    assert "GET http://cp:8470/api/v1/jobs/j-1 answered 200 (text/html)" in caught.value.message
+    assert "compatible version" in caught.value.message
+
+
+def test_a_body_of_another_shape_is_a_protocol_error_naming_the_field() -> None:
+    skewed = {**JOB, "state": None}  # a server of another version, say
+    _, client = recording(lambda _: httpx.Response(200, json=skewed))
+    with pytest.raises(ApiError) as caught:
+        client.jobs.cancel("j-1")
+    assert caught.value.code == "protocol_error"
+    assert "state:" in caught.value.message
+
+
+def test_a_list_answer_that_is_not_a_list_is_a_protocol_error() -> None:
+    _, client = recording(lambda _: httpx.Response(200, json={"items": []}))
+    with pytest.raises(ApiError, match="does not understand") as caught:
+        client.jobs.events("j-1")
+    assert caught.value.code == "protocol_error"
+    _, broken = recording(lambda _: httpx.Response(200, content=b'[{"id": '))
+    with pytest.raises(ApiError) as truncated:
+        broken.costs.budgets()
+    assert truncated.value.code == "protocol_error"
+
+
+def test_the_cli_reports_a_protocol_error_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from aiplane.cli.commands import jobs as jobs_command
+    from aiplane.cli.main import app
+
+    _, client = recording(lambda _: httpx.Response(200, text="<html/>"))
+    monkeypatch.setattr(jobs_command, "connect", lambda: client)
+    result = CliRunner().invoke(app, ["jobs", "show", "j-1"])
+    assert result.exit_code == 1
+    assert "protocol_error" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

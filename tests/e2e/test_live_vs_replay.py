@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiplane.backends.registry import PoolBackends
 from aiplane.core.fleet import Fleet, PricingModel
 from aiplane.core.runs import Job, Run, RunState
 from aiplane.core.scheduling.decisions import Decision, Place, Preempt
@@ -25,7 +26,6 @@ from aiplane.services.scheduling import LiveState, run_cycle
 from aiplane.sim.driver import Simulator
 from aiplane.sim.jobs import TraceJob
 from aiplane.store.sql import SqlStore
-from aiplane.wiring import build_backends
 from tests.builders import fleet, pool, site, workload
 from tests.sim.helpers import prepared, with_workloads
 
@@ -88,7 +88,7 @@ def live(tmp: Path) -> list[tuple[float, str, str, str, tuple[str, ...]]]:
     done = tmp / "done"
     done.mkdir()
     store = SqlStore.open(f"sqlite:///{tmp / 'aiplane.db'}")
-    backends = build_backends(tmp / "work")
+    backends = PoolBackends(tmp / "work")
     executor = Executor(store, backends, tmp / "ckpt", lambda: FLEET, cancel_grace_s=1.0)
     state, recorder = LiveState(), Recorder()
     durations = {i: d for i, _, d, _, _, _ in TRACE}

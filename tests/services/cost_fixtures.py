@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from aiplane.core.cost.usage import UsageInterval
-from aiplane.services.fleet import apply_fleet
 from aiplane.store.memory import MemoryStore
-from tests.services.fleets import DOCUMENTS
+from tests.services.fleets import apply_fleet
 
 JUNE = 1_748_736_000.0  # 2025-06-01T00:00:00Z
 HOUR = 3600.0
@@ -88,5 +87,5 @@ def usage(
 
 def store_with(budgets: list[dict[str, Any]] | None = None, at: float = JUNE) -> MemoryStore:
     store = MemoryStore()
-    apply_fleet(store, DOCUMENTS, fleet_document(budgets), "fleet.yaml", at)
+    apply_fleet(store, fleet_document(budgets), at)
     return store

@@ -11,10 +11,8 @@ import yaml
 from aiplane.backends.fake import FakeBackend, FakeCluster
 from aiplane.backends.registry import PoolBackends
 from aiplane.core.errors import Problem, SpecError
-from aiplane.services.fleet import apply_fleet, local_resolver
 from aiplane.store.memory import MemoryStore
-from aiplane.wiring import build_backends
-from tests.services.fleets import DOCUMENTS, fleet_cache, stored_fleet
+from tests.services.fleets import apply_fleet, fleet_cache, stored_fleet
 from tests.store.factories import T0
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -28,9 +26,7 @@ def _example(name: str) -> dict[str, Any]:
 @pytest.mark.parametrize("name", ["fleet-hybrid.yaml", "fleet-philly.yaml"])
 def test_the_example_fleets_apply_unchanged(name: str, tmp_path: Path) -> None:
     store = MemoryStore()
-    apply_fleet(
-        store, DOCUMENTS, _example(name), name, T0, local_resolver(build_backends(tmp_path))
-    )
+    apply_fleet(store, _example(name), T0, PoolBackends(tmp_path), source=name)
     fleet = stored_fleet(store)
     assert fleet is not None and all(p.backend_config == {} for p in fleet.pools())
 
@@ -42,9 +38,7 @@ def test_a_config_the_backend_refuses_is_located_in_the_fleet(tmp_path: Path) ->
     document["sites"][3]["pools"][0]["backend"] = "slurm"
     store = MemoryStore()
     with pytest.raises(SpecError) as caught:
-        apply_fleet(
-            store, DOCUMENTS, document, "fleet.yaml", T0, local_resolver(build_backends(tmp_path))
-        )
+        apply_fleet(store, document, T0, PoolBackends(tmp_path))
     assert caught.value.message == "invalid backend configuration (3 problems)"
     assert caught.value.problems == [
         Problem(
@@ -75,7 +69,7 @@ def test_a_good_config_is_kept_and_reaches_the_backend(tmp_path: Path) -> None:
     store = MemoryStore()
     cache = fleet_cache(store)
     backends = PoolBackends(tmp_path, cache.current, {"fake": FakeCluster().factory()})
-    apply_fleet(store, DOCUMENTS, document, "fleet.yaml", T0, local_resolver(backends))
+    apply_fleet(store, document, T0, backends)
     fleet = cache.current()
     assert fleet is not None
     pool = fleet.sites[1].pools[0]

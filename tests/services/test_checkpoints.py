@@ -13,7 +13,7 @@ from aiplane.core.errors import ConflictError
 from aiplane.core.runs import Run, RunState
 from aiplane.core.scheduling.engine import Engine
 from aiplane.core.scheduling.inputs import requeue
-from aiplane.services import checkpoints, jobs
+from aiplane.services import checkpoints
 from aiplane.services.metering import preemption_hook
 from aiplane.services.scheduling import LiveState, run_cycle
 from aiplane.workers.reconciler import reconciler_step
@@ -93,7 +93,7 @@ def test_preemption_takes_the_most_recently_checkpointed_run_which_resumes_from_
     newer_start = plane.store.jobs.run_for_job(newer).started_at
     assert older_start is not None and newer_start is not None
     assert older_start < newer_start
-    kinds = [e.kind for e in jobs.events(plane.store, older)]
+    kinds = [e.kind for e in plane.jobs.events(older)]
     assert "run.checkpoint" in kinds
 
     urgent = _gpu_job(plane, "urgent", "high", "echo urgent", delay=0.0)
@@ -105,9 +105,9 @@ def test_preemption_takes_the_most_recently_checkpointed_run_which_resumes_from_
     checkpoint = tmp_path / "ckpt" / older / "step-1.pt"
     assert resumed.checkpoint_uri == str(checkpoint)
     assert resumed.checkpointed_hours > 0  # its remaining estimate is shorter by the saved work
-    [(_replica, text)] = jobs.logs(plane.store, plane.backends, older)
+    [(_replica, text)] = plane.jobs.logs(older)
     assert f"resuming from {checkpoint}" in text
-    jobs.cancel(plane.store, plane.backends, newer, time.time(), 1.0, fleet=plane.cache.current())
+    plane.jobs.cancel(newer)
 
 
 def test_a_workload_reports_a_checkpoint_through_the_service(plane: CheckpointPlane) -> None:
@@ -123,7 +123,7 @@ def test_a_workload_reports_a_checkpoint_through_the_service(plane: CheckpointPl
     assert checkpoints.resume_env(run, plane.executor.checkpoint_root / job) == {
         "AIPLANE_RESUME_FROM": "s3://b/ckpt-1"
     }
-    jobs.cancel(plane.store, plane.backends, job, time.time(), 1.0, fleet=plane.cache.current())
+    plane.jobs.cancel(job)
 
 
 # -- the completion convention, resumption and stale writes, without processes ---------------

@@ -10,7 +10,7 @@ from aiplane.core.cost.focus import COLUMNS, NUMERIC
 from aiplane.core.errors import SpecError
 from aiplane.exporters.base import ColumnType
 from aiplane.services import costs
-from tests.services.fleets import DOCUMENTS, stored_fleet
+from tests.services.fleets import apply_fleet, stored_fleet
 
 from .cost_fixtures import DAY, HOUR, JUNE, store_with, usage
 from .test_metering import start, submit
@@ -62,9 +62,8 @@ def test_reserved_headroom_for_the_scheduler() -> None:
             }
         ],
     }
-    from aiplane.services.fleet import apply_fleet
 
-    apply_fleet(store, DOCUMENTS, document, "fleet.yaml", JUNE)
+    apply_fleet(store, document, JUNE)
     fleet = stored_fleet(store)
     assert fleet is not None
     store.usage.add(usage("r1", JUNE + DAY, 5, pool="aws/p5", pricing="reserved"))  # 40 GPU-h

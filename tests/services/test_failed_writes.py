@@ -18,15 +18,13 @@ from aiplane.core.runs import RunState
 from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
 from aiplane.core.scheduling.decisions import Decision, Preempt
 from aiplane.core.scheduling.snapshot import Snapshot
-from aiplane.services import jobs
-from aiplane.services.fleet import apply_fleet
 from aiplane.services.metering import preemption_hook, record_usage
 from aiplane.services.scheduling import run_cycle
 from aiplane.store.sql import SqlStore
-from tests.services.fleets import DOCUMENTS, stored_fleet
+from tests.services.fleets import apply_fleet, job_service, stored_fleet
 
 from .test_lifecycle import Plane
-from .test_metering import FLEET, NO_BACKENDS, T0, start, submit
+from .test_metering import FLEET, T0, start, submit
 
 REFUSE = (
     "CREATE TRIGGER usage_refused BEFORE INSERT ON usage_intervals "
@@ -63,7 +61,7 @@ def _kinds(store: SqlStore, job_id: str) -> list[str]:
 
 def test_metering_raises_instead_of_dropping_usage(db: Database) -> None:
     store = db.store
-    apply_fleet(store, DOCUMENTS, FLEET, "fleet.yaml", T0)
+    apply_fleet(store, FLEET, T0)
     job_id = submit(store)
     running = start(store, job_id, T0 + 60)
     fleet = stored_fleet(store)
@@ -74,13 +72,13 @@ def test_metering_raises_instead_of_dropping_usage(db: Database) -> None:
 
 def test_a_cancel_whose_usage_cannot_be_written_changes_nothing(db: Database) -> None:
     store = db.store
-    apply_fleet(store, DOCUMENTS, FLEET, "fleet.yaml", T0)
+    apply_fleet(store, FLEET, T0)
     job_id = submit(store)
     start(store, job_id, T0 + 60)
     db.refuse_usage()
 
     with pytest.raises(StoreError, match="disk full"):
-        jobs.cancel(store, NO_BACKENDS, job_id, T0 + 1860, 0.1, fleet=stored_fleet(store))
+        job_service(store, T0 + 1860).cancel(job_id)
 
     assert store.jobs.run_for_job(job_id).state is RunState.RUNNING
     assert _kinds(store, job_id) == ["job.submitted"]
@@ -88,7 +86,7 @@ def test_a_cancel_whose_usage_cannot_be_written_changes_nothing(db: Database) ->
 
     db.accept_usage()
     # the retry does all of it
-    view = jobs.cancel(store, NO_BACKENDS, job_id, T0 + 1900, 0.1, fleet=stored_fleet(store))
+    view = job_service(store, T0 + 1900).cancel(job_id)
 
     assert view.run.state is RunState.CANCELLED
     assert store.jobs.run_for_job(job_id).state is RunState.CANCELLED
@@ -109,7 +107,7 @@ class _PreemptOnce:
 
 def test_a_preemption_whose_usage_cannot_be_written_changes_nothing(db: Database) -> None:
     store = db.store
-    apply_fleet(store, DOCUMENTS, FLEET, "fleet.yaml", T0)
+    apply_fleet(store, FLEET, T0)
     fleet = stored_fleet(store)
     assert fleet is not None
     job_id = submit(store)

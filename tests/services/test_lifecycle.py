@@ -9,18 +9,18 @@ from typing import Any
 
 import pytest
 
+from aiplane.backends.registry import PoolBackends
 from aiplane.core.errors import SpecError
 from aiplane.core.runs import RunState
 from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
-from aiplane.services import jobs
+from aiplane.services.budgets import BudgetCache
 from aiplane.services.execution import Executor
-from aiplane.services.fleet import apply_fleet
+from aiplane.services.jobs import JobService
 from aiplane.services.scheduling import run_cycle
 from aiplane.specs import workload_from_document
 from aiplane.store.base import Store
 from aiplane.store.memory import MemoryStore
-from aiplane.wiring import build_backends
-from tests.services.fleets import DOCUMENTS, fleet_cache
+from tests.services.fleets import apply_fleet, fleet_cache
 
 FLEET: dict[str, Any] = {
     "sites": [
@@ -55,17 +55,20 @@ FLEET: dict[str, Any] = {
 class Plane:
     def __init__(self, tmp: Path, store: Store | None = None) -> None:
         self.store = store if store is not None else MemoryStore()
-        self.backends = build_backends(tmp / "work")
+        self.backends = PoolBackends(tmp / "work")
         self.executor = Executor(
             self.store, self.backends, tmp / "ckpt", fleet_cache(self.store).current, 1.0
         )
         self.cache = fleet_cache(self.store)
-        apply_fleet(self.store, DOCUMENTS, FLEET, "fleet.yaml", time.time())
+        self.jobs = JobService(
+            self.store, self.cache, BudgetCache(), self.backends, time.time, lambda: None, 1.0
+        )
+        apply_fleet(self.store, FLEET, time.time(), self.backends)
 
     def submit(self, **spec: Any) -> str:
         doc = {"team": "qa", "kind": "batch", **spec}
         w = workload_from_document(doc, "w.yaml")
-        return jobs.submit(self.store, w, self.cache.current(), "me", time.time()).job.id
+        return self.jobs.submit(w, "me").job.id
 
     def step(self) -> None:
         fleet = self.cache.current()
@@ -94,9 +97,9 @@ def test_a_job_runs_to_success_with_its_logs(plane: Plane) -> None:
     job = plane.submit(name="hello", run="echo hello from $AIPLANE_JOB_ID")
     run = plane.wait(job, RunState.SUCCEEDED)
     assert run.exit_code == 0 and run.placement.pool == "here/cpu"
-    [(_replica, text)] = jobs.logs(plane.store, plane.backends, job)
+    [(_replica, text)] = plane.jobs.logs(job)
     assert f"hello from {job}" in text
-    kinds = [e.kind for e in jobs.events(plane.store, job)]
+    kinds = [e.kind for e in plane.jobs.events(job)]
     assert kinds[:2] == ["job.submitted", "run.placed"]
 
 
@@ -127,9 +130,7 @@ def test_cancel_stops_a_running_job_and_frees_its_capacity(plane: Plane) -> None
     plane.step()
     assert plane.store.jobs.run_for_job(waiting).state is RunState.PENDING
     assert "capacity" in (plane.store.jobs.run_for_job(waiting).reason or "")
-    view = jobs.cancel(
-        plane.store, plane.backends, big, time.time(), 1.0, fleet=plane.cache.current()
-    )
+    view = plane.jobs.cancel(big)
     assert view.run.state is RunState.CANCELLED
     plane.wait(waiting, RunState.SUCCEEDED)
     # A late report from the cancelled run's processes cannot resurrect it.
@@ -166,7 +167,7 @@ def test_preemption_stops_the_victim_requeues_it_and_meters_its_attempt(plane: P
     plane.wait(high, RunState.SUCCEEDED)
     again = plane.store.jobs.run_for_job(low)
     assert again.attempt == 2  # back in the queue, then placed again once there was room
-    events = [e.kind for e in jobs.events(plane.store, low)]
+    events = [e.kind for e in plane.jobs.events(low)]
     assert "run.preempted" in events
     usage = plane.store.usage.overlapping(0, time.time() + 1)
     assert [(u.job_id, u.attempt) for u in usage if u.job_id == low] == [(low, 1)]
@@ -175,4 +176,4 @@ def test_preemption_stops_the_victim_requeues_it_and_meters_its_attempt(plane: P
     while Path(f"/proc/{supervisor['child_pid']}").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not Path(f"/proc/{supervisor['child_pid']}").exists(), "the victim kept running"
-    jobs.cancel(plane.store, plane.backends, low, time.time(), 1.0, fleet=plane.cache.current())
+    plane.jobs.cancel(low)

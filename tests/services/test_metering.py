@@ -8,19 +8,18 @@ from typing import Any
 
 import pytest
 
-from aiplane.backends.registry import PoolBackends
-from aiplane.core.runs import Placement, ReplicaAssignment, Run, RunState
-from aiplane.services import jobs
+from aiplane.core.events import Event
+from aiplane.core.runs import Job, Placement, ReplicaAssignment, Run, RunState
 from aiplane.services.execution import Executor
-from aiplane.services.fleet import apply_fleet
+from aiplane.services.ids import new_id
 from aiplane.services.metering import record_usage
 from aiplane.specs import workload_from_document
 from aiplane.store.base import Store
 from aiplane.store.memory import MemoryStore
-from tests.services.fleets import DOCUMENTS, fleet_cache, stored_fleet
+from tests.services.fleets import NO_BACKENDS, apply_fleet, fleet_cache, job_service, stored_fleet
+from tests.store import factories
 
 # Nothing here has processes to stop: no backend is ever built.
-NO_BACKENDS = PoolBackends(Path("work"), factories={})
 
 T0 = 1_750_000_000.0
 FLEET: dict[str, Any] = {
@@ -74,11 +73,13 @@ def placement() -> Placement:
 @pytest.fixture
 def store() -> MemoryStore:
     s = MemoryStore()
-    apply_fleet(s, DOCUMENTS, FLEET, "fleet.yaml", T0)
+    apply_fleet(s, FLEET, T0)
     return s
 
 
 def submit(store: Store) -> str:
+    """A queued job of this workload, stored as a submission stores it but without its checks
+    against the fleet in force (tests that reuse it apply fleets without these datasets)."""
     w = workload_from_document(
         {
             "name": "ft",
@@ -91,7 +92,12 @@ def submit(store: Store) -> str:
         },
         "w.yaml",
     )
-    return jobs.submit(store, w, None, "me", T0).job.id
+    job = Job(new_id("j-", T0), w, T0, "me")
+    run = factories.run(job)
+    with store.unit_of_work() as uow:
+        uow.jobs.add(job, run)
+        uow.events.add(Event(T0, "job.submitted", "ft submitted by me", job.id, run.id))
+    return job.id
 
 
 def start(store: Store, job_id: str, at: float) -> Run:
@@ -141,14 +147,14 @@ def test_a_preempted_and_requeued_run_is_metered_per_attempt(
 def test_cancelling_a_running_job_meters_it(store: MemoryStore) -> None:
     job_id = submit(store)
     start(store, job_id, T0 + 60)
-    jobs.cancel(store, NO_BACKENDS, job_id, T0 + 1860, 0.1, fleet=stored_fleet(store))
+    job_service(store, T0 + 1860).cancel(job_id)
     (u,) = store.usage.overlapping(T0, T0 + 86400)
     assert (u.start, u.end, u.outcome, u.usd_per_hour) == (T0 + 60, T0 + 1860, "cancelled", 40.0)
 
 
 def test_a_run_that_never_started_is_not_metered(store: MemoryStore) -> None:
     job_id = submit(store)
-    jobs.cancel(store, NO_BACKENDS, job_id, T0 + 10, 0.1, fleet=stored_fleet(store))
+    job_service(store, T0 + 10).cancel(job_id)
     assert store.usage.overlapping(T0, T0 + 86400) == []
 
 

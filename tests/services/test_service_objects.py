@@ -4,6 +4,7 @@ a whole use case (its writes in one unit of work, then what must be woken or sto
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,18 +17,19 @@ from aiplane.backends.base import Backend, BackendConfig, Handle
 from aiplane.backends.fake import FakeBackend, FakeCluster
 from aiplane.backends.registry import PoolBackends
 from aiplane.core.auth import Role
-from aiplane.core.errors import PermissionDeniedError, SpecError, StoreError
+from aiplane.core.errors import BackendError, PermissionDeniedError, SpecError, StoreError
 from aiplane.core.runs import RunState
 from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
 from aiplane.exporters.memory import MemoryExporter
 from aiplane.services.budgets import BudgetCache
-from aiplane.services.cost_service import CostService, ExportFormat
+from aiplane.services.cost_service import CostService
 from aiplane.services.execution import Executor
 from aiplane.services.fleet import FleetCache, FleetService
 from aiplane.services.jobs import JobService
 from aiplane.services.scheduling import run_cycle
 from aiplane.services.telemetry import TelemetryRecorder
 from aiplane.services.tokens import TokenService
+from aiplane.services.types import ExportFormat
 from aiplane.specs import workload_from_document
 from aiplane.store.base import UnitOfWork
 from aiplane.store.memory import MemoryStore
@@ -79,6 +81,7 @@ class Plane:
         self.store = CountingStore()
         self.cluster = FakeCluster()
         self.stopped: list[RunState] = []  # the stored run's state when each replica stopped
+        self.refuse_stops = 0  # how many of the next stops the backend refuses
         self.now = NOW
         self.wakes = Wakes()
         # A long TTL: only an invalidation makes an applied fleet visible at once.
@@ -114,16 +117,20 @@ class Plane:
                 # Read through the store, not a unit: inside one this raises StoreError.
                 run = plane.store.jobs.get_run(str(handle["run_id"]))
                 plane.stopped.append(run.state)
+                if plane.refuse_stops > 0:
+                    plane.refuse_stops -= 1
+                    raise BackendError("the node does not answer")
                 super().cancel(handle, grace_s)
 
         return Observed(self.cluster, config)
 
-    def submit(self, gpus: int = 1) -> str:
+    def submit(self, gpus: int = 1, replicas: int = 1) -> str:
         document = {
             "name": "w",
             "team": "qa",
             "kind": "batch",
             "run": "true",
+            "replicas": replicas,
             "resources": {"accelerators": f"H100:{gpus}"},
         }
         return self.jobs.submit(workload_from_document(document, "w.yaml"), "me").job.id
@@ -200,6 +207,31 @@ def test_cancel_commits_state_event_and_usage_then_stops_the_replicas(plane: Pla
     (usage,) = plane.store.usage.overlapping(NOW, plane.now)
     assert (usage.outcome, usage.end, usage.gpus) == ("cancelled", plane.now, 2.0)
     assert usage.pricing == "owned"  # priced by the fleet in force
+    # The capacity it held is free now: the scheduler need not wait for its next tick.
+    assert plane.wakes.count == 2  # the submission's, and the cancel's
+
+
+def test_a_replica_that_refuses_to_stop_leaves_the_cancel_committed(
+    plane: Plane, caplog: pytest.LogCaptureFixture
+) -> None:
+    job_id = plane.submit(gpus=8, replicas=2)
+    plane.place_and_start()
+    assert len(plane.store.jobs.run_for_job(job_id).handles) == 2
+    plane.refuse_stops = 1
+    plane.wakes.count = 0
+
+    with caplog.at_level(logging.WARNING, logger="aiplane.jobs"):
+        view = plane.jobs.cancel(job_id)
+
+    assert view.run.state is RunState.CANCELLED
+    assert plane.store.jobs.run_for_job(job_id).state is RunState.CANCELLED
+    # The first replica refused; the second was still asked, and stopped.
+    assert plane.stopped == [RunState.CANCELLED, RunState.CANCELLED]
+    assert len(plane.cluster.calls_named("cancel")) == 1
+    assert plane.wakes.count == 1
+    (record,) = [r for r in caplog.records if r.name == "aiplane.jobs"]
+    assert job_id in record.getMessage() and "replica 0" in record.getMessage()
+    assert "left to recovery" in record.getMessage()
 
 
 def test_explain_gives_the_decisions_about_the_job(plane: Plane) -> None:

@@ -11,13 +11,18 @@ import pytest
 from aiplane.backends.fake import FakeCluster
 from aiplane.backends.registry import PoolBackends
 from aiplane.core.runs import ReplicaAssignment, RunState
-from aiplane.services.metrics import plane_metrics, queue_stats, run_cost_usd
+from aiplane.services import costs
+from aiplane.services.metering import record_usage
+from aiplane.services.metrics import MetricsService, queue_stats
 from aiplane.services.telemetry import TelemetryRecorder
 from aiplane.store.memory import MemoryStore
 from aiplane.telemetry.base import GpmMetrics, GpuProcess
 from aiplane.telemetry.fake import FakeSource
 from aiplane.telemetry.replay import ReplaySource
 from tests.backends.helpers import make_spec
+from tests.services.fleets import apply_fleet, stored_fleet
+from tests.services.test_metering import FLEET as METERED_FLEET
+from tests.services.test_metering import start, submit
 from tests.store.factories import T0, job, placement, run
 from tests.telemetry.conftest import FIXTURE
 
@@ -101,15 +106,40 @@ def test_without_a_source_the_recorder_still_ticks() -> None:
     assert (snap.source, snap.samples, snap.ticks) == (None, (), 1)
 
 
-def test_run_cost_is_price_times_hours_run() -> None:
-    j = job(1)
-    p = placement(usd_per_hour=12.0)
-    pending = run(j)
-    assert run_cost_usd(pending, T0 + 100) == 0.0
-    running = replace(pending, state=RunState.RUNNING, placement=p, started_at=T0)
-    assert run_cost_usd(running, T0 + 1800) == pytest.approx(6.0)
-    done = replace(running, state=RunState.SUCCEEDED, finished_at=T0 + 3600)
-    assert run_cost_usd(done, T0 + 99_999) == pytest.approx(12.0)
+def test_the_cost_so_far_is_the_metered_cost_of_every_attempt() -> None:
+    # A run preempted after an hour, then running again for half an hour: both attempts and
+    # the egress of each count, priced as the cost reports price them.
+    store = MemoryStore()
+    apply_fleet(store, METERED_FLEET, T0)
+    fleet = stored_fleet(store)
+    job_id = submit(store)
+    first = start(store, job_id, T0 + 100)
+    preempted = first.transition(RunState.PREEMPTED, T0 + 3700, "preempted")
+    store.jobs.update_run(preempted, RunState.RUNNING)
+    job_ = store.jobs.get(job_id)
+    record_usage(store, job_, first, T0 + 3700, outcome=RunState.PREEMPTED, fleet=fleet)
+    store.jobs.update_run(preempted.transition(RunState.PENDING, T0 + 3700), RunState.PREEMPTED)
+    start(store, job_id, T0 + 7300)
+    now = T0 + 9100
+    metrics = MetricsService(
+        store, TelemetryRecorder(None, store, NO_BACKENDS), lambda: now, lambda: fleet
+    )
+
+    cost = metrics.plane().cost_usd
+
+    # $40/h for 1 h and for 0.5 h, and 200 GB at $0.05 moved for each attempt.
+    assert cost == {("gcp", "gcp/a3-spot"): pytest.approx(40.0 + 20.0 + 10.0 + 10.0)}
+    assert fleet is not None
+    report = costs.report(store, fleet, "pool", T0, now, now, share_idle_to_teams=False)
+    assert sum(cost.values()) == pytest.approx(report.usage_usd)
+
+
+def test_no_use_costs_nothing() -> None:
+    store = MemoryStore()
+    metrics = MetricsService(
+        store, TelemetryRecorder(None, store, NO_BACKENDS), lambda: T0, lambda: None
+    )
+    assert metrics.plane().cost_usd == {}
 
 
 def test_queue_and_runs_by_state() -> None:
@@ -119,6 +149,12 @@ def test_queue_and_runs_by_state() -> None:
     assert q.pending == 1 and q.oldest_wait_s == pytest.approx(60.0)
     assert q.wait_count == 1 and q.wait_sum_s == pytest.approx(45.0)
     assert dict(q.wait_buckets)[30] == 0 and dict(q.wait_buckets)[60] == 1
-    m = plane_metrics([waiting, started], T0 + 70)
+    store = _store_with((job(1), waiting), (job(2), started))
+    metrics = MetricsService(
+        store, TelemetryRecorder(None, store, NO_BACKENDS), lambda: T0 + 70, lambda: None
+    )
+    m = metrics.plane()
     assert m.runs_by_state[RunState.PENDING] == 1
+    assert m.runs_by_state[RunState.RUNNING] == 1
     assert m.runs_by_state[RunState.CANCELLED] == 0
+    assert m.queue == q

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aiplane.core import errors as e
+from aiplane.wire.errors import ErrorBody
 
 log = logging.getLogger("aiplane.api")
 
@@ -28,6 +29,35 @@ STATUS: dict[type[e.AiplaneError], int] = {
     e.BudgetExceededError: 402,
     e.MissingDependencyError: 501,
 }
+
+
+# What each error status means here, for the OpenAPI document.
+MEANING: dict[int, str] = {
+    401: "no token, or an invalid or revoked one (unauthenticated)",
+    402: "a budget of the team or project blocks new work (budget_exceeded)",
+    403: "the token's role is not enough for this (forbidden)",
+    404: "no such job, replica or route (not_found)",
+    409: "the state changed meanwhile, or does not allow this (conflict, illegal_transition)",
+    422: "the request or a document in it is invalid: every problem located (request_invalid, "
+    "spec_invalid, catalog_error)",
+    500: "an unexpected error; the server log has the details (internal)",
+    502: "the backend that runs the work refused or failed (backend_error)",
+    503: "the store is unavailable (store_error)",
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses for ``statuses``: each with the one error body, ``ErrorBody``.
+
+    Declaring 422 also replaces FastAPI's own ``HTTPValidationError`` schema, which is not
+    what the validation handler below sends."""
+    return {s: {"model": ErrorBody, "description": MEANING[s]} for s in statuses}
+
+
+# Every route: a request can be malformed, and the store or the server can fail.
+EVERY_ROUTE = responses(422, 500, 503)
+# Every route behind a token.
+AUTHENTICATED = responses(401, 403)
 
 
 def status_for(exc: e.AiplaneError) -> int:

@@ -19,7 +19,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from aiplane.services.metrics import MetricsService
+from aiplane.services.container import MetricsService
 from aiplane.telemetry.base import GpuSample
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -176,7 +176,8 @@ class ControlPlaneCollector(Collector):
         )
         cost = CounterMetricFamily(
             "aiplane_cost_usd",
-            "Compute cost so far: each run's placement price times the hours it ran.",
+            "Cost so far (effective USD: compute and egress of every attempt), metered as the "
+            "cost reports meter it.",
             labels=["site", "pool"],
         )
         for (site, pool), usd in sorted(m.cost_usd.items()):

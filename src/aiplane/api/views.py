@@ -8,10 +8,8 @@ from aiplane.core.cost.anomalies import Anomaly
 from aiplane.core.cost.forecast import Forecast as CoreForecast
 from aiplane.core.cost.periods import iso
 from aiplane.core.events import Event
-from aiplane.services.budgets import BudgetView
-from aiplane.services.costs import CostReport as CoreReport
-from aiplane.services.fleet import FleetState
-from aiplane.services.jobs import Explanation, JobView
+from aiplane.services.types import BudgetView, Explanation, FleetState, JobView
+from aiplane.services.types import CostReport as CoreReport
 from aiplane.wire.costs import (
     AlertOut,
     AnomalyOut,

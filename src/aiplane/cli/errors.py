@@ -9,16 +9,13 @@ from typing import ParamSpec, TypeVar
 import typer
 from rich.markup import escape
 
-from aiplane.cli.output import err_console, problems
+from aiplane.cli.output import err_console
 from aiplane.client import ApiError, UnreachableError
 from aiplane.core.errors import AiplaneError
+from aiplane.exits import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_UNREACHABLE, print_problems, report
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-EXIT_FAILURE = 1
-EXIT_BAD_INPUT = 2
-EXIT_UNREACHABLE = 3
 
 
 def handled(fn: Callable[P, R]) -> Callable[P, R]:
@@ -27,11 +24,11 @@ def handled(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except AiplaneError as exc:
-            problems(exc.message, [p.__dict__ for p in exc.problems])
-            code = EXIT_BAD_INPUT if exc.code in ("spec_invalid", "catalog_error") else EXIT_FAILURE
-            raise typer.Exit(code) from None
+            raise typer.Exit(report(err_console, exc)) from None
         except ApiError as exc:
-            problems(f"{exc.message} [{exc.code}]", [p.model_dump() for p in exc.problems])
+            print_problems(
+                err_console, f"{exc.message} [{exc.code}]", [p.model_dump() for p in exc.problems]
+            )
             bad_input = exc.status in (400, 422)
             raise typer.Exit(EXIT_BAD_INPUT if bad_input else EXIT_FAILURE) from None
         except UnreachableError as exc:

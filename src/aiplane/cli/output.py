@@ -10,7 +10,6 @@ from typing import Any
 
 from pydantic import BaseModel
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from aiplane.wire.jobs import PlacementOut
@@ -61,17 +60,6 @@ def duration(start: float | None, end: float | None) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
-
-
-def problems(message: str, items: Sequence[dict[str, Any]]) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    for p in items:
-        line = f"  - {p.get('location')}: {p.get('message')}"
-        if p.get("given") is not None:
-            line += f" (given: {p['given']})"
-        if p.get("allowed") is not None:
-            line += f"; allowed: {p['allowed']}"
-        err_console.print(line, highlight=False, markup=False)
 
 
 def where(placement: PlacementOut | None) -> str:

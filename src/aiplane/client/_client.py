@@ -64,10 +64,10 @@ class Client:
 
     def health(self) -> Health:
         """Liveness, without a token."""
-        return Health.model_validate(self._http.request("GET", "/health"))
+        return self._http.call(Health, "GET", "/health")
 
     def whoami(self) -> WhoAmI:
-        return WhoAmI.model_validate(self._http.request("GET", "/whoami"))
+        return self._http.call(WhoAmI, "GET", "/whoami")
 
     def close(self) -> None:
         self._http.close()

@@ -30,7 +30,7 @@ class Costs:
     ) -> CostReport:
         """Cost by team, project, workload, model, site, pool, pricing or accelerator."""
         params = {"by": by, "share_idle": share_idle, **_period(start, end)}
-        return CostReport.model_validate(self._http.request("GET", "/costs/report", params))
+        return self._http.call(CostReport, "GET", "/costs/report", params)
 
     def export(
         self,
@@ -45,12 +45,11 @@ class Costs:
         return self._http.download("/costs/export", out, params)
 
     def budgets(self) -> list[BudgetOut]:
-        return [BudgetOut.model_validate(b) for b in self._http.request("GET", "/costs/budgets")]
+        return self._http.call_list(BudgetOut, "GET", "/costs/budgets")
 
     def alerts(self, status: list[str] | None = None, limit: int | None = None) -> list[AlertOut]:
         params = {"status": status, "limit": limit}
-        found = self._http.request("GET", "/costs/alerts", params)
-        return [AlertOut.model_validate(a) for a in found]
+        return self._http.call_list(AlertOut, "GET", "/costs/alerts", params)
 
     def anomalies(
         self,
@@ -61,10 +60,8 @@ class Costs:
         min_usd: float | None = None,
     ) -> list[AnomalyOut]:
         params = {"by": by, "k": k, "min_usd": min_usd, **_period(start, end)}
-        found = self._http.request("GET", "/costs/anomalies", params)
-        return [AnomalyOut.model_validate(a) for a in found]
+        return self._http.call_list(AnomalyOut, "GET", "/costs/anomalies", params)
 
     def forecast(self) -> list[TeamForecast]:
         """Month-end spend per team, with an 80% interval."""
-        found = self._http.request("GET", "/costs/forecast")
-        return [TeamForecast.model_validate(f) for f in found]
+        return self._http.call_list(TeamForecast, "GET", "/costs/forecast")

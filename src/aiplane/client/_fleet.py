@@ -17,9 +17,9 @@ class Fleet:
     def apply(self, spec: Mapping[str, Any], source: str = "request body") -> FleetOut:
         """Make a fleet document (``fleet.yaml``, resolved) the fleet in force (operator)."""
         body = SpecBody(spec=dict(spec), source=source).model_dump(exclude={"workdir"})
-        return FleetOut.model_validate(self._http.request("PUT", "/fleet", body=body))
+        return self._http.call(FleetOut, "PUT", "/fleet", body=body)
 
     def show(self, document: bool = False) -> FleetOut:
         """The pools in force and how full they are; with ``document``, the fleet itself."""
         params = {"document": document}
-        return FleetOut.model_validate(self._http.request("GET", "/fleet", params))
+        return self._http.call(FleetOut, "GET", "/fleet", params)

@@ -29,7 +29,7 @@ class Jobs:
         """Queue a workload document (``workload.yaml``, parsed); ``source`` names it in
         error messages, ``workdir`` is where its command runs (local execution)."""
         body = SpecBody(spec=dict(spec), source=source, workdir=workdir)
-        return JobOut.model_validate(self._http.request("POST", "/jobs", body=body.model_dump()))
+        return self._http.call(JobOut, "POST", "/jobs", body=body.model_dump())
 
     def list(
         self,
@@ -40,25 +40,24 @@ class Jobs:
     ) -> JobPage:
         """Jobs, newest first; pass ``next_cursor`` as ``before`` for the next page."""
         params = {"state": state, "team": team, "limit": limit, "before": before}
-        return JobPage.model_validate(self._http.request("GET", "/jobs", params))
+        return self._http.call(JobPage, "GET", "/jobs", params)
 
     def show(self, job_id: str) -> JobOut:
         """One job, with its workload."""
-        return JobOut.model_validate(self._http.request("GET", f"/jobs/{job_id}"))
+        return self._http.call(JobOut, "GET", f"/jobs/{job_id}")
 
     def events(self, job_id: str) -> builtins.list[EventOut]:
-        found = self._http.request("GET", f"/jobs/{job_id}/events")
-        return [EventOut.model_validate(e) for e in found]
+        return self._http.call_list(EventOut, "GET", f"/jobs/{job_id}/events")
 
     def explain(self, job_id: str) -> ExplanationOut:
         """Why the job runs where it runs, or why it still waits."""
-        return ExplanationOut.model_validate(self._http.request("GET", f"/jobs/{job_id}/explain"))
+        return self._http.call(ExplanationOut, "GET", f"/jobs/{job_id}/explain")
 
     def logs(
         self, job_id: str, replica: int | None = None, tail_bytes: int | None = None
     ) -> LogsOut:
         params = {"replica": replica, "tail_bytes": tail_bytes}
-        return LogsOut.model_validate(self._http.request("GET", f"/jobs/{job_id}/logs", params))
+        return self._http.call(LogsOut, "GET", f"/jobs/{job_id}/logs", params)
 
     def checkpoint(
         self, job_id: str, uri: str | None = None, saved_at: float | None = None
@@ -67,8 +66,7 @@ class Jobs:
         default now): the engine then counts the work before it as safe, and a preempted
         attempt's successor finds ``uri`` in ``AIPLANE_RESUME_FROM``."""
         body = CheckpointIn(uri=uri, saved_at=saved_at).model_dump()
-        found = self._http.request("POST", f"/jobs/{job_id}/checkpoints", body=body)
-        return CheckpointOut.model_validate(found)
+        return self._http.call(CheckpointOut, "POST", f"/jobs/{job_id}/checkpoints", body=body)
 
     def cancel(self, job_id: str) -> JobOut:
-        return JobOut.model_validate(self._http.request("POST", f"/jobs/{job_id}/cancel"))
+        return self._http.call(JobOut, "POST", f"/jobs/{job_id}/cancel")

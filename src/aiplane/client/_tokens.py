@@ -14,4 +14,4 @@ class Tokens:
     def create(self, name: str, role: Role | str = Role.MEMBER) -> TokenOut:
         """A new token; its plaintext is in the answer only (it is stored as a hash)."""
         body = TokenIn(name=name, role=Role(role)).model_dump(mode="json")
-        return TokenOut.model_validate(self._http.request("POST", "/tokens", body=body))
+        return self._http.call(TokenOut, "POST", "/tokens", body=body)

@@ -8,6 +8,7 @@ estimate energy; they are not measured here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from aiplane.core.errors import Problem, SpecError
@@ -72,3 +73,49 @@ def lookup(name: str, location: str = "accelerator") -> Accelerator:
             [Problem(location, "unknown accelerator type", repr(name), ", ".join(ACCELERATORS))],
         )
     return ACCELERATORS[canonical]
+
+
+_VENDOR_PREFIXES = ("NVIDIA ", "TESLA ", "QUADRO ")
+# NVML reports usable memory, a little under the data-sheet figure (H100 80GB: 79.6 GiB,
+# H200 141 GB: 140.4 GiB); a variant is only taken when the sizes agree this closely.
+_MEMORY_TOLERANCE = 0.15
+
+
+def _memory_fits(name: str, memory_gib: float | None) -> bool:
+    if not memory_gib:
+        return True
+    nominal = ACCELERATORS[name].memory_gib
+    return abs(nominal - memory_gib) <= _MEMORY_TOLERANCE * nominal
+
+
+def canonical_gpu_name(driver_name: str, memory_gib: float | None = None) -> str:
+    """aiplane's name for an NVML device name, e.g. ``"NVIDIA H100 80GB HBM3"`` ->
+    ``"H100-80GB"``; the driver's name unchanged when no known accelerator matches.
+
+    The memory size picks the variant when the name alone does not (``A100-PCIE-40GB`` and the
+    80 GB A100 share a family) and vetoes a match whose size is wrong (an H100 NVL with 94 GB
+    is not an ``H100-80GB``).
+    """
+    name = driver_name.strip()
+    while True:
+        prefix = next((p for p in _VENDOR_PREFIXES if name.upper().startswith(p)), None)
+        if prefix is None:
+            break
+        name = name[len(prefix) :].strip()
+    for candidate in (name, name.replace(" ", "-")):
+        direct = canonical_name(candidate)
+        if direct is not None and _memory_fits(direct, memory_gib):
+            return direct
+    family = re.split(r"[\s_-]", name, maxsplit=1)[0].upper()
+    variants = [
+        accel
+        for accel in ACCELERATORS.values()
+        if accel.name.upper() == family or accel.name.upper().startswith(family + "-")
+    ]
+    if memory_gib:
+        fitting = [a for a in variants if _memory_fits(a.name, memory_gib)]
+        if fitting:
+            return min(fitting, key=lambda a: abs(a.memory_gib - memory_gib)).name
+        return driver_name.strip()
+    by_alias = canonical_name(family)
+    return by_alias if by_alias is not None else driver_name.strip()

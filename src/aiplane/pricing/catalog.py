@@ -295,3 +295,10 @@ def _price_hosts(
             )
         )
     return offers
+
+
+def configured_catalog(directory: Path | None) -> CatalogPriceBook | None:
+    """The price catalog a setting or option names (``AIPLANE_CATALOG``, ``fleet apply
+    --catalog``): the SkyPilot-schema CSVs in ``directory``; None for the shipped one, which
+    the specs load only when a pool names an instance type."""
+    return CatalogPriceBook.from_dir(directory) if directory is not None else None

@@ -39,16 +39,11 @@ from aiplane.core.runs import ACTIVE, Job, Run, RunState
 from aiplane.core.workloads import Workload
 from aiplane.services.costs import Metered, metered
 from aiplane.services.events import record
+from aiplane.services.types import BudgetView
 from aiplane.store.base import Store
 
 HISTORY_DAYS = 28
 MAX_KNOWN_JOBS = 10_000
-
-
-@dataclass(frozen=True)
-class BudgetView:
-    status: BudgetStatus
-    forecast: Forecast
 
 
 @dataclass(frozen=True)

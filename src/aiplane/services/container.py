@@ -1,7 +1,9 @@
 """The services an edge is given: one object per use-case family, built by ``wiring.py``.
 
-The API, the CLI's server-side counterpart and the dashboard and gateway to come receive a
-:class:`Services` and nothing else of the process: no store, no adapter, no loop.
+The API and the dashboard and gateway to come receive a :class:`Services` and nothing else of
+the process: no store, no adapter, no loop. With :mod:`aiplane.services.types` (what the
+services answer with), this module is all of ``services`` that an edge may import (a contract
+in ``pyproject.toml``); the service classes are named here for the edges' annotations.
 """
 
 from __future__ import annotations
@@ -14,6 +16,16 @@ from aiplane.services.jobs import JobService
 from aiplane.services.metrics import MetricsService
 from aiplane.services.system import SystemService
 from aiplane.services.tokens import TokenService
+
+__all__ = [
+    "CostService",
+    "FleetService",
+    "JobService",
+    "MetricsService",
+    "Services",
+    "SystemService",
+    "TokenService",
+]
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable, Collection, Iterator, Mapping
-from dataclasses import dataclass
-from enum import StrEnum
+from collections.abc import Callable, Collection, Mapping
 
 from aiplane.core.cost.alerts import AlertStatus, CostAlert
 from aiplane.core.cost.anomalies import Anomaly
@@ -19,27 +17,14 @@ from aiplane.core.cost.forecast import Forecast
 from aiplane.core.cost.periods import WEEK_S, month_start
 from aiplane.exporters.base import Exporter
 from aiplane.services import budgets, costs
-from aiplane.services.budgets import BudgetCache, BudgetView
+from aiplane.services.budgets import BudgetCache
 from aiplane.services.fleet import FleetCache
 from aiplane.services.scheduling import CycleInputs
 from aiplane.services.telemetry import TelemetryRecorder
+from aiplane.services.types import BudgetView, CostReport, Export, ExportFormat
 from aiplane.store.base import Store
 
 log = logging.getLogger("aiplane.costs")
-
-
-class ExportFormat(StrEnum):
-    FOCUS_CSV = "focus"
-    FOCUS_PARQUET = "focus-parquet"
-
-
-@dataclass(frozen=True)
-class Export:
-    """A file: its media type, a suggested name, and its bytes in chunks."""
-
-    media_type: str
-    filename: str
-    chunks: Iterator[bytes]
 
 
 class CostService:
@@ -78,7 +63,7 @@ class CostService:
         end: float | None = None,
         *,
         share_idle: bool = True,
-    ) -> costs.CostReport:
+    ) -> CostReport:
         s, e, now = self._period(start, end)
         fleet = self._fleets.required()
         return costs.report(self._store, fleet, by, s, e, now, share_idle_to_teams=share_idle)

@@ -21,13 +21,14 @@ from aiplane.core.cost.columns import UsageColumns
 from aiplane.core.cost.focus import NUMERIC, Account, focus_columns, focus_csv
 from aiplane.core.cost.metering import CostLines, commitments, meter
 from aiplane.core.cost.periods import HOUR_S, WEEK_S, month_boundaries, month_start
-from aiplane.core.cost.rollup import DIMENSIONS, RollupRow, rollup
+from aiplane.core.cost.rollup import DIMENSIONS, rollup
 from aiplane.core.cost.spend import hourly_pieces, hourly_series
 from aiplane.core.cost.usage import UsageInterval
 from aiplane.core.errors import Problem, SpecError
 from aiplane.core.fleet import Fleet
 from aiplane.core.runs import RunState
 from aiplane.exporters.base import ColumnType, Table
+from aiplane.services.types import CostReport
 from aiplane.store.base import Store
 
 OPEN_STATES = (RunState.STARTING, RunState.RUNNING)
@@ -64,6 +65,26 @@ def metered(store: Store, fleet: Fleet, start: float, end: float, now: float) ->
     return Metered(usage, meter(usage, start, end, commitments(fleet)), start, end)
 
 
+def spend_by_pool(store: Store, fleet: Fleet | None, now: float) -> dict[tuple[str, str], float]:
+    """What all use so far has cost, by (site, pool key): every recorded interval plus the open
+    attempts up to ``now``, metered as the cost reports meter them (the pool's pricing,
+    reserved commitments, egress, each attempt of a run), in effective USD."""
+    intervals = store.usage.overlapping(0.0, now) + open_intervals(store, fleet, now)
+    if not intervals:
+        return {}
+    usage = UsageColumns.from_intervals(intervals)
+    first = month_start(min(u.start for u in intervals))
+    lines = meter(usage, first, now, commitments(fleet) if fleet is not None else None)
+    pools = len(usage.pool.values)
+    keys = usage.site.codes[lines.src] * pools + usage.pool.codes[lines.src]
+    found, where = np.unique(keys, return_inverse=True)
+    totals = np.bincount(where, weights=lines.effective_usd, minlength=len(found))
+    return {
+        (str(usage.site.values[k // pools]), str(usage.pool.values[k % pools])): float(usd)
+        for k, usd in zip(found.tolist(), totals.tolist(), strict=True)
+    }
+
+
 def check_dimension(by: str, allowed: tuple[str, ...] | None = None) -> None:
     known = allowed or tuple(DIMENSIONS)
     if by not in known:
@@ -79,24 +100,6 @@ def check_period(start: float, end: float) -> None:
             "empty period",
             [Problem("to", "must be after from", repr(end), f"a time after {start}")],
         )
-
-
-@dataclass(frozen=True)
-class CostReport:
-    by: str
-    start: float
-    end: float
-    rows: list[RollupRow]
-    idle: list[IdleCost]
-    idle_shares: dict[str, dict[str, float]]
-
-    @property
-    def usage_usd(self) -> float:
-        return sum(r.usd for r in self.rows)
-
-    @property
-    def idle_usd(self) -> float:
-        return sum(i.idle_usd for i in self.idle)
 
 
 def report(
@@ -141,13 +144,15 @@ def focus_chunks(
     sm_activity: Mapping[str, float] | None = None,
     account: Account | None = None,
 ) -> Iterator[str]:
-    """The FOCUS CSV for [start, end), in chunks of text."""
+    """The FOCUS CSV for [start, end), in chunks of text.
+
+    The store is read and the usage metered here, when called: only the encoding is left to
+    the iterator, so a failed read is an error before the first byte goes out, never a
+    response cut short after its headers."""
     check_period(start, end)
     m = metered(store, fleet, start, end, now)
     idle = _idle_by_month(m, fleet) if m.end > m.start else []
-    yield from focus_csv(
-        m.lines, m.usage, fleet, idle=idle, account=account, sm_activity=sm_activity
-    )
+    return focus_csv(m.lines, m.usage, fleet, idle=idle, account=account, sm_activity=sm_activity)
 
 
 def focus_table(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from aiplane.backends.base import Backends, GpuInventory
@@ -14,6 +14,7 @@ from aiplane.core.fleet import Fleet, NodeShape, Pool
 from aiplane.core.runs import ACTIVE
 from aiplane.services.events import record
 from aiplane.services.ports import FleetDocuments
+from aiplane.services.types import FleetState, PoolUsage
 from aiplane.store.base import FleetRecord, Store
 
 
@@ -22,7 +23,9 @@ class FleetCache:
     ``ttl_s`` seconds, so a busy API does not load the fleet document on every submission.
 
     ``invalidate`` after a local apply makes the change visible at once; a fleet applied
-    through another control-plane replica becomes visible within ``ttl_s``.
+    through another control-plane replica becomes visible within ``ttl_s``. The store is read
+    outside the lock, so a slow reader may come back with a version older than one a faster
+    reader cached meanwhile: only a version at least as new as the cached one is taken.
     """
 
     def __init__(
@@ -38,27 +41,37 @@ class FleetCache:
         self._ttl_s = ttl_s
         self._clock = clock
         self._checked_at = -float("inf")
-        self._version: int | None = None
-        self._fleet: Fleet | None = None
+        self._invalidations = 0
+        self._in_force: tuple[FleetRecord, Fleet] | None = None
 
     def invalidate(self) -> None:
         with self._lock:
             self._checked_at = -float("inf")
+            self._invalidations += 1
 
-    def current(self) -> Fleet | None:
+    def in_force(self) -> tuple[FleetRecord, Fleet] | None:
+        """The fleet in force as stored (version, document) and parsed, read together."""
         now = self._clock()
         with self._lock:
             if now - self._checked_at < self._ttl_s:
-                return self._fleet
+                return self._in_force
+            invalidations = self._invalidations
         stored = self._store.fleets.current()
         with self._lock:
-            self._checked_at = now
-            if stored is None:
-                self._version, self._fleet = None, None
-            elif stored.version != self._version:
-                self._fleet = self._documents.read(stored.document, "stored fleet")
-                self._version = stored.version
-            return self._fleet
+            cached = self._in_force
+            # Fleets are only ever added: a read older than what is cached lost a race with
+            # a faster one, and what is cached stays.
+            if stored is not None and (cached is None or stored.version > cached[0].version):
+                self._in_force = (stored, self._documents.read(stored.document, "stored fleet"))
+            if invalidations == self._invalidations:
+                # A read begun before an invalidation may predate the change it announced:
+                # it must not keep the next callers from reading again.
+                self._checked_at = max(self._checked_at, now)
+            return self._in_force
+
+    def current(self) -> Fleet | None:
+        found = self.in_force()
+        return found[1] if found is not None else None
 
     def required(self) -> Fleet:
         """The fleet in force, or a SpecError saying that none was applied yet."""
@@ -69,35 +82,6 @@ class FleetCache:
                 [Problem("fleet", "none in force", None, "aiplane fleet apply")],
             )
         return fleet
-
-
-def apply_fleet(
-    store: Store,
-    documents: FleetDocuments,
-    document: Mapping[str, Any],
-    source: str,
-    now: float,
-    resolve_local: Callable[[Fleet], Fleet] | None = None,
-) -> FleetRecord:
-    """Validate a fleet document (raising SpecError with every problem) and make it current.
-
-    ``resolve_local`` fills in what only the server can know, such as the GPUs that
-    ``accelerator: auto`` pools find on this machine (:func:`local_resolver`).
-    """
-    fleet = documents.read(document, source)
-    if resolve_local is not None:
-        fleet = resolve_local(fleet)
-    pools = sum(1 for _ in fleet.pools())
-    with store.unit_of_work() as uow:
-        stored = uow.fleets.put(documents.write(fleet), now)
-        record(
-            uow,
-            now,
-            "fleet.applied",
-            f"fleet v{stored.version} applied from {source}: {len(fleet.sites)} sites, "
-            f"{pools} pools",
-        )
-    return stored
 
 
 def local_resolver(backends: Backends) -> Callable[[Fleet], Fleet]:
@@ -138,17 +122,6 @@ def _detected(pool: Pool, backends: Backends) -> Pool:
     return replace(pool, node=node)
 
 
-@dataclass(frozen=True)
-class PoolUsage:
-    pool: str
-    nodes: int
-    gpus_total: float
-    gpus_used: float
-    cpus_total: float
-    cpus_used: float
-    active_runs: int
-
-
 def pool_usage(store: Store, fleet: Fleet) -> dict[str, PoolUsage]:
     used: dict[str, list[float]] = {}
     for run in store.jobs.runs_in_states(ACTIVE):
@@ -173,15 +146,6 @@ def pool_usage(store: Store, fleet: Fleet) -> dict[str, PoolUsage]:
     return usage
 
 
-@dataclass(frozen=True)
-class FleetState:
-    """The fleet in force as stored (version, document) with each pool's usage."""
-
-    record: FleetRecord
-    fleet: Fleet
-    usage: Mapping[str, PoolUsage]
-
-
 class FleetService:
     """Applying the fleet and reading it: what ``/api/v1/fleet`` and ``aiplane fleet`` call."""
 
@@ -202,24 +166,31 @@ class FleetService:
         self._wake = wake
 
     def apply(self, document: Mapping[str, Any], source: str) -> FleetState | None:
-        """Validate ``document`` against the schema and this server's backends, make it the
-        fleet in force, and wake the scheduler to place work on it."""
-        apply_fleet(
-            self._store,
-            self._documents,
-            document,
-            source,
-            self._clock(),
-            local_resolver(self._backends),
-        )
+        """Validate ``document`` (raising SpecError with every problem) against the schema and
+        this server's backends (:func:`local_resolver`: each pool's ``backend_config``, and the
+        GPUs that ``accelerator: auto`` pools find here), make it the fleet in force (the new
+        version and its event in one unit of work), and wake the scheduler to place work on
+        it."""
+        now = self._clock()
+        fleet = local_resolver(self._backends)(self._documents.read(document, source))
+        pools = sum(1 for _ in fleet.pools())
+        with self._store.unit_of_work() as uow:
+            stored = uow.fleets.put(self._documents.write(fleet), now)
+            record(
+                uow,
+                now,
+                "fleet.applied",
+                f"fleet v{stored.version} applied from {source}: {len(fleet.sites)} sites, "
+                f"{pools} pools",
+            )
         self._cache.invalidate()
         self._wake()
         return self.show()
 
     def show(self) -> FleetState | None:
         """The fleet in force with each pool's usage; None before the first apply."""
-        stored = self._store.fleets.current()
-        fleet = self._cache.current()
-        if stored is None or fleet is None:
+        found = self._cache.in_force()
+        if found is None:
             return None
+        stored, fleet = found
         return FleetState(stored, fleet, pool_usage(self._store, fleet))

@@ -1,17 +1,18 @@
 """The control plane's own numbers for /metrics: queue, runs by state, cost so far.
 
-Computed from the runs at scrape time, so there is no second copy of the state to drift. The
-cost here is an estimate (each run's placement price times the hours it ran); the cost engine's
-metering replaces ``run_cost_usd`` when it lands, and nothing else here needs to change.
+Computed at scrape time from the runs and the metered usage, so there is no second copy of the
+state to drift: the cost is the cost reports' (``costs.spend_by_pool``), not a price of its own.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from aiplane.core.fleet import Fleet
 from aiplane.core.runs import Run, RunState
+from aiplane.services.costs import spend_by_pool
 from aiplane.services.telemetry import TelemetryRecorder, TelemetrySnapshot
 from aiplane.store.base import Store
 
@@ -35,19 +36,8 @@ class QueueStats:
 class PlaneMetrics:
     runs_by_state: dict[RunState, int]
     queue: QueueStats
-    # (site, pool) -> USD since the first run
+    # (site, pool key) -> USD since the first run, metered
     cost_usd: dict[tuple[str, str], float]
-
-
-def run_cost_usd(run: Run, now: float) -> float:
-    """What ``run`` has cost: its placement's $/h times the hours from start to finish (or now).
-
-    A run that never started cost nothing; one preempted and re-queued lost its placement, so
-    its earlier attempt is not counted (metering, which records each attempt, fixes that)."""
-    if run.placement is None or run.started_at is None:
-        return 0.0
-    end = run.finished_at if run.finished_at is not None else now
-    return run.placement.usd_per_hour * max(0.0, end - run.started_at) / 3600.0
 
 
 def queue_stats(runs: Iterable[Run], now: float) -> QueueStats:
@@ -65,38 +55,31 @@ def queue_stats(runs: Iterable[Run], now: float) -> QueueStats:
     return QueueStats(pending, oldest, buckets, len(waits), sum(waits))
 
 
-def plane_metrics(runs: Sequence[Run], now: float) -> PlaneMetrics:
-    counts = Counter(run.state for run in runs)
-    cost: dict[tuple[str, str], float] = {}
-    for run in runs:
-        usd = run_cost_usd(run, now)
-        if run.placement is not None and usd:
-            key = (run.placement.site, run.placement.pool)
-            cost[key] = cost.get(key, 0.0) + usd
-    return PlaneMetrics(
-        runs_by_state={state: counts.get(state, 0) for state in RunState},
-        queue=queue_stats(runs, now),
-        cost_usd=cost,
-    )
-
-
-def collect(store: Store, now: float) -> PlaneMetrics:
-    return plane_metrics(store.jobs.runs_in_states(set(RunState)), now)
-
-
 class MetricsService:
     """What ``/metrics`` serializes: the plane's numbers and the latest telemetry, both read at
-    scrape time."""
+    scrape time. ``fleet`` gives the fleet in force, which prices the open attempts."""
 
     def __init__(
-        self, store: Store, telemetry: TelemetryRecorder, clock: Callable[[], float]
+        self,
+        store: Store,
+        telemetry: TelemetryRecorder,
+        clock: Callable[[], float],
+        fleet: Callable[[], Fleet | None],
     ) -> None:
         self._store = store
         self._telemetry = telemetry
         self._clock = clock
+        self._fleet = fleet
 
     def plane(self) -> PlaneMetrics:
-        return collect(self._store, self._clock())
+        now = self._clock()
+        runs = self._store.jobs.runs_in_states(set(RunState))
+        counts = Counter(run.state for run in runs)
+        return PlaneMetrics(
+            runs_by_state={state: counts.get(state, 0) for state in RunState},
+            queue=queue_stats(runs, now),
+            cost_usd=spend_by_pool(self._store, self._fleet(), now),
+        )
 
     def telemetry(self) -> TelemetrySnapshot:
         return self._telemetry.snapshot()

@@ -20,22 +20,6 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(store: Store, name: str, role: Role, now: float) -> tuple[TokenRecord, str]:
-    """A new token; the plaintext is returned once and never stored."""
-    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    record = TokenRecord(new_id("tok-", now), name, role, hash_token(plaintext), now)
-    store.tokens.add(record)
-    return record, plaintext
-
-
-def ensure_admin_token(store: Store, now: float) -> str | None:
-    """On first start create the admin token and return it; afterwards return None."""
-    if store.tokens.count() > 0:
-        return None
-    _, plaintext = create_token(store, "admin", Role.ADMIN, now)
-    return plaintext
-
-
 class TokenVerifier:
     """Looks tokens up by hash, with a short cache so a busy API does not hit the store for
     every request. Revocation therefore takes effect within ``ttl_s``."""
@@ -74,12 +58,20 @@ class TokenService:
         self._verifier = verifier if verifier is not None else TokenVerifier(store)
 
     def create(self, name: str, role: Role) -> tuple[TokenRecord, str]:
-        """A new token and its plaintext, which is shown this once."""
-        return create_token(self._store, name, role, self._clock())
+        """A new token and its plaintext, which is returned this once and never stored."""
+        now = self._clock()
+        plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        record = TokenRecord(new_id("tok-", now), name, role, hash_token(plaintext), now)
+        self._store.tokens.add(record)
+        return record, plaintext
 
     def ensure_admin(self) -> str | None:
-        """The admin token's plaintext on the very first start, else None."""
-        return ensure_admin_token(self._store, self._clock())
+        """On the very first start, create the admin token and return its plaintext; else
+        None."""
+        if self._store.tokens.count() > 0:
+            return None
+        _, plaintext = self.create("admin", Role.ADMIN)
+        return plaintext
 
     def authorize(self, token: str | None, role: Role) -> TokenRecord:
         """The caller of ``token``, who must hold at least ``role``."""

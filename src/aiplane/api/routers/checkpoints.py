@@ -5,13 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from aiplane.api.deps import Member, Svc
+from aiplane.api.errors import AUTHENTICATED, responses
 from aiplane.wire.jobs import CheckpointIn, CheckpointOut
 
-router = APIRouter(prefix="/jobs", tags=["jobs"])
+router = APIRouter(prefix="/jobs", tags=["jobs"], responses=AUTHENTICATED)
 
 
 @router.post(
-    "/{job_id}/checkpoints", status_code=status.HTTP_201_CREATED, response_model=CheckpointOut
+    "/{job_id}/checkpoints",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CheckpointOut,
+    # 409: the job has no running attempt to credit.
+    responses=responses(404, 409),
 )
 def report(job_id: str, body: CheckpointIn, svc: Svc, _: Member) -> CheckpointOut:
     run = svc.jobs.report_checkpoint(job_id, body.uri, body.saved_at)

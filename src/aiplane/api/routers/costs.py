@@ -9,13 +9,14 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from aiplane.api.deps import Svc, Viewer
+from aiplane.api.errors import AUTHENTICATED
 from aiplane.api.views import alert_out, anomaly_out, budget_out, forecast_out, report_out
 from aiplane.core.cost.alerts import AlertStatus
 from aiplane.core.errors import Problem, SpecError
-from aiplane.services.cost_service import ExportFormat
+from aiplane.services.types import ExportFormat
 from aiplane.wire.costs import AlertOut, AnomalyOut, BudgetOut, CostReport, TeamForecast
 
-router = APIRouter(prefix="/costs", tags=["costs"])
+router = APIRouter(prefix="/costs", tags=["costs"], responses=AUTHENTICATED)
 
 From = Annotated[
     str | None,

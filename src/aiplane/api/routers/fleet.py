@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from aiplane.api.deps import Operator, Svc, Viewer
+from aiplane.api.errors import AUTHENTICATED
 from aiplane.api.views import fleet_out
 from aiplane.wire.fleet import FleetOut
 from aiplane.wire.specs import SpecBody
 
-router = APIRouter(prefix="/fleet", tags=["fleet"])
+router = APIRouter(prefix="/fleet", tags=["fleet"], responses=AUTHENTICATED)
 
 
 @router.put("", response_model=FleetOut)

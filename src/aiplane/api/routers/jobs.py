@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from aiplane.api.deps import Member, Svc, Viewer
+from aiplane.api.errors import AUTHENTICATED, responses
 from aiplane.api.views import event_out, explanation_out, job_out
 from aiplane.core.errors import Problem, SpecError
 from aiplane.core.runs import RunState
@@ -14,10 +15,14 @@ from aiplane.specs import workload_from_document
 from aiplane.wire.jobs import EventOut, ExplanationOut, JobOut, JobPage, LogsOut, ReplicaLog
 from aiplane.wire.specs import SpecBody
 
-router = APIRouter(prefix="/jobs", tags=["jobs"])
+router = APIRouter(prefix="/jobs", tags=["jobs"], responses=AUTHENTICATED)
+# A route that names a job.
+ONE_JOB = responses(404)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=JobOut)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=JobOut, responses=responses(402)
+)
 def submit(body: SpecBody, svc: Svc, caller: Member) -> JobOut:
     workload = workload_from_document(body.spec, body.source, body.workdir)
     return job_out(svc.jobs.submit(workload, caller.name))
@@ -49,22 +54,22 @@ def list_jobs(
     return JobPage(items=items, next_cursor=items[-1].id if len(items) == limit else None)
 
 
-@router.get("/{job_id}", response_model=JobOut)
+@router.get("/{job_id}", response_model=JobOut, responses=ONE_JOB)
 def show(job_id: str, svc: Svc, _: Viewer) -> JobOut:
     return job_out(svc.jobs.show(job_id), with_workload=True)
 
 
-@router.get("/{job_id}/events", response_model=list[EventOut])
+@router.get("/{job_id}/events", response_model=list[EventOut], responses=ONE_JOB)
 def events(job_id: str, svc: Svc, _: Viewer) -> list[EventOut]:
     return [event_out(e) for e in svc.jobs.events(job_id)]
 
 
-@router.get("/{job_id}/explain", response_model=ExplanationOut)
+@router.get("/{job_id}/explain", response_model=ExplanationOut, responses=ONE_JOB)
 def explain(job_id: str, svc: Svc, _: Viewer) -> ExplanationOut:
     return explanation_out(svc.jobs.explain(job_id))
 
 
-@router.get("/{job_id}/logs", response_model=LogsOut)
+@router.get("/{job_id}/logs", response_model=LogsOut, responses=responses(404, 502))
 def logs(
     job_id: str,
     svc: Svc,
@@ -76,6 +81,6 @@ def logs(
     return LogsOut(job_id=job_id, replicas=[ReplicaLog(replica=i, text=t) for i, t in out])
 
 
-@router.post("/{job_id}/cancel", response_model=JobOut)
+@router.post("/{job_id}/cancel", response_model=JobOut, responses=responses(404, 409))
 def cancel(job_id: str, svc: Svc, _: Member) -> JobOut:
     return job_out(svc.jobs.cancel(job_id))

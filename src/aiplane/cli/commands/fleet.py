@@ -67,7 +67,7 @@ def apply(
     from aiplane import standalone
     from aiplane.specs import fleet_to_document, load_fleet
 
-    fleet = load_fleet(file, standalone.catalog(catalog))
+    fleet = load_fleet(file, standalone.configured_catalog(catalog))
     result = connect().fleet.apply(fleet_to_document(fleet), source=file.name)
     if as_json:
         print_json(result)

@@ -1,0 +1,83 @@
+"""The control-plane process (``python -m aiplane.server``, what ``aiplane up`` becomes): a
+failed start says what is wrong and never loses the admin token."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aiplane.client import Client
+from aiplane.discovery import LocalHome
+from aiplane.exits import EXIT_BAD_INPUT, EXIT_FAILURE
+
+
+def _env(home: Path, **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIPLANE_")}
+    return {**env, "AIPLANE_HOME": str(home), "AIPLANE_TELEMETRY": "off", **settings}
+
+
+def _start(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "status", "says"),
+    [
+        ({"AIPLANE_TELEMETRY": "sometimes"}, EXIT_BAD_INPUT, "AIPLANE_TELEMETRY: unknown mode"),
+        ({"AIPLANE_CATALOG": "/no/such/catalog"}, EXIT_BAD_INPUT, "catalog directory not found"),
+        ({"AIPLANE_DATABASE_URL": "mysql://db/x"}, EXIT_FAILURE, "unsupported database URL"),
+    ],
+)
+def test_aiplane_up_reports_a_bad_setting_without_a_traceback(
+    tmp_path: Path, settings: dict[str, str], status: int, says: str
+) -> None:
+    done = _start(["aiplane", "up", "--port", "0"], _env(tmp_path, **settings))
+    assert done.returncode == status, done.stderr
+    assert says in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not LocalHome(tmp_path).server_file.exists()
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        yield holder.getsockname()[1]
+
+
+def test_a_taken_port_fails_the_start_before_the_admin_token_is_made(
+    tmp_path: Path, taken_port: int
+) -> None:
+    home = LocalHome(tmp_path)
+    env = _env(tmp_path)
+    done = _start(["aiplane.server", "--port", str(taken_port)], env)
+    assert done.returncode == EXIT_BAD_INPUT, done.stderr
+    assert f"cannot listen on 127.0.0.1:{taken_port}" in done.stderr
+    assert "--port" in done.stderr and "Traceback" not in done.stderr
+    assert home.token() is None
+
+    # The next start is the first one that ran: it makes the token and saves it.
+    process = home.spawn(env)
+    try:
+        info = home.wait_until_up(process, None)
+        token = home.token()
+        assert token is not None
+        with Client(info.url, token) as client:
+            assert client.whoami().role == "admin"
+    finally:
+        process.terminate()
+        process.wait(20)
