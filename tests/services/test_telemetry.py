@@ -115,7 +115,7 @@ def test_the_cost_so_far_is_the_metered_cost_of_every_attempt() -> None:
     job_id = submit(store)
     first = start(store, job_id, T0 + 100)
     preempted = first.transition(RunState.PREEMPTED, T0 + 3700, "preempted")
-    store.jobs.update_run(preempted, RunState.RUNNING)
+    preempted = store.jobs.update_run(preempted, RunState.RUNNING)
     job_ = store.jobs.get(job_id)
     record_usage(store, job_, first, T0 + 3700, outcome=RunState.PREEMPTED, fleet=fleet)
     store.jobs.update_run(preempted.transition(RunState.PENDING, T0 + 3700), RunState.PREEMPTED)
