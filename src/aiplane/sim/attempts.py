@@ -18,6 +18,7 @@ from aiplane.core.scheduling.inputs import (
     Progress,
     fold_attempt,
     pending_input,
+    remaining_hours,
     running_input,
 )
 from aiplane.core.scheduling.snapshot import PendingRun, RunningRun
@@ -66,7 +67,7 @@ class JobState:
     @property
     def remaining_s(self) -> float:
         """Seconds of work (at speed 1.0) left after what checkpoints saved."""
-        return max(0.0, self.job.duration_s - self.progress.checkpointed_hours * 3600)
+        return remaining_hours(self.job.duration_s / 3600, self.progress.checkpointed_hours) * 3600
 
     def pending_run(self) -> PendingRun:
         return pending_input(
@@ -94,6 +95,7 @@ class JobState:
             self.started_at,
             last_checkpoint_at,
             self.progress,
+            self.attempt,
         )
 
     def start(self, now: float, placement: Placement, speed: float, rate: float) -> float:
