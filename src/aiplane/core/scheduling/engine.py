@@ -39,7 +39,6 @@ from aiplane.core.runs import Placement
 from aiplane.core.scheduling.backfill import Reservation, estimated_ends, reserve
 from aiplane.core.scheduling.capacity import PoolCapacity, idle_releases
 from aiplane.core.scheduling.decisions import Decision, Place, Preempt, Provision, Wait
-from aiplane.core.scheduling.inputs import estimated_end
 from aiplane.core.scheduling.explain import (
     MAX_REJECTIONS_SHOWN,
     Blocked,
@@ -47,6 +46,7 @@ from aiplane.core.scheduling.explain import (
     preempt_kind,
     why,
 )
+from aiplane.core.scheduling.inputs import estimated_end
 from aiplane.core.scheduling.ordering import DominantShares, effective_priority, order
 from aiplane.core.scheduling.preemption import choose_victims, eligible_victims, lost_gpu_hours
 from aiplane.core.scheduling.quota import QuotaLedger
