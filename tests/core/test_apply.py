@@ -90,12 +90,13 @@ def test_an_over_allocated_node_or_a_short_replica_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    ("need", "detail"), [({"cpus": 2.0}, "of 2 CPUs"), ({"memory_gib": 4.0}, "of 4 GiB")]
+    ("cpus", "memory_gib", "detail"), [(2.0, 1.0, "of 2 CPUs"), (1.0, 4.0, "of 4 GiB")]
 )
-def test_a_replica_short_of_cpus_or_memory_is_refused(need: dict[str, float], detail: str) -> None:
-    checked = PlaceCheck(FLEET).check(
-        place("a", "us/p", ("us/p/0", 8)), workload(**need), NodeTable(FLEET)
-    )
+def test_a_replica_short_of_cpus_or_memory_is_refused(
+    cpus: float, memory_gib: float, detail: str
+) -> None:
+    need = workload(cpus=cpus, memory_gib=memory_gib)
+    checked = PlaceCheck(FLEET).check(place("a", "us/p", ("us/p/0", 8)), need, NodeTable(FLEET))
     assert isinstance(checked, Refused) and checked.refusal is Refusal.OVER_ALLOCATION
     assert detail in checked.detail
 
