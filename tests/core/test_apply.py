@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
+
 from aiplane.core.runs import Placement, ReplicaAssignment
 from aiplane.core.scheduling.apply import PlaceCheck, Refusal, Refused, ordered
 from aiplane.core.scheduling.decisions import Decision, Place, Preempt, Release, Wait
@@ -24,7 +28,8 @@ def place(run_id: str, pool_key: str, *nodes_gpus: tuple[str, float]) -> Place:
             backend="emulated",
             accelerator="H100-80GB",
             assignments=tuple(
-                ReplicaAssignment(i, node, gpus) for i, (node, gpus) in enumerate(nodes_gpus)
+                ReplicaAssignment(i, node, gpus, cpus=1, memory_gib=1)
+                for i, (node, gpus) in enumerate(nodes_gpus)
             ),
             usd_per_hour=1.0,
             emulated=True,
@@ -82,3 +87,36 @@ def test_an_over_allocated_node_or_a_short_replica_is_refused() -> None:
     assert "over-allocated" in full.detail
     short = check.check(place("b", "us/p", ("us/p/1", 4)), workload(gpus=8), nodes)
     assert isinstance(short, Refused) and short.refusal is Refusal.OVER_ALLOCATION
+
+
+@pytest.mark.parametrize(
+    ("cpus", "memory_gib", "detail"), [(2.0, 1.0, "of 2 CPUs"), (1.0, 4.0, "of 4 GiB")]
+)
+def test_a_replica_short_of_cpus_or_memory_is_refused(
+    cpus: float, memory_gib: float, detail: str
+) -> None:
+    need = workload(cpus=cpus, memory_gib=memory_gib)
+    checked = PlaceCheck(FLEET).check(place("a", "us/p", ("us/p/0", 8)), need, NodeTable(FLEET))
+    assert isinstance(checked, Refused) and checked.refusal is Refusal.OVER_ALLOCATION
+    assert detail in checked.detail
+
+
+def test_the_allowed_pools_are_not_shared_with_a_copy_that_has_no_offers() -> None:
+    """The memo is keyed on everything screening reads: a copy of a workload whose memory no
+    node has must not pass on the strength of the original's check."""
+    check = PlaceCheck(FLEET)
+    small = workload(memory_gib=1)
+    huge = replace(small, memory_gib=10_000)
+    assert not isinstance(
+        check.check(place("a", "us/p", ("us/p/0", 8)), small, NodeTable(FLEET)), Refused
+    )
+    decision = place("b", "us/p", ("us/p/0", 8))
+    decision = replace(
+        decision,
+        placement=replace(
+            decision.placement,
+            assignments=(ReplicaAssignment(0, "us/p/0", 8, cpus=1, memory_gib=10_000),),
+        ),
+    )
+    refused = check.check(decision, huge, NodeTable(FLEET))
+    assert isinstance(refused, Refused) and refused.refusal is Refusal.VIOLATION

@@ -8,11 +8,16 @@ from typing import Any
 import pytest
 
 from aiplane.core.runs import Job, Placement, ReplicaAssignment, Run, RunState
+from aiplane.core.scheduling.backfill import estimated_ends
 from aiplane.core.scheduling.inputs import (
     Progress,
     checkpointed,
+    estimated_end,
     fold_attempt,
+    option_speed,
     pending_of,
+    preempted,
+    remaining_hours,
     requeue,
     running_of,
 )
@@ -46,7 +51,6 @@ def test_a_stopped_attempt_keeps_the_work_to_its_last_checkpoint_at_its_speed() 
     )
     assert ended.progress.attained_gpu_s == pytest.approx(100 + 5400 * 8)
     assert ended.progress.checkpointed_hours == pytest.approx(1.0 + 2.0)  # 1 h at speed 2
-    assert ended.saved_s == pytest.approx(3600)
     assert ended.rework_gpu_s == pytest.approx(1800 * 8)
 
 
@@ -116,3 +120,31 @@ def test_a_running_run_as_the_engine_sees_it() -> None:
     assert view.submitted_at == 5.0 and view.gpus == 8.0
     starting = replace(run, state=RunState.STARTING, started_at=None, updated_at=90.0)
     assert running_of(Job("j1", W, 5.0, "me"), starting).started_at == 90.0
+
+
+def test_a_run_preempted_while_starting_gets_the_service_it_was_billed_for() -> None:
+    """Metering bills a starting attempt from its move to starting; the requeue folds that
+    interval too, with no checkpoint to keep."""
+    starting = replace(_running(), state=RunState.STARTING, started_at=None, updated_at=100.0)
+    stopped = preempted(starting, 100.0 + 600, "for a higher priority")
+    assert stopped.started_at == 100.0
+    again = requeue(stopped, W, 100.0 + 900, "requeued later")  # after a failed first try
+    assert again.attained_gpu_s == pytest.approx(50 + 600 * 8)  # to the preemption, not later
+    assert again.checkpointed_hours == pytest.approx(0.5)
+
+
+def test_one_remaining_estimate_never_below_a_floor() -> None:
+    assert remaining_hours(10.0, 4.0) == pytest.approx(6.0)
+    assert remaining_hours(10.0, 12.0) == pytest.approx(0.1)  # outlived its estimate: 1% left
+    assert option_speed(W, "H100-80GB") == 2.0 and option_speed(W, "other") == 1.0
+    assert estimated_end(workload(estimated_hours=None), 0.0, 1.0, 0.0) is None
+
+
+def test_a_run_has_the_same_estimated_end_pending_and_running() -> None:
+    """The end the engine gives a pending run it places now is the end backfill gives it once
+    running, also when checkpoints saved more than the estimate."""
+    for saved in (3.0, 12.0):
+        run = _running(started_at=500.0, checkpointed_hours=saved)
+        view = running_of(Job("j1", W, 5.0, "me"), run)
+        [(running_end, _)] = estimated_ends([view], now=500.0)
+        assert running_end == estimated_end(W, saved, option_speed(W, "H100-80GB"), 500.0)

@@ -4,7 +4,13 @@ The live side is the real control plane's pieces (an SQLite store, the scheduler
 its live state, the executor and reconciler over the emulated backend running real processes)
 on a virtual clock. The harness advances the clock to each next event (an arrival, or the known
 finish of a running attempt), releases the processes that finish then and waits until the
-reconciler has seen them exit, and runs the cycle, as the simulator's event loop does.
+reconciler has seen them exit, reports the checkpoints the simulator's runs take (every
+``checkpoint_minutes`` of an attempt), and runs the cycle, as the simulator's event loop does.
+
+The trace makes the shared arithmetic matter: ``a`` checkpoints, so a preemption for ``c``
+loses less of it than of ``b`` (which started later but never checkpoints) and ``a`` is the
+victim; its requeue folds its attained service, so ``f``, of the same priority but submitted
+later, goes first once ``c`` is done; ``a`` then resumes with the work its checkpoint saved.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ from aiplane.core.fleet import Fleet, PricingModel
 from aiplane.core.runs import Job, Run, RunState
 from aiplane.core.scheduling.decisions import Decision, Place, Preempt
 from aiplane.core.scheduling.engine import Engine
+from aiplane.core.scheduling.inputs import remaining_hours
 from aiplane.core.scheduling.snapshot import Snapshot
 from aiplane.core.workloads import PRIORITY_CLASSES, Workload
+from aiplane.services import checkpoints
 from aiplane.services.execution import Executor
 from aiplane.services.scheduling import LiveState, run_cycle
 from aiplane.sim.driver import Simulator
@@ -35,13 +43,14 @@ FLEET: Fleet = fleet(
 # Waits for the harness to say that its virtual finish time has come.
 RUN = 'while [ ! -e "$DONE/$AIPLANE_JOB_ID.$AIPLANE_ATTEMPT" ]; do sleep 0.02; done'
 LOW, NORMAL, HIGH = (PRIORITY_CLASSES[p] for p in ("low", "normal", "high"))
-# (id, submit, duration, GPUs per replica, replicas, priority)
+# (id, submit, duration, GPUs per replica, replicas, priority, checkpoint minutes)
 TRACE = [
-    ("a", 0.0, 100.0, 8, 1, LOW),
-    ("b", 5.0, 100.0, 8, 1, LOW),
-    ("c", 10.0, 30.0, 8, 1, HIGH),  # preempts b, which started later and so loses less
-    ("d", 20.0, 20.0, 8, 2, NORMAL),  # a gang of two whole nodes
-    ("e", 25.0, 10.0, 4, 1, NORMAL),
+    ("a", 0.0, 100.0, 8, 1, LOW, 0.5),  # a checkpoint every 30 s
+    ("b", 5.0, 100.0, 8, 1, LOW, None),
+    ("c", 40.0, 30.0, 8, 1, HIGH, None),  # preempts a: 10 s lost since its checkpoint, b 35 s
+    ("f", 50.0, 20.0, 8, 1, LOW, None),  # before a, which has attained 40 s x 8 GPUs
+    ("d", 170.0, 20.0, 8, 2, NORMAL, None),  # a gang of two whole nodes
+    ("e", 175.0, 10.0, 4, 1, NORMAL, None),
 ]
 
 
@@ -66,13 +75,15 @@ class Recorder:
 
 def workloads(env: dict[str, str]) -> list[Workload]:
     return [
-        workload(name=i, gpus=g, replicas=r, priority=p, cpus=1, run=RUN, env=env)
-        for i, _, _, g, r, p in TRACE
+        workload(
+            name=i, gpus=g, replicas=r, priority=p, cpus=1, run=RUN, env=env, checkpoint_minutes=c
+        )
+        for i, _, _, g, r, p, c in TRACE
     ]
 
 
 def replay() -> list[tuple[float, str, str, str, tuple[str, ...]]]:
-    trace = [TraceJob(i, s, d, g * r) for i, s, d, g, r, _ in TRACE]
+    trace = [TraceJob(i, s, d, g * r) for i, s, d, g, r, _, _ in TRACE]
     p = with_workloads(prepared(FLEET, trace), workloads({}))
     recorder = Recorder()
     result = Simulator(FLEET, p, recorder).run()
@@ -84,6 +95,19 @@ def succeeded(store: SqlStore, run_ids: list[str]) -> Callable[[], bool]:
     return lambda: all(store.jobs.get_run(i).state is RunState.SUCCEEDED for i in run_ids)
 
 
+def report_checkpoints(store: SqlStore, now: float) -> None:
+    """The checkpoints the simulator's attempts have taken by ``now``: one every
+    ``checkpoint_minutes`` of the attempt."""
+    every = {i: c * 60 for i, *_, c in TRACE if c}
+    for _, run in store.jobs.page(limit=100, states=[RunState.RUNNING]):
+        if run.started_at is None or run.job_id not in every:
+            continue
+        taken = (now - run.started_at) // every[run.job_id]
+        if taken:
+            at = run.started_at + taken * every[run.job_id]
+            checkpoints.report(store, run.job_id, now, f"ckpt-{at:g}", at=at)
+
+
 def live(tmp: Path) -> list[tuple[float, str, str, str, tuple[str, ...]]]:
     done = tmp / "done"
     done.mkdir()
@@ -91,7 +115,7 @@ def live(tmp: Path) -> list[tuple[float, str, str, str, tuple[str, ...]]]:
     backends = PoolBackends(tmp / "work")
     executor = Executor(store, backends, tmp / "ckpt", lambda: FLEET, cancel_grace_s=1.0)
     state, recorder = LiveState(), Recorder()
-    durations = {i: d for i, _, d, _, _, _ in TRACE}
+    durations = {i: d for i, _, d, *_ in TRACE}
     arrivals = sorted(zip((s for _, s, *_ in TRACE), workloads({"DONE": str(done)}), strict=True))
     arrivals_by = {w.name: s for s, w in arrivals}
 
@@ -109,7 +133,8 @@ def live(tmp: Path) -> list[tuple[float, str, str, str, tuple[str, ...]]]:
     follow_ups = 0
     while True:
         finishes = {
-            r.id: r.started_at + durations[r.job_id] - r.checkpointed_hours * 3600
+            r.id: r.started_at
+            + remaining_hours(durations[r.job_id] / 3600, r.checkpointed_hours) * 3600
             for r in runs()
             if r.state is RunState.RUNNING and r.started_at is not None
         }
@@ -128,10 +153,11 @@ def live(tmp: Path) -> list[tuple[float, str, str, str, tuple[str, ...]]]:
                 Run(w.name, w.name, RunState.PENDING, t, t),
             )
         while any(r.state is RunState.PENDING for r in runs()):
+            report_checkpoints(store, t)
             result = run_cycle(
                 store, FLEET, recorder, t, backends=backends, grace_s=1.0, state=state
             )
-            assert result.refused == 0
+            assert result.refused == result.stale == 0
             settle(
                 t,
                 lambda: all(
@@ -150,6 +176,9 @@ def live(tmp: Path) -> list[tuple[float, str, str, str, tuple[str, ...]]]:
 
 def test_the_live_control_plane_decides_what_the_simulator_decides(tmp_path: Path) -> None:
     expected = replay()
-    assert ("preempt", "b") in [(kind, run) for _, kind, run, _, _ in expected]
+    assert [(t, run) for t, kind, run, _, _ in expected if kind == "preempt"] == [(40.0, "a")]
+    placed = [(t, run) for t, kind, run, _, _ in expected if kind == "place"]
+    # f before a once c is done; a resumes with 30 s of its 100 saved, so it ends at 90 + 70.
+    assert placed[3:] == [(70.0, "f"), (90.0, "a"), (170.0, "d"), (190.0, "e")]
     assert any(len(nodes) == 2 for _, kind, _, _, nodes in expected if kind == "place")
     assert live(tmp_path) == expected

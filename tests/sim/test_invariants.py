@@ -61,6 +61,6 @@ def test_no_violation_no_partial_gang_every_job_done(
     result = simulate(f, with_workloads(p, workloads), POLICIES[name](), SimOptions(seed=1))
     s, c = result.summary, result.counters
     assert (s.violations, s.partial_gangs, c.over_allocations) == (0, 0, 0), c.violation_examples
-    assert c.invalid_decisions == 0
+    assert c.stale_decisions == 0
     assert s.finished == len(p.jobs)
     assert result.series.busy_gpus[-1] == pytest.approx(0.0)

@@ -23,6 +23,7 @@ from functools import cached_property
 from typing import Any
 
 from aiplane.core.fleet import Fleet, Pool, PricingModel, Site
+from aiplane.core.scheduling.inputs import remaining_hours
 from aiplane.core.workloads import AcceleratorOption, SpotPolicy, Workload, WorkloadKind
 
 # Used when a workload gives no estimate: comparisons then rank by hourly price.
@@ -212,11 +213,6 @@ def shape_mismatch(workload: Workload, pool: Pool, option: AcceleratorOption | N
     return None
 
 
-def remaining_hours(workload: Workload, checkpointed_hours: float = 0.0) -> float:
-    hours = workload.estimated_hours or DEFAULT_ESTIMATED_HOURS
-    return max(hours - checkpointed_hours, hours * 0.01)
-
-
 def _compute_cost(
     workload: Workload,
     pool: Pool,
@@ -226,7 +222,8 @@ def _compute_cost(
     """(usd per hour, compute usd, run hours, rework hours) for the offer."""
     per_hour = pool.usd_per_hour_for(workload.replica_need(option)) * workload.replicas
     speed = option.speed if option else 1.0
-    hours = remaining_hours(workload, context.checkpointed_hours) / speed
+    estimate = workload.estimated_hours or DEFAULT_ESTIMATED_HOURS
+    hours = remaining_hours(estimate, context.checkpointed_hours) / speed
     pricing = pool.pricing
     rework = 0.0
     if pricing.model is PricingModel.SPOT and pricing.interruption_rate_per_hour > 0:

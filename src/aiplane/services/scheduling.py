@@ -1,61 +1,60 @@
 """One scheduling cycle: keep the live state current, ask the policy, apply its decisions.
 
-The live state (:class:`LiveState`) is the scheduler's view of the store, kept current
-incrementally. At start (and after a fleet change, and every ``resync_s`` as a safety net) it
-loads the active and pending runs once. Each cycle after that reads only the runs updated since
-the previous one (``JobRepository.runs_updated_since``) and applies them to the node table
-(``core.scheduling.nodes``) and to the pending and running maps, whose entries come from
-``core.scheduling.inputs``, the arithmetic the simulator uses. The applier feeds its own writes
-in at once, so the next decision of the same cycle sees them.
+The scheduler state, the snapshot and the applier are the simulator's
+(``core.scheduling.state``); what is live is keeping that state in step with the store and
+persisting each decision. :class:`LiveState` is the scheduler's view of the store, kept
+current incrementally. At start (and after a fleet change, and every ``resync_s`` as a safety
+net) it loads the active and pending runs, page by page. Each cycle after that reads only the
+runs updated since the previous read (``JobRepository.runs_updated_since``), oldest first,
+until a short page, and puts each into the state as the store now has it (entries built by
+``core.scheduling.inputs``). Writers stamp ``updated_at`` with their own clock before they
+commit, so a write can commit after a read that had already passed its time; each read
+therefore reaches back ``overlap_s`` before the previous one. Putting a run in twice is a no-op.
 
-Writers stamp ``updated_at`` with their own clock before they commit, so a write can commit
-after a read that had already passed its time. Each read therefore reaches back ``overlap_s``
-before the previous one; applying a run twice is harmless.
+Decisions go through ``apply_decisions``: the applier's :class:`Effects` here write each one to
+the store (compare-and-set on the run's state) before the state changes; a run that moved on
+meanwhile (cancelled, finished) makes the decision stale, counted as the simulator counts it.
 
-Decisions are checked and ordered by ``core.scheduling.apply``, as in the simulator: a Place
-that would split a gang, break the workload's constraints or over-allocate a node is refused,
-counted and logged, never written.
+A preemption is two writes: preempted (with the attempt's usage and event, one unit of work),
+then, once the victim's processes were asked to stop (the backend returns at once), back to
+pending. A cycle that dies between them leaves the run preempted; the next cycle starts by
+stopping such runs again (idempotent) and requeueing them.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from aiplane.backends.base import Backends
 from aiplane.core.budgets import BudgetAction
-from aiplane.core.errors import ConflictError
+from aiplane.core.errors import BackendError, ConflictError
 from aiplane.core.fleet import Fleet
-from aiplane.core.runs import ACTIVE, Job, Placement, ReplicaAssignment, Run, RunState
-from aiplane.core.scheduling.apply import PlaceCheck, Refused, ordered
-from aiplane.core.scheduling.decisions import Decision, Place, Preempt, Provision, Release, Wait
-from aiplane.core.scheduling.inputs import pending_of, requeue, running_of
-from aiplane.core.scheduling.nodes import NodeTable
+from aiplane.core.runs import ACTIVE, Job, Run, RunState
+from aiplane.core.scheduling.apply import Refusal, Refused
+from aiplane.core.scheduling.decisions import Place, Preempt, Provision, Release, Wait
+from aiplane.core.scheduling.inputs import pending_of, preempted, requeue, running_of
 from aiplane.core.scheduling.policy import SchedulingPolicy
-from aiplane.core.scheduling.snapshot import (
-    PendingRun,
-    RunningRun,
-    SchedulerSettings,
-    Snapshot,
+from aiplane.core.scheduling.snapshot import PendingRun, RunningRun, SchedulerSettings, Snapshot
+from aiplane.core.scheduling.state import (
+    Applied,
+    Effects,
+    SchedulerState,
+    Stopped,
+    apply_decisions,
 )
+from aiplane.core.workloads import Workload
 from aiplane.services.events import record
 from aiplane.services.jobs import stop_processes
 from aiplane.store.base import Repositories, Store
 
 log = logging.getLogger("aiplane.scheduling")
 
-MAX_RUNS_PER_READ = 100_000
-
-
-@dataclass(frozen=True)
-class CycleResult:
-    placed: int = 0
-    waiting: int = 0
-    preempted: int = 0
-    conflicts: int = 0
-    refused: int = 0
+# Runs per store read; a sync or load reads as many pages as it takes.
+MAX_RUNS_PER_READ = 10_000
+REQUEUED = "requeued after preemption"
 
 
 @dataclass(frozen=True)
@@ -69,19 +68,25 @@ class CycleInputs:
 
 
 class LiveState:
-    def __init__(self, resync_s: float = 300.0, overlap_s: float = 30.0) -> None:
+    def __init__(
+        self, resync_s: float = 300.0, overlap_s: float = 30.0, page: int = MAX_RUNS_PER_READ
+    ) -> None:
         self.resync_s = resync_s
         self.overlap_s = overlap_s
+        self.page = page
         self.fleet: Fleet | None = None
-        self.nodes = NodeTable(Fleet(sites=()))
-        self.check = PlaceCheck(Fleet(sites=()))
-        self.pending: dict[str, PendingRun] = {}
-        self.running: dict[str, RunningRun] = {}
-        self.jobs: dict[str, Job] = {}  # of the runs above, by run id
-        self._held: dict[str, Placement] = {}
+        self.state = SchedulerState(Fleet(sites=()))
         self._loaded_at = -math.inf
         self._read_at = -math.inf
         self.full_loads = 0
+
+    @property
+    def pending(self) -> Mapping[str, PendingRun]:
+        return self.state.pending
+
+    @property
+    def running(self) -> Mapping[str, RunningRun]:
+        return self.state.running
 
     def sync(self, store: Store, fleet: Fleet, now: float) -> None:
         """Bring the state up to date with the store at ``now``."""
@@ -89,145 +94,103 @@ class LiveState:
             self.load(store, fleet, now)
             return
         since = self._read_at - self.overlap_s
-        self._read_at = now
-        for job, run in store.jobs.runs_updated_since(since, limit=MAX_RUNS_PER_READ):
+        for job, run in self._updated_since(store, since):
             self.apply(job, run)
+        self._read_at = now
+
+    def _updated_since(self, store: Store, since: float) -> Iterator[tuple[Job, Run]]:
+        """Every run updated at or after ``since``, a page at a time, oldest first; the cursor
+        is (updated_at, run id), the order the store reads in."""
+        cursor: tuple[float, str] | None = None
+        limit = self.page
+        while True:
+            rows = store.jobs.runs_updated_since(since, limit=limit)
+            fresh = [(j, r) for j, r in rows if cursor is None or (r.updated_at, r.id) > cursor]
+            yield from fresh
+            if len(rows) < limit:
+                return
+            if fresh:
+                last = rows[-1][1]
+                cursor, since = (last.updated_at, last.id), last.updated_at
+            else:  # a whole page of one instant, already seen: read further into it
+                limit *= 2
 
     def load(self, store: Store, fleet: Fleet, now: float) -> None:
-        """Rebuild from the store: the active and the pending runs, read once each."""
-        if fleet is not self.fleet:
-            self.check = PlaceCheck(fleet)
+        """Rebuild from the store: the active and the pending runs, page by page."""
+        self.state = SchedulerState(fleet, self.state.check)
         self.fleet = fleet
-        self.nodes = NodeTable(fleet)
-        self.pending.clear()
-        self.running.clear()
-        self.jobs.clear()
-        self._held.clear()
         self._loaded_at = self._read_at = now
         self.full_loads += 1
-        for job, run in store.jobs.page(limit=MAX_RUNS_PER_READ, states=ACTIVE):
-            self.apply(job, run)
-        for job, run in store.jobs.page(limit=MAX_RUNS_PER_READ, states=[RunState.PENDING]):
-            self.apply(job, run)
+        for states in (ACTIVE, [RunState.PENDING]):
+            for job, run in self._paged(store, states):
+                self.apply(job, run)
+
+    def _paged(self, store: Store, states: Collection[RunState]) -> Iterator[tuple[Job, Run]]:
+        before: str | None = None
+        while True:
+            rows = store.jobs.page(limit=self.page, before=before, states=states)
+            yield from rows
+            if len(rows) < self.page:
+                return
+            before = rows[-1][0].id
 
     def apply(self, job: Job, run: Run) -> None:
         """Take ``run`` as it now is (idempotent: the same run twice changes nothing)."""
-        held = self._held.get(run.id)
-        placement = run.placement if run.state in ACTIVE else None
-        if held is not None and placement != held:
-            self.nodes.release(self._known(held.assignments))
-            del self._held[run.id]
-            held = None
-        self.pending.pop(run.id, None)
-        self.running.pop(run.id, None)
-        self.jobs.pop(run.id, None)
         if run.state is RunState.PENDING:
-            self.pending[run.id] = pending_of(job, run)
-            self.jobs[run.id] = job
-        elif placement is not None:
-            self.running[run.id] = running_of(job, run)
-            self.jobs[run.id] = job
-            if held is None:
-                self.nodes.allocate(self._known(placement.assignments))
-                self._held[run.id] = placement
-
-    def _known(self, assignments: Iterable[ReplicaAssignment]) -> list[ReplicaAssignment]:
-        # A run placed on a node the fleet no longer has holds nothing the scheduler can use.
-        return [a for a in assignments if a.node in self.nodes.index]
+            self.state.put_pending(pending_of(job, run))
+        elif run.state in ACTIVE and run.placement is not None:
+            self.state.put_running(running_of(job, run))
+        else:
+            self.state.drop(run.id)
 
     def snapshot(self, now: float, inputs: CycleInputs | None = None) -> Snapshot:
         if self.fleet is None:
             raise RuntimeError("LiveState.snapshot() before load(): nothing to snapshot")
         inputs = inputs or CycleInputs()
-        return Snapshot(
-            fleet=self.fleet,
-            nodes=self.nodes.nodes(),
-            pending=tuple(self.pending.values()),
-            now=now,
-            running=tuple(self.running.values()),
-            settings=inputs.settings,
-            budget_actions=inputs.budget_actions,
-            budget_remaining_usd=inputs.budget_remaining_usd,
-            reserved_remaining_gpu_hours=inputs.reserved_remaining_gpu_hours,
+        return self.state.snapshot(
+            now,
+            inputs.settings,
+            inputs.budget_actions,
+            inputs.budget_remaining_usd,
+            inputs.reserved_remaining_gpu_hours,
         )
 
 
 @dataclass
-class _Applier:
+class _Persist(Effects):
+    """Each decision written to the store before the scheduler state takes it."""
+
     store: Store
-    state: LiveState
     backends: Backends | None  # None: nothing to stop (tests without processes)
     now: float
     grace_s: float
     on_run_stopped: Callable[[Repositories, Run, float], None] | None
-    placed: int = 0
-    waiting: int = 0
-    preempted: int = 0
-    conflicts: int = 0
-    refused: int = 0
+    # Victims between their two writes: the stored preempted run, by run id.
+    stopped: dict[str, Run] = field(default_factory=dict)
 
-    def apply(self, decision: Decision) -> None:
-        if isinstance(decision, Place):
-            self._place(decision)
-        elif isinstance(decision, Wait):
-            self._wait(decision)
-        elif isinstance(decision, Preempt):
-            self._preempt(decision)
-        elif isinstance(decision, Provision):
-            record(
-                self.store, self.now, "pool.provision",
-                f"{decision.pool}: bring up {len(decision.nodes)} node(s) "
-                f"for {decision.for_run_id}",
-                data={"pool": decision.pool, "nodes": list(decision.nodes)},
-            )  # fmt: skip
-        elif isinstance(decision, Release):
-            record(
-                self.store, self.now, "pool.release",
-                f"{decision.pool}: release {len(decision.nodes)} node(s): {decision.reason}",
-                data={"pool": decision.pool, "nodes": list(decision.nodes)},
-            )  # fmt: skip
-
-    def _job(self, run: Run) -> Job:
-        known = self.state.jobs.get(run.id)
-        return known if known is not None else self.store.jobs.get(run.job_id)
-
-    def _place(self, decision: Place) -> None:
-        run = self.store.jobs.get_run(decision.run_id)
-        if run.state is not RunState.PENDING:
-            self.conflicts += 1  # cancelled while we were deciding
-            return
-        job = self._job(run)
-        checked = self.state.check.check(decision, job.workload, self.state.nodes)
-        if isinstance(checked, Refused):
-            self.refused += 1
-            log.warning("refused a decision of the policy: %s", checked)
-            return
+    def place(self, decision: Place, run: PendingRun) -> None:
+        stored = self.store.jobs.get_run(run.run_id)
+        if stored.state is not RunState.PENDING:
+            raise ConflictError(f"run {run.run_id} is {stored.state}")  # cancelled meanwhile
         admitted = replace(
-            run.transition(RunState.ADMITTED, self.now),
+            stored.transition(RunState.ADMITTED, self.now),
             placement=decision.placement,
             reason=None,
         )
         p = decision.placement
         where = p.pool + (" (emulated)" if p.emulated else "")
-        try:
-            with self.store.unit_of_work() as uow:
-                uow.jobs.update_run(admitted, expected_state=RunState.PENDING)
-                record(
-                    uow,
-                    self.now,
-                    "run.placed",
-                    f"placed on {where} at ${p.usd_per_hour:.2f}/h",
-                    admitted,
-                    {"explanation": dict(p.explanation)},
-                )
-        except ConflictError:
-            self.conflicts += 1
-            return
-        self.state.apply(job, admitted)
-        self.placed += 1
+        with self.store.unit_of_work() as uow:
+            uow.jobs.update_run(admitted, expected_state=RunState.PENDING)
+            record(
+                uow,
+                self.now,
+                "run.placed",
+                f"placed on {where} at ${p.usd_per_hour:.2f}/h",
+                admitted,
+                {"explanation": dict(p.explanation)},
+            )
 
-    def _wait(self, decision: Wait) -> None:
-        self.waiting += 1
+    def wait(self, decision: Wait) -> None:
         run = self.store.jobs.get_run(decision.run_id)
         if run.state is not RunState.PENDING or run.reason == decision.reason:
             return  # only a changed reason is worth a write
@@ -246,45 +209,91 @@ class _Applier:
                     {"explanation": dict(decision.explanation)},
                 )
         except ConflictError:
-            self.conflicts += 1
+            return  # it moved on meanwhile: its reason no longer matters
 
-    def _preempt(self, decision: Preempt) -> None:
-        """Stop the victim and put it back in the queue, from where it resumes: its attempt
-        is folded into its progress (``core.scheduling.inputs.requeue``).
-
-        The preempted state, its event and the attempt's usage (``on_run_stopped``) are one
-        unit of work, committed before the processes are stopped; the run goes back to the
-        queue only once they are, so a crash in between never leaves a queued run's old
-        processes holding its GPUs."""
-        run = self.store.jobs.get_run(decision.run_id)
+    def preempt(self, decision: Preempt, victim: RunningRun) -> None:
+        """The preempted state, its event and the attempt's usage (``on_run_stopped``) in one
+        unit of work; then the victim's processes are asked to stop."""
+        run = self.store.jobs.get_run(victim.run_id)
         if run.state not in (RunState.STARTING, RunState.RUNNING):
-            self.conflicts += 1
-            return
-        stopped = run.transition(RunState.PREEMPTED, self.now, decision.reason)
+            raise ConflictError(f"run {run.id} is {run.state}")
+        stopped = preempted(run, self.now, decision.reason)
         lost = f"{decision.lost_gpu_hours:.2f} GPU-h since last checkpoint lost"
-        try:
-            with self.store.unit_of_work() as uow:
-                stopped = uow.jobs.update_run(stopped, expected_state=run.state)
-                if self.on_run_stopped is not None:
-                    self.on_run_stopped(uow, run, self.now)
-                record(
-                    uow,
-                    self.now,
-                    "run.preempted",
-                    f"{decision.reason}; {lost}",
-                    stopped,
-                    {"for_run_id": decision.for_run_id},
-                )
-        except ConflictError:
-            self.conflicts += 1
-            return
+        with self.store.unit_of_work() as uow:
+            stopped = uow.jobs.update_run(stopped, expected_state=run.state)
+            if self.on_run_stopped is not None:
+                self.on_run_stopped(uow, run, self.now)
+            record(
+                uow,
+                self.now,
+                "run.preempted",
+                f"{decision.reason}; {lost}",
+                stopped,
+                {"for_run_id": decision.for_run_id},
+            )
         if self.backends is not None:
             stop_processes(self.backends, stopped, self.grace_s)
-        job = self._job(run)
-        requeued = requeue(stopped, job.workload, self.now, "requeued after preemption")
-        self.store.jobs.update_run(requeued, expected_state=RunState.PREEMPTED)
-        self.state.apply(job, requeued)
-        self.preempted += 1
+        self.stopped[run.id] = stopped
+
+    def requeue(self, stopped: Stopped) -> None:
+        run = self.stopped.pop(stopped.run.run_id)
+        try:
+            _requeue(self.store, run, stopped.run.workload, self.now)
+        except ConflictError:
+            log.info("preempted run %s left the queue before its requeue", run.id)
+            raise
+
+    def provision(self, decision: Provision) -> None:
+        record(
+            self.store,
+            self.now,
+            "pool.provision",
+            f"{decision.pool}: bring up {len(decision.nodes)} node(s) for {decision.for_run_id}",
+            data={"pool": decision.pool, "nodes": list(decision.nodes)},
+        )
+
+    def release(self, decision: Release) -> None:
+        record(
+            self.store,
+            self.now,
+            "pool.release",
+            f"{decision.pool}: release {len(decision.nodes)} node(s): {decision.reason}",
+            data={"pool": decision.pool, "nodes": list(decision.nodes)},
+        )
+
+    def refuse(self, refused: Refused) -> None:
+        if refused.refusal is not Refusal.STALE:
+            log.warning("refused a decision of the policy: %s", refused)
+
+
+def _requeue(store: Store, run: Run, workload: Workload, now: float) -> None:
+    """The preempted ``run`` back to pending, its attempt folded (``inputs.requeue``);
+    ConflictError if it is no longer preempted."""
+    store.jobs.update_run(requeue(run, workload, now, REQUEUED), expected_state=RunState.PREEMPTED)
+
+
+def requeue_stranded(
+    store: Store, backends: Backends | None, now: float, grace_s: float = 5.0
+) -> int:
+    """Put back in the queue the runs an earlier cycle preempted but did not requeue (it died
+    between the two writes, or a backend failed to stop the victim): each is stopped again
+    first (idempotent), so its old processes never hold a queued run's capacity. Returns how
+    many went back."""
+    requeued = 0
+    for run in store.jobs.runs_in_states([RunState.PREEMPTED]):
+        if backends is not None:
+            try:
+                stop_processes(backends, run, grace_s)
+            except BackendError:
+                log.exception("cannot stop preempted run %s yet; it stays preempted", run.id)
+                continue
+        try:
+            _requeue(store, run, store.jobs.get(run.job_id).workload, now)
+        except ConflictError:
+            continue  # cancelled meanwhile
+        log.warning("requeued run %s, left preempted by an earlier cycle", run.id)
+        requeued += 1
+    return requeued
 
 
 def run_cycle(
@@ -297,17 +306,16 @@ def run_cycle(
     grace_s: float = 5.0,
     on_run_stopped: Callable[[Repositories, Run, float], None] | None = None,
     state: LiveState | None = None,
-) -> CycleResult:
-    """Bring ``state`` up to date (a fresh one loads the store), decide and apply.
+) -> Applied:
+    """Requeue what an earlier cycle left preempted, bring ``state`` up to date (a fresh one
+    loads the store), decide and apply.
 
     Preemptions are applied before everything else, so victims are stopped before the new work
     they make room for is launched.
     """
+    requeue_stranded(store, backends, now, grace_s)
     state = state if state is not None else LiveState()
     state.sync(store, fleet, now)
-    applier = _Applier(store, state, backends, now, grace_s, on_run_stopped)
-    for decision in ordered(policy.decide(state.snapshot(now, inputs))):
-        applier.apply(decision)
-    return CycleResult(
-        applier.placed, applier.waiting, applier.preempted, applier.conflicts, applier.refused
-    )
+    effects = _Persist(store, backends, now, grace_s, on_run_stopped)
+    decisions = policy.decide(state.snapshot(now, inputs))
+    return apply_decisions(state.state, decisions, effects, now)

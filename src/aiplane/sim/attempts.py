@@ -1,10 +1,10 @@
-"""One job's progress across attempts: work done, checkpoints, rework, spot luck.
+"""One job's attempts in a replay: when each ends, what it costs, spot luck.
 
 A simulated run takes a checkpoint every ``checkpoint_minutes`` of an attempt's wall time
-(without an interval, never). What an ended attempt leaves behind (attained service, the work
-its last checkpoint saved, the rework it lost) is ``core.scheduling.inputs.fold_attempt``, the
-rule the live control plane applies when it requeues a preempted run, and the engine's inputs
-are built by the same module's ``pending_input`` and ``running_input``.
+(without an interval, never). The engine's view of the job (pending, then running, then
+pending again with its attempt folded) is the scheduler state's, as in the live control plane
+(``core.scheduling.state``); what is kept here is what only a replay knows: the true duration,
+the attempt's price, and the job's record.
 """
 
 from __future__ import annotations
@@ -13,13 +13,7 @@ import math
 import random
 
 from aiplane.core.runs import Placement
-from aiplane.core.scheduling.inputs import (
-    EndedAttempt,
-    Progress,
-    fold_attempt,
-    pending_input,
-    running_input,
-)
+from aiplane.core.scheduling.inputs import EndedAttempt, Progress, pending_input, remaining_hours
 from aiplane.core.scheduling.snapshot import PendingRun, RunningRun
 from aiplane.core.workloads import Workload
 from aiplane.sim.jobs import Shape, TraceJob
@@ -36,11 +30,9 @@ class JobState:
         "index",
         "job",
         "placement",
-        "progress",
         "rate_usd_per_s",
         "record",
         "shape",
-        "speed",
         "started_at",
         "state",
         "workload",
@@ -52,30 +44,19 @@ class JobState:
         self.workload = workload
         self.shape = shape
         self.state = PENDING
-        self.progress = Progress()
         self.attempt = 1
         minutes = workload.checkpoint_minutes
         self.checkpoint_s = minutes * 60 if minutes else 0.0
         self.placement: Placement | None = None
         self.started_at = 0.0
-        self.speed = 1.0
         self.gpus = 0.0
         self.rate_usd_per_s = 0.0
         self.record = JobRecord(job.id, job.team, job.gpus, job.submit_s)
 
-    @property
-    def remaining_s(self) -> float:
-        """Seconds of work (at speed 1.0) left after what checkpoints saved."""
-        return max(0.0, self.job.duration_s - self.progress.checkpointed_hours * 3600)
-
     def pending_run(self) -> PendingRun:
+        """The engine's view of the job as submitted."""
         return pending_input(
-            self.job.id,
-            self.job.id,
-            self.workload,
-            self.job.submit_s,
-            self.attempt,
-            self.progress,
+            self.job.id, self.job.id, self.workload, self.job.submit_s, 1, Progress()
         )
 
     def held(self) -> Placement:
@@ -84,30 +65,20 @@ class JobState:
             raise RuntimeError(f"{self.job.id} is not running: it holds no placement")
         return self.placement
 
-    def running_run(self, last_checkpoint_at: float | None = None) -> RunningRun:
-        return running_input(
-            self.job.id,
-            self.job.id,
-            self.workload,
-            self.held(),
-            self.job.submit_s,
-            self.started_at,
-            last_checkpoint_at,
-            self.progress,
-        )
-
-    def start(self, now: float, placement: Placement, speed: float, rate: float) -> float:
-        """Begin an attempt; returns its finish time if nothing stops it."""
+    def start(self, run: RunningRun, speed: float, rate: float) -> float:
+        """Begin the attempt the scheduler state admitted; returns its finish time if
+        nothing stops it: the true duration less what checkpoints saved, at ``speed``."""
+        now = run.started_at
         self.state = RUNNING
-        self.placement = placement
+        self.placement = run.placement
         self.started_at = now
-        self.speed = speed
-        self.gpus = sum(a.gpus for a in placement.assignments)
+        self.gpus = run.gpus
         self.rate_usd_per_s = rate / 3600
         if self.record.first_start_s is None:
             self.record.first_start_s = now
-        self.record.pool = placement.pool
-        return now + self.remaining_s / speed
+        self.record.pool = run.placement.pool
+        left_h = remaining_hours(self.job.duration_s / 3600, run.checkpointed_hours)
+        return now + left_h * 3600 / speed
 
     def checkpoints_done(self, now: float) -> int:
         if not self.checkpoint_s:
@@ -120,32 +91,23 @@ class JobState:
         done = self.checkpoints_done(now)
         return self.started_at + done * self.checkpoint_s if done else None
 
-    def _end(self, now: float, last_checkpoint_at: float | None) -> tuple[float, EndedAttempt]:
-        ended = fold_attempt(
-            self.progress,
-            started_at=self.started_at,
-            ended_at=now,
-            gpus=self.gpus,
-            speed=self.speed,
-            last_checkpoint_at=last_checkpoint_at,
-        )
-        self.progress = ended.progress
+    def _end(self, now: float) -> float:
         elapsed = now - self.started_at
         self.record.run_s += elapsed
         self.record.cost_usd += elapsed * self.rate_usd_per_s
-        return elapsed * self.rate_usd_per_s, ended
+        return elapsed * self.rate_usd_per_s
 
     def finish(self, now: float) -> float:
         """End the attempt with the job done; returns its cost."""
-        cost, _ = self._end(now, last_checkpoint_at=now)
+        cost = self._end(now)
         self.state = DONE
         self.record.finish_s = now
         return cost
 
-    def stop(self, now: float, interrupted: bool) -> float:
-        """End the attempt early: keep work to the last checkpoint, count the rest as rework.
-        Returns the attempt's cost."""
-        cost, ended = self._end(now, self.last_checkpoint(now))
+    def stop(self, now: float, ended: EndedAttempt, interrupted: bool) -> float:
+        """End the attempt early (``ended``: what the scheduler state folded); returns its
+        cost."""
+        cost = self._end(now)
         self.record.rework_gpu_s += ended.rework_gpu_s
         if interrupted:
             self.record.interruptions += 1

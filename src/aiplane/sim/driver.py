@@ -7,11 +7,14 @@ runs on an immutable :class:`Snapshot`, as the live control plane's loop would. 
 apply at their own time), which bounds the cost of long, busy replays; ``tick_s`` adds a
 cycle at that interval while work waits, like the live loop's tick.
 
-Every decision is checked and ordered by ``core.scheduling.apply``, as the live applier does,
+The pending and running runs, the node table, the snapshot and the applier are the live
+control plane's (``core.scheduling.state``): every decision is checked and ordered as there,
 and what fails is counted, never applied: a Place whose assignments do not match the
 workload's replicas (a partial gang), a placement into a pool the workload's constraints forbid
-(re-checked with ``core.placement``), and an over-allocated node. A correct policy leaves all
-three at zero.
+(re-checked with ``core.placement``), an over-allocated node or a short replica, and a
+decision about a run that is no longer pending or running (stale). A correct policy leaves
+them all at zero. What only a replay does (an attempt's end, its price, the job's record) is
+its :class:`Effects`.
 """
 
 from __future__ import annotations
@@ -26,12 +29,18 @@ from dataclasses import dataclass, field
 from aiplane.core.cost.attempts import attempt_rate
 from aiplane.core.fleet import Fleet
 from aiplane.core.runs import Placement
-from aiplane.core.scheduling.apply import PlaceCheck, Refusal, Refused, ordered
-from aiplane.core.scheduling.decisions import Place, Preempt, Release
-from aiplane.core.scheduling.nodes import NodeTable
+from aiplane.core.scheduling.apply import Refusal, Refused
 from aiplane.core.scheduling.policy import SchedulingPolicy
-from aiplane.core.scheduling.snapshot import PendingRun, RunningRun, SchedulerSettings, Snapshot
-from aiplane.sim.attempts import PENDING, RUNNING, JobState, interruption_delay
+from aiplane.core.scheduling.snapshot import RunningRun, SchedulerSettings
+from aiplane.core.scheduling.state import (
+    Applied,
+    Effects,
+    SchedulerState,
+    Stopped,
+    apply_decisions,
+)
+from aiplane.core.workloads import AcceleratorOption
+from aiplane.sim.attempts import RUNNING, JobState, interruption_delay
 from aiplane.sim.clock import VirtualClock
 from aiplane.sim.costs import capacity_cost
 from aiplane.sim.jobs import Prepared, Shape
@@ -76,7 +85,10 @@ class Simulator:
         self.name = policy_name or policy.name
         self.options = options or SimOptions()
         self.clock = VirtualClock()
-        self.nodes = NodeTable(fleet)
+        self.state = SchedulerState(fleet)
+        self.nodes = self.state.nodes
+        self.pending = self.state.pending
+        self.running = self.state.running
         self.jobs = [
             JobState(i, j, w, s)
             for i, (j, w, s) in enumerate(
@@ -84,8 +96,7 @@ class Simulator:
             )
         ]
         self.by_run = {s.job.id: s for s in self.jobs}
-        self.pending: dict[str, PendingRun] = {}
-        self.running: dict[str, RunningRun] = {}
+        self.effects = _Replay(self)
         self.counters = Counters()
         self.series = Series()
         self.cost_by_pricing: dict[str, float] = {}
@@ -96,7 +107,6 @@ class Simulator:
         self._seq = 0
         self._checkpoints: list[tuple[float, int, int]] = []
         self._waiting_shapes: Counter[Shape] = Counter()
-        self.check = PlaceCheck(fleet)
         self._next_sample = 0.0
         self._arrived = 0  # jobs[:_arrived] have been submitted
         self._follow_ups = 0
@@ -165,76 +175,53 @@ class Simulator:
         return ended
 
     def _enqueue(self, state: JobState) -> None:
-        run = state.pending_run()
-        self.pending[run.run_id] = run
+        self.state.put_pending(state.pending_run())
         self._waiting_shapes[state.shape] += 1
-
-    def _dequeue(self, state: JobState) -> None:
-        del self.pending[state.job.id]
-        self._waiting_shapes[state.shape] -= 1
 
     # -- one scheduling cycle -----------------------------------------------------------------
 
     def _cycle(self, now: float) -> bool:
         """Run the policy once and apply its decisions; True if a follow-up cycle is due."""
         self._refresh_checkpoints(now)
-        snapshot = Snapshot(
-            fleet=self.fleet,
-            nodes=self.nodes.nodes(),
-            pending=tuple(self.pending.values()),
-            now=now,
-            running=tuple(self.running.values()),
-            settings=self.options.settings,
-        )
+        snapshot = self.state.snapshot(now, self.options.settings)
         started = time.perf_counter()
         decisions = self.policy.decide(snapshot)
         c = self.counters
         c.policy_s += time.perf_counter() - started
         c.cycles += 1
         c.decisions += len(decisions)
-        preempted = False
-        for d in ordered(decisions):
-            if isinstance(d, Preempt):
-                preempted |= self._preempt(d, now)
-            elif isinstance(d, Place):
-                self._place(d, now)
-            elif isinstance(d, Release):
-                self._release(d)
+        applied = apply_decisions(self.state, decisions, self.effects, now)
+        self._count(applied)
         if now >= self._next_sample:
             self._sample(now)
-        if preempted and self._follow_ups < _MAX_FOLLOW_UPS:
+        if applied.preempted and self._follow_ups < _MAX_FOLLOW_UPS:
             self._follow_ups += 1
             return True
         self._follow_ups = 0
         return False
 
-    def _preempt(self, d: Preempt, now: float) -> bool:
-        state = self.by_run.get(d.run_id)
-        if state is None or state.state != RUNNING:
-            self.counters.invalid_decisions += 1
-            return False
-        self.counters.preemptions += 1
-        self._stop(state, now, interrupted=False)
-        return True
-
-    def _place(self, d: Place, now: float) -> None:
+    def _count(self, applied: Applied) -> None:
         c = self.counters
-        state = self.by_run.get(d.run_id)
-        if state is None or state.state != PENDING:
-            c.invalid_decisions += 1
-            return
-        checked = self.check.check(d, state.workload, self.nodes)
-        if isinstance(checked, Refused):
-            self._refuse(checked)
-            return
-        placement = d.placement
-        self._dequeue(state)
-        c.provisions += self.nodes.allocate(placement.assignments)
-        c.placements += 1
+        c.placements += applied.placed
+        c.preemptions += applied.preempted
+        c.provisions += applied.provisioned_nodes
+        c.releases += applied.released_nodes
+        refusals = applied.refusals
+        if refusals:
+            c.partial_gangs += refusals[Refusal.PARTIAL_GANG]
+            c.violations += refusals[Refusal.VIOLATION]
+            c.over_allocations += refusals[Refusal.OVER_ALLOCATION]
+            c.stale_decisions += refusals[Refusal.STALE]
+
+    def _started(self, run: RunningRun, option: AcceleratorOption) -> None:
+        """A placement was applied: the attempt's end (and any spot interruption) is due."""
+        state = self.by_run[run.run_id]
+        now = run.started_at
+        self._waiting_shapes[state.shape] -= 1
+        placement = run.placement
         pool = self.nodes.pools[placement.pool]
         rate = attempt_rate(pool, placement.assignments).effective_usd_per_hour
-        end = state.start(now, placement, checked.speed, rate)
-        self.running[state.job.id] = state.running_run()
+        end = state.start(run, option.speed, rate)
         self._push(end, _FINISH, state)
         if state.checkpoint_s:
             heapq.heappush(
@@ -249,21 +236,6 @@ class Simulator:
             if now + delay < end:
                 self._push(now + delay, _INTERRUPT, state)
 
-    def _refuse(self, refused: Refused) -> None:
-        c = self.counters
-        if refused.refusal is Refusal.PARTIAL_GANG:
-            c.partial_gangs += 1
-        elif refused.refusal is Refusal.VIOLATION:
-            c.violations += 1
-        elif refused.refusal is Refusal.OVER_ALLOCATION:
-            c.over_allocations += 1
-        else:
-            c.invalid_decisions += 1
-        c.note(str(refused))
-
-    def _release(self, d: Release) -> None:
-        self.counters.releases += len(d.nodes)
-
     # -- attempts ending ------------------------------------------------------------------------
 
     def _push(self, t: float, kind: int, state: JobState) -> None:
@@ -271,22 +243,28 @@ class Simulator:
         heapq.heappush(self._events, (t, self._seq, kind, state.index, state.attempt))
 
     def _end_attempt(self, state: JobState, now: float, finished: bool) -> None:
+        run_id = state.job.id
         if finished:
             placement = state.held()
             self._account(state, placement, state.finish(now), now)
             self._done += 1
-            del self.running[state.job.id]
-            self.counters.releases += self.nodes.release(placement.assignments)
-        else:
-            self.counters.interruptions += 1
-            self._stop(state, now, interrupted=True)
+            _, released = self.state.finish(run_id)
+            self.counters.releases += released
+            return
+        self.counters.interruptions += 1
+        # The running view's checkpoint is refreshed once per cycle; an interruption between
+        # cycles keeps the work to the last checkpoint actually taken.
+        self.state.checkpoint(run_id, state.last_checkpoint(now))
+        stopped = self.state.stop(run_id, now)
+        self.counters.releases += stopped.released_nodes
+        self._stopped(stopped, interrupted=True)
+        self.state.requeue(stopped)
 
-    def _stop(self, state: JobState, now: float, interrupted: bool) -> None:
-        placement = state.held()
-        self._account(state, placement, state.stop(now, interrupted), now)
-        del self.running[state.job.id]
-        self.counters.releases += self.nodes.release(placement.assignments)
-        self._enqueue(state)
+    def _stopped(self, stopped: Stopped, interrupted: bool) -> None:
+        """Charge the stopped attempt; the job waits again."""
+        state, now = self.by_run[stopped.run.run_id], stopped.at
+        self._account(state, state.held(), state.stop(now, stopped.ended, interrupted), now)
+        self._waiting_shapes[state.shape] += 1
 
     def _account(self, state: JobState, placement: Placement, cost: float, now: float) -> None:
         """Charge an ended attempt (its start and GPUs are still on ``state``)."""
@@ -297,7 +275,7 @@ class Simulator:
 
     def _refresh_checkpoints(self, now: float) -> None:
         """Move running runs' ``last_checkpoint_at`` forward to ``now`` (only those that
-        passed a checkpoint since the last cycle are rebuilt)."""
+        passed a checkpoint since the last cycle are touched)."""
         heap = self._checkpoints
         while heap and heap[0][0] <= now:
             _, index, attempt = heapq.heappop(heap)
@@ -305,7 +283,7 @@ class Simulator:
             if state.state != RUNNING or state.attempt != attempt:
                 continue
             done = state.checkpoints_done(now)
-            self.running[state.job.id] = state.running_run(state.last_checkpoint(now))
+            self.state.checkpoint(state.job.id, state.last_checkpoint(now))
             heapq.heappush(
                 heap, (state.started_at + (done + 1) * state.checkpoint_s, index, attempt)
             )
@@ -347,8 +325,25 @@ class Simulator:
             extra={
                 "unfinished": sum(1 for r in records if r.finish_s is None),
                 "over_allocations": c.over_allocations,
-                "invalid_decisions": c.invalid_decisions,
+                "stale_decisions": c.stale_decisions,
                 "placements": c.placements,
             },
         )
         return SimResult(summary, records, self.series, self.fragmentation, c)
+
+
+class _Replay(Effects):
+    """What applying a decision does in a replay beyond the scheduler state."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    def placed(self, run: RunningRun, option: AcceleratorOption) -> None:
+        self.sim._started(run, option)
+
+    def requeue(self, stopped: Stopped) -> None:
+        self.sim._stopped(stopped, interrupted=False)
+
+    def refuse(self, refused: Refused) -> None:
+        if refused.refusal is not Refusal.STALE:
+            self.sim.counters.note(str(refused))

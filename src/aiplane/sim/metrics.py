@@ -89,7 +89,7 @@ class Counters:
     partial_gangs: int = 0
     violations: int = 0
     over_allocations: int = 0
-    invalid_decisions: int = 0
+    stale_decisions: int = 0  # about runs no longer pending or running
     policy_s: float = 0.0
     violation_examples: list[str] = field(default_factory=list)
 

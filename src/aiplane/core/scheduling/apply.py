@@ -17,6 +17,7 @@ from aiplane.core.fleet import Fleet
 from aiplane.core.placement import evaluate_offers
 from aiplane.core.runs import Placement
 from aiplane.core.scheduling.decisions import Decision, Place, Preempt
+from aiplane.core.scheduling.inputs import option_for
 from aiplane.core.scheduling.nodes import NodeTable
 from aiplane.core.workloads import AcceleratorOption, Workload
 
@@ -48,28 +49,16 @@ def ordered(decisions: Iterable[Decision]) -> list[Decision]:
     return first + [d for d in decisions if not isinstance(d, Preempt)]
 
 
-def _signature(workload: Workload) -> tuple[object, ...]:
-    c = workload.constraints
-    constraints = (
-        c.jurisdictions,
-        c.site_kinds,
-        c.sites,
-        c.max_usd_per_hour,
-        tuple(sorted(c.latency_slo_ms.items())),
-    )
-    return (
-        workload.accelerators,
-        workload.replicas,
-        workload.spot,
-        workload.kind,
-        workload.inputs,
-        constraints,
-    )
+def _allowed_key(workload: Workload) -> tuple[object, ...]:
+    """Workloads with equal keys may use the same (pool, option) pairs: what screening reads
+    (``placement_signature``, replica shape included), and the hourly price limit, which the
+    gang's size and the limit decide."""
+    return workload.placement_signature, workload.replicas, workload.constraints.max_usd_per_hour
 
 
 class PlaceCheck:
     """Checks placements for one fleet; the pools a workload may use are memoised per
-    workload signature (everything ``evaluate_offers`` reads that is not a duration)."""
+    :func:`_allowed_key` (everything ``evaluate_offers`` reads that is not a duration)."""
 
     def __init__(self, fleet: Fleet) -> None:
         self.fleet = fleet
@@ -77,7 +66,7 @@ class PlaceCheck:
 
     def option(self, workload: Workload, placement: Placement) -> AcceleratorOption | None:
         """The workload's option that ``placement`` uses if its pool is allowed, else None."""
-        key = _signature(workload)
+        key = _allowed_key(workload)
         allowed = self._allowed.get(key)
         if allowed is None:
             offers, _ = evaluate_offers(workload, self.fleet)
@@ -85,10 +74,8 @@ class PlaceCheck:
             self._allowed[key] = allowed
         if (placement.pool, placement.accelerator) not in allowed:
             return None
-        for option in workload.accelerators:
-            if option.name == placement.accelerator:
-                return option
-        return AcceleratorOption(placement.accelerator or "cpu", 0.0)
+        option = option_for(workload, placement.accelerator)
+        return option if option is not None else AcceleratorOption("cpu", 0.0)
 
     def check(
         self, decision: Place, workload: Workload, nodes: NodeTable
@@ -106,11 +93,22 @@ class PlaceCheck:
             return Refused(
                 decision.run_id, Refusal.VIOLATION, f"{p.pool}/{p.accelerator} is not allowed"
             )
-        if any(a.gpus < option.count - _EPS for a in p.assignments):
-            return Refused(
-                decision.run_id, Refusal.OVER_ALLOCATION, "a replica got fewer GPUs than it needs"
-            )
+        short = _short_replica(workload, option, p)
+        if short is not None:
+            return Refused(decision.run_id, Refusal.OVER_ALLOCATION, short)
         problem = nodes.problem(p.pool, p.assignments)
         if problem is not None:
             return Refused(decision.run_id, Refusal.OVER_ALLOCATION, problem)
         return option
+
+
+def _short_replica(workload: Workload, option: AcceleratorOption, p: Placement) -> str | None:
+    """Why a replica got less than one replica of ``workload`` needs, or None."""
+    for a in p.assignments:
+        if a.gpus < option.count - _EPS:
+            return f"replica {a.replica} got {a.gpus:g} of {option.count:g} GPUs"
+        if a.cpus < workload.cpus - _EPS:
+            return f"replica {a.replica} got {a.cpus:g} of {workload.cpus:g} CPUs"
+        if a.memory_gib < workload.memory_gib - _EPS:
+            return f"replica {a.replica} got {a.memory_gib:g} of {workload.memory_gib:g} GiB"
+    return None

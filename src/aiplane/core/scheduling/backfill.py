@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from aiplane.core.resources import Resources
 from aiplane.core.scheduling.capacity import PoolCapacity
+from aiplane.core.scheduling.inputs import estimated_end, option_speed
 from aiplane.core.scheduling.snapshot import RunningRun
 
 
@@ -58,17 +59,12 @@ def reserve(
 
 
 def estimated_ends(running: list[RunningRun], now: float) -> list[tuple[float, RunningRun]]:
-    """(estimated end, run) for each run; inf for runs without an estimate."""
+    """(estimated end, run) for each run, by the estimate its pending run was placed with;
+    inf for runs without an estimate, and never before ``now``."""
     out = []
     for run in running:
-        end = math.inf
-        if run.workload.estimated_hours is not None:
-            option = next(
-                (o for o in run.workload.accelerators if o.name == run.placement.accelerator),
-                None,
-            )
-            speed = option.speed if option else 1.0
-            left = max(0.0, run.workload.estimated_hours - run.checkpointed_hours)
-            end = run.started_at + left / speed * 3600
-        out.append((max(end, now), run))
+        w = run.workload
+        speed = option_speed(w, run.placement.accelerator)
+        end = estimated_end(w, run.checkpointed_hours, speed, run.started_at)
+        out.append((math.inf if end is None else max(end, now), run))
     return out

@@ -33,7 +33,6 @@ from aiplane.core.placement import (
     Rejection,
     Screened,
     evaluate_offers,
-    remaining_hours,
     screen_offers,
 )
 from aiplane.core.runs import Placement
@@ -47,6 +46,7 @@ from aiplane.core.scheduling.explain import (
     preempt_kind,
     why,
 )
+from aiplane.core.scheduling.inputs import estimated_end
 from aiplane.core.scheduling.ordering import DominantShares, effective_priority, order
 from aiplane.core.scheduling.preemption import choose_victims, eligible_victims, lost_gpu_hours
 from aiplane.core.scheduling.quota import QuotaLedger
@@ -223,10 +223,8 @@ class _Cycle:
         return FULL_REASON if quota_reason is None else "waiting for quota: " + quota_reason
 
     def _estimated_end(self, p: PendingRun, offer: Offer) -> float | None:
-        if p.workload.estimated_hours is None:
-            return None
         speed = offer.option.speed if offer.option else 1.0
-        return self.s.now + remaining_hours(p.workload, p.checkpointed_hours) / speed * 3600
+        return estimated_end(p.workload, p.checkpointed_hours, speed, self.s.now)
 
     def _consider(self, p: PendingRun) -> None:
         found = self._offers(p)
@@ -334,6 +332,7 @@ class _Cycle:
             None,
             p.attained_gpu_s,
             p.checkpointed_hours,
+            p.attempt,
         )
         self.running[offer.pool.key].append(started)
 

@@ -12,9 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from aiplane.core.cost.attempts import attempt_start
 from aiplane.core.runs import Job, Placement, Run, RunState
 from aiplane.core.scheduling.snapshot import PendingRun, RunningRun
-from aiplane.core.workloads import Workload
+from aiplane.core.workloads import AcceleratorOption, Workload
+
+# A run that has outlived its estimate is taken to be nearly done, never done: a floor keeps
+# its estimated end after now and its expected cost above zero.
+MIN_REMAINING_FRACTION = 0.01
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,6 @@ class Progress:
 @dataclass(frozen=True)
 class EndedAttempt:
     progress: Progress  # including this attempt
-    saved_s: float  # wall seconds of the attempt its last checkpoint kept
     rework_gpu_s: float  # GPU-seconds of the attempt that were lost
 
 
@@ -52,17 +56,38 @@ def fold_attempt(
             progress.attained_gpu_s + elapsed * gpus,
             progress.checkpointed_hours + saved * speed / 3600,
         ),
-        saved,
         (elapsed - saved) * gpus,
     )
 
 
-def option_speed(workload: Workload, placement: Placement) -> float:
-    """The relative speed of the accelerator option ``placement`` runs ``workload`` on."""
+def remaining_hours(hours: float, checkpointed_hours: float) -> float:
+    """Hours of work (at speed 1.0) left of ``hours`` once ``checkpointed_hours`` are saved:
+    the one estimate of what is left, for pricing, backfill, ordering and the simulator."""
+    return max(hours - checkpointed_hours, hours * MIN_REMAINING_FRACTION)
+
+
+def estimated_end(
+    workload: Workload, checkpointed_hours: float, speed: float, start: float
+) -> float | None:
+    """When an attempt started at ``start`` at ``speed`` ends by the workload's estimate;
+    None without one. A pending run (start: now) and a running one get the same end."""
+    if workload.estimated_hours is None:
+        return None
+    return start + remaining_hours(workload.estimated_hours, checkpointed_hours) / speed * 3600
+
+
+def option_for(workload: Workload, accelerator: str | None) -> AcceleratorOption | None:
+    """The workload's option for ``accelerator``; None for one it does not list (or CPUs)."""
     for option in workload.accelerators:
-        if option.name == placement.accelerator:
-            return option.speed
-    return 1.0
+        if option.name == accelerator:
+            return option
+    return None
+
+
+def option_speed(workload: Workload, accelerator: str | None) -> float:
+    """The relative speed of ``workload`` on ``accelerator`` (1.0 for one it does not list)."""
+    option = option_for(workload, accelerator)
+    return option.speed if option is not None else 1.0
 
 
 def placement_gpus(placement: Placement) -> float:
@@ -73,21 +98,32 @@ def progress_of(run: Run) -> Progress:
     return Progress(run.attained_gpu_s, run.checkpointed_hours)
 
 
+def preempted(run: Run, at: float, reason: str) -> Run:
+    """``run`` (starting or running) stopped for other work, keeping when its attempt began:
+    a run preempted while starting has no ``started_at``, and the move to preempted replaces
+    the ``updated_at`` its attempt is counted from (``attempt_start``)."""
+    stopped = run.transition(RunState.PREEMPTED, at, reason)
+    return replace(stopped, started_at=attempt_start(run))
+
+
 def requeue(run: Run, workload: Workload, at: float, reason: str) -> Run:
     """A preempted run back in the queue, its ended attempt folded into its progress.
 
-    An attempt that never reported running did no work, so it adds nothing.
+    The attempt counts from when it began to hold capacity, as metering bills it, to its move
+    to preempted (``updated_at``; the requeue may come later, after a failed first try). An
+    attempt preempted while starting adds its service but has no checkpoint to keep (only a
+    running run is credited one).
     """
     if run.state is not RunState.PREEMPTED:
         raise ValueError(f"run {run.id} is {run.state}: only a preempted run is requeued")
     progress = progress_of(run)
-    if run.placement is not None and run.started_at is not None:
+    if run.placement is not None:
         progress = fold_attempt(
             progress,
-            started_at=run.started_at,
-            ended_at=run.finished_at if run.finished_at is not None else at,
+            started_at=attempt_start(run),
+            ended_at=run.updated_at,
             gpus=placement_gpus(run.placement),
-            speed=option_speed(workload, run.placement),
+            speed=option_speed(workload, run.placement.accelerator),
             last_checkpoint_at=run.last_checkpoint_at,
         ).progress
     folded = replace(
@@ -137,6 +173,7 @@ def running_input(
     started_at: float,
     last_checkpoint_at: float | None,
     progress: Progress,
+    attempt: int,
 ) -> RunningRun:
     return RunningRun(
         run_id=run_id,
@@ -149,6 +186,7 @@ def running_input(
         # Service from earlier attempts; the current attempt's is GPUs x (now - started_at).
         attained_gpu_s=progress.attained_gpu_s,
         checkpointed_hours=progress.checkpointed_hours,
+        attempt=attempt,
     )
 
 
@@ -170,7 +208,8 @@ def running_of(job: Job, run: Run) -> RunningRun:
         job.workload,
         run.placement,
         job.submitted_at,
-        run.started_at if run.started_at is not None else run.updated_at,
+        attempt_start(run),
         run.last_checkpoint_at,
         progress_of(run),
+        run.attempt,
     )

@@ -55,6 +55,7 @@ class RunningRun:
     attained_gpu_s: float = 0.0
     # Hours of work saved by earlier attempts: this attempt only has the rest to do.
     checkpointed_hours: float = 0.0
+    attempt: int = 1
 
     @property
     def gpus(self) -> float:

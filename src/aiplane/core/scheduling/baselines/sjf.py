@@ -13,6 +13,7 @@ import math
 
 from aiplane.core.scheduling.baselines.placer import OfferCache, Placer
 from aiplane.core.scheduling.decisions import Decision
+from aiplane.core.scheduling.inputs import remaining_hours
 from aiplane.core.scheduling.snapshot import PendingRun, Snapshot
 
 _EXPLANATION = {"policy": "sjf", "order": "shortest remaining estimate (oracle)"}
@@ -20,7 +21,7 @@ _EXPLANATION = {"policy": "sjf", "order": "shortest remaining estimate (oracle)"
 
 def _remaining(run: PendingRun) -> tuple[float, float, str]:
     hours = run.workload.estimated_hours
-    left = math.inf if hours is None else max(0.0, hours - run.checkpointed_hours)
+    left = math.inf if hours is None else remaining_hours(hours, run.checkpointed_hours)
     return (left, run.submitted_at, run.run_id)
 
 

@@ -1,0 +1,147 @@
+"""The live cycle's two-write preemption never strands a run, and its reads never skip one."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from aiplane.backends.base import Backend, BackendConfig, Handle
+from aiplane.backends.fake.backend import FakeBackend
+from aiplane.backends.registry import PoolBackends
+from aiplane.core.errors import BackendError
+from aiplane.core.fleet import Fleet
+from aiplane.core.runs import Job, Run, RunState
+from aiplane.core.scheduling.decisions import Decision, Preempt, Wait
+from aiplane.core.scheduling.snapshot import Snapshot
+from aiplane.services.metering import preemption_hook
+from aiplane.services.scheduling import LiveState, run_cycle
+from aiplane.store.memory import MemoryStore
+from tests.builders import workload
+from tests.services.fleets import apply_fleet, stored_fleet
+
+from .test_metering import FLEET, T0, start, submit
+
+
+class _Decides:
+    name = "scripted"
+
+    def __init__(self, *decisions: Decision) -> None:
+        self.decisions = list(decisions)
+
+    def decide(self, _snapshot: Snapshot) -> list[Decision]:
+        return self.decisions
+
+
+class _Stops(FakeBackend):
+    """A fake whose stops fail ``failures`` times, then run ``on_stop`` and succeed."""
+
+    def __init__(self, failures: int = 0, on_stop: object = None) -> None:
+        super().__init__()
+        self.failures = failures
+        self.on_stop = on_stop
+        self.stops = 0
+
+    def cancel(self, handle: Handle, grace_s: float = 5.0) -> None:
+        self.stops += 1
+        if self.failures:
+            self.failures -= 1
+            raise BackendError("the cluster did not answer")
+        if callable(self.on_stop):
+            self.on_stop()
+        super().cancel(handle, grace_s)
+
+
+def _backends(tmp: Path, backend: _Stops) -> PoolBackends:
+    def build(work_root: Path, config: BackendConfig) -> Backend:  # noqa: ARG001
+        return backend
+
+    return PoolBackends(tmp, factories={"emulated": build})
+
+
+def _plane() -> tuple[MemoryStore, Fleet, Run]:
+    store = MemoryStore()
+    apply_fleet(store, FLEET, T0)
+    fleet = stored_fleet(store)
+    assert fleet is not None
+    running = start(store, submit(store), T0 + 60)
+    with_handles = replace(running, handles=({"id": "replica-0"},))
+    store.jobs.update_run(with_handles, RunState.RUNNING)
+    return store, fleet, with_handles
+
+
+def test_a_victim_cancelled_before_its_requeue_does_not_abort_the_cycle(tmp_path: Path) -> None:
+    store, fleet, victim = _plane()
+    waiting = store.jobs.run_for_job(submit(store))
+
+    def user_cancels() -> None:  # between the two writes of the preemption
+        stored = store.jobs.get_run(victim.id)
+        store.jobs.update_run(stored.transition(RunState.CANCELLED, T0 + 600), stored.state)
+
+    backends = _backends(tmp_path, _Stops(on_stop=user_cancels))
+    policy = _Decides(Preempt(victim.id, waiting.id, "make room"), Wait(waiting.id, "later"))
+    result = run_cycle(store, fleet, policy, T0 + 600, backends=backends)
+
+    assert result.preempted == 1 and result.refused == result.stale == 0
+    assert store.jobs.get_run(victim.id).state is RunState.CANCELLED
+    assert store.jobs.get_run(waiting.id).reason == "later"  # the cycle went on
+
+
+def test_a_victim_whose_stop_failed_is_stopped_again_and_requeued_next_cycle(
+    tmp_path: Path,
+) -> None:
+    store, fleet, victim = _plane()
+    backend = _Stops(failures=1)
+    backends = _backends(tmp_path, backend)
+    stopped = preemption_hook(fleet)
+    policy = _Decides(Preempt(victim.id, "other", "make room"))
+    with pytest.raises(BackendError, match="did not answer"):
+        run_cycle(store, fleet, policy, T0 + 600, backends=backends, on_run_stopped=stopped)
+    assert store.jobs.get_run(victim.id).state is RunState.PREEMPTED
+
+    state = LiveState()
+    run_cycle(store, fleet, _Decides(), T0 + 900, backends=backends, state=state)
+
+    again = store.jobs.get_run(victim.id)
+    assert (again.state, again.attempt) == (RunState.PENDING, 2)
+    assert backend.stops == 2
+    # The attempt is folded up to its preemption, not to the late requeue: 16 GPUs x 540 s.
+    assert again.attained_gpu_s == pytest.approx(16 * 540)
+    assert state.pending[victim.id].attained_gpu_s == again.attained_gpu_s
+    [usage] = store.usage.overlapping(T0, T0 + 86400)
+    assert (usage.outcome, usage.end) == ("preempted", T0 + 600)
+
+
+def _add(store: MemoryStore, i: int, state: RunState, at: float) -> None:
+    job = Job(f"j{i:03d}", workload(gpus=1), at, "me")
+    run = Run(f"r{i:03d}", job.id, RunState.PENDING, at, at)
+    store.jobs.add(job, run)
+    if state is not RunState.PENDING:
+        store.jobs.update_run(run.transition(RunState.CANCELLED, at), RunState.PENDING)
+
+
+def test_a_sync_reads_every_page_of_updates() -> None:
+    store = MemoryStore()
+    fleet = Fleet(sites=())
+    state = LiveState(resync_s=1e9, overlap_s=0.0, page=2)
+    state.load(store, fleet, T0)
+    for i in range(7):  # more than three pages, some of them at one instant
+        _add(store, i, RunState.PENDING, T0 + 10 + (i // 3))
+    state.sync(store, fleet, T0 + 20)
+    assert sorted(state.pending) == [f"r{i:03d}" for i in range(7)]
+    for i in range(7):  # all updated later than the pending ones: still seen
+        run = store.jobs.get_run(f"r{i:03d}")
+        store.jobs.update_run(run.transition(RunState.CANCELLED, T0 + 30), RunState.PENDING)
+    state.sync(store, fleet, T0 + 40)
+    assert state.pending == {} and state.full_loads == 1
+
+
+def test_a_load_pages_through_every_run() -> None:
+    store = MemoryStore()
+    for i in range(5):
+        _add(store, i, RunState.PENDING, T0 + i)
+    _add(store, 9, RunState.CANCELLED, T0)
+    state = LiveState(page=2)
+    state.load(store, Fleet(sites=()), T0 + 10)
+    assert sorted(state.pending) == [f"r{i:03d}" for i in range(5)]
