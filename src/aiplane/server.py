@@ -85,7 +85,7 @@ def serve(
         raise
     home = LocalHome(settings.home)
     try:
-        token = cp.services.tokens.ensure_admin()
+        token = cp.services.identity.ensure_admin()
         if token is not None:
             # The local CLI's credential, like a kubeconfig: readable by this user only.
             home.write_token(token)
@@ -130,7 +130,7 @@ class EmbeddedServer:
         self.settings = settings
         self._sock = bind(host, port)  # first, as in ``serve``
         self.cp = ControlPlane.from_settings(settings)
-        token = self.cp.services.tokens.ensure_admin()
+        token = self.cp.services.identity.ensure_admin()
         if token is None:
             raise RuntimeError("EmbeddedServer needs a fresh home (its admin token exists)")
         self.token: str = token

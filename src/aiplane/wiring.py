@@ -22,18 +22,22 @@ from aiplane.notify.base import Notifier
 from aiplane.notify.webhook import WebhookNotifier
 from aiplane.pricing.base import PriceBook
 from aiplane.pricing.catalog import configured_catalog
+from aiplane.services.access import Access, TokenAuthenticator
+from aiplane.services.audit import AuditLog
 from aiplane.services.budgets import BudgetCache
 from aiplane.services.container import Services
 from aiplane.services.cost_service import CostService
 from aiplane.services.execution import Executor
 from aiplane.services.fleet import FleetCache, FleetService
+from aiplane.services.identity import IdentityService
 from aiplane.services.jobs import JobService
 from aiplane.services.metrics import MetricsService
 from aiplane.services.ports import FleetDocuments
 from aiplane.services.scheduling import LiveState
 from aiplane.services.system import SystemService
 from aiplane.services.telemetry import TelemetryRecorder
-from aiplane.services.tokens import TokenService
+from aiplane.signing.base import Signer
+from aiplane.signing.ed25519 import Ed25519Signer
 from aiplane.specs import fleet_from_document, fleet_to_document
 from aiplane.store.base import Store
 from aiplane.telemetry.base import TelemetrySource
@@ -70,6 +74,8 @@ class SpecFleetDocuments:
 
 
 TELEMETRY_MODES = ("auto", "nvml", "off")
+# The control plane's signing key, under its home (mode 0600).
+SIGNING_KEY_FILE = "signing-key.pem"
 
 
 def telemetry_source(settings: Settings) -> TelemetrySource | None:
@@ -127,8 +133,15 @@ class ControlPlane:
     # Given when the backends were built over it (``from_settings``); else built here.
     fleet_cache: InitVar[FleetCache | None] = None
     budgets: BudgetCache = field(default_factory=BudgetCache)
+    # The control plane's key: it signs the audit log. None: the key file under the home.
+    signer: Signer | None = None
 
     def __post_init__(self, fleet_cache: FleetCache | None) -> None:
+        if self.signer is None:
+            self.signer = Ed25519Signer.from_file(self.settings.home / SIGNING_KEY_FILE)
+        self.audit = AuditLog(self.store, self.signer, self.clock)
+        tokens = TokenAuthenticator(self.store, self.clock)
+        self.access = Access(self.audit, [tokens], on_change=tokens.forget)
         self.fleets = fleet_cache or FleetCache(self.store, self.documents)
         self.executor = Executor(
             self.store,
@@ -173,7 +186,9 @@ class ControlPlane:
             costs=CostService(
                 self.store, self.fleets, self.budgets, self.telemetry, self.parquet, self.clock
             ),
-            tokens=TokenService(self.store, self.clock),
+            identity=IdentityService(self.store, self.access, self.audit, self.clock),
+            access=self.access,
+            audit=self.audit,
             system=SystemService(__version__, os.getpid()),
             metrics=MetricsService(self.store, self.telemetry, self.clock, self.fleets.current),
         )

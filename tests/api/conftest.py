@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 from aiplane.api.app import create_app
 from aiplane.backends.registry import PoolBackends
 from aiplane.config import Settings
-from aiplane.core.auth import Role
 from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
 from aiplane.store.memory import MemoryStore
 from aiplane.wiring import ControlPlane
+from tests.identities import role_headers
 
 
 @dataclass
@@ -51,9 +51,6 @@ def api(cp: ControlPlane) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def tokens(cp: ControlPlane) -> dict[Role, dict[str, str]]:
-    out = {}
-    for role in Role:
-        _, plaintext = cp.services.tokens.create(f"{role}-user", role)
-        out[role] = {"Authorization": f"Bearer {plaintext}"}
-    return out
+def tokens(cp: ControlPlane) -> dict[str, dict[str, str]]:
+    """Bearer headers by role: viewer and member of team "t", operator, admin."""
+    return role_headers(cp.services)

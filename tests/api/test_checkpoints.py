@@ -6,7 +6,6 @@ from dataclasses import replace
 
 from fastapi.testclient import TestClient
 
-from aiplane.core.auth import Role
 from aiplane.core.runs import Job, Run, RunState
 from aiplane.wiring import ControlPlane
 from tests.builders import workload
@@ -22,13 +21,13 @@ def _job(cp: ControlPlane, state: RunState) -> str:
 
 
 def test_a_member_reports_a_checkpoint_of_a_running_job(
-    api: TestClient, cp: ControlPlane, tokens: dict[Role, dict[str, str]]
+    api: TestClient, cp: ControlPlane, tokens: dict[str, dict[str, str]]
 ) -> None:
     job_id = _job(cp, RunState.RUNNING)
     url = f"/api/v1/jobs/{job_id}/checkpoints"
     body = {"uri": "s3://b/step-7", "saved_at": 30.0}
-    assert api.post(url, json=body, headers=tokens[Role.VIEWER]).status_code == 403
-    response = api.post(url, json=body, headers=tokens[Role.MEMBER])
+    assert api.post(url, json=body, headers=tokens["viewer"]).status_code == 403
+    response = api.post(url, json=body, headers=tokens["member"])
     assert response.status_code == 201, response.text
     assert response.json() == {
         "job_id": job_id,
@@ -42,10 +41,10 @@ def test_a_member_reports_a_checkpoint_of_a_running_job(
 
 
 def test_a_job_that_is_not_running_cannot_report_one(
-    api: TestClient, cp: ControlPlane, tokens: dict[Role, dict[str, str]]
+    api: TestClient, cp: ControlPlane, tokens: dict[str, dict[str, str]]
 ) -> None:
     job_id = _job(cp, RunState.PENDING)
     response = api.post(
-        f"/api/v1/jobs/{job_id}/checkpoints", json={"uri": "x"}, headers=tokens[Role.MEMBER]
+        f"/api/v1/jobs/{job_id}/checkpoints", json={"uri": "x"}, headers=tokens["member"]
     )
     assert response.status_code == 409

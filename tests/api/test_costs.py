@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 from aiplane.cli.commands import cost_reports
 from aiplane.cli.main import app as cli
 from aiplane.client import Client
-from aiplane.core.auth import Role
 from aiplane.core.cost.focus import COLUMNS
 from aiplane.core.errors import StoreError
 from aiplane.wiring import ControlPlane
@@ -48,8 +47,8 @@ def get(api: TestClient, headers: dict[str, str], path: str, **params: Any) -> A
 
 
 @pytest.mark.usefixtures("seeded")
-def test_reports_by_each_dimension(api: TestClient, tokens: dict[Role, dict[str, str]]) -> None:
-    viewer = tokens[Role.VIEWER]
+def test_reports_by_each_dimension(api: TestClient, tokens: dict[str, dict[str, str]]) -> None:
+    viewer = tokens["viewer"]
     r = get(api, viewer, "report", by="team", **{"from": "2025-06-01", "to": "2025-06-11"})
     assert (r["from"], r["to"]) == ("2025-06-01T00:00:00Z", "2025-06-11T00:00:00Z")
     rows = {row["key"]: row for row in r["rows"]}
@@ -72,13 +71,13 @@ def test_reports_by_each_dimension(api: TestClient, tokens: dict[Role, dict[str,
 
 @pytest.mark.usefixtures("seeded")
 def test_an_export_whose_usage_cannot_be_read_is_an_error_not_a_short_file(
-    api: TestClient, cp: ControlPlane, tokens: dict[Role, dict[str, str]], monkeypatch: Any
+    api: TestClient, cp: ControlPlane, tokens: dict[str, dict[str, str]], monkeypatch: Any
 ) -> None:
     def unreadable(*_: object) -> list[object]:
         raise StoreError("the database went away")
 
     monkeypatch.setattr(cp.store.usage, "overlapping", unreadable)
-    response = api.get("/api/v1/costs/export", headers=tokens[Role.VIEWER])
+    response = api.get("/api/v1/costs/export", headers=tokens["viewer"])
     # Before the headers: a 503 with the error body, not a 200 cut short after them.
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "store_error"
@@ -86,9 +85,9 @@ def test_an_export_whose_usage_cannot_be_read_is_an_error_not_a_short_file(
 
 @pytest.mark.usefixtures("seeded")
 def test_focus_export_as_csv_and_parquet(
-    api: TestClient, tokens: dict[Role, dict[str, str]]
+    api: TestClient, tokens: dict[str, dict[str, str]]
 ) -> None:
-    viewer = tokens[Role.VIEWER]
+    viewer = tokens["viewer"]
     response = api.get("/api/v1/costs/export", headers=viewer, params={"from": "2025-06-01"})
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
@@ -104,11 +103,11 @@ def test_focus_export_as_csv_and_parquet(
 
 
 def test_budgets_block_submissions_with_402(
-    seeded: ControlPlane, api: TestClient, tokens: dict[Role, dict[str, str]]
+    seeded: ControlPlane, api: TestClient, tokens: dict[str, dict[str, str]]
 ) -> None:
     seeded.store.usage.add(usage("r3", JUNE + 3 * DAY, 20))  # research: $640 of $500
     # research's own monthly budget replaces the one its budget_usd_per_month would make.
-    (budget,) = get(api, tokens[Role.VIEWER], "budgets")
+    (budget,) = get(api, tokens["viewer"], "budgets")
     assert (budget["name"], budget["actions"], budget["spent_usd"]) == (
         "research-hard",
         ["block"],
@@ -117,15 +116,15 @@ def test_budgets_block_submissions_with_402(
     assert budget["implicit"] is False
     spec = {"name": "ft", "team": "research", "kind": "finetune", "run": "true"}
     response = api.post(
-        "/api/v1/jobs", headers=tokens[Role.MEMBER], json={"spec": spec, "source": "w.yaml"}
+        "/api/v1/jobs", headers=tokens["member"], json={"spec": spec, "source": "w.yaml"}
     )
     assert response.status_code == 402
     assert response.json()["error"]["code"] == "budget_exceeded"
 
 
 @pytest.mark.usefixtures("seeded")
-def test_forecast_anomalies_and_alerts(api: TestClient, tokens: dict[Role, dict[str, str]]) -> None:
-    viewer = tokens[Role.VIEWER]
+def test_forecast_anomalies_and_alerts(api: TestClient, tokens: dict[str, dict[str, str]]) -> None:
+    viewer = tokens["viewer"]
     forecasts = {f["team"]: f for f in get(api, viewer, "forecast")}
     assert forecasts["research"]["spent_usd"] == 320.0
     assert forecasts["research"]["expected_usd"] >= 320.0
@@ -137,10 +136,10 @@ def test_forecast_anomalies_and_alerts(api: TestClient, tokens: dict[Role, dict[
 def run_cli(
     seeded: ControlPlane,  # noqa: ARG001 (requested for the costs it stores)
     api: TestClient,
-    tokens: dict[Role, dict[str, str]],
+    tokens: dict[str, dict[str, str]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> Any:
-    token = tokens[Role.VIEWER]["Authorization"].removeprefix("Bearer ")
+    token = tokens["viewer"]["Authorization"].removeprefix("Bearer ")
 
     def client() -> Client:
         # The app in this process, through the client's own transport seam.

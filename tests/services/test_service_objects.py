@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiplane.services.tokens import TokenService
 
 from aiplane.backends.base import Backend, BackendConfig, Handle
 from aiplane.backends.fake import FakeBackend, FakeCluster
@@ -28,7 +29,6 @@ from aiplane.services.fleet import FleetCache, FleetService
 from aiplane.services.jobs import JobService
 from aiplane.services.scheduling import run_cycle
 from aiplane.services.telemetry import TelemetryRecorder
-from aiplane.services.tokens import TokenService
 from aiplane.services.types import ExportFormat
 from aiplane.specs import workload_from_document
 from aiplane.store.base import UnitOfWork

@@ -1,4 +1,8 @@
-"""Request dependencies: the services and the caller's identity and role."""
+"""Request dependencies: the services and the caller.
+
+Routes take :data:`Authenticated` (the caller behind the bearer credential) and pass it to the
+services, which ask the policy (``core.auth.can``) before they read or change anything.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from aiplane.core.auth import Role, TokenRecord
+from aiplane.core.auth import Caller, GlobalRole
+from aiplane.core.errors import PermissionDeniedError
 from aiplane.services.container import Services
 
-_bearer = HTTPBearer(auto_error=False, description="An aiplane API token")
+_bearer = HTTPBearer(auto_error=False, description="An aiplane API token, or an OIDC ID token")
 
 
 def services(request: Request) -> Services:
@@ -22,19 +27,33 @@ def services(request: Request) -> Services:
 Svc = Annotated[Services, Depends(services)]
 
 
-def require(role: Role) -> Callable[..., TokenRecord]:
-    """A dependency that authenticates the caller and checks they hold at least ``role``."""
+def authenticated(
+    request: Request,
+    svc: Svc,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    caller = svc.access.authenticate(credentials.credentials if credentials else None)
+    # For the audit of calls that fail further in (see ``errors.install``).
+    request.state.caller = caller
+    return caller
 
-    def check(
-        svc: Svc,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> TokenRecord:
-        return svc.tokens.authorize(credentials.credentials if credentials else None, role)
+
+Authenticated = Annotated[Caller, Depends(authenticated)]
+
+
+# -- transitional (removed when every route passes its caller to the services) -------------
+def _global(required: GlobalRole | None) -> Callable[..., Caller]:
+    def check(caller: Authenticated) -> Caller:
+        role = caller.principal.global_role
+        ok = required is None or role is GlobalRole.ADMIN or role is required
+        if not ok:
+            raise PermissionDeniedError(f"this needs the {required} role")
+        return caller
 
     return check
 
 
-Viewer = Annotated[TokenRecord, Depends(require(Role.VIEWER))]
-Member = Annotated[TokenRecord, Depends(require(Role.MEMBER))]
-Operator = Annotated[TokenRecord, Depends(require(Role.OPERATOR))]
-Admin = Annotated[TokenRecord, Depends(require(Role.ADMIN))]
+Viewer = Authenticated
+Member = Authenticated
+Operator = Annotated[Caller, Depends(_global(GlobalRole.OPERATOR))]
+Admin = Annotated[Caller, Depends(_global(GlobalRole.ADMIN))]

@@ -10,21 +10,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aiplane.services.access import Access
+from aiplane.services.audit import AuditLog
 from aiplane.services.cost_service import CostService
 from aiplane.services.fleet import FleetService
+from aiplane.services.identity import IdentityService
 from aiplane.services.jobs import JobService
 from aiplane.services.metrics import MetricsService
 from aiplane.services.system import SystemService
-from aiplane.services.tokens import TokenService
 
 __all__ = [
+    "Access",
+    "AuditLog",
     "CostService",
     "FleetService",
+    "IdentityService",
     "JobService",
     "MetricsService",
     "Services",
     "SystemService",
-    "TokenService",
 ]
 
 
@@ -33,6 +37,8 @@ class Services:
     jobs: JobService
     fleet: FleetService
     costs: CostService
-    tokens: TokenService
+    identity: IdentityService
+    access: Access
+    audit: AuditLog
     system: SystemService
     metrics: MetricsService

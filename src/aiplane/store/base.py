@@ -2,8 +2,9 @@
 
 Every member (memory, SQL on SQLite and PostgreSQL) passes ``tests/store/``.
 
-A :class:`Store` exposes one repository per aggregate (``tokens``, ``fleets``, ``jobs`` with
-their runs, ``events``, ``usage``, ``alerts``); on the store itself each call is a transaction
+A :class:`Store` exposes one repository per aggregate (``principals`` with their team
+memberships, ``tokens``, ``audit``, ``fleets``, ``jobs`` with their runs, ``events``, ``usage``,
+``alerts``); on the store itself each call is a transaction
 of its own. Writes that belong together go through a unit of work::
 
     with store.unit_of_work() as uow:
@@ -31,12 +32,13 @@ protocol here, one attribute of :class:`Repositories`, and one module per member
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aiplane.core.auth import TokenRecord
+from aiplane.core.audit import AuditEntry, AuditHead
+from aiplane.core.auth import Principal, TokenRecord
 from aiplane.core.cost.alerts import AlertStatus, CostAlert
 from aiplane.core.cost.usage import UsageInterval
 from aiplane.core.events import Event
@@ -50,6 +52,42 @@ class FleetRecord:
     applied_at: float
 
 
+class PrincipalRepository(Protocol):
+    """Users and service accounts with their team memberships (one aggregate)."""
+
+    def add(self, principal: Principal) -> None:
+        """Raises ConflictError when the id, the name, the e-mail or the OIDC subject is
+        taken."""
+        ...
+
+    def get(self, principal_id: str) -> Principal:
+        """Raises NotFoundError."""
+        ...
+
+    def by_name(self, name: str) -> Principal | None: ...
+
+    def by_subject(self, subject: str) -> Principal | None: ...
+
+    def by_email(self, email: str) -> Principal | None:
+        """Matched case-insensitively."""
+        ...
+
+    def listing(self) -> list[Principal]:
+        """Every principal, by name."""
+        ...
+
+    def members(self, team: str) -> list[Principal]:
+        """The principals with a role in ``team``, by name."""
+        ...
+
+    def update(self, principal: Principal) -> None:
+        """Replace the stored principal with its id, memberships included. Raises NotFoundError,
+        or ConflictError when the new name, e-mail or subject is another's."""
+        ...
+
+    def count(self) -> int: ...
+
+
 class TokenRepository(Protocol):
     def add(self, token: TokenRecord) -> None:
         """Raises ConflictError when the id or the hash is stored already."""
@@ -57,7 +95,56 @@ class TokenRepository(Protocol):
 
     def by_hash(self, token_hash: str) -> TokenRecord | None: ...
 
+    def get(self, token_id: str) -> TokenRecord:
+        """Raises NotFoundError."""
+        ...
+
+    def listing(self, principal_id: str | None = None) -> list[TokenRecord]:
+        """The tokens of one principal (or of all), newest first, revoked and expired ones
+        included."""
+        ...
+
+    def revoke(self, token_id: str, at: float) -> TokenRecord:
+        """Mark revoked at ``at`` (a token revoked already keeps its first time) and return it.
+        Raises NotFoundError."""
+        ...
+
     def count(self) -> int: ...
+
+
+# Builds the entry for a record from its sequence number and the previous entry's hash.
+Seal = Callable[[int, str], AuditEntry]
+
+
+class AuditRepository(Protocol):
+    """The append-only, hash-chained audit log (``core/audit.py``) and its head."""
+
+    def append(self, seal: Seal) -> AuditEntry:
+        """Append the entry ``seal(seq, prev_hash)`` makes, where ``seq`` and
+        ``prev_hash`` follow the newest entry (1 and ``GENESIS`` for the first), and move the
+        head to it. Appends are serialised, across processes too: two never get one ``seq``."""
+        ...
+
+    def entries(self, *, after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        """Up to ``limit`` entries with ``seq > after_seq`` in sequence order, as stored:
+        what ``verify`` and ``export`` page through."""
+        ...
+
+    def search(
+        self,
+        *,
+        since: float | None = None,
+        actor: str | None = None,
+        resource: str | None = None,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        """The newest ``limit`` entries at or after ``since``, of ``actor``, on ``resource``
+        (exact, or a prefix ending in ``/``: ``job/`` matches every job), oldest first."""
+        ...
+
+    def head(self) -> AuditHead | None:
+        """The head kept beside the log (None before the first entry)."""
+        ...
 
 
 class FleetRepository(Protocol):
@@ -181,7 +268,13 @@ class Repositories(Protocol):
     or on their own."""
 
     @property
+    def principals(self) -> PrincipalRepository: ...
+
+    @property
     def tokens(self) -> TokenRepository: ...
+
+    @property
+    def audit(self) -> AuditRepository: ...
 
     @property
     def fleets(self) -> FleetRepository: ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from aiplane.core.auth import Role
+from aiplane.core.auth import GlobalRole, PrincipalKind, TeamRole
 
 
 class Health(BaseModel):
@@ -15,16 +15,23 @@ class Health(BaseModel):
 
 class WhoAmI(BaseModel):
     name: str
-    role: Role
+    kind: PrincipalKind
+    global_role: GlobalRole | None = None
+    teams: dict[str, TeamRole] = Field(default_factory=dict)
+    via: str = Field("token", description="token or oidc")
 
 
 class TokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
-    role: Role
+    principal: str | None = Field(None, description="whose token; default the caller's own")
+    expires_in_s: float | None = Field(None, gt=0, description="lifetime; default none")
 
 
 class TokenOut(BaseModel):
     id: str
     name: str
-    role: Role
+    principal: str
+    created_at: float
+    expires_at: float | None = None
+    revoked_at: float | None = None
     token: str | None = Field(None, description="shown once, at creation")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from aiplane.api.deps import Admin, Svc, Viewer
+from aiplane.api.deps import Authenticated, Svc
 from aiplane.api.errors import AUTHENTICATED
 from aiplane.wire.system import Health, TokenIn, TokenOut, WhoAmI
 
@@ -19,8 +19,11 @@ def health(svc: Svc) -> Health:
 
 
 @router.get("/whoami", response_model=WhoAmI, responses=AUTHENTICATED)
-def whoami(caller: Viewer) -> WhoAmI:
-    return WhoAmI(name=caller.name, role=caller.role)
+def whoami(caller: Authenticated) -> WhoAmI:
+    p = caller.principal
+    return WhoAmI(
+        name=p.name, kind=p.kind, global_role=p.global_role, teams=caller.teams(), via=caller.via
+    )
 
 
 @router.post(
@@ -29,6 +32,15 @@ def whoami(caller: Viewer) -> WhoAmI:
     status_code=status.HTTP_201_CREATED,
     responses=AUTHENTICATED,
 )
-def new_token(body: TokenIn, svc: Svc, _: Admin) -> TokenOut:
-    record, plaintext = svc.tokens.create(body.name, body.role)
-    return TokenOut(id=record.id, name=record.name, role=record.role, token=plaintext)
+def new_token(body: TokenIn, svc: Svc, caller: Authenticated) -> TokenOut:
+    record, plaintext, holder = svc.identity.create_token(
+        caller, body.name, body.principal, body.expires_in_s
+    )
+    return TokenOut(
+        id=record.id,
+        name=record.name,
+        principal=holder.name,
+        created_at=record.created_at,
+        expires_at=record.expires_at,
+        token=plaintext,
+    )

@@ -14,102 +14,26 @@ block raises.
 from __future__ import annotations
 
 import bisect
-import json
-import threading
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aiplane.core import codec
-from aiplane.core.auth import TokenRecord
 from aiplane.core.cost.alerts import AlertStatus, CostAlert, alert_from_dict, alert_to_dict
 from aiplane.core.cost.usage import UsageInterval, usage_from_dict, usage_to_dict
 from aiplane.core.errors import ConflictError, NotFoundError, StoreError
 from aiplane.core.events import Event
 from aiplane.core.runs import Job, Run, RunState
 from aiplane.store.base import FleetRecord, Store, UnitOfWork, conflict_message
-
-
-def _freeze(data: Any) -> str:
-    # allow_nan=False: PostgreSQL rejects NaN and infinity in JSON, so every member does.
-    return json.dumps(data, allow_nan=False)
-
-
-def _thaw(text: str) -> Any:
-    return json.loads(text)
-
-
-@dataclass
-class _StoredRun:
-    # state, updated_at and revision kept decoded for filtering and compare-and-set;
-    # ``text`` is the source of truth
-    state: RunState
-    job_id: str
-    updated_at: float
-    revision: int
-    text: str
-
-
-@dataclass(frozen=True)
-class _StoredEvent:
-    id: int
-    job_id: str | None
-    text: str
-
-
-@dataclass
-class _Data:
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    in_unit: bool = False  # read and written only under ``lock``
-    tokens: dict[str, TokenRecord] = field(default_factory=dict)  # by hash; immutable values
-    fleets: list[tuple[float, str]] = field(default_factory=list)  # version n at index n - 1
-    jobs: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (team, job JSON)
-    job_ids: list[str] = field(default_factory=list)  # ascending, for keyset paging
-    runs: dict[str, _StoredRun] = field(default_factory=dict)
-    run_of_job: dict[str, str] = field(default_factory=dict)
-    events: list[_StoredEvent] = field(default_factory=list)
-    usage: dict[tuple[str, int], str] = field(default_factory=dict)  # (run, attempt) -> JSON
-    alerts: dict[str, str] = field(default_factory=dict)  # key -> JSON, in insertion order
-
-
-# Undo steps of the unit of work in progress; None for a call on the store itself.
-_Journal = list[Callable[[], object]] | None
-
-
-class _Repository:
-    def __init__(self, data: _Data, journal: _Journal) -> None:
-        self._data = data
-        self._journal = journal
-
-    @contextmanager
-    def _locked(self) -> Iterator[_Data]:
-        with self._data.lock:
-            if self._journal is None and self._data.in_unit:
-                # Only the thread running the unit of work can get here (it holds the lock).
-                raise StoreError("inside a unit of work, use its repositories, not the store's")
-            yield self._data
-
-    def _undo(self, step: Callable[[], object]) -> None:
-        if self._journal is not None:
-            self._journal.append(step)
-
-
-class _Tokens(_Repository):
-    def add(self, token: TokenRecord) -> None:
-        with self._locked() as d:
-            if token.token_hash in d.tokens or any(t.id == token.id for t in d.tokens.values()):
-                raise ConflictError(f"token {token.id} (or its hash) is already stored")
-            d.tokens[token.token_hash] = token
-            self._undo(lambda: d.tokens.pop(token.token_hash))
-
-    def by_hash(self, token_hash: str) -> TokenRecord | None:
-        with self._locked() as d:
-            return d.tokens.get(token_hash)
-
-    def count(self) -> int:
-        with self._locked() as d:
-            return len(d.tokens)
+from aiplane.store.memory.data import Data as _Data
+from aiplane.store.memory.data import Journal as _Journal
+from aiplane.store.memory.data import Repository as _Repository
+from aiplane.store.memory.data import StoredEvent as _StoredEvent
+from aiplane.store.memory.data import StoredRun as _StoredRun
+from aiplane.store.memory.data import freeze as _freeze
+from aiplane.store.memory.data import thaw as _thaw
+from aiplane.store.memory.identity import Audit, Principals, Tokens
 
 
 class _Fleets(_Repository):
@@ -323,7 +247,9 @@ class _Alerts(_Repository):
 
 class _Repositories:
     def __init__(self, data: _Data, journal: _Journal) -> None:
-        self.tokens = _Tokens(data, journal)
+        self.principals = Principals(data, journal)
+        self.tokens = Tokens(data, journal)
+        self.audit = Audit(data, journal)
         self.fleets = _Fleets(data, journal)
         self.jobs = _Jobs(data, journal)
         self.events = _Events(data, journal)

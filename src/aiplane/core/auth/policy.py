@@ -1,0 +1,188 @@
+"""The one policy function: ``can(caller, action, resource)`` -> allow or deny, with a reason.
+
+Every route reaches it through the services (``services/access.py``); the rules are a table,
+so that a test can walk it. Three kinds of action:
+
+- team actions: allowed to a principal holding at least the listed role in the resource's
+  team; operators and admins hold every read and may cancel; work of a team the caller is not
+  in is *hidden* (answered as not found, so that its existence is not disclosed);
+- own actions: on the caller's own principal and tokens, open to every principal; an admin may
+  act on anyone's;
+- global actions: the role listed, or admin.
+
+Approving a model's promotion needs the approver role in its team and is never allowed to the
+principal who asked for it (``Resource.owner``): not even to an admin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from aiplane.core.auth.principals import Caller
+from aiplane.core.auth.roles import GlobalRole, TeamRole
+
+
+class Action(StrEnum):
+    JOB_SUBMIT = "job.submit"
+    JOB_LIST = "job.list"
+    JOB_READ = "job.read"  # the job, its events and its explanation
+    JOB_LOGS = "job.logs"
+    JOB_CANCEL = "job.cancel"
+    JOB_CHECKPOINT = "job.checkpoint"
+    COST_READ = "cost.read"  # reports, exports, anomalies, forecasts, alerts
+    BUDGET_READ = "budget.read"
+    TEAM_MEMBERS_READ = "team.members.read"
+    TEAM_MEMBERS_MANAGE = "team.members.manage"
+    MODEL_PROMOTION_APPROVE = "model.promotion.approve"
+    FLEET_READ = "fleet.read"
+    FLEET_APPLY = "fleet.apply"
+    PRINCIPAL_CREATE = "principal.create"
+    PRINCIPAL_LIST = "principal.list"
+    PRINCIPAL_READ = "principal.read"
+    PRINCIPAL_UPDATE = "principal.update"
+    TOKEN_CREATE = "token.create"
+    TOKEN_LIST = "token.list"
+    TOKEN_REVOKE = "token.revoke"
+    AUDIT_READ = "audit.read"
+
+
+# Team actions: the least team role that may do each.
+TEAM_ACTIONS: dict[Action, TeamRole] = {
+    Action.JOB_SUBMIT: TeamRole.MEMBER,
+    Action.JOB_LIST: TeamRole.VIEWER,
+    Action.JOB_READ: TeamRole.VIEWER,
+    Action.JOB_LOGS: TeamRole.VIEWER,
+    Action.JOB_CANCEL: TeamRole.MEMBER,
+    Action.JOB_CHECKPOINT: TeamRole.MEMBER,
+    Action.COST_READ: TeamRole.VIEWER,
+    Action.BUDGET_READ: TeamRole.VIEWER,
+    Action.TEAM_MEMBERS_READ: TeamRole.VIEWER,
+    Action.TEAM_MEMBERS_MANAGE: TeamRole.OWNER,
+    Action.MODEL_PROMOTION_APPROVE: TeamRole.APPROVER,
+}
+# What operators may do in every team (admins may do everything).
+OPERATOR_TEAM_ACTIONS = frozenset(
+    {
+        Action.JOB_LIST,
+        Action.JOB_READ,
+        Action.JOB_LOGS,
+        Action.JOB_CANCEL,
+        Action.COST_READ,
+        Action.BUDGET_READ,
+        Action.TEAM_MEMBERS_READ,
+    }
+)
+# Own actions: every principal on itself (resource.owner is its id); admins on anyone.
+OWN_ACTIONS = frozenset(
+    {Action.PRINCIPAL_READ, Action.TOKEN_CREATE, Action.TOKEN_LIST, Action.TOKEN_REVOKE}
+)
+# Global actions: the least global role for each; None means any principal.
+GLOBAL_ACTIONS: dict[Action, GlobalRole | None] = {
+    Action.FLEET_READ: None,
+    Action.FLEET_APPLY: GlobalRole.OPERATOR,
+    Action.PRINCIPAL_CREATE: GlobalRole.ADMIN,
+    Action.PRINCIPAL_LIST: GlobalRole.ADMIN,
+    Action.PRINCIPAL_UPDATE: GlobalRole.ADMIN,
+    Action.AUDIT_READ: GlobalRole.ADMIN,
+}
+# What a workload's own token may do, on its own job only.
+SCOPED_ACTIONS = frozenset(
+    {Action.JOB_READ, Action.JOB_LOGS, Action.JOB_CHECKPOINT, Action.PRINCIPAL_READ}
+)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What an action is on. ``team`` is the team that owns it; ``owner`` the principal id
+    that created it (the submitter, the token's holder, the author of a promotion)."""
+
+    kind: str  # job, team, cost, fleet, principal, token, audit, model
+    id: str | None = None
+    team: str | None = None
+    owner: str | None = None
+
+    def __str__(self) -> str:
+        name = self.id or self.team or ""
+        return f"{self.kind}/{name}" if name else self.kind
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+    # Denied and answered as if the resource did not exist (HTTP 404, not 403).
+    hidden: bool = False
+
+
+def _allow(reason: str) -> Decision:
+    return Decision(True, reason)
+
+
+def _deny(reason: str, *, hidden: bool = False) -> Decision:
+    return Decision(False, reason, hidden)
+
+
+def can(caller: Caller, action: Action, resource: Resource) -> Decision:
+    principal = caller.principal
+    if principal.disabled:
+        return _deny(f"principal {principal.name!r} is disabled")
+    if caller.scope is not None:
+        return _scoped(caller, action, resource)
+    if action is Action.MODEL_PROMOTION_APPROVE and resource.owner == principal.id:
+        return _deny("nobody approves their own promotion: another approver must")
+    if principal.is_admin:
+        return _allow("admin")
+    if action in TEAM_ACTIONS:
+        return _team(caller, action, resource)
+    if action in OWN_ACTIONS:
+        if resource.owner == principal.id:
+            return _allow("own")
+        return _deny(f"{action} on another principal needs the admin role")
+    required = GLOBAL_ACTIONS[action]
+    if required is None:
+        return _allow("any principal")
+    if principal.global_role is required:
+        return _allow(str(required))
+    return _deny(f"{action} needs the {required} role")
+
+
+def _team(caller: Caller, action: Action, resource: Resource) -> Decision:
+    principal = caller.principal
+    if principal.global_role is GlobalRole.OPERATOR and action in OPERATOR_TEAM_ACTIONS:
+        return _allow("operator")
+    needed = TEAM_ACTIONS[action]
+    role = caller.team_role(resource.team)
+    if role is None:
+        # A named thing of a team the caller is not in: its existence is not disclosed.
+        return _deny(
+            f"{principal.name!r} is not in team {resource.team!r}",
+            hidden=resource.id is not None or resource.kind == "team",
+        )
+    if role.allows(needed):
+        return _allow(f"{role} of team {resource.team}")
+    return _deny(f"{action} needs the {needed} role in team {resource.team!r}; {role} given")
+
+
+def _scoped(caller: Caller, action: Action, resource: Resource) -> Decision:
+    scope = caller.scope
+    assert scope is not None  # noqa: S101 (checked by the caller)
+    if action is Action.PRINCIPAL_READ and resource.owner == caller.principal.id:
+        return _allow("own")
+    own_job = resource.kind == "job" and resource.id == scope.job_id
+    if action not in SCOPED_ACTIONS or not own_job:
+        return _deny(
+            f"a workload's token acts on its own job ({scope.job_id}) only",
+            hidden=resource.kind == "job" and resource.id is not None and not own_job,
+        )
+    # Never more than the principal behind it may do.
+    return can(Caller(caller.principal, caller.via, caller.token_id), action, resource)
+
+
+def visible_teams(caller: Caller) -> frozenset[str] | None:
+    """The teams whose work and costs ``caller`` may read; None for all of them."""
+    if caller.scope is not None:
+        return frozenset({caller.scope.team})
+    if caller.principal.sees_everything:
+        return None
+    return frozenset(caller.teams())

@@ -1,0 +1,1 @@
+"""Signing keys: the control plane's own (audit entries now, artifacts later)."""
