@@ -13,6 +13,10 @@ hash, within a process and across replicas (decision 0025):
 
 The head row (id 1) is read instead of ``MAX(seq)``, inserted by the first append and moved
 by each one after, in the same transaction as the entry it points at.
+
+In a unit of work, append after the unit's other writes: the lock is held until the unit ends,
+so other appends wait that long, and on PostgreSQL a unit that locked rows after taking it could
+deadlock with one that holds those rows and waits for it (the database would fail one of them).
 """
 
 from __future__ import annotations
