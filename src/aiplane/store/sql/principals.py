@@ -61,11 +61,17 @@ def _refusing_duplicates(session: Session) -> Iterator[None]:
         ) from exc
 
 
-def _with_teams(session: Session, rows: Sequence[mappers.Values]) -> list[Principal]:
+def _with_teams(
+    session: Session, rows: Sequence[mappers.Values], *, every: bool = False
+) -> list[Principal]:
+    """``rows`` with their memberships; ``every``: the rows are all principals, so read every
+    membership rather than name thousands of ids in one IN list."""
     if not rows:
         return []
-    ids: Collection[str] = [row["id"] for row in rows]
-    stmt = select(_MEMBERS).where(_MEMBERS.c.principal_id.in_(ids))
+    stmt = select(_MEMBERS)
+    if not every:
+        ids: Collection[str] = [row["id"] for row in rows]
+        stmt = stmt.where(_MEMBERS.c.principal_id.in_(ids))
     teams: dict[str, dict[str, str]] = defaultdict(dict)
     for member in session.execute(stmt).mappings():
         teams[member["principal_id"]][member["team"]] = member["role"]
@@ -83,10 +89,10 @@ class SqlPrincipalRepository:
             found = _with_teams(session, rows)
         return found[0] if found else None
 
-    def _many(self, stmt: Any) -> list[Principal]:
+    def _many(self, stmt: Any, *, every: bool = False) -> list[Principal]:
         with self._scope() as session:
             rows = session.execute(stmt).mappings().all()
-            return _with_teams(session, rows)
+            return _with_teams(session, rows, every=every)
 
     def add(self, principal: Principal) -> None:
         with self._scope() as session:
@@ -121,7 +127,7 @@ class SqlPrincipalRepository:
         return self._one(_PRINCIPALS.c.email_lower == email.lower())
 
     def listing(self) -> list[Principal]:
-        return self._many(select(_PRINCIPALS).order_by(_PRINCIPALS.c.name))
+        return self._many(select(_PRINCIPALS).order_by(_PRINCIPALS.c.name), every=True)
 
     def members(self, team: str) -> list[Principal]:
         in_team = select(_MEMBERS.c.principal_id).where(_MEMBERS.c.team == team)
