@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from aiplane.core.audit import GENESIS, AuditEntry, AuditHead, verify_chain
-from aiplane.core.auth import GlobalRole, PrincipalKind, TeamRole
+from aiplane.core.auth import GlobalRole, Principal, PrincipalKind, TeamRole
 from aiplane.core.errors import ConflictError, NotFoundError
 from aiplane.store.base import Store
 
@@ -156,6 +156,44 @@ def test_a_unit_goes_on_after_a_principal_conflict_it_handles(store: Store) -> N
 
     assert [p.name for p in store.principals.listing()] == ["user-1", "user-3"]
     assert store.principals.get("p0001").global_role is GlobalRole.ADMIN
+
+
+@pytest.mark.parametrize("write", ["add", "update"])
+def test_racing_writers_of_one_name_have_exactly_one_winner(store: Store, write: str) -> None:
+    """Eight threads at once give one name to eight principals: one wins, the others get
+    ConflictError (never a database error, on SQLite's one writer or PostgreSQL's unique
+    index)."""
+    contenders = [f.principal(n, email=None, subject=None) for n in range(1, 9)]
+    if write == "update":
+        for p in contenders:
+            store.principals.add(p)
+    barrier = threading.Barrier(len(contenders))
+    won: list[str] = []
+    lost: list[BaseException] = []
+
+    def claim(principal: Principal) -> None:
+        barrier.wait()
+        try:
+            wanted = replace(principal, name="wanted")
+            if write == "add":
+                store.principals.add(wanted)
+            else:
+                store.principals.update(wanted)
+            won.append(principal.id)
+        except BaseException as exc:  # noqa: BLE001 (the main thread asserts on every error)
+            lost.append(exc)
+
+    threads = [threading.Thread(target=claim, args=(p,)) for p in contenders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    assert len(won) == 1, (won, lost)
+    assert len(lost) == len(contenders) - 1
+    assert all(isinstance(exc, ConflictError) for exc in lost), lost
+    winner = store.principals.by_name("wanted")
+    assert winner is not None and winner.id == won[0]
 
 
 # tokens

@@ -79,8 +79,13 @@ def _with_teams(
 
 
 class SqlPrincipalRepository:
-    def __init__(self, scope: Scope) -> None:
+    def __init__(self, scope: Scope, write_scope: Scope | None = None) -> None:
+        """``write_scope``: where ``add`` and ``update`` run. They read (what is taken) before
+        they write, so on SQLite they must hold the write lock from their BEGIN: a deferred
+        transaction that read would fail with "database is locked" once another writer has
+        committed since, where an immediate one waits its turn."""
         self._scope = scope
+        self._write_scope = write_scope if write_scope is not None else scope
 
     def _one(self, condition: ColumnElement[bool]) -> Principal | None:
         stmt = select(_PRINCIPALS).where(condition)
@@ -95,7 +100,7 @@ class SqlPrincipalRepository:
             return _with_teams(session, rows, every=every)
 
     def add(self, principal: Principal) -> None:
-        with self._scope() as session:
+        with self._write_scope() as session:
             exists = select(_PRINCIPALS.c.id).where(_PRINCIPALS.c.id == principal.id)
             if session.execute(exists).first() is not None:
                 raise ConflictError(f"principal {principal.id} is already stored")
@@ -141,7 +146,7 @@ class SqlPrincipalRepository:
     def update(self, principal: Principal) -> None:
         values = mappers.principal_values(principal)
         del values["id"]  # identity, never rewritten
-        with self._scope() as session:
+        with self._write_scope() as session:
             exists = select(_PRINCIPALS.c.id).where(_PRINCIPALS.c.id == principal.id)
             if session.execute(exists).first() is None:
                 raise NotFoundError(f"principal {principal.id} not found")

@@ -34,9 +34,9 @@ class SqlRepositories:
     """Every aggregate's repository over one scope."""
 
     def __init__(self, scope: Scope, write_scope: Scope | None = None) -> None:
-        """``write_scope``: for the repositories whose calls must begin as write transactions
-        (an audit append); ``scope`` when it serves both, as a unit of work's does."""
-        self.principals = SqlPrincipalRepository(scope)
+        """``write_scope``: for the calls that must begin as write transactions (an audit
+        append, a principal's write); ``scope`` when it serves both, as a unit of work's does."""
+        self.principals = SqlPrincipalRepository(scope, write_scope)
         self.tokens = SqlTokenRepository(scope)
         self.audit = SqlAuditRepository(scope, write_scope)
         self.fleets = SqlFleetRepository(scope)
