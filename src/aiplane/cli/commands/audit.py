@@ -67,7 +67,7 @@ def verify(
         console.print(f"audit log intact: {result.checked} entries checked")
         if result.head is not None:
             console.print("head (keep it elsewhere; pass it later as --expect):")
-            console.print(result.head.text(), highlight=False)
+            console.print(result.head.text(), highlight=False, soft_wrap=True)
     else:
         err_console.print(
             f"[bold red]audit log broken[/] at entry {result.first_bad}: "
@@ -75,7 +75,7 @@ def verify(
             highlight=False,
         )
         good = result.head.text() if result.head is not None else "none (from the first entry)"
-        err_console.print(f"last good entry: {good}", highlight=False)
+        err_console.print(f"last good entry: {good}", highlight=False, soft_wrap=True)
     if not result.ok:
         raise typer.Exit(EXIT_FAILURE)
 
