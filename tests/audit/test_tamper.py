@@ -11,6 +11,7 @@ dropped at the end of the session, so the shared server is not disturbed.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -235,3 +236,30 @@ def test_the_first_bad_of_several_is_named(log: Tampered) -> None:
         delete(LOG).where(LOG.c.seq == 5),
     )
     assert bad(log.verify())[0] == 5
+
+
+def test_verify_while_entries_are_appended_raises_no_false_alarm(log: Tampered) -> None:
+    """The kept head read before and after the entries: appends committed meanwhile (entry
+    and head together) are neither a cut tail nor entries past the head."""
+    done = threading.Event()
+    failures: list[BaseException] = []
+
+    def append() -> None:
+        try:
+            for n in range(60):
+                log.cp.audit.record_now(None, "test.append", f"test/{n}", outcome="ok")
+        except BaseException as exc:  # noqa: BLE001 (reported by the main thread)
+            failures.append(exc)
+        finally:
+            done.set()
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    results: list[Verification] = []
+    while not done.is_set() or not results:
+        results.append(log.verify(log.head))
+    writer.join()
+    assert not failures
+    assert all(r.ok for r in results), [r for r in results if not r.ok][:1]
+    final = log.verify(log.head)
+    assert final.ok and final.head is not None and final.head.seq == log.n + 60
