@@ -24,6 +24,7 @@ from aiplane.pricing.base import PriceBook
 from aiplane.pricing.catalog import configured_catalog
 from aiplane.services.access import Access, TokenAuthenticator
 from aiplane.services.audit import AuditLog
+from aiplane.services.audit_service import AuditService
 from aiplane.services.budgets import BudgetCache
 from aiplane.services.container import Services
 from aiplane.services.cost_service import CostService
@@ -189,6 +190,7 @@ class ControlPlane:
             identity=IdentityService(self.store, self.access, self.audit, self.clock),
             access=self.access,
             audit=self.audit,
+            audit_service=AuditService(self.audit, self.access),
             system=SystemService(__version__, os.getpid()),
             metrics=MetricsService(self.store, self.telemetry, self.clock, self.fleets.current),
         )

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from aiplane import __version__
 from aiplane.api import errors
-from aiplane.api.routers import checkpoints, costs, fleet, jobs, metrics, system
+from aiplane.api.routers import audit, checkpoints, costs, fleet, jobs, metrics, system
 from aiplane.services.container import Services
 from aiplane.wire import API_PREFIX
 
@@ -27,5 +27,6 @@ def create_app(services: Services) -> FastAPI:
     errors.install(app)
     for router in (system.router, fleet.router, jobs.router, checkpoints.router, costs.router):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(audit.router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks for it
     return app

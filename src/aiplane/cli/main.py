@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from aiplane import __version__
-from aiplane.cli.commands import cost, demo, fleet, jobs, server, sim, tokens
+from aiplane.cli.commands import audit, cost, demo, fleet, jobs, server, sim, tokens
 
 app = typer.Typer(
     name="aiplane",
@@ -29,6 +29,7 @@ app.add_typer(fleet.app, name="fleet")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(cost.app, name="cost")
+app.add_typer(audit.app, name="audit")
 
 
 def _version(value: bool) -> None:

@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 import httpx
 
+from aiplane.client._audit import Audit
 from aiplane.client._costs import Costs
 from aiplane.client._fleet import Fleet
 from aiplane.client._http import Http
@@ -35,6 +36,7 @@ class Client:
         self.fleet = Fleet(self._http)
         self.tokens = Tokens(self._http)
         self.costs = Costs(self._http)
+        self.audit = Audit(self._http)
 
     @classmethod
     def from_environment(

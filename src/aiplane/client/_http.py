@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -93,6 +93,12 @@ class Http:
 
     def download(self, path: str, out: Path, params: Mapping[str, Any]) -> int:
         """Stream a GET response body into ``out``; returns the bytes written."""
+        with open(out, "wb") as f:
+            return self.copy(path, f, params)
+
+    def copy(self, path: str, sink: BinaryIO, params: Mapping[str, Any]) -> int:
+        """Stream a GET response body into ``sink`` (a file, stdout); returns the bytes
+        written. The status is checked before anything is written."""
         clean = {k: v for k, v in params.items() if v is not None}
         try:
             with self._http.stream("GET", path, params=clean) as response:
@@ -100,9 +106,8 @@ class Http:
                     response.read()
                     raise ApiError.from_response(response)
                 written = 0
-                with open(out, "wb") as f:
-                    for chunk in response.iter_bytes():
-                        written += f.write(chunk)
+                for chunk in response.iter_bytes():
+                    written += sink.write(chunk)
                 return written
         except httpx.HTTPError as exc:
             raise UnreachableError(f"cannot reach {self.url}: {exc}") from exc

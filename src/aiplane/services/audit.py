@@ -9,6 +9,7 @@ Refusals are recorded in a transaction of their own (``record_now``): nothing el
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -22,11 +23,14 @@ from aiplane.core.audit import (
     verify_chain,
 )
 from aiplane.core.auth import Caller
+from aiplane.core.errors import Problem, SpecError
 from aiplane.signing.base import Signer
 from aiplane.store.base import Repositories, Store
 
 ANONYMOUS = "anonymous"
 _PAGE = 1000
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
 
 
 def actor_of(caller: Caller | None) -> str:
@@ -113,8 +117,13 @@ class AuditLog:
         since: float | None = None,
         actor: str | None = None,
         resource: str | None = None,
-        limit: int = 100,
+        limit: int = DEFAULT_LIMIT,
     ) -> list[AuditEntry]:
+        """The newest ``limit`` entries at or after ``since`` (epoch seconds), of ``actor``, on
+        ``resource`` (exact, or a prefix ending in ``/``), oldest first."""
+        problems = _search_problems(since, actor, resource, limit)
+        if problems:
+            raise SpecError("invalid audit search", problems)
         return self._store.audit.search(since=since, actor=actor, resource=resource, limit=limit)
 
     def all_entries(self) -> Iterator[AuditEntry]:
@@ -128,27 +137,93 @@ class AuditLog:
             after = page[-1].seq
 
     def export(self) -> Iterator[str]:
-        """The whole log as JSON lines, one entry each, in sequence order."""
+        """The whole log as JSON lines, one entry each, in sequence order (the form
+        ``entry_from`` reads back, so that an export can be verified away from the store)."""
         for entry in self.all_entries():
-            yield json.dumps(entry_dict(entry), sort_keys=True) + "\n"
+            yield json.dumps(entry_dict(entry), sort_keys=True, separators=(",", ":")) + "\n"
+
+    def signature_ok(self, entry: AuditEntry) -> bool:
+        signer = self._signer
+        if signer is None:
+            return True
+        try:
+            signature = bytes.fromhex(entry.signature)
+            digest = bytes.fromhex(entry.hash)
+        except ValueError:
+            return False
+        return signer.verify(digest, signature, entry.key_id)
 
     def verify(self, expected_head: AuditHead | None = None) -> Verification:
-        """Check the whole chain, its signatures, and that it reaches the head kept beside it
-        (and ``expected_head``, one recorded elsewhere, when given)."""
-        signer = self._signer
+        """Check the whole chain and its signatures in one pass, that it reaches the head kept
+        beside it and goes no further, and that it holds ``expected_head`` (one recorded
+        elsewhere earlier) when given.
 
-        def signature_ok(entry: AuditEntry) -> bool:
-            if signer is None:
-                return True
-            try:
-                signature = bytes.fromhex(entry.signature)
-                digest = bytes.fromhex(entry.hash)
-            except ValueError:
-                return False
-            return signer.verify(digest, signature, entry.key_id)
+        The kept head is read before the entries (the log must reach it: a truncated tail) and
+        again after them (the log must not pass it: entries added without the head). Appends
+        move the head in the transaction that adds the entry, so a concurrent append can make
+        neither read a false alarm."""
+        before = self._store.audit.head()
+        at_expected: list[AuditEntry] = []
 
-        kept = self._store.audit.head()
-        result = verify_chain(self.all_entries(), signature_ok, kept)
-        if result.ok and expected_head is not None:
-            return verify_chain(self.all_entries(), signature_ok, expected_head)
-        return result
+        def watched() -> Iterator[AuditEntry]:
+            for entry in self.all_entries():
+                if expected_head is not None and entry.seq == expected_head.seq:
+                    at_expected.append(entry)
+                yield entry
+
+        result = verify_chain(watched(), self.signature_ok, before)
+        after = self._store.audit.head()
+        reached = result.head.seq if result.head is not None else 0
+        # (first bad seq, why, the last good place before it): the lowest seq wins.
+        found: list[tuple[int, str, AuditHead | None]] = []
+        if not result.ok:
+            assert result.first_bad is not None  # noqa: S101 (a failed check names its entry)
+            found.append((result.first_bad, result.problem or "bad entry", result.head))
+        if expected_head is not None:
+            if at_expected and at_expected[0].hash != expected_head.hash:
+                entry = at_expected[0]
+                good = AuditHead(entry.seq - 1, entry.prev_hash) if entry.seq > 1 else None
+                found.append((entry.seq, "it is not the entry recorded as the head", good))
+            elif result.ok and reached < expected_head.seq:
+                problem = (
+                    f"the log ends at entry {reached}; it had reached entry "
+                    f"{expected_head.seq} when the expected head was recorded"
+                )
+                found.append((reached + 1, problem, result.head))
+        if result.ok:
+            found.extend(self._past_head(reached, after))
+        if not found:
+            return result
+        seq, problem, good = min(found, key=lambda bad: bad[0])
+        return Verification(False, result.checked, good, seq, problem)
+
+    @staticmethod
+    def _past_head(
+        reached: int, after: AuditHead | None
+    ) -> list[tuple[int, str, AuditHead | None]]:
+        """The log goes past the head kept beside it, read after the entries (entries added
+        without moving it, or the head row deleted). Entries between the two reads link to
+        and are checked with the ones before them."""
+        kept = after.seq if after is not None else 0
+        if reached <= kept:
+            return []
+        where = f"at entry {kept}" if after is not None else "missing"
+        problem = f"it is past the head kept beside the log ({where}): added without it"
+        return [(kept + 1, problem, after)]
+
+
+def _search_problems(
+    since: float | None, actor: str | None, resource: str | None, limit: int
+) -> list[Problem]:
+    problems = []
+    if since is not None and not math.isfinite(since):
+        problems.append(Problem("since", "not a time", repr(since), "epoch seconds"))
+    if actor is not None and not actor.strip():
+        problems.append(Problem("actor", "empty", repr(actor), "a principal's name"))
+    if resource is not None and not resource.strip():
+        problems.append(
+            Problem("resource", "empty", repr(resource), "kind/id, or a prefix such as job/")
+        )
+    if isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
+        problems.append(Problem("limit", "out of range", repr(limit), f"1 to {MAX_LIMIT}"))
+    return problems

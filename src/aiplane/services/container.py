@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from aiplane.services.access import Access
 from aiplane.services.audit import AuditLog
+from aiplane.services.audit_service import AuditService
 from aiplane.services.cost_service import CostService
 from aiplane.services.fleet import FleetService
 from aiplane.services.identity import IdentityService
@@ -22,6 +23,7 @@ from aiplane.services.system import SystemService
 __all__ = [
     "Access",
     "AuditLog",
+    "AuditService",
     "CostService",
     "FleetService",
     "IdentityService",
@@ -39,6 +41,7 @@ class Services:
     costs: CostService
     identity: IdentityService
     access: Access
-    audit: AuditLog
+    audit: AuditLog  # what services write through (no check: they are the control plane)
+    audit_service: AuditService  # reading the log, for the edges (admins)
     system: SystemService
     metrics: MetricsService
