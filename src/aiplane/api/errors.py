@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from aiplane.core import errors as e
 from aiplane.wire.errors import ErrorBody
@@ -83,6 +85,19 @@ def _problems(exc: e.AiplaneError) -> list[dict[str, Any]]:
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+def route_template(request: Request) -> str:
+    """The path template of the route ``request`` reached (``/api/v1/jobs/{job_id}/cancel``),
+    from the app's OpenAPI document (what a route is called there is what it is called in
+    the audit log); the path itself for one outside the document."""
+    state = request.app.state
+    table: list[tuple[re.Pattern[str], str]] | None = getattr(state, "route_templates", None)
+    if table is None:
+        table = [(compile_path(p)[0], p) for p in request.app.openapi().get("paths", {})]
+        state.route_templates = table
+    path = request.url.path
+    return next((template for regex, template in table if regex.match(path)), path)
+
+
 def audit_failure(request: Request, outcome: str, message: str) -> None:
     """Record a failed mutating call in the audit log: actor from ``request.state.caller``
     when authentication got that far, action "<METHOD> <route path template>". The audit log
@@ -92,8 +107,7 @@ def audit_failure(request: Request, outcome: str, message: str) -> None:
     services = getattr(request.app.state, "services", None)
     if services is None:
         return
-    route = request.scope.get("route")
-    template = getattr(route, "path", None) or request.url.path
+    template = route_template(request)
     try:
         services.audit.record_now(
             getattr(request.state, "caller", None),
