@@ -92,11 +92,9 @@ class JobService:
         self._wake = wake
         self._grace_s = cancel_grace_s
 
-    def _job(
-        self, caller: Caller, action: Action, job_id: str, repos: Repositories | None = None
-    ) -> Job:
+    def _job(self, caller: Caller, action: Action, job_id: str) -> Job:
         """The job, once the policy allows ``action`` on it (else a refusal, audited)."""
-        job = (repos or self._store).jobs.get(job_id)
+        job = self._store.jobs.get(job_id)
         self._access.check(caller, action, Resource("job", job.id, team=job.workload.team))
         return job
 
