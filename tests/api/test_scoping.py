@@ -6,13 +6,21 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from aiplane.backends.registry import PoolBackends
+from aiplane.config import Settings
 from aiplane.core.audit import AuditEntry
 from aiplane.core.cost.alerts import CostAlert
+from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
+from aiplane.store.base import Store
+from aiplane.store.memory import MemoryStore
+from aiplane.store.sql import SqlStore
 from aiplane.wiring import ControlPlane
 from tests.api.conftest import Clock
 from tests.identities import admin_caller, grant
@@ -28,6 +36,25 @@ BUDGETS = [
 
 def spec(team: str, name: str = "w") -> dict[str, Any]:
     return {"spec": {"name": name, "team": team, "kind": "batch", "run": "true"}}
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def cp(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> Iterator[ControlPlane]:
+    """The control plane over the memory store and over SQLite (the audit log's entries are
+    counted in the store the mutations are written to)."""
+    store: Store = MemoryStore()
+    if request.param == "sqlite":
+        store = SqlStore.open(f"sqlite:///{tmp_path / 'aiplane.db'}")
+    settings = Settings(home=tmp_path, database_url="memory://", catalog_dir=None)
+    plane = ControlPlane(
+        settings=settings,
+        store=store,
+        backends=PoolBackends(tmp_path / "work"),
+        policy=PriorityBestFit(),
+        clock=clock,
+    )
+    yield plane
+    store.close()
 
 
 @pytest.fixture
