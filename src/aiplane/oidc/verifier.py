@@ -3,12 +3,13 @@
 The issuer's discovery document (``<issuer>/.well-known/openid-configuration``) is read on
 the first token, not at start-up, so that the control plane starts while the provider is
 down; it names the ``jwks_uri``, whose keys PyJWT's ``PyJWKClient`` caches (a token with a
-key id it does not hold makes it fetch the set again, once, which is how a provider's key
-rotation is picked up).
+key id it does not hold makes it fetch the set again, at most every
+``refetch_cooldown_s``, which is how a provider's key rotation is picked up).
 """
 
 from __future__ import annotations
 
+import inspect
 import threading
 from typing import Any
 
@@ -33,6 +34,9 @@ ALGORITHMS = (
     "EdDSA",
 )
 DEFAULT_LEEWAY_S = 30.0
+# An unknown key id fetches the key set again at most this often: a stream of tokens with
+# made-up key ids does not become a stream of requests to the provider.
+DEFAULT_REFETCH_COOLDOWN_S = 30.0
 _KEYS_LIFESPAN_S = 300
 
 
@@ -57,6 +61,7 @@ class JwksVerifier:
         *,
         leeway_s: float = DEFAULT_LEEWAY_S,
         timeout_s: float = 5.0,
+        refetch_cooldown_s: float = DEFAULT_REFETCH_COOLDOWN_S,
     ) -> None:
         self.issuer = issuer  # what ``iss`` must equal, exactly
         self._base = issuer.rstrip("/")
@@ -64,17 +69,22 @@ class JwksVerifier:
         self.teams_claim = teams_claim
         self._leeway_s = leeway_s
         self._timeout_s = timeout_s
+        self._cooldown_s = refetch_cooldown_s
         self._keys: jwt.PyJWKClient | None = None
         self._lock = threading.Lock()
 
     def _key_client(self) -> jwt.PyJWKClient:
         with self._lock:
             if self._keys is None:
+                options: dict[str, Any] = {}
+                if "cooldown_duration" in inspect.signature(jwt.PyJWKClient).parameters:
+                    options["cooldown_duration"] = self._cooldown_s  # PyJWT 2.10 and later
                 self._keys = jwt.PyJWKClient(
                     self._discover(),
                     cache_keys=True,
                     lifespan=_KEYS_LIFESPAN_S,
                     timeout=int(max(1, self._timeout_s)),
+                    **options,
                 )
             return self._keys
 
