@@ -104,7 +104,8 @@ def test_team_members_by_role(
     # Managing: the team's owner or an admin; its members are refused, non-members (an
     # operator too, who reads but does not manage teams) are not told it exists.
     def put(headers: dict[str, str]) -> int:
-        return api.put(f"{path}/otto", json={"role": "member"}, headers=headers).status_code
+        answer = api.put(f"{path}/otto", json={"role": "member"}, headers=headers)
+        return int(answer.status_code)
 
     assert put(tokens["member"]) == 403
     assert put(outsider) == 404

@@ -63,7 +63,7 @@ def test_a_valid_token_yields_its_claims(issuer: Issuer, verifier: JwksVerifier)
         (lambda i: i.token(key=rsa_key()), "signature"),
         (lambda i: i.token(kid="no-such-key"), "no key"),
         (lambda _: jwt.encode({"sub": "x"}, "secret-of-32-bytes-at-the-least!!", "HS256"), "HS256"),
-        (lambda i: jwt.encode({"sub": "x", "iss": i.url, "aud": AUDIENCE}, None, "none"), "none"),
+        (lambda i: jwt.encode({"sub": "x", "iss": i.url, "aud": AUDIENCE}, "", "none"), "none"),
         (lambda i: i.token(sub=None), "sub"),
         (lambda _: "bm9wZQ.e30.AAAA", "malformed"),
     ],
