@@ -205,6 +205,8 @@ class ControlPlane:
                 self.clock,
                 self.scheduler.wake,
                 self.settings.cancel_grace_s,
+                access=self.access,
+                audit=self.audit,
             ),
             fleet=FleetService(
                 self.store,
@@ -213,9 +215,17 @@ class ControlPlane:
                 self.backends,
                 self.clock,
                 self.scheduler.wake,
+                access=self.access,
+                audit=self.audit,
             ),
             costs=CostService(
-                self.store, self.fleets, self.budgets, self.telemetry, self.parquet, self.clock
+                self.store,
+                self.fleets,
+                self.budgets,
+                self.telemetry,
+                self.parquet,
+                self.clock,
+                access=self.access,
             ),
             identity=IdentityService(self.store, self.access, self.audit, self.clock),
             access=self.access,

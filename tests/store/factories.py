@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from aiplane.core.auth import Role, TokenRecord
+from aiplane.core.auth import TokenRecord
 from aiplane.core.cost.alerts import AlertStatus, CostAlert
 from aiplane.core.cost.usage import UsageInterval
 from aiplane.core.events import Event
@@ -142,14 +142,14 @@ def job_and_run(
     return j, run(j, state=state)
 
 
-def token(n: int = 1, *, role: Role = Role.MEMBER, revoked: bool = False) -> TokenRecord:
+def token(n: int = 1, *, principal_id: str = "p1", revoked: bool = False) -> TokenRecord:
     return TokenRecord(
         id=f"tok{n}",
+        principal_id=principal_id,
         name=f"token {n}",
-        role=role,
         token_hash=f"{n:064x}",
         created_at=T0 + n,
-        revoked=revoked,
+        revoked_at=T0 + n if revoked else None,
     )
 
 

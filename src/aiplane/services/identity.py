@@ -391,6 +391,9 @@ class IdentityService:
     def revoke_token(self, caller: Caller, token_id: str) -> TokenRecord:
         """Revoke a token at once (own, or anyone's for admins). Another principal's token is
         answered as not found: its existence is not disclosed. Revoking twice is a no-op."""
+        if caller.scope is not None:
+            # A workload's token revokes nothing, whichever token: forbidden, not hidden.
+            self._access.check(caller, Action.TOKEN_REVOKE, Resource("token", token_id))
         try:
             record = self._store.tokens.get(token_id)
         except NotFoundError:
@@ -398,6 +401,7 @@ class IdentityService:
         resource = _token_resource(record) if record else Resource("token", token_id)
         decision = self._access.decide(caller, Action.TOKEN_REVOKE, resource)
         if record is None or not decision.allowed:
+            refusal = NotFoundError(f"token {token_id} not found")
             if not decision.allowed:
                 self._audit.record_now(
                     caller,
@@ -406,7 +410,8 @@ class IdentityService:
                     outcome="denied",
                     detail={"reason": decision.reason},
                 )
-            raise NotFoundError(f"token {token_id} not found")
+                refusal.audited = True
+            raise refusal
         if record.revoked_at is not None:
             return record
         with self._store.unit_of_work() as uow:
