@@ -4,7 +4,7 @@ import builtins
 from urllib.parse import quote
 
 from aiplane.client._http import Http
-from aiplane.wire.identity import MemberIn, MemberOut
+from aiplane.wire.identity import MemberOut
 
 
 def _path(team: str, name: str | None = None) -> str:
@@ -24,10 +24,8 @@ class Teams:
     def add_member(self, team: str, name: str, role: str = "member") -> MemberOut:
         """Add ``name`` to ``team`` as ``role`` (viewer, member, approver, owner), or change
         its role there."""
-        body = MemberIn.model_validate({"role": role})
-        return self._http.call(
-            MemberOut, "PUT", _path(team, name), body=body.model_dump(mode="json")
-        )
+        # Checked by the server, which names the roles allowed (a ``MemberIn``).
+        return self._http.call(MemberOut, "PUT", _path(team, name), body={"role": role})
 
     def remove_member(self, team: str, name: str) -> None:
         self._http.call_empty("DELETE", _path(team, name))
