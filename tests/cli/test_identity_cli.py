@@ -50,7 +50,8 @@ def test_principals_teams_and_tokens(home: Path, tmp_path: Path) -> None:
     bad = aiplane(home, "users", "create", "Not Valid")
     assert bad.returncode == 2 and "name" in bad.stderr and "Traceback" not in bad.stderr
 
-    added = ok(aiplane(home, "teams", "members", "add", "research", "alice", "--role", "member", "--json"))
+    add = ("teams", "members", "add", "research", "alice", "--role", "member", "--json")
+    added = ok(aiplane(home, *add))
     assert added == {
         "team": "research",
         "name": "alice",
@@ -83,7 +84,8 @@ def test_principals_teams_and_tokens(home: Path, tmp_path: Path) -> None:
     ok(aiplane(home, "fleet", "apply", str(EXAMPLES / "fleet-hybrid.yaml"), "--json"))
     workload = tmp_path / "b.yaml"
     workload.write_text(
-        "name: b-job\nteam: product\nkind: batch\nresources: {cpus: 1, memory_gib: 1}\nrun: echo hi\n"
+        "name: b-job\nteam: product\nkind: batch\n"
+        "resources: {cpus: 1, memory_gib: 1}\nrun: echo hi\n"
     )
     job = ok(aiplane(home, "submit", str(workload), "--json"))
     for args in (["jobs", "show"], ["jobs", "logs"], ["jobs", "cancel"], ["jobs", "explain"]):
