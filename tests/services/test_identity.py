@@ -1,9 +1,11 @@
-"""The identity service over the memory store: principals, memberships, tokens and OIDC
+"""The identity service over the memory and SQLite stores: principals, memberships, tokens and OIDC
 sign-in, each change checked by the policy and in the audit log, each refusal too."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +22,7 @@ from aiplane.services.access import Access, TokenAuthenticator
 from aiplane.services.audit import AuditLog
 from aiplane.services.identity import CLEAR, IdentityService, claimed_teams
 from aiplane.signing.ed25519 import Ed25519Signer
+from aiplane.store.base import Store
 from aiplane.store.memory import MemoryStore
 
 T0 = 1_800_000_000.0
@@ -35,7 +38,7 @@ class Clock:
 
 @dataclass
 class World:
-    store: MemoryStore
+    store: Store
     clock: Clock
     audit: AuditLog
     access: Access
@@ -59,15 +62,24 @@ class World:
         return [(e.record.actor, e.record.action, e.record.outcome) for e in self.audit.search()]
 
 
-@pytest.fixture
-def world() -> World:
-    store = MemoryStore()
+@pytest.fixture(params=["memory", "sqlite"])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    """Over the memory store and the SQLite one: the service relies on what the store
+    protocol promises (unique names, e-mails and subjects; tokens by hash), nothing more."""
+    store: Store
+    if request.param == "memory":
+        store = MemoryStore()
+    else:
+        from aiplane.store.sql import SqlStore
+
+        store = SqlStore.open(f"sqlite:///{tmp_path / 'aiplane.db'}")
     clock = Clock()
     audit = AuditLog(store, Ed25519Signer.generate(), clock)
     # A long cache: what is tested is that a change drops it, not that it times out.
     tokens = TokenAuthenticator(store, clock, ttl_s=3600.0)
     access = Access(audit, [tokens], on_change=tokens.forget)
-    return World(store, clock, audit, access, IdentityService(store, access, audit, clock))
+    yield World(store, clock, audit, access, IdentityService(store, access, audit, clock))
+    store.close()
 
 
 def test_admin_creates_lists_and_updates_principals(world: World) -> None:
