@@ -50,6 +50,9 @@ def test_admins_manage_users(api: TestClient, tokens: dict[str, dict[str, str]])
         f"{V1}/users/ci-bot", json={"global_role": None, "email": None}, headers=admin
     ).json()
     assert cleared["global_role"] is None and cleared["email"] is None
+    api.patch(f"{V1}/users/ci-bot", json={"global_role": "admin"}, headers=admin)
+    by_word = api.patch(f"{V1}/users/ci-bot", json={"global_role": "none"}, headers=admin)
+    assert by_word.json()["global_role"] is None  # what `aiplane users update --role none` sends
     assert api.get(f"{V1}/users/ci-bot", headers=admin).json()["name"] == "ci-bot"
     assert api.get(f"{V1}/users/nobody", headers=admin).status_code == 404
 
