@@ -1,9 +1,7 @@
 """Every route in the OpenAPI document, with every role, against a table of expected answers.
 
 A route without a row fails (a new route must say who may call it), and so does a row without
-a route, except the rows in PENDING: routes other branches of issue 9 add (users, team
-members, token listing and revocation, the audit log). Those are checked as soon as they are
-present; the integrator empties PENDING once all are merged.
+a route.
 
 Roles: no token; viewer, member and owner of team "t"; a member of another team "u"; the
 global operator and admin; and a workload's own token, scoped to a job of team "t".
@@ -120,21 +118,6 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/audit/export"): Row(ADMIN_ONLY),
 }
 
-# Rows of routes other branches add: their absence is not (yet) a failure.
-PENDING = {
-    ("GET", "/api/v1/tokens"),
-    ("DELETE", "/api/v1/tokens/{token_id}"),
-    ("GET", "/api/v1/users"),
-    ("POST", "/api/v1/users"),
-    ("GET", "/api/v1/users/{name}"),
-    ("PATCH", "/api/v1/users/{name}"),
-    ("GET", "/api/v1/teams/{team}/members"),
-    ("PUT", "/api/v1/teams/{team}/members/{name}"),
-    ("DELETE", "/api/v1/teams/{team}/members/{name}"),
-    ("GET", "/api/v1/audit"),
-    ("GET", "/api/v1/audit/verify"),
-    ("GET", "/api/v1/audit/export"),
-}
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -210,16 +193,13 @@ def openapi_routes(api: TestClient) -> set[tuple[str, str]]:
 def test_every_route_has_a_row_and_every_row_a_route(worlds: Any) -> None:
     present = openapi_routes(worlds().api)
     assert present - TABLE.keys() == set(), "routes without a row in TABLE"
-    assert TABLE.keys() - present - PENDING == set(), "rows without a route (not PENDING)"
-    assert TABLE.keys() >= PENDING
+    assert TABLE.keys() - present == set(), "rows without a route"
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(TABLE))
 def test_route_answers_each_role_as_the_table_says(worlds: Any, method: str, path: str) -> None:
     shared = worlds()
-    if (method, path) not in openapi_routes(shared.api):
-        assert (method, path) in PENDING, "a row without a route"
-        pytest.skip(f"{method} {path}: added by another branch of issue 9 (PENDING)")
+    assert (method, path) in openapi_routes(shared.api), "a row without a route"
     row = TABLE[(method, path)]
     got = {}
     for role in ROLES:

@@ -130,7 +130,7 @@ def test_a_workload_token_acts_on_its_own_job_only() -> None:
     # And never more than the principal behind it: a viewer's cannot report checkpoints.
     viewer = caller(teams={"a": V}, scope=scope)
     assert not can(viewer, Action.JOB_CHECKPOINT, JOB_A).allowed
-    assert visible_teams(w) == {"a"}
+    assert visible_teams(w) == frozenset({"a"})
 
 
 def test_disabled_principals_may_do_nothing() -> None:
@@ -143,7 +143,7 @@ def test_claimed_teams_add_to_stored_memberships() -> None:
     assert c.team_role("a") is M
     assert c.teams() == {"a": M, "b": V}
     assert can(c, Action.JOB_SUBMIT, Resource("job", team="a")).allowed
-    assert visible_teams(c) == {"a", "b"}
+    assert visible_teams(c) == frozenset({"a", "b"})
     # A claim never lowers a stored role.
     c2 = caller(teams={"a": OW}, claimed={"a": V})
     assert c2.team_role("a") is OW
