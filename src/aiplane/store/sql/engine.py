@@ -26,6 +26,23 @@ _POSTGRES_ALIASES = {"postgres", "postgresql", "postgresql+psycopg"}
 _json_serializer = functools.partial(json.dumps, allow_nan=False)
 
 
+def masked_url(url: str | URL) -> str:
+    """``url`` with its password (if any) shown as ``***``: how a URL is printed or logged."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 (not a URL we can parse: show nothing of it)
+        return "<unparsable database URL>"
+
+
+def url_password(url: str | URL) -> str | None:
+    """The password in ``url``, if any (so that it can be kept out of workloads' variables)."""
+    try:
+        password = make_url(url).password
+    except Exception:  # noqa: BLE001 (nothing parsable, nothing to hide)
+        return None
+    return str(password) if password else None
+
+
 def normalise_url(url: str | URL) -> URL:
     """Pin PostgreSQL URLs to psycopg 3, the driver we ship, whatever the user wrote."""
     parsed = make_url(url)
