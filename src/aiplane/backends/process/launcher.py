@@ -70,8 +70,8 @@ class ProcessLauncher:
         backend: str,
         *,
         emulated: bool,
+        environment: Callable[[], Mapping[str, str]],
         config: ProcessConfig | None = None,
-        environment: Callable[[], Mapping[str, str]] = dict,
     ) -> None:
         self.work_root = Path(work_root).resolve()
         self.backend = backend
