@@ -25,7 +25,11 @@ from aiplane.store.sql import SqlStore, normalise_url
 POSTGRES_ENV = "AIPLANE_TEST_POSTGRES_URL"
 
 TABLES = (
+    "principals",
+    "team_members",
     "api_tokens",
+    "audit_log",
+    "audit_head",
     "fleet_versions",
     "jobs",
     "runs",

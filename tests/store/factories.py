@@ -1,4 +1,5 @@
-"""Factories for what the store holds: jobs, runs, placements, tokens, events, usage, alerts.
+"""Factories for what the store holds: principals, tokens, audit entries, jobs, runs,
+placements, events, usage, alerts.
 
 Defaults fill every optional field, so a round trip through a store proves that each field is
 persisted, not just that its default comes back. Values stay within what JSON preserves (lists,
@@ -7,10 +8,19 @@ not tuples, inside free-form mappings), which is the codec's contract with every
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from aiplane.core.auth import Role, TokenRecord
+from aiplane.core.audit import AuditEntry, AuditRecord, chain_hash
+from aiplane.core.auth import (
+    GlobalRole,
+    Principal,
+    PrincipalKind,
+    TeamRole,
+    TokenRecord,
+    TokenScope,
+)
 from aiplane.core.cost.alerts import AlertStatus, CostAlert
 from aiplane.core.cost.usage import UsageInterval
 from aiplane.core.events import Event
@@ -142,15 +152,75 @@ def job_and_run(
     return j, run(j, state=state)
 
 
-def token(n: int = 1, *, role: Role = Role.MEMBER, revoked: bool = False) -> TokenRecord:
-    return TokenRecord(
+def principal(
+    n: int = 1,
+    *,
+    name: str | None = None,
+    teams: dict[str, TeamRole] | None = None,
+    **changes: Any,
+) -> Principal:
+    full = Principal(
+        id=f"p{n:04d}",
+        name=name if name is not None else f"user-{n}",
+        kind=PrincipalKind.USER,
+        created_at=T0 + n,
+        global_role=GlobalRole.OPERATOR,
+        teams=teams
+        if teams is not None
+        else {"research": TeamRole.OWNER, "vision": TeamRole.VIEWER},
+        email=f"User.{n}@Example.org",
+        subject=f"https://idp.example.org sub-{n}",
+        disabled=True,
+    )
+    return replace(full, **changes)
+
+
+def token(
+    n: int = 1,
+    *,
+    principal_id: str = "p0001",
+    revoked_at: float | None = None,
+    **changes: Any,
+) -> TokenRecord:
+    full = TokenRecord(
         id=f"tok{n}",
+        principal_id=principal_id,
         name=f"token {n}",
-        role=role,
         token_hash=f"{n:064x}",
         created_at=T0 + n,
-        revoked=revoked,
+        expires_at=T0 + n + HOUR,
+        revoked_at=revoked_at,
+        scope=TokenScope(team="research", job_id=job_id(n)),
+        prefix=f"aip_{n:04d}",
     )
+    return replace(full, **changes)
+
+
+def audit_record(n: int, *, actor: str = "alice", resource: str | None = None) -> AuditRecord:
+    return AuditRecord(
+        at=T0 + n,
+        actor=actor,
+        action="job.submit",
+        resource=resource if resource is not None else f"job/{job_id(n)}",
+        outcome="ok",
+        team="research",
+        detail={"n": n, "nested": {"list": [1, 2.5, "x"]}, "none": None, "text": "Grüße ✓"},
+    )
+
+
+def sealer(
+    record: AuditRecord, seen: list[tuple[int, str]] | None = None
+) -> Callable[[int, str], AuditEntry]:
+    """A seal for ``audit.append``: the real chain hash, a stand-in signature (the store
+    does not check signatures). ``seen`` collects the (seq, prev_hash) it was called with."""
+
+    def seal(seq: int, prev_hash: str) -> AuditEntry:
+        if seen is not None:
+            seen.append((seq, prev_hash))
+        digest = chain_hash(seq, record, prev_hash)
+        return AuditEntry(seq, record, prev_hash, digest, "test-key", "sig-" + digest[:16])
+
+    return seal
 
 
 def event(n: int, *, job: Job | None = None, kind: str = "run.state") -> Event:

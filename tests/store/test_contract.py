@@ -10,37 +10,12 @@ from typing import Any
 
 import pytest
 
-from aiplane.core.auth import Role
 from aiplane.core.errors import ConflictError, NotFoundError
 from aiplane.core.runs import Job, Run, RunState
 from aiplane.store.base import Store
 
 from . import factories as f
 from .conftest import Member
-
-# tokens
-
-
-def test_tokens_round_trip_and_are_found_by_hash(store: Store) -> None:
-    admin = f.token(1, role=Role.ADMIN)
-    revoked = f.token(2, role=Role.VIEWER, revoked=True)
-    assert store.tokens.count() == 0
-
-    store.tokens.add(admin)
-    store.tokens.add(revoked)
-
-    assert store.tokens.count() == 2
-    assert store.tokens.by_hash(admin.token_hash) == admin
-    assert store.tokens.by_hash(revoked.token_hash) == revoked
-    assert store.tokens.by_hash("0" * 64) is None
-
-
-def test_a_token_hash_is_stored_once(store: Store) -> None:
-    store.tokens.add(f.token(1))
-    with pytest.raises(ConflictError):
-        store.tokens.add(replace(f.token(1), id="another"))
-    assert store.tokens.count() == 1
-
 
 # fleet
 

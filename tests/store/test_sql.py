@@ -13,7 +13,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from aiplane.core.auth import TokenRecord
+from aiplane.core.audit import AuditEntry, AuditHead, AuditRecord
+from aiplane.core.auth import Principal, TokenRecord
 from aiplane.core.errors import StoreError
 from aiplane.core.events import Event
 from aiplane.core.runs import Job, Run, RunState
@@ -92,21 +93,33 @@ def test_replicas_starting_together_migrate_once(
     assert _schema_diff(sql_url) == []
 
 
+_RECORD_COLUMNS = {f.name for f in fields(AuditRecord)}
+
+
 @pytest.mark.parametrize(
-    ("core_type", "table", "extra_columns"),
+    ("core_type", "table", "folded", "extra_columns"),
     [
-        (TokenRecord, "api_tokens", set()),
-        (Job, "jobs", {"name", "team"}),
-        (Run, "runs", set()),
-        (Event, "events", set()),
+        # (fields stored elsewhere or spread over columns, columns that are not fields)
+        (Principal, "principals", {"teams"}, {"email_lower"}),
+        (TokenRecord, "api_tokens", {"scope"}, {"scope_team", "scope_job_id"}),
+        (AuditEntry, "audit_log", {"record"}, _RECORD_COLUMNS),
+        (AuditHead, "audit_head", set(), {"id"}),
+        (Job, "jobs", set(), {"name", "team"}),
+        (Run, "runs", set(), set()),
+        (Event, "events", set(), set()),
     ],
 )
 def test_every_field_of_a_core_type_has_a_column(
-    core_type: type[Any], table: str, extra_columns: set[str]
+    core_type: type[Any], table: str, folded: set[str], extra_columns: set[str]
 ) -> None:
     """A field added to a core type without a column would be dropped silently on write."""
     columns = {c.name for c in Base.metadata.tables[table].columns}
-    assert {field.name for field in fields(core_type)} | extra_columns == columns
+    assert {field.name for field in fields(core_type)} - folded | extra_columns == columns
+
+
+def test_team_memberships_have_a_column_each() -> None:
+    columns = {c.name for c in Base.metadata.tables["team_members"].columns}
+    assert columns == {"principal_id", "team", "role"}
 
 
 def test_sqlite_connections_are_configured_for_concurrent_use(tmp_path: Any) -> None:

@@ -1,8 +1,9 @@
 """The SQL store: SQLite for the embedded mode, PostgreSQL for production.
 
 ``SqlStore.open(url)`` connects and upgrades the schema; ``migrate(url)`` only upgrades. One
-repository module per aggregate (``tokens``, ``fleets``, ``jobs``, ``events``, ``usage``,
-``alerts``), all over the scope ``session.py`` defines; ``store.py`` puts them together.
+repository module per aggregate (``principals``, ``tokens``, ``audit``, ``fleets``, ``jobs``,
+``events``, ``usage``, ``alerts``), all over the scope ``session.py`` defines; ``store.py``
+puts them together.
 """
 
 from aiplane.store.sql.engine import make_engine, normalise_url

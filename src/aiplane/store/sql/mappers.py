@@ -11,7 +11,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiplane.core import codec
-from aiplane.core.auth import Role, TokenRecord
+from aiplane.core.audit import AuditEntry, entry_dict, entry_from
+from aiplane.core.auth import (
+    GlobalRole,
+    Principal,
+    PrincipalKind,
+    TeamRole,
+    TokenRecord,
+    TokenScope,
+)
 from aiplane.core.cost.alerts import CostAlert, alert_from_dict, alert_to_dict
 from aiplane.core.cost.usage import UsageInterval, usage_from_dict, usage_to_dict
 from aiplane.core.events import Event
@@ -44,26 +52,79 @@ RUN_COLUMNS = (
 )
 
 
+def principal_values(principal: Principal) -> dict[str, Any]:
+    """The ``principals`` row; memberships go to ``team_members`` (see ``member_values``)."""
+    return {
+        "id": principal.id,
+        "name": principal.name,
+        "kind": str(principal.kind),
+        "global_role": str(principal.global_role) if principal.global_role else None,
+        "email": principal.email,
+        "email_lower": principal.email.lower() if principal.email else None,
+        "subject": principal.subject,
+        "disabled": principal.disabled,
+        "created_at": principal.created_at,
+    }
+
+
+def member_values(principal: Principal) -> list[dict[str, Any]]:
+    return [
+        {"principal_id": principal.id, "team": team, "role": str(role)}
+        for team, role in sorted(principal.teams.items())
+    ]
+
+
+def principal_from(row: Values, teams: Mapping[str, str]) -> Principal:
+    return Principal(
+        id=row["id"],
+        name=row["name"],
+        kind=PrincipalKind(row["kind"]),
+        created_at=row["created_at"],
+        global_role=GlobalRole(row["global_role"]) if row["global_role"] else None,
+        teams={team: TeamRole(role) for team, role in sorted(teams.items())},
+        email=row["email"],
+        subject=row["subject"],
+        disabled=bool(row["disabled"]),
+    )
+
+
 def token_values(token: TokenRecord) -> dict[str, Any]:
     return {
         "id": token.id,
+        "principal_id": token.principal_id,
         "name": token.name,
-        "role": str(token.role),
         "token_hash": token.token_hash,
         "created_at": token.created_at,
-        "revoked": token.revoked,
+        "expires_at": token.expires_at,
+        "revoked_at": token.revoked_at,
+        "scope_team": token.scope.team if token.scope else None,
+        "scope_job_id": token.scope.job_id if token.scope else None,
+        "prefix": token.prefix,
     }
 
 
 def token_from(row: Values) -> TokenRecord:
+    scoped = row["scope_team"] is not None and row["scope_job_id"] is not None
     return TokenRecord(
         id=row["id"],
+        principal_id=row["principal_id"],
         name=row["name"],
-        role=Role(row["role"]),
         token_hash=row["token_hash"],
         created_at=row["created_at"],
-        revoked=bool(row["revoked"]),
+        expires_at=row["expires_at"],
+        revoked_at=row["revoked_at"],
+        scope=TokenScope(row["scope_team"], row["scope_job_id"]) if scoped else None,
+        prefix=row["prefix"],
     )
+
+
+def audit_values(entry: AuditEntry) -> dict[str, Any]:
+    # The export's form is the row's: one column per key.
+    return entry_dict(entry)
+
+
+def audit_from(row: Values) -> AuditEntry:
+    return entry_from(row)
 
 
 def fleet_from(row: Values) -> FleetRecord:

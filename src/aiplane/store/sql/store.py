@@ -18,11 +18,13 @@ from sqlalchemy.orm import sessionmaker
 
 from aiplane.store.base import Store, UnitOfWork
 from aiplane.store.sql.alerts import SqlAlertRepository
+from aiplane.store.sql.audit import SqlAuditRepository
 from aiplane.store.sql.engine import WRITE_TRANSACTION, make_engine
 from aiplane.store.sql.events import SqlEventRepository
 from aiplane.store.sql.fleets import SqlFleetRepository
 from aiplane.store.sql.jobs import SqlJobRepository
 from aiplane.store.sql.migrate import upgrade
+from aiplane.store.sql.principals import SqlPrincipalRepository
 from aiplane.store.sql.session import PerCall, Scope, Shared, UnitMarker, translated
 from aiplane.store.sql.tokens import SqlTokenRepository
 from aiplane.store.sql.usage import SqlUsageRepository
@@ -31,8 +33,12 @@ from aiplane.store.sql.usage import SqlUsageRepository
 class SqlRepositories:
     """Every aggregate's repository over one scope."""
 
-    def __init__(self, scope: Scope) -> None:
+    def __init__(self, scope: Scope, write_scope: Scope | None = None) -> None:
+        """``write_scope``: for the repositories whose calls must begin as write transactions
+        (an audit append); ``scope`` when it serves both, as a unit of work's does."""
+        self.principals = SqlPrincipalRepository(scope)
         self.tokens = SqlTokenRepository(scope)
+        self.audit = SqlAuditRepository(scope, write_scope)
         self.fleets = SqlFleetRepository(scope)
         self.jobs = SqlJobRepository(scope)
         self.events = SqlEventRepository(scope)
@@ -45,9 +51,12 @@ class SqlStore(SqlRepositories):
         """Use an engine whose schema is already current; ``open`` is the usual way in."""
         self._engine = engine
         self._units = UnitMarker()
-        super().__init__(PerCall(sessionmaker(engine, expire_on_commit=False), self._units))
         writer = engine.execution_options(**{WRITE_TRANSACTION: True})
         self._unit_sessions = sessionmaker(writer, expire_on_commit=False)
+        super().__init__(
+            PerCall(sessionmaker(engine, expire_on_commit=False), self._units),
+            PerCall(self._unit_sessions, self._units),
+        )
 
     @classmethod
     def open(cls, url: str | URL, *, migrate: bool = True) -> SqlStore:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Double,
     ForeignKey,
     Index,
@@ -62,15 +63,91 @@ def table_of(model: type[Base]) -> Table:
     return model.metadata.tables[model.__tablename__]
 
 
+class PrincipalRow(Base):
+    __tablename__ = "principals"
+
+    id: Mapped[str] = mapped_column(_id(), primary_key=True)
+    name: Mapped[str] = mapped_column(String, unique=True)
+    kind: Mapped[str] = mapped_column(String)
+    global_role: Mapped[str | None] = mapped_column(String)
+    email: Mapped[str | None] = mapped_column(String)
+    # E-mail addresses match case-insensitively; a lowered copy gives that a unique index
+    # that works alike on SQLite and PostgreSQL (an expression index would not compare).
+    email_lower: Mapped[str | None] = mapped_column(String, unique=True)
+    subject: Mapped[str | None] = mapped_column(String, unique=True)
+    disabled: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class TeamMemberRow(Base):
+    """A principal's role in one team: part of the principal's aggregate."""
+
+    __tablename__ = "team_members"
+    __table_args__ = (
+        # Serves ``members(team)``; the primary key serves a principal's own rows.
+        Index("ix_team_members_team", "team"),
+    )
+
+    principal_id: Mapped[str] = mapped_column(
+        _id(), ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True
+    )
+    team: Mapped[str] = mapped_column(String, primary_key=True)
+    role: Mapped[str] = mapped_column(String)
+
+
 class ApiTokenRow(Base):
     __tablename__ = "api_tokens"
 
     id: Mapped[str] = mapped_column(_id(), primary_key=True)
+    # No foreign key: like the memory member, the store keeps a token whatever its principal;
+    # authentication refuses a token whose principal is unknown.
+    principal_id: Mapped[str] = mapped_column(_id(), index=True)
     name: Mapped[str] = mapped_column(String)
-    role: Mapped[str] = mapped_column(String)
     token_hash: Mapped[str] = mapped_column(String, unique=True, index=True)
     created_at: Mapped[float] = mapped_column(Double)
-    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    expires_at: Mapped[float | None] = mapped_column(Double)
+    revoked_at: Mapped[float | None] = mapped_column(Double)
+    # Both set, or both NULL: a workload's token, narrowed to one job of one team.
+    scope_team: Mapped[str | None] = mapped_column(String)
+    scope_job_id: Mapped[str | None] = mapped_column(_id())
+    prefix: Mapped[str] = mapped_column(String, server_default="")
+
+
+class AuditLogRow(Base):
+    """One entry of the hash-chained audit log (``core/audit.py``); rows are only inserted."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        # Serve ``search``: the newest entries of one actor, and those since a time.
+        Index("ix_audit_log_actor_seq", "actor", "seq"),
+        Index("ix_audit_log_at", "at"),
+    )
+
+    # Assigned by the append (head + 1) under the append lock, never by the database.
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[float] = mapped_column(Double)
+    actor: Mapped[str] = mapped_column(String)
+    action: Mapped[str] = mapped_column(String)
+    resource: Mapped[str] = mapped_column(String)
+    outcome: Mapped[str] = mapped_column(String)
+    team: Mapped[str | None] = mapped_column(String)
+    detail: Mapped[dict[str, Any]] = mapped_column(_json())
+    prev_hash: Mapped[str] = mapped_column(String)
+    hash: Mapped[str] = mapped_column(String)
+    key_id: Mapped[str] = mapped_column(String)
+    signature: Mapped[str] = mapped_column(String)
+
+
+class AuditHeadRow(Base):
+    """The newest entry's place in the chain, kept beside the log (one row, id 1): what a
+    truncated tail is checked against, and what an append reads instead of MAX(seq)."""
+
+    __tablename__ = "audit_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String)
 
 
 class FleetVersionRow(Base):
