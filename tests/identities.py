@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
-from aiplane.core.auth import GlobalRole, PrincipalKind, TeamRole
+from aiplane.core.auth import Caller, GlobalRole, Principal, PrincipalKind, TeamRole
+from aiplane.services.access import Access
+from aiplane.services.audit import AuditLog
 from aiplane.services.container import Services
+from aiplane.signing.ed25519 import Ed25519Signer
+from aiplane.store.base import Store
 
 
 def grant(
@@ -40,3 +45,37 @@ def role_headers(services: Services, team: str = "t") -> dict[str, dict[str, str
         "operator": grant(services, "operator-user", global_role=GlobalRole.OPERATOR),
         "admin": grant(services, "admin-user", global_role=GlobalRole.ADMIN),
     }
+
+
+def caller(
+    name: str = "admin",
+    *,
+    global_role: GlobalRole | str | None = None,
+    teams: Mapping[str, TeamRole | str] | None = None,
+) -> Caller:
+    """A Caller built without the store, for tests that call services directly."""
+    principal = Principal(
+        id=f"p-{name}",
+        name=name,
+        kind=PrincipalKind.USER,
+        created_at=0.0,
+        global_role=GlobalRole(global_role) if global_role else None,
+        teams={team: TeamRole(role) for team, role in (teams or {}).items()},
+    )
+    return Caller(principal)
+
+
+def admin_caller(name: str = "me") -> Caller:
+    """An admin, named ``name`` (what ``submitted_by`` and the audit log show)."""
+    return caller(name, global_role=GlobalRole.ADMIN)
+
+
+def access_for(store: Store, clock: Callable[[], float] = time.time) -> tuple[Access, AuditLog]:
+    """The access service and an audit log (signed with a fresh key) over ``store``, for
+    services built by hand."""
+    audit = AuditLog(store, Ed25519Signer.generate(), clock)
+    return Access(audit, []), audit
+
+
+# The caller of tests that call services directly: an admin named "me".
+ME = admin_caller()

@@ -235,6 +235,8 @@ class ControlPlane:
                 self.clock,
                 self.scheduler.wake,
                 self.settings.cancel_grace_s,
+                access=self.access,
+                audit=self.audit,
             ),
             fleet=FleetService(
                 self.store,
@@ -243,9 +245,17 @@ class ControlPlane:
                 self.backends,
                 self.clock,
                 self.scheduler.wake,
+                access=self.access,
+                audit=self.audit,
             ),
             costs=CostService(
-                self.store, self.fleets, self.budgets, self.telemetry, self.parquet, self.clock
+                self.store,
+                self.fleets,
+                self.budgets,
+                self.telemetry,
+                self.parquet,
+                self.clock,
+                access=self.access,
             ),
             identity=identity,
             access=self.access,

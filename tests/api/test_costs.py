@@ -1,4 +1,5 @@
-"""Costs over the API (viewer role) and the `aiplane cost` commands in-process against it."""
+"""Costs over the API (as an operator, who reads every team's) and the `aiplane cost` commands
+in-process against it. Scoping to the caller's teams: tests/api/test_scoping.py."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from aiplane.core.cost.focus import COLUMNS
 from aiplane.core.errors import StoreError
 from aiplane.wiring import ControlPlane
 from tests.api.conftest import Clock
+from tests.identities import grant
 from tests.services.cost_fixtures import DAY, JUNE, fleet_document, usage
 from tests.services.fleets import apply_fleet
 
@@ -48,7 +50,7 @@ def get(api: TestClient, headers: dict[str, str], path: str, **params: Any) -> A
 
 @pytest.mark.usefixtures("seeded")
 def test_reports_by_each_dimension(api: TestClient, tokens: dict[str, dict[str, str]]) -> None:
-    viewer = tokens["viewer"]
+    viewer = tokens["operator"]
     r = get(api, viewer, "report", by="team", **{"from": "2025-06-01", "to": "2025-06-11"})
     assert (r["from"], r["to"]) == ("2025-06-01T00:00:00Z", "2025-06-11T00:00:00Z")
     rows = {row["key"]: row for row in r["rows"]}
@@ -77,7 +79,7 @@ def test_an_export_whose_usage_cannot_be_read_is_an_error_not_a_short_file(
         raise StoreError("the database went away")
 
     monkeypatch.setattr(cp.store.usage, "overlapping", unreadable)
-    response = api.get("/api/v1/costs/export", headers=tokens["viewer"])
+    response = api.get("/api/v1/costs/export", headers=tokens["operator"])
     # Before the headers: a 503 with the error body, not a 200 cut short after them.
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "store_error"
@@ -87,7 +89,7 @@ def test_an_export_whose_usage_cannot_be_read_is_an_error_not_a_short_file(
 def test_focus_export_as_csv_and_parquet(
     api: TestClient, tokens: dict[str, dict[str, str]]
 ) -> None:
-    viewer = tokens["viewer"]
+    viewer = tokens["operator"]
     response = api.get("/api/v1/costs/export", headers=viewer, params={"from": "2025-06-01"})
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
@@ -107,7 +109,7 @@ def test_budgets_block_submissions_with_402(
 ) -> None:
     seeded.store.usage.add(usage("r3", JUNE + 3 * DAY, 20))  # research: $640 of $500
     # research's own monthly budget replaces the one its budget_usd_per_month would make.
-    (budget,) = get(api, tokens["viewer"], "budgets")
+    (budget,) = get(api, tokens["operator"], "budgets")
     assert (budget["name"], budget["actions"], budget["spent_usd"]) == (
         "research-hard",
         ["block"],
@@ -115,16 +117,15 @@ def test_budgets_block_submissions_with_402(
     )
     assert budget["implicit"] is False
     spec = {"name": "ft", "team": "research", "kind": "finetune", "run": "true"}
-    response = api.post(
-        "/api/v1/jobs", headers=tokens["member"], json={"spec": spec, "source": "w.yaml"}
-    )
+    member = grant(seeded.services, "researcher", teams={"research": "member"})
+    response = api.post("/api/v1/jobs", headers=member, json={"spec": spec, "source": "w.yaml"})
     assert response.status_code == 402
     assert response.json()["error"]["code"] == "budget_exceeded"
 
 
 @pytest.mark.usefixtures("seeded")
 def test_forecast_anomalies_and_alerts(api: TestClient, tokens: dict[str, dict[str, str]]) -> None:
-    viewer = tokens["viewer"]
+    viewer = tokens["operator"]
     forecasts = {f["team"]: f for f in get(api, viewer, "forecast")}
     assert forecasts["research"]["spent_usd"] == 320.0
     assert forecasts["research"]["expected_usd"] >= 320.0
@@ -139,7 +140,7 @@ def run_cli(
     tokens: dict[str, dict[str, str]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> Any:
-    token = tokens["viewer"]["Authorization"].removeprefix("Bearer ")
+    token = tokens["operator"]["Authorization"].removeprefix("Bearer ")
 
     def client() -> Client:
         # The app in this process, through the client's own transport seam.

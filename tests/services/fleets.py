@@ -16,6 +16,7 @@ from aiplane.services.jobs import JobService
 from aiplane.services.types import FleetState
 from aiplane.store.base import Store
 from aiplane.wiring import SpecFleetDocuments
+from tests.identities import ME, access_for
 
 DOCUMENTS = SpecFleetDocuments()
 # Every registered backend, to check pools' backend configuration; nothing is launched.
@@ -41,8 +42,18 @@ def apply_fleet(
     source: str = "fleet.yaml",
 ) -> FleetState:
     """Apply ``document`` at ``at`` through :class:`FleetService`, as the API does."""
-    service = FleetService(store, fleet_cache(store), DOCUMENTS, backends, lambda: at, lambda: None)
-    state = service.apply(document, source)
+    access, audit = access_for(store, lambda: at)
+    service = FleetService(
+        store,
+        fleet_cache(store),
+        DOCUMENTS,
+        backends,
+        lambda: at,
+        lambda: None,
+        access=access,
+        audit=audit,
+    )
+    state = service.apply(ME, document, source)
     assert state is not None
     return state
 
@@ -52,6 +63,15 @@ def job_service(
 ) -> JobService:
     """:class:`JobService` over ``store`` at the fixed time ``at``: the fleet in force read
     afresh, budgets evaluated afresh, nothing to wake."""
+    access, audit = access_for(store, lambda: at)
     return JobService(
-        store, fleet_cache(store), BudgetCache(), backends, lambda: at, lambda: None, grace_s
+        store,
+        fleet_cache(store),
+        BudgetCache(),
+        backends,
+        lambda: at,
+        lambda: None,
+        grace_s,
+        access=access,
+        audit=audit,
     )

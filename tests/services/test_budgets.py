@@ -29,6 +29,7 @@ from aiplane.services.budgets import (
 from aiplane.specs import workload_from_document
 from aiplane.store.memory import MemoryStore
 from aiplane.workers.costs import cost_step
+from tests.identities import ME
 from tests.services.fleets import fleet_cache, job_service, stored_fleet
 
 from .cost_fixtures import DAY, JUNE, store_with, usage
@@ -66,12 +67,12 @@ def test_a_spent_budget_blocks_new_submissions_of_its_team() -> None:
     store = store_with(BLOCKING)
     fleet = fleet_of(store)
     store.usage.add(usage("r1", JUNE + DAY, 40))  # $640: over 50%, not yet 80%
-    assert job_service(store, NOW).submit(workload(), "me").run.state == "pending"
+    assert job_service(store, NOW).submit(ME, workload()).run.state == "pending"
     assert budget_actions(store, fleet, NOW) == {}
 
     store.usage.add(usage("r2", JUNE + 3 * DAY, 30))  # +$480: $1,120 of $1,000
     with pytest.raises(BudgetExceededError) as info:
-        job_service(store, NOW).submit(workload(), "me")
+        job_service(store, NOW).submit(ME, workload())
     assert info.value.code == "budget_exceeded"
     assert "research-hard" in info.value.message
     assert info.value.problems[0].given == "$1,120.00 of $1,000.00 (monthly)"
@@ -80,19 +81,19 @@ def test_a_spent_budget_blocks_new_submissions_of_its_team() -> None:
     }
     assert budget_remaining(store, fleet, NOW)["research"] == 0.0
     # Other teams are not blocked; nor is the team once the month is over.
-    job_service(store, NOW).submit(workload("infra"), "me")
-    job_service(store, JUNE + 31 * DAY).submit(workload(), "me")
+    job_service(store, NOW).submit(ME, workload("infra"))
+    job_service(store, JUNE + 31 * DAY).submit(ME, workload())
 
 
 def test_a_project_budget_blocks_only_that_projects_work() -> None:
     store = store_with(BLOCKING)
     fleet = fleet_of(store)
     store.usage.add(usage("r1", JUNE + DAY, 1, team="infra", project="llama"))  # $16
-    job_service(store, NOW).submit(workload("infra", "llama"), "me")
+    job_service(store, NOW).submit(ME, workload("infra", "llama"))
     store.usage.add(usage("r2", JUNE + 2 * DAY, 10, team="infra", project="llama"))  # +$160
     with pytest.raises(BudgetExceededError):
-        job_service(store, NOW).submit(workload("infra", "llama"), "me")
-    job_service(store, NOW).submit(workload("infra"), "me")
+        job_service(store, NOW).submit(ME, workload("infra", "llama"))
+    job_service(store, NOW).submit(ME, workload("infra"))
     assert budget_actions(store, fleet, NOW) == {"project:llama": {BudgetAction.BLOCK}}
 
 

@@ -17,6 +17,7 @@ from aiplane.services import checkpoints
 from aiplane.services.metering import preemption_hook
 from aiplane.services.scheduling import LiveState, run_cycle
 from aiplane.workers.reconciler import reconciler_step
+from tests.identities import ME
 from tests.services.test_execution import Plane as ExecPlane
 from tests.services.test_lifecycle import Plane
 from tests.store.factories import T0, job, placement
@@ -93,7 +94,7 @@ def test_preemption_takes_the_most_recently_checkpointed_run_which_resumes_from_
     newer_start = plane.store.jobs.run_for_job(newer).started_at
     assert older_start is not None and newer_start is not None
     assert older_start < newer_start
-    kinds = [e.kind for e in plane.jobs.events(older)]
+    kinds = [e.kind for e in plane.jobs.events(ME, older)]
     assert "run.checkpoint" in kinds
 
     urgent = _gpu_job(plane, "urgent", "high", "echo urgent", delay=0.0)
@@ -105,9 +106,9 @@ def test_preemption_takes_the_most_recently_checkpointed_run_which_resumes_from_
     checkpoint = tmp_path / "ckpt" / older / "step-1.pt"
     assert resumed.checkpoint_uri == str(checkpoint)
     assert resumed.checkpointed_hours > 0  # its remaining estimate is shorter by the saved work
-    [(_replica, text)] = plane.jobs.logs(older)
+    [(_replica, text)] = plane.jobs.logs(ME, older)
     assert f"resuming from {checkpoint}" in text
-    plane.jobs.cancel(newer)
+    plane.jobs.cancel(ME, newer)
 
 
 def test_a_workload_reports_a_checkpoint_through_the_service(plane: CheckpointPlane) -> None:
@@ -123,7 +124,7 @@ def test_a_workload_reports_a_checkpoint_through_the_service(plane: CheckpointPl
     assert checkpoints.resume_env(run, plane.executor.checkpoint_root / job) == {
         "AIPLANE_RESUME_FROM": "s3://b/ckpt-1"
     }
-    plane.jobs.cancel(job)
+    plane.jobs.cancel(ME, job)
 
 
 # -- the completion convention, resumption and stale writes, without processes ---------------

@@ -21,6 +21,7 @@ from aiplane.core.scheduling.snapshot import Snapshot
 from aiplane.services.metering import preemption_hook, record_usage
 from aiplane.services.scheduling import run_cycle
 from aiplane.store.sql import SqlStore
+from tests.identities import ME
 from tests.services.fleets import apply_fleet, job_service, stored_fleet
 
 from .test_lifecycle import Plane
@@ -78,7 +79,7 @@ def test_a_cancel_whose_usage_cannot_be_written_changes_nothing(db: Database) ->
     db.refuse_usage()
 
     with pytest.raises(StoreError, match="disk full"):
-        job_service(store, T0 + 1860).cancel(job_id)
+        job_service(store, T0 + 1860).cancel(ME, job_id)
 
     assert store.jobs.run_for_job(job_id).state is RunState.RUNNING
     assert _kinds(store, job_id) == ["job.submitted"]
@@ -86,7 +87,7 @@ def test_a_cancel_whose_usage_cannot_be_written_changes_nothing(db: Database) ->
 
     db.accept_usage()
     # the retry does all of it
-    view = job_service(store, T0 + 1900).cancel(job_id)
+    view = job_service(store, T0 + 1900).cancel(ME, job_id)
 
     assert view.run.state is RunState.CANCELLED
     assert store.jobs.run_for_job(job_id).state is RunState.CANCELLED

@@ -20,6 +20,7 @@ from aiplane.services.scheduling import run_cycle
 from aiplane.specs import workload_from_document
 from aiplane.store.base import Store
 from aiplane.store.memory import MemoryStore
+from tests.identities import ME, access_for
 from tests.services.fleets import apply_fleet, fleet_cache
 
 FLEET: dict[str, Any] = {
@@ -60,15 +61,24 @@ class Plane:
             self.store, self.backends, tmp / "ckpt", fleet_cache(self.store).current, 1.0
         )
         self.cache = fleet_cache(self.store)
+        access, audit = access_for(self.store)
         self.jobs = JobService(
-            self.store, self.cache, BudgetCache(), self.backends, time.time, lambda: None, 1.0
+            self.store,
+            self.cache,
+            BudgetCache(),
+            self.backends,
+            time.time,
+            lambda: None,
+            1.0,
+            access=access,
+            audit=audit,
         )
         apply_fleet(self.store, FLEET, time.time(), self.backends)
 
     def submit(self, **spec: Any) -> str:
         doc = {"team": "qa", "kind": "batch", **spec}
         w = workload_from_document(doc, "w.yaml")
-        return self.jobs.submit(w, "me").job.id
+        return self.jobs.submit(ME, w).job.id
 
     def step(self) -> None:
         fleet = self.cache.current()
@@ -97,9 +107,9 @@ def test_a_job_runs_to_success_with_its_logs(plane: Plane) -> None:
     job = plane.submit(name="hello", run="echo hello from $AIPLANE_JOB_ID")
     run = plane.wait(job, RunState.SUCCEEDED)
     assert run.exit_code == 0 and run.placement.pool == "here/cpu"
-    [(_replica, text)] = plane.jobs.logs(job)
+    [(_replica, text)] = plane.jobs.logs(ME, job)
     assert f"hello from {job}" in text
-    kinds = [e.kind for e in plane.jobs.events(job)]
+    kinds = [e.kind for e in plane.jobs.events(ME, job)]
     assert kinds[:2] == ["job.submitted", "run.placed"]
 
 
@@ -130,7 +140,7 @@ def test_cancel_stops_a_running_job_and_frees_its_capacity(plane: Plane) -> None
     plane.step()
     assert plane.store.jobs.run_for_job(waiting).state is RunState.PENDING
     assert "capacity" in (plane.store.jobs.run_for_job(waiting).reason or "")
-    view = plane.jobs.cancel(big)
+    view = plane.jobs.cancel(ME, big)
     assert view.run.state is RunState.CANCELLED
     plane.wait(waiting, RunState.SUCCEEDED)
     # A late report from the cancelled run's processes cannot resurrect it.
@@ -167,7 +177,7 @@ def test_preemption_stops_the_victim_requeues_it_and_meters_its_attempt(plane: P
     plane.wait(high, RunState.SUCCEEDED)
     again = plane.store.jobs.run_for_job(low)
     assert again.attempt == 2  # back in the queue, then placed again once there was room
-    events = [e.kind for e in plane.jobs.events(low)]
+    events = [e.kind for e in plane.jobs.events(ME, low)]
     assert "run.preempted" in events
     usage = plane.store.usage.overlapping(0, time.time() + 1)
     assert [(u.job_id, u.attempt) for u in usage if u.job_id == low] == [(low, 1)]
@@ -176,4 +186,4 @@ def test_preemption_stops_the_victim_requeues_it_and_meters_its_attempt(plane: P
     while Path(f"/proc/{supervisor['child_pid']}").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not Path(f"/proc/{supervisor['child_pid']}").exists(), "the victim kept running"
-    plane.jobs.cancel(low)
+    plane.jobs.cancel(ME, low)

@@ -16,6 +16,7 @@ from aiplane.services.metering import record_usage
 from aiplane.specs import workload_from_document
 from aiplane.store.base import Store
 from aiplane.store.memory import MemoryStore
+from tests.identities import ME
 from tests.services.fleets import NO_BACKENDS, apply_fleet, fleet_cache, job_service, stored_fleet
 from tests.store import factories
 
@@ -147,14 +148,14 @@ def test_a_preempted_and_requeued_run_is_metered_per_attempt(
 def test_cancelling_a_running_job_meters_it(store: MemoryStore) -> None:
     job_id = submit(store)
     start(store, job_id, T0 + 60)
-    job_service(store, T0 + 1860).cancel(job_id)
+    job_service(store, T0 + 1860).cancel(ME, job_id)
     (u,) = store.usage.overlapping(T0, T0 + 86400)
     assert (u.start, u.end, u.outcome, u.usd_per_hour) == (T0 + 60, T0 + 1860, "cancelled", 40.0)
 
 
 def test_a_run_that_never_started_is_not_metered(store: MemoryStore) -> None:
     job_id = submit(store)
-    job_service(store, T0 + 10).cancel(job_id)
+    job_service(store, T0 + 10).cancel(ME, job_id)
     assert store.usage.overlapping(T0, T0 + 86400) == []
 
 

@@ -12,13 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiplane.services.tokens import TokenService
 
 from aiplane.backends.base import Backend, BackendConfig, Handle
 from aiplane.backends.fake import FakeBackend, FakeCluster
 from aiplane.backends.registry import PoolBackends
-from aiplane.core.auth import Role
-from aiplane.core.errors import BackendError, PermissionDeniedError, SpecError, StoreError
+from aiplane.core.errors import BackendError, SpecError, StoreError
 from aiplane.core.runs import RunState
 from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
 from aiplane.exporters.memory import MemoryExporter
@@ -33,6 +31,7 @@ from aiplane.services.types import ExportFormat
 from aiplane.specs import workload_from_document
 from aiplane.store.base import UnitOfWork
 from aiplane.store.memory import MemoryStore
+from tests.identities import ME, access_for
 from tests.services.cost_fixtures import DAY, JUNE
 from tests.services.fleets import DOCUMENTS
 
@@ -87,6 +86,7 @@ class Plane:
         # A long TTL: only an invalidation makes an applied fleet visible at once.
         self.cache = FleetCache(self.store, DOCUMENTS, ttl_s=3600.0)
         self.backends = PoolBackends(tmp, self.cache.current, {"fake": self._factory})
+        access, audit = access_for(self.store, self.clock)
         self.jobs = JobService(
             self.store,
             self.cache,
@@ -95,14 +95,29 @@ class Plane:
             self.clock,
             self.wakes,
             cancel_grace_s=0.5,
+            access=access,
+            audit=audit,
         )
         self.fleet = FleetService(
-            self.store, self.cache, DOCUMENTS, self.backends, self.clock, self.wakes
+            self.store,
+            self.cache,
+            DOCUMENTS,
+            self.backends,
+            self.clock,
+            self.wakes,
+            access=access,
+            audit=audit,
         )
         self.exporter = MemoryExporter()
         recorder = TelemetryRecorder(None, self.store, self.backends)
         self.costs = CostService(
-            self.store, self.cache, BudgetCache(), recorder, self.exporter, self.clock
+            self.store,
+            self.cache,
+            BudgetCache(),
+            recorder,
+            self.exporter,
+            self.clock,
+            access=access,
         )
         self.executor = Executor(self.store, self.backends, tmp / "ckpt", self.cache.current, 0.5)
 
@@ -133,7 +148,7 @@ class Plane:
             "replicas": replicas,
             "resources": {"accelerators": f"H100:{gpus}"},
         }
-        return self.jobs.submit(workload_from_document(document, "w.yaml"), "me").job.id
+        return self.jobs.submit(ME, workload_from_document(document, "w.yaml")).job.id
 
     def place_and_start(self) -> None:
         fleet = self.cache.required()
@@ -147,7 +162,7 @@ class Plane:
 @pytest.fixture
 def plane(tmp_path: Path) -> Plane:
     p = Plane(tmp_path)
-    p.fleet.apply(fleet_document(), "fleet.yaml")
+    p.fleet.apply(ME, fleet_document(), "fleet.yaml")
     p.wakes.count = 0
     return p
 
@@ -157,22 +172,22 @@ def test_a_submission_is_one_unit_of_work_and_wakes_the_scheduler_once(plane: Pl
     job_id = plane.submit()
     assert plane.store.units - before == 1
     assert plane.wakes.count == 1
-    view = plane.jobs.show(job_id)
+    view = plane.jobs.show(ME, job_id)
     assert (view.job.submitted_by, view.run.state) == ("me", RunState.PENDING)
-    assert [e.kind for e in plane.jobs.events(job_id)] == ["job.submitted"]
+    assert [e.kind for e in plane.jobs.events(ME, job_id)] == ["job.submitted"]
 
 
 def test_a_refused_submission_writes_nothing_and_wakes_nobody(plane: Plane) -> None:
     document = {"name": "w", "team": "nobody", "kind": "batch", "run": "true"}
     with pytest.raises(SpecError, match="does not fit the fleet"):
-        plane.jobs.submit(workload_from_document(document, "w.yaml"), "me")
+        plane.jobs.submit(ME, workload_from_document(document, "w.yaml"))
     assert plane.wakes.count == 0
-    assert plane.jobs.listing(10) == []
+    assert plane.jobs.listing(ME, 10) == []
 
 
 def test_a_fleet_apply_is_visible_at_once_and_wakes_the_scheduler(plane: Plane) -> None:
     assert plane.cache.required().pools().__next__().node.gpus == 8
-    state = plane.fleet.apply(fleet_document(gpus=4), "smaller.yaml")
+    state = plane.fleet.apply(ME, fleet_document(gpus=4), "smaller.yaml")
     assert plane.wakes.count == 1
     assert state is not None and state.record.version == 2
     # The cache's TTL is an hour: only the apply's invalidation explains the new fleet here.
@@ -184,20 +199,20 @@ def test_a_fleet_the_backend_refuses_is_not_applied_and_wakes_nobody(plane: Plan
     document = fleet_document()
     document["sites"][0]["pools"][0]["backend_config"] = {"chooses_nodes": "sometimes"}
     with pytest.raises(SpecError, match="backend configuration"):
-        plane.fleet.apply(document, "bad.yaml")
+        plane.fleet.apply(ME, document, "bad.yaml")
     assert plane.wakes.count == 0
-    shown = plane.fleet.show()
+    shown = plane.fleet.show(ME)
     assert shown is not None and shown.record.version == 1
 
 
 def test_cancel_commits_state_event_and_usage_then_stops_the_replicas(plane: Plane) -> None:
     job_id = plane.submit(gpus=2)
     plane.place_and_start()
-    assert plane.jobs.show(job_id).run.state is RunState.RUNNING
+    assert plane.jobs.show(ME, job_id).run.state is RunState.RUNNING
     plane.now += 1800
     before = plane.store.units
 
-    view = plane.jobs.cancel(job_id)
+    view = plane.jobs.cancel(ME, job_id)
 
     assert view.run.state is RunState.CANCELLED
     assert plane.store.units - before == 1
@@ -221,7 +236,7 @@ def test_a_replica_that_refuses_to_stop_leaves_the_cancel_committed(
     plane.wakes.count = 0
 
     with caplog.at_level(logging.WARNING, logger="aiplane.jobs"):
-        view = plane.jobs.cancel(job_id)
+        view = plane.jobs.cancel(ME, job_id)
 
     assert view.run.state is RunState.CANCELLED
     assert plane.store.jobs.run_for_job(job_id).state is RunState.CANCELLED
@@ -237,7 +252,7 @@ def test_a_replica_that_refuses_to_stop_leaves_the_cancel_committed(
 def test_explain_gives_the_decisions_about_the_job(plane: Plane) -> None:
     job_id = plane.submit()
     plane.place_and_start()
-    explained = plane.jobs.explain(job_id)
+    explained = plane.jobs.explain(ME, job_id)
     assert explained.view.run.placement is not None
     assert [e.kind for e in explained.decisions] == ["run.placed"]
 
@@ -245,34 +260,24 @@ def test_explain_gives_the_decisions_about_the_job(plane: Plane) -> None:
 def test_cost_reports_default_to_this_month_and_need_a_fleet(tmp_path: Path) -> None:
     bare = Plane(tmp_path)
     with pytest.raises(SpecError, match="no fleet applied yet"):
-        bare.costs.report()
-    bare.fleet.apply(fleet_document(), "fleet.yaml")
-    report = bare.costs.report()
+        bare.costs.report(ME)
+    bare.fleet.apply(ME, fleet_document(), "fleet.yaml")
+    report = bare.costs.report(ME)
     assert (report.start, report.end) == (JUNE, NOW)
     with pytest.raises(SpecError, match="empty period"):
-        bare.costs.report(start=NOW, end=NOW - 1)
+        bare.costs.report(ME, start=NOW, end=NOW - 1)
 
 
 def test_the_parquet_export_goes_through_the_injected_exporter(plane: Plane) -> None:
     plane.submit()
     plane.place_and_start()
     plane.now += 3600
-    out = plane.costs.export(ExportFormat.FOCUS_PARQUET)
+    out = plane.costs.export(ME, ExportFormat.FOCUS_PARQUET)
     assert out.media_type == MemoryExporter.media_type
     (table,) = plane.exporter.tables
     written = json.loads(b"".join(out.chunks))
     assert [c["name"] for c in written["columns"]] == list(table.columns)
     assert table.rows >= 1
-
-
-def test_tokens_authorize_by_role(plane: Plane) -> None:
-    tokens = TokenService(plane.store, plane.clock)
-    assert tokens.ensure_admin() is not None
-    assert tokens.ensure_admin() is None  # only on the first start
-    _, viewer = tokens.create("ci", Role.VIEWER)
-    assert tokens.authorize(viewer, Role.VIEWER).name == "ci"
-    with pytest.raises(PermissionDeniedError, match="member"):
-        tokens.authorize(viewer, Role.MEMBER)
 
 
 def test_a_store_read_inside_a_unit_is_refused() -> None:

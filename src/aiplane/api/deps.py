@@ -6,14 +6,12 @@ services, which ask the policy (``core.auth.can``) before they read or change an
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from aiplane.core.auth import Caller, GlobalRole
-from aiplane.core.errors import PermissionDeniedError
+from aiplane.core.auth import Caller
 from aiplane.services.container import Services
 
 _bearer = HTTPBearer(auto_error=False, description="An aiplane API token, or an OIDC ID token")
@@ -39,21 +37,3 @@ def authenticated(
 
 
 Authenticated = Annotated[Caller, Depends(authenticated)]
-
-
-# -- transitional (removed when every route passes its caller to the services) -------------
-def _global(required: GlobalRole | None) -> Callable[..., Caller]:
-    def check(caller: Authenticated) -> Caller:
-        role = caller.principal.global_role
-        ok = required is None or role is GlobalRole.ADMIN or role is required
-        if not ok:
-            raise PermissionDeniedError(f"this needs the {required} role")
-        return caller
-
-    return check
-
-
-Viewer = Authenticated
-Member = Authenticated
-Operator = Annotated[Caller, Depends(_global(GlobalRole.OPERATOR))]
-Admin = Annotated[Caller, Depends(_global(GlobalRole.ADMIN))]

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aiplane.core import errors as e
@@ -78,16 +79,45 @@ def _problems(exc: e.AiplaneError) -> list[dict[str, Any]]:
     ]
 
 
+# Calls that change something: each that fails is on the audit record.
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def audit_failure(request: Request, outcome: str, message: str) -> None:
+    """Record a failed mutating call in the audit log: actor from ``request.state.caller``
+    when authentication got that far, action "<METHOD> <route path template>". The audit log
+    failing must not turn the answer into a 500 that hides the real error: it is logged."""
+    if request.method not in MUTATING:
+        return
+    services = getattr(request.app.state, "services", None)
+    if services is None:
+        return
+    route = request.scope.get("route")
+    template = getattr(route, "path", None) or request.url.path
+    try:
+        services.audit.record_now(
+            getattr(request.state, "caller", None),
+            f"{request.method} {template}",
+            request.url.path,
+            outcome=outcome,
+            detail={"message": message[:500]},
+        )
+    except e.AiplaneError as exc:
+        log.error("could not audit a failed %s %s: %s", request.method, template, exc.message)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(e.AiplaneError)
-    async def aiplane_error(_: Request, exc: e.AiplaneError) -> JSONResponse:
+    async def aiplane_error(request: Request, exc: e.AiplaneError) -> JSONResponse:
+        if not exc.audited:
+            await run_in_threadpool(audit_failure, request, exc.code, exc.message)
         headers = {"WWW-Authenticate": "Bearer"} if status_for(exc) == 401 else None
         return JSONResponse(
             body(exc.code, exc.message, _problems(exc)), status_for(exc), headers=headers
         )
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
             {
                 "location": ".".join(str(p) for p in err.get("loc", ())),
@@ -97,6 +127,7 @@ def install(app: FastAPI) -> None:
             }
             for err in exc.errors()
         ]
+        await run_in_threadpool(audit_failure, request, "request_invalid", "invalid request")
         return JSONResponse(body("request_invalid", "invalid request", problems), 422)
 
     @app.exception_handler(StarletteHTTPException)

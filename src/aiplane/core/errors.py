@@ -33,6 +33,9 @@ class AiplaneError(Exception):
     problems: list[Problem] = field(default_factory=list)
 
     code = "internal"
+    # Set once the refusal this error reports is in the audit log (``services.access``), so
+    # that the API does not record the failed call a second time.
+    audited = False
 
     def __post_init__(self) -> None:
         super().__init__(self.message)

@@ -106,6 +106,7 @@ class Access:
                 try:
                     return authenticator.authenticate(credential)
                 except AuthenticationError as exc:
+                    exc.audited = True
                     self._audit.record_now(
                         None,
                         "auth.authenticate",
@@ -121,7 +122,9 @@ class Access:
             outcome="denied",
             detail={"reason": "not a credential this control plane accepts"},
         )
-        raise AuthenticationError("invalid token")
+        refused = AuthenticationError("invalid token")
+        refused.audited = True
+        raise refused
 
     def decide(self, caller: Caller, action: Action, resource: Resource) -> Decision:
         """The policy's answer, with no side effect (for filtering what a listing shows)."""
@@ -140,9 +143,13 @@ class Access:
             team=resource.team,
             detail={"reason": decision.reason},
         )
+        refusal: NotFoundError | PermissionDeniedError
         if decision.hidden:
-            raise NotFoundError(f"{resource.kind} {resource.id or resource.team} not found")
-        raise PermissionDeniedError(decision.reason)
+            refusal = NotFoundError(f"{resource.kind} {resource.id or resource.team} not found")
+        else:
+            refusal = PermissionDeniedError(decision.reason)
+        refusal.audited = True
+        raise refusal
 
     def visible_teams(self, caller: Caller) -> frozenset[str] | None:
         return _visible_teams(caller)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,11 +132,16 @@ def _mask(m: Metered, line_index: np.ndarray, subject: _Subject) -> np.ndarray:
     return result
 
 
-def team_forecasts(store: Store, fleet: Fleet, now: float) -> dict[str, Forecast]:
-    """Month-end spend of every team (declared or with spend), with an interval."""
+def team_forecasts(
+    store: Store, fleet: Fleet, now: float, among: Collection[str] | None = None
+) -> dict[str, Forecast]:
+    """Month-end spend of every team (declared or with spend), with an interval; of the
+    teams ``among`` only, when given."""
     teams = {t.name for t in fleet.teams}
     start, _ = bounds(Period.MONTHLY, now)
     teams |= {u.team for u in store.usage.overlapping(start, now)}
+    if among is not None:
+        teams &= set(among)
     subjects = [(_Subject(BudgetScope.TEAM, t), Period.MONTHLY) for t in sorted(teams)]
     found = _forecasts(store, fleet, now, subjects)
     return {s.target: f for (s, _), f in found.items()}

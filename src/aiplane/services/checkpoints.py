@@ -32,6 +32,7 @@ before the run was seen running (the next one is).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,10 @@ from aiplane.core.errors import ConflictError
 from aiplane.core.runs import Run, RunState
 from aiplane.core.scheduling.inputs import checkpointed
 from aiplane.services.events import record
-from aiplane.store.base import Store
+from aiplane.store.base import Repositories, Store
+
+# Called inside the unit of work that records a checkpoint (the audit entry of the call).
+OnWrite = Callable[[Repositories, Run], None]
 
 RESUME_ENV = "AIPLANE_RESUME_FROM"
 _IN_PROGRESS = (".tmp", ".partial")
@@ -66,7 +70,15 @@ def resume_from(run: Run, directory: Path) -> str | None:
     return str(path)
 
 
-def report(store: Store, job_id: str, now: float, uri: str | None, at: float | None = None) -> Run:
+def report(
+    store: Store,
+    job_id: str,
+    now: float,
+    uri: str | None,
+    at: float | None = None,
+    *,
+    audit: OnWrite | None = None,
+) -> Run:
     """Record a checkpoint of the job's running attempt, saved at ``at`` (default ``now``).
 
     Raises ConflictError when the job's run is not running (there is no attempt to credit) or
@@ -75,23 +87,27 @@ def report(store: Store, job_id: str, now: float, uri: str | None, at: float | N
     run = store.jobs.run_for_job(job_id)
     if run.state is not RunState.RUNNING:
         raise ConflictError(f"job {job_id} is {run.state}: only a running job saves checkpoints")
-    return _record(store, run, min(at if at is not None else now, now), uri, now)[0]
+    return _record(store, run, min(at if at is not None else now, now), uri, now, audit)[0]
 
 
-def _record(store: Store, run: Run, at: float, uri: str | None, now: float) -> tuple[Run, bool]:
+def _record(
+    store: Store, run: Run, at: float, uri: str | None, now: float, audit: OnWrite | None = None
+) -> tuple[Run, bool]:
     """The checkpoint applied to ``run``: the run as stored, and whether it was recorded. On
     a conflict (another writer changed the run since it was read) it is applied once more, to
     the run read again, which may be a later attempt."""
     try:
-        return _write(store, run, at, uri, now)
+        return _write(store, run, at, uri, now, audit)
     except ConflictError:
         fresh = store.jobs.get_run(run.id)
         if fresh.state is not RunState.RUNNING:
             raise
-        return _write(store, fresh, at, uri, now)
+        return _write(store, fresh, at, uri, now, audit)
 
 
-def _write(store: Store, run: Run, at: float, uri: str | None, now: float) -> tuple[Run, bool]:
+def _write(
+    store: Store, run: Run, at: float, uri: str | None, now: float, audit: OnWrite | None = None
+) -> tuple[Run, bool]:
     if run.started_at is not None and at < run.started_at:
         return run, False  # from an earlier attempt
     updated = checkpointed(run, at, uri)
@@ -112,6 +128,8 @@ def _write(store: Store, run: Run, at: float, uri: str | None, now: float) -> tu
             stored,
             {"uri": uri, "saved_at": at},
         )
+        if audit is not None:
+            audit(uow, stored)
     return stored, True
 
 

@@ -11,23 +11,41 @@ import io
 import logging
 from collections.abc import Callable, Collection, Mapping
 
+from aiplane.core.auth import Action, Caller
+from aiplane.core.budgets import BudgetScope
 from aiplane.core.cost.alerts import AlertStatus, CostAlert
 from aiplane.core.cost.anomalies import Anomaly
 from aiplane.core.cost.forecast import Forecast
 from aiplane.core.cost.periods import WEEK_S, month_start
 from aiplane.exporters.base import Exporter
 from aiplane.services import budgets, costs
+from aiplane.services.access import Access
 from aiplane.services.budgets import BudgetCache
 from aiplane.services.fleet import FleetCache
 from aiplane.services.scheduling import CycleInputs
+from aiplane.services.scope import readable_teams
 from aiplane.services.telemetry import TelemetryRecorder
 from aiplane.services.types import BudgetView, CostReport, Export, ExportFormat
 from aiplane.store.base import Store
 
 log = logging.getLogger("aiplane.costs")
+# Alerts read to find a scoped caller's newest (alerts are few: one per rule and period).
+MAX_ALERTS_SCANNED = 10_000
+
+
+def _team_subject(scope: str, target: str, teams: frozenset[str] | None) -> bool:
+    """Whether a budget (or its alert) of ``scope``/``target`` is readable with ``teams``.
+    A project may span teams: its spend is the others' too, so only those who read every team
+    see a project's budget."""
+    if teams is None:
+        return True
+    return scope == BudgetScope.TEAM and target in teams
 
 
 class CostService:
+    """Costs as the caller may read them: every answer counts only the usage of the teams
+    the caller reads (all of them for operators and admins), whatever it is grouped by."""
+
     def __init__(
         self,
         store: Store,
@@ -36,7 +54,10 @@ class CostService:
         telemetry: TelemetryRecorder,
         parquet: Exporter,
         clock: Callable[[], float],
+        *,
+        access: Access,
     ) -> None:
+        self._access = access
         self._store = store
         self._fleets = fleets
         self._budgets = budget_cache
@@ -56,46 +77,75 @@ class CostService:
         usage = self._telemetry.snapshot().usage
         return {r: u.avg_sm_active for r, u in usage.items() if u.avg_sm_active is not None}
 
+    def _teams(self, caller: Caller, action: Action = Action.COST_READ) -> frozenset[str] | None:
+        return readable_teams(self._access, caller, action)
+
     def report(
         self,
+        caller: Caller,
         by: str = "team",
         start: float | None = None,
         end: float | None = None,
         *,
         share_idle: bool = True,
     ) -> CostReport:
+        teams = self._teams(caller)
         s, e, now = self._period(start, end)
         fleet = self._fleets.required()
-        return costs.report(self._store, fleet, by, s, e, now, share_idle_to_teams=share_idle)
+        return costs.report(
+            self._store, fleet, by, s, e, now, share_idle_to_teams=share_idle, teams=teams
+        )
 
     def export(
         self,
+        caller: Caller,
         export_format: ExportFormat = ExportFormat.FOCUS_CSV,
         start: float | None = None,
         end: float | None = None,
     ) -> Export:
         """FOCUS 1.2 cost lines for the period: CSV streamed in chunks, or a Parquet file."""
+        teams = self._teams(caller)
         s, e, now = self._period(start, end)
         fleet = self._fleets.required()
         activity = self._sm_activity()
         if export_format is ExportFormat.FOCUS_CSV:
-            text = costs.focus_chunks(self._store, fleet, s, e, now, sm_activity=activity)
+            text = costs.focus_chunks(
+                self._store, fleet, s, e, now, sm_activity=activity, teams=teams
+            )
             return Export("text/csv; charset=utf-8", "focus.csv", (c.encode() for c in text))
-        table = costs.focus_table(self._store, fleet, s, e, now, sm_activity=activity)
+        table = costs.focus_table(self._store, fleet, s, e, now, sm_activity=activity, teams=teams)
         buffer = io.BytesIO()
         self._parquet.write(table, buffer)
         return Export(self._parquet.media_type, "focus.parquet", iter([buffer.getvalue()]))
 
-    def budgets(self) -> list[BudgetView]:
-        return budgets.evaluate_budgets(self._store, self._fleets.required(), self._clock())
+    def budgets(self, caller: Caller) -> list[BudgetView]:
+        teams = self._teams(caller, Action.BUDGET_READ)
+        views = budgets.evaluate_budgets(self._store, self._fleets.required(), self._clock())
+        return [
+            v for v in views if _team_subject(v.status.budget.scope, v.status.budget.target, teams)
+        ]
 
     def alerts(
-        self, statuses: Collection[AlertStatus] | None = None, limit: int = 100
+        self,
+        caller: Caller,
+        statuses: Collection[AlertStatus] | None = None,
+        limit: int = 100,
     ) -> list[CostAlert]:
-        return self._store.alerts.recent(statuses=statuses, limit=limit)
+        """The newest alerts of the budgets the caller reads, oldest first."""
+        teams = self._teams(caller, Action.BUDGET_READ)
+        if teams is None:
+            return self._store.alerts.recent(statuses=statuses, limit=limit)
+        found = self._store.alerts.recent(statuses=statuses, limit=MAX_ALERTS_SCANNED)
+        mine = [
+            a
+            for a in found
+            if _team_subject(str(a.payload.get("scope")), str(a.payload.get("target")), teams)
+        ]
+        return mine[-limit:]
 
     def anomalies(
         self,
+        caller: Caller,
         by: str = "team",
         start: float | None = None,
         end: float | None = None,
@@ -103,6 +153,7 @@ class CostService:
         k: float = 5.0,
         min_usd: float = 1.0,
     ) -> list[Anomaly]:
+        teams = self._teams(caller)
         now = self._clock()
         s = start if start is not None else now - WEEK_S
         e = end if end is not None else now
@@ -116,11 +167,15 @@ class CostService:
             sm_activity=self._sm_activity(),
             k=k,
             min_usd=min_usd,
+            teams=teams,
         )
 
-    def forecast(self) -> Mapping[str, Forecast]:
-        """Month-end spend of every team, by team name."""
-        return budgets.team_forecasts(self._store, self._fleets.required(), self._clock())
+    def forecast(self, caller: Caller) -> Mapping[str, Forecast]:
+        """Month-end spend of every team the caller reads, by team name."""
+        teams = self._teams(caller)
+        return budgets.team_forecasts(
+            self._store, self._fleets.required(), self._clock(), among=teams
+        )
 
     def cycle_inputs(self) -> CycleInputs:
         """What the cost engine adds to each scheduling snapshot: budget actions and headroom.

@@ -9,7 +9,7 @@ start, because earlier use in the month decides what a reserved commitment still
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,15 +54,35 @@ class Metered:
     end: float
 
 
-def metered(store: Store, fleet: Fleet, start: float, end: float, now: float) -> Metered:
-    """Cost lines for [start, end), with usage up to ``now``."""
+def restrict(lines: CostLines, usage: UsageColumns, teams: Collection[str]) -> CostLines:
+    """Only the lines of ``teams``' usage. Metering is done over everyone's usage first (a
+    reserved commitment covers use in the order it came, whoever's), then narrowed: a team's
+    lines cost what they cost in the full report."""
+    codes = [usage.team.code_of(t) for t in teams]
+    keep = np.flatnonzero(np.isin(usage.team.codes[lines.src], codes))
+    return lines.take(keep)
+
+
+def metered(
+    store: Store,
+    fleet: Fleet,
+    start: float,
+    end: float,
+    now: float,
+    teams: Collection[str] | None = None,
+) -> Metered:
+    """Cost lines for [start, end), with usage up to ``now``; of ``teams`` only when given
+    (None: every team)."""
     end = min(end, now)
     if end <= start:
         end = start
     stored = store.usage.overlapping(month_start(start), end)
     live = [u for u in open_intervals(store, fleet, now) if u.start < end]
     usage = UsageColumns.from_intervals(stored + live)
-    return Metered(usage, meter(usage, start, end, commitments(fleet)), start, end)
+    lines = meter(usage, start, end, commitments(fleet))
+    if teams is not None:
+        lines = restrict(lines, usage, teams)
+    return Metered(usage, lines, start, end)
 
 
 def spend_by_pool(store: Store, fleet: Fleet | None, now: float) -> dict[tuple[str, str], float]:
@@ -111,16 +131,29 @@ def report(
     now: float,
     *,
     share_idle_to_teams: bool = True,
+    teams: Collection[str] | None = None,
 ) -> CostReport:
     """Cost by ``by`` for [start, end); idle owned and reserved capacity on its own, and (by
-    team) shared to the teams by their use of each pool."""
+    team) shared to the teams by their use of each pool.
+
+    With ``teams`` (a caller who reads only those), only their usage is counted, whatever
+    ``by`` groups on, with their shares of idle capacity; the pools' idle totals are left out,
+    since capacity less one's own use would disclose the others'."""
     check_dimension(by)
     check_period(start, end)
     m = metered(store, fleet, start, end, now)
     idle = idle_costs(m.lines, m.usage, fleet, m.start, m.end) if m.end > m.start else []
     shares = share_idle(idle, m.lines, m.usage)
+    lines = m.lines
+    if teams is not None:
+        lines = restrict(lines, m.usage, teams)
+        narrowed = {
+            pool: {t: v for t, v in per.items() if t in teams} for pool, per in shares.items()
+        }
+        shares = {pool: per for pool, per in narrowed.items() if per}
+        idle = []
     per_team = idle_by_team(shares) if by == "team" and share_idle_to_teams else None
-    rows = rollup(m.lines, m.usage, by, per_team)
+    rows = rollup(lines, m.usage, by, per_team)
     return CostReport(by, start, end, rows, idle, shares)
 
 
@@ -143,15 +176,18 @@ def focus_chunks(
     *,
     sm_activity: Mapping[str, float] | None = None,
     account: Account | None = None,
+    teams: Collection[str] | None = None,
 ) -> Iterator[str]:
-    """The FOCUS CSV for [start, end), in chunks of text.
+    """The FOCUS CSV for [start, end), in chunks of text (of ``teams``' usage only when
+    given).
 
     The store is read and the usage metered here, when called: only the encoding is left to
     the iterator, so a failed read is an error before the first byte goes out, never a
     response cut short after its headers."""
     check_period(start, end)
-    m = metered(store, fleet, start, end, now)
-    idle = _idle_by_month(m, fleet) if m.end > m.start else []
+    m = metered(store, fleet, start, end, now, teams)
+    # The pools' idle capacity is the fleet's, not a team's: left out of a scoped export.
+    idle = _idle_by_month(m, fleet) if m.end > m.start and teams is None else []
     return focus_csv(m.lines, m.usage, fleet, idle=idle, account=account, sm_activity=sm_activity)
 
 
@@ -164,11 +200,13 @@ def focus_table(
     *,
     sm_activity: Mapping[str, float] | None = None,
     account: Account | None = None,
+    teams: Collection[str] | None = None,
 ) -> Table:
     """The FOCUS rows for [start, end) as typed columns, for a file exporter to write."""
     check_period(start, end)
-    m = metered(store, fleet, start, end, now)
-    idle = _idle_by_month(m, fleet) if m.end > m.start else []
+    m = metered(store, fleet, start, end, now, teams)
+    # The pools' idle capacity is the fleet's, not a team's: left out of a scoped export.
+    idle = _idle_by_month(m, fleet) if m.end > m.start and teams is None else []
     columns = focus_columns(
         m.lines, m.usage, fleet, idle=idle, account=account, sm_activity=sm_activity
     )
@@ -193,13 +231,14 @@ def anomalies(
     history_weeks: int = 4,
     k: float = 5.0,
     min_usd: float = 1.0,
+    teams: Collection[str] | None = None,
 ) -> list[Anomaly]:
     """Anomalous hours of spend per ``by`` (team or workload) in [start, end), judged against
     ``history_weeks`` weeks before ``start``."""
     check_dimension(by, ANOMALY_DIMENSIONS)
     check_period(start, end)
     first = np.floor((start - history_weeks * WEEK_S) / HOUR_S) * HOUR_S
-    m = metered(store, fleet, float(first), end, now)
+    m = metered(store, fleet, float(first), end, now, teams)
     hours = int(np.ceil((m.end - first) / HOUR_S))
     if hours <= 0:
         return []

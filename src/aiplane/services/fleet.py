@@ -9,9 +9,12 @@ from dataclasses import replace
 from typing import Any
 
 from aiplane.backends.base import Backends, GpuInventory
+from aiplane.core.auth import Action, Caller, Resource
 from aiplane.core.errors import Problem, SpecError
 from aiplane.core.fleet import Fleet, NodeShape, Pool
 from aiplane.core.runs import ACTIVE
+from aiplane.services.access import Access
+from aiplane.services.audit import AuditLog
 from aiplane.services.events import record
 from aiplane.services.ports import FleetDocuments
 from aiplane.services.types import FleetState, PoolUsage
@@ -157,7 +160,12 @@ class FleetService:
         backends: Backends,
         clock: Callable[[], float],
         wake: Callable[[], None],
+        *,
+        access: Access,
+        audit: AuditLog,
     ) -> None:
+        self._access = access
+        self._audit = audit
         self._store = store
         self._cache = cache
         self._documents = documents
@@ -165,12 +173,13 @@ class FleetService:
         self._clock = clock
         self._wake = wake
 
-    def apply(self, document: Mapping[str, Any], source: str) -> FleetState | None:
+    def apply(self, caller: Caller, document: Mapping[str, Any], source: str) -> FleetState | None:
         """Validate ``document`` (raising SpecError with every problem) against the schema and
         this server's backends (:func:`local_resolver`: each pool's ``backend_config``, and the
         GPUs that ``accelerator: auto`` pools find here), make it the fleet in force (the new
         version and its event in one unit of work), and wake the scheduler to place work on
-        it."""
+        it. Operators and admins only; the entry in the audit log commits with the version."""
+        self._access.check(caller, Action.FLEET_APPLY, Resource("fleet"))
         now = self._clock()
         fleet = local_resolver(self._backends)(self._documents.read(document, source))
         pools = sum(1 for _ in fleet.pools())
@@ -183,12 +192,23 @@ class FleetService:
                 f"fleet v{stored.version} applied from {source}: {len(fleet.sites)} sites, "
                 f"{pools} pools",
             )
+            self._audit.record(
+                uow,
+                caller,
+                str(Action.FLEET_APPLY),
+                f"fleet/v{stored.version}",
+                detail={"source": source, "sites": len(fleet.sites), "pools": pools},
+            )
         self._cache.invalidate()
         self._wake()
-        return self.show()
+        return self._state()
 
-    def show(self) -> FleetState | None:
+    def show(self, caller: Caller) -> FleetState | None:
         """The fleet in force with each pool's usage; None before the first apply."""
+        self._access.check(caller, Action.FLEET_READ, Resource("fleet"))
+        return self._state()
+
+    def _state(self) -> FleetState | None:
         found = self._cache.in_force()
         if found is None:
             return None

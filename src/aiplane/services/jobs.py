@@ -7,19 +7,23 @@ import logging
 from collections.abc import Callable, Collection
 
 from aiplane.backends.base import Backends
+from aiplane.core.auth import Action, Caller, Resource
 from aiplane.core.errors import BackendError, NotFoundError, Problem, SpecError
 from aiplane.core.events import Event
 from aiplane.core.fleet import Fleet
 from aiplane.core.runs import Job, Run, RunState
 from aiplane.core.workloads import Workload
 from aiplane.services import checkpoints
+from aiplane.services.access import Access
+from aiplane.services.audit import AuditLog
 from aiplane.services.budgets import BudgetCache, check_submission
 from aiplane.services.events import record
 from aiplane.services.fleet import FleetCache
 from aiplane.services.ids import new_id
 from aiplane.services.metering import record_usage
+from aiplane.services.scope import readable_teams
 from aiplane.services.types import Explanation, JobView
-from aiplane.store.base import Store
+from aiplane.store.base import Repositories, Store
 
 log = logging.getLogger("aiplane.jobs")
 
@@ -58,7 +62,12 @@ def _fit_problems(fleet: Fleet, workload: Workload) -> list[Problem]:
 
 
 class JobService:
-    """Jobs: what ``/api/v1/jobs`` and ``aiplane jobs`` call."""
+    """Jobs: what ``/api/v1/jobs`` and ``aiplane jobs`` call.
+
+    Every method takes the caller and asks the policy first. A job of a team the caller
+    cannot read is answered exactly as a job that does not exist (the same NotFoundError,
+    the same message); listings return the caller's teams' jobs only. Each mutation records
+    its audit entry in the unit of work that makes it."""
 
     def __init__(
         self,
@@ -69,7 +78,12 @@ class JobService:
         clock: Callable[[], float],
         wake: Callable[[], None],
         cancel_grace_s: float,
+        *,
+        access: Access,
+        audit: AuditLog,
     ) -> None:
+        self._access = access
+        self._audit = audit
         self._store = store
         self._fleets = fleets
         self._budgets = budgets
@@ -78,11 +92,21 @@ class JobService:
         self._wake = wake
         self._grace_s = cancel_grace_s
 
-    def submit(self, workload: Workload, by: str) -> JobView:
+    def _job(
+        self, caller: Caller, action: Action, job_id: str, repos: Repositories | None = None
+    ) -> Job:
+        """The job, once the policy allows ``action`` on it (else a refusal, audited)."""
+        job = (repos or self._store).jobs.get(job_id)
+        self._access.check(caller, action, Resource("job", job.id, team=job.workload.team))
+        return job
+
+    def submit(self, caller: Caller, workload: Workload) -> JobView:
         """Check the workload against the fleet in force (known team and datasets, a budget
         that blocks its team or project), queue it (job, run and event in one unit of work)
         and wake the scheduler. Capacity is the scheduler's business: a submission never
-        waits for it."""
+        waits for it. ``submitted_by`` is the caller's name."""
+        self._access.check(caller, Action.JOB_SUBMIT, Resource("job", team=workload.team))
+        by = caller.name
         now = self._clock()
         fleet = self._fleets.current()
         if fleet is not None:
@@ -105,36 +129,55 @@ class JobService:
         with self._store.unit_of_work() as uow:
             uow.jobs.add(job, run)
             uow.events.add(submitted)
+            self._audit.record(
+                uow,
+                caller,
+                str(Action.JOB_SUBMIT),
+                f"job/{job_id}",
+                team=workload.team,
+                detail={"name": workload.name},
+            )
         self._wake()
         return JobView(job, run)
 
     def listing(
         self,
+        caller: Caller,
         limit: int,
         before: str | None = None,
         states: Collection[RunState] | None = None,
         team: str | None = None,
     ) -> list[JobView]:
-        page = self._store.jobs.page(limit=limit, before=before, states=states, team=team)
+        teams = readable_teams(self._access, caller, Action.JOB_LIST, team)
+        if teams is not None and not teams:
+            return []
+        page = self._store.jobs.page(limit=limit, before=before, states=states, teams=teams)
         return [JobView(job, run) for job, run in page]
 
-    def show(self, job_id: str) -> JobView:
-        return JobView(self._store.jobs.get(job_id), self._store.jobs.run_for_job(job_id))
+    def show(self, caller: Caller, job_id: str) -> JobView:
+        job = self._job(caller, Action.JOB_READ, job_id)
+        return JobView(job, self._store.jobs.run_for_job(job_id))
 
-    def events(self, job_id: str, limit: int = 200) -> list[Event]:
-        self._store.jobs.get(job_id)
+    def events(self, caller: Caller, job_id: str, limit: int = 200) -> list[Event]:
+        self._job(caller, Action.JOB_READ, job_id)
         return self._store.events.recent(job_id=job_id, limit=limit)
 
-    def explain(self, job_id: str) -> Explanation:
+    def explain(self, caller: Caller, job_id: str) -> Explanation:
         """The job's state and placement, and the scheduler's decisions about it."""
-        view = self.show(job_id)
-        decisions = [e for e in self.events(job_id) if e.kind in DECISION_EVENTS]
+        view = self.show(caller, job_id)
+        events = self._store.events.recent(job_id=job_id, limit=200)
+        decisions = [e for e in events if e.kind in DECISION_EVENTS]
         return Explanation(view, decisions)
 
     def logs(
-        self, job_id: str, replica: int | None = None, tail_bytes: int | None = None
+        self,
+        caller: Caller,
+        job_id: str,
+        replica: int | None = None,
+        tail_bytes: int | None = None,
     ) -> list[tuple[int, str]]:
         """Logs of each replica of the job's current run, as (replica, text)."""
+        self._job(caller, Action.JOB_LOGS, job_id)
         run = self._store.jobs.run_for_job(job_id)
         if run.placement is None or not run.handles:
             return []
@@ -150,7 +193,7 @@ class JobService:
             )
         return out
 
-    def cancel(self, job_id: str) -> JobView:
+    def cancel(self, caller: Caller, job_id: str) -> JobView:
         """Cancel a job: mark its run cancelled, stop its replicas, wake the scheduler.
 
         The new state, its event and the usage of the attempt it ends are one unit of work: a
@@ -159,11 +202,20 @@ class JobService:
         a cancelled run with live processes and stops them (``Executor.recover``); so does a
         replica that refuses to stop now: the cancel is committed, the refusal is logged.
         """
+        self._job(caller, Action.JOB_CANCEL, job_id)
         now = self._clock()
         fleet = self._fleets.current()
         with self._store.unit_of_work() as uow:
             job = uow.jobs.get(job_id)
             run = uow.jobs.run_for_job(job_id)
+            self._audit.record(
+                uow,
+                caller,
+                str(Action.JOB_CANCEL),
+                f"job/{job_id}",
+                team=job.workload.team,
+                detail={"from": str(run.state)},
+            )
             if run.state.terminal:
                 return JobView(job, run)
             cancelled = run.transition(RunState.CANCELLED, now, "cancelled by request")
@@ -178,6 +230,32 @@ class JobService:
         self._wake()
         return JobView(job, cancelled)
 
-    def report_checkpoint(self, job_id: str, uri: str | None, saved_at: float | None) -> Run:
+    def report_checkpoint(
+        self, caller: Caller, job_id: str, uri: str | None, saved_at: float | None
+    ) -> Run:
         """A checkpoint the job's running attempt reports (``saved_at`` default: now)."""
-        return checkpoints.report(self._store, job_id, self._clock(), uri, saved_at)
+        job = self._job(caller, Action.JOB_CHECKPOINT, job_id)
+        team = job.workload.team
+        audited = []
+
+        def audit(uow: Repositories, run: Run) -> None:
+            audited.append(run.id)
+            detail = {"uri": uri, "run": run.id, "recorded": True}
+            self._audit.record(
+                uow, caller, str(Action.JOB_CHECKPOINT), f"job/{job_id}", team=team, detail=detail
+            )
+
+        run = checkpoints.report(self._store, job_id, self._clock(), uri, saved_at, audit=audit)
+        if not audited:
+            # Older than the one recorded (or an earlier attempt's): nothing changed, but the
+            # call is on the record all the same.
+            detail = {"uri": uri, "run": run.id, "recorded": False}
+            self._audit.record_now(
+                caller,
+                str(Action.JOB_CHECKPOINT),
+                f"job/{job_id}",
+                outcome="ok",
+                team=team,
+                detail=detail,
+            )
+        return run

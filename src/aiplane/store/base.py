@@ -183,10 +183,12 @@ class JobRepository(Protocol):
         before: str | None = None,
         states: Collection[RunState] | None = None,
         team: str | None = None,
+        teams: Collection[str] | None = None,
     ) -> list[tuple[Job, Run]]:
         """Newest first (job ids sort by submission time); ``before`` is an exclusive job-id
         cursor for the next page. ``states`` filters on the run's state (an empty collection
-        matches nothing); ``team`` on the workload's team."""
+        matches nothing); ``team`` on the workload's team, and ``teams`` (the caller's, for a
+        scoped listing; an empty collection matches nothing) to any of those."""
         ...
 
     def runs_in_states(self, states: Collection[RunState]) -> list[Run]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from aiplane.api.deps import Member, Svc
+from aiplane.api.deps import Authenticated, Svc
 from aiplane.api.errors import AUTHENTICATED, responses
 from aiplane.wire.jobs import CheckpointIn, CheckpointOut
 
@@ -18,8 +18,8 @@ router = APIRouter(prefix="/jobs", tags=["jobs"], responses=AUTHENTICATED)
     # 409: the job has no running attempt to credit.
     responses=responses(404, 409),
 )
-def report(job_id: str, body: CheckpointIn, svc: Svc, _: Member) -> CheckpointOut:
-    run = svc.jobs.report_checkpoint(job_id, body.uri, body.saved_at)
+def report(job_id: str, body: CheckpointIn, svc: Svc, caller: Authenticated) -> CheckpointOut:
+    run = svc.jobs.report_checkpoint(caller, job_id, body.uri, body.saved_at)
     return CheckpointOut(
         job_id=job_id,
         run_id=run.id,

@@ -1,4 +1,5 @@
-"""Costs: reports, FOCUS export, budgets, alerts, anomalies and forecasts (viewer role)."""
+"""Costs: reports, FOCUS export, budgets, alerts, anomalies and forecasts, each of the
+teams the caller reads (all of them for operators and admins)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from aiplane.api.deps import Svc, Viewer
+from aiplane.api.deps import Authenticated, Svc
 from aiplane.api.errors import AUTHENTICATED
 from aiplane.api.views import alert_out, anomaly_out, budget_out, forecast_out, report_out
 from aiplane.core.cost.alerts import AlertStatus
@@ -59,14 +60,14 @@ def _format(value: str) -> ExportFormat:
 @router.get("/report", response_model=CostReport)
 def report(
     svc: Svc,
-    _: Viewer,
+    caller: Authenticated,
     by: str = "team",
     start: From = None,
     end: To = None,
     share_idle: bool = True,
 ) -> CostReport:
     r = svc.costs.report(
-        by, parse_time(start, "from"), parse_time(end, "to"), share_idle=share_idle
+        caller, by, parse_time(start, "from"), parse_time(end, "to"), share_idle=share_idle
     )
     return report_out(r)
 
@@ -86,14 +87,16 @@ EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
 @router.get("/export", response_class=StreamingResponse, responses=EXPORT_RESPONSES)
 def export(
     svc: Svc,
-    _: Viewer,
+    caller: Authenticated,
     start: From = None,
     end: To = None,
     export_format: Annotated[
         str, Query(alias="format", description="focus (CSV) or focus-parquet")
     ] = "focus",
 ) -> StreamingResponse:
-    out = svc.costs.export(_format(export_format), parse_time(start, "from"), parse_time(end, "to"))
+    out = svc.costs.export(
+        caller, _format(export_format), parse_time(start, "from"), parse_time(end, "to")
+    )
     return StreamingResponse(
         out.chunks,
         media_type=out.media_type,
@@ -102,14 +105,14 @@ def export(
 
 
 @router.get("/budgets", response_model=list[BudgetOut])
-def budgets(svc: Svc, _: Viewer) -> list[BudgetOut]:
-    return [budget_out(v) for v in svc.costs.budgets()]
+def budgets(svc: Svc, caller: Authenticated) -> list[BudgetOut]:
+    return [budget_out(v) for v in svc.costs.budgets(caller)]
 
 
 @router.get("/alerts", response_model=list[AlertOut])
 def alerts(
     svc: Svc,
-    _: Viewer,
+    caller: Authenticated,
     status: Annotated[list[str] | None, Query(description="pending, delivered, ...")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AlertOut]:
@@ -121,13 +124,13 @@ def alerts(
             [Problem("status", "unknown status", ", ".join(bad), ", ".join(allowed))],
         )
     wanted = [AlertStatus(s) for s in status] if status else None
-    return [alert_out(a) for a in svc.costs.alerts(wanted, limit)]
+    return [alert_out(a) for a in svc.costs.alerts(caller, wanted, limit)]
 
 
 @router.get("/anomalies", response_model=list[AnomalyOut])
 def anomalies(
     svc: Svc,
-    _: Viewer,
+    caller: Authenticated,
     by: str = "team",
     start: From = None,
     end: To = None,
@@ -135,14 +138,14 @@ def anomalies(
     min_usd: Annotated[float, Query(ge=0)] = 1.0,
 ) -> list[AnomalyOut]:
     found = svc.costs.anomalies(
-        by, parse_time(start, "from"), parse_time(end, "to"), k=k, min_usd=min_usd
+        caller, by, parse_time(start, "from"), parse_time(end, "to"), k=k, min_usd=min_usd
     )
     return [anomaly_out(a) for a in found]
 
 
 @router.get("/forecast", response_model=list[TeamForecast])
-def forecast(svc: Svc, _: Viewer) -> list[TeamForecast]:
+def forecast(svc: Svc, caller: Authenticated) -> list[TeamForecast]:
     return [
         TeamForecast(team=team, **forecast_out(f).model_dump())
-        for team, f in sorted(svc.costs.forecast().items())
+        for team, f in sorted(svc.costs.forecast(caller).items())
     ]

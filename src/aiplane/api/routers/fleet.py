@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from aiplane.api.deps import Operator, Svc, Viewer
+from aiplane.api.deps import Authenticated, Svc
 from aiplane.api.errors import AUTHENTICATED
 from aiplane.api.views import fleet_out
 from aiplane.wire.fleet import FleetOut
@@ -14,10 +14,10 @@ router = APIRouter(prefix="/fleet", tags=["fleet"], responses=AUTHENTICATED)
 
 
 @router.put("", response_model=FleetOut)
-def apply(body: SpecBody, svc: Svc, _: Operator) -> FleetOut:
-    return fleet_out(svc.fleet.apply(body.spec, body.source), with_document=False)
+def apply(body: SpecBody, svc: Svc, caller: Authenticated) -> FleetOut:
+    return fleet_out(svc.fleet.apply(caller, body.spec, body.source), with_document=False)
 
 
 @router.get("", response_model=FleetOut)
-def show(svc: Svc, _: Viewer, document: bool = False) -> FleetOut:
-    return fleet_out(svc.fleet.show(), with_document=document)
+def show(svc: Svc, caller: Authenticated, document: bool = False) -> FleetOut:
+    return fleet_out(svc.fleet.show(caller), with_document=document)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from aiplane.api.deps import Member, Svc, Viewer
+from aiplane.api.deps import Authenticated, Svc
 from aiplane.api.errors import AUTHENTICATED, responses
 from aiplane.api.views import event_out, explanation_out, job_out
 from aiplane.core.errors import Problem, SpecError
@@ -23,9 +23,9 @@ ONE_JOB = responses(404)
 @router.post(
     "", status_code=status.HTTP_201_CREATED, response_model=JobOut, responses=responses(402)
 )
-def submit(body: SpecBody, svc: Svc, caller: Member) -> JobOut:
+def submit(body: SpecBody, svc: Svc, caller: Authenticated) -> JobOut:
     workload = workload_from_document(body.spec, body.source, body.workdir)
-    return job_out(svc.jobs.submit(workload, caller.name))
+    return job_out(svc.jobs.submit(caller, workload))
 
 
 def _states(values: list[str] | None) -> list[RunState] | None:
@@ -44,43 +44,43 @@ def _states(values: list[str] | None) -> list[RunState] | None:
 @router.get("", response_model=JobPage)
 def list_jobs(
     svc: Svc,
-    _: Viewer,
+    caller: Authenticated,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     before: Annotated[str | None, Query(description="cursor: job id to page before")] = None,
     state: Annotated[list[str] | None, Query(description="filter by run state")] = None,
     team: str | None = None,
 ) -> JobPage:
-    items = [job_out(v) for v in svc.jobs.listing(limit, before, _states(state), team)]
+    items = [job_out(v) for v in svc.jobs.listing(caller, limit, before, _states(state), team)]
     return JobPage(items=items, next_cursor=items[-1].id if len(items) == limit else None)
 
 
 @router.get("/{job_id}", response_model=JobOut, responses=ONE_JOB)
-def show(job_id: str, svc: Svc, _: Viewer) -> JobOut:
-    return job_out(svc.jobs.show(job_id), with_workload=True)
+def show(job_id: str, svc: Svc, caller: Authenticated) -> JobOut:
+    return job_out(svc.jobs.show(caller, job_id), with_workload=True)
 
 
 @router.get("/{job_id}/events", response_model=list[EventOut], responses=ONE_JOB)
-def events(job_id: str, svc: Svc, _: Viewer) -> list[EventOut]:
-    return [event_out(e) for e in svc.jobs.events(job_id)]
+def events(job_id: str, svc: Svc, caller: Authenticated) -> list[EventOut]:
+    return [event_out(e) for e in svc.jobs.events(caller, job_id)]
 
 
 @router.get("/{job_id}/explain", response_model=ExplanationOut, responses=ONE_JOB)
-def explain(job_id: str, svc: Svc, _: Viewer) -> ExplanationOut:
-    return explanation_out(svc.jobs.explain(job_id))
+def explain(job_id: str, svc: Svc, caller: Authenticated) -> ExplanationOut:
+    return explanation_out(svc.jobs.explain(caller, job_id))
 
 
 @router.get("/{job_id}/logs", response_model=LogsOut, responses=responses(404, 502))
 def logs(
     job_id: str,
     svc: Svc,
-    _: Viewer,
+    caller: Authenticated,
     replica: int | None = None,
     tail_bytes: Annotated[int | None, Query(ge=1)] = None,
 ) -> LogsOut:
-    out = svc.jobs.logs(job_id, replica, tail_bytes)
+    out = svc.jobs.logs(caller, job_id, replica, tail_bytes)
     return LogsOut(job_id=job_id, replicas=[ReplicaLog(replica=i, text=t) for i, t in out])
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut, responses=responses(404, 409))
-def cancel(job_id: str, svc: Svc, _: Member) -> JobOut:
-    return job_out(svc.jobs.cancel(job_id))
+def cancel(job_id: str, svc: Svc, caller: Authenticated) -> JobOut:
+    return job_out(svc.jobs.cancel(caller, job_id))

@@ -106,8 +106,10 @@ class _Jobs(_Repository):
         before: str | None = None,
         states: Collection[RunState] | None = None,
         team: str | None = None,
+        teams: Collection[str] | None = None,
     ) -> list[tuple[Job, Run]]:
         wanted = None if states is None else frozenset(states)
+        among = None if teams is None else frozenset(teams)
         page: list[tuple[str, str]] = []
         with self._locked() as d:
             ids = d.job_ids
@@ -119,6 +121,8 @@ class _Jobs(_Repository):
                 job_team, job_text = d.jobs[job_id]
                 run = d.runs[d.run_of_job[job_id]]
                 if team is not None and job_team != team:
+                    continue
+                if among is not None and job_team not in among:
                     continue
                 if wanted is not None and run.state not in wanted:
                     continue

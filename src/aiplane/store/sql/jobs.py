@@ -87,10 +87,11 @@ class SqlJobRepository:
         before: str | None = None,
         states: Collection[RunState] | None = None,
         team: str | None = None,
+        teams: Collection[str] | None = None,
     ) -> list[tuple[Job, Run]]:
-        if limit <= 0 or (states is not None and not states):
+        if limit <= 0 or (states is not None and not states) or (teams is not None and not teams):
             return []
-        stmt = page_statement(limit=limit, before=before, states=states, team=team)
+        stmt = page_statement(limit=limit, before=before, states=states, team=team, teams=teams)
         with self._scope() as session:
             rows = session.execute(stmt).mappings().all()
         return [
@@ -159,6 +160,7 @@ def page_statement(
     before: str | None = None,
     states: Collection[RunState] | None = None,
     team: str | None = None,
+    teams: Collection[str] | None = None,
 ) -> Select[Any]:
     """The keyset-paged listing query; public so tests can check the plan it gets.
 
@@ -175,6 +177,8 @@ def page_statement(
             ids = ids.where(_JOBS.c.id < before)
         if team is not None:
             ids = ids.where(_JOBS.c.team == team)
+        if teams is not None:
+            ids = ids.where(_JOBS.c.team.in_(sorted(teams)))
         page = ids.order_by(_JOBS.c.id.desc()).limit(limit).subquery("page")
     else:
         per_state = []
@@ -182,8 +186,12 @@ def page_statement(
             ids = select(_RUNS.c.job_id).where(_RUNS.c.state == state)
             if before is not None:
                 ids = ids.where(_RUNS.c.job_id < before)
+            if team is not None or teams is not None:
+                ids = ids.join(_JOBS, _JOBS.c.id == _RUNS.c.job_id)
             if team is not None:
-                ids = ids.join(_JOBS, _JOBS.c.id == _RUNS.c.job_id).where(_JOBS.c.team == team)
+                ids = ids.where(_JOBS.c.team == team)
+            if teams is not None:
+                ids = ids.where(_JOBS.c.team.in_(sorted(teams)))
             ranked = ids.order_by(_RUNS.c.job_id.desc()).limit(limit).subquery()
             per_state.append(select(ranked.c.job_id))
         page = union_all(*per_state).subquery("page")
