@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError
 
 from aiplane.core.errors import StoreError
 
@@ -45,7 +46,14 @@ def url_password(url: str | URL) -> str | None:
 
 def normalise_url(url: str | URL) -> URL:
     """Pin PostgreSQL URLs to psycopg 3, the driver we ship, whatever the user wrote."""
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        # The URL itself is not repeated: it may hold a password.
+        raise StoreError(
+            f"cannot parse the database URL ({exc}); the URL is not shown, it may hold a "
+            "password: use sqlite:///path/to/aiplane.db or postgresql://user@host/db"
+        ) from None
     if parsed.drivername in _POSTGRES_ALIASES:
         return parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite" and parsed.database:
