@@ -131,11 +131,19 @@ def _run(
 class EmbeddedServer:
     """A whole control plane in a background thread of this process (demo, tests, benches)."""
 
-    def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        audited: bool = True,
+    ) -> None:
+        """``audited`` False: without the audit log (benchmarks compare the two)."""
         self.settings = settings
         self._sock = bind(host, port)  # first, as in ``serve``
         self.url = _url(host, self._sock)
-        self.cp = ControlPlane.from_settings(settings, api_url=self.url)
+        self.cp = ControlPlane.from_settings(settings, api_url=self.url, audited=audited)
         token = self.cp.services.identity.ensure_admin()
         if token is None:
             raise RuntimeError("EmbeddedServer needs a fresh home (its admin token exists)")
