@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+from aiplane.backends.fake import FakeCluster
+from aiplane.backends.registry import PoolBackends
 from aiplane.core.auth import GlobalRole, PrincipalKind, TeamRole, TokenScope
 from aiplane.core.errors import AuthenticationError
 from aiplane.core.runs import Job, Run, RunState
 from aiplane.services.access import Access, TokenAuthenticator
 from aiplane.services.audit import AuditLog
+from aiplane.services.execution import Executor
 from aiplane.services.identity import WORKLOAD_TOKEN_TTL_S, IdentityService
 from aiplane.services.workload_tokens import WorkloadTokens, token_name
 from aiplane.signing.ed25519 import Ed25519Signer
 from aiplane.store.memory import MemoryStore
+from tests import builders
 from tests.builders import workload
+from tests.store import factories
 
 NOW = 1_000_000.0
+POOL = builders.pool(site="onprem-fra", name="dgx-h100")
 URL = "http://127.0.0.1:9"
 
 
@@ -91,6 +98,10 @@ def test_revoked_in_the_unit_that_ends_the_attempt_and_refused_at_once(plane: Pl
     plane.tokens.committed(run)
     with pytest.raises(AuthenticationError, match="revoked"):
         plane.access.authenticate(token)
+    # Revoked in the unit of work that ended the run (its time), not by the sweep after it
+    # (the plane's clock).
+    (record,) = plane.store.tokens.listing()
+    assert record.revoked_at == NOW + 1
     assert not plane.tokens.revoke(plane.store, run, NOW)  # nothing left to revoke
 
 
@@ -125,6 +136,10 @@ def test_attempts_ended_elsewhere_lose_their_token_on_the_next_sweep(
     assert plane.tokens.sweep() == 1
     with pytest.raises(AuthenticationError, match="revoked"):
         plane.access.authenticate(token)
+    # Revoked in the unit of work that ended the run (its time), not by the sweep after it
+    # (the plane's clock).
+    (record,) = plane.store.tokens.listing()
+    assert record.revoked_at == NOW + 1
 
 
 def test_a_restarted_control_plane_finds_the_live_tokens_again(plane: Plane) -> None:
@@ -157,3 +172,50 @@ def test_revocations_are_audited(plane: Plane) -> None:
     plane.tokens.sweep()
     actions = [e.record.action for e in plane.store.audit.entries()]
     assert actions[-2:] == ["token.create", "token.revoke"]
+
+
+class Executing(Plane):
+    """The executor over a fake cluster, with workload tokens."""
+
+    def __init__(self, tmp: Path) -> None:
+        super().__init__()
+        self.cluster = FakeCluster()
+        self.fleet = builders.fleet(builders.site("onprem-fra", pools=(POOL,)))
+        factories = {"emulated": self.cluster.factory("emulated", emulated=True)}
+        backends = PoolBackends(tmp / "work", lambda: self.fleet, factories)
+        self.executor = Executor(
+            self.store, backends, tmp / "ckpt", lambda: self.fleet, 1.0, tokens=self.tokens
+        )
+
+    def admit(self) -> Run:
+        job = replace(factories.job(1), submitted_by="alice")
+        pending = factories.run(job)
+        self.store.jobs.add(job, pending)
+        admitted = replace(
+            pending.transition(RunState.ADMITTED, NOW), placement=factories.placement()
+        )
+        return self.store.jobs.update_run(admitted, expected_state=RunState.PENDING)
+
+
+def test_the_executor_gives_each_replica_the_token_and_ends_it_with_the_attempt(
+    tmp_path: Path,
+) -> None:
+    plane = Executing(tmp_path)
+    plane.identity.create_principal(None, "alice", teams={"research": TeamRole.MEMBER})
+    admitted = plane.admit()
+    assert plane.executor.launch_admitted(NOW) == 1
+    envs = [r.spec.env for r in plane.cluster.replicas.values()]
+    assert len(envs) == 2
+    token = envs[0]["AIPLANE_TOKEN"]
+    assert all(env["AIPLANE_TOKEN"] == token and env["AIPLANE_URL"] == URL for env in envs)
+    assert plane.access.authenticate(token).scope == TokenScope("research", admitted.job_id)
+    for handle in plane.store.jobs.get_run(admitted.id).handles:
+        plane.cluster.finish(handle, 0)
+    plane.executor.reconcile(NOW + 1)
+    assert plane.store.jobs.get_run(admitted.id).state is RunState.SUCCEEDED
+    with pytest.raises(AuthenticationError, match="revoked"):
+        plane.access.authenticate(token)
+    # Revoked in the unit of work that ended the run (its time), not by the sweep after it
+    # (the plane's clock).
+    (record,) = plane.store.tokens.listing()
+    assert record.revoked_at == NOW + 1
