@@ -98,10 +98,6 @@ def test_revoked_in_the_unit_that_ends_the_attempt_and_refused_at_once(plane: Pl
     plane.tokens.committed(run)
     with pytest.raises(AuthenticationError, match="revoked"):
         plane.access.authenticate(token)
-    # Revoked in the unit of work that ended the run (its time), not by the sweep after it
-    # (the plane's clock).
-    (record,) = plane.store.tokens.listing()
-    assert record.revoked_at == NOW + 1
     assert not plane.tokens.revoke(plane.store, run, NOW)  # nothing left to revoke
 
 
@@ -136,10 +132,6 @@ def test_attempts_ended_elsewhere_lose_their_token_on_the_next_sweep(
     assert plane.tokens.sweep() == 1
     with pytest.raises(AuthenticationError, match="revoked"):
         plane.access.authenticate(token)
-    # Revoked in the unit of work that ended the run (its time), not by the sweep after it
-    # (the plane's clock).
-    (record,) = plane.store.tokens.listing()
-    assert record.revoked_at == NOW + 1
 
 
 def test_a_restarted_control_plane_finds_the_live_tokens_again(plane: Plane) -> None:
