@@ -5,7 +5,7 @@ The token belongs to the job's submitter, is scoped to the job and its team
 and expires after ``WORKLOAD_TOKEN_TTL_S`` at most. The executor revokes it in the unit of work
 that ends the attempt; attempts ended elsewhere (a cancellation, a preemption) are caught by
 ``sweep`` on the next reconciler pass. Tokens still live are tracked here, and found again in
-the store after a restart (``adopt``), so a sweep reads one run per live workload token.
+the store after a restart (``adopt``), so a sweep is one read of the live runs.
 """
 
 from __future__ import annotations
@@ -100,18 +100,21 @@ class WorkloadTokens:
         self._changed()
 
     def sweep(self) -> int:
-        """Revoke the tokens of attempts that ended (or moved on) since they were issued."""
+        """Revoke the tokens of attempts that ended (or moved on) since they were issued: one
+        read of the live runs, whatever the number of tokens."""
         with self._lock:
-            live = dict(self._live)
-        ended: list[str] = []
-        for (job_id, attempt), token_id in live.items():
-            run = self._store.jobs.run_for_job(job_id)
-            if run.attempt != attempt or run.state not in LIVE_STATES:
-                ended.append(token_id)
-                with self._lock:
-                    self._live.pop((job_id, attempt), None)
-        if ended:
-            self._revoke_ids(ended)
+            if not self._live:
+                return 0
+            tracked = dict(self._live)
+        live = {(r.job_id, r.attempt) for r in self._store.jobs.runs_in_states(LIVE_STATES)}
+        ended = [key for key in tracked if key not in live]
+        if not ended:
+            return 0
+        self._revoke_ids([tracked[key] for key in ended])
+        with self._lock:
+            for key in ended:
+                if self._live.get(key) == tracked[key]:
+                    del self._live[key]
         return len(ended)
 
     def adopt(self) -> int:
