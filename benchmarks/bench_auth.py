@@ -3,8 +3,9 @@
 Two measurements in one run, each with the audit log on and off (``AuditLog`` without a
 signer records nothing):
 
-* through HTTP: an embedded control plane (SQLite, temporary home) in this process, a member of
-  team ``bench`` listing the first page of its team's jobs (``GET /api/v1/jobs?limit=50``, with
+* through HTTP: two embedded control planes (SQLite, temporary homes) in this process, one
+  with the audit log and one without, their requests interleaved; a member of team ``bench``
+  listing the first page of its team's jobs (``GET /api/v1/jobs?limit=50``, with
   ``--jobs`` stored) and submitting one job at a time; p50/p99 of each;
 * directly, so that HTTP's noise does not swamp sub-millisecond figures: per request, the
   bearer token's authentication (``Access.authenticate``) and the policy's check
@@ -24,6 +25,7 @@ Prints one JSON line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -114,31 +116,51 @@ def timed_both(
     return wall, cpu
 
 
-def over_http(audited: bool, jobs: int, requests: int) -> dict[str, dict[str, float]]:
-    with (
-        tempfile.TemporaryDirectory(prefix="aiplane-bench-auth-") as tmp,
-        EmbeddedServer(settings(Path(tmp)), audited=audited) as server,
-    ):
-        token = member_token(server.cp)
+class Plane:
+    """An embedded control plane and a member's HTTP client to it."""
+
+    def __init__(self, stack: contextlib.ExitStack, audited: bool) -> None:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="aiplane-bench-auth-"))
+        server = stack.enter_context(EmbeddedServer(settings(Path(tmp)), audited=audited))
+        headers = {"Authorization": f"Bearer {member_token(server.cp)}"}
+        self.client = stack.enter_context(
+            httpx.Client(base_url=server.url + "/api/v1", headers=headers)
+        )
+
+    def submit(self) -> None:
+        response = self.client.post("/jobs", json={"spec": WORKLOAD})
+        if response.status_code != 201:
+            raise SystemExit(f"submit failed: {response.status_code} {response.text}")
+
+    def listing(self) -> None:
+        response = self.client.get("/jobs", params={"limit": 50})
+        if response.status_code != 200:
+            raise SystemExit(f"list failed: {response.status_code} {response.text}")
+
+
+def over_http(jobs: int, requests: int) -> dict[str, dict[str, dict[str, float]]]:
+    """Both planes up at once, their requests interleaved: both see the same machine."""
+    with contextlib.ExitStack() as stack:
+        planes = {"audit_on": Plane(stack, True), "audit_off": Plane(stack, False)}
         freeze_long_lived()
-        headers = {"Authorization": f"Bearer {token}"}
-        with httpx.Client(base_url=server.url + "/api/v1", headers=headers) as client:
-
-            def submit() -> None:
-                response = client.post("/jobs", json={"spec": WORKLOAD})
-                if response.status_code != 201:
-                    raise SystemExit(f"submit failed: {response.status_code} {response.text}")
-
-            def listing() -> None:
-                response = client.get("/jobs", params={"limit": 50})
-                if response.status_code != 200:
-                    raise SystemExit(f"list failed: {response.status_code} {response.text}")
-
-            submitted = timed(submit, requests)
-            for _ in range(max(0, jobs - requests - 20)):
-                submit()
-            listed = timed(listing, requests)
-    return {"list": figures(listed), "submit": figures(submitted)}
+        submitted: dict[str, list[float]] = {name: [] for name in planes}
+        listed: dict[str, list[float]] = {name: [] for name in planes}
+        for plane in planes.values():
+            timed(plane.submit, 0)  # its warm-up
+        for _ in range(requests):
+            for name, plane in planes.items():
+                submitted[name] += timed(plane.submit, 1, warmup=0)
+        for _ in range(max(0, jobs - requests)):
+            for plane in planes.values():
+                plane.submit()
+        for plane in planes.values():
+            timed(plane.listing, 0)  # its warm-up
+        for _ in range(requests):
+            for name, plane in planes.items():
+                listed[name] += timed(plane.listing, 1, warmup=0)
+    return {
+        name: {"list": figures(listed[name]), "submit": figures(submitted[name])} for name in planes
+    }
 
 
 def direct(n: int) -> dict[str, Any]:
@@ -219,10 +241,7 @@ def main() -> None:
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     measured = direct(args.direct)
-    http = {
-        "audit_on": over_http(True, args.jobs, args.requests),
-        "audit_off": over_http(False, args.jobs, args.requests),
-    }
+    http = over_http(args.jobs, args.requests)
     result = {
         "bench": "auth",
         "added_p99_ms_list": measured.pop("added_p99_ms_list"),
