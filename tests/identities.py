@@ -22,6 +22,18 @@ def grant(
     kind: PrincipalKind = PrincipalKind.USER,
 ) -> dict[str, str]:
     """Create the principal ``name`` with these roles and a token; its Authorization header."""
+    return grant_principal(services, name, global_role=global_role, teams=teams, kind=kind)[1]
+
+
+def grant_principal(
+    services: Services,
+    name: str,
+    *,
+    global_role: GlobalRole | str | None = None,
+    teams: Mapping[str, TeamRole | str] | None = None,
+    kind: PrincipalKind = PrincipalKind.USER,
+) -> tuple[Principal, dict[str, str]]:
+    """As :func:`grant`, with the principal created."""
     principal = services.identity.create_principal(
         None,
         name,
@@ -30,7 +42,11 @@ def grant(
         teams={team: TeamRole(role) for team, role in (teams or {}).items()},
     )
     _, plaintext = services.identity.issue_token(None, principal, f"{name}-token")
-    return {"Authorization": f"Bearer {plaintext}"}
+    return principal, bearer(plaintext)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 # The roles of ``tokens`` fixtures: a team role in team "t", or a global one.

@@ -77,7 +77,7 @@ def test_a_taken_port_fails_the_start_before_the_admin_token_is_made(
         token = home.token()
         assert token is not None
         with Client(info.url, token) as client:
-            assert client.whoami().role == "admin"
+            assert client.whoami().global_role == "admin"
     finally:
         process.terminate()
         process.wait(20)

@@ -22,6 +22,11 @@ class Settings:
     telemetry: str = "auto"
     telemetry_replay: Path | None = None
     telemetry_interval_s: float = 1.0
+    # OIDC sign-in (decision 0023): on when an issuer is set; the audience is then required.
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    # The claim that lists the caller's teams: ``team`` (member) or ``team:role``.
+    oidc_teams_claim: str = "groups"
 
     @property
     def work_root(self) -> Path:
@@ -42,4 +47,7 @@ class Settings:
             telemetry=os.environ.get("AIPLANE_TELEMETRY", "auto"),
             telemetry_replay=Path(replay).expanduser() if replay else None,
             telemetry_interval_s=float(os.environ.get("AIPLANE_TELEMETRY_INTERVAL_S", "1.0")),
+            oidc_issuer=os.environ.get("AIPLANE_OIDC_ISSUER") or None,
+            oidc_audience=os.environ.get("AIPLANE_OIDC_AUDIENCE") or None,
+            oidc_teams_claim=os.environ.get("AIPLANE_OIDC_TEAMS_CLAIM") or "groups",
         )

@@ -23,9 +23,10 @@ from aiplane.exporters.base import Exporter
 from aiplane.exporters.parquet import ParquetExporter
 from aiplane.notify.base import Notifier
 from aiplane.notify.webhook import WebhookNotifier
+from aiplane.oidc.base import TokenVerifier
 from aiplane.pricing.base import PriceBook
 from aiplane.pricing.catalog import configured_catalog
-from aiplane.services.access import Access, TokenAuthenticator
+from aiplane.services.access import Access, Authenticator, OidcAuthenticator, TokenAuthenticator
 from aiplane.services.audit import AuditLog
 from aiplane.services.budgets import BudgetCache
 from aiplane.services.container import Services
@@ -169,6 +170,29 @@ def telemetry_recorder(settings: Settings, store: Store, backends: Backends) -> 
     )
 
 
+def oidc_verifier(settings: Settings) -> TokenVerifier | None:
+    """The OIDC adapter when an issuer is configured (decision 0023); else None."""
+    if settings.oidc_issuer is None:
+        return None
+    if not settings.oidc_audience:
+        raise SpecError(
+            "incomplete OIDC settings",
+            [
+                Problem(
+                    "AIPLANE_OIDC_AUDIENCE",
+                    "required with AIPLANE_OIDC_ISSUER",
+                    None,
+                    "the client id the provider puts in the tokens' aud claim",
+                )
+            ],
+        )
+    from aiplane.oidc.verifier import JwksVerifier
+
+    return JwksVerifier(
+        settings.oidc_issuer, settings.oidc_audience, settings.oidc_teams_claim or "groups"
+    )
+
+
 @dataclass
 class ControlPlane:
     """Everything one control-plane process holds: store, adapters, loops, and the services
@@ -199,7 +223,14 @@ class ControlPlane:
             self.signer = Ed25519Signer.from_file(self.settings.home / SIGNING_KEY_FILE)
         self.audit = AuditLog(self.store, self.signer if self.audited else None, self.clock)
         tokens = TokenAuthenticator(self.store, self.clock)
-        self.access = Access(self.audit, [tokens], on_change=tokens.forget)
+        authenticators: list[Authenticator] = [tokens]
+        oidc = oidc_verifier(self.settings)
+        if oidc is not None:
+            # Bound late: the identity service that signs callers in is built below.
+            authenticators.append(
+                OidcAuthenticator(oidc, lambda claims: self.services.identity.sign_in(claims))  # noqa: PLW0108
+            )
+        self.access = Access(self.audit, authenticators, on_change=tokens.forget)
         self.fleets = fleet_cache or FleetCache(self.store, self.documents)
         identity = IdentityService(self.store, self.access, self.audit, self.clock)
         self.workload_tokens = WorkloadTokens(

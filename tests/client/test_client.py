@@ -153,11 +153,72 @@ def test_from_environment_without_a_local_server(
         Client.from_environment(home=LocalHome(tmp_path))
 
 
-def test_tokens_send_the_role_as_text() -> None:
-    answer: dict[str, Any] = {"id": "t-1", "name": "ci", "role": "viewer", "token": "secret"}
-    seen, client = recording(lambda _: httpx.Response(201, json=answer))
-    assert client.tokens.create("ci", "viewer").token == "secret"
-    assert json.loads(seen[0].content) == {"name": "ci", "role": "viewer"}
+def test_tokens_create_list_and_revoke() -> None:
+    made: dict[str, Any] = {
+        "id": "tok-1",
+        "name": "ci",
+        "principal": "bot",
+        "created_at": 1.0,
+        "expires_at": 3601.0,
+        "prefix": "aip_Ab12",
+        "token": "aip_Ab12secret",
+    }
+    item = {**made, "state": "active"}
+    del item["token"]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(201, json=made)
+        if request.method == "DELETE":
+            return httpx.Response(204)
+        return httpx.Response(200, json=[item])
+
+    seen, client = recording(answer)
+    assert client.tokens.create("ci", "bot", expires_in_s=3600).token == "aip_Ab12secret"
+    assert json.loads(seen[0].content) == {"name": "ci", "principal": "bot", "expires_in_s": 3600}
+    [listed] = client.tokens.list(every=True)
+    assert listed.state == "active" and listed.prefix == "aip_Ab12"
+    assert seen[1].url.params["all"] == "true" and "principal" not in seen[1].url.params
+    client.tokens.list("bot")
+    assert seen[2].url.params["principal"] == "bot"
+    client.tokens.revoke("tok-1")
+    assert (seen[3].method, seen[3].url.path) == ("DELETE", "/api/v1/tokens/tok-1")
+
+
+def test_users_update_sends_only_what_changes() -> None:
+    user = {"id": "p-1", "name": "ann", "kind": "user", "created_at": 1.0}
+    seen, client = recording(lambda _: httpx.Response(200, json=user))
+    client.users.update("ann", disabled=True)
+    assert json.loads(seen[0].content) == {"disabled": True}
+    client.users.update("ann", global_role=None, email="ann@example.org")
+    assert json.loads(seen[1].content) == {"global_role": None, "email": "ann@example.org"}
+    assert (seen[1].method, seen[1].url.path) == ("PATCH", "/api/v1/users/ann")
+    client.users.create("ci-bot", kind="service")
+    assert json.loads(seen[2].content)["kind"] == "service"
+
+
+def test_team_members_add_and_remove() -> None:
+    member = {"team": "a", "name": "ann", "kind": "user", "role": "owner"}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return (
+            httpx.Response(204) if request.method == "DELETE" else httpx.Response(200, json=member)
+        )
+
+    seen, client = recording(answer)
+    assert client.teams.add_member("a", "ann", "owner").role == "owner"
+    assert (seen[0].method, seen[0].url.path) == ("PUT", "/api/v1/teams/a/members/ann")
+    assert json.loads(seen[0].content) == {"role": "owner"}
+    client.teams.remove_member("a", "ann")
+    assert (seen[1].method, seen[1].url.path) == ("DELETE", "/api/v1/teams/a/members/ann")
+
+
+def test_a_refused_deletion_is_an_api_error() -> None:
+    body = {"error": {"code": "not_found", "message": "token tok-x not found", "problems": []}}
+    _, client = recording(lambda _: httpx.Response(404, json=body))
+    with pytest.raises(ApiError) as refused:
+        client.tokens.revoke("tok-x")
+    assert (refused.value.status, refused.value.code) == (404, "not_found")
 
 
 def test_a_proxys_html_page_with_a_200_is_a_protocol_error() -> None:

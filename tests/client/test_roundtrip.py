@@ -54,7 +54,7 @@ def client(server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 def test_every_resource_round_trips(client: Client, tmp_path: Path) -> None:
     assert client.health().pid == os.getpid()
-    assert client.whoami().role == "admin"
+    assert client.whoami().global_role == "admin"
     fleet = client.fleet.apply(fleet_document(), source="fleet.yaml")
     assert fleet.version == 1 and {p.pool for p in fleet.pools} == {"dgx", "spot"}
     assert client.fleet.show(document=True).document is not None
@@ -81,11 +81,27 @@ def test_every_resource_round_trips(client: Client, tmp_path: Path) -> None:
     out = tmp_path / "focus.csv"
     assert client.costs.export(out) > 0 and "BilledCost" in out.read_text().splitlines()[0]
 
-    viewer = client.tokens.create("ci", "viewer")
-    assert viewer.token is not None
-    with Client(client.url, viewer.token) as limited, pytest.raises(ApiError) as denied:
-        limited.jobs.submit(WORKLOAD)
-    assert (denied.value.status, denied.value.code) == (403, "forbidden")
+    # A service account, a viewer of the team: reads, may not submit, is refused once revoked.
+    assert client.users.create("ci", kind="service").kind == "service"
+    assert client.teams.add_member("research", "ci", "viewer").role == "viewer"
+    assert {m.name for m in client.teams.members("research")} == {"ci"}
+    viewer = client.tokens.create("ci-token", "ci", expires_in_s=3600)
+    assert viewer.token is not None and viewer.principal == "ci"
+    with Client(client.url, viewer.token) as limited:
+        assert limited.whoami().teams == {"research": "viewer"}
+        assert [j.id for j in limited.jobs.list().items] == [job.id]
+        with pytest.raises(ApiError) as denied:
+            limited.jobs.submit(WORKLOAD)
+        assert (denied.value.status, denied.value.code) == (403, "forbidden")
+        assert [t.name for t in limited.tokens.list()] == ["ci-token"]
+        client.tokens.revoke(viewer.id)
+        with pytest.raises(ApiError) as revoked:
+            limited.whoami()
+        assert revoked.value.status == 401
+    assert {t.state for t in client.tokens.list("ci")} == {"revoked"}
+    assert client.users.update("ci", disabled=True).disabled
+    client.teams.remove_member("research", "ci")
+    assert client.teams.members("research") == []
 
 
 def test_unknown_job_is_a_typed_404(client: Client) -> None:

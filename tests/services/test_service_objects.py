@@ -16,18 +16,23 @@ import pytest
 from aiplane.backends.base import Backend, BackendConfig, Handle
 from aiplane.backends.fake import FakeBackend, FakeCluster
 from aiplane.backends.registry import PoolBackends
-from aiplane.core.errors import BackendError, SpecError, StoreError
+from aiplane.core.auth import Action, PrincipalKind, Resource, TeamRole
+from aiplane.core.errors import BackendError, PermissionDeniedError, SpecError, StoreError
 from aiplane.core.runs import RunState
 from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
 from aiplane.exporters.memory import MemoryExporter
+from aiplane.services.access import Access, TokenAuthenticator
+from aiplane.services.audit import AuditLog
 from aiplane.services.budgets import BudgetCache
 from aiplane.services.cost_service import CostService
 from aiplane.services.execution import Executor
 from aiplane.services.fleet import FleetCache, FleetService
+from aiplane.services.identity import IdentityService
 from aiplane.services.jobs import JobService
 from aiplane.services.scheduling import run_cycle
 from aiplane.services.telemetry import TelemetryRecorder
 from aiplane.services.types import ExportFormat
+from aiplane.signing.ed25519 import Ed25519Signer
 from aiplane.specs import workload_from_document
 from aiplane.store.base import UnitOfWork
 from aiplane.store.memory import MemoryStore
@@ -278,6 +283,22 @@ def test_the_parquet_export_goes_through_the_injected_exporter(plane: Plane) -> 
     written = json.loads(b"".join(out.chunks))
     assert [c["name"] for c in written["columns"]] == list(table.columns)
     assert table.rows >= 1
+
+
+def test_tokens_authorize_by_team_role(plane: Plane) -> None:
+    audit = AuditLog(plane.store, Ed25519Signer.generate(), plane.clock)
+    authenticator = TokenAuthenticator(plane.store, plane.clock)
+    access = Access(audit, [authenticator], on_change=authenticator.forget)
+    identity = IdentityService(plane.store, access, audit, plane.clock)
+    assert identity.ensure_admin() is not None
+    assert identity.ensure_admin() is None  # only on the first start
+    ci = identity.create_principal(None, "ci", PrincipalKind.SERVICE, teams={"t": TeamRole.VIEWER})
+    _, plaintext = identity.issue_token(None, ci, "ci")
+    caller = access.authenticate(plaintext)
+    assert caller.name == "ci"
+    assert access.check(caller, Action.JOB_LIST, Resource("job", team="t")).allowed
+    with pytest.raises(PermissionDeniedError, match="member"):
+        access.check(caller, Action.JOB_SUBMIT, Resource("job", team="t"))
 
 
 def test_a_store_read_inside_a_unit_is_refused() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from aiplane.core.auth import TeamRole
 from aiplane.core.cost.alerts import AlertStatus
 from aiplane.core.errors import ConflictError, StoreError
 from aiplane.core.runs import Run, RunState
@@ -23,7 +24,9 @@ class HalfWayError(Exception):
 
 def _seed(store: Store) -> None:
     """Something of every aggregate, for a failed unit to leave as it was."""
+    store.principals.add(f.principal(1))
     store.tokens.add(f.token(1))
+    store.audit.append(f.sealer(f.audit_record(1)))
     store.fleets.put({"sites": ["a"]}, f.T0)
     store.jobs.add(*f.job_and_run(1))
     store.events.add(f.event(1))
@@ -33,7 +36,10 @@ def _seed(store: Store) -> None:
 
 def _contents(store: Store) -> dict[str, Any]:
     return {
-        "tokens": store.tokens.count(),
+        "principals": store.principals.listing(),
+        "tokens": store.tokens.listing(),
+        "audit": store.audit.entries(),
+        "audit_head": store.audit.head(),
         "fleet": store.fleets.current(),
         "jobs": store.jobs.page(limit=100),
         "events": store.events.recent(limit=100),
@@ -44,7 +50,11 @@ def _contents(store: Store) -> dict[str, Any]:
 
 def _write_everything(uow: Any) -> None:
     """One write to every aggregate, and a compare-and-set on an existing run."""
+    uow.principals.add(f.principal(2))
+    uow.principals.update(replace(f.principal(1), teams={"vis": TeamRole.OWNER}))
     uow.tokens.add(f.token(2))
+    uow.tokens.revoke(f.token(1).id, f.T0 + 3)
+    uow.audit.append(f.sealer(f.audit_record(2)))
     uow.fleets.put({"sites": ["a", "b"]}, f.T0 + 1)
     uow.jobs.add(*f.job_and_run(2))
     run = uow.jobs.run_for_job(f.job_id(1))
@@ -63,7 +73,13 @@ def test_a_unit_of_work_commits_every_aggregate_together(member: Member) -> None
         _write_everything(uow)
 
     after = member.open() if member.durable else store  # committed means durable, too
+    assert [p.name for p in after.principals.listing()] == ["user-1", "user-2"]
+    assert after.principals.get(f.principal(1).id).teams == {"vis": TeamRole.OWNER}
     assert after.tokens.count() == 2
+    assert after.tokens.get(f.token(1).id).revoked_at == f.T0 + 3
+    assert [e.seq for e in after.audit.entries()] == [1, 2]
+    head = after.audit.head()
+    assert head is not None and head.seq == 2
     fleet = after.fleets.current()
     assert fleet is not None and dict(fleet.document) == {"sites": ["a", "b"]}
     assert [j.id for j, _ in after.jobs.page(limit=10)] == [f.job_id(2), f.job_id(1)]

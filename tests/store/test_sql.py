@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
-from aiplane.core.audit import AuditEntry, AuditHead, AuditRecord
-from aiplane.core.auth import Principal, TokenRecord
+import aiplane
+from aiplane.core.audit import AuditEntry, AuditHead, AuditRecord, verify_chain
+from aiplane.core.auth import GlobalRole, Principal, PrincipalKind, TokenRecord
 from aiplane.core.errors import StoreError
 from aiplane.core.events import Event
 from aiplane.core.runs import Job, Run, RunState
@@ -212,3 +217,168 @@ def test_a_sqlite_unit_of_work_takes_the_write_lock_when_it_begins(tmp_path: Any
     finally:
         other.close()
         store.close()
+
+
+def _old_token(n: int, name: str, role: str, *, revoked: bool = False) -> dict[str, Any]:
+    return {
+        "id": f"tok-{n:013d}",
+        "name": name,
+        "role": role,
+        "token_hash": f"{n:064x}",
+        "created_at": f.T0 + n,
+        "revoked": revoked,
+    }
+
+
+def test_migration_0005_gives_every_old_token_a_principal_of_its_own(sql_url: str) -> None:
+    """A database at 0004 with tokens of each role (two sharing a name, one revoked) comes out
+    with one principal per token: the role admin or operator kept as a global role, member and
+    viewer tokens with no team (they never had one), every token still found by its hash."""
+    old = [
+        _old_token(1, "admin", "admin"),
+        _old_token(2, "ops", "operator"),
+        _old_token(3, "ci", "member"),
+        _old_token(4, "ci", "member", revoked=True),
+        _old_token(5, "dashboard", "viewer"),
+    ]
+    engine = make_engine(sql_url)
+    try:
+        config = alembic_config()
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0004")
+            # The table as 0004 left it: written out, since tables.py has moved on.
+            insert_old = text(
+                "INSERT INTO api_tokens (id, name, role, token_hash, created_at, revoked) "
+                "VALUES (:id, :name, :role, :token_hash, :created_at, :revoked)"
+            )
+            connection.execute(insert_old, old)
+    finally:
+        engine.dispose()
+
+    store = SqlStore.open(sql_url)
+    try:
+        principals = {p.name: p for p in store.principals.listing()}
+        tokens = {t.token_hash: t for t in store.tokens.listing()}
+    finally:
+        store.close()
+
+    assert sorted(principals) == ["admin", "ci", "ci-2", "dashboard", "ops"]
+    expected = {
+        # name: (kind, global role, the token's id)
+        "admin": (PrincipalKind.USER, GlobalRole.ADMIN, old[0]["id"]),
+        "ops": (PrincipalKind.SERVICE, GlobalRole.OPERATOR, old[1]["id"]),
+        "ci": (PrincipalKind.SERVICE, None, old[2]["id"]),
+        "ci-2": (PrincipalKind.SERVICE, None, old[3]["id"]),
+        "dashboard": (PrincipalKind.SERVICE, None, old[4]["id"]),
+    }
+    by_id = {t.id: t for t in tokens.values()}
+    for name, (kind, role, token_id) in expected.items():
+        p = principals[name]
+        assert (p.kind, p.global_role, p.teams, p.disabled) == (kind, role, {}, False), p
+        assert (p.email, p.subject) == (None, None)
+        assert by_id[token_id].principal_id == p.id
+        assert p.created_at == by_id[token_id].created_at
+    for row in old:
+        token = tokens[row["token_hash"]]
+        assert (token.id, token.name, token.created_at) == (
+            row["id"],
+            row["name"],
+            row["created_at"],
+        )
+        assert token.revoked_at == (row["created_at"] if row["revoked"] else None)
+        assert (token.expires_at, token.scope, token.prefix) == (None, None, "")
+    assert _schema_diff(sql_url) == []
+
+
+def test_migration_0005_downgrades_to_one_role_per_token(sql_url: str) -> None:
+    """Back at 0004 a token carries its principal's global role, else "viewer" (team roles
+    have no counterpart there), and "revoked" from ``revoked_at``."""
+    store = SqlStore.open(sql_url)
+    try:
+        store.principals.add(f.principal(1, global_role=GlobalRole.ADMIN))
+        store.principals.add(f.principal(2, global_role=None))
+        store.tokens.add(f.token(1, principal_id="p0001"))
+        store.tokens.add(f.token(2, principal_id="p0002", revoked_at=f.T0 + 9))
+    finally:
+        store.close()
+    engine = make_engine(sql_url)
+    try:
+        config = alembic_config()
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0004")
+            rows = connection.execute(
+                text("SELECT id, role, revoked FROM api_tokens ORDER BY id")
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in rows] == [("tok1", "admin", False), ("tok2", "viewer", True)]
+
+
+# What each appending process runs: connect, say so, wait for the start, append, exit.
+_APPENDER = """
+import sys
+from aiplane.core.audit import AuditEntry, AuditRecord, chain_hash
+from aiplane.store.sql import SqlStore
+
+url, worker, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+store = SqlStore.open(url, migrate=False)
+store.audit.head()  # connected
+print("ready", flush=True)
+sys.stdin.readline()
+for i in range(count):
+    record = AuditRecord(at=float(i), actor=worker, action="test.append", resource=f"n/{i}",
+                         outcome="ok")
+
+    def seal(seq: int, prev: str) -> AuditEntry:
+        digest = chain_hash(seq, record, prev)
+        return AuditEntry(seq, record, prev, digest, "k", "s")
+
+    if i % 2:
+        store.audit.append(seal)
+    else:
+        with store.unit_of_work() as uow:
+            uow.audit.append(seal)
+store.close()
+"""
+
+
+def test_appends_from_several_processes_never_share_a_seq(sql_url: str) -> None:
+    """Replicas of the control plane: three processes append at once to one database."""
+    migrate(sql_url)
+    processes_n, per_process = 3, 40
+    env = {**os.environ, "PYTHONPATH": str(Path(aiplane.__file__).parents[1])}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _APPENDER, sql_url, f"worker-{w}", str(per_process)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for w in range(processes_n)
+    ]
+    try:
+        for process in processes:
+            assert process.stdout is not None and process.stdout.readline() == "ready\n"
+        for process in processes:  # every one is connected: start them together
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.close()
+        codes = [process.wait(timeout=120) for process in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+    assert codes == [0] * processes_n
+
+    store = SqlStore.open(sql_url)
+    try:
+        entries = store.audit.entries()
+        head = store.audit.head()
+    finally:
+        store.close()
+    assert [e.seq for e in entries] == list(range(1, processes_n * per_process + 1))
+    check = verify_chain(entries, lambda _entry: True, head)
+    assert check.ok, check

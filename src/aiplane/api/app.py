@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from aiplane import __version__
 from aiplane.api import errors
-from aiplane.api.routers import checkpoints, costs, fleet, jobs, metrics, system
+from aiplane.api.routers import checkpoints, costs, fleet, identity, jobs, metrics, system
 from aiplane.services.container import Services
 from aiplane.wire import API_PREFIX
 
@@ -25,7 +25,15 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
-    for router in (system.router, fleet.router, jobs.router, checkpoints.router, costs.router):
+    routers = (
+        system.router,
+        identity.router,
+        fleet.router,
+        jobs.router,
+        checkpoints.router,
+        costs.router,
+    )
+    for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks for it
     return app

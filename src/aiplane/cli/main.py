@@ -5,7 +5,18 @@ from __future__ import annotations
 import typer
 
 from aiplane import __version__
-from aiplane.cli.commands import cost, demo, fleet, jobs, server, sim, tokens
+from aiplane.cli.commands import (
+    cost,
+    demo,
+    fleet,
+    jobs,
+    server,
+    sim,
+    teams,
+    tokens,
+    users,
+    whoami,
+)
 
 app = typer.Typer(
     name="aiplane",
@@ -25,9 +36,12 @@ app.command("demo")(demo.demo)
 app.command("submit")(jobs.submit)
 app.command("simulate")(sim.simulate)
 app.command("plan")(sim.plan)
+app.command("whoami")(whoami.whoami)
 app.add_typer(fleet.app, name="fleet")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(users.app, name="users")
+app.add_typer(teams.app, name="teams")
 app.add_typer(cost.app, name="cost")
 
 

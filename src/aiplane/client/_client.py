@@ -9,7 +9,9 @@ from aiplane.client._costs import Costs
 from aiplane.client._fleet import Fleet
 from aiplane.client._http import Http
 from aiplane.client._jobs import Jobs
+from aiplane.client._teams import Teams
 from aiplane.client._tokens import Tokens
+from aiplane.client._users import Users
 from aiplane.discovery import LocalHome, UnreachableError
 from aiplane.wire.system import Health, WhoAmI
 
@@ -17,7 +19,8 @@ from aiplane.wire.system import Health, WhoAmI
 class Client:
     """The API at ``url`` (e.g. ``http://127.0.0.1:8470``), as the holder of ``token``.
 
-    One resource per attribute: ``jobs``, ``fleet``, ``tokens``, ``costs``. ``transport`` is
+    One resource per attribute: ``jobs``, ``fleet``, ``tokens``, ``costs``, ``users``,
+    ``teams``. ``transport`` is
     httpx's: pass ``httpx.MockTransport(handler)`` to test code that uses the client.
     """
 
@@ -35,6 +38,8 @@ class Client:
         self.fleet = Fleet(self._http)
         self.tokens = Tokens(self._http)
         self.costs = Costs(self._http)
+        self.users = Users(self._http)
+        self.teams = Teams(self._http)
 
     @classmethod
     def from_environment(

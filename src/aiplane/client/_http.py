@@ -63,6 +63,16 @@ class Http:
         found: list[M] = self._decode(response, lambda: adapter.validate_json(response.content))
         return found
 
+    def call_empty(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+    ) -> None:
+        """One request whose answer has no body (204)."""
+        self._send(method, path, params, body)
+
     def _send(
         self, method: str, path: str, params: Mapping[str, Any] | None, body: Any
     ) -> httpx.Response:

@@ -17,6 +17,7 @@ from typing import Protocol
 from aiplane.core.auth import Action, Caller, Decision, Resource, TokenRecord, can
 from aiplane.core.auth import visible_teams as _visible_teams
 from aiplane.core.errors import AuthenticationError, NotFoundError, PermissionDeniedError
+from aiplane.oidc.base import Claims, TokenVerifier
 from aiplane.services.audit import AuditLog
 from aiplane.store.base import Store
 
@@ -84,6 +85,28 @@ class TokenAuthenticator:
             raise AuthenticationError("invalid token")
         principal = self._store.principals.get(record.principal_id)
         return Caller(principal, "token", record.id, record.scope), record
+
+
+def looks_like_jwt(credential: str) -> bool:
+    """Three dot-separated, non-empty parts, and not one of our own tokens."""
+    parts = credential.split(".")
+    return not credential.startswith(TOKEN_PREFIX) and len(parts) == 3 and all(parts)
+
+
+class OidcAuthenticator:
+    """Bearer JWTs of the configured identity provider: ``verifier`` checks the token (the
+    adapter in ``aiplane.oidc``), ``sign_in`` maps its claims to a caller
+    (``IdentityService.sign_in``)."""
+
+    def __init__(self, verifier: TokenVerifier, sign_in: Callable[[Claims], Caller]) -> None:
+        self._verifier = verifier
+        self._sign_in = sign_in
+
+    def accepts(self, credential: str) -> bool:
+        return looks_like_jwt(credential)
+
+    def authenticate(self, credential: str) -> Caller:
+        return self._sign_in(self._verifier.verify(credential))
 
 
 class Access:

@@ -1,12 +1,18 @@
 """Principals, team memberships and tokens: what ``/users``, ``/teams/.../members`` and
-``/tokens`` call. Every change is checked by the policy and recorded in the audit log in the
-unit of work that makes it."""
+``/tokens`` call, and the OIDC sign-in that maps a verified identity to a principal.
+
+Every change is checked by the policy and recorded in the audit log in the unit of work that
+makes it; after each, ``Access.changed`` drops the cached identities, so that a revoked token
+or a disabled principal is refused at once.
+"""
 
 from __future__ import annotations
 
+import re
 import secrets
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Final, Literal
 
 from aiplane.core.auth import (
     Action,
@@ -19,6 +25,14 @@ from aiplane.core.auth import (
     TokenRecord,
     TokenScope,
 )
+from aiplane.core.errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    Problem,
+    SpecError,
+)
+from aiplane.oidc.base import Claims
 from aiplane.services.access import TOKEN_PREFIX, Access, hash_token
 from aiplane.services.audit import AuditLog
 from aiplane.services.ids import new_id
@@ -27,10 +41,127 @@ from aiplane.store.base import Repositories, Store
 ADMIN_NAME = "admin"
 # A workload's own token lives as long as this at most; it is revoked when its run ends.
 WORKLOAD_TOKEN_TTL_S = 24 * 3600.0
+# The longest lifetime a token may be given (ten years): beyond it, say "no expiry".
+MAX_TOKEN_TTL_S = 10 * 365 * 24 * 3600.0
+
+# Principal and team names: what the audit log, job listings and URLs show.
+NAME_RULE = "[a-z0-9][a-z0-9._-]{0,62}"
+_NAME = re.compile(NAME_RULE)
+_TOKEN_NAME_MAX = 100
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+# ``update_principal(global_role=CLEAR)``: take the global role away (None leaves it as is).
+CLEAR: Final = "none"
+
+
+@dataclass(frozen=True)
+class Member:
+    """One principal's role in one team."""
+
+    principal: Principal
+    role: TeamRole
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """A token as a listing shows it: never its hash, never its plaintext."""
+
+    record: TokenRecord
+    principal: str  # the holder's name
+    state: str  # active, expired or revoked
+
+
+def check_name(value: str, location: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise SpecError(
+            f"invalid {location}",
+            [Problem(location, "not a valid name", repr(value)[:80], NAME_RULE)],
+        )
+    return value
+
+
+def _check_token_name(value: str) -> str:
+    if not value.strip() or len(value) > _TOKEN_NAME_MAX or not value.isprintable():
+        raise SpecError(
+            "invalid token name",
+            [
+                Problem(
+                    "name",
+                    "not a valid token name",
+                    repr(value)[:80],
+                    f"1 to {_TOKEN_NAME_MAX} printable characters",
+                )
+            ],
+        )
+    return value
+
+
+def _check_email(value: str | None) -> str | None:
+    if value is not None and not _EMAIL.fullmatch(value):
+        raise SpecError(
+            "invalid e-mail",
+            [Problem("email", "not an e-mail address", repr(value)[:80], "name@domain.tld")],
+        )
+    return value
+
+
+def _check_ttl(expires_in_s: float | None) -> float | None:
+    if expires_in_s is not None and not 0 < expires_in_s <= MAX_TOKEN_TTL_S:
+        raise SpecError(
+            "invalid token lifetime",
+            [
+                Problem(
+                    "expires_in_s",
+                    "out of range",
+                    str(expires_in_s),
+                    f"more than 0 and at most {MAX_TOKEN_TTL_S:.0f} seconds",
+                )
+            ],
+        )
+    return expires_in_s
+
+
+def token_state(record: TokenRecord, now: float) -> str:
+    if record.revoked_at is not None:
+        return "revoked"
+    if record.expires_at is not None and now >= record.expires_at:
+        return "expired"
+    return "active"
 
 
 def _principal_resource(principal: Principal) -> Resource:
     return Resource("principal", principal.name, owner=principal.id)
+
+
+def _token_resource(record: TokenRecord) -> Resource:
+    return Resource("token", record.id, owner=record.principal_id)
+
+
+def claimed_teams(values: tuple[str, ...]) -> dict[str, TeamRole]:
+    """The teams claim: ``team`` is a member, ``team:role`` that role; values that are not a
+    team name (a provider's other groups) are ignored, and a team named twice keeps its
+    highest role."""
+    out: dict[str, TeamRole] = {}
+    for value in values:
+        team, _, role_name = value.partition(":")
+        if not _NAME.fullmatch(team):
+            continue
+        try:
+            role = TeamRole(role_name) if role_name else TeamRole.MEMBER
+        except ValueError:
+            continue
+        if team not in out or role.rank > out[team].rank:
+            out[team] = role
+    return out
+
+
+def _name_base(claims: Claims) -> str:
+    """A principal name from the provider's username, else the e-mail's local part, else
+    the subject: lowercased, every other character made a dash."""
+    raw = claims.preferred_username or (claims.email or "").partition("@")[0] or claims.subject
+    cleaned = re.sub(r"[^a-z0-9._-]+", "-", raw.lower()).strip("-._")
+    return (cleaned or "user")[:55]
 
 
 class IdentityService:
@@ -53,9 +184,13 @@ class IdentityService:
         global_role: GlobalRole | None = None,
         email: str | None = None,
         subject: str | None = None,
-        teams: dict[str, TeamRole] | None = None,
+        teams: Mapping[str, TeamRole] | None = None,
     ) -> Principal:
         """``caller`` None: the control plane itself (its first admin, an OIDC sign-in)."""
+        check_name(name, "name")
+        _check_email(email)
+        for team in teams or {}:
+            check_name(team, "team")
         if caller is not None:
             self._access.check(caller, Action.PRINCIPAL_CREATE, Resource("principal", name))
         now = self._clock()
@@ -63,27 +198,97 @@ class IdentityService:
             new_id("p-", now), name, kind, now, global_role, dict(teams or {}), email, subject
         )
         with self._store.unit_of_work() as uow:
+            if uow.principals.by_name(name) is not None:
+                raise ConflictError(f"principal {name!r} exists already")
             uow.principals.add(principal)
             self._audit.record(
                 uow,
                 caller,
                 str(Action.PRINCIPAL_CREATE),
                 f"principal/{name}",
-                detail={"kind": str(kind), "global_role": global_role and str(global_role)},
+                detail={
+                    "kind": str(kind),
+                    "global_role": global_role and str(global_role),
+                    "via": "oidc" if subject else None,
+                },
             )
         return principal
+
+    def list_principals(self, caller: Caller) -> list[Principal]:
+        self._access.check(caller, Action.PRINCIPAL_LIST, Resource("principal"))
+        return self._store.principals.listing()
+
+    def get_principal(self, caller: Caller, name: str) -> Principal:
+        """Admins read anyone; everyone else themselves only (another name, existing or not,
+        is refused alike: the answer does not tell which names exist)."""
+        return self._lookup(caller, Action.PRINCIPAL_READ, name)
+
+    def update_principal(
+        self,
+        caller: Caller,
+        name: str,
+        *,
+        global_role: GlobalRole | Literal["none"] | None = None,
+        disabled: bool | None = None,
+        email: str | None = None,
+    ) -> Principal:
+        """Change a principal's global role (``CLEAR``: none), e-mail (``""``: none) or
+        whether it may sign in (admins); None leaves a field as it is. The last enabled admin
+        is neither demoted nor disabled: that would lock everyone out."""
+        if email:
+            _check_email(email)
+        target = self._lookup(caller, Action.PRINCIPAL_UPDATE, name)
+        with self._store.unit_of_work() as uow:
+            found = uow.principals.get(target.id)
+            changed = replace(
+                found,
+                global_role=_new_role(found.global_role, global_role),
+                disabled=found.disabled if disabled is None else disabled,
+                email=found.email if email is None else (email or None),
+            )
+            if found.is_admin and not found.disabled and not _enabled_admin(changed):
+                others = [
+                    p for p in uow.principals.listing() if p.id != found.id and _enabled_admin(p)
+                ]
+                if not others:
+                    raise ConflictError(
+                        f"{name!r} is the last enabled admin: make another admin first"
+                    )
+            uow.principals.update(changed)
+            self._audit.record(
+                uow,
+                caller,
+                str(Action.PRINCIPAL_UPDATE),
+                f"principal/{name}",
+                detail=_differences(found, changed),
+            )
+        self._access.changed()
+        return changed
+
+    # -- team memberships ---------------------------------------------------------------------
+
+    def members(self, caller: Caller, team: str) -> list[Member]:
+        check_name(team, "team")
+        self._access.check(caller, Action.TEAM_MEMBERS_READ, Resource("team", team=team))
+        return [Member(p, p.teams[team]) for p in self._store.principals.members(team)]
 
     def set_member(
         self, caller: Caller | None, team: str, name: str, role: TeamRole | None
     ) -> Principal:
-        """Give ``name`` ``role`` in ``team``, or take them out of it (``role`` None)."""
+        """Give ``name`` ``role`` in ``team``, or take them out of it (``role`` None).
+
+        A team is any well-formed name: memberships may be set up before the fleet that
+        budgets the team is applied (decision 0023)."""
+        check_name(team, "team")
         if caller is not None:
             self._access.check(caller, Action.TEAM_MEMBERS_MANAGE, Resource("team", team=team))
         with self._store.unit_of_work() as uow:
             principal = _by_name(uow, name)
             teams = dict(principal.teams)
             if role is None:
-                teams.pop(team, None)
+                if team not in teams:
+                    raise NotFoundError(f"{name!r} is not a member of team {team!r}")
+                del teams[team]
             else:
                 teams[team] = role
             changed = replace(principal, teams=teams)
@@ -112,8 +317,12 @@ class IdentityService:
     ) -> tuple[TokenRecord, str]:
         """A new token for ``principal`` and its plaintext, returned this once and never
         stored."""
+        _check_token_name(name)
+        _check_ttl(expires_in_s)
         if caller is not None:
             self._access.check(caller, Action.TOKEN_CREATE, _principal_resource(principal))
+        if principal.disabled:
+            raise ConflictError(f"principal {principal.name!r} is disabled: enable it first")
         now = self._clock()
         plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
         record = TokenRecord(
@@ -145,12 +354,78 @@ class IdentityService:
         principal_name: str | None = None,
         expires_in_s: float | None = None,
     ) -> tuple[TokenRecord, str, Principal]:
-        """A token for ``principal_name`` (default: the caller) and its plaintext."""
+        """A token for ``principal_name`` (default: the caller; another's: admins only) and
+        its plaintext."""
         holder = (
-            caller.principal if principal_name is None else _by_name(self._store, principal_name)
+            caller.principal
+            if principal_name is None
+            else self._lookup(caller, Action.TOKEN_CREATE, principal_name)
         )
         record, plaintext = self.issue_token(caller, holder, name, expires_in_s=expires_in_s)
         return record, plaintext, holder
+
+    def list_tokens(
+        self, caller: Caller, principal_name: str | None = None, *, every: bool = False
+    ) -> list[TokenView]:
+        """The caller's own tokens; ``principal_name``'s, or ``every`` principal's (admins)."""
+        if every:
+            self._access.check(caller, Action.TOKEN_LIST, Resource("token"))
+            holder_id: str | None = None
+        else:
+            holder = (
+                caller.principal
+                if principal_name is None
+                else self._lookup(caller, Action.TOKEN_LIST, principal_name)
+            )
+            self._access.check(caller, Action.TOKEN_LIST, _principal_resource(holder))
+            holder_id = holder.id
+        names: dict[str, str] = {}
+        now = self._clock()
+        out = []
+        for record in self._store.tokens.listing(holder_id):
+            if record.principal_id not in names:
+                names[record.principal_id] = self._store.principals.get(record.principal_id).name
+            out.append(TokenView(record, names[record.principal_id], token_state(record, now)))
+        return out
+
+    def revoke_token(self, caller: Caller, token_id: str) -> TokenRecord:
+        """Revoke a token at once (own, or anyone's for admins). Another principal's token is
+        answered as not found: its existence is not disclosed. Revoking twice is a no-op."""
+        if caller.scope is not None:
+            # A workload's token revokes nothing, whichever token: forbidden, not hidden.
+            self._access.check(caller, Action.TOKEN_REVOKE, Resource("token", token_id))
+        try:
+            record = self._store.tokens.get(token_id)
+        except NotFoundError:
+            record = None
+        resource = _token_resource(record) if record else Resource("token", token_id)
+        decision = self._access.decide(caller, Action.TOKEN_REVOKE, resource)
+        if record is None or not decision.allowed:
+            refusal = NotFoundError(f"token {token_id} not found")
+            if not decision.allowed:
+                self._audit.record_now(
+                    caller,
+                    str(Action.TOKEN_REVOKE),
+                    f"token/{token_id}",
+                    outcome="denied",
+                    detail={"reason": decision.reason},
+                )
+                refusal.audited = True
+            raise refusal
+        if record.revoked_at is not None:
+            return record
+        with self._store.unit_of_work() as uow:
+            revoked = uow.tokens.revoke(token_id, self._clock())
+            self._audit.record(
+                uow,
+                caller,
+                str(Action.TOKEN_REVOKE),
+                f"token/{token_id}",
+                team=record.scope.team if record.scope else None,
+                detail={"name": record.name},
+            )
+        self._access.changed()
+        return revoked
 
     def ensure_admin(self) -> str | None:
         """On the very first start, create the admin principal and its token, and return the
@@ -163,10 +438,100 @@ class IdentityService:
         _, plaintext = self.issue_token(None, admin, ADMIN_NAME)
         return plaintext
 
+    # -- OIDC sign-in -------------------------------------------------------------------------
+
+    def sign_in(self, claims: Claims) -> Caller:
+        """The principal behind verified ``claims``: the one bound to the identity (issuer and
+        subject), else the one with the (verified) e-mail, which is then bound to it, else a
+        new user. Teams come from the claim for this request only; global roles never do."""
+        principal = self._store.principals.by_subject(claims.identity)
+        if principal is None:
+            principal = self._by_email(claims)
+        if principal is None:
+            principal = self._first_sign_in(claims)
+        if principal.disabled:
+            raise AuthenticationError(f"principal {principal.name!r} is disabled")
+        return Caller(principal, "oidc", claimed_teams=claimed_teams(claims.teams))
+
+    def _by_email(self, claims: Claims) -> Principal | None:
+        if claims.email is None or claims.email_verified is False:
+            return None
+        found = self._store.principals.by_email(claims.email)
+        if found is None:
+            return None
+        if found.subject is not None:
+            # Bound to another identity already: an e-mail is no key to somebody else's account.
+            raise AuthenticationError(
+                f"the e-mail {claims.email!r} belongs to a principal of another identity"
+            )
+        bound = replace(found, subject=claims.identity)
+        with self._store.unit_of_work() as uow:
+            uow.principals.update(bound)
+            self._audit.record(
+                uow,
+                None,
+                "principal.bind",
+                f"principal/{found.name}",
+                detail={"via": "oidc", "issuer": claims.issuer},
+            )
+        self._access.changed()
+        return bound
+
+    def _first_sign_in(self, claims: Claims) -> Principal:
+        base = _name_base(claims)
+        email = claims.email if claims.email_verified is not False else None
+        if email is not None and not _EMAIL.fullmatch(email):
+            email = None
+        for attempt in range(1, 100):
+            name = base if attempt == 1 else f"{base}-{attempt}"
+            if self._store.principals.by_name(name) is not None:
+                continue
+            try:
+                return self.create_principal(
+                    None, name, PrincipalKind.USER, email=email, subject=claims.identity
+                )
+            except ConflictError:
+                # A concurrent first sign-in of the same identity, or the name just taken.
+                again = self._store.principals.by_subject(claims.identity)
+                if again is not None:
+                    return again
+        raise ConflictError(f"no free principal name for {base!r}")
+
+    def _lookup(self, caller: Caller, action: Action, name: str) -> Principal:
+        """The principal ``name`` once ``caller`` may do ``action`` on it; a refusal says the
+        same whether or not ``name`` exists."""
+        found = self._store.principals.by_name(name)
+        resource = _principal_resource(found) if found else Resource("principal", name)
+        self._access.check(caller, action, resource)
+        if found is None:
+            raise NotFoundError(f"principal {name!r} not found")
+        return found
+
+
+def _new_role(
+    old: GlobalRole | None, given: GlobalRole | Literal["none"] | None
+) -> GlobalRole | None:
+    if given is None:
+        return old
+    return None if given == CLEAR else GlobalRole(given)
+
+
+def _enabled_admin(principal: Principal) -> bool:
+    return principal.is_admin and not principal.disabled
+
+
+def _differences(old: Principal, new: Principal) -> dict[str, object]:
+    out: dict[str, object] = {}
+    if old.global_role != new.global_role:
+        out["global_role"] = new.global_role and str(new.global_role)
+    if old.disabled != new.disabled:
+        out["disabled"] = new.disabled
+    if old.email != new.email:
+        out["email"] = new.email
+    return out
+
 
 def _by_name(repos: Repositories, name: str) -> Principal:
-    from aiplane.core.errors import NotFoundError
-
     found = repos.principals.by_name(name)
     if found is None:
         raise NotFoundError(f"principal {name!r} not found")

@@ -19,6 +19,9 @@ class WhoAmI(BaseModel):
     global_role: GlobalRole | None = None
     teams: dict[str, TeamRole] = Field(default_factory=dict)
     via: str = Field("token", description="token or oidc")
+    email: str | None = None
+    token_id: str | None = Field(None, description="the token this call was made with")
+    scope_job_id: str | None = Field(None, description="a workload's token: its job")
 
 
 class TokenIn(BaseModel):
@@ -34,4 +37,5 @@ class TokenOut(BaseModel):
     created_at: float
     expires_at: float | None = None
     revoked_at: float | None = None
+    prefix: str = ""
     token: str | None = Field(None, description="shown once, at creation")

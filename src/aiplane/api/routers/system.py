@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from aiplane.api.deps import Authenticated, Svc
-from aiplane.api.errors import AUTHENTICATED
+from aiplane.api.errors import AUTHENTICATED, responses
 from aiplane.wire.system import Health, TokenIn, TokenOut, WhoAmI
 
 router = APIRouter(tags=["system"])
@@ -20,9 +20,17 @@ def health(svc: Svc) -> Health:
 
 @router.get("/whoami", response_model=WhoAmI, responses=AUTHENTICATED)
 def whoami(caller: Authenticated) -> WhoAmI:
+    """The caller: principal, roles (stored and, signed in by OIDC, claimed) and credential."""
     p = caller.principal
     return WhoAmI(
-        name=p.name, kind=p.kind, global_role=p.global_role, teams=caller.teams(), via=caller.via
+        name=p.name,
+        kind=p.kind,
+        global_role=p.global_role,
+        teams=caller.teams(),
+        via=caller.via,
+        email=p.email,
+        token_id=caller.token_id,
+        scope_job_id=caller.scope.job_id if caller.scope else None,
     )
 
 
@@ -30,9 +38,11 @@ def whoami(caller: Authenticated) -> WhoAmI:
     "/tokens",
     response_model=TokenOut,
     status_code=status.HTTP_201_CREATED,
-    responses=AUTHENTICATED,
+    responses={**AUTHENTICATED, **responses(404, 409)},
 )
 def new_token(body: TokenIn, svc: Svc, caller: Authenticated) -> TokenOut:
+    """A token for yourself, or (admins) for another principal. Its plaintext is in this
+    answer only: the store keeps its hash."""
     record, plaintext, holder = svc.identity.create_token(
         caller, body.name, body.principal, body.expires_in_s
     )
@@ -42,5 +52,6 @@ def new_token(body: TokenIn, svc: Svc, caller: Authenticated) -> TokenOut:
         principal=holder.name,
         created_at=record.created_at,
         expires_at=record.expires_at,
+        prefix=record.prefix,
         token=plaintext,
     )

@@ -154,10 +154,12 @@ def _team(caller: Caller, action: Action, resource: Resource) -> Decision:
     needed = TEAM_ACTIONS[action]
     role = caller.team_role(resource.team)
     if role is None:
-        # A named thing of a team the caller is not in: its existence is not disclosed.
+        # A named thing of a team the caller is not in: its existence is not disclosed (to an
+        # operator, who reads every team's work, it is known already: forbidden, not hidden).
+        named = resource.id is not None or resource.kind == "team"
         return _deny(
             f"{principal.name!r} is not in team {resource.team!r}",
-            hidden=resource.id is not None or resource.kind == "team",
+            hidden=named and principal.global_role is not GlobalRole.OPERATOR,
         )
     if role.allows(needed):
         return _allow(f"{role} of team {resource.team}")

@@ -1,0 +1,237 @@
+"""Every route in the OpenAPI document, with every role, against a table of expected answers.
+
+A route without a row fails (a new route must say who may call it), and so does a row without
+a route, except the rows in PENDING: routes other branches of issue 9 add (users, team
+members, token listing and revocation, the audit log). Those are checked as soon as they are
+present; the integrator empties PENDING once all are merged.
+
+Roles: no token; viewer, member and owner of team "t"; a member of another team "u"; the
+global operator and admin; and a workload's own token, scoped to a job of team "t".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from aiplane.api.app import create_app
+from aiplane.backends.registry import PoolBackends
+from aiplane.config import Settings
+from aiplane.core.auth import TokenScope
+from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
+from aiplane.store.memory import MemoryStore
+from aiplane.wiring import ControlPlane
+from tests.identities import admin_caller, bearer, grant, grant_principal
+
+ROLES = ("anonymous", "viewer", "member", "owner", "other", "operator", "admin", "workload")
+PRINCIPALS = ROLES[1:]
+
+WORKLOAD = {"name": "w", "team": "t", "kind": "batch", "run": "true"}
+FLEET = {
+    "sites": [
+        {
+            "name": "here",
+            "kind": "onprem",
+            "region": "local",
+            "jurisdiction": "EU",
+            "pools": [
+                {
+                    "name": "cpu",
+                    "backend": "local",
+                    "nodes": 1,
+                    "node": {"cpus": 2, "memory_gib": 4},
+                    "pricing": {"model": "owned", "usd_per_node_hour": 0.5},
+                }
+            ],
+        }
+    ]
+}
+
+
+def expect(default: int, **overrides: int) -> dict[str, int]:
+    """``default`` for every principal, these roles otherwise; no token is always 401."""
+    unknown = set(overrides) - set(ROLES)
+    assert not unknown, unknown
+    return {"anonymous": 401, **dict.fromkeys(PRINCIPALS, default), **overrides}
+
+
+@dataclass(frozen=True)
+class Row:
+    expected: dict[str, int]
+    body: Any = None
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+# Reads open to every principal of team "t" (and to operators and admins); a workload's own
+# token reads its job only.
+JOB_READ = expect(200, other=404)
+COST_READ = expect(200, workload=403)
+ADMIN_ONLY = expect(403, admin=200)
+
+TABLE: dict[tuple[str, str], Row] = {
+    ("GET", "/api/v1/health"): Row(expect(200, anonymous=200)),
+    ("GET", "/api/v1/whoami"): Row(expect(200)),
+    ("GET", "/api/v1/fleet"): Row(expect(200, workload=403)),
+    ("PUT", "/api/v1/fleet"): Row(expect(403, operator=200, admin=200), {"spec": FLEET}),
+    ("GET", "/api/v1/jobs"): Row(expect(200, workload=403)),
+    ("POST", "/api/v1/jobs"): Row(
+        expect(403, member=201, owner=201, admin=201), {"spec": WORKLOAD}
+    ),
+    ("GET", "/api/v1/jobs/{job_id}"): Row(JOB_READ),
+    ("GET", "/api/v1/jobs/{job_id}/events"): Row(JOB_READ),
+    ("GET", "/api/v1/jobs/{job_id}/explain"): Row(JOB_READ),
+    ("GET", "/api/v1/jobs/{job_id}/logs"): Row(JOB_READ),
+    ("POST", "/api/v1/jobs/{job_id}/cancel"): Row(expect(200, viewer=403, other=404, workload=403)),
+    # 409: allowed, but the job has no running attempt to credit.
+    ("POST", "/api/v1/jobs/{job_id}/checkpoints"): Row(
+        expect(409, viewer=403, other=404, operator=403), {"uri": "s3://b/step-1"}
+    ),
+    ("GET", "/api/v1/costs/report"): Row(COST_READ),
+    ("GET", "/api/v1/costs/export"): Row(COST_READ),
+    ("GET", "/api/v1/costs/budgets"): Row(COST_READ),
+    ("GET", "/api/v1/costs/alerts"): Row(COST_READ),
+    ("GET", "/api/v1/costs/anomalies"): Row(COST_READ),
+    ("GET", "/api/v1/costs/forecast"): Row(COST_READ),
+    # Identity and tokens (common.md's agreed surface).
+    ("POST", "/api/v1/tokens"): Row(expect(201, workload=403), {"name": "mine"}),
+    ("GET", "/api/v1/tokens"): Row(expect(200, workload=403)),
+    # {token_id}: a token of another principal: not found to all but the admin.
+    ("DELETE", "/api/v1/tokens/{token_id}"): Row(expect(404, admin=204, workload=403)),
+    ("GET", "/api/v1/users"): Row(ADMIN_ONLY),
+    ("POST", "/api/v1/users"): Row(expect(403, admin=201), {"name": "newcomer", "kind": "user"}),
+    # {name}: another principal (self is allowed too: tests/api of id-edges).
+    ("GET", "/api/v1/users/{name}"): Row(ADMIN_ONLY),
+    ("PATCH", "/api/v1/users/{name}"): Row(ADMIN_ONLY, {"email": "holder@example.com"}),
+    ("GET", "/api/v1/teams/{team}/members"): Row(expect(200, other=404, workload=403)),
+    ("PUT", "/api/v1/teams/{team}/members/{name}"): Row(
+        expect(403, owner=200, admin=200, other=404), {"role": "member"}
+    ),
+    ("DELETE", "/api/v1/teams/{team}/members/{name}"): Row(
+        expect(403, owner=204, admin=204, other=404)
+    ),
+    ("GET", "/api/v1/audit"): Row(ADMIN_ONLY),
+    ("GET", "/api/v1/audit/verify"): Row(ADMIN_ONLY),
+    ("GET", "/api/v1/audit/export"): Row(ADMIN_ONLY),
+}
+
+# Rows of routes other branches add: their absence is not (yet) a failure.
+PENDING = {
+    ("GET", "/api/v1/tokens"),
+    ("DELETE", "/api/v1/tokens/{token_id}"),
+    ("GET", "/api/v1/users"),
+    ("POST", "/api/v1/users"),
+    ("GET", "/api/v1/users/{name}"),
+    ("PATCH", "/api/v1/users/{name}"),
+    ("GET", "/api/v1/teams/{team}/members"),
+    ("PUT", "/api/v1/teams/{team}/members/{name}"),
+    ("DELETE", "/api/v1/teams/{team}/members/{name}"),
+    ("GET", "/api/v1/audit"),
+    ("GET", "/api/v1/audit/verify"),
+    ("GET", "/api/v1/audit/export"),
+}
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@dataclass
+class World:
+    """One control plane with a principal per role, a job of team "t" and what paths name."""
+
+    api: TestClient
+    headers: dict[str, dict[str, str]]
+    values: dict[str, str]
+
+    def path(self, template: str) -> str:
+        return re.sub(r"\{([^}]+)\}", lambda m: self.values[m.group(1)], template)
+
+
+@pytest.fixture
+def worlds(tmp_path: Path) -> Iterator[Any]:
+    """Builds fresh worlds (a mutating route gets one per role, so that no role's call
+    changes what the next one finds); all are closed at the end."""
+    clients: list[TestClient] = []
+
+    def build() -> World:
+        home = tmp_path / f"plane-{len(clients)}"
+        settings = Settings(home=home, database_url="memory://", catalog_dir=None)
+        cp = ControlPlane(
+            settings=settings,
+            store=MemoryStore(),
+            backends=PoolBackends(home / "work"),
+            policy=PriorityBestFit(),
+        )
+        services = cp.services
+        services.fleet.apply(admin_caller(), FLEET, "fleet.yaml")
+        member, member_headers = grant_principal(services, "member-user", teams={"t": "member"})
+        holder, _ = grant_principal(services, "holder", teams={"t": "viewer"})
+        headers = {
+            "anonymous": {},
+            "viewer": grant(services, "viewer-user", teams={"t": "viewer"}),
+            "member": member_headers,
+            "owner": grant(services, "owner-user", teams={"t": "owner"}),
+            "other": grant(services, "other-user", teams={"u": "member"}),
+            "operator": grant(services, "operator-user", global_role="operator"),
+            "admin": grant(services, "admin-user", global_role="admin"),
+        }
+        caller = services.access.authenticate(member_headers["Authorization"].split()[1])
+        job = services.jobs.submit(caller, _workload())
+        _, plaintext = services.identity.issue_token(
+            None, member, "w", scope=TokenScope("t", job.job.id)
+        )
+        headers["workload"] = bearer(plaintext)
+        holder_token, _ = services.identity.issue_token(None, holder, "holder-token")
+        api = TestClient(create_app(services))
+        api.__enter__()
+        clients.append(api)
+        values = {"job_id": job.job.id, "token_id": holder_token.id, "team": "t", "name": "holder"}
+        return World(api, headers, values)
+
+    yield build
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+def _workload() -> Any:
+    from aiplane.specs import workload_from_document
+
+    return workload_from_document(WORKLOAD, "w.yaml")
+
+
+def openapi_routes(api: TestClient) -> set[tuple[str, str]]:
+    paths = api.get("/api/v1/openapi.json").json()["paths"]
+    return {(method.upper(), path) for path, ops in paths.items() for method in ops}
+
+
+def test_every_route_has_a_row_and_every_row_a_route(worlds: Any) -> None:
+    present = openapi_routes(worlds().api)
+    assert present - TABLE.keys() == set(), "routes without a row in TABLE"
+    assert TABLE.keys() - present - PENDING == set(), "rows without a route (not PENDING)"
+    assert TABLE.keys() >= PENDING
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(TABLE))
+def test_route_answers_each_role_as_the_table_says(worlds: Any, method: str, path: str) -> None:
+    shared = worlds()
+    if (method, path) not in openapi_routes(shared.api):
+        assert (method, path) in PENDING, "a row without a route"
+        pytest.skip(f"{method} {path}: added by another branch of issue 9 (PENDING)")
+    row = TABLE[(method, path)]
+    got = {}
+    for role in ROLES:
+        world = worlds() if method in MUTATING else shared
+        response = world.api.request(
+            method,
+            world.path(path),
+            headers=world.headers[role],
+            json=row.body,
+            params=dict(row.params),
+        )
+        got[role] = response.status_code
+        if response.status_code >= 400:
+            assert response.json()["error"]["code"], response.text
+    assert got == row.expected
