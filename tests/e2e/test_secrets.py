@@ -176,6 +176,18 @@ def _submit(client: httpx.Client, name: str, team: str, run: str) -> str:
     return str(response.json()["id"])
 
 
+def _member(admin: httpx.Client, url: str, name: str, team: str) -> httpx.Client:
+    """A new user, member of ``team``, and a client with its own token."""
+    created = admin.post("/users", json={"name": name, "kind": "user"})
+    assert created.status_code == 201, created.text
+    joined = admin.put(f"/teams/{team}/members/{name}", json={"role": "member"})
+    assert joined.status_code == 200, joined.text
+    issued = admin.post("/tokens", json={"name": f"{name}-cli", "principal": name})
+    assert issued.status_code == 201, issued.text
+    headers = {"Authorization": f"Bearer {issued.json()['token']}"}
+    return httpx.Client(base_url=url + "/api/v1", headers=headers, timeout=30)
+
+
 def _state(client: httpx.Client, job_id: str) -> str:
     return str(client.get(f"/jobs/{job_id}").json()["state"])
 
@@ -192,11 +204,15 @@ def test_a_workload_sees_none_of_the_control_planes_secrets(
         other = _submit(c, "other", "b", "sleep 60")
         wait_until(lambda: _state(c, other) == "running", 30, "the other job running")
         run = f"OTHER_JOB={other} {sys.executable} {script} {token_file}"
-        job = _submit(c, "printer", "a", run)
-        wait_until(lambda: _state(c, job) in ("succeeded", "failed"), 60, "the workload to end")
-        logs = c.get(f"/jobs/{job}/logs").json()
+        # Submitted by a member of team a: the workload's token is hers, narrowed to the job.
+        with _member(c, server.url, "alice", "a") as alice:
+            job = _submit(alice, "printer", "a", run)
+            done = ("succeeded", "failed")
+            wait_until(lambda: _state(alice, job) in done, 60, "the workload to end")
+            logs = alice.get(f"/jobs/{job}/logs").json()
         output = "\n".join(r["text"] for r in logs["replicas"])
         assert _state(c, job) == "succeeded", output
+        assert c.get(f"/jobs/{job}").json()["submitted_by"] == "alice"
         c.post(f"/jobs/{other}/cancel")
 
     line = next(x for x in output.splitlines() if x.startswith("ENV="))
