@@ -41,10 +41,20 @@ def home_from_env() -> Path:
     return root.expanduser().resolve()
 
 
+def make_home(home: Path) -> None:
+    """A control plane's home, readable by its owner only when we create it: it holds the
+    credentials, the signing key and, with SQLite, the database. One that exists is left as
+    its owner made it."""
+    if not home.is_dir():
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        home.chmod(0o700)  # mkdir's mode is narrowed by the umask, never widened
+
+
 def write_private(path: Path, text: str) -> None:
     """Write a file readable only by its owner, atomically."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a stale temp file keeps its mode through O_CREAT
     with os.fdopen(fd, "w") as f:
         f.write(text)
     os.replace(tmp, path)
@@ -105,7 +115,7 @@ class LocalHome:
         """Hold this home for one server: the open lock file, which the server keeps for its
         lifetime (the lock goes when the process does, however it ends), or None when another
         process holds it. Two servers started at once over one home cannot both run."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_home(self.root)
         lock = open(self.lock_file, "a")  # noqa: SIM115 (held open for the process's lifetime)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -164,7 +174,7 @@ class LocalHome:
         ``env`` replaces the environment (default: this process's); detached, the server
         outlives this process, as ``aiplane up`` would.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_home(self.root)
         with open(self.log_file, "ab") as log:
             return subprocess.Popen(  # noqa: S603 (a fixed argv: this interpreter, our module)
                 [sys.executable, "-m", SERVER_MODULE, "--port", "0", "--quiet"],

@@ -56,6 +56,12 @@ def _uvicorn(cp: ControlPlane) -> uvicorn.Server:
     )
 
 
+def _url(host: str, sock: socket.socket) -> str:
+    """The API's URL on the bound ``sock``: what clients and workloads are given."""
+    shown_host = f"[{host}]" if ":" in host else host
+    return f"http://{shown_host}:{sock.getsockname()[1]}"
+
+
 class _StopRequestedError(Exception):
     pass
 
@@ -79,7 +85,7 @@ def serve(
     # made, or its hash would be stored with its plaintext written nowhere, for good.
     sock = bind(host, port)
     try:
-        cp = ControlPlane.from_settings(settings)
+        cp = ControlPlane.from_settings(settings, api_url=_url(host, sock))
     except BaseException:
         sock.close()
         raise
@@ -104,8 +110,7 @@ def _run(
     announce: Callable[[str, str | None, dict[str, int]], None],
     token: str | None,
 ) -> None:
-    shown_host = f"[{host}]" if ":" in host else host
-    url = f"http://{shown_host}:{sock.getsockname()[1]}"
+    url = _url(host, sock)
     recovered = cp.start()
     home.write_server_info(ServerInfo(url, os.getpid(), time.time()))
     announce(url, token, recovered)
@@ -126,15 +131,23 @@ def _run(
 class EmbeddedServer:
     """A whole control plane in a background thread of this process (demo, tests, benches)."""
 
-    def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        audited: bool = True,
+    ) -> None:
+        """``audited`` False: without the audit log (benchmarks compare the two)."""
         self.settings = settings
         self._sock = bind(host, port)  # first, as in ``serve``
-        self.cp = ControlPlane.from_settings(settings)
+        self.url = _url(host, self._sock)
+        self.cp = ControlPlane.from_settings(settings, api_url=self.url, audited=audited)
         token = self.cp.services.identity.ensure_admin()
         if token is None:
             raise RuntimeError("EmbeddedServer needs a fresh home (its admin token exists)")
         self.token: str = token
-        self.url = f"http://{host}:{self._sock.getsockname()[1]}"
         self._server = _uvicorn(self.cp)
         self._thread = threading.Thread(target=self._serve, name="aiplane-api", daemon=True)
 

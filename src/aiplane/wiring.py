@@ -12,10 +12,13 @@ from aiplane import __version__
 from aiplane.backends.base import Backends
 from aiplane.backends.registry import PoolBackends
 from aiplane.config import Settings
+from aiplane.core.cost.budgets import effective_budgets
 from aiplane.core.errors import Problem, SpecError, TelemetryError
 from aiplane.core.fleet import Fleet
 from aiplane.core.scheduling.engine import Engine
 from aiplane.core.scheduling.policy import SchedulingPolicy
+from aiplane.core.secrets_env import workload_environment
+from aiplane.discovery import make_home
 from aiplane.exporters.base import Exporter
 from aiplane.exporters.parquet import ParquetExporter
 from aiplane.notify.base import Notifier
@@ -38,6 +41,7 @@ from aiplane.services.ports import FleetDocuments
 from aiplane.services.scheduling import LiveState
 from aiplane.services.system import SystemService
 from aiplane.services.telemetry import TelemetryRecorder
+from aiplane.services.workload_tokens import WorkloadTokens
 from aiplane.signing.base import Signer
 from aiplane.signing.ed25519 import Ed25519Signer
 from aiplane.specs import fleet_from_document, fleet_to_document
@@ -78,6 +82,55 @@ class SpecFleetDocuments:
 TELEMETRY_MODES = ("auto", "nvml", "off")
 # The control plane's signing key, under its home (mode 0600).
 SIGNING_KEY_FILE = "signing-key.pem"
+
+
+def database_password(url: str) -> str | None:
+    if url == "memory://":
+        return None
+    from aiplane.store.sql.engine import url_password
+
+    return url_password(url)
+
+
+def webhook_secrets(fleet: Fleet | None) -> tuple[frozenset[str], frozenset[str]]:
+    """The names of the variables the fleet's budget webhooks read their secrets from, and the
+    secrets written in the fleet itself."""
+    if fleet is None:
+        return frozenset(), frozenset()
+    hooks = [b.webhook for b in effective_budgets(fleet) if b.webhook is not None]
+    return (
+        frozenset(w.secret_env for w in hooks if w.secret_env),
+        frozenset(w.secret for w in hooks if w.secret),
+    )
+
+
+class WorkloadEnvironment:
+    """The base environment of workloads: the control plane's, less its secrets.
+
+    Filtered once, when the control plane is assembled, by name and by the database's
+    password; filtered again, per fleet, by the webhook secrets the fleet in force names
+    (they are read when an alert is delivered, so a fleet applied later may name others).
+    """
+
+    def __init__(
+        self,
+        environ: Mapping[str, str],
+        database_url: str,
+        fleet: Callable[[], Fleet | None],
+    ) -> None:
+        password = database_password(database_url)
+        self._base = workload_environment(environ, secret_values=[password] if password else [])
+        self._fleet = fleet
+        self._seen: tuple[Fleet | None, dict[str, str]] = (None, self._base)
+
+    def __call__(self) -> dict[str, str]:
+        fleet = self._fleet()
+        seen, env = self._seen
+        if fleet is not seen:
+            names, values = webhook_secrets(fleet)
+            env = workload_environment(self._base, secret_names=names, secret_values=values)
+            self._seen = (fleet, env)
+        return dict(env)
 
 
 def telemetry_source(settings: Settings) -> TelemetrySource | None:
@@ -160,11 +213,16 @@ class ControlPlane:
     budgets: BudgetCache = field(default_factory=BudgetCache)
     # The control plane's key: it signs the audit log. None: the key file under the home.
     signer: Signer | None = None
+    # The API's URL, known once the server has bound its socket: workloads are given it with
+    # their own token. None (no server): workloads get neither.
+    api_url: str | None = None
+    # False: no audit log (what the authorisation benchmark compares against); never in service.
+    audited: bool = True
 
     def __post_init__(self, fleet_cache: FleetCache | None) -> None:
         if self.signer is None:
             self.signer = Ed25519Signer.from_file(self.settings.home / SIGNING_KEY_FILE)
-        self.audit = AuditLog(self.store, self.signer, self.clock)
+        self.audit = AuditLog(self.store, self.signer if self.audited else None, self.clock)
         tokens = TokenAuthenticator(self.store, self.clock)
         authenticators: list[Authenticator] = [tokens]
         oidc = oidc_verifier(self.settings)
@@ -175,12 +233,17 @@ class ControlPlane:
             )
         self.access = Access(self.audit, authenticators, on_change=tokens.forget)
         self.fleets = fleet_cache or FleetCache(self.store, self.documents)
+        identity = IdentityService(self.store, self.access, self.audit, self.clock)
+        self.workload_tokens = WorkloadTokens(
+            self.store, identity, self.audit, self.access.changed, lambda: self.api_url, self.clock
+        )
         self.executor = Executor(
             self.store,
             self.backends,
             self.settings.home / "checkpoints",
             self.fleets.current,
             self.settings.cancel_grace_s,
+            tokens=self.workload_tokens,
         )
         self.telemetry = telemetry_recorder(self.settings, self.store, self.backends)
         self.scheduling_state = LiveState()
@@ -228,7 +291,7 @@ class ControlPlane:
                 self.clock,
                 access=self.access,
             ),
-            identity=IdentityService(self.store, self.access, self.audit, self.clock),
+            identity=identity,
             access=self.access,
             audit=self.audit,
             audit_service=AuditService(self.audit, self.access),
@@ -252,19 +315,32 @@ class ControlPlane:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ControlPlane:
-        settings.home.mkdir(parents=True, exist_ok=True)
+    def from_settings(
+        cls,
+        settings: Settings,
+        api_url: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        *,
+        audited: bool = True,
+    ) -> ControlPlane:
+        """``environ`` (default: this process's) is what workloads inherit, less its secrets."""
+        make_home(settings.home)
         store = open_store(settings.database_url)
         documents = SpecFleetDocuments(configured_catalog(settings.catalog_dir))
         fleets = FleetCache(store, documents)
+        environment = WorkloadEnvironment(
+            os.environ if environ is None else environ, settings.database_url, fleets.current
+        )
         return cls(
             settings=settings,
             store=store,
             # Every registered backend, built per pool from its ``backend_config`` as runs need it.
-            backends=PoolBackends(settings.work_root, fleets.current),
+            backends=PoolBackends(settings.work_root, fleets.current, environment=environment),
             policy=Engine(),
             documents=documents,
             fleet_cache=fleets,
+            api_url=api_url,
+            audited=audited,
         )
 
     def start(self) -> dict[str, int]:

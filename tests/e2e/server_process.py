@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,9 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
 
 
 class ServerProcess:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, env: Mapping[str, str] | None = None) -> None:
         self.home = home
+        self.extra_env = dict(env or {})  # added to the server's environment last
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.token = ""
@@ -36,6 +37,7 @@ class ServerProcess:
         env.pop("AIPLANE_DATABASE_URL", None)
         env["AIPLANE_SCHEDULER_INTERVAL_S"] = "0.2"
         env["AIPLANE_RECONCILER_INTERVAL_S"] = "0.2"
+        env.update(self.extra_env)
         old = self._info()
         log = open(self.home / "test-server.log", "ab")  # noqa: SIM115 - lives with the process
         self.proc = subprocess.Popen(

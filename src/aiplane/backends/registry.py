@@ -17,6 +17,7 @@ from pathlib import Path
 from aiplane.backends.base import Backend, BackendConfig, BackendConfigError, BackendFactory
 from aiplane.backends.emulated import EmulatedBackend
 from aiplane.backends.local import LocalBackend
+from aiplane.backends.process.backend import ProcessBackend
 from aiplane.core.errors import BackendError, Problem
 from aiplane.core.fleet import Fleet, Pool
 from aiplane.core.runs import Placement
@@ -26,6 +27,8 @@ FACTORIES: Mapping[str, BackendFactory] = {
     "emulated": EmulatedBackend,
 }
 BACKENDS: tuple[str, ...] = tuple(FACTORIES)
+# The base environment of local replicas, asked for at each launch.
+Environment = Callable[[], Mapping[str, str]]
 
 
 def build_backend(
@@ -33,15 +36,25 @@ def build_backend(
     work_root: Path,
     config: BackendConfig | None = None,
     factories: Mapping[str, BackendFactory] = FACTORIES,
+    environment: Environment | None = None,
 ) -> Backend:
     """A backend named ``name`` for a pool configured with ``config``, keeping its files under
-    ``work_root``; BackendError for an unknown name, BackendConfigError for a bad config."""
+    ``work_root``; BackendError for an unknown name, BackendConfigError for a bad config.
+
+    ``environment`` is the base environment of the replicas of the backends that start local
+    processes (the control plane's less its secrets)."""
     factory = factories.get(name)
     if factory is None:
         known = ", ".join(factories)
         raise BackendError(
             f"unknown backend {name!r}", [Problem("backend", "unknown backend", repr(name), known)]
         )
+    if (
+        environment is not None
+        and isinstance(factory, type)
+        and issubclass(factory, ProcessBackend)
+    ):
+        return factory(Path(work_root), config or {}, environment=environment)
     return factory(Path(work_root), config or {})
 
 
@@ -50,6 +63,7 @@ class PoolBackends:
 
     ``fleet`` gives the fleet in force (None before one is applied); a pool that left the fleet
     keeps the configuration it was last seen with, so its runs can still be stopped.
+    ``environment`` goes to the backends that start local processes (``build_backend``).
     """
 
     def __init__(
@@ -57,9 +71,11 @@ class PoolBackends:
         work_root: Path,
         fleet: Callable[[], Fleet | None] = lambda: None,
         factories: Mapping[str, BackendFactory] = FACTORIES,
+        environment: Environment | None = None,
     ) -> None:
         self.work_root = Path(work_root)
         self.factories = factories
+        self._environment = environment
         self._fleet = fleet
         self._lock = threading.Lock()
         self._seen: Fleet | None = None
@@ -101,6 +117,8 @@ class PoolBackends:
         with self._lock:
             backend = self._built.get(key)
             if backend is None:
-                backend = build_backend(name, self.work_root, config, self.factories)
+                backend = build_backend(
+                    name, self.work_root, config, self.factories, self._environment
+                )
                 self._built[key] = backend
             return backend

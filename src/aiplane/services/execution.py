@@ -8,7 +8,7 @@ re-launching admitted runs and re-stopping cancelled ones.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from aiplane.services.checkpoints import resume_env
 from aiplane.services.events import record
 from aiplane.services.jobs import stop_processes
 from aiplane.services.metering import METERED, record_usage
+from aiplane.services.workload_tokens import WorkloadTokens
 from aiplane.store.base import Store
 
 # Cancelled runs finished this recently get their processes stopped again on recovery.
@@ -46,6 +47,8 @@ class Executor:
     # The fleet in force (the fleet cache's ``current``): it prices the usage of ended attempts.
     fleet: Callable[[], Fleet | None]
     cancel_grace_s: float = 5.0
+    # Each attempt's own API token (None: workloads get none, as without a server).
+    tokens: WorkloadTokens | None = None
 
     def launch_admitted(self, now: float) -> int:
         launched = 0
@@ -61,7 +64,8 @@ class Executor:
         except BackendError as exc:
             self._finish(run, RunState.FAILED, now, f"backend unavailable: {exc.message}")
             return False
-        specs = self._specs(run, job)
+        credentials = self.tokens.issue(job, run) if self.tokens is not None else {}
+        specs = self._specs(run, job, credentials)
         try:
             # A backend that takes whole gangs gets one call and may choose the nodes itself.
             if isinstance(backend, GangSubmit):
@@ -132,11 +136,14 @@ class Executor:
         for handle in handles:
             backend.cancel(handle, self.cancel_grace_s)
 
-    def _specs(self, run: Run, job: Job) -> list[LaunchSpec]:
+    def _specs(
+        self, run: Run, job: Job, credentials: Mapping[str, str] | None = None
+    ) -> list[LaunchSpec]:
         placement, workload = run.placed(), job.workload
         workdir = workload.workdir if workload.workdir and os.path.isdir(workload.workdir) else None
         checkpoint_dir = self.checkpoint_root / job.id
-        env = {**workload.env, **resume_env(run, checkpoint_dir)}
+        # The attempt's own URL and token win over any the spec declares.
+        env = {**workload.env, **resume_env(run, checkpoint_dir), **(credentials or {})}
         return [
             LaunchSpec(
                 run_id=run.id,
@@ -167,6 +174,9 @@ class Executor:
         for run, reports in self._poll(runs):
             if self._reconcile_run(run, reports, now):
                 changed += 1
+        if self.tokens is not None:
+            # Attempts cancelled or preempted elsewhere since the last pass lose their tokens.
+            self.tokens.sweep()
         return changed
 
     def _poll(self, runs: Sequence[Run]) -> list[tuple[Run, list[ReplicaReport]]]:
@@ -256,6 +266,10 @@ class Executor:
             if run.state in METERED:
                 job = uow.jobs.get(run.job_id)
                 record_usage(uow, job, run, now, outcome=state, fleet=fleet)
+            # The attempt's token ends with it, in the same commit.
+            revoked = self.tokens is not None and self.tokens.revoke(uow, run, now)
+        if revoked and self.tokens is not None:
+            self.tokens.committed(run)
         return True
 
     def recover(self, now: float) -> dict[str, int]:
@@ -267,6 +281,8 @@ class Executor:
         again in case we died between marking and stopping.
         """
         adopted = 0
+        if self.tokens is not None:
+            self.tokens.adopt()
         runs = self.store.jobs.runs_in_states([RunState.STARTING, RunState.RUNNING])
         for run, reports in self._poll(runs):
             if all(r.status in (ReplicaStatus.RUNNING, ReplicaStatus.STARTING) for r in reports):

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 from aiplane.backends.base import ReplicaStatus
 from aiplane.backends.process import runfiles
 from aiplane.backends.process.launcher import STARTING_WINDOW_S, ProcessLauncher
+from aiplane.core.secrets_env import workload_environment
 from tests.backends.helpers import make_spec
+
+
+def _environment() -> dict[str, str]:
+    return workload_environment(os.environ)
 
 
 def _marker_only(
     tmp_path: Path, launched_at: float, **extra: object
 ) -> tuple[ProcessLauncher, dict[str, str]]:
     """A run directory as a launcher leaves it when it dies before starting the supervisor."""
-    launcher = ProcessLauncher(tmp_path, "local", emulated=False)
+    launcher = ProcessLauncher(tmp_path, "local", emulated=False, environment=_environment)
     rundir = launcher.run_dir(make_spec())
     rundir.mkdir(parents=True)
     handle = {"dir": str(rundir)}
@@ -49,7 +55,7 @@ def test_launch_after_a_marker_returns_the_stored_handle(tmp_path: Path) -> None
 
 
 def test_cancel_before_the_supervisor_starts_means_the_command_never_runs(tmp_path: Path) -> None:
-    launcher = ProcessLauncher(tmp_path, "local", emulated=False)
+    launcher = ProcessLauncher(tmp_path, "local", emulated=False, environment=_environment)
     spec = make_spec(command=f"touch {tmp_path / 'ran'}")
     rundir = launcher.run_dir(spec)
     rundir.mkdir(parents=True)

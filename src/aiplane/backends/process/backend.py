@@ -9,8 +9,9 @@ process ids.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from aiplane.backends.base import (
@@ -24,6 +25,7 @@ from aiplane.backends.base import (
 )
 from aiplane.backends.process.config import read_process_config
 from aiplane.backends.process.launcher import ProcessLauncher
+from aiplane.core.secrets_env import workload_environment
 
 # A gang that fails half-way is stopped with this grace: nothing in it has done work yet.
 _ABORT_GRACE_S = 1.0
@@ -35,10 +37,22 @@ class ProcessBackend(ABC):
     name: str
     emulated: bool
 
-    def __init__(self, work_root: Path, config: BackendConfig | None = None) -> None:
+    def __init__(
+        self,
+        work_root: Path,
+        config: BackendConfig | None = None,
+        *,
+        environment: Callable[[], Mapping[str, str]] | None = None,
+    ) -> None:
+        """``environment`` gives the replicas' base environment (the composition root's, less
+        the control plane's secrets); without one, this process's less what its names show to
+        be secret, taken now, so that a backend built on its own is safe too."""
         settings = read_process_config(self.name, config or {})
+        if environment is None:
+            fallback = workload_environment(os.environ)
+            environment = fallback.copy
         self._launcher = ProcessLauncher(
-            work_root, self.name, emulated=self.emulated, config=settings
+            work_root, self.name, emulated=self.emulated, config=settings, environment=environment
         )
 
     @property

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -70,12 +70,17 @@ class ProcessLauncher:
         backend: str,
         *,
         emulated: bool,
+        environment: Callable[[], Mapping[str, str]],
         config: ProcessConfig | None = None,
     ) -> None:
         self.work_root = Path(work_root).resolve()
         self.backend = backend
         self.emulated = emulated
         self.config = config or ProcessConfig()
+        # The base environment of replicas and their supervisors: the control plane's own less
+        # its secrets (``core.secrets_env``), asked for at each launch because the secrets'
+        # names may change with the fleet. Never this process's environment as it is.
+        self._environment = environment
 
     # -- launch -------------------------------------------------------------------------------
 
@@ -116,7 +121,8 @@ class ProcessLauncher:
         # The command's environment travels in a file, not in the supervisor's own environment:
         # the supervisor is Python too, and a replica's PYTHONPATH or PYTHONHOME (say, with a
         # ``types.py`` in it) must not break it. The supervisor runs with ours, which works.
-        command_env = {**os.environ, **spec.env, **self._aiplane_env(spec, handle), **env}
+        base = dict(self._environment())
+        command_env = {**base, **spec.env, **self._aiplane_env(spec, handle), **env}
         runfiles.write_json(rundir / runfiles.ENV, command_env)
         argv = [
             *(sys.executable, "-P", "-m", "aiplane.backends.process.supervise"),
@@ -133,6 +139,9 @@ class ProcessLauncher:
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
+                    # Nor does the supervisor hold the secrets: a replica may read its
+                    # environment (/proc/<pid>/environ) as easily as its own.
+                    env=base,
                     start_new_session=True,  # survives us; the TTY's signals never reach it
                 )
         except OSError as exc:

@@ -21,7 +21,7 @@ deadlock with one that holds those rows and waits for it (the database would fai
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, func, insert, select, text, update
+from sqlalchemy import ColumnElement, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from aiplane.core.audit import GENESIS, AuditEntry, AuditHead
@@ -40,8 +40,20 @@ _HEAD_ID = 1
 PG_AUDIT_LOCK = 0x616970_61756469  # "aip" "audi"
 
 
+# Built once: an append then only binds parameters to statements compiled (and cached) once,
+# where building each with its values costs more than the database's work on SQLite.
+_READ_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == _HEAD_ID)
+_ADD_ENTRY = insert(_LOG)
+_ADD_HEAD = insert(_HEAD)
+_MOVE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == _HEAD_ID)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+
+
 def _head(session: Session) -> AuditHead | None:
-    row = session.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == _HEAD_ID)).first()
+    row = session.execute(_READ_HEAD).first()
     return AuditHead(row.seq, row.hash) if row is not None else None
 
 
@@ -61,12 +73,11 @@ class SqlAuditRepository:
             entry = seal(seq, previous.hash if previous is not None else GENESIS)
             if entry.seq != seq:
                 raise StoreError(f"the audit entry was sealed as {entry.seq}, not {seq}")
-            session.execute(insert(_LOG).values(mappers.audit_values(entry)))
+            session.execute(_ADD_ENTRY, mappers.audit_values(entry))
             if previous is None:
-                session.execute(insert(_HEAD).values(id=_HEAD_ID, seq=seq, hash=entry.hash))
+                session.execute(_ADD_HEAD, {"id": _HEAD_ID, "seq": seq, "hash": entry.hash})
             else:
-                moved = update(_HEAD).where(_HEAD.c.id == _HEAD_ID)
-                session.execute(moved.values(seq=seq, hash=entry.hash))
+                session.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": entry.hash})
         return entry
 
     def entries(self, *, after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError
 
 from aiplane.core.errors import StoreError
 
@@ -26,9 +27,33 @@ _POSTGRES_ALIASES = {"postgres", "postgresql", "postgresql+psycopg"}
 _json_serializer = functools.partial(json.dumps, allow_nan=False)
 
 
+def masked_url(url: str | URL) -> str:
+    """``url`` with its password (if any) shown as ``***``: how a URL is printed or logged."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 (not a URL we can parse: show nothing of it)
+        return "<unparsable database URL>"
+
+
+def url_password(url: str | URL) -> str | None:
+    """The password in ``url``, if any (so that it can be kept out of workloads' variables)."""
+    try:
+        password = make_url(url).password
+    except Exception:  # noqa: BLE001 (nothing parsable, nothing to hide)
+        return None
+    return str(password) if password else None
+
+
 def normalise_url(url: str | URL) -> URL:
     """Pin PostgreSQL URLs to psycopg 3, the driver we ship, whatever the user wrote."""
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        # The URL itself is not repeated: it may hold a password.
+        raise StoreError(
+            f"cannot parse the database URL ({exc}); the URL is not shown, it may hold a "
+            "password: use sqlite:///path/to/aiplane.db or postgresql://user@host/db"
+        ) from None
     if parsed.drivername in _POSTGRES_ALIASES:
         return parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite" and parsed.database:
