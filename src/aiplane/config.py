@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiplane.discovery import home_from_env
@@ -12,7 +12,8 @@ from aiplane.discovery import home_from_env
 @dataclass(frozen=True)
 class Settings:
     home: Path
-    database_url: str
+    # Out of the repr: a URL may hold a password, and settings end up in tracebacks and logs.
+    database_url: str = field(repr=False)
     catalog_dir: Path | None
     scheduler_interval_s: float = 0.5
     reconciler_interval_s: float = 0.5

@@ -13,7 +13,10 @@ NAMES: list[tuple[str, bool]] = [
     ("PYTHONPATH", True),
     ("LANG", True),
     ("CUDA_VISIBLE_DEVICES", True),
-    ("TOKENIZERS_PARALLELISM", False),  # contains TOKEN: kept out, a spec may declare it
+    ("TOKENIZERS_PARALLELISM", True),  # begins with TOKEN: a setting, not a secret
+    ("HF_TOKEN", False),
+    ("GITHUB_AUTHTOKEN", False),
+    ("MY_API_KEYS", False),
     ("AIPLANE_TOKEN", False),
     ("AIPLANE_HOME", False),
     ("aiplane_url", False),
@@ -62,6 +65,9 @@ VALUES: list[tuple[str, bool]] = [
     ("postgresql://u:s3cr%3At%2Fpw@db/x", False),  # URL-encoded, as in a URL
     ("s3cr%3At%2Fpw", False),
     ("s3cr", True),
+    # Inside another value but not as a URL's password: kept (else a password such as
+    # "postgres" would take PATH=/usr/lib/postgresql/bin with it).
+    ("/opt/s3cr:t/pw/bin", True),
 ]
 
 

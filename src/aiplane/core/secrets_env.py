@@ -12,7 +12,9 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, quote_plus
 
-# Parts of a variable's name that mark it secret, whatever the case and wherever they stand.
+# Words of a variable's name that mark it secret, whatever the case: a word of the name that is
+# one of these or ends with it (``HF_TOKEN``, ``AUTHTOKEN``, ``DB_PRIVATE_KEY``), but not a word
+# that merely begins with it (``TOKENIZERS_PARALLELISM`` is a setting, not a secret).
 SECRET_WORDS: tuple[str, ...] = (
     "TOKEN",
     "SECRET",
@@ -37,12 +39,25 @@ def secret_reason(name: str, secret_names: Iterable[str] = ()) -> str | None:
         return "a control plane setting"
     if name in set(secret_names):
         return "a webhook secret of the fleet"
-    for word in SECRET_WORDS:
-        if word in upper:
-            return f"its name contains {word}"
+    words = [w for w in re.split(r"[^A-Z0-9]+", upper) if w]
+    for secret in SECRET_WORDS:
+        if _has_words(words, secret.split("_")):
+            return f"its name contains {secret}"
     if _PG_PASS.match(name):
         return "a PostgreSQL password variable"
     return None
+
+
+def _has_words(words: list[str], wanted: list[str]) -> bool:
+    """Whether ``wanted`` occurs in ``words`` as consecutive words, the first of them allowed a
+    prefix (``MYAPI_KEY`` has ``API_KEY``) and the last a plural (``..._CREDENTIALS``)."""
+    n = len(wanted)
+    for i in range(len(words) - n + 1):
+        got = words[i : i + n]
+        got[-1] = got[-1].removesuffix("S") if got[-1] != wanted[-1] else got[-1]
+        if got[0].endswith(wanted[0]) and got[1:] == wanted[1:]:
+            return True
+    return False
 
 
 def value_forms(secret: str) -> frozenset[str]:
@@ -57,12 +72,17 @@ def workload_environment(
     secret_values: Iterable[str] = (),
 ) -> dict[str, str]:
     """``environ`` less every variable a workload must not see: those named as secrets (see
-    ``secret_reason``), those in ``secret_names``, and those whose value contains one of
-    ``secret_values`` (the database password, say, copied into some other variable)."""
+    ``secret_reason``), those in ``secret_names``, and those whose value is one of
+    ``secret_values`` or holds one as a URL's password (``scheme://user:<it>@host``: the
+    database URL, say, copied into some other variable). A mere substring does not count: a
+    password such as ``postgres`` would otherwise take ``PATH`` with it."""
     names = frozenset(secret_names)
     forms = frozenset(form for value in secret_values if value for form in value_forms(value))
+    in_url = tuple(f":{form}@" for form in forms)
     return {
         name: value
         for name, value in environ.items()
-        if secret_reason(name, names) is None and not any(f in value for f in forms)
+        if secret_reason(name, names) is None
+        and value not in forms
+        and not any(marker in value for marker in in_url)
     }
