@@ -68,6 +68,8 @@ VALUES: list[tuple[str, bool]] = [
     # Inside another value but not as a URL's password: kept (else a password such as
     # "postgres" would take PATH=/usr/lib/postgresql/bin with it).
     ("/opt/s3cr:t/pw/bin", True),
+    ("host=db password=s3cr:t/pw user=u", False),  # a libpq connection string
+    ("https://x/?user=u&pw=s3cr%3At%2Fpw&a=1", False),
 ]
 
 

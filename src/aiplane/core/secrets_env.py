@@ -72,17 +72,21 @@ def workload_environment(
     secret_values: Iterable[str] = (),
 ) -> dict[str, str]:
     """``environ`` less every variable a workload must not see: those named as secrets (see
-    ``secret_reason``), those in ``secret_names``, and those whose value is one of
-    ``secret_values`` or holds one as a URL's password (``scheme://user:<it>@host``: the
-    database URL, say, copied into some other variable). A mere substring does not count: a
-    password such as ``postgres`` would otherwise take ``PATH`` with it."""
+    ``secret_reason``), those in ``secret_names``, and those whose value holds one of
+    ``secret_values`` as a value of its own: the whole value, a URL's password
+    (``scheme://user:<it>@host``) or a ``key=<it>`` setting (``password=<it> host=db``), as
+    when the database URL or its password is copied into some other variable. A mere
+    substring does not count: a password such as ``postgres`` would otherwise take
+    ``PATH=/usr/lib/postgresql/bin`` with it."""
     names = frozenset(secret_names)
-    forms = frozenset(form for value in secret_values if value for form in value_forms(value))
-    in_url = tuple(f":{form}@" for form in forms)
+    forms = sorted({f for value in secret_values if value for f in value_forms(value)})
+    held = (
+        re.compile("|".join(rf"(?:^|[:=]){re.escape(f)}(?:$|[@\s;&,])" for f in forms))
+        if forms
+        else None
+    )
     return {
         name: value
         for name, value in environ.items()
-        if secret_reason(name, names) is None
-        and value not in forms
-        and not any(marker in value for marker in in_url)
+        if secret_reason(name, names) is None and (held is None or not held.search(value))
     }
