@@ -203,9 +203,13 @@ class FleetService:
         self._wake()
         return self._state()
 
-    def show(self, caller: Caller) -> FleetState | None:
-        """The fleet in force with each pool's usage; None before the first apply."""
+    def show(self, caller: Caller, *, document: bool = False) -> FleetState | None:
+        """The fleet in force with each pool's usage; None before the first apply. Its whole
+        ``document`` (every team's budgets and quotas) is for operators and admins: to anyone
+        else, the pools only."""
         self._access.check(caller, Action.FLEET_READ, Resource("fleet"))
+        if document:
+            self._access.check(caller, Action.FLEET_DOCUMENT_READ, Resource("fleet"))
         return self._state()
 
     def _state(self) -> FleetState | None:

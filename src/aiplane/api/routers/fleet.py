@@ -20,4 +20,4 @@ def apply(body: SpecBody, svc: Svc, caller: Authenticated) -> FleetOut:
 
 @router.get("", response_model=FleetOut)
 def show(svc: Svc, caller: Authenticated, document: bool = False) -> FleetOut:
-    return fleet_out(svc.fleet.show(caller), with_document=document)
+    return fleet_out(svc.fleet.show(caller, document=document), with_document=document)

@@ -37,6 +37,8 @@ class Action(StrEnum):
     MODEL_PROMOTION_APPROVE = "model.promotion.approve"
     FLEET_READ = "fleet.read"
     FLEET_APPLY = "fleet.apply"
+    # The whole fleet document: every team's budgets and quotas, not only the caller's.
+    FLEET_DOCUMENT_READ = "fleet.document.read"
     PRINCIPAL_CREATE = "principal.create"
     PRINCIPAL_LIST = "principal.list"
     PRINCIPAL_READ = "principal.read"
@@ -81,6 +83,7 @@ OWN_ACTIONS = frozenset(
 GLOBAL_ACTIONS: dict[Action, GlobalRole | None] = {
     Action.FLEET_READ: None,
     Action.FLEET_APPLY: GlobalRole.OPERATOR,
+    Action.FLEET_DOCUMENT_READ: GlobalRole.OPERATOR,
     Action.PRINCIPAL_CREATE: GlobalRole.ADMIN,
     Action.PRINCIPAL_LIST: GlobalRole.ADMIN,
     Action.PRINCIPAL_UPDATE: GlobalRole.ADMIN,
