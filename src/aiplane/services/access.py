@@ -45,13 +45,18 @@ class TokenAuthenticator:
     """API tokens, looked up by hash with a short cache so that a busy API does not read the
     store on every request. Expiry is checked on every request; revocation and changes to a
     principal made through this process drop the cache at once (``forget``), and those made
-    by another process are seen within ``ttl_s``."""
+    by another process are seen within ``ttl_s``.
+
+    A read that began before a ``forget`` must not put what it read back into the cache:
+    each ``forget`` starts a new generation, and a load is cached only if the generation it
+    began in is still current (else a revoke racing a request would be undone for ``ttl_s``)."""
 
     def __init__(self, store: Store, clock: Callable[[], float], ttl_s: float = 5.0) -> None:
         self._store = store
         self._clock = clock
         self._ttl_s = ttl_s
         self._cache: dict[str, tuple[Caller, TokenRecord, float]] = {}
+        self._generation = 0
         self._lock = threading.Lock()
 
     def accepts(self, credential: str) -> bool:
@@ -59,6 +64,7 @@ class TokenAuthenticator:
 
     def forget(self) -> None:
         with self._lock:
+            self._generation += 1
             self._cache.clear()
 
     def authenticate(self, credential: str) -> Caller:
@@ -66,12 +72,14 @@ class TokenAuthenticator:
         mono = time.monotonic()
         with self._lock:
             cached = self._cache.get(digest)
+            generation = self._generation
         if cached is not None and cached[2] > mono:
             caller, record = cached[0], cached[1]
         else:
             caller, record = self._load(digest)
             with self._lock:
-                self._cache[digest] = (caller, record, mono + self._ttl_s)
+                if generation == self._generation:
+                    self._cache[digest] = (caller, record, mono + self._ttl_s)
         why = record.unusable_reason(self._clock())
         if why is not None:
             raise AuthenticationError(why)
