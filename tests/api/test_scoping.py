@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from aiplane.api.app import create_app
 from aiplane.backends.registry import PoolBackends
 from aiplane.config import Settings
 from aiplane.core.audit import AuditEntry
@@ -301,3 +302,30 @@ def test_the_audit_chain_verifies_after_scoped_calls(
     api.post(f"/api/v1/jobs/{theirs}/cancel", headers=who["alice"])
     api.post(f"/api/v1/jobs/{theirs}/cancel", headers=who["bob"])
     assert plane.services.audit.verify().ok
+
+
+def test_a_blocked_submission_names_only_the_budgets_that_bind_it(tmp_path: Path) -> None:
+    """A 402 tells the submitter which budget blocks them, never another team's."""
+    block = [{"kind": "block", "at": 1.0, "basis": "spent"}]
+    budgets = [
+        {"name": "research-hard", "team": "research", "amount_usd": 10, "rules": block},
+        {"name": "infra-secret-hard", "team": "infra", "amount_usd": 10, "rules": block},
+    ]
+    settings = Settings(home=tmp_path, database_url="memory://", catalog_dir=None)
+    cp = ControlPlane(
+        settings=settings,
+        store=MemoryStore(),
+        backends=PoolBackends(tmp_path / "w"),
+        policy=PriorityBestFit(),
+        clock=Clock(JUNE + 10 * DAY),
+    )
+    cp.services.fleet.apply(admin_caller(), fleet_document(budgets), "fleet.yaml")
+    cp.store.usage.add(usage("r1", JUNE + DAY, 20))
+    cp.store.usage.add(usage("r2", JUNE + 2 * DAY, 10, team="infra", usd_per_hour=8.0))
+    alice = grant(cp.services, "alice", teams={"research": "member"})
+    spec = {"name": "w", "team": "research", "kind": "batch", "run": "true"}
+    with TestClient(create_app(cp.services)) as api:
+        response = api.post("/api/v1/jobs", headers=alice, json={"spec": spec})
+    assert response.status_code == 402
+    assert "research-hard" in response.text
+    assert "infra-secret-hard" not in response.text

@@ -213,13 +213,15 @@ def check_submission(
     actions = actions_by_subject(v.status for v in views)
     if BudgetAction.BLOCK not in actions_for(actions, workload.team, workload.project):
         return
-    problems = [
-        _blocking_problem(v.status)
+    # Only the budgets that bind this workload: another team's are not the submitter's to see.
+    blocking = [
+        v.status
         for v in views
         if BudgetAction.BLOCK in v.status.actions
         and _Subject(v.status.budget.scope, v.status.budget.target).matches(workload)
     ]
-    names = ", ".join(v.status.budget.name for v in views if BudgetAction.BLOCK in v.status.actions)
+    problems = [_blocking_problem(status) for status in blocking]
+    names = ", ".join(status.budget.name for status in blocking)
     raise BudgetExceededError(
         f"budget {names} blocks new work of team {workload.team!r}"
         + (f" / project {workload.project!r}" if workload.project else ""),
