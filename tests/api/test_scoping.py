@@ -329,3 +329,17 @@ def test_a_blocked_submission_names_only_the_budgets_that_bind_it(tmp_path: Path
     assert response.status_code == 402
     assert "research-hard" in response.text
     assert "infra-secret-hard" not in response.text
+
+
+def test_a_mutating_call_that_breaks_unexpectedly_is_audited(
+    plane: ControlPlane, who: dict[str, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(plane.services.jobs, "submit", broken)
+    with TestClient(create_app(plane.services), raise_server_exceptions=False) as api:
+        response = api.post("/api/v1/jobs", headers=who["alice"], json=spec("research"))
+    assert response.status_code == 500
+    (entry,) = plane.store.audit.search(actor="alice")
+    assert (entry.record.action, entry.record.outcome) == ("POST /api/v1/jobs", "internal")

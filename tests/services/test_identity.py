@@ -220,7 +220,9 @@ def test_revoked_and_expired_tokens_are_refused_at_once(world: World) -> None:
     assert revoked.revoked_at == T0
     with pytest.raises(AuthenticationError, match="revoked"):
         world.caller(plaintext)
+    before = len(world.actions())
     assert world.identity.revoke_token(alice, record.id).revoked_at == T0  # twice: a no-op
+    assert world.actions()[before:] == [("alice", "token.revoke", "ok")]  # but audited
     assert ("anonymous", "auth.authenticate", "denied") in world.actions()
 
 

@@ -116,8 +116,8 @@ def audit_failure(request: Request, outcome: str, message: str) -> None:
             outcome=outcome,
             detail={"message": message[:500]},
         )
-    except e.AiplaneError as exc:
-        log.error("could not audit a failed %s %s: %s", request.method, template, exc.message)
+    except Exception as exc:  # noqa: BLE001 (whatever broke, the caller gets the real answer)
+        log.error("could not audit a failed %s %s: %r", request.method, template, exc)
 
 
 def install(app: FastAPI) -> None:
@@ -150,6 +150,8 @@ def install(app: FastAPI) -> None:
         return JSONResponse(body(code, str(exc.detail)), exc.status_code)
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error", exc_info=exc)
+        # A mutating call that broke may have changed something: it is audited all the same.
+        await run_in_threadpool(audit_failure, request, "internal", type(exc).__name__)
         return JSONResponse(body("internal", "internal error; see the server log"), 500)

@@ -413,6 +413,14 @@ class IdentityService:
                 refusal.audited = True
             raise refusal
         if record.revoked_at is not None:
+            # Nothing changes, but the call was made: every mutating call is audited.
+            self._audit.record_now(
+                caller,
+                str(Action.TOKEN_REVOKE),
+                f"token/{token_id}",
+                outcome="ok",
+                detail={"already_revoked_at": record.revoked_at},
+            )
             return record
         with self._store.unit_of_work() as uow:
             revoked = uow.tokens.revoke(token_id, self._clock())
