@@ -11,9 +11,12 @@ signer records nothing):
   bearer token's authentication (``Access.authenticate``) and the policy's check
   (``Access.check``), plus for a submission the audit entry appended (chained, signed) in the
   unit of work that stores the job, against the same unit of work without it. The
-  ``added_p99_ms_*`` figures are these: the median over ``ROUNDS`` rounds of each round's p99
-  (a busy machine's bursts land in one round, not in all), with the plain p99 over all
-  samples beside them (``*_p99_all_ms``). The same figures in thread CPU time
+  ``added_p99_ms_*`` figures are these: the plain p99 over all samples, with the median over
+  ``ROUNDS`` rounds of each round's p99 beside them (``*_p99_rounds_ms``: a busy machine's
+  bursts land in one round, not in all). The token is served from the authenticator's cache
+  as on a busy API; ``authorise_list_uncached`` is the same with the cache dropped before
+  every call (a store read of the token and its principal). The same figures in thread CPU
+  time
   (``added_cpu_p99_ms_*``) leave out the time the thread waited for a core, which on a busy
   machine is most of a wall-clock p99.
 
@@ -197,6 +200,12 @@ def direct(n: int) -> dict[str, Any]:
                 return spent, spent_cpu
 
             auth_list, auth_list_cpu = timed_both(lambda: authorise(Action.JOB_LIST), n)
+
+            def uncached() -> None:
+                access.changed()  # drops the token cache: a store read per call
+                authorise(Action.JOB_LIST)
+
+            auth_uncached, _ = timed_both(uncached, n)
             auth_submit, auth_submit_cpu = timed_both(lambda: authorise(Action.JOB_SUBMIT), n)
             # Interleaved, so that both see the same machine and the same table sizes.
             plain: list[float] = []
@@ -221,10 +230,11 @@ def direct(n: int) -> dict[str, Any]:
                 "audit_append": figures(appends),
                 "unit_of_work_without_audit": figures(plain),
                 "unit_of_work_with_audit": figures(audited),
-                "added_p99_ms_list": round(rounds_p99(auth_list), 3),
-                "added_p99_ms_submit": round(rounds_p99(added_submit), 3),
-                "added_list_p99_all_ms": round(percentile(auth_list, 0.99), 3),
-                "added_submit_p99_all_ms": round(percentile(added_submit, 0.99), 3),
+                "authorise_list_uncached": figures(auth_uncached),
+                "added_p99_ms_list": round(percentile(auth_list, 0.99), 3),
+                "added_p99_ms_submit": round(percentile(added_submit, 0.99), 3),
+                "added_list_p99_rounds_ms": round(rounds_p99(auth_list), 3),
+                "added_submit_p99_rounds_ms": round(rounds_p99(added_submit), 3),
                 "added_cpu_p99_ms_list": round(rounds_p99(auth_list_cpu), 3),
                 "added_cpu_p99_ms_submit": round(rounds_p99(added_submit_cpu), 3),
                 "audit_append_cpu": figures(appends_cpu),
@@ -246,8 +256,8 @@ def main() -> None:
         "bench": "auth",
         "added_p99_ms_list": measured.pop("added_p99_ms_list"),
         "added_p99_ms_submit": measured.pop("added_p99_ms_submit"),
-        "added_list_p99_all_ms": measured.pop("added_list_p99_all_ms"),
-        "added_submit_p99_all_ms": measured.pop("added_submit_p99_all_ms"),
+        "added_list_p99_rounds_ms": measured.pop("added_list_p99_rounds_ms"),
+        "added_submit_p99_rounds_ms": measured.pop("added_submit_p99_rounds_ms"),
         "added_cpu_p99_ms_list": measured.pop("added_cpu_p99_ms_list"),
         "added_cpu_p99_ms_submit": measured.pop("added_cpu_p99_ms_submit"),
         "target_added_p99_ms": 0.5,
