@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
@@ -183,7 +184,11 @@ def test_whoami_shows_the_signed_in_principal_and_claimed_teams(
     api: TestClient, cp: ControlPlane, issuer: Issuer
 ) -> None:
     token = issuer.token(
-        "s-42", preferred_username="Dana", email="dana@example.org", groups=["a", "b:viewer"]
+        "s-42",
+        preferred_username="Dana",
+        email="dana@example.org",
+        email_verified=True,
+        groups=["a", "b:viewer"],
     )
     me = api.get(f"{V1}/whoami", headers=bearer(token))
     assert me.status_code == 200, me.text
@@ -256,3 +261,27 @@ def test_a_member_of_a_by_claim_cannot_read_team_bs_job(
     hidden = api.get(f"{V1}/jobs/{jobs['b']}", headers=member_of_a)
     assert hidden.status_code == 404
     assert "w-b" not in hidden.text
+
+
+
+def test_an_unverified_email_does_not_sign_in_as_its_holder(
+    api: TestClient, cp: ControlPlane, issuer: Issuer
+) -> None:
+    root = grant(cp.services, "root", global_role="admin")
+    boss = {"name": "boss", "kind": "user", "global_role": "admin", "email": "boss@corp.example"}
+    assert api.post(f"{V1}/users", json=boss, headers=root).status_code == 201
+    # An account at the provider with boss's address typed in, no ``email_verified`` claim;
+    # then one where the provider says false.
+    words: list[dict[str, Any]] = [{}, {"email_verified": False}]
+    for n, word in enumerate(words):
+        token = issuer.token(f"attacker-{n}", email="boss@corp.example", **word)
+        me = api.get(f"{V1}/whoami", headers=bearer(token)).json()
+        assert me["name"] != "boss" and me["global_role"] is None and me["email"] is None
+        assert api.get(f"{V1}/users", headers=bearer(token)).status_code == 403
+    assert api.get(f"{V1}/users/boss", headers=root).json()["email"] == "boss@corp.example"
+    # Boss, verified: signed in as boss, and bound; the e-mail opens it to nobody else since.
+    real = issuer.token("boss-sub", email="boss@corp.example", email_verified=True)
+    assert api.get(f"{V1}/whoami", headers=bearer(real)).json()["name"] == "boss"
+    other = issuer.token("other-sub", email="boss@corp.example", email_verified=True)
+    refused = api.get(f"{V1}/whoami", headers=bearer(other))
+    assert refused.status_code == 401 and "another identity" in refused.text
