@@ -285,3 +285,37 @@ def test_an_unverified_email_does_not_sign_in_as_its_holder(
     other = issuer.token("other-sub", email="boss@corp.example", email_verified=True)
     refused = api.get(f"{V1}/whoami", headers=bearer(other))
     assert refused.status_code == 401 and "another identity" in refused.text
+
+
+def test_an_owner_by_claim_cannot_make_the_membership_permanent(
+    api: TestClient, cp: ControlPlane, issuer: Issuer
+) -> None:
+    owner_by_claim = bearer(issuer.token("s-1", preferred_username="dana", groups=["t:owner"]))
+    me = api.get(f"{V1}/whoami", headers=owner_by_claim).json()
+    assert me["teams"] == {"t": "owner"}
+    # Reads the team's members (the claim counts there) but manages none, itself included.
+    assert api.get(f"{V1}/teams/t/members", headers=owner_by_claim).status_code == 200
+    for name in ("dana", "someone"):
+        put = api.put(
+            f"{V1}/teams/t/members/{name}", json={"role": "owner"}, headers=owner_by_claim
+        )
+        assert put.status_code == 403, put.text
+        assert "stored" in put.json()["error"]["message"]
+    assert api.delete(f"{V1}/teams/t/members/dana", headers=owner_by_claim).status_code == 403
+    denied = [e for e in cp.audit.search() if e.record.outcome == "denied"]
+    assert denied and denied[-1].record.action == "team.members.manage"
+    # Nothing was stored: dropped from the provider's group, dana is out of the team.
+    stored = cp.store.principals.by_name("dana")
+    assert stored is not None and dict(stored.teams) == {}
+    dropped = bearer(issuer.token("s-1", groups=[]))
+    assert api.get(f"{V1}/whoami", headers=dropped).json()["teams"] == {}
+    # A stored owner (made one by an admin) manages the team, signed in by OIDC as well.
+    root = grant(cp.services, "root", global_role="admin")
+    assert (
+        api.put(f"{V1}/teams/t/members/dana", json={"role": "owner"}, headers=root).status_code
+        == 200
+    )
+    assert (
+        api.put(f"{V1}/teams/t/members/root", json={"role": "viewer"}, headers=dropped).status_code
+        == 200
+    )
