@@ -10,6 +10,7 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 
 from aiplane.api.app import create_app
@@ -54,6 +55,13 @@ def test_a_valid_token_yields_its_claims(issuer: Issuer, verifier: JwksVerifier)
     assert verifier.verify(issuer.token(groups="a b")).teams == ("a", "b")
 
 
+def es256_under_rsa_kid(issuer: Issuer) -> str:
+    """A token whose ``alg`` (ES256) does not fit the key its ``kid`` names (RSA)."""
+    claims = {"iss": issuer.url, "aud": AUDIENCE, "sub": "x", "exp": int(time.time() + 300)}
+    key = ec.generate_private_key(ec.SECP256R1())
+    return jwt.encode(claims, key, algorithm="ES256", headers={"kid": issuer.kid})
+
+
 @pytest.mark.parametrize(
     ("make", "reason"),
     [
@@ -67,6 +75,7 @@ def test_a_valid_token_yields_its_claims(issuer: Issuer, verifier: JwksVerifier)
         (lambda i: jwt.encode({"sub": "x", "iss": i.url, "aud": AUDIENCE}, "", "none"), "none"),
         (lambda i: i.token(sub=None), "sub"),
         (lambda _: "bm9wZQ.e30.AAAA", "malformed"),
+        (es256_under_rsa_kid, "does not fit"),
     ],
     ids=[
         "audience",
@@ -79,6 +88,7 @@ def test_a_valid_token_yields_its_claims(issuer: Issuer, verifier: JwksVerifier)
         "unsigned",
         "no-subject",
         "malformed",
+        "alg-not-the-keys",
     ],
 )
 def test_a_bad_token_is_refused_with_its_reason(
@@ -262,6 +272,15 @@ def test_a_member_of_a_by_claim_cannot_read_team_bs_job(
     assert hidden.status_code == 404
     assert "w-b" not in hidden.text
 
+
+def test_an_alg_that_does_not_fit_the_key_is_a_401_and_audited(
+    api: TestClient, cp: ControlPlane, issuer: Issuer
+) -> None:
+    refused = api.get(f"{V1}/whoami", headers=bearer(es256_under_rsa_kid(issuer)))
+    assert refused.status_code == 401, refused.text
+    assert "does not fit" in refused.json()["error"]["message"]
+    denied = [e for e in cp.audit.search() if e.record.outcome == "denied"]
+    assert denied and "does not fit" in denied[-1].record.detail["reason"]
 
 
 def test_an_unverified_email_does_not_sign_in_as_its_holder(
