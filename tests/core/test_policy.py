@@ -147,3 +147,23 @@ def test_claimed_teams_add_to_stored_memberships() -> None:
     # A claim never lowers a stored role.
     c2 = caller(teams={"a": OW}, claimed={"a": V})
     assert c2.team_role("a") is OW
+
+
+def test_team_membership_is_managed_on_the_stored_role_only() -> None:
+    team_a = Resource("team", team="a")
+    manage = Action.TEAM_MEMBERS_MANAGE
+    # An owner by claim only: sees the team (forbidden, not hidden) but does not manage it,
+    # or it could store itself as owner and outlast the provider's group.
+    claimed = caller(claimed={"a": OW})
+    assert can(claimed, Action.TEAM_MEMBERS_READ, team_a).allowed
+    decision = can(claimed, manage, team_a)
+    assert not decision.allowed and not decision.hidden
+    assert "stored" in decision.reason and "claimed" in decision.reason
+    # A stored viewer claiming owner: the stored role decides.
+    assert not can(caller(teams={"a": V}, claimed={"a": OW}), manage, team_a).allowed
+    # A stored owner manages, whatever the claim says.
+    assert can(caller(teams={"a": OW}, claimed={"a": V}), manage, team_a).allowed
+    # Other team actions still count the claim.
+    assert can(claimed, Action.JOB_SUBMIT, Resource("job", team="a")).allowed
+    # Neither stored nor claimed: hidden, as before.
+    assert can(caller(claimed={"b": OW}), manage, team_a).hidden

@@ -6,9 +6,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 
 from aiplane.api.app import create_app
@@ -53,6 +55,13 @@ def test_a_valid_token_yields_its_claims(issuer: Issuer, verifier: JwksVerifier)
     assert verifier.verify(issuer.token(groups="a b")).teams == ("a", "b")
 
 
+def es256_under_rsa_kid(issuer: Issuer) -> str:
+    """A token whose ``alg`` (ES256) does not fit the key its ``kid`` names (RSA)."""
+    claims = {"iss": issuer.url, "aud": AUDIENCE, "sub": "x", "exp": int(time.time() + 300)}
+    key = ec.generate_private_key(ec.SECP256R1())
+    return jwt.encode(claims, key, algorithm="ES256", headers={"kid": issuer.kid})
+
+
 @pytest.mark.parametrize(
     ("make", "reason"),
     [
@@ -66,6 +75,7 @@ def test_a_valid_token_yields_its_claims(issuer: Issuer, verifier: JwksVerifier)
         (lambda i: jwt.encode({"sub": "x", "iss": i.url, "aud": AUDIENCE}, "", "none"), "none"),
         (lambda i: i.token(sub=None), "sub"),
         (lambda _: "bm9wZQ.e30.AAAA", "malformed"),
+        (es256_under_rsa_kid, "does not fit"),
     ],
     ids=[
         "audience",
@@ -78,6 +88,7 @@ def test_a_valid_token_yields_its_claims(issuer: Issuer, verifier: JwksVerifier)
         "unsigned",
         "no-subject",
         "malformed",
+        "alg-not-the-keys",
     ],
 )
 def test_a_bad_token_is_refused_with_its_reason(
@@ -183,7 +194,11 @@ def test_whoami_shows_the_signed_in_principal_and_claimed_teams(
     api: TestClient, cp: ControlPlane, issuer: Issuer
 ) -> None:
     token = issuer.token(
-        "s-42", preferred_username="Dana", email="dana@example.org", groups=["a", "b:viewer"]
+        "s-42",
+        preferred_username="Dana",
+        email="dana@example.org",
+        email_verified=True,
+        groups=["a", "b:viewer"],
     )
     me = api.get(f"{V1}/whoami", headers=bearer(token))
     assert me.status_code == 200, me.text
@@ -256,3 +271,70 @@ def test_a_member_of_a_by_claim_cannot_read_team_bs_job(
     hidden = api.get(f"{V1}/jobs/{jobs['b']}", headers=member_of_a)
     assert hidden.status_code == 404
     assert "w-b" not in hidden.text
+
+
+def test_an_alg_that_does_not_fit_the_key_is_a_401_and_audited(
+    api: TestClient, cp: ControlPlane, issuer: Issuer
+) -> None:
+    refused = api.get(f"{V1}/whoami", headers=bearer(es256_under_rsa_kid(issuer)))
+    assert refused.status_code == 401, refused.text
+    assert "does not fit" in refused.json()["error"]["message"]
+    denied = [e for e in cp.audit.search() if e.record.outcome == "denied"]
+    assert denied and "does not fit" in denied[-1].record.detail["reason"]
+
+
+def test_an_unverified_email_does_not_sign_in_as_its_holder(
+    api: TestClient, cp: ControlPlane, issuer: Issuer
+) -> None:
+    root = grant(cp.services, "root", global_role="admin")
+    boss = {"name": "boss", "kind": "user", "global_role": "admin", "email": "boss@corp.example"}
+    assert api.post(f"{V1}/users", json=boss, headers=root).status_code == 201
+    # An account at the provider with boss's address typed in, no ``email_verified`` claim;
+    # then one where the provider says false.
+    words: list[dict[str, Any]] = [{}, {"email_verified": False}]
+    for n, word in enumerate(words):
+        token = issuer.token(f"attacker-{n}", email="boss@corp.example", **word)
+        me = api.get(f"{V1}/whoami", headers=bearer(token)).json()
+        assert me["name"] != "boss" and me["global_role"] is None and me["email"] is None
+        assert api.get(f"{V1}/users", headers=bearer(token)).status_code == 403
+    assert api.get(f"{V1}/users/boss", headers=root).json()["email"] == "boss@corp.example"
+    # Boss, verified: signed in as boss, and bound; the e-mail opens it to nobody else since.
+    real = issuer.token("boss-sub", email="boss@corp.example", email_verified=True)
+    assert api.get(f"{V1}/whoami", headers=bearer(real)).json()["name"] == "boss"
+    other = issuer.token("other-sub", email="boss@corp.example", email_verified=True)
+    refused = api.get(f"{V1}/whoami", headers=bearer(other))
+    assert refused.status_code == 401 and "another identity" in refused.text
+
+
+def test_an_owner_by_claim_cannot_make_the_membership_permanent(
+    api: TestClient, cp: ControlPlane, issuer: Issuer
+) -> None:
+    owner_by_claim = bearer(issuer.token("s-1", preferred_username="dana", groups=["t:owner"]))
+    me = api.get(f"{V1}/whoami", headers=owner_by_claim).json()
+    assert me["teams"] == {"t": "owner"}
+    # Reads the team's members (the claim counts there) but manages none, itself included.
+    assert api.get(f"{V1}/teams/t/members", headers=owner_by_claim).status_code == 200
+    for name in ("dana", "someone"):
+        put = api.put(
+            f"{V1}/teams/t/members/{name}", json={"role": "owner"}, headers=owner_by_claim
+        )
+        assert put.status_code == 403, put.text
+        assert "stored" in put.json()["error"]["message"]
+    assert api.delete(f"{V1}/teams/t/members/dana", headers=owner_by_claim).status_code == 403
+    denied = [e for e in cp.audit.search() if e.record.outcome == "denied"]
+    assert denied and denied[-1].record.action == "team.members.manage"
+    # Nothing was stored: dropped from the provider's group, dana is out of the team.
+    stored = cp.store.principals.by_name("dana")
+    assert stored is not None and dict(stored.teams) == {}
+    dropped = bearer(issuer.token("s-1", groups=[]))
+    assert api.get(f"{V1}/whoami", headers=dropped).json()["teams"] == {}
+    # A stored owner (made one by an admin) manages the team, signed in by OIDC as well.
+    root = grant(cp.services, "root", global_role="admin")
+    assert (
+        api.put(f"{V1}/teams/t/members/dana", json={"role": "owner"}, headers=root).status_code
+        == 200
+    )
+    assert (
+        api.put(f"{V1}/teams/t/members/root", json={"role": "viewer"}, headers=dropped).status_code
+        == 200
+    )

@@ -279,6 +279,7 @@ def test_sign_in_creates_binds_and_maps_teams(world: World) -> None:
     caller = world.identity.sign_in(claims)
     assert caller.via == "oidc" and caller.name == "ann-lee"
     assert caller.principal.subject == f"{ISSUER} sub-1"
+    assert caller.principal.email == "Ann.Lee@example.org"  # verified: stored
     assert dict(caller.claimed_teams) == {"a": TeamRole.MEMBER, "b": TeamRole.OWNER}
     # Claimed teams are never stored; global roles never come from claims.
     assert world.store.principals.get(caller.principal.id).teams == {}
@@ -291,18 +292,41 @@ def test_sign_in_creates_binds_and_maps_teams(world: World) -> None:
 
 def test_sign_in_by_verified_email_only(world: World) -> None:
     admin, _ = world.user("root", role=GlobalRole.ADMIN)
-    existing = world.identity.create_principal(admin, "carol", email="carol@example.org")
-    unverified = Claims(ISSUER, "s-x", email="carol@example.org", email_verified=False)
-    assert world.identity.sign_in(unverified).principal.id != existing.id
-    verified = Claims(ISSUER, "s-c", email="CAROL@example.org")  # no word on it: accepted
+    existing = world.identity.create_principal(
+        admin, "carol", email="carol@example.org", global_role=GlobalRole.ADMIN
+    )
+    # Said unverified, or no word on it (the claim left out): not carol, and not stored.
+    for word in (False, None):
+        unverified = Claims(ISSUER, f"s-{word}", email="carol@example.org", email_verified=word)
+        stranger = world.identity.sign_in(unverified)
+        assert stranger.principal.id != existing.id and stranger.principal.global_role is None
+        assert stranger.principal.email is None
+    assert world.store.principals.get(existing.id).subject is None  # still unbound
+    verified = Claims(ISSUER, "s-c", email="CAROL@example.org", email_verified=True)
     bound = world.identity.sign_in(verified)
     assert bound.principal.id == existing.id and bound.principal.subject == f"{ISSUER} s-c"
-    # Bound now: another identity with that e-mail does not get the account.
+    # Bound now: another identity with that e-mail, even verified, does not get the account.
     with pytest.raises(AuthenticationError, match="another identity"):
-        world.identity.sign_in(Claims(ISSUER, "s-evil", email="carol@example.org"))
+        world.identity.sign_in(
+            Claims(ISSUER, "s-evil", email="carol@example.org", email_verified=True)
+        )
+    assert world.store.principals.get(existing.id).subject == f"{ISSUER} s-c"
     world.identity.update_principal(admin, "carol", disabled=True)
     with pytest.raises(AuthenticationError, match="disabled"):
         world.identity.sign_in(verified)
+
+
+def test_an_unverified_email_does_not_take_the_address_from_its_owner(world: World) -> None:
+    # First to sign in with dave's address, unverified: a user, without the address.
+    squatter = world.identity.sign_in(Claims(ISSUER, "s-att", email="dave@example.org"))
+    assert world.store.principals.get(squatter.principal.id).email is None
+    # Dave, verified, later: his own new user with his address, not refused as taken.
+    dave = world.identity.sign_in(
+        Claims(ISSUER, "s-dave", email="dave@example.org", email_verified=True)
+    )
+    assert dave.principal.id != squatter.principal.id
+    assert dave.principal.email == "dave@example.org"
+    assert dave.principal.subject == f"{ISSUER} s-dave"
 
 
 def test_claimed_teams_parsing() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from aiplane.core.errors import AuthenticationError
 from aiplane.oidc.base import Claims
@@ -33,11 +34,37 @@ ALGORITHMS = (
     "ES512",
     "EdDSA",
 )
+# The key each algorithm verifies with (the curve too, for ECDSA): a token's ``alg`` header
+# is the signer's word, so a key of another type is a refusal here, not a TypeError in PyJWT.
+_EC_CURVES = {"ES256": "secp256r1", "ES384": "secp384r1", "ES512": "secp521r1"}
 DEFAULT_LEEWAY_S = 30.0
 # An unknown key id fetches the key set again at most this often: a stream of tokens with
 # made-up key ids does not become a stream of requests to the provider.
 DEFAULT_REFETCH_COOLDOWN_S = 30.0
 _KEYS_LIFESPAN_S = 300
+
+
+def _fits(algorithm: str, key: Any) -> bool:
+    """Whether ``key`` (a ``cryptography`` public key) is one that ``algorithm`` verifies with."""
+    if algorithm.startswith(("RS", "PS")):
+        return isinstance(key, rsa.RSAPublicKey)
+    if algorithm in _EC_CURVES:
+        return (
+            isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == _EC_CURVES[algorithm]
+        )
+    if algorithm == "EdDSA":
+        return isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey)
+    return False
+
+
+def _kind(key: Any) -> str:
+    if isinstance(key, rsa.RSAPublicKey):
+        return "an RSA key"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"an EC key on {key.curve.name}"
+    if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        return "an EdDSA key"
+    return "no public key"
 
 
 def _claim_values(value: Any) -> tuple[str, ...]:
@@ -51,7 +78,8 @@ def _claim_values(value: Any) -> tuple[str, ...]:
 
 class JwksVerifier:
     """Checks signature (against the issuer's JWKS), ``iss``, ``aud``, ``exp`` and ``nbf``
-    (with ``leeway_s`` for clocks that differ), and that ``sub`` is there."""
+    (with ``leeway_s`` for clocks that differ), that ``sub`` is there, and that the key fits
+    the ``alg`` header."""
 
     def __init__(
         self,
@@ -107,6 +135,25 @@ class JwksVerifier:
             )
         return str(document["jwks_uri"])
 
+    def _signing_key(self, token: str, algorithm: str, kid: object) -> Any:
+        """The issuer's public key that ``kid`` names, once it is of the type ``algorithm``
+        verifies with."""
+        try:
+            key = self._key_client().get_signing_key_from_jwt(token).key
+        except jwt.PyJWKClientConnectionError as exc:
+            raise AuthenticationError(f"cannot read the issuer's keys: {exc}") from exc
+        except jwt.PyJWKClientError as exc:
+            raise AuthenticationError(f"no key of the issuer signs this token: {exc}") from exc
+        except (jwt.PyJWTError, ValueError) as exc:
+            # A key set PyJWT cannot read (no usable key, a malformed one).
+            raise AuthenticationError(f"cannot use the issuer's keys: {exc}") from exc
+        if not _fits(algorithm, key):
+            raise AuthenticationError(
+                f"token algorithm {algorithm!r} does not fit the issuer's key {kid!r} "
+                f"({_kind(key)})"
+            )
+        return key
+
     def verify(self, token: str) -> Claims:
         try:
             header = jwt.get_unverified_header(token)
@@ -117,17 +164,13 @@ class JwksVerifier:
                 f"token algorithm {header.get('alg')!r} is not accepted; allowed: "
                 + ", ".join(ALGORITHMS)
             )
-        try:
-            key = self._key_client().get_signing_key_from_jwt(token)
-        except jwt.PyJWKClientConnectionError as exc:
-            raise AuthenticationError(f"cannot read the issuer's keys: {exc}") from exc
-        except jwt.PyJWKClientError as exc:
-            raise AuthenticationError(f"no key of the issuer signs this token: {exc}") from exc
+        algorithm = str(header["alg"])
+        key = self._signing_key(token, algorithm, header.get("kid"))
         try:
             payload: dict[str, Any] = jwt.decode(
                 token,
-                key.key,
-                algorithms=[str(header["alg"])],
+                key,
+                algorithms=[algorithm],
                 audience=self.audience,
                 issuer=self.issuer,
                 leeway=self._leeway_s,
@@ -145,7 +188,9 @@ class JwksVerifier:
             raise AuthenticationError("token signature does not verify") from exc
         except jwt.MissingRequiredClaimError as exc:
             raise AuthenticationError(f"token lacks a claim: {exc}") from exc
-        except jwt.InvalidTokenError as exc:
+        except (jwt.PyJWTError, TypeError, ValueError) as exc:
+            # Whatever else PyJWT or the key refuses with (a key and algorithm that do not fit
+            # raise TypeError, not a PyJWT error): a refusal, answered 401 and audited.
             raise AuthenticationError(f"invalid token: {exc}") from exc
         verified = payload.get("email_verified")
         email = payload.get("email")

@@ -450,8 +450,9 @@ class IdentityService:
 
     def sign_in(self, claims: Claims) -> Caller:
         """The principal behind verified ``claims``: the one bound to the identity (issuer and
-        subject), else the one with the (verified) e-mail, which is then bound to it, else a
-        new user. Teams come from the claim for this request only; global roles never do."""
+        subject), else the unbound one with the e-mail, when the provider says it verified it
+        (``email_verified: true``), which is then bound to it, else a new user. Teams come from
+        the claim for this request only; global roles never do."""
         principal = self._store.principals.by_subject(claims.identity)
         if principal is None:
             principal = self._by_email(claims)
@@ -462,18 +463,25 @@ class IdentityService:
         return Caller(principal, "oidc", claimed_teams=claimed_teams(claims.teams))
 
     def _by_email(self, claims: Claims) -> Principal | None:
-        if claims.email is None or claims.email_verified is False:
+        # Only the provider's explicit word: a claim without ``email_verified`` is whatever
+        # address the person typed into their account there, anybody's admin's included.
+        if claims.email is None or claims.email_verified is not True:
             return None
         found = self._store.principals.by_email(claims.email)
         if found is None:
             return None
+        refusal = AuthenticationError(
+            f"the e-mail {claims.email!r} belongs to a principal of another identity"
+        )
         if found.subject is not None:
             # Bound to another identity already: an e-mail is no key to somebody else's account.
-            raise AuthenticationError(
-                f"the e-mail {claims.email!r} belongs to a principal of another identity"
-            )
-        bound = replace(found, subject=claims.identity)
+            raise refusal
         with self._store.unit_of_work() as uow:
+            # Read again where it is written: a concurrent sign-in may have bound it meanwhile.
+            current = uow.principals.get(found.id)
+            if current.subject is not None:
+                raise refusal
+            bound = replace(current, subject=claims.identity)
             uow.principals.update(bound)
             self._audit.record(
                 uow,
@@ -487,7 +495,9 @@ class IdentityService:
 
     def _first_sign_in(self, claims: Claims) -> Principal:
         base = _name_base(claims)
-        email = claims.email if claims.email_verified is not False else None
+        # An unverified e-mail is not stored: held by this principal, it would keep the
+        # address from its owner (e-mails are unique) and be matched on their next sign-in.
+        email = claims.email if claims.email_verified is True else None
         if email is not None and not _EMAIL.fullmatch(email):
             email = None
         for attempt in range(1, 100):

@@ -12,6 +12,12 @@ so that a test can walk it. Three kinds of action:
 
 Approving a model's promotion needs the approver role in its team and is never allowed to the
 principal who asked for it (``Resource.owner``): not even to an admin.
+
+Managing a team's membership is decided on the *stored* membership only
+(``STORED_ROLE_ACTIONS``), never on a role claimed at OIDC sign-in (``Caller.claimed_teams``):
+a claimed role lasts as long as the provider's token, while a membership written with it would
+outlast it. An owner by claim could otherwise store themselves as owner and keep the team
+after the provider drops them from its group.
 """
 
 from __future__ import annotations
@@ -63,6 +69,8 @@ TEAM_ACTIONS: dict[Action, TeamRole] = {
     Action.TEAM_MEMBERS_MANAGE: TeamRole.OWNER,
     Action.MODEL_PROMOTION_APPROVE: TeamRole.APPROVER,
 }
+# Team actions decided on the stored membership only, a role claimed at sign-in not counted.
+STORED_ROLE_ACTIONS = frozenset({Action.TEAM_MEMBERS_MANAGE})
 # What operators may do in every team (admins may do everything).
 OPERATOR_TEAM_ACTIONS = frozenset(
     {
@@ -163,6 +171,15 @@ def _team(caller: Caller, action: Action, resource: Resource) -> Decision:
         return _deny(
             f"{principal.name!r} is not in team {resource.team!r}",
             hidden=named and principal.global_role is not GlobalRole.OPERATOR,
+        )
+    if action in STORED_ROLE_ACTIONS:
+        stored = principal.team_role(resource.team)
+        if stored is not None and stored.allows(needed):
+            return _allow(f"{stored} of team {resource.team}")
+        # In the team (by claim at least), so it sees the team: forbidden, not hidden.
+        return _deny(
+            f"{action} needs the {needed} role stored in team {resource.team!r} (a role "
+            f"claimed at sign-in does not count); {stored or 'none'} stored"
         )
     if role.allows(needed):
         return _allow(f"{role} of team {resource.team}")
