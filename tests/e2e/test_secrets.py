@@ -4,9 +4,10 @@ A real `aiplane up` process is started with fake secrets in its environment in s
 token-like ``AIPLANE_*`` variable, an API key, a database URL with a password, a copy of that
 password under an innocent name, the variable a budget's webhook reads its secret from). A real
 workload on the local backend prints its whole environment and then, with the ``AIPLANE_URL``
-and the token in the file ``AIPLANE_TOKEN_FILE`` names (read by the client), reports a checkpoint of its own job (works), reads another
-job (404) and lists jobs (403). None of the secrets shows in its output, in the server's log or
-in any file under the home; once the job ended its token is refused.
+and the token in the file ``AIPLANE_TOKEN_FILE`` names (read by the client), reports a
+checkpoint of its own job (works), reads another job (404) and lists jobs (403). None of the
+secrets, nor its own token, shows in its output, in the server's log or in any file under the
+home; once the job ended its token is refused.
 
 Run over SQLite, and over PostgreSQL when ``AIPLANE_TEST_POSTGRES_URL`` names a server (trust
 authentication ignores the password, so the URL may carry a fake one).
