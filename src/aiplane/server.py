@@ -185,6 +185,10 @@ def announce_token(console: Console, token: str | None, credentials: Path, tty: 
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m aiplane.server [--host H] [--port P] [--quiet]``: ``aiplane up``."""
+    # Whatever this process creates (the database and its WAL, run directories, logs) is its
+    # owner's only, whatever umask it was started with: they may hold workloads' tokens,
+    # outputs and the audit log.
+    os.umask(0o077)
     parser = argparse.ArgumentParser(prog="aiplane up")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
