@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from aiplane.client import Client
 from aiplane.config import Settings
-from aiplane.discovery import LocalHome, ServerInfo, make_home, write_private
+from aiplane.discovery import LocalHome, ServerInfo, make_home, secure_home, write_private
 from aiplane.wiring import SIGNING_KEY_FILE, ControlPlane
 
 
@@ -34,11 +37,90 @@ def test_a_home_we_create_is_the_owners_only(tmp_path: Path) -> None:
     assert _mode(home) == 0o700
 
 
-def test_a_home_that_exists_is_left_as_its_owner_made_it(tmp_path: Path) -> None:
+def test_a_client_leaves_a_home_that_exists_as_its_owner_made_it(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir(mode=0o750)
     make_home(home)
     assert _mode(home) == 0o750
+
+
+def test_the_server_makes_an_existing_home_of_this_users_private(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+    settings = Settings(home=home, database_url="memory://", catalog_dir=None, telemetry="off")
+    ControlPlane.from_settings(settings).stop()
+    assert _mode(home) == 0o700
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="giving a directory to another user needs root")
+def test_the_server_leaves_another_users_home_as_it_is_and_warns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+    os.chown(home, 65534, 65534)
+    with caplog.at_level(logging.WARNING, logger="aiplane.discovery"):
+        secure_home(home)
+    assert _mode(home) == 0o755
+    assert f"AIPLANE_HOME {home} (mode 755) belongs to uid 65534" in caplog.text
+
+
+FLEET = {
+    "sites": [
+        {
+            "name": "here",
+            "kind": "onprem",
+            "region": "local",
+            "jurisdiction": "EU",
+            "pools": [
+                {
+                    "name": "cpu",
+                    "backend": "local",
+                    "nodes": 1,
+                    "node": {"cpus": 2, "memory_gib": 4},
+                    "pricing": {"model": "owned", "usd_per_node_hour": 0.5},
+                }
+            ],
+        }
+    ]
+}
+
+
+def test_the_server_process_keeps_what_it_writes_to_its_owner(tmp_path: Path) -> None:
+    # Started with the widest umask (the fixture's): the database, its WAL, the run directories
+    # and the files a workload leaves in them are the owner's only all the same.
+    home = LocalHome(tmp_path / "home")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIPLANE_")}
+    env["AIPLANE_TELEMETRY"] = "off"
+    env["AIPLANE_RECONCILER_INTERVAL_S"] = env["AIPLANE_SCHEDULER_INTERVAL_S"] = "0.1"
+    process = home.spawn(env)
+    try:
+        info = home.wait_until_up(process, None)
+        token = home.token()
+        with Client(info.url, token) as client:
+            client.fleet.apply(FLEET, source="fleet.yaml")
+            spec = {
+                "name": "w",
+                "team": "a",
+                "kind": "batch",
+                "resources": {"cpus": 1, "memory_gib": 1},
+                "run": "echo hello > left-behind.txt",
+            }
+            job = client.jobs.submit(spec)
+            deadline = time.monotonic() + 60  # a liveness bound, not a timing assertion
+            while client.jobs.show(job.id).state not in ("succeeded", "failed"):
+                assert time.monotonic() < deadline, "the job did not end"
+                time.sleep(0.1)
+            assert client.jobs.show(job.id).state == "succeeded"
+        paths = sorted(home.root.rglob("*"))
+        names = {p.name for p in paths}
+        assert "aiplane.db-wal" in names and "left-behind.txt" in names, names
+        assert any(p.is_dir() and p.parent.name == "runs" for p in paths)
+        wide = [f"{p} {_mode(p):o}" for p in paths if _mode(p) & 0o077]
+        assert wide == []
+    finally:
+        process.terminate()
+        process.wait(20)
 
 
 def test_claiming_a_home_creates_it_private(tmp_path: Path) -> None:

@@ -4,9 +4,12 @@ failed start says what is wrong and never loses the admin token."""
 from __future__ import annotations
 
 import os
+import pty
+import select
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,3 +84,59 @@ def test_a_taken_port_fails_the_start_before_the_admin_token_is_made(
     finally:
         process.terminate()
         process.wait(20)
+
+
+def _start_over(home: Path, stdout: int) -> subprocess.Popen[bytes]:
+    env = {**_env(home), "COLUMNS": "500"}  # no wrapped lines, pipe or terminal
+    return subprocess.Popen(
+        [sys.executable, "-m", "aiplane.server", "--port", "0"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(20)
+
+
+def test_the_admin_token_is_not_printed_to_a_stdout_that_is_not_a_terminal(
+    tmp_path: Path,
+) -> None:
+    home = LocalHome(tmp_path)
+    process = _start_over(tmp_path, subprocess.PIPE)
+    try:
+        home.wait_until_up(process, None)
+    finally:
+        _stop(process)
+    assert process.stdout is not None
+    printed = process.stdout.read().decode()
+    token = home.token()
+    assert token is not None
+    assert token not in printed
+    # Where it is instead: the credentials file, which the CLI and the tests read.
+    assert f"admin token: made and saved in {home.credentials_file}" in printed, printed
+
+
+def test_the_admin_token_is_shown_once_on_a_terminal(tmp_path: Path) -> None:
+    home = LocalHome(tmp_path)
+    primary, secondary = pty.openpty()
+    process = _start_over(tmp_path, secondary)
+    os.close(secondary)
+    printed = b""
+    try:
+        home.wait_until_up(process, None)
+        deadline = time.monotonic() + 30  # a liveness bound, not a timing assertion
+        while b"Ctrl-C stops" not in printed and time.monotonic() < deadline:
+            ready, _, _ = select.select([primary], [], [], 1)
+            if ready:
+                printed += os.read(primary, 4096)
+    finally:
+        _stop(process)
+        os.close(primary)
+    token = home.token()
+    assert token is not None
+    text = printed.decode(errors="replace")
+    assert token in text and "shown once" in text, text

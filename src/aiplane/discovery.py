@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -30,6 +31,8 @@ SERVER_MODULE = "aiplane.server"
 # What a server exits with when another one holds its home (running, or still starting).
 HOME_TAKEN_EXIT = 75
 
+log = logging.getLogger(__name__)
+
 
 class UnreachableError(Exception):
     """No control plane answers where one was expected."""
@@ -44,10 +47,33 @@ def home_from_env() -> Path:
 def make_home(home: Path) -> None:
     """A control plane's home, readable by its owner only when we create it: it holds the
     credentials, the signing key and, with SQLite, the database. One that exists is left as
-    its owner made it."""
+    its owner made it (a client does not change it; the server does, ``secure_home``)."""
     if not home.is_dir():
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
         home.chmod(0o700)  # mkdir's mode is narrowed by the umask, never widened
+
+
+def secure_home(home: Path) -> None:
+    """At a server's start: the home made, or made its owner's only (0700) when it exists with a
+    wider mode and belongs to this user; a home of another user's is left as it is, with a
+    warning (we may not change it, and must not guess that we should)."""
+    make_home(home)
+    info = home.stat()
+    mode = info.st_mode & 0o777
+    if mode == 0o700:
+        return
+    if info.st_uid != os.getuid():
+        log.warning(
+            "AIPLANE_HOME %s (mode %o) belongs to uid %d, not to this user (uid %d): left as it "
+            "is; others may read the credentials, the signing key and the database in it",
+            home,
+            mode,
+            info.st_uid,
+            os.getuid(),
+        )
+        return
+    home.chmod(0o700)
+    log.info("AIPLANE_HOME %s was mode %o: made 0700 (it holds credentials)", home, mode)
 
 
 def write_private(path: Path, text: str) -> None:
@@ -175,12 +201,14 @@ class LocalHome:
         outlives this process, as ``aiplane up`` would.
         """
         make_home(self.root)
-        with open(self.log_file, "ab") as log:
+        # The owner's only, like everything the server writes (it runs with umask 077).
+        fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "ab") as server_log:
             return subprocess.Popen(  # noqa: S603 (a fixed argv: this interpreter, our module)
                 [sys.executable, "-m", SERVER_MODULE, "--port", "0", "--quiet"],
                 stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
+                stdout=server_log,
+                stderr=server_log,
                 start_new_session=detach,
                 env={**(os.environ if env is None else env), "AIPLANE_HOME": str(self.root)},
             )

@@ -10,9 +10,11 @@ import argparse
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import uvicorn
 from rich.console import Console
@@ -169,8 +171,24 @@ class EmbeddedServer:
         self._sock.close()
 
 
+def announce_token(console: Console, token: str | None, credentials: Path, tty: bool) -> None:
+    """Where the admin token is. Its plaintext only to a terminal: stdout that is a file or a
+    pipe (a service's journal, ``server.log``, a CI log) is read later and by others."""
+    if token is None:
+        console.print(f"admin token: in {credentials}")
+    elif tty:
+        console.print(f"admin token (shown once): [bold yellow]{token}[/]")
+        console.print(f"saved for this user's CLI in {credentials}")
+    else:
+        console.print(f"admin token: made and saved in {credentials} (shown only on a terminal)")
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m aiplane.server [--host H] [--port P] [--quiet]``: ``aiplane up``."""
+    # Whatever this process creates (the database and its WAL, run directories, logs) is its
+    # owner's only, whatever umask it was started with: they may hold workloads' tokens,
+    # outputs and the audit log.
+    os.umask(0o077)
     parser = argparse.ArgumentParser(prog="aiplane up")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
@@ -193,11 +211,7 @@ def main(argv: list[str] | None = None) -> None:
             return
         console.print(f"aiplane control plane at [bold]{url}[/] (home {settings.home})")
         console.print(f"API docs: {url}/api/v1/docs")
-        if token is not None:
-            console.print(f"admin token (shown once): [bold yellow]{token}[/]")
-            console.print(f"saved for this user's CLI in {home.credentials_file}")
-        else:
-            console.print(f"admin token: in {home.credentials_file}")
+        announce_token(console, token, home.credentials_file, sys.stdout.isatty())
         if any(recovered.values()):
             console.print("recovered: " + ", ".join(f"{k} {v}" for k, v in recovered.items()))
         console.print("Ctrl-C stops the control plane; running jobs keep running.")

@@ -18,7 +18,7 @@ from aiplane.core.fleet import Fleet
 from aiplane.core.scheduling.engine import Engine
 from aiplane.core.scheduling.policy import SchedulingPolicy
 from aiplane.core.secrets_env import workload_environment
-from aiplane.discovery import make_home
+from aiplane.discovery import secure_home
 from aiplane.exporters.base import Exporter
 from aiplane.exporters.parquet import ParquetExporter
 from aiplane.notify.base import Notifier
@@ -324,7 +324,7 @@ class ControlPlane:
         audited: bool = True,
     ) -> ControlPlane:
         """``environ`` (default: this process's) is what workloads inherit, less its secrets."""
-        make_home(settings.home)
+        secure_home(settings.home)
         store = open_store(settings.database_url)
         documents = SpecFleetDocuments(configured_catalog(settings.catalog_dir))
         fleets = FleetCache(store, documents)

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from aiplane.client import ApiError, Client, UnreachableError
+from aiplane.client import ApiError, Client, TokenFileError, UnreachableError
 from aiplane.discovery import LocalHome
 from aiplane.wire.costs import CostReport
 from aiplane.wire.jobs import JobOut, JobPage
@@ -143,6 +143,21 @@ def test_from_environment_prefers_aiplane_url(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("AIPLANE_URL", "http://remote:1234")
     monkeypatch.setenv("AIPLANE_TOKEN", "t")
     assert Client.from_environment().url == "http://remote:1234"
+
+
+@pytest.mark.parametrize("content", [None, "", " \n"])
+def test_a_token_file_that_holds_no_token_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: str | None
+) -> None:
+    path = tmp_path / "token"
+    if content is not None:
+        path.write_text(content)
+    monkeypatch.setenv("AIPLANE_URL", "http://remote:1234")
+    monkeypatch.delenv("AIPLANE_TOKEN", raising=False)
+    monkeypatch.setenv("AIPLANE_TOKEN_FILE", str(path))
+    reason = "No such file or directory" if content is None else "the file is empty"
+    with pytest.raises(TokenFileError, match=f"AIPLANE_TOKEN_FILE={path}: .*{reason}"):
+        Client.from_environment()
 
 
 def test_from_environment_without_a_local_server(

@@ -128,3 +128,21 @@ def test_a_running_job_reports_its_checkpoint(client: Client, tmp_path: Path) ->
     assert saved.last_checkpoint_at is not None
     assert "run.checkpoint" in [e.kind for e in client.jobs.events(job.id)]
     assert client.jobs.cancel(job.id).state == "cancelled"
+
+
+def test_a_token_file_is_read_when_no_token_variable_is_set(
+    server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # How a workload finds its own token: AIPLANE_URL and the file AIPLANE_TOKEN_FILE names.
+    token_file = tmp_path / "token"
+    token_file.write_text(f"  {server.token}\n")
+    monkeypatch.setenv("AIPLANE_URL", server.url)
+    monkeypatch.delenv("AIPLANE_TOKEN", raising=False)
+    monkeypatch.setenv("AIPLANE_TOKEN_FILE", str(token_file))
+    with Client.from_environment() as found:
+        assert found.whoami().name == "admin"
+    # A token variable, when set, wins over the file.
+    monkeypatch.setenv("AIPLANE_TOKEN", "aip_not-a-token")
+    with Client.from_environment() as found, pytest.raises(ApiError) as refused:
+        found.whoami()
+    assert refused.value.status == 401

@@ -40,6 +40,13 @@ NAMES: list[tuple[str, bool]] = [
     ("PGHOST", True),
     ("PGUSER", True),
     ("KEYBOARD", True),
+    # Credentials by another name: the SSH agent, Kerberos' ticket cache and keytab.
+    ("SSH_AUTH_SOCK", False),
+    ("ssh_auth_sock", False),
+    ("KRB5CCNAME", False),
+    ("KRB5_KTNAME", False),
+    ("SSH_CONNECTION", True),
+    ("KRB5_CONFIG", True),
 ]
 
 

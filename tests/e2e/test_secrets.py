@@ -4,9 +4,10 @@ A real `aiplane up` process is started with fake secrets in its environment in s
 token-like ``AIPLANE_*`` variable, an API key, a database URL with a password, a copy of that
 password under an innocent name, the variable a budget's webhook reads its secret from). A real
 workload on the local backend prints its whole environment and then, with the ``AIPLANE_URL``
-and ``AIPLANE_TOKEN`` it was given, reports a checkpoint of its own job (works), reads another
-job (404) and lists jobs (403). None of the secrets shows in its output, in the server's log or
-in any file under the home; once the job ended its token is refused.
+and the token in the file ``AIPLANE_TOKEN_FILE`` names (read by the client), reports a
+checkpoint of its own job (works), reads another job (404) and lists jobs (403). None of the
+secrets, nor its own token, shows in its output, in the server's log or in any file under the
+home; once the job ended its token is refused.
 
 Run over SQLite, and over PostgreSQL when ``AIPLANE_TEST_POSTGRES_URL`` names a server (trust
 authentication ignores the password, so the URL may carry a fake one).
@@ -61,8 +62,9 @@ FLEET: dict[str, Any] = {
     ],
 }
 
-# The workload: its environment (its own token masked, and written where the test finds it,
-# outside the home), then three calls with its own URL and token.
+# The workload: its whole environment as it is, its token file's mode (the token itself copied
+# where the test finds it, outside the home), then three calls with its own URL and token, which
+# the client finds by itself.
 WORKLOAD = textwrap.dedent(
     """
     import json, os, sys, time
@@ -70,10 +72,10 @@ WORKLOAD = textwrap.dedent(
     from aiplane.client import ApiError, Client
 
     env = dict(os.environ)
-    own = env.get("AIPLANE_TOKEN", "")
-    Path(sys.argv[1]).write_text(own)
-    env["AIPLANE_TOKEN"] = "<own token, %d chars>" % len(own)
     print("ENV=" + json.dumps(env), flush=True)
+    token_file = Path(env["AIPLANE_TOKEN_FILE"])
+    print("TOKEN_FILE_MODE=%o" % (token_file.stat().st_mode & 0o777), flush=True)
+    Path(sys.argv[1]).write_text(token_file.read_text())
 
     def status(call):
         try:
@@ -217,14 +219,18 @@ def test_a_workload_sees_none_of_the_control_planes_secrets(
 
     line = next(x for x in output.splitlines() if x.startswith("ENV="))
     env = json.loads(line[len("ENV=") :])
-    # What it should have: its own URL and token, and the harmless rest.
+    # What it should have: its own URL and token file (in its run directory, its owner's
+    # only), and the harmless rest; not the token itself, which its log would show.
     assert env["AIPLANE_URL"] == server.url
-    assert env["AIPLANE_TOKEN"].startswith("<own token")
+    assert "AIPLANE_TOKEN" not in env
+    token_path = Path(env["AIPLANE_TOKEN_FILE"])
+    assert token_path.name == "token" and token_path.is_relative_to(server.home / "work" / "runs")
+    assert "TOKEN_FILE_MODE=600" in output, output
     assert env["INNOCENT_SETTING"] == "kept"
     assert env["AIPLANE_JOB_ID"] == job
     # What it must not have: any of the secrets, by name or by value.
     for name, value in fakes.items():
-        if not name.startswith("_") and name != "AIPLANE_TOKEN":
+        if not name.startswith("_"):
             assert name not in env, name
         assert value not in line, name
     assert server.token not in line
@@ -235,9 +241,10 @@ def test_a_workload_sees_none_of_the_control_planes_secrets(
     assert "OTHER 404" in output, output
     assert "LIST 403" in output, output
 
-    # Refused once the job ended.
+    # In no log, and refused once the job ended.
     own = token_file.read_text()
     assert own.startswith("aip_") and own != fakes["AIPLANE_TOKEN"]
+    assert own not in output
     with httpx.Client(base_url=server.url + "/api/v1", timeout=30) as anon:
         headers = {"Authorization": f"Bearer {own}"}
         refused = anon.get(f"/jobs/{job}", headers=headers)

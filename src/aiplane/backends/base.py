@@ -26,7 +26,7 @@ A backend is built for one pool by a :class:`BackendFactory` from the pool's
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -63,6 +63,11 @@ class LaunchSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
     # A serving replica: the backend gives it a port to listen on and reports its address.
     listens: bool = False
+    # The attempt's own API token, asked for only when the backend really starts this replica:
+    # a launch that finds the replica started already leaves it the token it holds. A backend
+    # delivers it as a file the replica alone reads (``AIPLANE_TOKEN_FILE``), never in its
+    # environment, which a workload may print. None: no token.
+    token: Callable[[], str] | None = field(default=None, compare=False, repr=False)
 
 
 class ReplicaStatus(StrEnum):

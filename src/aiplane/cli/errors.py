@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from aiplane.cli.output import err_console
-from aiplane.client import ApiError, UnreachableError
+from aiplane.client import ApiError, TokenFileError, UnreachableError
 from aiplane.core.errors import AiplaneError
 from aiplane.exits import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_UNREACHABLE, print_problems, report
 
@@ -34,5 +34,8 @@ def handled(fn: Callable[P, R]) -> Callable[P, R]:
         except UnreachableError as exc:
             err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(EXIT_UNREACHABLE) from None
+        except TokenFileError as exc:
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
 
     return wrapper

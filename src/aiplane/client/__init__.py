@@ -12,7 +12,7 @@ an :class:`UnreachableError`. The client imports no server code (decision 0016).
 """
 
 from aiplane.client._client import Client
-from aiplane.client._errors import ApiError
+from aiplane.client._errors import ApiError, TokenFileError
 from aiplane.discovery import UnreachableError
 
-__all__ = ["ApiError", "Client", "UnreachableError"]
+__all__ = ["ApiError", "Client", "TokenFileError", "UnreachableError"]

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 
 from aiplane.client._audit import Audit
 from aiplane.client._costs import Costs
+from aiplane.client._errors import TokenFileError
 from aiplane.client._fleet import Fleet
 from aiplane.client._http import Http
 from aiplane.client._jobs import Jobs
@@ -51,12 +53,14 @@ class Client:
         notice: Callable[[str], object] | None = None,
         home: LocalHome | None = None,
     ) -> Client:
-        """``AIPLANE_URL`` with ``AIPLANE_TOKEN`` when set; else the local control plane that
-        ``$AIPLANE_HOME/server.json`` names, with the token saved beside it. With
+        """``AIPLANE_URL`` with ``AIPLANE_TOKEN`` when set, else with the token in the file
+        ``AIPLANE_TOKEN_FILE`` names (how a workload gets its own); else the local control
+        plane that ``$AIPLANE_HOME/server.json`` names, with the token saved beside it. With
         ``autostart`` a local control plane is started in the background when none runs
-        (``notice`` is told where); without, :class:`UnreachableError`."""
+        (``notice`` is told where); without, :class:`UnreachableError`. A token file that
+        cannot be read is a :class:`TokenFileError`."""
         url = os.environ.get("AIPLANE_URL")
-        token = os.environ.get("AIPLANE_TOKEN")
+        token = os.environ.get("AIPLANE_TOKEN") or _token_from_file()
         if url:
             return cls(url, token)
         local = home or LocalHome.from_env()
@@ -84,3 +88,19 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _token_from_file() -> str | None:
+    """The token in the file ``AIPLANE_TOKEN_FILE`` names (surrounding whitespace dropped);
+    None when it names none."""
+    path = os.environ.get("AIPLANE_TOKEN_FILE")
+    if not path:
+        return None
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise TokenFileError(f"AIPLANE_TOKEN_FILE={path}: cannot read the token: {reason}") from exc
+    if not token:
+        raise TokenFileError(f"AIPLANE_TOKEN_FILE={path}: the file is empty")
+    return token

@@ -37,3 +37,7 @@ class ApiError(Exception):
 
     def __repr__(self) -> str:
         return f"ApiError({self.status}, {self.code!r}, {self.message!r})"
+
+
+class TokenFileError(Exception):
+    """``AIPLANE_TOKEN_FILE`` names a file that cannot be read (or holds no token)."""

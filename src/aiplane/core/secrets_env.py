@@ -26,6 +26,9 @@ SECRET_WORDS: tuple[str, ...] = (
     "ACCESS_KEY",
     "DATABASE_URL",
 )
+# Names that carry no secret word but hand over a credential all the same: the SSH agent's socket
+# (any process that reaches it signs as us) and Kerberos' ticket cache and keytab.
+SECRET_NAMES: frozenset[str] = frozenset({"SSH_AUTH_SOCK", "KRB5CCNAME", "KRB5_KTNAME"})
 # The control plane's own settings: the launcher sets the ones a workload gets.
 OWN_PREFIX = "AIPLANE_"
 # libpq's PGPASSWORD and PGPASSFILE, and the like.
@@ -39,6 +42,8 @@ def secret_reason(name: str, secret_names: Iterable[str] = ()) -> str | None:
         return "a control plane setting"
     if name in set(secret_names):
         return "a webhook secret of the fleet"
+    if upper in SECRET_NAMES:
+        return "a credential of this user (an agent socket or a Kerberos ticket)"
     words = [w for w in re.split(r"[^A-Z0-9]+", upper) if w]
     for secret in SECRET_WORDS:
         if _has_words(words, secret.split("_")):

@@ -8,7 +8,7 @@ re-launching admitted runs and re-stopping cancelled ones.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from aiplane.services.checkpoints import resume_env
 from aiplane.services.events import record
 from aiplane.services.jobs import stop_processes
 from aiplane.services.metering import METERED, record_usage
-from aiplane.services.workload_tokens import WorkloadTokens
+from aiplane.services.workload_tokens import Credentials, WorkloadTokens
 from aiplane.store.base import Store
 
 # Cancelled runs finished this recently get their processes stopped again on recovery.
@@ -64,7 +64,7 @@ class Executor:
         except BackendError as exc:
             self._finish(run, RunState.FAILED, now, f"backend unavailable: {exc.message}")
             return False
-        credentials = self.tokens.issue(job, run) if self.tokens is not None else {}
+        credentials = self.tokens.credentials(job, run) if self.tokens is not None else None
         specs = self._specs(run, job, credentials)
         try:
             # A backend that takes whole gangs gets one call and may choose the nodes itself.
@@ -137,13 +137,15 @@ class Executor:
             backend.cancel(handle, self.cancel_grace_s)
 
     def _specs(
-        self, run: Run, job: Job, credentials: Mapping[str, str] | None = None
+        self, run: Run, job: Job, credentials: Credentials | None = None
     ) -> list[LaunchSpec]:
         placement, workload = run.placed(), job.workload
         workdir = workload.workdir if workload.workdir and os.path.isdir(workload.workdir) else None
         checkpoint_dir = self.checkpoint_root / job.id
-        # The attempt's own URL and token win over any the spec declares.
-        env = {**workload.env, **resume_env(run, checkpoint_dir), **(credentials or {})}
+        # The attempt's own URL wins over any the spec declares (and its token, which the
+        # backend delivers as a file, over a declared AIPLANE_TOKEN).
+        own = credentials.env if credentials is not None else {}
+        env = {**workload.env, **resume_env(run, checkpoint_dir), **own}
         return [
             LaunchSpec(
                 run_id=run.id,
@@ -163,6 +165,7 @@ class Executor:
                 checkpoint_dir=str(checkpoint_dir),
                 labels={"workload": workload.name, "team": workload.team},
                 listens=workload.kind is WorkloadKind.SERVE,
+                token=credentials.token if credentials is not None else None,
             )
             for a in placement.assignments
         ]

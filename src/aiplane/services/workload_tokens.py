@@ -1,17 +1,24 @@
-"""A workload's own API token: issued for each attempt at launch, revoked when it ends.
+"""A workload's own API token: issued when an attempt's replicas start, revoked when it ends.
 
-The token belongs to the job's submitter, is scoped to the job and its team
-(``TokenScope``: the policy lets it act on that job only, never beyond what its principal may)
-and expires after ``WORKLOAD_TOKEN_TTL_S`` at most. The executor revokes it in the unit of work
-that ends the attempt; attempts ended elsewhere (a cancellation, a preemption) are caught by
-``sweep`` on the next reconciler pass. Tokens still live are tracked here, and found again in
-the store after a restart (``adopt``), so a sweep is one read of the live runs.
+The token is issued lazily (``AttemptToken``): the backend asks for it only when it really
+starts a replica, so a launch repeated after a restart that finds the replicas running issues
+nothing and leaves them the token they hold (adopted from the store). An attempt may so hold
+more than one token (replicas started before a crash keep theirs, those started after get a
+new one); all of them end with the attempt.
+
+A token belongs to the job's submitter, is scoped to the job and its team (``TokenScope``: the
+policy lets it act on that job only, never beyond what its principal may) and expires after
+``WORKLOAD_TOKEN_TTL_S`` at most. The executor revokes them in the unit of work that ends the
+attempt; attempts ended elsewhere (a cancellation, a preemption) are caught by ``sweep`` on the
+next reconciler pass. Tokens still live are tracked here, and found again in the store after a
+restart (``adopt``), so a sweep is one read of the live runs.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from aiplane.core.auth import Action, TokenScope
 from aiplane.core.runs import Job, Run, RunState
@@ -35,6 +42,34 @@ def _parse_name(name: str) -> tuple[str, int] | None:
     return (job_id, int(attempt)) if job_id and attempt.isdigit() else None
 
 
+class AttemptToken:
+    """One launch's token of an attempt: issued on the first call (the first replica that
+    really starts), the same plaintext for every replica after it. Never called: none issued."""
+
+    def __init__(self, issue: Callable[[], str]) -> None:
+        self._issue = issue
+        self._lock = threading.Lock()
+        self._plaintext: str | None = None
+
+    def __call__(self) -> str:
+        with self._lock:
+            if self._plaintext is None:
+                self._plaintext = self._issue()
+            return self._plaintext
+
+    @property
+    def issued(self) -> bool:
+        return self._plaintext is not None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What an attempt's replicas get: ``env`` (``AIPLANE_URL``) and the token to deliver."""
+
+    env: dict[str, str]
+    token: AttemptToken
+
+
 class WorkloadTokens:
     def __init__(
         self,
@@ -54,46 +89,47 @@ class WorkloadTokens:
         self._clock = clock
         self._ttl_s = min(ttl_s, WORKLOAD_TOKEN_TTL_S)
         self._lock = threading.Lock()
-        self._live: dict[tuple[str, int], str] = {}  # (job id, attempt) -> token id
+        # (job id, attempt) -> the ids of its live tokens
+        self._live: dict[tuple[str, int], set[str]] = {}
 
-    def issue(self, job: Job, run: Run) -> dict[str, str]:
-        """``AIPLANE_URL`` and ``AIPLANE_TOKEN`` for ``run``'s attempt; {} when the API's URL
-        is not known (no server) or the submitter is no principal (a job from before
-        identities)."""
+    def credentials(self, job: Job, run: Run) -> Credentials | None:
+        """``AIPLANE_URL`` and a token to be issued when a replica of ``run``'s attempt starts;
+        None when the API's URL is not known (no server) or the submitter is no principal (a
+        job from before identities)."""
         url = self._api_url()
         principal = self._store.principals.by_name(job.submitted_by)
         if url is None or principal is None or principal.disabled:
-            return {}
+            return None
         key = (job.id, run.attempt)
-        with self._lock:
-            stale = self._live.pop(key, None)
-        if stale is not None:
-            # Launched again (recovery): the earlier token of this attempt goes.
-            self._revoke_ids([stale])
-        record, plaintext = self._identity.issue_token(
-            None,
-            principal,
-            token_name(job.id, run.attempt),
-            expires_in_s=self._ttl_s,
-            scope=TokenScope(job.workload.team, job.id),
-        )
-        with self._lock:
-            self._live[key] = record.id
-        return {"AIPLANE_URL": url, "AIPLANE_TOKEN": plaintext}
+
+        def issue() -> str:
+            # Tokens this attempt holds already stay: the replicas started with them (before a
+            # restart, say) still use them. The attempt's end revokes them all.
+            record, plaintext = self._identity.issue_token(
+                None,
+                principal,
+                token_name(job.id, run.attempt),
+                expires_in_s=self._ttl_s,
+                scope=TokenScope(job.workload.team, job.id),
+            )
+            with self._lock:
+                self._live.setdefault(key, set()).add(record.id)
+            return plaintext
+
+        return Credentials({"AIPLANE_URL": url}, AttemptToken(issue))
 
     def revoke(self, repos: Repositories, run: Run, now: float) -> bool:
-        """Revoke ``run``'s attempt's token through ``repos`` (the unit of work that ends the
+        """Revoke ``run``'s attempt's tokens through ``repos`` (the unit of work that ends the
         attempt); False when it had none. Call ``committed`` once the unit commits: until then
-        the token stays tracked, so a unit rolled back leaves it to the next sweep."""
+        the tokens stay tracked, so a unit rolled back leaves them to the next sweep."""
         with self._lock:
-            token_id = self._live.get((run.job_id, run.attempt))
-        if token_id is None:
-            return False
-        self._revoke_one(repos, token_id, now)
-        return True
+            token_ids = sorted(self._live.get((run.job_id, run.attempt), ()))
+        for token_id in token_ids:
+            self._revoke_one(repos, token_id, now)
+        return bool(token_ids)
 
     def committed(self, run: Run) -> None:
-        """``revoke``'s unit of work committed: stop tracking the token, drop cached
+        """``revoke``'s unit of work committed: stop tracking the tokens, drop cached
         identities."""
         with self._lock:
             self._live.pop((run.job_id, run.attempt), None)
@@ -105,30 +141,34 @@ class WorkloadTokens:
         with self._lock:
             if not self._live:
                 return 0
-            tracked = dict(self._live)
+            tracked = {key: set(ids) for key, ids in self._live.items()}
         live = {(r.job_id, r.attempt) for r in self._store.jobs.runs_in_states(LIVE_STATES)}
         ended = [key for key in tracked if key not in live]
         if not ended:
             return 0
-        self._revoke_ids([tracked[key] for key in ended])
+        self._revoke_ids(sorted(i for key in ended for i in tracked[key]))
         with self._lock:
             for key in ended:
-                if self._live.get(key) == tracked[key]:
-                    del self._live[key]
+                left = self._live.get(key, set()) - tracked[key]
+                if left:
+                    self._live[key] = left
+                else:
+                    self._live.pop(key, None)
         return len(ended)
 
     def adopt(self) -> int:
         """After a restart: track the workload tokens the store holds unrevoked and unexpired."""
         now = self._clock()
-        found: dict[tuple[str, int], str] = {}
+        found: dict[tuple[str, int], set[str]] = {}
         for record in self._store.tokens.listing():
             key = _parse_name(record.name)
             if key is None or record.scope is None or record.unusable_reason(now) is not None:
                 continue
-            found[key] = record.id
+            found.setdefault(key, set()).add(record.id)
         with self._lock:
-            self._live.update(found)
-        return len(found)
+            for key, ids in found.items():
+                self._live.setdefault(key, set()).update(ids)
+        return sum(len(ids) for ids in found.values())
 
     def _revoke_ids(self, token_ids: list[str]) -> None:
         now = self._clock()

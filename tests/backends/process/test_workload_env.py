@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from collections.abc import Iterator, Mapping
@@ -115,3 +116,53 @@ def test_pool_backends_hand_the_environment_to_the_process_members(work_root: Pa
     backend = backends.for_placement(placement)
     env = _printed_env(backend, backend.launch(make_spec(command=PRINT_ENV)))
     assert env["FROM_POOLS"] == "1"
+
+
+# Prints the environment, then the token file's mode and whether it holds the expected token.
+_READ_TOKEN = (
+    "import json, os; print('ENV=' + json.dumps(dict(os.environ))); "
+    "p = os.environ['AIPLANE_TOKEN_FILE']; "
+    "print('MODE=%o' % (os.stat(p).st_mode & 0o777)); "
+    "print('SAME=%s' % (open(p).read() == int(os.environ['EXPECTED_TOKEN_LEN']) * 'k'))"
+)
+PRINT_ENV_AND_TOKEN = shlex.join([sys.executable, "-c", _READ_TOKEN])
+
+
+@pytest.mark.parametrize("member", ["local", "emulated"])
+def test_the_attempts_token_is_a_private_file_not_a_variable(member: str, work_root: Path) -> None:
+    token = "k" * 40
+    asked: list[int] = []
+
+    def issue() -> str:
+        asked.append(1)
+        return token
+
+    # The supervisor (which removes the file) runs with the base environment: ours to import.
+    base = {"PATH": "/usr/bin:/bin", "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    backend = build_backend(member, work_root, {}, environment=lambda: base)
+    spec = make_spec(
+        command=PRINT_ENV_AND_TOKEN,
+        # A token the spec declares gives way to the attempt's own.
+        env={"AIPLANE_TOKEN": "declared", "EXPECTED_TOKEN_LEN": str(len(token))},
+        token=issue,
+    )
+    handle = backend.launch(spec)
+    env = _printed_env(backend, handle)
+    output = backend.logs(handle)
+    path = Path(handle["dir"]) / runfiles.TOKEN
+    assert env["AIPLANE_TOKEN_FILE"] == str(path)
+    assert "AIPLANE_TOKEN" not in env
+    assert "MODE=600" in output and "SAME=True" in output, output
+    # Neither in the log (which the team's viewers read) nor left behind once the command ended.
+    assert token not in output
+    assert not path.exists()
+    # Launched again (recovery): the replica exists, so no token is asked for.
+    assert backend.launch(spec) == handle
+    assert asked == [1]
+
+
+def test_no_token_file_without_a_token(work_root: Path) -> None:
+    backend = build_backend("local", work_root, {}, environment=lambda: {"PATH": "/usr/bin"})
+    handle = backend.launch(make_spec(command=PRINT_ENV))
+    env = _printed_env(backend, handle)
+    assert "AIPLANE_TOKEN_FILE" not in env

@@ -60,6 +60,7 @@ class FakeReplica:
     ready: bool = False
     drained: bool = False
     pids: frozenset[int] = frozenset()
+    token: str | None = None  # the attempt's token, asked for when the replica was created
 
 
 @dataclass
@@ -253,7 +254,8 @@ class FakeBackend:
         }
         if spec.listens:
             handle["address"] = f"{node}:{_FIRST_PORT + spec.replica}"
-        self.cluster.replicas[key] = FakeReplica(spec, handle)
+        token = spec.token() if spec.token is not None else None
+        self.cluster.replicas[key] = FakeReplica(spec, handle, token=token)
         return dict(handle)
 
     def _report(self, handle: Handle) -> ReplicaReport:

@@ -116,13 +116,25 @@ class ProcessLauncher:
         marker = {"handle": handle, "launched_at": time.time()}
         if not runfiles.create_json(rundir / runfiles.LAUNCH, marker):
             return self._existing(rundir, handle)
+        # This call starts the replica: only now is its token asked for (a launch that found
+        # it started returned above, and the replica keeps the token it was given).
+        try:
+            own = self._token_env(spec, rundir)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                (rundir / runfiles.LAUNCH).unlink()
+            raise
         if spec.checkpoint_dir:
             Path(spec.checkpoint_dir).mkdir(parents=True, exist_ok=True)
         # The command's environment travels in a file, not in the supervisor's own environment:
         # the supervisor is Python too, and a replica's PYTHONPATH or PYTHONHOME (say, with a
         # ``types.py`` in it) must not break it. The supervisor runs with ours, which works.
         base = dict(self._environment())
-        command_env = {**base, **spec.env, **self._aiplane_env(spec, handle), **env}
+        command_env = {**base, **spec.env, **self._aiplane_env(spec, handle), **own, **env}
+        if own:
+            # The attempt's own token wins over one the spec declares, as its URL does (the
+            # client reads the file only when AIPLANE_TOKEN is not set).
+            command_env.pop("AIPLANE_TOKEN", None)
         runfiles.write_json(rundir / runfiles.ENV, command_env)
         argv = [
             *(sys.executable, "-P", "-m", "aiplane.backends.process.supervise"),
@@ -176,6 +188,16 @@ class ProcessLauncher:
             "gpus": spec.gpus,
             "gpu_indices": list(spec.gpu_indices),
         }
+
+    def _token_env(self, spec: LaunchSpec, rundir: Path) -> dict[str, str]:
+        """The attempt's token in a file only the replica's user reads, and the variable that
+        names it: a workload that prints its environment (into ``output.log``, which the team's
+        viewers read) shows where the token is, not the token."""
+        if spec.token is None:
+            return {}
+        path = rundir / runfiles.TOKEN
+        runfiles.write_private(path, spec.token())
+        return {"AIPLANE_TOKEN_FILE": str(path)}
 
     def _aiplane_env(self, spec: LaunchSpec, handle: Mapping[str, Any]) -> dict[str, str]:
         listening: dict[str, str] = {}

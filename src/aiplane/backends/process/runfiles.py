@@ -12,6 +12,9 @@ record, whatever process dies when.
     env.json         the command's environment, from the launcher to the supervisor (mode 0600,
                      deleted once read: it may hold secrets).
     cancel.json      written by ``cancel`` before it signals: the grace period to honour.
+    token            the attempt's own API token, for the command (mode 0600; it finds it at
+                     ``$AIPLANE_TOKEN_FILE``); written by the launcher, removed by the
+                     supervisor once the command's group is gone.
     drain.json       written by ``drain``: a serving replica out of rotation (the replica finds
                      it at ``$AIPLANE_DRAIN_FILE``).
     exit.json        written by the supervisor after the command's process group is gone.
@@ -20,6 +23,7 @@ record, whatever process dies when.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -31,6 +35,7 @@ SUPERVISOR = "supervisor.json"
 ENV = "env.json"
 CANCEL = "cancel.json"
 DRAIN = "drain.json"
+TOKEN = "token"  # noqa: S105 (a file name, not a password)
 EXIT = "exit.json"
 OUTPUT = "output.log"
 
@@ -52,6 +57,22 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
+        raise
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace ``path`` atomically with ``text``, readable and writable by its owner only."""
+    # mkstemp creates the file with mode 0600 whatever the umask.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         raise
 
 

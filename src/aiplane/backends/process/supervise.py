@@ -165,6 +165,9 @@ class _Supervisor:
             time.sleep(_POLL_S)
 
     def record_exit(self, exit_code: int, signum: int | None, *, cancelled: bool) -> None:
+        # Nothing of the command is left to use its token: it goes before the exit is known.
+        with contextlib.suppress(FileNotFoundError):
+            (self.rundir / runfiles.TOKEN).unlink()
         runfiles.write_json(
             self.rundir / runfiles.EXIT,
             {
