@@ -76,6 +76,12 @@ def record_from(data: Mapping[str, Any]) -> AuditRecord:
     )
 
 
+def detail_text(detail: Mapping[str, Any]) -> str:
+    """``detail`` as canonical JSON text (sorted keys, no spaces, no NaN): how a store that
+    cannot keep Python's value types (JSONB turns 1e16 into an int) keeps it."""
+    return json.dumps(dict(detail), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
 def canonical(seq: int, record: AuditRecord, prev_hash: str) -> bytes:
     """The bytes an entry's hash is taken over: sorted keys, no spaces, no NaN."""
     body = {"seq": seq, "prev": prev_hash, **record_dict(record)}
