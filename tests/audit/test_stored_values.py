@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from aiplane.services.audit import AuditLog
 from aiplane.signing.ed25519 import Ed25519Signer
 from aiplane.store.sql import SqlStore
 
-DETAILS = [
+DETAILS: list[dict[str, Any]] = [
     {"x": 1e16},
     {"x": -0.0},
     {"x": 1},
