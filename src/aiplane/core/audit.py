@@ -26,7 +26,7 @@ class AuditRecord:
     """What happened: who did what to which resource, and how it ended."""
 
     at: float
-    actor: str  # a principal's name, or "anonymous"
+    actor: str  # a principal's name, "system" (the control plane) or "anonymous"
     action: str  # a policy action (``job.submit``) or another verb (``auth.login``)
     resource: str  # ``job/j-...``, ``team/vision``, ``token/tok-...``
     outcome: str  # "ok", "denied", or an error code
