@@ -89,7 +89,7 @@ class WorkloadTokens:
             token_id = self._live.get((run.job_id, run.attempt))
         if token_id is None:
             return False
-        self._revoke_one(repos, token_id, now)
+        self._revoke(repos, [token_id], now)
         return True
 
     def committed(self, run: Run) -> None:
@@ -133,17 +133,19 @@ class WorkloadTokens:
     def _revoke_ids(self, token_ids: list[str]) -> None:
         now = self._clock()
         with self._store.unit_of_work() as uow:
-            for token_id in token_ids:
-                self._revoke_one(uow, token_id, now)
+            self._revoke(uow, token_ids, now)
         self._changed()
 
-    def _revoke_one(self, repos: Repositories, token_id: str, now: float) -> None:
-        record = repos.tokens.revoke(token_id, now)
-        self._audit.record(
-            repos,
-            None,
-            str(Action.TOKEN_REVOKE),
-            f"token/{token_id}",
-            team=record.scope.team if record.scope else None,
-            detail={"name": record.name, "reason": "the workload's attempt ended"},
-        )
+    def _revoke(self, repos: Repositories, token_ids: list[str], now: float) -> None:
+        # Every revocation before the first audit entry: the entries are the unit's last
+        # writes (decision 0025), so its row locks are never taken while it holds the log's.
+        records = [repos.tokens.revoke(token_id, now) for token_id in token_ids]
+        for record in records:
+            self._audit.record(
+                repos,
+                None,
+                str(Action.TOKEN_REVOKE),
+                f"token/{record.id}",
+                team=record.scope.team if record.scope else None,
+                detail={"name": record.name, "reason": "the workload's attempt ended"},
+            )
