@@ -28,6 +28,12 @@ class Settings:
     oidc_audience: str | None = None
     # The claim that lists the caller's teams: ``team`` (member) or ``team:role``.
     oidc_teams_claim: str = "groups"
+    # The audit log's signing key (decision 0022): None is ``signing-key.pem`` under the home.
+    # Replicas on one database name one shared file, or each reports the others' entries as
+    # forged. ``trusted_keys``: a directory of PEM public keys whose signatures verify too
+    # (the keys used before a rotation).
+    signing_key: Path | None = None
+    trusted_keys: Path | None = None
 
     @property
     def work_root(self) -> Path:
@@ -39,6 +45,8 @@ class Settings:
         url = os.environ.get("AIPLANE_DATABASE_URL") or f"sqlite:///{root / 'aiplane.db'}"
         catalog = os.environ.get("AIPLANE_CATALOG")
         replay = os.environ.get("AIPLANE_TELEMETRY_REPLAY")
+        key = os.environ.get("AIPLANE_SIGNING_KEY")
+        trusted = os.environ.get("AIPLANE_TRUSTED_KEYS")
         return cls(
             home=root,
             database_url=url,
@@ -51,4 +59,6 @@ class Settings:
             oidc_issuer=os.environ.get("AIPLANE_OIDC_ISSUER") or None,
             oidc_audience=os.environ.get("AIPLANE_OIDC_AUDIENCE") or None,
             oidc_teams_claim=os.environ.get("AIPLANE_OIDC_TEAMS_CLAIM") or "groups",
+            signing_key=Path(key).expanduser() if key else None,
+            trusted_keys=Path(trusted).expanduser() if trusted else None,
         )

@@ -211,7 +211,8 @@ class ControlPlane:
     # Given when the backends were built over it (``from_settings``); else built here.
     fleet_cache: InitVar[FleetCache | None] = None
     budgets: BudgetCache = field(default_factory=BudgetCache)
-    # The control plane's key: it signs the audit log. None: the key file under the home.
+    # The control plane's key: it signs the audit log. None: the settings' key file
+    # (AIPLANE_SIGNING_KEY, else the one under the home), trusting AIPLANE_TRUSTED_KEYS too.
     signer: Signer | None = None
     # The API's URL, known once the server has bound its socket: workloads are given it with
     # their own token. None (no server): workloads get neither.
@@ -221,7 +222,8 @@ class ControlPlane:
 
     def __post_init__(self, fleet_cache: FleetCache | None) -> None:
         if self.signer is None:
-            self.signer = Ed25519Signer.from_file(self.settings.home / SIGNING_KEY_FILE)
+            key = self.settings.signing_key or self.settings.home / SIGNING_KEY_FILE
+            self.signer = Ed25519Signer.from_file(key, trusted_dir=self.settings.trusted_keys)
         self.audit = AuditLog(self.store, self.signer if self.audited else None, self.clock)
         tokens = TokenAuthenticator(self.store, self.clock)
         authenticators: list[Authenticator] = [tokens]

@@ -26,7 +26,7 @@ class AuditRecord:
     """What happened: who did what to which resource, and how it ended."""
 
     at: float
-    actor: str  # a principal's name, or "anonymous"
+    actor: str  # a principal's name, "system" (the control plane) or "anonymous"
     action: str  # a policy action (``job.submit``) or another verb (``auth.login``)
     resource: str  # ``job/j-...``, ``team/vision``, ``token/tok-...``
     outcome: str  # "ok", "denied", or an error code
@@ -74,6 +74,12 @@ def record_from(data: Mapping[str, Any]) -> AuditRecord:
         team=data.get("team"),
         detail=dict(data.get("detail") or {}),
     )
+
+
+def detail_text(detail: Mapping[str, Any]) -> str:
+    """``detail`` as canonical JSON text (sorted keys, no spaces, no NaN): how a store that
+    cannot keep Python's value types (JSONB turns 1e16 into an int) keeps it."""
+    return json.dumps(dict(detail), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def canonical(seq: int, record: AuditRecord, prev_hash: str) -> bytes:

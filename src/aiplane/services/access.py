@@ -18,7 +18,7 @@ from aiplane.core.auth import Action, Caller, Decision, Resource, TokenRecord, c
 from aiplane.core.auth import visible_teams as _visible_teams
 from aiplane.core.errors import AuthenticationError, NotFoundError, PermissionDeniedError
 from aiplane.oidc.base import Claims, TokenVerifier
-from aiplane.services.audit import AuditLog
+from aiplane.services.audit import ANONYMOUS, AuditLog
 from aiplane.store.base import Store
 
 TOKEN_PREFIX = "aip_"  # noqa: S105 (a prefix that marks our tokens, not a secret)
@@ -144,6 +144,7 @@ class Access:
                         "principal",
                         outcome="denied",
                         detail={"reason": exc.message},
+                        actor=ANONYMOUS,
                     )
                     raise
         self._audit.record_now(
@@ -152,6 +153,7 @@ class Access:
             "principal",
             outcome="denied",
             detail={"reason": "not a credential this control plane accepts"},
+            actor=ANONYMOUS,
         )
         refused = AuthenticationError("invalid token")
         refused.audited = True

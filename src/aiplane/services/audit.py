@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ from aiplane.core.audit import (
     AuditRecord,
     Verification,
     chain_hash,
+    detail_text,
     entry_dict,
     verify_chain,
 )
@@ -27,14 +29,44 @@ from aiplane.core.errors import Problem, SpecError
 from aiplane.signing.base import Signer
 from aiplane.store.base import Repositories, Store
 
+# The actor of a refusal before anybody was authenticated, and of what the control plane does
+# itself (the first admin, workload tokens, an OIDC sign-up): two names no principal may take
+# (``identity.RESERVED_NAMES``), so that neither can be mistaken for the other or for a person.
 ANONYMOUS = "anonymous"
+SYSTEM = "system"
 _PAGE = 1000
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 
+# What PostgreSQL cannot store in text (NUL), what cannot be encoded at all (a lone surrogate,
+# from a URL's %ED%A0%80 decoded with surrogateescape or a JSON "\ud800"), and the other C0
+# controls, which would let a logged value forge line breaks in what an operator reads.
+_UNSAFE = re.compile("[\x00-\x1f\ud800-\udfff]")
 
-def actor_of(caller: Caller | None) -> str:
-    return caller.name if caller is not None else ANONYMOUS
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x20 else f"\\u{code:04x}"
+
+
+def clean(text: str) -> str:
+    """``text`` with NUL, lone surrogates and C0 controls written as ``\\x00``/``\\ud800``."""
+    return _UNSAFE.sub(_escape_char, text)
+
+
+def _cleaned(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, Mapping):
+        return {clean(k) if isinstance(k, str) else k: _cleaned(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_cleaned(v) for v in value]
+    return value
+
+
+def actor_of(caller: Caller | None, default: str = SYSTEM) -> str:
+    """The caller's name; ``default`` (the control plane itself) when there is none."""
+    return caller.name if caller is not None else default
 
 
 class AuditLog:
@@ -69,13 +101,26 @@ class AuditLog:
         outcome: str,
         team: str | None,
         detail: Mapping[str, Any] | None,
+        actor: str,
     ) -> AuditRecord:
+        """The record as the store will give it back, so that what is hashed is what is
+        stored: the time a float (an int clock reads back as one), the detail through a JSON
+        round trip (tuples become lists, the canonical text is what SQL keeps), and every
+        string escaped where the store could not keep it or a reader be misled by it."""
         extra = dict(detail or {})
         if caller is not None and caller.token_id is not None:
             extra.setdefault("token", caller.token_id)
         if caller is not None and caller.via != "token":
             extra.setdefault("via", caller.via)
-        return AuditRecord(self._clock(), actor_of(caller), action, resource, outcome, team, extra)
+        return AuditRecord(
+            float(self._clock()),
+            clean(actor_of(caller, actor)),
+            clean(action),
+            clean(resource),
+            clean(outcome),
+            clean(team) if team is not None else None,
+            json.loads(detail_text(_cleaned(extra))),
+        )
 
     def record(
         self,
@@ -87,12 +132,18 @@ class AuditLog:
         outcome: str = "ok",
         team: str | None = None,
         detail: Mapping[str, Any] | None = None,
+        actor: str = SYSTEM,
     ) -> AuditEntry | None:
         """Append an entry through ``repos`` (a unit of work's, so that it commits with the
-        change it records)."""
+        change it records). ``caller`` None: the control plane acts itself, logged as
+        ``actor`` (``SYSTEM``; ``ANONYMOUS`` for a refusal before authentication).
+
+        In a unit of work, make this the unit's LAST write (decision 0025): the append holds
+        the log's lock until the unit ends, and a unit that then locks a row another holds
+        while that one waits for the log would deadlock on PostgreSQL."""
         if self._signer is None:
             return None
-        record = self._record(caller, action, resource, outcome, team, detail)
+        record = self._record(caller, action, resource, outcome, team, detail, actor)
         return repos.audit.append(self._seal(record))
 
     def record_now(
@@ -104,10 +155,19 @@ class AuditLog:
         outcome: str,
         team: str | None = None,
         detail: Mapping[str, Any] | None = None,
+        actor: str = ANONYMOUS,
     ) -> AuditEntry | None:
-        """Append an entry in a transaction of its own (a refusal, a failed call)."""
+        """Append an entry in a transaction of its own (a refusal, a failed call). ``caller``
+        None: nobody was authenticated (``ANONYMOUS``), unless ``actor`` says otherwise."""
         return self.record(
-            self._store, caller, action, resource, outcome=outcome, team=team, detail=detail
+            self._store,
+            caller,
+            action,
+            resource,
+            outcome=outcome,
+            team=team,
+            detail=detail,
+            actor=actor,
         )
 
     # -- reading ------------------------------------------------------------------------------
@@ -220,6 +280,16 @@ def _search_problems(
         problems.append(Problem("since", "not a time", repr(since), "epoch seconds"))
     if actor is not None and not actor.strip():
         problems.append(Problem("actor", "empty", repr(actor), "a principal's name"))
+    # Stored values are escaped (``clean``): a raw control character matches nothing, and
+    # PostgreSQL cannot be asked about a NUL at all.
+    if actor is not None and clean(actor) != actor:
+        problems.append(
+            Problem("actor", "holds a control character", repr(actor)[:80], "a principal's name")
+        )
+    if resource is not None and clean(resource) != resource:
+        problems.append(
+            Problem("resource", "holds a control character", repr(resource)[:80], "kind/id")
+        )
     if resource is not None and not resource.strip():
         problems.append(
             Problem("resource", "empty", repr(resource), "kind/id, or a prefix such as job/")

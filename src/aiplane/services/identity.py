@@ -34,7 +34,7 @@ from aiplane.core.errors import (
 )
 from aiplane.oidc.base import Claims
 from aiplane.services.access import TOKEN_PREFIX, Access, hash_token
-from aiplane.services.audit import AuditLog
+from aiplane.services.audit import ANONYMOUS, SYSTEM, AuditLog
 from aiplane.services.ids import new_id
 from aiplane.store.base import Repositories, Store
 
@@ -49,6 +49,9 @@ NAME_RULE = "[a-z0-9][a-z0-9._-]{0,62}"
 _NAME = re.compile(NAME_RULE)
 _TOKEN_NAME_MAX = 100
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# The audit log's actors for no principal: a refusal before authentication, and what the
+# control plane does itself.
+RESERVED_NAMES = frozenset({ANONYMOUS, SYSTEM})
 
 
 # ``update_principal(global_role=CLEAR)``: take the global role away (None leaves it as is).
@@ -77,6 +80,24 @@ def check_name(value: str, location: str) -> str:
         raise SpecError(
             f"invalid {location}",
             [Problem(location, "not a valid name", repr(value)[:80], NAME_RULE)],
+        )
+    return value
+
+
+def check_principal_name(value: str, location: str = "name") -> str:
+    """A principal's name: a valid name, and not one the audit log uses for no principal."""
+    check_name(value, location)
+    if value in RESERVED_NAMES:
+        raise SpecError(
+            f"invalid {location}",
+            [
+                Problem(
+                    location,
+                    "reserved: the audit log's actor for no principal",
+                    repr(value),
+                    f"{NAME_RULE}, other than {', '.join(sorted(RESERVED_NAMES))}",
+                )
+            ],
         )
     return value
 
@@ -187,7 +208,7 @@ class IdentityService:
         teams: Mapping[str, TeamRole] | None = None,
     ) -> Principal:
         """``caller`` None: the control plane itself (its first admin, an OIDC sign-in)."""
-        check_name(name, "name")
+        check_principal_name(name, "name")
         _check_email(email)
         for team in teams or {}:
             check_name(team, "team")
@@ -502,7 +523,7 @@ class IdentityService:
             email = None
         for attempt in range(1, 100):
             name = base if attempt == 1 else f"{base}-{attempt}"
-            if self._store.principals.by_name(name) is not None:
+            if name in RESERVED_NAMES or self._store.principals.by_name(name) is not None:
                 continue
             try:
                 return self.create_principal(

@@ -206,6 +206,13 @@ class JobService:
         with self._store.unit_of_work() as uow:
             job = uow.jobs.get(job_id)
             run = uow.jobs.run_for_job(job_id)
+            if not run.state.terminal:
+                cancelled = run.transition(RunState.CANCELLED, now, "cancelled by request")
+                uow.jobs.update_run(cancelled, expected_state=run.state)
+                record(uow, now, "run.state", f"{run.state} -> cancelled (by request)", cancelled)
+                record_usage(uow, job, run, now, outcome=RunState.CANCELLED, fleet=fleet)
+            # The unit's last write (decision 0025): the append's lock is taken after the run's
+            # row, in the order the executor's run end takes them, so the two cannot deadlock.
             self._audit.record(
                 uow,
                 caller,
@@ -216,10 +223,6 @@ class JobService:
             )
             if run.state.terminal:
                 return JobView(job, run)
-            cancelled = run.transition(RunState.CANCELLED, now, "cancelled by request")
-            uow.jobs.update_run(cancelled, expected_state=run.state)
-            record(uow, now, "run.state", f"{run.state} -> cancelled (by request)", cancelled)
-            record_usage(uow, job, run, now, outcome=RunState.CANCELLED, fleet=fleet)
         try:
             stop_processes(self._backends, cancelled, self._grace_s)
         except BackendError as exc:

@@ -124,9 +124,10 @@ class WorkloadTokens:
         the tokens stay tracked, so a unit rolled back leaves them to the next sweep."""
         with self._lock:
             token_ids = sorted(self._live.get((run.job_id, run.attempt), ()))
-        for token_id in token_ids:
-            self._revoke_one(repos, token_id, now)
-        return bool(token_ids)
+        if not token_ids:
+            return False
+        self._revoke(repos, token_ids, now)
+        return True
 
     def committed(self, run: Run) -> None:
         """``revoke``'s unit of work committed: stop tracking the tokens, drop cached
@@ -173,17 +174,19 @@ class WorkloadTokens:
     def _revoke_ids(self, token_ids: list[str]) -> None:
         now = self._clock()
         with self._store.unit_of_work() as uow:
-            for token_id in token_ids:
-                self._revoke_one(uow, token_id, now)
+            self._revoke(uow, token_ids, now)
         self._changed()
 
-    def _revoke_one(self, repos: Repositories, token_id: str, now: float) -> None:
-        record = repos.tokens.revoke(token_id, now)
-        self._audit.record(
-            repos,
-            None,
-            str(Action.TOKEN_REVOKE),
-            f"token/{token_id}",
-            team=record.scope.team if record.scope else None,
-            detail={"name": record.name, "reason": "the workload's attempt ended"},
-        )
+    def _revoke(self, repos: Repositories, token_ids: list[str], now: float) -> None:
+        # Every revocation before the first audit entry: the entries are the unit's last
+        # writes (decision 0025), so its row locks are never taken while it holds the log's.
+        records = [repos.tokens.revoke(token_id, now) for token_id in token_ids]
+        for record in records:
+            self._audit.record(
+                repos,
+                None,
+                str(Action.TOKEN_REVOKE),
+                f"token/{record.id}",
+                team=record.scope.team if record.scope else None,
+                detail={"name": record.name, "reason": "the workload's attempt ended"},
+            )

@@ -10,7 +10,10 @@ from pydantic import BaseModel, Field
 class AuditEntryOut(BaseModel):
     seq: int = Field(description="1, 2, 3, ... without gaps")
     at: float = Field(description="epoch seconds")
-    actor: str = Field(description="a principal's name, or anonymous")
+    actor: str = Field(
+        description="a principal's name, system (the control plane itself) or anonymous "
+        "(a refusal before authentication)"
+    )
     action: str = Field(description="a policy action (job.submit) or another verb")
     resource: str = Field(description="kind/id: job/j-..., team/vision, token/tok-...")
     outcome: str = Field(description="ok, denied, or an error code")

@@ -7,11 +7,12 @@ frequent full garbage collections, which is what a listing's tail latency was me
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from aiplane.core import codec
-from aiplane.core.audit import AuditEntry, entry_dict, entry_from
+from aiplane.core.audit import AuditEntry, detail_text, entry_dict, entry_from
 from aiplane.core.auth import (
     GlobalRole,
     Principal,
@@ -119,12 +120,15 @@ def token_from(row: Values) -> TokenRecord:
 
 
 def audit_values(entry: AuditEntry) -> dict[str, Any]:
-    # The export's form is the row's: one column per key.
-    return entry_dict(entry)
+    # The export's form is the row's: one column per key, the detail as its canonical JSON
+    # text (the column is TEXT: what was hashed is what comes back, value types included).
+    values = entry_dict(entry)
+    values["detail"] = detail_text(entry.record.detail)
+    return values
 
 
 def audit_from(row: Values) -> AuditEntry:
-    return entry_from(row)
+    return entry_from({**row, "detail": json.loads(row["detail"])})
 
 
 def fleet_from(row: Values) -> FleetRecord:

@@ -131,7 +131,9 @@ class AuditLogRow(Base):
     resource: Mapped[str] = mapped_column(String)
     outcome: Mapped[str] = mapped_column(String)
     team: Mapped[str | None] = mapped_column(String)
-    detail: Mapped[dict[str, Any]] = mapped_column(_json())
+    # The canonical JSON text (``core/audit.py``), not JSON/JSONB: the chain hash is taken
+    # over Python values, and JSONB does not keep them (1e16 comes back an int, -0.0 as 0.0).
+    detail: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String)
     hash: Mapped[str] = mapped_column(String)
     key_id: Mapped[str] = mapped_column(String)

@@ -20,7 +20,6 @@ is unknown: it stays empty.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -34,12 +33,6 @@ depends_on: str | Sequence[str] | None = None
 # The old roles that carried a global one; "member" and "viewer" map to none.
 _GLOBAL_ROLES = {"admin": "admin", "operator": "operator"}
 _ADMIN_TOKEN_NAME = "admin"  # noqa: S105 (a name, not a secret)
-
-
-def _json() -> sa.types.TypeEngine[Any]:
-    return sa.JSON(none_as_null=False).with_variant(
-        postgresql.JSONB(none_as_null=False), "postgresql"
-    )
 
 
 def _id() -> sa.types.TypeEngine[str]:
@@ -95,7 +88,8 @@ def _create_tables() -> None:
         sa.Column("resource", sa.String(), nullable=False),
         sa.Column("outcome", sa.String(), nullable=False),
         sa.Column("team", sa.String(), nullable=True),
-        sa.Column("detail", _json(), nullable=False),
+        # Canonical JSON text, not JSON/JSONB: see ``tables.AuditLogRow.detail``.
+        sa.Column("detail", sa.Text(), nullable=False),
         sa.Column("prev_hash", sa.String(), nullable=False),
         sa.Column("hash", sa.String(), nullable=False),
         sa.Column("key_id", sa.String(), nullable=False),
