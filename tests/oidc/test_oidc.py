@@ -338,3 +338,17 @@ def test_an_owner_by_claim_cannot_make_the_membership_permanent(
         api.put(f"{V1}/teams/t/members/root", json={"role": "viewer"}, headers=dropped).status_code
         == 200
     )
+
+
+def test_a_token_made_while_signed_in_by_oidc_expires_within_a_week(
+    api: TestClient, issuer: Issuer
+) -> None:
+    oidc = bearer(issuer.token("s-7", preferred_username="kim"))
+    week = 7 * 24 * 3600
+    made = api.post(f"{V1}/tokens", json={"name": "laptop"}, headers=oidc).json()
+    assert made["expires_at"] - made["created_at"] == pytest.approx(week)
+    asked = {"name": "long", "expires_in_s": 365 * 24 * 3600}
+    capped = api.post(f"{V1}/tokens", json=asked, headers=oidc).json()
+    assert capped["expires_at"] - capped["created_at"] == pytest.approx(week)
+    shorter = api.post(f"{V1}/tokens", json={"name": "s", "expires_in_s": 60}, headers=oidc)
+    assert shorter.json()["expires_at"] - shorter.json()["created_at"] == pytest.approx(60)

@@ -39,6 +39,8 @@ from aiplane.services.ids import new_id
 from aiplane.store.base import Repositories, Store
 
 ADMIN_NAME = "admin"
+# The longest a token made by a caller signed in with OIDC lives (and its default).
+OIDC_TOKEN_MAX_S = 7 * 24 * 3600.0
 # A workload's own token lives as long as this at most; it is revoked when its run ends.
 WORKLOAD_TOKEN_TTL_S = 24 * 3600.0
 # The longest lifetime a token may be given (ten years): beyond it, say "no expiry".
@@ -382,6 +384,10 @@ class IdentityService:
             if principal_name is None
             else self._lookup(caller, Action.TOKEN_CREATE, principal_name)
         )
+        if caller.via == "oidc":
+            # Signed in through the identity provider: a token made now must not outlive the
+            # provider's say for long (a person removed there keeps no token for good).
+            expires_in_s = min(expires_in_s or OIDC_TOKEN_MAX_S, OIDC_TOKEN_MAX_S)
         record, plaintext = self.issue_token(caller, holder, name, expires_in_s=expires_in_s)
         return record, plaintext, holder
 
