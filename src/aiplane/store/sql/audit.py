@@ -21,7 +21,7 @@ deadlock with one that holds those rows and waits for it (the database would fai
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, bindparam, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Connection, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from aiplane.core.audit import GENESIS, AuditEntry, AuditHead
@@ -52,7 +52,7 @@ _MOVE_HEAD = (
 )
 
 
-def _head(session: Session) -> AuditHead | None:
+def _head(session: Session | Connection) -> AuditHead | None:
     row = session.execute(_READ_HEAD).first()
     return AuditHead(row.seq, row.hash) if row is not None else None
 
@@ -66,18 +66,21 @@ class SqlAuditRepository:
 
     def append(self, seal: Seal) -> AuditEntry:
         with self._write_scope() as session:
-            if session.get_bind().dialect.name == "postgresql":
-                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_AUDIT_LOCK})
-            previous = _head(session)
+            # The session's connection, in its transaction: Core execution skips the ORM's
+            # per-statement work, a third of an append's time (every mutation pays it).
+            conn = session.connection()
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_AUDIT_LOCK})
+            previous = _head(conn)
             seq = previous.seq + 1 if previous is not None else 1
             entry = seal(seq, previous.hash if previous is not None else GENESIS)
             if entry.seq != seq:
                 raise StoreError(f"the audit entry was sealed as {entry.seq}, not {seq}")
-            session.execute(_ADD_ENTRY, mappers.audit_values(entry))
+            conn.execute(_ADD_ENTRY, mappers.audit_values(entry))
             if previous is None:
-                session.execute(_ADD_HEAD, {"id": _HEAD_ID, "seq": seq, "hash": entry.hash})
+                conn.execute(_ADD_HEAD, {"id": _HEAD_ID, "seq": seq, "hash": entry.hash})
             else:
-                session.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": entry.hash})
+                conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": entry.hash})
         return entry
 
     def entries(self, *, after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
