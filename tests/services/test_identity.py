@@ -20,7 +20,8 @@ from aiplane.core.errors import (
 from aiplane.oidc.base import Claims
 from aiplane.services.access import Access, TokenAuthenticator
 from aiplane.services.audit import AuditLog
-from aiplane.services.identity import CLEAR, IdentityService, claimed_teams
+from aiplane.services.identity import IdentityService
+from aiplane.services.identity_rules import CLEAR, claimed_teams
 from aiplane.signing.ed25519 import Ed25519Signer
 from aiplane.store.base import Store
 from aiplane.store.memory import MemoryStore

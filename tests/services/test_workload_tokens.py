@@ -15,7 +15,8 @@ from aiplane.core.runs import Job, Run, RunState
 from aiplane.services.access import Access, TokenAuthenticator
 from aiplane.services.audit import AuditLog
 from aiplane.services.execution import Executor
-from aiplane.services.identity import WORKLOAD_TOKEN_TTL_S, IdentityService
+from aiplane.services.identity import IdentityService
+from aiplane.services.identity_rules import WORKLOAD_TOKEN_TTL_S
 from aiplane.services.workload_tokens import WorkloadTokens, token_name
 from aiplane.signing.ed25519 import Ed25519Signer
 from aiplane.store.memory import MemoryStore

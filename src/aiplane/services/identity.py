@@ -8,11 +8,10 @@ or a disabled principal is refused at once.
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from typing import Final, Literal
+from dataclasses import replace
+from typing import Literal
 
 from aiplane.core.auth import (
     Action,
@@ -29,162 +28,31 @@ from aiplane.core.errors import (
     AuthenticationError,
     ConflictError,
     NotFoundError,
-    Problem,
-    SpecError,
 )
 from aiplane.oidc.base import Claims
 from aiplane.services.access import TOKEN_PREFIX, Access, hash_token
-from aiplane.services.audit import ANONYMOUS, SYSTEM, AuditLog
+from aiplane.services.audit import AuditLog
+from aiplane.services.identity_rules import (
+    ADMIN_NAME,
+    CLEAR,
+    EMAIL,
+    OIDC_TOKEN_MAX_S,
+    RESERVED_NAMES,
+    Member,
+    TokenView,
+    check_email,
+    check_name,
+    check_principal_name,
+    check_token_name,
+    check_ttl,
+    claimed_teams,
+    name_base,
+    principal_resource,
+    token_resource,
+    token_state,
+)
 from aiplane.services.ids import new_id
 from aiplane.store.base import Repositories, Store
-
-ADMIN_NAME = "admin"
-# The longest a token made by a caller signed in with OIDC lives (and its default).
-OIDC_TOKEN_MAX_S = 7 * 24 * 3600.0
-# A workload's own token lives as long as this at most; it is revoked when its run ends.
-WORKLOAD_TOKEN_TTL_S = 24 * 3600.0
-# The longest lifetime a token may be given (ten years): beyond it, say "no expiry".
-MAX_TOKEN_TTL_S = 10 * 365 * 24 * 3600.0
-
-# Principal and team names: what the audit log, job listings and URLs show.
-NAME_RULE = "[a-z0-9][a-z0-9._-]{0,62}"
-_NAME = re.compile(NAME_RULE)
-_TOKEN_NAME_MAX = 100
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-# The audit log's actors for no principal: a refusal before authentication, and what the
-# control plane does itself.
-RESERVED_NAMES = frozenset({ANONYMOUS, SYSTEM})
-
-
-# ``update_principal(global_role=CLEAR)``: take the global role away (None leaves it as is).
-CLEAR: Final = "none"
-
-
-@dataclass(frozen=True)
-class Member:
-    """One principal's role in one team."""
-
-    principal: Principal
-    role: TeamRole
-
-
-@dataclass(frozen=True)
-class TokenView:
-    """A token as a listing shows it: never its hash, never its plaintext."""
-
-    record: TokenRecord
-    principal: str  # the holder's name
-    state: str  # active, expired or revoked
-
-
-def check_name(value: str, location: str) -> str:
-    if not _NAME.fullmatch(value):
-        raise SpecError(
-            f"invalid {location}",
-            [Problem(location, "not a valid name", repr(value)[:80], NAME_RULE)],
-        )
-    return value
-
-
-def check_principal_name(value: str, location: str = "name") -> str:
-    """A principal's name: a valid name, and not one the audit log uses for no principal."""
-    check_name(value, location)
-    if value in RESERVED_NAMES:
-        raise SpecError(
-            f"invalid {location}",
-            [
-                Problem(
-                    location,
-                    "reserved: the audit log's actor for no principal",
-                    repr(value),
-                    f"{NAME_RULE}, other than {', '.join(sorted(RESERVED_NAMES))}",
-                )
-            ],
-        )
-    return value
-
-
-def _check_token_name(value: str) -> str:
-    if not value.strip() or len(value) > _TOKEN_NAME_MAX or not value.isprintable():
-        raise SpecError(
-            "invalid token name",
-            [
-                Problem(
-                    "name",
-                    "not a valid token name",
-                    repr(value)[:80],
-                    f"1 to {_TOKEN_NAME_MAX} printable characters",
-                )
-            ],
-        )
-    return value
-
-
-def _check_email(value: str | None) -> str | None:
-    if value is not None and not _EMAIL.fullmatch(value):
-        raise SpecError(
-            "invalid e-mail",
-            [Problem("email", "not an e-mail address", repr(value)[:80], "name@domain.tld")],
-        )
-    return value
-
-
-def _check_ttl(expires_in_s: float | None) -> float | None:
-    if expires_in_s is not None and not 0 < expires_in_s <= MAX_TOKEN_TTL_S:
-        raise SpecError(
-            "invalid token lifetime",
-            [
-                Problem(
-                    "expires_in_s",
-                    "out of range",
-                    str(expires_in_s),
-                    f"more than 0 and at most {MAX_TOKEN_TTL_S:.0f} seconds",
-                )
-            ],
-        )
-    return expires_in_s
-
-
-def token_state(record: TokenRecord, now: float) -> str:
-    if record.revoked_at is not None:
-        return "revoked"
-    if record.expires_at is not None and now >= record.expires_at:
-        return "expired"
-    return "active"
-
-
-def _principal_resource(principal: Principal) -> Resource:
-    return Resource("principal", principal.name, owner=principal.id)
-
-
-def _token_resource(record: TokenRecord) -> Resource:
-    return Resource("token", record.id, owner=record.principal_id)
-
-
-def claimed_teams(values: tuple[str, ...]) -> dict[str, TeamRole]:
-    """The teams claim: ``team`` is a member, ``team:role`` that role; values that are not a
-    team name (a provider's other groups) are ignored, and a team named twice keeps its
-    highest role."""
-    out: dict[str, TeamRole] = {}
-    for value in values:
-        team, _, role_name = value.partition(":")
-        if not _NAME.fullmatch(team):
-            continue
-        try:
-            role = TeamRole(role_name) if role_name else TeamRole.MEMBER
-        except ValueError:
-            continue
-        if team not in out or role.rank > out[team].rank:
-            out[team] = role
-    return out
-
-
-def _name_base(claims: Claims) -> str:
-    """A principal name from the provider's username, else the e-mail's local part, else
-    the subject: lowercased, every other character made a dash."""
-    raw = claims.preferred_username or (claims.email or "").partition("@")[0] or claims.subject
-    cleaned = re.sub(r"[^a-z0-9._-]+", "-", raw.lower()).strip("-._")
-    return (cleaned or "user")[:55]
 
 
 class IdentityService:
@@ -211,7 +79,7 @@ class IdentityService:
     ) -> Principal:
         """``caller`` None: the control plane itself (its first admin, an OIDC sign-in)."""
         check_principal_name(name, "name")
-        _check_email(email)
+        check_email(email)
         for team in teams or {}:
             check_name(team, "team")
         if caller is not None:
@@ -259,7 +127,7 @@ class IdentityService:
         whether it may sign in (admins); None leaves a field as it is. The last enabled admin
         is neither demoted nor disabled: that would lock everyone out."""
         if email:
-            _check_email(email)
+            check_email(email)
         target = self._lookup(caller, Action.PRINCIPAL_UPDATE, name)
         with self._store.unit_of_work() as uow:
             found = uow.principals.get(target.id)
@@ -340,10 +208,10 @@ class IdentityService:
     ) -> tuple[TokenRecord, str]:
         """A new token for ``principal`` and its plaintext, returned this once and never
         stored."""
-        _check_token_name(name)
-        _check_ttl(expires_in_s)
+        check_token_name(name)
+        check_ttl(expires_in_s)
         if caller is not None:
-            self._access.check(caller, Action.TOKEN_CREATE, _principal_resource(principal))
+            self._access.check(caller, Action.TOKEN_CREATE, principal_resource(principal))
         if principal.disabled:
             raise ConflictError(f"principal {principal.name!r} is disabled: enable it first")
         now = self._clock()
@@ -404,7 +272,7 @@ class IdentityService:
                 if principal_name is None
                 else self._lookup(caller, Action.TOKEN_LIST, principal_name)
             )
-            self._access.check(caller, Action.TOKEN_LIST, _principal_resource(holder))
+            self._access.check(caller, Action.TOKEN_LIST, principal_resource(holder))
             holder_id = holder.id
         names: dict[str, str] = {}
         now = self._clock()
@@ -425,7 +293,7 @@ class IdentityService:
             record = self._store.tokens.get(token_id)
         except NotFoundError:
             record = None
-        resource = _token_resource(record) if record else Resource("token", token_id)
+        resource = token_resource(record) if record else Resource("token", token_id)
         decision = self._access.decide(caller, Action.TOKEN_REVOKE, resource)
         if record is None or not decision.allowed:
             refusal = NotFoundError(f"token {token_id} not found")
@@ -521,11 +389,11 @@ class IdentityService:
         return bound
 
     def _first_sign_in(self, claims: Claims) -> Principal:
-        base = _name_base(claims)
+        base = name_base(claims)
         # An unverified e-mail is not stored: held by this principal, it would keep the
         # address from its owner (e-mails are unique) and be matched on their next sign-in.
         email = claims.email if claims.email_verified is True else None
-        if email is not None and not _EMAIL.fullmatch(email):
+        if email is not None and not EMAIL.fullmatch(email):
             email = None
         for attempt in range(1, 100):
             name = base if attempt == 1 else f"{base}-{attempt}"
@@ -546,7 +414,7 @@ class IdentityService:
         """The principal ``name`` once ``caller`` may do ``action`` on it; a refusal says the
         same whether or not ``name`` exists."""
         found = self._store.principals.by_name(name)
-        resource = _principal_resource(found) if found else Resource("principal", name)
+        resource = principal_resource(found) if found else Resource("principal", name)
         self._access.check(caller, action, resource)
         if found is None:
             raise NotFoundError(f"principal {name!r} not found")

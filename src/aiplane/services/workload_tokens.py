@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from aiplane.core.auth import Action, TokenScope
 from aiplane.core.runs import Job, Run, RunState
 from aiplane.services.audit import AuditLog
-from aiplane.services.identity import WORKLOAD_TOKEN_TTL_S, IdentityService
+from aiplane.services.identity import IdentityService
+from aiplane.services.identity_rules import WORKLOAD_TOKEN_TTL_S
 from aiplane.store.base import Repositories, Store
 
 # The states in which an attempt may still use its token.
