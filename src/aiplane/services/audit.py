@@ -31,7 +31,7 @@ from aiplane.store.base import Repositories, Store
 
 # The actor of a refusal before anybody was authenticated, and of what the control plane does
 # itself (the first admin, workload tokens, an OIDC sign-up): two names no principal may take
-# (``identity_rules.RESERVED_NAMES``), so that neither can be mistaken for the other or for a person.
+# (``identity_rules.RESERVED_NAMES``), so that neither is mistaken for the other or a person.
 ANONYMOUS = "anonymous"
 SYSTEM = "system"
 _PAGE = 1000
