@@ -88,3 +88,28 @@ def workload(
         memory_gib=kwargs.pop("memory_gib", 1.0),
         **kwargs,
     )
+
+
+def local_fleet_document(**extra: Any) -> dict[str, Any]:
+    """A fleet document of one small on-prem pool on this machine's local backend (for tests
+    that run real work through a control plane); ``extra`` adds top-level keys (budgets...)."""
+    return {
+        "sites": [
+            {
+                "name": "here",
+                "kind": "onprem",
+                "region": "local",
+                "jurisdiction": "EU",
+                "pools": [
+                    {
+                        "name": "cpu",
+                        "backend": "local",
+                        "nodes": 1,
+                        "node": {"cpus": 2, "memory_gib": 4},
+                        "pricing": {"model": "owned", "usd_per_node_hour": 0.5},
+                    }
+                ],
+            }
+        ],
+        **extra,
+    }

@@ -15,6 +15,7 @@ from aiplane.client import Client
 from aiplane.config import Settings
 from aiplane.discovery import LocalHome, ServerInfo, make_home, secure_home, write_private
 from aiplane.wiring import SIGNING_KEY_FILE, ControlPlane
+from tests.builders import local_fleet_document
 
 
 def _mode(path: Path) -> int:
@@ -65,25 +66,7 @@ def test_the_server_leaves_another_users_home_as_it_is_and_warns(
     assert f"AIPLANE_HOME {home} (mode 755) belongs to uid 65534" in caplog.text
 
 
-FLEET = {
-    "sites": [
-        {
-            "name": "here",
-            "kind": "onprem",
-            "region": "local",
-            "jurisdiction": "EU",
-            "pools": [
-                {
-                    "name": "cpu",
-                    "backend": "local",
-                    "nodes": 1,
-                    "node": {"cpus": 2, "memory_gib": 4},
-                    "pricing": {"model": "owned", "usd_per_node_hour": 0.5},
-                }
-            ],
-        }
-    ]
-}
+FLEET = local_fleet_document()
 
 
 def test_the_server_process_keeps_what_it_writes_to_its_owner(tmp_path: Path) -> None:

@@ -7,26 +7,10 @@ import re
 
 from fastapi.testclient import TestClient
 
+from tests.builders import local_fleet_document
+
 WORKLOAD = {"name": "w", "team": "t", "kind": "batch", "run": "true"}
-FLEET = {
-    "sites": [
-        {
-            "name": "here",
-            "kind": "onprem",
-            "region": "local",
-            "jurisdiction": "EU",
-            "pools": [
-                {
-                    "name": "cpu",
-                    "backend": "local",
-                    "nodes": 1,
-                    "node": {"cpus": 2, "memory_gib": 4},
-                    "pricing": {"model": "owned", "usd_per_node_hour": 0.5},
-                }
-            ],
-        }
-    ]
-}
+FLEET = local_fleet_document()
 
 
 def test_health_needs_no_token(api: TestClient) -> None:

@@ -25,31 +25,14 @@ from aiplane.core.auth import TokenScope
 from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
 from aiplane.store.memory import MemoryStore
 from aiplane.wiring import ControlPlane
+from tests.builders import local_fleet_document
 from tests.identities import admin_caller, bearer, grant, grant_principal
 
 ROLES = ("anonymous", "viewer", "member", "owner", "other", "operator", "admin", "workload")
 PRINCIPALS = ROLES[1:]
 
 WORKLOAD = {"name": "w", "team": "t", "kind": "batch", "run": "true"}
-FLEET = {
-    "sites": [
-        {
-            "name": "here",
-            "kind": "onprem",
-            "region": "local",
-            "jurisdiction": "EU",
-            "pools": [
-                {
-                    "name": "cpu",
-                    "backend": "local",
-                    "nodes": 1,
-                    "node": {"cpus": 2, "memory_gib": 4},
-                    "pricing": {"model": "owned", "usd_per_node_hour": 0.5},
-                }
-            ],
-        }
-    ]
-}
+FLEET = local_fleet_document()
 
 
 def expect(default: int, **overrides: int) -> dict[str, int]:

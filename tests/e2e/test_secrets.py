@@ -22,37 +22,20 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
+from tests.builders import local_fleet_document
 from tests.e2e.server_process import ServerProcess, wait_until
 
 pytestmark = pytest.mark.slow
 
 HOOK_ENV = "ALERTS_HMAC"  # an innocent name: only the fleet says it holds a secret
-FLEET: dict[str, Any] = {
-    "sites": [
-        {
-            "name": "here",
-            "kind": "onprem",
-            "region": "local",
-            "jurisdiction": "EU",
-            "pools": [
-                {
-                    "name": "cpu",
-                    "backend": "local",
-                    "nodes": 1,
-                    "node": {"cpus": 4, "memory_gib": 8},
-                    "pricing": {"model": "owned", "usd_per_node_hour": 0.5},
-                }
-            ],
-        }
-    ],
-    "budgets": [
+FLEET = local_fleet_document(
+    budgets=[
         {
             "name": "a-monthly",
             "team": "a",
@@ -60,7 +43,7 @@ FLEET: dict[str, Any] = {
             "webhook": {"url": "http://127.0.0.1:9/hook", "secret_env": HOOK_ENV},
         }
     ],
-}
+)
 
 # The workload: its whole environment as it is, its token file's mode (the token itself copied
 # where the test finds it, outside the home), then three calls with its own URL and token, which

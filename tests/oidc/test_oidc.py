@@ -22,6 +22,7 @@ from aiplane.oidc.verifier import JwksVerifier
 from aiplane.services.access import looks_like_jwt
 from aiplane.store.memory import MemoryStore
 from aiplane.wiring import ControlPlane, oidc_verifier
+from tests.builders import local_fleet_document
 from tests.identities import grant
 from tests.oidc.issuer import AUDIENCE, Issuer, local_issuer, rsa_key
 
@@ -142,25 +143,7 @@ def test_an_issuer_needs_an_audience(tmp_path: Path) -> None:
 
 # -- through the API ----------------------------------------------------------------------------
 
-FLEET = {
-    "sites": [
-        {
-            "name": "here",
-            "kind": "onprem",
-            "region": "local",
-            "jurisdiction": "EU",
-            "pools": [
-                {
-                    "name": "cpu",
-                    "backend": "local",
-                    "nodes": 1,
-                    "node": {"cpus": 2, "memory_gib": 4},
-                    "pricing": {"model": "owned", "usd_per_node_hour": 0.5},
-                }
-            ],
-        }
-    ]
-}
+FLEET = local_fleet_document()
 
 
 @pytest.fixture
