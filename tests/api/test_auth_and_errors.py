@@ -88,3 +88,10 @@ def test_openapi_is_served(api: TestClient) -> None:
     schema = api.get("/api/v1/openapi.json").json()
     assert "/api/v1/jobs" in schema["paths"]
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
+
+
+def test_a_405_says_which_methods_the_path_allows(api: TestClient) -> None:
+    response = api.delete("/api/v1/jobs")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert response.json()["error"]["code"] == "method_not_allowed"

@@ -81,6 +81,12 @@ def _problems(exc: e.AiplaneError) -> list[dict[str, Any]]:
     ]
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the OpenAPI document gives the path of ``request`` (for a 405's Allow)."""
+    paths = request.app.openapi().get("paths", {})
+    return sorted(m.upper() for m in paths.get(route_template(request), {}))
+
+
 # Calls that change something: each that fails is on the audit record.
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -145,9 +151,13 @@ def install(app: FastAPI) -> None:
         return JSONResponse(body("request_invalid", "invalid request", problems), 422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(body(code, str(exc.detail)), exc.status_code)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Every method of the path, not only those of the one route Starlette tried.
+            headers["Allow"] = ", ".join(allowed_methods(request)) or headers.get("Allow", "")
+        return JSONResponse(body(code, str(exc.detail)), exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
