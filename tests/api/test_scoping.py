@@ -343,3 +343,25 @@ def test_a_mutating_call_that_breaks_unexpectedly_is_audited(
     assert response.status_code == 500
     (entry,) = plane.store.audit.search(actor="alice")
     assert (entry.record.action, entry.record.outcome) == ("POST /api/v1/jobs", "internal")
+
+
+def test_reads_never_show_credentials_a_spec_or_fleet_holds(
+    plane: ControlPlane, api: TestClient, who: dict[str, dict[str, str]]
+) -> None:
+    body = spec("research")
+    body["spec"]["env"] = {"HF_TOKEN": "hf_s3cret", "DB_PASSWORD": "pw1", "EPOCHS": "3"}
+    job = api.post("/api/v1/jobs", headers=who["alice"], json=body).json()
+    shown = api.get(f"/api/v1/jobs/{job['id']}", headers=who["alice"]).json()
+    assert shown["workload"]["env"] == {
+        "HF_TOKEN": "<redacted>",
+        "DB_PASSWORD": "<redacted>",
+        "EPOCHS": "3",
+    }
+    hook = {"url": "http://127.0.0.1:9/hook", "secret": "inline-s3cret"}
+    budgets = [{"name": "capped", "team": "research", "amount_usd": 10, "webhook": hook}]
+    plane.services.fleet.apply(admin_caller(), fleet_document(budgets), "fleet.yaml")
+    fleet = api.get("/api/v1/fleet", headers=who["operator"], params={"document": "true"})
+    assert fleet.status_code == 200
+    assert "inline-s3cret" not in fleet.text
+    (budget,) = fleet.json()["document"]["budgets"]
+    assert budget["webhook"]["secret"] == "<redacted>"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aiplane.core.codec import placement_to_dict, workload_to_dict
 from aiplane.core.cost.alerts import CostAlert, alert_to_dict
 from aiplane.core.cost.anomalies import Anomaly
 from aiplane.core.cost.forecast import Forecast as CoreForecast
 from aiplane.core.cost.periods import iso
 from aiplane.core.events import Event
+from aiplane.core.secrets_env import secret_reason
 from aiplane.services.types import BudgetView, Explanation, FleetState, JobView
 from aiplane.services.types import CostReport as CoreReport
 from aiplane.wire.costs import (
@@ -56,8 +60,36 @@ def job_out(view: JobView, with_workload: bool = False) -> JobOut:
         exit_code=run.exit_code,
         reason=run.reason,
         placement=placement,
-        workload=workload_to_dict(w) if with_workload else None,
+        workload=_redacted_workload(workload_to_dict(w)) if with_workload else None,
     )
+
+
+REDACTED = "<redacted>"
+
+
+def _redacted_workload(document: dict[str, Any]) -> dict[str, Any]:
+    """A workload as read back: env values whose names mark them secret (``HF_TOKEN``,
+    ``DB_PASSWORD``: the rule the launcher applies to the server's own environment) are
+    replaced, so that whoever may read the job does not read its credentials."""
+    env = document.get("env") or {}
+    document["env"] = {k: REDACTED if secret_reason(k) else v for k, v in env.items()}
+    return document
+
+
+def _redacted_fleet(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The fleet document as read back: a webhook's inline ``secret`` is never shown (its
+    ``secret_env`` name is)."""
+    out = dict(document)
+    budgets = []
+    for budget in out.get("budgets") or []:
+        webhook = budget.get("webhook") if isinstance(budget, Mapping) else None
+        if isinstance(webhook, Mapping) and webhook.get("secret"):
+            budgets.append({**budget, "webhook": {**webhook, "secret": REDACTED}})
+        else:
+            budgets.append(budget)
+    if "budgets" in out:
+        out["budgets"] = budgets
+    return out
 
 
 def event_out(event: Event) -> EventOut:
@@ -113,7 +145,7 @@ def fleet_out(state: FleetState | None, with_document: bool) -> FleetOut:
         version=state.record.version,
         applied_at=state.record.applied_at,
         pools=pools,
-        document=dict(state.record.document) if with_document else None,
+        document=_redacted_fleet(state.record.document) if with_document else None,
     )
 
 

@@ -148,7 +148,7 @@ class BudgetRuleSpec(SpecModel):
 class WebhookSpec(SpecModel):
     url: str = Field(pattern=r"^https?://\S+$", description="an http:// or https:// URL")
     secret: str | None = Field(
-        None, min_length=1, description="the HMAC secret (readable by fleet viewers)"
+        None, min_length=1, description="the HMAC secret (never shown back: prefer secret_env)"
     )
     secret_env: str | None = Field(
         None,
