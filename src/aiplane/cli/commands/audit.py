@@ -12,6 +12,7 @@ from rich.markup import escape
 from aiplane.cli.connection import connect
 from aiplane.cli.errors import handled
 from aiplane.cli.output import console, err_console, print_json, table, when
+from aiplane.cli.paths import output_file
 from aiplane.exits import EXIT_FAILURE
 
 app = typer.Typer(
@@ -88,6 +89,8 @@ def export(
     ] = None,
 ) -> None:
     """The whole log as JSON lines, one entry a line, in sequence order."""
+    if out is not None:
+        output_file(out, "--output")
     client = connect()
     if out is None:
         client.audit.export(sys.stdout.buffer)

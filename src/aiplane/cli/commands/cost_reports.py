@@ -13,6 +13,7 @@ import typer
 from aiplane.cli.connection import connect
 from aiplane.cli.errors import handled
 from aiplane.cli.output import console, err_console, print_json, table
+from aiplane.cli.paths import output_file
 from aiplane.wire.costs import BudgetRuleOut, Forecast
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
@@ -108,6 +109,7 @@ def export(
         raise SpecError(
             "unknown format", [Problem("--format", "not a format", repr(export_format), "focus")]
         )
+    output_file(out, "--out")
     api_format = "focus-parquet" if out.suffix.lower() == ".parquet" else "focus"
     written = connect().costs.export(out, format=api_format, start=start, end=end)
     err_console.print(f"wrote {out} ({written:,} bytes, FOCUS 1.2)", highlight=False)
