@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiplane.core.errors import Problem, SpecError
 from aiplane.discovery import home_from_env
 
 
@@ -51,14 +53,37 @@ class Settings:
             home=root,
             database_url=url,
             catalog_dir=Path(catalog).expanduser() if catalog else None,
-            scheduler_interval_s=float(os.environ.get("AIPLANE_SCHEDULER_INTERVAL_S", "0.5")),
-            reconciler_interval_s=float(os.environ.get("AIPLANE_RECONCILER_INTERVAL_S", "0.5")),
+            scheduler_interval_s=interval_from_env("AIPLANE_SCHEDULER_INTERVAL_S", 0.5),
+            reconciler_interval_s=interval_from_env("AIPLANE_RECONCILER_INTERVAL_S", 0.5),
             telemetry=os.environ.get("AIPLANE_TELEMETRY", "auto"),
             telemetry_replay=Path(replay).expanduser() if replay else None,
-            telemetry_interval_s=float(os.environ.get("AIPLANE_TELEMETRY_INTERVAL_S", "1.0")),
+            telemetry_interval_s=interval_from_env("AIPLANE_TELEMETRY_INTERVAL_S", 1.0),
             oidc_issuer=os.environ.get("AIPLANE_OIDC_ISSUER") or None,
             oidc_audience=os.environ.get("AIPLANE_OIDC_AUDIENCE") or None,
             oidc_teams_claim=os.environ.get("AIPLANE_OIDC_TEAMS_CLAIM") or "groups",
             signing_key=Path(key).expanduser() if key else None,
             trusted_keys=Path(trusted).expanduser() if trusted else None,
         )
+
+
+# Loop intervals: long enough not to spin, short enough to be a loop at all.
+INTERVAL_RANGE_S = (0.01, 3600.0)
+
+
+def interval_from_env(name: str, default: float) -> float:
+    """A loop interval from the environment variable ``name``, in seconds; a SpecError naming
+    the variable when it is not a number in ``INTERVAL_RANGE_S``."""
+    text = os.environ.get(name)
+    if text is None or not text.strip():
+        return default
+    low, high = INTERVAL_RANGE_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not low <= value <= high:  # NaN fails this too
+        raise SpecError(
+            "bad setting",
+            [Problem(name, "not a number of seconds in range", text, f"{low:g} to {high:g}")],
+        )
+    return value

@@ -194,9 +194,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
-    home = LocalHome(settings.home)
     console, err_console = Console(), Console(stderr=True)
+    try:
+        settings = Settings.from_env()
+    except AiplaneError as exc:  # a setting that is not what it must be, named
+        raise SystemExit(report(err_console, exc)) from None
+    home = LocalHome(settings.home)
     # Held until this process ends: no second server over this home, even one started at the
     # same moment (``discovery.wait_until_up`` then waits for this one).
     claimed = home.claim()
