@@ -177,7 +177,7 @@ def simulate(
         page = report.write_html(comparison, out, meta)
         err_console.print(f"report written to {page}")
     if json_out:
-        print_json(report.to_json(comparison))
+        print_json(report.to_cli_json(comparison))
     else:
         report.print_table(comparison, console, title=f"{trace.name} on {fleet.name}")
         if comparison.dropped:
