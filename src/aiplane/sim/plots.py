@@ -24,6 +24,11 @@ def _pyplot() -> Any:
     return plt
 
 
+def require_matplotlib() -> None:
+    """Raises :class:`MissingDependencyError` now rather than after a long replay."""
+    _pyplot()
+
+
 def _utilisation(series: Series) -> tuple[list[float], list[float]]:
     return utilisation(series.times, series.busy_gpus, series.up_gpus)
 

@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from aiplane.core.errors import Problem, SpecError
 from aiplane.sim.caveats import caveats
 from aiplane.sim.metrics import JobRecord
 from aiplane.sim.runner import Comparison
@@ -96,6 +97,29 @@ def print_table(comparison: Comparison, console: Console, title: str | None = No
         )
     for warning in caveats(comparison):
         console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
+
+
+def prepare_out(out: str | Path) -> Path:
+    """Checks, before a replay that may take minutes, that its report can be written: the
+    plots' matplotlib is installed and ``out`` is (or is now) a folder."""
+    from aiplane.sim.plots import require_matplotlib
+
+    require_matplotlib()
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise SpecError(
+            "cannot write the report",
+            [Problem("--out", "is a file", str(folder), "a folder (created when missing)")],
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise SpecError(
+            "cannot write the report",
+            [Problem("--out", f"cannot create the folder: {reason}", str(folder))],
+        ) from None
+    return folder
 
 
 def write_html(
