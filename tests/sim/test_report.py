@@ -10,9 +10,9 @@ import pytest
 from aiplane.core.errors import MissingDependencyError
 from aiplane.core.scheduling.baselines.fifo import Fifo
 from aiplane.sim import report
+from aiplane.sim.buckets import bucket_means
 from aiplane.sim.jobs import TraceJob
 from aiplane.sim.metrics import percentile
-from aiplane.sim.plots import resample
 from aiplane.sim.policies import choose
 from aiplane.sim.runner import Comparison, compare
 from tests.sim.helpers import small_fleet
@@ -47,10 +47,10 @@ def test_missing_matplotlib_says_what_to_install(
         report.write_html(comparison(), tmp_path)
 
 
-def test_resample_keeps_the_time_weighted_mean() -> None:
+def test_bucket_means_keep_the_time_weighted_mean() -> None:
     times = [0.0, 10.0, 30.0, 100.0]
     values = [1.0, 3.0, 0.0, 0.0]
-    xs, ys = resample(times, values, points=10)
+    xs, ys = bucket_means(times, values, points=10)
     assert len(xs) == len(ys) == 10
     assert sum(ys) * 10 == pytest.approx(1 * 10 + 3 * 20)  # the integral is preserved
     assert ys[0] == pytest.approx(1.0) and ys[5] == pytest.approx(0.0)

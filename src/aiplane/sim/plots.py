@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from aiplane.core.errors import MissingDependencyError
+from aiplane.sim.buckets import bucket_means, utilisation
 from aiplane.sim.metrics import Series
 from aiplane.sim.runner import Comparison
-
-MAX_POINTS = 800
 
 
 def _pyplot() -> Any:
@@ -26,32 +24,13 @@ def _pyplot() -> Any:
     return plt
 
 
-def resample(
-    times: Sequence[float], values: Sequence[float], points: int = MAX_POINTS
-) -> tuple[list[float], list[float]]:
-    """Time-weighted means of a step series over ``points`` equal buckets (the plots need a
-    few hundred points, a replay records hundreds of thousands)."""
-    if len(times) < 2:
-        return list(times), list(values)
-    start, end = times[0], times[-1]
-    width = (end - start) / points or 1.0
-    sums = [0.0] * points
-    for i in range(len(times) - 1):
-        t0, t1, v = times[i], times[i + 1], values[i]
-        while t0 < t1:
-            bucket = min(int((t0 - start) / width), points - 1)
-            edge = min(t1, start + (bucket + 1) * width)
-            if edge <= t0:  # float edge case at a bucket boundary
-                edge = t1
-            sums[bucket] += v * (edge - t0)
-            t0 = edge
-    centres = [start + (b + 0.5) * width for b in range(points)]
-    return centres, [s / width for s in sums]
+def require_matplotlib() -> None:
+    """Raises :class:`MissingDependencyError` now rather than after a long replay."""
+    _pyplot()
 
 
 def _utilisation(series: Series) -> tuple[list[float], list[float]]:
-    util = [b / u if u else 0.0 for b, u in zip(series.busy_gpus, series.up_gpus, strict=True)]
-    return resample(series.times, util)
+    return utilisation(series.times, series.busy_gpus, series.up_gpus)
 
 
 def write_plots(comparison: Comparison, folder: Path) -> list[tuple[str, str]]:
@@ -77,7 +56,7 @@ def write_plots(comparison: Comparison, folder: Path) -> list[tuple[str, str]]:
     fig, ax = plt.subplots(figsize=(8, 3.6))
     for name, result in comparison.results.items():
         s = result.series
-        t, q = resample(s.times, [float(p) for p in s.pending])
+        t, q = bucket_means(s.times, [float(p) for p in s.pending])
         ax.plot([x / 86400 for x in t], q, label=labels[name], linewidth=1)
     ax.set(xlabel="days", ylabel="jobs waiting")
     ax.legend(fontsize="small")

@@ -12,6 +12,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from aiplane.core.errors import Problem, SpecError
+from aiplane.sim.caveats import caveats
 from aiplane.sim.metrics import JobRecord
 from aiplane.sim.runner import Comparison
 
@@ -30,6 +32,12 @@ def to_json(comparison: Comparison) -> dict[str, Any]:
     for name, result in comparison.results.items():
         out[name] = {"label": comparison.labels[name], **result.summary.as_dict()}
     return out
+
+
+def to_cli_json(comparison: Comparison) -> dict[str, Any]:
+    """What ``simulate --json`` prints: a key per policy, and ``warnings`` (a list, empty when
+    there is nothing to say; no policy is named ``warnings``)."""
+    return {**to_json(comparison), "warnings": caveats(comparison)}
 
 
 def dumps(data: Mapping[str, Any]) -> str:
@@ -87,6 +95,31 @@ def print_table(comparison: Comparison, console: Console, title: str | None = No
         console.print(
             f"avg JCT speed-up against {comparison.labels[next(iter(comparison.labels))]}: {ratios}"
         )
+    for warning in caveats(comparison):
+        console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
+
+
+def prepare_out(out: str | Path) -> Path:
+    """Checks, before a replay that may take minutes, that its report can be written: the
+    plots' matplotlib is installed and ``out`` is (or is now) a folder."""
+    from aiplane.sim.plots import require_matplotlib
+
+    require_matplotlib()
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise SpecError(
+            "cannot write the report",
+            [Problem("--out", "is a file", str(folder), "a folder (created when missing)")],
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise SpecError(
+            "cannot write the report",
+            [Problem("--out", f"cannot create the folder: {reason}", str(folder))],
+        ) from None
+    return folder
 
 
 def write_html(
@@ -101,7 +134,10 @@ def write_html(
     data = to_json(comparison)
     (folder / "report.json").write_text(
         json.dumps(
-            {"meta": dict(meta or {}), "policies": data}, indent=2, sort_keys=True, default=str
+            {"meta": dict(meta or {}), "policies": data, "warnings": caveats(comparison)},
+            indent=2,
+            sort_keys=True,
+            default=str,
         )
     )
     for name, result in comparison.results.items():
@@ -147,6 +183,7 @@ def _page(
         if r.summary.violations or r.summary.partial_gangs
     ]
     warn = "".join(f'<p class="bad">{esc(p)}</p>' for p in problems)
+    warn += "".join(f'<p class="warn">{esc(w)}</p>' for w in caveats(comparison))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>aiplane simulation report</title>
 <style>
@@ -155,7 +192,7 @@ table {{ border-collapse: collapse; }}
 th, td {{ padding: .3rem .6rem; border-bottom: 1px solid #ddd;
 text-align: right; }} th:first-child, td:first-child {{ text-align: left; }}
 figure {{ display: inline-block; margin: 1rem 1rem 0 0; }} img {{ max-width: 640px; }}
-.bad {{ color: #b00; font-weight: bold; }}
+.bad {{ color: #b00; font-weight: bold; }} .warn {{ color: #a60; font-weight: bold; }}
 </style></head><body>
 <h1>aiplane simulation report</h1>
 <ul>{facts}</ul>

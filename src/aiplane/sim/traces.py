@@ -87,7 +87,16 @@ def parse_span(text: str) -> float:
 def parse_window(text: str) -> tuple[tuple[float | None, float | None], bool]:
     """``START:END`` as spans from the trace's start (``0:7d``, ``12h:``), or as ISO dates
     (``2017-10-01:2017-11-01``; use ``START..END`` when the times carry colons).
-    Returns the bounds and whether they are absolute (epoch seconds)."""
+    Returns the bounds and whether they are absolute (epoch seconds). An empty or reversed
+    window is refused: it would replay no job and report a table of zeros."""
+    bounds, absolute = _window_bounds(text)
+    lo, hi = bounds
+    if lo is not None and hi is not None and lo >= hi:
+        raise ValueError("the window is empty or reversed: START must be before END")
+    return bounds, absolute
+
+
+def _window_bounds(text: str) -> tuple[tuple[float | None, float | None], bool]:
     if ".." in text:
         start, end = text.split("..", 1)
         return (parse_time(start) if start else None, parse_time(end) if end else None), True
@@ -261,6 +270,11 @@ def load_trace(
 ) -> Trace:
     """Read a trace and apply ``options``; submit times come back rebased to 0."""
     options = options or TraceOptions()
+    if not Path(path).is_file():
+        what = "is a folder, not a trace file" if Path(path).is_dir() else "no such file"
+        raise SpecError(
+            "cannot read the trace", [Problem("--trace", what, str(path), "a CSV trace file")]
+        )
     if options.load_factor <= 0:
         raise SpecError(
             "bad load factor", [Problem("--load-factor", "must be > 0", f"{options.load_factor:g}")]

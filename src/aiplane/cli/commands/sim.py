@@ -82,7 +82,16 @@ def _trace(
         except ValueError as exc:
             raise SpecError("bad --window", [Problem("--window", str(exc), window)]) from None
     options = TraceOptions(bounds, absolute, sample, load, min_duration, seed)
-    return load_trace(path, options, parse_mapping(mapping) if mapping else None)
+    loaded = load_trace(path, options, parse_mapping(mapping) if mapping else None)
+    if not loaded.jobs:
+        # A replay of nothing prints a table of zeros and exits 0, which reads as a result.
+        counts = ", ".join(f"{k}: {v}" for k, v in loaded.counts.items())
+        if window and loaded.counts.get("outside_window", 0):
+            problem = Problem("--window", f"no job submitted in the window ({counts})", window)
+        else:
+            problem = Problem("--trace", f"no job left to replay ({counts})", str(path))
+        raise SpecError("nothing to replay", [problem])
+    return loaded
 
 
 def _fleet(path: Path) -> Fleet:
@@ -156,6 +165,8 @@ def simulate(
     from aiplane.sim.policies import parse, parse_settings
 
     choices = parse(policy)
+    if out is not None:
+        report.prepare_out(out)  # before the replay, not after it
     the_fleet = _fleet(fleet)
     loaded = _trace(trace, mapping, window, sample, load_factor, min_duration, seed)
     shape = ShapeOptions(_speeds(speed), checkpoint_minutes or None)
@@ -177,7 +188,7 @@ def simulate(
         page = report.write_html(comparison, out, meta)
         err_console.print(f"report written to {page}")
     if json_out:
-        print_json(report.to_json(comparison))
+        print_json(report.to_cli_json(comparison))
     else:
         report.print_table(comparison, console, title=f"{trace.name} on {fleet.name}")
         if comparison.dropped:
