@@ -171,12 +171,15 @@ def test_the_viewer_s_query_from_year_one_is_refused_and_a_sane_one_answers(
 
 
 def test_a_body_over_the_limit_is_413_before_it_is_parsed(
-    api: TestClient, tokens: dict[str, dict[str, str]]
+    api: TestClient, tokens: dict[str, dict[str, str]], cp: ControlPlane
 ) -> None:
     huge = {"spec": {**WORKLOAD, "env": {"PAD": "x" * (2 * 1024 * 1024)}}}
     error = refusal(api.post(JOBS, json=huge, headers=tokens["member"]), 413)
     assert error["code"] == "payload_too_large"
     assert error["problems"][0]["allowed"].startswith(f"at most {MAX_BODY_BYTES} bytes")
+    # A refused change is on the audit record, as any other is.
+    refused = [e.record for e in cp.audit.search() if e.record.outcome == "payload_too_large"]
+    assert [r.action for r in refused] == ["POST /api/v1/jobs"]
     # Not even invalid JSON is read past the limit.
     junk = "{" * (MAX_BODY_BYTES + 1)
     assert post_raw(api, tokens["member"], junk).status_code == 413
