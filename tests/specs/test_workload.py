@@ -19,6 +19,13 @@ from aiplane.core.workloads import (
 )
 from aiplane.specs import load_fleet, load_workload, workload_from_document
 from aiplane.specs.shorthand import COUNT_ALLOWED, SPEED_ALLOWED
+from aiplane.specs.workload_models import (
+    ENV_MAX_VARIABLES,
+    ENV_VALUE_MAX_CHARS,
+    LABEL_VALUE_MAX_CHARS,
+    RUN_MAX_CHARS,
+    WORKDIR_MAX_CHARS,
+)
 
 from .conftest import EXAMPLES, example, problems_of
 
@@ -205,7 +212,10 @@ CASES: list[tuple[str, Callable[[Doc], object], Problem]] = [
         "missing run",
         lambda d: d.pop("run"),
         Problem(
-            "workload.yaml: run", "required field is missing", None, "a non-empty shell command"
+            "workload.yaml: run",
+            "required field is missing",
+            None,
+            f"a non-empty shell command of at most {RUN_MAX_CHARS} characters",
         ),
     ),
     (
@@ -323,3 +333,47 @@ def test_several_problems_are_reported_at_once() -> None:
         "workload.yaml: resources.accelerators[1]",
         "workload.yaml: run",
     ]
+
+
+# -- hostile values (decision 0028) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("literal", [".inf", "-.inf", ".nan"])
+def test_a_non_finite_number_in_yaml_is_refused_at_its_field(tmp_path: Path, literal: str) -> None:
+    path = tmp_path / "workload.yaml"
+    path.write_text(
+        "name: w\nteam: research\nkind: train\nrun: 'true'\n"
+        f"resources:\n  cpus: {literal}\nestimated_hours: {literal}\n"
+    )
+    problems = problems_of(lambda: load_workload(path))
+    where = {p.location: p.message for p in problems}
+    assert where == {
+        f"{path}: resources.cpus": "must be a finite number",
+        f"{path}: estimated_hours": "must be a finite number",
+    }
+
+
+@pytest.mark.parametrize(
+    ("fields", "location"),
+    [
+        ({"run": "x" * (RUN_MAX_CHARS + 1)}, "workload.yaml: run"),
+        ({"env": {"BIG": "x" * (ENV_VALUE_MAX_CHARS + 1)}}, "workload.yaml: env.BIG"),
+        ({"env": {f"V{i}": "1" for i in range(ENV_MAX_VARIABLES + 1)}}, "workload.yaml: env"),
+        ({"workdir": "/" + "d" * WORKDIR_MAX_CHARS}, "workload.yaml: workdir"),
+        ({"labels": {"model": "m" * (LABEL_VALUE_MAX_CHARS + 1)}}, "workload.yaml: labels.model"),
+    ],
+)
+def test_free_text_fields_are_bounded(fields: dict[str, Any], location: str) -> None:
+    problems = problems_of(lambda: convert(minimal(**fields)))
+    assert [p.location for p in problems] == [location]
+
+
+def test_free_text_at_its_bounds_is_accepted() -> None:
+    workload = convert(
+        minimal(
+            run="x" * RUN_MAX_CHARS,
+            env={f"V{i}": "y" * ENV_VALUE_MAX_CHARS for i in range(ENV_MAX_VARIABLES)},
+            labels={"model": "m" * LABEL_VALUE_MAX_CHARS},
+        )
+    )
+    assert len(workload.env) == ENV_MAX_VARIABLES

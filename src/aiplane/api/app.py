@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from aiplane import __version__
-from aiplane.api import errors
+from aiplane.api import errors, limits
 from aiplane.api.routers import (
     audit,
     checkpoints,
@@ -34,6 +34,8 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
+    # Outermost of the app's own layers: an oversized body is refused before any is parsed.
+    app.add_middleware(limits.BodyLimit)
     routers = (
         system.router,
         identity.router,

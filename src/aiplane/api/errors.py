@@ -41,6 +41,7 @@ MEANING: dict[int, str] = {
     403: "the token's role is not enough for this (forbidden)",
     404: "no such job, replica or route (not_found)",
     409: "the state changed meanwhile, or does not allow this (conflict, illegal_transition)",
+    413: "the request body is over the size limit, 1 MiB (payload_too_large)",
     422: "the request or a document in it is invalid: every problem located (request_invalid, "
     "spec_invalid, catalog_error)",
     500: "an unexpected error; the server log has the details (internal)",
@@ -57,8 +58,9 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorBody, "description": MEANING[s]} for s in statuses}
 
 
-# Every route: a request can be malformed, and the store or the server can fail.
-EVERY_ROUTE = responses(422, 500, 503)
+# Every route: a request can be malformed or too large (api/limits.py refuses a body over the
+# limit whatever the route), and the store or the server can fail.
+EVERY_ROUTE = responses(413, 422, 500, 503)
 # Every route behind a token.
 AUTHENTICATED = responses(401, 403)
 

@@ -9,6 +9,7 @@ start, because earlier use in the month decides what a reserved commitment still
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ from aiplane.core.cost.attempts import attempt_interval
 from aiplane.core.cost.columns import UsageColumns
 from aiplane.core.cost.focus import NUMERIC, Account, focus_columns, focus_csv
 from aiplane.core.cost.metering import CostLines, commitments, meter
-from aiplane.core.cost.periods import HOUR_S, WEEK_S, month_boundaries, month_start
+from aiplane.core.cost.periods import DAY_S, HOUR_S, WEEK_S, month_boundaries, month_start
 from aiplane.core.cost.rollup import DIMENSIONS, rollup
 from aiplane.core.cost.spend import hourly_pieces, hourly_series
 from aiplane.core.cost.usage import UsageInterval
@@ -114,11 +115,36 @@ def check_dimension(by: str, allowed: tuple[str, ...] | None = None) -> None:
         )
 
 
-def check_period(start: float, end: float) -> None:
+# The longest periods a cost query reads (decision 0028): a report or export of a year and a
+# bit (a year over year comparison), and anomalies over a quarter, whose hourly series and
+# weeks of history before the period grow with it. A longer one is several queries.
+MAX_PERIOD_DAYS = 400
+MAX_ANOMALY_PERIOD_DAYS = 90
+
+
+def check_period(start: float, end: float, max_days: int = MAX_PERIOD_DAYS) -> None:
+    """[start, end) finite, not empty, and at most ``max_days`` long."""
+    for location, value in (("from", start), ("to", end)):
+        if not math.isfinite(value):
+            raise SpecError(
+                "bad period", [Problem(location, "not a finite time", repr(value), "epoch s")]
+            )
     if end <= start:
         raise SpecError(
             "empty period",
             [Problem("to", "must be after from", repr(end), f"a time after {start}")],
+        )
+    if end - start > max_days * DAY_S:
+        raise SpecError(
+            "period too long",
+            [
+                Problem(
+                    "from",
+                    "the period from..to is too long",
+                    f"{(end - start) / DAY_S:.1f} days",
+                    f"a period of at most {max_days} days",
+                )
+            ],
         )
 
 
@@ -236,7 +262,7 @@ def anomalies(
     """Anomalous hours of spend per ``by`` (team or workload) in [start, end), judged against
     ``history_weeks`` weeks before ``start``."""
     check_dimension(by, ANOMALY_DIMENSIONS)
-    check_period(start, end)
+    check_period(start, end, MAX_ANOMALY_PERIOD_DAYS)
     first = np.floor((start - history_weeks * WEEK_S) / HOUR_S) * HOUR_S
     m = metered(store, fleet, float(first), end, now, teams)
     hours = int(np.ceil((m.end - first) / HOUR_S))

@@ -13,9 +13,13 @@ NAME_RULE = (
 
 
 class SpecModel(BaseModel):
-    """Strict: a misspelt field is an error, and ``"8"`` is not a number."""
+    """Strict: a misspelt field is an error, and ``"8"`` is not a number.
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    Not a number that is not finite either: JSON bodies may carry ``Infinity`` and ``NaN``
+    (Python's JSON reader accepts them), and an infinite price or duration breaks the
+    arithmetic and the JSON answers downstream."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description=NAME_RULE)]

@@ -6,7 +6,7 @@ is converted to a core :class:`~aiplane.core.workloads.Workload` in :mod:`aiplan
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -17,6 +17,26 @@ from aiplane.specs.shorthand import GRAMMAR
 PRIORITY_ALLOWED = ", ".join(PRIORITY_CLASSES) + ", or a whole number >= 0"
 SPOT_ALLOWED = "never, allowed, required (true means allowed, false never)"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+# Bounds on the free-text fields (characters; decision 0028). Every job is stored, listed and
+# sent back with its workload, so one huge field slows every listing: a command longer than
+# this belongs in a script the command runs.
+RUN_MAX_CHARS = 8 * 1024
+ENV_VALUE_MAX_CHARS = 4 * 1024
+ENV_MAX_VARIABLES = 256
+WORKDIR_MAX_CHARS = 4 * 1024
+LABEL_VALUE_MAX_CHARS = 1024
+
+EnvValue = Annotated[
+    str,
+    Field(max_length=ENV_VALUE_MAX_CHARS, description=f"at most {ENV_VALUE_MAX_CHARS} characters"),
+]
+LabelValue = Annotated[
+    str,
+    Field(
+        max_length=LABEL_VALUE_MAX_CHARS, description=f"at most {LABEL_VALUE_MAX_CHARS} characters"
+    ),
+]
 
 
 class ResourcesSpec(SpecModel):
@@ -56,7 +76,10 @@ class WorkloadDocument(SpecModel):
     kind: Literal["train", "finetune", "batch", "serve"] = Field(
         description="train, finetune, batch, serve"
     )
-    run: str = Field(description="a non-empty shell command")
+    run: str = Field(
+        max_length=RUN_MAX_CHARS,
+        description=f"a non-empty shell command of at most {RUN_MAX_CHARS} characters",
+    )
     priority: str | int = Field("normal", description=PRIORITY_ALLOWED)
     replicas: int = Field(1, ge=1, description="a whole number >= 1")
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
@@ -65,14 +88,21 @@ class WorkloadDocument(SpecModel):
     spot: Literal["never", "allowed", "required"] = Field("allowed", description=SPOT_ALLOWED)
     inputs: list[Name] = Field(default_factory=list, description="a list of dataset names")
     constraints: ConstraintsSpec = Field(default_factory=ConstraintsSpec)
-    env: dict[str, str] = Field(
-        default_factory=dict, description="a mapping of variable name -> value"
+    env: dict[str, EnvValue] = Field(
+        default_factory=dict,
+        max_length=ENV_MAX_VARIABLES,
+        description=f"a mapping of variable name -> value, at most {ENV_MAX_VARIABLES} of them",
     )
-    workdir: str | None = Field(None, min_length=1, description="a directory path")
+    workdir: str | None = Field(
+        None,
+        min_length=1,
+        max_length=WORKDIR_MAX_CHARS,
+        description=f"a directory path of at most {WORKDIR_MAX_CHARS} characters",
+    )
     # Refused when true (``workload.py``): read and named, not silently ignored.
     allow_multi_site: bool = Field(False, description="false")
     project: Name | None = Field(None, description="a project name, for budgets and reports")
-    labels: dict[Name, str] = Field(
+    labels: dict[Name, LabelValue] = Field(
         default_factory=dict,
         description="a mapping of label -> value (e.g. model: llama-3-8b, for cost reports)",
     )

@@ -3,6 +3,8 @@ teams the caller reads (all of them for operators and admins)."""
 
 from __future__ import annotations
 
+import math
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -26,25 +28,47 @@ From = Annotated[
 To = Annotated[str | None, Query(alias="to", description="end (exclusive); default now")]
 
 
+# The times a cost query may name: nothing was metered before 2000, and a date past ten years
+# from now is a typo. Each bound also keeps the period's arithmetic in range (decision 0028).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC).timestamp()
+AHEAD_S = 10 * 365.25 * 24 * 3600
+TIME_FORMS = "YYYY-MM-DD[THH:MM[:SS]][Z], or epoch s"
+
+
 def parse_time(text: str | None, location: str) -> float | None:
     """``2025-06-01``, ``2025-06-01T12:00``, ``2025-06-01T12:00:00Z`` (UTC unless an offset
-    is given) or epoch seconds; None when not given (the service's default)."""
+    is given) or epoch seconds; None when not given (the service's default). A time that is
+    not finite, before 2000-01-01 or more than ten years ahead is refused."""
     if not text:
         return None
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        pass
+        value = _iso_time(text, location)
+    latest = time.time() + AHEAD_S
+    if not math.isfinite(value) or not EARLIEST <= value <= latest:
+        allowed = f"{TIME_FORMS}, from 2000-01-01 to {_iso(latest)}"
+        raise SpecError("bad time", [Problem(location, "out of range", repr(text), allowed)])
+    return value
+
+
+def _iso_time(text: str, location: str) -> float:
     try:
         parsed = datetime.fromisoformat(text)  # Python 3.11 reads a trailing Z
     except ValueError:
         raise SpecError(
-            "bad time",
-            [Problem(location, "not a time", repr(text), "YYYY-MM-DD[THH:MM[:SS]][Z], or epoch s")],
+            "bad time", [Problem(location, "not a time", repr(text), TIME_FORMS)]
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
+    try:
+        return parsed.timestamp()
+    except (OverflowError, ValueError):  # a date at the calendar's edge, with an offset
+        return -math.inf
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d")
 
 
 def _format(value: str) -> ExportFormat:
