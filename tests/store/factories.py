@@ -8,6 +8,7 @@ not tuples, inside free-form mappings), which is the codec's contract with every
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -73,7 +74,8 @@ def workload(name: str = "llama-ft-eu", team: str = "research", **changes: Any) 
             latency_slo_ms={"eu-users": 50.0},
         ),
         env={"HF_HOME": "/cache/hf", "WANDB_MODE": "offline", "UNICODE": "Grüße ✓"},
-        workdir="/srv/jobs/llama",
+        # One that exists wherever the tests run: a launch refuses a missing one (0027).
+        workdir=tempfile.gettempdir(),
         project="llama",
         labels={"model": "llama-3-8b", "cost-center": "4711"},
     )

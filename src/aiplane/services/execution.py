@@ -7,7 +7,6 @@ re-launching admitted runs and re-stopping cancelled ones.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -140,7 +139,9 @@ class Executor:
         self, run: Run, job: Job, credentials: Credentials | None = None
     ) -> list[LaunchSpec]:
         placement, workload = run.placed(), job.workload
-        workdir = workload.workdir if workload.workdir and os.path.isdir(workload.workdir) else None
+        # As submitted, checked or not: a workdir gone since submission fails the launch
+        # ("workdir ... is not a directory") rather than run the command elsewhere (0027).
+        workdir = workload.workdir
         checkpoint_dir = self.checkpoint_root / job.id
         # The attempt's own URL wins over any the spec declares (and its token, which the
         # backend delivers as a file, over a declared AIPLANE_TOKEN).

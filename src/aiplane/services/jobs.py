@@ -4,6 +4,7 @@ call, each method a whole use case."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Collection
 
 from aiplane.backends.base import Backends
@@ -46,6 +47,26 @@ def stop_processes(backends: Backends, run: Run, grace_s: float) -> None:
             refused.append(f"replica {index}: {exc.message}")
     if refused:
         raise BackendError(f"run {run.id}: could not stop " + "; ".join(refused))
+
+
+# Where a workload's command may run: every backend this control plane has (local, emulated,
+# fake) runs commands on its own machine, so the API server can check the path itself.
+WORKDIR_ALLOWED = "an absolute path of an existing directory on the control plane's machine"
+
+
+def workdir_problems(workload: Workload) -> list[Problem]:
+    """A ``workdir`` the command could not run in, found at submission rather than at launch
+    (where the run would fail later, or, before decision 0027, silently run elsewhere)."""
+    workdir = workload.workdir
+    if workdir is None:
+        return []
+    if not os.path.isabs(workdir):
+        # Relative to what? The server's own working directory is nothing the submitter knows.
+        return [Problem("workdir", "not an absolute path", repr(workdir), WORKDIR_ALLOWED)]
+    if not os.path.isdir(workdir):
+        what = "not a directory" if os.path.exists(workdir) else "no such directory"
+        return [Problem("workdir", what, repr(workdir), WORKDIR_ALLOWED)]
+    return []
 
 
 def _fit_problems(fleet: Fleet, workload: Workload) -> list[Problem]:
@@ -106,6 +127,9 @@ class JobService:
         self._access.check(caller, Action.JOB_SUBMIT, Resource("job", team=workload.team))
         by = caller.name
         now = self._clock()
+        problems = workdir_problems(workload)
+        if problems:
+            raise SpecError(f"workload {workload.name!r} cannot run here", problems)
         fleet = self._fleets.current()
         if fleet is not None:
             problems = _fit_problems(fleet, workload)

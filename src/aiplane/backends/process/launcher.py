@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from aiplane.backends.base import Handle, LaunchSpec, ReplicaReport, ReplicaStatus
-from aiplane.backends.process import procfs, runfiles, serving
+from aiplane.backends.process import outputlog, procfs, runfiles, serving
 from aiplane.backends.process.config import ProcessConfig
 from aiplane.core.errors import BackendError
 
@@ -141,7 +141,8 @@ class ProcessLauncher:
             *("--dir", str(rundir), "--env-file", str(rundir / runfiles.ENV)),
         ]
         try:
-            with (rundir / runfiles.OUTPUT).open("ab") as log:
+            # Not followed if a link holds its name (see outputlog): nothing is appended then.
+            with os.fdopen(outputlog.open_append(rundir), "ab") as log:
                 if banner:
                     log.write(banner.rstrip("\n").encode() + b"\n")
                     log.flush()
@@ -156,10 +157,12 @@ class ProcessLauncher:
                     env=base,
                     start_new_session=True,  # survives us; the TTY's signals never reach it
                 )
-        except OSError as exc:
+        except (OSError, BackendError) as exc:
             # Nothing started: drop the marker so that a retry may launch.
             with contextlib.suppress(FileNotFoundError):
                 (rundir / runfiles.LAUNCH).unlink()
+            if isinstance(exc, BackendError):
+                raise
             raise BackendError(f"could not start the replica supervisor: {exc}") from exc
         with _CHILDREN_LOCK:
             _CHILDREN[proc.pid] = proc
@@ -325,15 +328,8 @@ class ProcessLauncher:
     # -- logs ---------------------------------------------------------------------------------
 
     def logs(self, handle: Handle, tail_bytes: int | None = None) -> str:
-        path = self._dir_of(handle) / runfiles.OUTPUT
-        try:
-            with path.open("rb") as f:
-                if tail_bytes is not None:
-                    size = f.seek(0, os.SEEK_END)
-                    f.seek(max(0, size - max(0, tail_bytes)))
-                data = f.read()
-        except FileNotFoundError:
-            return ""
+        # Never through a link the replica planted at output.log (see outputlog).
+        data = outputlog.read(self._dir_of(handle), tail_bytes)
         return data.decode("utf-8", errors="replace")
 
     # -- serving ------------------------------------------------------------------------------
