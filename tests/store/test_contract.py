@@ -37,6 +37,17 @@ def test_fleet_versions_increase_and_the_newest_is_in_force(store: Store) -> Non
     assert newest is not None and newest.applied_at == f.T0 + 2
 
 
+def test_fleet_history_lists_the_versions_applied_until_a_time_oldest_first(
+    store: Store,
+) -> None:
+    assert store.fleets.history(f.T0 + 100) == []
+    records = [store.fleets.put({"sites": [str(i)]}, applied_at=f.T0 + 10 * i) for i in range(3)]
+
+    assert store.fleets.history(f.T0 + 100) == records
+    assert store.fleets.history(f.T0 + 10) == records[:2]
+    assert store.fleets.history(f.T0 - 1) == []
+
+
 # jobs and runs
 
 

@@ -154,6 +154,11 @@ class FleetRepository(Protocol):
 
     def current(self) -> FleetRecord | None: ...
 
+    def history(self, until: float) -> list[FleetRecord]:
+        """Every version applied at or before ``until``, oldest first: which fleet was in
+        force when, for costs counted over a period (decision 0030)."""
+        ...
+
 
 class JobRepository(Protocol):
     """Jobs with their runs: one aggregate. A job has exactly one run; a retry moves the same

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from aiplane.core.cost.allocation import idle_costs
+from aiplane.core.cost.allocation import idle_costs, in_force_throughout
 from aiplane.core.cost.columns import UsageColumns
 from aiplane.core.cost.focus import COLUMNS, MANDATORY, Account, focus_columns, focus_csv
 from aiplane.core.cost.metering import commitments, meter
@@ -84,7 +84,7 @@ def _export() -> tuple[dict[str, list[object]], str]:
     )
     start, end = JUNE, JULY + 24 * HOUR
     lines = meter(usage, start, end, commitments(f))
-    idle = [(JUNE, JULY, i) for i in idle_costs(lines, usage, f, JUNE, JULY)]
+    idle = [(JUNE, JULY, i) for i in idle_costs(lines, usage, in_force_throughout(f), JUNE, JULY)]
     kwargs = {"idle": idle, "account": Account("acct-1", "Acme ML"), "sm_activity": {"r1": 0.25}}
     cols = focus_columns(lines, usage, f, **kwargs)  # type: ignore[arg-type]
     text = "".join(focus_csv(lines, usage, f, chunk_rows=2, **kwargs))  # type: ignore[arg-type]

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aiplane.core.cost.allocation import UNALLOCATED, idle_by_team, idle_costs, share_idle
+from aiplane.core.cost.allocation import (
+    UNALLOCATED,
+    idle_by_team,
+    idle_costs,
+    in_force_throughout,
+    share_idle,
+)
 from aiplane.core.cost.columns import UsageColumns
 from aiplane.core.cost.metering import LineKind, commitments, meter
 from aiplane.core.cost.rollup import rollup
@@ -77,7 +83,7 @@ def test_idle_owned_and_reserved_capacity_and_its_shares() -> None:
     ]
     u = UsageColumns.from_intervals(usage)
     lines = meter(u, JUNE, JUNE + day, commitments(f))
-    idle = {i.pool: i for i in idle_costs(lines, u, f, JUNE, JUNE + day)}
+    idle = {i.pool: i for i in idle_costs(lines, u, in_force_throughout(f), JUNE, JUNE + day)}
 
     owned = idle["onprem/dgx"]
     assert owned.capacity_usd == 2 * 8.0 * 24  # two nodes all day
@@ -95,7 +101,7 @@ def test_idle_owned_and_reserved_capacity_and_its_shares() -> None:
 
     nothing = UsageColumns.from_intervals([])
     no_lines = meter(nothing, JUNE, JUNE + day)
-    unused = idle_costs(no_lines, nothing, f, JUNE, JUNE + day)
+    unused = idle_costs(no_lines, nothing, in_force_throughout(f), JUNE, JUNE + day)
     assert share_idle(unused, no_lines, nothing)["onprem/dgx"] == {UNALLOCATED: 2 * 8.0 * 24}
 
 

@@ -53,6 +53,15 @@ class _Fleets(_Repository):
             applied_at, text = d.fleets[-1]
         return FleetRecord(version=version, document=_thaw(text), applied_at=applied_at)
 
+    def history(self, until: float) -> list[FleetRecord]:
+        with self._locked() as d:
+            stored = list(d.fleets)
+        return [
+            FleetRecord(version=i + 1, document=_thaw(text), applied_at=applied_at)
+            for i, (applied_at, text) in enumerate(stored)
+            if applied_at <= until
+        ]
+
 
 class _Jobs(_Repository):
     def add(self, job: Job, run: Run) -> None:

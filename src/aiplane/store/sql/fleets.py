@@ -31,3 +31,13 @@ class SqlFleetRepository:
         with self._scope() as session:
             row = session.execute(stmt).mappings().first()
         return mappers.fleet_from(row) if row is not None else None
+
+    def history(self, until: float) -> list[FleetRecord]:
+        stmt = (
+            select(_FLEETS)
+            .where(_FLEETS.c.applied_at <= until)
+            .order_by(_FLEETS.c.version.asc())
+        )
+        with self._scope() as session:
+            rows = session.execute(stmt).mappings().all()
+        return [mappers.fleet_from(row) for row in rows]
