@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from aiplane.core.cost.allocation import idle_costs, share_idle
+from aiplane.core.cost.allocation import idle_costs, in_force_throughout, share_idle
 from aiplane.core.cost.columns import UsageColumns
 from aiplane.core.cost.focus import focus_csv
 from aiplane.core.cost.metering import commitments, meter
@@ -134,7 +134,7 @@ def main() -> None:
     steps["rollup_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    idle = idle_costs(lines, usage, f, start, end)
+    idle = idle_costs(lines, usage, in_force_throughout(f), start, end)
     share_idle(idle, lines, usage)
     steps["idle_s"] = time.perf_counter() - t
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Mapping
 from aiplane.core.auth import Action, Caller
 from aiplane.core.budgets import BudgetScope
 from aiplane.core.cost.alerts import AlertStatus, CostAlert
+from aiplane.core.cost.allocation import PoolSpan, pool_spans
 from aiplane.core.cost.anomalies import Anomaly
 from aiplane.core.cost.forecast import Forecast
 from aiplane.core.cost.periods import WEEK_S, month_start
@@ -72,6 +73,11 @@ class CostService:
         costs.check_period(s, e)
         return s, e, now
 
+    def _capacity(self, end: float) -> list[PoolSpan]:
+        """When each pool existed up to ``end``, from the fleet versions applied: idle
+        capacity is counted only then (decision 0030)."""
+        return pool_spans(self._fleets.history(end))
+
     def _sm_activity(self) -> dict[str, float]:
         """Average SM activity (0..1) of the runs the telemetry recorder has seen."""
         usage = self._telemetry.snapshot().usage
@@ -93,7 +99,15 @@ class CostService:
         s, e, now = self._period(start, end)
         fleet = self._fleets.required()
         return costs.report(
-            self._store, fleet, by, s, e, now, share_idle_to_teams=share_idle, teams=teams
+            self._store,
+            fleet,
+            by,
+            s,
+            e,
+            now,
+            share_idle_to_teams=share_idle,
+            teams=teams,
+            capacity=self._capacity(e),
         )
 
     def export(
@@ -110,10 +124,26 @@ class CostService:
         activity = self._sm_activity()
         if export_format is ExportFormat.FOCUS_CSV:
             text = costs.focus_chunks(
-                self._store, fleet, s, e, now, sm_activity=activity, teams=teams
+                self._store,
+                fleet,
+                s,
+                e,
+                now,
+                sm_activity=activity,
+                teams=teams,
+                capacity=self._capacity(e),
             )
             return Export("text/csv; charset=utf-8", "focus.csv", (c.encode() for c in text))
-        table = costs.focus_table(self._store, fleet, s, e, now, sm_activity=activity, teams=teams)
+        table = costs.focus_table(
+            self._store,
+            fleet,
+            s,
+            e,
+            now,
+            sm_activity=activity,
+            teams=teams,
+            capacity=self._capacity(e),
+        )
         buffer = io.BytesIO()
         self._parquet.write(table, buffer)
         return Export(self._parquet.media_type, "focus.parquet", iter([buffer.getvalue()]))

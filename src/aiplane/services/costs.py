@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from aiplane.core.cost.allocation import IdleCost, idle_by_team, idle_costs, share_idle
+from aiplane.core.cost.allocation import (
+    IdleCost,
+    PoolSpan,
+    idle_by_team,
+    idle_costs,
+    in_force_throughout,
+    share_idle,
+)
 from aiplane.core.cost.anomalies import Anomaly, contributors, detect
 from aiplane.core.cost.attempts import attempt_interval
 from aiplane.core.cost.columns import UsageColumns
@@ -158,17 +165,22 @@ def report(
     *,
     share_idle_to_teams: bool = True,
     teams: Collection[str] | None = None,
+    capacity: Sequence[PoolSpan] | None = None,
 ) -> CostReport:
     """Cost by ``by`` for [start, end); idle owned and reserved capacity on its own, and (by
     team) shared to the teams by their use of each pool.
 
     With ``teams`` (a caller who reads only those), only their usage is counted, whatever
     ``by`` groups on, with their shares of idle capacity; the pools' idle totals are left out,
-    since capacity less one's own use would disclose the others'."""
+    since capacity less one's own use would disclose the others'.
+
+    ``capacity`` is when each pool existed (``pool_spans`` of the fleet history); without it,
+    ``fleet`` is taken as in force throughout."""
     check_dimension(by)
     check_period(start, end)
     m = metered(store, fleet, start, end, now)
-    idle = idle_costs(m.lines, m.usage, fleet, m.start, m.end) if m.end > m.start else []
+    spans = in_force_throughout(fleet) if capacity is None else capacity
+    idle = idle_costs(m.lines, m.usage, spans, m.start, m.end) if m.end > m.start else []
     shares = share_idle(idle, m.lines, m.usage)
     lines = m.lines
     if teams is not None:
@@ -183,13 +195,13 @@ def report(
     return CostReport(by, start, end, rows, idle, shares)
 
 
-def _idle_by_month(m: Metered, fleet: Fleet) -> list[tuple[float, float, IdleCost]]:
+def _idle_by_month(m: Metered, spans: Sequence[PoolSpan]) -> list[tuple[float, float, IdleCost]]:
     """Idle cost per pool and billing month, for FOCUS rows that each lie in one month."""
     edges = [m.start, *month_boundaries(m.start, m.end).tolist(), m.end]
     out: list[tuple[float, float, IdleCost]] = []
     for a, b in itertools.pairwise(edges):
         inside = np.flatnonzero((m.lines.start >= a) & (m.lines.start < b))
-        out.extend((a, b, item) for item in idle_costs(m.lines.take(inside), m.usage, fleet, a, b))
+        out.extend((a, b, item) for item in idle_costs(m.lines.take(inside), m.usage, spans, a, b))
     return out
 
 
@@ -203,6 +215,7 @@ def focus_chunks(
     sm_activity: Mapping[str, float] | None = None,
     account: Account | None = None,
     teams: Collection[str] | None = None,
+    capacity: Sequence[PoolSpan] | None = None,
 ) -> Iterator[str]:
     """The FOCUS CSV for [start, end), in chunks of text (of ``teams``' usage only when
     given).
@@ -213,7 +226,8 @@ def focus_chunks(
     check_period(start, end)
     m = metered(store, fleet, start, end, now, teams)
     # The pools' idle capacity is the fleet's, not a team's: left out of a scoped export.
-    idle = _idle_by_month(m, fleet) if m.end > m.start and teams is None else []
+    spans = in_force_throughout(fleet) if capacity is None else capacity
+    idle = _idle_by_month(m, spans) if m.end > m.start and teams is None else []
     return focus_csv(m.lines, m.usage, fleet, idle=idle, account=account, sm_activity=sm_activity)
 
 
@@ -227,12 +241,14 @@ def focus_table(
     sm_activity: Mapping[str, float] | None = None,
     account: Account | None = None,
     teams: Collection[str] | None = None,
+    capacity: Sequence[PoolSpan] | None = None,
 ) -> Table:
     """The FOCUS rows for [start, end) as typed columns, for a file exporter to write."""
     check_period(start, end)
     m = metered(store, fleet, start, end, now, teams)
     # The pools' idle capacity is the fleet's, not a team's: left out of a scoped export.
-    idle = _idle_by_month(m, fleet) if m.end > m.start and teams is None else []
+    spans = in_force_throughout(fleet) if capacity is None else capacity
+    idle = _idle_by_month(m, spans) if m.end > m.start and teams is None else []
     columns = focus_columns(
         m.lines, m.usage, fleet, idle=idle, account=account, sm_activity=sm_activity
     )

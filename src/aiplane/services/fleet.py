@@ -46,6 +46,8 @@ class FleetCache:
         self._checked_at = -float("inf")
         self._invalidations = 0
         self._in_force: tuple[FleetRecord, Fleet] | None = None
+        # Stored versions never change: each is parsed once, for the cost history.
+        self._parsed: dict[int, Fleet] = {}
 
     def invalidate(self) -> None:
         with self._lock:
@@ -71,6 +73,20 @@ class FleetCache:
                 # it must not keep the next callers from reading again.
                 self._checked_at = max(self._checked_at, now)
             return self._in_force
+
+    def history(self, until: float) -> list[tuple[float, Fleet]]:
+        """The fleet versions applied at or before ``until`` as (applied_at, fleet), oldest
+        first: which capacity existed when, for idle cost (decision 0030)."""
+        out = []
+        for stored in self._store.fleets.history(until):
+            with self._lock:
+                fleet = self._parsed.get(stored.version)
+            if fleet is None:
+                fleet = self._documents.read(stored.document, "stored fleet")
+                with self._lock:
+                    self._parsed[stored.version] = fleet
+            out.append((stored.applied_at, fleet))
+        return out
 
     def current(self) -> Fleet | None:
         found = self.in_force()

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aiplane.core.cost.columns import UsageColumns
 from aiplane.core.cost.attempts import commitment_rate
+from aiplane.core.cost.columns import UsageColumns
 from aiplane.core.cost.metering import CostLines, LineKind
 from aiplane.core.cost.periods import month_boundaries, month_start, next_month_start
 from aiplane.core.fleet import Fleet, Pool, PricingModel
@@ -123,7 +123,9 @@ def idle_costs(
         reserved = pool.pricing.model is not PricingModel.OWNED
         if code >= 0:
             pool_gh = float(committed[code] if reserved else used_gh[code])
-            pool_usd = pool_gh * (commitment_rate(pool) or 0.0) if reserved else float(used_usd[code])
+            pool_usd = (
+                pool_gh * (commitment_rate(pool) or 0.0) if reserved else float(used_usd[code])
+            )
         else:
             pool_gh, pool_usd = 0.0, 0.0
         out.append(

@@ -34,9 +34,7 @@ class SqlFleetRepository:
 
     def history(self, until: float) -> list[FleetRecord]:
         stmt = (
-            select(_FLEETS)
-            .where(_FLEETS.c.applied_at <= until)
-            .order_by(_FLEETS.c.version.asc())
+            select(_FLEETS).where(_FLEETS.c.applied_at <= until).order_by(_FLEETS.c.version.asc())
         )
         with self._scope() as session:
             rows = session.execute(stmt).mappings().all()
