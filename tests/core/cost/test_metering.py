@@ -10,11 +10,14 @@ from aiplane.core.cost.allocation import (
     idle_by_team,
     idle_costs,
     in_force_throughout,
+    pool_spans,
     share_idle,
 )
 from aiplane.core.cost.columns import UsageColumns
 from aiplane.core.cost.metering import LineKind, commitments, meter
 from aiplane.core.cost.rollup import rollup
+from aiplane.core.fleet import PricingModel, SiteKind
+from tests import builders as b
 
 from .factories import HOUR, JULY, JUNE, fleet, interval
 
@@ -125,3 +128,24 @@ def test_rollups_by_each_dimension() -> None:
     with pytest.raises(ValueError, match="unknown dimension"):
         rollup(lines, u, "colour")
     assert np.isclose(sum(r.usd for r in rollup(lines, u, "workload")), lines.total_usd)
+
+
+def test_idle_capacity_is_counted_only_while_each_pool_existed_at_its_size_then() -> None:
+    # Applied at 06:00 (owned 2 nodes, reserved); at 12:00 the owned pool grows to 4 nodes and
+    # the reserved pool is removed. Nothing existed before 06:00: no idle cost then.
+    first = fleet()
+    grown = b.pool("onprem", "dgx", nodes=4, usd_per_node_hour=8.0, model=PricingModel.OWNED)
+    second = b.fleet(b.site("onprem", kind=SiteKind.ONPREM, pools=(grown,)))
+    spans = pool_spans([(JUNE + 6 * HOUR, first), (JUNE + 12 * HOUR, second)])
+    nothing = UsageColumns.from_intervals([])
+    no_lines = meter(nothing, JUNE, JUNE + 24 * HOUR)
+
+    idle = {i.pool: i for i in idle_costs(no_lines, nothing, spans, JUNE, JUNE + 24 * HOUR)}
+
+    assert idle["onprem/dgx"].capacity_usd == 2 * 8.0 * 6 + 4 * 8.0 * 12
+    assert idle["onprem/dgx"].capacity_gpu_hours == 16 * 6 + 32 * 12
+    assert idle["cloud/res"].capacity_gpu_hours == pytest.approx(100 * 6 / (30 * 24))
+    # Clipped to the period asked: the morning alone holds six hours of the first version.
+    morning = idle_costs(no_lines, nothing, spans, JUNE, JUNE + 12 * HOUR)
+    assert {i.pool: i.capacity_usd for i in morning}["onprem/dgx"] == 2 * 8.0 * 6
+    assert idle_costs(no_lines, nothing, spans, JUNE, JUNE + 6 * HOUR) == []
