@@ -181,3 +181,21 @@ def test_cli_cost_commands(run_cli: Any, tmp_path: Path) -> None:
     assert "research-hard" in run_cli("budgets").stdout
     assert json.loads(run_cli("forecast", "--json").stdout)[0]["team"] in ("infra", "research")
     assert "no anomalies" in run_cli("anomalies").stdout
+
+
+def test_idle_capacity_in_the_report_and_export_counts_from_when_the_fleet_was_applied(
+    cp: ControlPlane, clock: Clock, api: TestClient, tokens: dict[str, dict[str, str]]
+) -> None:
+    # Decision 0030: a fleet applied ten minutes ago has ten minutes of idle capacity, in the
+    # report and in the FOCUS export alike, not the month so far.
+    clock.fixed = NOW
+    apply_fleet(cp.store, fleet_document(), NOW - 600)
+    viewer = tokens["operator"]
+
+    report = get(api, viewer, "report", by="team")
+    assert [(i["pool"], i["idle_usd"]) for i in report["idle"]] == [("fra/dgx", pytest.approx(8 / 6))]
+    response = api.get("/api/v1/costs/export", headers=viewer)
+    assert response.status_code == 200, response.text
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    idle = [(r["x_pool"], float(r["EffectiveCost"])) for r in rows if r["x_cost_kind"] == "idle"]
+    assert idle == [("fra/dgx", pytest.approx(8 / 6))]
