@@ -193,7 +193,8 @@ def test_idle_capacity_in_the_report_and_export_counts_from_when_the_fleet_was_a
     viewer = tokens["operator"]
 
     report = get(api, viewer, "report", by="team")
-    assert [(i["pool"], i["idle_usd"]) for i in report["idle"]] == [("fra/dgx", pytest.approx(8 / 6))]
+    idle_usd = [(i["pool"], i["idle_usd"]) for i in report["idle"]]
+    assert idle_usd == [("fra/dgx", pytest.approx(8 / 6))]
     response = api.get("/api/v1/costs/export", headers=viewer)
     assert response.status_code == 200, response.text
     rows = list(csv.DictReader(io.StringIO(response.text)))
