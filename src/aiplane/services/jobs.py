@@ -136,12 +136,12 @@ class JobService:
             problems = _fit_problems(fleet, workload)
             if problems:
                 raise SpecError(f"workload {workload.name!r} does not fit the fleet", problems)
+            check_submission(self._store, fleet, workload, now, self._budgets)
             # Work no pool could ever take is refused now rather than left waiting forever
             # (decision 0031); work that fits some pool at its full size waits as before.
             problems = infeasibility(workload, fleet)
             if problems:
                 raise SpecError(f"workload {workload.name!r} can never run on this fleet", problems)
-            check_submission(self._store, fleet, workload, now, self._budgets)
         job_id = new_id("j-", now)
         job = Job(job_id, workload, now, by)
         run = Run(
