@@ -28,6 +28,8 @@ from tests.identities import admin_caller, grant
 from tests.services.cost_fixtures import DAY, JUNE, fleet_document, usage
 
 NOW = JUNE + 10 * DAY
+# The fleet has GPU nodes only: CPU-only work there could never run, so it is refused.
+ONE_GPU = {"resources": {"accelerators": "H100:1"}}
 BUDGETS = [
     {"name": "research-cap", "team": "research", "amount_usd": 5000},
     {"name": "infra-cap", "team": "infra", "amount_usd": 5000},
@@ -36,7 +38,7 @@ BUDGETS = [
 
 
 def spec(team: str, name: str = "w") -> dict[str, Any]:
-    return {"spec": {"name": name, "team": team, "kind": "batch", "run": "true"}}
+    return {"spec": {"name": name, "team": team, "kind": "batch", "run": "true", **ONE_GPU}}
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -325,7 +327,7 @@ def test_a_blocked_submission_names_only_the_budgets_that_bind_it(tmp_path: Path
     cp.store.usage.add(usage("r1", JUNE + DAY, 20))
     cp.store.usage.add(usage("r2", JUNE + 2 * DAY, 10, team="infra", usd_per_hour=8.0))
     alice = grant(cp.services, "alice", teams={"research": "member"})
-    spec = {"name": "w", "team": "research", "kind": "batch", "run": "true"}
+    spec = {"name": "w", "team": "research", "kind": "batch", "run": "true", **ONE_GPU}
     with TestClient(create_app(cp.services)) as api:
         response = api.post("/api/v1/jobs", headers=alice, json={"spec": spec})
     assert response.status_code == 402

@@ -52,6 +52,8 @@ BLOCKING = [
 
 def workload(team: str = "research", project: str | None = None) -> Any:
     doc: dict[str, Any] = {"name": "ft", "team": team, "kind": "finetune", "run": "true"}
+    # One GPU: the fleet has GPU nodes only, and CPU-only work there can never run.
+    doc["resources"] = {"accelerators": "H100:1"}
     if project:
         doc["project"] = project
     return workload_from_document(doc, "w.yaml")

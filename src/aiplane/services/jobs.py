@@ -11,6 +11,7 @@ from aiplane.backends.base import Backends
 from aiplane.core.auth import Action, Caller, Resource
 from aiplane.core.errors import BackendError, NotFoundError, Problem, SpecError
 from aiplane.core.events import Event
+from aiplane.core.feasibility import infeasibility, replica_problems
 from aiplane.core.fleet import Fleet
 from aiplane.core.runs import Job, Run, RunState
 from aiplane.core.workloads import Workload
@@ -120,14 +121,14 @@ class JobService:
         return job
 
     def submit(self, caller: Caller, workload: Workload) -> JobView:
-        """Check the workload against the fleet in force (known team and datasets, a budget
-        that blocks its team or project), queue it (job, run and event in one unit of work)
-        and wake the scheduler. Capacity is the scheduler's business: a submission never
-        waits for it. ``submitted_by`` is the caller's name."""
+        """Check the workload against the fleet in force (known team and datasets, some pool
+        that could ever take it, a budget that blocks its team or project), queue it (job, run
+        and event in one unit of work) and wake the scheduler. Capacity is the scheduler's
+        business: a submission never waits for it. ``submitted_by`` is the caller's name."""
         self._access.check(caller, Action.JOB_SUBMIT, Resource("job", team=workload.team))
         by = caller.name
         now = self._clock()
-        problems = workdir_problems(workload)
+        problems = workdir_problems(workload) + replica_problems(workload)
         if problems:
             raise SpecError(f"workload {workload.name!r} cannot run here", problems)
         fleet = self._fleets.current()
@@ -136,6 +137,11 @@ class JobService:
             if problems:
                 raise SpecError(f"workload {workload.name!r} does not fit the fleet", problems)
             check_submission(self._store, fleet, workload, now, self._budgets)
+            # Work no pool could ever take is refused now rather than left waiting forever
+            # (decision 0031); work that fits some pool at its full size waits as before.
+            problems = infeasibility(workload, fleet)
+            if problems:
+                raise SpecError(f"workload {workload.name!r} can never run on this fleet", problems)
         job_id = new_id("j-", now)
         job = Job(job_id, workload, now, by)
         run = Run(

@@ -1,0 +1,218 @@
+"""Work that can never run, told at submission (decision 0031).
+
+A workload is feasible when at least one pool, at its maximum elastic size and empty, could
+take every replica with one of the workload's accelerator options, under the constraints that
+no load changes (``placement.constraint_violation``: jurisdictions incl. the inputs' data,
+site kinds, sites, spot policy, latency SLOs). Everything else (capacity in use, quota,
+budget, price) is the scheduler's business: such work waits with its specific reason.
+
+When no pool can take it, :func:`infeasibility` returns one located Problem per field that
+stopped the pools, naming why per pool and, as ``allowed``, the nearest offers the fleet has.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from aiplane.core.errors import Problem
+from aiplane.core.fleet import Fleet, Pool, Site
+from aiplane.core.placement import constraint_violation, required_jurisdictions
+from aiplane.core.workloads import AcceleratorOption, Workload
+
+# More replicas than any real gang: refused as a spec error whatever the fleet (issue #10).
+MAX_REPLICAS = 10_000
+# Per-pool reasons shown in one problem's message before "and N more".
+_SHOWN = 8
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class _Stop:
+    """Why one (pool, option) pair can never take the workload, and which field it is about."""
+
+    location: str
+    pool: str
+    reason: str
+
+
+def replica_problems(workload: Workload) -> list[Problem]:
+    """A replica count no fleet is meant for (checked with or without a fleet)."""
+    if workload.replicas > MAX_REPLICAS:
+        return [
+            Problem(
+                "replicas",
+                "more replicas than any gang aiplane places",
+                str(workload.replicas),
+                f"a whole number from 1 to {MAX_REPLICAS}",
+            )
+        ]
+    return []
+
+
+def replicas_per_node(workload: Workload, pool: Pool, option: AcceleratorOption | None) -> int:
+    """How many replicas one empty node of ``pool`` holds at most (an upper bound: it errs
+    towards accepting, so that nothing the scheduler could place is refused)."""
+    shape = pool.node
+    bounds = []
+    if option is not None and option.count > 0:
+        if option.count < 1:
+            # Fractional shares and MIG slices each sit on one GPU.
+            bounds.append(shape.gpus * math.floor(1 / option.count + _EPS))
+        else:
+            bounds.append(math.floor(shape.gpus / option.count + _EPS))
+    if workload.cpus > 0:
+        bounds.append(math.floor(shape.cpus / workload.cpus + _EPS))
+    if workload.memory_gib > 0:
+        bounds.append(math.floor(shape.memory_gib / workload.memory_gib + _EPS))
+    return min(bounds) if bounds else MAX_REPLICAS
+
+
+def _stop(
+    workload: Workload,
+    site: Site,
+    pool: Pool,
+    option: AcceleratorOption | None,
+    jurisdictions: set[str] | None,
+) -> _Stop | None:
+    violation = constraint_violation(workload, site, pool, jurisdictions)
+    if violation is not None:
+        return _Stop("constraints", pool.key, violation)
+    shape = pool.node
+    if option is None:
+        if shape.gpus > 0:
+            return _Stop("resources.accelerators", pool.key, "GPU nodes are kept for GPU work")
+    else:
+        if shape.accelerator != option.name:
+            got = shape.accelerator or "none"
+            return _Stop("resources.accelerators", pool.key, f"{got}, not {option.name}")
+        if option.count > shape.gpus + _EPS:
+            return _Stop(
+                "resources.accelerators",
+                pool.key,
+                f"a replica needs {option.count:g} GPUs; nodes have {shape.gpus}",
+            )
+    if workload.cpus > shape.cpus + _EPS:
+        return _Stop("resources.cpus", pool.key, f"nodes have {shape.cpus:g} CPUs")
+    if workload.memory_gib > shape.memory_gib + _EPS:
+        return _Stop("resources.memory_gib", pool.key, f"nodes have {shape.memory_gib:g} GiB")
+    most = replicas_per_node(workload, pool, option) * pool.nodes_max
+    if workload.replicas > most:
+        return _Stop(
+            "replicas",
+            pool.key,
+            f"at most {most} replicas on its {pool.nodes_max} nodes at full size",
+        )
+    return None
+
+
+def _node_text(pool: Pool) -> str:
+    shape = pool.node
+    gpus = f"{shape.gpus} x {shape.accelerator}, " if shape.accelerator else ""
+    return f"{gpus}{shape.cpus:g} CPUs, {shape.memory_gib:g} GiB at {pool.key}"
+
+
+def _nearest(location: str, workload: Workload, fleet: Fleet) -> str:
+    """The offers nearest to what was asked, for the field ``location``."""
+    pools = list(fleet.pools())
+    if location == "constraints":
+        return "; ".join(
+            f"{p.key} ({s.jurisdiction}, {s.kind}, {p.pricing.model})"
+            for s in fleet.sites
+            for p in s.pools
+        )
+    if location == "replicas":
+        counts = [
+            (replicas_per_node(workload, p, o) * p.nodes_max, p.key, o)
+            for p in pools
+            for o in workload.options()
+            if (o is None or p.node.accelerator == o.name)
+        ]
+        if not counts:
+            return "none"
+        most, key, option = max(counts, key=lambda c: (c[0], c[1]))
+        what = f"{option.count:g} x {option.name}" if option else "CPU-only"
+        return f"at most {most} replicas of {what} (at {key})"
+    if location == "resources.accelerators":
+        largest: dict[str, Pool] = {}
+        for p in pools:
+            name = p.node.accelerator
+            if name is not None and (name not in largest or p.node.gpus > largest[name].node.gpus):
+                largest[name] = p
+        if not largest:
+            return "CPU-only nodes (no GPUs in this fleet)"
+        return "; ".join(
+            f"largest node: {p.node.gpus} x {name} at {p.key}"
+            for name, p in sorted(largest.items())
+        )
+    if not pools:
+        return "no pools"
+    attr = "cpus" if location == "resources.cpus" else "memory_gib"
+    best = max(pools, key=lambda p: (getattr(p.node, attr), p.key))
+    return f"largest node: {_node_text(best)}"
+
+
+def _given(location: str, workload: Workload) -> str:
+    if location == "replicas":
+        return str(workload.replicas)
+    if location == "resources.cpus":
+        return f"{workload.cpus:g}"
+    if location == "resources.memory_gib":
+        return f"{workload.memory_gib:g}"
+    if location == "resources.accelerators":
+        if not workload.accelerators:
+            return "none (CPU-only)"
+        return ", ".join(f"{o.count:g} x {o.name}" for o in workload.accelerators)
+    c = workload.constraints
+    parts = [
+        f"jurisdictions={list(c.jurisdictions)}" if c.jurisdictions else "",
+        f"site_kinds={list(c.site_kinds)}" if c.site_kinds else "",
+        f"sites={list(c.sites)}" if c.sites else "",
+        f"spot={workload.spot}",
+        f"inputs={list(workload.inputs)}" if workload.inputs else "",
+    ]
+    return ", ".join(p for p in parts if p)
+
+
+def _message(stops: Iterable[_Stop]) -> str:
+    lines = sorted({f"{s.pool}: {s.reason}" for s in stops})
+    shown = "; ".join(lines[:_SHOWN])
+    if len(lines) > _SHOWN:
+        shown += f"; and {len(lines) - _SHOWN} more"
+    return f"no pool can ever take it ({shown})"
+
+
+def infeasibility(workload: Workload, fleet: Fleet) -> list[Problem]:
+    """Why no pool of ``fleet`` could ever take ``workload``, or [] when one could.
+
+    A pool whose GPUs are detected by the server and not known yet (``accelerator: auto``)
+    is taken to fit: only the scheduler can tell then."""
+    problems = replica_problems(workload)
+    if problems:
+        return problems
+    jurisdictions = required_jurisdictions(workload, fleet)
+    stops: list[_Stop] = []
+    for site in fleet.sites:
+        for pool in site.pools:
+            if pool.node.auto_detect:
+                return []
+            for option in workload.options():
+                stop = _stop(workload, site, pool, option, jurisdictions)
+                if stop is None:
+                    return []
+                stops.append(stop)
+    if not stops:
+        return []  # no pools at all: nothing to compare with (left to the scheduler)
+    by_location: dict[str, list[_Stop]] = {}
+    for stop in stops:
+        by_location.setdefault(stop.location, []).append(stop)
+    return [
+        Problem(
+            location,
+            _message(located),
+            _given(location, workload),
+            _nearest(location, workload, fleet),
+        )
+        for location, located in by_location.items()
+    ]
