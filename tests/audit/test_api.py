@@ -62,9 +62,19 @@ def test_admin_searches(api: TestClient, headers: dict[str, dict[str, str]]) -> 
     assert [e["seq"] for e in body] == list(range(1, len(body) + 1))
     first = body[0]
     assert set(first) == {
-        "seq", "at", "actor", "action", "resource", "outcome", "team", "detail",
-        "prev_hash", "hash", "key_id", "signature",
-    }  # fmt: skip
+        "seq",
+        "at",
+        "actor",
+        "action",
+        "resource",
+        "outcome",
+        "team",
+        "detail",
+        "prev_hash",
+        "hash",
+        "key_id",
+        "signature",
+    }
     assert first["prev_hash"] == "0" * 64 and first["key_id"].startswith("ed25519:")
     teams = api.get("/api/v1/audit", params={"resource": "team/"}, headers=admin).json()
     assert [(e["resource"], e["team"]) for e in teams] == [("team/vision", "vision")]

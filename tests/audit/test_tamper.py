@@ -138,9 +138,14 @@ def test_an_edited_detail_is_named(log: Tampered) -> None:
 def test_an_edit_rehashed_without_the_key_is_named(log: Tampered) -> None:
     row = log.row(4)
     record = AuditRecord(
-        row["at"], "mallory", row["action"], row["resource"], row["outcome"], row["team"],
+        row["at"],
+        "mallory",
+        row["action"],
+        row["resource"],
+        row["outcome"],
+        row["team"],
         json.loads(row["detail"]),
-    )  # fmt: skip
+    )
     rehashed = chain_hash(4, record, row["prev_hash"])
     log.sql(update(LOG).where(LOG.c.seq == 4).values(actor="mallory", hash=rehashed))
     assert bad(log.verify()) == (4, "its signature is not the control plane's")

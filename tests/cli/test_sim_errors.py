@@ -50,9 +50,16 @@ def no_replay(monkeypatch: pytest.MonkeyPatch) -> list[object]:
         (["--trace", str(TRACE), "--window", "300d:400d"], "no job submitted in the window"),
         (["--trace", str(TRACE), "--min-duration", "1e12"], "no job left to replay"),
     ],
-    ids=["missing trace", "trace is a folder", "reversed window", "empty window",
-         "reversed dates", "window after the trace", "nothing left"],
-)  # fmt: skip
+    ids=[
+        "missing trace",
+        "trace is a folder",
+        "reversed window",
+        "empty window",
+        "reversed dates",
+        "window after the trace",
+        "nothing left",
+    ],
+)
 def test_bad_input_is_refused_before_the_replay(
     args: list[str], message: str, no_replay: list[object]
 ) -> None:

@@ -13,21 +13,38 @@ CASES = [
     # One interval over many buckets: a constant 0.4% load plots flat at 0.004 (it was 3.18
     # in one bucket, then zero, when a float floor put the rest of the interval in one bucket).
     ("one long interval", [0.0, WEEK], [0.4, 0.0], [100.0, 100.0], 800, [0.004] * 800),
-    ("one long interval, odd start", [17.3, 17.3 + WEEK + 0.1, 17.3 + WEEK + 0.2],
-     [0.4, 0.4, 0.0], [100.0, 100.0, 100.0], 800, [0.004] * 800),
-    ("whole interval in one of three buckets", [0.0, 3.0], [2.0, 0.0], [4.0, 4.0], 3,
-     [0.5, 0.5, 0.5]),
+    (
+        "one long interval, odd start",
+        [17.3, 17.3 + WEEK + 0.1, 17.3 + WEEK + 0.2],
+        [0.4, 0.4, 0.0],
+        [100.0, 100.0, 100.0],
+        800,
+        [0.004] * 800,
+    ),
+    (
+        "whole interval in one of three buckets",
+        [0.0, 3.0],
+        [2.0, 0.0],
+        [4.0, 4.0],
+        3,
+        [0.5, 0.5, 0.5],
+    ),
     # Intervals shorter than a bucket: each bucket is their time-weighted share.
-    ("short intervals", [0.0, 1.0, 2.0, 3.0, 4.0], [4.0, 0.0, 2.0, 4.0, 0.0],
-     [4.0, 4.0, 4.0, 4.0, 4.0], 2, [0.5, 0.75]),
+    (
+        "short intervals",
+        [0.0, 1.0, 2.0, 3.0, 4.0],
+        [4.0, 0.0, 2.0, 4.0, 0.0],
+        [4.0, 4.0, 4.0, 4.0, 4.0],
+        2,
+        [0.5, 0.75],
+    ),
     # Capacity that changes inside a bucket: busy GPU-seconds over available GPU-seconds.
     ("capacity changes", [0.0, 1.0, 2.0], [2.0, 2.0, 0.0], [4.0, 2.0, 0.0], 1, [4.0 / 6.0]),
     ("capacity 0", [0.0, 5.0, 10.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], 2, [0.0, 0.0]),
-    ("capacity 0 for part", [0.0, 5.0, 10.0], [0.0, 2.0, 0.0], [0.0, 4.0, 0.0], 2,
-     [0.0, 0.5]),
+    ("capacity 0 for part", [0.0, 5.0, 10.0], [0.0, 2.0, 0.0], [0.0, 4.0, 0.0], 2, [0.0, 0.5]),
     ("empty", [], [], [], 4, []),
     ("one point", [3.0], [1.0], [2.0], 4, [0.5]),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(
