@@ -135,11 +135,14 @@ def verify_chain(
     entries: Iterable[AuditEntry],
     signature_ok: SignatureCheck,
     expected_head: AuditHead | None = None,
+    recorded_head: AuditHead | None = None,
 ) -> Verification:
     """Check ``entries`` (in stored order) from the first; stop at the first bad one.
 
-    ``expected_head`` is a head the log must reach: the one kept beside it, or one recorded
-    elsewhere earlier (a log cut back below it fails, naming the first missing entry)."""
+    ``expected_head`` is a head the log must reach: the one kept beside it (a log cut back
+    below it fails, naming the first missing entry). ``recorded_head`` is one recorded
+    elsewhere earlier: the log must hold it, and reach it."""
+    heads = [h for h in (expected_head, recorded_head) if h is not None]
     prev, head, checked = GENESIS, None, 0
     for entry in entries:
         checked += 1
@@ -153,17 +156,21 @@ def verify_chain(
             return _bad(checked, head, entry.seq, "its content does not match its hash")
         if not signature_ok(entry):
             return _bad(checked, head, entry.seq, "its signature is not the control plane's")
-        recorded = expected_head is not None and entry.seq == expected_head.seq
-        if recorded and entry.hash != expected_head.hash:  # type: ignore[union-attr]
+        if any(h.seq == entry.seq and h.hash != entry.hash for h in heads):
             return _bad(checked, head, entry.seq, "it is not the entry recorded as the head")
         prev, head = entry.hash, AuditHead(entry.seq, entry.hash)
-    if expected_head is not None:
-        reached = head.seq if head is not None else 0
-        if reached < expected_head.seq:
-            return _bad(
-                checked,
-                head,
-                reached + 1,
-                f"the log ends at entry {reached}; it reached {expected_head.seq} before",
-            )
+    reached = head.seq if head is not None else 0
+    if expected_head is not None and reached < expected_head.seq:
+        return _bad(
+            checked,
+            head,
+            reached + 1,
+            f"the log ends at entry {reached}; it reached {expected_head.seq} before",
+        )
+    if recorded_head is not None and reached < recorded_head.seq:
+        problem = (
+            f"the log ends at entry {reached}; it had reached entry {recorded_head.seq} "
+            "when the expected head was recorded"
+        )
+        return _bad(checked, head, reached + 1, problem)
     return Verification(True, checked, head)

@@ -223,38 +223,17 @@ class AuditLog:
         move the head in the transaction that adds the entry, so a concurrent append can make
         neither read a false alarm."""
         before = self._store.audit.head()
-        at_expected: list[AuditEntry] = []
-
-        def watched() -> Iterator[AuditEntry]:
-            for entry in self.all_entries():
-                if expected_head is not None and entry.seq == expected_head.seq:
-                    at_expected.append(entry)
-                yield entry
-
-        result = verify_chain(watched(), self.signature_ok, before)
-        after = self._store.audit.head()
+        result = verify_chain(self.all_entries(), self.signature_ok, before, expected_head)
         reached = result.head.seq if result.head is not None else 0
-        # (first bad seq, why, the last good place before it): the lowest seq wins.
-        found: list[tuple[int, str, AuditHead | None]] = []
-        if not result.ok:
-            assert result.first_bad is not None  # noqa: S101 (a failed check names its entry)
-            found.append((result.first_bad, result.problem or "bad entry", result.head))
-        if expected_head is not None:
-            if at_expected and at_expected[0].hash != expected_head.hash:
-                entry = at_expected[0]
-                good = AuditHead(entry.seq - 1, entry.prev_hash) if entry.seq > 1 else None
-                found.append((entry.seq, "it is not the entry recorded as the head", good))
-            elif result.ok and reached < expected_head.seq:
-                problem = (
-                    f"the log ends at entry {reached}; it had reached entry "
-                    f"{expected_head.seq} when the expected head was recorded"
-                )
-                found.append((reached + 1, problem, result.head))
-        if result.ok:
-            found.extend(self._past_head(reached, after))
-        if not found:
+        # A log sound as far as it goes (intact, or only short of a head) may also go past
+        # the head kept beside it: of the two problems, the lower entry is named.
+        short = not result.ok and result.checked == reached
+        past = self._past_head(reached, self._store.audit.head())
+        if not past or not (result.ok or short):
             return result
-        seq, problem, good = min(found, key=lambda bad: bad[0])
+        ((seq, problem, good),) = past
+        if short and result.first_bad is not None and result.first_bad <= seq:
+            return result
         return Verification(False, result.checked, good, seq, problem)
 
     @staticmethod

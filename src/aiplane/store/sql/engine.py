@@ -72,7 +72,7 @@ def make_engine(url: str | URL) -> Engine:
         # Pre-ping: replicas hold pooled connections across database restarts and failovers.
         return create_engine(parsed, pool_pre_ping=True, json_serializer=_json_serializer)
     raise StoreError(
-        f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: "
+        f"unsupported database URL {masked_url(parsed)!r}: "
         "use sqlite:///path/to/aiplane.db or postgresql://user@host/db"
     )
 
