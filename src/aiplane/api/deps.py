@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from aiplane.core.auth import Caller
 from aiplane.core.errors import NotFoundError
+from aiplane.core.text import storable
 from aiplane.services.container import Services
 
 _bearer = HTTPBearer(auto_error=False, description="An aiplane API token, or an OIDC ID token")
@@ -35,17 +36,13 @@ def authenticated(
     # For the audit of calls that fail further in (see ``errors.install``).
     request.state.caller = caller
     for value in request.path_params.values():
-        if isinstance(value, str) and not _nameable(value):
+        if isinstance(value, str) and not storable(value):
             # No job, token or principal is named with a control character or a lone
             # surrogate (names are checked when made), and PostgreSQL cannot even be asked
             # about one with a NUL: answered as what it is, not found (a failed mutating call
             # is then audited, the value escaped).
             raise NotFoundError(f"no resource is named {value!r}")
     return caller
-
-
-def _nameable(value: str) -> bool:
-    return not any(ord(ch) < 0x20 or 0xD800 <= ord(ch) <= 0xDFFF for ch in value)
 
 
 Authenticated = Annotated[Caller, Depends(authenticated)]

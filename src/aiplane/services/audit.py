@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -26,6 +25,7 @@ from aiplane.core.audit import (
 )
 from aiplane.core.auth import Caller
 from aiplane.core.errors import Problem, SpecError
+from aiplane.core.text import clean
 from aiplane.signing.base import Signer
 from aiplane.store.base import Repositories, Store
 
@@ -37,21 +37,6 @@ SYSTEM = "system"
 _PAGE = 1000
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-
-# What PostgreSQL cannot store in text (NUL), what cannot be encoded at all (a lone surrogate,
-# from a URL's %ED%A0%80 decoded with surrogateescape or a JSON "\ud800"), and the other C0
-# controls, which would let a logged value forge line breaks in what an operator reads.
-_UNSAFE = re.compile("[\x00-\x1f\ud800-\udfff]")
-
-
-def _escape_char(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x20 else f"\\u{code:04x}"
-
-
-def clean(text: str) -> str:
-    """``text`` with NUL, lone surrogates and C0 controls written as ``\\x00``/``\\ud800``."""
-    return _UNSAFE.sub(_escape_char, text)
 
 
 def _cleaned(value: Any) -> Any:
