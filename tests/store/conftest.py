@@ -36,6 +36,7 @@ TABLES = (
     "events",
     "usage_intervals",
     "cost_alerts",
+    "idempotency_keys",
 )
 
 

@@ -13,6 +13,7 @@ from aiplane.core.errors import BackendError, NotFoundError, Problem, SpecError
 from aiplane.core.events import Event
 from aiplane.core.feasibility import infeasibility, replica_problems
 from aiplane.core.fleet import Fleet
+from aiplane.core.idempotency import RequestKey
 from aiplane.core.runs import Job, Run, RunState
 from aiplane.core.workloads import Workload
 from aiplane.services import checkpoints
@@ -21,10 +22,11 @@ from aiplane.services.audit import AuditLog
 from aiplane.services.budgets import BudgetCache, check_submission
 from aiplane.services.events import record
 from aiplane.services.fleet import FleetCache
+from aiplane.services.idempotency import Claim, Idempotency, KeyTakenError, checked
 from aiplane.services.ids import new_id
 from aiplane.services.metering import record_usage
 from aiplane.services.scope import readable_teams
-from aiplane.services.types import Explanation, JobView
+from aiplane.services.types import Explanation, JobView, Submission
 from aiplane.store.base import Repositories, Store
 
 log = logging.getLogger("aiplane.jobs")
@@ -113,6 +115,7 @@ class JobService:
         self._clock = clock
         self._wake = wake
         self._grace_s = cancel_grace_s
+        self._keys = Idempotency(store, clock)
 
     def _job(self, caller: Caller, action: Action, job_id: str) -> Job:
         """The job, once the policy allows ``action`` on it (else a refusal, audited)."""
@@ -120,11 +123,12 @@ class JobService:
         self._access.check(caller, action, Resource("job", job.id, team=job.workload.team))
         return job
 
-    def submit(self, caller: Caller, workload: Workload) -> JobView:
+    def submit(self, caller: Caller, workload: Workload, *, claim: Claim | None = None) -> JobView:
         """Check the workload against the fleet in force (known team and datasets, some pool
         that could ever take it, a budget that blocks its team or project), queue it (job, run
         and event in one unit of work) and wake the scheduler. Capacity is the scheduler's
-        business: a submission never waits for it. ``submitted_by`` is the caller's name."""
+        business: a submission never waits for it. ``submitted_by`` is the caller's name.
+        ``claim`` (from :meth:`submit_with_key`) claims an idempotency key in the same unit."""
         self._access.check(caller, Action.JOB_SUBMIT, Resource("job", team=workload.team))
         by = caller.name
         now = self._clock()
@@ -155,6 +159,9 @@ class JobService:
             now, "job.submitted", f"{workload.name} submitted by {by}", job_id, run.id
         )
         with self._store.unit_of_work() as uow:
+            if claim is not None:
+                # The unit's first write: a claim racing it waits here, before any other.
+                claim(uow, job_id, now)
             uow.jobs.add(job, run)
             uow.events.add(submitted)
             self._audit.record(
@@ -167,6 +174,32 @@ class JobService:
             )
         self._wake()
         return JobView(job, run)
+
+    def submit_with_key(
+        self, caller: Caller, workload: Workload, request: RequestKey
+    ) -> Submission:
+        """:meth:`submit`, at most once per caller and idempotency key (decision 0034): a
+        request the key answers already (same body) gets the job it created, as it is now; a
+        different body with the key is a SpecError (422); a request with the key still being
+        processed, a ConflictError (409). The checks of a new submission are not run again for
+        a replay: the work was accepted once."""
+        self._access.check(caller, Action.JOB_SUBMIT, Resource("job", team=workload.team))
+        with self._keys.in_flight(caller, request):
+            earlier = self._keys.earlier(caller, request, self._clock())
+            if earlier is None:
+                try:
+                    view = self.submit(caller, workload, claim=self._keys.claim(caller, request))
+                except KeyTakenError as taken:
+                    # Another process stored the key first (its unit committed as ours waited).
+                    earlier = checked(taken.record, request)
+                else:
+                    self._keys.purge_due()
+                    return Submission(view, replayed=False)
+        job_id = earlier.job_id
+        return Submission(
+            JobView(self._store.jobs.get(job_id), self._store.jobs.run_for_job(job_id)),
+            replayed=True,
+        )
 
     def listing(
         self,

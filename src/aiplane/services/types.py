@@ -29,6 +29,15 @@ class JobView:
 
 
 @dataclass(frozen=True)
+class Submission:
+    """A submission's answer: the job, and whether it was created by an earlier request with
+    the same idempotency key (a replay) rather than by this one."""
+
+    view: JobView
+    replayed: bool
+
+
+@dataclass(frozen=True)
 class Explanation:
     view: JobView
     decisions: list[Event]

@@ -4,7 +4,7 @@ Every member (memory, SQL on SQLite and PostgreSQL) passes ``tests/store/``.
 
 A :class:`Store` exposes one repository per aggregate (``principals`` with their team
 memberships, ``tokens``, ``audit``, ``fleets``, ``jobs`` with their runs, ``events``, ``usage``,
-``alerts``); on the store itself each call is a transaction
+``alerts``, ``idempotency`` keys of submissions); on the store itself each call is a transaction
 of its own. Writes that belong together go through a unit of work::
 
     with store.unit_of_work() as uow:
@@ -42,6 +42,7 @@ from aiplane.core.auth import Principal, TokenRecord
 from aiplane.core.cost.alerts import AlertStatus, CostAlert
 from aiplane.core.cost.usage import UsageInterval
 from aiplane.core.events import Event
+from aiplane.core.idempotency import IdempotencyRecord
 from aiplane.core.runs import Job, Run, RunState
 
 
@@ -257,6 +258,28 @@ class AlertRepository(Protocol):
         ...
 
 
+class IdempotencyRepository(Protocol):
+    """Idempotency keys of submissions, one per principal and key (decision 0034). A key is
+    claimed in the unit of work that adds its job, so no job is stored without its key and no
+    key without its job."""
+
+    def claim(self, record: IdempotencyRecord, *, expired_before: float) -> IdempotencyRecord:
+        """Store ``record`` unless its principal's key is held already by a record created at
+        or after ``expired_before`` (an older one is replaced); return the record that holds
+        the key: ``record`` itself when it was stored, else the holder. Of claims of one key
+        that race, one wins and the others get the winner (on SQL they wait for its
+        transaction to end)."""
+        ...
+
+    def get(self, principal_id: str, key: str) -> IdempotencyRecord | None:
+        """The record of the principal's key, expired or not."""
+        ...
+
+    def purge(self, before: float) -> int:
+        """Delete the records created before ``before``; returns how many."""
+        ...
+
+
 def conflict_message(
     run: Run, expected_state: RunState, stored_state: RunState | str, stored_revision: int
 ) -> str:
@@ -297,6 +320,9 @@ class Repositories(Protocol):
 
     @property
     def alerts(self) -> AlertRepository: ...
+
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
 
 
 class UnitOfWork(Repositories, Protocol):

@@ -85,3 +85,11 @@ class CheckpointOut(BaseModel):
     attempt: int
     last_checkpoint_at: float | None
     checkpoint_uri: str | None
+
+
+# Submission headers (decision 0034). A client sends IDEMPOTENCY_KEY with a submission, a fresh
+# value per intended job, and the same value again when it retries; the server sets
+# IDEMPOTENT_REPLAYED to "true" on the answer to a retry, which names the job the first
+# request created.
+IDEMPOTENCY_KEY = "Idempotency-Key"
+IDEMPOTENT_REPLAYED = "Idempotent-Replayed"

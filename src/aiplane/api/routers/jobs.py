@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Header, Query, Response, status
 
 from aiplane.api.deps import Authenticated, Svc
 from aiplane.api.errors import AUTHENTICATED, responses
 from aiplane.api.views import event_out, explanation_out, job_out
 from aiplane.core.errors import Problem, SpecError
+from aiplane.core.idempotency import MAX_LENGTH, TTL_S, RequestKey, fingerprint, parse_key
 from aiplane.core.runs import RunState
 from aiplane.specs import workload_from_document
-from aiplane.wire.jobs import EventOut, ExplanationOut, JobOut, JobPage, LogsOut, ReplicaLog
+from aiplane.wire.jobs import (
+    IDEMPOTENCY_KEY,
+    IDEMPOTENT_REPLAYED,
+    EventOut,
+    ExplanationOut,
+    JobOut,
+    JobPage,
+    LogsOut,
+    ReplicaLog,
+)
 from aiplane.wire.specs import SpecBody
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=AUTHENTICATED)
@@ -20,12 +30,51 @@ router = APIRouter(prefix="/jobs", tags=["jobs"], responses=AUTHENTICATED)
 ONE_JOB = responses(404)
 
 
-@router.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=JobOut, responses=responses(402)
+_KEY_DOC = (
+    f"Makes the submission safe to retry (decision 0034): 1 to {MAX_LENGTH} printable ASCII "
+    "characters, a fresh one (a UUID) per intended job, the same one on a retry. A retry with "
+    f"the same body answers 201 with the job the first request created and {IDEMPOTENT_REPLAYED}: "
+    "true; the same key with another body is refused with 422, and while the first request is "
+    f"still being processed with 409. Keys are the caller's own and kept {TTL_S / 3600:.0f} h."
 )
-def submit(body: SpecBody, svc: Svc, caller: Authenticated) -> JobOut:
+_SUBMITTED: dict[int | str, dict[str, Any]] = {
+    201: {
+        "description": "the job, queued (or, for a retry with the same Idempotency-Key, the "
+        "job the first request queued)",
+        "headers": {
+            IDEMPOTENT_REPLAYED: {
+                "description": "true when the answer replays an earlier request's job",
+                "schema": {"type": "string", "enum": ["true"]},
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=JobOut,
+    responses={**responses(402, 409), **_SUBMITTED},
+)
+def submit(
+    body: SpecBody,
+    svc: Svc,
+    caller: Authenticated,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None, Header(alias=IDEMPOTENCY_KEY, description=_KEY_DOC)
+    ] = None,
+) -> JobOut:
+    key = None if idempotency_key is None else parse_key(idempotency_key)
     workload = workload_from_document(body.spec, body.source, body.workdir)
-    return job_out(svc.jobs.submit(caller, workload))
+    if key is None:
+        return job_out(svc.jobs.submit(caller, workload))
+    request = RequestKey(key, fingerprint(body.model_dump(mode="json")))
+    done = svc.jobs.submit_with_key(caller, workload, request)
+    if done.replayed:
+        response.headers[IDEMPOTENT_REPLAYED] = "true"
+    return job_out(done.view)
 
 
 def _states(values: list[str] | None) -> list[RunState] | None:

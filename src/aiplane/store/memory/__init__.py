@@ -24,6 +24,7 @@ from aiplane.core.cost.alerts import AlertStatus, CostAlert, alert_from_dict, al
 from aiplane.core.cost.usage import UsageInterval, usage_from_dict, usage_to_dict
 from aiplane.core.errors import ConflictError, NotFoundError, StoreError
 from aiplane.core.events import Event
+from aiplane.core.idempotency import IdempotencyRecord
 from aiplane.core.runs import Job, Run, RunState
 from aiplane.store.base import FleetRecord, Store, UnitOfWork, conflict_message
 from aiplane.store.memory.data import Data as _Data
@@ -258,6 +259,33 @@ class _Alerts(_Repository):
             self._undo(lambda: d.alerts.__setitem__(alert.key, old))
 
 
+class _Idempotency(_Repository):
+    def claim(self, record: IdempotencyRecord, *, expired_before: float) -> IdempotencyRecord:
+        slot = (record.principal_id, record.key)
+        with self._locked() as d:
+            held = d.idempotency.get(slot)
+            if held is not None and held.created_at >= expired_before:
+                return held
+            d.idempotency[slot] = record
+            if held is None:
+                self._undo(lambda: d.idempotency.pop(slot))
+            else:
+                self._undo(lambda: d.idempotency.__setitem__(slot, held))
+        return record
+
+    def get(self, principal_id: str, key: str) -> IdempotencyRecord | None:
+        with self._locked() as d:
+            return d.idempotency.get((principal_id, key))
+
+    def purge(self, before: float) -> int:
+        with self._locked() as d:
+            old = {s: r for s, r in d.idempotency.items() if r.created_at < before}
+            for slot in old:
+                del d.idempotency[slot]
+            self._undo(lambda: d.idempotency.update(old))
+        return len(old)
+
+
 class _Repositories:
     def __init__(self, data: _Data, journal: _Journal) -> None:
         self.principals = Principals(data, journal)
@@ -268,6 +296,7 @@ class _Repositories:
         self.events = _Events(data, journal)
         self.usage = _Usage(data, journal)
         self.alerts = _Alerts(data, journal)
+        self.idempotency = _Idempotency(data, journal)
 
 
 class MemoryStore(_Repositories):

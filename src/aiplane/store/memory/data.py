@@ -13,6 +13,7 @@ from typing import Any
 from aiplane.core.audit import AuditEntry, AuditHead
 from aiplane.core.auth import Principal, TokenRecord
 from aiplane.core.errors import StoreError
+from aiplane.core.idempotency import IdempotencyRecord
 from aiplane.core.runs import RunState
 
 
@@ -60,6 +61,8 @@ class Data:
     events: list[StoredEvent] = field(default_factory=list)
     usage: dict[tuple[str, int], str] = field(default_factory=dict)  # (run, attempt) -> JSON
     alerts: dict[str, str] = field(default_factory=dict)  # key -> JSON, in insertion order
+    # (principal id, key) -> record; records are immutable values
+    idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)
 
 
 # Undo steps of the unit of work in progress; None for a call on the store itself.

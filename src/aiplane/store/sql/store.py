@@ -22,6 +22,7 @@ from aiplane.store.sql.audit import SqlAuditRepository
 from aiplane.store.sql.engine import WRITE_TRANSACTION, make_engine
 from aiplane.store.sql.events import SqlEventRepository
 from aiplane.store.sql.fleets import SqlFleetRepository
+from aiplane.store.sql.idempotency import SqlIdempotencyRepository
 from aiplane.store.sql.jobs import SqlJobRepository
 from aiplane.store.sql.migrate import upgrade
 from aiplane.store.sql.principals import SqlPrincipalRepository
@@ -44,6 +45,7 @@ class SqlRepositories:
         self.events = SqlEventRepository(scope)
         self.usage = SqlUsageRepository(scope)
         self.alerts = SqlAlertRepository(scope)
+        self.idempotency = SqlIdempotencyRepository(scope)
 
 
 class SqlStore(SqlRepositories):

@@ -284,3 +284,21 @@ class CostAlertRow(Base):
     next_attempt_at: Mapped[float] = mapped_column(Double)
     delivered_at: Mapped[float | None] = mapped_column(Double)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class IdempotencyKeyRow(Base):
+    """A submission's idempotency key (decision 0034): one per principal and key."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        # Serves the purge of keys past their time.
+        Index("ix_idempotency_keys_created_at", "created_at"),
+    )
+
+    principal_id: Mapped[str] = mapped_column(_id(), primary_key=True)
+    # Bytewise like ids: two keys that differ only in case are two keys on every database.
+    key: Mapped[str] = mapped_column(_id(), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String)
+    # No foreign key: the key is claimed before its job is added, in the same unit of work.
+    job_id: Mapped[str] = mapped_column(_id())
+    created_at: Mapped[float] = mapped_column(Double)
