@@ -8,11 +8,13 @@
 
 Responses are the models of :mod:`aiplane.wire`; every failure the server reports is an
 :class:`ApiError` (its HTTP status and the error body), and a server that cannot be reached is
-an :class:`UnreachableError`. The client imports no server code (decision 0016).
+an :class:`UnreachableError`. A submission carries an idempotency key and is retried safely
+(:class:`Retry`). The client imports no server code (decision 0016).
 """
 
 from aiplane.client._client import Client
 from aiplane.client._errors import ApiError, TokenFileError
+from aiplane.client._http import Retry
 from aiplane.discovery import UnreachableError
 
-__all__ = ["ApiError", "Client", "TokenFileError", "UnreachableError"]
+__all__ = ["ApiError", "Client", "Retry", "TokenFileError", "UnreachableError"]

@@ -10,7 +10,7 @@ from aiplane.client._audit import Audit
 from aiplane.client._costs import Costs
 from aiplane.client._errors import TokenFileError
 from aiplane.client._fleet import Fleet
-from aiplane.client._http import Http
+from aiplane.client._http import Http, Retry
 from aiplane.client._jobs import Jobs
 from aiplane.client._teams import Teams
 from aiplane.client._tokens import Tokens
@@ -24,7 +24,8 @@ class Client:
 
     One resource per attribute: ``jobs``, ``fleet``, ``tokens``, ``costs``, ``users``,
     ``teams``. ``transport`` is
-    httpx's: pass ``httpx.MockTransport(handler)`` to test code that uses the client.
+    httpx's: pass ``httpx.MockTransport(handler)`` to test code that uses the client. ``retry``
+    says how a submission, which the server deduplicates by its idempotency key, is retried.
     """
 
     def __init__(
@@ -34,8 +35,9 @@ class Client:
         *,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        retry: Retry | None = None,
     ) -> None:
-        self._http = Http(url, token, timeout, transport)
+        self._http = Http(url, token, timeout, transport, retry)
         self.url = self._http.url
         self.jobs = Jobs(self._http)
         self.fleet = Fleet(self._http)

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -11,9 +14,41 @@ from aiplane.client._errors import ApiError
 from aiplane.discovery import UnreachableError, needs_tls
 from aiplane.wire import API_PREFIX
 from aiplane.wire.errors import ErrorDetail
+from aiplane.wire.jobs import KEY_IN_FLIGHT
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
+
+# Failures after which a request may have reached the server or not: a retry is safe only
+# for a request the server deduplicates (a submission with its Idempotency-Key).
+_TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+# A gateway or a server that could not answer now (the store unavailable: 503).
+_TRANSIENT_STATUSES = frozenset({502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How a request the server deduplicates is retried: up to ``attempts`` tries in all, on
+    a connection error or timeout, a 502, 503 or 504, or a 409 saying the first try is still
+    being processed; before try n+1 it waits ``base_delay_s * 2**(n-1)`` (at most
+    ``max_delay_s``), with up to half of it again as jitter so that clients do not retry in
+    step. ``sleep`` is for tests."""
+
+    attempts: int = 4
+    base_delay_s: float = 0.25
+    max_delay_s: float = 4.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError(f"Retry.attempts must be at least 1, not {self.attempts}")
+        if self.base_delay_s < 0 or self.max_delay_s < 0:
+            raise ValueError("Retry delays must be zero or more seconds")
+
+    def delay(self, attempt: int) -> float:
+        """The wait after failed try ``attempt`` (1 for the first)."""
+        wait = min(self.max_delay_s, self.base_delay_s * 2.0 ** (attempt - 1))
+        return wait * (1 + random.random() / 2)  # noqa: S311 (jitter, not a secret)
 
 
 class Http:
@@ -27,8 +62,10 @@ class Http:
         token: str | None,
         timeout: float,
         transport: httpx.BaseTransport | None,
+        retry: Retry | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        self.retry = retry or Retry()
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(
             base_url=self.url + API_PREFIX,
@@ -45,10 +82,42 @@ class Http:
         path: str,
         params: Mapping[str, Any] | None = None,
         body: Any = None,
+        headers: Mapping[str, str] | None = None,
     ) -> M:
         """One request whose answer is a ``model``."""
-        response = self._send(method, path, params, body)
-        return self._decode(response, lambda: model.model_validate_json(response.content))
+        return self._model(model, self._send(method, path, params, body, headers))
+
+    def call_retrying(
+        self,
+        model: type[M],
+        method: str,
+        path: str,
+        body: Any,
+        headers: Mapping[str, str],
+    ) -> tuple[M, httpx.Response]:
+        """A request the server deduplicates (its ``headers`` carry the idempotency key),
+        sent again as :class:`Retry` says until one try is answered; the answer is a ``model``
+        (returned with the response, whose headers may say it was replayed). The last
+        failure is raised when every try failed."""
+        attempt = 1
+        while True:
+            try:
+                response = self._send(method, path, None, body, headers)
+            except UnreachableError as exc:
+                # Not an address that is wrong or a protocol this client cannot speak.
+                again = isinstance(exc.__cause__, _TRANSIENT_ERRORS)
+                if not again or attempt >= self.retry.attempts:
+                    raise
+            except ApiError as exc:
+                again = exc.status in _TRANSIENT_STATUSES or (
+                    exc.status == 409 and exc.code == KEY_IN_FLIGHT
+                )
+                if not again or attempt >= self.retry.attempts:
+                    raise
+            else:
+                return self._model(model, response), response
+            self.retry.sleep(self.retry.delay(attempt))
+            attempt += 1
 
     def call_list(
         self,
@@ -74,16 +143,24 @@ class Http:
         self._send(method, path, params, body)
 
     def _send(
-        self, method: str, path: str, params: Mapping[str, Any] | None, body: Any
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        body: Any,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         try:
-            response = self._http.request(method, path, params=clean, json=body)
+            response = self._http.request(method, path, params=clean, json=body, headers=headers)
         except httpx.HTTPError as exc:
             raise UnreachableError(f"cannot reach {self.url}: {exc}") from exc
         if response.status_code >= 400:
             raise ApiError.from_response(response)
         return response
+
+    def _model(self, model: type[M], response: httpx.Response) -> M:
+        return self._decode(response, lambda: model.model_validate_json(response.content))
 
     def _decode(self, response: httpx.Response, validate: Callable[[], T]) -> T:
         try:

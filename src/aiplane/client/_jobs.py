@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import builtins
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from aiplane.client._http import Http
 from aiplane.wire.jobs import (
+    IDEMPOTENCY_KEY,
     CheckpointIn,
     CheckpointOut,
     EventOut,
@@ -24,12 +26,27 @@ class Jobs:
         self._http = http
 
     def submit(
-        self, spec: Mapping[str, Any], source: str = "request body", workdir: str | None = None
+        self,
+        spec: Mapping[str, Any],
+        source: str = "request body",
+        workdir: str | None = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> JobOut:
         """Queue a workload document (``workload.yaml``, parsed); ``source`` names it in
-        error messages, ``workdir`` is where its command runs (local execution)."""
+        error messages, ``workdir`` is where its command runs (local execution).
+
+        Safe to retry: the request carries an ``Idempotency-Key`` (``idempotency_key``, else
+        a fresh UUID per call) and is sent again with the same key after a broken connection,
+        a timeout, a 502, 503 or 504 (the client's ``Retry``), so a submission that reached
+        the server before the connection broke is answered with its job, never queued twice.
+        Pass the same ``idempotency_key`` to a later call to make that one a retry too."""
         body = SpecBody(spec=dict(spec), source=source, workdir=workdir)
-        return self._http.call(JobOut, "POST", "/jobs", body=body.model_dump())
+        key = idempotency_key if idempotency_key is not None else str(uuid.uuid4())
+        job, _ = self._http.call_retrying(
+            JobOut, "POST", "/jobs", body.model_dump(), {IDEMPOTENCY_KEY: key}
+        )
+        return job
 
     def list(
         self,

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aiplane.core.errors import Problem, SpecError
+from aiplane.core.errors import ConflictError, Problem, SpecError
 
 HEADER = "Idempotency-Key"
 LOCATION = f"header.{HEADER}"
@@ -26,6 +26,12 @@ MAX_LENGTH = 255
 # purged and then starts afresh (Stripe keeps keys 24 hours).
 TTL_S = 24 * 3600.0
 ALLOWED = f"1 to {MAX_LENGTH} printable ASCII characters (a fresh UUID per request is usual)"
+
+
+class KeyInFlightError(ConflictError):
+    """A request with this key is still being processed (409): retry once it has ended."""
+
+    code = "idempotency_key_in_flight"
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from aiplane.core.auth import Caller
-from aiplane.core.errors import ConflictError, StoreError
-from aiplane.core.idempotency import HEADER, TTL_S, IdempotencyRecord, RequestKey, mismatch
+from aiplane.core.errors import StoreError
+from aiplane.core.idempotency import (
+    HEADER,
+    TTL_S,
+    IdempotencyRecord,
+    KeyInFlightError,
+    RequestKey,
+    mismatch,
+)
 from aiplane.store.base import Repositories, Store
 
 log = logging.getLogger("aiplane.idempotency")
@@ -52,11 +59,12 @@ class Idempotency:
     @contextmanager
     def in_flight(self, caller: Caller, request: RequestKey) -> Iterator[None]:
         """Hold the caller's key while its request is processed; ConflictError (409) when a
-        request with it is being processed already."""
+        request with it is being processed already
+        (a ConflictError, code ``idempotency_key_in_flight``)."""
         slot = (caller.principal.id, request.key)
         with self._lock:
             if slot in self._working:
-                raise ConflictError(
+                raise KeyInFlightError(
                     f"a request with this {HEADER} ({request.key!r}) is still being processed; "
                     "retry it once that one has finished"
                 )

@@ -93,3 +93,5 @@ class CheckpointOut(BaseModel):
 # request created.
 IDEMPOTENCY_KEY = "Idempotency-Key"
 IDEMPOTENT_REPLAYED = "Idempotent-Replayed"
+# The error code of a 409 answered while a request with the same key is still being processed.
+KEY_IN_FLIGHT = "idempotency_key_in_flight"

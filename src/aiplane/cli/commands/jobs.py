@@ -35,15 +35,26 @@ JOB_COLUMNS = ["id", "name", "team", "kind", "state", "where", "ran", "reason"]
 @handled
 def submit(
     file: Annotated[Path, typer.Argument(help="workload.yaml to submit")],
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            "--idempotency-key",
+            help="the submission's Idempotency-Key (default: a fresh UUID); run the command "
+            "again with the same key and it answers with the job the first run queued",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Validate FILE and queue it. Its command runs in FILE's directory."""
+    """Validate FILE and queue it. Its command runs in FILE's directory. A broken connection
+    or an unavailable server is retried with the same Idempotency-Key: never queued twice."""
     from aiplane.specs import read_document, workload_from_document
 
     document = read_document(file)
     workdir = str(file.resolve().parent)
     workload_from_document(document, file.name, workdir)  # every problem, named by file
-    job = connect().jobs.submit(document, source=file.name, workdir=workdir)
+    job = connect().jobs.submit(
+        document, source=file.name, workdir=workdir, idempotency_key=idempotency_key
+    )
     if as_json:
         print_json(job)
         return
