@@ -53,7 +53,8 @@ class IdempotencyRecord:
     created_at: float
 
     def expired(self, now: float) -> bool:
-        return now - self.created_at >= TTL_S
+        """Past its time: older than ``TTL_S`` (a claim at ``now`` may then replace it)."""
+        return now - self.created_at > TTL_S
 
 
 def parse_key(raw: str) -> str:
