@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -47,6 +47,24 @@ class Constraints:
 
 
 @dataclass(frozen=True)
+class ProcessLimits:
+    """Limits on each process of a replica's command (``resources.limits``); None: no limit.
+
+    Per process, as the kernel's rlimits are (decision 0036): ``cpu_seconds`` is CPU time, not
+    wall time; ``memory_bytes`` bounds a process's data (heap and private writable mappings),
+    not its address space; ``processes`` counts every process of the user the command runs as.
+    """
+
+    cpu_seconds: int | None = None
+    memory_bytes: int | None = None
+    open_files: int | None = None
+    processes: int | None = None
+
+    def any(self) -> bool:
+        return any(v is not None for v in astuple(self))
+
+
+@dataclass(frozen=True)
 class Workload:
     name: str
     team: str
@@ -67,6 +85,8 @@ class Workload:
     # Cost allocation: budgets per project, reports by project and model (labels["model"]).
     project: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    # Not part of the placement signature: a limit changes how the command runs, not where.
+    limits: ProcessLimits = field(default_factory=ProcessLimits)
 
     # Everything that decides which (pool, accelerator) pairs can take this workload, whatever
     # its duration: workloads with equal signatures share the scheduler's screening work.

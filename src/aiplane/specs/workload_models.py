@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 from aiplane.core.workloads import PRIORITY_CLASSES
 from aiplane.specs.common import Name, Positive, SpecModel, Text
 from aiplane.specs.shorthand import GRAMMAR
+from aiplane.specs.sizes import BYTES_ALLOWED
 
 PRIORITY_ALLOWED = ", ".join(PRIORITY_CLASSES) + ", or a whole number >= 0"
 SPOT_ALLOWED = "never, allowed, required (true means allowed, false never)"
@@ -39,6 +40,40 @@ LabelValue = Annotated[
 ]
 
 
+# Bounds on ``resources.limits`` (decision 0036): what the kernel's rlimits can be set to.
+# NOFILE above the kernel's nr_open (1048576 by default) is refused by setrlimit, a memory
+# limit below a few MiB stops even the shell from starting.
+CPU_SECONDS_MAX = 10 * 365 * 24 * 3600
+MEMORY_MIN_BYTES = 16 * 1024**2
+MEMORY_MAX_BYTES = 2**60
+OPEN_FILES_MAX = 1024 * 1024
+PROCESSES_MAX = 4 * 1024 * 1024
+
+
+def _whole(low: int, high: int, what: str) -> Any:
+    return Field(None, ge=low, le=high, description=f"{what}: a whole number from {low} to {high}")
+
+
+class LimitsSpec(SpecModel):
+    """Per-process limits on the command (Kubernetes' ``resources.limits`` word, ulimit's
+    meanings); each absent means no limit."""
+
+    cpu_seconds: int | None = _whole(1, CPU_SECONDS_MAX, "CPU time in seconds")
+    memory: int | str | None = Field(None, description=BYTES_ALLOWED)
+    open_files: int | None = _whole(1, OPEN_FILES_MAX, "open file descriptors")
+    processes: int | None = _whole(1, PROCESSES_MAX, "processes of the user it runs as")
+
+    @field_validator("memory", mode="before")
+    @classmethod
+    def _int_or_text(cls, value: Any) -> Any:
+        """One message for the union, not one per member (``memory.int``, ``memory.str``)."""
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ValueError("expected a whole number of bytes or a string such as 8Gi")
+
+
 class ResourcesSpec(SpecModel):
     accelerators: str | list[str] | None = Field(
         None,
@@ -46,6 +81,7 @@ class ResourcesSpec(SpecModel):
     )
     cpus: Positive = 1.0
     memory_gib: Positive = 1.0
+    limits: LimitsSpec = Field(default_factory=LimitsSpec)
 
     @field_validator("accelerators", mode="before")
     @classmethod

@@ -3,14 +3,21 @@
 backend_config:
   serve_host: 10.0.0.7          # where serving replicas listen and are reached (127.0.0.1)
   ports: {min: 20000, max: 20999}   # the ports they get (default: any free port)
+  run_as: {user: train, group: train}   # the user (and group) the commands run as (default:
+                                        # ours); another user than ours needs a root control plane
 """
 
 from __future__ import annotations
 
+import grp
+import os
+import pwd
 from dataclasses import dataclass
 
 from aiplane.backends.base import BackendConfig
 from aiplane.backends.config import ConfigReader
+from aiplane.backends.process.confine import Confinement
+from aiplane.core.workloads import ProcessLimits
 
 DEFAULT_HOST = "127.0.0.1"
 _LOWEST_PORT = 1024  # below it a replica would need root to listen
@@ -21,7 +28,20 @@ SETTINGS = {
     f"at (default {DEFAULT_HOST})",
     "ports": f"{{min, max}}: whole numbers from {_LOWEST_PORT} to {_HIGHEST_PORT}, min <= max "
     "(default: any free port)",
+    "run_as": "{user, group}: an existing user of this machine, and optionally a group (default: "
+    "the user's own group); a user other than the control plane's needs it to run as root",
 }
+
+
+@dataclass(frozen=True)
+class RunAs:
+    """The user the commands run as: names for the supervisor, which looks them up again when
+    it starts, and the ids found when the configuration was checked (for messages and tests)."""
+
+    user: str
+    group: str
+    uid: int
+    gid: int
 
 
 @dataclass(frozen=True)
@@ -29,6 +49,20 @@ class ProcessConfig:
     serve_host: str = DEFAULT_HOST
     # None: the kernel picks a free port; else the first free port in [min, max].
     ports: tuple[int, int] | None = None
+    # None: the commands run as the control plane's user.
+    run_as: RunAs | None = None
+
+    def confinement(self, limits: ProcessLimits) -> Confinement:
+        """What the supervisor applies to a command with ``limits`` in this pool."""
+        run_as = self.run_as
+        return Confinement(
+            limits.cpu_seconds,
+            limits.memory_bytes,
+            limits.open_files,
+            limits.processes,
+            run_as.user if run_as is not None else None,
+            run_as.group if run_as is not None else None,
+        )
 
 
 def read_process_config(backend: str, config: BackendConfig) -> ProcessConfig:
@@ -36,8 +70,59 @@ def read_process_config(backend: str, config: BackendConfig) -> ProcessConfig:
     reader = ConfigReader(backend, config, SETTINGS)
     host = reader.text("serve_host", DEFAULT_HOST)
     ports = _ports(reader)
+    run_as = _run_as(reader)
     reader.done()
-    return ProcessConfig(host, ports)
+    return ProcessConfig(host, ports, run_as)
+
+
+def _run_as(reader: ConfigReader) -> RunAs | None:
+    """``run_as``, checked against this machine's users: it is read when a fleet is applied, so
+    a user that does not exist, or one that this control plane may not become, is refused
+    there rather than at every launch."""
+    raw = reader.mapping("run_as")
+    if raw is None:
+        return None
+    for key, value in raw.items():
+        if key not in ("user", "group"):
+            reader.add(f"run_as.{key}", "unknown setting", value, "user, group")
+    user = raw.get("user")
+    if not isinstance(user, str) or not user:
+        reader.add("run_as.user", "expected a user name", user, "a user of this machine")
+        return None
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        reader.add("run_as.user", "no such user on this machine", user, "a user of this machine")
+        return None
+    group = raw.get("group")
+    if group is None:
+        gid = entry.pw_gid
+        try:
+            group = grp.getgrgid(gid).gr_name
+        except KeyError:
+            group = str(gid)
+    elif not isinstance(group, str) or not group:
+        reader.add("run_as.group", "expected a group name", group, "a group of this machine")
+        return None
+    else:
+        try:
+            gid = grp.getgrnam(group).gr_gid
+        except KeyError:
+            reader.add(
+                "run_as.group", "no such group on this machine", group, "a group of this machine"
+            )
+            return None
+    ours = os.geteuid()
+    if ours != 0 and (entry.pw_uid != ours or gid != os.getegid()):
+        reader.add(
+            "run_as",
+            f"this control plane runs as uid {ours}, not root: it cannot start commands as "
+            "another user or group",
+            dict(raw),
+            "the control plane's own user, or run the control plane as root",
+        )
+        return None
+    return RunAs(user, group, entry.pw_uid, gid)
 
 
 def _ports(reader: ConfigReader) -> tuple[int, int] | None:
