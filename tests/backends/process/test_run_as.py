@@ -24,7 +24,7 @@ from tests.backends.helpers import make_spec, supervisor_record, wait_status, wa
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="running as another user needs root")
 
-TOKEN = "attempt-token-1234"  # noqa: S105 (a test value)
+TOKEN = "attempt-token-1234"
 CREDENTIALS = "admin-credentials-never-shown"
 PROBE = (
     'echo "UID=$(id -u) GID=$(id -g)"; '
@@ -91,7 +91,7 @@ def test_a_user_removed_since_the_fleet_was_applied_fails_the_replica_with_a_rea
     # As if the user had gone: the supervisor looks the name up again and finds nothing.
     assert isinstance(backend, ProcessBackend)
     gone = ProcessConfig(run_as=RunAs("no-such-user-h10", "nogroup", 1, 1))
-    monkeypatch.setattr(backend._launcher, "config", gone)  # noqa: SLF001
+    monkeypatch.setattr(backend._launcher, "config", gone)
     handle = backend.launch(make_spec(command="echo SHOULD-NOT-RUN"))
     report = wait_status(backend, handle, ReplicaStatus.EXITED)
     assert report.exit_code == 127
