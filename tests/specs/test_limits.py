@@ -8,9 +8,9 @@ import pytest
 
 from aiplane.core.codec import workload_from_dict, workload_to_dict
 from aiplane.core.errors import SpecError
+from aiplane.core.sizes import parse_bytes
 from aiplane.core.workloads import ProcessLimits
 from aiplane.specs import workload_from_document
-from aiplane.specs.sizes import parse_bytes
 
 BASE: dict[str, Any] = {"name": "train", "team": "ml", "kind": "batch", "run": "python t.py"}
 

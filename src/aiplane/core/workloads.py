@@ -46,6 +46,16 @@ class Constraints:
     latency_slo_ms: Mapping[str, float] = field(default_factory=dict)
 
 
+# Bounds on each limit (decision 0036): what the kernel's rlimits can be set to. NOFILE above
+# the kernel's nr_open (1048576 by default) is refused by setrlimit, and a memory limit below a
+# few MiB stops even the shell from starting.
+CPU_SECONDS_MAX = 10 * 365 * 24 * 3600
+MEMORY_MIN_BYTES = 16 * 1024**2
+MEMORY_MAX_BYTES = 2**60
+OPEN_FILES_MAX = 1024 * 1024
+PROCESSES_MAX = 4 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class ProcessLimits:
     """Limits on each process of a replica's command (``resources.limits``); None: no limit.
@@ -62,6 +72,22 @@ class ProcessLimits:
 
     def any(self) -> bool:
         return any(v is not None for v in astuple(self))
+
+    def within(self, ceiling: ProcessLimits) -> ProcessLimits:
+        """These limits lowered to ``ceiling`` (a pool's): the lower of each pair, the one
+        that is set when only one is."""
+
+        def lower(mine: int | None, most: int | None) -> int | None:
+            if mine is None or most is None:
+                return most if mine is None else mine
+            return min(mine, most)
+
+        return ProcessLimits(
+            lower(self.cpu_seconds, ceiling.cpu_seconds),
+            lower(self.memory_bytes, ceiling.memory_bytes),
+            lower(self.open_files, ceiling.open_files),
+            lower(self.processes, ceiling.processes),
+        )
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from aiplane.core.sizes import BYTES_ALLOWED, parse_bytes
 from aiplane.core.workloads import (
+    MEMORY_MAX_BYTES,
+    MEMORY_MIN_BYTES,
     PRIORITY_CLASSES,
     AcceleratorOption,
     Constraints,
@@ -26,14 +29,7 @@ from aiplane.core.workloads import (
 from aiplane.specs.errors import Loc, Problems, validate
 from aiplane.specs.loader import read_yaml
 from aiplane.specs.shorthand import ShorthandError, parse_accelerator
-from aiplane.specs.sizes import BYTES_ALLOWED, parse_bytes
-from aiplane.specs.workload_models import (
-    ENV_NAME,
-    MEMORY_MAX_BYTES,
-    MEMORY_MIN_BYTES,
-    LimitsSpec,
-    WorkloadDocument,
-)
+from aiplane.specs.workload_models import ENV_NAME, LimitsSpec, WorkloadDocument
 
 _ENV_NAME = re.compile(ENV_NAME)
 

@@ -10,10 +10,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
-from aiplane.core.workloads import PRIORITY_CLASSES
+from aiplane.core.sizes import BYTES_ALLOWED
+from aiplane.core.workloads import (
+    CPU_SECONDS_MAX,
+    OPEN_FILES_MAX,
+    PRIORITY_CLASSES,
+    PROCESSES_MAX,
+)
 from aiplane.specs.common import Name, Positive, SpecModel, Text
 from aiplane.specs.shorthand import GRAMMAR
-from aiplane.specs.sizes import BYTES_ALLOWED
 
 PRIORITY_ALLOWED = ", ".join(PRIORITY_CLASSES) + ", or a whole number >= 0"
 SPOT_ALLOWED = "never, allowed, required (true means allowed, false never)"
@@ -38,16 +43,6 @@ LabelValue = Annotated[
         max_length=LABEL_VALUE_MAX_CHARS, description=f"at most {LABEL_VALUE_MAX_CHARS} characters"
     ),
 ]
-
-
-# Bounds on ``resources.limits`` (decision 0036): what the kernel's rlimits can be set to.
-# NOFILE above the kernel's nr_open (1048576 by default) is refused by setrlimit, a memory
-# limit below a few MiB stops even the shell from starting.
-CPU_SECONDS_MAX = 10 * 365 * 24 * 3600
-MEMORY_MIN_BYTES = 16 * 1024**2
-MEMORY_MAX_BYTES = 2**60
-OPEN_FILES_MAX = 1024 * 1024
-PROCESSES_MAX = 4 * 1024 * 1024
 
 
 def _whole(low: int, high: int, what: str) -> Any:

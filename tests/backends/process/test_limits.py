@@ -137,3 +137,24 @@ def test_a_sigkill_after_the_cpu_time_is_the_hard_limit_and_other_ends_are_not_l
     assert confine.exit_reason(limited, killed, 0.5) is None  # killed, but not for CPU time
     assert confine.exit_reason(limited, 0, 9.0) is None  # exited by itself
     assert confine.exit_reason(confine.Confinement(), signal.SIGXCPU, 9.0) is None
+
+
+# -- the pool's limits: defaults and ceilings --------------------------------------------------
+
+
+def test_the_pools_limits_are_the_default_and_the_most_a_workload_gets(work_root: Path) -> None:
+    pool = {"limits": {"open_files": 64, "memory": "1Gi"}}
+    backend = build_backend("local", work_root, pool)
+    # None of its own: the pool's. A lower one of its own: that one. A higher one: the pool's.
+    for run_id, own, expected in (
+        ("default", ProcessLimits(), 64),
+        ("lower", ProcessLimits(open_files=32), 32),
+        ("higher", ProcessLimits(open_files=4096), 64),
+    ):
+        handle = backend.launch(make_spec(run_id=run_id, command="sleep 30", limits=own))
+        wait_status(backend, handle, ReplicaStatus.RUNNING)
+        assert _soft_nofile(supervisor_record(handle)["child_pid"]) == expected, run_id
+        backend.cancel(handle, grace_s=0.1)
+        wait_status(backend, handle, ReplicaStatus.EXITED)
+        log = backend.logs(handle)
+        assert f"memory_bytes={2**30} open_files={expected}" in log, log

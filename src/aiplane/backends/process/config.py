@@ -3,6 +3,9 @@
 backend_config:
   serve_host: 10.0.0.7          # where serving replicas listen and are reached (127.0.0.1)
   ports: {min: 20000, max: 20999}   # the ports they get (default: any free port)
+  limits: {cpu_seconds: 86400, memory: 64Gi, open_files: 65536, processes: 4096}
+                                # per process: the default of a workload that sets none, and the
+                                # most one gets (a workload's own lower limits win)
   run_as: {user: train, group: train}   # the user (and group) the commands run as (default:
                                         # ours); another user than ours needs a root control plane
 """
@@ -12,12 +15,20 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiplane.backends.base import BackendConfig
 from aiplane.backends.config import ConfigReader
 from aiplane.backends.process.confine import Confinement
-from aiplane.core.workloads import ProcessLimits
+from aiplane.core.sizes import BYTES_ALLOWED, parse_bytes
+from aiplane.core.workloads import (
+    CPU_SECONDS_MAX,
+    MEMORY_MAX_BYTES,
+    MEMORY_MIN_BYTES,
+    OPEN_FILES_MAX,
+    PROCESSES_MAX,
+    ProcessLimits,
+)
 
 DEFAULT_HOST = "127.0.0.1"
 _LOWEST_PORT = 1024  # below it a replica would need root to listen
@@ -28,6 +39,8 @@ SETTINGS = {
     f"at (default {DEFAULT_HOST})",
     "ports": f"{{min, max}}: whole numbers from {_LOWEST_PORT} to {_HIGHEST_PORT}, min <= max "
     "(default: any free port)",
+    "limits": "{cpu_seconds, memory, open_files, processes}: the most each process of a command "
+    "gets, and its limits when the workload sets none (as in resources.limits)",
     "run_as": "{user, group}: an existing user of this machine, and optionally a group (default: "
     "the user's own group); a user other than the control plane's needs it to run as root",
 }
@@ -51,10 +64,13 @@ class ProcessConfig:
     ports: tuple[int, int] | None = None
     # None: the commands run as the control plane's user.
     run_as: RunAs | None = None
+    # The pool's ceilings, which are also the defaults: none unless configured.
+    limits: ProcessLimits = field(default_factory=ProcessLimits)
 
-    def confinement(self, limits: ProcessLimits) -> Confinement:
-        """What the supervisor applies to a command with ``limits`` in this pool."""
+    def confinement(self, workload: ProcessLimits) -> Confinement:
+        """What the supervisor applies to a command with the ``workload``'s limits here."""
         run_as = self.run_as
+        limits = workload.within(self.limits)
         return Confinement(
             limits.cpu_seconds,
             limits.memory_bytes,
@@ -71,8 +87,44 @@ def read_process_config(backend: str, config: BackendConfig) -> ProcessConfig:
     host = reader.text("serve_host", DEFAULT_HOST)
     ports = _ports(reader)
     run_as = _run_as(reader)
+    limits = _limits(reader)
     reader.done()
-    return ProcessConfig(host, ports, run_as)
+    return ProcessConfig(host, ports, run_as, limits)
+
+
+_LIMIT_RANGES = {
+    "cpu_seconds": (1, CPU_SECONDS_MAX),
+    "open_files": (1, OPEN_FILES_MAX),
+    "processes": (1, PROCESSES_MAX),
+}
+
+
+def _limits(reader: ConfigReader) -> ProcessLimits:
+    raw = reader.mapping("limits")
+    if raw is None:
+        return ProcessLimits()
+    for key, value in raw.items():
+        if key not in (*_LIMIT_RANGES, "memory"):
+            reader.add(
+                f"limits.{key}", "unknown setting", value, ", ".join([*_LIMIT_RANGES, "memory"])
+            )
+    whole = {
+        key: reader.integer(f"limits.{key}", raw[key], low, high) if key in raw else None
+        for key, (low, high) in _LIMIT_RANGES.items()
+    }
+    memory = None
+    if raw.get("memory") is not None:
+        try:
+            memory = parse_bytes(raw["memory"])
+        except ValueError as exc:
+            reader.add("limits.memory", str(exc), raw["memory"], BYTES_ALLOWED)
+        else:
+            if not MEMORY_MIN_BYTES <= memory <= MEMORY_MAX_BYTES:
+                reader.add(
+                    "limits.memory", "out of range", raw["memory"], f"16Mi to {MEMORY_MAX_BYTES}"
+                )
+                memory = None
+    return ProcessLimits(whole["cpu_seconds"], memory, whole["open_files"], whole["processes"])
 
 
 def _run_as(reader: ConfigReader) -> RunAs | None:

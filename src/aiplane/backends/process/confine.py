@@ -64,6 +64,13 @@ class Confinement:
             out += ["--group", self.group]
         return out
 
+    def describe(self) -> str | None:
+        """One line for the output log, so a command's owner sees what it runs under."""
+        parts = [f"{n}={getattr(self, n)}" for n in _LIMIT_OPTIONS if getattr(self, n) is not None]
+        if self.user is not None:
+            parts.append(f"user={self.user}" + (f" group={self.group}" if self.group else ""))
+        return "[aiplane] running the command with " + " ".join(parts) if parts else None
+
     def rlimits(self) -> list[tuple[int, int, int]]:
         """(resource, soft, hard) for each limit that is set."""
         out: list[tuple[int, int, int]] = []

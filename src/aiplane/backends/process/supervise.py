@@ -116,6 +116,9 @@ class _Supervisor:
             )
             self.record_exit(127, None, cancelled=False)
             return
+        described = self.confinement.describe()
+        if described is not None:
+            print(described, file=sys.stderr, flush=True)
         try:
             # fork, not posix_spawn: the limits and the user are set in the child alone.
             pid = os.fork()

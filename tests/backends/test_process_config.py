@@ -1,5 +1,6 @@
-"""A pool's ``run_as`` is checked when the fleet is applied (decision 0036): a user that does
-not exist, or one a control plane that is not root cannot become, is refused with its place."""
+"""A process pool's ``run_as`` and ``limits`` are checked when the fleet is applied (decision
+0036): a user that does not exist, one a control plane that is not root cannot become, or a limit
+the kernel cannot take is refused with its place."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from aiplane.backends.base import BackendConfigError
 from aiplane.backends.process.config import RunAs, read_process_config
 from aiplane.backends.registry import PoolBackends
 from aiplane.core.errors import Problem
+from aiplane.core.workloads import ProcessLimits
 from tests import builders
 
 NOBODY = pwd.getpwnam("nobody")
@@ -68,3 +70,26 @@ def test_fleet_apply_sees_the_problem_in_the_pools_backend_config(tmp_path: Path
     [problem] = PoolBackends(tmp_path).config_problems(pool)
     assert problem.location == "backend_config.run_as.user"
     assert problem.given == "'no-such-user-h10'"
+
+
+def test_pool_limits_are_read_with_memory_in_units() -> None:
+    config = read_process_config("local", {"limits": {"cpu_seconds": 60, "memory": "2Gi"}})
+    assert config.limits == ProcessLimits(cpu_seconds=60, memory_bytes=2 * 2**30)
+
+
+@pytest.mark.parametrize(
+    ("limits", "location", "message"),
+    [
+        ({"memory": "2GB"}, "limits.memory", "unknown unit"),
+        ({"memory": 1.5}, "limits.memory", "expected a whole number of bytes"),
+        ({"memory": "1Ki"}, "limits.memory", "out of range"),
+        ({"open_files": 0}, "limits.open_files", "out of range"),
+        ({"processes": "10"}, "limits.processes", "not a whole number"),
+        ({"wall": 3}, "limits.wall", "unknown setting"),
+    ],
+)
+def test_bad_pool_limits_are_refused_with_their_place(
+    limits: dict[str, Any], location: str, message: str
+) -> None:
+    problems = _problems({"limits": limits})
+    assert any(p.location == location and message in p.message for p in problems), problems

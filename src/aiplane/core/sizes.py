@@ -28,12 +28,12 @@ BYTES_ALLOWED = (
 _AMOUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
 
 
-def parse_bytes(value: int | str) -> int:
+def parse_bytes(value: object) -> int:
     """``value`` in bytes; ValueError saying why it is not an amount of memory."""
-    if isinstance(value, bool):
-        raise ValueError("not an amount of memory")
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
+    if not isinstance(value, str):
+        raise ValueError("expected a whole number of bytes or a string such as 8Gi")
     match = _AMOUNT.match(value)
     if match is None:
         raise ValueError("not an amount of memory")
