@@ -158,3 +158,15 @@ def test_the_pools_limits_are_the_default_and_the_most_a_workload_gets(work_root
         wait_status(backend, handle, ReplicaStatus.EXITED)
         log = backend.logs(handle)
         assert f"memory_bytes={2**30} open_files={expected}" in log, log
+
+
+def test_a_limit_the_kernel_refuses_fails_the_command_naming_the_limit(backend: Backend) -> None:
+    # Above the kernel's nr_open: refused by setrlimit even for root (the spec bounds it).
+    too_many = 2 * 1024 * 1024 * 1024
+    handle = backend.launch(
+        make_spec(command="echo RAN", limits=ProcessLimits(open_files=too_many))
+    )
+    report = wait_status(backend, handle, ReplicaStatus.EXITED)
+    assert report.exit_code == 127
+    log = backend.logs(handle)
+    assert f"cannot set open_files to {too_many}" in log and "RAN" not in log.splitlines(), log

@@ -71,18 +71,19 @@ class Confinement:
             parts.append(f"user={self.user}" + (f" group={self.group}" if self.group else ""))
         return "[aiplane] running the command with " + " ".join(parts) if parts else None
 
-    def rlimits(self) -> list[tuple[int, int, int]]:
-        """(resource, soft, hard) for each limit that is set."""
-        out: list[tuple[int, int, int]] = []
+    def rlimits(self) -> list[tuple[str, int, int, int]]:
+        """(limit, resource, soft, hard) for each limit that is set."""
+        out: list[tuple[str, int, int, int]] = []
         if self.cpu_seconds is not None:
-            out.append((resource.RLIMIT_CPU, self.cpu_seconds, self.cpu_seconds + CPU_KILL_AFTER_S))
-        for res, value in (
-            (resource.RLIMIT_DATA, self.memory_bytes),
-            (resource.RLIMIT_NOFILE, self.open_files),
-            (resource.RLIMIT_NPROC, self.processes),
+            hard = self.cpu_seconds + CPU_KILL_AFTER_S
+            out.append(("cpu_seconds", resource.RLIMIT_CPU, self.cpu_seconds, hard))
+        for name, res, value in (
+            ("memory_bytes", resource.RLIMIT_DATA, self.memory_bytes),
+            ("open_files", resource.RLIMIT_NOFILE, self.open_files),
+            ("processes", resource.RLIMIT_NPROC, self.processes),
         ):
             if value is not None:
-                out.append((res, value, value))
+                out.append((name, res, value, value))
         return out
 
     def identity(self) -> Identity | None:
@@ -135,8 +136,13 @@ def enter(
     taken on, so a user already at its limit fails here with a clear error."""
     if identity is not None:
         env = _through_descriptors(rundir, env)
-    for res, soft, hard in confinement.rlimits():
-        resource.setrlimit(res, (soft, hard))
+    for name, res, soft, hard in confinement.rlimits():
+        try:
+            resource.setrlimit(res, (soft, hard))
+        except (OSError, ValueError) as exc:
+            # Not root, a limit above our own hard limit may not be set: say which one.
+            ours = resource.getrlimit(res)[1]
+            raise OSError(f"cannot set {name} to {soft} (our hard limit: {ours}): {exc}") from exc
     if identity is not None:
         identity.become()
     return env
