@@ -53,7 +53,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     problems = _problems("local", {"serve_host": "a b", "ports": {"max": 1}, "x": 1}, tmp_path)
     assert sorted(p.location for p in problems) == ["ports.max", "ports.min", "serve_host", "x"]
     unknown = next(p for p in problems if p.location == "x")
-    assert unknown.allowed == "serve_host, ports"
+    assert unknown.allowed == "serve_host, ports, limits, run_as"
 
 
 def test_the_fake_checks_its_settings_too() -> None:

@@ -45,7 +45,7 @@ def test_a_config_the_backend_refuses_is_located_in_the_fleet(tmp_path: Path) ->
             "sites[1].pools[0].backend_config.partition",
             f"unknown setting for the {pools[0]['backend']} backend",
             "'gpu'",
-            "serve_host, ports",
+            "serve_host, ports, limits, run_as",
         ),
         Problem(
             "sites[1].pools[0].backend_config.ports",
@@ -56,6 +56,19 @@ def test_a_config_the_backend_refuses_is_located_in_the_fleet(tmp_path: Path) ->
         Problem("sites[3].pools[0].backend", "unknown backend", "'slurm'", "local, emulated"),
     ]
     assert store.fleets.current() is None  # nothing applied
+
+
+def test_a_run_as_user_that_does_not_exist_is_refused_at_apply(tmp_path: Path) -> None:
+    document = _example("fleet-hybrid.yaml")
+    pool = document["sites"][1]["pools"][0]
+    pool["backend_config"] = {"run_as": {"user": "no-such-user-h10"}}
+    store = MemoryStore()
+    with pytest.raises(SpecError) as caught:
+        apply_fleet(store, document, T0, PoolBackends(tmp_path))
+    [problem] = caught.value.problems
+    assert problem.location == "sites[1].pools[0].backend_config.run_as.user"
+    assert problem.message == "no such user on this machine"
+    assert store.fleets.current() is None
 
 
 def test_a_good_config_is_kept_and_reaches_the_backend(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from aiplane.backends.fake import FakeBackend, FakeCluster
 from aiplane.backends.registry import PoolBackends
 from aiplane.core.fleet import Fleet
 from aiplane.core.runs import Placement, Run, RunState
-from aiplane.core.workloads import WorkloadKind
+from aiplane.core.workloads import ProcessLimits, WorkloadKind
 from aiplane.services.execution import Executor
 from aiplane.store.memory import MemoryStore
 from tests import builders
@@ -302,3 +302,11 @@ def test_recovery_adopts_what_still_runs_in_one_batch(plane: Plane, tmp_path: Pa
     assert counts["adopted"] == 1 and plane.state(admitted.id) is RunState.RUNNING
     assert plane.cluster.calls_named("poll") == []
     assert plane.cluster.calls_named("poll_many") == [("poll_many", 2), ("poll_many", 2)]
+
+
+def test_each_replica_is_launched_with_the_workloads_limits(plane: Plane) -> None:
+    limits = ProcessLimits(cpu_seconds=60, memory_bytes=2**30, open_files=256, processes=32)
+    plane.admit(1, limits=limits)
+    assert plane.executor.launch_admitted(T0 + 1) == 1
+    specs = [r.spec for r in plane.cluster.replicas.values()]
+    assert len(specs) == 2 and all(s.limits == limits for s in specs)

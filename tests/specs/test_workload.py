@@ -260,7 +260,7 @@ CASES: list[tuple[str, Callable[[Doc], object], Problem]] = [
             "workload.yaml: resources.cpu",
             "unknown field; did you mean 'cpus'?",
             "'cpu'",
-            "accelerators, cpus, memory_gib",
+            "accelerators, cpus, memory_gib, limits",
         ),
     ),
     (

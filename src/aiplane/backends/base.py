@@ -35,6 +35,7 @@ from typing import Any, Protocol, runtime_checkable
 from aiplane.core.errors import BackendError, Problem
 from aiplane.core.fleet import Pool
 from aiplane.core.runs import Placement
+from aiplane.core.workloads import ProcessLimits
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,9 @@ class LaunchSpec:
     # delivers it as a file the replica alone reads (``AIPLANE_TOKEN_FILE``), never in its
     # environment, which a workload may print. None: no token.
     token: Callable[[], str] | None = field(default=None, compare=False, repr=False)
+    # The workload's ``resources.limits``, applied to each process of the command by backends
+    # that start processes (decision 0036); an engine with its own limits maps them to those.
+    limits: ProcessLimits = field(default_factory=ProcessLimits)
 
 
 class ReplicaStatus(StrEnum):

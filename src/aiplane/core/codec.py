@@ -13,6 +13,7 @@ from aiplane.core.runs import Job, Placement, ReplicaAssignment, Run, RunState
 from aiplane.core.workloads import (
     AcceleratorOption,
     Constraints,
+    ProcessLimits,
     SpotPolicy,
     Workload,
     WorkloadKind,
@@ -48,6 +49,12 @@ def workload_to_dict(w: Workload) -> dict[str, Any]:
         "workdir": w.workdir,
         "project": w.project,
         "labels": dict(w.labels),
+        "limits": {
+            "cpu_seconds": w.limits.cpu_seconds,
+            "memory_bytes": w.limits.memory_bytes,
+            "open_files": w.limits.open_files,
+            "processes": w.limits.processes,
+        },
     }
 
 
@@ -83,6 +90,19 @@ def workload_from_dict(d: Mapping[str, Any]) -> Workload:
         workdir=d.get("workdir"),
         project=d.get("project"),
         labels=dict(d.get("labels") or {}),
+        limits=_limits_from_dict(d.get("limits") or {}),
+    )
+
+
+def _limits_from_dict(d: Mapping[str, Any]) -> ProcessLimits:
+    """Limits as stored; a workload stored before limits existed has none."""
+
+    def whole(key: str) -> int | None:
+        value = d.get(key)
+        return None if value is None else int(value)
+
+    return ProcessLimits(
+        whole("cpu_seconds"), whole("memory_bytes"), whole("open_files"), whole("processes")
     )
 
 

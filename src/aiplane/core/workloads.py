@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -46,6 +46,50 @@ class Constraints:
     latency_slo_ms: Mapping[str, float] = field(default_factory=dict)
 
 
+# Bounds on each limit (decision 0036): what the kernel's rlimits can be set to. NOFILE above
+# the kernel's nr_open (1048576 by default) is refused by setrlimit, and a memory limit below a
+# few MiB stops even the shell from starting.
+CPU_SECONDS_MAX = 10 * 365 * 24 * 3600
+MEMORY_MIN_BYTES = 16 * 1024**2
+MEMORY_MAX_BYTES = 2**60
+OPEN_FILES_MAX = 1024 * 1024
+PROCESSES_MAX = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ProcessLimits:
+    """Limits on each process of a replica's command (``resources.limits``); None: no limit.
+
+    Per process, as the kernel's rlimits are (decision 0036): ``cpu_seconds`` is CPU time, not
+    wall time; ``memory_bytes`` bounds a process's data (heap and private writable mappings),
+    not its address space; ``processes`` counts every process of the user the command runs as.
+    """
+
+    cpu_seconds: int | None = None
+    memory_bytes: int | None = None
+    open_files: int | None = None
+    processes: int | None = None
+
+    def any(self) -> bool:
+        return any(v is not None for v in astuple(self))
+
+    def within(self, ceiling: ProcessLimits) -> ProcessLimits:
+        """These limits lowered to ``ceiling`` (a pool's): the lower of each pair, the one
+        that is set when only one is."""
+
+        def lower(mine: int | None, most: int | None) -> int | None:
+            if mine is None or most is None:
+                return most if mine is None else mine
+            return min(mine, most)
+
+        return ProcessLimits(
+            lower(self.cpu_seconds, ceiling.cpu_seconds),
+            lower(self.memory_bytes, ceiling.memory_bytes),
+            lower(self.open_files, ceiling.open_files),
+            lower(self.processes, ceiling.processes),
+        )
+
+
 @dataclass(frozen=True)
 class Workload:
     name: str
@@ -67,6 +111,8 @@ class Workload:
     # Cost allocation: budgets per project, reports by project and model (labels["model"]).
     project: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    # Not part of the placement signature: a limit changes how the command runs, not where.
+    limits: ProcessLimits = field(default_factory=ProcessLimits)
 
     # Everything that decides which (pool, accelerator) pairs can take this workload, whatever
     # its duration: workloads with equal signatures share the scheduler's screening work.

@@ -167,6 +167,7 @@ class Executor:
                 labels={"workload": workload.name, "team": workload.team},
                 listens=workload.kind is WorkloadKind.SERVE,
                 token=credentials.token if credentials is not None else None,
+                limits=workload.limits,
             )
             for a in placement.assignments
         ]

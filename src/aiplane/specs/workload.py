@@ -14,10 +14,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+from aiplane.core.sizes import BYTES_ALLOWED, parse_bytes
 from aiplane.core.workloads import (
+    MEMORY_MAX_BYTES,
+    MEMORY_MIN_BYTES,
     PRIORITY_CLASSES,
     AcceleratorOption,
     Constraints,
+    ProcessLimits,
     SpotPolicy,
     Workload,
     WorkloadKind,
@@ -25,7 +29,7 @@ from aiplane.core.workloads import (
 from aiplane.specs.errors import Loc, Problems, validate
 from aiplane.specs.loader import read_yaml
 from aiplane.specs.shorthand import ShorthandError, parse_accelerator
-from aiplane.specs.workload_models import ENV_NAME, WorkloadDocument
+from aiplane.specs.workload_models import ENV_NAME, LimitsSpec, WorkloadDocument
 
 _ENV_NAME = re.compile(ENV_NAME)
 
@@ -51,6 +55,7 @@ def workload_from_document(document: Any, source_name: str, workdir: str | None 
     options = parse_accelerators(
         spec.resources.accelerators, ["resources", "accelerators"], problems
     )
+    limits = _limits(spec.resources.limits, ["resources", "limits"], problems)
     if not spec.run.strip():
         problems.add(["run"], "the command is empty", spec.run, "a non-empty shell command")
     for key in spec.env:
@@ -99,7 +104,29 @@ def workload_from_document(document: Any, source_name: str, workdir: str | None 
         workdir=_workdir(spec.workdir, workdir),
         project=spec.project,
         labels=dict(spec.labels),
+        limits=limits,
     )
+
+
+def _limits(spec: LimitsSpec, loc: Loc, problems: Problems) -> ProcessLimits:
+    """The limits in ``spec``, adding a problem for a memory amount that cannot be one."""
+    memory: int | None = None
+    if spec.memory is not None:
+        low, high = MEMORY_MIN_BYTES, MEMORY_MAX_BYTES
+        try:
+            memory = parse_bytes(spec.memory)
+        except ValueError as exc:
+            problems.add([*loc, "memory"], str(exc), spec.memory, BYTES_ALLOWED)
+        else:
+            if not low <= memory <= high:
+                problems.add(
+                    [*loc, "memory"],
+                    "out of range",
+                    spec.memory,
+                    f"from 16Mi ({low} bytes) to {high} bytes",
+                )
+                memory = None
+    return ProcessLimits(spec.cpu_seconds, memory, spec.open_files, spec.processes)
 
 
 def parse_accelerators(

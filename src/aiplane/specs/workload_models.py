@@ -10,7 +10,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
-from aiplane.core.workloads import PRIORITY_CLASSES
+from aiplane.core.sizes import BYTES_ALLOWED
+from aiplane.core.workloads import (
+    CPU_SECONDS_MAX,
+    OPEN_FILES_MAX,
+    PRIORITY_CLASSES,
+    PROCESSES_MAX,
+)
 from aiplane.specs.common import Name, Positive, SpecModel, Text
 from aiplane.specs.shorthand import GRAMMAR
 
@@ -39,6 +45,30 @@ LabelValue = Annotated[
 ]
 
 
+def _whole(low: int, high: int, what: str) -> Any:
+    return Field(None, ge=low, le=high, description=f"{what}: a whole number from {low} to {high}")
+
+
+class LimitsSpec(SpecModel):
+    """Per-process limits on the command (Kubernetes' ``resources.limits`` word, ulimit's
+    meanings); each absent means no limit."""
+
+    cpu_seconds: int | None = _whole(1, CPU_SECONDS_MAX, "CPU time in seconds")
+    memory: int | str | None = Field(None, description=BYTES_ALLOWED)
+    open_files: int | None = _whole(1, OPEN_FILES_MAX, "open file descriptors")
+    processes: int | None = _whole(1, PROCESSES_MAX, "processes of the user it runs as")
+
+    @field_validator("memory", mode="before")
+    @classmethod
+    def _int_or_text(cls, value: Any) -> Any:
+        """One message for the union, not one per member (``memory.int``, ``memory.str``)."""
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ValueError("expected a whole number of bytes or a string such as 8Gi")
+
+
 class ResourcesSpec(SpecModel):
     accelerators: str | list[str] | None = Field(
         None,
@@ -46,6 +76,7 @@ class ResourcesSpec(SpecModel):
     )
     cpus: Positive = 1.0
     memory_gib: Positive = 1.0
+    limits: LimitsSpec = Field(default_factory=LimitsSpec)
 
     @field_validator("accelerators", mode="before")
     @classmethod

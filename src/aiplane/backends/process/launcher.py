@@ -139,6 +139,7 @@ class ProcessLauncher:
         argv = [
             *(sys.executable, "-P", "-m", "aiplane.backends.process.supervise"),
             *("--dir", str(rundir), "--env-file", str(rundir / runfiles.ENV)),
+            *self.config.confinement(spec.limits).argv(),
         ]
         try:
             # Not followed if a link holds its name (see outputlog): nothing is appended then.
@@ -279,6 +280,8 @@ class ProcessLauncher:
             detail = f"killed by signal {_signal_name(int(signum))}"
         else:
             detail = f"exited with code {code}"
+        if record.get("reason"):
+            detail = f"{detail}: {record['reason']}"
         if record.get("cancelled"):
             detail = f"cancelled; {detail}"
         return ReplicaReport(ReplicaStatus.EXITED, exit_code=code, detail=detail)

@@ -14,7 +14,12 @@ group after the grace period (``cancel.json``'s ``grace_s`` when present, else `
 When the command's main process exits, whatever it left running in its group is stopped the same
 way before ``exit.json`` is written, so an exit record means the whole group is gone.
 
-This module imports only the standard library and two tiny siblings: it starts per replica.
+Limits and identity (``confine.py``): the workload's resource limits and the pool's ``run_as``
+user are applied in the child between fork and exec, so they hold for the command and not for
+the supervisor, which stays able to record the exit. A command that a limit ended says so in
+``exit.json`` (``reason``).
+
+This module imports only the standard library and three tiny siblings: it starts per replica.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from aiplane.backends.process import procfs, runfiles
+from aiplane.backends.process import confine, procfs, runfiles
 
 DEFAULT_GRACE_S = 5.0
 _PR_SET_CHILD_SUBREAPER = 36
@@ -39,10 +44,17 @@ _AFTER_KILL_WAIT_S = 5.0
 
 
 class _Supervisor:
-    def __init__(self, rundir: Path, grace_s: float, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        rundir: Path,
+        grace_s: float,
+        env: dict[str, str],
+        confinement: confine.Confinement | None = None,
+    ) -> None:
         self.rundir = rundir
         self.default_grace_s = grace_s
         self.env = env
+        self.confinement = confinement or confine.Confinement()
         self.child_pid: int | None = None
         self.cancelled = False
         self.term_sent = False
@@ -93,18 +105,32 @@ class _Supervisor:
             self.record_exit(128 + signal.SIGTERM, signal.SIGTERM, cancelled=True)
             return
         try:
-            pid = os.posix_spawn(
-                "/bin/sh",
-                ["/bin/sh", "-c", command],
-                self.env,
-                setpgroup=0,  # its own process group, with pgid == pid
-                # Python ignores SIGPIPE and SIGXFSZ; the command must get the defaults back.
-                setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+            identity = self.confinement.identity()
+            if identity is not None:
+                identity.hand_over(self.rundir, self.env)
+        except (KeyError, OSError) as exc:
+            print(
+                f"[aiplane] cannot run the command as {self.confinement.user}: {exc}",
+                file=sys.stderr,
+                flush=True,
             )
+            self.record_exit(127, None, cancelled=False)
+            return
+        described = self.confinement.describe()
+        if described is not None:
+            print(described, file=sys.stderr, flush=True)
+        try:
+            # fork, not posix_spawn: the limits and the user are set in the child alone.
+            pid = os.fork()
         except OSError as exc:
             print(f"[aiplane] could not start /bin/sh: {exc}", file=sys.stderr, flush=True)
             self.record_exit(127, None, cancelled=False)
             return
+        if pid == 0:
+            self._exec_child(command, identity)
+        # Also here, against the race with a signal to the group before the child set it.
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)
         self.child_pid = pid
         runfiles.write_json(
             self.rundir / runfiles.SUPERVISOR,
@@ -122,7 +148,7 @@ class _Supervisor:
         if self.cancelled or (self.rundir / runfiles.CANCEL).exists():
             self.cancelled = True
             self.terminate()
-        status = self._wait_for(pid)
+        status, cpu_s = self._wait_for(pid)
         # A cancel that arrives while leftovers are being stopped did not end the command.
         cancelled = self.cancelled
         self._drain_group(pid)
@@ -131,17 +157,44 @@ class _Supervisor:
         # init, which in many containers never reaps them.
         _reap_nohang()
         code = os.waitstatus_to_exitcode(status)
+        reason = confine.exit_reason(self.confinement, status, cpu_s)
         if code < 0:
-            self.record_exit(128 - code, -code, cancelled=cancelled)
+            self.record_exit(128 - code, -code, cancelled=cancelled, reason=reason)
         else:
-            self.record_exit(code, None, cancelled=cancelled)
+            self.record_exit(code, None, cancelled=cancelled, reason=reason)
 
-    def _wait_for(self, pid: int) -> int:
-        """Wait for ``pid``, reaping any orphaned descendant that is reparented to us meanwhile."""
+    def _exec_child(self, command: str, identity: confine.Identity | None) -> None:
+        """In the forked child: its own group, default signals, the confinement, then the
+        shell. Never returns: a failure is reported on stderr (the output log) as exit 127."""
+        try:
+            os.setpgid(0, 0)  # its own process group, with pgid == pid
+            # Ours are Python handlers; Python ignores SIGPIPE and SIGXFSZ: all back to the
+            # defaults for the command.
+            for signum in (
+                signal.SIGTERM,
+                signal.SIGINT,
+                signal.SIGHUP,
+                signal.SIGALRM,
+                signal.SIGPIPE,
+                signal.SIGXFSZ,
+            ):
+                signal.signal(signum, signal.SIG_DFL)
+            env = confine.enter(self.confinement, identity, self.rundir, self.env)
+            os.execve("/bin/sh", ["/bin/sh", "-c", command], env)  # noqa: S606 (it is the shell)
+        except BaseException as exc:  # noqa: BLE001 (whatever it is, the child must not return)
+            with contextlib.suppress(OSError):
+                os.write(2, f"[aiplane] could not start the command: {exc}\n".encode())
+        finally:
+            os._exit(127)
+
+    def _wait_for(self, pid: int) -> tuple[int, float]:
+        """Wait for ``pid``, reaping any orphaned descendant that is reparented to us meanwhile;
+        its status, and the CPU seconds it and the descendants it waited for used."""
         while True:
-            wpid, status = os.waitpid(-1, 0)  # PEP 475: retried after our signal handlers run
+            # PEP 475: retried after our signal handlers run.
+            wpid, status, usage = os.wait4(-1, 0)
             if wpid == pid:
-                return status
+                return status, usage.ru_utime + usage.ru_stime
 
     def _drain_group(self, pgid: int) -> None:
         """Stop whatever the command left running in its group (background jobs, workers)."""
@@ -164,7 +217,9 @@ class _Supervisor:
                     deadline = now
             time.sleep(_POLL_S)
 
-    def record_exit(self, exit_code: int, signum: int | None, *, cancelled: bool) -> None:
+    def record_exit(
+        self, exit_code: int, signum: int | None, *, cancelled: bool, reason: str | None = None
+    ) -> None:
         # Nothing of the command is left to use its token: it goes before the exit is known.
         with contextlib.suppress(FileNotFoundError):
             (self.rundir / runfiles.TOKEN).unlink()
@@ -175,6 +230,7 @@ class _Supervisor:
                 "signal": signum,
                 "finished_at": time.time(),
                 "cancelled": cancelled,
+                **({"reason": reason} if reason else {}),
             },
         )
 
@@ -217,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", required=True, type=Path, help="the replica's run directory")
     parser.add_argument("--grace", type=float, default=DEFAULT_GRACE_S, help="seconds")
     parser.add_argument("--env-file", type=Path, help="the command's environment (JSON)")
+    for name in ("cpu-seconds", "memory-bytes", "open-files", "processes"):
+        parser.add_argument(f"--{name}", type=int, help="a limit on each process of the command")
+    parser.add_argument("--user", help="the user the command runs as (default: ours)")
+    parser.add_argument("--group", help="the group it runs as (default: the user's)")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then a shell command")
     args = parser.parse_args(argv)
     words: list[str] = args.command
@@ -225,7 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     if not words:
         parser.error("no command given after --")
     env = _command_env(args.env_file)
-    supervisor = _Supervisor(args.dir.resolve(), args.grace, env or {})
+    confinement = confine.Confinement(
+        args.cpu_seconds, args.memory_bytes, args.open_files, args.processes, args.user, args.group
+    )
+    supervisor = _Supervisor(args.dir.resolve(), args.grace, env or {}, confinement)
     if env is None:
         # Fail closed: without its environment the command would e.g. lose the empty
         # CUDA_VISIBLE_DEVICES that keeps a CPU job off the GPUs.
