@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 import pytest
 
 from aiplane.core.fleet import Team
-from aiplane.core.scheduling.decisions import Decision, Preempt, Wait
+from aiplane.core.scheduling.decisions import Decision, Place, Preempt, Wait
 from aiplane.core.scheduling.engine import Engine
 from aiplane.core.scheduling.inputs import Progress, pending_input
+from aiplane.core.scheduling.reclaim import Reclaimed
 from aiplane.core.scheduling.snapshot import SchedulerSettings
 from aiplane.core.scheduling.state import Effects, SchedulerState, apply_decisions
 from aiplane.core.workloads import Workload
@@ -111,3 +112,115 @@ def test_without_the_window_the_old_thrash_comes_back() -> None:
     # A window of zero is the old behaviour: the setting, not chance, is what stops the thrash.
     trace = drive(40.0, SchedulerSettings(reclaim_min_runtime_s=0.0))
     assert len(trace.reclaims) == 7
+
+
+# -- the mark in the scheduler state ------------------------------------------------------------
+
+
+def _reclaimed_state() -> SchedulerState:
+    """b1 borrowed a's quota and was reclaimed by a1 at t = 10."""
+    state = SchedulerState(FLEET)
+    state.put_pending(pending_input("b1", "jb1", LONG, 0.0, 1, Progress()))
+    apply_decisions(state, Engine().decide(state.snapshot(0.0)), Effects(), 0.0)
+    w = workload("a1", team="a")
+    state.put_pending(pending_input("a1", "ja1", w, 10.0, 1, Progress()))
+    decisions = Engine().decide(state.snapshot(10.0))
+    [preempt] = [d for d in decisions if isinstance(d, Preempt)]
+    assert (preempt.run_id, preempt.reclaimed_by) == ("b1", "a")
+    apply_decisions(state, decisions, Effects(), 10.0)
+    return state
+
+
+MARK = Reclaimed(10.0, "a", "s1/p1", H100)
+
+
+def test_the_mark_outlives_a_fresh_read_of_the_run_and_a_rebuilt_state() -> None:
+    state = _reclaimed_state()
+    assert state.pending["b1"].reclaimed == MARK
+    # The live plane puts the run in again as the store has it, which knows no reclaims.
+    state.put_pending(pending_input("b1", "jb1", LONG, 0.0, 2, Progress()))
+    assert state.pending["b1"].reclaimed == MARK
+    rebuilt = SchedulerState(FLEET, state.check, state.reclaimed)
+    rebuilt.put_pending(pending_input("b1", "jb1", LONG, 0.0, 2, Progress()))
+    assert rebuilt.pending["b1"].reclaimed == MARK
+
+
+def test_the_mark_is_forgotten_when_the_run_leaves_or_the_hold_ends() -> None:
+    state = _reclaimed_state()
+    state.snapshot(10.0 + 299.0)
+    assert "b1" in state.reclaimed
+    state.snapshot(10.0 + 300.0)
+    assert "b1" not in state.reclaimed
+    state = _reclaimed_state()
+    state.drop("b1")  # cancelled
+    assert state.reclaimed == {}
+
+
+def test_a_priority_preemption_leaves_no_mark() -> None:
+    state = SchedulerState(fleet(site(pools=(pool(nodes=1),))))
+    low = workload("low", priority=100)
+    state.put_pending(pending_input("low", "jlow", low, 0.0, 1, Progress()))
+    apply_decisions(state, Engine().decide(state.snapshot(0.0)), Effects(), 0.0)
+    state.put_pending(pending_input("high", "jhigh", workload("high"), 5.0, 1, Progress()))
+    decisions = Engine().decide(state.snapshot(5.0))
+    [preempt] = [d for d in decisions if isinstance(d, Preempt)]
+    assert preempt.reclaimed_by is None and "priority 500 over 100" in preempt.reason
+    apply_decisions(state, decisions, Effects(), 5.0)
+    assert state.pending["low"].reclaimed is None and state.reclaimed == {}
+
+
+# -- what the hold allows -----------------------------------------------------------------------
+
+A100 = "A100-80GB"
+TWO_TYPES = fleet(
+    site(pools=(pool(nodes=2), pool(name="p2", accelerator=A100, nodes=1))),
+    teams=(
+        Team("a", cohort="ml", quota={H100: 8, A100: 8}),
+        Team("b", cohort="ml", quota={H100: 8}),
+    ),
+)
+
+
+def _held(w: Workload, now: float = 100.0) -> list[Decision]:
+    """``w`` of team b, reclaimed at t = 10 from H100 quota, alone in the queue of TWO_TYPES."""
+    state = SchedulerState(TWO_TYPES)
+    state.put_pending(pending_input("b2", "jb2", w, 0.0, 2, Progress()))
+    state.reclaimed["b2"] = MARK
+    state.put_pending(pending_input("b2", "jb2", w, 0.0, 2, Progress()))
+    return Engine().decide(state.snapshot(now))
+
+
+def test_a_held_run_may_use_its_own_teams_nominal_quota() -> None:
+    decisions = _held(workload("b2", team="b", gpus=8))
+    assert [type(d) for d in decisions] == [Place]  # b's nominal 8: no borrowing
+
+
+def test_a_held_run_may_not_make_its_team_borrow_the_reclaimed_type() -> None:
+    [wait] = _held(workload("b2", team="b", gpus=8, replicas=2))  # 16 on a nominal 8
+    assert isinstance(wait, Wait) and "being reclaimed by team a" in wait.reason
+    [place] = _held(workload("b2", team="b", gpus=8, replicas=2), now=10.0 + 300)
+    assert isinstance(place, Place)
+
+
+def test_a_held_run_may_borrow_another_type() -> None:
+    w = workload("b2", team="b", accelerator=A100)  # b has no A100 quota: it borrows a's
+    [place] = _held(w)
+    assert isinstance(place, Place) and place.placement.accelerator == A100
+
+
+def test_the_setting_is_checked() -> None:
+    for bad in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="reclaim_min_runtime_s"):
+            SchedulerSettings(reclaim_min_runtime_s=bad)
+
+
+def test_a_held_run_does_not_hold_back_its_teams_other_work() -> None:
+    # Both ask for the same 16 H100 (8 borrowed); the engine's memo of hopeless requests
+    # must not carry b2's hold over to b3.
+    w = workload("b", team="b", gpus=8, replicas=2)
+    state = SchedulerState(TWO_TYPES)
+    state.reclaimed["b2"] = MARK
+    state.put_pending(pending_input("b2", "jb2", w, 0.0, 2, Progress()))
+    state.put_pending(pending_input("b3", "jb3", w, 1.0, 1, Progress()))
+    decisions = Engine().decide(state.snapshot(100.0))
+    assert {type(d): d.run_id for d in decisions} == {Wait: "b2", Place: "b3"}

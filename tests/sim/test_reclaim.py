@@ -8,11 +8,15 @@ runtime, instead of going back on it between a's jobs to be reclaimed by the nex
 
 from __future__ import annotations
 
+import pytest
+
+from aiplane.core.errors import SpecError
 from aiplane.core.fleet import PricingModel, Team
 from aiplane.core.scheduling.engine import Engine
 from aiplane.core.scheduling.snapshot import SchedulerSettings
 from aiplane.sim.driver import SimOptions, SimResult
 from aiplane.sim.jobs import TraceJob
+from aiplane.sim.policies import parse_settings
 from tests.builders import fleet, pool, site
 from tests.sim.helpers import prepared, simulate
 
@@ -45,3 +49,13 @@ def test_the_borrower_is_reclaimed_once_and_the_lender_never_waits() -> None:
 def test_a_zero_window_replays_the_thrash() -> None:
     result = replay(SchedulerSettings(reclaim_min_runtime_s=0.0))
     assert {r.id: r for r in result.records}["long"].preemptions == 7
+
+
+@pytest.mark.parametrize("text", ["-1", "inf", "nan"])
+def test_the_window_setting_is_checked_and_named(text: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_settings([f"reclaim_min_runtime_s={text}"])
+    [problem] = caught.value.problems
+    assert "reclaim_min_runtime_s" in problem.render()
+    assert "a finite number of seconds >= 0" in problem.render()
+    assert parse_settings(["reclaim_min_runtime_s=60"]).reclaim_min_runtime_s == 60.0
