@@ -185,7 +185,7 @@ class _Cycle:
         screen_key = _screen_key(w, ctx)
         # Within a cycle capacity only shrinks and quota use only grows (until a preemption,
         # which clears this memo), so a request that was hopeless stays hopeless.
-        held = self._held(p)
+        held = None if p.reclaimed is None else self._held(p)  # (the common case, inline)
         hopeless_key = (screen_key, w.replicas, w.team, held)
         known = self.hopeless.get(hopeless_key)
         if known is not None:
@@ -244,7 +244,7 @@ class _Cycle:
         from borrowed quota may not make its team borrow that type again (``reclaim``)."""
         team = p.workload.team
         verdict = self.ledger.check(team, acc, gpus)
-        if not verdict.ok or verdict.borrowing <= _EPS:
+        if p.reclaimed is None or not verdict.ok or verdict.borrowing <= _EPS:
             return verdict
         mark = self._held(p)
         if mark is None or mark.accelerator != acc:
@@ -268,7 +268,8 @@ class _Cycle:
     def _consider(self, p: PendingRun) -> None:
         found = self._offers(p)
         if isinstance(found, str):
-            self.decisions.append(Wait(p.run_id, found, self._held_brief(p)))
+            brief = _BRIEF if p.reclaimed is None else self._held_brief(p)
+            self.decisions.append(Wait(p.run_id, found, brief))
             return
         offers, rejections = found
         w = p.workload
