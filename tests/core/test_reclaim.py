@@ -222,5 +222,6 @@ def test_a_held_run_does_not_hold_back_its_teams_other_work() -> None:
     state.reclaimed["b2"] = MARK
     state.put_pending(pending_input("b2", "jb2", w, 0.0, 2, Progress()))
     state.put_pending(pending_input("b3", "jb3", w, 1.0, 1, Progress()))
-    decisions = Engine().decide(state.snapshot(100.0))
-    assert {type(d): d.run_id for d in decisions} == {Wait: "b2", Place: "b3"}
+    [wait, place] = Engine().decide(state.snapshot(100.0))
+    assert isinstance(wait, Wait) and wait.run_id == "b2"
+    assert isinstance(place, Place) and place.run_id == "b3"
