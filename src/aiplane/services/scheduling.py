@@ -116,8 +116,9 @@ class LiveState:
                 limit *= 2
 
     def load(self, store: Store, fleet: Fleet, now: float) -> None:
-        """Rebuild from the store: the active and the pending runs, page by page."""
-        self.state = SchedulerState(fleet, self.state.check)
+        """Rebuild from the store: the active and the pending runs, page by page. The reclaim
+        marks are the scheduler's own (the store has none): the new state keeps them."""
+        self.state = SchedulerState(fleet, self.state.check, self.state.reclaimed)
         self.fleet = fleet
         self._loaded_at = self._read_at = now
         self.full_loads += 1

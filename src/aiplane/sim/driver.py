@@ -144,6 +144,9 @@ class Simulator:
                         next_cycle = t
                     elif opts.tick_s > 0 and self.pending:
                         next_cycle = t + opts.tick_s
+                    hold_end = self._hold_end(t)
+                    if hold_end is not None:
+                        next_cycle = hold_end if next_cycle is None else min(next_cycle, hold_end)
             self.series.record(
                 t, self.nodes.busy_gpus, self.nodes.up_gpus, len(self.pending), len(self.running)
             )
@@ -199,6 +202,18 @@ class Simulator:
             return True
         self._follow_ups = 0
         return False
+
+    def _hold_end(self, now: float) -> float | None:
+        """When the first reclaim hold still on a queued run ends (``core.scheduling.reclaim``):
+        a cycle is due then, as the live loop's tick would find it, even if nothing else
+        happens (otherwise a held run with no later event would wait for ever)."""
+        window = self.options.settings.reclaim_min_runtime_s
+        ends = [
+            m.until(window)
+            for run_id, m in self.state.reclaimed.items()
+            if run_id in self.pending and m.until(window) > now
+        ]
+        return min(ends) if ends else None
 
     def _count(self, applied: Applied) -> None:
         c = self.counters

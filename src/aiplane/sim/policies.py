@@ -95,4 +95,7 @@ def parse_settings(items: list[str] | None) -> SchedulerSettings:
                 "bad --setting",
                 [Problem(f"--setting {key}", f"not a {type(current).__name__}", text)],
             ) from None
-    return replace(defaults, **changes)
+    try:
+        return replace(defaults, **changes)
+    except ValueError as e:  # a value of the right type that the setting does not allow
+        raise SpecError("bad --setting", [Problem("--setting", str(e))]) from None

@@ -35,6 +35,9 @@ class Preempt:
     for_run_id: str
     reason: str
     lost_gpu_hours: float = 0.0
+    # The lending team, when the run is preempted to give it back quota the run borrowed:
+    # the requeued run is then held off that quota for a while (``reclaim``).
+    reclaimed_by: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ One cycle, in order:
 3. For each, take its offers best score first (``placement``: constraints and the cost model);
    the first offer that passes the quota and packs the whole gang wins.
 4. If none does, try preemption (lower priority in the same team or quota pool, or reclaiming
-   quota lent to borrowers in the cohort), choosing victims that lose the least work.
+   quota lent to borrowers in the cohort), choosing victims that lose the least work. A run
+   so reclaimed does not borrow that quota again for a minimum runtime (``reclaim``).
 5. Else the run waits; the first gang blocked on capacity gets a reservation, and later work
    may use its nodes only if it ends first (EASY backfill).
 6. Idle nodes of elastic pools above their minimum are released.
@@ -43,17 +44,25 @@ from aiplane.core.scheduling.explain import (
     MAX_REJECTIONS_SHOWN,
     Blocked,
     best_rejections,
+    hold_reason,
     preempt_kind,
     why,
 )
 from aiplane.core.scheduling.inputs import estimated_end
 from aiplane.core.scheduling.ordering import DominantShares, effective_priority, order
-from aiplane.core.scheduling.preemption import choose_victims, eligible_victims, lost_gpu_hours
-from aiplane.core.scheduling.quota import QuotaLedger
+from aiplane.core.scheduling.preemption import (
+    choose_victims,
+    eligible_victims,
+    is_reclaim,
+    lost_gpu_hours,
+)
+from aiplane.core.scheduling.quota import QuotaLedger, QuotaVerdict
+from aiplane.core.scheduling.reclaim import Reclaimed
 from aiplane.core.scheduling.snapshot import NodeState, PendingRun, RunningRun, Snapshot
 from aiplane.core.workloads import Workload
 
 FULL_REASON = "waiting for capacity (every feasible pool is full)"
+_EPS = 1e-9
 _BRIEF: Mapping[str, Any] = MappingProxyType({"policy": "aiplane"})
 
 
@@ -176,7 +185,8 @@ class _Cycle:
         screen_key = _screen_key(w, ctx)
         # Within a cycle capacity only shrinks and quota use only grows (until a preemption,
         # which clears this memo), so a request that was hopeless stays hopeless.
-        hopeless_key = (screen_key, w.replicas, w.team)
+        held = None if p.reclaimed is None else self._held(p)  # (the common case, inline)
+        hopeless_key = (screen_key, w.replicas, w.team, held)
         known = self.hopeless.get(hopeless_key)
         if known is not None:
             return known
@@ -184,7 +194,7 @@ class _Cycle:
         if screened is None:
             screened = screen_offers(w, self.s.fleet, ctx)
             self.screen_cache[screen_key] = screened
-        reason = self._hopeless(w, screened)
+        reason = self._hopeless(p, screened)
         if reason is not None:
             self.hopeless[hopeless_key] = reason
             return reason
@@ -195,10 +205,11 @@ class _Cycle:
             self.offer_cache[key] = cached
         return cached
 
-    def _hopeless(self, w: Workload, screened: list[Screened]) -> str | None:
-        """Why no usable pool can take ``w`` this cycle (GPU counts or quota alone tell), or
+    def _hopeless(self, p: PendingRun, screened: list[Screened]) -> str | None:
+        """Why no usable pool can take ``p`` this cycle (GPU counts or quota alone tell), or
         None when pricing its offers is worth it. Pools where preemption could make room or
         a reservation changes the answer are never hopeless."""
+        w = p.workload
         usable = [e for e in screened if e.shape_ok and e.problem is None]
         if not usable:
             return None
@@ -208,8 +219,7 @@ class _Cycle:
             if key in self.reservations or self.preemptible.get(key):
                 return None
             count = e.option.count if e.option else 0.0
-            verdict = self.ledger.check(w.team, e.option.name if e.option else None,
-                                        count * w.replicas)  # fmt: skip
+            verdict = self._quota(p, e.option.name if e.option else None, count * w.replicas)
             if not verdict.ok:
                 quota_reason = verdict.reason
                 continue
@@ -222,6 +232,35 @@ class _Cycle:
                 return None
         return FULL_REASON if quota_reason is None else "waiting for quota: " + quota_reason
 
+    def _held(self, p: PendingRun) -> Reclaimed | None:
+        """``p``'s reclaim mark while it still keeps ``p`` off borrowed quota."""
+        mark = p.reclaimed
+        if mark is None or not mark.holds(self.s.now, self.s.settings.reclaim_min_runtime_s):
+            return None
+        return mark
+
+    def _quota(self, p: PendingRun, acc: str | None, gpus: float) -> QuotaVerdict:
+        """The quota's verdict on ``p`` starting ``gpus`` of ``acc``. A run recently reclaimed
+        from borrowed quota may not make its team borrow that type again (``reclaim``)."""
+        team = p.workload.team
+        verdict = self.ledger.check(team, acc, gpus)
+        if p.reclaimed is None or not verdict.ok or verdict.borrowing <= _EPS:
+            return verdict
+        mark = self._held(p)
+        if mark is None or mark.accelerator != acc:
+            return verdict
+        window = self.s.settings.reclaim_min_runtime_s
+        return QuotaVerdict(
+            False, hold_reason(mark, self.ledger.cohort_of(team), window), verdict.borrowing
+        )
+
+    def _held_brief(self, p: PendingRun) -> Mapping[str, Any]:
+        """A waiting run's short explanation, with its reclaim hold while there is one."""
+        mark = self._held(p)
+        if mark is None:
+            return _BRIEF
+        return {**_BRIEF, "reclaimed": mark.describe(self.s.settings.reclaim_min_runtime_s)}
+
     def _estimated_end(self, p: PendingRun, offer: Offer) -> float | None:
         speed = offer.option.speed if offer.option else 1.0
         return estimated_end(p.workload, p.checkpointed_hours, speed, self.s.now)
@@ -229,7 +268,8 @@ class _Cycle:
     def _consider(self, p: PendingRun) -> None:
         found = self._offers(p)
         if isinstance(found, str):
-            self.decisions.append(Wait(p.run_id, found, _BRIEF))
+            brief = _BRIEF if p.reclaimed is None else self._held_brief(p)
+            self.decisions.append(Wait(p.run_id, found, brief))
             return
         offers, rejections = found
         w = p.workload
@@ -241,7 +281,7 @@ class _Cycle:
                 # Known full this cycle: skip the quota check and the packing.
                 blocked.capacity.append(offer)
                 continue
-            verdict = self.ledger.check(w.team, offer.accelerator, count * w.replicas)
+            verdict = self._quota(p, offer.accelerator, count * w.replicas)
             if not verdict.ok:
                 blocked.quota.append((offer, verdict))
                 continue
@@ -362,6 +402,7 @@ class _Cycle:
                 "rejected": [r.describe() for r in rejected[:MAX_REJECTIONS_SHOWN]],
                 "rejected_total": len(rejected),
             }
+            explanation.update(self._held_brief(p))
         self.decisions.append(Wait(p.run_id, reason, explanation))
 
     def _maybe_reserve(self, p: PendingRun, offer: Offer) -> None:
@@ -414,18 +455,21 @@ class _Cycle:
             w = p.workload
             capacity = self.pools[offer.pool.key]
             for victim in victims:
+                reclaimed = is_reclaim(victim, w.team, self.ledger)
                 self.victims.add(victim.run_id)
                 capacity.release(victim.placement.assignments)
                 self.ledger.release(victim.workload.team, victim.placement.accelerator, victim.gpus)
                 self.running[offer.pool.key] = [
                     r for r in self.running[offer.pool.key] if r.run_id != victim.run_id
                 ]
+                kind = preempt_kind(p, victim, self.s, reclaimed)
                 self.decisions.append(
                     Preempt(
                         victim.run_id,
                         p.run_id,
-                        f"preempted for {w.name} ({preempt_kind(p, victim, self.s)})",
+                        f"preempted for {w.name} ({kind})",
                         lost_gpu_hours(victim, self.s.now),
+                        w.team if reclaimed else None,
                     )
                 )
             assignments = capacity.pack(w.replica_need(offer.option), w.replicas)
@@ -462,7 +506,7 @@ class _Cycle:
                 return False
             for v in victims:
                 self.ledger.release(v.workload.team, v.placement.accelerator, v.gpus)
-            ok = self.ledger.check(w.team, acc, total).ok
+            ok = self._quota(p, acc, total).ok
             for v in victims:
                 self.ledger.charge(v.workload.team, v.placement.accelerator, v.gpus)
             return ok

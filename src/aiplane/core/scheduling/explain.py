@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiplane.core.placement import Offer, Rejection, RejectReason
 from aiplane.core.scheduling.ordering import effective_priority
 from aiplane.core.scheduling.quota import QuotaVerdict
+from aiplane.core.scheduling.reclaim import Reclaimed
 from aiplane.core.scheduling.snapshot import PendingRun, RunningRun, Snapshot
 from aiplane.core.workloads import Workload
 
@@ -47,10 +49,25 @@ def need_text(offer: Offer) -> str:
     return f"{offer.option.count:g} {offer.option.name}"
 
 
-def preempt_kind(p: PendingRun, victim: RunningRun, s: Snapshot) -> str:
-    if victim.workload.team == p.workload.team or victim.workload.priority < p.workload.priority:
+def preempt_kind(p: PendingRun, victim: RunningRun, s: Snapshot, reclaim: bool) -> str:
+    if not reclaim:
         return f"priority {effective_priority(p, s)} over {victim.workload.priority}"
     return f"team {p.workload.team} reclaims quota lent to {victim.workload.team}"
+
+
+def hold_reason(mark: Reclaimed, cohort: str | None, min_runtime_s: float) -> str:
+    """Why a reclaimed run may not borrow now, and until when: an absolute time, so that the
+    reason stays the same from cycle to cycle (the live plane writes a changed reason only)."""
+    until = mark.until(min_runtime_s)
+    try:
+        when = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError, OSError):  # beyond the calendar: say it as a number
+        when = f"t={until:g}"
+    of = f" of cohort {cohort}" if cohort else ""
+    return (
+        f"borrowed {mark.accelerator} quota{of} is being reclaimed by team {mark.by} "
+        f"(from pool {mark.pool}); may borrow again after {when}"
+    )
 
 
 def best_rejections(rejected: list[Rejection]) -> list[dict[str, Any]]:

@@ -55,6 +55,13 @@ def eligible_victims(
     return out
 
 
+def is_reclaim(victim: RunningRun, team: str, ledger: QuotaLedger) -> bool:
+    """Whether an eligible ``victim`` of a pending run of ``team`` is stopped to give back
+    quota it borrowed (rather than for priority): it is another team's, and ``team`` is
+    quota-managed, which :func:`eligible_victims` allows only when reclaiming."""
+    return victim.workload.team != team and ledger.managed(team)
+
+
 def lost_gpu_hours(run: RunningRun, now: float) -> float:
     since = run.last_checkpoint_at if run.last_checkpoint_at is not None else run.started_at
     return max(0.0, now - since) / 3600 * run.gpus

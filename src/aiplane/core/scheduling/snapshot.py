@@ -13,6 +13,7 @@ from aiplane.core.budgets import BudgetAction
 from aiplane.core.fleet import Fleet
 from aiplane.core.resources import Resources
 from aiplane.core.runs import Placement
+from aiplane.core.scheduling.reclaim import DEFAULT_MIN_RUNTIME_S, Reclaimed
 from aiplane.core.workloads import Workload
 
 
@@ -40,6 +41,8 @@ class PendingRun:
     attained_gpu_s: float = 0.0
     # Hours of work already saved in checkpoints: the remaining estimate is shorter.
     checkpointed_hours: float = 0.0
+    # Its last preemption to give borrowed quota back, if it had one (``reclaim``).
+    reclaimed: Reclaimed | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,18 @@ class SchedulerSettings:
     # speed are compared; None: the hourly price of its cheapest feasible offer.
     time_value_usd_per_hour: float | None = None
     seed: int = 0
+    # A run preempted to give borrowed quota back to its lender does not borrow that
+    # accelerator type again for this long: otherwise it is re-admitted whenever the lender's
+    # demand dips and reclaimed at its next job, over and over (``reclaim``, decision 0033).
+    # 0 turns the hold off.
+    reclaim_min_runtime_s: float = DEFAULT_MIN_RUNTIME_S
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.reclaim_min_runtime_s < float("inf"):
+            raise ValueError(
+                f"reclaim_min_runtime_s: {self.reclaim_min_runtime_s!r} is not allowed; "
+                "give a finite number of seconds >= 0"
+            )
 
 
 @dataclass(frozen=True)

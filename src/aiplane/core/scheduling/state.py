@@ -34,6 +34,7 @@ from aiplane.core.scheduling.inputs import (
     pending_input,
 )
 from aiplane.core.scheduling.nodes import NodeTable
+from aiplane.core.scheduling.reclaim import Reclaimed
 from aiplane.core.scheduling.snapshot import PendingRun, RunningRun, SchedulerSettings, Snapshot
 from aiplane.core.workloads import AcceleratorOption
 
@@ -49,13 +50,22 @@ class Stopped:
 
 
 class SchedulerState:
-    def __init__(self, fleet: Fleet, check: PlaceCheck | None = None) -> None:
+    def __init__(
+        self,
+        fleet: Fleet,
+        check: PlaceCheck | None = None,
+        reclaimed: Mapping[str, Reclaimed] | None = None,
+    ) -> None:
         self.fleet = fleet
         self.nodes = NodeTable(fleet)
         # The check memoises per workload; a state rebuilt for the same fleet may keep it.
         self.check = check if check is not None and check.fleet is fleet else PlaceCheck(fleet)
         self.pending: dict[str, PendingRun] = {}
         self.running: dict[str, RunningRun] = {}
+        # Runs preempted to give borrowed quota back, by run id (``reclaim``): only the state
+        # knows them (the store does not), so they outlive the run's moves in and out of the
+        # queue and a rebuilt state may be given them; forgotten once their hold is over.
+        self.reclaimed: dict[str, Reclaimed] = dict(reclaimed or {})
 
     def snapshot(
         self,
@@ -65,24 +75,39 @@ class SchedulerState:
         budget_remaining_usd: Mapping[str, float] = MappingProxyType({}),
         reserved_remaining_gpu_hours: Mapping[str, float] = MappingProxyType({}),
     ) -> Snapshot:
+        settings = settings if settings is not None else SchedulerSettings()
+        self._forget_reclaims(now, settings.reclaim_min_runtime_s)
         return Snapshot(
             fleet=self.fleet,
             nodes=self.nodes.nodes(),
             pending=tuple(self.pending.values()),
             now=now,
             running=tuple(self.running.values()),
-            settings=settings if settings is not None else SchedulerSettings(),
+            settings=settings,
             budget_actions=budget_actions,
             budget_remaining_usd=budget_remaining_usd,
             reserved_remaining_gpu_hours=reserved_remaining_gpu_hours,
         )
 
+    def _forget_reclaims(self, now: float, min_runtime_s: float) -> None:
+        # The window is a setting of the cycle, so marks are let go where it is known.
+        if self.reclaimed:
+            over = [k for k, m in self.reclaimed.items() if not m.holds(now, min_runtime_s)]
+            for run_id in over:
+                del self.reclaimed[run_id]
+
+    def _marked(self, run: PendingRun) -> PendingRun:
+        """``run`` with its reclaim mark, if the state holds one for it."""
+        mark = self.reclaimed.get(run.run_id)
+        return run if mark is None or run.reclaimed == mark else replace(run, reclaimed=mark)
+
     # -- keeping in step with a source (the live store) ---------------------------------------
 
     def put_pending(self, run: PendingRun) -> None:
-        """``run`` is pending as given (whatever it was before)."""
-        self.drop(run.run_id)
-        self.pending[run.run_id] = run
+        """``run`` is pending as given (whatever it was before), with the reclaim mark the
+        state holds for it: a source's view of the run does not carry one."""
+        self._vacate(run.run_id)
+        self.pending[run.run_id] = self._marked(run)
 
     def put_running(self, run: RunningRun) -> None:
         """``run`` holds its placement as given; capacity moves only if the placement did."""
@@ -96,6 +121,10 @@ class SchedulerState:
 
     def drop(self, run_id: str) -> None:
         """``run_id`` is neither pending nor holding capacity (finished, cancelled, gone)."""
+        self._vacate(run_id)
+        self.reclaimed.pop(run_id, None)
+
+    def _vacate(self, run_id: str) -> None:
         self.pending.pop(run_id, None)
         old = self.running.pop(run_id, None)
         if old is not None:
@@ -150,17 +179,31 @@ class SchedulerState:
         )
         return Stopped(run, at, ended, released)
 
-    def requeue(self, stopped: Stopped) -> PendingRun:
-        """A stopped run back in the queue for its next attempt, with its folded progress."""
+    def requeue(self, stopped: Stopped, reclaimed_by: str | None = None) -> PendingRun:
+        """A stopped run back in the queue for its next attempt, with its folded progress;
+        ``reclaimed_by``: the lending team it was stopped for, which marks it (``reclaim``)."""
         r = stopped.run
-        pending = pending_input(
-            r.run_id, r.job_id, r.workload, r.submitted_at, r.attempt + 1, stopped.ended.progress
+        if reclaimed_by is not None:
+            where = r.placement
+            self.reclaimed[r.run_id] = Reclaimed(
+                stopped.at, reclaimed_by, where.pool, where.accelerator
+            )
+        pending = self._marked(
+            pending_input(
+                r.run_id,
+                r.job_id,
+                r.workload,
+                r.submitted_at,
+                r.attempt + 1,
+                stopped.ended.progress,
+            )
         )
         self.pending[r.run_id] = pending
         return pending
 
     def finish(self, run_id: str) -> tuple[RunningRun, int]:
         """The running run is done; returns it and how many idle elastic nodes went down."""
+        self.reclaimed.pop(run_id, None)
         run = self.running.pop(run_id)
         return run, self.nodes.release(self._known(run.placement.assignments))
 
@@ -286,5 +329,5 @@ def _preempt(
         effects.requeue(stopped)
     except ConflictError:
         return None  # stopped for good: it left the queue meanwhile (a user cancelled it)
-    state.requeue(stopped)
+    state.requeue(stopped, d.reclaimed_by)
     return None
