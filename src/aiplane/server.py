@@ -275,8 +275,12 @@ def main(argv: list[str] | None = None) -> None:
         running = home.running()
         if running is not None:
             where = f"at {running.url} (pid {running.pid})"
-        else:  # still starting: its pid is in the lock file
+        else:  # still starting: its pid is in the lock file (written just after the lock)
             holder = home.lock_holder()
+            deadline = time.monotonic() + 2
+            while holder is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+                holder = home.lock_holder()
             pid = f" (pid {holder})" if holder is not None else ""
             where = f"over {settings.home}{pid}, still starting"
         err_console.print(
