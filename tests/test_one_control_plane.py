@@ -13,6 +13,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,15 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from aiplane.client import Client
+from aiplane.config import Settings
 from aiplane.discovery import DATABASE_TAKEN_EXIT, HOME_TAKEN_EXIT, LocalHome, ServerInfo
+from aiplane.server import EmbeddedServer
+from aiplane.store.sql.database_lock import (
+    AdvisoryLock,
+    DatabaseTakenError,
+    Holder,
+    hold_database,
+)
 from tests.builders import local_fleet_document
 
 START_S = 60.0  # liveness bounds, not timing assertions
@@ -216,3 +225,43 @@ def test_a_control_plane_killed_over_its_home_blocks_no_restart(tmp_path: Path) 
         _works(home, info)
     finally:
         _stop(first, *([again] if again is not None else []))
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_control_plane_whose_database_was_taken_stops_its_loops(
+    database_url: str, tmp_path: Path
+) -> None:
+    # Its lock's session ends (a database restart, a network cut) and another control plane
+    # takes the lock before it can take it again: it must not go on scheduling beside that one.
+    settings = Settings(
+        home=tmp_path / "home", database_url=database_url, catalog_dir=None, telemetry="off"
+    )
+    with EmbeddedServer(settings) as server:
+        lock = server.database_lock
+        assert isinstance(lock, AdvisoryLock)
+        engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as connection:
+                connection.exec_driver_sql(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE left(application_name, 12) = 'aiplane pid '"
+                )
+            deadline = time.monotonic() + START_S
+            other = None
+            while other is None:  # until the terminated session has let go
+                try:
+                    other = hold_database(database_url, Holder("host-b", 7, "/homes/b", 0.0))
+                except DatabaseTakenError:
+                    assert time.monotonic() < deadline, "the terminated session kept the lock"
+                    time.sleep(0.05)
+            try:
+                assert lock.check() is False
+                assert server.lost.happened
+                assert server.lost.holder == Holder("host-b", 7, "/homes/b", 0.0)
+                loops = {"aiplane-scheduler", "aiplane-reconciler", "aiplane-costs"}
+                assert not loops & {t.name for t in threading.enumerate()}
+            finally:
+                assert other is not None
+                other.close()
+        finally:
+            engine.dispose()

@@ -197,16 +197,23 @@ class EmbeddedServer:
         *,
         audited: bool = True,
     ) -> None:
-        """``audited`` False: without the audit log (benchmarks compare the two)."""
+        """``audited`` False: without the audit log (benchmarks compare the two).
+
+        While it runs, this process's umask is 077, as ``aiplane up``'s is for good: what the
+        control plane creates (database, run directories, workloads' files) is its owner's
+        only, whatever the host process's umask. It is restored on exit."""
         self.settings = settings
         self.lost = _LockLost()
+        self._umask = os.umask(0o077)
         with ExitStack() as failed:
+            failed.callback(os.umask, self._umask)
             self._sock = bind(host, port)  # first, as in ``serve``
             failed.callback(self._sock.close)
             self.url = _url(host, self._sock)
-            self._lock = hold_database(settings, self.url, self.lost)  # then the database
-            if self._lock is not None:
-                failed.callback(self._lock.close)
+            # Then the database, as in ``serve``.
+            self.database_lock = hold_database(settings, self.url, self.lost)
+            if self.database_lock is not None:
+                failed.callback(self.database_lock.close)
             self.cp = ControlPlane.from_settings(settings, api_url=self.url, audited=audited)
             failed.callback(self.cp.stop)
             self.lost.cp = self.cp
@@ -234,9 +241,10 @@ class EmbeddedServer:
         self._server.should_exit = True
         self._thread.join(10)
         self.cp.stop()
-        if self._lock is not None:
-            self._lock.close()
+        if self.database_lock is not None:
+            self.database_lock.close()
         self._sock.close()
+        os.umask(self._umask)
 
 
 def announce_token(console: Console, token: str | None, credentials: Path, tty: bool) -> None:

@@ -47,7 +47,7 @@ def postgres_database(postgres_server: PostgresServer) -> str:
 
 
 _GRANTED = (
-    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "  # noqa: S608 (ints)
     f"AND classid = {ADVISORY_KEY >> 32} AND objid = {ADVISORY_KEY & 0xFFFFFFFF}"
 )
 
@@ -62,7 +62,7 @@ def _terminate_lock_session(url: str) -> None:
             # Until its backend is gone, the session still holds the lock.
             deadline = time.monotonic() + 30  # a liveness bound, not a timing assertion
             while connection.exec_driver_sql(
-                f"SELECT count(*) FROM pg_stat_activity WHERE pid = {int(pid)}"
+                f"SELECT count(*) FROM pg_stat_activity WHERE pid = {int(pid)}"  # noqa: S608
             ).scalar():
                 assert time.monotonic() < deadline, "the terminated session did not end"
                 time.sleep(0.05)

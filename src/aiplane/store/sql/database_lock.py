@@ -189,14 +189,14 @@ def _holder_from_statement(query: str | None) -> Holder | None:
 
 _TRY_LOCK = f"SELECT pg_try_advisory_lock({ADVISORY_KEY})"
 # Whether this session holds the lock: what the watchdog asks. (Built from int constants only.)
-_HELD = (  # noqa: S608
-    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+_HELD = (
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "  # noqa: S608
     f"AND classid = {_KEY_HIGH} AND objid = {_KEY_LOW} AND objsubid = 1 "
     "AND pid = pg_backend_pid()"
 )
 # The session that holds it, seen from another one.
-_HOLDING = (  # noqa: S608
-    "SELECT a.pid, a.application_name, host(a.client_addr), a.backend_start, a.query "
+_HOLDING = (
+    "SELECT a.pid, a.application_name, host(a.client_addr), a.backend_start, a.query "  # noqa: S608
     "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
     "WHERE l.locktype = 'advisory' AND l.granted "
     f"AND l.classid = {_KEY_HIGH} AND l.objid = {_KEY_LOW} AND l.objsubid = 1"
