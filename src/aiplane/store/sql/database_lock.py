@@ -121,11 +121,14 @@ def hold_database(
     """Hold the database at ``url`` for this process, or raise ``DatabaseTakenError`` naming
     the control plane that holds it. None for databases that need no lock (in-memory SQLite,
     which no other process can open). ``on_lost`` is called (from the watchdog's thread) if a
-    PostgreSQL lock is lost and another control plane holds it by the time it is re-taken."""
+    PostgreSQL lock is lost and another control plane holds it by the time it is re-taken.
+    None too for a URL the store does not support, which opening the store then reports."""
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
         path = sqlite_file(parsed)
         return None if path is None else FileLock.take(path, holder)
+    if parsed.drivername != "postgresql+psycopg":
+        return None  # not a database we support: opening the store says so (``make_engine``)
     return AdvisoryLock.take(parsed, holder, on_lost, check_interval_s)
 
 
