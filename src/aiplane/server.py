@@ -1,4 +1,5 @@
-"""Running a control-plane process: the admin token, the discovery file, uvicorn.
+"""Running a control-plane process: the home and database locks, the admin token, the discovery
+file, uvicorn.
 
 ``python -m aiplane.server`` is what ``aiplane up`` and the CLI's background start run, so the
 CLI itself never imports this module (decision 0016).
