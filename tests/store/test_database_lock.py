@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
+from aiplane.core.errors import StoreError
 from aiplane.store.sql.database_lock import (
     ADVISORY_KEY,
     AdvisoryLock,
@@ -217,3 +218,13 @@ def test_the_watchdog_notices_a_lost_lock_by_itself(postgres_database: str) -> N
 def _no_lingering_watchdogs() -> Iterator[None]:
     yield
     assert not [t for t in threading.enumerate() if t.name == "aiplane-database-lock"]
+
+
+def test_an_unreachable_database_is_named_without_a_traceback_or_password() -> None:
+    url = "postgresql+psycopg://aiplane:s3cret-pw@127.0.0.1:1/aiplane"
+    with pytest.raises(StoreError) as failed:
+        hold_database(url, _holder(1))
+    assert not isinstance(failed.value, DatabaseTakenError)
+    message = failed.value.message
+    assert message.startswith("cannot reach the database postgresql+psycopg://aiplane:***@")
+    assert "s3cret-pw" not in message

@@ -250,6 +250,11 @@ class AdvisoryLock:
         )
         try:
             connection = _connect_and_lock(engine, holder)
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            # The first thing a start asks of the database: say which and why, not a traceback.
+            reason = str(getattr(exc, "orig", None) or exc.__class__.__name__).strip()
+            raise StoreError(f"cannot reach the database {masked_url(url)}: {reason}") from None
         except BaseException:
             engine.dispose()
             raise
