@@ -267,3 +267,41 @@ def test_a_control_plane_whose_database_was_taken_stops_its_loops(
                 other.close()
         finally:
             engine.dispose()
+
+
+def _terminate_lock_sessions(database_url: str) -> None:
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE left(application_name, 12) = 'aiplane pid '"
+            )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_aiplane_up_stops_when_its_database_was_taken(database_url: str, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    process = _up(home, database_url)
+    other = None
+    try:
+        _running(home, process)
+        deadline = time.monotonic() + START_S
+        while other is None:
+            _terminate_lock_sessions(database_url)
+            try:
+                other = hold_database(database_url, Holder("host-b", 7, "/homes/b", 0.0))
+            except DatabaseTakenError:  # its session not gone yet, or re-taken: again
+                assert time.monotonic() < deadline, "could not take the lock from it"
+                time.sleep(0.05)
+        status, says = _refused(process)
+        assert status == DATABASE_TAKEN_EXIT, says
+        assert "another control plane took this database while its lock was lost" in says
+        assert "pid 7 on host host-b, home /homes/b" in says
+        assert not (home / "server.json").exists()
+    finally:
+        _stop(process)
+        if other is not None:
+            other.close()
