@@ -172,6 +172,9 @@ def test_a_lock_taken_by_another_while_lost_stops_this_one(postgres_database: st
         try:
             assert lock.check() is False
             assert lost == [_holder(2, "/homes/other")]
+            # Lost for good: told once, and it does not try again.
+            assert lock.check() is False
+            assert lost == [_holder(2, "/homes/other")]
         finally:
             other.close()
     finally:

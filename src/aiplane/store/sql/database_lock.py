@@ -222,6 +222,10 @@ class AdvisoryLock:
         self._holder = holder
         self._on_lost = on_lost
         self._interval = check_interval_s
+        # One check at a time (the watchdog's, or a caller's), and ``on_lost`` once.
+        self._checking = threading.Lock()
+        self._lost = False
+        self._lost_to: Holder | None = None
         self._stop = threading.Event()
         self._watchdog = threading.Thread(
             target=self._watch, name="aiplane-database-lock", daemon=True
@@ -273,8 +277,19 @@ class AdvisoryLock:
         self._engine.dispose()
 
     def check(self) -> bool:
-        """One watchdog step: True while this process holds the lock (re-taken if it had to
-        be); False once another control plane holds it (``on_lost`` has been called)."""
+        """One watchdog step: False once another control plane is known to hold the lock
+        (``on_lost`` is then called, once); else True: held, re-taken, or the database cannot be
+        reached just now (then nobody else can be seen to hold it; tried again next step)."""
+        with self._checking:
+            if self._lost:
+                return False
+            held = self._check()
+            self._lost = not held
+        if not held and self._on_lost is not None:
+            self._on_lost(self._lost_to)
+        return held
+
+    def _check(self) -> bool:
         if self._connection is not None:
             try:
                 if self._connection.exec_driver_sql(_statement(self._holder, _HELD)).scalar():
@@ -306,8 +321,7 @@ class AdvisoryLock:
             "stops scheduling and reconciling",
             holder.describe() if holder is not None else detail,
         )
-        if self._on_lost is not None:
-            self._on_lost(holder)
+        self._lost_to = holder
         return False
 
     def _watch(self) -> None:
