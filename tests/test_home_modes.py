@@ -14,6 +14,8 @@ import pytest
 from aiplane.client import Client
 from aiplane.config import Settings
 from aiplane.discovery import LocalHome, ServerInfo, make_home, secure_home, write_private
+from aiplane.server import EmbeddedServer
+from aiplane.store.sql import SqlStore
 from aiplane.wiring import SIGNING_KEY_FILE, ControlPlane
 from tests.builders import local_fleet_document
 
@@ -142,3 +144,53 @@ def test_the_control_plane_makes_its_home_and_signing_key_private(tmp_path: Path
         assert _mode(home / SIGNING_KEY_FILE) == 0o600
     finally:
         cp.stop()
+
+
+def test_an_embedded_server_keeps_what_it_writes_to_its_owner(tmp_path: Path) -> None:
+    # In a host process with the widest umask (tests, benchmarks): the database, its WAL, its
+    # lock file and a job's run directory are the owner's only, as ``aiplane up``'s are.
+    home = tmp_path / "home"
+    settings = Settings(
+        home=home,
+        database_url=f"sqlite:///{home}/aiplane.db",
+        catalog_dir=None,
+        telemetry="off",
+        scheduler_interval_s=0.1,
+        reconciler_interval_s=0.1,
+    )
+    with EmbeddedServer(settings) as server, Client(server.url, server.token) as client:
+        client.fleet.apply(FLEET, source="fleet.yaml")
+        spec = {
+            "name": "w",
+            "team": "a",
+            "kind": "batch",
+            "resources": {"cpus": 1, "memory_gib": 1},
+            "run": "echo hello > left-behind.txt",
+        }
+        job = client.jobs.submit(spec)
+        deadline = time.monotonic() + 60  # a liveness bound, not a timing assertion
+        while client.jobs.show(job.id).state not in ("succeeded", "failed"):
+            assert time.monotonic() < deadline, "the job did not end"
+            time.sleep(0.1)
+        assert client.jobs.show(job.id).state == "succeeded"
+        paths = sorted(home.rglob("*"))
+        names = {p.name for p in paths}
+        assert {"aiplane.db", "aiplane.db-wal", "aiplane.db.lock", "left-behind.txt"} <= names
+        wide = [f"{p} {_mode(p):o}" for p in paths if _mode(p) & 0o077]
+        assert wide == []
+    # The host's umask is its own again.
+    assert os.umask(0) == 0
+
+
+def test_a_sqlite_database_is_made_the_owners_only_whatever_the_umask(tmp_path: Path) -> None:
+    store = SqlStore.open(f"sqlite:///{tmp_path}/db/aiplane.db")
+    try:
+        with store.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+            made = [tmp_path / "db" / n for n in ("aiplane.db", "aiplane.db-wal")]
+            assert [f"{p.name} {_mode(p):o}" for p in made] == [
+                "aiplane.db 600",
+                "aiplane.db-wal 600",
+            ]
+    finally:
+        store.close()

@@ -30,6 +30,9 @@ START_TIMEOUT_S = 30.0
 SERVER_MODULE = "aiplane.server"
 # What a server exits with when another one holds its home (running, or still starting).
 HOME_TAKEN_EXIT = 75
+# What it exits with when a control plane with another home holds its database (decision 0035):
+# not 75, since the client that started it must not wait for a server over its own home.
+DATABASE_TAKEN_EXIT = 76
 
 log = logging.getLogger(__name__)
 
@@ -142,13 +145,25 @@ class LocalHome:
         lifetime (the lock goes when the process does, however it ends), or None when another
         process holds it. Two servers started at once over one home cannot both run."""
         make_home(self.root)
-        lock = open(self.lock_file, "a")  # noqa: SIM115 (held open for the process's lifetime)
+        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+        lock = os.fdopen(fd, "r+")  # held open for the process's lifetime
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.close()
             return None
+        # Who holds it, for the message of a server refused before this one wrote server.json.
+        lock.truncate(0)
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
         return lock
+
+    def lock_holder(self) -> int | None:
+        """The pid the lock file names: the server that holds the home, or held it last."""
+        try:
+            return int(self.lock_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
 
     def server_info(self) -> ServerInfo | None:
         """What ``server.json`` says, whether or not that process still runs."""

@@ -1,4 +1,5 @@
-"""Running a control-plane process: the admin token, the discovery file, uvicorn.
+"""Running a control-plane process: the home and database locks, the admin token, the discovery
+file, uvicorn.
 
 ``python -m aiplane.server`` is what ``aiplane up`` and the CLI's background start run, so the
 CLI itself never imports this module (decision 0016).
@@ -14,17 +15,28 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
 
 from aiplane.api.app import create_app
 from aiplane.config import Settings
 from aiplane.core.errors import AiplaneError, Problem, SpecError
-from aiplane.discovery import DEFAULT_PORT, HOME_TAKEN_EXIT, LocalHome, ServerInfo
+from aiplane.discovery import (
+    DATABASE_TAKEN_EXIT,
+    DEFAULT_PORT,
+    HOME_TAKEN_EXIT,
+    LocalHome,
+    ServerInfo,
+)
 from aiplane.exits import report
 from aiplane.gctuning import freeze_long_lived
+from aiplane.store.sql.database_lock import DatabaseLock, DatabaseTakenError, Holder
+from aiplane.store.sql.database_lock import hold_database as hold_sql_database
+from aiplane.store.sql.engine import masked_url
 from aiplane.wiring import ControlPlane
 
 
@@ -81,27 +93,68 @@ def serve(
     """Run API, scheduler and reconciler in this process until SIGINT/SIGTERM.
 
     ``announce(url, new_admin_token, recovered)`` is called once the plane runs; the token is
-    given only on the very first start (it is stored only as a hash).
+    given only on the very first start (it is stored only as a hash). Raises
+    ``DatabaseTakenError`` when another control plane holds the database, at the start or
+    after this one lost its lock (it has stopped then).
     """
-    # The socket first: a port that is taken must fail the start before the admin token is
-    # made, or its hash would be stored with its plaintext written nowhere, for good.
-    sock = bind(host, port)
-    try:
-        cp = ControlPlane.from_settings(settings, api_url=_url(host, sock))
-    except BaseException:
-        sock.close()
-        raise
-    home = LocalHome(settings.home)
-    try:
+    lost = _LockLost()
+    with ExitStack() as held:
+        # The socket first: a port that is taken must fail the start before the admin token is
+        # made, or its hash would be stored with its plaintext written nowhere, for good.
+        sock = bind(host, port)
+        held.callback(sock.close)
+        url = _url(host, sock)
+        # Then the database, before anything opens or migrates it (decision 0035).
+        lock = hold_database(settings, url, lost)
+        if lock is not None:
+            held.callback(lock.close)
+        cp = ControlPlane.from_settings(settings, api_url=url)
+        held.callback(cp.stop)
+        home = LocalHome(settings.home)
+        held.callback(home.remove_server_info, os.getpid())
+        lost.cp = cp
         token = cp.services.identity.ensure_admin()
         if token is not None:
             # The local CLI's credential, like a kubeconfig: readable by this user only.
             home.write_token(token)
-        _run(cp, sock, home, host, announce, token)
-    finally:
-        cp.stop()
-        sock.close()
-        home.remove_server_info(os.getpid())
+        _run(cp, sock, home, host, announce, token, lost)
+    if lost.happened:
+        raise DatabaseTakenError.held_by(
+            masked_url(settings.database_url),
+            lost.holder,
+            "this control plane lost its lock and stopped",
+        )
+
+
+def hold_database(
+    settings: Settings, url: str | None, lost: Callable[[Holder | None], object] | None
+) -> DatabaseLock | None:
+    """This process's hold on its database (None for the in-memory store, which no other
+    process sees); ``DatabaseTakenError`` naming the holder when another control plane has it."""
+    if settings.database_url == "memory://":
+        return None
+    holder = Holder(socket.gethostname(), os.getpid(), str(settings.home), time.time(), url)
+    return hold_sql_database(settings.database_url, holder, lost)
+
+
+class _LockLost:
+    """What a control plane does when another one took its database while its lock was lost:
+    its loops stop at once (two schedulers must never run), then its API."""
+
+    def __init__(self) -> None:
+        self.happened = False
+        self.holder: Holder | None = None
+        self.cp: ControlPlane | None = None
+        self.server: uvicorn.Server | None = None
+
+    def __call__(self, holder: Holder | None) -> None:
+        self.happened, self.holder = True, holder
+        if self.cp is not None:
+            cp = self.cp
+            for loop in (cp.scheduler, cp.reconciler, cp.costs, cp.telemetry_loop):
+                loop.stop()
+        if self.server is not None:
+            self.server.should_exit = True
 
 
 def _run(
@@ -111,12 +164,16 @@ def _run(
     host: str,
     announce: Callable[[str, str | None, dict[str, int]], None],
     token: str | None,
+    lost: _LockLost,
 ) -> None:
     url = _url(host, sock)
     recovered = cp.start()
     home.write_server_info(ServerInfo(url, os.getpid(), time.time()))
     announce(url, token, recovered)
     server = _uvicorn(cp)
+    lost.server = server
+    if lost.happened:  # lost between the start and now
+        return
     freeze_long_lived()
     # uvicorn handles SIGTERM/SIGINT itself, then re-raises the signal once it has stopped.
     # Turning that re-raise into an exception lets the clean-up in ``serve`` run instead of
@@ -141,16 +198,33 @@ class EmbeddedServer:
         *,
         audited: bool = True,
     ) -> None:
-        """``audited`` False: without the audit log (benchmarks compare the two)."""
+        """``audited`` False: without the audit log (benchmarks compare the two).
+
+        While it runs, this process's umask is 077, as ``aiplane up``'s is for good: what the
+        control plane creates (database, run directories, workloads' files) is its owner's
+        only, whatever the host process's umask. It is restored on exit."""
         self.settings = settings
-        self._sock = bind(host, port)  # first, as in ``serve``
-        self.url = _url(host, self._sock)
-        self.cp = ControlPlane.from_settings(settings, api_url=self.url, audited=audited)
-        token = self.cp.services.identity.ensure_admin()
-        if token is None:
-            raise RuntimeError("EmbeddedServer needs a fresh home (its admin token exists)")
-        self.token: str = token
-        self._server = _uvicorn(self.cp)
+        self.lost = _LockLost()
+        self._umask = os.umask(0o077)
+        with ExitStack() as failed:
+            failed.callback(os.umask, self._umask)
+            self._sock = bind(host, port)  # first, as in ``serve``
+            failed.callback(self._sock.close)
+            self.url = _url(host, self._sock)
+            # Then the database, as in ``serve``.
+            self.database_lock = hold_database(settings, self.url, self.lost)
+            if self.database_lock is not None:
+                failed.callback(self.database_lock.close)
+            self.cp = ControlPlane.from_settings(settings, api_url=self.url, audited=audited)
+            failed.callback(self.cp.stop)
+            self.lost.cp = self.cp
+            token = self.cp.services.identity.ensure_admin()
+            if token is None:
+                raise RuntimeError("EmbeddedServer needs a fresh home (its admin token exists)")
+            self.token: str = token
+            self._server = _uvicorn(self.cp)
+            self.lost.server = self._server
+            failed.pop_all()
         self._thread = threading.Thread(target=self._serve, name="aiplane-api", daemon=True)
 
     def _serve(self) -> None:
@@ -168,7 +242,10 @@ class EmbeddedServer:
         self._server.should_exit = True
         self._thread.join(10)
         self.cp.stop()
+        if self.database_lock is not None:
+            self.database_lock.close()
         self._sock.close()
+        os.umask(self._umask)
 
 
 def announce_token(console: Console, token: str | None, credentials: Path, tty: bool) -> None:
@@ -205,8 +282,19 @@ def main(argv: list[str] | None = None) -> None:
     claimed = home.claim()
     if claimed is None:
         running = home.running()
-        where = f"at {running.url}" if running is not None else f"over {settings.home}"
-        err_console.print(f"[bold red]error:[/] a control plane already runs {where}")
+        if running is not None:
+            where = f"at {running.url} (pid {running.pid})"
+        else:  # still starting: its pid is in the lock file (written just after the lock)
+            holder = home.lock_holder()
+            deadline = time.monotonic() + 2
+            while holder is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+                holder = home.lock_holder()
+            pid = f" (pid {holder})" if holder is not None else ""
+            where = f"over {settings.home}{pid}, still starting"
+        err_console.print(
+            f"[bold red]error:[/] a control plane already runs {escape(where)}", highlight=False
+        )
         raise SystemExit(HOME_TAKEN_EXIT)
 
     def announce(url: str, token: str | None, recovered: dict[str, int]) -> None:
@@ -221,6 +309,10 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         serve(settings, args.host, args.port, announce)
+    except DatabaseTakenError as exc:
+        # Another control plane runs over this database, with another home (decision 0035).
+        err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
+        raise SystemExit(DATABASE_TAKEN_EXIT) from None
     except AiplaneError as exc:
         # A bad setting (database URL, telemetry mode, catalog) or a port that is taken:
         # located problems and the CLI's exit codes, as before ``aiplane up`` exec'd here.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,13 @@ def _sqlite_engine(url: URL) -> Engine:
             "or use aiplane.store.memory.MemoryStore"
         )
     if not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(database)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Made here, empty, for its owner only, whatever the process's umask (an embedded server
+        # or a tool, not only ``aiplane up``, which sets 077): SQLite gives the WAL and shared
+        # memory files the database file's mode, and the database holds token hashes, the audit
+        # log and every job's spec.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     engine = create_engine(
         url,
         json_serializer=_json_serializer,
