@@ -73,9 +73,9 @@ def workdir_problems(workload: Workload) -> list[Problem]:
 # What a submission before any fleet exists is told (decision 0031).
 NO_FLEET_PROBLEM = Problem(
     "fleet",
-    "no fleet is applied, so no pool could take the workload",
+    "none applied yet, so no pool could take the workload",
     None,
-    "a fleet applied first: aiplane fleet apply FILE",
+    "a fleet, applied with: aiplane fleet apply FILE",
 )
 
 
@@ -146,8 +146,8 @@ class JobService:
             # Without a fleet no pool could take the work: refused like any other work that
             # cannot run, rather than queued with "no scheduling decision recorded yet".
             raise SpecError(
-                f"workload {workload.name!r} cannot be submitted: no fleet is applied yet; "
-                "apply one first with: aiplane fleet apply FILE",
+                f"workload {workload.name!r} cannot be submitted: no fleet is applied yet "
+                "(apply one first: aiplane fleet apply FILE)",
                 [NO_FLEET_PROBLEM],
             )
         problems = _fit_problems(fleet, workload)
