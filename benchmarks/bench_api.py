@@ -2,8 +2,9 @@
 
 Starts `aiplane up` (the embedded server, SQLite store) in its own process under a temporary
 AIPLANE_HOME, submits jobs over HTTP from concurrent clients, then times the first page of the
-job listing. No fleet is applied, so the scheduler loop idles and the figures are the API and
-store alone. Prints one JSON line.
+job listing. The fleet applied first (``waiting_fleet.py``) accepts every job and holds it
+waiting for quota, so nothing runs and the figures are the API and store. Prints one JSON
+line.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ import time
 from pathlib import Path
 
 import httpx
+from waiting_fleet import RESOURCES, TEAM, apply_waiting_fleet
 
 WORKLOAD = {
     "name": "bench",
-    "team": "bench",
+    "team": TEAM,
     "kind": "batch",
-    "resources": {"accelerators": "H100:1", "cpus": 4, "memory_gib": 16},
+    "resources": RESOURCES,
     "run": "true",
 }
 
@@ -94,6 +96,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="aiplane-bench-") as tmp:
         proc, url, token = start_server(Path(tmp))
         try:
+            apply_waiting_fleet(url, token)
             elapsed = asyncio.run(submit_many(url, token, args.measure, args.concurrency))
             rest = max(0, args.jobs - args.measure)
             if rest:
