@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import httpx
-from waiting_fleet import RESOURCES, TEAM, apply_waiting_fleet
+from waiting_fleet import RESOURCES, TEAM, apply_waiting_fleet, settle
 
 WORKLOAD = {
     "name": "bench",
@@ -34,7 +34,9 @@ WORKLOAD = {
 
 
 def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str, str]:
-    env = {**os.environ, "AIPLANE_HOME": str(home)}
+    # The scheduler runs when a submission wakes it, but not on its own: its cycle over the
+    # waiting queue would otherwise share the server's cores with the listing being timed.
+    env = {**os.environ, "AIPLANE_HOME": str(home), "AIPLANE_SCHEDULER_INTERVAL_S": "3600"}
     env.pop("AIPLANE_DATABASE_URL", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "aiplane", "up", "--port", "0", "--quiet"],
@@ -101,6 +103,7 @@ def main() -> None:
             rest = max(0, args.jobs - args.measure)
             if rest:
                 asyncio.run(submit_many(url, token, rest, args.concurrency))
+            settle(url, token)
             samples = time_listing(url, token, args.list_requests)
         finally:
             proc.terminate()

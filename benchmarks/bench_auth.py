@@ -86,8 +86,9 @@ def settings(home: Path) -> Settings:
         database_url=f"sqlite:///{home / 'aiplane.db'}",
         catalog_dir=None,
         telemetry="off",
-        # The loops idle: the waiting fleet holds every job back, so nothing is placed.
-        scheduler_interval_s=5.0,
+        # The loops idle: the waiting fleet holds every job back, so nothing is placed, and
+        # the scheduler runs only when a submission wakes it.
+        scheduler_interval_s=3600.0,
         reconciler_interval_s=5.0,
     )
 

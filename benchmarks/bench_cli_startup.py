@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from waiting_fleet import RESOURCES, TEAM, apply_waiting_fleet
+from waiting_fleet import RESOURCES, TEAM, apply_waiting_fleet, settle
 
 from aiplane.client import Client
 from aiplane.config import Settings
@@ -110,6 +110,7 @@ def main() -> None:
             with Client(server.url, server.token) as client:
                 for _ in range(args.jobs):
                     client.jobs.submit(WORKLOAD)
+            settle(server.url, server.token)
             sides = {"this": command(args.this)}
             if args.other:
                 sides["other"] = command(args.other)

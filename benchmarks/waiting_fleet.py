@@ -7,6 +7,7 @@ for quota: nothing is placed or launched, and the figures stay those of the API 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -44,3 +45,21 @@ def apply_waiting_fleet(url: str, token: str) -> None:
     response = httpx.put(url + "/api/v1/fleet", json=body, headers=headers, timeout=30)
     if response.status_code != 200:
         raise SystemExit(f"fleet apply failed: {response.status_code} {response.text}")
+
+
+def settle(url: str, token: str, timeout_s: float = 300.0) -> None:
+    """Return once the scheduler has seen the newest job (it waits for quota), so that what is
+    timed next does not share the cores with the cycles the submissions woke."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=url + "/api/v1", headers=headers, timeout=30) as client:
+        items = client.get("/jobs", params={"limit": 1}).json()["items"]
+        if not items:
+            return
+        newest = items[0]["id"]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            decisions = client.get(f"/jobs/{newest}/explain").json()["decisions"]
+            if any(d["kind"] == "run.waiting" for d in decisions):
+                return
+            time.sleep(0.2)
+    raise SystemExit(f"the scheduler did not see job {newest} within {timeout_s:g} s")
