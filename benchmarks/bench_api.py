@@ -2,8 +2,9 @@
 
 Starts `aiplane up` (the embedded server, SQLite store) in its own process under a temporary
 AIPLANE_HOME, submits jobs over HTTP from concurrent clients, then times the first page of the
-job listing. No fleet is applied, so the scheduler loop idles and the figures are the API and
-store alone. Prints one JSON line.
+job listing. The fleet applied first (``waiting_fleet.py``) accepts every job and holds it
+waiting for quota, so nothing runs and the figures are the API and store. Prints one JSON
+line.
 """
 
 from __future__ import annotations
@@ -21,18 +22,21 @@ import time
 from pathlib import Path
 
 import httpx
+from waiting_fleet import RESOURCES, TEAM, apply_waiting_fleet, settle
 
 WORKLOAD = {
     "name": "bench",
-    "team": "bench",
+    "team": TEAM,
     "kind": "batch",
-    "resources": {"accelerators": "H100:1", "cpus": 4, "memory_gib": 16},
+    "resources": RESOURCES,
     "run": "true",
 }
 
 
 def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str, str]:
-    env = {**os.environ, "AIPLANE_HOME": str(home)}
+    # The scheduler runs when a submission wakes it, but not on its own: its cycle over the
+    # waiting queue would otherwise share the server's cores with the listing being timed.
+    env = {**os.environ, "AIPLANE_HOME": str(home), "AIPLANE_SCHEDULER_INTERVAL_S": "3600"}
     env.pop("AIPLANE_DATABASE_URL", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "aiplane", "up", "--port", "0", "--quiet"],
@@ -94,10 +98,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="aiplane-bench-") as tmp:
         proc, url, token = start_server(Path(tmp))
         try:
+            apply_waiting_fleet(url, token)
             elapsed = asyncio.run(submit_many(url, token, args.measure, args.concurrency))
             rest = max(0, args.jobs - args.measure)
             if rest:
                 asyncio.run(submit_many(url, token, rest, args.concurrency))
+            settle(url, token)
             samples = time_listing(url, token, args.list_requests)
         finally:
             proc.terminate()

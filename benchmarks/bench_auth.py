@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from waiting_fleet import RESOURCES, TEAM, apply_waiting_fleet
 
 from aiplane.config import Settings
 from aiplane.core.auth import Action, PrincipalKind, Resource, TeamRole
@@ -49,13 +50,12 @@ from aiplane.server import EmbeddedServer
 from aiplane.specs import workload_from_document
 from aiplane.wiring import ControlPlane
 
-TEAM = "bench"
 ROUNDS = 5
 WORKLOAD: dict[str, Any] = {
     "name": "bench",
     "team": TEAM,
     "kind": "batch",
-    "resources": {"accelerators": "H100:1", "cpus": 4, "memory_gib": 16},
+    "resources": RESOURCES,
     "run": "true",
 }
 
@@ -86,8 +86,9 @@ def settings(home: Path) -> Settings:
         database_url=f"sqlite:///{home / 'aiplane.db'}",
         catalog_dir=None,
         telemetry="off",
-        # The loops idle: no fleet is applied, so nothing is scheduled.
-        scheduler_interval_s=5.0,
+        # The loops idle: the waiting fleet holds every job back, so nothing is placed, and
+        # the scheduler runs only when a submission wakes it.
+        scheduler_interval_s=3600.0,
         reconciler_interval_s=5.0,
     )
 
@@ -125,6 +126,7 @@ class Plane:
     def __init__(self, stack: contextlib.ExitStack, audited: bool) -> None:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="aiplane-bench-auth-"))
         server = stack.enter_context(EmbeddedServer(settings(Path(tmp)), audited=audited))
+        apply_waiting_fleet(server.url, server.token)
         headers = {"Authorization": f"Bearer {member_token(server.cp)}"}
         self.client = stack.enter_context(
             httpx.Client(base_url=server.url + "/api/v1", headers=headers)

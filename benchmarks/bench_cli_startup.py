@@ -1,7 +1,8 @@
 """CLI start-up: wall time of `aiplane jobs list --json` against a running control plane.
 
 Starts an embedded control plane (SQLite) in this process under a temporary AIPLANE_HOME,
-writes its server.json and credentials there as `aiplane up` would, submits a few jobs, then
+writes its server.json and credentials there as `aiplane up` would, applies a fleet that holds
+every job waiting (``waiting_fleet.py``), submits a few jobs, then
 times N runs of the command as a user runs it: a new process that finds the server, asks for
 the listing and prints it. With ``--other`` the same is timed for another checkout's
 interpreter or `aiplane` script (e.g. the code before a change), runs interleaved so that both
@@ -23,13 +24,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from waiting_fleet import RESOURCES, TEAM, apply_waiting_fleet, settle
+
 from aiplane.client import Client
 from aiplane.config import Settings
 from aiplane.discovery import LocalHome, ServerInfo
 from aiplane.server import EmbeddedServer
 
 ARGS = ["jobs", "list", "--json"]
-WORKLOAD = {"name": "bench", "team": "bench", "kind": "batch", "run": "true"}
+WORKLOAD = {"name": "bench", "team": TEAM, "kind": "batch", "resources": RESOURCES, "run": "true"}
 HEAVY = ("fastapi", "uvicorn", "sqlalchemy", "aiplane.server", "aiplane.wiring")
 
 
@@ -103,9 +106,11 @@ def main() -> None:
             local = LocalHome(home)
             local.write_server_info(ServerInfo(server.url, os.getpid(), time.time()))
             local.write_token(server.token)
+            apply_waiting_fleet(server.url, server.token)
             with Client(server.url, server.token) as client:
                 for _ in range(args.jobs):
                     client.jobs.submit(WORKLOAD)
+            settle(server.url, server.token)
             sides = {"this": command(args.this)}
             if args.other:
                 sides["other"] = command(args.other)

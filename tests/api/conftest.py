@@ -14,7 +14,8 @@ from aiplane.config import Settings
 from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
 from aiplane.store.memory import MemoryStore
 from aiplane.wiring import ControlPlane
-from tests.identities import role_headers
+from tests.builders import local_fleet_document
+from tests.identities import admin_caller, role_headers
 
 
 @dataclass
@@ -54,3 +55,10 @@ def api(cp: ControlPlane) -> Iterator[TestClient]:
 def tokens(cp: ControlPlane) -> dict[str, dict[str, str]]:
     """Bearer headers by role: viewer and member of team "t", operator, admin."""
     return role_headers(cp.services)
+
+
+@pytest.fixture
+def fleet_applied(cp: ControlPlane) -> None:
+    """A small fleet in force (one local pool of 2 CPUs): a submission needs one (decision
+    0031). The loops are not started, so nothing submitted runs."""
+    cp.services.fleet.apply(admin_caller(), local_fleet_document(), "fleet.yaml")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.builders import local_fleet_document
@@ -61,6 +62,7 @@ def test_unknown_state_filter_is_rejected(
     assert response.json()["error"]["problems"][0]["allowed"].startswith("pending")
 
 
+@pytest.mark.usefixtures("fleet_applied")
 def test_listing_pages_newest_first(api: TestClient, tokens: dict[str, dict[str, str]]) -> None:
     ids = []
     for i in range(7):

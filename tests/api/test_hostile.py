@@ -230,6 +230,7 @@ def test_a_long_env_value_is_a_422_naming_the_variable(
     assert locations(error) == ["request body: env.BIG"]
 
 
+@pytest.mark.usefixtures("fleet_applied")
 def test_a_normal_submission_still_passes(
     api: TestClient, tokens: dict[str, dict[str, str]]
 ) -> None:

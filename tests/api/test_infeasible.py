@@ -79,6 +79,27 @@ def test_work_that_can_never_run_is_refused_with_the_field_named(
     assert api.get("/api/v1/jobs", headers=member).json()["items"] == []
 
 
+def test_a_submission_before_any_fleet_exists_is_refused_with_how_to_apply_one(
+    cp: ControlPlane, api: TestClient
+) -> None:
+    # No fleet applied: no pool could take the work. Until now it was queued, and explained as
+    # "no scheduling decision recorded yet" for ever.
+    member = grant(cp.services, "researcher", teams={"research": "member"})
+    response = _submit(api, member, resources={"accelerators": "H100:1"})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "spec_invalid"
+    assert "no fleet is applied" in error["message"]
+    assert "aiplane fleet apply FILE" in error["message"]
+    (problem,) = error["problems"]
+    assert problem["location"] == "fleet"
+    assert "aiplane fleet apply FILE" in problem["allowed"]
+    assert api.get("/api/v1/jobs", headers=member).json()["items"] == []
+    # Once a fleet is applied, the same submission is accepted.
+    cp.services.fleet.apply(admin_caller(), FLEET, "fleet.yaml")
+    assert _submit(api, member, resources={"accelerators": "H100:1"}).status_code == 201
+
+
 def test_work_that_fits_but_not_now_is_accepted_and_waits(
     cp: ControlPlane, api: TestClient, member: dict[str, str]
 ) -> None:

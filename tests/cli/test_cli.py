@@ -93,6 +93,17 @@ def test_a_bad_spec_is_reported_without_a_traceback(home: Path, tmp_path: Path) 
     assert not (home / "server.json").exists()
 
 
+def test_a_submission_before_any_fleet_is_refused_with_how_to_apply_one(home: Path) -> None:
+    workload = min((EXAMPLES / "workloads").glob("*.yaml"))
+    refused = aiplane(home, "submit", str(workload))
+    assert refused.returncode == 2, refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert "no fleet is applied" in refused.stderr
+    assert "aiplane fleet apply FILE" in refused.stderr
+    listed = aiplane(home, "jobs", "list", "--json")
+    assert listed.returncode == 0 and json.loads(listed.stdout)["items"] == []
+
+
 def test_missing_file_and_unknown_job(home: Path) -> None:
     missing = aiplane(home, "fleet", "apply", "no-such-fleet.yaml")
     assert missing.returncode == 2

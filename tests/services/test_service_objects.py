@@ -190,6 +190,16 @@ def test_a_refused_submission_writes_nothing_and_wakes_nobody(plane: Plane) -> N
     assert plane.jobs.listing(ME, 10) == []
 
 
+def test_a_submission_before_any_fleet_is_refused_and_writes_nothing(tmp_path: Path) -> None:
+    bare = Plane(tmp_path)
+    with pytest.raises(SpecError, match="no fleet is applied") as refused:
+        bare.submit()
+    assert [p.location for p in refused.value.problems] == ["fleet"]
+    assert "aiplane fleet apply FILE" in refused.value.message
+    assert bare.wakes.count == 0
+    assert bare.jobs.listing(ME, 10) == []
+
+
 def test_a_fleet_apply_is_visible_at_once_and_wakes_the_scheduler(plane: Plane) -> None:
     assert plane.cache.required().pools().__next__().node.gpus == 8
     state = plane.fleet.apply(ME, fleet_document(gpus=4), "smaller.yaml")

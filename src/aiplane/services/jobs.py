@@ -72,6 +72,15 @@ def workdir_problems(workload: Workload) -> list[Problem]:
     return []
 
 
+# What a submission before any fleet exists is told (decision 0031).
+NO_FLEET_PROBLEM = Problem(
+    "fleet",
+    "none applied yet, so no pool could take the workload",
+    None,
+    "a fleet, applied with: aiplane fleet apply FILE",
+)
+
+
 def _fit_problems(fleet: Fleet, workload: Workload) -> list[Problem]:
     """What only the fleet can tell about a workload: a known team, known datasets."""
     problems = []
@@ -124,11 +133,12 @@ class JobService:
         return job
 
     def submit(self, caller: Caller, workload: Workload, *, claim: Claim | None = None) -> JobView:
-        """Check the workload against the fleet in force (known team and datasets, some pool
-        that could ever take it, a budget that blocks its team or project), queue it (job, run
-        and event in one unit of work) and wake the scheduler. Capacity is the scheduler's
-        business: a submission never waits for it. ``submitted_by`` is the caller's name.
-        ``claim`` (from :meth:`submit_with_key`) claims an idempotency key in the same unit."""
+        """Check the workload against the fleet in force (one must be applied; known team and
+        datasets, some pool that could ever take it, a budget that blocks its team or
+        project), queue it (job, run and event in one unit of work) and wake the scheduler.
+        Capacity is the scheduler's business: a submission never waits for it.
+        ``submitted_by`` is the caller's name. ``claim`` (from :meth:`submit_with_key`) claims
+        an idempotency key in the same unit."""
         self._access.check(caller, Action.JOB_SUBMIT, Resource("job", team=workload.team))
         by = caller.name
         now = self._clock()
@@ -136,16 +146,23 @@ class JobService:
         if problems:
             raise SpecError(f"workload {workload.name!r} cannot run here", problems)
         fleet = self._fleets.current()
-        if fleet is not None:
-            problems = _fit_problems(fleet, workload)
-            if problems:
-                raise SpecError(f"workload {workload.name!r} does not fit the fleet", problems)
-            check_submission(self._store, fleet, workload, now, self._budgets)
-            # Work no pool could ever take is refused now rather than left waiting forever
-            # (decision 0031); work that fits some pool at its full size waits as before.
-            problems = infeasibility(workload, fleet)
-            if problems:
-                raise SpecError(f"workload {workload.name!r} can never run on this fleet", problems)
+        if fleet is None:
+            # Without a fleet no pool could take the work: refused like any other work that
+            # cannot run, rather than queued with "no scheduling decision recorded yet".
+            raise SpecError(
+                f"workload {workload.name!r} cannot be submitted: no fleet is applied yet "
+                "(apply one first: aiplane fleet apply FILE)",
+                [NO_FLEET_PROBLEM],
+            )
+        problems = _fit_problems(fleet, workload)
+        if problems:
+            raise SpecError(f"workload {workload.name!r} does not fit the fleet", problems)
+        check_submission(self._store, fleet, workload, now, self._budgets)
+        # Work no pool could ever take is refused now rather than left waiting forever
+        # (decision 0031); work that fits some pool at its full size waits as before.
+        problems = infeasibility(workload, fleet)
+        if problems:
+            raise SpecError(f"workload {workload.name!r} can never run on this fleet", problems)
         job_id = new_id("j-", now)
         job = Job(job_id, workload, now, by)
         run = Run(
