@@ -10,7 +10,7 @@ import pytest
 from aiplane.backends.base import Backend, BackendConfig, Handle, LaunchSpec
 from aiplane.backends.fake.backend import FakeBackend
 from aiplane.backends.registry import PoolBackends
-from aiplane.core.errors import BackendError
+from aiplane.core.errors import BackendError, InconsistentSnapshotError
 from aiplane.core.fleet import Fleet
 from aiplane.core.runs import Job, Run, RunState
 from aiplane.core.scheduling.decisions import Decision, Preempt, Wait
@@ -203,3 +203,32 @@ def test_a_victim_still_stopping_stays_preempted_until_its_replicas_end(tmp_path
     assert (again.state, again.attempt) == (RunState.PENDING, victim.attempt + 1)
     assert victim.id in state.pending
     assert backend.stops == 2  # stopped again by the cycle that found it still preempted
+
+
+class _Contradicted(_Decides):
+    """A policy that finds the snapshot inconsistent (as the engine does when two control
+    planes wrote one database) on its first ``fails`` cycles."""
+
+    def __init__(self, fails: int) -> None:
+        super().__init__()
+        self.fails = fails
+
+    def decide(self, snapshot: Snapshot) -> list[Decision]:
+        if self.fails:
+            self.fails -= 1
+            raise InconsistentSnapshotError("r-1: the victims chosen leave no room for it")
+        return super().decide(snapshot)
+
+
+def test_an_inconsistent_snapshot_skips_the_cycle_and_reloads_the_state() -> None:
+    store, fleet, _victim = _plane()
+    state = LiveState()
+    policy = _Contradicted(fails=1)
+
+    skipped = run_cycle(store, fleet, policy, T0 + 600, state=state)
+    assert (skipped.placed, skipped.preempted, skipped.refused) == (0, 0, 0)
+    [event] = [e for e in store.events.recent(limit=100) if e.kind == "scheduler.inconsistent"]
+    assert "no room" in event.message
+
+    run_cycle(store, fleet, policy, T0 + 601, state=state)
+    assert state.full_loads == 2  # reloaded, not synced from the state it distrusts

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 
 from aiplane.backends.base import Backends, ReplicaReport, ReplicaStatus
 from aiplane.core.budgets import BudgetAction
-from aiplane.core.errors import BackendError, ConflictError
+from aiplane.core.errors import BackendError, ConflictError, InconsistentSnapshotError
 from aiplane.core.fleet import Fleet
 from aiplane.core.runs import ACTIVE, Job, Run, RunState
 from aiplane.core.scheduling.apply import Refusal, Refused
@@ -102,6 +102,10 @@ class LiveState:
         for job, run in self._updated_since(store, since):
             self.apply(job, run)
         self._read_at = now
+
+    def invalidate(self) -> None:
+        """Load the store afresh at the next sync (the state was found inconsistent)."""
+        self._loaded_at = -math.inf
 
     def _updated_since(self, store: Store, since: float) -> Iterator[tuple[Job, Run]]:
         """Every run updated at or after ``since``, a page at a time, oldest first; the cursor
@@ -385,5 +389,13 @@ def run_cycle(
     state = state if state is not None else LiveState()
     state.sync(store, fleet, now)
     effects = _Persist(store, backends, now, grace_s, on_run_stopped)
-    decisions = policy.decide(state.snapshot(now, inputs))
+    try:
+        decisions = policy.decide(state.snapshot(now, inputs))
+    except InconsistentSnapshotError as exc:
+        # Nothing was decided, so nothing is half applied: skip the cycle, say so once (no
+        # traceback: it is a fact about the store, not a bug here) and reload next cycle.
+        state.invalidate()
+        log.warning("scheduling cycle skipped, the state is reloaded: %s", exc.message)
+        record(store, now, "scheduler.inconsistent", f"cycle skipped: {exc.message}")
+        return Applied()
     return apply_decisions(state.state, decisions, effects, now)
