@@ -56,6 +56,7 @@ FLEET = {
     ]
 }
 NEVER_STARTED = "never started"
+START_S = 240  # a liveness bound: a loaded machine may take a minute to start it
 
 
 class Plane:
@@ -80,7 +81,7 @@ class Plane:
                 stdout=log,
                 stderr=log,
             )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + START_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise SystemExit(f"the control plane exited ({self.proc.returncode}); see log")
@@ -94,7 +95,7 @@ class Plane:
             except (OSError, ValueError, KeyError, httpx.HTTPError):
                 pass
             time.sleep(0.1)
-        raise SystemExit("the control plane did not start within 60 s")
+        raise SystemExit(f"the control plane did not start within {START_S} s")
 
     def kill9(self) -> None:
         if self.proc is not None:
