@@ -14,8 +14,12 @@ every job to end and counts:
     stuck         runs still starting or preempted (or not ended) at the end
     orphans       supervisors or commands alive after every job ended
 
-Prints one JSON line. ``--store postgres`` uses AIPLANE_TEST_POSTGRES_URL (or ``--postgres``),
-whose tables are dropped first. Bounded: the defaults take two to three minutes.
+With ``--fault-at-launch`` the first life of the control plane also SIGKILLs itself when it
+is about to start its third replica supervisor (after the launch marker: the window of
+"supervisor never started", too narrow for random kills to hit often), through a
+``sitecustomize`` on its PYTHONPATH, probe code, not the product's. Prints one JSON line.
+``--store postgres`` uses AIPLANE_TEST_POSTGRES_URL (or ``--postgres``), whose tables are
+dropped first. Bounded: the defaults take two to three minutes.
 """
 
 from __future__ import annotations
@@ -56,6 +60,24 @@ FLEET = {
     ]
 }
 NEVER_STARTED = "never started"
+# Put first on the first life's PYTHONPATH by --fault-at-launch.
+DIE_AT_LAUNCH = """
+import os, signal, subprocess
+
+_popen, _seen = subprocess.Popen, [0]
+
+
+class _DiesAtLaunch(_popen):
+    def __init__(self, args, *rest, **kw):
+        if "aiplane.backends.process.supervise" in list(map(str, args)):
+            _seen[0] += 1
+            if _seen[0] == 3:
+                os.kill(os.getpid(), signal.SIGKILL)
+        super().__init__(args, *rest, **kw)
+
+
+subprocess.Popen = _DiesAtLaunch
+"""
 START_S = 240  # a liveness bound: a loaded machine may take a minute to start it
 
 
@@ -67,8 +89,10 @@ class Plane:
         self.url = ""
         self.token = ""
 
-    def start(self) -> None:
+    def start(self, hook: Path | None = None) -> None:
         env = {**os.environ, "AIPLANE_HOME": str(self.home)}
+        if hook is not None:
+            env["PYTHONPATH"] = os.pathsep.join([str(hook), env.get("PYTHONPATH", "")])
         env.pop("AIPLANE_DATABASE_URL", None)
         if self.database_url:
             env["AIPLANE_DATABASE_URL"] = self.database_url
@@ -199,6 +223,7 @@ def main() -> None:
     parser.add_argument("--submissions", type=int, default=60)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--fault-at-launch", action="store_true", help="see the module doc")
     parser.add_argument("--settle-s", type=float, default=90.0, help="wait for jobs to end")
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -214,8 +239,13 @@ def main() -> None:
         marks.mkdir()
         plane = Plane(home, url)
         started = time.monotonic()
+        hook = None
+        if args.fault_at_launch:
+            hook = Path(tmp) / "hook"
+            hook.mkdir()
+            (hook / "sitecustomize.py").write_text(DIE_AT_LAUNCH)
         try:
-            plane.start()
+            plane.start(hook)
             with plane.client() as c:
                 r = c.put("/fleet", json={"spec": FLEET, "source": "probe.yaml"})
                 if r.status_code != 200:
@@ -255,6 +285,7 @@ def main() -> None:
                 "probe": "kill9",
                 "store": args.store,
                 "kills": args.kills,
+                "fault_at_launch": args.fault_at_launch,
                 "submissions": args.submissions,
                 "clients": args.clients,
                 "acknowledged": len(acked),
