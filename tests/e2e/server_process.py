@@ -32,7 +32,7 @@ class ServerProcess:
         self.url = ""
         self.token = ""
 
-    def start(self) -> ServerProcess:
+    def start(self, timeout_s: float = 30) -> ServerProcess:
         env = {**os.environ, "AIPLANE_HOME": str(self.home)}
         env.pop("AIPLANE_DATABASE_URL", None)
         env["AIPLANE_SCHEDULER_INTERVAL_S"] = "0.2"
@@ -60,7 +60,7 @@ class ServerProcess:
             self.url = info["url"]
             return True
 
-        wait_until(ready, 30, "the control plane to start")
+        wait_until(ready, timeout_s, "the control plane to start")
         self.token = json.loads((self.home / "credentials").read_text())["token"]
         return self
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from aiplane.backends.base import Backend, BackendConfig, Handle
+from aiplane.backends.base import Backend, BackendConfig, Handle, LaunchSpec
 from aiplane.backends.fake.backend import FakeBackend
 from aiplane.backends.registry import PoolBackends
-from aiplane.core.errors import BackendError
+from aiplane.core.errors import BackendError, InconsistentSnapshotError
 from aiplane.core.fleet import Fleet
 from aiplane.core.runs import Job, Run, RunState
 from aiplane.core.scheduling.decisions import Decision, Preempt, Wait
@@ -145,3 +145,90 @@ def test_a_load_pages_through_every_run() -> None:
     state = LiveState(page=2)
     state.load(store, Fleet(sites=()), T0 + 10)
     assert sorted(state.pending) == [f"r{i:03d}" for i in range(5)]
+
+
+class _Slow(_Stops):
+    """A fake whose stops are asked for but take effect only when the test ends the replica."""
+
+    def cancel(self, handle: Handle, grace_s: float = 5.0) -> None:  # noqa: ARG002
+        self.stops += 1
+
+
+def _launched(backend: FakeBackend) -> tuple[MemoryStore, Fleet, Run, Handle]:
+    store, fleet, victim = _plane()
+    spec = LaunchSpec(
+        run_id=victim.id, job_id=victim.job_id, attempt=victim.attempt, replica=0, replicas=1,
+        command="true", workdir=None, env={}, site="gcp", pool="a3-spot", node="n0",
+        accelerator=None, gpus=0.0,
+    )  # fmt: skip
+    handle = backend.launch(spec)
+    backend.cluster.start(handle)
+    stored = store.jobs.get_run(victim.id)
+    victim = store.jobs.update_run(replace(stored, handles=(handle,)), RunState.RUNNING)
+    return store, fleet, victim, handle
+
+
+def test_a_victim_that_exited_0_before_its_preemption_succeeds_and_is_not_run_again(
+    tmp_path: Path,
+) -> None:
+    backend = _Stops()
+    store, fleet, victim, handle = _launched(backend)
+    backend.cluster.finish(handle, 0)  # done; the reconciler has not seen it yet
+    policy = _Decides(Preempt(victim.id, "other", "make room"))
+
+    run_cycle(store, fleet, policy, T0 + 600, backends=_backends(tmp_path, backend))
+    run_cycle(store, fleet, _Decides(), T0 + 660, backends=_backends(tmp_path, backend))
+
+    done = store.jobs.get_run(victim.id)
+    assert (done.state, done.attempt, done.exit_code) == (RunState.SUCCEEDED, victim.attempt, 0)
+    assert done.reason == "finished before its preemption took effect"
+
+
+def test_a_victim_still_stopping_stays_preempted_until_its_replicas_end(tmp_path: Path) -> None:
+    backend = _Slow()
+    store, fleet, victim, handle = _launched(backend)
+    backends = _backends(tmp_path, backend)
+    policy = _Decides(Preempt(victim.id, "other", "make room"))
+
+    run_cycle(store, fleet, policy, T0 + 600, backends=backends)
+    # Its processes still run: requeued now, it could be launched again beside them.
+    assert store.jobs.get_run(victim.id).state is RunState.PREEMPTED
+
+    backend.cluster.replica(handle).cancelled = True
+    backend.cluster.finish(handle, 0)  # took the SIGTERM and exited 0: not its work done
+    state = LiveState()
+    run_cycle(store, fleet, _Decides(), T0 + 610, backends=backends, state=state)
+
+    again = store.jobs.get_run(victim.id)
+    assert (again.state, again.attempt) == (RunState.PENDING, victim.attempt + 1)
+    assert victim.id in state.pending
+    assert backend.stops == 2  # stopped again by the cycle that found it still preempted
+
+
+class _Contradicted(_Decides):
+    """A policy that finds the snapshot inconsistent (as the engine does when two control
+    planes wrote one database) on its first ``fails`` cycles."""
+
+    def __init__(self, fails: int) -> None:
+        super().__init__()
+        self.fails = fails
+
+    def decide(self, snapshot: Snapshot) -> list[Decision]:
+        if self.fails:
+            self.fails -= 1
+            raise InconsistentSnapshotError("r-1: the victims chosen leave no room for it")
+        return super().decide(snapshot)
+
+
+def test_an_inconsistent_snapshot_skips_the_cycle_and_reloads_the_state() -> None:
+    store, fleet, _victim = _plane()
+    state = LiveState()
+    policy = _Contradicted(fails=1)
+
+    skipped = run_cycle(store, fleet, policy, T0 + 600, state=state)
+    assert (skipped.placed, skipped.preempted, skipped.refused) == (0, 0, 0)
+    [event] = [e for e in store.events.recent(limit=100) if e.kind == "scheduler.inconsistent"]
+    assert "no room" in event.message
+
+    run_cycle(store, fleet, policy, T0 + 601, state=state)
+    assert state.full_loads == 2  # reloaded, not synced from the state it distrusts

@@ -86,6 +86,9 @@ class ReplicaReport:
     status: ReplicaStatus
     exit_code: int | None = None
     detail: str = ""
+    # An exit that came after a cancel had reached the replica: its exit code says how it
+    # took the stop, not that its work is done (a preempted victim's exit 0 without one is).
+    cancelled: bool = False
 
 
 class Backend(Protocol):

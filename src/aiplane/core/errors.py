@@ -83,6 +83,14 @@ class BackendError(AiplaneError):
     code = "backend_error"
 
 
+class InconsistentSnapshotError(AiplaneError):
+    """The scheduler's view of the runs contradicts itself (e.g. capacity freed by victims that
+    does not fit the gang it was freed for): the store was written by someone else meanwhile,
+    such as a second control plane. The cycle is skipped and the state reloaded."""
+
+    code = "inconsistent_snapshot"
+
+
 class CatalogError(AiplaneError):
     """A price catalog could not be read or does not know an instance type."""
 

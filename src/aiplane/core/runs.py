@@ -57,7 +57,8 @@ TRANSITIONS: Mapping[RunState, frozenset[RunState]] = {
     RunState.RUNNING: frozenset(
         {RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED, RunState.PREEMPTED}
     ),
-    RunState.PREEMPTED: frozenset({RunState.PENDING, RunState.CANCELLED}),
+    # preempted -> succeeded: every replica had exited 0 before the stop reached it.
+    RunState.PREEMPTED: frozenset({RunState.PENDING, RunState.SUCCEEDED, RunState.CANCELLED}),
     RunState.SUCCEEDED: frozenset(),
     RunState.FAILED: frozenset(),
     RunState.CANCELLED: frozenset(),

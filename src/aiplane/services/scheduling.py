@@ -16,21 +16,25 @@ the store (compare-and-set on the run's state) before the state changes; a run t
 meanwhile (cancelled, finished) makes the decision stale, counted as the simulator counts it.
 
 A preemption is two writes: preempted (with the attempt's usage and event, one unit of work),
-then, once the victim's processes were asked to stop (the backend returns at once), back to
-pending. A cycle that dies between them leaves the run preempted; the next cycle starts by
-stopping such runs again (idempotent) and requeueing them.
+then, once the victim's processes were asked to stop (the backend returns at once) and their
+replicas report that they ended, its outcome (``settle``): back to pending, or succeeded when
+every replica exited 0 before the cancel reached it (its work is done: running it again would
+run it twice, decision 0032). A victim still stopping stays preempted, as does one whose cycle
+died between the writes; each cycle starts by stopping such runs again (idempotent) and
+settling those whose replicas ended.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import math
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
-from aiplane.backends.base import Backends
+from aiplane.backends.base import Backends, ReplicaReport, ReplicaStatus
 from aiplane.core.budgets import BudgetAction
-from aiplane.core.errors import BackendError, ConflictError
+from aiplane.core.errors import BackendError, ConflictError, InconsistentSnapshotError
 from aiplane.core.fleet import Fleet
 from aiplane.core.runs import ACTIVE, Job, Run, RunState
 from aiplane.core.scheduling.apply import Refusal, Refused
@@ -55,6 +59,7 @@ log = logging.getLogger("aiplane.scheduling")
 # Runs per store read; a sync or load reads as many pages as it takes.
 MAX_RUNS_PER_READ = 10_000
 REQUEUED = "requeued after preemption"
+DONE_BEFORE_PREEMPTION = "finished before its preemption took effect"
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,10 @@ class LiveState:
         for job, run in self._updated_since(store, since):
             self.apply(job, run)
         self._read_at = now
+
+    def invalidate(self) -> None:
+        """Load the store afresh at the next sync (the state was found inconsistent)."""
+        self._loaded_at = -math.inf
 
     def _updated_since(self, store: Store, since: float) -> Iterator[tuple[Job, Run]]:
         """Every run updated at or after ``since``, a page at a time, oldest first; the cursor
@@ -239,10 +248,14 @@ class _Persist(Effects):
     def requeue(self, stopped: Stopped) -> None:
         run = self.stopped.pop(stopped.run.run_id)
         try:
-            _requeue(self.store, run, stopped.run.workload, self.now)
+            outcome = settle(self.store, self.backends, run, stopped.run.workload, self.now)
         except ConflictError:
             log.info("preempted run %s left the queue before its requeue", run.id)
             raise
+        if outcome is not Settled.REQUEUED:
+            # Not (yet) in the queue: the applier keeps it out of the state's pending runs;
+            # a later cycle settles a victim still stopping and the sync reads what it wrote.
+            raise ConflictError(f"preempted run {run.id} {outcome.value}")
 
     def provision(self, decision: Provision) -> None:
         record(
@@ -273,28 +286,87 @@ def _requeue(store: Store, run: Run, workload: Workload, now: float) -> None:
     store.jobs.update_run(requeue(run, workload, now, REQUEUED), expected_state=RunState.PREEMPTED)
 
 
+class Settled(enum.Enum):
+    REQUEUED = "requeued"
+    SUCCEEDED = "succeeded: it finished before its preemption took effect"
+    STOPPING = "is still stopping"
+
+
+def _reports(backends: Backends | None, run: Run) -> list[ReplicaReport] | None:
+    """What the preempted run's replicas report; None when there is nothing to ask (no
+    backends, no handles) or the backend cannot answer."""
+    if backends is None or run.placement is None or not run.handles:
+        return None
+    try:
+        backend = backends.for_placement(run.placement)
+        return [backend.poll(handle) for handle in run.handles]
+    except BackendError as exc:
+        log.warning("cannot poll preempted run %s: %s", run.id, exc.message)
+        return None
+
+
+def settle(
+    store: Store,
+    backends: Backends | None,
+    run: Run,
+    workload: Workload,
+    now: float,
+    stop_delivered: bool = True,
+) -> Settled:
+    """The outcome of the preempted ``run`` once its replicas ended: succeeded when each exited
+    0 before the cancel reached it (``ReplicaReport.cancelled``: an exit 0 after it only says
+    how the command took the stop), else back to pending; still preempted while any replica
+    runs. Without reports (no backend to ask) it is requeued once its stop was delivered.
+    ConflictError if it is no longer preempted."""
+    reports = _reports(backends, run)
+    if reports is None and not stop_delivered:
+        return Settled.STOPPING
+    if reports is not None:
+        if any(r.status in (ReplicaStatus.STARTING, ReplicaStatus.RUNNING) for r in reports):
+            return Settled.STOPPING
+        if all(
+            r.status is ReplicaStatus.EXITED and r.exit_code == 0 and not r.cancelled
+            for r in reports
+        ):
+            done = replace(
+                run.transition(RunState.SUCCEEDED, now, DONE_BEFORE_PREEMPTION), exit_code=0
+            )
+            message = f"preempted -> succeeded: {DONE_BEFORE_PREEMPTION}"
+            with store.unit_of_work() as uow:
+                stored = uow.jobs.update_run(done, expected_state=RunState.PREEMPTED)
+                record(uow, now, "run.state", message, stored)
+            return Settled.SUCCEEDED
+    _requeue(store, run, workload, now)
+    return Settled.REQUEUED
+
+
 def requeue_stranded(
     store: Store, backends: Backends | None, now: float, grace_s: float = 5.0
 ) -> int:
-    """Put back in the queue the runs an earlier cycle preempted but did not requeue (it died
-    between the two writes, or a backend failed to stop the victim): each is stopped again
-    first (idempotent), so its old processes never hold a queued run's capacity. Returns how
-    many went back."""
-    requeued = 0
+    """Settle the runs an earlier cycle preempted but did not requeue (it died between the two
+    writes, a backend failed to stop the victim, or the victim was still stopping): each is
+    stopped again first (idempotent), so its old processes never hold a queued run's capacity,
+    then settled (``settle``) once its replicas ended. Returns how many were settled."""
+    settled = 0
     for run in store.jobs.runs_in_states([RunState.PREEMPTED]):
+        delivered = True
         if backends is not None:
             try:
                 stop_processes(backends, run, grace_s)
-            except BackendError:
-                log.exception("cannot stop preempted run %s yet; it stays preempted", run.id)
-                continue
+            except BackendError as exc:
+                # Settled anyway if its replicas report that they ended: nothing is left to stop.
+                log.warning("cannot stop preempted run %s yet: %s", run.id, exc.message)
+                delivered = False
+        workload = store.jobs.get(run.job_id).workload
         try:
-            _requeue(store, run, store.jobs.get(run.job_id).workload, now)
+            outcome = settle(store, backends, run, workload, now, delivered)
         except ConflictError:
             continue  # cancelled meanwhile
-        log.warning("requeued run %s, left preempted by an earlier cycle", run.id)
-        requeued += 1
-    return requeued
+        if outcome is Settled.STOPPING:
+            continue
+        log.warning("preempted run %s, left by an earlier cycle, %s", run.id, outcome.value)
+        settled += 1
+    return settled
 
 
 def run_cycle(
@@ -318,5 +390,13 @@ def run_cycle(
     state = state if state is not None else LiveState()
     state.sync(store, fleet, now)
     effects = _Persist(store, backends, now, grace_s, on_run_stopped)
-    decisions = policy.decide(state.snapshot(now, inputs))
+    try:
+        decisions = policy.decide(state.snapshot(now, inputs))
+    except InconsistentSnapshotError as exc:
+        # Nothing was decided, so nothing is half applied: skip the cycle, say so once (no
+        # traceback: it is a fact about the store, not a bug here) and reload next cycle.
+        state.invalidate()
+        log.warning("scheduling cycle skipped, the state is reloaded: %s", exc.message)
+        record(store, now, "scheduler.inconsistent", f"cycle skipped: {exc.message}")
+        return Applied()
     return apply_decisions(state.state, decisions, effects, now)

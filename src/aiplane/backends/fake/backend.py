@@ -61,6 +61,7 @@ class FakeReplica:
     drained: bool = False
     pids: frozenset[int] = frozenset()
     token: str | None = None  # the attempt's token, asked for when the replica was created
+    cancelled: bool = False  # ended by a cancel (its exit code says how it took the stop)
 
 
 @dataclass
@@ -164,6 +165,7 @@ class FakeBackend:
             return
         replica.status, replica.exit_code = ReplicaStatus.EXITED, 128 + signal.SIGTERM
         replica.detail, replica.ready = "cancelled; stopped by the fake", False
+        replica.cancelled = True
 
     def logs(self, handle: Handle, tail_bytes: int | None = None) -> str:
         self._check(handle)
@@ -263,7 +265,7 @@ class FakeBackend:
         replica = self.cluster.replicas.get(str(handle["id"]))
         if replica is None:
             return ReplicaReport(ReplicaStatus.LOST, detail=f"no fake replica {handle['id']}")
-        return ReplicaReport(replica.status, replica.exit_code, replica.detail)
+        return ReplicaReport(replica.status, replica.exit_code, replica.detail, replica.cancelled)
 
     def _maybe_fail(self, launches: int) -> None:
         """Count ``launches`` against a scripted failure; raise when one of them is it."""

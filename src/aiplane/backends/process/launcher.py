@@ -11,6 +11,7 @@ nothing ties its life to ours.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import math
 import os
 import re
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -106,16 +107,23 @@ class ProcessLauncher:
         if spec.workdir is not None and not Path(spec.workdir).is_dir():
             raise BackendError(f"workdir {spec.workdir!r} is not a directory")
         rundir.mkdir(parents=True, exist_ok=True)
-        if (rundir / runfiles.LAUNCH).exists():
+        # Held for the whole launch: a marker without a supervisor pid found under it was left
+        # by a launcher that died (the kernel dropped its lock), never by one still launching.
+        with _launch_lock(rundir):
+            return self._launch_locked(spec, env, banner, rundir, handle)
+
+    def _launch_locked(
+        self,
+        spec: LaunchSpec,
+        env: Mapping[str, str],
+        banner: str | None,
+        rundir: Path,
+        handle: dict[str, Any],
+    ) -> dict[str, Any]:
+        marked = self._mark(spec, rundir, handle)
+        if marked is None:
             return self._existing(rundir, handle)
-        if spec.listens:
-            # Picked before the marker exists, so that the handle in it names the port; a
-            # launch that loses the race below hands back the winner's handle and port.
-            port = serving.pick_port(self.config.serve_host, self.config.ports)
-            handle.update(host=self.config.serve_host, port=port)
-        marker = {"handle": handle, "launched_at": time.time()}
-        if not runfiles.create_json(rundir / runfiles.LAUNCH, marker):
-            return self._existing(rundir, handle)
+        handle, takeover = marked
         # This call starts the replica: only now is its token asked for (a launch that found
         # it started returned above, and the replica keeps the token it was given).
         try:
@@ -135,10 +143,12 @@ class ProcessLauncher:
             # The attempt's own token wins over one the spec declares, as its URL does (the
             # client reads the file only when AIPLANE_TOKEN is not set).
             command_env.pop("AIPLANE_TOKEN", None)
-        runfiles.write_json(rundir / runfiles.ENV, command_env)
+        # A takeover's own file: a first supervisor still coming up reads (and deletes) its own.
+        env_file = rundir / (f"env.{takeover}.json" if takeover else runfiles.ENV)
+        runfiles.write_json(env_file, command_env)
         argv = [
             *(sys.executable, "-P", "-m", "aiplane.backends.process.supervise"),
-            *("--dir", str(rundir), "--env-file", str(rundir / runfiles.ENV)),
+            *("--dir", str(rundir), "--env-file", str(env_file)),
             *self.config.confinement(spec.limits).argv(),
         ]
         try:
@@ -167,9 +177,44 @@ class ProcessLauncher:
             raise BackendError(f"could not start the replica supervisor: {exc}") from exc
         with _CHILDREN_LOCK:
             _CHILDREN[proc.pid] = proc
+        marker = runfiles.read_json(rundir / runfiles.LAUNCH) or {"handle": handle}
         marker.update(supervisor_pid=proc.pid, supervisor_start=procfs.start_ticks(proc.pid))
         runfiles.write_json(rundir / runfiles.LAUNCH, marker)
         return handle
+
+    def _mark(
+        self, spec: LaunchSpec, rundir: Path, handle: dict[str, Any]
+    ) -> tuple[dict[str, Any], int] | None:
+        """Write the launch marker (under the launch lock): the handle to start and how many
+        takeovers this launch is (0: the first), or None when the replica was started."""
+        existing = runfiles.read_json(rundir / runfiles.LAUNCH)
+        takeover = 0
+        if existing is not None:
+            if not _abandoned(rundir, existing):
+                return None
+            # The launcher died between its marker and its supervisor (kill -9): this launch
+            # is the same attempt's, so it starts the replica. Should a supervisor it did start
+            # still come up, claim.json lets only one of the two run the command.
+            takeover = int(existing.get("taken_over", 0)) + 1
+            handle = dict(existing.get("handle", handle))  # the port the marker named
+        elif (rundir / runfiles.LAUNCH).exists():
+            return None  # unreadable: never guess it abandoned
+        if spec.listens and "port" not in handle:
+            # Picked before the marker exists, so that the handle in it names the port.
+            port = serving.pick_port(self.config.serve_host, self.config.ports)
+            handle.update(host=self.config.serve_host, port=port)
+        marker: dict[str, Any] = {
+            "handle": handle,
+            "launched_at": time.time(),
+            "launcher_pid": os.getpid(),
+            "launcher_start": procfs.start_ticks(os.getpid()),
+        }
+        if takeover:
+            marker["taken_over"] = takeover
+            runfiles.write_json(rundir / runfiles.LAUNCH, marker)
+        elif not runfiles.create_json(rundir / runfiles.LAUNCH, marker):
+            return None
+        return handle, takeover
 
     def _existing(self, rundir: Path, handle: dict[str, Any]) -> dict[str, Any]:
         existing = runfiles.read_json(rundir / runfiles.LAUNCH)
@@ -253,6 +298,9 @@ class ProcessLauncher:
                 detail=f"process vanished without recording an exit "
                 f"(supervisor pid {sup['pid']} and process group {sup['child_pgid']} are gone)",
             )
+        claim = runfiles.read_json(rundir / runfiles.CLAIM)
+        if claim is not None:
+            return self._claimed(rundir, claim)
         launch = runfiles.read_json(rundir / runfiles.LAUNCH)
         if launch is None:
             return ReplicaReport(ReplicaStatus.LOST, detail=f"no replica was launched in {rundir}")
@@ -270,6 +318,21 @@ class ProcessLauncher:
             f"the command (see {rundir / runfiles.OUTPUT})",
         )
 
+    def _claimed(self, rundir: Path, claim: Mapping[str, Any]) -> ReplicaReport:
+        """The report of a supervisor between its claim and supervisor.json."""
+        if procfs.is_alive(int(claim["pid"]), claim.get("start_ticks")):
+            return ReplicaReport(
+                ReplicaStatus.STARTING, detail=f"supervisor pid {claim['pid']} starting"
+            )
+        exited = self._exit_report(rundir)
+        if exited is not None:
+            return exited
+        return ReplicaReport(
+            ReplicaStatus.LOST,
+            detail=f"supervisor pid {claim['pid']} died before starting the command "
+            f"(see {rundir / runfiles.OUTPUT})",
+        )
+
     def _exit_report(self, rundir: Path) -> ReplicaReport | None:
         record = runfiles.read_json(rundir / runfiles.EXIT)
         if record is None:
@@ -282,9 +345,12 @@ class ProcessLauncher:
             detail = f"exited with code {code}"
         if record.get("reason"):
             detail = f"{detail}: {record['reason']}"
-        if record.get("cancelled"):
+        cancelled = bool(record.get("cancelled"))
+        if cancelled:
             detail = f"cancelled; {detail}"
-        return ReplicaReport(ReplicaStatus.EXITED, exit_code=code, detail=detail)
+        return ReplicaReport(
+            ReplicaStatus.EXITED, exit_code=code, detail=detail, cancelled=cancelled
+        )
 
     # -- cancel -------------------------------------------------------------------------------
 
@@ -368,6 +434,29 @@ class ProcessLauncher:
         if not rundir.is_relative_to(self.work_root / "runs"):
             raise BackendError(f"handle directory {raw!r} is outside {self.work_root / 'runs'}")
         return rundir
+
+
+@contextlib.contextmanager
+def _launch_lock(rundir: Path) -> Iterator[None]:
+    """The replica's launch lock: exclusive between threads (each open is its own lock) and
+    processes, and released by the kernel however its holder dies."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+    fd = os.open(rundir / runfiles.LAUNCH_LOCK, flags, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # drops the lock
+
+
+def _abandoned(rundir: Path, marker: Mapping[str, Any]) -> bool:
+    """A marker whose launcher died before starting a supervisor (read under the launch lock,
+    so no live launcher is between the two steps), and no supervisor has come up since."""
+    if marker.get("supervisor_pid") is not None:
+        return False
+    return not any(
+        (rundir / name).exists() for name in (runfiles.CLAIM, runfiles.SUPERVISOR, runfiles.EXIT)
+    )
 
 
 def _signal_name(signum: int) -> str:

@@ -4,20 +4,31 @@ Both the control plane (``launcher.py``) and the supervisor (``supervise.py``) u
 file is written whole or not at all (temp file + ``os.replace``), so a reader never sees half a
 record, whatever process dies when.
 
+    launch.lock      held (``flock``) by a launcher for the whole of its launch; the kernel
+                     drops it when the launcher dies, even by ``kill -9``.
     launch.json      written by the launcher before it starts anything: the handle, the time,
-                     and (once started) the supervisor's pid and start time. Created exclusively:
-                     it is what makes launch idempotent.
+                     the launcher's pid and start time, and (once started) the supervisor's pid
+                     and start time. Created exclusively: it is what makes launch idempotent. A
+                     marker without a supervisor pid, found under the lock, was left by a
+                     launcher that died before starting one: a later launch takes it over.
+    claim.json       created exclusively by the supervisor that runs the command, before it
+                     reads its environment: of two supervisors of one replica (a launch taken
+                     over while the first, started just before the kill, was still coming up)
+                     only the one that created it runs the command; the other exits untouched.
     supervisor.json  written by the supervisor once the command runs: its pid and start time,
                      the command's pid and process group.
     env.json         the command's environment, from the launcher to the supervisor (mode 0600,
-                     deleted once read: it may hold secrets).
+                     deleted once read: it may hold secrets); a taken-over launch writes its own
+                     ``env.<n>.json`` so that the two supervisors never read each other's.
     cancel.json      written by ``cancel`` before it signals: the grace period to honour.
     token            the attempt's own API token, for the command (mode 0600; it finds it at
                      ``$AIPLANE_TOKEN_FILE``); written by the launcher, removed by the
                      supervisor once the command's group is gone.
     drain.json       written by ``drain``: a serving replica out of rotation (the replica finds
                      it at ``$AIPLANE_DRAIN_FILE``).
-    exit.json        written by the supervisor after the command's process group is gone.
+    exit.json        written by the supervisor after the command's process group is gone;
+                     ``cancelled`` says whether a cancel had reached the supervisor before the
+                     command's exit was collected (an exit 0 without one is work done).
     output.log       stdout and stderr of the supervisor and the command.
 """
 
@@ -31,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 LAUNCH = "launch.json"
+LAUNCH_LOCK = "launch.lock"
+CLAIM = "claim.json"
 SUPERVISOR = "supervisor.json"
 ENV = "env.json"
 CANCEL = "cancel.json"

@@ -255,6 +255,14 @@ def _become_subreaper() -> None:
         pass
 
 
+def _claim(rundir: Path) -> bool:
+    """Become the one supervisor of this replica (``claim.json``, created exclusively), before
+    anything of the command is read or run: True when this process is it."""
+    me = os.getpid()
+    record = {"pid": me, "start_ticks": procfs.start_ticks(me), "claimed_at": time.time()}
+    return runfiles.create_json(rundir / runfiles.CLAIM, record)
+
+
 def _command_env(env_file: Path | None) -> dict[str, str] | None:
     """The command's environment: the launcher's file (deleted once read, as it may hold
     secrets), our own without one, None when the file cannot be read."""
@@ -284,11 +292,20 @@ def main(argv: list[str] | None = None) -> int:
         words = words[1:]
     if not words:
         parser.error("no command given after --")
+    rundir = args.dir.resolve()
+    if not _claim(rundir):
+        # A launch taken over after a kill -9 started a second supervisor of this replica,
+        # and the other one claimed it: it alone runs the command and records its exit.
+        print("[aiplane] another supervisor runs this replica; not running it", file=sys.stderr)
+        if args.env_file is not None:
+            with contextlib.suppress(FileNotFoundError):
+                args.env_file.unlink()  # ours alone, and it may hold secrets
+        return 0
     env = _command_env(args.env_file)
     confinement = confine.Confinement(
         args.cpu_seconds, args.memory_bytes, args.open_files, args.processes, args.user, args.group
     )
-    supervisor = _Supervisor(args.dir.resolve(), args.grace, env or {}, confinement)
+    supervisor = _Supervisor(rundir, args.grace, env or {}, confinement)
     if env is None:
         # Fail closed: without its environment the command would e.g. lose the empty
         # CUDA_VISIBLE_DEVICES that keeps a CPU job off the GPUs.

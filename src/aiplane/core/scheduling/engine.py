@@ -28,6 +28,7 @@ from typing import Any
 
 from aiplane.core.budgets import BudgetAction
 from aiplane.core.cost.budgets import actions_for
+from aiplane.core.errors import InconsistentSnapshotError
 from aiplane.core.placement import (
     Offer,
     OfferContext,
@@ -474,7 +475,9 @@ class _Cycle:
                 )
             assignments = capacity.pack(w.replica_need(offer.option), w.replicas)
             if assignments is None:
-                raise RuntimeError(f"{p.run_id}: victims were chosen so that the gang fits")
+                raise InconsistentSnapshotError(
+                    f"{p.run_id}: the victims chosen so that the gang fits leave no room for it"
+                )
             self.full.clear()
             self.hopeless.clear()
             rejected = blocked.rejections(w) + rejected
