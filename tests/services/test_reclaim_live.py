@@ -6,8 +6,11 @@ survive the run's re-read after its requeue and a full reload of the state.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from aiplane.backends.base import ReplicaReport, ReplicaStatus
 from aiplane.core.fleet import Team
 from aiplane.core.runs import Job, Run, RunState
 from aiplane.core.scheduling.engine import Engine
@@ -73,3 +76,47 @@ def test_a_reclaimed_run_waits_out_its_hold_while_the_lender_comes_and_goes(
     # Once the hold is over, b1 borrows the idle quota again.
     cycle(T0 + 10 + 300)
     assert store.jobs.get_run("b1").state is RunState.ADMITTED
+
+
+class _StillStopping:
+    """A backend whose replicas stop only when told to by the test (``stopped``)."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def for_placement(self, _placement: object) -> _StillStopping:
+        return self
+
+    def cancel(self, _handle: object, _grace_s: float) -> None:
+        pass
+
+    def poll(self, _handle: object) -> ReplicaReport:
+        if self.stopped:
+            return ReplicaReport(ReplicaStatus.EXITED, exit_code=143, cancelled=True)
+        return ReplicaReport(ReplicaStatus.RUNNING)
+
+
+def test_the_hold_holds_when_the_victim_is_requeued_by_a_later_cycle() -> None:
+    """Live, a victim's processes take a moment to stop, so its requeue is a later cycle's
+    (``settle``): the reclaim mark must survive that and hold it off the borrowed quota."""
+    store, engine, backend = MemoryStore(), Engine(), _StillStopping()
+    live = LiveState(resync_s=1e9)
+
+    def cycle(at: float) -> int:
+        return run_cycle(store, FLEET, engine, at, backends=backend, state=live).preempted  # type: ignore[arg-type]
+
+    _submit(store, "b1", "b", T0)
+    cycle(T0)
+    _runs(store, "b1", T0 + 1)
+    b1 = store.jobs.get_run("b1")
+    store.jobs.update_run(replace(b1, handles=({"dir": "b1"},)), RunState.RUNNING)
+    a = _submit(store, "a0", "a", T0 + 10)
+    assert cycle(T0 + 10) == 1
+    assert store.jobs.get_run("b1").state is RunState.PREEMPTED  # still stopping
+    _runs(store, a, T0 + 11)
+    _succeeds(store, a, T0 + 15)
+    backend.stopped = True
+    cycle(T0 + 16)  # settles b1 back to pending, then decides with a's quota idle
+    b1 = store.jobs.get_run("b1")
+    assert b1.state is RunState.PENDING, b1
+    assert b1.reason is not None and "being reclaimed by team a" in b1.reason

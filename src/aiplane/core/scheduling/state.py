@@ -184,10 +184,7 @@ class SchedulerState:
         ``reclaimed_by``: the lending team it was stopped for, which marks it (``reclaim``)."""
         r = stopped.run
         if reclaimed_by is not None:
-            where = r.placement
-            self.reclaimed[r.run_id] = Reclaimed(
-                stopped.at, reclaimed_by, where.pool, where.accelerator
-            )
+            self.mark_reclaimed(stopped, reclaimed_by)
         pending = self._marked(
             pending_input(
                 r.run_id,
@@ -200,6 +197,14 @@ class SchedulerState:
         )
         self.pending[r.run_id] = pending
         return pending
+
+    def mark_reclaimed(self, stopped: Stopped, reclaimed_by: str) -> None:
+        """Mark the stopped run as reclaimed by the lending team ``reclaimed_by``, whether it
+        is requeued now or later (a live victim still stopping comes back by a sync)."""
+        where = stopped.run.placement
+        self.reclaimed[stopped.run.run_id] = Reclaimed(
+            stopped.at, reclaimed_by, where.pool, where.accelerator
+        )
 
     def finish(self, run_id: str) -> tuple[RunningRun, int]:
         """The running run is done; returns it and how many idle elastic nodes went down."""
@@ -325,9 +330,15 @@ def _preempt(
     stopped = state.stop(d.run_id, now)
     out.preempted += 1
     out.released_nodes += stopped.released_nodes
+    if d.reclaimed_by is not None:
+        # Before the requeue, which may come in a later cycle (a live victim still stopping):
+        # the mark must hold when the run comes back to the queue either way.
+        state.mark_reclaimed(stopped, d.reclaimed_by)
     try:
         effects.requeue(stopped)
     except ConflictError:
-        return None  # stopped for good: it left the queue meanwhile (a user cancelled it)
+        # Not back in the queue now: it left it meanwhile (a user cancelled it), or, live, it
+        # is still stopping or finished first (``services.scheduling.settle``).
+        return None
     state.requeue(stopped, d.reclaimed_by)
     return None
