@@ -176,6 +176,10 @@ def test_the_documented_error_body_is_what_a_refusal_sends(
         (401, api.get("/api/v1/jobs")),
         (422, api.get("/api/v1/jobs", params={"limit": 0}, headers=viewer)),
         (404, api.get("/api/v1/jobs/j-none", headers=viewer)),
+        # Outside any operation of the document, the same body: an unknown route, a method
+        # the path does not have.
+        (404, api.get("/api/v1/no-such-route", headers=viewer)),
+        (405, api.delete("/api/v1/jobs", headers=viewer)),
     ):
         assert response.status_code == status
         ErrorBody.model_validate(response.json())
