@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from aiplane.core.auth import Caller
@@ -71,12 +72,19 @@ async def storable_input(
     here, after authentication (a stranger learns nothing), with the field. A query value is
     an id, a name, a time or a filter: no control character at all; a body's text may hold
     line breaks (a command), not a NUL or a lone surrogate."""
+    # Only what the route takes (what it ignores reaches nothing, and is not refused where the
+    # document declares no 422), located by the parameter's name alone, as the routes' own
+    # checks do (from, actor, status).
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return caller
+    taken = {p.alias for p in route.dependant.query_params}
     problems = [
-        Problem(f"query.{name}", "holds a control character", repr(value)[:80], "printable text")
+        Problem(name, "holds a control character", repr(value)[:80], "printable text")
         for name, value in request.query_params.multi_items()
-        if not storable(value)
+        if name in taken and not storable(value)
     ]
-    if await request.body():
+    if route.body_field is not None and await request.body():
         try:
             # Parsed already by FastAPI for a route with a body: cached, not parsed again.
             document = await request.json()
