@@ -5,7 +5,8 @@ up (decision 0037).
 The walk, over the memory store and over PostgreSQL, takes every operation with a few
 derandomized examples per caller and kind of data: valid requests (admin, viewer, no token),
 invalid ones (admin), and ones that name the fleet's real job, principal, team and token
-(admin), so that the answers past "not found" are reached too. Every failure is collected, with a curl line that reproduces it, and reported at once.
+(admin), so that the answers past "not found" are reached too. Every failure is collected,
+with a curl line that reproduces it, and reported at once.
 """
 
 from __future__ import annotations
