@@ -36,6 +36,7 @@ STATUS: dict[type[e.AiplaneError], int] = {
 
 # What each error status means here, for the OpenAPI document.
 MEANING: dict[int, str] = {
+    400: "the body could not be read: not text in the encoding it declares (body_unreadable)",
     401: "no token, or an invalid or revoked one (unauthenticated)",
     402: "a budget of the team or project blocks new work (budget_exceeded)",
     403: "the token's role is not enough for this (forbidden)",
@@ -45,6 +46,7 @@ MEANING: dict[int, str] = {
     422: "the request or a document in it is invalid: every problem located (request_invalid, "
     "spec_invalid, catalog_error)",
     500: "an unexpected error; the server log has the details (internal)",
+    501: "the format asked for needs a library this server lacks (missing_dependency)",
     502: "the backend that runs the work refused or failed (backend_error)",
     503: "the store is unavailable (store_error)",
 }
@@ -58,11 +60,15 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorBody, "description": MEANING[s]} for s in statuses}
 
 
-# Every route: a request can be malformed or too large (api/limits.py refuses a body over the
-# limit whatever the route), and the store or the server can fail.
-EVERY_ROUTE = responses(413, 422, 500, 503)
-# Every route behind a token.
-AUTHENTICATED = responses(401, 403)
+# Each route declares what it can really answer (the fuzz test, tests/api/test_fuzz.py, holds
+# the server to it; decision 0037). Every route: a body too large is refused whatever the
+# route, a GET's included (api/limits.py), and the server can fail.
+EVERY_ROUTE = responses(413, 500)
+# Every route behind a token: no token or a bad one, a role short of the action, and reading
+# the token's principal from the store, which can be unavailable.
+AUTHENTICATED = responses(401, 403, 503)
+# And each route its own: 422 where it takes parameters or a body (FastAPI validates them),
+# 400 where it takes a body (one that is not even text), 404 where it names something.
 
 
 def status_for(exc: e.AiplaneError) -> int:
@@ -154,7 +160,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        # 400 is FastAPI's answer to a body it cannot even decode (bytes that are not UTF-8).
+        codes = {400: "body_unreadable", 404: "not_found", 405: "method_not_allowed"}
+        code = codes.get(exc.status_code, "http_error")
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             # Every method of the path, not only those of the one route Starlette tried.

@@ -13,6 +13,11 @@ import re
 UNSTORABLE = re.compile("[\x00-\x1f\ud800-\udfff]")
 
 
+# What a document's text (a command, an env value) may not hold even where line breaks are
+# fine: what no store can keep (NUL) or no encoder can write (a lone surrogate).
+UNENCODABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def _escape_char(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x20 else f"\\u{code:04x}"
@@ -21,6 +26,11 @@ def _escape_char(match: re.Match[str]) -> str:
 def storable(text: str) -> bool:
     """Whether ``text`` holds none of the characters above."""
     return UNSTORABLE.search(text) is None
+
+
+def encodable(text: str) -> bool:
+    """Whether ``text`` holds no NUL and no lone surrogate (other controls allowed)."""
+    return UNENCODABLE.search(text) is None
 
 
 def clean(text: str) -> str:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from aiplane.api.deps import Authenticated, Svc
-from aiplane.api.errors import AUTHENTICATED
+from aiplane.api.errors import AUTHENTICATED, responses
 from aiplane.api.routers.costs import parse_time
 from aiplane.core.audit import AuditEntry, AuditHead, Verification, record_dict
 from aiplane.wire.audit import AuditEntryOut, AuditHeadOut, VerificationOut
@@ -39,7 +39,7 @@ def verification_out(v: Verification) -> VerificationOut:
     )
 
 
-@router.get("", response_model=list[AuditEntryOut])
+@router.get("", response_model=list[AuditEntryOut], responses=responses(422))
 def search(
     svc: Svc,
     caller: Authenticated,
@@ -59,7 +59,7 @@ def search(
     return [entry_out(e) for e in found]
 
 
-@router.get("/verify", response_model=VerificationOut)
+@router.get("/verify", response_model=VerificationOut, responses=responses(422))
 def verify(
     svc: Svc,
     caller: Authenticated,

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/jobs", tags=["jobs"], responses=AUTHENTICATED)
     status_code=status.HTTP_201_CREATED,
     response_model=CheckpointOut,
     # 409: the job has no running attempt to credit.
-    responses=responses(404, 409),
+    responses=responses(400, 404, 409, 422),
 )
 def report(job_id: str, body: CheckpointIn, svc: Svc, caller: Authenticated) -> CheckpointOut:
     run = svc.jobs.report_checkpoint(caller, job_id, body.uri, body.saved_at)

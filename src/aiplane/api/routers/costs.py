@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from aiplane.api.deps import Authenticated, Svc
-from aiplane.api.errors import AUTHENTICATED
+from aiplane.api.errors import AUTHENTICATED, responses
 from aiplane.api.views import alert_out, anomaly_out, budget_out, forecast_out, report_out
 from aiplane.core.cost.alerts import AlertStatus
 from aiplane.core.errors import Problem, SpecError
@@ -81,7 +81,7 @@ def _format(value: str) -> ExportFormat:
     return ExportFormat(value)
 
 
-@router.get("/report", response_model=CostReport)
+@router.get("/report", response_model=CostReport, responses=responses(422))
 def report(
     svc: Svc,
     caller: Authenticated,
@@ -104,7 +104,9 @@ EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
             "text/csv": {"schema": {"type": "string"}},
             "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
         },
-    }
+    },
+    # Parquet needs pyarrow (the parquet extra).
+    **responses(422, 501),
 }
 
 
@@ -133,7 +135,7 @@ def budgets(svc: Svc, caller: Authenticated) -> list[BudgetOut]:
     return [budget_out(v) for v in svc.costs.budgets(caller)]
 
 
-@router.get("/alerts", response_model=list[AlertOut])
+@router.get("/alerts", response_model=list[AlertOut], responses=responses(422))
 def alerts(
     svc: Svc,
     caller: Authenticated,
@@ -151,7 +153,7 @@ def alerts(
     return [alert_out(a) for a in svc.costs.alerts(caller, wanted, limit)]
 
 
-@router.get("/anomalies", response_model=list[AnomalyOut])
+@router.get("/anomalies", response_model=list[AnomalyOut], responses=responses(422))
 def anomalies(
     svc: Svc,
     caller: Authenticated,

@@ -20,8 +20,8 @@ from aiplane.wire.identity import (
 )
 
 router = APIRouter(tags=["identity"], responses=AUTHENTICATED)
-NAMED = responses(404)
-CHANGES = responses(404, 409)
+# A route that names a principal, a team or a token (and so takes a path parameter).
+NAMED = responses(404, 422)
 
 
 @router.get("/users", response_model=list[PrincipalOut])
@@ -34,7 +34,7 @@ def list_users(svc: Svc, caller: Authenticated) -> list[PrincipalOut]:
     "/users",
     response_model=PrincipalOut,
     status_code=status.HTTP_201_CREATED,
-    responses=responses(409),
+    responses=responses(400, 409, 422),
 )
 def create_user(body: PrincipalIn, svc: Svc, caller: Authenticated) -> PrincipalOut:
     """A user or a service account (admins); give it a token with ``POST /tokens``."""
@@ -50,7 +50,9 @@ def show_user(name: str, svc: Svc, caller: Authenticated) -> PrincipalOut:
     return principal_out(svc.identity.get_principal(caller, name))
 
 
-@router.patch("/users/{name}", response_model=PrincipalOut, responses=CHANGES)
+@router.patch(
+    "/users/{name}", response_model=PrincipalOut, responses={**NAMED, **responses(400, 409)}
+)
 def update_user(name: str, body: PrincipalPatch, svc: Svc, caller: Authenticated) -> PrincipalOut:
     """Change the global role, the e-mail, or disable (admins). A disabled principal's
     tokens are refused at once."""
@@ -70,7 +72,9 @@ def list_members(team: str, svc: Svc, caller: Authenticated) -> list[MemberOut]:
     return [member_out(team, m.principal, m.role) for m in svc.identity.members(caller, team)]
 
 
-@router.put("/teams/{team}/members/{name}", response_model=MemberOut, responses=NAMED)
+@router.put(
+    "/teams/{team}/members/{name}", response_model=MemberOut, responses={**NAMED, **responses(400)}
+)
 def set_member(team: str, name: str, body: MemberIn, svc: Svc, caller: Authenticated) -> MemberOut:
     """Add ``name`` to the team, or change its role (the team's owners, admins)."""
     changed = svc.identity.set_member(caller, team, name, body.role)
@@ -89,7 +93,8 @@ def remove_member(team: str, name: str, svc: Svc, caller: Authenticated) -> Resp
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/tokens", response_model=list[TokenItem])
+# 404: no principal of the name given (admins).
+@router.get("/tokens", response_model=list[TokenItem], responses=responses(404, 422))
 def list_tokens(
     svc: Svc,
     caller: Authenticated,

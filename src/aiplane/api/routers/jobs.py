@@ -27,7 +27,7 @@ from aiplane.wire.specs import SpecBody
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=AUTHENTICATED)
 # A route that names a job.
-ONE_JOB = responses(404)
+ONE_JOB = responses(404, 422)
 
 
 _KEY_DOC = (
@@ -55,7 +55,7 @@ _SUBMITTED: dict[int | str, dict[str, Any]] = {
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=JobOut,
-    responses={**responses(402, 409), **_SUBMITTED},
+    responses={**responses(400, 402, 409, 422), **_SUBMITTED},
 )
 def submit(
     body: SpecBody,
@@ -90,7 +90,8 @@ def _states(values: list[str] | None) -> list[RunState] | None:
     return [RunState(v) for v in values]
 
 
-@router.get("", response_model=JobPage)
+# 404: a team the caller is not in, named in ``team`` (its existence is not disclosed).
+@router.get("", response_model=JobPage, responses=responses(404, 422))
 def list_jobs(
     svc: Svc,
     caller: Authenticated,
@@ -118,7 +119,7 @@ def explain(job_id: str, svc: Svc, caller: Authenticated) -> ExplanationOut:
     return explanation_out(svc.jobs.explain(caller, job_id))
 
 
-@router.get("/{job_id}/logs", response_model=LogsOut, responses=responses(404, 502))
+@router.get("/{job_id}/logs", response_model=LogsOut, responses=responses(404, 422, 502))
 def logs(
     job_id: str,
     svc: Svc,
@@ -130,6 +131,6 @@ def logs(
     return LogsOut(job_id=job_id, replicas=[ReplicaLog(replica=i, text=t) for i, t in out])
 
 
-@router.post("/{job_id}/cancel", response_model=JobOut, responses=responses(404, 409))
+@router.post("/{job_id}/cancel", response_model=JobOut, responses=responses(404, 409, 422))
 def cancel(job_id: str, svc: Svc, caller: Authenticated) -> JobOut:
     return job_out(svc.jobs.cancel(caller, job_id))

@@ -18,7 +18,8 @@ def health(svc: Svc) -> Health:
     return Health(status=h.status, version=h.version, pid=h.pid)
 
 
-@router.get("/whoami", response_model=WhoAmI, responses=AUTHENTICATED)
+# Any principal may ask who it is: refused without a token (401), never for its role (403).
+@router.get("/whoami", response_model=WhoAmI, responses=responses(401, 503))
 def whoami(caller: Authenticated) -> WhoAmI:
     """The caller: principal, roles (stored and, signed in by OIDC, claimed) and credential."""
     p = caller.principal
@@ -38,7 +39,8 @@ def whoami(caller: Authenticated) -> WhoAmI:
     "/tokens",
     response_model=TokenOut,
     status_code=status.HTTP_201_CREATED,
-    responses={**AUTHENTICATED, **responses(404, 409)},
+    # 404: no such principal to give it to.
+    responses={**AUTHENTICATED, **responses(400, 404, 409, 422)},
 )
 def new_token(body: TokenIn, svc: Svc, caller: Authenticated) -> TokenOut:
     """A token for yourself, or (admins) for another principal. Its plaintext is in this
