@@ -40,7 +40,11 @@ def _start(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[
     ("settings", "status", "says"),
     [
         ({"AIPLANE_TELEMETRY": "sometimes"}, EXIT_BAD_INPUT, "AIPLANE_TELEMETRY: unknown mode"),
-        ({"AIPLANE_CATALOG": "/no/such/catalog"}, EXIT_BAD_INPUT, "catalog directory not found"),
+        (
+            {"AIPLANE_CATALOG": "/no/such/catalog"},
+            EXIT_BAD_INPUT,
+            "AIPLANE_CATALOG: no such directory",
+        ),
         ({"AIPLANE_DATABASE_URL": "mysql://db/x"}, EXIT_FAILURE, "unsupported database URL"),
     ],
 )

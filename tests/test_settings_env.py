@@ -46,3 +46,68 @@ def test_aiplane_up_reports_a_bad_setting_without_a_traceback(tmp_path: Path) ->
     assert done.returncode == 2, done.stderr
     assert "AIPLANE_TELEMETRY_INTERVAL_S" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# Each setting the server reads, with a value that cannot work: the SpecError names the
+# variable ({file}, {dir}, {missing} and {under_file} are made per test).
+BAD_SETTINGS = [
+    ("AIPLANE_HOME", "{file}"),
+    ("AIPLANE_HOME", "{under_file}"),
+    ("AIPLANE_DATABASE_URL", "not a url"),
+    ("AIPLANE_DATABASE_URL", "/var/lib/aiplane.db"),
+    ("AIPLANE_TELEMETRY", "foo"),
+    ("AIPLANE_CATALOG", "{missing}"),
+    ("AIPLANE_CATALOG", "{file}"),
+    ("AIPLANE_TELEMETRY_REPLAY", "{missing}"),
+    ("AIPLANE_TELEMETRY_REPLAY", "{dir}"),
+    ("AIPLANE_SIGNING_KEY", "{dir}"),
+    ("AIPLANE_SIGNING_KEY", "{under_file}"),
+    ("AIPLANE_TRUSTED_KEYS", "{missing}"),
+    ("AIPLANE_TRUSTED_KEYS", "{file}"),
+    ("AIPLANE_OIDC_ISSUER", "not-a-url"),
+    ("AIPLANE_OIDC_ISSUER", "https://"),
+    ("AIPLANE_SCHEDULER_INTERVAL_S", "-1"),
+    ("AIPLANE_RECONCILER_INTERVAL_S", "soon"),
+    ("AIPLANE_TELEMETRY_INTERVAL_S", "nan"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_SETTINGS)
+def test_a_bad_setting_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, value: str
+) -> None:
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "a-dir").mkdir()
+    places = {
+        "file": tmp_path / "a-file",
+        "dir": tmp_path / "a-dir",
+        "missing": tmp_path / "missing",
+        "under_file": tmp_path / "a-file" / "below",
+    }
+    monkeypatch.setenv("AIPLANE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv(name, value.format(**places))
+    with pytest.raises(SpecError) as raised:
+        Settings.from_env()
+    (problem,) = raised.value.problems
+    assert problem.location == name
+    assert problem.allowed  # and says what would do
+
+
+def test_a_database_url_is_never_echoed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("AIPLANE_DATABASE_URL", "postgres-with-password-s3cret")
+    with pytest.raises(SpecError) as raised:
+        Settings.from_env(tmp_path)
+    assert "s3cret" not in str(raised.value.problems)
+
+
+def test_good_paths_and_modes_pass(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "catalog").mkdir()
+    monkeypatch.setenv("AIPLANE_CATALOG", str(tmp_path / "catalog"))
+    monkeypatch.setenv("AIPLANE_SIGNING_KEY", str(tmp_path / "keys" / "signing.pem"))
+    monkeypatch.setenv("AIPLANE_TELEMETRY", "off")
+    monkeypatch.setenv("AIPLANE_DATABASE_URL", "postgresql+psycopg://u@127.0.0.1/db")
+    monkeypatch.setenv("AIPLANE_OIDC_ISSUER", "https://idp.example.org/realms/x")
+    settings = Settings.from_env(tmp_path)
+    assert settings.catalog_dir == tmp_path / "catalog"
+    assert settings.telemetry == "off"
+    assert settings.oidc_issuer == "https://idp.example.org/realms/x"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aiplane.core.errors import Problem, SpecError
 from aiplane.discovery import home_from_env
@@ -43,27 +45,112 @@ class Settings:
 
     @classmethod
     def from_env(cls, home: Path | None = None) -> Settings:
-        root = home.expanduser().resolve() if home else home_from_env()
-        url = os.environ.get("AIPLANE_DATABASE_URL") or f"sqlite:///{root / 'aiplane.db'}"
-        catalog = os.environ.get("AIPLANE_CATALOG")
-        replay = os.environ.get("AIPLANE_TELEMETRY_REPLAY")
-        key = os.environ.get("AIPLANE_SIGNING_KEY")
-        trusted = os.environ.get("AIPLANE_TRUSTED_KEYS")
+        root = home.expanduser().resolve() if home else home_from_setting()
+        url = database_url_from_env() or f"sqlite:///{root / 'aiplane.db'}"
+        telemetry = os.environ.get("AIPLANE_TELEMETRY") or "auto"
+        if telemetry not in TELEMETRY_MODES:
+            allowed = ", ".join(TELEMETRY_MODES)
+            raise _bad("AIPLANE_TELEMETRY", "unknown mode", telemetry, allowed)
+        issuer = os.environ.get("AIPLANE_OIDC_ISSUER") or None
+        if issuer is not None:
+            url_setting("AIPLANE_OIDC_ISSUER", issuer)
         return cls(
             home=root,
             database_url=url,
-            catalog_dir=Path(catalog).expanduser() if catalog else None,
+            catalog_dir=path_setting("AIPLANE_CATALOG", "dir"),
             scheduler_interval_s=interval_from_env("AIPLANE_SCHEDULER_INTERVAL_S", 0.5),
             reconciler_interval_s=interval_from_env("AIPLANE_RECONCILER_INTERVAL_S", 0.5),
-            telemetry=os.environ.get("AIPLANE_TELEMETRY", "auto"),
-            telemetry_replay=Path(replay).expanduser() if replay else None,
+            telemetry=telemetry,
+            telemetry_replay=path_setting("AIPLANE_TELEMETRY_REPLAY", "file"),
             telemetry_interval_s=interval_from_env("AIPLANE_TELEMETRY_INTERVAL_S", 1.0),
-            oidc_issuer=os.environ.get("AIPLANE_OIDC_ISSUER") or None,
+            oidc_issuer=issuer,
             oidc_audience=os.environ.get("AIPLANE_OIDC_AUDIENCE") or None,
             oidc_teams_claim=os.environ.get("AIPLANE_OIDC_TEAMS_CLAIM") or "groups",
-            signing_key=Path(key).expanduser() if key else None,
-            trusted_keys=Path(trusted).expanduser() if trusted else None,
+            signing_key=path_setting("AIPLANE_SIGNING_KEY", "new-file"),
+            trusted_keys=path_setting("AIPLANE_TRUSTED_KEYS", "dir"),
         )
+
+
+TELEMETRY_MODES = ("auto", "nvml", "off")
+# ``dialect[+driver]://...``: what SQLAlchemy reads; the store reports what it cannot open.
+_DATABASE_URL = re.compile(r"[A-Za-z][A-Za-z0-9]*(\+[A-Za-z0-9_]+)?://.*", re.DOTALL)
+
+
+def _bad(name: str, what: str, given: str, allowed: str) -> SpecError:
+    return SpecError("bad setting", [Problem(name, what, given, allowed)])
+
+
+def home_from_setting() -> Path:
+    """``AIPLANE_HOME`` (default ``~/.aiplane``): a directory, or a path where one can be made
+    (nothing there, under directories only); a SpecError naming the variable otherwise."""
+    root = home_from_env()
+    given = os.environ.get("AIPLANE_HOME") or str(root)
+    if root.exists() and not root.is_dir():
+        raise _bad("AIPLANE_HOME", "is a file, not a directory", given, "a directory")
+    _under_directories("AIPLANE_HOME", root, given)
+    return root
+
+
+def _under_directories(name: str, path: Path, given: str) -> None:
+    """A path that can be made: the nearest of its parents that exists is a directory."""
+    above = next((p for p in path.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise _bad(name, f"{above} is a file, not a directory", given, "a path under directories")
+
+
+def path_setting(name: str, kind: str) -> Path | None:
+    """The path in the variable ``name`` (None when unset or empty), which must be an existing
+    ``"dir"``, an existing ``"file"``, or a ``"new-file"``: a file, or nothing yet under
+    directories only (made on the first start). A SpecError names the variable and what it
+    must be."""
+    text = os.environ.get(name)
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    if kind == "dir" and not path.is_dir():
+        what = "is a file, not a directory" if path.exists() else "no such directory"
+        raise _bad(name, what, text, "an existing directory")
+    if kind == "file" and not path.is_file():
+        what = "is a directory, not a file" if path.is_dir() else "no such file"
+        raise _bad(name, what, text, "an existing file")
+    if kind == "new-file":
+        if path.is_dir():
+            raise _bad(name, "is a directory, not a file", text, "a file path")
+        _under_directories(name, path, text)
+    return path
+
+
+def database_url_from_env() -> str | None:
+    """``AIPLANE_DATABASE_URL`` when set: its form checked here, its value never echoed (it
+    may hold a password)."""
+    text = os.environ.get("AIPLANE_DATABASE_URL")
+    if not text:
+        return None
+    if not _DATABASE_URL.fullmatch(text.strip()):
+        raise _bad(
+            "AIPLANE_DATABASE_URL",
+            "not a database URL",
+            "(not shown: it may hold a password)",
+            "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB",
+        )
+    return text
+
+
+def url_setting(name: str, text: str) -> str:
+    """``text``, from the variable ``name``, as an http(s) URL with a host and, if any, a port
+    in range; a SpecError naming the variable otherwise (httpx would raise its own error, or
+    try to connect to nothing, much later)."""
+    allowed = "http(s)://HOST[:PORT][/PATH], e.g. http://127.0.0.1:8470"
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port  # raises on a port out of range or not a number
+    except ValueError as exc:
+        raise _bad(name, f"not a URL: {exc}", text, allowed) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _bad(name, "not an http(s) URL with a host", text, allowed)
+    if port == 0:
+        raise _bad(name, "port 0 is not a port to connect to", text, allowed)
+    return text
 
 
 # Loop intervals: long enough not to spin, short enough to be a loop at all.

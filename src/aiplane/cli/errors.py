@@ -37,5 +37,12 @@ def handled(fn: Callable[P, R]) -> Callable[P, R]:
         except TokenFileError as exc:
             err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(EXIT_BAD_INPUT) from None
+        except OSError as exc:
+            # What the checks before the work could not foresee (a disk that fills, a path
+            # that changed meanwhile): the file and the reason, not a traceback.
+            where = f"{exc.filename}: " if exc.filename else ""
+            reason = exc.strerror or str(exc)
+            err_console.print(f"[bold red]error:[/] {escape(where + reason)}", highlight=False)
+            raise typer.Exit(EXIT_FAILURE) from None
 
     return wrapper

@@ -19,6 +19,11 @@ def output_file(path: Path, option: str) -> Path:
             [Problem(option, "is a directory", where, "a file path")],
         )
     parent = path.parent if str(path.parent) else Path()
+    if parent.exists() and not parent.is_dir():
+        raise SpecError(
+            "cannot write the output",
+            [Problem(option, "is under a file, not a directory", str(parent), "a directory")],
+        )
     if not parent.is_dir():
         raise SpecError(
             "cannot write the output",
@@ -34,4 +39,22 @@ def output_file(path: Path, option: str) -> Path:
             "cannot write the output",
             [Problem(option, "its directory is not writable", str(parent), "a writable directory")],
         )
+    if not path.exists():
+        _try_create(path, option)
     return path
+
+
+def _try_create(path: Path, option: str) -> None:
+    """Make and remove ``path``: permission bits do not tell all (root passes them; /proc
+    and read-only mounts refuse a new file whatever they say)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # made meanwhile: writing it is the command's business
+    except OSError as exc:
+        raise SpecError(
+            "cannot write the output",
+            [Problem(option, f"cannot create it: {exc.strerror}", str(path), "a writable path")],
+        ) from None
+    os.close(fd)
+    path.unlink()

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from aiplane.cli.arguments import instant
 from aiplane.cli.connection import connect
 from aiplane.cli.errors import handled
 from aiplane.cli.output import console, err_console, print_json, table, when
@@ -39,6 +40,7 @@ def log(
     as_json: JsonOpt = False,
 ) -> None:
     """The newest entries that match, oldest first."""
+    instant(since, "--since")
     entries = connect().audit.log(since=since, actor=actor, resource=resource, limit=limit)
     if as_json:
         print_json(entries)

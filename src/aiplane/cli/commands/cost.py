@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from aiplane.cli.arguments import finite
 from aiplane.cli.commands import cost_reports
 from aiplane.cli.errors import handled
 from aiplane.cli.output import console, err_console, print_json, table, when
@@ -61,12 +62,17 @@ def waste(
         typer.Option(
             "--usd-per-gpu-hour",
             min=0.0,
+            callback=finite,
             help="price of one GPU-hour (default: cheapest on-demand price in the catalog)",
         ),
     ] = None,
     static: Annotated[
         Path | None,
-        typer.Option(help="static.json of the recorded GPUs (default: the one beside FILE)"),
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="static.json of the recorded GPUs (default: the one beside FILE)",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
 ) -> None:

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from aiplane.cli.arguments import period
 from aiplane.cli.connection import connect
 from aiplane.cli.errors import handled
 from aiplane.cli.output import console, err_console, print_json, table
@@ -42,6 +43,7 @@ def report(
     as_json: JsonOpt = False,
 ) -> None:
     """Cost by team, workload, model, site or pricing model for a period."""
+    period(start, end)
     r = connect().costs.report(by=by, start=start, end=end, share_idle=share_idle)
     if as_json:
         print_json(r)
@@ -109,6 +111,7 @@ def export(
         raise SpecError(
             "unknown format", [Problem("--format", "not a format", repr(export_format), "focus")]
         )
+    period(start, end)
     output_file(out, "--out")
     api_format = "focus-parquet" if out.suffix.lower() == ".parquet" else "focus"
     written = connect().costs.export(out, format=api_format, start=start, end=end)
@@ -177,6 +180,7 @@ def anomalies(
     as_json: JsonOpt = False,
 ) -> None:
     """Hours whose spend is far above the same hour in past weeks, and the runs behind them."""
+    period(start, end)
     items = connect().costs.anomalies(by=by, start=start, end=end)
     if as_json:
         print_json(items)

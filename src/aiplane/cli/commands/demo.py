@@ -16,6 +16,7 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
+from aiplane.cli.arguments import finite
 from aiplane.cli.errors import handled
 from aiplane.cli.output import console, duration, print_json, table, where
 from aiplane.client import Client
@@ -94,7 +95,9 @@ def demo(
     examples: Annotated[
         Path | None, typer.Option(help="examples directory (default: ./examples)")
     ] = None,
-    timeout: Annotated[float, typer.Option(help="give up after this many seconds")] = 110.0,
+    timeout: Annotated[
+        float, typer.Option(min=1.0, callback=finite, help="give up after this many seconds")
+    ] = 110.0,
     keep: Annotated[bool, typer.Option(help="keep the demo's home directory")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
 ) -> None:
@@ -134,7 +137,8 @@ def demo(
                         break
                     time.sleep(0.5)
             explains = {i: client.jobs.explain(i) for i in ids}
-            ok = all(j.state == "succeeded" for j in jobs)
+            # No job seen is no success: all() of nothing is True.
+            ok = bool(jobs) and all(j.state == "succeeded" for j in jobs)
             if as_json:
                 print_json([{"job": j, "explanation": explains[j.id]} for j in jobs])
             else:

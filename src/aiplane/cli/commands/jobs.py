@@ -116,8 +116,8 @@ def show(job_id: str, as_json: JsonOpt = False) -> None:
 @handled
 def logs(
     job_id: str,
-    replica: Annotated[int | None, typer.Option(help="only this replica")] = None,
-    tail: Annotated[int | None, typer.Option(help="only the last N bytes of each")] = None,
+    replica: Annotated[int | None, typer.Option(min=0, help="only this replica")] = None,
+    tail: Annotated[int | None, typer.Option(min=1, help="only the last N bytes of each")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Output of the job's replicas."""

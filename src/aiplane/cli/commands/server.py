@@ -10,13 +10,17 @@ from typing import Annotated
 
 import typer
 
+from aiplane.cli.arguments import finite
 from aiplane.cli.errors import handled
 from aiplane.cli.output import console, err_console
+from aiplane.config import home_from_setting
 from aiplane.discovery import DEFAULT_PORT, SERVER_MODULE, LocalHome
 
 
 def up(
-    port: Annotated[int, typer.Option(help="port to listen on (0: any free port)")] = DEFAULT_PORT,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="port to listen on (0: any free port)")
+    ] = DEFAULT_PORT,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     quiet: Annotated[bool, typer.Option(help="print nothing but errors")] = False,
 ) -> None:
@@ -31,10 +35,12 @@ def up(
 
 @handled
 def down(
-    timeout: Annotated[float, typer.Option(help="seconds to wait for it to stop")] = 15.0,
+    timeout: Annotated[
+        float, typer.Option(min=0.0, callback=finite, help="seconds to wait for it to stop")
+    ] = 15.0,
 ) -> None:
     """Stop the local control plane (running jobs keep running and are adopted next start)."""
-    info = LocalHome.from_env().running()
+    info = LocalHome(home_from_setting()).running()
     if info is None:
         console.print("no local control plane is running")
         return

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from aiplane.cli.arguments import finite
 from aiplane.cli.errors import handled
 from aiplane.cli.output import console, err_console, print_json, table
 from aiplane.core.errors import Problem, SpecError
@@ -33,19 +35,32 @@ WindowOpt = Annotated[
     str | None, typer.Option("--window", help="START:END from the trace's start (0:7d, 12h:) "
                              "or dates (2017-10-01:2017-11-01)")
 ]  # fmt: skip
-SampleOpt = Annotated[int | None, typer.Option("--sample", help="replay N jobs drawn with --seed")]
-LoadOpt = Annotated[float, typer.Option("--load-factor", help="arrive F times faster")]
-MinDurOpt = Annotated[float, typer.Option("--min-duration", help="drop jobs shorter (seconds)")]
+SampleOpt = Annotated[
+    int | None, typer.Option("--sample", min=1, help="replay N jobs drawn with --seed")
+]
+LoadOpt = Annotated[
+    float, typer.Option("--load-factor", callback=finite, help="arrive F times faster")
+]
+MinDurOpt = Annotated[
+    float, typer.Option("--min-duration", min=0.0, callback=finite,
+                        help="drop jobs shorter (seconds)")
+]  # fmt: skip
 SeedOpt = Annotated[int, typer.Option("--seed", help="seed for sampling and spot interruptions")]
 SpeedOpt = Annotated[
     list[str] | None, typer.Option("--speed", help="relative speed of an accelerator, NAME=F")
 ]
 CkptOpt = Annotated[
-    float, typer.Option("--checkpoint-minutes", help="checkpoint interval of every job (0: none)")
+    float,
+    typer.Option(
+        "--checkpoint-minutes",
+        min=0.0,
+        callback=finite,
+        help="checkpoint interval of every job (0: none)",
+    ),
 ]
 CycleOpt = Annotated[
-    float, typer.Option("--cycle-interval", help="at most one scheduling cycle per S virtual "
-                        "seconds (0: one per event time)")
+    float, typer.Option("--cycle-interval", min=0.0, callback=finite, help="at most one "
+                        "scheduling cycle per S virtual seconds (0: one per event time)")
 ]  # fmt: skip
 SettingOpt = Annotated[
     list[str] | None,
@@ -62,9 +77,14 @@ def _speeds(values: list[str] | None) -> dict[str, float]:
     for value in values or []:
         name, _, number = value.partition("=")
         try:
-            out[canonical_name(name) or name.strip()] = float(number)
+            speed = float(number)
         except ValueError:
-            raise SpecError("bad --speed", [Problem("--speed", "expected NAME=F", value)]) from None
+            speed = math.nan
+        if not name.strip() or not math.isfinite(speed) or speed <= 0:
+            raise SpecError(
+                "bad --speed", [Problem("--speed", "expected NAME=F", value, "F a number > 0")]
+            )
+        out[canonical_name(name) or name.strip()] = speed
     return out
 
 
@@ -76,6 +96,11 @@ def _trace(
 
     bounds: tuple[float | None, float | None] = (None, None)
     absolute = False
+    if window is not None and not window.strip():
+        # An empty --window is a mistake (an unset variable in a script), not "all of it".
+        raise SpecError(
+            "bad --window", [Problem("--window", "is empty", repr(window), "START:END")]
+        )
     if window:
         try:
             bounds, absolute = parse_window(window)
@@ -219,6 +244,8 @@ def plan(
         float | None,
         typer.Option(
             "--value-of-time",
+            min=0.0,
+            callback=finite,
             help="USD one job-hour of completion time "
             "is worth (default: a job's GPUs at the fleet's mean rate)",
         ),

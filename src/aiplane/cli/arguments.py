@@ -1,0 +1,49 @@
+"""What the CLI checks of an argument before it connects or works: numbers that must be
+finite, and cost and audit times, whose form and order are known here. The server stays the
+authority on ranges; these checks make a typo exit 2 at once, with or without a server."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import typer
+
+from aiplane.core.errors import Problem, SpecError
+
+TIME_FORMS = "YYYY-MM-DD[THH:MM[:SS]][Z], or epoch seconds"
+
+
+def finite(value: float | None) -> float | None:
+    """An option callback: ``inf`` and ``nan`` parse as floats, and no count or price is one."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
+    return value
+
+
+def instant(text: str | None, option: str) -> float | None:
+    """``text`` as epoch seconds (UTC unless it names an offset); None when not given."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            parsed = datetime.fromisoformat(text.strip())
+            value = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+        except (ValueError, OverflowError):
+            value = math.nan
+    if not math.isfinite(value):
+        raise SpecError("bad time", [Problem(option, "not a time", repr(text), TIME_FORMS)])
+    return value
+
+
+def period(start: str | None, end: str | None) -> None:
+    """``--from``/``--to``: each a time, and ``--from`` before ``--to`` when both are given (an
+    empty or reversed period would otherwise read as a period with nothing in it)."""
+    first, last = instant(start, "--from"), instant(end, "--to")
+    if first is not None and last is not None and last <= first:
+        raise SpecError(
+            "empty period",
+            [Problem("--to", "not after --from", f"{start} to {end}", "an end after the start")],
+        )
