@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from aiplane.client import Client
+from aiplane.core.errors import SpecError
 from aiplane.discovery import LocalHome
 from aiplane.exits import EXIT_BAD_INPUT, EXIT_FAILURE
+from aiplane.server import bind
 
 
 def _env(home: Path, **settings: str) -> dict[str, str]:
@@ -144,3 +146,10 @@ def test_the_admin_token_is_shown_once_on_a_terminal(tmp_path: Path) -> None:
     assert token is not None
     text = printed.decode(errors="replace")
     assert token in text and "shown once" in text, text
+
+
+def test_a_port_out_of_range_is_a_located_error_not_an_overflow() -> None:
+    with pytest.raises(SpecError) as caught:
+        bind("127.0.0.1", 70000)
+    assert caught.value.problems[0].location == "--port"
+    assert caught.value.problems[0].given == "70000"

@@ -51,11 +51,13 @@ def bind(host: str, port: int) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(2048)
-    except OSError as exc:
+    except (OSError, OverflowError) as exc:
+        # OverflowError: a port outside 0-65535 (``python -m aiplane.server`` has no range check).
         sock.close()
+        reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
         raise SpecError(
             f"cannot listen on {host}:{port}",
-            [Problem("--port", exc.strerror or str(exc), str(port), "a free port, or 0 for any")],
+            [Problem("--port", reason, str(port), "a free port, or 0 for any")],
         ) from exc
     sock.set_inheritable(True)
     return sock
