@@ -113,6 +113,8 @@ def test_the_hold_holds_when_the_victim_is_requeued_by_a_later_cycle() -> None:
     a = _submit(store, "a0", "a", T0 + 10)
     assert cycle(T0 + 10) == 1
     assert store.jobs.get_run("b1").state is RunState.PREEMPTED  # still stopping
+    cycle(T0 + 10.5)  # a tick while it stops: the sync reads it preempted
+    assert store.jobs.get_run("b1").state is RunState.PREEMPTED
     _runs(store, a, T0 + 11)
     _succeeds(store, a, T0 + 15)
     backend.stopped = True

@@ -150,6 +150,10 @@ class LiveState:
             self.state.put_pending(pending_of(job, run))
         elif run.state in ACTIVE and run.placement is not None:
             self.state.put_running(running_of(job, run))
+        elif run.state is RunState.PREEMPTED:
+            # A victim still stopping: out of the queue and off its nodes, but its reclaim
+            # mark must wait for its requeue (``settle``), or it borrows straight back.
+            self.state.vacate(run.id)
         else:
             self.state.drop(run.id)
 

@@ -106,7 +106,7 @@ class SchedulerState:
     def put_pending(self, run: PendingRun) -> None:
         """``run`` is pending as given (whatever it was before), with the reclaim mark the
         state holds for it: a source's view of the run does not carry one."""
-        self._vacate(run.run_id)
+        self.vacate(run.run_id)
         self.pending[run.run_id] = self._marked(run)
 
     def put_running(self, run: RunningRun) -> None:
@@ -121,10 +121,12 @@ class SchedulerState:
 
     def drop(self, run_id: str) -> None:
         """``run_id`` is neither pending nor holding capacity (finished, cancelled, gone)."""
-        self._vacate(run_id)
+        self.vacate(run_id)
         self.reclaimed.pop(run_id, None)
 
-    def _vacate(self, run_id: str) -> None:
+    def vacate(self, run_id: str) -> None:
+        """``run_id`` is neither pending nor holding capacity for now (a victim still
+        stopping): unlike :meth:`drop`, its reclaim mark stays."""
         self.pending.pop(run_id, None)
         old = self.running.pop(run_id, None)
         if old is not None:
