@@ -29,6 +29,9 @@ H100 = (AcceleratorOption("H100-80GB", 8),)
 
 FEASIBLE = [
     pytest.param({}, id="one full node"),
+    pytest.param(
+        {"constraints": Constraints(max_usd_per_hour=8.0)}, id="a price limit one pool meets"
+    ),
     pytest.param({"replicas": 2}, id="a gang filling the whole pool"),
     pytest.param(
         {"accelerator": "A100-80GB", "gpus": 4, "replicas": 4},
@@ -103,6 +106,12 @@ INFEASIBLE = [
     ),
     pytest.param(
         {"inputs": ("eu-data",)}, "constraints", "us/h100", id="EU data but H100s only in the US"
+    ),
+    pytest.param(
+        {"constraints": Constraints(max_usd_per_hour=1.0)},
+        "constraints.max_usd_per_hour",
+        "at least $8.00/h (at us/h100)",
+        id="a price limit under every pool's price",
     ),
     pytest.param(
         {"replicas": MAX_REPLICAS + 1},

@@ -3,8 +3,9 @@
 A workload is feasible when at least one pool, at its maximum elastic size and empty, could
 take every replica with one of the workload's accelerator options, under the constraints that
 no load changes (``placement.constraint_violation``: jurisdictions incl. the inputs' data,
-site kinds, sites, spot policy, latency SLOs). Everything else (capacity in use, quota,
-budget, price) is the scheduler's business: such work waits with its specific reason.
+site kinds, sites, spot policy, latency SLOs) and the price limit (``max_usd_per_hour``
+against the pool's declared price). Everything else (capacity in use, quota, budget) is the
+scheduler's business: such work waits with its specific reason.
 
 When no pool can take it, :func:`infeasibility` returns one located Problem per field that
 stopped the pools, naming why per pool and, as ``allowed``, the nearest offers the fleet has.
@@ -23,6 +24,8 @@ from aiplane.core.workloads import AcceleratorOption, Workload
 
 # More replicas than any real gang: refused as a spec error whatever the fleet (issue #10).
 MAX_REPLICAS = 10_000
+# The field of a price no pool meets.
+PRICE = "constraints.max_usd_per_hour"
 # Per-pool reasons shown in one problem's message before "and N more".
 _SHOWN = 8
 _EPS = 1e-9
@@ -104,7 +107,31 @@ def _stop(
             pool.key,
             f"at most {most} replicas on its {pool.nodes_max} nodes at full size",
         )
+    limit = workload.constraints.max_usd_per_hour
+    per_hour = _usd_per_hour(workload, pool, option)
+    if limit is not None and per_hour > limit:
+        # The pool's declared price, as placement compares it (``placement.offers``): no load
+        # makes it cheaper, so a limit under every pool's price is never met.
+        return _Stop(PRICE, pool.key, f"${per_hour:.2f}/h")
     return None
+
+
+def _usd_per_hour(workload: Workload, pool: Pool, option: AcceleratorOption | None) -> float:
+    return pool.usd_per_hour_for(workload.replica_need(option)) * workload.replicas
+
+
+def _cheapest(workload: Workload, fleet: Fleet) -> str:
+    """The lowest price of the workload on a pool whose nodes fit it, for the price field."""
+    prices = [
+        (_usd_per_hour(workload, p, o), p.key)
+        for p in fleet.pools()
+        for o in workload.options()
+        if (o is None and p.node.gpus == 0) or (o is not None and p.node.accelerator == o.name)
+    ]
+    if not prices:
+        return "no pool fits it at any price"
+    usd, key = min(prices)
+    return f"at least ${usd:.2f}/h (at {key})"
 
 
 def _node_text(pool: Pool) -> str:
@@ -122,6 +149,8 @@ def _nearest(location: str, workload: Workload, fleet: Fleet) -> str:
             for s in fleet.sites
             for p in s.pools
         )
+    if location == PRICE:
+        return _cheapest(workload, fleet)
     if location == "replicas":
         counts = [
             (replicas_per_node(workload, p, o) * p.nodes_max, p.key, o)
@@ -154,6 +183,8 @@ def _nearest(location: str, workload: Workload, fleet: Fleet) -> str:
 
 
 def _given(location: str, workload: Workload) -> str:
+    if location == PRICE:
+        return f"${workload.constraints.max_usd_per_hour or 0:.2f}/h"
     if location == "replicas":
         return str(workload.replicas)
     if location == "resources.cpus":
