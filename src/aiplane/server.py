@@ -325,7 +325,10 @@ def main(argv: list[str] | None = None) -> None:
         serve(settings, args.host, args.port, announce)
     except DatabaseTakenError as exc:
         # Another control plane runs over this database, with another home (decision 0035).
-        err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
+        # One line, unwrapped: the CLI's background start quotes it from server.log.
+        err_console.print(
+            f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True
+        )
         raise SystemExit(DATABASE_TAKEN_EXIT) from None
     except AiplaneError as exc:
         # A bad setting (database URL, telemetry mode, catalog) or a port that is taken:
