@@ -4,6 +4,7 @@ that rely on it are tested in ``tests/test_one_per_database.py``."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from aiplane.core.errors import StoreError
 from aiplane.store.sql.database_lock import (
@@ -323,12 +325,13 @@ def test_a_stale_session_of_its_own_does_not_stop_the_control_plane(
     lock = hold_database(postgres_database, me, lost.append, check_interval_s=3600)
     assert isinstance(lock, AdvisoryLock)
     stale_engine = create_engine(postgres_database, isolation_level="AUTOCOMMIT")
+    stale = None
     try:
         _terminate_lock_session(postgres_database)
         # A session that holds the lock with this control plane's own details, as its old one did.
         # Its last statement must be the lock's: pg_stat_activity shows that one.
         stale = stale_engine.connect()
-        stale_pid = stale.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        stale_pid = int(stale.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
         assert stale.exec_driver_sql(
             _statement(me, f"SELECT pg_try_advisory_lock({ADVISORY_KEY})")
         ).scalar()
@@ -338,7 +341,7 @@ def test_a_stale_session_of_its_own_does_not_stop_the_control_plane(
         deadline = time.monotonic() + 30  # a liveness bound, not a timing assertion
         with stale_engine.connect() as probe:
             while probe.exec_driver_sql(
-                f"SELECT count(*) FROM pg_stat_activity WHERE pid = {int(stale_pid)}"  # noqa: S608
+                f"SELECT count(*) FROM pg_stat_activity WHERE pid = {stale_pid}"  # noqa: S608
             ).scalar():
                 assert time.monotonic() < deadline, "the stale session was not ended"
                 time.sleep(0.05)
@@ -352,6 +355,9 @@ def test_a_stale_session_of_its_own_does_not_stop_the_control_plane(
             assert probe.exec_driver_sql(_GRANTED).scalars().all() == [mine]
     finally:
         lock.close()
+        if stale is not None:
+            with contextlib.suppress(SQLAlchemyError):  # ended by the watchdog
+                stale.close()
         stale_engine.dispose()
 
 
