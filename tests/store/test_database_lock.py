@@ -379,3 +379,18 @@ def test_an_sqlite_file_that_cannot_be_locked_is_a_located_error(
     text = str(failed.value)
     assert f"{path}.lock: {reason}" in text
     assert "AIPLANE_DATABASE_URL" in text
+
+
+def test_the_urls_own_session_options_are_kept_beside_the_keepalives(
+    postgres_database: str,
+) -> None:
+    url = f"{postgres_database}?options=-c%20statement_timeout%3D1234"
+    lock = hold_database(url, _holder(1))
+    assert isinstance(lock, AdvisoryLock)
+    try:
+        assert lock._connection is not None
+        show = lock._connection.exec_driver_sql
+        assert show("SHOW statement_timeout").scalar() == "1234ms"
+        assert show("SHOW tcp_keepalives_idle").scalar() == "5"
+    finally:
+        lock.close()
