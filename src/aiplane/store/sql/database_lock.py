@@ -16,7 +16,7 @@ plane holds it by then, so that two schedulers never run silently. TCP keepalive
 of the lock session bound how long a dead peer goes unnoticed: the server drops the session of a
 holder whose host died within ~11 s, and the watchdog's check on a half-open connection fails
 within ~10 s instead of TCP's ~15 min. The lock needs a real session: a transaction pooler
-(PgBouncer in transaction mode) hands the session, and the lock, to whoever comes next.
+(PgBouncer in transaction mode) leaves it on a server connection this process no longer sees.
 """
 
 from __future__ import annotations
