@@ -13,6 +13,7 @@ import pytest
 
 from aiplane.config import Settings
 from aiplane.discovery import (
+    DATABASE_TAKEN_EXIT,
     HOME_TAKEN_EXIT,
     LocalHome,
     ServerInfo,
@@ -113,3 +114,36 @@ def test_a_home_is_held_by_one_process_at_a_time(tmp_path: Path) -> None:
     assert subprocess.run(probe, check=False).returncode == 0
     held.close()
     assert subprocess.run(probe, check=False).returncode == 1
+
+
+def test_a_background_start_over_a_taken_database_names_its_holder(tmp_path: Path) -> None:
+    # Another control plane, with another home, runs over the database this home is given.
+    database = f"sqlite:///{tmp_path}/shared/aiplane.db"
+    settings = Settings(
+        home=tmp_path / "first", database_url=database, catalog_dir=None, telemetry="off"
+    )
+    home = LocalHome(tmp_path / "second")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIPLANE_")}
+    env.update(AIPLANE_TELEMETRY="off", AIPLANE_DATABASE_URL=database)
+    with EmbeddedServer(settings) as first:
+        process = home.spawn(env)
+        with pytest.raises(UnreachableError) as failed:
+            home.wait_until_up(process, None)
+    message = str(failed.value)
+    assert process.returncode == DATABASE_TAKEN_EXIT
+    assert "exited with status" not in message
+    assert "another control plane already runs over the database" in message
+    assert f"pid {os.getpid()} on host" in message
+    assert f"home {tmp_path / 'first'}" in message
+    assert f"serving {first.url}" in message
+
+
+def test_a_database_taken_exit_without_its_message_points_at_the_log(tmp_path: Path) -> None:
+    home = LocalHome(tmp_path)
+    home.log_file.write_text("something else entirely\n")
+    process = subprocess.Popen([sys.executable, "-c", f"raise SystemExit({DATABASE_TAKEN_EXIT})"])
+    with pytest.raises(UnreachableError) as failed:
+        home.wait_until_up(process, None, timeout=20)
+    message = str(failed.value)
+    assert "another control plane holds its database (AIPLANE_DATABASE_URL)" in message
+    assert str(home.log_file) in message

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from sqlalchemy import create_engine
@@ -25,13 +26,14 @@ from sqlalchemy.engine import make_url
 from aiplane.client import Client
 from aiplane.config import Settings
 from aiplane.discovery import DATABASE_TAKEN_EXIT, HOME_TAKEN_EXIT, LocalHome, ServerInfo
-from aiplane.server import EmbeddedServer
+from aiplane.server import EmbeddedServer, _LockLost, _run, bind
 from aiplane.store.sql.database_lock import (
     AdvisoryLock,
     DatabaseTakenError,
     Holder,
     hold_database,
 )
+from aiplane.wiring import ControlPlane
 from tests.builders import local_fleet_document
 
 START_S = 60.0  # liveness bounds, not timing assertions
@@ -246,7 +248,9 @@ def test_a_control_plane_whose_database_was_taken_stops_its_loops(
             with engine.connect() as connection:
                 connection.exec_driver_sql(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE left(application_name, 12) = 'aiplane pid '"
+                    "WHERE left(application_name, 12) = 'aiplane pid ' "
+                    # This database's only: other tests' control planes may share the server.
+                    "AND datname = current_database()"
                 )
             deadline = time.monotonic() + START_S
             other = None
@@ -275,7 +279,9 @@ def _terminate_lock_sessions(database_url: str) -> None:
         with engine.connect() as connection:
             connection.exec_driver_sql(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE left(application_name, 12) = 'aiplane pid '"
+                "WHERE left(application_name, 12) = 'aiplane pid ' "
+                # This database's only: other tests' control planes may share the server.
+                "AND datname = current_database()"
             )
     finally:
         engine.dispose()
@@ -305,3 +311,81 @@ def test_aiplane_up_stops_when_its_database_was_taken(database_url: str, tmp_pat
         _stop(process)
         if other is not None:
             other.close()
+
+
+@pytest.mark.parametrize(
+    ("database", "reason"),
+    [
+        ("/proc/aiplane.db", "No such file or directory"),
+        ("{tmp}/a-file/aiplane.db", "File exists"),
+    ],
+)
+def test_aiplane_up_over_an_sqlite_file_that_cannot_be_locked_says_why(
+    tmp_path: Path, database: str, reason: str
+) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    path = database.format(tmp=tmp_path)
+    process = _up(tmp_path / "home", f"sqlite:///{path}")
+    try:
+        status, says = _refused(process)
+    finally:
+        _stop(process)
+    assert status not in (0, DATABASE_TAKEN_EXIT), says
+    assert "Traceback" not in says
+    # Rich may wrap inside a long path: compared without the spaces it adds.
+    assert f"{path}.lock:{reason}".replace(" ", "") in says.replace(" ", "")
+    assert "AIPLANE_DATABASE_URL" in says
+
+
+class _Plane:
+    """Stands for a control plane: records whether it was started."""
+
+    started = False
+
+    def start(self) -> dict[str, int]:
+        self.started = True
+        return {}
+
+
+def test_a_lock_lost_before_the_start_recovers_and_starts_nothing(tmp_path: Path) -> None:
+    lost = _LockLost()
+    lost(Holder("host-b", 7, "/homes/b", 0.0))  # taken while the store was being opened
+    plane = _Plane()
+    announced: list[str] = []
+    sock = bind("127.0.0.1", 0)
+    try:
+        _run(
+            cast(ControlPlane, plane),
+            sock,
+            LocalHome(tmp_path),
+            "127.0.0.1",
+            lambda url, _token, _recovered: announced.append(url),
+            None,
+            lost,
+        )
+    finally:
+        sock.close()
+    assert not plane.started
+    assert announced == []
+    assert not (tmp_path / "server.json").exists()
+
+
+def test_an_embedded_server_whose_lock_was_lost_before_its_start_refuses_it(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(
+        home=tmp_path / "home",
+        database_url=f"sqlite:///{tmp_path}/aiplane.db",
+        catalog_dir=None,
+        telemetry="off",
+    )
+    server = EmbeddedServer(settings)
+    server.lost(Holder("host-b", 7, "/homes/b", 0.0))
+    with pytest.raises(DatabaseTakenError, match="pid 7 on host host-b"):
+        server.__enter__()
+    loops = {"aiplane-scheduler", "aiplane-reconciler", "aiplane-costs", "aiplane-api"}
+    assert not loops & {t.name for t in threading.enumerate()}
+    # Everything it held is let go: another one takes the database at once.
+    again = hold_database(settings.database_url, Holder("host-c", 8, "/homes/c", 0.0))
+    assert again is not None
+    again.close()

@@ -33,6 +33,10 @@ HOME_TAKEN_EXIT = 75
 # What it exits with when a control plane with another home holds its database (decision 0035):
 # not 75, since the client that started it must not wait for a server over its own home.
 DATABASE_TAKEN_EXIT = 76
+# How the server's refusal begins (``DatabaseTakenError.held_by``); it prints it on one line.
+DATABASE_TAKEN_TEXT = "another control plane already runs over the database"
+# How much of the end of ``server.log`` a refused start's message is looked for in.
+_LOG_TAIL_BYTES = 64 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +250,8 @@ class LocalHome:
                 running = self.running()
                 if running is not None:
                     return running
+            if exited and process.returncode == DATABASE_TAKEN_EXIT:
+                raise UnreachableError(self._database_taken())
             if exited and process.returncode != HOME_TAKEN_EXIT:
                 raise UnreachableError(
                     f"the local control plane exited with status {process.returncode}; "
@@ -254,6 +260,25 @@ class LocalHome:
             time.sleep(0.05)
         raise UnreachableError(
             f"the local control plane did not start within {timeout:.0f} s; see {self.log_file}"
+        )
+
+    def _database_taken(self) -> str:
+        """Why a server exited with ``DATABASE_TAKEN_EXIT``: the holder its log's last line
+        names, or, without that line, where to look."""
+        try:
+            with self.log_file.open("rb") as log_file:
+                log_file.seek(max(0, log_file.seek(0, os.SEEK_END) - _LOG_TAIL_BYTES))
+                lines = log_file.read().decode(errors="replace").splitlines()
+        except OSError:
+            lines = []
+        last = next((line.strip() for line in reversed(lines) if line.strip()), "")
+        if DATABASE_TAKEN_TEXT in last:
+            return (
+                f"the local control plane did not start: {last[last.index(DATABASE_TAKEN_TEXT) :]}"
+            )
+        return (
+            "the local control plane did not start: another control plane holds its database "
+            f"(AIPLANE_DATABASE_URL); see {self.log_file}"
         )
 
     def start(self, notice: Callable[[str], object] | None = None) -> ServerInfo:

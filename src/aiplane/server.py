@@ -111,10 +111,12 @@ def serve(
         if lock is not None:
             held.callback(lock.close)
         cp = ControlPlane.from_settings(settings, api_url=url)
+        # At once: a lock lost from here on stops this plane's loops (a stop before their start
+        # holds: they then never tick).
+        lost.cp = cp
         held.callback(cp.stop)
         home = LocalHome(settings.home)
         held.callback(home.remove_server_info, os.getpid())
-        lost.cp = cp
         token = cp.services.identity.ensure_admin()
         if token is not None:
             # The local CLI's credential, like a kubeconfig: readable by this user only.
@@ -169,6 +171,8 @@ def _run(
     lost: _LockLost,
 ) -> None:
     url = _url(host, sock)
+    if lost.happened:  # lost while opening the store: recover nothing, schedule nothing
+        return
     recovered = cp.start()
     home.write_server_info(ServerInfo(url, os.getpid(), time.time()))
     announce(url, token, recovered)
@@ -218,8 +222,8 @@ class EmbeddedServer:
             if self.database_lock is not None:
                 failed.callback(self.database_lock.close)
             self.cp = ControlPlane.from_settings(settings, api_url=self.url, audited=audited)
+            self.lost.cp = self.cp  # at once, as in ``serve``
             failed.callback(self.cp.stop)
-            self.lost.cp = self.cp
             token = self.cp.services.identity.ensure_admin()
             if token is None:
                 raise RuntimeError("EmbeddedServer needs a fresh home (its admin token exists)")
@@ -233,6 +237,13 @@ class EmbeddedServer:
         self._server.run(sockets=[self._sock])
 
     def __enter__(self) -> EmbeddedServer:
+        if self.lost.happened:  # lost since ``__init__``: start nothing, as ``serve`` does
+            self.__exit__()
+            raise DatabaseTakenError.held_by(
+                masked_url(self.settings.database_url),
+                self.lost.holder,
+                "this control plane lost its lock before it started",
+            )
         self.cp.start()
         self._thread.start()
         deadline = time.monotonic() + 15
@@ -242,7 +253,8 @@ class EmbeddedServer:
 
     def __exit__(self, *exc: object) -> None:
         self._server.should_exit = True
-        self._thread.join(10)
+        if self._thread.ident is not None:  # not started when its lock was lost first
+            self._thread.join(10)
         self.cp.stop()
         if self.database_lock is not None:
             self.database_lock.close()
@@ -313,7 +325,10 @@ def main(argv: list[str] | None = None) -> None:
         serve(settings, args.host, args.port, announce)
     except DatabaseTakenError as exc:
         # Another control plane runs over this database, with another home (decision 0035).
-        err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
+        # One line, unwrapped: the CLI's background start quotes it from server.log.
+        err_console.print(
+            f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True
+        )
         raise SystemExit(DATABASE_TAKEN_EXIT) from None
     except AiplaneError as exc:
         # A bad setting (database URL, telemetry mode, catalog) or a port that is taken:

@@ -12,7 +12,11 @@ its process, however that ends, so that no state it leaves can block a restart:
 
 A PostgreSQL session can be lost while the process runs (a restarted server, a network cut): a
 watchdog checks the lock, re-takes it when it can, and calls ``on_lost`` when another control
-plane holds it by then, so that two schedulers never run silently.
+plane holds it by then, so that two schedulers never run silently. TCP keepalives on both ends
+of the lock session bound how long a dead peer goes unnoticed: the server drops the session of a
+holder whose host died within ~11 s, and the watchdog's check on a half-open connection fails
+within ~10 s instead of TCP's ~15 min. The lock needs a real session: a transaction pooler
+(PgBouncer in transaction mode) leaves it on a server connection this process no longer sees.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from aiplane.core.errors import StoreError
+from aiplane.core.errors import Problem, StoreError
 from aiplane.store.sql.engine import masked_url, normalise_url
 
 log = logging.getLogger(__name__)
@@ -51,6 +55,24 @@ _APPLICATION_NAME_BYTES = 63
 # Marks the holder's details in the comment of the lock session's statements (hex: nothing in a
 # home's path can end the comment or read as a bind parameter).
 _HOLDER_MARK = "aiplane-holder="
+# TCP keepalives of the lock session (libpq parameters, client side): a check on a half-open
+# connection fails after ~10 s (unacknowledged data: tcp_user_timeout; idle: 5 + 3 x 2 s) instead
+# of the kernel's ~15 min of retransmissions, so the watchdog notices a cut network in time.
+_CLIENT_KEEPALIVES: dict[str, object] = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
+# The same on the server's end of the session (per-session settings, PostgreSQL 12+): a holder
+# whose host crashed, which can close no socket, has its session (and the lock) dropped after
+# ~11 s instead of the kernel's default ~2 h 11 min. Ignored on a Unix socket (same host: a
+# dead process's socket is closed by its kernel).
+_SERVER_KEEPALIVES = (
+    "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 "
+    "-c tcp_user_timeout=10000"
+)
 
 
 @dataclass(frozen=True)
@@ -96,14 +118,28 @@ class DatabaseTakenError(StoreError):
 
     @classmethod
     def held_by(
-        cls, database: str, holder: Holder | None, detail: str | None = None
+        cls,
+        database: str,
+        holder: Holder | None,
+        detail: str | None = None,
+        backend_pid: int | None = None,
     ) -> DatabaseTakenError:
         who = holder.describe() if holder is not None else detail or "its details are unknown"
-        return cls(
+        if backend_pid is not None and holder is not None:  # else ``detail`` names it
+            who += f"; its database session is backend pid {backend_pid}"
+        text = (
             f"another control plane already runs over the database {database} ({who}); one "
             "control plane per database until leader election: stop that one, or give this one "
             "another AIPLANE_DATABASE_URL"
         )
+        if backend_pid is not None:
+            # A holder whose host is gone keeps the lock until the server drops its session
+            # (~11 s with the lock session's keepalives); a person sure of it need not wait.
+            text += (
+                f". If that process is gone for sure, end its session: SELECT "
+                f"pg_terminate_backend({backend_pid})"
+            )
+        return cls(text)
 
 
 class DatabaseLock(Protocol):
@@ -154,8 +190,11 @@ class FileLock:
     @classmethod
     def take(cls, database: Path, holder: Holder) -> FileLock:
         path = database.with_name(database.name + ".lock")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:  # a directory that cannot be, or holds no file of ours
+            raise _unusable(database, path, exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -164,14 +203,37 @@ class FileLock:
             raise DatabaseTakenError.held_by(
                 str(database), found, f"the holder's details are not written in {path} yet"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, holder.to_json().encode(), 0)
+        except OSError as exc:  # a file system without flock (some network ones)
+            os.close(fd)
+            raise _unusable(database, path, exc) from None
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, holder.to_json().encode(), 0)
+        except OSError as exc:  # a full disk, say: the lock is held, the holder unwritten
+            os.close(fd)
+            raise _unusable(database, path, exc) from None
         return cls(fd)
 
     def close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)  # the lock goes with the descriptor
             self._fd = None
+
+
+def _unusable(database: Path, path: Path, exc: OSError) -> StoreError:
+    """The SQLite lock file cannot be made or locked: which setting, which file, why."""
+    reason = exc.strerror or exc.__class__.__name__
+    return StoreError(
+        f"cannot lock the SQLite database {database}: {path}: {reason}",
+        [
+            Problem(
+                "AIPLANE_DATABASE_URL",
+                f"its directory must be one where {path.name} can be created and locked",
+                f"sqlite:///{database}",
+                "a file in a writable local directory",
+            )
+        ],
+    )
 
 
 def _statement(holder: Holder, sql: str) -> str:
@@ -197,12 +259,15 @@ _HELD = (
     f"AND classid = {_KEY_HIGH} AND objid = {_KEY_LOW} AND objsubid = 1 "
     "AND pid = pg_backend_pid()"
 )
-# The session that holds it, seen from another one.
+# The session that holds it, seen from another one. Advisory locks are per database and
+# pg_locks shows the whole server's: without the database filter, the holder of another
+# aiplane database on the same server could be named.
 _HOLDING = (
     "SELECT a.pid, a.application_name, host(a.client_addr), a.backend_start, a.query "  # noqa: S608
     "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
     "WHERE l.locktype = 'advisory' AND l.granted "
-    f"AND l.classid = {_KEY_HIGH} AND l.objid = {_KEY_LOW} AND l.objsubid = 1"
+    f"AND l.classid = {_KEY_HIGH} AND l.objid = {_KEY_LOW} AND l.objsubid = 1 "
+    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 )
 
 
@@ -241,6 +306,11 @@ class AdvisoryLock:
         check_interval_s: float = CHECK_INTERVAL_S,
     ) -> AdvisoryLock:
         name = f"aiplane pid {holder.pid} on {holder.host}".encode()[:_APPLICATION_NAME_BYTES]
+        # The URL's own ``options`` (a search_path, say) are kept: connect_args replace it.
+        given = url.query.get("options")
+        options = " ".join(
+            [*([given] if isinstance(given, str) else list(given or ())), _SERVER_KEEPALIVES]
+        )
         # NullPool: closing the connection ends the session (and so releases the lock); the
         # store's pool never sees it.
         engine = create_engine(
@@ -250,6 +320,8 @@ class AdvisoryLock:
             connect_args={
                 "application_name": name.decode(errors="ignore"),
                 "connect_timeout": 10,
+                **_CLIENT_KEEPALIVES,
+                "options": options,
             },
         )
         try:
@@ -315,7 +387,21 @@ class AdvisoryLock:
         if self._connection is not None:
             log.warning("re-took the database lock after losing its session")
             return True
-        holder, detail = _holding(self._engine)
+        holder, detail, backend_pid = _holding(self._engine)
+        if holder == self._holder and backend_pid is not None:
+            # A session of this very control plane holds it: the one it lost, lingering on the
+            # server (not yet seen dead), or a transaction pooler's, which gave this process's
+            # lock statement to a server connection it keeps. Not another control plane, so
+            # this one must not stop: end that session and take the lock at the next check.
+            log.error(
+                "the database lock is held by a stale session of this control plane itself "
+                "(backend pid %d): ending it, and re-taking the lock in %g s. The lock needs "
+                "a session connection, not a transaction pooler",
+                backend_pid,
+                self._interval,
+            )
+            _terminate(self._engine, backend_pid)
+            return True
         log.critical(
             "another control plane took this database while its lock was lost (%s): this one "
             "stops scheduling and reconciling",
@@ -352,20 +438,40 @@ def _connect_and_lock(engine: Engine, holder: Holder) -> Connection | None:
     return None
 
 
-def _holding(engine: Engine) -> tuple[Holder | None, str]:
-    """The holder's details as the holding session shows them, and a fallback description
-    from what PostgreSQL itself knows of that session."""
+def _holding(engine: Engine) -> tuple[Holder | None, str, int | None]:
+    """The holder's details as the holding session shows them, a fallback description from
+    what PostgreSQL itself knows of that session, and that session's backend pid."""
     try:
         with engine.connect() as connection:
             row = connection.exec_driver_sql(_HOLDING).first()
     except SQLAlchemyError:
-        return None, "its session could not be read"
+        return None, "its session could not be read", None
     if row is None:
-        return None, "it has just let go: try again"
+        return None, "it has just let go: try again", None
     pid, application_name, client, backend_start, query = row
     holder = _holder_from_statement(query)
     detail = (
         f"database session pid {pid} ({application_name or 'no application name'}) from "
         f"{client or 'a local socket'} since {backend_start}"
     )
-    return holder, detail
+    return holder, detail, int(pid)
+
+
+def _terminate(engine: Engine, backend_pid: int) -> None:
+    """End the session ``backend_pid`` (the server drops its locks with it); logged when it
+    cannot be (another role's session needs pg_signal_backend), for a person to end it."""
+    try:
+        with engine.connect() as connection:
+            ended = connection.exec_driver_sql(
+                f"SELECT pg_terminate_backend({int(backend_pid)})"
+            ).scalar()
+    except SQLAlchemyError as exc:
+        ended = False
+        log.error("cannot end database session %d (%s)", backend_pid, exc.__class__.__name__)
+    if not ended:
+        log.error(
+            "database session %d still holds this control plane's lock: end it with SELECT "
+            "pg_terminate_backend(%d)",
+            backend_pid,
+            backend_pid,
+        )
