@@ -345,7 +345,9 @@ class ProcessLauncher:
             detail = f"exited with code {code}"
         if record.get("reason"):
             detail = f"{detail}: {record['reason']}"
-        cancelled = bool(record.get("cancelled"))
+        # An exit.json without the field (an older supervisor's) does not say: unknown.
+        raw = record.get("cancelled")
+        cancelled = raw if isinstance(raw, bool) else None
         if cancelled:
             detail = f"cancelled; {detail}"
         return ReplicaReport(
