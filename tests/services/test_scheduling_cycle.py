@@ -311,16 +311,21 @@ def test_a_victim_that_can_be_neither_stopped_nor_polled_is_requeued_after_a_bou
     assert state.warned == set()  # settled: nothing left to remember of it
 
 
-def test_the_same_inconsistency_is_recorded_once_a_new_one_again() -> None:
+def test_the_same_inconsistency_is_recorded_once_a_new_one_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     store, fleet, _victim = _plane()
     state = LiveState()
     policy = _Contradicted(fails=4)
 
-    for now in (T0 + 600, T0 + 601, T0 + 602):
-        run_cycle(store, fleet, policy, now, state=state)
-    policy.message = "r-2: the victims chosen leave no room for it"
-    run_cycle(store, fleet, policy, T0 + 603, state=state)
+    with caplog.at_level(logging.WARNING, logger="aiplane.scheduling"):
+        for now in (T0 + 600, T0 + 601, T0 + 602):
+            run_cycle(store, fleet, policy, now, state=state)
+        policy.message = "r-2: the victims chosen leave no room for it"
+        run_cycle(store, fleet, policy, T0 + 603, state=state)
 
     events = [e for e in store.events.recent(limit=100) if e.kind == "scheduler.inconsistent"]
     assert sorted("r-2" in e.message for e in events) == [False, True]
+    warnings = [r.getMessage() for r in caplog.records if "cycle skipped" in r.getMessage()]
+    assert ["r-2" in m for m in warnings] == [False, True]
     assert state.full_loads == 4  # each skipped cycle still reloads the state
