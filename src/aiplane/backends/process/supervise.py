@@ -272,7 +272,9 @@ def _drop_others(rundir: Path, token: Path | None) -> None:
     killed before it started one, then taken over, left its own behind)."""
     for path in (*rundir.glob("env*.json"), *rundir.glob(f"{runfiles.TOKEN}*")):
         if path != token:
-            with contextlib.suppress(FileNotFoundError):
+            # Best effort: a leftover that cannot be deleted must not keep the command from
+            # running (the next attempt's directory is a fresh one).
+            with contextlib.suppress(OSError):
                 path.unlink()
 
 
