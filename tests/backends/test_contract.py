@@ -71,6 +71,7 @@ def test_launch_is_idempotent_also_after_the_replica_ended(driver: Driver) -> No
     assert driver.launch() == first
     assert backend.poll(first) == wait_status(backend, first, ReplicaStatus.EXITED)
     assert backend.poll(first).exit_code == 5  # not started again
+    assert backend.poll(first).cancelled is False  # said, not left unknown (decision 0032)
 
 
 def test_other_replicas_and_attempts_are_separate(driver: Driver) -> None:
@@ -93,6 +94,7 @@ def test_cancel_stops_a_running_replica(driver: Driver) -> None:
     report = wait_status(driver.backend, handle, ReplicaStatus.EXITED)
     assert report.exit_code == 128 + signal.SIGTERM
     assert "cancelled" in report.detail
+    assert report.cancelled is True
 
 
 def test_cancel_right_after_launch(driver: Driver) -> None:

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from aiplane.backends.base import Backend, BackendConfig, Handle, LaunchSpec
+from aiplane.backends.base import (
+    Backend,
+    BackendConfig,
+    Handle,
+    LaunchSpec,
+    ReplicaReport,
+    ReplicaStatus,
+)
 from aiplane.backends.fake.backend import FakeBackend
 from aiplane.backends.registry import PoolBackends
 from aiplane.core.errors import BackendError, InconsistentSnapshotError
 from aiplane.core.fleet import Fleet
 from aiplane.core.runs import Job, Run, RunState
 from aiplane.core.scheduling.decisions import Decision, Preempt, Wait
+from aiplane.core.scheduling.inputs import preempted
 from aiplane.core.scheduling.snapshot import Snapshot
 from aiplane.services.metering import preemption_hook
-from aiplane.services.scheduling import LiveState, run_cycle
+from aiplane.services.scheduling import UNREACHABLE_AFTER_S, LiveState, run_cycle
 from aiplane.store.memory import MemoryStore
 from tests.builders import workload
 from tests.services.fleets import apply_fleet, stored_fleet
@@ -212,11 +221,12 @@ class _Contradicted(_Decides):
     def __init__(self, fails: int) -> None:
         super().__init__()
         self.fails = fails
+        self.message = "r-1: the victims chosen leave no room for it"
 
     def decide(self, snapshot: Snapshot) -> list[Decision]:
         if self.fails:
             self.fails -= 1
-            raise InconsistentSnapshotError("r-1: the victims chosen leave no room for it")
+            raise InconsistentSnapshotError(self.message)
         return super().decide(snapshot)
 
 
@@ -232,3 +242,90 @@ def test_an_inconsistent_snapshot_skips_the_cycle_and_reloads_the_state() -> Non
 
     run_cycle(store, fleet, policy, T0 + 601, state=state)
     assert state.full_loads == 2  # reloaded, not synced from the state it distrusts
+
+
+class _SaysNothingOfCancels(_Stops):
+    """A backend whose reports leave ``cancelled`` unset: it does not say whether a cancel
+    reached the replica before it exited."""
+
+    def poll(self, handle: Handle) -> ReplicaReport:  # noqa: ARG002
+        return ReplicaReport(ReplicaStatus.EXITED, exit_code=0)
+
+
+def test_an_exit_0_from_a_backend_that_does_not_report_cancels_is_not_success(
+    tmp_path: Path,
+) -> None:
+    backend = _SaysNothingOfCancels()
+    store, fleet, victim, _handle = _launched(backend)
+    policy = _Decides(Preempt(victim.id, "other", "make room"))
+
+    run_cycle(store, fleet, policy, T0 + 600, backends=_backends(tmp_path, backend))
+
+    # Its exit 0 may be how it took the SIGTERM: run again, not counted as done.
+    again = store.jobs.get_run(victim.id)
+    assert (again.state, again.attempt) == (RunState.PENDING, victim.attempt + 1)
+
+
+class _Unreachable(_Stops):
+    """A backend that can neither stop nor poll the run's replicas (handles outside its runs
+    directory, left by another control plane or a moved home)."""
+
+    def cancel(self, handle: Handle, grace_s: float = 5.0) -> None:  # noqa: ARG002
+        self.stops += 1
+        raise BackendError(f"handle directory {handle['id']!r} is outside /elsewhere/runs")
+
+    def poll(self, handle: Handle) -> ReplicaReport:
+        raise BackendError(f"handle directory {handle['id']!r} is outside /elsewhere/runs")
+
+
+def test_a_victim_that_can_be_neither_stopped_nor_polled_is_requeued_after_a_bound(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store, fleet, victim = _plane()
+    running = store.jobs.get_run(victim.id)
+    store.jobs.update_run(preempted(running, T0 + 600, "make room"), RunState.RUNNING)
+    backend = _Unreachable()
+    backends = _backends(tmp_path, backend)
+    state = LiveState()
+    grace_s = 5.0
+    bound = T0 + 600 + grace_s + UNREACHABLE_AFTER_S
+
+    with caplog.at_level(logging.WARNING, logger="aiplane.scheduling"):
+        for now in (T0 + 601, T0 + 602, T0 + 603, bound - 1):
+            run_cycle(
+                store, fleet, _Decides(), now, backends=backends, grace_s=grace_s, state=state
+            )
+            assert store.jobs.get_run(victim.id).state is RunState.PREEMPTED
+        failures = [r.getMessage() for r in caplog.records if "preempted run" in r.getMessage()]
+        # Said once for the run, not at every cycle.
+        assert [m.split(" preempted")[0] for m in failures] == ["cannot stop", "cannot poll"]
+
+        run_cycle(store, fleet, _Decides(), bound, backends=backends, grace_s=grace_s, state=state)
+
+    again = store.jobs.get_run(victim.id)
+    assert (again.state, again.attempt) == (RunState.PENDING, victim.attempt + 1)
+    assert again.reason is not None and "could not be reached" in again.reason
+    assert victim.id in state.pending
+    [event] = [e for e in store.events.recent(limit=100) if "could not be reached" in e.message]
+    assert event.kind == "run.state" and event.run_id == victim.id
+    assert state.warned == set()  # settled: nothing left to remember of it
+
+
+def test_the_same_inconsistency_is_recorded_once_a_new_one_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store, fleet, _victim = _plane()
+    state = LiveState()
+    policy = _Contradicted(fails=4)
+
+    with caplog.at_level(logging.WARNING, logger="aiplane.scheduling"):
+        for now in (T0 + 600, T0 + 601, T0 + 602):
+            run_cycle(store, fleet, policy, now, state=state)
+        policy.message = "r-2: the victims chosen leave no room for it"
+        run_cycle(store, fleet, policy, T0 + 603, state=state)
+
+    events = [e for e in store.events.recent(limit=100) if e.kind == "scheduler.inconsistent"]
+    assert sorted("r-2" in e.message for e in events) == [False, True]
+    warnings = [r.getMessage() for r in caplog.records if "cycle skipped" in r.getMessage()]
+    assert ["r-2" in m for m in warnings] == [False, True]
+    assert state.full_loads == 4  # each skipped cycle still reloads the state

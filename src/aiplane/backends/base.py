@@ -88,7 +88,8 @@ class ReplicaReport:
     detail: str = ""
     # An exit that came after a cancel had reached the replica: its exit code says how it
     # took the stop, not that its work is done (a preempted victim's exit 0 without one is).
-    cancelled: bool = False
+    # None: the backend does not say, and an exit 0 then proves nothing either (decision 0032).
+    cancelled: bool | None = None
 
 
 class Backend(Protocol):

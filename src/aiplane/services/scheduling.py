@@ -21,7 +21,10 @@ replicas report that they ended, its outcome (``settle``): back to pending, or s
 every replica exited 0 before the cancel reached it (its work is done: running it again would
 run it twice, decision 0032). A victim still stopping stays preempted, as does one whose cycle
 died between the writes; each cycle starts by stopping such runs again (idempotent) and
-settling those whose replicas ended.
+settling those whose replicas ended. One whose processes cannot be reached at all (the backend
+can neither stop nor poll them, e.g. handles outside this control plane's runs directory) is
+requeued once it has been preempted for ``grace_s + UNREACHABLE_AFTER_S``, so it is not kept
+out of the queue for good; each such failure is logged once per run, not every cycle.
 """
 
 from __future__ import annotations
@@ -60,6 +63,10 @@ log = logging.getLogger("aiplane.scheduling")
 MAX_RUNS_PER_READ = 10_000
 REQUEUED = "requeued after preemption"
 DONE_BEFORE_PREEMPTION = "finished before its preemption took effect"
+UNREACHABLE = "requeued after preemption: its processes could not be reached to stop or poll"
+# How long past its stop's grace period a preempted run whose processes can be neither stopped
+# nor polled is kept out of the queue before it is requeued anyway.
+UNREACHABLE_AFTER_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,10 @@ class LiveState:
         self._loaded_at = -math.inf
         self._read_at = -math.inf
         self.full_loads = 0
+        # Preempted runs whose backend failure was logged already (once per run, not per
+        # cycle), and the last inconsistent-snapshot message written (one event per change).
+        self.warned: set[str] = set()
+        self.inconsistent: str | None = None
 
     @property
     def pending(self) -> Mapping[str, PendingRun]:
@@ -290,22 +301,35 @@ def _requeue(store: Store, run: Run, workload: Workload, now: float) -> None:
     store.jobs.update_run(requeue(run, workload, now, REQUEUED), expected_state=RunState.PREEMPTED)
 
 
+def _requeue_unreachable(store: Store, run: Run, workload: Workload, now: float) -> None:
+    """``_requeue`` with the reason and an event saying that its processes were never reached:
+    an operator may find them still running (another control plane's, a moved home)."""
+    waited = now - run.updated_at
+    message = f"preempted -> pending: {UNREACHABLE} ({waited:.0f} s after its preemption)"
+    with store.unit_of_work() as uow:
+        stored = uow.jobs.update_run(
+            requeue(run, workload, now, UNREACHABLE), expected_state=RunState.PREEMPTED
+        )
+        record(uow, now, "run.state", message, stored)
+
+
 class Settled(enum.Enum):
     REQUEUED = "requeued"
     SUCCEEDED = "succeeded: it finished before its preemption took effect"
     STOPPING = "is still stopping"
+    UNREACHABLE = "requeued: its processes could not be reached"
 
 
-def _reports(backends: Backends | None, run: Run) -> list[ReplicaReport] | None:
+def _reports(backends: Backends | None, run: Run, level: int) -> list[ReplicaReport] | None:
     """What the preempted run's replicas report; None when there is nothing to ask (no
-    backends, no handles) or the backend cannot answer."""
+    backends, no handles) or the backend cannot answer (logged at ``level``)."""
     if backends is None or run.placement is None or not run.handles:
         return None
     try:
         backend = backends.for_placement(run.placement)
         return [backend.poll(handle) for handle in run.handles]
     except BackendError as exc:
-        log.warning("cannot poll preempted run %s: %s", run.id, exc.message)
+        log.log(level, "cannot poll preempted run %s: %s", run.id, exc.message)
         return None
 
 
@@ -316,20 +340,27 @@ def settle(
     workload: Workload,
     now: float,
     stop_delivered: bool = True,
+    unreachable_at: float = math.inf,
+    level: int = logging.WARNING,
 ) -> Settled:
     """The outcome of the preempted ``run`` once its replicas ended: succeeded when each exited
-    0 before the cancel reached it (``ReplicaReport.cancelled``: an exit 0 after it only says
-    how the command took the stop), else back to pending; still preempted while any replica
-    runs. Without reports (no backend to ask) it is requeued once its stop was delivered.
-    ConflictError if it is no longer preempted."""
-    reports = _reports(backends, run)
+    0 before the cancel reached it (``ReplicaReport.cancelled`` is False: an exit 0 after it
+    only says how the command took the stop, and a backend that does not say proves nothing),
+    else back to pending; still preempted while any replica runs. Without reports (no backend
+    to ask) it is requeued once its stop was delivered; when neither its stop nor its poll
+    reached it, from ``unreachable_at`` on (``Settled.UNREACHABLE``). ConflictError if it is no
+    longer preempted."""
+    reports = _reports(backends, run, level)
     if reports is None and not stop_delivered:
-        return Settled.STOPPING
+        if now < unreachable_at:
+            return Settled.STOPPING
+        _requeue_unreachable(store, run, workload, now)
+        return Settled.UNREACHABLE
     if reports is not None:
         if any(r.status in (ReplicaStatus.STARTING, ReplicaStatus.RUNNING) for r in reports):
             return Settled.STOPPING
         if all(
-            r.status is ReplicaStatus.EXITED and r.exit_code == 0 and not r.cancelled
+            r.status is ReplicaStatus.EXITED and r.exit_code == 0 and r.cancelled is False
             for r in reports
         ):
             done = replace(
@@ -345,31 +376,46 @@ def settle(
 
 
 def requeue_stranded(
-    store: Store, backends: Backends | None, now: float, grace_s: float = 5.0
+    store: Store,
+    backends: Backends | None,
+    now: float,
+    grace_s: float = 5.0,
+    warned: set[str] | None = None,
 ) -> int:
     """Settle the runs an earlier cycle preempted but did not requeue (it died between the two
     writes, a backend failed to stop the victim, or the victim was still stopping): each is
     stopped again first (idempotent), so its old processes never hold a queued run's capacity,
-    then settled (``settle``) once its replicas ended. Returns how many were settled."""
+    then settled (``settle``) once its replicas ended, or once it has been preempted for
+    ``grace_s + UNREACHABLE_AFTER_S`` if they can be neither stopped nor polled. ``warned``
+    (the caller's, kept between cycles) holds the runs whose backend failure was logged as a
+    warning already: later ones are logged at debug. Returns how many were settled."""
+    warned = warned if warned is not None else set()
+    still_preempted: set[str] = set()
     settled = 0
     for run in store.jobs.runs_in_states([RunState.PREEMPTED]):
+        level = logging.DEBUG if run.id in warned else logging.WARNING
         delivered = True
         if backends is not None:
             try:
                 stop_processes(backends, run, grace_s)
             except BackendError as exc:
                 # Settled anyway if its replicas report that they ended: nothing is left to stop.
-                log.warning("cannot stop preempted run %s yet: %s", run.id, exc.message)
+                log.log(level, "cannot stop preempted run %s yet: %s", run.id, exc.message)
+                warned.add(run.id)
                 delivered = False
         workload = store.jobs.get(run.job_id).workload
+        # The preempted write stamped updated_at; nothing writes a preempted run after it.
+        unreachable_at = run.updated_at + grace_s + UNREACHABLE_AFTER_S
         try:
-            outcome = settle(store, backends, run, workload, now, delivered)
+            outcome = settle(store, backends, run, workload, now, delivered, unreachable_at, level)
         except ConflictError:
             continue  # cancelled meanwhile
         if outcome is Settled.STOPPING:
+            still_preempted.add(run.id)
             continue
         log.warning("preempted run %s, left by an earlier cycle, %s", run.id, outcome.value)
         settled += 1
+    warned &= still_preempted  # the others are settled: nothing to warn about again
     return settled
 
 
@@ -390,17 +436,22 @@ def run_cycle(
     Preemptions are applied before everything else, so victims are stopped before the new work
     they make room for is launched.
     """
-    requeue_stranded(store, backends, now, grace_s)
     state = state if state is not None else LiveState()
+    requeue_stranded(store, backends, now, grace_s, state.warned)
     state.sync(store, fleet, now)
     effects = _Persist(store, backends, now, grace_s, on_run_stopped)
     try:
         decisions = policy.decide(state.snapshot(now, inputs))
     except InconsistentSnapshotError as exc:
-        # Nothing was decided, so nothing is half applied: skip the cycle, say so once (no
-        # traceback: it is a fact about the store, not a bug here) and reload next cycle.
+        # Nothing was decided, so nothing is half applied: skip the cycle, say so (no
+        # traceback: it is a fact about the store, not a bug here) and reload next cycle. The
+        # same contradiction found again (the last one written) is said once, not each cycle.
         state.invalidate()
-        log.warning("scheduling cycle skipped, the state is reloaded: %s", exc.message)
-        record(store, now, "scheduler.inconsistent", f"cycle skipped: {exc.message}")
+        if exc.message != state.inconsistent:
+            state.inconsistent = exc.message
+            log.warning("scheduling cycle skipped, the state is reloaded: %s", exc.message)
+            record(store, now, "scheduler.inconsistent", f"cycle skipped: {exc.message}")
+        else:
+            log.debug("scheduling cycle skipped again: %s", exc.message)
         return Applied()
     return apply_decisions(state.state, decisions, effects, now)

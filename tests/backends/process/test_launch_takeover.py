@@ -28,7 +28,7 @@ _DIES_MID_LAUNCH = textwrap.dedent(
     from aiplane.backends.registry import build_backend
     from tests.backends.helpers import make_spec
 
-    name, work_root, command, fault = sys.argv[1:]
+    name, work_root, command, fault, *token = sys.argv[1:]
     die = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
     if fault == "before_supervisor":
         launcher.subprocess.Popen = die  # the marker exists, no supervisor was started
@@ -39,13 +39,16 @@ _DIES_MID_LAUNCH = textwrap.dedent(
                 die()  # the supervisor was started, the marker does not name it
             write(path, data)
         runfiles.write_json = write_json
-    build_backend(name, Path(work_root)).launch(make_spec(command=command, replicas=1))
+    spec = make_spec(command=command, replicas=1, token=(lambda: token[0]) if token else None)
+    build_backend(name, Path(work_root)).launch(spec)
     """
 )
 
 
-def _launch_and_die(backend: Backend, work_root: Path, command: str, fault: str) -> None:
-    args = [backend.name, str(work_root), command, fault]
+def _launch_and_die(
+    backend: Backend, work_root: Path, command: str, fault: str, *token: str
+) -> None:
+    args = [backend.name, str(work_root), command, fault, *token]
     plane = subprocess.run([sys.executable, "-c", _DIES_MID_LAUNCH, *args], check=False, timeout=60)
     assert plane.returncode == -9, "the control plane was to be killed mid-launch"
 
@@ -69,3 +72,37 @@ def test_a_launch_left_half_done_by_a_kill_is_taken_over_and_runs_once(
     assert adopter.launch(make_spec(command=f"echo x >> {ran}", replicas=1)) == handle
     assert wait_status(adopter, handle, ReplicaStatus.EXITED).exit_code == 0
     assert ran.read_text() == "x\n"
+
+
+_PRINTS_TOKEN = 'echo "TOKEN_FILE=$AIPLANE_TOKEN_FILE TOKEN=$(cat "$AIPLANE_TOKEN_FILE")"'
+
+
+def test_a_takeover_gives_the_command_its_own_token_file(backend: Backend, work_root: Path) -> None:
+    _launch_and_die(backend, work_root, _PRINTS_TOKEN, "before_supervisor", "first-token")
+    rundir = work_root / "runs" / "run-1" / "a0" / "r0"
+    assert (rundir / runfiles.TOKEN).read_text() == "first-token"
+
+    adopter = build_backend(backend.name, work_root)
+    spec = make_spec(command=_PRINTS_TOKEN, replicas=1, token=lambda: "second-token")
+    handle = adopter.launch(spec)
+    assert wait_status(adopter, handle, ReplicaStatus.EXITED).exit_code == 0
+
+    # Its own file, named in its environment, not ``token`` rewritten: the first launch's
+    # supervisor, had it come up, may have handed that one to the pool's run_as user already.
+    assert f"TOKEN_FILE={rundir / 'token.1'} TOKEN=second-token" in adopter.logs(handle)
+    # Gone once the command ended, the first launch's as well.
+    assert sorted(p.name for p in rundir.iterdir() if p.name.startswith("token")) == []
+
+
+def test_a_takeover_leaves_no_environment_file_behind(backend: Backend, work_root: Path) -> None:
+    # The first launch wrote env.json (with the workload's secrets) and died before starting
+    # the supervisor that would have read and deleted it.
+    _launch_and_die(backend, work_root, "true", "before_supervisor")
+    rundir = work_root / "runs" / "run-1" / "a0" / "r0"
+    assert (rundir / runfiles.ENV).exists()
+
+    adopter = build_backend(backend.name, work_root)
+    handle = adopter.launch(make_spec(command="true", replicas=1))
+    assert wait_status(adopter, handle, ReplicaStatus.EXITED).exit_code == 0
+
+    assert sorted(p.name for p in rundir.iterdir() if p.name.startswith("env")) == []

@@ -49,3 +49,19 @@ def test_a_command_is_required(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 2 and "no command" in done.stderr
+
+
+def test_a_supervisor_that_lost_the_claim_removes_its_own_secrets_only(tmp_path: Path) -> None:
+    (tmp_path / "claim.json").write_text('{"pid": 1}')  # the other supervisor runs it
+    (tmp_path / "token").write_text("the winner's")
+    own_env, own_token = tmp_path / "env.1.json", tmp_path / "token.1"
+    own_env.write_text('{"SECRET": "x"}')
+    own_token.write_text("ours")
+    args = ["--dir", str(tmp_path), "--env-file", str(own_env), "--token-file", str(own_token)]
+    done = subprocess.run(
+        [*_SUPERVISE, *args, "--", "true"], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0 and "not running it" in done.stderr
+    assert not own_env.exists() and not own_token.exists()
+    assert (tmp_path / "token").read_text() == "the winner's"
+    assert not (tmp_path / "exit.json").exists()

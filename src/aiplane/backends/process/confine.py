@@ -35,7 +35,6 @@ from pathlib import Path
 
 # Seconds of CPU between SIGXCPU (the limit) and SIGKILL.
 CPU_KILL_AFTER_S = 5
-TOKEN = "token"  # runfiles.TOKEN; repeated so that this module stays standalone  # noqa: S105
 CHECKPOINT_VAR = "AIPLANE_CHECKPOINT_DIR"
 _LIMIT_OPTIONS = ("cpu_seconds", "memory_bytes", "open_files", "processes")
 
@@ -104,12 +103,12 @@ class Identity:
     uid: int
     gid: int
 
-    def hand_over(self, rundir: Path, env: Mapping[str, str]) -> None:
+    def hand_over(self, rundir: Path, env: Mapping[str, str], token: Path | None = None) -> None:
         """In the supervisor, before the command starts: the files the command must read or
-        write become the user's (the token stays 0600, now the user's own)."""
-        token = rundir / TOKEN
-        with contextlib.suppress(FileNotFoundError):
-            os.chown(token, self.uid, self.gid)
+        write become the user's (``token``, this launch's own, stays 0600, now the user's)."""
+        if token is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.chown(token, self.uid, self.gid)
         checkpoints = env.get(CHECKPOINT_VAR)
         if checkpoints and os.path.isdir(checkpoints):
             os.chown(checkpoints, self.uid, self.gid)

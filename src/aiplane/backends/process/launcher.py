@@ -126,8 +126,9 @@ class ProcessLauncher:
         handle, takeover = marked
         # This call starts the replica: only now is its token asked for (a launch that found
         # it started returned above, and the replica keeps the token it was given).
+        token_file = rundir / (f"{runfiles.TOKEN}.{takeover}" if takeover else runfiles.TOKEN)
         try:
-            own = self._token_env(spec, rundir)
+            own = self._token_env(spec, token_file)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 (rundir / runfiles.LAUNCH).unlink()
@@ -143,12 +144,14 @@ class ProcessLauncher:
             # The attempt's own token wins over one the spec declares, as its URL does (the
             # client reads the file only when AIPLANE_TOKEN is not set).
             command_env.pop("AIPLANE_TOKEN", None)
-        # A takeover's own file: a first supervisor still coming up reads (and deletes) its own.
+        # A takeover's own files (env, token): a first supervisor still coming up reads its
+        # own, and may have handed its token to the run_as user already (decision 0032).
         env_file = rundir / (f"env.{takeover}.json" if takeover else runfiles.ENV)
         runfiles.write_json(env_file, command_env)
         argv = [
             *(sys.executable, "-P", "-m", "aiplane.backends.process.supervise"),
             *("--dir", str(rundir), "--env-file", str(env_file)),
+            *(("--token-file", str(token_file)) if own else ()),
             *self.config.confinement(spec.limits).argv(),
         ]
         try:
@@ -238,13 +241,13 @@ class ProcessLauncher:
             "gpu_indices": list(spec.gpu_indices),
         }
 
-    def _token_env(self, spec: LaunchSpec, rundir: Path) -> dict[str, str]:
-        """The attempt's token in a file only the replica's user reads, and the variable that
-        names it: a workload that prints its environment (into ``output.log``, which the team's
-        viewers read) shows where the token is, not the token."""
+    def _token_env(self, spec: LaunchSpec, path: Path) -> dict[str, str]:
+        """The attempt's token in a file (``path``, this launch's) only the replica's user
+        reads, and the variable that names it: a workload that prints its environment (into
+        ``output.log``, which the team's viewers read) shows where the token is, not the
+        token."""
         if spec.token is None:
             return {}
-        path = rundir / runfiles.TOKEN
         runfiles.write_private(path, spec.token())
         return {"AIPLANE_TOKEN_FILE": str(path)}
 
@@ -345,7 +348,9 @@ class ProcessLauncher:
             detail = f"exited with code {code}"
         if record.get("reason"):
             detail = f"{detail}: {record['reason']}"
-        cancelled = bool(record.get("cancelled"))
+        # An exit.json without the field (an older supervisor's) does not say: unknown.
+        raw = record.get("cancelled")
+        cancelled = raw if isinstance(raw, bool) else None
         if cancelled:
             detail = f"cancelled; {detail}"
         return ReplicaReport(

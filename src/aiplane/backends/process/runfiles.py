@@ -19,11 +19,17 @@ record, whatever process dies when.
                      the command's pid and process group.
     env.json         the command's environment, from the launcher to the supervisor (mode 0600,
                      deleted once read: it may hold secrets); a taken-over launch writes its own
-                     ``env.<n>.json`` so that the two supervisors never read each other's.
+                     ``env.<n>.json`` so that the two supervisors never read each other's. The
+                     supervisor that claims the replica deletes every ``env*.json`` (a launch
+                     killed before starting its supervisor left its own); one that lost the
+                     claim deletes its own.
     cancel.json      written by ``cancel`` before it signals: the grace period to honour.
     token            the attempt's own API token, for the command (mode 0600; it finds it at
                      ``$AIPLANE_TOKEN_FILE``); written by the launcher, removed by the
-                     supervisor once the command's group is gone.
+                     supervisor once the command's group is gone. A taken-over launch writes
+                     ``token.<n>`` (the first supervisor may have handed ``token`` to the
+                     pool's run_as user already) and names it in ``--token-file``; the
+                     supervisor that claims the replica deletes the other launches' tokens.
     drain.json       written by ``drain``: a serving replica out of rotation (the replica finds
                      it at ``$AIPLANE_DRAIN_FILE``).
     exit.json        written by the supervisor after the command's process group is gone;

@@ -50,10 +50,12 @@ class _Supervisor:
         grace_s: float,
         env: dict[str, str],
         confinement: confine.Confinement | None = None,
+        token: Path | None = None,
     ) -> None:
         self.rundir = rundir
         self.default_grace_s = grace_s
         self.env = env
+        self.token = token  # this launch's token file (``--token-file``), if it has one
         self.confinement = confinement or confine.Confinement()
         self.child_pid: int | None = None
         self.cancelled = False
@@ -107,7 +109,7 @@ class _Supervisor:
         try:
             identity = self.confinement.identity()
             if identity is not None:
-                identity.hand_over(self.rundir, self.env)
+                identity.hand_over(self.rundir, self.env, self.token)
         except (KeyError, OSError) as exc:
             print(
                 f"[aiplane] cannot run the command as {self.confinement.user}: {exc}",
@@ -221,8 +223,9 @@ class _Supervisor:
         self, exit_code: int, signum: int | None, *, cancelled: bool, reason: str | None = None
     ) -> None:
         # Nothing of the command is left to use its token: it goes before the exit is known.
-        with contextlib.suppress(FileNotFoundError):
-            (self.rundir / runfiles.TOKEN).unlink()
+        if self.token is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.token.unlink()
         runfiles.write_json(
             self.rundir / runfiles.EXIT,
             {
@@ -263,6 +266,18 @@ def _claim(rundir: Path) -> bool:
     return runfiles.create_json(rundir / runfiles.CLAIM, record)
 
 
+def _drop_others(rundir: Path, token: Path | None) -> None:
+    """Delete every launch's environment file and every token but ``token`` (ours): they may
+    hold secrets, and once we claimed the replica no other supervisor will read them (a launch
+    killed before it started one, then taken over, left its own behind)."""
+    for path in (*rundir.glob("env*.json"), *rundir.glob(f"{runfiles.TOKEN}*")):
+        if path != token:
+            # Best effort: a leftover that cannot be deleted must not keep the command from
+            # running (the next attempt's directory is a fresh one).
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
 def _command_env(env_file: Path | None) -> dict[str, str] | None:
     """The command's environment: the launcher's file (deleted once read, as it may hold
     secrets), our own without one, None when the file cannot be read."""
@@ -281,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", required=True, type=Path, help="the replica's run directory")
     parser.add_argument("--grace", type=float, default=DEFAULT_GRACE_S, help="seconds")
     parser.add_argument("--env-file", type=Path, help="the command's environment (JSON)")
+    parser.add_argument("--token-file", type=Path, help="this launch's token for the command")
     for name in ("cpu-seconds", "memory-bytes", "open-files", "processes"):
         parser.add_argument(f"--{name}", type=int, help="a limit on each process of the command")
     parser.add_argument("--user", help="the user the command runs as (default: ours)")
@@ -297,15 +313,18 @@ def main(argv: list[str] | None = None) -> int:
         # A launch taken over after a kill -9 started a second supervisor of this replica,
         # and the other one claimed it: it alone runs the command and records its exit.
         print("[aiplane] another supervisor runs this replica; not running it", file=sys.stderr)
-        if args.env_file is not None:
-            with contextlib.suppress(FileNotFoundError):
-                args.env_file.unlink()  # ours alone, and it may hold secrets
+        for own in (args.env_file, args.token_file):  # ours alone, and they may hold secrets
+            if own is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    own.unlink()
         return 0
     env = _command_env(args.env_file)
+    token = args.token_file.resolve() if args.token_file is not None else None
+    _drop_others(rundir, token)
     confinement = confine.Confinement(
         args.cpu_seconds, args.memory_bytes, args.open_files, args.processes, args.user, args.group
     )
-    supervisor = _Supervisor(rundir, args.grace, env or {}, confinement)
+    supervisor = _Supervisor(rundir, args.grace, env or {}, confinement, token)
     if env is None:
         # Fail closed: without its environment the command would e.g. lose the empty
         # CUDA_VISIBLE_DEVICES that keeps a CPU job off the GPUs.
