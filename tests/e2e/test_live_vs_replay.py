@@ -30,7 +30,7 @@ from aiplane.core.scheduling.snapshot import Snapshot
 from aiplane.core.workloads import PRIORITY_CLASSES, Workload
 from aiplane.services import checkpoints
 from aiplane.services.execution import Executor
-from aiplane.services.scheduling import LiveState, run_cycle
+from aiplane.services.scheduling import LiveState, requeue_stranded, run_cycle
 from aiplane.sim.driver import Simulator
 from aiplane.sim.jobs import TraceJob
 from aiplane.store.sql import SqlStore
@@ -126,6 +126,8 @@ def live(tmp: Path) -> list[tuple[float, str, str, str, tuple[str, ...]]]:
             assert time.monotonic() < deadline, "the processes did not settle"
             executor.launch_admitted(now)
             executor.reconcile(now)
+            # A victim is requeued once its processes have ended, as each live tick does.
+            requeue_stranded(store, backends, now, grace_s=1.0)
             time.sleep(0.02)
 
     def runs() -> list[Run]:
