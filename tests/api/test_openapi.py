@@ -7,6 +7,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from aiplane.api.errors import MEANING, status_for
+from aiplane.core.errors import AiplaneError
 from aiplane.wire.errors import ErrorBody
 
 METHODS = ("get", "put", "post", "delete", "patch")
@@ -183,3 +185,20 @@ def test_the_documented_error_body_is_what_a_refusal_sends(
     ):
         assert response.status_code == status
         ErrorBody.model_validate(response.json())
+
+
+def _subclasses(cls: type[AiplaneError]) -> list[type[AiplaneError]]:
+    return [s for c in cls.__subclasses__() for s in (c, *_subclasses(c))]
+
+
+def test_each_status_names_the_codes_it_is_sent_with(api: TestClient) -> None:
+    """A client reading the document learns every code a declared status comes with (the
+    in-flight 409 of a submission is one it should retry). 500 is ``internal`` whatever the
+    error was, so the errors behind it are not listed."""
+    doc = api.get("/api/v1/openapi.json").json()  # the app is built: every error is imported
+    sent = {(status_for(cls.__new__(cls)), cls.code) for cls in _subclasses(AiplaneError)}
+    assert (409, "idempotency_key_in_flight") in sent
+    missing = sorted((s, code) for s, code in sent if s != 500 and code not in MEANING[s])
+    assert missing == []
+    submit = doc["paths"]["/api/v1/jobs"]["post"]["responses"]["409"]["description"]
+    assert "idempotency_key_in_flight" in submit
