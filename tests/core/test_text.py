@@ -43,7 +43,9 @@ def test_clean_writes_each_refused_character_as_its_escape(text: str, written: s
     assert storable(clean(text))
 
 
-@pytest.mark.parametrize("text", ["plain", "café", "名前", "x\u00a0y", "\U0001f680", "ünï\u200bcode"])
+@pytest.mark.parametrize(
+    "text", ["plain", "café", "名前", "x\u00a0y", "\U0001f680", "ünï\u200bcode"]
+)
 def test_printable_text_is_storable_and_kept_as_it_is(text: str) -> None:
     assert storable(text)
     assert clean(text) == text

@@ -9,8 +9,8 @@ import pytest
 
 from aiplane.core.idempotency import TTL_S, IdempotencyRecord, KeyInFlightError
 from aiplane.store.base import Store
-from aiplane.store.sql import idempotency as sql_idempotency
 from aiplane.store.sql import SqlStore
+from aiplane.store.sql import idempotency as sql_idempotency
 from aiplane.wire.jobs import KEY_IN_FLIGHT
 
 from . import factories as f
