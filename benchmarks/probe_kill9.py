@@ -7,7 +7,10 @@ plane with SIGKILL ``--kills`` times at random moments (restarting it each time)
 every job to end and counts:
 
     lost          acknowledged submissions (201) the store does not have
-    duplicated    submissions stored more than once (one name per submission)
+    replayed      acknowledgements that were replays (``Idempotent-Replayed: true``): a try
+                  whose connection broke after the job was stored, answered on a retry
+    duplicated    submissions stored more than once (one name per submission): every try of
+                  a submission carries one Idempotency-Key (uuid5 of its name), so 0
     never_started runs failed with "supervisor never started the command"
     ran_twice     jobs whose command completed more than once (each appends a line to a file
                   named by its job id)
@@ -35,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -155,20 +159,34 @@ def spec(name: str, marks: Path, rng: random.Random) -> dict[str, Any]:
     }
 
 
+# The submissions' keys: uuid5 of the name, so that every try of one submission carries the
+# same Idempotency-Key (decision 0034) and a retry after a broken connection is deduplicated.
+KEYS = uuid.UUID("5b0c6a2e-6f1d-4c8e-9a57-1d2c3b4a5f60")
+
+
 def submitter(
-    plane: Plane, names: list[str], marks: Path, seed: int, acked: dict[str, str]
+    plane: Plane,
+    names: list[str],
+    marks: Path,
+    seed: int,
+    acked: dict[str, str],
+    replayed: dict[str, int],
 ) -> None:
     rng = random.Random(seed)
     for name in names:
         body = {"spec": spec(name, marks, rng)}
-        for _ in range(600):  # retried while the control plane is down (never twice once acked)
+        headers = {"Idempotency-Key": str(uuid.uuid5(KEYS, name))}
+        for _ in range(600):  # retried while the control plane is down, with the same key
             try:
                 with plane.client() as c:
-                    r = c.post("/jobs", json=body)
+                    r = c.post("/jobs", json=body, headers=headers)
                 if r.status_code == 201:
                     acked[name] = r.json()["id"]
+                    if r.headers.get("Idempotent-Replayed") == "true":
+                        replayed[name] = replayed.get(name, 0) + 1
                     break
-                if r.status_code < 500:
+                in_flight = r.status_code == 409 and "idempotency_key_in_flight" in r.text
+                if r.status_code < 500 and not in_flight:
                     break
             except (httpx.HTTPError, OSError):
                 pass
@@ -251,11 +269,19 @@ def main() -> None:
                 if r.status_code != 200:
                     raise SystemExit(f"fleet refused: {r.text}")
             acked: dict[str, str] = {}
+            replayed: dict[str, int] = {}
             names = [f"p{i:04d}" for i in range(args.submissions)]
             threads = [
                 threading.Thread(
                     target=submitter,
-                    args=(plane, names[k :: args.clients], marks, args.seed * 100 + k, acked),
+                    args=(
+                        plane,
+                        names[k :: args.clients],
+                        marks,
+                        args.seed * 100 + k,
+                        acked,
+                        replayed,
+                    ),
                 )
                 for k in range(args.clients)
             ]
@@ -289,6 +315,7 @@ def main() -> None:
                 "submissions": args.submissions,
                 "clients": args.clients,
                 "acknowledged": len(acked),
+                "replayed": sum(replayed.values()),
                 "lost": sum(1 for i in acked.values() if i not in ids),
                 "duplicated": sum(n - 1 for n in by_name.values() if n > 1),
                 "never_started": sum(

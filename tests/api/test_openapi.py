@@ -7,6 +7,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from aiplane.api.errors import MEANING, status_for
+from aiplane.core.errors import AiplaneError
 from aiplane.wire.errors import ErrorBody
 
 METHODS = ("get", "put", "post", "delete", "patch")
@@ -183,3 +185,18 @@ def test_the_documented_error_body_is_what_a_refusal_sends(
     ):
         assert response.status_code == status
         ErrorBody.model_validate(response.json())
+
+
+def _subclasses(cls: type[AiplaneError]) -> list[type[AiplaneError]]:
+    return [s for c in cls.__subclasses__() for s in (c, *_subclasses(c))]
+
+
+def test_the_409_names_every_code_it_is_sent_with(api: TestClient) -> None:
+    """A client reading the document learns every code a 409 comes with, the in-flight key
+    of a submission (which it should retry) among them."""
+    doc = api.get("/api/v1/openapi.json").json()  # the app is built: its errors are imported
+    sent = {cls.code for cls in _subclasses(AiplaneError) if status_for(cls.__new__(cls)) == 409}
+    assert {"conflict", "illegal_transition", "idempotency_key_in_flight"} <= sent
+    assert sorted(code for code in sent if code not in MEANING[409]) == []
+    submit = doc["paths"]["/api/v1/jobs"]["post"]["responses"]["409"]["description"]
+    assert "idempotency_key_in_flight" in submit

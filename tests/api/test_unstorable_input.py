@@ -31,6 +31,12 @@ def admin(cp: ControlPlane) -> dict[str, str]:
         ("/api/v1/jobs?team=r%00", "team"),
         ("/api/v1/tokens?principal=%00", "principal"),
         ("/api/v1/jobs?state=pending&state=%0a", "state"),
+        # DEL, C1 (NEL, CSI) and the Unicode line separator: no name or id holds them either,
+        # and a logged one forges a line (decision 0037).
+        ("/api/v1/jobs?team=r%7F", "team"),
+        ("/api/v1/jobs?team=r%C2%85x", "team"),
+        ("/api/v1/jobs?before=%C2%9B31m", "before"),
+        ("/api/v1/tokens?principal=a%E2%80%A8b", "principal"),
     ],
 )
 def test_a_query_value_with_a_control_character_is_refused_at_its_name(
@@ -70,10 +76,16 @@ def test_body_text_with_a_nul_or_a_lone_surrogate_is_refused_at_its_field(
     assert [p["location"] for p in response.json()["error"]["problems"]] == [location]
 
 
-def test_line_breaks_in_a_command_are_still_text(api: TestClient, admin: dict[str, str]) -> None:
-    spec = {**WORKLOAD, "resources": H100, "run": "echo a\n\techo b"}
+@pytest.mark.parametrize("run", ["echo a\n\techo b", "printf 'a\x85b\u2028c\x7f\x1b[0m'"])
+def test_line_breaks_in_a_command_are_still_text(
+    api: TestClient, admin: dict[str, str], run: str
+) -> None:
+    # Stricter query values leave body text alone: a command keeps any control but NUL.
+    spec = {**WORKLOAD, "resources": H100, "run": run, "env": {"SEP": "\u2028\x85"}}
     response = api.post("/api/v1/jobs", json={"spec": spec}, headers=admin)
     assert response.status_code == 201, response.text
+    shown = api.get(f"/api/v1/jobs/{response.json()['id']}", headers=admin).json()
+    assert shown["workload"]["run"] == run
 
 
 def test_a_stranger_learns_nothing_of_the_input(api: TestClient) -> None:

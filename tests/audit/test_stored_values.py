@@ -50,7 +50,7 @@ def test_control_characters_and_lone_surrogates_are_escaped(sql_store: SqlStore)
         "token/\x00abc\ud800",
         outcome="denied\n",
         team="t\x1b",
-        detail={"k\x00": ["\udfff", {"v": "a\r\nb"}], "n": 1},
+        detail={"k\x00": ["\udfff", {"v": "a\r\nb"}], "n": 1, "c1": "a\x85b\u2028\x7f"},
     )
     assert entry is not None
     (stored,) = log.search()
@@ -59,7 +59,12 @@ def test_control_characters_and_lone_surrogates_are_escaped(sql_store: SqlStore)
     assert record.resource == "token/\\x00abc\\ud800"
     assert record.outcome == "denied\\x0a"
     assert record.team == "t\\x1b"
-    assert record.detail == {"k\\x00": ["\\udfff", {"v": "a\\x0d\\x0ab"}], "n": 1}
+    assert record.detail == {
+        "k\\x00": ["\\udfff", {"v": "a\\x0d\\x0ab"}],
+        "n": 1,
+        # NEL and U+2028 break lines too, DEL erases (decision 0037).
+        "c1": "a\\x85b\\u2028\\x7f",
+    }
     assert stored == entry
     assert log.verify().ok
     assert log.search(resource="token/\\x00abc\\ud800") == [stored]

@@ -12,9 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from aiplane.client import ApiError, Client, Retry, UnreachableError
+from aiplane.client import ApiError, Client, Retry, UnreachableError, retryable
 from aiplane.config import Settings
 from aiplane.server import EmbeddedServer
+from aiplane.wire.errors import ErrorDetail
 from tests.client.test_client import JOB
 from tests.services.cost_fixtures import fleet_document
 
@@ -202,3 +203,96 @@ def test_a_submission_whose_answer_was_lost_is_stored_once(server: EmbeddedServe
         stored = client.jobs.list().items
     assert transport.broken == 1 and transport.submissions == 2
     assert [j.id for j in stored] == [job.id]
+
+
+def _refused(request: httpx.Request) -> httpx.ConnectError:
+    """What httpx raises when nothing listens: a ConnectError over ConnectionRefusedError."""
+    try:
+        raise ConnectionRefusedError(111, "Connection refused")
+    except ConnectionRefusedError as cause:
+        error = httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        error.__cause__ = cause
+        return error
+
+
+def _budgeted(script: Script, attempts: int, budget_s: float, notices: list[str]) -> Client:
+    retry = Retry(
+        attempts=attempts,
+        base_delay_s=1.0,
+        max_delay_s=1.0,
+        refused_budget_s=budget_s,
+        notice=notices.append,
+        sleep=script.waits.append,
+    )
+    return Client("http://cp:8470", "tok", transport=httpx.MockTransport(script), retry=retry)
+
+
+def test_a_refused_connection_is_tried_for_the_budget_past_the_attempts() -> None:
+    """A control plane restarting (nothing listens for a while): tried again past
+    ``attempts`` while the waits stay within the budget, then answered."""
+    request = httpx.Request("POST", "http://cp:8470/api/v1/jobs")
+    script = Script(*(_refused(request) for _ in range(5)), _created())
+    notices: list[str] = []
+
+    job = _budgeted(script, attempts=2, budget_s=10.0, notices=notices).jobs.submit(WORKLOAD)
+
+    assert job.id == "j-1"
+    assert len(script.requests) == 6 and len(set(script.keys)) == 1
+    assert len(script.waits) == 5 and sum(script.waits) <= 10.0
+    assert len(notices) == 1 and "trying again with the same Idempotency-Key" in notices[0]
+
+
+def test_the_refused_budget_bounds_the_tries() -> None:
+    request = httpx.Request("POST", "http://cp:8470/api/v1/jobs")
+    script = Script(*(_refused(request) for _ in range(20)))
+
+    with pytest.raises(UnreachableError, match="refused"):
+        _budgeted(script, attempts=2, budget_s=3.0, notices=[]).jobs.submit(WORKLOAD)
+
+    # Waits of 1 to 1.5 s: at least two fit in 3 s, never more than three.
+    assert 2 <= len(script.waits) <= 3 and sum(script.waits) <= 3.0
+    assert len(script.requests) == len(script.waits) + 1
+
+
+def test_the_refused_budget_is_not_spent_on_other_failures() -> None:
+    # A reset may follow a request the server got: the attempts bound it, not the budget.
+    request = httpx.Request("POST", "http://cp:8470/api/v1/jobs")
+    script = Script(*(httpx.ReadError("reset", request=request) for _ in range(5)))
+
+    with pytest.raises(UnreachableError, match="reset"):
+        _budgeted(script, attempts=2, budget_s=100.0, notices=[]).jobs.submit(WORKLOAD)
+
+    assert len(script.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("header", "replayed"), [({"Idempotent-Replayed": "true"}, True), ({}, False)]
+)
+def test_a_submission_says_whether_it_was_replayed(header: dict[str, str], replayed: bool) -> None:
+    script = Script(httpx.Response(201, json=JOB, headers=header))
+
+    sent = script.client().jobs.submission(WORKLOAD, idempotency_key="nightly-4")
+
+    assert (sent.job.id, sent.key, sent.replayed) == ("j-1", "nightly-4", replayed)
+    assert script.keys == ["nightly-4"]
+
+
+def test_retryable_names_the_failures_after_which_a_job_may_be_stored() -> None:
+    request = httpx.Request("POST", "http://cp:8470/api/v1/jobs")
+
+    def unreachable(cause: Exception) -> UnreachableError:
+        error = UnreachableError("cannot reach")
+        error.__cause__ = cause
+        return error
+
+    def refusal(status: int, code: str) -> ApiError:
+        return ApiError(status, ErrorDetail(code=code, message="m"))
+
+    assert retryable(unreachable(httpx.ReadError("reset", request=request)))
+    assert retryable(unreachable(_refused(request)))
+    assert retryable(refusal(503, "store_error"))
+    assert retryable(refusal(409, "idempotency_key_in_flight"))
+    assert not retryable(unreachable(httpx.UnsupportedProtocol("ftp", request=request)))
+    assert not retryable(refusal(409, "conflict"))
+    assert not retryable(refusal(422, "spec_invalid"))
+    assert not retryable(ValueError("other"))

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
-from aiplane.core.idempotency import TTL_S, IdempotencyRecord
+from aiplane.core.idempotency import TTL_S, IdempotencyRecord, KeyInFlightError
 from aiplane.store.base import Store
+from aiplane.store.sql import SqlStore
+from aiplane.store.sql import idempotency as sql_idempotency
+from aiplane.wire.jobs import KEY_IN_FLIGHT
 
 from . import factories as f
 
@@ -130,3 +134,20 @@ def test_racing_claims_of_one_key_store_one_job(store: Store) -> None:
         assert store.idempotency.get("p-alice", key) == record(winner, key=key)
     # One job per round: each loser's was rolled back with its unit.
     assert len(store.jobs.page(limit=100)) == rounds
+
+
+def test_a_holder_gone_between_insert_and_read_is_a_key_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim's insert met a holder that the read after it no longer finds (purged or
+    rolled back in between): the answer is the 409 the client retries, not a plain conflict
+    it raises at once. The window is two statements wide, so the insert is made to lose."""
+    store = SqlStore.open(f"sqlite:///{tmp_path / 'aiplane.db'}")
+    try:
+        monkeypatch.setattr(sql_idempotency, "insert_new", lambda *_: False)
+        with pytest.raises(KeyInFlightError) as caught:
+            store.idempotency.claim(record(1), expired_before=FRESH)
+    finally:
+        store.close()
+    assert caught.value.code == KEY_IN_FLIGHT
+    assert "'k-1' changed concurrently" in str(caught.value)

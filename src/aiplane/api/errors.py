@@ -41,7 +41,9 @@ MEANING: dict[int, str] = {
     402: "a budget of the team or project blocks new work (budget_exceeded)",
     403: "the token's role is not enough for this (forbidden)",
     404: "no such job, replica or route (not_found)",
-    409: "the state changed meanwhile, or does not allow this (conflict, illegal_transition)",
+    409: "the state changed meanwhile, or does not allow this (conflict, illegal_transition); "
+    "or a request with this Idempotency-Key is still being processed: retry it "
+    "(idempotency_key_in_flight)",
     413: "the request body is over the size limit, 1 MiB (payload_too_large)",
     422: "the request or a document in it is invalid: every problem located (request_invalid, "
     "spec_invalid, catalog_error)",

@@ -14,7 +14,16 @@ an :class:`UnreachableError`. A submission carries an idempotency key and is ret
 
 from aiplane.client._client import Client
 from aiplane.client._errors import ApiError, TokenFileError
-from aiplane.client._http import Retry
+from aiplane.client._http import Retry, retryable
+from aiplane.client._jobs import Submission
 from aiplane.discovery import UnreachableError
 
-__all__ = ["ApiError", "Client", "Retry", "TokenFileError", "UnreachableError"]
+__all__ = [
+    "ApiError",
+    "Client",
+    "Retry",
+    "Submission",
+    "TokenFileError",
+    "UnreachableError",
+    "retryable",
+]

@@ -32,23 +32,57 @@ class Retry:
     a connection error or timeout, a 502, 503 or 504, or a 409 saying the first try is still
     being processed; before try n+1 it waits ``base_delay_s * 2**(n-1)`` (at most
     ``max_delay_s``), with up to half of it again as jitter so that clients do not retry in
-    step. ``sleep`` is for tests."""
+    step.
+
+    A refused connection (nothing listens: a control plane restarting, after a kill -9 say)
+    is tried again past ``attempts`` while the waits so far stay within ``refused_budget_s``
+    seconds: such a try never reached a server, and a restart takes longer than the default
+    tries wait (about 2 s). 0, the default, leaves it to ``attempts`` (a program decides how
+    long it may block; the CLI waits 30 s). ``notice`` is told once, before the first wait,
+    that the request is being retried. ``sleep`` is for tests."""
 
     attempts: int = 4
     base_delay_s: float = 0.25
     max_delay_s: float = 4.0
+    refused_budget_s: float = 0.0
+    notice: Callable[[str], object] | None = field(default=None, repr=False)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
             raise ValueError(f"Retry.attempts must be at least 1, not {self.attempts}")
-        if self.base_delay_s < 0 or self.max_delay_s < 0:
-            raise ValueError("Retry delays must be zero or more seconds")
+        if self.base_delay_s < 0 or self.max_delay_s < 0 or self.refused_budget_s < 0:
+            raise ValueError("Retry delays and budgets must be zero or more seconds")
 
     def delay(self, attempt: int) -> float:
         """The wait after failed try ``attempt`` (1 for the first)."""
         wait = min(self.max_delay_s, self.base_delay_s * 2.0 ** (attempt - 1))
         return wait * (1 + random.random() / 2)  # noqa: S311 (jitter, not a secret)
+
+
+def retryable(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failure :meth:`Http.call_retrying` retries: one after which the
+    request may have been processed or may not (the caller cannot tell), or one the server
+    says will pass (unavailable, the same key still in flight). After such a failure a
+    submission may have been stored: only its key, sent again, settles it."""
+    if isinstance(exc, UnreachableError):
+        # Not an address that is wrong or a protocol this client cannot speak.
+        return isinstance(exc.__cause__, _TRANSIENT_ERRORS)
+    if isinstance(exc, ApiError):
+        return exc.status in _TRANSIENT_STATUSES or (
+            exc.status == 409 and exc.code == KEY_IN_FLIGHT
+        )
+    return False
+
+
+def _refused(exc: BaseException) -> bool:
+    """A connection refused: httpx's ConnectError wraps the socket's ConnectionRefusedError."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class Http:
@@ -94,29 +128,30 @@ class Http:
         path: str,
         body: Any,
         headers: Mapping[str, str],
+        retry: Retry | None = None,
     ) -> tuple[M, httpx.Response]:
         """A request the server deduplicates (its ``headers`` carry the idempotency key),
-        sent again as :class:`Retry` says until one try is answered; the answer is a ``model``
-        (returned with the response, whose headers may say it was replayed). The last
-        failure is raised when every try failed."""
-        attempt = 1
+        sent again as ``retry`` (default: the client's :class:`Retry`) says until one try is
+        answered; the answer is a ``model`` (returned with the response, whose headers may
+        say it was replayed). The last failure is raised when every try failed."""
+        policy = retry or self.retry
+        attempt, waited = 1, 0.0
         while True:
             try:
                 response = self._send(method, path, None, body, headers)
-            except UnreachableError as exc:
-                # Not an address that is wrong or a protocol this client cannot speak.
-                again = isinstance(exc.__cause__, _TRANSIENT_ERRORS)
-                if not again or attempt >= self.retry.attempts:
-                    raise
-            except ApiError as exc:
-                again = exc.status in _TRANSIENT_STATUSES or (
-                    exc.status == 409 and exc.code == KEY_IN_FLIGHT
+            except (UnreachableError, ApiError) as exc:
+                wait = policy.delay(attempt)
+                more = attempt < policy.attempts or (
+                    _refused(exc) and waited + wait <= policy.refused_budget_s
                 )
-                if not again or attempt >= self.retry.attempts:
+                if not (retryable(exc) and more):
                     raise
+                if attempt == 1 and policy.notice is not None:
+                    policy.notice(f"{exc}; trying again with the same Idempotency-Key")
             else:
                 return self._model(model, response), response
-            self.retry.sleep(self.retry.delay(attempt))
+            policy.sleep(wait)
+            waited += wait
             attempt += 1
 
     def call_list(

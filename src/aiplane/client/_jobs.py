@@ -3,11 +3,13 @@ from __future__ import annotations
 import builtins
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from aiplane.client._http import Http
+from aiplane.client._http import Http, Retry
 from aiplane.wire.jobs import (
     IDEMPOTENCY_KEY,
+    IDEMPOTENT_REPLAYED,
     CheckpointIn,
     CheckpointOut,
     EventOut,
@@ -17,6 +19,17 @@ from aiplane.wire.jobs import (
     LogsOut,
 )
 from aiplane.wire.specs import SpecBody
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a submission was answered with: the job, the key it was sent with, and whether
+    the answer was a replay (the key had queued the job before: an earlier run, or a try
+    whose answer was lost)."""
+
+    job: JobOut
+    key: str
+    replayed: bool
 
 
 class Jobs:
@@ -41,12 +54,28 @@ class Jobs:
         a timeout, a 502, 503 or 504 (the client's ``Retry``), so a submission that reached
         the server before the connection broke is answered with its job, never queued twice.
         Pass the same ``idempotency_key`` to a later call to make that one a retry too."""
-        body = SpecBody(spec=dict(spec), source=source, workdir=workdir)
         key = idempotency_key if idempotency_key is not None else str(uuid.uuid4())
-        job, _ = self._http.call_retrying(
-            JobOut, "POST", "/jobs", body.model_dump(), {IDEMPOTENCY_KEY: key}
+        return self.submission(spec, source, workdir, idempotency_key=key).job
+
+    def submission(
+        self,
+        spec: Mapping[str, Any],
+        source: str = "request body",
+        workdir: str | None = None,
+        *,
+        idempotency_key: str,
+        retry: Retry | None = None,
+    ) -> Submission:
+        """:meth:`submit` with the key the caller chose (so that it can tell the key when
+        every try failed), retried as ``retry`` says (default: the client's), answered with
+        whether it was a replay."""
+        body = SpecBody(spec=dict(spec), source=source, workdir=workdir)
+        headers = {IDEMPOTENCY_KEY: idempotency_key}
+        job, response = self._http.call_retrying(
+            JobOut, "POST", "/jobs", body.model_dump(), headers, retry
         )
-        return job
+        replayed = response.headers.get(IDEMPOTENT_REPLAYED, "").lower() == "true"
+        return Submission(job, idempotency_key, replayed)
 
     def list(
         self,

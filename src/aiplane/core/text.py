@@ -2,15 +2,20 @@
 written down.
 
 PostgreSQL cannot store a NUL in text, a lone surrogate (from a URL's %ED%A0%80 decoded with
-surrogateescape, or a JSON "\\ud800") cannot be encoded at all, and the other C0 controls
-would let a logged value forge line breaks in what an operator reads.
+surrogateescape, or a JSON "\\ud800") cannot be encoded at all, and the other controls
+would let a logged value forge line breaks in what an operator reads: C0, DEL and C1 (NEL,
+U+0085, is a line break to many readers, CSI, U+009B, starts a terminal escape) and the
+Unicode line and paragraph separators U+2028/U+2029 (line breaks to JavaScript and editors).
 """
 
 from __future__ import annotations
 
 import re
 
-UNSTORABLE = re.compile("[\x00-\x1f\ud800-\udfff]")
+# What no id, name, time or filter holds (a query value, a path value, an audit field):
+# every control character (Unicode's Cc: C0, DEL, C1), the line and paragraph separators
+# and the lone surrogates.
+UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 # What a document's text (a command, an env value) may not hold even where line breaks are
@@ -20,7 +25,7 @@ UNENCODABLE = re.compile("[\x00\ud800-\udfff]")
 
 def _escape_char(match: re.Match[str]) -> str:
     code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x20 else f"\\u{code:04x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def storable(text: str) -> bool:
@@ -34,5 +39,5 @@ def encodable(text: str) -> bool:
 
 
 def clean(text: str) -> str:
-    """``text`` with NUL, lone surrogates and C0 controls written as ``\\x00``/``\\ud800``."""
+    """``text`` with every character above written as ``\\x00``, ``\\x85`` or ``\\u2028``."""
     return UNSTORABLE.sub(_escape_char, text)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from aiplane.cli.connection import connect
 from aiplane.cli.errors import handled
-from aiplane.cli.output import console, duration, print_json, table, when, where
+from aiplane.cli.output import console, duration, err_console, print_json, table, when, where
+from aiplane.client import ApiError, Retry, UnreachableError, retryable
 from aiplane.wire.jobs import JobOut
 
 app = typer.Typer(help="Submitted work and its runs.", no_args_is_help=True)
@@ -32,6 +35,16 @@ def job_row(j: JobOut) -> list[Any]:
 JOB_COLUMNS = ["id", "name", "team", "kind", "state", "where", "ran", "reason"]
 
 
+# How long `aiplane submit` keeps trying while nothing listens (connection refused): a control
+# plane restarting after a kill -9 takes seconds, and a person who gives up reruns the command
+# (decision 0034). Other failures get the client's four tries.
+SUBMIT_REFUSED_BUDGET_S = 30.0
+
+
+def _reraise(exc: Exception) -> None:
+    raise exc
+
+
 @handled
 def submit(
     file: Annotated[Path, typer.Argument(help="workload.yaml to submit")],
@@ -52,13 +65,43 @@ def submit(
     document = read_document(file)
     workdir = str(file.resolve().parent)
     workload_from_document(document, file.name, workdir)  # every problem, named by file
-    job = connect().jobs.submit(
-        document, source=file.name, workdir=workdir, idempotency_key=idempotency_key
-    )
+    # The key is made here, not in the client, so that it can be shown when every try failed.
+    key = idempotency_key if idempotency_key is not None else str(uuid.uuid4())
+    retry = Retry(refused_budget_s=SUBMIT_REFUSED_BUDGET_S, notice=_retrying)
+    try:
+        sent = connect().jobs.submission(
+            document, source=file.name, workdir=workdir, idempotency_key=key, retry=retry
+        )
+    except (UnreachableError, ApiError) as exc:
+        if not retryable(exc):
+            raise
+        # The error as every command reports it (and its exit code), then what to do: a try
+        # may have reached the server, and only the same key tells a rerun it did.
+        try:
+            handled(_reraise)(exc)
+        except typer.Exit as reported:
+            err_console.print(
+                "the job may have been stored; run again with "
+                f"--idempotency-key {escape(key)} to be sure it is stored once",
+                highlight=False,
+                soft_wrap=True,  # a key to copy, never broken across lines
+            )
+            raise reported from None
+        raise
+    job = sent.job
     if as_json:
         print_json(job)
         return
+    if sent.replayed:
+        console.print(
+            f"already submitted: {job.name} is [bold]{job.id}[/] ({job.state}) (replayed)"
+        )
+        return
     console.print(f"submitted {job.name} as [bold]{job.id}[/] ({job.state})")
+
+
+def _retrying(message: str) -> None:
+    err_console.print(escape(message), highlight=False, soft_wrap=True)
 
 
 @app.command("list")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import CursorResult, delete, select
 
-from aiplane.core.errors import ConflictError
-from aiplane.core.idempotency import IdempotencyRecord
+from aiplane.core.idempotency import IdempotencyRecord, KeyInFlightError
 from aiplane.store.sql.session import Scope, insert_new
 from aiplane.store.sql.tables import IdempotencyKeyRow, table_of
 
@@ -29,8 +28,13 @@ class SqlIdempotencyRepository:
             if insert_new(session, _KEYS, values):
                 return record
             row = session.execute(select(*(k[n] for n in _COLUMNS)).where(mine)).first()
-        if row is None:  # the holder was purged between the two statements
-            raise ConflictError(f"idempotency key {record.key!r} changed concurrently; retry")
+        if row is None:
+            # The holder was purged (or rolled back) between the two statements: the key is
+            # another request's business right now, and a retry settles it, so the answer is
+            # the 409 the client retries (a plain conflict it would raise at once).
+            raise KeyInFlightError(
+                f"idempotency key {record.key!r} changed concurrently; retry the request"
+            )
         return IdempotencyRecord(*row)
 
     def get(self, principal_id: str, key: str) -> IdempotencyRecord | None:
