@@ -89,6 +89,7 @@ def test_the_settings_come_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AIPLANE_SIGNING_KEY", str(tmp_path / "key.pem"))
+    (tmp_path / "trusted").mkdir()  # a directory that must exist (a typo is named at start)
     monkeypatch.setenv("AIPLANE_TRUSTED_KEYS", str(tmp_path / "trusted"))
     settings = Settings.from_env(tmp_path / "home")
     assert settings.signing_key == tmp_path / "key.pem"
