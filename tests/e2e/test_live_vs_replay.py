@@ -133,46 +133,52 @@ def live(tmp: Path) -> list[tuple[float, str, str, str, tuple[str, ...]]]:
     def runs() -> list[Run]:
         return [run for _, run in store.jobs.page(limit=100)]
 
-    follow_ups = 0
-    while True:
-        finishes = {
-            r.id: r.started_at
-            + remaining_hours(durations[r.job_id] / 3600, r.checkpointed_hours) * 3600
-            for r in runs()
-            if r.state is RunState.RUNNING and r.started_at is not None
-        }
-        t = min([s for s, w in arrivals] + list(finishes.values()), default=None)
-        if t is None:
-            break
-        ending = [run_id for run_id, end in finishes.items() if end <= t]
-        for run_id in ending:
-            run = store.jobs.get_run(run_id)
-            (done / f"{run.job_id}.{run.attempt}").touch()
-        settle(t, succeeded(store, ending))
-        while arrivals and arrivals[0][0] <= t:
-            _, w = arrivals.pop(0)
-            store.jobs.add(
-                Job(w.name, w, arrivals_by[w.name], "me"),
-                Run(w.name, w.name, RunState.PENDING, t, t),
-            )
-        while any(r.state is RunState.PENDING for r in runs()):
-            report_checkpoints(store, t)
-            result = run_cycle(
-                store, FLEET, recorder, t, backends=backends, grace_s=1.0, state=state
-            )
-            assert result.refused == result.stale == 0
-            settle(
-                t,
-                lambda: all(
-                    r.state in (RunState.RUNNING, RunState.PENDING, RunState.SUCCEEDED)
-                    for r in runs()
-                ),
-            )
-            if not result.preempted or follow_ups >= 2:
-                follow_ups = 0
+    try:
+        follow_ups = 0
+        while True:
+            finishes = {
+                r.id: r.started_at
+                + remaining_hours(durations[r.job_id] / 3600, r.checkpointed_hours) * 3600
+                for r in runs()
+                if r.state is RunState.RUNNING and r.started_at is not None
+            }
+            t = min([s for s, w in arrivals] + list(finishes.values()), default=None)
+            if t is None:
                 break
-            follow_ups += 1
-    assert all(r.state is RunState.SUCCEEDED for r in runs())
+            ending = [run_id for run_id, end in finishes.items() if end <= t]
+            for run_id in ending:
+                run = store.jobs.get_run(run_id)
+                (done / f"{run.job_id}.{run.attempt}").touch()
+            settle(t, succeeded(store, ending))
+            while arrivals and arrivals[0][0] <= t:
+                _, w = arrivals.pop(0)
+                store.jobs.add(
+                    Job(w.name, w, arrivals_by[w.name], "me"),
+                    Run(w.name, w.name, RunState.PENDING, t, t),
+                )
+            while any(r.state is RunState.PENDING for r in runs()):
+                report_checkpoints(store, t)
+                result = run_cycle(
+                    store, FLEET, recorder, t, backends=backends, grace_s=1.0, state=state
+                )
+                assert result.refused == result.stale == 0
+                settle(
+                    t,
+                    lambda: all(
+                        r.state in (RunState.RUNNING, RunState.PENDING, RunState.SUCCEEDED)
+                        for r in runs()
+                    ),
+                )
+                if not result.preempted or follow_ups >= 2:
+                    follow_ups = 0
+                    break
+                follow_ups += 1
+        assert all(r.state is RunState.SUCCEEDED for r in runs())
+    finally:
+        # A failed run must not leave its commands behind: each waits for its done file.
+        for r in runs():
+            for attempt in range(r.attempt + 2):
+                (done / f"{r.job_id}.{attempt}").touch()
     store.close()
     return recorder.log
 
