@@ -16,13 +16,12 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
-from waiting_fleet import RESOURCES, TEAM, apply_waiting_fleet, settle
+from waiting_fleet import RESOURCES, TEAM, apply_waiting_fleet, settle, start_server
 
 WORKLOAD = {
     "name": "bench",
@@ -33,28 +32,10 @@ WORKLOAD = {
 }
 
 
-def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str, str]:
+def start_bench_server(home: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     # The scheduler runs when a submission wakes it, but not on its own: its cycle over the
     # waiting queue would otherwise share the server's cores with the listing being timed.
-    env = {**os.environ, "AIPLANE_HOME": str(home), "AIPLANE_SCHEDULER_INTERVAL_S": "3600"}
-    env.pop("AIPLANE_DATABASE_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "aiplane", "up", "--port", "0", "--quiet"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            info = json.loads((home / "server.json").read_text())
-            token = json.loads((home / "credentials").read_text())["token"]
-            httpx.get(info["url"] + "/api/v1/health", timeout=1).raise_for_status()
-            return proc, info["url"], token
-        except (OSError, ValueError, KeyError, httpx.HTTPError):
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("server did not start")
+    return start_server(home, {"AIPLANE_SCHEDULER_INTERVAL_S": "3600"}, timeout_s=30)
 
 
 async def submit_many(url: str, token: str, count: int, concurrency: int) -> float:
@@ -96,7 +77,7 @@ def main() -> None:
     parser.add_argument("--list-requests", type=int, default=500)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="aiplane-bench-") as tmp:
-        proc, url, token = start_server(Path(tmp))
+        proc, url, token = start_bench_server(Path(tmp))
         try:
             apply_waiting_fleet(url, token)
             elapsed = asyncio.run(submit_many(url, token, args.measure, args.concurrency))

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +24,7 @@ from typing import Any
 
 import httpx
 import psutil
-from waiting_fleet import RESOURCES, TEAM, apply_waiting_fleet
+from waiting_fleet import RESOURCES, TEAM, apply_waiting_fleet, start_server
 
 WORKLOAD: dict[str, Any] = {
     "name": "hostile",
@@ -35,30 +33,6 @@ WORKLOAD: dict[str, Any] = {
     "resources": RESOURCES,
     "run": "true",
 }
-
-
-def start_server(home: Path, database_url: str | None) -> tuple[subprocess.Popen[bytes], str, str]:
-    env = {**os.environ, "AIPLANE_HOME": str(home)}
-    env.pop("AIPLANE_DATABASE_URL", None)
-    if database_url:
-        env["AIPLANE_DATABASE_URL"] = database_url
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "aiplane", "up", "--port", "0", "--quiet"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            info = json.loads((home / "server.json").read_text())
-            token = json.loads((home / "credentials").read_text())["token"]
-            httpx.get(info["url"] + "/api/v1/health", timeout=1).raise_for_status()
-            return proc, info["url"], token
-        except (OSError, ValueError, KeyError, httpx.HTTPError):
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("server did not start")
 
 
 def job_body(**changes: Any) -> str:
@@ -145,7 +119,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="aiplane-hostile-") as tmp:
-        proc, url, token = start_server(Path(tmp) / "home", args.database_url)
+        proc, url, token = start_server(
+            Path(tmp) / "home",
+            {"AIPLANE_DATABASE_URL": args.database_url} if args.database_url else None,
+        )
         try:
             apply_waiting_fleet(url, token)
             answers = probe(url, token, args.timeout, proc.pid)

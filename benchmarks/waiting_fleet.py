@@ -1,4 +1,5 @@
-"""The fleet the API benchmarks apply first: a submission needs one (decision 0031).
+"""The control plane the API benchmarks start, and the fleet they apply first: a submission
+needs one (decision 0031).
 
 It has one pool the benchmarks' work fits (8 x H100-80GB, emulated), so every submission of
 one H100 is accepted, and gives team ``bench`` a quota of zero H100s, so every job then waits
@@ -7,7 +8,13 @@ for quota: nothing is placed or launched, and the figures stay those of the API 
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -63,3 +70,30 @@ def settle(url: str, token: str, timeout_s: float = 300.0) -> None:
                 return
             time.sleep(0.2)
     raise SystemExit(f"the scheduler did not see job {newest} within {timeout_s:g} s")
+
+
+def start_server(
+    home: Path, env: Mapping[str, str] | None = None, timeout_s: float = 60.0
+) -> tuple[subprocess.Popen[bytes], str, str]:
+    """`aiplane up` in its own process under ``home`` (SQLite there unless ``env`` names an
+    AIPLANE_DATABASE_URL), with ``env`` over ours; (process, URL, admin token) once it answers."""
+    child = {**os.environ, "AIPLANE_HOME": str(home)}
+    child.pop("AIPLANE_DATABASE_URL", None)
+    child.update(env or {})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aiplane", "up", "--port", "0", "--quiet"],
+        env=child,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            info = json.loads((home / "server.json").read_text())
+            token = json.loads((home / "credentials").read_text())["token"]
+            httpx.get(info["url"] + "/api/v1/health", timeout=1).raise_for_status()
+            return proc, info["url"], token
+        except (OSError, ValueError, KeyError, httpx.HTTPError):
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("server did not start")
