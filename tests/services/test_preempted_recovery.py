@@ -49,10 +49,20 @@ def test_a_victim_left_preempted_is_requeued_once_its_command_is_gone(tmp_path: 
     backend = backends.for_placement(victim.placed())
     a = victim.placed().assignments[0]
     spec = LaunchSpec(
-        run_id=victim.id, job_id=victim.job_id, attempt=victim.attempt, replica=0, replicas=1,
-        command=SLOW_TO_STOP, workdir=None, env={}, site="gcp", pool="a3-spot", node=a.node,
-        accelerator=None, gpus=0.0,
-    )  # fmt: skip
+        run_id=victim.id,
+        job_id=victim.job_id,
+        attempt=victim.attempt,
+        replica=0,
+        replicas=1,
+        command=SLOW_TO_STOP,
+        workdir=None,
+        env={},
+        site="gcp",
+        pool="a3-spot",
+        node=a.node,
+        accelerator=None,
+        gpus=0.0,
+    )
     try:
         handle = backend.launch(spec)
         deadline = time.monotonic() + DEADLINE_S

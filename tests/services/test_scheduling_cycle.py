@@ -166,10 +166,20 @@ class _Slow(_Stops):
 def _launched(backend: FakeBackend) -> tuple[MemoryStore, Fleet, Run, Handle]:
     store, fleet, victim = _plane()
     spec = LaunchSpec(
-        run_id=victim.id, job_id=victim.job_id, attempt=victim.attempt, replica=0, replicas=1,
-        command="true", workdir=None, env={}, site="gcp", pool="a3-spot", node="n0",
-        accelerator=None, gpus=0.0,
-    )  # fmt: skip
+        run_id=victim.id,
+        job_id=victim.job_id,
+        attempt=victim.attempt,
+        replica=0,
+        replicas=1,
+        command="true",
+        workdir=None,
+        env={},
+        site="gcp",
+        pool="a3-spot",
+        node="n0",
+        accelerator=None,
+        gpus=0.0,
+    )
     handle = backend.launch(spec)
     backend.cluster.start(handle)
     stored = store.jobs.get_run(victim.id)

@@ -37,9 +37,16 @@ def test_no_limits_by_default_and_each_is_optional() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("8Gi", 8 * 2**30), ("512Mi", 512 * 2**20), ("2G", 2 * 10**9), ("1.5Gi", 3 * 2**29),
-     ("64k", 64000), ("100", 100), (4096, 4096)],
-)  # fmt: skip
+    [
+        ("8Gi", 8 * 2**30),
+        ("512Mi", 512 * 2**20),
+        ("2G", 2 * 10**9),
+        ("1.5Gi", 3 * 2**29),
+        ("64k", 64000),
+        ("100", 100),
+        (4096, 4096),
+    ],
+)
 def test_memory_amounts(text: int | str, expected: int) -> None:
     assert parse_bytes(text) == expected
 

@@ -7,7 +7,7 @@ allowed, located relative to ``backend_config`` (the caller adds the pool's plac
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiplane.backends.base import BackendConfig, BackendConfigError
@@ -59,6 +59,14 @@ class ConfigReader:
         if not isinstance(value, Mapping):
             self.add(key, "expected a mapping", value, self.allowed[key])
             return None
+        return value
+
+    def section(self, key: str, keys: Sequence[str]) -> Mapping[str, Any] | None:
+        """:meth:`mapping`, with each setting in it other than ``keys`` a problem."""
+        value = self.mapping(key)
+        for name, given in (value or {}).items():
+            if name not in keys:
+                self.add(f"{key}.{name}", "unknown setting", given, ", ".join(keys))
         return value
 
     def done(self) -> None:

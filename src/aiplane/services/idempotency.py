@@ -58,9 +58,8 @@ class Idempotency:
 
     @contextmanager
     def in_flight(self, caller: Caller, request: RequestKey) -> Iterator[None]:
-        """Hold the caller's key while its request is processed; ConflictError (409) when a
-        request with it is being processed already
-        (a ConflictError, code ``idempotency_key_in_flight``)."""
+        """Hold the caller's key while its request is processed; KeyInFlightError (a 409,
+        code ``idempotency_key_in_flight``) when a request with it is being processed already."""
         slot = (caller.principal.id, request.key)
         with self._lock:
             if slot in self._working:

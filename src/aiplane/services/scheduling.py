@@ -295,21 +295,21 @@ class _Persist(Effects):
             log.warning("refused a decision of the policy: %s", refused)
 
 
-def _requeue(store: Store, run: Run, workload: Workload, now: float) -> None:
-    """The preempted ``run`` back to pending, its attempt folded (``inputs.requeue``);
-    ConflictError if it is no longer preempted."""
-    store.jobs.update_run(requeue(run, workload, now, REQUEUED), expected_state=RunState.PREEMPTED)
-
-
-def _requeue_unreachable(store: Store, run: Run, workload: Workload, now: float) -> None:
-    """``_requeue`` with the reason and an event saying that its processes were never reached:
-    an operator may find them still running (another control plane's, a moved home)."""
+def _requeue(
+    store: Store, run: Run, workload: Workload, now: float, reason: str = REQUEUED
+) -> None:
+    """The preempted ``run`` back to pending, its attempt folded (``inputs.requeue``), with
+    ``reason``; ConflictError if it is no longer preempted. A reason other than the plain
+    requeue's is also recorded as an event: an operator may want to know (an unreachable run's
+    processes may still run under another control plane, or in a moved home)."""
+    pending = requeue(run, workload, now, reason)
+    if reason == REQUEUED:
+        store.jobs.update_run(pending, expected_state=RunState.PREEMPTED)
+        return
     waited = now - run.updated_at
-    message = f"preempted -> pending: {UNREACHABLE} ({waited:.0f} s after its preemption)"
+    message = f"preempted -> pending: {reason} ({waited:.0f} s after its preemption)"
     with store.unit_of_work() as uow:
-        stored = uow.jobs.update_run(
-            requeue(run, workload, now, UNREACHABLE), expected_state=RunState.PREEMPTED
-        )
+        stored = uow.jobs.update_run(pending, expected_state=RunState.PREEMPTED)
         record(uow, now, "run.state", message, stored)
 
 
@@ -354,7 +354,7 @@ def settle(
     if reports is None and not stop_delivered:
         if now < unreachable_at:
             return Settled.STOPPING
-        _requeue_unreachable(store, run, workload, now)
+        _requeue(store, run, workload, now, UNREACHABLE)
         return Settled.UNREACHABLE
     if reports is not None:
         if any(r.status in (ReplicaStatus.STARTING, ReplicaStatus.RUNNING) for r in reports):

@@ -100,14 +100,9 @@ _LIMIT_RANGES = {
 
 
 def _limits(reader: ConfigReader) -> ProcessLimits:
-    raw = reader.mapping("limits")
+    raw = reader.section("limits", [*_LIMIT_RANGES, "memory"])
     if raw is None:
         return ProcessLimits()
-    for key, value in raw.items():
-        if key not in (*_LIMIT_RANGES, "memory"):
-            reader.add(
-                f"limits.{key}", "unknown setting", value, ", ".join([*_LIMIT_RANGES, "memory"])
-            )
     whole = {
         key: reader.integer(f"limits.{key}", raw[key], low, high) if key in raw else None
         for key, (low, high) in _LIMIT_RANGES.items()
@@ -131,12 +126,9 @@ def _run_as(reader: ConfigReader) -> RunAs | None:
     """``run_as``, checked against this machine's users: it is read when a fleet is applied, so
     a user that does not exist, or one that this control plane may not become, is refused
     there rather than at every launch."""
-    raw = reader.mapping("run_as")
+    raw = reader.section("run_as", ("user", "group"))
     if raw is None:
         return None
-    for key, value in raw.items():
-        if key not in ("user", "group"):
-            reader.add(f"run_as.{key}", "unknown setting", value, "user, group")
     user = raw.get("user")
     if not isinstance(user, str) or not user:
         reader.add("run_as.user", "expected a user name", user, "a user of this machine")
@@ -178,12 +170,9 @@ def _run_as(reader: ConfigReader) -> RunAs | None:
 
 
 def _ports(reader: ConfigReader) -> tuple[int, int] | None:
-    raw = reader.mapping("ports")
+    raw = reader.section("ports", ("min", "max"))
     if raw is None:
         return None
-    for key, value in raw.items():
-        if key not in ("min", "max"):
-            reader.add(f"ports.{key}", "unknown setting", value, "min, max")
     bounds = [
         reader.integer(f"ports.{key}", raw.get(key), _LOWEST_PORT, _HIGHEST_PORT)
         for key in ("min", "max")

@@ -32,9 +32,12 @@ MapOpt = Annotated[
                              "gpus, gpu_type, gpu_fraction, team, priority, status, id)")
 ]  # fmt: skip
 WindowOpt = Annotated[
-    str | None, typer.Option("--window", help="START:END from the trace's start (0:7d, 12h:) "
-                             "or dates (2017-10-01:2017-11-01)")
-]  # fmt: skip
+    str | None,
+    typer.Option(
+        "--window",
+        help="START:END from the trace's start (0:7d, 12h:) or dates (2017-10-01:2017-11-01)",
+    ),
+]
 SampleOpt = Annotated[
     int | None, typer.Option("--sample", min=1, help="replay N jobs drawn with --seed")
 ]
