@@ -83,20 +83,7 @@ def test_the_server_process_keeps_what_it_writes_to_its_owner(tmp_path: Path) ->
         info = home.wait_until_up(process, None)
         token = home.token()
         with Client(info.url, token) as client:
-            client.fleet.apply(FLEET, source="fleet.yaml")
-            spec = {
-                "name": "w",
-                "team": "a",
-                "kind": "batch",
-                "resources": {"cpus": 1, "memory_gib": 1},
-                "run": "echo hello > left-behind.txt",
-            }
-            job = client.jobs.submit(spec)
-            deadline = time.monotonic() + 60  # a liveness bound, not a timing assertion
-            while client.jobs.show(job.id).state not in ("succeeded", "failed"):
-                assert time.monotonic() < deadline, "the job did not end"
-                time.sleep(0.1)
-            assert client.jobs.show(job.id).state == "succeeded"
+            _run_a_job_that_writes_a_file(client)
         paths = sorted(home.root.rglob("*"))
         names = {p.name for p in paths}
         assert "aiplane.db-wal" in names and "left-behind.txt" in names, names
@@ -159,20 +146,7 @@ def test_an_embedded_server_keeps_what_it_writes_to_its_owner(tmp_path: Path) ->
         reconciler_interval_s=0.1,
     )
     with EmbeddedServer(settings) as server, Client(server.url, server.token) as client:
-        client.fleet.apply(FLEET, source="fleet.yaml")
-        spec = {
-            "name": "w",
-            "team": "a",
-            "kind": "batch",
-            "resources": {"cpus": 1, "memory_gib": 1},
-            "run": "echo hello > left-behind.txt",
-        }
-        job = client.jobs.submit(spec)
-        deadline = time.monotonic() + 60  # a liveness bound, not a timing assertion
-        while client.jobs.show(job.id).state not in ("succeeded", "failed"):
-            assert time.monotonic() < deadline, "the job did not end"
-            time.sleep(0.1)
-        assert client.jobs.show(job.id).state == "succeeded"
+        _run_a_job_that_writes_a_file(client)
         paths = sorted(home.rglob("*"))
         names = {p.name for p in paths}
         assert {"aiplane.db", "aiplane.db-wal", "aiplane.db.lock", "left-behind.txt"} <= names
@@ -194,3 +168,21 @@ def test_a_sqlite_database_is_made_the_owners_only_whatever_the_umask(tmp_path: 
             ]
     finally:
         store.close()
+
+
+def _run_a_job_that_writes_a_file(client: Client) -> None:
+    """Apply the fleet and run one job to success that leaves a file in its run directory."""
+    client.fleet.apply(FLEET, source="fleet.yaml")
+    spec = {
+        "name": "w",
+        "team": "a",
+        "kind": "batch",
+        "resources": {"cpus": 1, "memory_gib": 1},
+        "run": "echo hello > left-behind.txt",
+    }
+    job = client.jobs.submit(spec)
+    deadline = time.monotonic() + 60  # a liveness bound, not a timing assertion
+    while client.jobs.show(job.id).state not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline, "the job did not end"
+        time.sleep(0.1)
+    assert client.jobs.show(job.id).state == "succeeded"
