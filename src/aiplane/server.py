@@ -154,9 +154,7 @@ class _LockLost:
     def __call__(self, holder: Holder | None) -> None:
         self.happened, self.holder = True, holder
         if self.cp is not None:
-            cp = self.cp
-            for loop in (cp.scheduler, cp.reconciler, cp.costs, cp.telemetry_loop):
-                loop.stop()
+            self.cp.stop_loops()
         if self.server is not None:
             self.server.should_exit = True
 

@@ -353,10 +353,14 @@ class ControlPlane:
         self.costs.start()
         return recovered
 
-    def stop(self) -> None:
+    def stop_loops(self) -> None:
+        """Stop the scheduler, reconciler, telemetry and cost loops; the store stays open."""
         self.scheduler.stop()
         self.reconciler.stop()
         self.telemetry_loop.stop()
         self.costs.stop()
+
+    def stop(self) -> None:
+        self.stop_loops()
         self.telemetry.close()
         self.store.close()
