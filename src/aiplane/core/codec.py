@@ -38,10 +38,13 @@ def workload_to_dict(w: Workload) -> dict[str, Any]:
         "checkpoint_minutes": w.checkpoint_minutes,
         "spot": str(w.spot),
         "inputs": list(w.inputs),
+        "pack": w.pack,
         "constraints": {
             "jurisdictions": list(w.constraints.jurisdictions),
             "site_kinds": list(w.constraints.site_kinds),
             "sites": list(w.constraints.sites),
+            "clouds": list(w.constraints.clouds),
+            "regions": list(w.constraints.regions),
             "max_usd_per_hour": w.constraints.max_usd_per_hour,
             "latency_slo_ms": dict(w.constraints.latency_slo_ms),
         },
@@ -79,10 +82,13 @@ def workload_from_dict(d: Mapping[str, Any]) -> Workload:
         checkpoint_minutes=d.get("checkpoint_minutes"),
         spot=SpotPolicy(d.get("spot", "allowed")),
         inputs=tuple(d.get("inputs", ())),
+        pack=bool(d.get("pack", False)),
         constraints=Constraints(
             jurisdictions=tuple(c.get("jurisdictions", ())),
             site_kinds=tuple(c.get("site_kinds", ())),
             sites=tuple(c.get("sites", ())),
+            clouds=tuple(c.get("clouds", ())),
+            regions=tuple(c.get("regions", ())),
             max_usd_per_hour=c.get("max_usd_per_hour"),
             latency_slo_ms=dict(c.get("latency_slo_ms", {})),
         ),
@@ -124,6 +130,7 @@ def placement_to_dict(p: Placement) -> dict[str, Any]:
             for a in p.assignments
         ],
         "usd_per_hour": p.usd_per_hour,
+        "instances": list(p.instances),
         "emulated": p.emulated,
         "explanation": dict(p.explanation),
     }
@@ -148,6 +155,7 @@ def placement_from_dict(d: Mapping[str, Any]) -> Placement:
         ),
         usd_per_hour=float(d["usd_per_hour"]),
         emulated=bool(d.get("emulated", False)),
+        instances=tuple(d.get("instances", ())),
         explanation=dict(d.get("explanation", {})),
     )
 

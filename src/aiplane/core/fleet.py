@@ -84,6 +84,17 @@ class Pool:
     def emulated(self) -> bool:
         return self.backend == "emulated"
 
+    @property
+    def rented(self) -> bool:
+        """Nodes rented by the hour (on-demand or spot): each is an instance that the cloud
+        bills whole from its start to its stop, whatever share of it is used."""
+        return self.pricing.model in (PricingModel.ON_DEMAND, PricingModel.SPOT)
+
+    def always_up(self, index: int) -> bool:
+        """Whether node ``index`` runs whatever the load: every node of a fixed pool, the
+        first ``nodes_min`` of an elastic one. Others are started for work and stopped idle."""
+        return not self.elastic or index < self.nodes_min
+
     def node_ids(self) -> Iterator[str]:
         """Node identifiers; an elastic pool exposes its maximum (emulated capacity is instant)."""
         for i in range(self.nodes_max):

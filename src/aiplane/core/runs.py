@@ -87,6 +87,9 @@ class Placement:
     usd_per_hour: float
     emulated: bool
     explanation: Mapping[str, Any] = field(default_factory=dict)
+    # Nodes of a rented pool started for this run and billed to it whole (decision 0039):
+    # no other run is placed on them while it holds them.
+    instances: tuple[str, ...] = ()
 
     def landed(self, nodes: Mapping[int, str]) -> Placement:
         """The placement with each replica on the node it landed on (``nodes`` by replica;

@@ -42,6 +42,9 @@ class Constraints:
     jurisdictions: tuple[str, ...] = ()
     site_kinds: tuple[str, ...] = ()
     sites: tuple[str, ...] = ()
+    # A site's ``provider`` (``gcp``, ``azure``) and ``region``: empty means any.
+    clouds: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
     max_usd_per_hour: float | None = None
     latency_slo_ms: Mapping[str, float] = field(default_factory=dict)
 
@@ -106,6 +109,9 @@ class Workload:
     spot: SpotPolicy = SpotPolicy.ALLOWED
     inputs: tuple[str, ...] = ()
     constraints: Constraints = field(default_factory=Constraints)
+    # On rented (on-demand or spot) capacity each replica gets an instance of its own unless
+    # the workload allows its replicas to share one (decision 0039).
+    pack: bool = False
     env: Mapping[str, str] = field(default_factory=dict)
     workdir: str | None = None
     # Cost allocation: budgets per project, reports by project and model (labels["model"]).
@@ -124,7 +130,7 @@ class Workload:
         signature = (
             tuple((o.name, o.count) for o in self.accelerators), self.cpus, self.memory_gib,
             self.kind, self.spot, self.inputs, c.jurisdictions, c.site_kinds, c.sites,
-            tuple(sorted(c.latency_slo_ms.items())),
+            c.clouds, c.regions, tuple(sorted(c.latency_slo_ms.items())), self.pack,
         )  # fmt: skip
         object.__setattr__(self, "placement_signature", signature)
 

@@ -235,7 +235,7 @@ class Simulator:
         self._waiting_shapes[state.shape] -= 1
         placement = run.placement
         pool = self.nodes.pools[placement.pool]
-        rate = attempt_rate(pool, placement.assignments).effective_usd_per_hour
+        rate = attempt_rate(pool, placement.assignments, placement.instances).effective_usd_per_hour
         end = state.start(run, option.speed, rate)
         self._push(end, _FINISH, state)
         if state.checkpoint_s:

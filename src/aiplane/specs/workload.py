@@ -93,6 +93,7 @@ def workload_from_document(document: Any, source_name: str, workdir: str | None 
         checkpoint_minutes=spec.checkpoint_minutes,
         spot=SpotPolicy(spec.spot),
         inputs=tuple(spec.inputs),
+        pack=spec.pack,
         constraints=Constraints(
             jurisdictions=tuple(c.jurisdictions),
             site_kinds=tuple(c.site_kinds),

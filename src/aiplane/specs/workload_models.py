@@ -113,6 +113,11 @@ class WorkloadDocument(SpecModel):
     )
     priority: str | int = Field("normal", description=PRIORITY_ALLOWED)
     replicas: int = Field(1, ge=1, description="a whole number >= 1")
+    pack: bool = Field(
+        False,
+        description="true lets replicas share a rented instance; false (the default) "
+        "gives each replica an instance of its own on on-demand and spot capacity",
+    )
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
     estimated_hours: Positive | None = None
     checkpoint_minutes: Positive | None = None

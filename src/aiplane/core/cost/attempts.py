@@ -35,11 +35,21 @@ class AttemptRate:
     effective_usd_per_hour: float
 
 
-def attempt_rate(pool: Pool, assignments: Iterable[ReplicaAssignment]) -> AttemptRate:
-    """The one pricing of an attempt: the live metering and the simulator both call it."""
+def attempt_rate(
+    pool: Pool, assignments: Iterable[ReplicaAssignment], instances: Iterable[str] = ()
+) -> AttemptRate:
+    """The one pricing of an attempt: the live metering and the simulator both call it.
+
+    ``instances`` are the nodes started for the attempt and billed to it whole (decision
+    0039): each costs the node's full hourly price, whatever its replicas use of it. The
+    replicas on other nodes pay their dominant share of the node they are on.
+    """
     assignments = tuple(assignments)
-    listed = sum(
-        pool.usd_per_hour_for(Resources(a.gpus, a.cpus, a.memory_gib)) for a in assignments
+    whole = set(instances)
+    listed = pool.pricing.usd_per_node_hour * len(whole) + sum(
+        pool.usd_per_hour_for(Resources(a.gpus, a.cpus, a.memory_gib))
+        for a in assignments
+        if a.node not in whole
     )
     committed = commitment_rate(pool)
     if committed is None:
@@ -92,7 +102,9 @@ def attempt_interval(
             pricing = chosen["pricing"]
     # The pool's price for what the attempt holds; the placement's quote only for a pool the
     # fleet no longer has.
-    rate = attempt_rate(pool, p.assignments).list_usd_per_hour if pool else p.usd_per_hour
+    rate = (
+        attempt_rate(pool, p.assignments, p.instances).list_usd_per_hour if pool else p.usd_per_hour
+    )
     w = job.workload
     gb, usd = egress(w, p.site, fleet)
     start = attempt_start(run)
