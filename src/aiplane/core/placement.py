@@ -7,15 +7,23 @@ options. Hard constraints reject an offer with a reason; feasible offers get an 
                 (owned at its marginal rate; reserved at zero while the prepaid commitment
                 lasts; spot with the expected rework: interruptions per hour x hours lost per
                 interruption, which is the checkpoint interval, or the whole run without one)
+
+The price per hour follows how the capacity is billed (``instances``, decision 0039): a
+replica on owned or reserved capacity, or on a rented pool's running (always-up) nodes, costs
+its dominant share of the node; on a rented pool's new instances the run pays every instance
+it starts whole (one per replica, or ``ceil(replicas / per instance)`` with ``pack``), and a
+replica that would use a fraction of a new instance without ``pack`` is rejected.
     egress    = size of every input dataset not at the site x the egress price where it lives
     time cost = (run hours + data transfer hours) x the value of an hour of the workload
 
-and the scheduler takes the lowest score (compute + egress + time cost) that has capacity.
-Every rejection is kept for explanations.
+and the scheduler takes the lowest score (compute + egress + time cost) that has capacity;
+equal scores go to fewer new instances, then lower egress, then lower latency, then the pool
+key. Every rejection is kept for explanations.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -23,6 +31,14 @@ from functools import cached_property
 from typing import Any
 
 from aiplane.core.fleet import Fleet, Pool, PricingModel, Site
+from aiplane.core.instances import (
+    Billing,
+    billings,
+    idle_gpus,
+    instances_needed,
+    replicas_per_instance,
+    whole_instance_problem,
+)
 from aiplane.core.scheduling.inputs import remaining_hours
 from aiplane.core.workloads import AcceleratorOption, SpotPolicy, Workload, WorkloadKind
 
@@ -94,10 +110,29 @@ class Offer:
     site: Site
     option: AcceleratorOption | None
     cost: CostBreakdown
+    billing: Billing = Billing.SHARE
+    # New instances the offer starts (0 unless billed whole), replicas on each, and the GPUs
+    # they leave unused.
+    instances: int = 0
+    per_instance: int = 1
+    idle_gpus: float = 0.0
+    # The regions of a serve workload's latency SLO, for the latency tie-break.
+    workload_slo: tuple[str, ...] = ()
 
     @property
     def accelerator(self) -> str | None:
         return self.option.name if self.option else None
+
+    def sort_key(self) -> tuple[float, int, float, float, str]:
+        """Best first: score (to 1e-6), then fewer new instances, lower egress, lower
+        latency, and the pool key last so that the order is total."""
+        return (
+            round(self.cost.score, 6),
+            self.instances,
+            round(self.cost.egress_usd, 6),
+            latency_ms(self.site, self.workload_slo),
+            self.pool.key,
+        )
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -109,8 +144,19 @@ class Offer:
             "gpus_per_replica": self.option.count if self.option else 0,
             "speed": self.option.speed if self.option else 1.0,
             "emulated": self.pool.emulated,
+            "billing": str(self.billing),
+            "instances": self.instances,
+            "idle_gpus": self.idle_gpus,
             "cost": self.cost.as_dict(),
         }
+
+
+def latency_ms(site: Site, slo_regions: tuple[str, ...]) -> float:
+    """The latency a tie-break compares: the worst to the regions a serve workload's SLO
+    names, else the site's best to anywhere (infinite when it declares none)."""
+    if slo_regions:
+        return max(site.latency_ms.get(r, math.inf) for r in slo_regions)
+    return min(site.latency_ms.values(), default=math.inf)
 
 
 @dataclass(frozen=True)
@@ -218,9 +264,13 @@ def _compute_cost(
     pool: Pool,
     option: AcceleratorOption | None,
     context: OfferContext,
+    billing: Billing = Billing.SHARE,
 ) -> tuple[float, float, float, float]:
     """(usd per hour, compute usd, run hours, rework hours) for the offer."""
-    per_hour = pool.usd_per_hour_for(workload.replica_need(option)) * workload.replicas
+    if billing is Billing.WHOLE:
+        per_hour = instances_needed(workload, pool, option) * pool.pricing.usd_per_node_hour
+    else:
+        per_hour = pool.usd_per_hour_for(workload.replica_need(option)) * workload.replicas
     speed = option.speed if option else 1.0
     estimate = workload.estimated_hours or DEFAULT_ESTIMATED_HOURS
     hours = remaining_hours(estimate, context.checkpointed_hours) / speed
@@ -253,6 +303,7 @@ class Screened:
     shape_ok: bool
     egress_usd: float
     transfer_hours: float
+    billing: Billing = Billing.SHARE
 
 
 def screen_offers(
@@ -266,17 +317,22 @@ def screen_offers(
             violation = constraint_violation(workload, site, pool, jurisdictions, context)
             for option in workload.options():
                 mismatch = shape_mismatch(workload, pool, option)
-                out.append(
-                    Screened(
-                        pool,
-                        site,
-                        option,
-                        mismatch or violation,
-                        mismatch is None,
-                        egress,
-                        transfer_hours,
+                for billing in billings(pool):
+                    problem = mismatch
+                    if problem is None and billing is Billing.WHOLE:
+                        problem = whole_instance_problem(workload, pool, option)
+                    out.append(
+                        Screened(
+                            pool,
+                            site,
+                            option,
+                            problem or violation,
+                            problem is None,
+                            egress,
+                            transfer_hours,
+                            billing,
+                        )
                     )
-                )
     return out
 
 
@@ -305,7 +361,9 @@ def evaluate_offers(
                 Rejection(pool.key, RejectReason.CONSTRAINT, entry.problem or "", name)
             )
             continue
-        per_hour, compute, hours, rework = _compute_cost(workload, pool, entry.option, context)
+        per_hour, compute, hours, rework = _compute_cost(
+            workload, pool, entry.option, context, entry.billing
+        )
         expected = compute + entry.egress_usd
         if entry.problem is not None:
             # Priced anyway, so an explanation can say what the rule cost.
@@ -327,11 +385,16 @@ def evaluate_offers(
         # An hour of the workload is worth what its cheapest feasible hour of compute costs:
         # a slower accelerator must save more money than its extra hours are worth.
         time_value = min(p[1] for p in priced)
+    slo = (
+        tuple(sorted(workload.constraints.latency_slo_ms))
+        if workload.kind is WorkloadKind.SERVE
+        else ()
+    )
     offers = [
-        Offer(
-            entry.pool,
-            entry.site,
-            entry.option,
+        _offer(
+            workload,
+            entry,
+            slo,
             CostBreakdown(
                 usd_per_hour=per_hour,
                 compute_usd=compute,
@@ -344,5 +407,22 @@ def evaluate_offers(
         )
         for entry, per_hour, compute, hours, rework in priced
     ]
-    offers.sort(key=lambda o: (o.cost.score, o.cost.usd_per_hour, o.pool.key))
+    offers.sort(key=Offer.sort_key)
     return offers, rejections
+
+
+def _offer(workload: Workload, entry: Screened, slo: tuple[str, ...], cost: CostBreakdown) -> Offer:
+    pool, option = entry.pool, entry.option
+    if entry.billing is not Billing.WHOLE:
+        return Offer(pool, entry.site, option, cost, entry.billing, workload_slo=slo)
+    return Offer(
+        pool,
+        entry.site,
+        option,
+        cost,
+        Billing.WHOLE,
+        instances_needed(workload, pool, option),
+        replicas_per_instance(workload, pool, option),
+        idle_gpus(workload, pool, option),
+        slo,
+    )

@@ -96,7 +96,7 @@ class PlaceCheck:
         short = _short_replica(workload, option, p)
         if short is not None:
             return Refused(decision.run_id, Refusal.OVER_ALLOCATION, short)
-        problem = nodes.problem(p.pool, p.assignments)
+        problem = nodes.problem(p.pool, p.assignments, p.instances)
         if problem is not None:
             return Refused(decision.run_id, Refusal.OVER_ALLOCATION, problem)
         return option

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 from aiplane.core.resources import Resources
-from aiplane.core.scheduling.capacity import PoolCapacity
+from aiplane.core.scheduling.capacity import ANY_FILL, Fill, PoolCapacity
 from aiplane.core.scheduling.inputs import estimated_end, option_speed
 from aiplane.core.scheduling.snapshot import RunningRun
 
@@ -42,16 +42,18 @@ def reserve(
     replicas: int,
     running: list[tuple[float, RunningRun]],
     now: float,
+    fill: Fill = ANY_FILL,
 ) -> Reservation | None:
-    """The earliest time ``replicas`` x ``need`` fits on the pool, replaying ``running`` (pairs
-    of estimated end and run, ends possibly inf) on a copy of its capacity."""
+    """The earliest time ``replicas`` x ``need`` fits on the pool's nodes that ``fill``
+    allows, replaying ``running`` (pairs of estimated end and run, ends possibly inf) on a
+    copy of its capacity."""
     nodes = [slot.state(capacity.key) for slot in capacity.slots]
-    trial = PoolCapacity(capacity.key, nodes)
+    trial = PoolCapacity(capacity.key, nodes, capacity.pool)
     shadow = now
     for end, run in sorted(running, key=lambda pair: pair[0]):
-        trial.release(run.placement.assignments)
+        trial.release(run.placement.assignments, run.placement.instances)
         shadow = end
-        placed = trial.pack(need, replicas)
+        placed = trial.pack(need, replicas, fill=fill)
         if placed is not None:
             taken = frozenset(trial.by_id[a.node] for a in placed)
             return Reservation(run_id, capacity.key, shadow, taken)

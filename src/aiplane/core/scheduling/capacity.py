@@ -7,14 +7,20 @@ are up come before an elastic pool's headroom, which would have to be provisione
 Whole GPUs are handed out by index. A fractional share or MIG slice goes onto one GPU: the
 fullest shared GPU it still fits on, else a fresh one, so shares pack together and whole GPUs
 stay whole for whole-GPU work.
+
+On a rented pool an offer says which nodes it may use (``Fill``, decision 0039): an offer on
+running nodes only the always-up ones, an offer on new instances only nodes that are down, a
+few replicas per node at most. A node started as an instance is then held by its run: it shows
+no free capacity to anyone else, and when the run lets it go it is down again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from enum import Enum
 
-from aiplane.core.fleet import Fleet
+from aiplane.core.fleet import Fleet, Pool
 from aiplane.core.resources import Resources
 from aiplane.core.runs import ReplicaAssignment
 from aiplane.core.scheduling.decisions import Release
@@ -28,6 +34,23 @@ def _key(gpus: float) -> int:
     return round(gpus * 100)
 
 
+class Nodes(Enum):
+    """Which nodes of a pool an offer may pack onto."""
+
+    ANY = "any"  # owned or reserved: up nodes first, then headroom
+    RUNNING = "running"  # a rented pool's always-up nodes
+    NEW = "new"  # a rented pool's nodes that are down: each one taken is a new instance
+
+
+@dataclass(frozen=True)
+class Fill:
+    nodes: Nodes = Nodes.ANY
+    per_node: int | None = None  # replicas of the run on one node at most
+
+
+ANY_FILL = Fill()
+
+
 @dataclass
 class NodeSlot:
     id: str
@@ -35,6 +58,7 @@ class NodeSlot:
     gpu_indices: list[int]
     up: bool
     shared: dict[int, float]  # GPU index -> share still free, for partly used GPUs
+    always_up: bool = True
 
     def fits(self, need: Resources) -> bool:
         if not need.fits_in(self.free):
@@ -55,8 +79,13 @@ class NodeSlot:
 
 
 class PoolCapacity:
-    def __init__(self, key: str, nodes: Iterable[NodeState]) -> None:
+    def __init__(self, key: str, nodes: Iterable[NodeState], pool: Pool | None = None) -> None:
         self.key = key
+        # The pool, when known, tells which nodes are always up and what an empty one holds.
+        self.pool = pool
+        always = (
+            None if pool is None else {n: pool.always_up(i) for i, n in enumerate(pool.node_ids())}
+        )
         self.slots: list[NodeSlot] = []
         self._buckets: tuple[dict[int, dict[int, None]], dict[int, dict[int, None]]] = ({}, {})
         self.free_gpus = 0.0
@@ -64,7 +93,12 @@ class PoolCapacity:
         for node in nodes:
             index = len(self.slots)
             slot = NodeSlot(
-                node.id, node.free, list(node.free_gpu_indices), node.up, dict(node.shared_gpus)
+                node.id,
+                node.free,
+                list(node.free_gpu_indices),
+                node.up,
+                dict(node.shared_gpus),
+                True if always is None else always.get(node.id, True),
             )
             self.slots.append(slot)
             self.by_id[node.id] = index
@@ -102,12 +136,20 @@ class PoolCapacity:
         """False when ``replicas`` x ``gpus`` certainly cannot fit (by GPU counts alone)."""
         return gpus <= self.max_free_gpus() + _EPS and gpus * replicas <= self.free_gpus + _EPS
 
-    def _candidates(self, need: Resources, blocked: frozenset[int]) -> Iterator[int]:
+    def _candidates(
+        self, need: Resources, blocked: Iterable[int], nodes: Nodes = Nodes.ANY
+    ) -> Iterator[int]:
         want = _key(need.gpus)
-        for buckets in self._buckets:
+        maps: tuple[dict[int, dict[int, None]], ...] = self._buckets
+        if nodes is not Nodes.ANY:
+            maps = (self._buckets[0],) if nodes is Nodes.RUNNING else (self._buckets[1],)
+        for buckets in maps:
             for key in sorted(k for k in buckets if k >= want):
                 for index in buckets[key]:
-                    if index not in blocked and self.slots[index].fits(need):
+                    slot = self.slots[index]
+                    if nodes is Nodes.RUNNING and not slot.always_up:
+                        continue
+                    if index not in blocked and slot.fits(need):
                         yield index
 
     def take(self, index: int, need: Resources) -> tuple[int, ...]:
@@ -153,29 +195,68 @@ class PoolCapacity:
         self._insert(index)
 
     def pack(
-        self, need: Resources, replicas: int, blocked: frozenset[int] = frozenset()
+        self,
+        need: Resources,
+        replicas: int,
+        blocked: frozenset[int] = frozenset(),
+        fill: Fill = ANY_FILL,
     ) -> list[ReplicaAssignment] | None:
-        """Place every replica (best fit, nodes that are up first) or none of them."""
+        """Place every replica (best fit, nodes that are up first) or none of them, on the
+        nodes ``fill`` allows."""
         if not self.could_fit(need.gpus, replicas):
             return None
         taken: list[tuple[int, Resources, tuple[int, ...]]] = []
+        per_node: dict[int, int] = {}
+        excluded: set[int] | frozenset[int] = blocked
         for _ in range(replicas):
-            index = next(self._candidates(need, blocked), None)
+            index = next(self._candidates(need, excluded, fill.nodes), None)
             if index is None:
                 for done_index, amount, indices in reversed(taken):
                     self.give(done_index, amount, indices)
                 return None
             taken.append((index, need, self.take(index, need)))
+            if fill.per_node is not None:
+                per_node[index] = per_node.get(index, 0) + 1
+                if per_node[index] >= fill.per_node:
+                    excluded = {*excluded, index}
         return [
             ReplicaAssignment(replica, self.slots[i].id, need.gpus, ids, need.cpus, need.memory_gib)
             for replica, (i, _, ids) in enumerate(taken)
         ]
 
-    def release(self, assignments: Iterable[ReplicaAssignment]) -> None:
+    def release(
+        self, assignments: Iterable[ReplicaAssignment], instances: Iterable[str] = ()
+    ) -> None:
+        """Give back a run's capacity; the instances it held go down, empty (when the pool
+        is known; else only what the replicas used comes back)."""
+        held = set(instances) if self.pool is not None else set()
         for a in assignments:
             index = self.by_id.get(a.node)
-            if index is not None:
+            if index is not None and a.node not in held:
                 self.give(index, Resources(a.gpus, a.cpus, a.memory_gib), a.gpu_indices)
+        for node in held:
+            index = self.by_id.get(node)
+            if index is not None:
+                self._set(index, self._empty(), up=False)
+
+    def _empty(self) -> Resources:
+        return self.pool.node.capacity if self.pool is not None else Resources()
+
+    def _set(self, index: int, free: Resources, up: bool) -> None:
+        self._remove(index)
+        slot = self.slots[index]
+        slot.free = free
+        slot.up = up
+        slot.shared = {}
+        gpus = self.pool.node.gpus if self.pool is not None and free.gpus > 0 else 0
+        slot.gpu_indices = list(range(gpus))
+        self._insert(index)
+
+    def hold(self, nodes: Iterable[str]) -> None:
+        """The nodes are a run's instances: nothing else may be placed on them."""
+        for node in nodes:
+            index = self.by_id[node]
+            self._set(index, Resources(0.0, 0.0, 0.0), up=True)
 
     def down_nodes_used(self, assignments: Iterable[ReplicaAssignment]) -> tuple[str, ...]:
         """Nodes of the placement that are not up yet (to provision), marking them up."""

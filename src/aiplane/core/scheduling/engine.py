@@ -50,6 +50,7 @@ from aiplane.core.scheduling.explain import (
     why,
 )
 from aiplane.core.scheduling.inputs import estimated_end
+from aiplane.core.scheduling.instances import fill_for, pack_offer, placement_rate, start
 from aiplane.core.scheduling.ordering import DominantShares, effective_priority, order
 from aiplane.core.scheduling.preemption import (
     choose_victims,
@@ -63,6 +64,8 @@ from aiplane.core.scheduling.snapshot import NodeState, PendingRun, RunningRun, 
 from aiplane.core.workloads import Workload
 
 FULL_REASON = "waiting for capacity (every feasible pool is full)"
+# A request known not to fit this cycle: pool, billing, GPUs, CPUs, memory, replicas.
+_Memo = tuple[str, str, float, float, float, int]
 _EPS = 1e-9
 _BRIEF: Mapping[str, Any] = MappingProxyType({"policy": "aiplane"})
 
@@ -112,7 +115,10 @@ class _Cycle:
         by_pool: dict[str, list[NodeState]] = defaultdict(list)
         for node in snapshot.nodes:
             by_pool[node.pool].append(node)
-        self.pools = {key: PoolCapacity(key, nodes) for key, nodes in by_pool.items()}
+        fleet_pools = {pool.key: pool for pool in snapshot.fleet.pools()}
+        self.pools = {
+            key: PoolCapacity(key, nodes, fleet_pools.get(key)) for key, nodes in by_pool.items()
+        }
         capacity: dict[str, float] = defaultdict(float)
         for pool in snapshot.fleet.pools():
             if pool.node.accelerator:
@@ -129,7 +135,7 @@ class _Cycle:
         self.offer_cache: dict[tuple[Any, ...], tuple[list[Offer], list[Rejection]]] = {}
         self.hopeless: dict[tuple[Any, ...], str] = {}
         self.contexts: dict[tuple[str, str | None, float], OfferContext] = {}
-        self.full: set[tuple[str, float, float, float, int]] = set()
+        self.full: set[_Memo] = set()
         self.reservations: dict[str, Reservation] = {}
         self.victims: set[str] = set()
         self.placed: set[str] = set()
@@ -225,10 +231,11 @@ class _Cycle:
                 quota_reason = verdict.reason
                 continue
             capacity = self.pools.get(key)
+            memo = (key, str(e.billing), count, w.cpus, w.memory_gib, w.replicas)
             if (
                 capacity is not None
                 and capacity.could_fit(count, w.replicas)
-                and ((key, count, w.cpus, w.memory_gib, w.replicas) not in self.full)
+                and memo not in self.full
             ):
                 return None
         return FULL_REASON if quota_reason is None else "waiting for quota: " + quota_reason
@@ -277,7 +284,7 @@ class _Cycle:
         blocked = Blocked()
         for offer in offers:
             count = offer.option.count if offer.option else 0.0
-            memo = (offer.pool.key, count, w.cpus, w.memory_gib, w.replicas)
+            memo = (offer.pool.key, str(offer.billing), count, w.cpus, w.memory_gib, w.replicas)
             if memo in self.full and offer.pool.key not in self.reservations:
                 # Known full this cycle: skip the quota check and the packing.
                 blocked.capacity.append(offer)
@@ -296,9 +303,7 @@ class _Cycle:
             return
         self._wait(p, offers, rejections, blocked)
 
-    def _pack(
-        self, p: PendingRun, offer: Offer, memo: tuple[str, float, float, float, int]
-    ) -> list[Any] | None:
+    def _pack(self, p: PendingRun, offer: Offer, memo: _Memo) -> list[Any] | None:
         w = p.workload
         pool = offer.pool.key
         capacity = self.pools.get(pool)
@@ -314,7 +319,7 @@ class _Cycle:
             blocked = reservation.nodes
         if not blocked and memo in self.full:
             return None
-        placed = capacity.pack(w.replica_need(offer.option), w.replicas, blocked)
+        placed = pack_offer(capacity, offer, w, blocked)
         if placed is None and not blocked:
             # Capacity only shrinks during a cycle: the same request will not fit later either.
             self.full.add(memo)
@@ -336,7 +341,7 @@ class _Cycle:
         self.ledger.charge(w.team, acc, gpus)
         self.shares.add(w.team, acc, gpus)
         capacity = self.pools[offer.pool.key]
-        new_nodes = capacity.down_nodes_used(assignments)
+        new_nodes, instances = start(capacity, offer, assignments)
         if new_nodes:
             self.decisions.append(Provision(offer.pool.key, new_nodes, p.run_id))
         explanation: dict[str, Any] = {
@@ -357,9 +362,10 @@ class _Cycle:
             backend=offer.pool.backend,
             accelerator=acc,
             assignments=tuple(assignments),
-            usd_per_hour=offer.cost.usd_per_hour,
+            usd_per_hour=placement_rate(offer.pool, assignments, instances),
             emulated=offer.pool.emulated,
             explanation=explanation,
+            instances=instances,
         )
         self.decisions.append(Place(p.run_id, placement))
         self.placed.add(p.run_id)
@@ -415,7 +421,10 @@ class _Cycle:
             return
         running = estimated_ends(self.running[pool], self.s.now)
         need = p.workload.replica_need(offer.option)
-        found = reserve(p.run_id, self.pools[pool], need, p.workload.replicas, running, self.s.now)
+        found = reserve(
+            p.run_id, self.pools[pool], need, p.workload.replicas, running, self.s.now,
+            fill_for(offer),
+        )  # fmt: skip
         if found is not None:
             self.reservations[pool] = found
 
@@ -458,7 +467,7 @@ class _Cycle:
             for victim in victims:
                 reclaimed = is_reclaim(victim, w.team, self.ledger)
                 self.victims.add(victim.run_id)
-                capacity.release(victim.placement.assignments)
+                capacity.release(victim.placement.assignments, victim.placement.instances)
                 self.ledger.release(victim.workload.team, victim.placement.accelerator, victim.gpus)
                 self.running[offer.pool.key] = [
                     r for r in self.running[offer.pool.key] if r.run_id != victim.run_id
@@ -473,7 +482,7 @@ class _Cycle:
                         w.team if reclaimed else None,
                     )
                 )
-            assignments = capacity.pack(w.replica_need(offer.option), w.replicas)
+            assignments = pack_offer(capacity, offer, w)
             if assignments is None:
                 raise InconsistentSnapshotError(
                     f"{p.run_id}: the victims chosen so that the gang fits leave no room for it"
@@ -502,10 +511,10 @@ class _Cycle:
             nodes = [
                 s.state(capacity.key) for s in capacity.slots if s.free.gpus > 0 or s.id in involved
             ]
-            trial = PoolCapacity(capacity.key, nodes)
+            trial = PoolCapacity(capacity.key, nodes, capacity.pool)
             for v in victims:
-                trial.release(v.placement.assignments)
-            if trial.pack(need, w.replicas) is None:
+                trial.release(v.placement.assignments, v.placement.instances)
+            if pack_offer(trial, offer, w) is None:
                 return False
             for v in victims:
                 self.ledger.release(v.workload.team, v.placement.accelerator, v.gpus)

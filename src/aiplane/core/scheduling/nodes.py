@@ -9,6 +9,10 @@ the tuple itself is reused while nothing changed.
 Elastic pools start with ``nodes_min`` nodes up. Placing work on a node that is down provisions
 it (instant in the simulator, as on the emulated backend); a node above the minimum goes down
 again as soon as it is idle, so an elastic pool costs what it is used for.
+
+A rented pool's node started as a run's instance (``Placement.instances``, decision 0039) is
+held by that run: its state shows no free capacity, so no other run is placed on it, and it
+goes down when the run releases it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from aiplane.core.runs import ReplicaAssignment
 from aiplane.core.scheduling.snapshot import NodeState
 
 _EPS = 1e-9
+_NOTHING = Resources(0.0, 0.0, 0.0)
 
 
 def _is_share(a: ReplicaAssignment) -> bool:
@@ -41,6 +46,8 @@ class NodeTable:
         self.up: list[bool] = []
         self.elastic: list[bool] = []  # may go down when idle
         self.index: dict[str, int] = {}
+        # Nodes held whole by the run that started them as instances.
+        self.held: set[int] = set()
         self.up_nodes: dict[str, int] = {}
         self.up_node_s: dict[str, float] = {}
         self._last_t = 0.0
@@ -67,6 +74,8 @@ class NodeTable:
         self.up_gpus = sum(c.gpus for c, u in zip(self.capacity, self.up, strict=True) if u)
 
     def _state(self, i: int) -> NodeState:
+        if i in self.held:
+            return NodeState(self.ids[i], self.pool_of[i], _NOTHING, (), self.up[i])
         return NodeState(
             self.ids[i],
             self.pool_of[i],
@@ -95,16 +104,28 @@ class NodeTable:
                     self.up_node_s[key] += count * dt
             self._last_t = t
 
-    def problem(self, pool: str, assignments: Iterable[ReplicaAssignment]) -> str | None:
-        """Why ``assignments`` cannot be allocated now (over-allocation, wrong pool), or None."""
+    def problem(
+        self,
+        pool: str,
+        assignments: Iterable[ReplicaAssignment],
+        instances: Iterable[str] = (),
+    ) -> str | None:
+        """Why ``assignments`` (holding ``instances`` whole) cannot be allocated now
+        (over-allocation, wrong pool, a node another run holds), or None."""
         wanted: dict[int, Resources] = {}
         shared: dict[tuple[int, int], float] = {}
+        assignments = tuple(assignments)
+        stray = set(instances) - {a.node for a in assignments}
+        if stray:
+            return f"instances {sorted(stray)} carry no replica of the placement"
         for a in assignments:
             i = self.index.get(a.node)
             if i is None:
                 return f"unknown node {a.node}"
             if self.pool_of[i] != pool:
                 return f"node {a.node} is not in pool {pool}"
+            if i in self.held:
+                return f"node {a.node} is held by the run that started it"
             if _is_share(a):
                 gpu = a.gpu_indices[0]
                 used = shared.get((i, gpu), self.shares[i].get(gpu, 0.0)) + a.gpus
@@ -122,9 +143,17 @@ class NodeTable:
                 return f"node {self.ids[i]} over-allocated: {need} > free {self.free[i]}"
         return None
 
-    def allocate(self, assignments: Iterable[ReplicaAssignment]) -> int:
-        """Take the capacity; returns how many nodes had to be provisioned."""
+    def allocate(
+        self, assignments: Iterable[ReplicaAssignment], instances: Iterable[str] = ()
+    ) -> int:
+        """Take the capacity, holding ``instances`` whole; returns how many nodes had to be
+        provisioned."""
         provisioned = 0
+        for node in instances:
+            i = self.index.get(node)
+            if i is not None:
+                self.held.add(i)
+                self._dirty.add(i)
         for a in assignments:
             i = self.index[a.node]
             if not self.up[i]:
@@ -141,9 +170,17 @@ class NodeTable:
             self._dirty.add(i)
         return provisioned
 
-    def release(self, assignments: Iterable[ReplicaAssignment]) -> int:
-        """Give the capacity back; returns how many idle elastic nodes went down."""
+    def release(
+        self, assignments: Iterable[ReplicaAssignment], instances: Iterable[str] = ()
+    ) -> int:
+        """Give the capacity back and let ``instances`` go; returns how many idle elastic
+        nodes went down."""
         released = 0
+        for node in instances:
+            i = self.index.get(node)
+            if i is not None:
+                self.held.discard(i)
+                self._dirty.add(i)
         for a in assignments:
             i = self.index[a.node]
             free = self.free[i] + Resources(a.gpus, a.cpus, a.memory_gib)

@@ -115,8 +115,8 @@ class SchedulerState:
         old = self.running.get(run.run_id)
         if old is None or old.placement != run.placement:
             if old is not None:
-                self.nodes.release(self._known(old.placement.assignments))
-            self.nodes.allocate(self._known(run.placement.assignments))
+                self.nodes.release(*self._known(old.placement))
+            self.nodes.allocate(*self._known(run.placement))
         self.running[run.run_id] = run
 
     def drop(self, run_id: str) -> None:
@@ -130,12 +130,16 @@ class SchedulerState:
         self.pending.pop(run_id, None)
         old = self.running.pop(run_id, None)
         if old is not None:
-            self.nodes.release(self._known(old.placement.assignments))
+            self.nodes.release(*self._known(old.placement))
 
-    def _known(self, assignments: Iterable[ReplicaAssignment]) -> list[ReplicaAssignment]:
-        # A run placed on a node the fleet no longer has holds nothing the scheduler can use.
+    def _known(self, placement: Placement) -> tuple[list[ReplicaAssignment], list[str]]:
+        """The placement's assignments and instances on nodes the fleet still has: a run
+        placed on a node the fleet no longer has holds nothing the scheduler can use."""
         index = self.nodes.index
-        return [a for a in assignments if a.node in index]
+        return (
+            [a for a in placement.assignments if a.node in index],
+            [n for n in placement.instances if n in index],
+        )
 
     # -- what applied decisions do -----------------------------------------------------------
 
@@ -143,7 +147,7 @@ class SchedulerState:
         """The pending run starts holding ``placement`` at ``at``; returns its running view
         and how many nodes had to be provisioned."""
         p = self.pending.pop(run_id)
-        provisioned = self.nodes.allocate(self._known(placement.assignments))
+        provisioned = self.nodes.allocate(*self._known(placement))
         running = RunningRun(
             p.run_id,
             p.job_id,
@@ -170,7 +174,7 @@ class SchedulerState:
         and its attempt folded (``inputs.fold_attempt``: service in full, work to its last
         checkpoint)."""
         run = self.running.pop(run_id)
-        released = self.nodes.release(self._known(run.placement.assignments))
+        released = self.nodes.release(*self._known(run.placement))
         ended = fold_attempt(
             Progress(run.attained_gpu_s, run.checkpointed_hours),
             started_at=run.started_at,
@@ -212,7 +216,7 @@ class SchedulerState:
         """The running run is done; returns it and how many idle elastic nodes went down."""
         self.reclaimed.pop(run_id, None)
         run = self.running.pop(run_id)
-        return run, self.nodes.release(self._known(run.placement.assignments))
+        return run, self.nodes.release(*self._known(run.placement))
 
 
 class Effects:

@@ -1,0 +1,62 @@
+"""Packing an offer the way it is billed (decision 0039), for the engine and the baselines.
+
+An offer on new instances of a rented pool packs only onto nodes that are down, at most its
+replicas-per-instance on each, and the nodes it starts become the run's instances: held by
+it (nothing else is placed on them) and billed to it whole. An offer on a rented pool's running
+nodes packs only onto its always-up nodes; owned and reserved offers pack anywhere, best fit.
+The placement's hourly price is the meter's (``attempt_rate``), so the quote and the bill are
+one number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiplane.core.cost.attempts import attempt_rate
+from aiplane.core.fleet import Pool
+from aiplane.core.instances import Billing
+from aiplane.core.placement import Offer
+from aiplane.core.runs import ReplicaAssignment
+from aiplane.core.scheduling.capacity import ANY_FILL, Fill, Nodes, PoolCapacity
+from aiplane.core.workloads import Workload
+
+_RUNNING = Fill(Nodes.RUNNING)
+
+
+def fill_for(offer: Offer) -> Fill:
+    """The nodes ``offer`` may pack onto."""
+    if offer.billing is Billing.WHOLE:
+        return Fill(Nodes.NEW, offer.per_instance)
+    if offer.billing is Billing.RUNNING:
+        return _RUNNING
+    return ANY_FILL
+
+
+def pack_offer(
+    capacity: PoolCapacity,
+    offer: Offer,
+    workload: Workload,
+    blocked: frozenset[int] = frozenset(),
+) -> list[ReplicaAssignment] | None:
+    """Every replica of ``workload`` on the nodes ``offer`` may use, or None."""
+    need = workload.replica_need(offer.option)
+    return capacity.pack(need, workload.replicas, blocked, fill_for(offer))
+
+
+def start(
+    capacity: PoolCapacity, offer: Offer, assignments: Iterable[ReplicaAssignment]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(nodes to provision, instances the run holds) for a placement packed by ``offer``;
+    the instances are held in ``capacity`` from now on."""
+    new = capacity.down_nodes_used(assignments)
+    if offer.billing is not Billing.WHOLE:
+        return new, ()
+    capacity.hold(new)
+    return new, new
+
+
+def placement_rate(
+    pool: Pool, assignments: Iterable[ReplicaAssignment], instances: Iterable[str]
+) -> float:
+    """The placement's list price per hour, as the meter bills it."""
+    return attempt_rate(pool, assignments, instances).list_usd_per_hour
