@@ -273,7 +273,9 @@ def test_lowered_priority_goes_behind_other_teams() -> None:
 
 
 def test_elastic_pools_provision_and_release() -> None:
-    elastic = replace(pool(nodes=4), nodes_min=1, nodes_max=4)
+    # Owned: a rented pool's gang would start new instances only (decision 0039), never mix
+    # an always-up node with one started for it; provisioning is the same either way.
+    elastic = replace(pool(nodes=4, model=PricingModel.OWNED), nodes_min=1, nodes_max=4)
     f = fleet(site(pools=(elastic,)))
     d = Engine().decide(snap(f, [workload("w", replicas=2)]))
     [provision] = by_type(d)[Provision]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from aiplane.core.cost.attempts import attempt_rate
+from aiplane.core.feasibility import infeasibility
 from aiplane.core.fleet import Dataset, Fleet, NodeShape, Pool, Pricing, PricingModel
 from aiplane.core.placement import OfferContext, evaluate_offers
 from aiplane.core.runs import Placement
@@ -194,3 +195,17 @@ def test_tie_then_lower_latency_wins() -> None:
     w = workload(gpus=8, accelerator=A100, cpus=8, memory_gib=64)
     offers, _ = evaluate_offers(w, f)
     assert [o.pool.key for o in offers] == ["b/p", "a/p"]
+
+
+def test_one_gpu_on_a_fleet_of_eight_gpu_instances_is_infeasible_at_submission() -> None:
+    f = fleet(site("az", pools=(rented("nd96", 8, 24.0, site_name="az"),)))
+    [problem] = infeasibility(one_gpu(), f)
+    assert problem.location == "resources.accelerators"
+    assert "would rent a whole 8-GPU instance" in problem.message
+    assert problem.allowed == "8 x A100-40GB (pool az/nd96)"
+    # With pack it is placed on a whole instance, priced whole.
+    assert infeasibility(one_gpu(pack=True), f) == []
+    _, [p] = place(f, one_gpu(pack=True))
+    assert len(p.instances) == 1
+    assert p.usd_per_hour == 24.0
+    assert p.explanation["chosen"]["idle_gpus"] == 7.0

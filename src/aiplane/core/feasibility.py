@@ -19,6 +19,13 @@ from dataclasses import dataclass
 
 from aiplane.core.errors import Problem
 from aiplane.core.fleet import Fleet, Pool, Site
+from aiplane.core.instances import (
+    Billing,
+    billings,
+    instances_needed,
+    replicas_per_node,
+    whole_instance_problem,
+)
 from aiplane.core.placement import constraint_violation, required_jurisdictions
 from aiplane.core.workloads import AcceleratorOption, Workload
 
@@ -54,24 +61,6 @@ def replica_problems(workload: Workload) -> list[Problem]:
     return []
 
 
-def replicas_per_node(workload: Workload, pool: Pool, option: AcceleratorOption | None) -> int:
-    """How many replicas one empty node of ``pool`` holds at most (an upper bound: it errs
-    towards accepting, so that nothing the scheduler could place is refused)."""
-    shape = pool.node
-    bounds = []
-    if option is not None and option.count > 0:
-        if option.count < 1:
-            # Fractional shares and MIG slices each sit on one GPU.
-            bounds.append(shape.gpus * math.floor(1 / option.count + _EPS))
-        else:
-            bounds.append(math.floor(shape.gpus / option.count + _EPS))
-    if workload.cpus > 0:
-        bounds.append(math.floor(shape.cpus / workload.cpus + _EPS))
-    if workload.memory_gib > 0:
-        bounds.append(math.floor(shape.memory_gib / workload.memory_gib + _EPS))
-    return min(bounds) if bounds else MAX_REPLICAS
-
-
 def _stop(
     workload: Workload,
     site: Site,
@@ -100,6 +89,11 @@ def _stop(
         return _Stop("resources.cpus", pool.key, f"nodes have {shape.cpus:g} CPUs")
     if workload.memory_gib > shape.memory_gib + _EPS:
         return _Stop("resources.memory_gib", pool.key, f"nodes have {shape.memory_gib:g} GiB")
+    if billings(pool) == (Billing.WHOLE,):
+        # Only new instances could take it (decision 0039): never a fraction of one.
+        whole = whole_instance_problem(workload, pool, option)
+        if whole is not None:
+            return _Stop("resources.accelerators", pool.key, whole)
     most = replicas_per_node(workload, pool, option) * pool.nodes_max
     if workload.replicas > most:
         return _Stop(
@@ -117,6 +111,10 @@ def _stop(
 
 
 def _usd_per_hour(workload: Workload, pool: Pool, option: AcceleratorOption | None) -> float:
+    """The lowest price placement could quote on ``pool``: by share where the pool has
+    nodes priced so, else its new instances whole."""
+    if Billing.WHOLE in billings(pool) and len(billings(pool)) == 1:
+        return instances_needed(workload, pool, option) * pool.pricing.usd_per_node_hour
     return pool.usd_per_hour_for(workload.replica_need(option)) * workload.replicas
 
 
@@ -171,6 +169,15 @@ def _nearest(location: str, workload: Workload, fleet: Fleet) -> str:
                 largest[name] = p
         if not largest:
             return "CPU-only nodes (no GPUs in this fleet)"
+        wanted = {o.name for o in workload.accelerators}
+        instances = sorted(
+            (p.node.accelerator, p.node.gpus, p.key)
+            for p in pools
+            if p.node.accelerator in wanted and billings(p) == (Billing.WHOLE,)
+        )
+        if instances and not workload.pack:
+            # Rented instances are taken whole: say which sizes there are.
+            return "; ".join(f"{g} x {name} (pool {key})" for name, g, key in instances)
         return "; ".join(
             f"largest node: {p.node.gpus} x {name} at {p.key}"
             for name, p in sorted(largest.items())

@@ -21,8 +21,9 @@ from enum import StrEnum
 from aiplane.core.fleet import Pool
 from aiplane.core.workloads import AcceleratorOption, Workload
 
-# More replicas on one node than any node holds: the bound when nothing limits it.
-_UNBOUNDED = 1_000_000
+# More replicas than any real gang (``feasibility.MAX_REPLICAS``): the bound on one node
+# when nothing limits it.
+_UNBOUNDED = 10_000
 _EPS = 1e-9
 
 
