@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from aiplane.core.feasibility import MAX_REPLICAS, infeasibility
-from aiplane.core.instances import replicas_per_node
 from aiplane.core.fleet import Dataset, Fleet, NodeShape, Pricing, PricingModel, SiteKind
+from aiplane.core.instances import replicas_per_node
 from aiplane.core.workloads import AcceleratorOption, Constraints, SpotPolicy
 from tests.builders import fleet, pool, site, workload
 

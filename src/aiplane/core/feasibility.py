@@ -13,7 +13,6 @@ stopped the pools, naming why per pool and, as ``allowed``, the nearest offers t
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
