@@ -10,6 +10,8 @@ from aiplane.core.feasibility import infeasibility
 from aiplane.core.fleet import Dataset, Fleet, NodeShape, Pool, Pricing, PricingModel
 from aiplane.core.placement import OfferContext, evaluate_offers
 from aiplane.core.runs import Placement
+from aiplane.core.scheduling.baselines.fifo import Fifo
+from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
 from aiplane.core.scheduling.decisions import Place
 from aiplane.core.scheduling.engine import Engine
 from aiplane.core.scheduling.inputs import Progress, pending_input
@@ -209,3 +211,16 @@ def test_one_gpu_on_a_fleet_of_eight_gpu_instances_is_infeasible_at_submission()
     assert len(p.instances) == 1
     assert p.usd_per_hour == 24.0
     assert p.explanation["chosen"]["idle_gpus"] == 7.0
+
+
+def test_the_baselines_price_and_hold_instances_the_same_way() -> None:
+    f = fleet(site("s", pools=(rented("g8", 8, 24.0, nodes_max=2),)))
+    w = workload(gpus=8, accelerator=A100, replicas=2, cpus=8, memory_gib=64)
+    for policy in (Fifo(), PriorityBestFit()):
+        state = SchedulerState(f)
+        state.put_pending(pending_input("r0", "j0", w, 0.0, 1, Progress()))
+        decisions = policy.decide(state.snapshot(100.0))
+        [p] = [d.placement for d in decisions if isinstance(d, Place)]
+        assert len(set(p.instances)) == 2, policy
+        assert p.usd_per_hour == 2 * 24.0
+        assert apply_decisions(state, decisions, Effects(), 100.0).refused == 0

@@ -10,14 +10,17 @@ one number.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from dataclasses import replace
 
 from aiplane.core.cost.attempts import attempt_rate
 from aiplane.core.fleet import Pool
 from aiplane.core.instances import Billing
 from aiplane.core.placement import Offer
+from aiplane.core.resources import Resources
 from aiplane.core.runs import ReplicaAssignment
 from aiplane.core.scheduling.capacity import ANY_FILL, Fill, Nodes, PoolCapacity
+from aiplane.core.scheduling.packing import FreeNode, pack_gang
 from aiplane.core.workloads import Workload
 
 _RUNNING = Fill(Nodes.RUNNING)
@@ -60,3 +63,40 @@ def placement_rate(
 ) -> float:
     """The placement's list price per hour, as the meter bills it."""
     return attempt_rate(pool, assignments, instances).list_usd_per_hour
+
+
+def _always_up(pool: Pool, node_id: str) -> bool:
+    index = node_id.rsplit("/", 1)[-1]
+    return not index.isdigit() or pool.always_up(int(index))
+
+
+def pack_free(
+    nodes: list[FreeNode], offer: Offer, workload: Workload, down: Collection[str]
+) -> tuple[list[ReplicaAssignment], tuple[str, ...]] | None:
+    """The baselines' packing of ``offer`` onto their working copies of a pool's nodes
+    (``down``: the ids not up yet): (assignments, instances held), or None; on failure
+    nothing is changed. Instances are held: their copies keep no free capacity."""
+    need = workload.replica_need(offer.option)
+    if offer.billing is Billing.RUNNING:
+        running = [n for n in nodes if n.id not in down and _always_up(offer.pool, n.id)]
+        placed = pack_gang(running, need, workload.replicas)
+        return None if placed is None else (placed, ())
+    if offer.billing is Billing.SHARE:
+        placed = pack_gang(nodes, need, workload.replicas)
+        return None if placed is None else (placed, ())
+    fresh = [n for n in nodes if n.id in down][: offer.instances]
+    if len(fresh) < offer.instances:
+        return None
+    saved = [(n.free, list(n.gpu_indices)) for n in fresh]
+    out: list[ReplicaAssignment] = []
+    for k, node in enumerate(fresh):
+        count = min(offer.per_instance, workload.replicas - k * offer.per_instance)
+        placed = pack_gang([node], need, count)
+        if placed is None:
+            for n, (free, indices) in zip(fresh, saved, strict=True):
+                n.free, n.gpu_indices = free, indices
+            return None
+        out.extend(replace(a, replica=len(out) + a.replica) for a in placed)
+    for node in fresh:
+        node.free, node.gpu_indices = Resources(), []
+    return out, tuple(n.id for n in fresh)

@@ -29,6 +29,8 @@ from aiplane.core.placement import Offer, evaluate_offers
 from aiplane.core.resources import Resources
 from aiplane.core.runs import Placement, ReplicaAssignment
 from aiplane.core.scheduling.decisions import Decision, Place, Provision
+from aiplane.core.instances import Billing
+from aiplane.core.scheduling.instances import pack_free, placement_rate
 from aiplane.core.scheduling.packing import FreeNode, pack_gang
 from aiplane.core.scheduling.snapshot import NodeState, PendingRun, RunningRun, Snapshot
 from aiplane.core.workloads import Workload
@@ -93,7 +95,7 @@ def _shape_key(w: Workload) -> tuple[Any, ...]:
     c = w.constraints
     return (
         w.accelerators, w.cpus, w.memory_gib, w.replicas, w.kind, w.spot, w.inputs,
-        w.checkpoint_minutes, c.jurisdictions, c.site_kinds, c.sites,
+        w.checkpoint_minutes, c.jurisdictions, c.site_kinds, c.sites, c.clouds, c.regions, w.pack,
         c.max_usd_per_hour, tuple(sorted(c.latency_slo_ms.items())),
     )  # fmt: skip
 
@@ -203,6 +205,26 @@ class CycleCapacity:
         """No GPU free anywhere and no CPU pool with room: nothing more can start."""
         return self.free_gpus <= _EPS and not self.cpu_room
 
+    def pack_billed(
+        self, option: Option, workload: Workload
+    ) -> tuple[list[ReplicaAssignment], tuple[str, ...]] | None:
+        """(assignments, instances held) for ``option`` as it is billed (decision 0039)."""
+        if option.offer.billing is Billing.SHARE:
+            placed = self.pack(option, workload.replicas)
+            return None if placed is None else (placed, ())
+        room = self._rooms.get(option.pool)
+        if room is None:
+            return None
+        before = sum(n.free.gpus for n in room.nodes)
+        packed = pack_free(
+            [room.writable(i) for i in range(len(room.nodes))], option.offer, workload, self._down
+        )
+        if packed is not None:
+            taken = before - sum(n.free.gpus for n in room.nodes)
+            room.free_gpus -= taken
+            self.free_gpus -= taken
+        return packed
+
     def pack(self, option: Option, replicas: int) -> list[ReplicaAssignment] | None:
         room = self._rooms.get(option.pool)
         need = option.need
@@ -300,17 +322,23 @@ class Placer:
         """Append a Place (and any Provision) to ``out`` if ``run`` fits now."""
         workload = run.workload
         for option in self.options(run):
-            assignments = self.capacity.pack(option, workload.replicas)
-            if assignments is None:
+            packed = self.capacity.pack_billed(option, workload)
+            if packed is None:
                 continue
-            out.append(Place(run.run_id, self._placement(option, assignments)))
+            assignments, instances = packed
+            out.append(Place(run.run_id, self._placement(option, assignments, instances)))
             nodes = self.capacity.provisioned(assignments)
             if nodes:
                 out.append(Provision(option.pool, nodes, run.run_id))
             return True
         return False
 
-    def _placement(self, option: Option, assignments: list[ReplicaAssignment]) -> Placement:
+    def _placement(
+        self,
+        option: Option,
+        assignments: list[ReplicaAssignment],
+        instances: tuple[str, ...] = (),
+    ) -> Placement:
         offer = option.offer
         pool: Pool = offer.pool
         return Placement(
@@ -319,7 +347,8 @@ class Placer:
             backend=pool.backend,
             accelerator=offer.option.name if offer.option else None,
             assignments=tuple(assignments),
-            usd_per_hour=option.usd_per_hour,
+            usd_per_hour=placement_rate(pool, assignments, instances),
             emulated=pool.emulated,
             explanation=self._explanation,
+            instances=instances,
         )

@@ -7,7 +7,8 @@ from __future__ import annotations
 from aiplane.core.placement import Offer, Rejection, RejectReason, evaluate_offers
 from aiplane.core.runs import Placement
 from aiplane.core.scheduling.decisions import Decision, Place, Wait
-from aiplane.core.scheduling.packing import FreeNode, pack_gang
+from aiplane.core.scheduling.instances import pack_free, placement_rate
+from aiplane.core.scheduling.packing import FreeNode
 from aiplane.core.scheduling.snapshot import PendingRun, Snapshot
 
 MAX_REJECTIONS_SHOWN = 8
@@ -18,6 +19,7 @@ class PriorityBestFit:
 
     def decide(self, snapshot: Snapshot) -> list[Decision]:
         by_pool: dict[str, list[FreeNode]] = {}
+        self._down = {node.id for node in snapshot.nodes if not node.up}
         for node in snapshot.nodes:
             free = FreeNode(node.id, node.free, list(node.free_gpu_indices))
             by_pool.setdefault(node.pool, []).append(free)
@@ -40,12 +42,13 @@ class PriorityBestFit:
         offers, rejections = evaluate_offers(workload, snapshot.fleet)
         tried: list[Rejection] = []
         for offer in offers:
-            need = workload.replica_need(offer.option)
-            assignments = pack_gang(by_pool.get(offer.pool.key, []), need, workload.replicas)
-            if assignments is None:
+            packed = pack_free(by_pool.get(offer.pool.key, []), offer, workload, self._down)
+            if packed is None:
                 detail = f"no room for {workload.replicas} x {_describe_need(offer)} now"
                 tried.append(Rejection(offer.pool.key, RejectReason.CAPACITY, detail, _name(offer)))
                 continue
+            assignments, instances = packed
+            self._down.difference_update(a.node for a in assignments)
             explanation = {
                 "policy": self.name,
                 "queue_position": position,
@@ -60,9 +63,10 @@ class PriorityBestFit:
                 backend=offer.pool.backend,
                 accelerator=_name(offer),
                 assignments=tuple(assignments),
-                usd_per_hour=offer.cost.usd_per_hour,
+                usd_per_hour=placement_rate(offer.pool, assignments, instances),
                 emulated=offer.pool.emulated,
                 explanation=explanation,
+                instances=instances,
             )
             return Place(pending.run_id, placement)
         all_rejections = tried + rejections
