@@ -25,11 +25,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from aiplane.core.fleet import Fleet, Pool
+from aiplane.core.instances import Billing
 from aiplane.core.placement import Offer, evaluate_offers
 from aiplane.core.resources import Resources
 from aiplane.core.runs import Placement, ReplicaAssignment
 from aiplane.core.scheduling.decisions import Decision, Place, Provision
-from aiplane.core.instances import Billing
 from aiplane.core.scheduling.instances import pack_free, placement_rate
 from aiplane.core.scheduling.packing import FreeNode, pack_gang
 from aiplane.core.scheduling.snapshot import NodeState, PendingRun, RunningRun, Snapshot
