@@ -4,6 +4,7 @@ gang starts, that a started instance is its run's alone, and how equal offers ar
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from aiplane.core.cost.attempts import attempt_rate
 from aiplane.core.feasibility import infeasibility
@@ -68,7 +69,7 @@ def place(f: Fleet, *ws: Workload) -> tuple[SchedulerState, list[Placement]]:
     return state, [d.placement for d in decisions if isinstance(d, Place)]
 
 
-def one_gpu(**kwargs: object) -> Workload:
+def one_gpu(**kwargs: Any) -> Workload:
     return workload(gpus=1, accelerator=A100, estimated_hours=2.0, **kwargs)
 
 
@@ -153,13 +154,17 @@ def test_the_engines_quote_is_the_meters_rate() -> None:
     assert p.usd_per_hour == attempt_rate(pool, p.assignments, p.instances).list_usd_per_hour
 
 
-def _two_sites(**a: object) -> Fleet:
-    pools_a = tuple(a.pop("pools_a", (rented("p", 8, 24.0, site_name="a"),)))  # type: ignore[call-overload]
-    pools_b = tuple(a.pop("pools_b", (rented("p", 8, 24.0, site_name="b"),)))  # type: ignore[call-overload]
+def _two_sites(
+    pools_a: tuple[Pool, ...] = (rented("p", 8, 24.0, site_name="a"),),
+    pools_b: tuple[Pool, ...] = (rented("p", 8, 24.0, site_name="b"),),
+    site_a: dict[str, Any] | None = None,
+    site_b: dict[str, Any] | None = None,
+    datasets: tuple[Dataset, ...] = (),
+) -> Fleet:
     return fleet(
-        site("a", pools=pools_a, **a.pop("site_a", {})),  # type: ignore[arg-type]
-        site("b", pools=pools_b, **a.pop("site_b", {})),  # type: ignore[arg-type]
-        datasets=tuple(a.pop("datasets", ())),  # type: ignore[call-overload]
+        site("a", pools=pools_a, **(site_a or {})),
+        site("b", pools=pools_b, **(site_b or {})),
+        datasets=datasets,
     )
 
 
