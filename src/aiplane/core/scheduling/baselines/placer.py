@@ -93,7 +93,7 @@ def _shape_key(w: Workload) -> tuple[Any, ...]:
     c = w.constraints
     return (
         w.accelerators, w.cpus, w.memory_gib, w.replicas, w.kind, w.spot, w.inputs,
-        w.checkpoint_minutes, c.jurisdictions, c.site_kinds, c.sites,
+        w.checkpoint_minutes, c.jurisdictions, c.site_kinds, c.sites, c.clouds, c.regions,
         c.max_usd_per_hour, tuple(sorted(c.latency_slo_ms.items())),
     )  # fmt: skip
 
