@@ -127,3 +127,42 @@ def test_work_that_fits_but_not_now_is_accepted_and_waits(
         for job in api.get("/api/v1/jobs", headers=member).json()["items"]:
             api.post(f"/api/v1/jobs/{job['id']}/cancel", headers=member)
         cp.stop()
+
+
+PLACES = [
+    pytest.param({"clouds": ["gcp", "aws"]}, "constraints.clouds[1]", "gcp", id="unknown cloud"),
+    pytest.param({"regions": ["mars-1"]}, "constraints.regions[0]", "us-central1", id="region"),
+    pytest.param({"infra": "gcp/eastus"}, "constraints.infra", "gcp/us-central1", id="infra"),
+    pytest.param({"sites": ["fra", "nope"]}, "constraints.sites[1]", "fra", id="unknown site"),
+]
+
+
+@pytest.mark.parametrize(("constraints", "location", "allowed"), PLACES)
+def test_a_cloud_region_or_site_the_fleet_lacks_is_refused_at_its_place(
+    api: TestClient,
+    member: dict[str, str],
+    constraints: dict[str, Any],
+    location: str,
+    allowed: str,
+) -> None:
+    # Decision 0040: before it, an unknown name beside a known one was ignored silently.
+    response = _submit(api, member, resources={"accelerators": "H100:1"}, constraints=constraints)
+    assert response.status_code == 422, response.text
+    (problem,) = response.json()["error"]["problems"]
+    assert problem["location"] == location
+    assert allowed in problem["allowed"]
+    assert api.get("/api/v1/jobs", headers=member).json()["items"] == []
+
+
+def test_an_empty_constraint_list_is_refused_and_known_names_are_accepted(
+    api: TestClient, member: dict[str, str]
+) -> None:
+    empty = _submit(api, member, resources={"accelerators": "H100:1"}, constraints={"clouds": []})
+    assert empty.status_code == 422, empty.text
+    (problem,) = empty.json()["error"]["problems"]
+    assert problem["location"].endswith("constraints.clouds")
+    assert "leave the field out for no limit" in problem["allowed"]
+    known = _submit(
+        api, member, resources={"accelerators": "H100:1"}, constraints={"infra": "GCP/us-central1"}
+    )
+    assert known.status_code == 201, known.text

@@ -104,6 +104,29 @@ def test_a_submission_before_any_fleet_is_refused_with_how_to_apply_one(home: Pa
     assert listed.returncode == 0 and json.loads(listed.stdout)["items"] == []
 
 
+def test_a_cloud_the_fleet_lacks_or_an_empty_list_is_refused(home: Path, tmp_path: Path) -> None:
+    # Decision 0040: an empty list is refused locally; an unknown cloud by the server.
+    applied = aiplane(home, "fleet", "apply", str(EXAMPLES / "fleet-hybrid.yaml"))
+    assert applied.returncode == 0, applied.stderr
+    body = "name: w\nteam: research\nkind: train\nrun: 'true'\n"
+    empty = tmp_path / "empty.yaml"
+    empty.write_text(body + "constraints: {regions: []}\n")
+    refused = aiplane(home, "submit", str(empty))
+    assert refused.returncode == 2, refused.stderr
+    said = " ".join(refused.stderr.split())  # as the terminal wraps it
+    assert "empty.yaml: constraints.regions: an empty list is refused" in said
+    assert "leave the field out for no limit" in said
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text(body + "constraints: {clouds: [gcp, aws]}\n")
+    refused = aiplane(home, "submit", str(unknown))
+    assert refused.returncode == 2, refused.stderr
+    assert "Traceback" not in refused.stderr
+    said = " ".join(refused.stderr.split())
+    assert "constraints.clouds[1]" in said and "'aws'" in said
+    listed = aiplane(home, "jobs", "list", "--json")
+    assert listed.returncode == 0 and json.loads(listed.stdout)["items"] == []
+
+
 def test_missing_file_and_unknown_job(home: Path) -> None:
     missing = aiplane(home, "fleet", "apply", "no-such-fleet.yaml")
     assert missing.returncode == 2

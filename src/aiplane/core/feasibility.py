@@ -3,9 +3,11 @@
 A workload is feasible when at least one pool, at its maximum elastic size and empty, could
 take every replica with one of the workload's accelerator options, under the constraints that
 no load changes (``placement.constraint_violation``: jurisdictions incl. the inputs' data,
-site kinds, sites, spot policy, latency SLOs) and the price limit (``max_usd_per_hour``
-against the pool's declared price). Everything else (capacity in use, quota, budget) is the
-scheduler's business: such work waits with its specific reason.
+site kinds, sites, clouds and regions, spot policy, latency SLOs) and the price limit
+(``max_usd_per_hour`` against the pool's declared price). Everything else (capacity in use,
+quota, budget) is the scheduler's business: such work waits with its specific reason.
+A site, cloud or region the fleet has no site for is refused by name first
+(:func:`unknown_places`, decision 0040).
 
 When no pool can take it, :func:`infeasibility` returns one located Problem per field that
 stopped the pools, naming why per pool and, as ``allowed``, the nearest offers the fleet has.
@@ -32,8 +34,15 @@ from aiplane.core.workloads import AcceleratorOption, Workload
 MAX_REPLICAS = 10_000
 # The field of a price no pool meets.
 PRICE = "constraints.max_usd_per_hour"
+# The fields of the place constraints, whose names the fleet must have (decision 0040).
+SITES = "constraints.sites"
+CLOUDS = "constraints.clouds"
+REGIONS = "constraints.regions"
+INFRA = "constraints.infra"
 # Per-pool reasons shown in one problem's message before "and N more".
 _SHOWN = 8
+# The fleet's site, cloud or region names shown as ``allowed`` before "and N more".
+_NAMES_SHOWN = 12
 _EPS = 1e-9
 
 
@@ -142,7 +151,7 @@ def _nearest(location: str, workload: Workload, fleet: Fleet) -> str:
     pools = list(fleet.pools())
     if location == "constraints":
         return "; ".join(
-            f"{p.key} ({s.jurisdiction}, {s.kind}, {p.pricing.model})"
+            f"{p.key} ({s.jurisdiction}, {s.kind}, {p.pricing.model}) in {_infra(s) or s.region}"
             for s in fleet.sites
             for p in s.pools
         )
@@ -206,6 +215,9 @@ def _given(location: str, workload: Workload) -> str:
         f"jurisdictions={list(c.jurisdictions)}" if c.jurisdictions else "",
         f"site_kinds={list(c.site_kinds)}" if c.site_kinds else "",
         f"sites={list(c.sites)}" if c.sites else "",
+        f"infra={c.infra}" if c.infra is not None else "",
+        f"clouds={list(c.clouds)}" if c.clouds and c.infra is None else "",
+        f"regions={list(c.regions)}" if c.regions and c.infra is None else "",
         f"spot={workload.spot}",
         f"inputs={list(workload.inputs)}" if workload.inputs else "",
     ]
@@ -220,12 +232,91 @@ def _message(stops: Iterable[_Stop]) -> str:
     return f"no pool can ever take it ({shown})"
 
 
+def _names(known: Iterable[str]) -> str:
+    """Sorted names for ``allowed``, the first ``_NAMES_SHOWN`` and how many more."""
+    names = sorted(set(known))
+    shown = ", ".join(names[:_NAMES_SHOWN])
+    if len(names) > _NAMES_SHOWN:
+        shown += f", and {len(names) - _NAMES_SHOWN} more"
+    return shown or "none"
+
+
+def _infra(site: Site) -> str | None:
+    """A site as SkyPilot's ``infra`` names it (``gcp/us-central1``); None outside clouds."""
+    return f"{site.provider.lower()}/{site.region}" if site.provider else None
+
+
+def _infra_problems(
+    infra: str, cloud: str | None, region: str | None, fleet: Fleet
+) -> list[Problem]:
+    """The cloud, or the cloud and region pair, of ``infra`` that no site has."""
+    pairs = [p for p in (_infra(s) for s in fleet.sites) if p is not None]
+    clouds = {p.split("/", 1)[0] for p in pairs}
+    if cloud is not None and cloud not in clouds:
+        return [
+            Problem(INFRA, f"no site of the fleet is in cloud {cloud}", repr(infra), _names(clouds))
+        ]
+    in_region = [s for s in fleet.sites if s.region == region]
+    if cloud is not None:
+        in_region = [s for s in in_region if s.provider and s.provider.lower() == cloud]
+    if region is not None and not in_region:
+        where = f"region {region} of cloud {cloud}" if cloud else f"region {region}"
+        shown = [p for p in pairs if cloud is None or p.startswith(f"{cloud}/")]
+        return [Problem(INFRA, f"no site of the fleet is in {where}", repr(infra), _names(shown))]
+    return []
+
+
+def unknown_places(workload: Workload, fleet: Fleet) -> list[Problem]:
+    """A site, cloud or region that the workload names and no site of ``fleet`` has, each
+    refused at its place in the list (decision 0040). Among known names it would be ignored
+    silently, and alone it would say only that no pool meets the constraints."""
+    if not fleet.sites:
+        return []  # no fleet to compare with (left to the scheduler, as in infeasibility)
+    c = workload.constraints
+    problems = []
+    sites = {s.name for s in fleet.sites}
+    for i, name in enumerate(c.sites):
+        if name not in sites:
+            problems.append(
+                Problem(
+                    f"{SITES}[{i}]", "no site of the fleet has this name", repr(name), _names(sites)
+                )
+            )
+    if c.infra is not None:
+        cloud = c.clouds[0].lower() if c.clouds else None
+        region = c.regions[0] if c.regions else None
+        return problems + _infra_problems(c.infra, cloud, region, fleet)
+    clouds = {s.provider.lower() for s in fleet.sites if s.provider}
+    for i, name in enumerate(c.clouds):
+        if name.lower() not in clouds:
+            problems.append(
+                Problem(
+                    f"{CLOUDS}[{i}]",
+                    "no site of the fleet is in this cloud",
+                    repr(name),
+                    _names(clouds),
+                )
+            )
+    regions = {s.region for s in fleet.sites}
+    for i, name in enumerate(c.regions):
+        if name not in regions:
+            problems.append(
+                Problem(
+                    f"{REGIONS}[{i}]",
+                    "no site of the fleet is in this region",
+                    repr(name),
+                    _names(regions),
+                )
+            )
+    return problems
+
+
 def infeasibility(workload: Workload, fleet: Fleet) -> list[Problem]:
     """Why no pool of ``fleet`` could ever take ``workload``, or [] when one could.
 
     A pool whose GPUs are detected by the server and not known yet (``accelerator: auto``)
     is taken to fit: only the scheduler can tell then."""
-    problems = replica_problems(workload)
+    problems = replica_problems(workload) or unknown_places(workload, fleet)
     if problems:
         return problems
     jurisdictions = required_jurisdictions(workload, fleet)

@@ -40,7 +40,13 @@ from aiplane.core.instances import (
     whole_instance_problem,
 )
 from aiplane.core.scheduling.inputs import remaining_hours
-from aiplane.core.workloads import AcceleratorOption, SpotPolicy, Workload, WorkloadKind
+from aiplane.core.workloads import (
+    AcceleratorOption,
+    Constraints,
+    SpotPolicy,
+    Workload,
+    WorkloadKind,
+)
 
 # Used when a workload gives no estimate: comparisons then rank by hourly price.
 DEFAULT_ESTIMATED_HOURS = 1.0
@@ -206,6 +212,25 @@ def _data_movement(workload: Workload, site: Site, fleet: Fleet) -> tuple[float,
     return usd, gb / TRANSFER_GB_PER_HOUR
 
 
+def cloud_allowed(site: Site, clouds: tuple[str, ...]) -> bool:
+    """Whether the site's provider is one of ``clouds`` (any case: ``GCP`` is ``gcp``); a site
+    with no provider (on-premise, edge) is in no cloud."""
+    provider = site.provider
+    return provider is not None and provider.lower() in (c.lower() for c in clouds)
+
+
+def _place_violation(c: Constraints, site: Site) -> str | None:
+    """Why ``site`` is outside the workload's clouds or regions (decision 0040), or None."""
+    if c.clouds and not cloud_allowed(site, c.clouds):
+        allowed = ", ".join(c.clouds)
+        if site.provider is None:
+            return f"site {site.name} ({site.kind}) is in no cloud (allowed clouds: {allowed})"
+        return f"cloud {site.provider} not allowed (allowed clouds: {allowed})"
+    if c.regions and site.region not in c.regions:
+        return f"region {site.region} not allowed (allowed regions: {', '.join(c.regions)})"
+    return None
+
+
 def constraint_violation(
     workload: Workload,
     site: Site,
@@ -222,6 +247,9 @@ def constraint_violation(
         return f"site kind {site.kind} not allowed (allowed: {', '.join(c.site_kinds)})"
     if c.sites and site.name not in c.sites:
         return f"site {site.name} not in the workload's sites"
+    place = _place_violation(c, site)
+    if place is not None:
+        return place
     model = pool.pricing.model
     is_spot = model is PricingModel.SPOT
     if is_spot and workload.spot is SpotPolicy.NEVER:

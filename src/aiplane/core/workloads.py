@@ -45,6 +45,10 @@ class Constraints:
     # A site's ``provider`` (``gcp``, ``azure``) and ``region``: empty means any.
     clouds: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
+    # SkyPilot's ``infra`` as written (``gcp/us-central1``) when ``clouds`` and ``regions``
+    # came from it: only to name that field in problems; ``clouds`` and ``regions`` are what
+    # placement enforces (decision 0040).
+    infra: str | None = None
     max_usd_per_hour: float | None = None
     latency_slo_ms: Mapping[str, float] = field(default_factory=dict)
 

@@ -29,7 +29,13 @@ from aiplane.core.workloads import (
 from aiplane.specs.errors import Loc, Problems, validate
 from aiplane.specs.loader import read_yaml
 from aiplane.specs.shorthand import ShorthandError, parse_accelerator
-from aiplane.specs.workload_models import ENV_NAME, LimitsSpec, WorkloadDocument
+from aiplane.specs.workload_models import (
+    ENV_NAME,
+    INFRA_ALLOWED,
+    ConstraintsSpec,
+    LimitsSpec,
+    WorkloadDocument,
+)
 
 _ENV_NAME = re.compile(ENV_NAME)
 
@@ -76,8 +82,9 @@ def workload_from_document(document: Any, source_name: str, workdir: str | None 
     for i, name in enumerate(spec.inputs):
         if name in spec.inputs[:i]:
             problems.add(["inputs", i], "dataset listed twice", name, "each dataset once")
-    problems.raise_if_any("workload spec")
     c = spec.constraints
+    clouds, regions = _places(c, ["constraints"], problems)
+    problems.raise_if_any("workload spec")
     priority = spec.priority if isinstance(spec.priority, int) else PRIORITY_CLASSES[spec.priority]
     return Workload(
         name=spec.name,
@@ -98,6 +105,9 @@ def workload_from_document(document: Any, source_name: str, workdir: str | None 
             jurisdictions=tuple(c.jurisdictions),
             site_kinds=tuple(c.site_kinds),
             sites=tuple(c.sites),
+            clouds=clouds,
+            regions=regions,
+            infra=c.infra,
             max_usd_per_hour=c.max_usd_per_hour,
             latency_slo_ms=dict(c.latency_slo_ms),
         ),
@@ -107,6 +117,40 @@ def workload_from_document(document: Any, source_name: str, workdir: str | None 
         labels=dict(spec.labels),
         limits=limits,
     )
+
+
+def _places(
+    spec: ConstraintsSpec, loc: Loc, problems: Problems
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The clouds (lower case) and regions the work may run in, from ``clouds`` and
+    ``regions`` or from SkyPilot's ``infra`` (``cloud``, ``cloud/region``, ``*/region``),
+    adding a problem for an ``infra`` that cannot be read or that the lists contradict."""
+    if spec.infra is None:
+        return tuple(dict.fromkeys(c.lower() for c in spec.clouds)), tuple(spec.regions)
+    at = [*loc, "infra"]
+    if spec.clouds or spec.regions:
+        both = " and ".join(f for f in ("clouds", "regions") if getattr(spec, f))
+        problems.add(
+            at,
+            f"infra together with {both} is ambiguous: say where in one way",
+            spec.infra,
+            "infra alone, or clouds and regions without infra",
+        )
+        return (), ()
+    parts = spec.infra.strip().split("/")
+    if len(parts) > 2:
+        problems.add(
+            at,
+            "a zone is not supported: aiplane places work in regions, not zones",
+            spec.infra,
+            INFRA_ALLOWED,
+        )
+        return (), ()
+    if any(not p.strip() for p in parts):
+        problems.add(at, "a part is empty", spec.infra, INFRA_ALLOWED)
+        return (), ()
+    cloud, region = parts[0].strip().lower(), parts[1].strip() if len(parts) == 2 else "*"
+    return (() if cloud == "*" else (cloud,)), (() if region == "*" else (region,))
 
 
 def _limits(spec: LimitsSpec, loc: Loc, problems: Problems) -> ProcessLimits:

@@ -88,17 +88,42 @@ class ResourcesSpec(SpecModel):
         raise ValueError("expected an accelerator string or a non-empty list of them")
 
 
+NO_LIMIT = "leave the field out for no limit"
+INFRA_ALLOWED = (
+    "cloud or cloud/region (SkyPilot's infra, e.g. gcp/us-central1; * for any cloud: "
+    "*/us-east-1), without clouds or regions"
+)
+
+
+def _listed(what: str) -> Any:
+    """A constraint list: absent means no limit, and ``[]`` is refused (decision 0040)."""
+    return Field(default_factory=list, description=f"a non-empty list of {what}; {NO_LIMIT}")
+
+
 class ConstraintsSpec(SpecModel):
-    jurisdictions: list[Text] = Field(default_factory=list, description="a list of jurisdictions")
+    """Where the work may run; each field absent means no limit. A list given must name
+    something: ``[]`` reads as "nowhere" to some and "anywhere" to others, so it is refused."""
+
+    jurisdictions: list[Text] = _listed("jurisdictions")
     site_kinds: list[Literal["cloud", "onprem", "edge"]] = Field(
-        default_factory=list, description="cloud, onprem, edge"
+        default_factory=list, description=f"cloud, onprem, edge (a non-empty list); {NO_LIMIT}"
     )
-    sites: list[Name] = Field(default_factory=list, description="a list of site names")
+    sites: list[Name] = _listed("site names")
+    clouds: list[Text] = _listed("clouds, the fleet sites' providers (gcp, azure, aws, ...)")
+    regions: list[Text] = _listed("regions, as the fleet's sites name them (us-central1, ...)")
+    infra: str | None = Field(None, min_length=1, description=INFRA_ALLOWED)
     max_usd_per_hour: Positive | None = None
     latency_slo_ms: dict[str, Positive] = Field(
         default_factory=dict,
         description="a mapping of user region -> milliseconds (numbers > 0)",
     )
+
+    @field_validator("jurisdictions", "site_kinds", "sites", "clouds", "regions", mode="before")
+    @classmethod
+    def _not_empty(cls, value: Any) -> Any:
+        if isinstance(value, list) and not value:
+            raise ValueError("an empty list is refused: it is not 'no limit'")
+        return value
 
 
 class WorkloadDocument(SpecModel):
