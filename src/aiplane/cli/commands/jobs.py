@@ -160,7 +160,7 @@ def print_preview(name: str, preview: PreviewOut) -> None:
             ["rework", f"{cost.get('rework_hours', 0):.2f} h"],
             ["total", _money(cost.get("total_usd"))],
         ]
-        table("chosen offer", ["", ""], rows)
+        table("chosen offer", ["field", "value"], rows)
         if explanation.get("why"):
             console.print(f"why: {explanation['why']}", highlight=False, markup=False)
         for key in ("provisioned", "preempted"):
