@@ -112,8 +112,7 @@ def test_waits_on_a_full_pool_with_every_rejection_and_the_queue_counted_not_ahe
     preview = cp.services.placements.preview(ADMIN, workload(spot="never"))
     assert not preview.placed and preview.placement is None
     assert preview.reason is not None and preview.reason.startswith("waiting for capacity")
-    # Every offer priced, even though capacity alone says it must wait (what a stored wait
-    # decision skips): the full pool and the ruled-out one, each with its reason.
+    # The full pool and the ruled-out one, each with its reason.
     reasons = {(r["pool"], r["reason"]) for r in preview.explanation["rejected"]}
     assert reasons == {("fra/dgx", "capacity"), ("gcp/spot", "constraint")}
     assert preview.explanation["rejected_total"] == 2
@@ -197,3 +196,17 @@ def test_the_rejections_are_bounded_and_counted(cp: ControlPlane) -> None:
     assert preview.placement is not None and preview.placement.pool == "fra/dgx"
     assert len(preview.explanation["rejected"]) == MAX_REJECTED
     assert preview.explanation["rejected_total"] == MAX_REJECTED + 11
+
+
+def test_a_wait_for_quota_is_explained_with_every_rejection(cp: ControlPlane) -> None:
+    """A team whose quota holds all its work back: the scheduler's cycle lets such a run wait
+    without pricing its offers (no rejections in its explanation); a preview prices them."""
+    document = fleet_document()
+    document["teams"][0]["quota"] = {"H100-80GB": 0}
+    cp.services.fleet.apply(ADMIN, document, "fleet.yaml")
+    preview = cp.services.placements.preview(ADMIN, workload(spot="never"))
+    assert not preview.placed
+    assert preview.reason is not None and preview.reason.startswith("waiting for quota")
+    reasons = {(r["pool"], r["reason"]) for r in preview.explanation["rejected"]}
+    assert reasons == {("fra/dgx", "quota"), ("gcp/spot", "constraint")}
+    assert preview.explanation["rejected_total"] == 2

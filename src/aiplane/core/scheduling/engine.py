@@ -80,8 +80,9 @@ class EngineOptions:
     # Rejected offers an explanation lists (the most telling first; ``rejected_total`` counts
     # them all). A placement preview asks for more than a stored decision keeps.
     rejections_shown: int = MAX_REJECTIONS_SHOWN
-    # Let a run whose usable pools are all full or out of quota wait without pricing its
-    # offers (what keeps a long queue cheap), its explanation then without rejections. A
+    # Let a run that no usable pool can take by quota or room alone (nothing there to
+    # preempt) wait without pricing its offers (what keeps a long queue cheap), its
+    # explanation then without rejections. A
     # preview turns it off so that every offer is priced and each rejection given.
     skip_hopeless: bool = True
 
