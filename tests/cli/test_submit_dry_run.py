@@ -89,3 +89,29 @@ def test_dry_run_of_work_that_can_never_run_is_refused_as_a_submission(
     refused = _aiplane(server, "submit", "--dry-run", str(spec))
     assert refused.returncode == 2, refused.stdout
     assert "can never run on this fleet" in refused.stderr
+
+
+def test_a_wait_prints_its_reason_and_the_rejections(capsys: pytest.CaptureFixture[str]) -> None:
+    """No server: the printing of a "would wait" answer, its fields read as the engine wrote
+    them."""
+    from aiplane.cli.commands.jobs import print_preview
+    from aiplane.wire.placements import PreviewOut
+
+    rejected = {"pool": "fra/dgx", "accelerator": "H100-80GB", "reason": "quota"}
+    preview = PreviewOut(
+        outcome="waiting",
+        reason="waiting for quota: team research has 0 H100-80GB",
+        placement=None,
+        explanation={
+            "rejected": [{**rejected, "detail": "[no] quota", "total_usd": 16.0}],
+            "rejected_total": 3,
+        },
+        queue_ignored=2,
+        evaluated_at=0.0,
+    )
+    print_preview("w", preview)
+    out = capsys.readouterr().out
+    assert "would wait" in out and "2 queued run(s) not counted" in out
+    assert "waiting for quota: team research" in out
+    assert "rejected (3 in all, 1 shown)" in out
+    assert "[no] quota" in out  # a detail is text, not markup
