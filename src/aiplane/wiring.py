@@ -37,6 +37,7 @@ from aiplane.services.fleet import FleetCache, FleetService
 from aiplane.services.identity import IdentityService
 from aiplane.services.jobs import JobService
 from aiplane.services.metrics import MetricsService
+from aiplane.services.placements import PlacementService
 from aiplane.services.ports import FleetDocuments
 from aiplane.services.scheduling import LiveState
 from aiplane.services.system import SystemService
@@ -273,6 +274,16 @@ class ControlPlane:
                 self.settings.cancel_grace_s,
                 access=self.access,
                 audit=self.audit,
+            ),
+            placements=PlacementService(
+                self.store,
+                self.fleets,
+                self.budgets,
+                self.policy,
+                self.clock,
+                # Bound late, as the scheduler's: the cost service is built below.
+                lambda: self.services.costs.cycle_inputs(),  # noqa: PLW0108
+                access=self.access,
             ),
             fleet=FleetService(
                 self.store,

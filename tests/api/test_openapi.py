@@ -134,6 +134,8 @@ def test_each_route_documents_the_errors_it_can_answer_with(api: TestClient) -> 
         assert ("404" in documented) is names_something, where
     codes = {(m, p): set(o["responses"]) for m, p, o in _operations(doc)}
     assert "402" in codes[("POST", "/api/v1/jobs")]  # a budget that blocks the team
+    # A preview is refused as its submission would be; 409: the running work changed under it.
+    assert {"402", "409"} <= codes[("POST", "/api/v1/placements:preview")]
     assert "409" in codes[("POST", "/api/v1/jobs/{job_id}/checkpoints")]
     assert "502" in codes[("GET", "/api/v1/jobs/{job_id}/logs")]
     assert "501" in codes[("GET", "/api/v1/costs/export")]  # Parquet without pyarrow

@@ -64,6 +64,10 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/jobs"): Row(
         expect(403, member=201, owner=201, admin=201), {"spec": WORKLOAD}
     ),
+    # Allowed where a submission is (JOB_SUBMIT on the team); nothing is queued.
+    ("POST", "/api/v1/placements:preview"): Row(
+        expect(403, member=200, owner=200, admin=200), {"spec": WORKLOAD}
+    ),
     ("GET", "/api/v1/jobs/{job_id}"): Row(JOB_READ),
     ("GET", "/api/v1/jobs/{job_id}/events"): Row(JOB_READ),
     ("GET", "/api/v1/jobs/{job_id}/explain"): Row(JOB_READ),

@@ -27,6 +27,7 @@ TRACE = str(ROOT / "tests/sim/data/philly-sample.csv")
 FLEET = str(ROOT / "examples/fleet-philly.yaml")
 HYBRID = str(ROOT / "examples/fleet-hybrid.yaml")
 RECORDING = str(ROOT / "tests/telemetry/data/h200-phases.jsonl")
+WORKLOAD = str(ROOT / "examples/workloads/train-logreg.yaml")
 # Root passes permission bits, so "unwritable" is a place no one can create a file in.
 PROC = "/proc/aiplane-no-such-dir"
 
@@ -68,6 +69,11 @@ ROWS: dict[str, list[Row]] = {
         Row(["{missing}"], BAD_INPUT, "{missing}"),
         Row(["{dir}"], BAD_INPUT, "is a directory"),
         Row(["{file}"], BAD_INPUT, "{file}"),
+        # A dry run queues nothing: a key for it is refused before the file is even read.
+        Row(["--dry-run"], BAD_INPUT, "'file'"),
+        Row(["{file}", "--dry-run", "--idempotency-key", "k"], BAD_INPUT, "--idempotency-key"),
+        Row([WORKLOAD, "--dry-run", "--idempotency-key", "k"], BAD_INPUT, "--dry-run"),
+        Row([WORKLOAD, "--dry-run"], UNREACHABLE, "cannot reach"),
     ],
     "simulate": [
         Row([], BAD_INPUT, "--trace"),

@@ -14,6 +14,7 @@ from aiplane.api.routers import (
     identity,
     jobs,
     metrics,
+    placements,
     system,
 )
 from aiplane.services.container import Services
@@ -41,6 +42,7 @@ def create_app(services: Services) -> FastAPI:
         identity.router,
         fleet.router,
         jobs.router,
+        placements.router,
         checkpoints.router,
         costs.router,
         audit.router,

@@ -99,6 +99,20 @@ def allowed_methods(request: Request) -> list[str]:
 
 # Calls that change something: each that fails is on the audit record.
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# A POST that changes nothing (a placement preview) says so on its route (``openapi_extra``,
+# so the OpenAPI document says it too): its failures are not failed mutations, and are not
+# recorded.
+READ_ONLY_KEY = "x-aiplane-read-only"
+READ_ONLY: dict[str, Any] = {READ_ONLY_KEY: True}
+
+
+def mutating(request: Request) -> bool:
+    """Whether ``request`` is a call that may change something (its method, less the routes
+    marked ``READ_ONLY``)."""
+    if request.method not in MUTATING:
+        return False
+    extra = getattr(request.scope.get("route"), "openapi_extra", None) or {}
+    return not extra.get(READ_ONLY_KEY, False)
 
 
 def route_template(request: Request) -> str:
@@ -118,7 +132,7 @@ def audit_failure(request: Request, outcome: str, message: str) -> None:
     """Record a failed mutating call in the audit log: actor from ``request.state.caller``
     when authentication got that far, action "<METHOD> <route path template>". The audit log
     failing must not turn the answer into a 500 that hides the real error: it is logged."""
-    if request.method not in MUTATING:
+    if not mutating(request):
         return
     services = getattr(request.app.state, "services", None)
     if services is None:

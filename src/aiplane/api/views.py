@@ -11,8 +11,9 @@ from aiplane.core.cost.anomalies import Anomaly
 from aiplane.core.cost.forecast import Forecast as CoreForecast
 from aiplane.core.cost.periods import iso
 from aiplane.core.events import Event
+from aiplane.core.runs import Placement
 from aiplane.core.secrets_env import secret_reason
-from aiplane.services.types import BudgetView, Explanation, FleetState, JobView
+from aiplane.services.types import BudgetView, Explanation, FleetState, JobView, PlacementPreview
 from aiplane.services.types import CostReport as CoreReport
 from aiplane.wire.costs import (
     AlertOut,
@@ -27,23 +28,37 @@ from aiplane.wire.costs import (
 )
 from aiplane.wire.fleet import FleetOut, PoolOut
 from aiplane.wire.jobs import EventOut, ExplanationOut, JobOut, PlacementOut
+from aiplane.wire.placements import PreviewOut
+
+
+def placement_out(p: Placement) -> PlacementOut:
+    return PlacementOut(
+        site=p.site,
+        pool=p.pool,
+        backend=p.backend,
+        accelerator=p.accelerator,
+        emulated=p.emulated,
+        usd_per_hour=p.usd_per_hour,
+        nodes=[a.node for a in p.assignments],
+    )
+
+
+def preview_out(preview: PlacementPreview) -> PreviewOut:
+    p = preview.placement
+    return PreviewOut(
+        outcome="placed" if p is not None else "waiting",
+        reason=preview.reason,
+        placement=placement_out(p) if p is not None else None,
+        explanation=dict(preview.explanation),
+        queue_ignored=preview.queue_ignored,
+        evaluated_at=preview.at,
+    )
 
 
 def job_out(view: JobView, with_workload: bool = False) -> JobOut:
     job, run = view.job, view.run
     w = job.workload
-    placement = None
-    if run.placement is not None:
-        p = run.placement
-        placement = PlacementOut(
-            site=p.site,
-            pool=p.pool,
-            backend=p.backend,
-            accelerator=p.accelerator,
-            emulated=p.emulated,
-            usd_per_hour=p.usd_per_hour,
-            nodes=[a.node for a in p.assignments],
-        )
+    placement = placement_out(run.placement) if run.placement is not None else None
     return JobOut(
         id=job.id,
         name=w.name,

@@ -47,3 +47,20 @@ def period(start: str | None, end: str | None) -> None:
             "empty period",
             [Problem("--to", "not after --from", f"{start} to {end}", "an end after the start")],
         )
+
+
+def dry_run_alone(dry_run: bool, idempotency_key: str | None) -> None:
+    """``submit --dry-run`` queues nothing, so an idempotency key has nothing to make safe:
+    given both, the user meant one of them, and which is not ours to guess."""
+    if dry_run and idempotency_key is not None:
+        raise SpecError(
+            "--idempotency-key with --dry-run",
+            [
+                Problem(
+                    "--idempotency-key",
+                    "not with --dry-run: a dry run queues nothing",
+                    repr(idempotency_key),
+                    "--dry-run alone, or a submission with --idempotency-key",
+                )
+            ],
+        )

@@ -12,6 +12,7 @@ from aiplane.client._errors import TokenFileError
 from aiplane.client._fleet import Fleet
 from aiplane.client._http import Http, Retry
 from aiplane.client._jobs import Jobs
+from aiplane.client._placements import Placements
 from aiplane.client._teams import Teams
 from aiplane.client._tokens import Tokens
 from aiplane.client._users import Users
@@ -22,8 +23,8 @@ from aiplane.wire.system import Health, WhoAmI
 class Client:
     """The API at ``url`` (e.g. ``http://127.0.0.1:8470``), as the holder of ``token``.
 
-    One resource per attribute: ``jobs``, ``fleet``, ``tokens``, ``costs``, ``users``,
-    ``teams``. ``transport`` is
+    One resource per attribute: ``jobs``, ``placements``, ``fleet``, ``tokens``, ``costs``,
+    ``users``, ``teams``. ``transport`` is
     httpx's: pass ``httpx.MockTransport(handler)`` to test code that uses the client. ``retry``
     says how a submission, which the server deduplicates by its idempotency key, is retried.
     """
@@ -40,6 +41,7 @@ class Client:
         self._http = Http(url, token, timeout, transport, retry)
         self.url = self._http.url
         self.jobs = Jobs(self._http)
+        self.placements = Placements(self._http)
         self.fleet = Fleet(self._http)
         self.tokens = Tokens(self._http)
         self.costs = Costs(self._http)

@@ -18,6 +18,7 @@ from aiplane.services.fleet import FleetService
 from aiplane.services.identity import IdentityService
 from aiplane.services.jobs import JobService
 from aiplane.services.metrics import MetricsService
+from aiplane.services.placements import PlacementService
 from aiplane.services.system import SystemService
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "IdentityService",
     "JobService",
     "MetricsService",
+    "PlacementService",
     "Services",
     "SystemService",
 ]
@@ -37,6 +39,7 @@ __all__ = [
 @dataclass(frozen=True)
 class Services:
     jobs: JobService
+    placements: PlacementService
     fleet: FleetService
     costs: CostService
     identity: IdentityService

@@ -94,6 +94,37 @@ def _fit_problems(fleet: Fleet, workload: Workload) -> list[Problem]:
     return problems
 
 
+def admissible(
+    store: Store, fleets: FleetCache, budgets: BudgetCache, workload: Workload, now: float
+) -> Fleet:
+    """The fleet in force, once ``workload`` passes every check a submission makes (a workdir
+    and replica count it can run with, a fleet applied, known team and datasets, no budget
+    that blocks it, some pool that could ever take it); else the submission's own error.
+    Shared by a submission and its preview, so that the two cannot refuse differently."""
+    problems = workdir_problems(workload) + replica_problems(workload)
+    if problems:
+        raise SpecError(f"workload {workload.name!r} cannot run here", problems)
+    fleet = fleets.current()
+    if fleet is None:
+        # Without a fleet no pool could take the work: refused like any other work that
+        # cannot run, rather than queued with "no scheduling decision recorded yet".
+        raise SpecError(
+            f"workload {workload.name!r} cannot be submitted: no fleet is applied yet "
+            "(apply one first: aiplane fleet apply FILE)",
+            [NO_FLEET_PROBLEM],
+        )
+    problems = _fit_problems(fleet, workload)
+    if problems:
+        raise SpecError(f"workload {workload.name!r} does not fit the fleet", problems)
+    check_submission(store, fleet, workload, now, budgets)
+    # Work no pool could ever take is refused now rather than left waiting forever
+    # (decision 0031); work that fits some pool at its full size waits as before.
+    problems = infeasibility(workload, fleet)
+    if problems:
+        raise SpecError(f"workload {workload.name!r} can never run on this fleet", problems)
+    return fleet
+
+
 class JobService:
     """Jobs: what ``/api/v1/jobs`` and ``aiplane jobs`` call.
 
@@ -142,27 +173,7 @@ class JobService:
         self._access.check(caller, Action.JOB_SUBMIT, Resource("job", team=workload.team))
         by = caller.name
         now = self._clock()
-        problems = workdir_problems(workload) + replica_problems(workload)
-        if problems:
-            raise SpecError(f"workload {workload.name!r} cannot run here", problems)
-        fleet = self._fleets.current()
-        if fleet is None:
-            # Without a fleet no pool could take the work: refused like any other work that
-            # cannot run, rather than queued with "no scheduling decision recorded yet".
-            raise SpecError(
-                f"workload {workload.name!r} cannot be submitted: no fleet is applied yet "
-                "(apply one first: aiplane fleet apply FILE)",
-                [NO_FLEET_PROBLEM],
-            )
-        problems = _fit_problems(fleet, workload)
-        if problems:
-            raise SpecError(f"workload {workload.name!r} does not fit the fleet", problems)
-        check_submission(self._store, fleet, workload, now, self._budgets)
-        # Work no pool could ever take is refused now rather than left waiting forever
-        # (decision 0031); work that fits some pool at its full size waits as before.
-        problems = infeasibility(workload, fleet)
-        if problems:
-            raise SpecError(f"workload {workload.name!r} can never run on this fleet", problems)
+        admissible(self._store, self._fleets, self._budgets, workload, now)
         job_id = new_id("j-", now)
         job = Job(job_id, workload, now, by)
         run = Run(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from aiplane.core.cost.allocation import IdleCost
 from aiplane.core.cost.budgets import BudgetStatus
@@ -18,7 +19,7 @@ from aiplane.core.cost.forecast import Forecast
 from aiplane.core.cost.rollup import RollupRow
 from aiplane.core.events import Event
 from aiplane.core.fleet import Fleet
-from aiplane.core.runs import Job, Run
+from aiplane.core.runs import Job, Placement, Run
 from aiplane.store.base import FleetRecord
 
 
@@ -41,6 +42,25 @@ class Submission:
 class Explanation:
     view: JobView
     decisions: list[Event]
+
+
+@dataclass(frozen=True)
+class PlacementPreview:
+    """Where a workload would go on the free capacity at ``at`` (``PlacementService.preview``):
+    its ``placement`` (None: it would wait, for ``reason``) and the engine's ``explanation`` as
+    the engine wrote it (the chosen offer's ``describe()``, ``why``, ``rejected`` with
+    ``rejected_total``, ``provisioned``, ``preempted``). ``queue_ignored`` runs were waiting
+    and were not counted ahead of it. Nothing of it is stored."""
+
+    at: float
+    placement: Placement | None
+    reason: str | None
+    explanation: Mapping[str, Any]
+    queue_ignored: int
+
+    @property
+    def placed(self) -> bool:
+        return self.placement is not None
 
 
 @dataclass(frozen=True)

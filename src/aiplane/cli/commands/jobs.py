@@ -9,11 +9,13 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from aiplane.cli.arguments import dry_run_alone
 from aiplane.cli.connection import connect
 from aiplane.cli.errors import handled
 from aiplane.cli.output import console, duration, err_console, print_json, table, when, where
 from aiplane.client import ApiError, Retry, UnreachableError, retryable
 from aiplane.wire.jobs import JobOut
+from aiplane.wire.placements import PreviewOut
 
 app = typer.Typer(help="Submitted work and its runs.", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
@@ -56,15 +58,34 @@ def submit(
             "again with the same key and it answers with the job the first run queued",
         ),
     ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="queue nothing: show where FILE would be placed on the free capacity now "
+            "(the chosen offer, its cost breakdown, the rejected offers and why), or why it "
+            "would wait; the queue ahead is not counted. Exit 0 whether it would be placed or "
+            "would wait; work a submission would refuse is refused the same way",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Validate FILE and queue it. Its command runs in FILE's directory. A broken connection
-    or an unavailable server is retried with the same Idempotency-Key: never queued twice."""
+    or an unavailable server is retried with the same Idempotency-Key: never queued twice.
+    With --dry-run, nothing is queued (see the option)."""
     from aiplane.specs import read_document, workload_from_document
 
+    dry_run_alone(dry_run, idempotency_key)
     document = read_document(file)
     workdir = str(file.resolve().parent)
     workload_from_document(document, file.name, workdir)  # every problem, named by file
+    if dry_run:
+        preview = connect().placements.preview(document, source=file.name, workdir=workdir)
+        if as_json:
+            print_json(preview)
+        else:
+            print_preview(str(document.get("name", file.name)), preview)
+        return
     # The key is made here, not in the client, so that it can be shown when every try failed.
     key = idempotency_key if idempotency_key is not None else str(uuid.uuid4())
     retry = Retry(refused_budget_s=SUBMIT_REFUSED_BUDGET_S, notice=_retrying)
@@ -98,6 +119,70 @@ def submit(
         )
         return
     console.print(f"submitted {job.name} as [bold]{job.id}[/] ({job.state})")
+
+
+def _money(value: Any) -> str:
+    return f"${value:.2f}" if isinstance(value, int | float) else "-"
+
+
+def print_preview(name: str, preview: PreviewOut) -> None:
+    """A dry run as ``jobs explain`` words a decision: the chosen offer and its cost, then the
+    rejected offers. The explanation is the engine's, read as it is (fields it lacks are
+    left out), so that a cost model that adds to it is shown without a change here."""
+    ignored = f"{preview.queue_ignored} queued run(s) not counted ahead of it"
+    verdict = "would be placed now" if preview.outcome == "placed" else "would wait"
+    console.print(f"[bold]{escape(name)}[/]: {verdict} (dry run: nothing queued; {ignored})")
+    if preview.reason:
+        console.print(f"reason: {preview.reason}", highlight=False, markup=False)
+    explanation = preview.explanation
+    chosen = explanation.get("chosen")
+    if chosen:
+        cost = chosen.get("cost", {})
+        p = preview.placement
+        site = p.site if p is not None else "-"
+        emulated = " (emulated)" if chosen.get("emulated") else ""
+        gpus = f"{chosen.get('gpus_per_replica', 0):g} x {chosen.get('accelerator') or 'cpu'}"
+        rows: list[list[Any]] = [
+            ["pool", f"{chosen.get('pool', '-')}{emulated}"],
+            ["site", f"{site} ({chosen.get('site_kind', '-')}, {chosen.get('jurisdiction')})"],
+            ["accelerator", f"{gpus} per replica"],
+            ["pricing", chosen.get("pricing", "-")],
+        ]
+        # What a newer engine adds to the offer (instances, billing) is shown as it comes.
+        known = {"pool", "site_kind", "jurisdiction", "accelerator", "gpus_per_replica"}
+        known |= {"pricing", "emulated", "cost", "speed"}
+        rows += [[key, str(value)] for key, value in chosen.items() if key not in known]
+        rows += [
+            ["$/h", _money(cost.get("usd_per_hour"))],
+            ["hours", f"{cost.get('estimated_hours', 0):.2f}"],
+            ["compute", _money(cost.get("compute_usd"))],
+            ["egress", _money(cost.get("egress_usd"))],
+            ["rework", f"{cost.get('rework_hours', 0):.2f} h"],
+            ["total", _money(cost.get("total_usd"))],
+        ]
+        table("chosen offer", ["field", "value"], rows)
+        if explanation.get("why"):
+            console.print(f"why: {explanation['why']}", highlight=False, markup=False)
+        for key in ("provisioned", "preempted"):
+            if explanation.get(key):
+                console.print(f"{key}: {', '.join(explanation[key])}", markup=False)
+    rejected = explanation.get("rejected", [])
+    if rejected:
+        table(
+            f"rejected ({explanation.get('rejected_total', len(rejected))} in all, "
+            f"{len(rejected)} shown)",
+            ["pool", "accelerator", "reason", "est. $", "detail"],
+            [
+                [
+                    escape(str(r.get("pool"))),
+                    r.get("accelerator") or "-",
+                    r.get("reason"),
+                    f"{r['total_usd']:.2f}" if r.get("total_usd") is not None else "-",
+                    escape(str(r.get("detail"))),
+                ]
+                for r in rejected
+            ],
+        )
 
 
 def _retrying(message: str) -> None:

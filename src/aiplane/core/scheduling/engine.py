@@ -80,6 +80,14 @@ class EngineOptions:
     # cycle; the rest carry their reason only. A queue of 100,000 should not cost 600,000
     # dictionaries every cycle.
     max_explained_waits: int = 2_000
+    # Rejected offers an explanation lists (the most telling first; ``rejected_total`` counts
+    # them all). A placement preview asks for more than a stored decision keeps.
+    rejections_shown: int = MAX_REJECTIONS_SHOWN
+    # Let a run that no usable pool can take by quota or room alone (nothing there to
+    # preempt) wait without pricing its offers (what keeps a long queue cheap), its
+    # explanation then without rejections. A
+    # preview turns it off so that every offer is priced and each rejection given.
+    skip_hopeless: bool = True
 
 
 class Engine:
@@ -201,7 +209,7 @@ class _Cycle:
         if screened is None:
             screened = screen_offers(w, self.s.fleet, ctx)
             self.screen_cache[screen_key] = screened
-        reason = self._hopeless(p, screened)
+        reason = self._hopeless(p, screened) if self.options.skip_hopeless else None
         if reason is not None:
             self.hopeless[hopeless_key] = reason
             return reason
@@ -348,7 +356,7 @@ class _Cycle:
             "policy": Engine.name,
             "chosen": offer.describe(),
             "why": why(offer, rejected, preempted),
-            "rejected": best_rejections(rejected),
+            "rejected": best_rejections(rejected, self.options.rejections_shown),
             "rejected_total": len(rejected),
             "priority": effective_priority(p, self.s),
         }
@@ -406,7 +414,7 @@ class _Cycle:
             rejected = blocked.rejections(p.workload) + rejections
             explanation = {
                 "policy": Engine.name,
-                "rejected": [r.describe() for r in rejected[:MAX_REJECTIONS_SHOWN]],
+                "rejected": [r.describe() for r in rejected[: self.options.rejections_shown]],
                 "rejected_total": len(rejected),
             }
             explanation.update(self._held_brief(p))

@@ -70,15 +70,18 @@ def hold_reason(mark: Reclaimed, cohort: str | None, min_runtime_s: float) -> st
     )
 
 
-def best_rejections(rejected: list[Rejection]) -> list[dict[str, Any]]:
-    """The most telling alternatives: cheaper ones first (why not them?), then the rest."""
+def best_rejections(
+    rejected: list[Rejection], limit: int = MAX_REJECTIONS_SHOWN
+) -> list[dict[str, Any]]:
+    """The most telling ``limit`` alternatives: cheaper ones first (why not them?), then the
+    rest."""
 
     def rank(r: Rejection) -> tuple[int, float, str]:
         if r.total_usd is not None:
             return (0, r.total_usd, r.pool)
         return (1, 0.0, r.pool)
 
-    return [r.describe() for r in sorted(rejected, key=rank)[:MAX_REJECTIONS_SHOWN]]
+    return [r.describe() for r in sorted(rejected, key=rank)[:limit]]
 
 
 def why(chosen: Offer, rejected: list[Rejection], preempted: Sequence[str]) -> str:
