@@ -219,31 +219,28 @@ def task_workload(task: Task, constraints: Constraints) -> Workload:
     )
 
 
-def billed_usd_per_hour(placement: Placement, pool: Pool, book: CatalogPriceBook) -> float:
-    """What the cloud bills for ``placement``: each distinct node is an instance, billed whole
-    at the catalog's price for the pool's instance type and region (spot or on demand)."""
-    nodes = {a.node for a in placement.assignments} | set(placement.instances)
-    return len(nodes) * catalog_price(pool, book)
-
-
-def catalog_price(pool: Pool, book: CatalogPriceBook, region: str | None = None) -> float:
-    site_region = region if region is not None else pool_region(pool)
-    offers = book.offers(pool.instance_type or "", site_region)
+def catalog_price(pool: Pool, region: str, book: CatalogPriceBook) -> float:
+    """The catalog's hourly price of one instance of ``pool`` in ``region``, spot or on demand
+    as the pool is priced; the cheapest zone of the region, as SkyPilot takes it."""
+    offers = book.offers(pool.instance_type or "", region)
     if not offers:
-        raise LookupError(f"{pool.instance_type} in {site_region} is not in the catalog")
-    offer = offers[0]
-    if pool.pricing.model is PricingModel.SPOT:
-        if offer.spot_usd_per_hour is None:
-            raise LookupError(f"{pool.instance_type} in {site_region} has no spot price")
-        return offer.spot_usd_per_hour
-    return offer.usd_per_hour
+        raise LookupError(f"{pool.instance_type} in {region} is not in the catalog")
+    if pool.pricing.model is not PricingModel.SPOT:
+        return offers[0].usd_per_hour
+    spot = offers[0].spot_usd_per_hour
+    if spot is None:
+        raise LookupError(f"{pool.instance_type} in {region} has no spot price")
+    return spot
 
 
-_POOL_REGIONS: dict[str, str] = {}
+def billed_usd_per_hour(placement: Placement, usd_per_instance_hour: float) -> float:
+    """What the cloud bills for ``placement``: each distinct node is an instance, billed
+    whole, whatever share of it the placement uses."""
+    return len(placement_nodes(placement)) * usd_per_instance_hour
 
 
-def pool_region(pool: Pool) -> str:
-    return _POOL_REGIONS[pool.key]
+def placement_nodes(placement: Placement) -> set[str]:
+    return {a.node for a in placement.assignments} | set(placement.instances)
 
 
 class AiplaneSide:
@@ -256,9 +253,7 @@ class AiplaneSide:
         self.state = SchedulerState(fleet)
         self.engine = Engine()
         self.pools = {p.key: p for p in fleet.pools()}
-        for site in fleet.sites:
-            for p in site.pools:
-                _POOL_REGIONS[p.key] = site.region
+        self.regions = {p.key: s.region for s in fleet.sites for p in s.pools}
 
     def decide(self, task: Task, index: int) -> dict[str, Any]:
         workload = task_workload(task, task_constraints(task, self.fleet, self.limits))
@@ -276,7 +271,8 @@ class AiplaneSide:
         placement = place.placement
         pool = self.pools[placement.pool]
         site = self.fleet.site(pool.site)
-        nodes = sorted({a.node for a in placement.assignments} | set(placement.instances))
+        nodes = placement_nodes(placement)
+        price = catalog_price(pool, self.regions[pool.key], self.book)
         node_gpus = pool.node.gpus
         used: dict[str, float] = {}
         for a in placement.assignments:
@@ -291,8 +287,8 @@ class AiplaneSide:
             "spot": pool.pricing.model is PricingModel.SPOT,
             "instances": len(nodes),
             "gpus_per_instance": node_gpus,
-            "usd_per_instance_hour": catalog_price(pool, self.book),
-            "billed_usd_per_hour": round(billed_usd_per_hour(placement, pool, self.book), 6),
+            "usd_per_instance_hour": price,
+            "billed_usd_per_hour": round(billed_usd_per_hour(placement, price), 6),
             "estimate_usd_per_hour": round(placement.usd_per_hour, 6),
             # The faults of an engine that prices shares: a node used for fewer GPUs than it
             # has (billed whole all the same), and replicas packed onto fewer instances than
@@ -325,8 +321,8 @@ def run_skypilot(
     return picks
 
 
-def _p50(values: Iterable[float]) -> float | None:
-    data = list(values)
+def _p50(values: Iterable[float | None]) -> float | None:
+    data = [v for v in values if v is not None]
     return round(statistics.median(data), 3) if data else None
 
 
