@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +85,7 @@ def site_name(cloud: str, region: str) -> str:
 
 def gpu_offers(book: CatalogPriceBook) -> list[InstanceOffer]:
     """Every offer with whole GPUs, in a stable order."""
-    offers = [
-        o for t in book.instance_types() for o in book.offers(t) if o.accelerator_count >= 1
-    ]
+    offers = [o for t in book.instance_types() for o in book.offers(t) if o.accelerator_count >= 1]
     return sorted(offers, key=lambda o: (cloud_of(o), o.region, o.instance_type))
 
 
@@ -135,7 +133,9 @@ def default_tasks() -> list[Task]:
     """The task list: GPU types, counts, node counts, spot, cloud and region limits."""
     tasks: list[Task] = []
 
-    def add(acc: str, gpus: int, nodes: int, spot: bool, clouds: Sequence[str] = (), **kw: Any) -> None:
+    def add(
+        acc: str, gpus: int, nodes: int, spot: bool, clouds: Sequence[str] = (), **kw: Any
+    ) -> None:
         regions = tuple(kw.get("regions", ()))
         where = "+".join(clouds) or "any"
         if regions:
@@ -265,7 +265,9 @@ class AiplaneSide:
             decisions = self.engine.decide(snapshot)
             ms = (time.perf_counter() - start) * 1000
         self.state.vacate(run.run_id)
-        place = next((d for d in decisions if isinstance(d, Place) and d.run_id == run.run_id), None)
+        place = next(
+            (d for d in decisions if isinstance(d, Place) and d.run_id == run.run_id), None
+        )
         if place is None:
             return {"feasible": False, "ms": ms}
         placement = place.placement
@@ -295,6 +297,11 @@ class AiplaneSide:
             # the task's node count.
             "fractional": any(g < node_gpus for g in used.values()),
             "packed": len(nodes) < task.nodes,
+            # An engine that ignores cloud and region limits places outside them.
+            "within_limits": (
+                not task.clouds or (site is not None and site.provider in task.clouds)
+            )
+            and (not task.regions or (site is not None and site.region in task.regions)),
         }
 
 
@@ -342,6 +349,7 @@ def summarise(
             "infeasible_both",
             "aiplane_only_infeasible",
             "skypilot_only_infeasible",
+            "aiplane_outside_limits",
         ),
         0,
     )
@@ -357,6 +365,9 @@ def summarise(
                 counts["aiplane_only_infeasible"] += 1
             elif not s:
                 counts["skypilot_only_infeasible"] += 1
+            elif not mine["within_limits"]:
+                counts["aiplane_outside_limits"] += 1  # not comparable: another task solved
+                row["verdict"] = "outside_limits"
             else:
                 diff = mine["billed_usd_per_hour"] - theirs["usd_per_hour"]
                 verdict = "equal" if abs(diff) <= EQUAL_USD else "cheaper" if diff < 0 else "dearer"
@@ -379,6 +390,7 @@ def summarise(
         ),
         "fractional": sum(1 for m in placed if m["fractional"]),
         "packed": sum(1 for m in placed if m["packed"]),
+        "outside_limits": sum(1 for m in placed if not m["within_limits"]),
         "aiplane_billed_usd_per_hour": round(sum(m["billed_usd_per_hour"] for m in placed), 4),
     }
     if sky is None:
@@ -393,6 +405,9 @@ def summarise(
         line.update(counts)
         line["skypilot"] = next((s["version"] for s in sky if s.get("version")), "installed")
         line["skypilot_ms_p50"] = sky_p50
+        line["skypilot_network_blocked"] = max(
+            (s.get("network_blocked") or 0 for s in sky), default=0
+        )
         line["ratio"] = round(ms_p50 / sky_p50, 4) if ms_p50 is not None and sky_p50 else None
     return line, details
 

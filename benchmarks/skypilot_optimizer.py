@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import socket
-import sys
 import tempfile
 import time
 import traceback
@@ -47,9 +46,9 @@ def _guard_network() -> None:
         BLOCKED.append(repr(address))
         raise OSError(f"network disabled by the benchmark: {address!r}")
 
-    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
 
-    def no_dns(*args: Any, **kwargs: Any) -> Any:
+    def no_dns(*args: Any, **_kwargs: Any) -> Any:
         BLOCKED.append(f"getaddrinfo{args[:2]!r}")
         raise socket.gaierror("network disabled by the benchmark")
 
@@ -63,9 +62,8 @@ def _fixed_csv(path: Path) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     for row in rows:
-        if len(row) > width:
-            row = [*row[: width - 1], ",".join(row[width - 1 :])]
-        writer.writerow(row)
+        folded = row if len(row) <= width else [*row[: width - 1], ",".join(row[width - 1 :])]
+        writer.writerow(folded)
     return out.getvalue()
 
 
@@ -119,12 +117,15 @@ def main() -> None:
 
 
 def run_tasks(tasks: list[dict[str, Any]], with_spot: set[str]) -> None:
+    import importlib
     import logging
 
-    import sky
-    from sky import check as sky_check
-    from sky import clouds, exceptions
-    from sky import optimizer as sky_optimizer
+    # Imported by name: SkyPilot lives in its own environment, not in aiplane's (nor mypy's).
+    sky: Any = importlib.import_module("sky")
+    sky_check: Any = importlib.import_module("sky.check")
+    clouds: Any = importlib.import_module("sky.clouds")
+    exceptions: Any = importlib.import_module("sky.exceptions")
+    sky_optimizer: Any = importlib.import_module("sky.optimizer")
 
     logging.disable(logging.WARNING)
     registry = {
@@ -135,18 +136,16 @@ def run_tasks(tasks: list[dict[str, Any]], with_spot: set[str]) -> None:
     }
     enabled = list(registry.values())
 
-    def enabled_clouds(*args: Any, **kwargs: Any) -> list[Any]:
+    def enabled_clouds(*_args: Any, **_kwargs: Any) -> list[Any]:
         return list(enabled)
 
     # No credentials here: these clouds count as enabled, wherever the optimizer asks.
-    sky_check.get_cached_enabled_clouds_or_refresh = enabled_clouds  # type: ignore[assignment]
-    sky_optimizer.sky_check.get_cached_enabled_clouds_or_refresh = enabled_clouds  # type: ignore[attr-defined]
+    sky_check.get_cached_enabled_clouds_or_refresh = enabled_clouds
+    sky_optimizer.sky_check.get_cached_enabled_clouds_or_refresh = enabled_clouds
 
     version = getattr(sky, "__version__", "unknown")
     for task in tasks:
-        names = [
-            c for c in task["clouds"] or CLOUDS if not task["spot"] or c in with_spot
-        ]
+        names = [c for c in task["clouds"] or CLOUDS if not task["spot"] or c in with_spot]
         regions = task["regions"] or [None]
         resources = [
             sky.Resources(
@@ -187,7 +186,7 @@ def run_tasks(tasks: list[dict[str, Any]], with_spot: set[str]) -> None:
                 ms=(time.perf_counter() - start) * 1000,
                 reason=str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__,
             )
-        except Exception as exc:  # a task SkyPilot cannot even validate: infeasible for it
+        except Exception as exc:  # noqa: BLE001 - a task SkyPilot cannot validate: infeasible
             row.update(
                 feasible=False,
                 ms=(time.perf_counter() - start) * 1000,
@@ -199,4 +198,4 @@ def run_tasks(tasks: list[dict[str, Any]], with_spot: set[str]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
