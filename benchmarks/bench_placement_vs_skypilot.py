@@ -350,6 +350,7 @@ def summarise(
             "aiplane_only_infeasible",
             "skypilot_only_infeasible",
             "aiplane_outside_limits",
+            "aiplane_packed",
         ),
         0,
     )
@@ -368,6 +369,10 @@ def summarise(
             elif not mine["within_limits"]:
                 counts["aiplane_outside_limits"] += 1  # not comparable: another task solved
                 row["verdict"] = "outside_limits"
+            elif mine["packed"]:
+                # Fewer instances than the task's nodes: cheaper only by not doing the task.
+                counts["aiplane_packed"] += 1
+                row["verdict"] = "packed"
             else:
                 diff = mine["billed_usd_per_hour"] - theirs["usd_per_hour"]
                 verdict = "equal" if abs(diff) <= EQUAL_USD else "cheaper" if diff < 0 else "dearer"
