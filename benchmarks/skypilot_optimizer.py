@@ -27,7 +27,6 @@ import shutil
 import socket
 import tempfile
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--catalog", type=Path, required=True)
     parser.add_argument("--tasks", type=Path, required=True)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per task; the fastest counts")
     args = parser.parse_args()
     tasks = json.loads(args.tasks.read_text())
     home = Path(tempfile.mkdtemp(prefix="sky-home-"))
@@ -111,12 +111,39 @@ def main() -> None:
         os.environ["SKYPILOT_DISABLE_USAGE_COLLECTION"] = "1"
         os.environ["SKYPILOT_DEBUG"] = "0"
         _guard_network()
-        run_tasks(tasks, spot_clouds(args.catalog))
+        run_tasks(tasks, spot_clouds(args.catalog), args.repeat)
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def run_tasks(tasks: list[dict[str, Any]], with_spot: set[str]) -> None:
+def optimize_once(
+    sky: Any, exceptions: Any, task: dict[str, Any], resources: list[Any]
+) -> dict[str, Any]:
+    """SkyPilot's pick for one task: a fresh DAG, optimised for cost."""
+    try:
+        with sky.Dag() as dag:
+            t = sky.Task(name="bench", run="true", num_nodes=task["nodes"])
+            t.set_resources(set(resources) if len(resources) > 1 else resources[0])
+        sky.Optimizer.optimize(dag, quiet=True)
+    except exceptions.ResourcesUnavailableError as exc:
+        text = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        return {"feasible": False, "reason": text}
+    except Exception as exc:  # noqa: BLE001 - a task SkyPilot cannot validate: infeasible
+        return {"feasible": False, "reason": f"{type(exc).__name__}: {str(exc)[:300]}"}
+    best = t.best_resources
+    price = best.get_cost(3600)  # one instance for an hour
+    return {
+        "feasible": True,
+        "instance_type": best.instance_type,
+        "cloud": str(best.cloud).lower(),
+        "region": best.region,
+        "zone": best.zone,
+        "usd_per_instance_hour": round(price, 6),
+        "usd_per_hour": round(price * task["nodes"], 6),
+    }
+
+
+def run_tasks(tasks: list[dict[str, Any]], with_spot: set[str], repeat: int) -> None:
     import importlib
     import logging
 
@@ -157,42 +184,17 @@ def run_tasks(tasks: list[dict[str, Any]], with_spot: set[str]) -> None:
             for region in regions
         ]
         row: dict[str, Any] = {"name": task["name"], "version": version}
-        start = time.perf_counter()
         if not names:
             row.update(feasible=False, ms=None, reason="no allowed cloud has spot prices")
-            print(json.dumps(row), flush=True)
-            continue
-        try:
-            with sky.Dag() as dag:
-                t = sky.Task(name="bench", run="true", num_nodes=task["nodes"])
-                t.set_resources(set(resources) if len(resources) > 1 else resources[0])
-            sky.Optimizer.optimize(dag, quiet=True)
-            best = t.best_resources
-            ms = (time.perf_counter() - start) * 1000
-            price = best.get_cost(3600)  # one instance for an hour
-            row.update(
-                feasible=True,
-                ms=ms,
-                instance_type=best.instance_type,
-                cloud=str(best.cloud).lower(),
-                region=best.region,
-                zone=best.zone,
-                usd_per_instance_hour=round(price, 6),
-                usd_per_hour=round(price * task["nodes"], 6),
-            )
-        except exceptions.ResourcesUnavailableError as exc:
-            row.update(
-                feasible=False,
-                ms=(time.perf_counter() - start) * 1000,
-                reason=str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__,
-            )
-        except Exception as exc:  # noqa: BLE001 - a task SkyPilot cannot validate: infeasible
-            row.update(
-                feasible=False,
-                ms=(time.perf_counter() - start) * 1000,
-                reason=f"{type(exc).__name__}: {str(exc)[:300]}",
-                error="".join(traceback.format_exception_only(exc))[-300:],
-            )
+        else:
+            # The fastest of ``repeat`` runs: the machine is shared, and the least disturbed
+            # run is the best measure of the optimizer's own work.
+            times = []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                row.update(optimize_once(sky, exceptions, task, resources))
+                times.append((time.perf_counter() - start) * 1000)
+            row["ms"] = min(times)
         row["network_blocked"] = len(BLOCKED)
         print(json.dumps(row), flush=True)
 
