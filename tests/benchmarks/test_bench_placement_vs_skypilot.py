@@ -62,10 +62,18 @@ def test_billed_cost_is_whole_instances_at_the_catalog_price(bench, catalog):
     tasks = _tasks(bench)
     line, details = bench.run(catalog, tasks, limits="sites")
     for key in (
-        "tasks", "cheaper", "equal", "dearer", "decision_ms_p50", "skypilot_ms_p50", "ratio",
-        "infeasible_both", "aiplane_only_infeasible", "skypilot_only_infeasible",
+        "tasks",
+        "cheaper",
+        "equal",
+        "dearer",
+        "decision_ms_p50",
+        "skypilot_ms_p50",
+        "ratio",
+        "infeasible_both",
+        "aiplane_only_infeasible",
+        "skypilot_only_infeasible",
         "estimate_mismatch",
-    ):  # fmt: skip
+    ):
         assert key in line
     assert line["tasks"] == len(tasks) == len(details)
     assert line["skypilot"] == "not installed"

@@ -5,9 +5,7 @@ each is answered as a job that does not exist; its own team and operators see it
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from aiplane.config import Settings
 from aiplane.core.auth import GlobalRole, TeamRole
 from aiplane.server import EmbeddedServer
 from aiplane.specs import workload_from_document
+from tests.cli.real_server import run_cli
 from tests.identities import admin_caller
 
 pytestmark = pytest.mark.slow
@@ -57,22 +56,7 @@ class Plane:
             self.tokens[name] = identity.issue_token(None, principal, f"{name}-cli")[1]
 
     def aiplane(self, who: str, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {
-            **os.environ,
-            "AIPLANE_HOME": str(self.home),
-            "AIPLANE_URL": self.server.url,
-            "AIPLANE_TOKEN": self.tokens[who],
-            "COLUMNS": "200",
-        }
-        env.pop("AIPLANE_DATABASE_URL", None)
-        return subprocess.run(
-            [sys.executable, "-m", "aiplane", *args],
-            check=False,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_cli(self.server.url, self.tokens[who], self.home, *args)
 
 
 @pytest.fixture

@@ -5,11 +5,9 @@ plane on 127.0.0.1."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,10 +19,8 @@ from typer.testing import CliRunner
 from aiplane.cli.commands import jobs as jobs_cmd
 from aiplane.cli.main import app
 from aiplane.client import Retry
-from aiplane.config import Settings
 from aiplane.server import EmbeddedServer
-from tests.identities import admin_caller
-from tests.services.cost_fixtures import fleet_document
+from tests.cli.real_server import run_cli, serving_cost_fleet
 
 pytestmark = pytest.mark.slow
 
@@ -33,28 +29,12 @@ WORKLOAD = "name: w\nteam: research\nkind: batch\nresources:\n  accelerators: H1
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[EmbeddedServer]:
-    settings = Settings(
-        home=tmp_path / "home",
-        database_url=f"sqlite:///{tmp_path / 'aiplane.db'}",
-        catalog_dir=None,
-        telemetry="off",
-    )
-    with EmbeddedServer(settings) as running:
-        running.cp.services.fleet.apply(admin_caller(), fleet_document(), "fleet.yaml")
+    with serving_cost_fleet(tmp_path) as running:
         yield running
 
 
 def _aiplane(server: EmbeddedServer, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AIPLANE_URL": server.url, "AIPLANE_TOKEN": server.token}
-    env["AIPLANE_HOME"] = str(server.settings.home)
-    return subprocess.run(
-        [sys.executable, "-m", "aiplane", *args],
-        check=False,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(server.url, server.token, server.settings.home, *args)
 
 
 def test_submit_twice_with_one_key_queues_one_job(server: EmbeddedServer, tmp_path: Path) -> None:

@@ -171,10 +171,19 @@ def _two_sites(
 def test_tie_equal_price_fewer_instances_wins() -> None:
     # Site a: two 4-GPU instances at 12 each; site b: one running 8-GPU node at 24.
     f = _two_sites(
-        pools_a=(Pool("a", "p", "emulated", NodeShape(A100, 4, 48, 340), 0, 4,
-                      Pricing(PricingModel.ON_DEMAND, 12.0)),),
+        pools_a=(
+            Pool(
+                "a",
+                "p",
+                "emulated",
+                NodeShape(A100, 4, 48, 340),
+                0,
+                4,
+                Pricing(PricingModel.ON_DEMAND, 12.0),
+            ),
+        ),
         pools_b=(rented("p", 8, 24.0, nodes_min=1, nodes_max=1, site_name="b"),),
-    )  # fmt: skip
+    )
     w = workload(gpus=4, accelerator=A100, replicas=2, cpus=8, memory_gib=64)
     offers, _ = evaluate_offers(w, f)
     assert [o.cost.usd_per_hour for o in offers] == [24.0, 24.0]

@@ -98,10 +98,13 @@ def test_a_run_on_new_instances_costs_the_same_in_explain_meter_and_focus(tmp_pa
     # Two replicas of a whole node each: two instances started, each billed whole.
     seen = _run_to_the_end(
         0,
-        {"replicas": 2, "resources": {"accelerators": ["A100:8"], "cpus": 8, "memory_gib": 64},
-         "estimated_hours": HOURS},
+        {
+            "replicas": 2,
+            "resources": {"accelerators": ["A100:8"], "cpus": 8, "memory_gib": 64},
+            "estimated_hours": HOURS,
+        },
         tmp_path,
-    )  # fmt: skip
+    )
     expected = 2 * NODE_USD * HOURS
     assert seen["instances"] == 2
     for name in ("estimate", "metered", "report", "billed", "effective"):
@@ -112,10 +115,12 @@ def test_a_replica_on_a_running_node_costs_its_share_in_all_three(tmp_path: Path
     # One node always up: a 2-GPU replica pays a quarter of it; nothing is started.
     seen = _run_to_the_end(
         1,
-        {"resources": {"accelerators": ["A100:2"], "cpus": 8, "memory_gib": 64},
-         "estimated_hours": HOURS},
+        {
+            "resources": {"accelerators": ["A100:2"], "cpus": 8, "memory_gib": 64},
+            "estimated_hours": HOURS,
+        },
         tmp_path,
-    )  # fmt: skip
+    )
     expected = NODE_USD / 4 * HOURS
     assert seen["instances"] == 0
     for name in ("estimate", "metered", "report", "billed", "effective"):
@@ -126,11 +131,14 @@ def test_the_placement_quote_is_not_a_fraction_of_the_instance(tmp_path: Path) -
     # With pack, three 2-GPU replicas share one instance, priced whole (2 GPUs idle).
     seen = _run_to_the_end(
         0,
-        {"replicas": 3, "pack": True,
-         "resources": {"accelerators": ["A100:2"], "cpus": 8, "memory_gib": 64},
-         "estimated_hours": HOURS},
+        {
+            "replicas": 3,
+            "pack": True,
+            "resources": {"accelerators": ["A100:2"], "cpus": 8, "memory_gib": 64},
+            "estimated_hours": HOURS,
+        },
         tmp_path,
-    )  # fmt: skip
+    )
     assert seen["instances"] == 1
     assert seen["metered"] == pytest.approx(NODE_USD * HOURS)
     assert seen["estimate"] == pytest.approx(seen["billed"])

@@ -95,6 +95,14 @@ class Pool:
         first ``nodes_min`` of an elastic one. Others are started for work and stopped idle."""
         return not self.elastic or index < self.nodes_min
 
+    def always_up_node(self, node_id: str) -> bool:
+        """:meth:`always_up` for a node named as :meth:`node_ids` names them (an id of another
+        form, such as a local host's, counts as always up)."""
+        if not self.elastic:
+            return True
+        index = node_id.rsplit("/", 1)[-1]
+        return not index.isdigit() or self.always_up(int(index))
+
     def node_ids(self) -> Iterator[str]:
         """Node identifiers; an elastic pool exposes its maximum (emulated capacity is instant)."""
         for i in range(self.nodes_max):

@@ -16,7 +16,8 @@ from aiplane.core.scheduling.baselines.fifo import Fifo
 from aiplane.core.scheduling.baselines.las import TwoDimensionalLas
 from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
 from aiplane.core.scheduling.baselines.sjf import ShortestJobFirst
-from aiplane.core.scheduling.engine import Engine, EngineOptions
+from aiplane.core.scheduling.engine import Engine
+from aiplane.core.scheduling.options import EngineOptions
 from aiplane.core.scheduling.policy import SchedulingPolicy
 from aiplane.core.scheduling.snapshot import SchedulerSettings
 

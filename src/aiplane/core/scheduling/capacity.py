@@ -83,9 +83,6 @@ class PoolCapacity:
         self.key = key
         # The pool, when known, tells which nodes are always up and what an empty one holds.
         self.pool = pool
-        always = (
-            None if pool is None else {n: pool.always_up(i) for i, n in enumerate(pool.node_ids())}
-        )
         self.slots: list[NodeSlot] = []
         self._buckets: tuple[dict[int, dict[int, None]], dict[int, dict[int, None]]] = ({}, {})
         self.free_gpus = 0.0
@@ -98,7 +95,7 @@ class PoolCapacity:
                 list(node.free_gpu_indices),
                 node.up,
                 dict(node.shared_gpus),
-                True if always is None else always.get(node.id, True),
+                pool is None or pool.always_up_node(node.id),
             )
             self.slots.append(slot)
             self.by_id[node.id] = index

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -42,7 +41,6 @@ from aiplane.core.scheduling.backfill import Reservation, estimated_ends, reserv
 from aiplane.core.scheduling.capacity import PoolCapacity, idle_releases
 from aiplane.core.scheduling.decisions import Decision, Place, Preempt, Provision, Wait
 from aiplane.core.scheduling.explain import (
-    MAX_REJECTIONS_SHOWN,
     Blocked,
     best_rejections,
     hold_reason,
@@ -50,7 +48,15 @@ from aiplane.core.scheduling.explain import (
     why,
 )
 from aiplane.core.scheduling.inputs import estimated_end
-from aiplane.core.scheduling.instances import fill_for, pack_offer, placement_rate, start
+from aiplane.core.scheduling.instances import (
+    fill_for,
+    fits_without,
+    pack_offer,
+    placement_rate,
+    start,
+)
+from aiplane.core.scheduling.memos import FitKey, fit_key, pricing_key, screening_key
+from aiplane.core.scheduling.options import EngineOptions
 from aiplane.core.scheduling.ordering import DominantShares, effective_priority, order
 from aiplane.core.scheduling.preemption import (
     choose_victims,
@@ -61,33 +67,10 @@ from aiplane.core.scheduling.preemption import (
 from aiplane.core.scheduling.quota import QuotaLedger, QuotaVerdict
 from aiplane.core.scheduling.reclaim import Reclaimed
 from aiplane.core.scheduling.snapshot import NodeState, PendingRun, RunningRun, Snapshot
-from aiplane.core.workloads import Workload
 
 FULL_REASON = "waiting for capacity (every feasible pool is full)"
-# A request known not to fit this cycle: pool, billing, GPUs, CPUs, memory, replicas.
-_Memo = tuple[str, str, float, float, float, int]
 _EPS = 1e-9
 _BRIEF: Mapping[str, Any] = MappingProxyType({"policy": "aiplane"})
-
-
-@dataclass(frozen=True)
-class EngineOptions:
-    max_preemptors_per_cycle: int = 16
-    # Searching for victims scans a pool's running work; bound the searches per cycle so a
-    # long blocked queue cannot make one cycle slow. Runs not tried wait for the next cycle.
-    max_preemption_searches_per_cycle: int = 64
-    # Detailed explanations (the rejected offers) for at most this many waiting runs per
-    # cycle; the rest carry their reason only. A queue of 100,000 should not cost 600,000
-    # dictionaries every cycle.
-    max_explained_waits: int = 2_000
-    # Rejected offers an explanation lists (the most telling first; ``rejected_total`` counts
-    # them all). A placement preview asks for more than a stored decision keeps.
-    rejections_shown: int = MAX_REJECTIONS_SHOWN
-    # Let a run that no usable pool can take by quota or room alone (nothing there to
-    # preempt) wait without pricing its offers (what keeps a long queue cheap), its
-    # explanation then without rejections. A
-    # preview turns it off so that every offer is priced and each rejection given.
-    skip_hopeless: bool = True
 
 
 class Engine:
@@ -100,19 +83,6 @@ class Engine:
         # Nothing a cycle builds is cyclic garbage: callers at scale pause the collector
         # around it (``aiplane.gctuning``), which the core, being pure, does not do itself.
         return _Cycle(snapshot, self.options).run()
-
-
-def _screen_key(w: Workload, ctx: OfferContext) -> tuple[Any, ...]:
-    """Workloads with equal keys have the same feasible (pool, option) pairs."""
-    return (w.placement_signature, ctx.spot_or_owned_only)
-
-
-def _offer_key(w: Workload, ctx: OfferContext, screen: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Workloads with equal keys get the same priced offers."""
-    return (
-        screen, w.accelerators, w.replicas, w.estimated_hours, w.checkpoint_minutes,
-        w.constraints.max_usd_per_hour, ctx.budget_remaining_usd, ctx.checkpointed_hours,
-    )  # fmt: skip
 
 
 class _Cycle:
@@ -143,7 +113,7 @@ class _Cycle:
         self.offer_cache: dict[tuple[Any, ...], tuple[list[Offer], list[Rejection]]] = {}
         self.hopeless: dict[tuple[Any, ...], str] = {}
         self.contexts: dict[tuple[str, str | None, float], OfferContext] = {}
-        self.full: set[_Memo] = set()
+        self.full: set[FitKey] = set()
         self.reservations: dict[str, Reservation] = {}
         self.victims: set[str] = set()
         self.placed: set[str] = set()
@@ -166,7 +136,8 @@ class _Cycle:
     def run(self) -> list[Decision]:
         for pending in order(self.s, self.shares):
             self._consider(pending)
-        self._release_idle()
+        # Idle nodes of elastic pools above their minimum go back.
+        self.decisions.extend(idle_releases(self.s.fleet, self.pools))
         return self.decisions
 
     def _context(self, p: PendingRun) -> OfferContext:
@@ -197,7 +168,7 @@ class _Cycle:
         them (every usable pool full or out of quota, nothing to preempt there)."""
         w = p.workload
         ctx = self._context(p)
-        screen_key = _screen_key(w, ctx)
+        screen_key = screening_key(w, ctx)
         # Within a cycle capacity only shrinks and quota use only grows (until a preemption,
         # which clears this memo), so a request that was hopeless stays hopeless.
         held = None if p.reclaimed is None else self._held(p)  # (the common case, inline)
@@ -213,7 +184,7 @@ class _Cycle:
         if reason is not None:
             self.hopeless[hopeless_key] = reason
             return reason
-        key = _offer_key(w, ctx, screen_key)
+        key = pricing_key(w, ctx, screen_key)
         cached = self.offer_cache.get(key)
         if cached is None:
             cached = evaluate_offers(w, self.s.fleet, ctx, screened)
@@ -239,7 +210,7 @@ class _Cycle:
                 quota_reason = verdict.reason
                 continue
             capacity = self.pools.get(key)
-            memo = (key, str(e.billing), count, w.cpus, w.memory_gib, w.replicas)
+            memo = fit_key(key, e.billing, e.option, w)
             if (
                 capacity is not None
                 and capacity.could_fit(count, w.replicas)
@@ -292,7 +263,7 @@ class _Cycle:
         blocked = Blocked()
         for offer in offers:
             count = offer.option.count if offer.option else 0.0
-            memo = (offer.pool.key, str(offer.billing), count, w.cpus, w.memory_gib, w.replicas)
+            memo = fit_key(offer.pool.key, offer.billing, offer.option, w)
             if memo in self.full and offer.pool.key not in self.reservations:
                 # Known full this cycle: skip the quota check and the packing.
                 blocked.capacity.append(offer)
@@ -311,7 +282,7 @@ class _Cycle:
             return
         self._wait(p, offers, rejections, blocked)
 
-    def _pack(self, p: PendingRun, offer: Offer, memo: _Memo) -> list[Any] | None:
+    def _pack(self, p: PendingRun, offer: Offer, memo: FitKey) -> list[Any] | None:
         w = p.workload
         pool = offer.pool.key
         capacity = self.pools.get(pool)
@@ -427,12 +398,10 @@ class _Cycle:
             return
         if len(self.reservations) >= settings.max_reservations:
             return
-        running = estimated_ends(self.running[pool], self.s.now)
-        need = p.workload.replica_need(offer.option)
-        found = reserve(
-            p.run_id, self.pools[pool], need, p.workload.replicas, running, self.s.now,
-            fill_for(offer),
-        )  # fmt: skip
+        now, w = self.s.now, p.workload
+        running = estimated_ends(self.running[pool], now)
+        need = w.replica_need(offer.option)
+        found = reserve(p.run_id, self.pools[pool], need, w.replicas, running, now, fill_for(offer))
         if found is not None:
             self.reservations[pool] = found
 
@@ -515,14 +484,7 @@ class _Cycle:
         capacity = self.pools[offer.pool.key]
 
         def enough(victims: Sequence[RunningRun]) -> bool:
-            involved = {a.node for v in victims for a in v.placement.assignments}
-            nodes = [
-                s.state(capacity.key) for s in capacity.slots if s.free.gpus > 0 or s.id in involved
-            ]
-            trial = PoolCapacity(capacity.key, nodes, capacity.pool)
-            for v in victims:
-                trial.release(v.placement.assignments, v.placement.instances)
-            if pack_offer(trial, offer, w) is None:
+            if not fits_without(capacity, offer, w, victims):
                 return False
             for v in victims:
                 self.ledger.release(v.workload.team, v.placement.accelerator, v.gpus)
@@ -533,8 +495,3 @@ class _Cycle:
 
         chosen = choose_victims(candidates, self.s.now, enough)
         return list(chosen.runs) if chosen else None
-
-    # -- elastic pools -----------------------------------------------------------------------
-
-    def _release_idle(self) -> None:
-        self.decisions.extend(idle_releases(self.s.fleet, self.pools))

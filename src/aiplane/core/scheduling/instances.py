@@ -21,6 +21,7 @@ from aiplane.core.resources import Resources
 from aiplane.core.runs import ReplicaAssignment
 from aiplane.core.scheduling.capacity import ANY_FILL, Fill, Nodes, PoolCapacity
 from aiplane.core.scheduling.packing import FreeNode, pack_gang
+from aiplane.core.scheduling.snapshot import RunningRun
 from aiplane.core.workloads import Workload
 
 _RUNNING = Fill(Nodes.RUNNING)
@@ -58,16 +59,25 @@ def start(
     return new, new
 
 
+def fits_without(
+    capacity: PoolCapacity, offer: Offer, workload: Workload, victims: Iterable[RunningRun]
+) -> bool:
+    """Whether ``workload`` packs by ``offer`` once ``victims`` are gone, tried on a copy of
+    the nodes with free GPUs and those the victims hold (``capacity`` is not changed)."""
+    victims = tuple(victims)
+    involved = {a.node for v in victims for a in v.placement.assignments}
+    nodes = [s.state(capacity.key) for s in capacity.slots if s.free.gpus > 0 or s.id in involved]
+    trial = PoolCapacity(capacity.key, nodes, capacity.pool)
+    for v in victims:
+        trial.release(v.placement.assignments, v.placement.instances)
+    return pack_offer(trial, offer, workload) is not None
+
+
 def placement_rate(
     pool: Pool, assignments: Iterable[ReplicaAssignment], instances: Iterable[str]
 ) -> float:
     """The placement's list price per hour, as the meter bills it."""
     return attempt_rate(pool, assignments, instances).list_usd_per_hour
-
-
-def _always_up(pool: Pool, node_id: str) -> bool:
-    index = node_id.rsplit("/", 1)[-1]
-    return not index.isdigit() or pool.always_up(int(index))
 
 
 def pack_free(
@@ -78,7 +88,7 @@ def pack_free(
     nothing is changed. Instances are held: their copies keep no free capacity."""
     need = workload.replica_need(offer.option)
     if offer.billing is Billing.RUNNING:
-        running = [n for n in nodes if n.id not in down and _always_up(offer.pool, n.id)]
+        running = [n for n in nodes if n.id not in down and offer.pool.always_up_node(n.id)]
         placed = pack_gang(running, need, workload.replicas)
         return None if placed is None else (placed, ())
     if offer.billing is Billing.SHARE:
