@@ -31,6 +31,8 @@ STATUS: dict[type[e.AiplaneError], int] = {
     # 402 Payment Required: the request is fine, the money for it is not there.
     e.BudgetExceededError: 402,
     e.MissingDependencyError: 501,
+    e.IntegrityError: 422,
+    e.PromotionRefusedError: 409,
 }
 
 
@@ -43,10 +45,12 @@ MEANING: dict[int, str] = {
     404: "no such job, replica or route (not_found)",
     409: "the state changed meanwhile, or does not allow this (conflict, illegal_transition); "
     "or a request with this Idempotency-Key is still being processed: retry it "
-    "(idempotency_key_in_flight)",
+    "(idempotency_key_in_flight); or a promotion that its policy refuses, every failed rule "
+    "named (promotion_refused)",
     413: "the request body is over the size limit, 1 MiB (payload_too_large)",
     422: "the request or a document in it is invalid: every problem located (request_invalid, "
-    "spec_invalid, catalog_error)",
+    "spec_invalid, catalog_error); or bytes that are not the bytes registered, each file "
+    "named (integrity)",
     500: "an unexpected error; the server log has the details (internal)",
     501: "the format asked for needs a library this server lacks (missing_dependency)",
     502: "the backend that runs the work refused or failed (backend_error)",

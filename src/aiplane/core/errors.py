@@ -117,3 +117,17 @@ class MissingDependencyError(AiplaneError):
     """An optional feature needs a package that is not installed; the message says which."""
 
     code = "missing_dependency"
+
+
+class IntegrityError(AiplaneError):
+    """Bytes are not the bytes registered: a digest, a file list or a signature does not match.
+    ``problems`` name each file that differs."""
+
+    code = "integrity"
+
+
+class PromotionRefusedError(AiplaneError):
+    """An alias move was refused by the model's promotion policy; ``problems`` name every rule
+    that failed (location: the rule)."""
+
+    code = "promotion_refused"
