@@ -38,6 +38,10 @@ class Settings:
     # (the keys used before a rotation).
     signing_key: Path | None = None
     trusted_keys: Path | None = None
+    # The registry's content-addressed artifacts: None is ``artifacts/`` under the home; else
+    # any fsspec URL (``s3://bucket/prefix``, with the ``s3`` extra). Team signing keys are
+    # kept under the home (``keys/teams``).
+    artifacts_url: str | None = None
 
     @property
     def work_root(self) -> Path:
@@ -68,10 +72,27 @@ class Settings:
             oidc_teams_claim=os.environ.get("AIPLANE_OIDC_TEAMS_CLAIM") or "groups",
             signing_key=path_setting("AIPLANE_SIGNING_KEY", "new-file"),
             trusted_keys=path_setting("AIPLANE_TRUSTED_KEYS", "dir"),
+            artifacts_url=artifacts_url_from_env(),
         )
 
 
 TELEMETRY_MODES = ("auto", "nvml", "off")
+_ARTIFACTS_URL = re.compile(r"[a-z][a-z0-9+.-]*://\S+")
+
+
+def artifacts_url_from_env() -> str | None:
+    """``AIPLANE_ARTIFACTS_URL``: an fsspec URL (``s3://bucket/prefix``, ``file:///path``), or
+    a SpecError naming the variable."""
+    text = (os.environ.get("AIPLANE_ARTIFACTS_URL") or "").strip()
+    if not text:
+        return None
+    if not _ARTIFACTS_URL.fullmatch(text):
+        raise _bad(
+            "AIPLANE_ARTIFACTS_URL", "not a URL", text, "an fsspec URL, e.g. s3://bucket/prefix"
+        )
+    return text
+
+
 # ``dialect[+driver]://...``: what SQLAlchemy reads; the store reports what it cannot open.
 _DATABASE_URL = re.compile(r"[A-Za-z][A-Za-z0-9]*(\+[A-Za-z0-9_]+)?://.*", re.DOTALL)
 

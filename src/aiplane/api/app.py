@@ -8,12 +8,15 @@ from aiplane import __version__
 from aiplane.api import errors, limits
 from aiplane.api.routers import (
     audit,
+    blobs,
     checkpoints,
     costs,
+    datasets,
     fleet,
     identity,
     jobs,
     metrics,
+    models,
     placements,
     system,
 )
@@ -36,7 +39,8 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     errors.install(app)
     # Outermost of the app's own layers: an oversized body is refused before any is parsed.
-    app.add_middleware(limits.BodyLimit)
+    # Blob uploads stream through to the artifact store, never held: exempt.
+    app.add_middleware(limits.BodyLimit, exempt=(("PUT", blobs.PREFIX),))
     routers = (
         system.router,
         identity.router,
@@ -46,6 +50,10 @@ def create_app(services: Services) -> FastAPI:
         checkpoints.router,
         costs.router,
         audit.router,
+        blobs.router,
+        models.router,
+        models.team_router,
+        datasets.router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

@@ -23,12 +23,23 @@ CODE = "payload_too_large"
 class BodyLimit:
     """ASGI middleware: an HTTP request whose body is over ``limit`` bytes gets 413."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int = MAX_BODY_BYTES,
+        exempt: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.app = app
         self.limit = limit
+        # (method, path prefix) of the routes that stream their bodies themselves (blobs).
+        self.exempt = exempt
+
+    def _exempt(self, scope: Scope) -> bool:
+        method, path = scope.get("method", ""), scope.get("path", "")
+        return any(method == m and path.startswith(prefix) for m, prefix in self.exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or self._exempt(scope):
             await self.app(scope, receive, send)
             return
         declared = _content_length(scope)

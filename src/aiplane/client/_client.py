@@ -6,12 +6,15 @@ from pathlib import Path
 
 import httpx
 
+from aiplane.client._artifacts import Transfers
 from aiplane.client._audit import Audit
 from aiplane.client._costs import Costs
+from aiplane.client._datasets import Datasets
 from aiplane.client._errors import TokenFileError
 from aiplane.client._fleet import Fleet
 from aiplane.client._http import Http, Retry
 from aiplane.client._jobs import Jobs
+from aiplane.client._models import Models
 from aiplane.client._placements import Placements
 from aiplane.client._teams import Teams
 from aiplane.client._tokens import Tokens
@@ -24,7 +27,7 @@ class Client:
     """The API at ``url`` (e.g. ``http://127.0.0.1:8470``), as the holder of ``token``.
 
     One resource per attribute: ``jobs``, ``placements``, ``fleet``, ``tokens``, ``costs``,
-    ``users``, ``teams``. ``transport`` is
+    ``users``, ``teams``, ``models``, ``datasets``. ``transport`` is
     httpx's: pass ``httpx.MockTransport(handler)`` to test code that uses the client. ``retry``
     says how a submission, which the server deduplicates by its idempotency key, is retried.
     """
@@ -48,6 +51,9 @@ class Client:
         self.audit = Audit(self._http)
         self.users = Users(self._http)
         self.teams = Teams(self._http)
+        transfers = Transfers(self._http)
+        self.models = Models(self._http, transfers)
+        self.datasets = Datasets(self._http, transfers)
 
     @classmethod
     def from_environment(

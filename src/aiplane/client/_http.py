@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
@@ -15,8 +15,11 @@ from aiplane.discovery import UnreachableError, needs_tls
 from aiplane.wire import API_PREFIX
 from aiplane.wire.errors import ErrorDetail
 from aiplane.wire.jobs import KEY_IN_FLIGHT
+from aiplane.wire.registry import SHA256_HEADER
 
 M = TypeVar("M", bound=BaseModel)
+# What a download reads at a time.
+CHUNK_BYTES = 1024 * 1024
 T = TypeVar("T")
 
 # Failures after which a request may have reached the server or not: a retry is safe only
@@ -231,6 +234,45 @@ class Http:
                 for chunk in response.iter_bytes():
                     written += sink.write(chunk)
                 return written
+        except httpx.HTTPError as exc:
+            raise UnreachableError(f"cannot reach {self.url}: {exc}") from exc
+
+    def put_bytes(
+        self,
+        model: type[M],
+        path: str,
+        content: Iterator[bytes],
+        params: Mapping[str, Any] | None = None,
+    ) -> M:
+        """Stream ``content`` as a request body (a blob upload) into a ``model`` answer."""
+        try:
+            response = self._http.put(
+                path,
+                params=dict(params or {}),
+                content=content,
+                headers={"content-type": "application/octet-stream"},
+                # A large upload may take long to be answered: no read timeout.
+                timeout=httpx.Timeout(self._http.timeout.connect, read=None, write=None),
+            )
+        except httpx.HTTPError as exc:
+            raise UnreachableError(f"cannot reach {self.url}: {exc}") from exc
+        if response.status_code >= 400:
+            raise ApiError.from_response(response)
+        return self._model(model, response)
+
+    def stream_to(self, path: str, sink: BinaryIO, offset: int = 0) -> tuple[int, str | None]:
+        """Stream a GET body into ``sink`` from byte ``offset`` (``Range``); returns the bytes
+        written and the digest the server says the whole file has."""
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        try:
+            with self._http.stream("GET", path, headers=headers) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise ApiError.from_response(response)
+                written = 0
+                for chunk in response.iter_bytes(CHUNK_BYTES):
+                    written += sink.write(chunk)
+                return written, response.headers.get(SHA256_HEADER)
         except httpx.HTTPError as exc:
             raise UnreachableError(f"cannot reach {self.url}: {exc}") from exc
 

@@ -11,26 +11,40 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiplane.services.access import Access
+from aiplane.services.artifacts import ArtifactService
 from aiplane.services.audit import AuditLog
 from aiplane.services.audit_service import AuditService
 from aiplane.services.cost_service import CostService
+from aiplane.services.datasets import DatasetService
 from aiplane.services.fleet import FleetService
 from aiplane.services.identity import IdentityService
+from aiplane.services.imports import ImportService
 from aiplane.services.jobs import JobService
+from aiplane.services.lineage import LineageService
 from aiplane.services.metrics import MetricsService
+from aiplane.services.models import ModelService
 from aiplane.services.placements import PlacementService
+from aiplane.services.policies import PolicyService
+from aiplane.services.promotion import PromotionService
 from aiplane.services.system import SystemService
 
 __all__ = [
     "Access",
+    "ArtifactService",
     "AuditLog",
     "AuditService",
     "CostService",
+    "DatasetService",
     "FleetService",
     "IdentityService",
+    "ImportService",
     "JobService",
+    "LineageService",
     "MetricsService",
+    "ModelService",
     "PlacementService",
+    "PolicyService",
+    "PromotionService",
     "Services",
     "SystemService",
 ]
@@ -48,3 +62,11 @@ class Services:
     audit_service: AuditService  # reading the log, for the edges (admins)
     system: SystemService
     metrics: MetricsService
+    # The model and dataset registry.
+    artifacts: ArtifactService
+    models: ModelService
+    promotion: PromotionService
+    policies: PolicyService
+    datasets: DatasetService
+    lineage: LineageService
+    imports: ImportService

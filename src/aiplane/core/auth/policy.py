@@ -40,7 +40,16 @@ class Action(StrEnum):
     BUDGET_READ = "budget.read"
     TEAM_MEMBERS_READ = "team.members.read"
     TEAM_MEMBERS_MANAGE = "team.members.manage"
+    MODEL_READ = "model.read"  # models, versions, aliases, lineage, history, files
+    MODEL_REGISTER = "model.register"  # a new model or version
+    MODEL_UPDATE = "model.update"  # a version's tags and description
+    MODEL_PROMOTE = "model.promote"  # ask for an alias move: the model's policy decides
     MODEL_PROMOTION_APPROVE = "model.promotion.approve"
+    MODEL_POLICY_MANAGE = "model.policy.manage"  # a model's or a team's promotion policy
+    MODEL_SHARE = "model.share"  # which other teams read the protected aliases
+    DATASET_READ = "dataset.read"
+    DATASET_REGISTER = "dataset.register"  # a new dataset, version or replica
+    ARTIFACT_UPLOAD = "artifact.upload"  # bytes into the content-addressed store
     FLEET_READ = "fleet.read"
     FLEET_APPLY = "fleet.apply"
     # The whole fleet document: every team's budgets and quotas, not only the caller's.
@@ -67,7 +76,15 @@ TEAM_ACTIONS: dict[Action, TeamRole] = {
     Action.BUDGET_READ: TeamRole.VIEWER,
     Action.TEAM_MEMBERS_READ: TeamRole.VIEWER,
     Action.TEAM_MEMBERS_MANAGE: TeamRole.OWNER,
+    Action.MODEL_READ: TeamRole.VIEWER,
+    Action.MODEL_REGISTER: TeamRole.MEMBER,
+    Action.MODEL_UPDATE: TeamRole.MEMBER,
+    Action.MODEL_PROMOTE: TeamRole.MEMBER,
     Action.MODEL_PROMOTION_APPROVE: TeamRole.APPROVER,
+    Action.MODEL_POLICY_MANAGE: TeamRole.OWNER,
+    Action.MODEL_SHARE: TeamRole.OWNER,
+    Action.DATASET_READ: TeamRole.VIEWER,
+    Action.DATASET_REGISTER: TeamRole.MEMBER,
 }
 # Team actions decided on the stored membership only, a role claimed at sign-in not counted.
 STORED_ROLE_ACTIONS = frozenset({Action.TEAM_MEMBERS_MANAGE})
@@ -81,6 +98,8 @@ OPERATOR_TEAM_ACTIONS = frozenset(
         Action.COST_READ,
         Action.BUDGET_READ,
         Action.TEAM_MEMBERS_READ,
+        Action.MODEL_READ,
+        Action.DATASET_READ,
     }
 )
 # Own actions: every principal on itself (resource.owner is its id); admins on anyone.
@@ -96,10 +115,17 @@ GLOBAL_ACTIONS: dict[Action, GlobalRole | None] = {
     Action.PRINCIPAL_LIST: GlobalRole.ADMIN,
     Action.PRINCIPAL_UPDATE: GlobalRole.ADMIN,
     Action.AUDIT_READ: GlobalRole.ADMIN,
+    # Bytes only: what they become (a model's or a dataset's version) is a team action.
+    Action.ARTIFACT_UPLOAD: None,
 }
 # What a workload's own token may do, on its own job only.
 SCOPED_ACTIONS = frozenset(
     {Action.JOB_READ, Action.JOB_LOGS, Action.JOB_CHECKPOINT, Action.PRINCIPAL_READ}
+)
+# ... and in its own job's team: register what the run made (the registry records the run's
+# lineage from the token's job, never from a job the caller names).
+SCOPED_TEAM_ACTIONS = frozenset(
+    {Action.MODEL_REGISTER, Action.DATASET_REGISTER, Action.ARTIFACT_UPLOAD}
 )
 
 
@@ -191,6 +217,10 @@ def _scoped(caller: Caller, action: Action, resource: Resource) -> Decision:
     assert scope is not None  # noqa: S101 (checked by the caller)
     if action is Action.PRINCIPAL_READ and resource.owner == caller.principal.id:
         return _allow("own")
+    if action in SCOPED_TEAM_ACTIONS:
+        if action is Action.ARTIFACT_UPLOAD or resource.team == scope.team:
+            return can(Caller(caller.principal, caller.via, caller.token_id), action, resource)
+        return _deny(f"a workload's token registers in its own team ({scope.team}) only")
     own_job = resource.kind == "job" and resource.id == scope.job_id
     if action not in SCOPED_ACTIONS or not own_job:
         return _deny(
