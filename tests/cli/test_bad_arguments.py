@@ -45,6 +45,7 @@ SIM = ["--trace", TRACE, "--fleet", FLEET, "--policy", "fifo", "--sample", "3", 
 PLAN = ["--trace", TRACE, "--fleet", FLEET, "--candidate", "reserve:V100:gpus=4"]
 PLAN += ["--sample", "3", "--json"]
 OUT = "{tmp}/out.csv"
+REG = ["m", "--path", "{dir}", "--team", "t"]
 NO_SERVER = Row([], UNREACHABLE, "cannot reach")
 
 # One list per command; a command without one fails test_every_command_has_rows.
@@ -223,6 +224,113 @@ ROWS: dict[str, list[Row]] = {
         Row(["-o", "{under_file}"], BAD_INPUT, "--output"),
         Row(["-o", PROC], BAD_INPUT, "--output"),
         NO_SERVER,
+    ],
+    "models register": [
+        Row([], BAD_INPUT, "'name'"),
+        Row(["m", "--team", "t"], BAD_INPUT, "--path"),
+        Row(["m", "--path", "{dir}"], BAD_INPUT, "--team"),
+        Row(["m", "--path", "{missing}", "--team", "t"], BAD_INPUT, "--path"),
+        Row(["m", "--path", "{file}", "--team", "t"], BAD_INPUT, "--path"),
+        Row([*REG, "--metric", "auc=x"], BAD_INPUT, "not a number"),
+        Row([*REG, "--metric", "auc=nan"], BAD_INPUT, "--metric auc"),
+        Row([*REG, "--metric", "auc"], BAD_INPUT, "--metric"),
+        Row([*REG, "--param", "=1"], BAD_INPUT, "--param"),
+        Row([*REG, "--tag", "a=1", "--tag", "a=2"], BAD_INPUT, "given twice"),
+        Row([*REG, "--flavor", "keras"], BAD_INPUT, "--flavor"),
+        Row([*REG, "--signature", "{missing}"], BAD_INPUT, "--signature"),
+        Row([*REG, "--signature", "{file}"], BAD_INPUT, "{file}:1:1"),
+        Row([*REG, "--metric", "auc=0.9"], UNREACHABLE, "cannot reach"),
+    ],
+    "models list": [NO_SERVER],
+    "models show": [Row([], BAD_INPUT, "'name'"), Row(["m"], UNREACHABLE, "cannot reach")],
+    "models versions": [
+        Row(["m", "--limit", "0"], BAD_INPUT, "--limit"),
+        Row(["m"], UNREACHABLE, "cannot reach"),
+    ],
+    "models get": [Row([], BAD_INPUT, "'ref'"), Row(["m@1"], UNREACHABLE, "cannot reach")],
+    "models tag": [
+        Row(["m@1"], BAD_INPUT, "nothing to change"),
+        Row(["m@1", "stage"], BAD_INPUT, "KEY=VALUE"),
+        Row(["m@1", "a=1", "--remove", "a"], BAD_INPUT, "--remove"),
+        Row(["m@1", "a=1", "--remove", "b"], UNREACHABLE, "cannot reach"),
+    ],
+    "models download": [
+        Row(["m@1"], BAD_INPUT, "--to"),
+        Row(["m@1", "--to", "{file}"], BAD_INPUT, "--to"),
+        Row(["m@1", "--to", "{tmp}/new"], UNREACHABLE, "cannot reach"),
+    ],
+    "models verify": [Row([], BAD_INPUT, "'ref'"), Row(["m@1"], UNREACHABLE, "cannot reach")],
+    "models lineage": [
+        Row(["m@1", "--format", "png"], BAD_INPUT, "--format"),
+        Row(["m@1", "--format", "dot"], UNREACHABLE, "cannot reach"),
+    ],
+    "models import": [
+        Row(["--team", "t"], BAD_INPUT, "--from-mlflow"),
+        Row(["--from-mlflow", "{dir}"], BAD_INPUT, "--team"),
+        Row(["--from-mlflow", "{dir}", "--team", "t"], UNREACHABLE, "cannot reach"),
+    ],
+    "models approve": [
+        Row(["m@1"], BAD_INPUT, "--for"),
+        Row(["m@1", "--for", "production"], UNREACHABLE, "cannot reach"),
+    ],
+    "models approvals": [Row([], BAD_INPUT, "'ref'"), Row(["m@1"], UNREACHABLE, "cannot reach")],
+    "models promote": [
+        Row([], BAD_INPUT, "no move given"),
+        Row(["m@1"], BAD_INPUT, "--to"),
+        Row(["--to", "production"], BAD_INPUT, "REF --to ALIAS"),
+        Row(["--move", "m@1"], BAD_INPUT, "REF=ALIAS"),
+        Row(["--move", "m@1=production", "--move", "=staging"], BAD_INPUT, "'=staging'"),
+        Row(["m@1", "--to", "production", "--move", "n@2=production"], UNREACHABLE, "cannot"),
+    ],
+    "models history": [
+        Row(["m", "--at", "yesterday"], BAD_INPUT, "--at"),
+        Row(["m", "--at", "nan"], BAD_INPUT, "--at"),
+        Row(["m", "--alias", "production", "--at", "2026-03-01"], UNREACHABLE, "cannot reach"),
+    ],
+    "models share": [
+        Row(["m"], BAD_INPUT, "--with"),
+        Row(["m", "--with", "t"], UNREACHABLE, "cannot reach"),
+    ],
+    "models policy show": [Row([], BAD_INPUT, "'name'"), Row(["m"], UNREACHABLE, "cannot")],
+    "models policy set": [
+        Row(["m"], BAD_INPUT, "'file'"),
+        Row(["m", "{missing}"], BAD_INPUT, "{missing}"),
+        Row(["m", "{dir}"], BAD_INPUT, "{dir}"),
+        Row(["m", "{file}"], BAD_INPUT, "mapping"),
+        Row(["m", WORKLOAD], UNREACHABLE, "cannot reach"),
+    ],
+    "models policy show-team": [Row([], BAD_INPUT, "'team'"), Row(["t"], UNREACHABLE, "cannot")],
+    "models policy set-team": [
+        Row(["t"], BAD_INPUT, "'file'"),
+        Row(["t", "{file}"], BAD_INPUT, "mapping"),
+        Row(["t", WORKLOAD], UNREACHABLE, "cannot reach"),
+    ],
+    "datasets register": [
+        Row(["d", "--team", "t", "--site", "s"], BAD_INPUT, "--path"),
+        Row(["d", "--path", "{dir}", "--team", "t"], BAD_INPUT, "--site"),
+        Row(["d", "--path", "{file}", "--team", "t", "--site", "s"], BAD_INPUT, "--path"),
+        Row(["d", "--path", "{dir}", "--team", "t", "--site", "s"], UNREACHABLE, "cannot reach"),
+    ],
+    "datasets list": [NO_SERVER],
+    "datasets show": [Row([], BAD_INPUT, "'name'"), Row(["d"], UNREACHABLE, "cannot reach")],
+    "datasets versions": [
+        Row(["d", "--limit", "0"], BAD_INPUT, "--limit"),
+        Row(["d"], UNREACHABLE, "cannot reach"),
+    ],
+    "datasets get": [Row([], BAD_INPUT, "'ref'"), Row(["d@1"], UNREACHABLE, "cannot reach")],
+    "datasets download": [
+        Row(["d@1"], BAD_INPUT, "--to"),
+        Row(["d@1", "--to", "{file}"], BAD_INPUT, "--to"),
+        Row(["d@1", "--to", "{tmp}/new"], UNREACHABLE, "cannot reach"),
+    ],
+    "datasets replica add": [
+        Row(["d@1", "--uri", "s3://b/d"], BAD_INPUT, "--site"),
+        Row(["d@1", "--site", "eu"], BAD_INPUT, "--uri"),
+        Row(["d@1", "--site", "eu", "--uri", "s3://b/d"], UNREACHABLE, "cannot reach"),
+    ],
+    "datasets used-by": [
+        Row([], BAD_INPUT, "'ref'"),
+        Row(["d@1", "--alias", "production"], UNREACHABLE, "cannot reach"),
     ],
 }
 

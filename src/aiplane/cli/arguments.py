@@ -64,3 +64,42 @@ def dry_run_alone(dry_run: bool, idempotency_key: str | None) -> None:
                 )
             ],
         )
+
+
+def pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    """Repeated ``k=v`` options (``--tag stage=eval``) as a mapping; each bad one named. A key
+    given twice is refused: which of the two was meant is not ours to guess."""
+    found: dict[str, str] = {}
+    problems = []
+    for text in values or ():
+        key, sep, value = text.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            problems.append(Problem(option, "not KEY=VALUE", repr(text), "KEY=VALUE, e.g. a=1"))
+        elif key in found:
+            problems.append(Problem(option, f"{key!r} given twice", repr(text), "each key once"))
+        else:
+            found[key] = value
+    if problems:
+        raise SpecError(f"invalid {option}", problems)
+    return found
+
+
+def numbers(values: list[str] | None, option: str) -> dict[str, float]:
+    """Repeated ``k=v`` options whose values are finite numbers (``--metric auc=0.91``)."""
+    found: dict[str, float] = {}
+    problems = []
+    for key, text in pairs(values, option).items():
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if math.isfinite(value):
+            found[key] = value
+        else:
+            problems.append(
+                Problem(f"{option} {key}", "not a number", repr(text), "a finite number: 0.91")
+            )
+    if problems:
+        raise SpecError(f"invalid {option}", problems)
+    return found

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from aiplane.cli.output import err_console
-from aiplane.client import ApiError, TokenFileError, UnreachableError
+from aiplane.client import ApiError, TokenFileError, TransferError, UnreachableError
 from aiplane.core.errors import AiplaneError
 from aiplane.exits import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_UNREACHABLE, print_problems, report
 
@@ -37,6 +37,11 @@ def handled(fn: Callable[P, R]) -> Callable[P, R]:
         except TokenFileError as exc:
             err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(EXIT_BAD_INPUT) from None
+        except TransferError as exc:
+            # A folder that cannot be sent as it is (a symbolic link), or bytes that arrived
+            # other than registered: the file is named, and nothing was registered or kept.
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(EXIT_FAILURE) from None
         except OSError as exc:
             # What the checks before the work could not foresee (a disk that fills, a path
             # that changed meanwhile): the file and the reason, not a traceback.

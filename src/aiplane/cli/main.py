@@ -8,9 +8,11 @@ from aiplane import __version__
 from aiplane.cli.commands import (
     audit,
     cost,
+    datasets,
     demo,
     fleet,
     jobs,
+    model_governance,
     server,
     sim,
     teams,
@@ -45,6 +47,8 @@ app.add_typer(users.app, name="users")
 app.add_typer(teams.app, name="teams")
 app.add_typer(cost.app, name="cost")
 app.add_typer(audit.app, name="audit")
+app.add_typer(model_governance.models_group, name="models")
+app.add_typer(datasets.app, name="datasets")
 
 
 def _version(value: bool) -> None:

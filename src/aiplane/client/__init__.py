@@ -8,10 +8,12 @@
 
 Responses are the models of :mod:`aiplane.wire`; every failure the server reports is an
 :class:`ApiError` (its HTTP status and the error body), and a server that cannot be reached is
-an :class:`UnreachableError`. A submission carries an idempotency key and is retried safely
+an :class:`UnreachableError`; a file that cannot be sent, or that arrives other than its
+digest says, a :class:`TransferError`. A submission carries an idempotency key and is retried safely
 (:class:`Retry`). The client imports no server code (decision 0016).
 """
 
+from aiplane.client._artifacts import TransferError
 from aiplane.client._client import Client
 from aiplane.client._errors import ApiError, TokenFileError
 from aiplane.client._http import Retry, retryable
@@ -24,6 +26,7 @@ __all__ = [
     "Retry",
     "Submission",
     "TokenFileError",
+    "TransferError",
     "UnreachableError",
     "retryable",
 ]

@@ -105,20 +105,18 @@ class Transfers:
                     raise
         self._http.call(UploadOut, "POST", f"/blobs/{sha256}:commit")
 
-    def upload_directory(self, directory: Path, progress: Progress | None = None) -> ManifestBody:
-        """Hash the folder, then send the blobs the server lacks; the manifest to register."""
-        manifest = scan(directory)
+    def upload_directory(
+        self, directory: Path, progress: Progress | None = None, hashing: Progress | None = None
+    ) -> ManifestBody:
+        """Hash the folder (``hashing`` told the bytes hashed), then send the blobs the server
+        lacks (``progress`` told the bytes done); the manifest to register."""
+        manifest = scan(directory, hashing)
         paths = dict(files_of(directory))
         missing = set(self.missing(sorted({f.sha256 for f in manifest.files})))
         done = 0
         for entry in manifest.files:
             if entry.sha256 in missing:
-                base = done
-                self.upload_file(
-                    paths[entry.path],
-                    entry.sha256,
-                    (lambda n, base=base: progress(base + n)) if progress else None,
-                )
+                self.upload_file(paths[entry.path], entry.sha256, _offset(progress, done))
                 missing.discard(entry.sha256)
             done += entry.size
             if progress is not None:
@@ -165,6 +163,15 @@ class Transfers:
                 f"{entry.path}: arrived with sha256 {found}, registered {entry.sha256}"
             )
         partial.replace(target)
+
+
+def _offset(progress: Progress | None, base: int) -> Progress | None:
+    """``progress`` of the whole transfer, told the bytes of one file that starts at
+    ``base``."""
+    if progress is None:
+        return None
+    whole = progress
+    return lambda sent: whole(base + sent)
 
 
 def _counted(chunks: Iterator[bytes], start: int, progress: Progress | None) -> Iterator[bytes]:

@@ -37,10 +37,11 @@ class Datasets:
         jurisdiction: str | None = None,
         description: str = "",
         progress: Progress | None = None,
+        hashing: Progress | None = None,
     ) -> DatasetVersionOut:
         """Upload the files under ``path`` and register them as a version of ``name`` with a
         replica at ``site`` (the same bytes again: the version they are)."""
-        manifest = self._transfers.upload_directory(path, progress)
+        manifest = self._transfers.upload_directory(path, progress, hashing)
         body = {
             "team": team,
             "site": site,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -51,10 +52,11 @@ class Models:
         from_run: str | None = None,
         inputs: Sequence[str] = (),
         progress: Progress | None = None,
+        hashing: Progress | None = None,
     ) -> ModelVersionOut:
         """Upload the files under ``path`` (only those the server lacks) and register them as
         the next version of ``name``."""
-        manifest = self._transfers.upload_directory(path, progress)
+        manifest = self._transfers.upload_directory(path, progress, hashing)
         body = {
             "team": team,
             "manifest": manifest.model_dump(),
@@ -128,13 +130,13 @@ class Models:
             ApprovalOut, "POST", f"/models/{name}/versions/{selector}/approvals", body=body
         )
 
-    def approvals(self, ref: str) -> list[ApprovalOut]:
+    def approvals(self, ref: str) -> builtins.list[ApprovalOut]:
         name, selector = split_ref(ref)
         return self._http.call_list(
             ApprovalOut, "GET", f"/models/{name}/versions/{selector}/approvals"
         )
 
-    def promote(self, moves: Sequence[tuple[str, str]]) -> list[MoveOut]:
+    def promote(self, moves: Sequence[tuple[str, str]]) -> builtins.list[MoveOut]:
         """Move each (``name@N``, alias), all or none (an ApiError naming every failed
         rule)."""
         body = {"moves": [{"ref": ref, "alias": alias} for ref, alias in moves]}
@@ -142,7 +144,7 @@ class Models:
 
     def history(
         self, name: str, alias: str | None = None, at: float | None = None
-    ) -> list[MoveOut]:
+    ) -> builtins.list[MoveOut]:
         params = {"alias": alias, "at": at}
         path = f"/models/{quote(name, safe='')}/history"
         return self._http.call(MoveList, "GET", path, params=params).items
