@@ -97,7 +97,9 @@ def lineage_tree(graph: LineageOut, title: str) -> Tree:
 
     def grow(branch: Tree, key: str) -> None:
         if key in drawn:
-            branch.add(f"[dim]{escape(str(nodes[key].get('label', key)))} (above)[/]")
+            kind = str(nodes[key].get("kind", ""))
+            name = f"{_KINDS.get(kind, kind)} {nodes[key].get('label', key)}"
+            branch.add(f"[dim]{escape(name)} (above)[/]")
             return
         drawn.add(key)
         sub = branch.add(_describe(nodes[key]))
