@@ -164,3 +164,20 @@ def test_the_same_version_twice_is_refused() -> None:
     assert [(p.location, p.message) for p in problems] == [
         ("w.yaml: inputs[3]", "dataset listed twice (also inputs[0])")
     ]
+
+
+def test_every_name_a_fleet_dataset_may_have_is_still_an_input() -> None:
+    # Fleet names may end in '-', '_' or '.'; the reference grammar does not take them.
+    document = versioned_fleet()
+    document["datasets"].append({"name": "raw-", "site": "onprem-local", "size_gb": 1})
+    fleet = fleet_from_document(document, "fleet.yaml")
+    workload = workload_from_document(workload_doc(["raw-", "clicks-eu@03"]), "w.yaml")
+    assert workload.inputs == ("raw-", "clicks-eu@03")
+    assert [fleet.dataset(ref) for ref in workload.inputs] == [
+        fleet.datasets[-1],
+        fleet.dataset("clicks-eu@3"),
+    ]
+    [problem] = problems_of(
+        lambda: workload_from_document(workload_doc(["clicks-eu@3", "clicks-eu@03"]), "w.yaml")
+    )
+    assert problem.location == "w.yaml: inputs[1]"

@@ -194,14 +194,19 @@ class Fleet:
         ``name@latest`` the newest version the fleet holds (one declared without a version
         counts as older than any numbered one). None for an unknown one, an alias (the fleet
         has none) or text that is not a reference."""
-        if isinstance(ref, str):
-            try:
-                ref = parse_ref(ref)
-            except SpecError:
-                return None
-        if ref.alias is not None:
+        found = _as_ref(ref) if isinstance(ref, str) else ref
+        if found is None or found.alias is not None:
             return None
-        held = [d for d in self.datasets if d.name == ref.name]
-        if ref.version is not None:
-            return next((d for d in held if d.version == ref.version), None)
+        held = [d for d in self.datasets if d.name == found.name]
+        if found.version is not None:
+            return next((d for d in held if d.version == found.version), None)
         return max(held, key=lambda d: d.version or 0, default=None)
+
+
+def _as_ref(text: str) -> Ref | None:
+    try:
+        return parse_ref(text)
+    except SpecError:
+        # A fleet name that the reference grammar does not take (one ending in '-', which
+        # fleet specs allow) is still found by its exact name, as before references.
+        return Ref(text) if "@" not in text else None

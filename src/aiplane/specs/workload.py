@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from aiplane.core.registry.refs import parse_ref
+from aiplane.core.registry.refs import LATEST
 from aiplane.core.sizes import BYTES_ALLOWED, parse_bytes
 from aiplane.core.workloads import (
     MEMORY_MAX_BYTES,
@@ -82,8 +82,7 @@ def workload_from_document(document: Any, source_name: str, workdir: str | None 
         )
     seen: dict[str, int] = {}
     for i, text in enumerate(spec.inputs):
-        # ``clicks`` and ``clicks@latest`` are one input; ``clicks@2`` and ``clicks@3`` are two.
-        key = str(parse_ref(text))
+        key = _input_key(text)
         if key in seen:
             problems.add(
                 ["inputs", i],
@@ -162,6 +161,13 @@ def _places(
         return (), ()
     cloud, region = parts[0].strip().lower(), parts[1].strip() if len(parts) == 2 else "*"
     return (() if cloud == "*" else (cloud,)), (() if region == "*" else (region,))
+
+
+def _input_key(text: str) -> str:
+    """One key per dataset version an input names (a reference the document model passed):
+    ``clicks`` and ``clicks@latest`` are one input; ``clicks@2`` and ``clicks@3`` are two."""
+    name, _, after = text.partition("@")
+    return name if after in ("", LATEST) else f"{name}@{int(after)}"
 
 
 def _limits(spec: LimitsSpec, loc: Loc, problems: Problems) -> ProcessLimits:

@@ -6,6 +6,7 @@ is converted to a core :class:`~aiplane.core.workloads.Workload` in :mod:`aiplan
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator
@@ -19,7 +20,7 @@ from aiplane.core.workloads import (
     PRIORITY_CLASSES,
     PROCESSES_MAX,
 )
-from aiplane.specs.common import Name, Positive, SpecModel, Text
+from aiplane.specs.common import NAME_PATTERN, Name, Positive, SpecModel, Text
 from aiplane.specs.shorthand import GRAMMAR
 
 PRIORITY_ALLOWED = ", ".join(PRIORITY_CLASSES) + ", or a whole number >= 0"
@@ -35,6 +36,7 @@ ENV_MAX_VARIABLES = 256
 WORKDIR_MAX_CHARS = 4 * 1024
 LABEL_VALUE_MAX_CHARS = 1024
 
+_FLEET_NAME = re.compile(NAME_PATTERN)
 INPUTS_ALLOWED = "a list of dataset references: name, name@N (a version) or name@latest"
 
 
@@ -43,6 +45,8 @@ def _dataset_ref(text: str) -> str:
 
     Aliases are refused for datasets for now: the fleet's datasets have none, and a version
     that an alias names could move under a queued job without the job knowing."""
+    if "@" not in text and _FLEET_NAME.fullmatch(text):
+        return text  # every name a fleet dataset may have, as before references
     try:
         ref = parse_ref(text)
     except SpecError as exc:
