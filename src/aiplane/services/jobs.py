@@ -87,11 +87,21 @@ def _fit_problems(fleet: Fleet, workload: Workload) -> list[Problem]:
     if fleet.teams and fleet.team(workload.team) is None:
         known = ", ".join(t.name for t in fleet.teams)
         problems.append(Problem("team", "unknown team", repr(workload.team), known))
-    for i, name in enumerate(workload.inputs):
-        if fleet.dataset(name) is None:
-            known = ", ".join(d.name for d in fleet.datasets) or "none declared"
-            problems.append(Problem(f"inputs[{i}]", "unknown dataset", repr(name), known))
+    for i, ref in enumerate(workload.inputs):
+        if fleet.dataset(ref) is None:
+            problems.append(_unknown_input(fleet, f"inputs[{i}]", ref))
     return problems
+
+
+def _unknown_input(fleet: Fleet, location: str, ref: str) -> Problem:
+    """An input the fleet does not hold: an unknown dataset, or a version of it not held."""
+    name = ref.partition("@")[0]
+    held = sorted((d for d in fleet.datasets if d.name == name), key=lambda d: d.version or 0)
+    if held:
+        versions = ", ".join(d.ref for d in held)
+        return Problem(location, f"no such version of dataset {name}", repr(ref), versions)
+    known = ", ".join(dict.fromkeys(d.name for d in fleet.datasets)) or "none declared"
+    return Problem(location, "unknown dataset", repr(ref), known)
 
 
 def admissible(
