@@ -22,6 +22,7 @@ from aiplane.core.workloads import (
     PRIORITY_CLASSES,
     AcceleratorOption,
     Constraints,
+    ModelOutput,
     ProcessLimits,
     SpotPolicy,
     Workload,
@@ -110,6 +111,8 @@ def workload_from_document(document: Any, source_name: str, workdir: str | None 
         checkpoint_minutes=spec.checkpoint_minutes,
         spot=SpotPolicy(spec.spot),
         inputs=tuple(spec.inputs),
+        model=spec.model,
+        outputs=tuple(ModelOutput(o.model, o.path, o.flavor) for o in spec.outputs),
         pack=spec.pack,
         constraints=Constraints(
             jurisdictions=tuple(c.jurisdictions),

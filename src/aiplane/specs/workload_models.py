@@ -61,6 +61,35 @@ def _dataset_ref(text: str) -> str:
 
 DatasetRef = Annotated[str, AfterValidator(_dataset_ref)]
 
+
+def _model_ref(text: str) -> str:
+    """``text`` if it names a model version: ``name@N``, ``name@alias`` or ``name``."""
+    try:
+        parse_ref(text)
+    except SpecError as exc:
+        raise ValueError("; ".join(p.message for p in exc.problems) or exc.message) from None
+    return text
+
+
+ModelRef = Annotated[str, AfterValidator(_model_ref)]
+MODEL_ALLOWED = "a model reference: name@N, name@alias (e.g. fraud@production) or name"
+
+
+class OutputSpec(SpecModel):
+    """A folder the run writes that is registered as a version of ``model`` when the run
+    succeeds, with the run's lineage."""
+
+    model: Name
+    path: str = Field(
+        min_length=1,
+        max_length=WORKDIR_MAX_CHARS,
+        description="a folder, relative to the workdir (or absolute)",
+    )
+    flavor: Literal["sklearn", "onnx", "pytorch", "huggingface", "generic"] | None = Field(
+        None, description="sklearn, onnx, pytorch, huggingface, generic; absent: from the files"
+    )
+
+
 EnvValue = Annotated[
     str,
     Field(max_length=ENV_VALUE_MAX_CHARS, description=f"at most {ENV_VALUE_MAX_CHARS} characters"),
@@ -176,6 +205,12 @@ class WorkloadDocument(SpecModel):
     checkpoint_minutes: Positive | None = None
     spot: Literal["never", "allowed", "required"] = Field("allowed", description=SPOT_ALLOWED)
     inputs: list[DatasetRef] = Field(default_factory=list, description=INPUTS_ALLOWED)
+    model: ModelRef | None = Field(
+        None, description=MODEL_ALLOWED + ": its files are verified and given to the run"
+    )
+    outputs: list[OutputSpec] = Field(
+        default_factory=list, max_length=16, description="folders registered as model versions"
+    )
     constraints: ConstraintsSpec = Field(default_factory=ConstraintsSpec)
     env: dict[str, EnvValue] = Field(
         default_factory=dict,
