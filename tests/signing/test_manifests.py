@@ -206,3 +206,47 @@ def test_an_unknown_algorithm_is_refused() -> None:
 def test_an_empty_manifest_signs_and_verifies() -> None:
     empty = Manifest.of([])
     assert verify(empty, sign_manifest(empty, KEY, 0.0), PEM).valid
+
+
+def _signed_payload(payload: bytes, payload_type: str = PAYLOAD_TYPE) -> ArtifactSignature:
+    """A record over any payload, signed with the real key (what a signer with a bug, or a
+    key holder writing by hand, could make)."""
+    der = KEY.sign(pae(payload_type, payload), ec.ECDSA(hashes.SHA256()))
+    envelope = {
+        "payloadType": payload_type,
+        "payload": base64.b64encode(payload).decode(),
+        "signatures": [{"keyid": SIGNED.key_id, "sig": base64.b64encode(der).decode()}],
+    }
+    raw = json.dumps(envelope, sort_keys=True, separators=(",", ":")).encode()
+    return replace(SIGNED, signature=raw.hex())
+
+
+def _payload(body: object) -> bytes:
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize(
+    ("payload", "says"),
+    [
+        (b"not json", "the signed statement is malformed"),
+        (_payload({**statement(MANIFEST), "_type": "other"}), "not a manifest statement"),
+        (_payload({**statement(MANIFEST), "subject": [{"name": "x"}]}), "malformed"),
+        (
+            _payload({**statement(MANIFEST), "predicate": {"manifest_digest": "sha256:00"}}),
+            "the statement's manifest digest does not match its subjects",
+        ),
+    ],
+)
+def test_a_good_signature_over_a_malformed_statement_is_refused(payload: bytes, says: str) -> None:
+    verdict = verify(MANIFEST, _signed_payload(payload), PEM)
+    assert verdict.kind is VerdictKind.BAD_SIGNATURE
+    assert says in verdict.message
+
+
+def test_a_signed_payload_of_another_type_is_refused() -> None:
+    signed = _signed_payload(_payload(statement(MANIFEST)), "text/plain")
+    verdict = verify(MANIFEST, signed, PEM)
+    assert verdict.kind is VerdictKind.BAD_SIGNATURE
+    assert "payload type" in verdict.message
+    # and the same statement under the right type verifies: the check above is the type's
+    assert verify(MANIFEST, _signed_payload(_payload(statement(MANIFEST))), PEM).valid

@@ -30,10 +30,6 @@ class Comparison(StrEnum):
     MIN_DELTA = "min_delta"
     MAX_INCREASE = "max_increase"
 
-    @property
-    def relative(self) -> bool:
-        return self in (Comparison.MIN_DELTA, Comparison.MAX_INCREASE)
-
 
 @dataclass(frozen=True)
 class EvaluationRule:
