@@ -31,8 +31,9 @@ from aiplane.services.artifacts import open_entry
 from aiplane.services.audit import AuditLog
 from aiplane.services.datasets import pin_inputs
 from aiplane.services.policies import policy_in_force
-from aiplane.services.registry_ports import Blobs, CodeRefs, ManifestSigning, PolicyDocuments
+from aiplane.services.registry_ports import Blobs, CodeRefs, PolicyDocuments
 from aiplane.services.registry_types import ModelRegistration, ModelView, VersionCheck
+from aiplane.signing.base import ManifestSigner
 from aiplane.store.base import Store
 
 # Registrations that race for a version number: the loser takes the next one, this many times.
@@ -45,7 +46,7 @@ class ModelService:
         self,
         store: Store,
         blobs: Blobs,
-        signing: ManifestSigning,
+        signing: ManifestSigner,
         policies: PolicyDocuments,
         code_refs: CodeRefs,
         clock: Callable[[], float],
@@ -112,7 +113,7 @@ class ModelService:
             shared_alias = (
                 parsed.alias is not None
                 and self._shared(caller, model)
-                and parsed.alias in policy_in_force(self._policies, self._store, model).protected()
+                and policy_in_force(self._policies, self._store, model).is_protected(parsed.alias)
             )
             if not shared_alias:
                 self._access.check(
@@ -194,7 +195,8 @@ class ModelService:
         model = self._store.models.get(version.model)
         if key.team != model.team:
             return f"signed with a key of team {key.team!r}, not of {model.team!r}"
-        return self._signing.verify(manifest, signature, key)
+        verdict = self._signing.verify(manifest, signature, key.public_pem)
+        return None if verdict.valid else verdict.message
 
     def files_differ(self, version: ModelVersion, found: Manifest) -> list[Problem]:
         """The files of a copy (a deployment's) that are not the registered ones."""
@@ -231,7 +233,8 @@ class ModelService:
         now = self._clock()
         run = self._lineage(caller, request)
         inputs = pin_inputs(self._store, request.inputs or self._run_inputs(run))
-        signature, key = self._signing.sign(request.team, request.manifest, now)
+        signature = self._signing.sign(request.team, request.manifest, now)
+        key = self._signing.public_key(request.team)
         version = ModelVersion(
             model=request.name,
             version=0,

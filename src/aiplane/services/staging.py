@@ -85,7 +85,7 @@ class Staging:
             )
 
     def _model(self, job: Job, ref: str) -> Path:
-        version = self._models._version_of(parse_ref(ref, "model"))  # noqa: SLF001
+        version = self._models._version_of(parse_ref(ref, "model"))
         manifest = self._store.artifacts.get_manifest(version.artifact)
         check = self._models.check(version, manifest, rehash=False)
         if not check.ok:
