@@ -16,7 +16,7 @@ from aiplane.core.errors import ConflictError, NotFoundError
 from aiplane.core.registry.records import Dataset, DatasetVersion, Replica
 from aiplane.store import registry_codec as rc
 from aiplane.store.sql.registry_tables import DatasetReplicaRow, DatasetRow, DatasetVersionRow
-from aiplane.store.sql.session import Scope, insert_new
+from aiplane.store.sql.session import Scope, insert_new, insert_where
 from aiplane.store.sql.tables import table_of
 
 _DATASETS = table_of(DatasetRow)
@@ -74,12 +74,13 @@ class SqlDatasetRepository:
         return [rc.dataset_from(row) for row in rows]
 
     def add_version(self, version: DatasetVersion) -> None:
-        known = select(_DATASETS.c.name).where(_DATASETS.c.name == version.dataset)
+        # As a model version: one conditional INSERT (the dataset exists, the number is free).
+        known = select(_DATASETS.c.name).where(_DATASETS.c.name == version.dataset).exists()
         with self._write_scope() as session:
-            if session.execute(known).first() is None:
+            if not insert_where(session, _VERSIONS, rc.dataset_version_to(version), known):
+                if session.execute(select(known)).scalar():
+                    raise ConflictError(f"{version.ref} exists already")
                 raise NotFoundError(f"dataset {version.dataset} not found")
-            if not insert_new(session, _VERSIONS, rc.dataset_version_to(version)):
-                raise ConflictError(f"{version.ref} exists already")
             # One replica per site, the last given winning, as add_replica would leave it.
             by_site = {r.site: r for r in version.replicas}
             if by_site:

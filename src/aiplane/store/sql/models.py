@@ -37,7 +37,7 @@ from aiplane.store.sql.registry_tables import (
     ModelVersionRow,
     PolicyRow,
 )
-from aiplane.store.sql.session import Scope, insert_new
+from aiplane.store.sql.session import Scope, insert_new, insert_where
 from aiplane.store.sql.tables import table_of
 
 _MODELS = table_of(ModelRow)
@@ -56,8 +56,8 @@ def _rowcount(result: Any) -> int:
 
 class SqlModelRepository:
     def __init__(self, scope: Scope, write_scope: Scope | None = None) -> None:
-        """``write_scope``: for ``add_version``, which reads (is the model there?) before it
-        writes, so on SQLite it must hold the write lock from its BEGIN (see principals)."""
+        """``write_scope``: for ``add_version``, whose refusal reads (why?) in the transaction
+        that wrote, so on SQLite it holds the write lock from its BEGIN (see principals)."""
         self._scope = scope
         self._write_scope = write_scope if write_scope is not None else scope
 
@@ -92,14 +92,16 @@ class SqlModelRepository:
         return [rc.model_from(row) for row in rows]
 
     def add_version(self, version: ModelVersion) -> None:
-        # One INSERT of the version (its number is the compare-and-set: the primary key), one
-        # of its input rows; the model is only checked for existence, never rewritten.
-        known = select(_MODELS.c.name).where(_MODELS.c.name == version.model)
+        # One INSERT of the version, made conditional on the model's row (INSERT ... SELECT
+        # WHERE EXISTS) and on its number being free (the primary key, ON CONFLICT DO
+        # NOTHING): the compare-and-set of a registration. Then one of its input rows. The
+        # model is never read back or rewritten; only a refused insert asks why.
+        known = select(_MODELS.c.name).where(_MODELS.c.name == version.model).exists()
         with self._write_scope() as session:
-            if session.execute(known).first() is None:
+            if not insert_where(session, _VERSIONS, rc.version_to(version), known):
+                if session.execute(select(known)).scalar():
+                    raise ConflictError(f"{version.ref} exists already")
                 raise NotFoundError(f"model {version.model} not found")
-            if not insert_new(session, _VERSIONS, rc.version_to(version)):
-                raise ConflictError(f"{version.ref} exists already")
             refs = sorted(set(version.inputs))
             if refs:
                 session.execute(
