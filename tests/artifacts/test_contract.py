@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -147,3 +148,23 @@ def test_delete_removes_the_blob(store: BlobStore) -> None:
 
 def test_url_says_where(store: BlobStore) -> None:
     assert "://" in store.url
+
+
+def test_without_fsspec_the_error_names_the_s3_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiplane.artifacts.fsspec import FsspecBlobStore
+    from aiplane.core.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "fsspec", None)  # import fsspec now raises ImportError
+    with pytest.raises(MissingDependencyError) as caught:
+        FsspecBlobStore("s3://bucket/prefix")
+    assert "aiplane[s3]" in str(caught.value)
+
+
+def test_without_the_file_systems_package_the_error_names_it() -> None:
+    from aiplane.artifacts.fsspec import FsspecBlobStore
+    from aiplane.core.errors import MissingDependencyError
+
+    # gcsfs is not installed here (nor in any extra): fsspec knows gs:// but cannot load it.
+    with pytest.raises(MissingDependencyError) as caught:
+        FsspecBlobStore("gs://bucket/prefix")
+    assert "gcsfs" in str(caught.value)

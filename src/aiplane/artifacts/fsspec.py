@@ -49,8 +49,8 @@ def _file_system(url: str, storage_options: Mapping[str, Any]) -> tuple[Any, str
         fs, path = fsspec.url_to_fs(url, **storage_options)
     except ImportError as exc:  # fsspec is there, the URL's file system package is not
         raise MissingDependencyError(
-            f"artifacts at {url} need the package for that file system "
-            f"(s3fs for s3://: pip install 'aiplane[s3]'): {exc}"
+            f"artifacts at {url} need the package for that file system ({exc}); "
+            "for s3:// it is s3fs: pip install 'aiplane[s3]'"
         ) from exc
     return fs, str(path).rstrip("/")
 
