@@ -1,6 +1,6 @@
-"""Blob store members for the contract suite: memory, a local folder, and S3 on moto's
-standalone server (one per test session, on 127.0.0.1 and a free port, each test under its
-own prefix of one bucket)."""
+"""Blob store members for the contract suite: memory, a local folder, and the fsspec store on
+a ``file://`` URL and on S3 (moto's standalone server, one per test session, on 127.0.0.1 and
+a free port, each test under its own prefix of one bucket)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def s3_options() -> Iterator[dict[str, Any]]:
         server.wait(timeout=10)
 
 
-@pytest.fixture(params=["memory", "local", "s3"])
+@pytest.fixture(params=["memory", "local", "s3", "fsspec-file"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], BlobStore]:
     """Makes a store; called twice, the second sees the first's blobs and uploads, as a
     restarted process would (with none of its in-memory state)."""
@@ -71,6 +71,8 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], B
         return lambda: one
     if request.param == "local":
         return lambda: LocalBlobStore(tmp_path / "store")
+    if request.param == "fsspec-file":  # the generic path: no S3 semantics to lean on
+        return lambda: FsspecBlobStore((tmp_path / "store").as_uri())
     options = request.getfixturevalue("s3_options")
     url = f"s3://{BUCKET}/{uuid.uuid4().hex}"
     return lambda: FsspecBlobStore(url, options)

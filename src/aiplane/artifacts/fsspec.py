@@ -5,8 +5,9 @@ Layout under the URL: ``blobs/sha256/ab/<hex>``, and for an upload under way
 ``uploads/<hex>/part-<offset>``, one object per ``append`` (decision 0043). ``received`` is
 the length of the parts that follow each other from 0; ``commit`` checks the digest (kept
 while appending in this instance, else read back from the parts once), concatenates the parts
-into ``uploads/<hex>/assembled`` and moves that to the blob's name: a server-side copy on
-S3, a rename on a local disk, so a blob is never visible half-written.
+into ``uploads/<hex>/assembled`` (a single part is used as it is) and moves that to the blob's
+name: a server-side copy on S3, a rename on a local disk, so a blob is never visible
+half-written.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from aiplane.artifacts.base import (
@@ -26,16 +26,10 @@ from aiplane.artifacts.base import (
     no_upload,
     offset_conflict,
 )
-from aiplane.artifacts.streams import hash_stream
+from aiplane.artifacts.streams import RunningDigest, hash_stream
 from aiplane.core.errors import MissingDependencyError, NotFoundError
 
 _PART = "part-"
-
-
-@dataclass
-class _Running:
-    hasher: hashlib._Hash
-    at: int
 
 
 def _file_system(url: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
@@ -59,7 +53,7 @@ class FsspecBlobStore:
     def __init__(self, url: str, storage_options: Mapping[str, Any] | None = None) -> None:
         self._url = url
         self.fs, self._root = _file_system(url, storage_options or {})
-        self._running: dict[str, _Running] = {}
+        self._running: dict[str, RunningDigest] = {}
 
     @property
     def url(self) -> str:
@@ -131,10 +125,12 @@ class FsspecBlobStore:
         if running is None or running.at != have:
             running = self._catch_up(sha256)
         written = have
+        folder = self._upload(sha256)
+        self.fs.makedirs(folder, exist_ok=True)  # a disk needs the folder; S3 has none
         try:
             # On an exception in ``chunks`` the file object is closed, so what was written is
             # kept as this part and counted by ``received``.
-            with self.fs.open(f"{self._upload(sha256)}/{_PART}{offset:020d}", "wb") as sink:
+            with self.fs.open(f"{folder}/{_PART}{offset:020d}", "wb") as sink:
                 for chunk in chunks:
                     sink.write(chunk)
                     running.hasher.update(chunk)
@@ -144,14 +140,14 @@ class FsspecBlobStore:
             self._running[sha256] = running
         return written
 
-    def _catch_up(self, sha256: str) -> _Running:
+    def _catch_up(self, sha256: str) -> RunningDigest:
         """The digest of the parts received so far, read back once (after a restart)."""
         hasher, at = hashlib.sha256(), 0
         for path, size in self._parts(sha256):
             with self.fs.open(path, "rb", block_size=CHUNK_SIZE) as stream:
                 hash_stream(stream, hasher)
             at += size
-        return _Running(hasher, at)
+        return RunningDigest(hasher, at)
 
     def commit(self, sha256: str) -> None:
         parts = self._parts(sha256)
@@ -169,13 +165,17 @@ class FsspecBlobStore:
         if self._info(target) is not None:  # stored already: dedupe, never rewrite
             self.abort(sha256)
             return
+        self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        if len(parts) == 1:  # sent in one append: the part is the blob
+            self.fs.mv(parts[0][0], target)
+            self.abort(sha256)
+            return
         assembled = f"{self._upload(sha256)}/assembled"
         with self.fs.open(assembled, "wb") as sink:
             for path, _ in parts:
                 with self.fs.open(path, "rb", block_size=CHUNK_SIZE) as source:
                     while chunk := source.read(CHUNK_SIZE):
                         sink.write(chunk)
-        self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
         self.fs.mv(assembled, target)
         self.abort(sha256)
 

@@ -18,7 +18,6 @@ import os
 import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -30,16 +29,8 @@ from aiplane.artifacts.base import (
     no_upload,
     offset_conflict,
 )
-from aiplane.artifacts.streams import hash_stream
+from aiplane.artifacts.streams import RunningDigest, hash_stream
 from aiplane.core.errors import NotFoundError
-
-
-@dataclass
-class _Running:
-    """The digest of a partial upload so far, valid while ``at`` equals the partial's size."""
-
-    hasher: hashlib._Hash
-    at: int
 
 
 def _fsync_dir(path: Path) -> None:
@@ -55,7 +46,7 @@ class LocalBlobStore:
         self.root = Path(root)
         self._blobs = self.root / "blobs" / "sha256"
         self._uploads = self.root / "uploads"
-        self._running: dict[str, _Running] = {}
+        self._running: dict[str, RunningDigest] = {}
         self._lock = threading.Lock()
         self._hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blob-hash")
 
@@ -103,7 +94,7 @@ class LocalBlobStore:
                 raise offset_conflict(sha256, offset, have)
             running = self._running.pop(sha256, None)
         if running is None or running.at != have:
-            running = _Running(hashlib.sha256(), 0)
+            running = RunningDigest(hashlib.sha256(), 0)
             if have:  # a partial left by another process: catch the digest up, once
                 with partial.open("rb") as stream:
                     hash_stream(stream, running.hasher)
@@ -143,7 +134,7 @@ class LocalBlobStore:
             raise no_upload(sha256) from None
         if running is None or running.at != have:
             with partial.open("rb") as stream:
-                running = _Running(hash_stream(stream), have)
+                running = RunningDigest(hash_stream(stream), have)
         found = running.hasher.hexdigest()
         if found != sha256:
             partial.unlink(missing_ok=True)
@@ -152,8 +143,10 @@ class LocalBlobStore:
         if target.is_file():  # stored already: dedupe, never rewrite
             partial.unlink(missing_ok=True)
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # The partial was fsynced by append; the rename is made durable by the directory's.
+        if not target.parent.is_dir():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _fsync_dir(target.parent.parent)  # the new ab/ folder's own entry
+        # The partial was fsynced by append; the rename is made durable by the folder's fsync.
         os.replace(partial, target)
         _fsync_dir(target.parent)
 

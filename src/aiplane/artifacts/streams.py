@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from aiplane.artifacts.base import CHUNK_SIZE
@@ -38,3 +39,12 @@ def hash_stream(stream: BinaryIO, hasher: hashlib._Hash | None = None) -> hashli
         if not n:
             return digest
         digest.update(view[:n])
+
+
+@dataclass
+class RunningDigest:
+    """The digest of a partial upload so far, valid while ``at`` equals the bytes received: a
+    store keeps one per upload under way, so that commit need not read the bytes again."""
+
+    hasher: hashlib._Hash
+    at: int
