@@ -192,6 +192,32 @@ def test_a_file_changed_since_its_scan_is_named_on_upload(tmp_path: Path) -> Non
     assert not store.has(sha(b"a\nb\nc\n"))
 
 
+def test_a_file_removed_since_its_scan_is_named_on_upload(tmp_path: Path) -> None:
+    make_tree(tmp_path / "src")
+    manifest = scan(tmp_path / "src")
+    (tmp_path / "src" / "config.json").unlink()
+    (tmp_path / "src" / "tokenizer" / "copy-of-config.json").unlink()
+    with pytest.raises(IntegrityError) as caught:
+        upload_directory(MemoryBlobStore(), tmp_path / "src", manifest)
+    assert {p.location for p in caught.value.problems} == {
+        "config.json",
+        "tokenizer/copy-of-config.json",
+    }
+
+
+def test_a_blob_the_store_lacks_is_named_by_its_file_on_download(tmp_path: Path) -> None:
+    files = make_tree(tmp_path / "src")
+    store = MemoryBlobStore()
+    manifest = upload_directory(store, tmp_path / "src")
+    store.delete(sha(files["tokenizer/vocab.txt"]))
+    with pytest.raises(IntegrityError) as caught:
+        download(store, manifest, tmp_path / "dest")
+    assert [(p.location, p.message) for p in caught.value.problems] == [
+        ("tokenizer/vocab.txt", "not in the store")
+    ]
+    assert (tmp_path / "dest" / "model.bin").read_bytes() == files["model.bin"]
+
+
 def test_an_interrupted_download_resumes_mid_file(tmp_path: Path) -> None:
     files = make_tree(tmp_path / "src")
     inner = LocalBlobStore(tmp_path / "store")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from aiplane.artifacts.base import BlobStore
 from aiplane.artifacts.streams import Progress, chunks_of, hash_stream
-from aiplane.core.errors import IntegrityError, Problem, SpecError
+from aiplane.core.errors import IntegrityError, NotFoundError, Problem, SpecError
 from aiplane.core.registry.manifest import (
     Difference,
     FileDifference,
@@ -126,7 +126,12 @@ def upload_directory(
             store.abort(entry.sha256)
             offset = 0
         counter.add(offset)
-        with (directory / entry.path).open("rb") as stream:
+        try:
+            stream = (directory / entry.path).open("rb")
+        except FileNotFoundError:
+            problems.append(Problem(entry.path, "removed since it was scanned"))
+            continue
+        with stream:
             stream.seek(offset)
             store.append(entry.sha256, _counted(chunks_of(stream), counter), offset)
         try:
@@ -193,8 +198,9 @@ def download(
 ) -> None:
     """Every file of ``manifest`` into ``dest/<path>``, each verified on arrival.
 
-    A file already there with the right digest is kept; one that arrives with other bytes is
-    discarded and named in the IntegrityError raised after every other file was fetched.
+    A file already there with the right digest is kept; one that arrives with other bytes, or
+    whose blob the store lacks, is named in the IntegrityError raised after every other file
+    was fetched (what arrived wrong is discarded).
     """
     dest = Path(dest)
     counter = _Counter(progress)
@@ -205,11 +211,15 @@ def download(
             counter.add(entry.size)
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        found = _fetch(store, entry, target, counter)
+        try:
+            found = _fetch(store, entry, target, counter)
+        except NotFoundError:
+            problems.append(Problem(entry.path, "not in the store", allowed=entry.sha256))
+            continue
         if found != entry.sha256:
             problems.append(Problem(entry.path, "arrived with other bytes", found, entry.sha256))
     if problems:
-        raise IntegrityError("downloaded files do not match their digests", problems)
+        raise IntegrityError("files could not be downloaded as registered", problems)
 
 
 def verify_stored(store: BlobStore, manifest: Manifest) -> list[FileDifference]:
