@@ -4,10 +4,11 @@ the file system's own package (s3fs for S3: the ``s3`` extra) are imported when 
 Layout under the URL: ``blobs/sha256/ab/<hex>``, and for an upload under way
 ``uploads/<hex>/part-<offset>``, one object per ``append`` (decision 0043). ``received`` is
 the length of the parts that follow each other from 0; ``commit`` checks the digest (kept
-while appending in this instance, else read back from the parts once), concatenates the parts
-into ``uploads/<hex>/assembled`` (a single part is used as it is) and moves that to the blob's
-name: a server-side copy on S3, a rename on a local disk, so a blob is never visible
-half-written.
+while appending in this instance, else read back from the parts once) and composes the parts
+under the blob's name: a single part is moved there; on S3, parts of 5 MiB or more (but the
+last) are copied into one multipart object by the server itself (s3fs ``merge``); otherwise
+they are concatenated into ``uploads/<hex>/assembled``, which is moved there (a server-side
+copy on S3, a rename on a disk). Either way a blob is never visible half-written.
 """
 
 from __future__ import annotations
@@ -30,6 +31,21 @@ from aiplane.artifacts.streams import RunningDigest, hash_stream
 from aiplane.core.errors import MissingDependencyError, NotFoundError
 
 _PART = "part-"
+# S3's limits on a multipart upload's parts (each copied from one part object).
+_MIN_PART = 5 * 1024 * 1024
+_MAX_PART = 5 * 1024 * 1024 * 1024
+_MAX_PARTS = 10_000
+
+
+def _server_side_merge(fs: Any, sizes: list[int]) -> bool:
+    """Whether s3fs can compose these parts on the server: every part but the last at least
+    5 MiB, none over 5 GiB, at most 10,000 of them."""
+    return (
+        callable(getattr(fs, "merge", None))
+        and len(sizes) <= _MAX_PARTS
+        and all(size >= _MIN_PART for size in sizes[:-1])
+        and all(size <= _MAX_PART for size in sizes)
+    )
 
 
 def _file_system(url: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
@@ -166,18 +182,26 @@ class FsspecBlobStore:
             self.abort(sha256)
             return
         self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-        if len(parts) == 1:  # sent in one append: the part is the blob
-            self.fs.mv(parts[0][0], target)
-            self.abort(sha256)
-            return
-        assembled = f"{self._upload(sha256)}/assembled"
-        with self.fs.open(assembled, "wb") as sink:
-            for path, _ in parts:
-                with self.fs.open(path, "rb", block_size=CHUNK_SIZE) as source:
-                    while chunk := source.read(CHUNK_SIZE):
-                        sink.write(chunk)
-        self.fs.mv(assembled, target)
+        self._compose(sha256, parts, target)
         self.abort(sha256)
+
+    def _compose(self, sha256: str, parts: list[tuple[str, int]], target: str) -> None:
+        """The parts, in order, as the object ``target``, which appears whole or not at all."""
+        paths = [path for path, _ in parts]
+        if len(paths) == 1:  # sent in one append: the part is the blob
+            self.fs.mv(paths[0], target)
+        elif _server_side_merge(self.fs, [size for _, size in parts]):
+            # S3 copies the parts into one multipart object itself: no byte comes back to us,
+            # and the object is visible only once the upload is completed.
+            self.fs.merge(target, paths)
+        else:
+            assembled = f"{self._upload(sha256)}/assembled"
+            with self.fs.open(assembled, "wb") as sink:
+                for path in paths:
+                    with self.fs.open(path, "rb", block_size=CHUNK_SIZE) as source:
+                        while chunk := source.read(CHUNK_SIZE):
+                            sink.write(chunk)
+            self.fs.mv(assembled, target)
 
     def abort(self, sha256: str) -> None:
         self._running.pop(sha256, None)
