@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aiplane.core.registry.policy import (
     AliasRules,
@@ -193,3 +195,23 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     problems = problems_of(lambda: load_policy(tmp_path / "nope.yaml"))
     assert problems[0].message == "file not found"
+
+
+names = st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True)
+thresholds = st.floats(min_value=0, max_value=1e6, allow_nan=False)
+evaluation_rules = st.builds(EvaluationRule, names, st.sampled_from(list(Comparison)), thresholds)
+alias_rules = st.builds(
+    AliasRules,
+    protected=st.booleans(),
+    approvals=st.integers(min_value=0, max_value=50),
+    signature=st.sampled_from(list(Requirement)),
+    lineage=st.sampled_from(list(Requirement)),
+    jurisdictions=st.none() | st.lists(names, min_size=1, max_size=3, unique=True).map(tuple),
+    evaluations=st.lists(evaluation_rules, max_size=4).map(tuple),
+)
+
+
+@given(st.dictionaries(names, alias_rules, max_size=4))
+def test_any_policy_round_trips(aliases: dict[str, AliasRules]) -> None:
+    policy = PromotionPolicy(aliases)
+    assert policy_from_document(policy_to_document(policy)) == policy
