@@ -113,12 +113,7 @@ class Transfers:
         done = 0
         for entry in manifest.files:
             if entry.sha256 in missing:
-                base = done
-                self.upload_file(
-                    paths[entry.path],
-                    entry.sha256,
-                    (lambda n, base=base: progress(base + n)) if progress else None,
-                )
+                self.upload_file(paths[entry.path], entry.sha256, _offset(progress, done))
                 missing.discard(entry.sha256)
             done += entry.size
             if progress is not None:
@@ -165,6 +160,14 @@ class Transfers:
                 f"{entry.path}: arrived with sha256 {found}, registered {entry.sha256}"
             )
         partial.replace(target)
+
+
+def _offset(progress: Progress | None, base: int) -> Progress | None:
+    """``progress`` told the whole transfer's bytes, from one file's."""
+    if progress is None:
+        return None
+    told = progress
+    return lambda n: told(base + n)
 
 
 def _counted(chunks: Iterator[bytes], start: int, progress: Progress | None) -> Iterator[bytes]:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from aiplane.client._artifacts import Progress, Transfers
 from aiplane.client._http import Http
 from aiplane.wire.registry import (
     ApprovalOut,
+    HistoryOut,
     ImportOut,
     LineageOut,
     ManifestOut,
@@ -128,24 +130,24 @@ class Models:
             ApprovalOut, "POST", f"/models/{name}/versions/{selector}/approvals", body=body
         )
 
-    def approvals(self, ref: str) -> list[ApprovalOut]:
+    def approvals(self, ref: str) -> builtins.list[ApprovalOut]:
         name, selector = split_ref(ref)
         return self._http.call_list(
             ApprovalOut, "GET", f"/models/{name}/versions/{selector}/approvals"
         )
 
-    def promote(self, moves: Sequence[tuple[str, str]]) -> list[MoveOut]:
+    def promote(self, moves: Sequence[tuple[str, str]]) -> builtins.list[MoveOut]:
         """Move each (``name@N``, alias), all or none (an ApiError naming every failed
         rule)."""
         body = {"moves": [{"ref": ref, "alias": alias} for ref, alias in moves]}
         return self._http.call(MoveList, "POST", "/models:promote", body=body).items
 
-    def history(
-        self, name: str, alias: str | None = None, at: float | None = None
-    ) -> list[MoveOut]:
+    def history(self, name: str, alias: str | None = None, at: float | None = None) -> HistoryOut:
+        """Each alias's periods (what it held, since when, moved by whom with which
+        approvals); with ``at``, the periods in force then."""
         params = {"alias": alias, "at": at}
         path = f"/models/{quote(name, safe='')}/history"
-        return self._http.call(MoveList, "GET", path, params=params).items
+        return self._http.call(HistoryOut, "GET", path, params=params)
 
     def policy(self, name: str) -> PolicyOut:
         return self._http.call(PolicyOut, "GET", f"/models/{quote(name, safe='')}/policy")

@@ -155,9 +155,12 @@ class JobService:
         *,
         access: Access,
         audit: AuditLog,
+        pin: Callable[[Caller, Workload], Workload] | None = None,
     ) -> None:
         self._access = access
         self._audit = audit
+        # The registry's inputs and model pinned to the versions they mean at submission.
+        self._pin = pin
         self._store = store
         self._fleets = fleets
         self._budgets = budgets
@@ -181,6 +184,8 @@ class JobService:
         ``submitted_by`` is the caller's name. ``claim`` (from :meth:`submit_with_key`) claims
         an idempotency key in the same unit."""
         self._access.check(caller, Action.JOB_SUBMIT, Resource("job", team=workload.team))
+        if self._pin is not None:
+            workload = self._pin(caller, workload)
         by = caller.name
         now = self._clock()
         admissible(self._store, self._fleets, self._budgets, workload, now)

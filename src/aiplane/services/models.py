@@ -119,9 +119,11 @@ class ModelService:
                 self._access.check(
                     caller, Action.MODEL_READ, Resource("model", model.name, team=model.team)
                 )
-        return self._version_of(parsed)
+        return self.version_of(parsed)
 
-    def _version_of(self, ref: Ref) -> ModelVersion:
+    def version_of(self, ref: Ref) -> ModelVersion:
+        """The version ``ref`` means now, with no access check (the control plane's own
+        reads: a queued job's model, pinned when it was submitted)."""
         models = self._store.models
         if ref.version is not None:
             return models.get_version(ref.name, ref.version)
@@ -356,7 +358,7 @@ class ModelService:
         and lineage never change."""
         parsed = parse_ref(ref, "ref")
         model = self.model(caller, parsed.name, Action.MODEL_UPDATE)
-        version = self._version_of(parsed)
+        version = self.version_of(parsed)
         merged = dict(version.tags)
         for key, value in (tags or {}).items():
             if value is None:

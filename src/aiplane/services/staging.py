@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+from aiplane.core.auth import Caller
 from aiplane.core.errors import IntegrityError, NotFoundError, Problem
+from aiplane.core.registry.manifest import Manifest, differences
 from aiplane.core.registry.records import Deployment
 from aiplane.core.registry.refs import parse_ref
 from aiplane.core.runs import Job
-from aiplane.services.datasets import resolve_version
+from aiplane.core.workloads import Workload
+from aiplane.services.datasets import pinned, resolve_version
 from aiplane.services.models import ModelService
 from aiplane.services.registry_ports import ArtifactFiles
 from aiplane.store.base import Store
@@ -30,6 +34,25 @@ MODEL_ENV = "AIPLANE_MODEL_DIR"
 
 def input_env(name: str) -> str:
     return "AIPLANE_INPUT_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
+
+
+class Pins:
+    """At submission: each registered input as the dataset version it means now, and the
+    model as the version it means now (the caller must be able to read it), so that a queued
+    job runs what it was submitted with, whatever moves meanwhile."""
+
+    def __init__(self, store: Store, models: ModelService) -> None:
+        self._store = store
+        self._models = models
+
+    def __call__(self, caller: Caller, workload: Workload) -> Workload:
+        inputs = pinned(self._store, workload.inputs)
+        model = workload.model
+        if model is not None:
+            model = self._models.resolve(caller, model).ref
+        if (inputs, model) == (workload.inputs, workload.model):
+            return workload
+        return replace(workload, inputs=inputs, model=model)
 
 
 class Staging:
@@ -69,10 +92,9 @@ class Staging:
             env[MODEL_ENV] = str(self._model(job, ref))
         return env
 
-    def _checked_copy(self, what: str, manifest: object, dest: Path) -> None:
-        from aiplane.core.registry.manifest import Manifest, differences
-
-        assert isinstance(manifest, Manifest)  # noqa: S101
+    def _checked_copy(self, what: str, manifest: Manifest, dest: Path) -> None:
+        """``dest`` holding exactly the files of ``manifest``: each checked as it arrives,
+        and the folder as a whole after (a file a previous attempt left there is named)."""
         try:
             self._files.download(manifest, dest)
         except IntegrityError as exc:
@@ -85,7 +107,7 @@ class Staging:
             )
 
     def _model(self, job: Job, ref: str) -> Path:
-        version = self._models._version_of(parse_ref(ref, "model"))
+        version = self._models.version_of(parse_ref(ref, "model"))
         manifest = self._store.artifacts.get_manifest(version.artifact)
         check = self._models.check(version, manifest, rehash=False)
         if not check.ok:

@@ -15,6 +15,7 @@ from aiplane.api.deps import Authenticated, Svc
 from aiplane.api.errors import AUTHENTICATED, responses
 from aiplane.api.registry_views import (
     approval_out,
+    holding_out,
     manifest_in,
     manifest_out,
     model_out,
@@ -28,6 +29,7 @@ from aiplane.services.registry_types import ModelRegistration, MoveRequest, Poli
 from aiplane.wire.registry import (
     ApprovalOut,
     ApproveBody,
+    HistoryOut,
     ImportBody,
     ImportOut,
     LineageOut,
@@ -224,17 +226,18 @@ def approvals(name: str, selector: str, svc: Svc, caller: Authenticated) -> list
     return [approval_out(a) for a in svc.promotion.approvals(caller, _ref(name, selector))]
 
 
-@router.get("/{name}/history", response_model=MoveList, responses=ONE)
+@router.get("/{name}/history", response_model=HistoryOut, responses=ONE)
 def history(
     name: str,
     svc: Svc,
     caller: Authenticated,
     alias: str | None = None,
     at: Annotated[float | None, Query(description="epoch seconds: what held then")] = None,
-) -> MoveList:
-    """Every alias move, oldest first; with ``at``, the move in force then for each alias."""
-    moves = svc.promotion.history(caller, name, alias=alias, at=at)
-    return MoveList(items=[move_out(m) for m in moves])
+) -> HistoryOut:
+    """Each alias's periods, oldest first (what it held, since when, moved by whom, with
+    which approvals); with ``at``, the period in force then for each alias."""
+    periods = svc.promotion.history(caller, name, alias=alias, at=at)
+    return HistoryOut(at=at, items=[holding_out(h) for h in periods])
 
 
 def policy_out(found: PolicyInForce) -> PolicyOut:
@@ -246,7 +249,7 @@ def policy_out(found: PolicyInForce) -> PolicyOut:
         updated_at=record.updated_at if record else None,
         updated_by=record.updated_by if record else None,
         document=dict(record.document) if record else None,
-        protected=sorted(found.policy.protected()),
+        protected=sorted(a for a in found.policy.aliases if found.policy.is_protected(a)),
     )
 
 
