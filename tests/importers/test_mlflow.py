@@ -13,7 +13,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -27,7 +27,7 @@ from mlflow.models import infer_signature
 from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 from sklearn.linear_model import LinearRegression
 
-from aiplane.core.errors import BackendError, MissingDependencyError, NotFoundError
+from aiplane.core.errors import AiplaneError, BackendError, MissingDependencyError, NotFoundError
 from aiplane.core.registry.imports import ImportedModel
 from aiplane.core.registry.records import Flavor
 from aiplane.importers.base import ModelSource
@@ -346,3 +346,16 @@ def test_a_server_reads_back_and_fetches_over_http(mlflow_server: Server, tmp_pa
         return mlflow_server.artifacts / urlparse(source_uri).path.lstrip("/")
 
     check_fetch(source, models, tmp_path / "fetched", stored)
+
+
+def test_files_gone_from_the_source_are_a_located_error(file_store, tmp_path: Path) -> None:
+    uri, _ = file_store
+    source = MlflowSource(uri)
+    model = _by_name(source)["fraud-detector"]
+    gone = replace(model.versions[0], source_uri=(tmp_path / "deleted").as_uri())
+    with pytest.raises(AiplaneError) as caught:
+        source.fetch(model, gone, tmp_path / "dest")
+    assert isinstance(caught.value, NotFoundError | BackendError)
+    problem = caught.value.problems[0]
+    assert (problem.location, problem.given) == ("from_mlflow", uri)
+    assert "Fraud Detector version 1" in problem.message

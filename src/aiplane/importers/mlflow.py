@@ -229,14 +229,15 @@ class MlflowSource:
             raise
         except self._mlflow.exceptions.MlflowException as error:
             code = getattr(error, "error_code", "")
-            problem = Problem(LOCATION, error.message, self._uri, what)
+            said = f"{what}: {error.message}" if what else str(error.message)
+            problem = Problem(LOCATION, said, self._uri, None)
             if code == "RESOURCE_DOES_NOT_EXIST":
                 raise NotFoundError("not found in the MLflow registry", [problem]) from error
             raise BackendError("the MLflow registry refused a read", [problem]) from error
         except (requests_error, OSError) as error:
+            said = f"{what}: {error}" if what else str(error)
             raise BackendError(
-                "cannot read the MLflow registry",
-                [Problem(LOCATION, str(error), self._uri, ALLOWED)],
+                "cannot read the MLflow registry", [Problem(LOCATION, said, self._uri, ALLOWED)]
             ) from error
 
 
@@ -294,7 +295,8 @@ def _file_store_calls(uri: str | None) -> Iterator[None]:
     refuses a file store unless ``MLFLOW_ALLOW_FILE_STORE`` is set; and its file registry
     reads each version's logged model through the *global* tracking URI (its own TODO in
     ``_get_file_model_version_from_dir``), which would otherwise read, and create, MLflow's
-    default store (``./mlflow.db`` or ``./mlruns``) in the server's folder. Both are process-wide: set under a lock and put back after."""
+    default store (``./mlflow.db`` or ``./mlruns``) in the server's folder. Both are
+    process-wide: set under a lock and put back after."""
     if uri is None:
         yield
         return
