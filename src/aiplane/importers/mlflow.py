@@ -74,30 +74,25 @@ def _folder_of(uri: str) -> Path | None:
 
 
 class MlflowSource:
-    """Every registered model of the MLflow registry at ``tracking_uri`` (the registry is the
-    tracking server's own, as in MLflow unless a separate ``registry_uri`` is given)."""
+    """Every registered model of the MLflow registry at ``tracking_uri`` (the tracking
+    server's own registry, as MLflow has it by default)."""
 
     def __init__(
         self,
         tracking_uri: str,
         *,
-        registry_uri: str | None = None,
         page_size: int = PAGE_SIZE,
         timeout_s: float = 10.0,
     ) -> None:
         self._mlflow = _mlflow()
         self._uri = tracking_uri_of(tracking_uri)
-        self._registry_uri = tracking_uri_of(registry_uri) if registry_uri else self._uri
         self._page_size = page_size
-        # The file store's URI, when the tracking store is one (see _file_store_calls).
-        self._file_store = self._uri if _folder_of(self._uri) else None
-        if self._file_store is None and _folder_of(self._registry_uri):
-            self._file_store = self._registry_uri
-        for uri in dict.fromkeys((self._uri, self._registry_uri)):
-            _check_reachable(uri, timeout_s)
+        # A folder: every call needs MLflow's file store switches (_file_store_calls).
+        self._file_store = _folder_of(self._uri) is not None
+        _check_reachable(self._uri, timeout_s)
         with self._errors():
             self._client: MlflowClient = self._mlflow.MlflowClient(
-                tracking_uri=self._uri, registry_uri=self._registry_uri
+                tracking_uri=self._uri, registry_uri=self._uri
             )
 
     @property
@@ -125,7 +120,7 @@ class MlflowSource:
                 artifact_uri=version.source_uri,
                 dst_path=str(dest),
                 tracking_uri=self._uri,
-                registry_uri=self._registry_uri,
+                registry_uri=self._uri,
             )
         return Path(written)
 
@@ -211,7 +206,7 @@ class MlflowSource:
                     artifact_uri=f"{uri.rstrip('/')}/MLmodel",
                     dst_path=tmp,
                     tracking_uri=self._uri,
-                    registry_uri=self._registry_uri,
+                    registry_uri=self._uri,
                 )
             except (self._mlflow.exceptions.MlflowException, OSError):
                 return {}
@@ -223,7 +218,7 @@ class MlflowSource:
         """MLflow's and the network's errors as ours, located at the source's URI."""
         requests_error = _requests_error()
         try:
-            with _file_store_calls(self._file_store):
+            with _file_store_calls(self._file_store, self._uri):
                 yield
         except AiplaneError:
             raise
@@ -290,14 +285,14 @@ def _check_reachable(uri: str, timeout_s: float) -> None:
 
 
 @contextmanager
-def _file_store_calls(uri: str | None) -> Iterator[None]:
-    """Around each call on a file store at ``uri``: MLflow 3 opens a store on every call and
-    refuses a file store unless ``MLFLOW_ALLOW_FILE_STORE`` is set; and its file registry
-    reads each version's logged model through the *global* tracking URI (its own TODO in
-    ``_get_file_model_version_from_dir``), which would otherwise read, and create, MLflow's
-    default store (``./mlflow.db`` or ``./mlruns``) in the server's folder. Both are
-    process-wide: set under a lock and put back after."""
-    if uri is None:
+def _file_store_calls(needed: bool, tracking_uri: str) -> Iterator[None]:
+    """Around each call on a file store: MLflow 3 opens a store on every call and refuses a
+    file store unless ``MLFLOW_ALLOW_FILE_STORE`` is set; and its file registry reads each
+    version's logged model (kept by the tracking store) through the *global* tracking URI
+    (its own TODO in ``_get_file_model_version_from_dir``), which would otherwise read, and
+    create, MLflow's default store (``./mlflow.db``, ``./mlruns``) in the server's folder.
+    Both are process-wide: set under a lock and put back after."""
+    if not needed:
         yield
         return
     from mlflow.tracking._tracking_service.utils import _use_tracking_uri
@@ -306,7 +301,7 @@ def _file_store_calls(uri: str | None) -> Iterator[None]:
         before = os.environ.get(_ALLOW_FILE_STORE)
         os.environ[_ALLOW_FILE_STORE] = "true"
         try:
-            with _use_tracking_uri(uri):
+            with _use_tracking_uri(tracking_uri):
                 yield
         finally:
             if before is None:
