@@ -8,11 +8,13 @@ from hypothesis import strategies as st
 
 from aiplane.core.errors import SpecError
 from aiplane.core.registry.imports import (
+    ImportedModel,
     flavor_from_mlflow,
     io_signature,
     local_alias,
     local_name,
     merge_aliases,
+    name_collisions,
     stage_alias,
 )
 from aiplane.core.registry.records import Flavor
@@ -57,6 +59,15 @@ def test_a_name_with_nothing_to_keep_is_refused_where_it_is(hopeless: str) -> No
         local_name(hopeless, "from_mlflow.models.x")
     assert caught.value.problems[0].location == "from_mlflow.models.x"
     assert caught.value.problems[0].given == repr(hopeless)
+
+
+def test_source_names_that_meet_on_one_local_name_are_reported_together() -> None:
+    sources = ["Fraud Detector", "fraud-detector", "FRAUD/detector", "churn"]
+    models = [ImportedModel(local_name(source), source) for source in sources]
+    (problem,) = name_collisions(models, "from_mlflow.models")
+    assert problem.location == "from_mlflow.models.fraud-detector"
+    assert problem.given == "'FRAUD/detector', 'Fraud Detector', 'fraud-detector'"
+    assert name_collisions(models[2:]) == []
 
 
 @pytest.mark.parametrize(

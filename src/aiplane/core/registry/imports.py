@@ -91,6 +91,24 @@ def local_name(mlflow_name: str, location: str = "name") -> str:
     return name
 
 
+def name_collisions(models: Iterable[ImportedModel], location: str = "models") -> list[Problem]:
+    """One problem for each local name that more than one source model maps onto, naming
+    them all: the import service refuses (or asks for a rename) before registering any."""
+    sources: dict[str, list[str]] = {}
+    for model in models:
+        sources.setdefault(model.name, []).append(model.source_name)
+    return [
+        Problem(
+            f"{location}.{name}",
+            "several MLflow models map onto this name",
+            ", ".join(repr(source) for source in sorted(names)),
+            "one MLflow model per aiplane name: rename all but one in MLflow, or map them",
+        )
+        for name, names in sorted(sources.items())
+        if len(names) > 1
+    ]
+
+
 def stage_alias(stage: str | None) -> str | None:
     """The alias an MLflow legacy stage becomes: Production -> ``production``, Staging ->
     ``staging``, Archived and None -> no alias."""
