@@ -1,9 +1,12 @@
-"""What the fsspec store adds on S3: parts of 5 MiB or more are composed by the server."""
+"""What the fsspec store adds: on S3, parts of 5 MiB or more are composed by the server; the
+digest is kept while appending, and the parts read back only by a store that did not see them
+all arrive."""
 
 from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,3 +50,28 @@ def test_parts_are_composed_on_the_server_when_s3_allows(
     assert store.received(digest) == 0
     store.fs.invalidate_cache()
     assert store.fs.find(store._upload(digest)) == []  # parts (and any assembly) removed
+
+
+@pytest.mark.parametrize("restarted", [False, True])
+def test_commit_reads_the_parts_back_only_after_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restarted: bool
+) -> None:
+    url = (tmp_path / "store").as_uri()
+    store = FsspecBlobStore(url)
+    data = os.urandom(3000)
+    digest = sha(data)
+    store.append(digest, [data[:1000]], 0)
+    if restarted:
+        store = FsspecBlobStore(url)
+    store.append(digest, [data[1000:]], 1000)
+    read_back: list[str] = []
+    real = store._catch_up
+
+    def catch_up(sha256: str) -> Any:
+        read_back.append(sha256)
+        return real(sha256)
+
+    monkeypatch.setattr(store, "_catch_up", catch_up)
+    store.commit(digest)
+    assert read_back == ([digest] if restarted else [])
+    assert store.verify(digest) == digest

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import pytest
 
+from aiplane.artifacts import local
 from aiplane.artifacts.local import LocalBlobStore
+from aiplane.artifacts.streams import hash_stream
 from aiplane.core.errors import ConflictError
 from tests.artifacts.blobs import put, sha
 
@@ -56,3 +59,25 @@ def test_the_same_bytes_again_leave_the_stored_file_alone(tmp_path: Path) -> Non
     put(LocalBlobStore(tmp_path), DATA)
     after = store.blob_path(digest).stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+@pytest.mark.parametrize("restarted", [False, True])
+def test_commit_rereads_the_partial_only_after_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restarted: bool
+) -> None:
+    store = LocalBlobStore(tmp_path)
+    digest = sha(DATA)
+    store.append(digest, [DATA[:100]], 0)
+    store.append(digest, [DATA[100:]], 100)
+    if restarted:
+        store = LocalBlobStore(tmp_path)
+    hashed: list[int] = []
+
+    def counting(stream: BinaryIO, *args: Any, **kwargs: Any) -> Any:
+        hashed.append(1)
+        return hash_stream(stream, *args, **kwargs)
+
+    monkeypatch.setattr(local, "hash_stream", counting)
+    store.commit(digest)
+    assert len(hashed) == (1 if restarted else 0)
+    assert store.verify(digest) == digest

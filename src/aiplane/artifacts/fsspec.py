@@ -137,9 +137,11 @@ class FsspecBlobStore:
         have = self.received(sha256)
         if offset != have:
             raise offset_conflict(sha256, offset, have)
-        running = self._running.pop(sha256, None)
+        running: RunningDigest | None = self._running.pop(sha256, None)
         if running is None or running.at != have:
-            running = self._catch_up(sha256)
+            # Parts left by another process: their digest is read back at commit, not here,
+            # where gigabytes coming back would stall the client resuming the upload.
+            running = RunningDigest(hashlib.sha256(), 0) if have == 0 else None
         written = have
         folder = self._upload(sha256)
         self.fs.makedirs(folder, exist_ok=True)  # a disk needs the folder; S3 has none
@@ -149,15 +151,17 @@ class FsspecBlobStore:
             with self.fs.open(f"{folder}/{_PART}{offset:020d}", "wb") as sink:
                 for chunk in chunks:
                     sink.write(chunk)
-                    running.hasher.update(chunk)
+                    if running is not None:
+                        running.hasher.update(chunk)
                     written += len(chunk)
         finally:
-            running.at = written
-            self._running[sha256] = running
+            if running is not None:
+                running.at = written
+                self._running[sha256] = running
         return written
 
     def _catch_up(self, sha256: str) -> RunningDigest:
-        """The digest of the parts received so far, read back once (after a restart)."""
+        """The digest of the parts received, read back once (the upload began elsewhere)."""
         hasher, at = hashlib.sha256(), 0
         for path, size in self._parts(sha256):
             with self.fs.open(path, "rb", block_size=CHUNK_SIZE) as stream:

@@ -20,8 +20,13 @@ def chunks_of(stream: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]
         yield chunk
 
 
-def hash_stream(stream: BinaryIO, hasher: hashlib._Hash | None = None) -> hashlib._Hash:
-    """Feed the rest of ``stream`` into ``hasher`` (a new sha256 by default).
+def hash_stream(
+    stream: BinaryIO,
+    hasher: hashlib._Hash | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> hashlib._Hash:
+    """Feed the rest of ``stream`` into ``hasher`` (a new sha256 by default); ``on_chunk`` is
+    told the length of each chunk hashed.
 
     One reused buffer and ``readinto``: no allocation per chunk, so hashing runs at the speed
     of the digest itself (OpenSSL releases the GIL for each update).
@@ -33,12 +38,16 @@ def hash_stream(stream: BinaryIO, hasher: hashlib._Hash | None = None) -> hashli
     if readinto is None:
         for chunk in chunks_of(stream):
             digest.update(chunk)
+            if on_chunk is not None:
+                on_chunk(len(chunk))
         return digest
     while True:
         n = readinto(view)
         if not n:
             return digest
         digest.update(view[:n])
+        if on_chunk is not None:
+            on_chunk(n)
 
 
 @dataclass

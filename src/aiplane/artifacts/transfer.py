@@ -67,14 +67,10 @@ def _files(directory: Path) -> Iterator[tuple[str, Path]]:
 
 
 def _hash_file(path: Path, counter: _Counter) -> tuple[str, int]:
-    hasher = hashlib.sha256()
-    size = 0
     with path.open("rb") as stream:
-        for chunk in chunks_of(stream):
-            hasher.update(chunk)
-            size += len(chunk)
-            counter.add(len(chunk))
-    return hasher.hexdigest(), size
+        before = counter.done
+        digest = hash_stream(stream, on_chunk=counter.add).hexdigest()
+        return digest, counter.done - before
 
 
 def scan(directory: Path, progress: Progress | None = None) -> Manifest:
