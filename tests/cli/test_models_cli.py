@@ -137,10 +137,11 @@ def test_promotion_under_policy_history_at_a_time_and_lineage(plane: Plane, tmp_
     assert [(m["alias"], m["version"], m["previous"]) for m in moved] == [("production", 2, None)]
 
     history = plane.ok("bob", "models", "history", "fraud", "--alias", "production", "--json")
-    assert [(m["version"], m["by"]) for m in history] == [(2, plane.ids["ana"])]
-    assert history[0]["approvals"] == [plane.ids["bob"]]
+    periods = history["items"]
+    assert [(p["version"], p["by"], p["until"]) for p in periods] == [(2, plane.ids["ana"], None)]
+    assert periods[0]["approvals"] == [plane.ids["bob"]]
     at = ("models", "history", "fraud", "--alias", "production", "--at")
-    assert plane.ok("bob", *at, str(before), "--json") == []
+    assert plane.ok("bob", *at, str(before), "--json")["items"] == []
     then = plane.ok("bob", *at, str(time.time()))
     assert "held version 2" in then and plane.ids["bob"] in then
 

@@ -37,6 +37,19 @@ TABLES = (
     "usage_intervals",
     "cost_alerts",
     "idempotency_keys",
+    "models",
+    "model_versions",
+    "model_version_inputs",
+    "model_aliases",
+    "alias_moves",
+    "approvals",
+    "registry_policies",
+    "deployments",
+    "datasets",
+    "dataset_versions",
+    "dataset_replicas",
+    "artifact_manifests",
+    "team_keys",
 )
 
 

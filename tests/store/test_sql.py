@@ -15,13 +15,26 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import event, inspect, text
 
 import aiplane
 from aiplane.core.audit import AuditEntry, AuditHead, AuditRecord, verify_chain
 from aiplane.core.auth import GlobalRole, Principal, PrincipalKind, TokenRecord
 from aiplane.core.errors import StoreError
 from aiplane.core.events import Event
+from aiplane.core.registry.records import (
+    Alias,
+    AliasMove,
+    Approval,
+    Dataset,
+    DatasetVersion,
+    Deployment,
+    Model,
+    ModelVersion,
+    PolicyRecord,
+    Replica,
+    TeamKey,
+)
 from aiplane.core.runs import Job, Run, RunState
 from aiplane.store.sql import SqlStore, make_engine, migrate, normalise_url
 from aiplane.store.sql.jobs import page_statement
@@ -29,6 +42,8 @@ from aiplane.store.sql.migrate import alembic_config
 from aiplane.store.sql.tables import Base
 
 from . import factories as f
+from . import registry_factories as r
+from .factories import T0
 
 
 def _schema_diff(url: str) -> list[Any]:
@@ -112,6 +127,17 @@ _RECORD_COLUMNS = {f.name for f in fields(AuditRecord)}
         (Job, "jobs", set(), {"name", "team"}),
         (Run, "runs", set(), set()),
         (Event, "events", set(), set()),
+        (Model, "models", set(), set()),
+        (ModelVersion, "model_versions", set(), set()),
+        (Alias, "model_aliases", set(), set()),
+        (AliasMove, "alias_moves", set(), {"id"}),
+        (Approval, "approvals", set(), {"id"}),
+        (PolicyRecord, "registry_policies", set(), set()),
+        (Deployment, "deployments", set(), {"id"}),
+        (Dataset, "datasets", set(), set()),
+        (DatasetVersion, "dataset_versions", {"replicas"}, set()),
+        (Replica, "dataset_replicas", set(), {"dataset", "version"}),
+        (TeamKey, "team_keys", set(), set()),
     ],
 )
 def test_every_field_of_a_core_type_has_a_column(
@@ -382,3 +408,42 @@ def test_appends_from_several_processes_never_share_a_seq(sql_url: str) -> None:
     assert [e.seq for e in entries] == list(range(1, processes_n * per_process + 1))
     check = verify_chain(entries, lambda _entry: True, head)
     assert check.ok, check
+
+
+def test_sqlite_answers_the_registrys_hot_lookups_from_indexes(tmp_path: Any) -> None:
+    """``name@alias`` (the gateway's path), a version, its history and "trained on X@v" each
+    read through an index: the plan of every SELECT the repositories send, not a timing."""
+    store = SqlStore.open(f"sqlite:///{tmp_path}/registry.db")
+    try:
+        store.models.add(r.model())
+        store.models.add_version(r.version())
+        store.models.set_alias(r.alias(), expected=None)
+        store.models.add_move(r.move())
+        store.models.add_approval(r.approval())
+        sent: list[tuple[str, Any]] = []
+
+        def record(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+            if statement.lstrip().upper().startswith("SELECT"):
+                sent.append((statement, params))
+
+        event.listen(store.engine, "before_cursor_execute", record)
+        try:
+            assert store.models.get_alias("churn", "production") is not None
+            store.models.get_version("churn", 1)
+            store.models.versions("churn", limit=10, before=5)
+            store.models.moves("churn", alias="production", until=T0 + 1000)
+            store.models.approvals("churn", 1, "production")
+            assert store.models.trained_on("clicks-eu@3") != []
+        finally:
+            event.remove(store.engine, "before_cursor_execute", record)
+        assert len(sent) == 6
+        with store.engine.connect() as connection:
+            for statement, params in sent:
+                plan = [
+                    row[-1]
+                    for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params)
+                ]
+                scans = [step for step in plan if step.startswith("SCAN")]
+                assert scans == [], (statement, plan)
+    finally:
+        store.close()

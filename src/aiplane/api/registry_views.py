@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from aiplane.core.registry.history import Holding
 from aiplane.core.registry.manifest import Manifest, ManifestEntry
 from aiplane.core.registry.records import (
     Alias,
@@ -20,6 +21,7 @@ from aiplane.wire.registry import (
     DatasetOut,
     DatasetVersionOut,
     FileEntry,
+    HoldingOut,
     ManifestBody,
     ManifestOut,
     ModelOut,
@@ -121,6 +123,19 @@ def move_out(move: AliasMove) -> MoveOut:
         by=move.by,
         approvals=list(move.approvals),
         move_id=move.move_id,
+    )
+
+
+def holding_out(holding: Holding) -> HoldingOut:
+    return HoldingOut(
+        alias=holding.alias,
+        version=holding.version,
+        since=holding.since,
+        until=holding.until,
+        by=holding.by,
+        approvals=list(holding.approvals),
+        previous=holding.previous,
+        move_id=holding.move_id,
     )
 
 

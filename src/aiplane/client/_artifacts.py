@@ -166,12 +166,11 @@ class Transfers:
 
 
 def _offset(progress: Progress | None, base: int) -> Progress | None:
-    """``progress`` of the whole transfer, told the bytes of one file that starts at
-    ``base``."""
+    """``progress`` told the whole transfer's bytes, from one file's."""
     if progress is None:
         return None
-    whole = progress
-    return lambda sent: whole(base + sent)
+    told = progress
+    return lambda n: told(base + n)
 
 
 def _counted(chunks: Iterator[bytes], start: int, progress: Progress | None) -> Iterator[bytes]:

@@ -10,6 +10,7 @@ from aiplane.client._artifacts import Progress, Transfers
 from aiplane.client._http import Http
 from aiplane.wire.registry import (
     ApprovalOut,
+    HistoryOut,
     ImportOut,
     LineageOut,
     ManifestOut,
@@ -142,12 +143,12 @@ class Models:
         body = {"moves": [{"ref": ref, "alias": alias} for ref, alias in moves]}
         return self._http.call(MoveList, "POST", "/models:promote", body=body).items
 
-    def history(
-        self, name: str, alias: str | None = None, at: float | None = None
-    ) -> builtins.list[MoveOut]:
+    def history(self, name: str, alias: str | None = None, at: float | None = None) -> HistoryOut:
+        """Each alias's periods (what it held, since when, moved by whom with which
+        approvals); with ``at``, the periods in force then."""
         params = {"alias": alias, "at": at}
         path = f"/models/{quote(name, safe='')}/history"
-        return self._http.call(MoveList, "GET", path, params=params).items
+        return self._http.call(HistoryOut, "GET", path, params=params)
 
     def policy(self, name: str) -> PolicyOut:
         return self._http.call(PolicyOut, "GET", f"/models/{quote(name, safe='')}/policy")

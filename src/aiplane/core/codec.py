@@ -13,6 +13,7 @@ from aiplane.core.runs import Job, Placement, ReplicaAssignment, Run, RunState
 from aiplane.core.workloads import (
     AcceleratorOption,
     Constraints,
+    ModelOutput,
     ProcessLimits,
     SpotPolicy,
     Workload,
@@ -38,6 +39,8 @@ def workload_to_dict(w: Workload) -> dict[str, Any]:
         "checkpoint_minutes": w.checkpoint_minutes,
         "spot": str(w.spot),
         "inputs": list(w.inputs),
+        "model": w.model,
+        "outputs": [{"model": o.model, "path": o.path, "flavor": o.flavor} for o in w.outputs],
         "pack": w.pack,
         "constraints": {
             "jurisdictions": list(w.constraints.jurisdictions),
@@ -83,6 +86,10 @@ def workload_from_dict(d: Mapping[str, Any]) -> Workload:
         checkpoint_minutes=d.get("checkpoint_minutes"),
         spot=SpotPolicy(d.get("spot", "allowed")),
         inputs=tuple(d.get("inputs", ())),
+        model=d.get("model"),
+        outputs=tuple(
+            ModelOutput(o["model"], o["path"], o.get("flavor")) for o in d.get("outputs") or ()
+        ),
         pack=bool(d.get("pack", False)),
         constraints=Constraints(
             jurisdictions=tuple(c.get("jurisdictions", ())),

@@ -9,6 +9,8 @@ from functools import cached_property
 from typing import Any
 
 from aiplane.core.budgets import Budget
+from aiplane.core.errors import SpecError
+from aiplane.core.registry.refs import Ref, parse_ref
 from aiplane.core.resources import Resources
 
 
@@ -143,11 +145,28 @@ class Team:
 
 @dataclass(frozen=True)
 class Dataset:
+    """A dataset (one version of it, when ``version`` is given) as placement weighs it.
+
+    ``site`` is the primary copy's; ``replicas`` are every site that holds a copy, the primary
+    first (it is added when missing, so ``Dataset(name, site, size)`` still means one copy).
+    """
+
     name: str
     site: str
     size_gb: float
     jurisdiction: str | None = None
     content_hash: str | None = None
+    version: int | None = None
+    replicas: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        others = tuple(dict.fromkeys(r for r in self.replicas if r != self.site))
+        object.__setattr__(self, "replicas", (self.site, *others))
+
+    @property
+    def ref(self) -> str:
+        """``name@N`` for a version, the bare name for a dataset declared without one."""
+        return self.name if self.version is None else f"{self.name}@{self.version}"
 
 
 @dataclass(frozen=True)
@@ -170,5 +189,24 @@ class Fleet:
     def team(self, name: str) -> Team | None:
         return next((t for t in self.teams if t.name == name), None)
 
-    def dataset(self, name: str) -> Dataset | None:
-        return next((d for d in self.datasets if d.name == name), None)
+    def dataset(self, ref: str | Ref) -> Dataset | None:
+        """The dataset a reference names: ``name@N`` by name and version; a bare name or
+        ``name@latest`` the newest version the fleet holds (one declared without a version
+        counts as older than any numbered one). None for an unknown one, an alias (the fleet
+        has none) or text that is not a reference."""
+        found = _as_ref(ref) if isinstance(ref, str) else ref
+        if found is None or found.alias is not None:
+            return None
+        held = [d for d in self.datasets if d.name == found.name]
+        if found.version is not None:
+            return next((d for d in held if d.version == found.version), None)
+        return max(held, key=lambda d: d.version or 0, default=None)
+
+
+def _as_ref(text: str) -> Ref | None:
+    try:
+        return parse_ref(text)
+    except SpecError:
+        # A fleet name that the reference grammar does not take (one ending in '-', which
+        # fleet specs allow) is still found by its exact name, as before references.
+        return Ref(text) if "@" not in text else None

@@ -13,7 +13,8 @@ replica on owned or reserved capacity, or on a rented pool's running (always-up)
 its dominant share of the node; on a rented pool's new instances the run pays every instance
 it starts whole (one per replica, or ``ceil(replicas / per instance)`` with ``pack``), and a
 replica that would use a fraction of a new instance without ``pack`` is rejected.
-    egress    = size of every input dataset not at the site x the egress price where it lives
+    egress    = size of every input dataset with no replica at the site x the egress price
+                of the cheapest replica's site (``data_movement``, shared with metering)
     time cost = (run hours + data transfer hours) x the value of an hour of the workload
 
 and the scheduler takes the lowest score (compute + egress + time cost) that has capacity;
@@ -30,6 +31,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
+from aiplane.core.data_movement import NO_MOVEMENT, DataMovement, data_movement
 from aiplane.core.fleet import Fleet, Pool, PricingModel, Site
 from aiplane.core.instances import (
     Billing,
@@ -50,8 +52,6 @@ from aiplane.core.workloads import (
 
 # Used when a workload gives no estimate: comparisons then rank by hourly price.
 DEFAULT_ESTIMATED_HOURS = 1.0
-# Wide-area transfer rate assumed for moving input data between sites (10 Gbit/s).
-TRANSFER_GB_PER_HOUR = 10 / 8 * 3600
 
 
 class RejectReason(StrEnum):
@@ -124,6 +124,8 @@ class Offer:
     idle_gpus: float = 0.0
     # The regions of a serve workload's latency SLO, for the latency tie-break.
     workload_slo: tuple[str, ...] = ()
+    # The inputs copied to the site, each from the replica it is cheapest to copy.
+    data: DataMovement = NO_MOVEMENT
 
     @property
     def accelerator(self) -> str | None:
@@ -141,7 +143,7 @@ class Offer:
         )
 
     def describe(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "pool": self.pool.key,
             "site_kind": str(self.site.kind),
             "jurisdiction": self.site.jurisdiction,
@@ -155,6 +157,9 @@ class Offer:
             "idle_gpus": self.idle_gpus,
             "cost": self.cost.as_dict(),
         }
+        if self.data.transfers:  # only when data moves, so other explanations read as before
+            out["data_moved"] = [t.describe() for t in self.data.transfers]
+        return out
 
 
 def latency_ms(site: Site, slo_regions: tuple[str, ...]) -> float:
@@ -189,27 +194,13 @@ class Rejection:
 def required_jurisdictions(workload: Workload, fleet: Fleet) -> set[str] | None:
     """Jurisdictions the work may run in: its own constraint, narrowed by its inputs' data."""
     allowed: set[str] | None = set(workload.constraints.jurisdictions) or None
-    for name in workload.inputs:
-        dataset = fleet.dataset(name)
+    for ref in workload.inputs:
+        dataset = fleet.dataset(ref)
         if dataset is not None and dataset.jurisdiction:
             allowed = (
                 {dataset.jurisdiction} if allowed is None else allowed & {dataset.jurisdiction}
             )
     return allowed
-
-
-def _data_movement(workload: Workload, site: Site, fleet: Fleet) -> tuple[float, float]:
-    """(egress dollars, transfer hours) to bring the inputs that are elsewhere to ``site``."""
-    usd = gb = 0.0
-    for name in workload.inputs:
-        dataset = fleet.dataset(name)
-        if dataset is None or dataset.site == site.name:
-            continue
-        source = fleet.site(dataset.site)
-        # Egress is billed by the site the data leaves.
-        usd += dataset.size_gb * (source.egress_usd_per_gb if source else 0.0)
-        gb += dataset.size_gb
-    return usd, gb / TRANSFER_GB_PER_HOUR
 
 
 def cloud_allowed(site: Site, clouds: tuple[str, ...]) -> bool:
@@ -329,9 +320,16 @@ class Screened:
     option: AcceleratorOption | None
     problem: str | None  # a constraint or shape problem: the pair can never be used
     shape_ok: bool
-    egress_usd: float
-    transfer_hours: float
+    data: DataMovement
     billing: Billing = Billing.SHARE
+
+    @property
+    def egress_usd(self) -> float:
+        return self.data.usd
+
+    @property
+    def transfer_hours(self) -> float:
+        return self.data.hours
 
 
 def screen_offers(
@@ -340,7 +338,7 @@ def screen_offers(
     out = []
     jurisdictions = required_jurisdictions(workload, fleet)
     for site in fleet.sites:
-        egress, transfer_hours = _data_movement(workload, site, fleet)
+        data = data_movement(workload.inputs, site.name, fleet)
         for pool in site.pools:
             violation = constraint_violation(workload, site, pool, jurisdictions, context)
             for option in workload.options():
@@ -356,8 +354,7 @@ def screen_offers(
                             option,
                             problem or violation,
                             problem is None,
-                            egress,
-                            transfer_hours,
+                            data,
                             billing,
                         )
                     )
@@ -442,7 +439,9 @@ def evaluate_offers(
 def _offer(workload: Workload, entry: Screened, slo: tuple[str, ...], cost: CostBreakdown) -> Offer:
     pool, option = entry.pool, entry.option
     if entry.billing is not Billing.WHOLE:
-        return Offer(pool, entry.site, option, cost, entry.billing, workload_slo=slo)
+        return Offer(
+            pool, entry.site, option, cost, entry.billing, workload_slo=slo, data=entry.data
+        )
     return Offer(
         pool,
         entry.site,
@@ -453,4 +452,5 @@ def _offer(workload: Workload, entry: Screened, slo: tuple[str, ...], cost: Cost
         replicas_per_instance(workload, pool, option),
         idle_gpus(workload, pool, option),
         slo,
+        entry.data,
     )

@@ -98,6 +98,16 @@ class ProcessLimits:
 
 
 @dataclass(frozen=True)
+class ModelOutput:
+    """A folder a run writes (relative to its workdir), registered as a version of ``model``
+    when the run succeeds."""
+
+    model: str
+    path: str
+    flavor: str | None = None
+
+
+@dataclass(frozen=True)
 class Workload:
     name: str
     team: str
@@ -112,6 +122,10 @@ class Workload:
     checkpoint_minutes: float | None = None
     spot: SpotPolicy = SpotPolicy.ALLOWED
     inputs: tuple[str, ...] = ()
+    # The model version the run is given (verified, its files in AIPLANE_MODEL_DIR), and the
+    # folders it registers as model versions when it succeeds.
+    model: str | None = None
+    outputs: tuple[ModelOutput, ...] = ()
     constraints: Constraints = field(default_factory=Constraints)
     # On rented (on-demand or spot) capacity each replica gets an instance of its own unless
     # the workload allows its replicas to share one (decision 0039).

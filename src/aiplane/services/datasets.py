@@ -17,6 +17,7 @@ from aiplane.core.auth import Caller
 from aiplane.core.auth.policy import Action, Resource
 from aiplane.core.errors import IntegrityError, NotFoundError, Problem, SpecError
 from aiplane.core.fleet import Dataset as FleetDataset
+from aiplane.core.fleet import Fleet
 from aiplane.core.registry.manifest import Manifest, differences
 from aiplane.core.registry.records import (
     Dataset,
@@ -72,6 +73,47 @@ def pin_inputs(repos: Repositories, refs: Iterable[str]) -> tuple[str, ...]:
     return tuple(pinned)
 
 
+def pinned(repos: Repositories, refs: Iterable[str]) -> tuple[str, ...]:
+    """Each reference to a registered dataset as the version it means now (``name@N``): a
+    queued job keeps the version it was submitted with. Others (of a fleet applied before
+    the registry held its datasets) are kept as they are."""
+    out = []
+    for text in refs:
+        try:
+            out.append(resolve_version(repos, parse_ref(text, "inputs")).ref)
+        except (NotFoundError, SpecError):
+            out.append(text)
+    return tuple(out)
+
+
+# The newest versions of each dataset that placement weighs (older ones are found too when a
+# queued job pinned one: ``placeable``).
+PLACEABLE_VERSIONS = 100
+
+
+def placeable(repos: Repositories) -> list[FleetDataset]:
+    """The registry's dataset versions as placement weighs them: size, jurisdiction and the
+    sites that hold a replica (those with none are left out: nowhere to read them)."""
+    out = []
+    for dataset in repos.datasets.listing():
+        for version in repos.datasets.versions(dataset.name, limit=PLACEABLE_VERSIONS):
+            sites = tuple(dict.fromkeys(r.site for r in version.replicas))
+            if not sites:
+                continue
+            out.append(
+                FleetDataset(
+                    name=version.dataset,
+                    site=sites[0],
+                    size_gb=version.size / GB,
+                    jurisdiction=version.jurisdiction,
+                    content_hash=version.artifact or None,
+                    version=version.version,
+                    replicas=sites,
+                )
+            )
+    return out
+
+
 class DatasetService:
     def __init__(
         self,
@@ -82,7 +124,10 @@ class DatasetService:
         access: Access,
         audit: AuditLog,
         artifact_url: str = "",
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
+        # A version or replica added: the fleet view that placement reads is stale.
+        self._on_change = on_change
         self._store = store
         self._blobs = blobs
         self._clock = clock
@@ -186,6 +231,7 @@ class DatasetService:
                 if all(r.site != replica.site for r in same.replicas):
                     uow.datasets.add_replica(request.name, same.version, replica)
                     same = replace(same, replicas=(*same.replicas, replica))
+                    self._on_change()
                 return same
             if existing is None:
                 uow.datasets.add(
@@ -243,6 +289,7 @@ class DatasetService:
                 team=dataset.team,
                 detail={"version": version.version, "site": site, "uri": uri},
             )
+        self._on_change()
         return self._store.datasets.get_version(dataset.name, version.version)
 
     def used_by(self, caller: Caller, ref: str) -> list[ModelVersion]:
@@ -262,34 +309,44 @@ class DatasetService:
         registered = self._store.artifacts.get_manifest(version.artifact)
         return [Problem(d.path, str(d)) for d in differences(registered, found)]
 
-    def declare(self, repos: Repositories, declared: Iterable[FleetDataset], now: float) -> None:
+    def declare(self, repos: Repositories, fleet: Fleet, now: float) -> None:
         """Register the fleet's datasets (in the fleet apply's unit of work): a new version
-        when the size, site, jurisdiction or content hash changed."""
-        for item in declared:
+        when the size, sites, jurisdiction or content hash changed; the fleet's own number
+        when it gives one."""
+        for item in fleet.datasets:
             try:
                 repos.datasets.get(item.name)
             except NotFoundError:
                 repos.datasets.add(Dataset(item.name, FLEET_TEAM, now, "fleet", item.jurisdiction))
             artifact = item.content_hash or ""
-            latest = repos.datasets.latest_version(item.name)
             size = round(item.size_gb * GB)
-            if latest is not None and (
+            sites = item.replicas or (item.site,)
+            latest = repos.datasets.latest_version(item.name)
+            if item.version is not None:
+                try:
+                    repos.datasets.get_version(item.name, item.version)
+                    continue  # a version is what it was registered as
+                except NotFoundError:
+                    number = item.version
+            elif latest is not None and (
                 latest.artifact,
                 latest.size,
                 latest.jurisdiction,
                 tuple(r.site for r in latest.replicas),
-            ) == (artifact, size, item.jurisdiction, (item.site,)):
+            ) == (artifact, size, item.jurisdiction, sites):
                 continue
+            else:
+                number = (latest.version if latest else 0) + 1
             repos.datasets.add_version(
                 DatasetVersion(
                     dataset=item.name,
-                    version=(latest.version if latest else 0) + 1,
+                    version=number,
                     artifact=artifact,
                     size=size,
                     file_count=0,
                     created_at=now,
                     created_by="fleet",
                     jurisdiction=item.jurisdiction,
-                    replicas=(Replica(item.site, DECLARED_URI, now),),
+                    replicas=tuple(Replica(site, DECLARED_URI, now) for site in sites),
                 )
             )

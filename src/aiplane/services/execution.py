@@ -7,7 +7,7 @@ re-launching admitted runs and re-stopping cancelled ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -48,6 +48,11 @@ class Executor:
     cancel_grace_s: float = 5.0
     # Each attempt's own API token (None: workloads get none, as without a server).
     tokens: WorkloadTokens | None = None
+    # The registry's inputs and model copied and checked before a launch (their folders in
+    # the environment it returns; IntegrityError fails the launch), and the outputs a
+    # successful run registers (why they could not be, else None). None: neither.
+    staging: Callable[[Job], Mapping[str, str]] | None = None
+    outputs: Callable[[Job], str | None] | None = None
 
     def launch_admitted(self, now: float) -> int:
         launched = 0
@@ -63,8 +68,13 @@ class Executor:
         except BackendError as exc:
             self._finish(run, RunState.FAILED, now, f"backend unavailable: {exc.message}")
             return False
+        try:
+            staged = self.staging(job) if self.staging is not None else {}
+        except AiplaneError as exc:
+            self._finish(run, RunState.FAILED, now, f"staging failed: {exc}")
+            return False
         credentials = self.tokens.credentials(job, run) if self.tokens is not None else None
-        specs = self._specs(run, job, credentials)
+        specs = self._specs(run, job, credentials, staged)
         try:
             # A backend that takes whole gangs gets one call and may choose the nodes itself.
             if isinstance(backend, GangSubmit):
@@ -136,7 +146,11 @@ class Executor:
             backend.cancel(handle, self.cancel_grace_s)
 
     def _specs(
-        self, run: Run, job: Job, credentials: Credentials | None = None
+        self,
+        run: Run,
+        job: Job,
+        credentials: Credentials | None = None,
+        staged: Mapping[str, str] | None = None,
     ) -> list[LaunchSpec]:
         placement, workload = run.placed(), job.workload
         # As submitted, checked or not: a workdir gone since submission fails the launch
@@ -146,7 +160,7 @@ class Executor:
         # The attempt's own URL wins over any the spec declares (and its token, which the
         # backend delivers as a file, over a declared AIPLANE_TOKEN).
         own = credentials.env if credentials is not None else {}
-        env = {**workload.env, **resume_env(run, checkpoint_dir), **own}
+        env = {**workload.env, **(staged or {}), **resume_env(run, checkpoint_dir), **own}
         return [
             LaunchSpec(
                 run_id=run.id,
@@ -220,6 +234,9 @@ class Executor:
             stop_processes(self.backends, run, self.cancel_grace_s)
             return self._finish(run, RunState.FAILED, now, reason, report.exit_code)
         if all(r.status is ReplicaStatus.EXITED for r in reports):
+            why = self._register_outputs(run)
+            if why is not None:
+                return self._finish(run, RunState.FAILED, now, why, 0)
             return self._finish(run, RunState.SUCCEEDED, now, None, 0)
         if run.state is RunState.STARTING and all(
             r.status in (ReplicaStatus.RUNNING, ReplicaStatus.EXITED) for r in reports
@@ -233,6 +250,17 @@ class Executor:
                 return False
             return True
         return False
+
+    def _register_outputs(self, run: Run) -> str | None:
+        if self.outputs is None:
+            return None
+        job = self.store.jobs.get(run.job_id)
+        if not job.workload.outputs:
+            return None
+        try:
+            return self.outputs(job)
+        except AiplaneError as exc:
+            return f"registering outputs failed: {exc}"
 
     def _finish(
         self,

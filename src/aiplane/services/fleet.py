@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from aiplane.backends.base import Backends, GpuInventory
 from aiplane.core.auth import Action, Caller, Resource
 from aiplane.core.errors import Problem, SpecError
-from aiplane.core.fleet import Fleet, NodeShape, Pool
+from aiplane.core.fleet import Dataset, Fleet, NodeShape, Pool
 from aiplane.core.runs import ACTIVE
 from aiplane.services.access import Access
 from aiplane.services.audit import AuditLog
 from aiplane.services.events import record
 from aiplane.services.ports import FleetDocuments
 from aiplane.services.types import FleetState, PoolUsage
-from aiplane.store.base import FleetRecord, Store
+from aiplane.store.base import FleetRecord, Repositories, Store
 
 
 class FleetCache:
@@ -37,15 +37,20 @@ class FleetCache:
         documents: FleetDocuments,
         ttl_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        datasets: Callable[[], Sequence[Dataset]] | None = None,
     ) -> None:
         self._store = store
         self._documents = documents
+        # The registry's dataset versions, added to the fleet's own: what placement weighs
+        # (read again with the fleet, every ``ttl_s`` or after ``invalidate``).
+        self._datasets = datasets
         self._lock = threading.Lock()
         self._ttl_s = ttl_s
         self._clock = clock
         self._checked_at = -float("inf")
         self._invalidations = 0
         self._in_force: tuple[FleetRecord, Fleet] | None = None
+        self._declared = Fleet()  # the fleet in force as its document declares it
         # Stored versions never change: each is parsed once, for the cost history.
         self._parsed: dict[int, Fleet] = {}
 
@@ -62,12 +67,18 @@ class FleetCache:
                 return self._in_force
             invalidations = self._invalidations
         stored = self._store.fleets.current()
+        registered = tuple(self._datasets()) if self._datasets is not None else None
         with self._lock:
             cached = self._in_force
             # Fleets are only ever added: a read older than what is cached lost a race with
             # a faster one, and what is cached stays.
             if stored is not None and (cached is None or stored.version > cached[0].version):
-                self._in_force = (stored, self._documents.read(stored.document, "stored fleet"))
+                self._declared = self._documents.read(stored.document, "stored fleet")
+                self._in_force = (stored, self._declared)
+            if registered is not None and self._in_force is not None:
+                own = self._declared
+                merged = replace(own, datasets=(*own.datasets, *registered))
+                self._in_force = (self._in_force[0], merged)
             if invalidations == self._invalidations:
                 # A read begun before an invalidation may predate the change it announced:
                 # it must not keep the next callers from reading again.
@@ -179,9 +190,12 @@ class FleetService:
         *,
         access: Access,
         audit: AuditLog,
+        declare: Callable[[Repositories, Fleet, float], None] | None = None,
     ) -> None:
         self._access = access
         self._audit = audit
+        # Registers the fleet's datasets in the registry, in the apply's unit of work.
+        self._declare = declare
         self._store = store
         self._cache = cache
         self._documents = documents
@@ -201,6 +215,8 @@ class FleetService:
         pools = sum(1 for _ in fleet.pools())
         with self._store.unit_of_work() as uow:
             stored = uow.fleets.put(self._documents.write(fleet), now)
+            if self._declare is not None:
+                self._declare(uow, fleet, now)
             record(
                 uow,
                 now,

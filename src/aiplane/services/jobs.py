@@ -87,11 +87,21 @@ def _fit_problems(fleet: Fleet, workload: Workload) -> list[Problem]:
     if fleet.teams and fleet.team(workload.team) is None:
         known = ", ".join(t.name for t in fleet.teams)
         problems.append(Problem("team", "unknown team", repr(workload.team), known))
-    for i, name in enumerate(workload.inputs):
-        if fleet.dataset(name) is None:
-            known = ", ".join(d.name for d in fleet.datasets) or "none declared"
-            problems.append(Problem(f"inputs[{i}]", "unknown dataset", repr(name), known))
+    for i, ref in enumerate(workload.inputs):
+        if fleet.dataset(ref) is None:
+            problems.append(_unknown_input(fleet, f"inputs[{i}]", ref))
     return problems
+
+
+def _unknown_input(fleet: Fleet, location: str, ref: str) -> Problem:
+    """An input the fleet does not hold: an unknown dataset, or a version of it not held."""
+    name = ref.partition("@")[0]
+    held = sorted((d for d in fleet.datasets if d.name == name), key=lambda d: d.version or 0)
+    if held:
+        versions = ", ".join(d.ref for d in held)
+        return Problem(location, f"no such version of dataset {name}", repr(ref), versions)
+    known = ", ".join(dict.fromkeys(d.name for d in fleet.datasets)) or "none declared"
+    return Problem(location, "unknown dataset", repr(ref), known)
 
 
 def admissible(
@@ -145,9 +155,12 @@ class JobService:
         *,
         access: Access,
         audit: AuditLog,
+        pin: Callable[[Caller, Workload], Workload] | None = None,
     ) -> None:
         self._access = access
         self._audit = audit
+        # The registry's inputs and model pinned to the versions they mean at submission.
+        self._pin = pin
         self._store = store
         self._fleets = fleets
         self._budgets = budgets
@@ -171,6 +184,8 @@ class JobService:
         ``submitted_by`` is the caller's name. ``claim`` (from :meth:`submit_with_key`) claims
         an idempotency key in the same unit."""
         self._access.check(caller, Action.JOB_SUBMIT, Resource("job", team=workload.team))
+        if self._pin is not None:
+            workload = self._pin(caller, workload)
         by = caller.name
         now = self._clock()
         admissible(self._store, self._fleets, self._budgets, workload, now)

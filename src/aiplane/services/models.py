@@ -31,8 +31,9 @@ from aiplane.services.artifacts import open_entry
 from aiplane.services.audit import AuditLog
 from aiplane.services.datasets import pin_inputs
 from aiplane.services.policies import policy_in_force
-from aiplane.services.registry_ports import Blobs, CodeRefs, ManifestSigning, PolicyDocuments
+from aiplane.services.registry_ports import Blobs, CodeRefs, PolicyDocuments
 from aiplane.services.registry_types import ModelRegistration, ModelView, VersionCheck
+from aiplane.signing.base import ManifestSigner
 from aiplane.store.base import Store
 
 # Registrations that race for a version number: the loser takes the next one, this many times.
@@ -45,7 +46,7 @@ class ModelService:
         self,
         store: Store,
         blobs: Blobs,
-        signing: ManifestSigning,
+        signing: ManifestSigner,
         policies: PolicyDocuments,
         code_refs: CodeRefs,
         clock: Callable[[], float],
@@ -112,15 +113,17 @@ class ModelService:
             shared_alias = (
                 parsed.alias is not None
                 and self._shared(caller, model)
-                and parsed.alias in policy_in_force(self._policies, self._store, model).protected()
+                and policy_in_force(self._policies, self._store, model).is_protected(parsed.alias)
             )
             if not shared_alias:
                 self._access.check(
                     caller, Action.MODEL_READ, Resource("model", model.name, team=model.team)
                 )
-        return self._version_of(parsed)
+        return self.version_of(parsed)
 
-    def _version_of(self, ref: Ref) -> ModelVersion:
+    def version_of(self, ref: Ref) -> ModelVersion:
+        """The version ``ref`` means now, with no access check (the control plane's own
+        reads: a queued job's model, pinned when it was submitted)."""
         models = self._store.models
         if ref.version is not None:
             return models.get_version(ref.name, ref.version)
@@ -194,7 +197,8 @@ class ModelService:
         model = self._store.models.get(version.model)
         if key.team != model.team:
             return f"signed with a key of team {key.team!r}, not of {model.team!r}"
-        return self._signing.verify(manifest, signature, key)
+        verdict = self._signing.verify(manifest, signature, key.public_pem)
+        return None if verdict.valid else verdict.message
 
     def files_differ(self, version: ModelVersion, found: Manifest) -> list[Problem]:
         """The files of a copy (a deployment's) that are not the registered ones."""
@@ -231,7 +235,8 @@ class ModelService:
         now = self._clock()
         run = self._lineage(caller, request)
         inputs = pin_inputs(self._store, request.inputs or self._run_inputs(run))
-        signature, key = self._signing.sign(request.team, request.manifest, now)
+        signature = self._signing.sign(request.team, request.manifest, now)
+        key = self._signing.public_key(request.team)
         version = ModelVersion(
             model=request.name,
             version=0,
@@ -353,7 +358,7 @@ class ModelService:
         and lineage never change."""
         parsed = parse_ref(ref, "ref")
         model = self.model(caller, parsed.name, Action.MODEL_UPDATE)
-        version = self._version_of(parsed)
+        version = self.version_of(parsed)
         merged = dict(version.tags)
         for key, value in (tags or {}).items():
             if value is None:

@@ -15,7 +15,9 @@ from aiplane.core.auth import Caller, TeamRole
 from aiplane.core.auth.policy import Action, Resource
 from aiplane.core.errors import NotFoundError, Problem, PromotionRefusedError, SpecError
 from aiplane.core.registry import history as alias_history
-from aiplane.core.registry.promotion import PromotionFacts, evaluate
+from aiplane.core.registry.history import Holding
+from aiplane.core.registry.lineage import lineage_gaps
+from aiplane.core.registry.promotion import PromotionFacts, SignatureState, evaluate
 from aiplane.core.registry.records import Alias, AliasMove, Approval, Model, ModelVersion
 from aiplane.core.registry.refs import LATEST, name_problem, parse_ref
 from aiplane.services.access import Access
@@ -154,26 +156,24 @@ class PromotionService:
     def _facts(self, version: ModelVersion) -> PromotionFacts:
         manifest = self._store.artifacts.get_manifest(version.artifact)
         check = self._models.check(version, manifest, rehash=False)
-        missing = []
-        if version.run is None:
-            missing.append("the run that made it")
-        elif version.run.code_ref is None:
-            missing.append("the run's code reference")
-        if not version.inputs:
-            missing.append("the dataset versions it was trained on")
-        jurisdictions = set()
+        if version.signature is None:
+            state = SignatureState.ABSENT
+        else:
+            state = SignatureState.INVALID if check.problems else SignatureState.VALID
+        jurisdictions: dict[str, str | None] = {}
         for ref in version.inputs:
             name, _, number = ref.partition("@")
             try:
-                dataset = self._store.datasets.get_version(name, int(number))
+                jurisdictions[ref] = self._store.datasets.get_version(
+                    name, int(number)
+                ).jurisdiction
             except (NotFoundError, ValueError):
-                missing.append(f"input {ref} (not in the registry)")
                 continue
-            jurisdictions.add(dataset.jurisdiction or "unknown")
         return PromotionFacts(
-            signature_problem="; ".join(p.render() for p in check.problems) or None,
-            lineage_missing=tuple(missing),
-            input_jurisdictions=frozenset(jurisdictions),
+            signature=state,
+            signature_reason="; ".join(p.render() for p in check.problems),
+            lineage_missing=lineage_gaps(version, jurisdictions),
+            jurisdictions=jurisdictions,
         )
 
     def _apply(self, caller: Caller, checked: Sequence[_Checked]) -> list[AliasMove]:
@@ -218,14 +218,20 @@ class PromotionService:
 
     def history(
         self, caller: Caller, name: str, *, alias: str | None = None, at: float | None = None
-    ) -> list[AliasMove]:
-        """The moves of the model's aliases, oldest first; with ``at``, the move in force at
-        that time for each alias (or for ``alias``)."""
+    ) -> list[Holding]:
+        """Each alias's periods, oldest first (of one alias with ``alias``); with ``at``, the
+        period in force then for each alias: what held it, since when, moved by whom, with
+        which approvals ("what was in production at T")."""
         self._models.model(caller, name)
         moves = self._store.models.moves(name, alias=alias, until=at)
-        if at is None:
-            return moves
-        return alias_history.in_force(moves, at)
+        if at is not None:
+            if alias is not None:
+                held = alias_history.held_at(moves, alias, at)
+                return [held] if held is not None else []
+            return list(alias_history.aliases_at(moves, at).values())
+        aliases = sorted({m.alias for m in moves})
+        periods = [h for a in aliases for h in alias_history.timeline(moves, a)]
+        return sorted(periods, key=lambda h: (h.since, h.alias))
 
 
 def _alias_ok(alias: str, location: str) -> None:

@@ -1,6 +1,7 @@
 """What the registry services need that is no store: promotion policy documents (whose schema
-belongs to ``aiplane.specs``), the teams' manifest signing, the content-addressed blobs, and
-what a run's code was. ``wiring.py`` hands each an implementation."""
+belongs to ``aiplane.specs``), the content-addressed blobs and the folders moved through them,
+what a run's code was, and where imports come from. ``wiring.py`` hands each an
+implementation. (Manifest signing is ``signing.base.ManifestSigner``.)"""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from typing import Any, BinaryIO, Protocol
 
 from aiplane.core.registry.manifest import Manifest
 from aiplane.core.registry.policy import PromotionPolicy
-from aiplane.core.registry.records import ArtifactSignature, TeamKey
 from aiplane.importers.base import ModelSource
 
 
@@ -22,16 +22,6 @@ class PolicyDocuments(Protocol):
 
     def default(self) -> PromotionPolicy:
         """What a model with no policy of its own or its team's is held to."""
-        ...
-
-
-class ManifestSigning(Protocol):
-    def sign(self, team: str, manifest: Manifest, at: float) -> tuple[ArtifactSignature, TeamKey]:
-        """Sign with the team's key (made on first use); the key's public record with it."""
-        ...
-
-    def verify(self, manifest: Manifest, signature: ArtifactSignature, key: TeamKey) -> str | None:
-        """None when ``signature`` is ``key``'s over ``manifest``; else why not."""
         ...
 
 

@@ -72,7 +72,7 @@ class _Builder:
         sites = tuple(self._site(["sites", i], s) for i, s in enumerate(spec.sites))
         _unique(p, [t.name for t in spec.teams], ["teams"], "team")
         teams = tuple(self._team(["teams", i], t) for i, t in enumerate(spec.teams))
-        _unique(p, [d.name for d in spec.datasets], ["datasets"], "dataset")
+        _unique_versions(p, spec.datasets)
         site_names = [s.name for s in spec.sites]
         datasets = tuple(
             self._dataset(["datasets", i], d, site_names) for i, d in enumerate(spec.datasets)
@@ -122,13 +122,46 @@ class _Builder:
         return out
 
     def _dataset(self, loc: Loc, spec: DatasetSpec, sites: list[str]) -> Dataset:
-        if spec.site not in sites:
-            guess = did_you_mean(spec.site, sites)
+        self._known_site([*loc, "site"], spec.site, sites)
+        for j, replica in enumerate(spec.replicas):
+            if replica in spec.replicas[:j]:
+                self.problems.add(
+                    [*loc, "replicas", j], "site listed twice", replica, "each site once"
+                )
+            else:
+                self._known_site([*loc, "replicas", j], replica, sites)
+        return Dataset(
+            spec.name,
+            spec.site,
+            spec.size_gb,
+            spec.jurisdiction,
+            spec.content_hash,
+            version=spec.version,
+            replicas=tuple(spec.replicas),
+        )
+
+    def _known_site(self, loc: Loc, site: str, sites: list[str]) -> None:
+        if site not in sites:
+            guess = did_you_mean(site, sites)
             message = "unknown site" + (f"; did you mean {guess!r}?" if guess else "")
-            self.problems.add(
-                [*loc, "site"], message, spec.site, ", ".join(sites) or "no sites are defined"
+            self.problems.add(loc, message, site, ", ".join(sites) or "no sites are defined")
+
+
+def _unique_versions(problems: Problems, datasets: list[DatasetSpec]) -> None:
+    """One entry per dataset version: a name twice only with two different versions."""
+    first: dict[tuple[str, int | None], int] = {}
+    for i, d in enumerate(datasets):
+        key = (d.name, d.version)
+        if key in first:
+            shown = d.name if d.version is None else f"{d.name}@{d.version}"
+            problems.add(
+                ["datasets", i, "name"],
+                f"duplicate dataset {shown} (also datasets[{first[key]}])",
+                d.name,
+                "a name not used by another dataset, or the same name with another version",
             )
-        return Dataset(spec.name, spec.site, spec.size_gb, spec.jurisdiction, spec.content_hash)
+        else:
+            first[key] = i
 
 
 def _unique(problems: Problems, names: list[str], loc: Loc, what: str) -> None:

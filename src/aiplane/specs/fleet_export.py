@@ -29,6 +29,10 @@ def fleet_to_document(fleet: Fleet | FleetSpec) -> dict[str, Any]:
                     "size_gb": d.size_gb,
                     "jurisdiction": d.jurisdiction,
                     "content_hash": d.content_hash,
+                    "version": d.version,
+                    # The copies besides the primary one, only when there are any, so that
+                    # documents without replicas read as before.
+                    "replicas": list(d.replicas[1:]) or None,
                 }
             )
             for d in fleet.datasets

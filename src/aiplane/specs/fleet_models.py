@@ -132,6 +132,11 @@ class DatasetSpec(SpecModel):
     size_gb: NonNegative
     jurisdiction: str | None = Field(None, min_length=1, description="a jurisdiction, e.g. EU")
     content_hash: str | None = Field(None, min_length=1, description="e.g. sha256:<hex>")
+    version: int | None = Field(None, ge=1, description="a version number >= 1 (name@N)")
+    replicas: list[Name] = Field(
+        default_factory=list,
+        description="a list of site names that hold a copy (besides site, the primary copy)",
+    )
 
 
 RULE_KINDS = "alert, block, spot_or_owned_only, lower_priority"

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from aiplane.core.registry.refs import LATEST
 from aiplane.core.sizes import BYTES_ALLOWED, parse_bytes
 from aiplane.core.workloads import (
     MEMORY_MAX_BYTES,
@@ -21,6 +22,7 @@ from aiplane.core.workloads import (
     PRIORITY_CLASSES,
     AcceleratorOption,
     Constraints,
+    ModelOutput,
     ProcessLimits,
     SpotPolicy,
     Workload,
@@ -79,9 +81,18 @@ def workload_from_document(document: Any, source_name: str, workdir: str | None 
             spec.allow_multi_site,
             "false (or leave it out)",
         )
-    for i, name in enumerate(spec.inputs):
-        if name in spec.inputs[:i]:
-            problems.add(["inputs", i], "dataset listed twice", name, "each dataset once")
+    seen: dict[str, int] = {}
+    for i, text in enumerate(spec.inputs):
+        key = _input_key(text)
+        if key in seen:
+            problems.add(
+                ["inputs", i],
+                f"dataset listed twice (also inputs[{seen[key]}])",
+                text,
+                "each dataset version once",
+            )
+        else:
+            seen[key] = i
     c = spec.constraints
     clouds, regions = _places(c, ["constraints"], problems)
     problems.raise_if_any("workload spec")
@@ -100,6 +111,8 @@ def workload_from_document(document: Any, source_name: str, workdir: str | None 
         checkpoint_minutes=spec.checkpoint_minutes,
         spot=SpotPolicy(spec.spot),
         inputs=tuple(spec.inputs),
+        model=spec.model,
+        outputs=tuple(ModelOutput(o.model, o.path, o.flavor) for o in spec.outputs),
         pack=spec.pack,
         constraints=Constraints(
             jurisdictions=tuple(c.jurisdictions),
@@ -151,6 +164,13 @@ def _places(
         return (), ()
     cloud, region = parts[0].strip().lower(), parts[1].strip() if len(parts) == 2 else "*"
     return (() if cloud == "*" else (cloud,)), (() if region == "*" else (region,))
+
+
+def _input_key(text: str) -> str:
+    """One key per dataset version an input names (a reference the document model passed):
+    ``clicks`` and ``clicks@latest`` are one input; ``clicks@2`` and ``clicks@3`` are two."""
+    name, _, after = text.partition("@")
+    return name if after in ("", LATEST) else f"{name}@{int(after)}"
 
 
 def _limits(spec: LimitsSpec, loc: Loc, problems: Problems) -> ProcessLimits:

@@ -6,10 +6,13 @@ is converted to a core :class:`~aiplane.core.workloads.Workload` in :mod:`aiplan
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
+from aiplane.core.errors import SpecError
+from aiplane.core.registry.refs import parse_ref
 from aiplane.core.sizes import BYTES_ALLOWED
 from aiplane.core.workloads import (
     CPU_SECONDS_MAX,
@@ -17,7 +20,7 @@ from aiplane.core.workloads import (
     PRIORITY_CLASSES,
     PROCESSES_MAX,
 )
-from aiplane.specs.common import Name, Positive, SpecModel, Text
+from aiplane.specs.common import NAME_PATTERN, Name, Positive, SpecModel, Text
 from aiplane.specs.shorthand import GRAMMAR
 
 PRIORITY_ALLOWED = ", ".join(PRIORITY_CLASSES) + ", or a whole number >= 0"
@@ -32,6 +35,60 @@ ENV_VALUE_MAX_CHARS = 4 * 1024
 ENV_MAX_VARIABLES = 256
 WORKDIR_MAX_CHARS = 4 * 1024
 LABEL_VALUE_MAX_CHARS = 1024
+
+_FLEET_NAME = re.compile(NAME_PATTERN)
+INPUTS_ALLOWED = "a list of dataset references: name, name@N (a version) or name@latest"
+
+
+def _dataset_ref(text: str) -> str:
+    """``text`` if it names a dataset version: a bare name, ``name@N`` or ``name@latest``.
+
+    Aliases are refused for datasets for now: the fleet's datasets have none, and a version
+    that an alias names could move under a queued job without the job knowing."""
+    if "@" not in text and _FLEET_NAME.fullmatch(text):
+        return text  # every name a fleet dataset may have, as before references
+    try:
+        ref = parse_ref(text)
+    except SpecError as exc:
+        raise ValueError("; ".join(p.message for p in exc.problems) or exc.message) from None
+    if ref.alias is not None:
+        raise ValueError(
+            f"an alias ({ref.alias!r}) is not accepted for a dataset yet: "
+            f"name a version ({ref.name}@N) or the latest ({ref.name} or {ref.name}@latest)"
+        )
+    return text
+
+
+DatasetRef = Annotated[str, AfterValidator(_dataset_ref)]
+
+
+def _model_ref(text: str) -> str:
+    """``text`` if it names a model version: ``name@N``, ``name@alias`` or ``name``."""
+    try:
+        parse_ref(text)
+    except SpecError as exc:
+        raise ValueError("; ".join(p.message for p in exc.problems) or exc.message) from None
+    return text
+
+
+ModelRef = Annotated[str, AfterValidator(_model_ref)]
+MODEL_ALLOWED = "a model reference: name@N, name@alias (e.g. fraud@production) or name"
+
+
+class OutputSpec(SpecModel):
+    """A folder the run writes that is registered as a version of ``model`` when the run
+    succeeds, with the run's lineage."""
+
+    model: Name
+    path: str = Field(
+        min_length=1,
+        max_length=WORKDIR_MAX_CHARS,
+        description="a folder, relative to the workdir (or absolute)",
+    )
+    flavor: Literal["sklearn", "onnx", "pytorch", "huggingface", "generic"] | None = Field(
+        None, description="sklearn, onnx, pytorch, huggingface, generic; absent: from the files"
+    )
+
 
 EnvValue = Annotated[
     str,
@@ -147,7 +204,13 @@ class WorkloadDocument(SpecModel):
     estimated_hours: Positive | None = None
     checkpoint_minutes: Positive | None = None
     spot: Literal["never", "allowed", "required"] = Field("allowed", description=SPOT_ALLOWED)
-    inputs: list[Name] = Field(default_factory=list, description="a list of dataset names")
+    inputs: list[DatasetRef] = Field(default_factory=list, description=INPUTS_ALLOWED)
+    model: ModelRef | None = Field(
+        None, description=MODEL_ALLOWED + ": its files are verified and given to the run"
+    )
+    outputs: list[OutputSpec] = Field(
+        default_factory=list, max_length=16, description="folders registered as model versions"
+    )
     constraints: ConstraintsSpec = Field(default_factory=ConstraintsSpec)
     env: dict[str, EnvValue] = Field(
         default_factory=dict,

@@ -513,6 +513,15 @@ class Repositories(Protocol):
     @property
     def idempotency(self) -> IdempotencyRepository: ...
 
+    @property
+    def models(self) -> ModelRepository: ...
+
+    @property
+    def datasets(self) -> DatasetRepository: ...
+
+    @property
+    def artifacts(self) -> ArtifactRepository: ...
+
 
 class UnitOfWork(Repositories, Protocol):
     """The repositories over one transaction (see the module docstring)."""

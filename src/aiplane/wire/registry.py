@@ -174,6 +174,25 @@ class MoveList(BaseModel):
     items: list[MoveOut]
 
 
+class HoldingOut(BaseModel):
+    """One period of an alias: ``version`` (null: removed) from ``since`` until ``until``
+    (null: still in force), moved there by ``by`` with ``approvals``."""
+
+    alias: str
+    version: int | None
+    since: float
+    until: float | None
+    by: str
+    approvals: list[str]
+    previous: int | None
+    move_id: str
+
+
+class HistoryOut(BaseModel):
+    at: float | None = Field(description="the time asked about; null: the whole history")
+    items: list[HoldingOut]
+
+
 class PolicyBody(BaseModel):
     spec: dict[str, Any] = Field(description="the policy document, as in policy.yaml")
     source: str = Field("request body", description="file name to show in error messages")

@@ -32,20 +32,20 @@ def _state(state: object) -> UploadOut:
 
 
 @router.post(
-    ":missing", response_model=MissingOut, responses=responses(422), openapi_extra=READ_ONLY
+    ":missing", response_model=MissingOut, responses=responses(400, 422), openapi_extra=READ_ONLY
 )
 def missing(body: MissingBody, svc: Svc, caller: Authenticated) -> MissingOut:
     """Which of these blobs the store lacks (upload those)."""
     return MissingOut(missing=svc.artifacts.missing(caller, body.digests))
 
 
-@router.get("/{sha256}/upload", response_model=UploadOut, responses=responses(422))
+@router.get("/{sha256}/upload", response_model=UploadOut, responses=responses(404, 422))
 def upload_state(sha256: str, svc: Svc, caller: Authenticated) -> UploadOut:
     """How much of an upload the store holds: resume from ``received``."""
     return _state(svc.artifacts.state(caller, sha256))
 
 
-@router.put("/{sha256}", response_model=UploadOut, responses=responses(409, 422))
+@router.put("/{sha256}", response_model=UploadOut, responses=responses(404, 409, 422))
 async def append(
     sha256: str,
     request: Request,
@@ -77,7 +77,7 @@ def _one(piece: bytes) -> Iterator[bytes]:
     yield piece
 
 
-@router.post("/{sha256}:commit", response_model=UploadOut, responses=responses(422))
+@router.post("/{sha256}:commit", response_model=UploadOut, responses=responses(404, 422))
 def commit(sha256: str, svc: Svc, caller: Authenticated) -> UploadOut:
     """Check the uploaded bytes against ``sha256`` and store the blob (422 naming both
     digests when they differ; the upload is then discarded)."""

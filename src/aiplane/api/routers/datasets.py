@@ -72,7 +72,7 @@ def versions(
     "/{name}/versions",
     response_model=DatasetVersionOut,
     status_code=status.HTTP_201_CREATED,
-    responses=responses(404, 409, 422),
+    responses=responses(400, 404, 409, 422),
 )
 def register(
     name: str, body: RegisterDatasetBody, svc: Svc, caller: Authenticated
@@ -133,7 +133,7 @@ def download(
 @router.post(
     "/{name}/versions/{selector}/replicas",
     response_model=DatasetVersionOut,
-    responses=responses(404, 422),
+    responses=responses(400, 404, 422),
 )
 def add_replica(
     name: str, selector: str, body: ReplicaBody, svc: Svc, caller: Authenticated

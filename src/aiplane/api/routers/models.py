@@ -15,6 +15,7 @@ from aiplane.api.deps import Authenticated, Svc
 from aiplane.api.errors import AUTHENTICATED, responses
 from aiplane.api.registry_views import (
     approval_out,
+    holding_out,
     manifest_in,
     manifest_out,
     model_out,
@@ -28,6 +29,7 @@ from aiplane.services.registry_types import ModelRegistration, MoveRequest, Poli
 from aiplane.wire.registry import (
     ApprovalOut,
     ApproveBody,
+    HistoryOut,
     ImportBody,
     ImportOut,
     LineageOut,
@@ -70,7 +72,7 @@ def listing(svc: Svc, caller: Authenticated) -> ModelList:
     return ModelList(items=[model_out(m) for m in svc.models.listing(caller)])
 
 
-@router.post(":promote", response_model=MoveList, responses=responses(404, 409, 422))
+@router.post(":promote", response_model=MoveList, responses=responses(400, 404, 409, 422))
 def promote(body: PromoteBody, svc: Svc, caller: Authenticated) -> MoveList:
     """Move aliases, all or none, each checked against its model's policy: refused with 409
     (promotion_refused) naming every failed rule."""
@@ -78,7 +80,7 @@ def promote(body: PromoteBody, svc: Svc, caller: Authenticated) -> MoveList:
     return MoveList(items=[move_out(m) for m in svc.promotion.promote(caller, moves)])
 
 
-@router.post(":import", response_model=ImportOut, responses=responses(404, 409, 422, 502))
+@router.post(":import", response_model=ImportOut, responses=responses(400, 404, 409, 422, 502))
 def import_mlflow(body: ImportBody, svc: Svc, caller: Authenticated) -> ImportOut:
     """Bring registered models, versions, aliases, metrics and artifacts across from an MLflow
     tracking server or folder, into ``team``."""
@@ -110,7 +112,7 @@ def versions(
     "/{name}/versions",
     response_model=ModelVersionOut,
     status_code=status.HTTP_201_CREATED,
-    responses=responses(404, 409, 422),
+    responses=responses(400, 404, 409, 422),
 )
 def register(
     name: str, body: RegisterModelBody, svc: Svc, caller: Authenticated
@@ -139,7 +141,11 @@ def version(name: str, selector: str, svc: Svc, caller: Authenticated) -> ModelV
     return version_out(svc.models.resolve(caller, _ref(name, selector)))
 
 
-@router.patch("/{name}/versions/{selector}", response_model=ModelVersionOut, responses=ONE)
+@router.patch(
+    "/{name}/versions/{selector}",
+    response_model=ModelVersionOut,
+    responses=responses(400, 404, 422),
+)
 def update(
     name: str, selector: str, body: UpdateVersionBody, svc: Svc, caller: Authenticated
 ) -> ModelVersionOut:
@@ -207,7 +213,7 @@ def lineage(name: str, selector: str, svc: Svc, caller: Authenticated) -> Lineag
     "/{name}/versions/{selector}/approvals",
     response_model=ApprovalOut,
     status_code=status.HTTP_201_CREATED,
-    responses=responses(404, 409, 422),
+    responses=responses(400, 404, 409, 422),
 )
 def approve(
     name: str, selector: str, body: ApproveBody, svc: Svc, caller: Authenticated
@@ -224,17 +230,18 @@ def approvals(name: str, selector: str, svc: Svc, caller: Authenticated) -> list
     return [approval_out(a) for a in svc.promotion.approvals(caller, _ref(name, selector))]
 
 
-@router.get("/{name}/history", response_model=MoveList, responses=ONE)
+@router.get("/{name}/history", response_model=HistoryOut, responses=ONE)
 def history(
     name: str,
     svc: Svc,
     caller: Authenticated,
     alias: str | None = None,
     at: Annotated[float | None, Query(description="epoch seconds: what held then")] = None,
-) -> MoveList:
-    """Every alias move, oldest first; with ``at``, the move in force then for each alias."""
-    moves = svc.promotion.history(caller, name, alias=alias, at=at)
-    return MoveList(items=[move_out(m) for m in moves])
+) -> HistoryOut:
+    """Each alias's periods, oldest first (what it held, since when, moved by whom, with
+    which approvals); with ``at``, the period in force then for each alias."""
+    periods = svc.promotion.history(caller, name, alias=alias, at=at)
+    return HistoryOut(at=at, items=[holding_out(h) for h in periods])
 
 
 def policy_out(found: PolicyInForce) -> PolicyOut:
@@ -246,7 +253,7 @@ def policy_out(found: PolicyInForce) -> PolicyOut:
         updated_at=record.updated_at if record else None,
         updated_by=record.updated_by if record else None,
         document=dict(record.document) if record else None,
-        protected=sorted(found.policy.protected()),
+        protected=sorted(a for a in found.policy.aliases if found.policy.is_protected(a)),
     )
 
 
@@ -256,7 +263,7 @@ def get_policy(name: str, svc: Svc, caller: Authenticated) -> PolicyOut:
     return policy_out(svc.policies.get(caller, PolicyScope.MODEL, name))
 
 
-@router.put("/{name}/policy", response_model=PolicyOut, responses=responses(404, 409, 422))
+@router.put("/{name}/policy", response_model=PolicyOut, responses=responses(400, 404, 409, 422))
 def put_policy(name: str, body: PolicyBody, svc: Svc, caller: Authenticated) -> PolicyOut:
     """Set the model's own policy (the team's owners, or an admin: audited with the
     document)."""
@@ -264,7 +271,7 @@ def put_policy(name: str, body: PolicyBody, svc: Svc, caller: Authenticated) -> 
     return policy_out(svc.policies.get(caller, PolicyScope.MODEL, name))
 
 
-@router.put("/{name}/sharing", response_model=ModelOut, responses=ONE)
+@router.put("/{name}/sharing", response_model=ModelOut, responses=responses(400, 404, 422))
 def share(name: str, body: ShareBody, svc: Svc, caller: Authenticated) -> ModelOut:
     """The teams that may read the versions the protected aliases hold."""
     return model_out(svc.models.share(caller, name, body.teams))
@@ -280,7 +287,7 @@ def get_team_policy(team: str, svc: Svc, caller: Authenticated) -> PolicyOut:
 
 
 @team_router.put(
-    "/{team}/model-policy", response_model=PolicyOut, responses=responses(404, 409, 422)
+    "/{team}/model-policy", response_model=PolicyOut, responses=responses(400, 404, 409, 422)
 )
 def put_team_policy(team: str, body: PolicyBody, svc: Svc, caller: Authenticated) -> PolicyOut:
     """Set the team's promotion policy (its owners, or an admin: audited with the document)."""

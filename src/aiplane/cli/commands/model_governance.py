@@ -16,7 +16,7 @@ from aiplane.cli.connection import connect
 from aiplane.cli.errors import handled
 from aiplane.cli.output import console, print_json, table, when
 from aiplane.core.errors import Problem, SpecError
-from aiplane.wire.registry import MoveOut, PolicyOut
+from aiplane.wire.registry import HoldingOut, PolicyOut
 
 policy_app = typer.Typer(
     help="Promotion policies (YAML): what it takes to move each alias of a model, per model "
@@ -133,17 +133,18 @@ def promote(
         )
 
 
-def _move_rows(moves: list[MoveOut]) -> list[list[object]]:
+def _period_rows(periods: list[HoldingOut]) -> list[list[object]]:
     return [
         [
-            when(m.at),
-            m.alias,
-            m.version if m.version is not None else "-",
-            m.previous if m.previous is not None else "-",
-            m.by,
-            ", ".join(m.approvals),
+            p.alias,
+            p.version if p.version is not None else "(removed)",
+            when(p.since),
+            when(p.until) if p.until is not None else "now",
+            p.by,
+            ", ".join(p.approvals),
+            p.previous if p.previous is not None else "-",
         ]
-        for m in moves
+        for p in periods
     ]
 
 
@@ -151,17 +152,16 @@ def _move_rows(moves: list[MoveOut]) -> list[list[object]]:
 @handled
 def history(
     name: NameArg,
-    alias: Annotated[str | None, typer.Option("--alias", help="only this alias's moves")] = None,
+    alias: Annotated[str | None, typer.Option("--alias", help="only this alias")] = None,
     at: Annotated[
         str | None, typer.Option("--at", help=f"what each alias held at this time: {TIME_FORMS}")
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Alias moves of the model, or (--at) what each alias held at a time.
+    """What each alias of the model held and when, or (--at) what it held at a time.
 
-    Every move, oldest first: when, which version (and the one before), who moved it, with
-    which approvals. With --at: what each alias held then, who put it there and with which
-    approvals.
+    Every period, oldest first: the version, from when until when, who moved it there with
+    which approvals, and the version before. With --at: the period in force then.
 
     Examples:
 
@@ -170,23 +170,24 @@ def history(
       aiplane models history fraud --alias production --at 2026-03-01T12:00Z
     """
     moment = instant(at, "--at")
-    moves = connect().models.history(name, alias=alias, at=moment)
+    found = connect().models.history(name, alias=alias, at=moment)
     if as_json:
-        print_json(moves)
+        print_json(found)
         return
     if moment is None:
-        table(None, ["at", "alias", "version", "previous", "by", "approvals"], _move_rows(moves))
+        columns = ["alias", "version", "since", "until", "moved by", "approvals", "previous"]
+        table(None, columns, _period_rows(found.items))
         return
-    if not moves:
+    if not found.items:
         held = f"alias {alias}" if alias else "any alias"
         console.print(f"at {when(moment)}: {escape(name)} had no version under {escape(held)}")
         return
-    for m in moves:
-        holding = f"version {m.version}" if m.version is not None else "no version"
-        approved = ", ".join(m.approvals) or "none"
+    for p in found.items:
+        holding = f"version {p.version}" if p.version is not None else "no version (removed)"
+        approved = ", ".join(p.approvals) or "none"
         console.print(
-            f"at {when(moment)}: {escape(m.model)}@{escape(m.alias)} held {holding}, "
-            f"moved there {when(m.at)} by {escape(m.by)}; approvals: {escape(approved)}",
+            f"at {when(moment)}: {escape(name)}@{escape(p.alias)} held {holding}, "
+            f"moved there {when(p.since)} by {escape(p.by)}; approvals: {escape(approved)}",
             highlight=False,
         )
 

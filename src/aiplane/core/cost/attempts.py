@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aiplane.core.cost.usage import MODEL_ENV, MODEL_LABEL, UsageInterval
+from aiplane.core.data_movement import data_movement
 from aiplane.core.fleet import Fleet, Pool, PricingModel
 from aiplane.core.resources import Resources
 from aiplane.core.runs import Job, ReplicaAssignment, Run
@@ -64,19 +65,11 @@ def model_label(workload: Workload) -> str | None:
 
 
 def egress(workload: Workload, site: str, fleet: Fleet | None) -> tuple[float, float]:
-    """GB of inputs that are not at ``site``, and what moving them costs: each dataset's size
-    at the egress price of the site it leaves."""
-    if fleet is None:
-        return 0.0, 0.0
-    gb = usd = 0.0
-    for name in workload.inputs:
-        dataset = fleet.dataset(name)
-        if dataset is None or dataset.site == site:
-            continue
-        source = fleet.site(dataset.site)
-        gb += dataset.size_gb
-        usd += dataset.size_gb * (source.egress_usd_per_gb if source is not None else 0.0)
-    return gb, usd
+    """GB of inputs with no replica at ``site``, and what moving them costs: each from its
+    cheapest replica, as placement priced it (:func:`~aiplane.core.data_movement.data_movement`,
+    the one reckoning of both)."""
+    moved = data_movement(workload.inputs, site, fleet)
+    return moved.gb, moved.usd
 
 
 def attempt_start(run: Run) -> float:

@@ -94,6 +94,8 @@ def why(chosen: Offer, rejected: list[Rejection], preempted: Sequence[str]) -> s
         text += f" + {cost.rework_hours:.2f} h expected spot rework"
     if cost.egress_usd:
         text += f", ${cost.egress_usd:.2f} egress"
+    if chosen.data.transfers:
+        text += f", copying {chosen.data.summary()}"
     text += ")"
     cheaper = [r for r in rejected if r.total_usd is not None and r.total_usd < cost.total_usd]
     if cheaper:

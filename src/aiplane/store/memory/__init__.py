@@ -35,6 +35,7 @@ from aiplane.store.memory.data import StoredRun as _StoredRun
 from aiplane.store.memory.data import freeze as _freeze
 from aiplane.store.memory.data import thaw as _thaw
 from aiplane.store.memory.identity import Audit, Principals, Tokens
+from aiplane.store.memory.registry import Artifacts, Datasets, Models
 
 
 class _Fleets(_Repository):
@@ -297,6 +298,9 @@ class _Repositories:
         self.usage = _Usage(data, journal)
         self.alerts = _Alerts(data, journal)
         self.idempotency = _Idempotency(data, journal)
+        self.models = Models(data, journal)
+        self.datasets = Datasets(data, journal)
+        self.artifacts = Artifacts(data, journal)
 
 
 class MemoryStore(_Repositories):

@@ -63,6 +63,19 @@ class Data:
     alerts: dict[str, str] = field(default_factory=dict)  # key -> JSON, in insertion order
     # (principal id, key) -> record; records are immutable values
     idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)
+    # The registry, as ``store/registry_codec.py`` JSON text (see ``registry.py``).
+    models: dict[str, str] = field(default_factory=dict)  # name -> JSON
+    model_versions: dict[str, dict[int, str]] = field(default_factory=dict)  # model -> n -> JSON
+    aliases: dict[tuple[str, str], str] = field(default_factory=dict)  # (model, alias) -> JSON
+    moves: list[str] = field(default_factory=list)  # in the order added
+    approvals: dict[tuple[str, int, str, str], str] = field(default_factory=dict)  # added order
+    policies: dict[tuple[str, str], str] = field(default_factory=dict)  # (scope, name) -> JSON
+    deployments: list[str] = field(default_factory=list)  # in the order added
+    datasets: dict[str, str] = field(default_factory=dict)
+    # dataset -> n -> (version JSON without replicas, site -> replica JSON)
+    dataset_versions: dict[str, dict[int, tuple[str, dict[str, str]]]] = field(default_factory=dict)
+    manifests: dict[str, str] = field(default_factory=dict)  # digest -> entries JSON
+    keys: dict[str, str] = field(default_factory=dict)  # key id -> JSON, in the order added
 
 
 # Undo steps of the unit of work in progress; None for a call on the store itself.

@@ -2,8 +2,8 @@
 
 ``SqlStore.open(url)`` connects and upgrades the schema; ``migrate(url)`` only upgrades. One
 repository module per aggregate (``principals``, ``tokens``, ``audit``, ``fleets``, ``jobs``,
-``events``, ``usage``, ``alerts``), all over the scope ``session.py`` defines; ``store.py``
-puts them together.
+``events``, ``usage``, ``alerts``, ``idempotency``, and the registry's ``models``, ``datasets``
+and ``artifacts``), all over the scope ``session.py`` defines; ``store.py`` puts them together.
 """
 
 from aiplane.store.sql.engine import make_engine, normalise_url

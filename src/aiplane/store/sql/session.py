@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from sqlalchemy import CursorResult, Table
+from sqlalchemy import ColumnElement, CursorResult, Table, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -93,6 +93,23 @@ def insert_new(session: Session, table: Table, values: dict[str, Any]) -> bool:
     key = next(iter(table.primary_key.columns))
     stmt = dialect.insert(table).values(values).on_conflict_do_nothing().returning(key)
     return session.execute(stmt).first() is not None
+
+
+def insert_where(
+    session: Session, table: Table, values: dict[str, Any], condition: ColumnElement[bool]
+) -> bool:
+    """Insert a row if ``condition`` holds and none of the table's unique keys is taken, in one
+    statement (INSERT ... SELECT ... WHERE ... ON CONFLICT DO NOTHING); True when inserted.
+
+    What a registration needs: its parent must exist and its number be free, and neither may
+    cost a read before the write nor, when refused, abort the transaction (see ``insert_new``).
+    """
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    key = next(iter(table.primary_key.columns))
+    # The SELECT always has its WHERE: SQLite would otherwise read ON CONFLICT as a join's ON.
+    row = select(*(literal(v, table.c[k].type) for k, v in values.items())).where(condition)
+    stmt = dialect.insert(table).from_select(list(values), row).on_conflict_do_nothing()
+    return session.execute(stmt.returning(key)).first() is not None
 
 
 def new_id(result: CursorResult[Any]) -> int:

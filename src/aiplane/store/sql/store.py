@@ -18,13 +18,16 @@ from sqlalchemy.orm import sessionmaker
 
 from aiplane.store.base import Store, UnitOfWork
 from aiplane.store.sql.alerts import SqlAlertRepository
+from aiplane.store.sql.artifacts import SqlArtifactRepository
 from aiplane.store.sql.audit import SqlAuditRepository
+from aiplane.store.sql.datasets import SqlDatasetRepository
 from aiplane.store.sql.engine import WRITE_TRANSACTION, make_engine
 from aiplane.store.sql.events import SqlEventRepository
 from aiplane.store.sql.fleets import SqlFleetRepository
 from aiplane.store.sql.idempotency import SqlIdempotencyRepository
 from aiplane.store.sql.jobs import SqlJobRepository
 from aiplane.store.sql.migrate import upgrade
+from aiplane.store.sql.models import SqlModelRepository
 from aiplane.store.sql.principals import SqlPrincipalRepository
 from aiplane.store.sql.session import PerCall, Scope, Shared, UnitMarker, translated
 from aiplane.store.sql.tokens import SqlTokenRepository
@@ -36,7 +39,8 @@ class SqlRepositories:
 
     def __init__(self, scope: Scope, write_scope: Scope | None = None) -> None:
         """``write_scope``: for the calls that must begin as write transactions (an audit
-        append, a principal's write); ``scope`` when it serves both, as a unit of work's does."""
+        append, a principal's write, a registration); ``scope`` when it serves both, as a unit
+        of work's does."""
         self.principals = SqlPrincipalRepository(scope, write_scope)
         self.tokens = SqlTokenRepository(scope)
         self.audit = SqlAuditRepository(scope, write_scope)
@@ -46,6 +50,9 @@ class SqlRepositories:
         self.usage = SqlUsageRepository(scope)
         self.alerts = SqlAlertRepository(scope)
         self.idempotency = SqlIdempotencyRepository(scope)
+        self.models = SqlModelRepository(scope, write_scope)
+        self.datasets = SqlDatasetRepository(scope, write_scope)
+        self.artifacts = SqlArtifactRepository(scope)
 
 
 class SqlStore(SqlRepositories):

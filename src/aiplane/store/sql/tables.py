@@ -40,7 +40,7 @@ NAMING_CONVENTION = {
 }
 
 
-def _json(*, nullable: bool = False) -> TypeEngine[Any]:
+def json_type(*, nullable: bool = False) -> TypeEngine[Any]:
     # JSONB on PostgreSQL: smaller and indexable. ``none_as_null`` stores Python None as SQL
     # NULL rather than the JSON literal ``null``, so "no placement" is an ordinary NULL.
     return JSON(none_as_null=nullable).with_variant(
@@ -48,7 +48,7 @@ def _json(*, nullable: bool = False) -> TypeEngine[Any]:
     )
 
 
-def _id() -> TypeEngine[str]:
+def id_type() -> TypeEngine[str]:
     # Ids sort by creation time and listings page by them, so their order must be bytewise on
     # every database; PostgreSQL would otherwise sort by the database's locale.
     return String().with_variant(postgresql.VARCHAR(collation="C"), "postgresql")
@@ -66,7 +66,7 @@ def table_of(model: type[Base]) -> Table:
 class PrincipalRow(Base):
     __tablename__ = "principals"
 
-    id: Mapped[str] = mapped_column(_id(), primary_key=True)
+    id: Mapped[str] = mapped_column(id_type(), primary_key=True)
     name: Mapped[str] = mapped_column(String, unique=True)
     kind: Mapped[str] = mapped_column(String)
     global_role: Mapped[str | None] = mapped_column(String)
@@ -89,7 +89,7 @@ class TeamMemberRow(Base):
     )
 
     principal_id: Mapped[str] = mapped_column(
-        _id(), ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True
+        id_type(), ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True
     )
     team: Mapped[str] = mapped_column(String, primary_key=True)
     role: Mapped[str] = mapped_column(String)
@@ -98,10 +98,10 @@ class TeamMemberRow(Base):
 class ApiTokenRow(Base):
     __tablename__ = "api_tokens"
 
-    id: Mapped[str] = mapped_column(_id(), primary_key=True)
+    id: Mapped[str] = mapped_column(id_type(), primary_key=True)
     # No foreign key: like the memory member, the store keeps a token whatever its principal;
     # authentication refuses a token whose principal is unknown.
-    principal_id: Mapped[str] = mapped_column(_id(), index=True)
+    principal_id: Mapped[str] = mapped_column(id_type(), index=True)
     name: Mapped[str] = mapped_column(String)
     token_hash: Mapped[str] = mapped_column(String, unique=True, index=True)
     created_at: Mapped[float] = mapped_column(Double)
@@ -109,7 +109,7 @@ class ApiTokenRow(Base):
     revoked_at: Mapped[float | None] = mapped_column(Double)
     # Both set, or both NULL: a workload's token, narrowed to one job of one team.
     scope_team: Mapped[str | None] = mapped_column(String)
-    scope_job_id: Mapped[str | None] = mapped_column(_id())
+    scope_job_id: Mapped[str | None] = mapped_column(id_type())
     prefix: Mapped[str] = mapped_column(String, server_default="")
 
 
@@ -156,7 +156,7 @@ class FleetVersionRow(Base):
     __tablename__ = "fleet_versions"
 
     version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    document: Mapped[dict[str, Any]] = mapped_column(_json())
+    document: Mapped[dict[str, Any]] = mapped_column(json_type())
     applied_at: Mapped[float] = mapped_column(Double)
 
 
@@ -167,13 +167,13 @@ class JobRow(Base):
         Index("ix_jobs_team_id", "team", "id"),
     )
 
-    id: Mapped[str] = mapped_column(_id(), primary_key=True)
+    id: Mapped[str] = mapped_column(id_type(), primary_key=True)
     # name and team are copies of workload fields, kept as columns to filter on.
     name: Mapped[str] = mapped_column(String)
     team: Mapped[str] = mapped_column(String)
     submitted_at: Mapped[float] = mapped_column(Double)
     submitted_by: Mapped[str] = mapped_column(String)
-    workload: Mapped[dict[str, Any]] = mapped_column(_json())
+    workload: Mapped[dict[str, Any]] = mapped_column(json_type())
 
 
 class RunRow(Base):
@@ -188,8 +188,8 @@ class RunRow(Base):
         Index("ix_runs_updated_at", "updated_at"),
     )
 
-    id: Mapped[str] = mapped_column(_id(), primary_key=True)
-    job_id: Mapped[str] = mapped_column(_id(), ForeignKey("jobs.id", ondelete="CASCADE"))
+    id: Mapped[str] = mapped_column(id_type(), primary_key=True)
+    job_id: Mapped[str] = mapped_column(id_type(), ForeignKey("jobs.id", ondelete="CASCADE"))
     state: Mapped[str] = mapped_column(String)
     attempt: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[float] = mapped_column(Double)
@@ -198,8 +198,8 @@ class RunRow(Base):
     finished_at: Mapped[float | None] = mapped_column(Double)
     exit_code: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str | None] = mapped_column(Text)
-    placement: Mapped[dict[str, Any] | None] = mapped_column(_json(nullable=True))
-    handles: Mapped[list[dict[str, Any]]] = mapped_column(_json())
+    placement: Mapped[dict[str, Any] | None] = mapped_column(json_type(nullable=True))
+    handles: Mapped[list[dict[str, Any]]] = mapped_column(json_type())
     attained_gpu_s: Mapped[float] = mapped_column(Double, server_default="0")
     checkpointed_hours: Mapped[float] = mapped_column(Double, server_default="0")
     last_checkpoint_at: Mapped[float | None] = mapped_column(Double)
@@ -223,10 +223,10 @@ class EventRow(Base):
     )
     at: Mapped[float] = mapped_column(Double)
     kind: Mapped[str] = mapped_column(String)
-    job_id: Mapped[str | None] = mapped_column(_id())
-    run_id: Mapped[str | None] = mapped_column(_id())
+    job_id: Mapped[str | None] = mapped_column(id_type())
+    run_id: Mapped[str | None] = mapped_column(id_type())
     message: Mapped[str] = mapped_column(Text)
-    data: Mapped[dict[str, Any]] = mapped_column(_json())
+    data: Mapped[dict[str, Any]] = mapped_column(json_type())
 
 
 class UsageRow(Base):
@@ -243,8 +243,8 @@ class UsageRow(Base):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    run_id: Mapped[str] = mapped_column(_id())
-    job_id: Mapped[str] = mapped_column(_id())
+    run_id: Mapped[str] = mapped_column(id_type())
+    job_id: Mapped[str] = mapped_column(id_type())
     attempt: Mapped[int] = mapped_column(Integer)
     team: Mapped[str] = mapped_column(String)
     workload: Mapped[str] = mapped_column(String)
@@ -277,7 +277,7 @@ class CostAlertRow(Base):
     period_start: Mapped[float] = mapped_column(Double)
     created_at: Mapped[float] = mapped_column(Double)
     message: Mapped[str] = mapped_column(Text)
-    payload: Mapped[dict[str, Any]] = mapped_column(_json())
+    payload: Mapped[dict[str, Any]] = mapped_column(json_type())
     status: Mapped[str] = mapped_column(String)
     url: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer)
@@ -295,10 +295,16 @@ class IdempotencyKeyRow(Base):
         Index("ix_idempotency_keys_created_at", "created_at"),
     )
 
-    principal_id: Mapped[str] = mapped_column(_id(), primary_key=True)
+    principal_id: Mapped[str] = mapped_column(id_type(), primary_key=True)
     # Bytewise like ids: two keys that differ only in case are two keys on every database.
-    key: Mapped[str] = mapped_column(_id(), primary_key=True)
+    key: Mapped[str] = mapped_column(id_type(), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String)
     # No foreign key: the key is claimed before its job is added, in the same unit of work.
-    job_id: Mapped[str] = mapped_column(_id())
+    job_id: Mapped[str] = mapped_column(id_type())
     created_at: Mapped[float] = mapped_column(Double)
+
+
+# The registry's tables live in a module of their own (this one would pass 400 lines); importing
+# it here puts them on ``Base.metadata``, which the migrations are compared with. Last, because
+# it imports ``Base`` and the column types from this module.
+from aiplane.store.sql import registry_tables as registry_tables  # noqa: E402

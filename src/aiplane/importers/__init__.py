@@ -1,0 +1,1 @@
+"""Importers: other model registries read into ``core.registry.imports`` records (MLflow)."""

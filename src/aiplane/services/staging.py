@@ -1,0 +1,121 @@
+"""What a run is given of the registry before it starts: its input dataset versions and the
+model version it serves, copied where it runs and checked file by file.
+
+A copy that is not the bytes registered (a flipped bit, a file swapped, added or removed)
+fails the launch with the files named; so does a model version whose signature does not hold.
+Each model version staged is recorded as a deployment of it (lineage: version ->
+deployments). The run reads them from the folders the environment names:
+``AIPLANE_INPUT_<NAME>`` per dataset (``AIPLANE_INPUTS_DIR`` above them all) and
+``AIPLANE_MODEL_DIR``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from aiplane.core.auth import Caller
+from aiplane.core.errors import IntegrityError, NotFoundError, Problem
+from aiplane.core.registry.manifest import Manifest, differences
+from aiplane.core.registry.records import Deployment
+from aiplane.core.registry.refs import parse_ref
+from aiplane.core.runs import Job
+from aiplane.core.workloads import Workload
+from aiplane.services.datasets import pinned, resolve_version
+from aiplane.services.models import ModelService
+from aiplane.services.registry_ports import ArtifactFiles
+from aiplane.store.base import Store
+
+INPUTS_ENV = "AIPLANE_INPUTS_DIR"
+MODEL_ENV = "AIPLANE_MODEL_DIR"
+
+
+def input_env(name: str) -> str:
+    return "AIPLANE_INPUT_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
+
+
+class Pins:
+    """At submission: each registered input as the dataset version it means now, and the
+    model as the version it means now (the caller must be able to read it), so that a queued
+    job runs what it was submitted with, whatever moves meanwhile."""
+
+    def __init__(self, store: Store, models: ModelService) -> None:
+        self._store = store
+        self._models = models
+
+    def __call__(self, caller: Caller, workload: Workload) -> Workload:
+        inputs = pinned(self._store, workload.inputs)
+        model = workload.model
+        if model is not None:
+            model = self._models.resolve(caller, model).ref
+        if (inputs, model) == (workload.inputs, workload.model):
+            return workload
+        return replace(workload, inputs=inputs, model=model)
+
+
+class Staging:
+    def __init__(
+        self,
+        store: Store,
+        files: ArtifactFiles,
+        models: ModelService,
+        root: Path,
+        clock: Callable[[], float],
+    ) -> None:
+        self._store = store
+        self._files = files
+        self._models = models
+        self._root = root
+        self._clock = clock
+
+    def stage(self, job: Job) -> dict[str, str]:
+        """Copy and check the job's registry inputs; the environment that names them.
+        IntegrityError (the files named) when a copy is not what was registered."""
+        env: dict[str, str] = {}
+        inputs_dir = self._root / job.id / "inputs"
+        for i, text in enumerate(job.workload.inputs):
+            version = resolve_version(self._store, parse_ref(text, f"inputs[{i}]"))
+            if not version.artifact.startswith("sha256:"):
+                continue  # declared by the fleet: aiplane holds no files of it
+            try:
+                manifest = self._store.artifacts.get_manifest(version.artifact)
+            except NotFoundError:
+                continue  # a content hash the fleet gave, of files held elsewhere
+            dest = inputs_dir / version.dataset
+            self._checked_copy(f"input {version.ref}", manifest, dest)
+            env[input_env(version.dataset)] = str(dest)
+            env[INPUTS_ENV] = str(inputs_dir)
+        ref = job.workload.model
+        if ref is not None:
+            env[MODEL_ENV] = str(self._model(job, ref))
+        return env
+
+    def _checked_copy(self, what: str, manifest: Manifest, dest: Path) -> None:
+        """``dest`` holding exactly the files of ``manifest``: each checked as it arrives,
+        and the folder as a whole after (a file a previous attempt left there is named)."""
+        try:
+            self._files.download(manifest, dest)
+        except IntegrityError as exc:
+            raise IntegrityError(f"{what}: {exc.message}", exc.problems) from exc
+        found = differences(manifest, self._files.scan(dest))
+        if found:
+            raise IntegrityError(
+                f"{what}: the copy is not the files registered",
+                [Problem(d.path, str(d)) for d in found],
+            )
+
+    def _model(self, job: Job, ref: str) -> Path:
+        version = self._models.version_of(parse_ref(ref, "model"))
+        manifest = self._store.artifacts.get_manifest(version.artifact)
+        check = self._models.check(version, manifest, rehash=False)
+        if not check.ok:
+            raise IntegrityError(f"model {version.ref} fails verification", list(check.problems))
+        dest = self._root / job.id / "model"
+        self._checked_copy(f"model {version.ref}", manifest, dest)
+        deployment = Deployment(
+            version.model, version.version, f"job/{job.id}", self._clock(), job.submitted_by, True
+        )
+        self._store.models.add_deployment(deployment)
+        return dest

@@ -1,0 +1,1 @@
+"""Tabular files read for their schema: Parquet and CSV through pyarrow (the ``parquet`` extra)."""
