@@ -110,7 +110,9 @@ def test_promotion_under_policy_history_at_a_time_and_lineage(plane: Plane, tmp_
 
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY)
-    plane.ok("olga", "models", "policy", "set", "fraud", str(policy))
+    set_text = plane.ok("olga", "models", "policy", "set", "fraud", str(policy))
+    assert "model fraud: its own policy, revision 1" in set_text and "min: 0.9" in set_text
+    assert "the default policy" in plane.ok("ana", "models", "policy", "show-team", "risk")
     assert plane.ok("ana", "models", "policy", "show", "fraud", "--json")["protected"] == [
         "production"
     ]

@@ -32,7 +32,8 @@ def _e(value: Any) -> str:
 def _dataset_facts(a: Mapping[str, Any]) -> list[str]:
     if a.get("known") is False:
         return ["[yellow]not in the registry[/]"]
-    facts = [f"{_e(a.get('file_count', '?'))} files, {_e(a.get('size', '?'))} bytes"]
+    files, size = a.get("file_count"), a.get("size")
+    facts = [f"{_e(files)} file{'' if files == 1 else 's'}, {_e(size)} bytes"]
     if a.get("jurisdiction"):
         facts.append(f"jurisdiction {_e(a['jurisdiction'])}")
     return facts

@@ -43,6 +43,11 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     console.print(t)
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 file``, ``3 files``."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def when(ts: float | None) -> str:
     if ts is None:
         return "-"

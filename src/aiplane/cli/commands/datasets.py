@@ -13,7 +13,7 @@ from rich.markup import escape
 from aiplane.cli.commands.models import folder_bytes, metrics_text, short
 from aiplane.cli.connection import connect
 from aiplane.cli.errors import handled
-from aiplane.cli.output import console, print_json, table, when
+from aiplane.cli.output import console, counted, print_json, table, when
 from aiplane.cli.progress import byte_bar, two_phase_bar
 from aiplane.wire.registry import DatasetVersionOut
 
@@ -85,7 +85,7 @@ def register(
         return
     console.print(
         f"registered [bold]{escape(version.dataset)}@{version.version}[/]: "
-        f"{version.file_count} files, {version.size} bytes"
+        f"{counted(version.file_count, 'file')}, {counted(version.size, 'byte')}"
     )
     console.print(f"  digest  {version.artifact}", highlight=False)
 
@@ -157,7 +157,10 @@ def get(ref: RefArg, as_json: JsonOpt = False) -> None:
         return
     console.print(f"[bold]{escape(v.dataset)}@{v.version}[/]")
     console.print(f"  digest        {v.artifact}", highlight=False)
-    console.print(f"  size          {v.size} bytes in {v.file_count} files", highlight=False)
+    console.print(
+        f"  size          {counted(v.size, 'byte')} in {counted(v.file_count, 'file')}",
+        highlight=False,
+    )
     console.print(f"  jurisdiction  {escape(v.jurisdiction or '-')}", highlight=False)
     console.print(f"  created       {when(v.created_at)} by {escape(v.created_by)}")
     rows = [[r.site, r.uri, when(r.added_at)] for r in v.replicas]
@@ -187,7 +190,8 @@ def download(
         print_json({"ref": pinned, "to": str(to), "manifest": manifest})
         return
     console.print(
-        f"{pinned}: {manifest.file_count} files, {manifest.size} bytes into {escape(str(to))}, "
+        f"{pinned}: {counted(manifest.file_count, 'file')}, {counted(manifest.size, 'byte')} "
+        f"into {escape(str(to))}, "
         "each verified",
         highlight=False,
     )

@@ -192,20 +192,23 @@ def history(
         )
 
 
-def _print_policy(found: PolicyOut, what: str, as_json: bool) -> None:
+def _print_policy(found: PolicyOut, scope: str, name: str, as_json: bool) -> None:
+    """Which policy is in force (its own, the team's, the default) and its document."""
     if as_json:
         print_json(found)
         return
     import yaml
 
+    asked = f"{scope} {name}"
     if found.scope is None:
-        console.print(f"{escape(what)}: the default policy")
+        source = "the default policy"
+    elif (found.scope, found.name) == (scope, name):
+        source = f"its own policy, revision {found.revision}"
     else:
-        console.print(
-            f"{escape(what)}: the {found.scope} policy of {escape(str(found.name))}, revision "
-            f"{found.revision}, set {when(found.updated_at)} by {escape(str(found.updated_by))}",
-            highlight=False,
-        )
+        source = f"the policy of {found.scope} {found.name}, revision {found.revision}"
+    if found.scope is not None:
+        source += f", set {when(found.updated_at)} by {found.updated_by}"
+    console.print(f"{escape(asked)}: {escape(source)}", highlight=False)
     console.print(f"protected aliases: {escape(', '.join(found.protected)) or 'none'}")
     if found.document is not None:
         console.print(
@@ -225,7 +228,7 @@ def _read_policy(path: Path) -> dict[str, Any]:
 @handled
 def policy_show(name: NameArg, as_json: JsonOpt = False) -> None:
     """The policy in force for a model: its own, else its team's, else the default."""
-    _print_policy(connect().models.policy(name), f"model {name}", as_json)
+    _print_policy(connect().models.policy(name), "model", name, as_json)
 
 
 @policy_app.command("set")
@@ -241,14 +244,14 @@ def policy_set(name: NameArg, file: PolicyFile, as_json: JsonOpt = False) -> Non
     """
     document = _read_policy(file)
     found = connect().models.set_policy(name, document, source=file.name)
-    _print_policy(found, f"model {name}", as_json)
+    _print_policy(found, "model", name, as_json)
 
 
 @policy_app.command("show-team")
 @handled
 def policy_show_team(team: TeamArg, as_json: JsonOpt = False) -> None:
     """A team's policy for its models (a model's own policy replaces it)."""
-    _print_policy(connect().models.team_policy(team), f"team {team}", as_json)
+    _print_policy(connect().models.team_policy(team), "team", team, as_json)
 
 
 @policy_app.command("set-team")
@@ -257,7 +260,7 @@ def policy_set_team(team: TeamArg, file: PolicyFile, as_json: JsonOpt = False) -
     """Set a team's policy for its models from FILE (its owners, or an admin; audited)."""
     document = _read_policy(file)
     found = connect().models.set_team_policy(team, document, source=file.name)
-    _print_policy(found, f"team {team}", as_json)
+    _print_policy(found, "team", team, as_json)
 
 
 @app.command("share")

@@ -17,7 +17,7 @@ from aiplane.cli.arguments import numbers, pairs
 from aiplane.cli.connection import connect
 from aiplane.cli.errors import handled
 from aiplane.cli.lineage_view import lineage_tree
-from aiplane.cli.output import console, err_console, print_json, table, when
+from aiplane.cli.output import console, counted, err_console, print_json, table, when
 from aiplane.cli.progress import byte_bar, two_phase_bar
 from aiplane.client import TransferError
 from aiplane.client._artifacts import files_of
@@ -351,8 +351,9 @@ def download(
         print_json({"ref": pinned, "to": str(to), "manifest": manifest})
         return
     console.print(
-        f"{pinned}: {manifest.file_count} files, {manifest.size} bytes into {escape(str(to))}, "
-        f"each verified",
+        f"{pinned}: {counted(manifest.file_count, 'file')}, {counted(manifest.size, 'byte')} "
+        f"into {escape(str(to))}, "
+        "each verified",
         highlight=False,
     )
 
@@ -372,7 +373,8 @@ def verify(ref: RefArg, as_json: JsonOpt = False) -> None:
         print_json(result)
     elif result.ok:
         console.print(
-            f"{escape(result.ref)} intact: {result.files} files, {result.bytes} bytes, "
+            f"{escape(result.ref)} intact: {counted(result.files, 'file')}, "
+            f"{counted(result.bytes, 'byte')}, "
             f"signature valid ({result.artifact})",
             highlight=False,
         )
