@@ -83,7 +83,9 @@ aliases:
 """
 
 
-def test_promotion_under_policy_history_at_a_time_and_lineage(plane: Plane, tmp_path: Path) -> None:
+def test_promotion_under_policy_history_at_a_time_and_lineage(
+    plane: Plane, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = folder(tmp_path / "clicks", {"part-0.csv": b"user,clicked\n1,0\n2,1\n"})
     clicks = plane.ok(
         "ana",
@@ -99,14 +101,18 @@ def test_promotion_under_policy_history_at_a_time_and_lineage(plane: Plane, tmp_
         )
     )
     job = plane.ok("ana", "submit", str(spec), "--json")["id"]
-    for version, auc in ((1, "0.85"), (2, "0.95")):
-        model = folder(tmp_path / f"m{version}", {"model.onnx": os.urandom(1000)})
-        made = plane.ok(
-            "ana",
-            *("models", "register", "fraud", "--path", str(model), "--team", "risk"),
-            *("--metric", f"auc={auc}", "--from-run", job, "--input", "clicks@1", "--json"),
-        )
-        assert made["version"] == version and made["run"]["job_id"] == job
+    register = ("models", "register", "fraud", "--team", "risk", "--input", "clicks@1")
+    model = folder(tmp_path / "m1", {"model.onnx": os.urandom(1000)})
+    made = plane.ok(
+        "ana", *register, "--path", str(model), "--metric", "auc=0.85", "--from-run", job, "--json"
+    )
+    assert made["version"] == 1 and made["run"]["job_id"] == job
+    # Inside a workload (AIPLANE_JOB_ID set), the run is that job without --from-run.
+    monkeypatch.setenv("AIPLANE_JOB_ID", job)
+    model = folder(tmp_path / "m2", {"model.onnx": os.urandom(1000)})
+    made = plane.ok("ana", *register, "--path", str(model), "--metric", "auc=0.95", "--json")
+    assert made["version"] == 2 and made["run"]["job_id"] == job
+    monkeypatch.delenv("AIPLANE_JOB_ID")
 
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY)
