@@ -44,6 +44,9 @@ def test_register_twice_download_and_verify_then_tamper(plane: Plane, tmp_path: 
     second = plane.ok("ana", "models", "get", "fraud@2", "--json")
     assert second["version"] == 2 and second["artifact"] != first["artifact"]
     assert [m["name"] for m in plane.ok("bob", "models", "list", "--json")] == ["fraud"]
+    assert "fraud" in plane.ok("bob", "models", "list") and "risk" in plane.ok(
+        "bob", "models", "show", "fraud"
+    )
     listed = plane.ok("bob", "models", "versions", "fraud", "--json")["items"]
     assert [v["version"] for v in listed] == [2, 1]
     tagged = plane.ok("ana", "models", "tag", "fraud@1", "owner=ana", "--remove", "stage", "--json")

@@ -98,17 +98,20 @@ def list_datasets(as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(found)
         return
+    # As `models list`: the latest version only when the listing carries it.
+    latest = any(d.latest_version is not None for d in found)
     rows = [
         [
             d.name,
             d.team or "(fleet)",
-            d.latest_version if d.latest_version is not None else "-",
+            *([d.latest_version if d.latest_version is not None else "-"] if latest else []),
             d.jurisdiction or "-",
             when(d.created_at),
         ]
         for d in found
     ]
-    table(None, ["name", "team", "latest", "jurisdiction", "created"], rows)
+    columns = ["name", "team", *(["latest"] if latest else []), "jurisdiction", "created"]
+    table(None, columns, rows)
 
 
 @app.command("show")

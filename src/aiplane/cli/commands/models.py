@@ -222,23 +222,28 @@ def register(
 @app.command("list")
 @handled
 def list_models(as_json: JsonOpt = False) -> None:
-    """The models of your teams, with their latest version and aliases."""
+    """The models of your teams (`models show NAME` for one's aliases and latest version)."""
     found = connect().models.list().items
     if as_json:
         print_json(found)
         return
+    # The listing may leave out each model's latest version and aliases (show has them): a
+    # column of dashes would read as "none", so it is shown only when the server filled it.
+    latest = any(m.latest_version is not None for m in found)
+    aliases = any(m.aliases for m in found)
+    columns = ["name", "team", *(["latest"] if latest else []), *(["aliases"] if aliases else [])]
     rows = [
         [
             m.name,
             m.team,
-            m.latest_version if m.latest_version is not None else "-",
-            ", ".join(f"{a.name}={a.version}" for a in m.aliases),
+            *([m.latest_version if m.latest_version is not None else "-"] if latest else []),
+            *([", ".join(f"{a.name}={a.version}" for a in m.aliases)] if aliases else []),
             ", ".join(m.shared_with),
             when(m.created_at),
         ]
         for m in found
     ]
-    table(None, ["name", "team", "latest", "aliases", "shared with", "created"], rows)
+    table(None, [*columns, "shared with", "created"], rows)
 
 
 @app.command("show")
