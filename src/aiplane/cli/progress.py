@@ -21,15 +21,9 @@ from aiplane.cli.output import err_console
 Update = Callable[[int], None]
 
 
-@contextmanager
-def byte_bar(label: str, total: int, quiet: bool) -> Iterator[Update | None]:
-    """A bar to ``total`` bytes labelled ``label``; yields None when quiet or when stderr is
-    not a terminal (a log file full of bar redraws helps no one)."""
-    if quiet or not err_console.is_terminal:
-        yield None
-        return
-    bar = Progress(
-        TextColumn("{task.description}"),
+def _bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<11}"),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
@@ -37,7 +31,20 @@ def byte_bar(label: str, total: int, quiet: bool) -> Iterator[Update | None]:
         console=err_console,
         transient=True,
     )
-    with bar:
+
+
+def _quiet(quiet: bool) -> bool:
+    return quiet or not err_console.is_terminal
+
+
+@contextmanager
+def byte_bar(label: str, total: int, quiet: bool) -> Iterator[Update | None]:
+    """A bar to ``total`` bytes labelled ``label``; yields None when quiet or when stderr is
+    not a terminal (a log file full of bar redraws helps no one)."""
+    if _quiet(quiet):
+        yield None
+        return
+    with _bar() as bar:
         task = bar.add_task(label, total=total)
         yield lambda done: bar.update(task, completed=done)
 
@@ -47,20 +54,11 @@ def two_phase_bar(
     first: str, second: str, total: int, quiet: bool
 ) -> Iterator[tuple[Update | None, Update | None]]:
     """Two bars to ``total`` bytes each: hashing the files, then sending what the server
-    lacks."""
-    if quiet or not err_console.is_terminal:
+    lacks (a file it has already counts as sent)."""
+    if _quiet(quiet):
         yield None, None
         return
-    bar = Progress(
-        TextColumn("{task.description:<9}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    )
-    with bar:
+    with _bar() as bar:
         one = bar.add_task(first, total=total)
         two = bar.add_task(second, total=total)
         yield (

@@ -10,11 +10,12 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from aiplane.cli.commands.models import folder_bytes, metrics_text, short
 from aiplane.cli.connection import connect
 from aiplane.cli.errors import handled
 from aiplane.cli.output import console, counted, print_json, table, when
 from aiplane.cli.progress import byte_bar, two_phase_bar
+from aiplane.cli.registry_inputs import folder_bytes
+from aiplane.cli.registry_output import metrics_text, short
 from aiplane.wire.registry import DatasetVersionOut
 
 app = typer.Typer(

@@ -4,11 +4,10 @@ sharing are in ``model_governance.py`` on the same command group."""
 
 from __future__ import annotations
 
-import json
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -19,12 +18,11 @@ from aiplane.cli.errors import handled
 from aiplane.cli.lineage_view import lineage_tree
 from aiplane.cli.output import console, counted, err_console, print_json, table, when
 from aiplane.cli.progress import byte_bar, two_phase_bar
-from aiplane.client import TransferError
-from aiplane.client._artifacts import files_of
+from aiplane.cli.registry_inputs import folder_bytes, io_signature
+from aiplane.cli.registry_output import VERSION_COLUMNS, print_version, version_row
 from aiplane.core.errors import Problem, SpecError
 from aiplane.core.registry.records import Flavor
 from aiplane.exits import EXIT_FAILURE
-from aiplane.wire.registry import ModelVersionOut
 
 app = typer.Typer(
     help="Registered models: versions with signed, content-addressed files, their lineage, "
@@ -41,100 +39,6 @@ FolderOpt = Annotated[
         "--path", exists=True, file_okay=False, dir_okay=True, help="the folder of its files"
     ),
 ]
-VERSION_COLUMNS = ["version", "flavor", "digest", "created", "by", "aliases", "metrics"]
-
-
-def folder_bytes(path: Path) -> int:
-    """What the progress bar counts to. Found before connecting, so that a folder that cannot
-    be registered as it is (a symbolic link in it) is refused at once as bad input."""
-    try:
-        return sum(p.stat().st_size for _, p in files_of(path))
-    except TransferError as exc:
-        raise SpecError(
-            "cannot register the folder",
-            [Problem("--path", str(exc), str(path), "a folder of regular files")],
-        ) from None
-
-
-def io_signature(path: Path | None) -> dict[str, Any]:
-    """``--signature FILE.json``: the model's input/output signature, a JSON object."""
-    if path is None:
-        return {}
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(
-            "cannot read --signature", [Problem("--signature", str(exc), str(path), "a JSON file")]
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise SpecError(
-            "invalid --signature",
-            [Problem(f"{path}:{exc.lineno}:{exc.colno}", exc.msg, None, "a JSON object")],
-        ) from None
-    if not isinstance(document, dict):
-        raise SpecError(
-            "invalid --signature",
-            [Problem(str(path), "not a JSON object", type(document).__name__, "a JSON object")],
-        )
-    return document
-
-
-def short(digest: str) -> str:
-    """``sha256:`` and the first 12 hex digits: enough to tell versions apart in a table."""
-    algo, _, hexa = digest.partition(":")
-    return f"{algo}:{hexa[:12]}" if hexa else digest[:19]
-
-
-def metrics_text(metrics: dict[str, float]) -> str:
-    return ", ".join(f"{k}={v:g}" for k, v in sorted(metrics.items()))
-
-
-def version_row(v: ModelVersionOut) -> list[Any]:
-    return [
-        v.version,
-        v.flavor,
-        short(v.artifact),
-        when(v.created_at),
-        v.created_by,
-        ", ".join(v.aliases),
-        metrics_text(v.metrics),
-    ]
-
-
-def print_version(v: ModelVersionOut) -> None:
-    """Everything about one version, one fact a line."""
-    console.print(f"[bold]{escape(v.model)}@{v.version}[/]  ({escape(v.flavor)})")
-    rows: list[tuple[str, str]] = [
-        ("digest", v.artifact),
-        ("created", f"{when(v.created_at)} by {v.created_by}"),
-        ("aliases", ", ".join(v.aliases) or "-"),
-    ]
-    if v.signature is not None:
-        s = v.signature
-        rows.append(("signature", f"{s.algorithm} by key {s.key_id}, {when(s.signed_at)}"))
-    else:
-        rows.append(("signature", "none"))
-    if v.description:
-        rows.append(("description", v.description))
-    rows.append(("metrics", metrics_text(v.metrics) or "-"))
-    rows.append(("params", ", ".join(f"{k}={x}" for k, x in sorted(v.params.items())) or "-"))
-    rows.append(("tags", ", ".join(f"{k}={x}" for k, x in sorted(v.tags.items())) or "-"))
-    if v.run is not None:
-        run = v.run
-        made = f"job {run.job_id}, code {run.code_ref or 'unknown'}"
-        if run.image:
-            made += f", image {run.image}"
-        if run.parameters:
-            made += ", params " + ", ".join(f"{k}={x}" for k, x in sorted(run.parameters.items()))
-        rows.append(("run", made))
-    else:
-        rows.append(("run", "none recorded"))
-    rows.append(("inputs", ", ".join(v.inputs) or "-"))
-    if v.io_signature:
-        rows.append(("io signature", json.dumps(v.io_signature, sort_keys=True)))
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        console.print(f"  {key:<{width}}  {escape(value)}", highlight=False, soft_wrap=True)
 
 
 @app.command("register")
