@@ -146,6 +146,8 @@ def test_promotion_under_policy_history_at_a_time_and_lineage(
     assert plane.ok("ana", "models", "show", "fraud", "--json")["aliases"] == []
     moved = plane.ok("ana", "models", "promote", "fraud@2", "--to", "production", "--json")
     assert [(m["alias"], m["version"], m["previous"]) for m in moved] == [("production", 2, None)]
+    held = plane.ok("bob", "models", "get", "fraud@production", "--json")
+    assert (held["version"], held["aliases"]) == (2, ["production"])
 
     history = plane.ok("bob", "models", "history", "fraud", "--alias", "production", "--json")
     periods = history["items"]

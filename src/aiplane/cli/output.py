@@ -43,9 +43,9 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     console.print(t)
 
 
-def counted(n: int, noun: str) -> str:
-    """``1 file``, ``3 files``."""
-    return f"{n} {noun}" + ("" if n == 1 else "s")
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 file``, ``3 files`` (``plural`` where adding an s is wrong: aliases)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def when(ts: float | None) -> str:

@@ -195,7 +195,17 @@ def get(ref: RefArg, as_json: JsonOpt = False) -> None:
 
     Example: aiplane models get fraud@production
     """
-    version = connect().models.get(ref)
+    client = connect()
+    version = client.models.get(ref)
+    if not version.aliases:
+        # The version route may answer without the aliases that hold it (the model's do):
+        # they are part of what `get` promises, so they are asked for where it left them out.
+        held = [
+            a.name
+            for a in client.models.show(version.model).aliases
+            if a.version == version.version
+        ]
+        version = version.model_copy(update={"aliases": sorted(held)})
     if as_json:
         print_json(version)
         return
@@ -366,8 +376,9 @@ def import_mlflow(
         print_json(report)
         return
     console.print(
-        f"imported {len(report.models)} models ({escape(', '.join(report.models)) or 'none'}), "
-        f"{report.versions} versions, {report.aliases} aliases",
+        f"imported {counted(len(report.models), 'model')} "
+        f"({escape(', '.join(report.models)) or 'none'}), {counted(report.versions, 'version')}, "
+        f"{counted(report.aliases, 'alias', 'aliases')}",
         highlight=False,
     )
     for why in report.skipped:
