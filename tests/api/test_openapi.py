@@ -109,6 +109,9 @@ NOT_FOUND_WITHOUT_ID = {
     ("GET", "/api/v1/jobs"),
     ("GET", "/api/v1/tokens"),
     ("POST", "/api/v1/tokens"),
+    # The models whose aliases move, and the MLflow folder an import reads.
+    ("POST", "/api/v1/models:promote"),
+    ("POST", "/api/v1/models:import"),
 }
 
 

@@ -9,6 +9,7 @@ global operator and admin; and a workload's own token, scoped to a job of team "
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -22,7 +23,9 @@ from aiplane.api.app import create_app
 from aiplane.backends.registry import PoolBackends
 from aiplane.config import Settings
 from aiplane.core.auth import TokenScope
+from aiplane.core.registry.manifest import Manifest, ManifestEntry
 from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
+from aiplane.services.registry_types import DatasetRegistration, ModelRegistration
 from aiplane.store.memory import MemoryStore
 from aiplane.wiring import ControlPlane
 from tests.builders import local_fleet_document
@@ -54,6 +57,17 @@ class Row:
 JOB_READ = expect(200, other=404)
 COST_READ = expect(200, workload=403)
 ADMIN_ONLY = expect(403, admin=200)
+
+# Reads of a team's registry: its viewers (and operators, admins); a workload's token reads
+# its job only.
+JOB_READ_ONLY = expect(200, other=404, workload=403)
+OWNERS = expect(403, owner=200, admin=200, other=404)
+BLOB = b"the bytes of f.bin"
+BLOB_SHA = hashlib.sha256(BLOB).hexdigest()
+MANIFEST = {"files": [{"path": "f.bin", "sha256": BLOB_SHA, "size": len(BLOB)}]}
+MODEL_BODY = {"team": "t", "manifest": MANIFEST}
+DATASET_BODY = {"team": "t", "site": "local", "manifest": MANIFEST}
+POLICY = {"aliases": {"production": {"approvals": 2}}}
 
 TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/health"): Row(expect(200, anonymous=200)),
@@ -103,6 +117,63 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/audit"): Row(ADMIN_ONLY),
     ("GET", "/api/v1/audit/verify"): Row(ADMIN_ONLY),
     ("GET", "/api/v1/audit/export"): Row(ADMIN_ONLY),
+    # The registry. {name} is "holder" here too: the model and the dataset of team "t" that
+    # the member registered (version 1, one file "f.bin"); {sha256} that file's blob.
+    ("POST", "/api/v1/blobs:missing"): Row(expect(200), {"digests": [BLOB_SHA]}),
+    ("GET", "/api/v1/blobs/{sha256}/upload"): Row(expect(200)),
+    ("PUT", "/api/v1/blobs/{sha256}"): Row(expect(200), params={"offset": "0"}),
+    ("POST", "/api/v1/blobs/{sha256}:commit"): Row(expect(200)),
+    ("GET", "/api/v1/models"): Row(expect(200)),
+    ("POST", "/api/v1/models:promote"): Row(
+        # Allowed to ask; the default policy wants an approval first (409 promotion_refused).
+        expect(403, member=409, owner=409, admin=409, other=404),
+        {"moves": [{"ref": "holder@1", "alias": "production"}]},
+    ),
+    ("POST", "/api/v1/models:import"): Row(
+        # Allowed; the folder does not exist (404).
+        expect(403, member=404, owner=404, admin=404),
+        {"mlflow_uri": "/nonexistent/mlruns", "team": "t"},
+    ),
+    ("GET", "/api/v1/models/{name}"): Row(JOB_READ_ONLY),
+    ("GET", "/api/v1/models/{name}/versions"): Row(JOB_READ_ONLY),
+    # A workload's own token registers what its run made, in its team.
+    ("POST", "/api/v1/models/{name}/versions"): Row(
+        expect(403, member=201, owner=201, admin=201, workload=201, other=404), MODEL_BODY
+    ),
+    ("GET", "/api/v1/models/{name}/versions/{selector}"): Row(JOB_READ_ONLY),
+    ("PATCH", "/api/v1/models/{name}/versions/{selector}"): Row(
+        expect(403, member=200, owner=200, admin=200, other=404), {"tags": {"k": "v"}}
+    ),
+    ("GET", "/api/v1/models/{name}/versions/{selector}/manifest"): Row(JOB_READ_ONLY),
+    ("GET", "/api/v1/models/{name}/versions/{selector}/files/{path}"): Row(JOB_READ_ONLY),
+    ("GET", "/api/v1/models/{name}/versions/{selector}/verify"): Row(JOB_READ_ONLY),
+    ("GET", "/api/v1/models/{name}/versions/{selector}/lineage"): Row(JOB_READ_ONLY),
+    # Approvers (owners rank above them) who are not the version's author (the member).
+    ("POST", "/api/v1/models/{name}/versions/{selector}/approvals"): Row(
+        expect(403, owner=201, admin=201, other=404), {"alias": "production"}
+    ),
+    ("GET", "/api/v1/models/{name}/versions/{selector}/approvals"): Row(JOB_READ_ONLY),
+    ("GET", "/api/v1/models/{name}/history"): Row(JOB_READ_ONLY),
+    ("GET", "/api/v1/models/{name}/policy"): Row(JOB_READ_ONLY),
+    ("PUT", "/api/v1/models/{name}/policy"): Row(OWNERS, {"spec": POLICY}),
+    ("PUT", "/api/v1/models/{name}/sharing"): Row(OWNERS, {"teams": ["u"]}),
+    ("GET", "/api/v1/teams/{team}/model-policy"): Row(JOB_READ_ONLY),
+    ("PUT", "/api/v1/teams/{team}/model-policy"): Row(OWNERS, {"spec": POLICY}),
+    ("GET", "/api/v1/datasets"): Row(expect(200)),
+    ("GET", "/api/v1/datasets/{name}"): Row(JOB_READ_ONLY),
+    ("GET", "/api/v1/datasets/{name}/versions"): Row(JOB_READ_ONLY),
+    ("POST", "/api/v1/datasets/{name}/versions"): Row(
+        expect(403, member=201, owner=201, admin=201, workload=201, other=404), DATASET_BODY
+    ),
+    ("GET", "/api/v1/datasets/{name}/versions/{selector}"): Row(JOB_READ_ONLY),
+    ("GET", "/api/v1/datasets/{name}/versions/{selector}/manifest"): Row(JOB_READ_ONLY),
+    ("GET", "/api/v1/datasets/{name}/versions/{selector}/files/{path}"): Row(JOB_READ_ONLY),
+    ("POST", "/api/v1/datasets/{name}/versions/{selector}/replicas"): Row(
+        expect(403, member=200, owner=200, admin=200, workload=200, other=404),
+        {"site": "edge-1", "uri": "file:///data/holder"},
+    ),
+    ("GET", "/api/v1/datasets/{name}/versions/{selector}/used-by"): Row(JOB_READ_ONLY),
+    ("GET", "/api/v1/datasets/{name}/versions/{selector}/lineage"): Row(JOB_READ_ONLY),
 }
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -155,15 +226,33 @@ def worlds(tmp_path: Path) -> Iterator[Any]:
         )
         headers["workload"] = bearer(plaintext)
         holder_token, _ = services.identity.issue_token(None, holder, "holder-token")
+        _registry(services, caller)
         api = TestClient(create_app(services))
         api.__enter__()
         clients.append(api)
-        values = {"job_id": job.job.id, "token_id": holder_token.id, "team": "t", "name": "holder"}
+        values = {
+            "job_id": job.job.id,
+            "token_id": holder_token.id,
+            "team": "t",
+            "name": "holder",
+            "selector": "1",
+            "path": "f.bin",
+            "sha256": BLOB_SHA,
+        }
         return World(api, headers, values)
 
     yield build
     for client in clients:
         client.__exit__(None, None, None)
+
+
+def _registry(services: Any, member: Any) -> None:
+    """The member's model and dataset "holder" in team "t", version 1 of each: one file."""
+    services.artifacts.append(member, BLOB_SHA, [BLOB], 0)
+    services.artifacts.commit(member, BLOB_SHA)
+    manifest = Manifest.of([ManifestEntry("f.bin", BLOB_SHA, len(BLOB))])
+    services.models.register(member, ModelRegistration("holder", "t", manifest))
+    services.datasets.register(member, DatasetRegistration("holder", "t", manifest, "local"))
 
 
 def _workload() -> Any:
@@ -237,7 +326,9 @@ def served_routes(routes: Any) -> set[tuple[str, str]]:
     for route in routes:
         contexts = getattr(route, "effective_route_contexts", None)
         for found in contexts() if contexts is not None else [route]:
-            out |= {(method, found.path) for method in getattr(found, "methods", None) or ()}
+            # A converter (``{path:path}``) is not part of the path the document names.
+            path = re.sub(r"\{(\w+):\w+\}", r"{\1}", found.path)
+            out |= {(method, path) for method in getattr(found, "methods", None) or ()}
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from fastapi.responses import StreamingResponse
 
@@ -14,6 +14,14 @@ from aiplane.wire.registry import SHA256_HEADER
 READ_BYTES = 1024 * 1024
 _RANGE = re.compile(r"^bytes=(\d+)-$")
 
+_BYTES: dict[str, Any] = {
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+}
+# What a file download answers: the bytes, or from a Range's offset.
+FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": _BYTES, "description": f"the file's bytes; {SHA256_HEADER}: its sha256"},
+    206: {"content": _BYTES, "description": "the bytes from the Range's offset on"},
+}
 # (size, sha256, a stream from the offset) of the file asked for.
 Opener = Callable[[int], tuple[int, str, BinaryIO]]
 

@@ -20,7 +20,7 @@ from aiplane.api.registry_views import (
     manifest_out,
     version_out,
 )
-from aiplane.api.streams import file_response
+from aiplane.api.streams import FILE_RESPONSES, file_response
 from aiplane.core.registry.records import ColumnSummary, TableSummary
 from aiplane.services.registry_types import DatasetRegistration
 from aiplane.wire.registry import (
@@ -113,7 +113,7 @@ def manifest(name: str, selector: str, svc: Svc, caller: Authenticated) -> Manif
 @router.get(
     "/{name}/versions/{selector}/files/{path:path}",
     response_class=StreamingResponse,
-    responses={**ONE, 200: {"content": {"application/octet-stream": {}}}, 206: {}},
+    responses={**ONE, **FILE_RESPONSES},
 )
 def download(
     name: str,

@@ -22,7 +22,7 @@ from aiplane.api.registry_views import (
     move_out,
     version_out,
 )
-from aiplane.api.streams import file_response
+from aiplane.api.streams import FILE_RESPONSES, file_response
 from aiplane.core.errors import Problem, SpecError
 from aiplane.core.registry.records import Flavor, PolicyScope
 from aiplane.services.registry_types import ModelRegistration, MoveRequest, PolicyInForce
@@ -165,7 +165,7 @@ def manifest(name: str, selector: str, svc: Svc, caller: Authenticated) -> Manif
 @router.get(
     "/{name}/versions/{selector}/files/{path:path}",
     response_class=StreamingResponse,
-    responses={**ONE, 200: {"content": {"application/octet-stream": {}}}, 206: {}},
+    responses={**ONE, **FILE_RESPONSES},
 )
 def download(
     name: str,
