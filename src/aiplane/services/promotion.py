@@ -235,7 +235,9 @@ class PromotionService:
         period in force then for each alias: what held it, since when, moved by whom, with
         which approvals ("what was in production at T")."""
         self._models.model(caller, name)
-        moves = self._store.models.moves(name, alias=alias, until=at)
+        # Every move, not only those up to ``at``: the period in force at T ends at the first
+        # move after T, and without that move it would read as still in force.
+        moves = self._store.models.moves(name, alias=alias)
         if at is not None:
             if alias is not None:
                 held = alias_history.held_at(moves, alias, at)
