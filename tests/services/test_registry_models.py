@@ -30,6 +30,7 @@ from tests.services.registry_fixtures import (
     Team,
     control_plane,
     git_repo,
+    principal,
     register_folder,
     sqlite_store,
     submit_run,
@@ -109,9 +110,16 @@ def test_a_model_of_another_team_is_refused(t: Team, tmp_path: Path) -> None:
     folder = write_files(tmp_path / "m", {"a.bin": b"a"})
     register_folder(t.services, t.author, "m", "t", folder)
     manifest = upload_folder(t.services, t.outsider, folder)
-    # Team u's owner may register in u, not a new version of t's model under u's name...
-    with pytest.raises(ConflictError, match="belongs to team t"):
+    # Team u's owner may register in u, not a new version of t's model under u's name; the
+    # name is taken, and the team that holds it is not told to one who may not see it.
+    with pytest.raises(ConflictError) as taken:
         t.services.models.register(t.outsider, ModelRegistration("m", "u", manifest))
+    assert "taken" in str(taken.value)
+    assert "team t" not in str(taken.value)
+    # One who sees both teams is told whose it is.
+    both = principal(t.services, "bea", {"t": "member", "u": "member"})
+    with pytest.raises(ConflictError, match="belongs to team t"):
+        t.services.models.register(both, ModelRegistration("m", "u", manifest))
     # ...nor in team t, which it is not in (hidden: answered as a team it cannot see).
     with pytest.raises((NotFoundError, PermissionDeniedError)):
         t.services.models.register(t.outsider, ModelRegistration("m", "t", manifest))
