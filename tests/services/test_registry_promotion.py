@@ -298,3 +298,19 @@ def test_promoting_in_another_team_is_hidden(t: Team, tmp_path: Path) -> None:
     ref = version(t, tmp_path)
     with pytest.raises(NotFoundError):
         t.services.promotion.promote(t.outsider, to_production(ref))
+
+
+def test_only_promotion_and_a_new_models_import_write_aliases() -> None:
+    """The store's alias writes, called from the source: ``promote`` (checked against the
+    policy) and the import of a model that was not here (its aliases come with it). A new
+    caller of ``set_alias`` or ``delete_alias`` must be added here, knowingly."""
+    import aiplane
+
+    root = Path(aiplane.__file__).parent
+    callers = sorted(
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if not path.is_relative_to(root / "store")
+        and (".set_alias(" in (text := path.read_text()) or ".delete_alias(" in text)
+    )
+    assert callers == ["services/imports.py", "services/promotion.py"]
