@@ -139,3 +139,31 @@ def test_a_lost_race_leaves_no_move_of_the_call_half_done(
         assert (held(t, "a"), held(t, "b")) == (2, 2)
         assert (len(a_moves), len(b_moves)) == (2, 2)
         assert promotions_audited(t) == 4  # a1, b1, then a2 and b2
+
+
+def test_registrations_at_once_are_numbered_without_gaps_or_twins(t: Team, tmp_path: Path) -> None:
+    """Eight registrations of a model that does not exist yet, at once: one creates it, every
+    one gets its own number."""
+    folders = [write_files(tmp_path / f"r{i}", {"model.pkl": f"r{i}".encode()}) for i in range(8)]
+    barrier = threading.Barrier(len(folders), timeout=30)
+    numbers: list[int] = []
+    errors: list[BaseException] = []
+
+    def one(folder: Path) -> None:
+        try:
+            barrier.wait()
+            numbers.append(register_folder(t.services, t.author, "m", "t", folder).version)
+        except BaseException as exc:  # noqa: BLE001  # the test reports every failure
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(f,)) for f in folders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert sorted(numbers) == list(range(1, 9))
+    registered = [
+        e for e in t.cp.store.audit.entries(limit=1000) if e.record.action == "model.register"
+    ]
+    assert sorted(e.record.detail["version"] for e in registered) == list(range(1, 9))
