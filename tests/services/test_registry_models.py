@@ -24,7 +24,7 @@ from aiplane.core.registry.records import Flavor
 from aiplane.registry_wiring import ARTIFACTS_DIR
 from aiplane.services.registry_types import DatasetRegistration, ModelRegistration
 from aiplane.store.sql import SqlStore
-from aiplane.store.sql.registry_tables import ArtifactManifestRow
+from aiplane.store.sql.registry_tables import ArtifactManifestRow, TeamKeyRow
 from aiplane.store.sql.tables import table_of
 from tests.services.registry_fixtures import (
     Team,
@@ -40,6 +40,7 @@ from tests.services.registry_fixtures import (
 )
 
 MANIFESTS = table_of(ArtifactManifestRow)
+KEYS = table_of(TeamKeyRow)
 
 
 @pytest.fixture
@@ -232,3 +233,34 @@ def test_an_edited_manifest_row_is_detected(t: Team, store: SqlStore, tmp_path: 
     assert "manifest" in locations
     assert "signature" in locations
     assert check.signature is not None
+
+
+def test_a_copy_with_a_file_added_removed_or_changed_is_named(t: Team, tmp_path: Path) -> None:
+    ref, _ = registered(t, tmp_path)
+    version = t.services.models.resolve(t.author, ref)
+    _, manifest = t.services.models.manifest(t.author, ref)
+    a, _ = manifest.entries
+    other = hashlib.sha256(b"other").hexdigest()
+    copy = Manifest.of([ManifestEntry(a.path, other, a.size), ManifestEntry("extra.py", other, 5)])
+    found = {
+        (p.location, p.message.split(": ")[1].split(" ")[0])
+        for p in t.services.models.files_differ(version, copy)
+    }
+    assert found == {("a.bin", "changed"), ("b.bin", "missing"), ("extra.py", "added")}
+    assert t.services.models.files_differ(version, manifest) == []
+
+
+def test_a_replaced_public_key_fails_the_signature(
+    t: Team, store: SqlStore, tmp_path: Path
+) -> None:
+    ref, _ = registered(t, tmp_path)
+    # Team u's key, published by registering there, put in place of team t's.
+    folder = write_files(tmp_path / "u", {"x.bin": b"u's"})
+    register_folder(t.services, t.outsider, "theirs", "u", folder)
+    [u_key] = store.artifacts.keys("u")
+    with store.engine.begin() as connection:
+        connection.execute(
+            update(KEYS).where(KEYS.c.team == "t").values(public_pem=u_key.public_pem)
+        )
+    check = t.services.models.verify(t.author, ref)
+    assert [p.location for p in check.problems] == ["signature"]
