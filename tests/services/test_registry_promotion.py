@@ -314,3 +314,15 @@ def test_only_promotion_and_a_new_models_import_write_aliases() -> None:
         and (".set_alias(" in (text := path.read_text()) or ".delete_alias(" in text)
     )
     assert callers == ["services/imports.py", "services/promotion.py"]
+
+
+def test_the_teams_policy_holds_until_the_model_has_its_own(t: Team, tmp_path: Path) -> None:
+    team_policy = {"aliases": {"production": {"approvals": 2}}}
+    t.services.policies.put(t.owner, PolicyScope.TEAM, "t", team_policy, "team.yaml")
+    ref = version(t, tmp_path)
+    t.services.promotion.approve(t.approver, ref, "production")
+    with pytest.raises(PromotionRefusedError, match="2 approvals required"):
+        t.services.promotion.promote(t.author, to_production(ref))
+    set_policy(t, {"aliases": {"production": {"approvals": 1}}})
+    t.services.promotion.promote(t.author, to_production(ref))
+    assert held(t) == 1
