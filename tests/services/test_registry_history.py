@@ -271,3 +271,11 @@ def test_the_lineage_graph_names_datasets_run_and_version(t: Team, tmp_path: Pat
     assert edges == {("dataset_version", "run"), ("run", "model_version")}
     used = t.services.lineage.used_by(t.author, "clicks@1")
     assert [(v.ref, held) for v, held in used] == [("m@1", ())]
+    # "Which production models were trained on clicks@1?": none until m@1 is promoted.
+    assert t.services.lineage.used_by(t.author, "clicks@1", "production") == []
+    version(t, tmp_path)  # m@2, trained on nothing recorded
+    promote(t, ref, t.approver, t.author)
+    used = t.services.lineage.used_by(t.author, "clicks@1", "production")
+    assert [(v.ref, held) for v, held in used] == [("m@1", ("production",))]
+    with pytest.raises(NotFoundError):
+        t.services.lineage.used_by(t.outsider, "clicks@1")
