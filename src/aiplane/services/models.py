@@ -222,9 +222,7 @@ class ModelService:
         )
         existing = self._existing(request.name)
         if existing is not None and existing.team != request.team:
-            raise ConflictError(
-                f"model {request.name} belongs to team {existing.team}, not {request.team}"
-            )
+            raise self._taken(caller, existing, request.team)
         missing = [e.path for e in request.manifest.entries if not self._blobs.has(e.sha256)]
         if missing:
             raise IntegrityError(
@@ -259,10 +257,25 @@ class ModelService:
                 return self._store_version(caller, model, existing is None, version, request, key)
             except ConflictError:
                 existing = self._existing(request.name)
-                if existing is None or existing.team != request.team:
+                if existing is None:
                     raise
+                if existing.team != request.team:
+                    raise self._taken(caller, existing, request.team) from None
                 model = existing
         raise ConflictError(f"model {request.name}: too many registrations at once; retry")
+
+    def _taken(self, caller: Caller, existing: Model, team: str) -> ConflictError:
+        """Model names are global, so the name is refused either way; whose it is, only to
+        one who may read that team's models (to others a hidden model is not found, and its
+        team is no less hidden here)."""
+        resource = Resource("model", existing.name, team=existing.team)
+        if self._access.decide(caller, Action.MODEL_READ, resource).allowed:
+            return ConflictError(
+                f"model {existing.name} belongs to team {existing.team}, not {team}"
+            )
+        return ConflictError(
+            f"model name {existing.name} is taken by a team you are not in: choose another name"
+        )
 
     def _existing(self, name: str) -> Model | None:
         try:

@@ -17,7 +17,12 @@ from aiplane.core.errors import NotFoundError, Problem, PromotionRefusedError, S
 from aiplane.core.registry import history as alias_history
 from aiplane.core.registry.history import Holding
 from aiplane.core.registry.lineage import lineage_gaps
-from aiplane.core.registry.promotion import PromotionFacts, SignatureState, evaluate
+from aiplane.core.registry.promotion import (
+    PromotionFacts,
+    SignatureState,
+    counted_approvals,
+    evaluate,
+)
 from aiplane.core.registry.records import Alias, AliasMove, Approval, Model, ModelVersion
 from aiplane.core.registry.refs import LATEST, name_problem, parse_ref
 from aiplane.services.access import Access
@@ -36,7 +41,7 @@ class _Checked:
     candidate: ModelVersion
     alias: str
     current: Alias | None
-    approvals: tuple[Approval, ...]
+    approvals: tuple[str, ...]  # the approvers whose approval counts, what the move records
 
 
 class PromotionService:
@@ -126,7 +131,14 @@ class PromotionService:
         models = self._store.models
         current = models.get_alias(model.name, move.alias)
         approvals = tuple(models.approvals(model.name, candidate.version, move.alias))
-        checked = _Checked(model, candidate, move.alias, current, approvals)
+        approvers = self._approvers(model.team)
+        checked = _Checked(
+            model,
+            candidate,
+            move.alias,
+            current,
+            counted_approvals(candidate, approvals, approvers),
+        )
         rules = policy_in_force(self._policies, self._store, model).rules_for(move.alias)
         if rules is None:
             return checked, []
@@ -138,7 +150,7 @@ class PromotionService:
             candidate,
             current_version,
             approvals,
-            self._approvers(model.team),
+            approvers,
             self._facts(candidate),
         )
         where = f"{candidate.ref} -> {move.alias}"
@@ -194,7 +206,7 @@ class PromotionService:
                     previous,
                     now,
                     caller.principal.id,
-                    tuple(a.by for a in c.approvals),
+                    c.approvals,
                     move_id,
                 )
                 uow.models.add_move(move)
@@ -223,7 +235,9 @@ class PromotionService:
         period in force then for each alias: what held it, since when, moved by whom, with
         which approvals ("what was in production at T")."""
         self._models.model(caller, name)
-        moves = self._store.models.moves(name, alias=alias, until=at)
+        # Every move, not only those up to ``at``: the period in force at T ends at the first
+        # move after T, and without that move it would read as still in force.
+        moves = self._store.models.moves(name, alias=alias)
         if at is not None:
             if alias is not None:
                 held = alias_history.held_at(moves, alias, at)

@@ -115,6 +115,29 @@ def _approvals(
 ) -> RuleFailure | None:
     if required <= 0:
         return None
+    counted, refused = sort_approvals(candidate, approvals, approvers)
+    if len(counted) >= required:
+        return None
+    noun = "approval" if required == 1 else "approvals"
+    message = f"{required} {noun} required from the team's approvers, {len(counted)} counted"
+    if counted:
+        message += f" (by {', '.join(counted)})"
+    return RuleFailure("approvals", "; ".join([message, *dict.fromkeys(refused)]))
+
+
+def counted_approvals(
+    candidate: ModelVersion, approvals: Iterable[Approval], approvers: Collection[str]
+) -> tuple[str, ...]:
+    """Who of ``approvals`` counts for ``candidate``: approvers of the team now, not its
+    author, each once. What a move records as "with which approvals", so that an approval
+    that did not count (the author's own, forged into the store) is never shown as one."""
+    return sort_approvals(candidate, approvals, approvers)[0]
+
+
+def sort_approvals(
+    candidate: ModelVersion, approvals: Iterable[Approval], approvers: Collection[str]
+) -> tuple[tuple[str, ...], list[str]]:
+    """(the approvers that count, in order; why each other approval does not)."""
     counted: list[str] = []
     refused: list[str] = []
     for approval in approvals:
@@ -128,13 +151,7 @@ def _approvals(
             )
         elif approval.by not in counted:  # one person approving twice is one approval
             counted.append(approval.by)
-    if len(counted) >= required:
-        return None
-    noun = "approval" if required == 1 else "approvals"
-    message = f"{required} {noun} required from the team's approvers, {len(counted)} counted"
-    if counted:
-        message += f" (by {', '.join(counted)})"
-    return RuleFailure("approvals", "; ".join([message, *dict.fromkeys(refused)]))
+    return tuple(counted), refused
 
 
 def _evaluation(
