@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from aiplane.core.registry.history import Holding
 from aiplane.core.registry.manifest import Manifest, ManifestEntry
@@ -33,6 +33,14 @@ from aiplane.wire.registry import (
     TableOut,
 )
 
+# Principal ids as names (``ModelService.names``): what a reader is shown of who did what.
+Names = Mapping[str, str]
+_NONE: Names = {}
+
+
+def _name(names: Names, principal_id: str) -> str:
+    return names.get(principal_id, principal_id)
+
 
 def manifest_in(body: ManifestBody) -> Manifest:
     return Manifest.of(ManifestEntry(f.path, f.sha256, f.size) for f in body.files)
@@ -47,7 +55,9 @@ def manifest_out(manifest: Manifest) -> ManifestOut:
     )
 
 
-def version_out(version: ModelVersion, aliases: Iterable[Alias] = ()) -> ModelVersionOut:
+def version_out(
+    version: ModelVersion, aliases: Iterable[Alias] = (), names: Names = _NONE
+) -> ModelVersionOut:
     signature = version.signature
     run = version.run
     return ModelVersionOut(
@@ -56,7 +66,7 @@ def version_out(version: ModelVersion, aliases: Iterable[Alias] = ()) -> ModelVe
         artifact=version.artifact,
         flavor=str(version.flavor),
         created_at=version.created_at,
-        created_by=version.created_by,
+        created_by=_name(names, version.created_by),
         signature=SignatureOut(
             key_id=signature.key_id,
             algorithm=signature.algorithm,
@@ -83,57 +93,62 @@ def version_out(version: ModelVersion, aliases: Iterable[Alias] = ()) -> ModelVe
     )
 
 
-def alias_out(alias: Alias) -> AliasOut:
+def alias_out(alias: Alias, names: Names = _NONE) -> AliasOut:
     return AliasOut(
-        name=alias.name, version=alias.version, moved_at=alias.moved_at, moved_by=alias.moved_by
+        name=alias.name,
+        version=alias.version,
+        moved_at=alias.moved_at,
+        moved_by=_name(names, alias.moved_by),
     )
 
 
-def model_out(model: Model, aliases: Iterable[Alias] = (), latest: int | None = None) -> ModelOut:
+def model_out(
+    model: Model, aliases: Iterable[Alias] = (), latest: int | None = None, names: Names = _NONE
+) -> ModelOut:
     return ModelOut(
         name=model.name,
         team=model.team,
         created_at=model.created_at,
-        created_by=model.created_by,
+        created_by=_name(names, model.created_by),
         description=model.description,
         shared_with=list(model.shared_with),
-        aliases=[alias_out(a) for a in aliases],
+        aliases=[alias_out(a, names) for a in aliases],
         latest_version=latest,
     )
 
 
-def approval_out(approval: Approval) -> ApprovalOut:
+def approval_out(approval: Approval, names: Names = _NONE) -> ApprovalOut:
     return ApprovalOut(
         model=approval.model,
         version=approval.version,
         alias=approval.alias,
-        by=approval.by,
+        by=_name(names, approval.by),
         at=approval.at,
         comment=approval.comment,
     )
 
 
-def move_out(move: AliasMove) -> MoveOut:
+def move_out(move: AliasMove, names: Names = _NONE) -> MoveOut:
     return MoveOut(
         model=move.model,
         alias=move.alias,
         version=move.version,
         previous=move.previous,
         at=move.at,
-        by=move.by,
-        approvals=list(move.approvals),
+        by=_name(names, move.by),
+        approvals=[_name(names, a) for a in move.approvals],
         move_id=move.move_id,
     )
 
 
-def holding_out(holding: Holding) -> HoldingOut:
+def holding_out(holding: Holding, names: Names = _NONE) -> HoldingOut:
     return HoldingOut(
         alias=holding.alias,
         version=holding.version,
         since=holding.since,
         until=holding.until,
-        by=holding.by,
-        approvals=list(holding.approvals),
+        by=_name(names, holding.by),
+        approvals=[_name(names, a) for a in holding.approvals],
         previous=holding.previous,
         move_id=holding.move_id,
     )

@@ -80,15 +80,40 @@ class ModelService:
         teams: Collection[str] | None = self._access.visible_teams(caller)
         return self._store.models.listing(teams)
 
-    def show(self, caller: Caller, name: str) -> ModelView:
-        model = self.model(caller, name)
-        latest = self._store.models.latest_version(name)
+    def summaries(self, caller: Caller) -> list[ModelView]:
+        """:meth:`listing` with each model's aliases and newest version."""
+        return [self._view(m) for m in self.listing(caller)]
+
+    def _view(self, model: Model) -> ModelView:
+        latest = self._store.models.latest_version(model.name)
         return ModelView(
             model,
-            tuple(self._store.models.aliases(name)),
+            tuple(self._store.models.aliases(model.name)),
             latest,
             latest.version if latest is not None else 0,
         )
+
+    def held_by(self, version: ModelVersion) -> tuple[str, ...]:
+        """The aliases that hold ``version`` now (of a version the caller resolved)."""
+        return tuple(
+            a.name
+            for a in self._store.models.aliases(version.model)
+            if a.version == version.version
+        )
+
+    def names(self, principal_ids: Collection[str]) -> dict[str, str]:
+        """Principal ids as names, for showing who did what (an id no longer known as
+        itself)."""
+        out = {}
+        for principal_id in set(principal_ids):
+            try:
+                out[principal_id] = self._store.principals.get(principal_id).name
+            except NotFoundError:
+                out[principal_id] = principal_id
+        return out
+
+    def show(self, caller: Caller, name: str) -> ModelView:
+        return self._view(self.model(caller, name))
 
     def versions(
         self, caller: Caller, name: str, *, limit: int = 100, before: int | None = None

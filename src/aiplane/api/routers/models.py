@@ -69,7 +69,16 @@ def _flavor(value: str | None) -> Flavor | None:
 @router.get("", response_model=ModelList)
 def listing(svc: Svc, caller: Authenticated) -> ModelList:
     """The models of the caller's teams."""
-    return ModelList(items=[model_out(m) for m in svc.models.listing(caller)])
+    views = svc.models.summaries(caller)
+    names = svc.models.names(
+        [v.model.created_by for v in views] + [a.moved_by for v in views for a in v.aliases]
+    )
+    return ModelList(
+        items=[
+            model_out(v.model, v.aliases, v.latest.version if v.latest else None, names)
+            for v in views
+        ]
+    )
 
 
 @router.post(":promote", response_model=MoveList, responses=responses(400, 404, 409, 422))
@@ -77,7 +86,9 @@ def promote(body: PromoteBody, svc: Svc, caller: Authenticated) -> MoveList:
     """Move aliases, all or none, each checked against its model's policy: refused with 409
     (promotion_refused) naming every failed rule."""
     moves = [MoveRequest(m.ref, m.alias) for m in body.moves]
-    return MoveList(items=[move_out(m) for m in svc.promotion.promote(caller, moves)])
+    done = svc.promotion.promote(caller, moves)
+    names = svc.models.names([m.by for m in done] + [a for m in done for a in m.approvals])
+    return MoveList(items=[move_out(m, names) for m in done])
 
 
 @router.post(":import", response_model=ImportOut, responses=responses(400, 404, 409, 422, 502))
@@ -91,7 +102,9 @@ def import_mlflow(body: ImportBody, svc: Svc, caller: Authenticated) -> ImportOu
 @router.get("/{name}", response_model=ModelOut, responses=ONE)
 def show(name: str, svc: Svc, caller: Authenticated) -> ModelOut:
     view = svc.models.show(caller, name)
-    return model_out(view.model, view.aliases, view.latest.version if view.latest else None)
+    names = svc.models.names([view.model.created_by] + [a.moved_by for a in view.aliases])
+    latest = view.latest.version if view.latest else None
+    return model_out(view.model, view.aliases, latest, names)
 
 
 @router.get("/{name}/versions", response_model=VersionList, responses=ONE)
@@ -105,7 +118,8 @@ def versions(
     page = svc.models.versions(caller, name, limit=limit, before=before)
     aliases = svc.models.show(caller, name).aliases
     cursor = page[-1].version if len(page) == limit else None
-    return VersionList(items=[version_out(v, aliases) for v in page], next_cursor=cursor)
+    names = svc.models.names([v.created_by for v in page])
+    return VersionList(items=[version_out(v, aliases, names) for v in page], next_cursor=cursor)
 
 
 @router.post(
@@ -132,13 +146,16 @@ def register(
         from_run=body.from_run,
         inputs=tuple(body.inputs),
     )
-    return version_out(svc.models.register(caller, request))
+    registered = svc.models.register(caller, request)
+    return version_out(registered, names=svc.models.names([registered.created_by]))
 
 
 @router.get("/{name}/versions/{selector}", response_model=ModelVersionOut, responses=ONE)
 def version(name: str, selector: str, svc: Svc, caller: Authenticated) -> ModelVersionOut:
     """The version a number, an alias or ``latest`` means now (the gateway's lookup)."""
-    return version_out(svc.models.resolve(caller, _ref(name, selector)))
+    found = svc.models.resolve(caller, _ref(name, selector))
+    out = version_out(found, names=svc.models.names([found.created_by]))
+    return out.model_copy(update={"aliases": list(svc.models.held_by(found))})
 
 
 @router.patch(
@@ -153,7 +170,8 @@ def update(
     updated = svc.models.update_version(
         caller, _ref(name, selector), tags=body.tags, description=body.description
     )
-    return version_out(updated)
+    out = version_out(updated, names=svc.models.names([updated.created_by]))
+    return out.model_copy(update={"aliases": list(svc.models.held_by(updated))})
 
 
 @router.get("/{name}/versions/{selector}/manifest", response_model=ManifestOut, responses=ONE)
@@ -220,14 +238,16 @@ def approve(
 ) -> ApprovalOut:
     """Approve the version for an alias: an approver of the team, never its author."""
     approval = svc.promotion.approve(caller, _ref(name, selector), body.alias, body.comment)
-    return approval_out(approval)
+    return approval_out(approval, svc.models.names([approval.by]))
 
 
 @router.get(
     "/{name}/versions/{selector}/approvals", response_model=list[ApprovalOut], responses=ONE
 )
 def approvals(name: str, selector: str, svc: Svc, caller: Authenticated) -> list[ApprovalOut]:
-    return [approval_out(a) for a in svc.promotion.approvals(caller, _ref(name, selector))]
+    found = svc.promotion.approvals(caller, _ref(name, selector))
+    names = svc.models.names([a.by for a in found])
+    return [approval_out(a, names) for a in found]
 
 
 @router.get("/{name}/history", response_model=HistoryOut, responses=ONE)
@@ -241,7 +261,8 @@ def history(
     """Each alias's periods, oldest first (what it held, since when, moved by whom, with
     which approvals); with ``at``, the period in force then for each alias."""
     periods = svc.promotion.history(caller, name, alias=alias, at=at)
-    return HistoryOut(at=at, items=[holding_out(h) for h in periods])
+    names = svc.models.names([h.by for h in periods] + [a for h in periods for a in h.approvals])
+    return HistoryOut(at=at, items=[holding_out(h, names) for h in periods])
 
 
 def policy_out(found: PolicyInForce) -> PolicyOut:
