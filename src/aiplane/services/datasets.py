@@ -225,13 +225,26 @@ class DatasetService:
             uri = self._artifact_url or "artifacts:"
         now = self._clock()
         replica = Replica(request.site, uri, now)
+        version = self._store_version(caller, request, existing, replica)
+        # After the commit: the next reader of the fleet finds the version or replica that
+        # placement weighs (told inside the unit, it could cache the fleet without it).
+        self._on_change()
+        return version
+
+    def _store_version(
+        self,
+        caller: Caller,
+        request: DatasetRegistration,
+        existing: Dataset | None,
+        replica: Replica,
+    ) -> DatasetVersion:
+        now = replica.added_at
         with self._store.unit_of_work() as uow:
             same = uow.datasets.by_artifact(request.name, request.manifest.digest)
             if same is not None:
                 if all(r.site != replica.site for r in same.replicas):
                     uow.datasets.add_replica(request.name, same.version, replica)
                     same = replace(same, replicas=(*same.replicas, replica))
-                    self._on_change()
                 return same
             if existing is None:
                 uow.datasets.add(
