@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from aiplane.core.auth import Caller
-from aiplane.core.errors import IntegrityError, NotFoundError, Problem
+from aiplane.core.errors import IntegrityError, NotFoundError, Problem, SpecError
 from aiplane.core.registry.manifest import Manifest, differences
 from aiplane.core.registry.records import Deployment
 from aiplane.core.registry.refs import parse_ref
@@ -36,6 +36,25 @@ def input_env(name: str) -> str:
     return "AIPLANE_INPUT_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
 
 
+def output_problems(workload: Workload) -> list[Problem]:
+    """Relative ``outputs:`` of a workload without a workdir: the run writes them under a
+    folder of the backend's choosing, which the control plane cannot find when the run ends
+    (it would look under its own working directory). Refused at submission, not failed
+    after the run's work is done."""
+    if workload.workdir is not None:
+        return []
+    return [
+        Problem(
+            f"outputs[{i}].path",
+            "a relative path needs the workload's workdir",
+            output.path,
+            "an absolute path, or a workdir",
+        )
+        for i, output in enumerate(workload.outputs)
+        if not Path(output.path).is_absolute()
+    ]
+
+
 class Pins:
     """At submission: each registered input as the dataset version it means now, and the
     model as the version it means now (the caller must be able to read it), so that a queued
@@ -46,6 +65,9 @@ class Pins:
         self._models = models
 
     def __call__(self, caller: Caller, workload: Workload) -> Workload:
+        problems = output_problems(workload)
+        if problems:
+            raise SpecError(f"workload {workload.name!r}: outputs cannot be found", problems)
         inputs = pinned(self._store, workload.inputs)
         model = workload.model
         if model is not None:
