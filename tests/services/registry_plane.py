@@ -9,10 +9,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aiplane.artifacts.base import BlobStore
 from aiplane.backends.registry import PoolBackends
 from aiplane.config import Settings
 from aiplane.core.auth import Caller, GlobalRole, TeamRole
 from aiplane.core.registry.manifest import Manifest, ManifestEntry
+from aiplane.core.registry.records import DatasetVersion
 from aiplane.core.runs import Run, RunState
 from aiplane.core.scheduling.engine import Engine
 from aiplane.services.registry_types import (
@@ -52,7 +54,7 @@ def fleet(*sites: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 class Plane:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, blobs: BlobStore | None = None) -> None:
         settings = Settings(
             home=tmp / "home", database_url=f"sqlite:///{tmp}/cp.db", catalog_dir=None
         )
@@ -61,6 +63,7 @@ class Plane:
             store=open_store(settings.database_url),
             backends=PoolBackends(tmp / "work"),
             policy=Engine(),
+            blobs=blobs,
         )
         self.store = self.cp.store
         self.services = self.cp.services
@@ -85,15 +88,14 @@ class Plane:
         return Manifest.of(entries)
 
     def dataset(self, name: str, files: dict[str, bytes], *sites: str) -> int:
-        manifest = self.upload(files)
-        numbers = {
-            self.services.datasets.register(
-                self.alice, DatasetRegistration(name, TEAM, manifest, where)
-            ).version
-            for where in sites
-        }
+        numbers = {self.register(name, files, where).version for where in sites}
         (number,) = numbers  # the same bytes at another site: a replica, not a version
         return number
+
+    def register(self, name: str, files: dict[str, bytes], where: str = "here") -> DatasetVersion:
+        manifest = self.upload(files)
+        registration = DatasetRegistration(name, TEAM, manifest, where)
+        return self.services.datasets.register(self.alice, registration)
 
     def production_model(self, name: str, files: dict[str, bytes]) -> int:
         """``name@production``: registered by alice, approved by bob, promoted."""

@@ -29,7 +29,7 @@ from aiplane.core.registry.refs import Ref, name_problem, parse_ref
 from aiplane.services.access import Access
 from aiplane.services.artifacts import open_entry
 from aiplane.services.audit import AuditLog
-from aiplane.services.registry_ports import Blobs
+from aiplane.services.registry_ports import Blobs, TableSummaries
 from aiplane.services.registry_types import DatasetRegistration, DatasetView
 from aiplane.store.base import Repositories, Store
 
@@ -125,7 +125,11 @@ class DatasetService:
         audit: AuditLog,
         artifact_url: str = "",
         on_change: Callable[[], None] = lambda: None,
+        tables: TableSummaries | None = None,
     ) -> None:
+        # The schemas of a version's tabular files, read from the stored bytes when the
+        # registration brings none (None: recorded as given).
+        self._tables = tables
         # A version or replica added: the fleet view that placement reads is stale.
         self._on_change = on_change
         self._store = store
@@ -223,6 +227,7 @@ class DatasetService:
                     [Problem(p, "not uploaded") for p in missing[:50]],
                 )
             uri = self._artifact_url or "artifacts:"
+        request = self._with_tables(request)
         now = self._clock()
         replica = Replica(request.site, uri, now)
         version = self._store_version(caller, request, existing, replica)
@@ -230,6 +235,16 @@ class DatasetService:
         # placement weighs (told inside the unit, it could cache the fleet without it).
         self._on_change()
         return version
+
+    def _with_tables(self, request: DatasetRegistration) -> DatasetRegistration:
+        """``request`` with the schemas of its tabular files when it brings none and the
+        artifact store holds its bytes (before the unit of work: reading them takes a while).
+        Not for bytes registered already: that version keeps what it was registered with."""
+        if request.tables or request.uri is not None or self._tables is None:
+            return request
+        if self._store.datasets.by_artifact(request.name, request.manifest.digest) is not None:
+            return request
+        return replace(request, tables=self._tables.summarize(request.manifest))
 
     def _store_version(
         self,
