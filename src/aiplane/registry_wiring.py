@@ -148,5 +148,5 @@ class RegistryParts:
             datasets=datasets,
             staging=Staging(cp.store, files, models, settings.work_root / "staged", cp.clock),
             pins=Pins(cp.store, models),
-            outputs=OutputRegistrar(cp.store, models, files),
+            outputs=OutputRegistrar(cp.store, models, files, private=(settings.home,)),
         )

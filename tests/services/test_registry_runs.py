@@ -52,6 +52,8 @@ def test_a_run_reads_its_input_dataset_verified(plane: Plane) -> None:
     job = plane.submit(run=READS_INPUT, inputs=["clicks"])
     run = plane.wait(job)
     assert (run.state, run.reason) == (RunState.SUCCEEDED, None)
+    # The copy is removed once no attempt reads it.
+    assert not (plane.cp.settings.work_root / "staged" / job).exists()
 
 
 def test_a_tampered_input_fails_the_launch_naming_the_file(plane: Plane) -> None:
@@ -130,3 +132,27 @@ def test_a_relative_output_needs_a_workdir(plane: Plane) -> None:
     with pytest.raises(SpecError) as err:
         plane.submit(run="true", outputs=[{"model": "churn", "path": "out"}])
     assert [p.location for p in err.value.problems] == ["outputs[0].path"]
+
+
+def test_a_run_missing_one_of_its_outputs_registers_none(plane: Plane, tmp_path: Path) -> None:
+    job = plane.submit(
+        run="mkdir -p out && echo w > out/model.pkl",
+        workdir=str(tmp_path),
+        outputs=[{"model": "churn", "path": "out"}, {"model": "other", "path": "missing"}],
+    )
+    run = plane.wait(job)
+    assert run.state is RunState.FAILED and run.reason is not None
+    assert "outputs[1]" in run.reason
+    assert plane.services.models.listing(plane.alice) == []
+
+
+def test_the_control_planes_home_is_no_output(plane: Plane, tmp_path: Path) -> None:
+    # The control plane reads outputs as itself: its keys must not become a model version.
+    home = plane.cp.settings.home
+    job = plane.submit(
+        run="true", workdir=str(tmp_path), outputs=[{"model": "keys", "path": str(home)}]
+    )
+    run = plane.wait(job)
+    assert run.state is RunState.FAILED and run.reason is not None
+    assert "control plane's own" in run.reason
+    assert plane.services.models.listing(plane.alice) == []

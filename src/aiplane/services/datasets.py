@@ -18,7 +18,7 @@ from aiplane.core.auth.policy import Action, Resource
 from aiplane.core.errors import IntegrityError, NotFoundError, Problem, SpecError
 from aiplane.core.fleet import Dataset as FleetDataset
 from aiplane.core.fleet import Fleet
-from aiplane.core.registry.manifest import Manifest, differences
+from aiplane.core.registry.manifest import Manifest
 from aiplane.core.registry.records import (
     Dataset,
     DatasetVersion,
@@ -331,11 +331,6 @@ class DatasetService:
             if teams is None or model.team in teams:
                 out.append(model_version)
         return out
-
-    def copy_problems(self, version: DatasetVersion, found: Manifest) -> list[Problem]:
-        """The files of a staged copy that are not the registered ones."""
-        registered = self._store.artifacts.get_manifest(version.artifact)
-        return [Problem(d.path, str(d)) for d in differences(registered, found)]
 
     def declare(self, repos: Repositories, fleet: Fleet, now: float) -> None:
         """Register the fleet's datasets (in the fleet apply's unit of work): a new version

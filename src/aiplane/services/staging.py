@@ -12,6 +12,7 @@ deployments). The run reads them from the folders the environment names:
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +22,7 @@ from aiplane.core.errors import IntegrityError, NotFoundError, Problem, SpecErro
 from aiplane.core.registry.manifest import Manifest, differences
 from aiplane.core.registry.records import Deployment
 from aiplane.core.registry.refs import parse_ref
-from aiplane.core.runs import Job
+from aiplane.core.runs import Job, RunState
 from aiplane.core.workloads import Workload
 from aiplane.services.datasets import pinned, resolve_version
 from aiplane.services.models import ModelService
@@ -30,6 +31,8 @@ from aiplane.store.base import Store
 
 INPUTS_ENV = "AIPLANE_INPUTS_DIR"
 MODEL_ENV = "AIPLANE_MODEL_DIR"
+# The states of an attempt that may read its staged copies (admitted: being launched).
+READING = (RunState.ADMITTED, RunState.STARTING, RunState.RUNNING)
 
 
 def input_env(name: str) -> str:
@@ -114,9 +117,31 @@ class Staging:
             env[MODEL_ENV] = str(self._model(job, ref))
         return env
 
+    def sweep(self) -> int:
+        """Remove the staged copies of jobs with no attempt that may read them now (ended,
+        cancelled, or back in the queue: a later launch stages again); how many.
+
+        The folders are listed before the runs are read: a folder staged meanwhile belongs to
+        a run admitted by then, which the read finds still admitted or starting."""
+        if not self._root.is_dir():
+            return 0
+        staged = [p for p in self._root.iterdir() if p.is_dir()]
+        if not staged:
+            return 0
+        live = {r.job_id for r in self._store.jobs.runs_in_states(READING)}
+        removed = 0
+        for folder in staged:
+            if folder.name not in live:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        return removed
+
     def _checked_copy(self, what: str, manifest: Manifest, dest: Path) -> None:
         """``dest`` holding exactly the files of ``manifest``: each checked as it arrives,
-        and the folder as a whole after (a file a previous attempt left there is named)."""
+        and the folder as a whole after. Files a previous attempt kept are reused when they
+        are still the registered bytes; files it added are removed (the folder is the control
+        plane's copy, not the run's: a run that wrote into it must not fail its retries)."""
+        _prune(dest, {e.path for e in manifest.entries})
         try:
             self._files.download(manifest, dest)
         except IntegrityError as exc:
@@ -125,7 +150,7 @@ class Staging:
         if found:
             raise IntegrityError(
                 f"{what}: the copy is not the files registered",
-                [Problem(d.path, str(d)) for d in found],
+                [Problem(d.path, str(d).removeprefix(f"{d.path}: ")) for d in found],
             )
 
     def _model(self, job: Job, ref: str) -> Path:
@@ -136,8 +161,27 @@ class Staging:
             raise IntegrityError(f"model {version.ref} fails verification", list(check.problems))
         dest = self._root / job.id / "model"
         self._checked_copy(f"model {version.ref}", manifest, dest)
-        deployment = Deployment(
-            version.model, version.version, f"job/{job.id}", self._clock(), job.submitted_by, True
-        )
-        self._store.models.add_deployment(deployment)
+        target = f"job/{job.id}"
+        # One deployment per job: a relaunch (a retry, or a launch redone after a crash) gives
+        # the same version to the same job again.
+        if all(
+            d.target != target
+            for d in self._store.models.deployments(version.model, version.version)
+        ):
+            deployment = Deployment(
+                version.model, version.version, target, self._clock(), job.submitted_by, True
+            )
+            self._store.models.add_deployment(deployment)
         return dest
+
+
+def _prune(dest: Path, keep: set[str]) -> None:
+    """Remove every file under ``dest`` whose relative path is not in ``keep``, and every
+    link (a copy holds none: a link put in place of a file would be read through)."""
+    if not dest.is_dir():
+        return
+    for path in sorted(dest.rglob("*"), reverse=True):  # children before their folders
+        if path.is_symlink() or (path.is_file() and path.relative_to(dest).as_posix() not in keep):
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
