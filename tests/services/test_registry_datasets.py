@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from aiplane.core.errors import SpecError
 from aiplane.services.scheduling import run_cycle
 from tests.services.registry_plane import Plane, fleet, site
 
@@ -82,3 +83,32 @@ def test_the_fleets_datasets_are_registered_at_apply(tmp_path: Path) -> None:
     assert plane.services.datasets.show(plane.alice, "logs").latest == view.latest
     job = plane.submit(run="true", inputs=["logs"])
     assert plane.store.jobs.get(job).workload.inputs == ("logs@1",)
+
+
+def test_a_fleet_declaring_a_teams_dataset_is_refused(plane: Plane) -> None:
+    plane.dataset("clicks", CLICKS, "holder-a")
+    before = plane.store.fleets.current()
+    document = fleet(
+        site("holder-a", 1.0),
+        datasets=[{"name": "clicks", "site": "holder-a", "size_gb": 1}],
+    )
+    with pytest.raises(SpecError) as err:
+        plane.apply(document)
+    assert [p.location for p in err.value.problems] == ["datasets[0].name"]
+    assert "team t" in err.value.problems[0].message
+    # Nothing of the apply stays: the fleet in force and the team's versions are as they were.
+    assert plane.store.fleets.current() == before
+    versions = plane.services.datasets.versions(plane.alice, "clicks")
+    assert [v.version for v in versions] == [1]
+
+
+def test_two_versions_of_one_dataset_cannot_be_told_apart_by_a_run(plane: Plane) -> None:
+    plane.dataset("clicks", CLICKS, "holder-a")
+    plane.dataset("clicks", {"day2.csv": b"user,clicks\nu3,1\n"}, "holder-a")
+    with pytest.raises(SpecError) as err:
+        plane.submit(run="true", inputs=["clicks@1", "clicks"])
+    assert [p.location for p in err.value.problems] == ["inputs[1]"]
+    assert "AIPLANE_INPUT_CLICKS" in err.value.problems[0].message
+    # The same version twice is one input.
+    job = plane.submit(run="true", inputs=["clicks@2", "clicks"])
+    assert plane.store.jobs.get(job).workload.inputs == ("clicks@2", "clicks@2")

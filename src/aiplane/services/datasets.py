@@ -86,8 +86,8 @@ def pinned(repos: Repositories, refs: Iterable[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-# The newest versions of each dataset that placement weighs (older ones are found too when a
-# queued job pinned one: ``placeable``).
+# The newest versions of each dataset that placement weighs: a job pinned to an older one is
+# placed as if it moved nothing (and refused at submission).
 PLACEABLE_VERSIONS = 100
 
 
@@ -336,11 +336,25 @@ class DatasetService:
         """Register the fleet's datasets (in the fleet apply's unit of work): a new version
         when the size, sites, jurisdiction or content hash changed; the fleet's own number
         when it gives one."""
-        for item in fleet.datasets:
+        taken = []
+        for i, item in enumerate(fleet.datasets):
             try:
-                repos.datasets.get(item.name)
+                owner = repos.datasets.get(item.name).team
             except NotFoundError:
                 repos.datasets.add(Dataset(item.name, FLEET_TEAM, now, "fleet", item.jurisdiction))
+                owner = FLEET_TEAM
+            if owner != FLEET_TEAM:
+                # A team's dataset is changed by its team: the fleet would add versions to it
+                # (of bytes aiplane does not hold) that its jobs then read.
+                taken.append(
+                    Problem(
+                        f"datasets[{i}].name",
+                        f"dataset {item.name} is registered by team {owner}",
+                        item.name,
+                        "a name no team has registered",
+                    )
+                )
+                continue
             artifact = item.content_hash or ""
             size = round(item.size_gb * GB)
             sites = item.replicas or (item.site,)
@@ -373,3 +387,5 @@ class DatasetService:
                     replicas=tuple(Replica(site, DECLARED_URI, now) for site in sites),
                 )
             )
+        if taken:
+            raise SpecError("the fleet declares datasets that teams registered", taken)

@@ -20,7 +20,7 @@ from pathlib import Path
 from aiplane.core.auth import Caller
 from aiplane.core.errors import IntegrityError, NotFoundError, Problem, SpecError
 from aiplane.core.registry.manifest import Manifest, differences
-from aiplane.core.registry.records import Deployment
+from aiplane.core.registry.records import DatasetVersion, Deployment
 from aiplane.core.registry.refs import parse_ref
 from aiplane.core.runs import Job, RunState
 from aiplane.core.workloads import Workload
@@ -58,6 +58,45 @@ def output_problems(workload: Workload) -> list[Problem]:
     ]
 
 
+def files_of(store: Store, text: str, location: str) -> tuple[DatasetVersion, Manifest] | None:
+    """The version an input names and its files; None when aiplane holds none of them: a
+    dataset the fleet declared (placement weighs it, the run reads it where it lies), or one
+    the registry does not know (a job queued before its fleet registered it)."""
+    try:
+        version = resolve_version(store, parse_ref(text, location))
+    except (NotFoundError, SpecError):
+        return None
+    if not version.artifact.startswith("sha256:"):
+        return None
+    try:
+        return version, store.artifacts.get_manifest(version.artifact)
+    except NotFoundError:
+        return None  # a content hash the fleet gave, of files held elsewhere
+
+
+def input_problems(store: Store, inputs: tuple[str, ...]) -> list[Problem]:
+    """Pinned inputs with files that would be staged to the same folder and variable (two
+    versions of one dataset, or names that differ only where a variable name cannot: ``a-b``
+    and ``a_b``): the run could not tell them apart. The same version twice is one input."""
+    problems = []
+    seen: dict[str, tuple[int, str]] = {}
+    for i, text in enumerate(inputs):
+        if files_of(store, text, f"inputs[{i}]") is None:
+            continue  # not staged: no folder, no variable
+        variable = input_env(text.partition("@")[0])
+        first, ref = seen.setdefault(variable, (i, text))
+        if ref != text:
+            problems.append(
+                Problem(
+                    f"inputs[{i}]",
+                    f"staged to ${variable}, as inputs[{first}] ({ref}) is",
+                    text,
+                    "one version of each dataset, names that differ in letters or digits",
+                )
+            )
+    return problems
+
+
 class Pins:
     """At submission: each registered input as the dataset version it means now, and the
     model as the version it means now (the caller must be able to read it), so that a queued
@@ -68,10 +107,10 @@ class Pins:
         self._models = models
 
     def __call__(self, caller: Caller, workload: Workload) -> Workload:
-        problems = output_problems(workload)
-        if problems:
-            raise SpecError(f"workload {workload.name!r}: outputs cannot be found", problems)
         inputs = pinned(self._store, workload.inputs)
+        problems = output_problems(workload) + input_problems(self._store, inputs)
+        if problems:
+            raise SpecError(f"workload {workload.name!r} cannot be given its files", problems)
         model = workload.model
         if model is not None:
             model = self._models.resolve(caller, model).ref
@@ -101,13 +140,10 @@ class Staging:
         env: dict[str, str] = {}
         inputs_dir = self._root / job.id / "inputs"
         for i, text in enumerate(job.workload.inputs):
-            version = resolve_version(self._store, parse_ref(text, f"inputs[{i}]"))
-            if not version.artifact.startswith("sha256:"):
-                continue  # declared by the fleet: aiplane holds no files of it
-            try:
-                manifest = self._store.artifacts.get_manifest(version.artifact)
-            except NotFoundError:
-                continue  # a content hash the fleet gave, of files held elsewhere
+            held = files_of(self._store, text, f"inputs[{i}]")
+            if held is None:
+                continue
+            version, manifest = held
             dest = inputs_dir / version.dataset
             self._checked_copy(f"input {version.ref}", manifest, dest)
             env[input_env(version.dataset)] = str(dest)
