@@ -30,12 +30,14 @@ from tests.identities import grant_principal
 TEAM = "t"
 
 
-def site(name: str, usd_per_node_hour: float, egress_usd_per_gb: float = 0.0) -> dict[str, Any]:
+def site(
+    name: str, usd_per_node_hour: float, egress_usd_per_gb: float = 0.0, jurisdiction: str = "EU"
+) -> dict[str, Any]:
     return {
         "name": name,
         "kind": "onprem",
         "region": "local",
-        "jurisdiction": "EU",
+        "jurisdiction": jurisdiction,
         "egress_usd_per_gb": egress_usd_per_gb,
         "pools": [
             {
@@ -92,9 +94,15 @@ class Plane:
         (number,) = numbers  # the same bytes at another site: a replica, not a version
         return number
 
-    def register(self, name: str, files: dict[str, bytes], where: str = "here") -> DatasetVersion:
+    def register(
+        self,
+        name: str,
+        files: dict[str, bytes],
+        where: str = "here",
+        jurisdiction: str | None = None,
+    ) -> DatasetVersion:
         manifest = self.upload(files)
-        registration = DatasetRegistration(name, TEAM, manifest, where)
+        registration = DatasetRegistration(name, TEAM, manifest, where, jurisdiction=jurisdiction)
         return self.services.datasets.register(self.alice, registration)
 
     def production_model(self, name: str, files: dict[str, bytes]) -> int:

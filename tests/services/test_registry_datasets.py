@@ -112,3 +112,11 @@ def test_two_versions_of_one_dataset_cannot_be_told_apart_by_a_run(plane: Plane)
     # The same version twice is one input.
     job = plane.submit(run="true", inputs=["clicks@2", "clicks"])
     assert plane.store.jobs.get(job).workload.inputs == ("clicks@2", "clicks@2")
+
+
+def test_a_registered_versions_jurisdiction_keeps_its_runs_there(tmp_path: Path) -> None:
+    plane = Plane(tmp_path)
+    plane.apply(fleet(site("eu", 1.0), site("us", 0.1, jurisdiction="US")))
+    plane.register("eu-clicks", CLICKS, "us", jurisdiction="EU")  # a copy kept in the US
+    assert placed_site(plane, plane.submit(run="true", inputs=["eu-clicks"])) == "eu"
+    assert placed_site(plane, plane.submit(run="true")) == "us"
