@@ -264,6 +264,7 @@ class ControlPlane:
             tokens=self.workload_tokens,
             staging=registry.staging.stage,
             outputs=registry.outputs,
+            unstage=registry.staging.sweep,
         )
         self.telemetry = telemetry_recorder(self.settings, self.store, self.backends)
         self.scheduling_state = LiveState()

@@ -18,7 +18,7 @@ from aiplane.core.auth.policy import Action, Resource
 from aiplane.core.errors import IntegrityError, NotFoundError, Problem, SpecError
 from aiplane.core.fleet import Dataset as FleetDataset
 from aiplane.core.fleet import Fleet
-from aiplane.core.registry.manifest import Manifest, differences
+from aiplane.core.registry.manifest import Manifest
 from aiplane.core.registry.records import (
     Dataset,
     DatasetVersion,
@@ -29,7 +29,7 @@ from aiplane.core.registry.refs import Ref, name_problem, parse_ref
 from aiplane.services.access import Access
 from aiplane.services.artifacts import open_entry
 from aiplane.services.audit import AuditLog
-from aiplane.services.registry_ports import Blobs
+from aiplane.services.registry_ports import Blobs, TableSummaries
 from aiplane.services.registry_types import DatasetRegistration, DatasetView
 from aiplane.store.base import Repositories, Store
 
@@ -86,8 +86,8 @@ def pinned(repos: Repositories, refs: Iterable[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-# The newest versions of each dataset that placement weighs (older ones are found too when a
-# queued job pinned one: ``placeable``).
+# The newest versions of each dataset that placement weighs: a job pinned to an older one is
+# placed as if it moved nothing (and refused at submission).
 PLACEABLE_VERSIONS = 100
 
 
@@ -125,7 +125,11 @@ class DatasetService:
         audit: AuditLog,
         artifact_url: str = "",
         on_change: Callable[[], None] = lambda: None,
+        tables: TableSummaries | None = None,
     ) -> None:
+        # The schemas of a version's tabular files, read from the stored bytes when the
+        # registration brings none (None: recorded as given).
+        self._tables = tables
         # A version or replica added: the fleet view that placement reads is stale.
         self._on_change = on_change
         self._store = store
@@ -223,15 +227,39 @@ class DatasetService:
                     [Problem(p, "not uploaded") for p in missing[:50]],
                 )
             uri = self._artifact_url or "artifacts:"
+        request = self._with_tables(request)
         now = self._clock()
         replica = Replica(request.site, uri, now)
+        version = self._store_version(caller, request, existing, replica)
+        # After the commit: the next reader of the fleet finds the version or replica that
+        # placement weighs (told inside the unit, it could cache the fleet without it).
+        self._on_change()
+        return version
+
+    def _with_tables(self, request: DatasetRegistration) -> DatasetRegistration:
+        """``request`` with the schemas of its tabular files when it brings none and the
+        artifact store holds its bytes (before the unit of work: reading them takes a while).
+        Not for bytes registered already: that version keeps what it was registered with."""
+        if request.tables or request.uri is not None or self._tables is None:
+            return request
+        if self._store.datasets.by_artifact(request.name, request.manifest.digest) is not None:
+            return request
+        return replace(request, tables=self._tables.summarize(request.manifest))
+
+    def _store_version(
+        self,
+        caller: Caller,
+        request: DatasetRegistration,
+        existing: Dataset | None,
+        replica: Replica,
+    ) -> DatasetVersion:
+        now = replica.added_at
         with self._store.unit_of_work() as uow:
             same = uow.datasets.by_artifact(request.name, request.manifest.digest)
             if same is not None:
                 if all(r.site != replica.site for r in same.replicas):
                     uow.datasets.add_replica(request.name, same.version, replica)
                     same = replace(same, replicas=(*same.replicas, replica))
-                    self._on_change()
                 return same
             if existing is None:
                 uow.datasets.add(
@@ -304,20 +332,29 @@ class DatasetService:
                 out.append(model_version)
         return out
 
-    def copy_problems(self, version: DatasetVersion, found: Manifest) -> list[Problem]:
-        """The files of a staged copy that are not the registered ones."""
-        registered = self._store.artifacts.get_manifest(version.artifact)
-        return [Problem(d.path, str(d)) for d in differences(registered, found)]
-
     def declare(self, repos: Repositories, fleet: Fleet, now: float) -> None:
         """Register the fleet's datasets (in the fleet apply's unit of work): a new version
         when the size, sites, jurisdiction or content hash changed; the fleet's own number
         when it gives one."""
-        for item in fleet.datasets:
+        taken = []
+        for i, item in enumerate(fleet.datasets):
             try:
-                repos.datasets.get(item.name)
+                owner = repos.datasets.get(item.name).team
             except NotFoundError:
                 repos.datasets.add(Dataset(item.name, FLEET_TEAM, now, "fleet", item.jurisdiction))
+                owner = FLEET_TEAM
+            if owner != FLEET_TEAM:
+                # A team's dataset is changed by its team: the fleet would add versions to it
+                # (of bytes aiplane does not hold) that its jobs then read.
+                taken.append(
+                    Problem(
+                        f"datasets[{i}].name",
+                        f"dataset {item.name} is registered by team {owner}",
+                        item.name,
+                        "a name no team has registered",
+                    )
+                )
+                continue
             artifact = item.content_hash or ""
             size = round(item.size_gb * GB)
             sites = item.replicas or (item.site,)
@@ -350,3 +387,5 @@ class DatasetService:
                     replicas=tuple(Replica(site, DECLARED_URI, now) for site in sites),
                 )
             )
+        if taken:
+            raise SpecError("the fleet declares datasets that teams registered", taken)

@@ -53,6 +53,8 @@ class Executor:
     # successful run registers (why they could not be, else None). None: neither.
     staging: Callable[[Job], Mapping[str, str]] | None = None
     outputs: Callable[[Job], str | None] | None = None
+    # Removes the staged copies no attempt reads any more (after every reconciliation).
+    unstage: Callable[[], object] | None = None
 
     def launch_admitted(self, now: float) -> int:
         launched = 0
@@ -196,6 +198,8 @@ class Executor:
         if self.tokens is not None:
             # Attempts cancelled or preempted elsewhere since the last pass lose their tokens.
             self.tokens.sweep()
+        if self.unstage is not None:
+            self.unstage()
         return changed
 
     def _poll(self, runs: Sequence[Run]) -> list[tuple[Run, list[ReplicaReport]]]:

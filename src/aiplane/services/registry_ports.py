@@ -1,7 +1,8 @@
 """What the registry services need that is no store: promotion policy documents (whose schema
 belongs to ``aiplane.specs``), the content-addressed blobs and the folders moved through them,
-what a run's code was, and where imports come from. ``wiring.py`` hands each an
-implementation. (Manifest signing is ``signing.base.ManifestSigner``.)"""
+what a run's code was, the schemas of tabular files, and where imports come from.
+``wiring.py`` hands each an implementation. (Manifest signing is
+``signing.base.ManifestSigner``.)"""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any, BinaryIO, Protocol
 
 from aiplane.core.registry.manifest import Manifest
 from aiplane.core.registry.policy import PromotionPolicy
+from aiplane.core.registry.records import TableSummary
 from aiplane.importers.base import ModelSource
 
 
@@ -69,6 +71,17 @@ class ArtifactFiles(Protocol):
 
     def scan(self, directory: Path) -> Manifest:
         """The manifest of the files under ``directory`` as they are."""
+        ...
+
+
+class TableSummaries(Protocol):
+    """The schema summaries of a manifest's tabular files, read from the blob store
+    (``tabular.summary`` over the stored bytes)."""
+
+    def summarize(self, manifest: Manifest) -> tuple[TableSummary, ...]:
+        """One summary per Parquet or CSV file of ``manifest``, in its order; a file that
+        claims to be tabular and cannot be read is a SpecError naming it. No file is held
+        in memory whole."""
         ...
 
 

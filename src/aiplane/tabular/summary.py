@@ -11,7 +11,7 @@ again: at most twice per column, and never more than one block in memory.
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from aiplane.core.errors import MissingDependencyError, Problem, SpecError
@@ -45,10 +45,23 @@ def summarize(path: Path, relative_to: Path | None = None) -> TableSummary | Non
     ``relative_to`` (a dataset's root folder) makes the recorded path relative to it, in the
     POSIX form a manifest uses; without it the path is recorded as given. A file that cannot be
     read as what its name says is a :class:`SpecError` located at the file."""
-    suffix = path.suffix.lower()
+    shown = path.relative_to(relative_to).as_posix() if relative_to is not None else str(path)
+    return summarize_as(path, shown)
+
+
+def is_tabular(name: str) -> bool:
+    """Whether a file of this name is read for a schema (by its suffix)."""
+    return PurePosixPath(name).suffix.lower() in PARQUET_SUFFIXES + CSV_SUFFIXES
+
+
+def summarize_as(path: Path, name: str) -> TableSummary | None:
+    """The schema summary of the file at ``path`` read as the kind ``name``'s suffix says and
+    recorded as ``name``: a stored blob (named by its digest) read as the manifest file it
+    is. None when ``name`` is not a Parquet or CSV file's."""
+    suffix = PurePosixPath(name).suffix.lower()
     if suffix not in PARQUET_SUFFIXES + CSV_SUFFIXES:
         return None
-    shown = path.relative_to(relative_to).as_posix() if relative_to is not None else str(path)
+    shown = name
     pa = _pyarrow()
     try:
         if suffix in PARQUET_SUFFIXES:
