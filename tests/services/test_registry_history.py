@@ -254,7 +254,7 @@ def test_a_viewer_reads_but_does_not_register_or_promote(t: Team, tmp_path: Path
 
 def test_the_lineage_graph_names_datasets_run_and_version(t: Team, tmp_path: Path) -> None:
     for name in ("clicks", "views"):
-        data = write_files(tmp_path / name, {"part.csv": name.encode()})
+        data = write_files(tmp_path / name, {"part.csv": f"source\n{name}\n".encode()})
         manifest = upload_folder(t.services, t.author, data)
         t.services.datasets.register(t.author, DatasetRegistration(name, "t", manifest, "here"))
     t.cp.fleets.invalidate()  # a new dataset version does not (datasets.py: reported)
