@@ -111,3 +111,39 @@ def test_good_paths_and_modes_pass(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert settings.catalog_dir == tmp_path / "catalog"
     assert settings.telemetry == "off"
     assert settings.oidc_issuer == "https://idp.example.org/realms/x"
+
+
+@pytest.mark.parametrize(
+    ("url", "options", "what"),
+    [
+        ("s3://b/p", '{"key": "s3cret"', "not JSON"),
+        ("s3://b/p", '["s3cret"]', "not an object"),
+        ("", '{"key": "s3cret"}', "without AIPLANE_ARTIFACTS_URL"),
+    ],
+)
+def test_bad_artifact_options_are_named_and_not_echoed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str, options: str, what: str
+) -> None:
+    monkeypatch.setenv("AIPLANE_ARTIFACTS_URL", url)
+    monkeypatch.setenv("AIPLANE_ARTIFACTS_OPTIONS", options)
+    with pytest.raises(SpecError) as raised:
+        Settings.from_env(tmp_path)
+    (problem,) = raised.value.problems
+    assert problem.location == "AIPLANE_ARTIFACTS_OPTIONS"
+    assert what in problem.message
+    assert "s3cret" not in str(raised.value.problems)
+
+
+def test_artifact_options_reach_the_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AIPLANE_ARTIFACTS_URL", "s3://bucket/prefix")
+    options = '{"client_kwargs": {"endpoint_url": "http://127.0.0.1:9000"}}'
+    monkeypatch.setenv("AIPLANE_ARTIFACTS_OPTIONS", options)
+    settings = Settings.from_env(tmp_path)
+    assert settings.artifacts_options == {
+        "client_kwargs": {"endpoint_url": "http://127.0.0.1:9000"}
+    }
+    assert "127.0.0.1:9000" not in repr(settings)
+    monkeypatch.delenv("AIPLANE_ARTIFACTS_OPTIONS")
+    assert Settings.from_env(tmp_path).artifacts_options == {}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiplane.core.errors import Problem, SpecError
@@ -42,6 +45,11 @@ class Settings:
     # any fsspec URL (``s3://bucket/prefix``, with the ``s3`` extra). Team signing keys are
     # kept under the home (``keys/teams``).
     artifacts_url: str | None = None
+    # The fsspec storage options of ``artifacts_url`` (``AIPLANE_ARTIFACTS_OPTIONS``, a JSON
+    # object), e.g. ``{"client_kwargs": {"endpoint_url": "http://minio:9000"}}`` for an
+    # S3-compatible server; else the file system's own defaults (for S3 the standard AWS_*
+    # variables). Out of the repr: options may hold a secret key.
+    artifacts_options: Mapping[str, Any] = field(default_factory=dict, repr=False, hash=False)
 
     @property
     def work_root(self) -> Path:
@@ -73,6 +81,7 @@ class Settings:
             signing_key=path_setting("AIPLANE_SIGNING_KEY", "new-file"),
             trusted_keys=path_setting("AIPLANE_TRUSTED_KEYS", "dir"),
             artifacts_url=artifacts_url_from_env(),
+            artifacts_options=artifacts_options_from_env(),
         )
 
 
@@ -91,6 +100,27 @@ def artifacts_url_from_env() -> str | None:
             "AIPLANE_ARTIFACTS_URL", "not a URL", text, "an fsspec URL, e.g. s3://bucket/prefix"
         )
     return text
+
+
+def artifacts_options_from_env() -> dict[str, Any]:
+    """``AIPLANE_ARTIFACTS_OPTIONS``: a JSON object of fsspec storage options (empty when
+    unset), or a SpecError naming the variable; the value is not echoed (it may hold a
+    secret key)."""
+    name = "AIPLANE_ARTIFACTS_OPTIONS"
+    text = (os.environ.get(name) or "").strip()
+    if not text:
+        return {}
+    allowed = 'a JSON object, e.g. {"client_kwargs": {"endpoint_url": "http://HOST:PORT"}}'
+    hidden = "(not shown: it may hold a secret key)"
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise _bad(name, f"not JSON: {exc}", hidden, allowed) from None
+    if not isinstance(value, dict):
+        raise _bad(name, f"a JSON {type(value).__name__}, not an object", hidden, allowed)
+    if not os.environ.get("AIPLANE_ARTIFACTS_URL", "").strip():
+        raise _bad(name, "set without AIPLANE_ARTIFACTS_URL", hidden, "set with that URL")
+    return value
 
 
 # ``dialect[+driver]://...``: what SQLAlchemy reads; the store reports what it cannot open.

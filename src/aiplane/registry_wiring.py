@@ -88,12 +88,13 @@ class BlobTableSummaries:
 
 def blob_store(settings: Settings) -> BlobStore:
     """The registry's content-addressed store: ``artifacts/`` under the home, or the fsspec
-    URL of ``AIPLANE_ARTIFACTS_URL``."""
+    URL of ``AIPLANE_ARTIFACTS_URL`` with the storage options of
+    ``AIPLANE_ARTIFACTS_OPTIONS``."""
     if settings.artifacts_url is None:
         return LocalBlobStore(settings.home / ARTIFACTS_DIR)
     from aiplane.artifacts.fsspec import FsspecBlobStore
 
-    return FsspecBlobStore(settings.artifacts_url)
+    return FsspecBlobStore(settings.artifacts_url, settings.artifacts_options)
 
 
 ARTIFACTS_DIR = "artifacts"

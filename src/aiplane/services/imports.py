@@ -77,16 +77,35 @@ class ImportService:
                     f"{imported.source_name}: model {imported.name} belongs to team {existing.team}"
                 )
                 continue
+            before = report.versions
             done = self._versions(caller, source, imported, team, report)
+            if report.versions == before and imported.versions:
+                report.skipped.append(
+                    f"{imported.source_name}: nothing new (its {len(imported.versions)} "
+                    f"versions were imported before, as {imported.name})"
+                )
             if existing is None:
                 self._aliases(caller, imported, team, done, report)
-            elif imported.aliases:
-                report.skipped.append(
-                    f"{imported.source_name}: aliases {', '.join(sorted(imported.aliases))} not "
-                    f"moved: {imported.name} was here already (promote them)"
-                )
+            else:
+                self._left(imported, done, report)
             report.models.append(imported.name)
         return report
+
+    def _left(self, imported: ImportedModel, numbers: dict[int, int], report: ImportReport) -> None:
+        """Report the source's aliases that a model here already does not hold as the source
+        does: moving them is a promotion, left to its policy. One that holds the version
+        already (an import run again) is nothing to report."""
+        held = {a.name: a.version for a in self._store.models.aliases(imported.name)}
+        left = sorted(
+            alias
+            for alias, source_version in imported.aliases.items()
+            if source_version not in numbers or held.get(alias) != numbers[source_version]
+        )
+        if left:
+            report.skipped.append(
+                f"{imported.source_name}: aliases {', '.join(left)} not moved: "
+                f"{imported.name} was here already (promote them)"
+            )
 
     def _already(self, name: str) -> dict[int, int]:
         """Source version -> version here, of what an earlier import brought."""

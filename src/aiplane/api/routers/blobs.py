@@ -10,11 +10,11 @@ of the JSON bodies (``api/limits.py``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from aiplane.api.deps import Authenticated, Svc
 from aiplane.api.errors import AUTHENTICATED, READ_ONLY, responses
@@ -53,28 +53,34 @@ async def append(
     caller: Authenticated,
     offset: Annotated[int, Query(ge=0, description="where these bytes go: `received`")] = 0,
 ) -> UploadOut:
-    """Append the body's bytes at ``offset`` (409 when that is not where the upload stands)."""
+    """Append the body's bytes at ``offset`` (409 when that is not where the upload stands).
+    A body cut short (the client's connection dropped) keeps every byte that arrived: the
+    client resumes from ``received``."""
     received = offset
-    buffer = bytearray()
+    pieces: list[bytes] = []
+    held = 0
     state = None
-    async for chunk in request.stream():
-        buffer += chunk
-        if len(buffer) >= WRITE_BYTES:
-            piece = bytes(buffer)
-            buffer.clear()
-            state = await run_in_threadpool(
-                svc.artifacts.append, caller, sha256, _one(piece), received
-            )
-            received = state.received
-    if buffer or state is None:
-        state = await run_in_threadpool(
-            svc.artifacts.append, caller, sha256, _one(bytes(buffer)), received
-        )
+    try:
+        async for chunk in request.stream():
+            # The chunks themselves are handed on (no copy into one buffer): the store
+            # writes them in order.
+            pieces.append(chunk)
+            held += len(chunk)
+            if held >= WRITE_BYTES:
+                state = await run_in_threadpool(
+                    svc.artifacts.append, caller, sha256, pieces, received
+                )
+                received, pieces, held = state.received, [], 0
+    except ClientDisconnect:
+        # Nobody reads the answer; what arrived is kept, as a resumed upload expects.
+        if pieces:
+            state = await run_in_threadpool(svc.artifacts.append, caller, sha256, pieces, received)
+        if state is None:
+            state = await run_in_threadpool(svc.artifacts.state, caller, sha256)
+        return _state(state)
+    if pieces or state is None:
+        state = await run_in_threadpool(svc.artifacts.append, caller, sha256, pieces, received)
     return _state(state)
-
-
-def _one(piece: bytes) -> Iterator[bytes]:
-    yield piece
 
 
 @router.post("/{sha256}:commit", response_model=UploadOut, responses=responses(404, 422))
