@@ -192,14 +192,15 @@ def test_mlflow_models_come_across_through_the_api(
     report = client.models.import_mlflow(uri, TEAM)
     assert sorted(report.models) == ["churn_model.eu", "fraud-detector"]
     assert report.versions == 5
-    assert report.aliases == 2  # champion and production on the model this import made
-    assert len(report.skipped) == 1
-    assert "churn_model.eu" in report.skipped[0] and "staging" in report.skipped[0]
+    # champion on the model this import made; production is protected: promoted, not imported.
+    assert report.aliases == 1
+    assert len(report.skipped) == 2, report.skipped
+    assert any("churn_model.eu" in line and "staging" in line for line in report.skipped)
+    assert any("production" in line and "protects" in line for line in report.skipped)
 
     fraud = client.models.show("fraud-detector")
     assert fraud.team == TEAM
-    assert {a.name: a.version for a in fraud.aliases} == {"champion": 2, "production": 3}
-    assert client.models.get("fraud-detector@production").version == 3
+    assert {a.name: a.version for a in fraud.aliases} == {"champion": 2}
     assert client.models.show("churn_model.eu").aliases == []
 
     source = {m.name: m for m in MlflowSource(uri).models()}
@@ -229,6 +230,5 @@ def test_mlflow_models_come_across_through_the_api(
     assert any("nothing new" in line for line in again.skipped), again.skipped
     assert len(client.models.versions("fraud-detector").items) == 3
     assert {a.name: a.version for a in client.models.show("fraud-detector").aliases} == {
-        "champion": 2,
-        "production": 3,
+        "champion": 2
     }

@@ -174,6 +174,7 @@ class ImportService:
     ) -> None:
         now = self._clock()
         move_id = new_id("mv-", now)
+        protected = {a for a in imported.aliases if self._models.is_protected(imported.name, a)}
         with self._store.unit_of_work() as uow:
             for alias, source_version in sorted(imported.aliases.items()):
                 version = numbers.get(source_version)
@@ -181,6 +182,12 @@ class ImportService:
                     report.skipped.append(
                         f"{imported.source_name}: alias {alias} holds version {source_version}, "
                         "which was not imported"
+                    )
+                    continue
+                if alias in protected:
+                    report.skipped.append(
+                        f"{imported.source_name}: alias {alias} not moved: its policy protects "
+                        f"it (approve and promote {imported.name}@{version})"
                     )
                     continue
                 uow.models.set_alias(

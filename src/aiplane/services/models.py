@@ -101,6 +101,11 @@ class ModelService:
             if a.version == version.version
         )
 
+    def is_protected(self, name: str, alias: str) -> bool:
+        """Whether the policy in force for the model protects ``alias``."""
+        model = self._store.models.get(name)
+        return policy_in_force(self._policies, self._store, model).is_protected(alias)
+
     def names(self, principal_ids: Collection[str]) -> dict[str, str]:
         """Principal ids as names, for showing who did what (an id no longer known as
         itself)."""
