@@ -27,7 +27,13 @@ from mlflow.models import infer_signature
 from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 from sklearn.linear_model import LinearRegression
 
-from aiplane.core.errors import AiplaneError, BackendError, MissingDependencyError, NotFoundError
+from aiplane.core.errors import (
+    AiplaneError,
+    BackendError,
+    MissingDependencyError,
+    NotFoundError,
+    SpecError,
+)
 from aiplane.core.registry.imports import ImportedModel
 from aiplane.core.registry.records import Flavor
 from aiplane.importers.base import ModelSource
@@ -325,7 +331,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     finally:
         os.killpg(process.pid, 15)
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=3)  # the test is done with its data: no need to drain
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, 9)
             process.wait()
@@ -359,3 +365,17 @@ def test_files_gone_from_the_source_are_a_located_error(file_store, tmp_path: Pa
     problem = caught.value.problems[0]
     assert (problem.location, problem.given) == ("from_mlflow", uri)
     assert "Fraud Detector version 1" in problem.message
+
+
+def test_a_broken_mlmodel_file_is_named(tmp_path: Path) -> None:
+    uri = (tmp_path / "store").as_uri()
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "MLmodel").write_text("flavors: [unclosed\n")
+    with _mlflow_at(uri) as client, mlflow.start_run() as run:
+        mlflow.log_artifacts(str(files), artifact_path="model")
+        client.create_registered_model("broken")
+        client.create_model_version("broken", source=f"{run.info.artifact_uri}/model")
+    with pytest.raises(SpecError, match="MLmodel") as caught:
+        list(MlflowSource(uri).models())
+    assert caught.value.problems[0].location.endswith("/model/MLmodel")

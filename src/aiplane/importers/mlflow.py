@@ -199,18 +199,26 @@ class MlflowSource:
 
     def _mlmodel(self, uri: str) -> dict[str, Any]:
         """The version's MLmodel file, read; empty when it has none (files registered from a
-        bare run folder): such a version is generic, without a signature."""
+        bare run folder): such a version is generic, without a signature. Whether it has one
+        is asked by listing, so that a failed read is an error, not a generic version."""
+        artifacts = self._mlflow.artifacts
+        listed = artifacts.list_artifacts(artifact_uri=uri, tracking_uri=self._uri)
+        if not any(entry.path.rsplit("/", 1)[-1] == "MLmodel" for entry in listed or ()):
+            return {}
         with tempfile.TemporaryDirectory(prefix="aiplane-mlmodel-") as tmp:
+            path = artifacts.download_artifacts(
+                artifact_uri=f"{uri.rstrip('/')}/MLmodel",
+                dst_path=tmp,
+                tracking_uri=self._uri,
+                registry_uri=self._uri,
+            )
             try:
-                path = self._mlflow.artifacts.download_artifacts(
-                    artifact_uri=f"{uri.rstrip('/')}/MLmodel",
-                    dst_path=tmp,
-                    tracking_uri=self._uri,
-                    registry_uri=self._uri,
-                )
-            except (self._mlflow.exceptions.MlflowException, OSError):
-                return {}
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+                loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+            except yaml.YAMLError as error:
+                raise SpecError(
+                    "the version's MLmodel file is not YAML",
+                    [Problem(f"{LOCATION}: {uri}/MLmodel", str(error), self._uri, "YAML")],
+                ) from None
         return loaded if isinstance(loaded, dict) else {}
 
     @contextmanager
