@@ -108,6 +108,21 @@ class ModelOutput:
 
 
 @dataclass(frozen=True)
+class ServiceSpec:
+    """A replica that serves until stopped (an endpoint's): the backend gives it a port
+    (``AIPLANE_PORT``), reports it ready once ``readiness_path`` answers 2xx (a TCP connect
+    when None), restarts its command when it exits, waiting ``backoff_initial_s`` and doubling
+    up to ``backoff_max_s`` (reset after ``backoff_reset_s`` of running), and drains it before
+    a stop."""
+
+    readiness_path: str | None = None
+    restart: bool = True
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 30.0
+    backoff_reset_s: float = 60.0
+
+
+@dataclass(frozen=True)
 class Workload:
     name: str
     team: str
@@ -137,6 +152,8 @@ class Workload:
     labels: Mapping[str, str] = field(default_factory=dict)
     # Not part of the placement signature: a limit changes how the command runs, not where.
     limits: ProcessLimits = field(default_factory=ProcessLimits)
+    # A long-running service (an endpoint's replica); None: a command that runs to its end.
+    service: ServiceSpec | None = None
 
     # Everything that decides which (pool, accelerator) pairs can take this workload, whatever
     # its duration: workloads with equal signatures share the scheduler's screening work.

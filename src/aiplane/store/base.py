@@ -28,9 +28,10 @@ returns the run as stored, with its new revision, for a caller that writes it ag
 
 The registry adds three: ``models`` (models with their versions, aliases, alias moves,
 approvals, policies and deployments), ``datasets`` (with their versions and replicas) and
-``artifacts`` (manifests by digest, and the teams' public signing keys). Aggregates still to
-come (endpoints, monitors) each add one repository protocol here, one attribute of
-:class:`Repositories`, and one module per member.
+``artifacts`` (manifests by digest, and the teams' public signing keys). Serving adds
+``endpoints`` (with their hourly request counters). Aggregates still to come (monitors) each
+add one repository protocol here, one attribute of :class:`Repositories`, and one module per
+member.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ from aiplane.core.registry.records import (
     TeamKey,
 )
 from aiplane.core.runs import Job, Run, RunState
+from aiplane.core.serving.endpoints import Endpoint
+from aiplane.core.serving.routes import RequestCount
 
 
 @dataclass(frozen=True)
@@ -469,6 +472,47 @@ class ArtifactRepository(Protocol):
         ...
 
 
+class EndpointRepository(Protocol):
+    """Endpoints (the spec last applied), and the hourly request counters per endpoint and
+    key that cost per request and quotas read."""
+
+    def put(self, endpoint: Endpoint, expected_generation: int | None) -> None:
+        """Store ``endpoint``: a new one when ``expected_generation`` is None (ConflictError
+        when the name is taken), else a replacement of the one stored at that generation
+        (ConflictError when the stored generation differs, NotFoundError when none is)."""
+        ...
+
+    def get(self, name: str) -> Endpoint:
+        """Raises NotFoundError."""
+        ...
+
+    def find(self, name: str) -> Endpoint | None: ...
+
+    def listing(self, teams: Collection[str] | None = None) -> list[Endpoint]:
+        """By name; only those of ``teams`` when given."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """Raises NotFoundError. Its counters stay (they are what was served and billed)."""
+        ...
+
+    def add_counts(self, counts: Collection[RequestCount]) -> None:
+        """Add each to the counter of its (endpoint, principal, token_id, hour): requests,
+        errors and tokens are summed into what is stored."""
+        ...
+
+    def counts(
+        self,
+        *,
+        since: float,
+        until: float,
+        endpoint: str | None = None,
+        teams: Collection[str] | None = None,
+    ) -> list[RequestCount]:
+        """The counters of the hours in [since, until), by hour then endpoint then principal."""
+        ...
+
+
 def conflict_message(
     run: Run, expected_state: RunState, stored_state: RunState | str, stored_revision: int
 ) -> str:
@@ -521,6 +565,9 @@ class Repositories(Protocol):
 
     @property
     def artifacts(self) -> ArtifactRepository: ...
+
+    @property
+    def endpoints(self) -> EndpointRepository: ...
 
 
 class UnitOfWork(Repositories, Protocol):

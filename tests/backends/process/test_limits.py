@@ -10,6 +10,7 @@ import os
 import shlex
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,10 +98,18 @@ def test_the_supervisor_keeps_its_own_limits(backend: Backend) -> None:
     handle = backend.launch(make_spec(command="sleep 30", limits=ProcessLimits(open_files=16)))
     wait_status(backend, handle, ReplicaStatus.RUNNING)
     record = supervisor_record(handle)
-    assert _soft_nofile(record["child_pid"]) == 16
+    # The record is written right after the fork; the child sets its limits just before exec.
+    assert _eventually_soft_nofile(record["child_pid"], 16) == 16
     assert _soft_nofile(record["pid"]) != 16
     backend.cancel(handle, grace_s=0.1)
     wait_status(backend, handle, ReplicaStatus.EXITED)
+
+
+def _eventually_soft_nofile(pid: int, expected: int, within_s: float = 5.0) -> int:
+    deadline = time.monotonic() + within_s
+    while (seen := _soft_nofile(pid)) != expected and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return seen
 
 
 def _soft_nofile(pid: int) -> int:
