@@ -29,6 +29,7 @@ from aiplane.services.registry_types import DatasetRegistration, ModelRegistrati
 from aiplane.store.memory import MemoryStore
 from aiplane.wiring import ControlPlane
 from tests.builders import local_fleet_document
+from tests.gateway_control import KNOWN_TOKEN, FakeGatewayControl, with_gateway
 from tests.identities import admin_caller, bearer, grant, grant_principal
 
 ROLES = ("anonymous", "viewer", "member", "owner", "other", "operator", "admin", "workload")
@@ -67,6 +68,8 @@ BLOB_SHA = hashlib.sha256(BLOB).hexdigest()
 MANIFEST = {"files": [{"path": "f.bin", "sha256": BLOB_SHA, "size": len(BLOB)}]}
 MODEL_BODY = {"team": "t", "manifest": MANIFEST}
 DATASET_BODY = {"team": "t", "site": "local", "manifest": MANIFEST}
+GATEWAY = expect(403, operator=200, admin=200)
+GATEWAY_POSTS = expect(403, operator=204, admin=204)
 POLICY = {"aliases": {"production": {"approvals": 2}}}
 
 TABLE: dict[tuple[str, str], Row] = {
@@ -174,6 +177,13 @@ TABLE: dict[tuple[str, str], Row] = {
     ),
     ("GET", "/api/v1/datasets/{name}/versions/{selector}/used-by"): Row(JOB_READ_ONLY),
     ("GET", "/api/v1/datasets/{name}/versions/{selector}/lineage"): Row(JOB_READ_ONLY),
+    # A gateway run alone (over a fake of its port): operators and admins only.
+    ("GET", "/api/v1/gateway/table"): Row(GATEWAY),
+    ("POST", "/api/v1/gateway/authenticate"): Row(GATEWAY, {"token": KNOWN_TOKEN}),
+    ("POST", "/api/v1/gateway/denials"): Row(
+        GATEWAY_POSTS, {"caller": None, "endpoint": "fraud", "reason": "no access", "at": 1.0}
+    ),
+    ("POST", "/api/v1/gateway/reports"): Row(GATEWAY_POSTS, {"loads": [], "counts": []}),
 }
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -227,7 +237,7 @@ def worlds(tmp_path: Path) -> Iterator[Any]:
         headers["workload"] = bearer(plaintext)
         holder_token, _ = services.identity.issue_token(None, holder, "holder-token")
         _registry(services, caller)
-        api = TestClient(create_app(services))
+        api = TestClient(create_app(with_gateway(services, FakeGatewayControl())))
         api.__enter__()
         clients.append(api)
         values = {

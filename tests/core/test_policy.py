@@ -167,3 +167,16 @@ def test_team_membership_is_managed_on_the_stored_role_only() -> None:
     assert can(claimed, Action.JOB_SUBMIT, Resource("job", team="a")).allowed
     # Neither stored nor claimed: hidden, as before.
     assert can(caller(claimed={"b": OW}), manage, team_a).hidden
+
+
+def test_gateway_control_is_for_operators_and_admins_only() -> None:
+    gateway = Resource("gateway")
+    service = Principal("id-gw", "gw", PrincipalKind.SERVICE, 0.0, GlobalRole.OPERATOR)
+    assert can(Caller(service), Action.GATEWAY_CONTROL, gateway).allowed
+    assert can(caller(role=GlobalRole.OPERATOR), Action.GATEWAY_CONTROL, gateway).allowed
+    assert can(caller(role=GlobalRole.ADMIN), Action.GATEWAY_CONTROL, gateway).allowed
+    for teams in ({"a": OW}, {}):
+        decision = can(caller(teams=teams), Action.GATEWAY_CONTROL, gateway)
+        assert not decision.allowed and "operator" in decision.reason
+    scoped = caller(role=GlobalRole.OPERATOR, scope=TokenScope("a", "j-1"))
+    assert not can(scoped, Action.GATEWAY_CONTROL, gateway).allowed

@@ -13,6 +13,7 @@ from aiplane.api.routers import (
     costs,
     datasets,
     fleet,
+    gateway,
     identity,
     jobs,
     metrics,
@@ -54,6 +55,7 @@ def create_app(services: Services) -> FastAPI:
         models.router,
         models.team_router,
         datasets.router,
+        gateway.router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

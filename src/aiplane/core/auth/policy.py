@@ -62,6 +62,10 @@ class Action(StrEnum):
     TOKEN_LIST = "token.list"
     TOKEN_REVOKE = "token.revoke"
     AUDIT_READ = "audit.read"
+    # A gateway run alone (``aiplane gateway``): reads the routing table, asks who a token
+    # stands for, reports denials and loads. Every endpoint's spec and every caller's
+    # identity pass through it: operators' and admins' credentials only.
+    GATEWAY_CONTROL = "gateway.control"
 
 
 # Team actions: the least team role that may do each.
@@ -115,6 +119,7 @@ GLOBAL_ACTIONS: dict[Action, GlobalRole | None] = {
     Action.PRINCIPAL_LIST: GlobalRole.ADMIN,
     Action.PRINCIPAL_UPDATE: GlobalRole.ADMIN,
     Action.AUDIT_READ: GlobalRole.ADMIN,
+    Action.GATEWAY_CONTROL: GlobalRole.OPERATOR,
     # Bytes only: what they become (a model's or a dataset's version) is a team action.
     Action.ARTIFACT_UPLOAD: None,
 }
