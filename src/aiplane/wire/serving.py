@@ -23,7 +23,6 @@ _CALLER: TypeAdapter[Caller] = TypeAdapter(Caller)
 # Bounds on what one report may carry: a gateway reports every few seconds, so a list this
 # long is a bug or an attack, not traffic.
 MAX_REPORT_ITEMS = 100_000
-_NAME = {"min_length": 1, "max_length": 200}
 
 
 def public_table(table: RoutingTable) -> RoutingTable:
@@ -77,7 +76,7 @@ class DenialIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     caller: Caller | None = Field(None, description="who was refused; null: not known")
-    endpoint: str = Field(**_NAME)
+    endpoint: str = Field(min_length=1, max_length=200)
     reason: str = Field(max_length=2000)
     at: float = Field(ge=0, allow_inf_nan=False, description="epoch seconds")
 
@@ -85,8 +84,8 @@ class DenialIn(BaseModel):
 class ReplicaLoadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    endpoint: str = Field(**_NAME)
-    run_id: str = Field(**_NAME)
+    endpoint: str = Field(min_length=1, max_length=200)
+    run_id: str = Field(min_length=1, max_length=200)
     at: float = Field(ge=0, allow_inf_nan=False, description="epoch seconds: the window's end")
     window_s: float = Field(gt=0, le=86_400, allow_inf_nan=False)
     in_flight: float = Field(ge=0, allow_inf_nan=False, description="mean over the window")
@@ -105,9 +104,9 @@ class ReplicaLoadIn(BaseModel):
 class RequestCountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    endpoint: str = Field(**_NAME)
-    team: str = Field(**_NAME)
-    principal: str = Field(**_NAME)
+    endpoint: str = Field(min_length=1, max_length=200)
+    team: str = Field(min_length=1, max_length=200)
+    principal: str = Field(min_length=1, max_length=200)
     token_id: str | None = Field(None, max_length=200)
     hour: float = Field(
         ge=0, multiple_of=3600, allow_inf_nan=False, description="epoch seconds, a whole hour"
