@@ -147,3 +147,41 @@ def test_artifact_options_reach_the_settings(
     assert "127.0.0.1:9000" not in repr(settings)
     monkeypatch.delenv("AIPLANE_ARTIFACTS_OPTIONS")
     assert Settings.from_env(tmp_path).artifacts_options == {}
+
+
+def test_redis_and_nats_urls_are_read_and_kept_out_of_the_repr(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AIPLANE_REDIS_URL", "redis://:s3cret@127.0.0.1:6379/2")
+    monkeypatch.setenv("AIPLANE_NATS_URL", "nats://127.0.0.1:4222")
+    settings = Settings.from_env(tmp_path)
+    assert settings.redis_url == "redis://:s3cret@127.0.0.1:6379/2"
+    assert settings.nats_url == "nats://127.0.0.1:4222"
+    assert "s3cret" not in repr(settings)
+    assert settings.inference_log_dir == tmp_path.resolve() / "inference"
+    monkeypatch.delenv("AIPLANE_REDIS_URL")
+    monkeypatch.setenv("AIPLANE_NATS_URL", " ")
+    unset = Settings.from_env(tmp_path)
+    assert (unset.redis_url, unset.nats_url) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "what"),
+    [
+        ("AIPLANE_REDIS_URL", "127.0.0.1:6379", "scheme"),
+        ("AIPLANE_REDIS_URL", "http://127.0.0.1:6379", "scheme"),
+        ("AIPLANE_REDIS_URL", "redis://:pw@127.0.0.1:70000", "not a URL"),
+        ("AIPLANE_NATS_URL", "nats://", "no host"),
+        ("AIPLANE_NATS_URL", "nats://127.0.0.1:0", "port 0"),
+    ],
+)
+def test_a_bad_service_url_names_its_variable_and_hides_its_value(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, value: str, what: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SpecError) as raised:
+        Settings.from_env(tmp_path)
+    (problem,) = raised.value.problems
+    assert problem.location == name
+    assert what in problem.message
+    assert value not in str(problem.given)

@@ -50,10 +50,20 @@ class Settings:
     # S3-compatible server; else the file system's own defaults (for S3 the standard AWS_*
     # variables). Out of the repr: options may hold a secret key.
     artifacts_options: Mapping[str, Any] = field(default_factory=dict, repr=False, hash=False)
+    # The gateway's rate limits: in this process's memory when None, else shared by every
+    # gateway through Redis (``redis://HOST:PORT/DB``). Out of the repr: it may hold a password.
+    redis_url: str | None = field(default=None, repr=False)
+    # The inference log: SQLite files under ``inference_log_dir`` when None, else NATS
+    # JetStream (``nats://HOST:PORT``). Out of the repr, as the Redis URL.
+    nats_url: str | None = field(default=None, repr=False)
 
     @property
     def work_root(self) -> Path:
         return self.home / "work"
+
+    @property
+    def inference_log_dir(self) -> Path:
+        return self.home / INFERENCE_LOG_DIR
 
     @classmethod
     def from_env(cls, home: Path | None = None) -> Settings:
@@ -82,10 +92,16 @@ class Settings:
             trusted_keys=path_setting("AIPLANE_TRUSTED_KEYS", "dir"),
             artifacts_url=artifacts_url_from_env(),
             artifacts_options=artifacts_options_from_env(),
+            redis_url=service_url_from_env("AIPLANE_REDIS_URL", REDIS_SCHEMES),
+            nats_url=service_url_from_env("AIPLANE_NATS_URL", NATS_SCHEMES),
         )
 
 
 TELEMETRY_MODES = ("auto", "nvml", "off")
+# The inference log's directory under the home, when it is not on NATS.
+INFERENCE_LOG_DIR = "inference"
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+NATS_SCHEMES = ("nats", "tls", "ws", "wss")
 _ARTIFACTS_URL = re.compile(r"[a-z][a-z0-9+.-]*://\S+")
 
 
@@ -201,6 +217,34 @@ def url_setting(name: str, text: str) -> str:
         raise _bad(name, "not an http(s) URL with a host", text, allowed)
     if port == 0:
         raise _bad(name, "port 0 is not a port to connect to", text, allowed)
+    return text
+
+
+def service_url_from_env(name: str, schemes: tuple[str, ...]) -> str | None:
+    """The URL in the variable ``name`` (None when unset or empty), checked by
+    :func:`service_url`."""
+    text = (os.environ.get(name) or "").strip()
+    return service_url(name, text, schemes) if text else None
+
+
+def service_url(name: str, text: str, schemes: tuple[str, ...]) -> str:
+    """``text`` (from the variable or option ``name``) as a URL of one of ``schemes`` with a
+    host (a socket path for ``unix``) and a port in range; a SpecError naming ``name``
+    otherwise. The value is not echoed: it may hold a password."""
+    example = f"{schemes[0]}://HOST:PORT"
+    allowed = f"a URL of {', '.join(s + '://' for s in schemes)}, e.g. {example}"
+    hidden = "(not shown: it may hold a password)"
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # raises on a port out of range or not a number
+    except ValueError as exc:
+        raise _bad(name, f"not a URL: {exc}", hidden, allowed) from None
+    if parts.scheme not in schemes:
+        raise _bad(name, f"scheme {parts.scheme or 'none'!r} is not one of these", hidden, allowed)
+    if not (parts.hostname or (parts.scheme == "unix" and parts.path)):
+        raise _bad(name, "no host", hidden, allowed)
+    if port == 0:
+        raise _bad(name, "port 0 is not a port to connect to", hidden, allowed)
     return text
 
 

@@ -28,6 +28,11 @@ from aiplane.wire import API_PREFIX
 DEFAULT_PORT = 8470
 START_TIMEOUT_S = 30.0
 SERVER_MODULE = "aiplane.server"
+# ``aiplane gateway``: the process it becomes, where it listens, and the variable it hands the
+# gateway's credential in (an argument would be on display to every user of the machine).
+GATEWAY_MODULE = "aiplane.gateway_wiring"
+DEFAULT_GATEWAY_PORT = 8081
+GATEWAY_TOKEN_ENV = "AIPLANE_GATEWAY_TOKEN"  # noqa: S105 (a variable's name, not a secret)
 # What a server exits with when another one holds its home (running, or still starting).
 HOME_TAKEN_EXIT = 75
 # What it exits with when a control plane with another home holds its database (decision 0035):

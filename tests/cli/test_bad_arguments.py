@@ -59,6 +59,19 @@ ROWS: dict[str, list[Row]] = {
         Row(["--timeout", "inf"], BAD_INPUT, "--timeout"),
         Row([], BAD_INPUT, "AIPLANE_HOME", {"AIPLANE_HOME": "{file}"}),
     ],
+    "gateway": [
+        Row(["--port", "70000"], BAD_INPUT, "--port"),
+        Row(["--control-plane", "ftp://example.org"], BAD_INPUT, "--control-plane"),
+        Row(["--control-plane", "http://127.0.0.1:99999"], BAD_INPUT, "--control-plane"),
+        Row(["--redis-url", "http://127.0.0.1:6379"], BAD_INPUT, "--redis-url"),
+        Row(["--redis-url", "redis://127.0.0.1:99999"], BAD_INPUT, "--redis-url"),
+        Row(["--nats-url", "nats://"], BAD_INPUT, "--nats-url"),
+        Row([], BAD_INPUT, "AIPLANE_REDIS_URL", {"AIPLANE_REDIS_URL": "localhost"}),
+        Row(["--token-file", "{missing}"], BAD_INPUT, "--token-file"),
+        Row(["--token-file", "{dir}"], BAD_INPUT, "--token-file"),
+        Row([], BAD_INPUT, "AIPLANE_TOKEN_FILE", {"AIPLANE_TOKEN_FILE": "{missing}"}),
+        Row(["--log-dir", "{file}"], BAD_INPUT, "--log-dir"),
+    ],
     "demo": [
         Row(["--examples", "{missing}"], BAD_INPUT, "--examples"),
         Row(["--examples", "{file}"], BAD_INPUT, "--examples"),
@@ -391,6 +404,7 @@ def no_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
     monkeypatch.setattr(subprocess, "Popen", refuse)  # how a local control plane starts
     monkeypatch.setattr(os, "execv", refuse)  # ``aiplane up`` becomes the server by exec
+    monkeypatch.setattr(os, "execve", refuse)  # ``aiplane gateway`` becomes the gateway so
 
 
 def _id(command: str, row: Row) -> str:

@@ -11,6 +11,7 @@ from aiplane.cli.commands import (
     datasets,
     demo,
     fleet,
+    gateway,
     jobs,
     model_governance,
     server,
@@ -40,6 +41,7 @@ app.command("submit")(jobs.submit)
 app.command("simulate")(sim.simulate)
 app.command("plan")(sim.plan)
 app.command("whoami")(whoami.whoami)
+app.command("gateway", help=gateway.HELP)(gateway.gateway)
 app.add_typer(fleet.app, name="fleet")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(tokens.app, name="tokens")
