@@ -62,24 +62,6 @@ def inference_log(nats_url: str | None, directory: Path) -> InferenceLog:
     return LocalInferenceLog(directory)
 
 
-def build_gateway(
-    control: GatewayControl,
-    *,
-    redis_url: str | None,
-    nats_url: str | None,
-    log_dir: Path,
-    registry: CollectorRegistry | None,
-    settings: GatewaySettings | None = None,
-) -> Gateway:
-    return create_gateway(
-        control,
-        rate_limiter(redis_url),
-        inference_log(nats_url, log_dir),
-        settings or GatewaySettings(),
-        registry=registry,
-    )
-
-
 class Startable(Protocol):
     """What :class:`Dispatch` needs of a gateway: its app, and its background work."""
 
@@ -89,6 +71,47 @@ class Startable(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+class ServedGateway:
+    """A gateway with the limiter and the log built for it, which it does not own: they are
+    closed here, after the gateway has stopped (and written what it still held)."""
+
+    def __init__(self, gateway: Gateway, limiter: RateLimiter, log: InferenceLog) -> None:
+        self.gateway = gateway
+        self.limiter = limiter
+        self.log = log
+
+    @property
+    def app(self) -> Any:
+        return self.gateway.app
+
+    async def start(self) -> None:
+        await self.gateway.start()
+
+    async def stop(self) -> None:
+        try:
+            await self.gateway.stop()
+        finally:
+            await self.limiter.close()
+            await self.log.close()
+
+
+def build_gateway(
+    control: GatewayControl,
+    *,
+    redis_url: str | None,
+    nats_url: str | None,
+    log_dir: Path,
+    registry: CollectorRegistry | None,
+    settings: GatewaySettings | None = None,
+) -> ServedGateway:
+    limiter = rate_limiter(redis_url)
+    log = inference_log(nats_url, log_dir)
+    gateway = create_gateway(
+        control, limiter, log, settings or GatewaySettings(), registry=registry
+    )
+    return ServedGateway(gateway, limiter, log)
 
 
 def is_gateway_path(path: str) -> bool:

@@ -1,5 +1,5 @@
 """Running a control-plane process: the home and database locks, the admin token, the discovery
-file, uvicorn.
+file, uvicorn (the API and the inference gateway on one port).
 
 ``python -m aiplane.server`` is what ``aiplane up`` and the CLI's background start run, so the
 CLI itself never imports this module (decision 0016).
@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from aiplane.api.app import create_app
+from aiplane.api.prometheus import registry_for
 from aiplane.config import Settings
 from aiplane.core.errors import AiplaneError, Problem, SpecError
 from aiplane.discovery import (
@@ -33,6 +34,7 @@ from aiplane.discovery import (
     ServerInfo,
 )
 from aiplane.exits import report
+from aiplane.gateway_wiring import Dispatch, build_gateway
 from aiplane.gctuning import freeze_long_lived
 from aiplane.store.sql.database_lock import DatabaseLock, DatabaseTakenError, Holder
 from aiplane.store.sql.database_lock import hold_database as hold_sql_database
@@ -64,11 +66,23 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def _uvicorn(cp: ControlPlane) -> uvicorn.Server:
-    """The HTTP server over ``cp``'s services; the control plane's loops are started by the
-    caller, before the socket is announced."""
-    app = create_app(cp.services)
+    """The HTTP server over ``cp``'s services: the API and, on the same port, the inference
+    gateway (``/v1``, ``/v2``). The control plane's loops are started by the caller, before
+    the socket is announced; the gateway's background work by the server's lifespan."""
+    api = create_app(cp.services)
+    # One registry for the one /metrics: the control plane's series and the gateway's.
+    registry = registry_for(cp.services.metrics)
+    api.state.metrics_registry = registry
+    settings = cp.settings
+    gateway = build_gateway(
+        cp.services.gateway,
+        redis_url=settings.redis_url,
+        nats_url=settings.nats_url,
+        log_dir=settings.inference_log_dir,
+        registry=registry,
+    )
     return uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        uvicorn.Config(Dispatch(gateway, api), log_level="warning", access_log=False, lifespan="on")
     )
 
 
@@ -314,6 +328,7 @@ def main(argv: list[str] | None = None) -> None:
             return
         console.print(f"aiplane control plane at [bold]{url}[/] (home {settings.home})")
         console.print(f"API docs: {url}/api/v1/docs")
+        console.print(f"inference gateway: {url}/v1 (OpenAI), {url}/v2 (Open Inference Protocol)")
         announce_token(console, token, home.credentials_file, sys.stdout.isatty())
         if any(recovered.values()):
             console.print("recovered: " + ", ".join(f"{k} {v}" for k, v in recovered.items()))

@@ -5,14 +5,12 @@ that goes away and comes back."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from aiplane.api.app import create_app
 from aiplane.backends.registry import PoolBackends
@@ -21,10 +19,10 @@ from aiplane.config import Settings
 from aiplane.core.auth import PrincipalKind
 from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
 from aiplane.core.serving.routes import ReplicaLoad, RequestCount
-from aiplane.server import bind
 from aiplane.services.serving_ports import GatewayControl
 from aiplane.store.memory import MemoryStore
 from aiplane.wiring import ControlPlane
+from tests.asgi_server import Served
 from tests.gateway_control import (
     KNOWN_CALLER,
     KNOWN_TOKEN,
@@ -45,40 +43,6 @@ class Tick:
         return self.now
 
 
-class Api:
-    """The API app over uvicorn in a thread, on a port that stays the same across restarts."""
-
-    def __init__(self, app: object) -> None:
-        self.app = app
-        self.port = 0
-        self.server: uvicorn.Server | None = None
-        self.thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        sock = bind("127.0.0.1", self.port)
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")  # type: ignore[arg-type]
-        server = uvicorn.Server(config)
-        self.server = server
-        self.thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert server.started
-        sock.close()  # uvicorn holds its own copy
-
-    def stop(self) -> None:
-        assert self.server is not None and self.thread is not None
-        self.server.should_exit = True
-        self.thread.join(10)
-        assert not self.thread.is_alive()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
 @pytest.fixture
 def plane(tmp_path: Path) -> ControlPlane:
     settings = Settings(home=tmp_path, database_url="memory://", catalog_dir=None)
@@ -96,12 +60,11 @@ def fake() -> FakeGatewayControl:
 
 
 @pytest.fixture
-def api(plane: ControlPlane, fake: FakeGatewayControl) -> Iterator[Api]:
-    served = Api(create_app(with_gateway(plane.services, fake)))
+def api(plane: ControlPlane, fake: FakeGatewayControl) -> Iterator[Served]:
+    served = Served(create_app(with_gateway(plane.services, fake)))
     served.start()
     yield served
-    if served.thread is not None and served.thread.is_alive():
-        served.stop()
+    served.stop()
 
 
 @pytest.fixture
@@ -116,7 +79,7 @@ def tick() -> Tick:
 
 
 @pytest.fixture
-def remote(api: Api, token: str, tick: Tick) -> Iterator[RemoteControl]:
+def remote(api: Served, token: str, tick: Tick) -> Iterator[RemoteControl]:
     control = RemoteControl(api.url, token, clock=tick, timeout_s=5.0)
     yield control
     control.close()
@@ -172,7 +135,7 @@ def test_denials_and_reports_reach_the_control_plane(
 
 
 def test_a_control_plane_that_goes_away_and_comes_back(
-    api: Api,
+    api: Served,
     remote: RemoteControl,
     fake: FakeGatewayControl,
     tick: Tick,
@@ -215,14 +178,14 @@ def test_a_control_plane_that_goes_away_and_comes_back(
     assert fake.denials == [(None, "fraud", "no token", 9.0)]
 
 
-def test_an_old_answer_is_not_used_for_ever(api: Api, remote: RemoteControl, tick: Tick) -> None:
+def test_an_old_answer_is_not_used_for_ever(api: Served, remote: RemoteControl, tick: Tick) -> None:
     assert remote.authenticate(KNOWN_TOKEN) == KNOWN_CALLER
     api.stop()
     tick.now += remote.stale_auth_s + 1
     assert remote.authenticate(KNOWN_TOKEN) is None
 
 
-def test_the_thread_refreshes_the_table(api: Api, token: str, fake: FakeGatewayControl) -> None:
+def test_the_thread_refreshes_the_table(api: Served, token: str, fake: FakeGatewayControl) -> None:
     control = RemoteControl(api.url, token, refresh_s=0.02)
     control.start()
     try:
