@@ -155,7 +155,7 @@ def test_failures_are_not_measured_as_latency():
 def test_cost_per_request_uses_measured_throughput():
     # cloud-a costs half as much per hour, but the edge's replicas answered ten at a time.
     replicas = (replica("e1", "edge", usd_per_hour=2.0), replica("a1", "cloud-a", usd_per_hour=1.0))
-    r = route(replicas, {"edge": {EU: 10.0}, "cloud-a": {EU: 20.0}}, {EU: 50.0})
+    r = route(replicas, {"edge": {EU: 10.0}, "cloud-a": {EU: 20.0}}, {EU: 2000.0})
     router, rng = Router(), random.Random(6)
     before = router.pick(r, EU, Role.PRIMARY, 0.0, rng)
     assert before is not None and before.site == "cloud-a"
@@ -175,7 +175,9 @@ def test_cost_per_request_uses_measured_throughput():
     assert states["e1"].throughput_per_s == pytest.approx(10.0)
     assert states["a1"].throughput_per_s == pytest.approx(1.0)
     after = router.pick(r, EU, Role.PRIMARY, t, rng)
-    assert after is not None and after.site == "edge"
+    assert after is not None and after.site == "edge" and after.meets_slo
+    # $2/h at 10/s: $0.0556 per 1,000 requests.
+    assert "$2/h, $0.05556 per 1k requests" in after.reason
 
 
 def test_two_choices_prefers_fewer_in_flight_then_the_cheaper():
@@ -225,3 +227,16 @@ def test_snapshot_integrates_in_flight_and_counts_requests():
     assert state.consecutive_failures == 1 and state.breaker is BreakerState.CLOSED
     router.forget(["other"])
     assert router.snapshot(10.0) == [] and router.in_flight("e1") == 0
+
+
+def test_a_region_nobody_names_is_measured_as_no_region():
+    router, rng = Router(), random.Random(10)
+    r = route(REPLICAS, LATENCY, {EU: 50.0})
+    pick = router.pick(r, "mars", Role.PRIMARY, 0.0, rng)
+    assert pick is not None and pick.region is None and pick.site == "cloud-a"
+    assert "no SLO for mars" in pick.reason
+    for _ in range(5):
+        serve(router, pick, 0.0, ms=300.0)
+    # Filed under no region: a request without one now expects the measured 300 ms.
+    again = router.pick(r, None, Role.PRIMARY, 0.0, rng, frozenset({"e1", "e2", "b1"}))
+    assert again is not None and again.expected_ms == pytest.approx(300.0)

@@ -93,8 +93,11 @@ def _pick(r: ReplicaRoute, region: str | None) -> Pick:
 
 
 def expected(case: Case, site: str) -> float:
-    if case.region is None:
-        return math.inf
+    named = case.region in case.route.spec.latency_slo_ms or any(
+        case.region in s.latency_ms for s in case.route.sites.values()
+    )
+    if case.region is None or not named:
+        return math.inf  # filed as no region, where nothing was measured
     if (site, case.region) in case.measured:
         return case.measured[(site, case.region)]
     return case.route.sites[site].latency_ms.get(case.region, math.inf)

@@ -41,7 +41,8 @@ class Pick:
     expected_ms: float  # the latency this site is expected to give the region
     warning: str | None  # e.g. "no site meets the 50 ms p95 SLO for eu-west; nearest: ..."
     reason: str  # one line: why this site and replica (for logs and x-aiplane-route)
-    # The request's user region, so that ``finished`` files the latency under it.
+    # The region the latency is filed under by ``finished``: the request's, or None for one
+    # that no site declares and no SLO names.
     region: str | None = None
 
 
@@ -51,6 +52,7 @@ class _SiteOption:
     expected_ms: float
     measured: bool
     cost: float  # of its cheapest candidate, per request (see Router._cost)
+    cost_measured: bool  # that replica's throughput is measured, not assumed
     cheapest: ReplicaRoute
     replicas: tuple[ReplicaRoute, ...]
 
@@ -92,7 +94,11 @@ class Router:
         ]
         if not candidates:
             return None
-        options = self._site_options(route, candidates, region, now)
+        # A region no site declares and no SLO names is measured as no region: a caller
+        # cannot grow the router's tables with made-up regions.
+        measured_as = region if _known(route, region) else None
+        fallback = self._peer_throughput(candidates)
+        options = self._site_options(route, candidates, measured_as, fallback, now)
         slo = route.spec.latency_slo_ms.get(region) if region is not None else None
         meeting = [o for o in options if slo is None or o.expected_ms <= slo]
         warning = None
@@ -110,7 +116,7 @@ class Router:
                 f"nearest for {region} ({_ms(best.expected_ms)}, {_source(best)}); "
                 f"none of {len(options)} site(s) meets the {slo:g} ms SLO"
             )
-        replica, why_replica = self._two_choices(best.replicas, rng)
+        replica, why_replica = self._two_choices(best.replicas, fallback, rng)
         return Pick(
             replica=replica,
             site=best.site,
@@ -118,7 +124,7 @@ class Router:
             expected_ms=best.expected_ms,
             warning=warning,
             reason=f"site {best.site}: {why_site}; replica {replica.run_id}: {why_replica}",
-            region=region,
+            region=measured_as,
         )
 
     def _allows(self, replica: ReplicaRoute, now: float) -> bool:
@@ -130,9 +136,9 @@ class Router:
         route: EndpointRoute,
         candidates: Sequence[ReplicaRoute],
         region: str | None,
+        fallback: float,
         now: float,
     ) -> list[_SiteOption]:
-        fallback = self._peer_throughput(candidates)
         by_site: dict[str, list[ReplicaRoute]] = {}
         for replica in candidates:
             by_site.setdefault(replica.site, []).append(replica)
@@ -141,7 +147,17 @@ class Router:
             costs = [(self._cost(r, fallback), r.usd_per_hour, r.run_id, r) for r in replicas]
             cost, _, _, cheapest = min(costs, key=lambda c: c[:3])
             expected, measured = self._expected_ms(route, site, region, now)
-            options.append(_SiteOption(site, expected, measured, cost, cheapest, tuple(replicas)))
+            options.append(
+                _SiteOption(
+                    site=site,
+                    expected_ms=expected,
+                    measured=measured,
+                    cost=cost,
+                    cost_measured=self._throughput(cheapest.run_id) is not None,
+                    cheapest=cheapest,
+                    replicas=tuple(replicas),
+                )
+            )
         return options
 
     def _expected_ms(
@@ -179,12 +195,11 @@ class Router:
         return replica.usd_per_hour / throughput
 
     def _two_choices(
-        self, replicas: Sequence[ReplicaRoute], rng: random.Random
+        self, replicas: Sequence[ReplicaRoute], fallback: float, rng: random.Random
     ) -> tuple[ReplicaRoute, str]:
         if len(replicas) == 1:
             return replicas[0], "the only candidate at the site"
         a, b = rng.sample(list(replicas), 2)
-        fallback = self._peer_throughput(replicas)
         key_a = (self.in_flight(a.run_id), self._cost(a, fallback))
         key_b = (self.in_flight(b.run_id), self._cost(b, fallback))
         if key_a == key_b:
@@ -199,7 +214,8 @@ class Router:
     # -- what the gateway did with a pick ---------------------------------------------------
 
     def started(self, pick: Pick, now: float) -> None:
-        """One more request in flight at the pick's replica (a retry too)."""
+        """One more request in flight at the pick's replica (a retry too). Call it right
+        after ``pick``, with no await between: a half-open breaker's one trial is taken here."""
         stats = self._stats(pick.replica)
         stats.advance(now)
         stats.in_flight += 1
@@ -268,7 +284,18 @@ def _why_cheapest(best: _SiteOption, meeting: int, region: str | None, slo: floa
     else:
         why = f"{_ms(best.expected_ms)} for {region} ({_source(best)}) meets the {slo:g} ms SLO"
     price = f"${best.cheapest.usd_per_hour:g}/h"
+    if best.cost_measured:
+        # cost is $/h over requests/s: / 3,600 per request, x 1,000 per thousand.
+        price += f", ${best.cost / 3.6:.4g} per 1k requests"
     return f"{why}; the cheapest of {meeting} site(s) at {price}"
+
+
+def _known(route: EndpointRoute, region: str | None) -> bool:
+    if region is None:
+        return False
+    if region in route.spec.latency_slo_ms:
+        return True
+    return any(region in site.latency_ms for site in route.sites.values())
 
 
 def _ms(value: float) -> str:
