@@ -51,7 +51,7 @@ class _SiteOption:
     site: str
     expected_ms: float
     measured: bool
-    cost: float  # of its cheapest candidate, per request (see Router._cost)
+    cost: float  # of its cheapest candidate, per request (see Router._costs)
     cost_measured: bool  # that replica's throughput is measured, not assumed
     cheapest: ReplicaRoute
     replicas: tuple[ReplicaRoute, ...]
@@ -97,8 +97,8 @@ class Router:
         # A region no site declares and no SLO names is measured as no region: a caller
         # cannot grow the router's tables with made-up regions.
         measured_as = region if _known(route, region) else None
-        fallback = self._peer_throughput(candidates)
-        options = self._site_options(route, candidates, measured_as, fallback, now)
+        costs, measured = self._costs(candidates)
+        options = self._site_options(route, candidates, measured_as, costs, measured, now)
         slo = route.spec.latency_slo_ms.get(region) if region is not None else None
         meeting = [o for o in options if slo is None or o.expected_ms <= slo]
         warning = None
@@ -116,7 +116,7 @@ class Router:
                 f"nearest for {region} ({_ms(best.expected_ms)}, {_source(best)}); "
                 f"none of {len(options)} site(s) meets the {slo:g} ms SLO"
             )
-        replica, why_replica = self._two_choices(best.replicas, fallback, rng)
+        replica, why_replica = self._two_choices(best.replicas, costs, rng)
         return Pick(
             replica=replica,
             site=best.site,
@@ -136,7 +136,8 @@ class Router:
         route: EndpointRoute,
         candidates: Sequence[ReplicaRoute],
         region: str | None,
-        fallback: float,
+        costs: dict[str, float],
+        measured: set[str],
         now: float,
     ) -> list[_SiteOption]:
         by_site: dict[str, list[ReplicaRoute]] = {}
@@ -144,16 +145,15 @@ class Router:
             by_site.setdefault(replica.site, []).append(replica)
         options = []
         for site, replicas in by_site.items():
-            costs = [(self._cost(r, fallback), r.usd_per_hour, r.run_id, r) for r in replicas]
-            cost, _, _, cheapest = min(costs, key=lambda c: c[:3])
-            expected, measured = self._expected_ms(route, site, region, now)
+            cheapest = min(replicas, key=lambda r: (costs[r.run_id], r.usd_per_hour, r.run_id))
+            expected, latency_measured = self._expected_ms(route, site, region, now)
             options.append(
                 _SiteOption(
                     site=site,
                     expected_ms=expected,
-                    measured=measured,
-                    cost=cost,
-                    cost_measured=self._throughput(cheapest.run_id) is not None,
+                    measured=latency_measured,
+                    cost=costs[cheapest.run_id],
+                    cost_measured=cheapest.run_id in measured,
                     cheapest=cheapest,
                     replicas=tuple(replicas),
                 )
@@ -173,35 +173,30 @@ class Router:
             return math.inf, False
         return float(declared.latency_ms.get(region, math.inf)), False
 
-    def _peer_throughput(self, candidates: Sequence[ReplicaRoute]) -> float:
-        """The throughput assumed for a replica not yet measured: its peers' mean, so that a
-        new replica competes on its price alone; 1 request/s when none is measured (then the
-        cost per request is the price per hour, for all alike)."""
-        known = [
-            t for t in (self._throughput(r.run_id) for r in candidates) if t is not None and t > 0.0
-        ]
-        return sum(known) / len(known) if known else 1.0
-
-    def _throughput(self, run_id: str) -> float | None:
-        stats = self._replicas.get(run_id)
-        return None if stats is None else stats.throughput_per_s()
-
-    def _cost(self, replica: ReplicaRoute, fallback: float) -> float:
-        """Cost per request, in dollar-seconds per hour: price per hour over requests per
-        second (divide by 3,600 for dollars per request)."""
-        throughput = self._throughput(replica.run_id)
-        if throughput is None or throughput <= 0.0:
-            throughput = fallback
-        return replica.usd_per_hour / throughput
+    def _costs(self, candidates: Sequence[ReplicaRoute]) -> tuple[dict[str, float], set[str]]:
+        """Each candidate's cost per request, in dollar-seconds per hour: price per hour over
+        requests per second (divide by 3,600 for dollars per request); and the run ids whose
+        throughput is measured. A replica not yet measured is assumed to have its peers' mean
+        throughput, so that it competes on its price alone; with none measured, 1 request/s
+        (then the cost per request is the price per hour, for all alike)."""
+        known: dict[str, float] = {}
+        for replica in candidates:
+            stats = self._replicas.get(replica.run_id)
+            throughput = None if stats is None else stats.throughput_per_s()
+            if throughput is not None and throughput > 0.0:
+                known[replica.run_id] = throughput
+        fallback = sum(known.values()) / len(known) if known else 1.0
+        costs = {r.run_id: r.usd_per_hour / known.get(r.run_id, fallback) for r in candidates}
+        return costs, set(known)
 
     def _two_choices(
-        self, replicas: Sequence[ReplicaRoute], fallback: float, rng: random.Random
+        self, replicas: Sequence[ReplicaRoute], costs: dict[str, float], rng: random.Random
     ) -> tuple[ReplicaRoute, str]:
         if len(replicas) == 1:
             return replicas[0], "the only candidate at the site"
         a, b = rng.sample(list(replicas), 2)
-        key_a = (self.in_flight(a.run_id), self._cost(a, fallback))
-        key_b = (self.in_flight(b.run_id), self._cost(b, fallback))
+        key_a = (self.in_flight(a.run_id), costs[a.run_id])
+        key_b = (self.in_flight(b.run_id), costs[b.run_id])
         if key_a == key_b:
             chosen, other = (a, b) if rng.random() < 0.5 else (b, a)
             return chosen, f"{key_a[0]} in flight, as {other.run_id}, same cost (drawn)"
