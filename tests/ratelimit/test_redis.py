@@ -98,3 +98,11 @@ def test_without_the_redis_package_the_error_says_what_to_install(
 
     with pytest.raises(MissingDependencyError, match=r"pip install 'aiplane\[redis\]'"):
         RedisRateLimiter(REDIS_URL)
+
+
+async def test_a_server_that_does_not_answer_is_an_error_not_a_hang() -> None:
+    limiter = RedisRateLimiter("redis://127.0.0.1:1", timeout_s=1.0)
+
+    with pytest.raises(redis.ConnectionError):
+        await limiter.take("tok_a", 1.0, 1, 0.0)
+    await limiter.close()

@@ -128,3 +128,11 @@ def test_without_nats_py_the_error_says_what_to_install(monkeypatch: pytest.Monk
 
     with pytest.raises(MissingDependencyError, match=r"pip install 'aiplane\[nats\]'"):
         NatsInferenceLog(NATS_URL)
+
+
+async def test_a_server_that_does_not_answer_is_an_error_naming_it() -> None:
+    log = NatsInferenceLog("nats://127.0.0.1:1", timeout_s=1.0)
+
+    with pytest.raises(ConnectionError, match=r"NATS server at nats://127\.0\.0\.1:1 did not"):
+        await log.append([record(1)])
+    await log.close()

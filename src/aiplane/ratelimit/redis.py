@@ -96,7 +96,7 @@ def period_seconds(period: str) -> int:
 
 
 class RedisRateLimiter:
-    def __init__(self, url: str, prefix: str = "aiplane:rl:") -> None:
+    def __init__(self, url: str, prefix: str = "aiplane:rl:", timeout_s: float = 2.0) -> None:
         try:
             import redis.asyncio
         except ImportError as exc:
@@ -104,8 +104,12 @@ class RedisRateLimiter:
                 f"rate limits in Redis ({url}) need the redis package: {INSTALL_HINT}"
             ) from exc
         self.prefix = prefix
-        # Connections are made on first use, on the caller's event loop.
-        self._client: Any = redis.asyncio.Redis.from_url(url)
+        # Connections are made on first use, on the caller's event loop. The limiter is on
+        # every request's path: a Redis that does not answer is an error within
+        # ``timeout_s`` (the gateway decides what a request gets then), never a hang.
+        self._client: Any = redis.asyncio.Redis.from_url(
+            url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s
+        )
         self._take = self._client.register_script(TAKE)
         self._consume = self._client.register_script(CONSUME)
 

@@ -20,6 +20,7 @@ of its UTF-8), so each endpoint has exactly one subject of its own.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ from aiplane.streams.base import InferenceLog, Positioned
 from aiplane.streams.records import decode, encode
 
 INSTALL_HINT = "pip install 'aiplane[nats]'"
+log = logging.getLogger("aiplane.streams.nats")
 _PLAIN = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
@@ -114,13 +116,29 @@ class NatsInferenceLog:
     async def _jetstream(self) -> Any:
         async with self._connecting:
             if self._js is None:
-                import nats
+                from nats.aio.client import Client
+                from nats.errors import Error as NatsError
 
-                nc = await nats.connect(
-                    self.url,
-                    connect_timeout=max(1, round(self.timeout_s)),
-                    name="aiplane-inference-log",
-                )
+                nc = Client()
+                try:
+                    # nats-py retries a first connection for minutes (its reconnect budget):
+                    # the gateway's writer should hear within the timeout, and try again.
+                    await asyncio.wait_for(
+                        nc.connect(
+                            self.url,
+                            connect_timeout=max(1, round(self.timeout_s)),
+                            name="aiplane-inference-log",
+                            error_cb=self._on_error,
+                        ),
+                        self.timeout_s,
+                    )
+                except (TimeoutError, OSError, NatsError) as exc:
+                    await nc.close()
+                    why = f": {type(exc).__name__}: {exc}" if str(exc) else ""
+                    raise ConnectionError(
+                        f"the inference log's NATS server at {self.url} did not answer within "
+                        f"{self.timeout_s:g} s{why}"
+                    ) from exc
                 try:
                     js = nc.jetstream(timeout=self.timeout_s)
                     await self._ensure_stream(js)
@@ -129,6 +147,10 @@ class NatsInferenceLog:
                     raise
                 self._nc, self._js = nc, js
             return self._js
+
+    async def _on_error(self, exc: Exception) -> None:
+        # One line per failed attempt (nats-py's default logs a traceback for each).
+        log.warning("inference log: NATS at %s: %s: %s", self.url, type(exc).__name__, exc)
 
     async def _ensure_stream(self, js: Any) -> None:
         from nats.js.errors import APIError, NotFoundError
