@@ -24,6 +24,7 @@ from aiplane.core.auth import PrincipalKind
 from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
 from aiplane.discovery import GATEWAY_TOKEN_ENV
 from aiplane.gateway_wiring import Dispatch, build_gateway, is_gateway_path, metrics_app
+from aiplane.server import EmbeddedServer
 from aiplane.store.memory import MemoryStore
 from aiplane.wiring import ControlPlane
 from tests.asgi_server import Served
@@ -187,3 +188,20 @@ def _announced(proc: subprocess.Popen[str]) -> str:
     line = proc.stdout.readline()
     assert "aiplane gateway at http://" in line, (line, proc.stderr.read() if proc.stderr else "")
     return line.split(" at ", 1)[1].strip()
+
+
+def test_aiplane_up_serves_the_gateway_on_the_apis_port(tmp_path: Path) -> None:
+    """The whole control plane (the endpoint service as the gateway's port, in-process): the
+    gateway answers on the API's port, with the caller's token, and /metrics has its series."""
+    settings = Settings(home=tmp_path / "home", database_url="memory://", catalog_dir=None)
+    with EmbeddedServer(settings) as plane, httpx.Client(base_url=plane.url, timeout=10) as http:
+        admin = {"Authorization": f"Bearer {plane.token}"}
+        assert http.get("/v2/health/live").status_code == 200
+        models = http.get("/v1/models", headers=admin)
+        assert models.status_code == 200, models.text
+        assert models.json()["object"] == "list"
+        assert http.get("/v1/models").status_code == 401
+        assert http.get("/api/v1/whoami", headers=admin).json()["name"] == "admin"
+        metrics = http.get("/metrics").text
+        assert "aiplane_gateway_requests" in metrics
+        assert "aiplane_runs" in metrics
