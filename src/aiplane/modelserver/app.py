@@ -110,7 +110,7 @@ class _Handlers:
         except ValueError as exc:
             raise ProtocolError(f"the request is not JSON ({exc})") from None
         model = serving.model
-        parsed = parse_request(body, model.inputs, model.outputs)
+        parsed = parse_request(body, model.inputs, model.outputs, model.any_input_name)
         wanted = parsed.outputs or tuple(s.name for s in model.outputs)
         try:
             found = await serving.batcher.infer(parsed.inputs, wanted)

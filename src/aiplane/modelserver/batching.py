@@ -39,24 +39,31 @@ class Batcher:
         self._max_wait_s = max_wait_s
         self._queue: asyncio.Queue[_Pending] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
 
     async def infer(self, inputs: Arrays, outputs: Collection[str]) -> Outputs:
         """``outputs`` for ``inputs``, from a batch of whatever else is waiting; raises what
         the model raised for these inputs."""
         loop = asyncio.get_running_loop()
-        if self._queue is None or self._task is None or self._task.done():
+        if self._queue is None or self._task is None or self._task.done() or self._loop is not loop:
             # Started on first use, in the loop that serves (an ASGI app may be driven
-            # without a lifespan).
+            # without a lifespan, or from a new loop per call, as a test client does).
             self._queue = asyncio.Queue()
             self._task = loop.create_task(self._run())
+            self._loop = loop
         rows, key = self._shape_key(inputs)
         pending = _Pending(inputs, outputs, rows, key, loop.create_future())
         self._queue.put_nowait(pending)
         return await pending.future
 
+    @property
+    def waiting(self) -> int:
+        """Requests queued for a batch, not yet running."""
+        return 0 if self._queue is None else self._queue.qsize()
+
     async def close(self) -> None:
-        if self._task is not None:
+        if self._task is not None and self._loop is asyncio.get_running_loop():
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         self._thread.shutdown(wait=True)

@@ -28,6 +28,12 @@ class ServedModel(Protocol):
     @property
     def batchable(self) -> bool: ...
 
+    @property
+    def any_input_name(self) -> bool:
+        """Whether a request's one input is taken whatever its name (the model's input name
+        is the server's invention, not the model's)."""
+        ...
+
     def predict(self, inputs: Arrays, outputs: Collection[str]) -> dict[str, np.ndarray[Any, Any]]:
         """The ``outputs`` named for ``inputs`` (already checked against ``self.inputs``).
         Called from one worker thread at a time."""

@@ -53,6 +53,7 @@ def _spec(arg: Any) -> TensorSpec | None:
 
 class OnnxModel:
     platform = "onnxruntime_onnx"  # Triton's name for it
+    any_input_name = False  # the graph names its inputs
 
     def __init__(self, path: Path) -> None:
         ort = onnxruntime()

@@ -21,6 +21,7 @@ PROBA = "predict_proba"
 class SklearnModel:
     platform = "sklearn"
     batchable = True  # an estimator predicts each row on its own
+    any_input_name = True  # clients send "input-0", "input", "X", ...
 
     def __init__(self, estimator: Any) -> None:
         self._estimator = estimator

@@ -85,12 +85,15 @@ class InferRequest:
 
 
 def parse_request(
-    body: Any, inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec]
+    body: Any,
+    inputs: Sequence[TensorSpec],
+    outputs: Sequence[TensorSpec],
+    any_input_name: bool = False,
 ) -> InferRequest:
     """The request ``body`` checked against a model's ``inputs`` and ``outputs``.
 
-    A model with one input takes a request's one input whatever its name (the KServe
-    convention: clients send ``input-0``); otherwise names must match."""
+    With ``any_input_name``, a model with one input takes a request's one input whatever its
+    name (KServe's scikit-learn server does: clients send ``input-0``, ``input``, ...)."""
     if not isinstance(body, dict):
         raise ProtocolError("the request must be a JSON object with 'inputs'")
     request_id = body.get("id")
@@ -106,7 +109,7 @@ def parse_request(
         if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
             raise ProtocolError(f"{where} must be an object with a string 'name'")
         name = tensor["name"]
-        if len(inputs) == 1 and len(given) == 1:
+        if any_input_name and len(inputs) == 1 and len(given) == 1:
             spec = inputs[0]
         elif name in by_name:
             spec = by_name[name]
