@@ -53,10 +53,12 @@ class Counting:
         self.estimator = estimator
         self.n_features_in_ = estimator.n_features_in_
         self.classes_ = estimator.classes_
-        self.calls: list[int] = []  # rows per predict call
+        self.entered: list[int] = []  # rows per predict call begun
+        self.calls: list[int] = []  # rows per predict call made
         self.gate: threading.Event | None = None
 
     def predict(self, x: np.ndarray[Any, Any]) -> Any:
+        self.entered.append(len(x))
         if self.gate is not None:
             self.gate.wait(30)
         self.calls.append(len(x))
