@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import joblib
+import joblib  # type: ignore[import-untyped]
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
@@ -31,7 +31,7 @@ def write_sklearn(folder: Path, estimator: Any | None = None) -> Path:
 
 
 def write_onnx(folder: Path, estimator: LogisticRegression | None = None) -> Path:
-    from skl2onnx import to_onnx
+    from skl2onnx import to_onnx  # type: ignore[import-untyped]
 
     folder.mkdir(parents=True, exist_ok=True)
     graph = to_onnx(

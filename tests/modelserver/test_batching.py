@@ -94,7 +94,7 @@ def test_requests_of_other_shapes_are_not_stacked() -> None:
 @pytest.mark.parametrize("max_batch", [32, 1])
 def test_concurrent_http_requests_are_batched_and_answered_as_alone(max_batch: int) -> None:
     counting = Counting(ESTIMATOR)
-    counting.gate = threading.Event()
+    gate = counting.gate = threading.Event()
     model = SklearnModel(counting)
     batcher = Batcher(model, max_batch=max_batch, max_wait_s=0.001)
     app = create_app(Serving("fraud", "1", model, batcher))
@@ -115,7 +115,7 @@ def test_concurrent_http_requests_are_batched_and_answered_as_alone(max_batch: i
                 if batcher.waiting + sum(counting.entered) == len(requests):
                     break
                 await asyncio.sleep(0.001)
-            counting.gate.set()
+            gate.set()
             answers = await asyncio.gather(*sent)
         await batcher.close()
         return answers

@@ -4,11 +4,12 @@ naming the files."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
 
-import joblib
+import joblib  # type: ignore[import-untyped]
 import numpy as np
 import pytest
 from starlette.testclient import TestClient
@@ -49,7 +50,7 @@ def options(env: dict[str, str], **changes: object) -> Options:
     base = Options(
         Path(env[MODEL_ENV]), Path(env[MODEL_MANIFEST_ENV]), None, None, "127.0.0.1", 0, 32, 2.0
     )
-    return Options(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
 def test_staging_names_the_manifest_the_server_reads() -> None:

@@ -155,6 +155,13 @@ class _Server(uvicorn.Server):
         if self.started:
             print(self._line, flush=True)
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        # A stop that was asked for (SIGTERM from the backend's drain) ends with status 0:
+        # uvicorn would raise the signal again once it has shut down, and the process would
+        # read as killed.
+        self._captured_signals.clear()
+
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -174,7 +181,8 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    console = Console(stderr=True)
+    # soft_wrap: a replica's log is read by grep and by people, never cut at 80 columns.
+    console = Console(stderr=True, soft_wrap=True)
     try:
         options = parse(argv)
         serving = prepare(options)

@@ -153,9 +153,9 @@ class Staging:
             env[INPUTS_ENV] = str(inputs_dir)
         ref = job.workload.model
         if ref is not None:
-            folder, manifest = self._model(job, ref)
+            folder, listed = self._model(job, ref)
             env[MODEL_ENV] = str(folder)
-            env[MODEL_MANIFEST_ENV] = str(manifest)
+            env[MODEL_MANIFEST_ENV] = str(listed)
         return env
 
     def sweep(self) -> int:
