@@ -99,9 +99,24 @@ def test_a_link_in_place_of_a_file_is_refused(staged: dict[str, str], tmp_path: 
     ]
 
 
-def test_an_edited_manifest_or_another_name_is_refused(staged: dict[str, str]) -> None:
-    with pytest.raises(SpecError, match="named another model than the one staged"):
-        prepare(options(staged, name="other"))
+def test_served_under_an_endpoint_name_it_answers_to_the_model_name_too(
+    staged: dict[str, str],
+) -> None:
+    serving = prepare(options(staged, name="fraud-api", version="1"))
+    tensor = {"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": [0, 0, 0, 0]}
+    with TestClient(create_app(serving)) as client:
+        for name in ("fraud-api", "fraud"):
+            assert client.get(f"/v2/models/{name}").json()["name"] == name
+            answer = client.post(f"/v2/models/{name}/infer", json={"inputs": [tensor]})
+            assert answer.json()["model_name"] == name
+        refused = client.get("/v2/models/other").json()["error"]
+    assert refused == "model 'other' is not served here; 'fraud-api', 'fraud' is"
+
+
+def test_an_edited_manifest_or_another_version_is_refused(staged: dict[str, str]) -> None:
+    with pytest.raises(SpecError, match="another version than the one staged") as caught:
+        prepare(options(staged, version="2"))
+    assert caught.value.problems[0].location == "--version"
     manifest = Path(staged[MODEL_MANIFEST_ENV])
     data = json.loads(manifest.read_text())
     data["files"] = [f for f in data["files"] if f["path"] != "README.md"]

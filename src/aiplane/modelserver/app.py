@@ -30,23 +30,29 @@ SERVER_NAME = "aiplane-modelserver"
 @dataclass
 class Serving:
     """The one version this server serves, and whether it takes requests (not while it
-    drains)."""
+    drains). It answers to ``name`` and to each of ``aliases`` (the registry's model name when
+    an endpoint serves it under its own), each answer under the name it was asked by."""
 
     name: str
     version: str
     model: ServedModel
     batcher: Batcher
     ready: bool = True
+    aliases: tuple[str, ...] = ()
 
-    def check(self, request: Request) -> None:
+    def check(self, request: Request) -> str:
+        """The name ``request`` asks for; NotServedError unless it is served here."""
         params = request.path_params
-        if params["name"] != self.name:
-            raise NotServedError(f"model {params['name']!r} is not served here; {self.name!r} is")
+        name = params["name"]
+        if name != self.name and name not in self.aliases:
+            served = ", ".join(repr(n) for n in (self.name, *self.aliases))
+            raise NotServedError(f"model {name!r} is not served here; {served} is")
         version = params.get("version")
         if version is not None and version != self.version:
             raise NotServedError(
-                f"version {version!r} of {self.name!r} is not served here; {self.version!r} is"
+                f"version {version!r} of {name!r} is not served here; {self.version!r} is"
             )
+        return str(name)
 
 
 def _error(exc: ProtocolError) -> JSONResponse:
@@ -73,13 +79,13 @@ class _Handlers:
     async def model_metadata(self, request: Request) -> Response:
         serving = self.serving
         try:
-            serving.check(request)
+            name = serving.check(request)
         except ProtocolError as exc:
             return _error(exc)
         model = serving.model
         return JSONResponse(
             {
-                "name": serving.name,
+                "name": name,
                 "versions": [serving.version],
                 "platform": model.platform,
                 "inputs": [s.to_dict() for s in model.inputs],
@@ -102,9 +108,9 @@ class _Handlers:
 
     async def _infer(self, request: Request) -> dict[str, Any]:
         serving = self.serving
-        serving.check(request)
+        name = serving.check(request)
         if not serving.ready:
-            raise ProtocolError(f"model {serving.name!r} is not ready")
+            raise ProtocolError(f"model {name!r} is not ready")
         try:
             body = json.loads(await request.body())
         except ValueError as exc:
@@ -116,7 +122,7 @@ class _Handlers:
             found = await serving.batcher.infer(parsed.inputs, wanted)
         except Exception as exc:  # what the model raised is the caller's 400
             raise ProtocolError(f"the model could not run on this request: {exc}") from exc
-        answer: dict[str, Any] = {"model_name": serving.name, "model_version": serving.version}
+        answer: dict[str, Any] = {"model_name": name, "model_version": serving.version}
         if parsed.id is not None:
             answer["id"] = parsed.id
         answer["outputs"] = [encode(name, found[name]) for name in wanted]

@@ -108,7 +108,7 @@ def prepare(options: Options) -> Serving:
                 )
             ],
         )
-    name, version = _identity(options, staged)
+    name, version, aliases = _identity(options, staged)
     flavor = None
     if staged is not None and staged.flavor is not None:
         try:
@@ -121,26 +121,28 @@ def prepare(options: Options) -> Serving:
         raise SpecError(
             f"cannot serve {options.model_dir}", [Problem("model", exc.message)]
         ) from exc
-    return Serving(
-        name, version, model, Batcher(model, options.max_batch, options.max_wait_ms / 1000)
-    )
+    batcher = Batcher(model, options.max_batch, options.max_wait_ms / 1000)
+    return Serving(name, version, model, batcher, aliases=aliases)
 
 
-def _identity(options: Options, staged: StagedVersion | None) -> tuple[str, str]:
+def _identity(options: Options, staged: StagedVersion | None) -> tuple[str, str, tuple[str, ...]]:
+    """The name served (``--name``, else the staged model's), its version, and the staged
+    model's name as an alias when ``--name`` is another (an endpoint's own name)."""
     named = staged.model if staged else None
-    if options.name and named and options.name != named:
-        raise SpecError(
-            "the model server was named another model than the one staged",
-            [Problem("--name", "not the staged model", options.name, named)],
-        )
     name = options.name or named
     if not name:
         raise SpecError(
             "the model server cannot start",
-            [Problem("--name", "not given", None, "the model's name")],
+            [Problem("--name", "not given", None, "the model's name, or a manifest that names it")],
         )
     number = staged.version if staged else None
-    return name, options.version or (str(number) if number is not None else "1")
+    if options.version and number is not None and options.version != str(number):
+        raise SpecError(
+            "the model server was given another version than the one staged",
+            [Problem("--version", "not the staged version", options.version, str(number))],
+        )
+    version = options.version or (str(number) if number is not None else "1")
+    return name, version, (named,) if named and named != name else ()
 
 
 class _Server(uvicorn.Server):
