@@ -130,3 +130,18 @@ def test_concurrent_http_requests_are_batched_and_answered_as_alone(max_batch: i
         assert counting.calls == [1] * len(requests)
     else:
         assert len(counting.calls) < len(requests)
+
+
+def test_requests_still_queued_at_a_stop_are_answered() -> None:
+    counting = Counting(ESTIMATOR)
+    batcher = Batcher(SklearnModel(counting))
+
+    async def go() -> list[Any]:
+        sent = [asyncio.ensure_future(batcher.infer({INPUT: rows(1)}, BOTH)) for _ in range(3)]
+        await asyncio.sleep(0)  # queued, the batch not yet taken
+        await batcher.close()
+        return await asyncio.gather(*sent, return_exceptions=True)
+
+    results = asyncio.run(go())
+    assert [str(r) for r in results] == ["the model server stopped"] * 3
+    assert counting.calls == []

@@ -40,6 +40,7 @@ class Batcher:
         self._queue: asyncio.Queue[_Pending] | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._held: _Pending | None = None  # the request that closed the last batch
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
 
     async def infer(self, inputs: Arrays, outputs: Collection[str]) -> Outputs:
@@ -66,6 +67,12 @@ class Batcher:
         if self._task is not None and self._loop is asyncio.get_running_loop():
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        left = [self._held] if self._held is not None else []
+        while self._queue is not None and not self._queue.empty():
+            left.append(self._queue.get_nowait())
+        for pending in left:
+            if not pending.future.done():
+                pending.future.set_exception(RuntimeError("the model server stopped"))
         self._thread.shutdown(wait=True)
 
     def _shape_key(self, inputs: Arrays) -> tuple[int, tuple[Any, ...] | None]:
@@ -79,33 +86,24 @@ class Batcher:
         queue = self._queue
         if queue is None:
             return
-        loop = asyncio.get_running_loop()
-        held: _Pending | None = None
         while True:
-            first = held if held is not None else await queue.get()
-            held = None
-            batch, rows = [first], first.rows
-            deadline = loop.time() + self._max_wait_s
-            while first.key is not None and rows < self._max_batch:
-                try:
-                    item = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    left = deadline - loop.time()
-                    if left <= 0:
-                        break
-                    try:
-                        item = await asyncio.wait_for(queue.get(), left)
-                    except TimeoutError:
-                        break
-                if item.key != first.key or rows + item.rows > self._max_batch:
-                    held = item  # the first of the next batch
-                    break
-                batch.append(item)
-                rows += item.rows
+            batch, self._held = await self._collect(queue, self._held)
             live = [p for p in batch if not p.future.done()]  # a caller gone: no work for it
             if not live:
                 continue
-            results = await loop.run_in_executor(self._thread, self._predict, live)
+            try:
+                results = await asyncio.get_running_loop().run_in_executor(
+                    self._thread, self._predict, live
+                )
+            except BaseException as exc:
+                # Stopped mid-batch (or the thread is gone): its callers are answered, not
+                # left waiting.
+                for pending in live:
+                    if not pending.future.done():
+                        pending.future.set_exception(
+                            RuntimeError(f"the model server stopped: {exc!r}")
+                        )
+                raise
             for pending, result in zip(live, results, strict=True):
                 if pending.future.done():
                     continue
@@ -113,6 +111,32 @@ class Batcher:
                     pending.future.set_exception(result)
                 else:
                     pending.future.set_result(result)
+
+    async def _collect(
+        self, queue: asyncio.Queue[_Pending], held: _Pending | None
+    ) -> tuple[list[_Pending], _Pending | None]:
+        """The next batch, from ``held`` (the request that closed the last one) or the first
+        to come; and the request that closed this one, if any."""
+        loop = asyncio.get_running_loop()
+        first = held if held is not None else await queue.get()
+        batch, rows = [first], first.rows
+        deadline = loop.time() + self._max_wait_s
+        while first.key is not None and rows < self._max_batch:
+            try:
+                item = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(queue.get(), left)
+                except TimeoutError:
+                    break
+            if item.key != first.key or rows + item.rows > self._max_batch:
+                return batch, item  # the first of the next batch
+            batch.append(item)
+            rows += item.rows
+        return batch, None
 
     def _predict(self, batch: list[_Pending]) -> list[Outputs | BaseException]:
         if len(batch) == 1:
