@@ -102,9 +102,14 @@ class _Handlers:
 
     async def infer(self, request: Request) -> Response:
         try:
-            return JSONResponse(await self._infer(request))
+            answer = await self._infer(request)
         except ProtocolError as exc:
             return _error(exc)
+        try:
+            return JSONResponse(answer)
+        except ValueError:  # NaN or infinity: JSON has no such numbers
+            message = "the model's outputs hold NaN or infinity, which JSON cannot carry"
+            return JSONResponse({"error": message}, status_code=500)
 
     async def _infer(self, request: Request) -> dict[str, Any]:
         serving = self.serving
