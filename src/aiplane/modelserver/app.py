@@ -151,7 +151,7 @@ def create_app(serving: Serving) -> Starlette:
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
-        # Draining: the backend's probe sees not ready while uvicorn finishes what it holds.
+        # Uvicorn has finished the requests it held: nothing more is taken.
         serving.ready = False
         await serving.batcher.close()
 
