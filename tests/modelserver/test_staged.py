@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from aiplane.core.errors import IntegrityError, SpecError
 from aiplane.modelserver.app import create_app
-from aiplane.modelserver.main import Options, prepare
+from aiplane.modelserver.main import MODEL_DIR_ENV, Options, prepare
 from aiplane.modelserver.verify import MANIFEST_ENV, read_manifest
 from aiplane.services.staging import MODEL_ENV, MODEL_MANIFEST_ENV
 from tests.modelserver.models import rows, trained
@@ -53,8 +53,8 @@ def options(env: dict[str, str], **changes: object) -> Options:
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
-def test_staging_names_the_manifest_the_server_reads() -> None:
-    assert MODEL_MANIFEST_ENV == MANIFEST_ENV
+def test_staging_names_the_folder_and_manifest_the_server_reads() -> None:
+    assert (MODEL_ENV, MODEL_MANIFEST_ENV) == (MODEL_DIR_ENV, MANIFEST_ENV)
 
 
 def test_a_staged_version_is_served_under_its_name_and_number(staged: dict[str, str]) -> None:

@@ -20,6 +20,7 @@ from rich.console import Console
 
 from aiplane.core.errors import AiplaneError, Problem, SpecError
 from aiplane.core.registry.records import Flavor
+from aiplane.core.serving.endpoints import PORT_ENV
 from aiplane.exits import EXIT_BAD_INPUT, print_problems
 from aiplane.modelserver.app import Serving, create_app
 from aiplane.modelserver.batching import Batcher
@@ -27,8 +28,7 @@ from aiplane.modelserver.loading import load
 from aiplane.modelserver.tensors import ProtocolError
 from aiplane.modelserver.verify import MANIFEST_ENV, StagedVersion, read_manifest, verify
 
-MODEL_DIR_ENV = "AIPLANE_MODEL_DIR"
-PORT_ENV = "AIPLANE_PORT"  # core.serving.endpoints.PORT_ENV: the backend gives a replica its port
+MODEL_DIR_ENV = "AIPLANE_MODEL_DIR"  # services.staging.MODEL_ENV: where staging copied it
 
 
 @dataclass(frozen=True)
