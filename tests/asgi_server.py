@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -14,7 +14,7 @@ from aiplane.server import bind
 class Served:
     """``app`` over uvicorn in a thread; ``start`` again after ``stop`` takes the same port."""
 
-    def __init__(self, app: Any, *, lifespan: str = "off") -> None:
+    def __init__(self, app: Any, *, lifespan: Literal["on", "off"] = "off") -> None:
         self.app = app
         self.lifespan = lifespan
         self.port = 0
