@@ -71,6 +71,12 @@ ROWS: dict[str, list[Row]] = {
         Row(["--token-file", "{dir}"], BAD_INPUT, "--token-file"),
         Row([], BAD_INPUT, "AIPLANE_TOKEN_FILE", {"AIPLANE_TOKEN_FILE": "{missing}"}),
         Row(["--log-dir", "{file}"], BAD_INPUT, "--log-dir"),
+        Row(
+            ["--control-plane", "http://127.0.0.1:9"],
+            BAD_INPUT,
+            "--token-file",
+            {"AIPLANE_TOKEN": None},
+        ),
     ],
     "demo": [
         Row(["--examples", "{missing}"], BAD_INPUT, "--examples"),

@@ -152,7 +152,7 @@ def test_a_control_plane_that_goes_away_and_comes_back(
     assert remote.down is not None
     said = [r.getMessage() for r in caplog.records]
     assert len(said) == 1, said  # said once, not once a retry
-    assert "not answering" in said[0] and "keeping the routing table built at" in said[0]
+    assert "cannot be used" in said[0] and "keeping the routing table built at" in said[0]
     # A caller known before: still served from the old answer; one never seen: refused.
     tick.now += 10.0
     assert remote.authenticate(KNOWN_TOKEN) == KNOWN_CALLER

@@ -270,7 +270,7 @@ class RemoteControl:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(built))
             kept = f"keeping the routing table built at {when} UTC" if built else "no table yet"
             log.warning(
-                "control plane at %s not answering (%s): %s; retrying every %g s",
+                "control plane at %s cannot be used (%s): %s; retrying every %g s",
                 self.url,
                 reason,
                 kept,

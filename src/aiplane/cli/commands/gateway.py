@@ -105,6 +105,15 @@ def gateway(
         )
     token = _read_token(token_file, _named(ctx, "token_file")) if token_file else None
     url, token = _control_plane(control_plane, token)
+    if not token:
+        raise SpecError(
+            "the gateway needs a token allowed gateway.control (an operator's or an admin's)",
+            [
+                Problem(
+                    "--token-file", "none given", None, "a file holding a token, or AIPLANE_TOKEN"
+                )
+            ],
+        )
     args = [sys.executable, "-m", GATEWAY_MODULE, "--host", host, "--port", str(port)]
     args += ["--control-plane", url, "--log-dir", str(directory)]
     args += ["--redis-url", redis_url] if redis_url else []
