@@ -185,10 +185,12 @@ def _run(
     url = _url(host, sock)
     if lost.happened:  # lost while opening the store: recover nothing, schedule nothing
         return
+    # The HTTP server first: a gateway setting it cannot use (a Redis URL without the redis
+    # extra) fails the start before any loop runs or the URL is announced.
+    server = _uvicorn(cp)
     recovered = cp.start()
     home.write_server_info(ServerInfo(url, os.getpid(), time.time()))
     announce(url, token, recovered)
-    server = _uvicorn(cp)
     lost.server = server
     if lost.happened:  # lost between the start and now
         return
