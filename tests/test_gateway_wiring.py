@@ -205,3 +205,31 @@ def test_aiplane_up_serves_the_gateway_on_the_apis_port(tmp_path: Path) -> None:
         metrics = http.get("/metrics").text
         assert "aiplane_gateway_requests" in metrics
         assert "aiplane_runs" in metrics
+
+
+def test_aiplane_gateway_alone_in_front_of_a_real_control_plane(tmp_path: Path) -> None:
+    """The gateway process, its port over HTTP (RemoteControl), the control plane's endpoint
+    service behind it: a caller's token is known through the control API, a bad one is not."""
+    settings = Settings(home=tmp_path / "home", database_url="memory://", catalog_dir=None)
+    with EmbeddedServer(settings) as plane:
+        gw = grant(plane.cp.services, "gw", global_role="operator", kind=PrincipalKind.SERVICE)
+        env = {**os.environ, GATEWAY_TOKEN_ENV: gw["Authorization"].split()[1]}
+        argv = [sys.executable, "-m", "aiplane.gateway_wiring", "--port", "0"]
+        argv += ["--control-plane", plane.url, "--log-dir", str(tmp_path / "log")]
+        proc = subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            with httpx.Client(base_url=_announced(proc), timeout=10) as http:
+                admin = {"Authorization": f"Bearer {plane.token}"}
+                models = http.get("/v1/models", headers=admin)
+                assert models.status_code == 200, models.text
+                assert models.json()["object"] == "list"
+                refused = http.get("/v1/models", headers={"Authorization": "Bearer aip_nope"})
+                assert refused.status_code == 401
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=20) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
