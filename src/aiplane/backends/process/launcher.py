@@ -24,10 +24,17 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from aiplane.backends.base import Handle, LaunchSpec, ReplicaReport, ReplicaStatus
-from aiplane.backends.process import outputlog, procfs, runfiles, serving
+from aiplane.backends.base import (
+    Handle,
+    LaunchSpec,
+    ReplicaReport,
+    ReplicaStatus,
+    Restarts,
+)
+from aiplane.backends.process import outputlog, procfs, restarts, runfiles, serving
 from aiplane.backends.process.config import ProcessConfig
 from aiplane.core.errors import BackendError
+from aiplane.core.workloads import ServiceSpec
 
 HANDLE_FORMAT = 1
 # A launch marker without a started supervisor means the launcher died between the two steps;
@@ -104,6 +111,7 @@ class ProcessLauncher:
         _reap_children()
         rundir = self.run_dir(spec)
         handle = self._handle(spec, rundir)
+        _check_service(spec)
         if spec.workdir is not None and not Path(spec.workdir).is_dir():
             raise BackendError(f"workdir {spec.workdir!r} is not a directory")
         rundir.mkdir(parents=True, exist_ok=True)
@@ -153,6 +161,7 @@ class ProcessLauncher:
             *("--dir", str(rundir), "--env-file", str(env_file)),
             *(("--token-file", str(token_file)) if own else ()),
             *self.config.confinement(spec.limits).argv(),
+            *_restart_argv(spec, handle),
         ]
         try:
             # Not followed if a link holds its name (see outputlog): nothing is appended then.
@@ -168,7 +177,7 @@ class ProcessLauncher:
                     stderr=subprocess.STDOUT,
                     # Nor does the supervisor hold the secrets: a replica may read its
                     # environment (/proc/<pid>/environ) as easily as its own.
-                    env=base,
+                    env=_supervisor_env(base),
                     start_new_session=True,  # survives us; the TTY's signals never reach it
                 )
         except (OSError, BackendError) as exc:
@@ -202,7 +211,7 @@ class ProcessLauncher:
             handle = dict(existing.get("handle", handle))  # the port the marker named
         elif (rundir / runfiles.LAUNCH).exists():
             return None  # unreadable: never guess it abandoned
-        if spec.listens and "port" not in handle:
+        if spec.serves and "port" not in handle:
             # Picked before the marker exists, so that the handle in it names the port.
             port = serving.pick_port(self.config.serve_host, self.config.ports)
             handle.update(host=self.config.serve_host, port=port)
@@ -224,7 +233,14 @@ class ProcessLauncher:
         return dict(existing["handle"]) if existing and "handle" in existing else handle
 
     def _handle(self, spec: LaunchSpec, rundir: Path) -> dict[str, Any]:
+        service: dict[str, Any] = {}
+        if spec.service is not None:
+            # What ``ready`` needs, in the handle: any control plane can probe from it alone.
+            service = {"service": True}
+            if spec.service.readiness_path is not None:
+                service["readiness_path"] = spec.service.readiness_path
         return {
+            **service,
             "format": HANDLE_FORMAT,
             "backend": self.backend,
             "emulated": self.emulated,
@@ -289,7 +305,7 @@ class ProcessLauncher:
         sup = runfiles.read_json(rundir / runfiles.SUPERVISOR)
         if sup is not None:
             if procfs.is_alive(int(sup["pid"]), sup.get("start_ticks")):
-                return ReplicaReport(ReplicaStatus.RUNNING, detail=f"pid {sup['child_pid']}")
+                return self._running(rundir, sup)
             # It may have written exit.json and exited since we looked.
             exited = self._exit_report(rundir)
             if exited is not None:
@@ -320,6 +336,13 @@ class ProcessLauncher:
             detail="process vanished without recording an exit: the supervisor never started "
             f"the command (see {rundir / runfiles.OUTPUT})",
         )
+
+    def _running(self, rundir: Path, sup: Mapping[str, Any]) -> ReplicaReport:
+        record = runfiles.read_json(rundir / runfiles.RESTARTS)
+        if record is None:
+            return ReplicaReport(ReplicaStatus.RUNNING, detail=f"pid {sup['child_pid']}")
+        detail = restarts.describe(record, time.time(), sup["child_pid"])
+        return ReplicaReport(ReplicaStatus.RUNNING, detail=detail, restarts=_restarts(record))
 
     def _claimed(self, rundir: Path, claim: Mapping[str, Any]) -> ReplicaReport:
         """The report of a supervisor between its claim and supervisor.json."""
@@ -353,8 +376,13 @@ class ProcessLauncher:
         cancelled = raw if isinstance(raw, bool) else None
         if cancelled:
             detail = f"cancelled; {detail}"
+        restarted = runfiles.read_json(rundir / runfiles.RESTARTS)
         return ReplicaReport(
-            ReplicaStatus.EXITED, exit_code=code, detail=detail, cancelled=cancelled
+            ReplicaStatus.EXITED,
+            exit_code=code,
+            detail=detail,
+            cancelled=cancelled,
+            restarts=_restarts(restarted) if restarted is not None else None,
         )
 
     # -- cancel -------------------------------------------------------------------------------
@@ -420,7 +448,11 @@ class ProcessLauncher:
             return False
         if self.poll(handle).status is not ReplicaStatus.RUNNING:
             return False
-        return serving.accepts(str(handle["host"]), int(handle["port"]))
+        host, port = str(handle["host"]), int(handle["port"])
+        path = handle.get("readiness_path")
+        if isinstance(path, str):
+            return serving.answers(host, port, path)
+        return serving.accepts(host, port)
 
     def drain(self, handle: Handle) -> None:
         rundir = self._dir_of(handle)
@@ -461,6 +493,56 @@ def _abandoned(rundir: Path, marker: Mapping[str, Any]) -> bool:
         return False
     return not any(
         (rundir / name).exists() for name in (runfiles.CLAIM, runfiles.SUPERVISOR, runfiles.EXIT)
+    )
+
+
+def _supervisor_env(base: Mapping[str, str]) -> dict[str, str]:
+    """The supervisor's environment: ours, less secrets, with the directory that holds this
+    very ``aiplane`` package first on its path, so that the supervisor runs the code of the
+    launcher that starts it (a relative PYTHONPATH, which the supervisor would resolve from
+    the run directory, or another install of aiplane, would give it other code)."""
+    root = str(Path(__file__).resolve().parents[3])
+    rest = base.get("PYTHONPATH", "")
+    return {**base, "PYTHONPATH": f"{root}{os.pathsep}{rest}" if rest else root}
+
+
+def _check_service(spec: LaunchSpec) -> None:
+    """Refuse a service the supervisor could not run or the probe could not ask."""
+    if spec.service is None:
+        return
+    problems = _backoff(spec.service).problems()
+    path = spec.service.readiness_path
+    if path is not None and (not path.startswith("/") or any(c.isspace() for c in path)):
+        problems.append(
+            f"readiness_path must be a URL path starting with / without spaces, not {path!r}"
+        )
+    if problems:
+        raise BackendError(f"service of run {spec.run_id}: {'; '.join(problems)}")
+
+
+def _backoff(service: ServiceSpec) -> restarts.Backoff:
+    return restarts.Backoff(
+        service.backoff_initial_s, service.backoff_max_s, service.backoff_reset_s
+    )
+
+
+def _restart_argv(spec: LaunchSpec, handle: Mapping[str, Any]) -> list[str]:
+    """The supervisor's options for a service it restarts (and whose port it holds)."""
+    if spec.service is None or not spec.service.restart:
+        return []
+    port = (
+        ["--host", str(handle["host"]), "--port", str(handle["port"])] if "port" in handle else []
+    )
+    return [*_backoff(spec.service).argv(), *port]
+
+
+def _restarts(record: Mapping[str, Any]) -> Restarts:
+    code = record.get("last_exit_code")
+    at = record.get("last_exit_at")
+    return Restarts(
+        count=int(record.get("count", 0)),
+        last_exit_code=int(code) if isinstance(code, int) else None,
+        last_exit_at=float(at) if isinstance(at, int | float) else None,
     )
 
 
