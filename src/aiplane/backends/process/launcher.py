@@ -34,6 +34,7 @@ from aiplane.backends.base import (
 from aiplane.backends.process import outputlog, procfs, restarts, runfiles, serving
 from aiplane.backends.process.config import ProcessConfig
 from aiplane.core.errors import BackendError
+from aiplane.core.serving.endpoints import PORT_ENV
 from aiplane.core.workloads import ServiceSpec
 
 HANDLE_FORMAT = 1
@@ -272,7 +273,7 @@ class ProcessLauncher:
         if "port" in handle:
             listening = {
                 "AIPLANE_HOST": str(handle["host"]),
-                "AIPLANE_PORT": str(handle["port"]),
+                PORT_ENV: str(handle["port"]),
                 # Appears when the replica is drained: it may stop taking new work then.
                 "AIPLANE_DRAIN_FILE": str(Path(handle["dir"]) / runfiles.DRAIN),
             }
