@@ -24,18 +24,11 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from aiplane.backends.base import (
-    Handle,
-    LaunchSpec,
-    ReplicaReport,
-    ReplicaStatus,
-    Restarts,
-)
-from aiplane.backends.process import outputlog, procfs, restarts, runfiles, serving
+from aiplane.backends.base import Handle, LaunchSpec, ReplicaReport, ReplicaStatus
+from aiplane.backends.process import outputlog, procfs, restarts, runfiles, services, serving
 from aiplane.backends.process.config import ProcessConfig
 from aiplane.core.errors import BackendError
 from aiplane.core.serving.endpoints import PORT_ENV
-from aiplane.core.workloads import ServiceSpec
 
 HANDLE_FORMAT = 1
 # A launch marker without a started supervisor means the launcher died between the two steps;
@@ -112,7 +105,7 @@ class ProcessLauncher:
         _reap_children()
         rundir = self.run_dir(spec)
         handle = self._handle(spec, rundir)
-        _check_service(spec)
+        services.check(spec)
         if spec.workdir is not None and not Path(spec.workdir).is_dir():
             raise BackendError(f"workdir {spec.workdir!r} is not a directory")
         rundir.mkdir(parents=True, exist_ok=True)
@@ -162,7 +155,7 @@ class ProcessLauncher:
             *("--dir", str(rundir), "--env-file", str(env_file)),
             *(("--token-file", str(token_file)) if own else ()),
             *self.config.confinement(spec.limits).argv(),
-            *_restart_argv(spec, handle),
+            *services.supervisor_argv(spec, handle),
         ]
         try:
             # Not followed if a link holds its name (see outputlog): nothing is appended then.
@@ -343,7 +336,9 @@ class ProcessLauncher:
         if record is None:
             return ReplicaReport(ReplicaStatus.RUNNING, detail=f"pid {sup['child_pid']}")
         detail = restarts.describe(record, time.time(), sup["child_pid"])
-        return ReplicaReport(ReplicaStatus.RUNNING, detail=detail, restarts=_restarts(record))
+        return ReplicaReport(
+            ReplicaStatus.RUNNING, detail=detail, restarts=services.restarts_of(record)
+        )
 
     def _claimed(self, rundir: Path, claim: Mapping[str, Any]) -> ReplicaReport:
         """The report of a supervisor between its claim and supervisor.json."""
@@ -383,7 +378,7 @@ class ProcessLauncher:
             exit_code=code,
             detail=detail,
             cancelled=cancelled,
-            restarts=_restarts(restarted) if restarted is not None else None,
+            restarts=services.restarts_of(restarted) if restarted is not None else None,
         )
 
     # -- cancel -------------------------------------------------------------------------------
@@ -505,46 +500,6 @@ def _supervisor_env(base: Mapping[str, str]) -> dict[str, str]:
     root = str(Path(__file__).resolve().parents[3])
     rest = base.get("PYTHONPATH", "")
     return {**base, "PYTHONPATH": f"{root}{os.pathsep}{rest}" if rest else root}
-
-
-def _check_service(spec: LaunchSpec) -> None:
-    """Refuse a service the supervisor could not run or the probe could not ask."""
-    if spec.service is None:
-        return
-    problems = _backoff(spec.service).problems()
-    path = spec.service.readiness_path
-    if path is not None and (not path.startswith("/") or any(c.isspace() for c in path)):
-        problems.append(
-            f"readiness_path must be a URL path starting with / without spaces, not {path!r}"
-        )
-    if problems:
-        raise BackendError(f"service of run {spec.run_id}: {'; '.join(problems)}")
-
-
-def _backoff(service: ServiceSpec) -> restarts.Backoff:
-    return restarts.Backoff(
-        service.backoff_initial_s, service.backoff_max_s, service.backoff_reset_s
-    )
-
-
-def _restart_argv(spec: LaunchSpec, handle: Mapping[str, Any]) -> list[str]:
-    """The supervisor's options for a service it restarts (and whose port it holds)."""
-    if spec.service is None or not spec.service.restart:
-        return []
-    port = (
-        ["--host", str(handle["host"]), "--port", str(handle["port"])] if "port" in handle else []
-    )
-    return [*_backoff(spec.service).argv(), *port]
-
-
-def _restarts(record: Mapping[str, Any]) -> Restarts:
-    code = record.get("last_exit_code")
-    at = record.get("last_exit_at")
-    return Restarts(
-        count=int(record.get("count", 0)),
-        last_exit_code=int(code) if isinstance(code, int) else None,
-        last_exit_at=float(at) if isinstance(at, int | float) else None,
-    )
 
 
 def _signal_name(signum: int) -> str:
