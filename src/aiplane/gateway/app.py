@@ -1,0 +1,344 @@
+"""The gateway app: its routes, and the background tasks that keep its table fresh, report
+what it served and write the inference log."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import prometheus_client
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from aiplane.core.auth import Caller
+from aiplane.core.routing import Router
+from aiplane.core.serving.access import invoke_denial
+from aiplane.core.serving.endpoints import Protocol
+from aiplane.core.serving.routes import RoutingTable
+from aiplane.gateway import records
+from aiplane.gateway.auth import AuthCache, credential
+from aiplane.gateway.errors import error
+from aiplane.gateway.limits import Limits
+from aiplane.gateway.logwriter import LogWriter
+from aiplane.gateway.metrics import GatewayMetrics
+from aiplane.gateway.proxy import Admitted, Proxy, forwarded_headers
+from aiplane.gateway.region import Regions
+from aiplane.gateway.reports import Counts, Loads
+from aiplane.gateway.settings import GatewaySettings
+from aiplane.ratelimit.base import RateLimiter
+from aiplane.services.serving_ports import GatewayControl
+from aiplane.streams.base import InferenceLog
+
+logger = logging.getLogger(__name__)
+
+
+class Gateway:
+    """The ASGI ``app`` and the tasks behind it; ``app``'s lifespan runs ``start``/``stop``
+    (or the process that mounts the app calls them itself)."""
+
+    def __init__(
+        self,
+        control: GatewayControl,
+        limiter: RateLimiter,
+        log: InferenceLog,
+        settings: GatewaySettings,
+        clock: Callable[[], float],
+        rng: random.Random,
+        registry: prometheus_client.CollectorRegistry,
+    ) -> None:
+        self.settings = settings
+        self._control = control
+        self._limiter = limiter
+        self._log = log
+        self._clock = clock
+        self._rng = rng
+        self.metrics = GatewayMetrics(registry)
+        self.router = Router()
+        self.table = RoutingTable(endpoints={}, built_at=0.0)
+        self._loaded = False
+        self._auth = AuthCache(control.authenticate, settings.auth_cache_s, clock)
+        self._regions = Regions(settings.region_header, settings.client_networks)
+        self._limits = Limits(limiter)
+        self._loads = Loads(clock())
+        self._counts = Counts()
+        self._writer = LogWriter(log, settings.log_queue, self.metrics.log_dropped)
+        self._client: httpx.AsyncClient | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._proxy = Proxy(
+            self._http,
+            self.router,
+            self._limits,
+            self._loads,
+            self._counts,
+            self.metrics,
+            self._writer,
+            clock,
+            rng,
+        )
+        self.app = Starlette(routes=self._routes(), lifespan=self._lifespan)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the upstream pool, load the table once, and start the background tasks."""
+        if self._client is None:
+            limits = httpx.Limits(
+                max_connections=self.settings.max_connections,
+                max_keepalive_connections=self.settings.max_connections,
+            )
+            timeout = httpx.Timeout(
+                self.settings.upstream_timeout_s,
+                connect=min(5.0, self.settings.upstream_timeout_s),
+            )
+            self._client = httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False)
+        await self.refresh()
+        self._tasks = [
+            asyncio.create_task(self._every(self.settings.table_refresh_s, self.refresh)),
+            asyncio.create_task(self._every(self.settings.report_every_s, self.report)),
+            asyncio.create_task(self._writer.run()),
+        ]
+
+    async def stop(self) -> None:
+        """Stop the tasks, write what waits for the log, report once more, close the pool."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self._proxy.drain_shadows()
+        await self._writer.flush()
+        await self.report()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            raise RuntimeError("the gateway is not started: call start() (or run its lifespan)")
+        return self._client
+
+    async def _every(self, period_s: float, step: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            await asyncio.sleep(period_s)
+            await step()
+
+    async def refresh(self) -> None:
+        """A new routing table from the control plane (in a thread: the port is sync); on a
+        failure the table in hand stays."""
+        try:
+            table = await asyncio.to_thread(self._control.table)
+        except Exception:
+            logger.exception("gateway: the routing table could not be fetched; keeping the last")
+            return
+        self.table = table
+        self._loaded = True
+        self.router.forget([r.run_id for e in table.endpoints.values() for r in e.replicas])
+        self.metrics.table(table)
+
+    async def report(self) -> None:
+        """Loads and counts since the last report, to the control plane (in a thread)."""
+        now = self._clock()
+        replicas = {r.run_id: n for n, e in self.table.endpoints.items() for r in e.replicas}
+        loads = self._loads.take(now, replicas)
+        counts = self._counts.take()
+        if not loads and not counts:
+            return
+        try:
+            await asyncio.to_thread(self._control.report, loads, counts)
+        except Exception:
+            logger.exception("gateway: report failed; its counts go with the next one")
+            self._counts.restore(counts)
+
+    # -- routes ----------------------------------------------------------------------------
+
+    def _routes(self) -> list[Route]:
+        return [
+            Route("/v2/health/live", self._live, methods=["GET"]),
+            Route("/v2/health/ready", self._ready, methods=["GET"]),
+            Route("/v2/models/{endpoint}/infer", self._oip, methods=["POST"]),
+            Route("/v2/models/{endpoint}/versions/{version}/infer", self._oip, methods=["POST"]),
+            Route("/v2/models/{endpoint}", self._oip, methods=["GET"]),
+            Route("/v2/models/{endpoint}/ready", self._oip, methods=["GET"]),
+            Route("/v2/models/{endpoint}/versions/{version}", self._oip, methods=["GET"]),
+            Route("/v2/models/{endpoint}/versions/{version}/ready", self._oip, methods=["GET"]),
+            Route("/v1/chat/completions", self._openai, methods=["POST"]),
+            Route("/v1/completions", self._openai, methods=["POST"]),
+            Route("/v1/embeddings", self._openai, methods=["POST"]),
+            Route("/v1/models", self._models, methods=["GET"]),
+        ]
+
+    async def _live(self, _request: Request) -> Response:
+        return JSONResponse({"live": True})
+
+    async def _ready(self, _request: Request) -> Response:
+        return JSONResponse({"ready": self._loaded}, status_code=200 if self._loaded else 503)
+
+    async def _oip(self, request: Request) -> Response:
+        name = request.path_params["endpoint"]
+        invocation = request.method == "POST"
+        body = await request.body() if invocation else b""
+        parsed = records.parse(body) if invocation else None
+        return await self._invoke(request, name, Protocol.OIP, invocation, body, parsed, False)
+
+    async def _openai(self, request: Request) -> Response:
+        body = await request.body()
+        parsed = records.parse(body)
+        if not isinstance(parsed, dict):
+            return error(400, "the request body must be a JSON object", True)
+        name = parsed.get("model")
+        if not isinstance(name, str) or not name:
+            return error(
+                400, "body.model: the endpoint to call is missing (a string: its name)", True
+            )
+        stream = parsed.get("stream") is True
+        return await self._invoke(request, name, Protocol.OPENAI, True, body, parsed, stream)
+
+    async def _models(self, request: Request) -> Response:
+        caller = await self._authenticate(request, "", openai=True)
+        if isinstance(caller, Response):
+            return caller
+        data = [
+            {"id": name, "object": "model", "created": 0, "owned_by": route.spec.team}
+            for name, route in sorted(self.table.endpoints.items())
+            if route.spec.protocol is Protocol.OPENAI and invoke_denial(caller, route.spec) is None
+        ]
+        return JSONResponse({"object": "list", "data": data})
+
+    async def _authenticate(
+        self, request: Request, endpoint: str, openai: bool
+    ) -> Caller | Response:
+        """The caller behind the request's credential, or the 401 to answer."""
+        token = credential(request.headers)
+        if token is None:
+            return self._refused(
+                endpoint,
+                401,
+                "no credential: send 'Authorization: Bearer <token>' or 'x-api-key: <key>'",
+                openai,
+                "unauthenticated",
+            )
+        caller = await self._auth.caller(token)
+        if caller is None:
+            return self._refused(
+                endpoint,
+                401,
+                "the token or API key is unknown, revoked or expired",
+                openai,
+                "unauthenticated",
+            )
+        return caller
+
+    def _refused(
+        self,
+        endpoint: str,
+        status: int,
+        message: str,
+        openai: bool,
+        reason: str,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        # Only endpoints in the table name a series: a caller's typos must not grow them.
+        label = endpoint if endpoint in self.table.endpoints else ""
+        self.metrics.requests.labels(label, "", str(status)).inc()
+        self.metrics.errors.labels(label, "", reason).inc()
+        return error(status, message, openai, headers)
+
+    async def _invoke(
+        self,
+        request: Request,
+        name: str,
+        protocol: Protocol,
+        invocation: bool,
+        body: bytes,
+        parsed: Any,
+        stream: bool,
+    ) -> Response:
+        openai = protocol is Protocol.OPENAI
+        caller = await self._authenticate(request, name, openai)
+        if isinstance(caller, Response):
+            return caller
+        route = self.table.endpoint(name)
+        if route is None or route.spec.protocol is not protocol:
+            kind = "OpenAI-compatible " if openai else "Open Inference Protocol "
+            return self._refused(
+                name, 404, f"no {kind}endpoint named {name!r}", openai, "not_found"
+            )
+        now = self._clock()
+        denial = invoke_denial(caller, route.spec)
+        if denial is not None:
+            await asyncio.to_thread(self._control.record_denial, caller, name, denial, now)
+            return self._refused(name, 403, denial, openai, "forbidden")
+        limit_key = f"{name}:{caller.token_id or caller.name}"
+        if invocation:
+            refusal = await self._limits.admit(limit_key, route.spec.limits, openai, now)
+            if refusal is not None:
+                return self._refused(
+                    name,
+                    429,
+                    refusal.message,
+                    openai,
+                    refusal.reason,
+                    {"retry-after": str(refusal.retry_after_s)},
+                )
+        region = self._regions.region(
+            request.headers.get(self._regions.header),
+            request.client.host if request.client is not None else None,
+        )
+        path = request.url.path
+        if request.url.query:
+            path = f"{path}?{request.url.query}"
+        admitted = Admitted(
+            route=route,
+            caller=caller,
+            limit_key=limit_key,
+            openai=openai,
+            invocation=invocation,
+            method=request.method,
+            path=path,
+            headers=forwarded_headers(request.headers.raw),
+            body=body,
+            parsed=parsed,
+            region=region,
+            stream=stream,
+            at=now,
+        )
+        return await self._proxy.serve(admitted)
+
+
+def create_gateway(
+    control: GatewayControl,
+    limiter: RateLimiter,
+    log: InferenceLog,
+    settings: GatewaySettings = GatewaySettings(),
+    *,
+    clock: Callable[[], float] = time.time,
+    rng: random.Random | None = None,
+    registry: prometheus_client.CollectorRegistry | None = None,
+) -> Gateway:
+    """The gateway over the control plane's port, a rate limiter and an inference log."""
+    return Gateway(
+        control,
+        limiter,
+        log,
+        settings,
+        clock,
+        rng if rng is not None else random.Random(),  # noqa: S311 (load spreading, not secrets)
+        registry if registry is not None else prometheus_client.CollectorRegistry(),
+    )
