@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -56,6 +61,61 @@ class Served:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+class UpstreamProcess:
+    """An ``OipUpstream`` in a process of its own (off this process's GIL: the load tests
+    send thousands of requests), on a socket bound here so its port is known at once."""
+
+    def __init__(self, name: str) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(128)
+        self.port: int = self._sock.getsockname()[1]
+        fd = self._sock.fileno()
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.join(root, "src"), root])}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "tests.gateway.upstream_main", str(fd), name],
+            pass_fds=[fd],
+            cwd=root,
+            env=env,
+        )
+        # The child holds the socket now: once it dies, connections are refused at once.
+        self._sock.close()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/v2/models/m/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"upstream process {name} did not start")
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    def kill(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=10)
+        self._sock.close()
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=10)
+        self._sock.close()
 
 
 class OipUpstream:
