@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import uvicorn
@@ -26,7 +26,7 @@ from starlette.types import ASGIApp
 class Served:
     """``app`` served by uvicorn in a thread, lifespan included, until ``stop``."""
 
-    def __init__(self, app: ASGIApp, lifespan: str = "off") -> None:
+    def __init__(self, app: ASGIApp, lifespan: Literal["on", "off"] = "off") -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))

@@ -3,17 +3,21 @@ Retry-After past a key's rate or daily quota."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import httpx
+from starlette.types import ASGIApp
 
 from aiplane.core.serving.endpoints import Access, KeyLimits
 from tests.gateway.conftest import ALICE, BOB
-from tests.gateway.fakes import replica, route, spec, table
-from tests.gateway.servers import OipUpstream
+from tests.gateway.fakes import FakeControl, replica, route, spec, table
+from tests.gateway.servers import OipUpstream, Served
 
 BODY = {"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1.0]}]}
 
 
-def _endpoint(control, serve, **fields):
+def _endpoint(control: FakeControl, serve: Callable[[ASGIApp], Served], **fields: Any) -> None:
     served = serve(OipUpstream("edge-1").app)
     control.set_table(table(route(spec(**fields), [replica("run-1", served.address)])))
 

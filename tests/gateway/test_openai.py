@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
+from starlette.types import ASGIApp
 
 from aiplane.core.serving.endpoints import KeyLimits, Protocol
-from tests.gateway.conftest import ALICE, BOB
-from tests.gateway.fakes import replica, route, spec, table
-from tests.gateway.servers import OipUpstream, OpenAiUpstream
+from tests.gateway.conftest import ALICE, BOB, Running
+from tests.gateway.fakes import FakeControl, replica, route, spec, table
+from tests.gateway.servers import OipUpstream, OpenAiUpstream, Served
 
-MESSAGES = [{"role": "user", "content": "hi"}]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 
 
-def _llm(control, serve, upstream=None, **fields):
+def _llm(
+    control: FakeControl,
+    serve: Callable[[ASGIApp], Served],
+    upstream: OpenAiUpstream | None = None,
+    **fields: Any,
+) -> OpenAiUpstream:
     upstream = upstream or OpenAiUpstream()
     served = serve(upstream.app)
     llm = route(
@@ -29,7 +39,7 @@ def _llm(control, serve, upstream=None, **fields):
     return upstream
 
 
-def _client(gw, key=ALICE):
+def _client(gw: Running, key: str = ALICE) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{gw.url}/v1", api_key=key, max_retries=0, timeout=10)
 
 
