@@ -72,7 +72,7 @@ def gateway(control: FakeControl) -> Iterator[Callable[..., Running]]:
         limiter = kwargs.pop("limiter", None) or MemoryLimiter()
         registry = CollectorRegistry()
         gw = create_gateway(
-            control,
+            kwargs.pop("control", None) or control,
             limiter,
             log,
             settings or GatewaySettings(),

@@ -102,3 +102,29 @@ def test_past_the_daily_request_quota_is_429_until_utc_midnight(control, serve, 
     assert 1 <= int(answers[2].headers["retry-after"]) <= 86400
     assert "daily quota of 2 requests" in answers[2].json()["error"]
     assert gw.sample("aiplane_gateway_errors_total", endpoint="fraud", site="", reason="quota") == 1
+
+
+class _Down(FakeControl):
+    def authenticate(self, token: str) -> None:  # noqa: ARG002 (down: whatever it is asked)
+        raise ConnectionError("control plane down")
+
+
+def test_a_control_plane_that_cannot_authenticate_is_503_not_a_crash(control, serve, gateway):
+    _endpoint(control, serve)
+    down = _Down(control.table())
+    gw = gateway(control=down)
+    answer = httpx.post(f"{gw.url}/v2/models/fraud/infer", json=BODY, headers={"x-api-key": ALICE})
+    assert answer.status_code == 503
+    assert "could not check the credential" in answer.json()["error"]
+
+
+def test_a_denial_that_cannot_be_recorded_is_still_403(control, serve, gateway):
+    _endpoint(control, serve)
+
+    def fail(*_args: object) -> None:
+        raise ConnectionError("audit down")
+
+    control.record_denial = fail
+    gw = gateway()
+    answer = httpx.post(f"{gw.url}/v2/models/fraud/infer", json=BODY, headers={"x-api-key": BOB})
+    assert answer.status_code == 403

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -124,3 +125,28 @@ def test_the_daily_token_quota_refuses_once_the_answers_went_over(control, serve
         client.chat.completions.create(model="llm", messages=MESSAGES)
     assert "daily quota of 10 tokens" in refused.value.message
     assert int(refused.value.response.headers["retry-after"]) >= 1
+
+
+def test_a_caller_that_leaves_mid_stream_is_still_booked_and_logged(control, serve, gateway):
+    upstream = _llm(control, serve)
+    gw = gateway()
+    body = {"model": "llm", "messages": MESSAGES, "stream": True}
+    with httpx.stream(
+        "POST", f"{gw.url}/v1/chat/completions", json=body, headers={"x-api-key": ALICE}
+    ) as answer:
+        assert answer.status_code == 200
+        first = next(answer.iter_raw())
+        assert b"hel" in first
+    # Gone before the end: the gateway must neither hang on it nor lose its bookkeeping.
+    upstream.gate.set()
+    for _ in range(500):  # bounded: 5 s
+        if (
+            gw.sample("aiplane_gateway_requests_total", endpoint="llm", site="edge", code="200")
+            == 1
+        ):
+            break
+        threading.Event().wait(0.01)
+    assert gw.sample("aiplane_gateway_in_flight", endpoint="llm", site="edge") == 0
+    gw.stop()
+    assert len(gw.log.records) == 1
+    assert sum(c.requests for c in control.counts) == 1

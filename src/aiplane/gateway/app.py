@@ -114,7 +114,7 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-        await self._proxy.drain_shadows()
+        await self._proxy.drain()
         await self._writer.flush()
         await self.report()
         if self._client is not None:
@@ -137,7 +137,10 @@ class Gateway:
     async def _every(self, period_s: float, step: Callable[[], Awaitable[None]]) -> None:
         while True:
             await asyncio.sleep(period_s)
-            await step()
+            try:
+                await step()
+            except Exception:
+                logger.exception("gateway: a background step failed; it runs again next period")
 
     async def refresh(self) -> None:
         """A new routing table from the control plane (in a thread: the port is sync); on a
@@ -191,13 +194,17 @@ class Gateway:
         return JSONResponse({"ready": self._loaded}, status_code=200 if self._loaded else 503)
 
     async def _oip(self, request: Request) -> Response:
+        arrived = time.perf_counter()
         name = request.path_params["endpoint"]
         invocation = request.method == "POST"
         body = await request.body() if invocation else b""
         parsed = records.parse(body) if invocation else None
-        return await self._invoke(request, name, Protocol.OIP, invocation, body, parsed, False)
+        return await self._invoke(
+            request, name, Protocol.OIP, invocation, body, parsed, False, arrived
+        )
 
     async def _openai(self, request: Request) -> Response:
+        arrived = time.perf_counter()
         body = await request.body()
         parsed = records.parse(body)
         if not isinstance(parsed, dict):
@@ -208,7 +215,9 @@ class Gateway:
                 400, "body.model: the endpoint to call is missing (a string: its name)", True
             )
         stream = parsed.get("stream") is True
-        return await self._invoke(request, name, Protocol.OPENAI, True, body, parsed, stream)
+        return await self._invoke(
+            request, name, Protocol.OPENAI, True, body, parsed, stream, arrived
+        )
 
     async def _models(self, request: Request) -> Response:
         caller = await self._authenticate(request, "", openai=True)
@@ -234,7 +243,17 @@ class Gateway:
                 openai,
                 "unauthenticated",
             )
-        caller = await self._auth.caller(token)
+        try:
+            caller = await self._auth.caller(token)
+        except Exception:
+            logger.exception("gateway: authentication failed")
+            return self._refused(
+                endpoint,
+                503,
+                "the control plane could not check the credential; try again",
+                openai,
+                "auth_unavailable",
+            )
         if caller is None:
             return self._refused(
                 endpoint,
@@ -269,6 +288,7 @@ class Gateway:
         body: bytes,
         parsed: Any,
         stream: bool,
+        arrived: float,
     ) -> Response:
         openai = protocol is Protocol.OPENAI
         caller = await self._authenticate(request, name, openai)
@@ -283,7 +303,13 @@ class Gateway:
         now = self._clock()
         denial = invoke_denial(caller, route.spec)
         if denial is not None:
-            await asyncio.to_thread(self._control.record_denial, caller, name, denial, now)
+            try:
+                await asyncio.to_thread(self._control.record_denial, caller, name, denial, now)
+            except Exception:
+                # The refusal stands; only its audit entry is missing, and the log says so.
+                logger.exception(
+                    "gateway: the denial of %s on %s was not recorded", caller.name, name
+                )
             return self._refused(name, 403, denial, openai, "forbidden")
         limit_key = f"{name}:{caller.token_id or caller.name}"
         if invocation:
@@ -318,6 +344,7 @@ class Gateway:
             region=region,
             stream=stream,
             at=now,
+            started=arrived,
         )
         return await self._proxy.serve(admitted)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,7 +69,7 @@ class Admitted:
     region: str | None
     stream: bool
     at: float  # the clock's time at arrival
-    started: float = field(default_factory=time.perf_counter)
+    started: float  # time.perf_counter() at arrival, for the latency
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
@@ -116,7 +116,8 @@ class Proxy:
         self._log = log
         self._clock = clock
         self._rng = rng
-        self._shadows: set[asyncio.Task[None]] = set()
+        # Shadow copies and quota charges in flight, held so they are not collected.
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def serve(self, request: Admitted) -> Response:
         traffic = request.route.spec.traffic
@@ -129,9 +130,7 @@ class Proxy:
             and traffic.shadow_weight > 0
             and shadowed(traffic, self._rng.random())
         ):
-            task = asyncio.create_task(self._shadow(request))
-            self._shadows.add(task)
-            task.add_done_callback(self._shadows.discard)
+            self._background(self._shadow(request))
         tried: set[str] = set()
         failures: list[str] = []
         while True:
@@ -211,7 +210,7 @@ class Proxy:
             await upstream.aclose()
         parsed = records.parse(content) if request.invocation else None
         usage = parsed.get("usage") if request.openai and isinstance(parsed, dict) else None
-        await self._done(request, pick, upstream.status_code, parsed, usage)
+        await self._charge(request, self._done(request, pick, upstream.status_code, parsed, usage))
         return Response(content, status_code=upstream.status_code, headers=headers)
 
     async def _relay(
@@ -231,7 +230,10 @@ class Proxy:
         finally:
             usage = watch.usage if watch is not None else None
             prediction = {"usage": usage} if usage is not None else {}
-            await self._done(request, pick, status, prediction, usage, streamed=True)
+            tokens = self._done(request, pick, status, prediction, usage, streamed=True)
+            # The caller may have gone (this generator is then being cancelled): the charge
+            # runs as a task of its own, so it is not cancelled with it.
+            self._background(self._charge(request, tokens))
 
     def _route_headers(self, request: Admitted, attempt: _Attempt) -> dict[str, str]:
         pick = attempt.pick
@@ -241,7 +243,9 @@ class Proxy:
             "x-aiplane-request-id": request.request_id,
         }
         if not pick.meets_slo:
-            headers["x-aiplane-warning"] = pick.warning or "no site meets the endpoint's SLO"
+            warning = pick.warning or "no site meets the endpoint's SLO"
+            # Header values are latin-1 on the wire: anything else would fail the answer.
+            headers["x-aiplane-warning"] = warning.encode("ascii", "replace").decode("ascii")
         if attempt.delay_ms:
             headers["x-aiplane-emulated-delay-ms"] = f"{attempt.delay_ms:g}"
         return headers
@@ -255,7 +259,7 @@ class Proxy:
         self._metrics.in_flight.labels(name, pick.site).dec()
         self._metrics.errors.labels(name, pick.site, reason).inc()
 
-    async def _done(
+    def _done(
         self,
         request: Admitted,
         pick: Pick,
@@ -263,8 +267,10 @@ class Proxy:
         parsed: Any,
         usage: Any,
         streamed: bool = False,
-    ) -> None:
-        """One answered attempt: the router, loads, metrics, counts, quota and the log."""
+    ) -> int:
+        """One answered attempt: the router, loads, metrics, counts and the log. Returns
+        the answer's tokens, which the caller charges to the key's quota (synchronous so
+        that a stream cut off by its caller still books everything)."""
         name = request.route.spec.name
         now = self._clock()
         elapsed = time.perf_counter() - request.started
@@ -278,34 +284,50 @@ class Proxy:
         if not ok:
             self._metrics.errors.labels(name, pick.site, f"http_{status}").inc()
         if not request.invocation:
-            return
+            return 0
         tokens_in, tokens_out = records.usage_tokens(usage)
         self._count(request, errors=0 if ok else 1, tokens_in=tokens_in, tokens_out=tokens_out)
-        if request.openai and tokens_in + tokens_out:
-            await self._limits.charge_tokens(
-                request.limit_key, request.route.spec.limits, tokens_in + tokens_out, now
-            )
+        prediction = parsed if streamed else None
+        self._log.put(
+            self._record(request, pick, pick.replica.role, latency_ms, status, parsed, prediction)
+        )
+        return tokens_in + tokens_out if request.openai else 0
+
+    def _record(
+        self,
+        request: Admitted,
+        pick: Pick,
+        role: Role,
+        latency_ms: float,
+        status: int,
+        answer: Any,
+        prediction: Any = None,
+    ) -> InferenceRecord:
         if request.openai:
             features = records.openai_features(request.parsed)
-            prediction = parsed if streamed else records.openai_prediction(parsed)
+            if prediction is None:
+                prediction = records.openai_prediction(answer)
         else:
             features = records.oip_features(request.parsed)
-            prediction = records.oip_prediction(parsed)
-        self._log.put(
-            InferenceRecord(
-                request_id=request.request_id,
-                endpoint=name,
-                version=pick.replica.version,
-                role=pick.replica.role,
-                site=pick.site,
-                at=request.at,
-                latency_ms=latency_ms,
-                status=status,
-                principal=request.caller.name,
-                features=features,
-                prediction=prediction,
-            )
+            prediction = records.oip_prediction(answer)
+        return InferenceRecord(
+            request_id=request.request_id,
+            endpoint=request.route.spec.name,
+            version=pick.replica.version,
+            role=role,
+            site=pick.site,
+            at=request.at,
+            latency_ms=latency_ms,
+            status=status,
+            principal=request.caller.name,
+            features=features,
+            prediction=prediction,
         )
+
+    async def _charge(self, request: Admitted, tokens: int) -> None:
+        if tokens:
+            limits = request.route.spec.limits
+            await self._limits.charge_tokens(request.limit_key, limits, tokens, self._clock())
 
     def _count(
         self, request: Admitted, errors: int, tokens_in: int = 0, tokens_out: int = 0
@@ -378,28 +400,14 @@ class Proxy:
         ok = status < 500
         self._router.finished(pick, ok, latency_ms, self._clock())
         self._loads.finished(pick.replica.run_id, name, ok, latency_ms, self._clock())
-        if request.openai:
-            features = records.openai_features(request.parsed)
-            prediction = records.openai_prediction(parsed)
-        else:
-            features = records.oip_features(request.parsed)
-            prediction = records.oip_prediction(parsed)
-        self._log.put(
-            InferenceRecord(
-                request_id=request.request_id,
-                endpoint=name,
-                version=pick.replica.version,
-                role=Role.SHADOW,
-                site=pick.site,
-                at=request.at,
-                latency_ms=latency_ms,
-                status=status,
-                principal=request.caller.name,
-                features=features,
-                prediction=prediction,
-            )
-        )
+        self._log.put(self._record(request, pick, Role.SHADOW, latency_ms, status, parsed))
 
-    async def drain_shadows(self) -> None:
-        if self._shadows:
-            await asyncio.gather(*self._shadows, return_exceptions=True)
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for the shadow copies and quota charges still running (at stop)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -90,12 +90,12 @@ class Loads:
                 )
             )
             # A request in flight across the boundary belongs to the next window too.
-            if window.in_flight > 0 or run_id in replicas:
+            if window.in_flight > 0:
                 kept[run_id] = _Window(
                     endpoint=window.endpoint, started=now, in_flight=window.in_flight, changed=now
                 )
         self._since = now
-        self._windows = {k: w for k, w in kept.items() if w.in_flight > 0}
+        self._windows = kept
         return loads
 
 
