@@ -78,7 +78,7 @@ def test_a_shadow_gets_a_copy_and_its_answer_is_only_logged(control, serve, gate
     assert sum(c.requests for c in control.counts) == 3  # the copies are not the caller's
 
 
-def _two_sites(control, edge, cloud, slo_ms: float = 50.0) -> None:
+def _two_sites(control, edge, cloud, slo_ms: float) -> None:
     sites = [
         SiteRoute("edge", "edge", {"eu": 5.0}),
         SiteRoute("cloud", "cloud", {"eu": 40.0}),
@@ -104,7 +104,9 @@ def test_killing_the_edge_replicas_under_load_moves_traffic_to_the_cloud(control
 
 
 def _killing_the_edge(control, gateway, edge: list[UpstreamProcess], cloud: list[Served]) -> None:
-    _two_sites(control, edge, cloud)
+    # An SLO both sites meet even on a loaded test machine (the router measures latency):
+    # the edge is chosen for its price, the cloud when the edge is gone.
+    _two_sites(control, edge, cloud, slo_ms=5000.0)
     gw = gateway()
     done = threading.Semaphore(0)
     killed = threading.Event()
