@@ -157,7 +157,8 @@ class OipUpstream:
                 "id": body.get("id", ""),
                 "outputs": outputs,
                 "by": self.name,
-            }
+            },
+            headers={"set-cookie": f"replica={self.name}; Path=/"},
         )
 
     async def _metadata(self, request: Request) -> Response:

@@ -42,9 +42,13 @@ def test_infer_is_proxied_with_the_route_in_headers_and_no_credential_upstream(
     assert gateway_ready.json() == {"ready": True}
     # The caller's credential stays at the gateway; the request id goes on.
     sent = upstream.headers[0]
+    assert "cookie" not in sent
     assert "authorization" not in sent and "x-api-key" not in upstream.headers[1]
     assert sent["x-aiplane-request-id"] == answer.headers["x-aiplane-request-id"]
     assert upstream.received[0] == BODY
+    # A replica's cookie reaches its caller, and never the next request to a replica.
+    assert answer.headers["set-cookie"] == "replica=edge-1; Path=/"
+    assert "cookie" not in upstream.headers[1]
 
 
 def test_unknown_endpoint_is_404_in_the_oip_error_shape(gateway):

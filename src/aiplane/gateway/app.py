@@ -9,6 +9,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
@@ -98,7 +99,14 @@ class Gateway:
                 self.settings.upstream_timeout_s,
                 connect=min(5.0, self.settings.upstream_timeout_s),
             )
-            self._client = httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False)
+            self._client = httpx.AsyncClient(
+                limits=limits,
+                timeout=timeout,
+                trust_env=False,
+                # One client serves every caller: a replica's Set-Cookie must not ride along
+                # on the next caller's request, so the jar keeps nothing.
+                cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+            )
         await self.refresh()
         self._tasks = [
             asyncio.create_task(self._every(self.settings.table_refresh_s, self.refresh)),

@@ -47,7 +47,8 @@ _HOP = frozenset(
         "server",
     }
 )
-# The caller's credential is the gateway's business, never the replica's.
+# The caller's credential is the gateway's business, never the replica's; nor are its cookies
+# (in `aiplane up` the gateway shares its origin with the dashboard).
 _REQUEST_DROP = _HOP | {"authorization", "x-api-key", "accept-encoding", "cookie"}
 _RESPONSE_DROP = _HOP | {"content-encoding"}
 
