@@ -208,3 +208,26 @@ def test_an_emulated_site_adds_its_declared_delay_for_the_callers_region(control
     assert by_network.headers["x-aiplane-emulated-delay-ms"] == "30"  # 127.0.0.1 is in eu
     assert "x-aiplane-emulated-delay-ms" not in unknown_region.headers
     assert unknown_region.status_code == 200
+
+
+def test_a_version_in_the_path_goes_to_that_versions_replicas(control, serve, gateway):
+    primary = serve(OipUpstream("primary").app)
+    canary = serve(OipUpstream("canary").app)
+    traffic = Traffic(canary="fraud@2", canary_weight=0.5)
+    replicas = [
+        replica("run-p", primary.address, version="fraud@1"),
+        replica("run-c", canary.address, role=Role.CANARY, version="fraud@2"),
+    ]
+    control.set_table(table(route(spec(traffic=traffic), replicas)))
+    gw = gateway()
+    with httpx.Client(base_url=gw.url, headers={"x-api-key": ALICE}) as http:
+        second = [http.post("/v2/models/fraud/versions/2/infer", json=BODY) for _ in range(10)]
+        first = http.post("/v2/models/fraud/versions/fraud@1/infer", json=BODY)
+        missing = http.post("/v2/models/fraud/versions/7/infer", json=BODY)
+    assert {a.json()["by"] for a in second} == {"canary"}
+    assert first.json()["by"] == "primary"
+    assert missing.status_code == 404
+    assert (
+        missing.json()["error"]
+        == "endpoint fraud serves no version '7' (serving: fraud@1, fraud@2)"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
@@ -22,8 +23,8 @@ from starlette.routing import Route
 from aiplane.core.auth import Caller
 from aiplane.core.routing import Router
 from aiplane.core.serving.access import invoke_denial
-from aiplane.core.serving.endpoints import Protocol
-from aiplane.core.serving.routes import RoutingTable
+from aiplane.core.serving.endpoints import Protocol, Role
+from aiplane.core.serving.routes import EndpointRoute, RoutingTable
 from aiplane.gateway import records
 from aiplane.gateway.auth import AuthCache, credential
 from aiplane.gateway.errors import error
@@ -319,6 +320,21 @@ class Gateway:
                     "gateway: the denial of %s on %s was not recorded", caller.name, name
                 )
             return self._refused(name, 403, denial, openai, "forbidden")
+        role = None
+        version = request.path_params.get("version")
+        if version is not None:
+            narrowed = version_route(route, version)
+            if narrowed is None:
+                served = sorted({r.version for r in route.replicas})
+                return self._refused(
+                    name,
+                    404,
+                    f"endpoint {name} serves no version {version!r} "
+                    f"(serving: {', '.join(served) or 'none'})",
+                    openai,
+                    "not_found",
+                )
+            route, role = narrowed
         limit_key = f"{name}:{caller.token_id or caller.name}"
         if invocation:
             refusal = await self._limits.admit(limit_key, route.spec.limits, openai, now)
@@ -353,8 +369,21 @@ class Gateway:
             stream=stream,
             at=now,
             started=arrived,
+            role=role,
         )
         return await self._proxy.serve(admitted)
+
+
+def version_route(route: EndpointRoute, version: str) -> tuple[EndpointRoute, Role] | None:
+    """The endpoint narrowed to the replicas of one version (``3`` or ``fraud@3``), and
+    their role (the primary's where both serve it); None when no replica serves it."""
+    replicas = [r for r in route.replicas if version in (r.version, r.version.rpartition("@")[2])]
+    if not replicas:
+        return None
+    roles = {r.role for r in replicas}
+    role = Role.PRIMARY if Role.PRIMARY in roles else replicas[0].role
+    kept = tuple(r for r in replicas if r.role is role)
+    return dataclasses.replace(route, replicas=kept), role
 
 
 def create_gateway(

@@ -71,6 +71,8 @@ class Admitted:
     stream: bool
     at: float  # the clock's time at arrival
     started: float  # time.perf_counter() at arrival, for the latency
+    # The role of the version the caller named (``/versions/{v}/infer``): no split then.
+    role: Role | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
@@ -122,11 +124,12 @@ class Proxy:
 
     async def serve(self, request: Admitted) -> Response:
         traffic = request.route.spec.traffic
-        role = Role.PRIMARY
-        if traffic.canary is not None and traffic.canary_weight > 0:
+        role = request.role or Role.PRIMARY
+        if request.role is None and traffic.canary is not None and traffic.canary_weight > 0:
             role = split(traffic, self._rng.random())
         if (
-            request.invocation
+            request.role is None
+            and request.invocation
             and traffic.shadow is not None
             and traffic.shadow_weight > 0
             and shadowed(traffic, self._rng.random())
@@ -139,7 +142,7 @@ class Proxy:
             pick = self._router.pick(
                 request.route, request.region, role, now, self._rng, frozenset(tried)
             )
-            if pick is None and role is Role.CANARY:
+            if pick is None and role is Role.CANARY and request.role is None:
                 # No canary replica to take it: the primary serves rather than nobody.
                 role = Role.PRIMARY
                 pick = self._router.pick(
