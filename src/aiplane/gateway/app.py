@@ -28,7 +28,7 @@ from aiplane.core.serving.routes import EndpointRoute, RoutingTable
 from aiplane.gateway import records
 from aiplane.gateway.auth import AuthCache, credential
 from aiplane.gateway.errors import error
-from aiplane.gateway.limits import Limits
+from aiplane.gateway.limits import LimiterUnavailableError, Limits
 from aiplane.gateway.logwriter import LogWriter
 from aiplane.gateway.metrics import GatewayMetrics
 from aiplane.gateway.proxy import Admitted, Proxy, forwarded_headers
@@ -40,6 +40,8 @@ from aiplane.services.serving_ports import GatewayControl
 from aiplane.streams.base import InferenceLog
 
 logger = logging.getLogger(__name__)
+
+LIMITER_WARN_EVERY_S = 10.0
 
 
 class Gateway:
@@ -69,6 +71,7 @@ class Gateway:
         self._auth = AuthCache(control.authenticate, settings.auth_cache_s, clock)
         self._regions = Regions(settings.region_header, settings.client_networks)
         self._limits = Limits(limiter)
+        self._limiter_warned = -LIMITER_WARN_EVERY_S
         self._loads = Loads(clock())
         self._counts = Counts()
         self._writer = LogWriter(log, settings.log_queue, self.metrics.log_dropped)
@@ -288,6 +291,14 @@ class Gateway:
         self.metrics.errors.labels(label, "", reason).inc()
         return error(status, message, openai, headers)
 
+    def _limiter_failed(self, endpoint: str, exc: LimiterUnavailableError) -> None:
+        self.metrics.errors.labels(endpoint, "", "limiter_unavailable").inc()
+        now = time.monotonic()
+        # Once per period, not once per request: a limiter that is down fails them all.
+        if now - self._limiter_warned >= LIMITER_WARN_EVERY_S:
+            self._limiter_warned = now
+            logger.warning("gateway: serving without limits for now: %s", exc)
+
     async def _invoke(
         self,
         request: Request,
@@ -337,7 +348,11 @@ class Gateway:
             route, role = narrowed
         limit_key = f"{name}:{caller.token_id or caller.name}"
         if invocation:
-            refusal = await self._limits.admit(limit_key, route.spec.limits, openai, now)
+            try:
+                refusal = await self._limits.admit(limit_key, route.spec.limits, openai, now)
+            except LimiterUnavailableError as exc:
+                self._limiter_failed(name, exc)
+                refusal = None
             if refusal is not None:
                 return self._refused(
                     name,

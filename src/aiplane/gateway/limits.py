@@ -12,6 +12,11 @@ from aiplane.core.serving.endpoints import KeyLimits
 from aiplane.ratelimit.base import RateLimiter
 
 
+class LimiterUnavailableError(Exception):
+    """The rate limiter could not answer (Redis down, a timeout): the gateway serves the
+    request unlimited rather than refuse every caller while the limiter is away."""
+
+
 @dataclass(frozen=True)
 class Refusal:
     reason: str  # "rate_limited" or "quota"
@@ -32,7 +37,14 @@ class Limits:
         self._limiter = limiter
 
     async def admit(self, key: str, limits: KeyLimits, llm: bool, now: float) -> Refusal | None:
-        """Take the request's share of ``key``'s limits; a Refusal when one is spent."""
+        """Take the request's share of ``key``'s limits; a Refusal when one is spent.
+        Raises LimiterUnavailableError when the limiter fails."""
+        try:
+            return await self._admit(key, limits, llm, now)
+        except Exception as exc:
+            raise LimiterUnavailableError(f"the rate limiter failed: {exc!r}") from exc
+
+    async def _admit(self, key: str, limits: KeyLimits, llm: bool, now: float) -> Refusal | None:
         if limits.requests_per_s is not None:
             burst = limits.burst or max(1, math.ceil(limits.requests_per_s))
             wait = await self._limiter.take(key, limits.requests_per_s, burst, now)
@@ -71,5 +83,8 @@ class Limits:
             return
         day = utc_day(now)
         counter = f"{key}:tokens"
-        if await self._limiter.consume(counter, day, tokens, limits.tokens_per_day) is None:
-            await self._limiter.consume(counter, day, tokens, sys.maxsize)
+        try:
+            if await self._limiter.consume(counter, day, tokens, limits.tokens_per_day) is None:
+                await self._limiter.consume(counter, day, tokens, sys.maxsize)
+        except Exception as exc:
+            raise LimiterUnavailableError(f"the rate limiter failed: {exc!r}") from exc

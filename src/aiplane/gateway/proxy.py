@@ -23,7 +23,7 @@ from aiplane.core.serving.inference import InferenceRecord
 from aiplane.core.serving.routes import EndpointRoute
 from aiplane.gateway import records
 from aiplane.gateway.errors import error
-from aiplane.gateway.limits import Limits
+from aiplane.gateway.limits import LimiterUnavailableError, Limits
 from aiplane.gateway.logwriter import LogWriter
 from aiplane.gateway.metrics import GatewayMetrics
 from aiplane.gateway.reports import Counts, Loads, hour_of
@@ -329,9 +329,15 @@ class Proxy:
         )
 
     async def _charge(self, request: Admitted, tokens: int) -> None:
-        if tokens:
-            limits = request.route.spec.limits
+        if not tokens:
+            return
+        limits = request.route.spec.limits
+        try:
             await self._limits.charge_tokens(request.limit_key, limits, tokens, self._clock())
+        except LimiterUnavailableError:
+            # The answer is given; its tokens go uncounted against the quota (they are
+            # still in the request counts the control plane gets).
+            self._metrics.errors.labels(request.route.spec.name, "", "limiter_unavailable").inc()
 
     def _count(
         self, request: Admitted, errors: int, tokens_in: int = 0, tokens_out: int = 0
