@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from aiplane.core.auth import Caller
 from aiplane.core.routing import Pick, Router
@@ -91,6 +91,54 @@ def _response_headers(upstream: httpx.Response) -> dict[str, str]:
     return {k: v for k, v in upstream.headers.items() if k.lower() not in _RESPONSE_DROP}
 
 
+class _Relayed(StreamingResponse):
+    """An upstream's streamed answer relayed as it arrives (no buffering), watching an
+    OpenAI stream for its usage. Booked exactly once: at its end, when the upstream breaks
+    off, or when the caller leaves, even before the first byte."""
+
+    def __init__(
+        self,
+        proxy: Proxy,
+        request: Admitted,
+        pick: Pick,
+        upstream: httpx.Response,
+        headers: dict[str, str],
+    ) -> None:
+        super().__init__(self._relay(), status_code=upstream.status_code, headers=headers)
+        self._proxy = proxy
+        self._request = request
+        self._pick = pick
+        self._upstream = upstream
+        self._watch = records.StreamUsage() if request.openai else None
+        self._status = upstream.status_code
+        self._booked = False
+
+    async def _relay(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._upstream.aiter_raw():
+                if self._watch is not None:
+                    self._watch.feed(chunk)
+                yield chunk
+        except httpx.HTTPError:
+            # The caller already has the status line: all that is left is to end the body.
+            self._status = 502
+        finally:
+            self._book()
+
+    def _book(self) -> None:
+        if not self._booked:
+            self._booked = True
+            usage = self._watch.usage if self._watch is not None else None
+            self._proxy.book_stream(self._request, self._pick, self._status, usage)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._book()
+            self._proxy.in_background(self._upstream.aclose())
+
+
 @dataclass
 class _Attempt:
     pick: Pick
@@ -134,7 +182,7 @@ class Proxy:
             and traffic.shadow_weight > 0
             and shadowed(traffic, self._rng.random())
         ):
-            self._background(self._shadow(request))
+            self.in_background(self._shadow(request))
         tried: set[str] = set()
         failures: list[str] = []
         while True:
@@ -189,7 +237,7 @@ class Proxy:
         sent = time.perf_counter()
         try:
             upstream = await self._client().send(upstream_request, stream=True)
-        except httpx.TransportError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             self._attempt_failed(request, pick, sent, type(exc).__name__)
             return f"{replica.run_id} at {pick.site}: {type(exc).__name__}"
         if upstream.status_code in RETRYABLE:
@@ -199,12 +247,7 @@ class Proxy:
         headers = _response_headers(upstream)
         headers.update(self._route_headers(request, attempt))
         if request.stream:
-            return StreamingResponse(
-                self._relay(request, pick, upstream),
-                status_code=upstream.status_code,
-                headers=headers,
-                background=BackgroundTask(upstream.aclose),
-            )
+            return _Relayed(self, request, pick, upstream, headers)
         try:
             content = await upstream.aread()
         except httpx.TransportError as exc:
@@ -217,27 +260,13 @@ class Proxy:
         await self._charge(request, self._done(request, pick, upstream.status_code, parsed, usage))
         return Response(content, status_code=upstream.status_code, headers=headers)
 
-    async def _relay(
-        self, request: Admitted, pick: Pick, upstream: httpx.Response
-    ) -> AsyncIterator[bytes]:
-        """The answer's bytes as they arrive (no buffering), watching for its usage."""
-        watch = records.StreamUsage() if request.openai else None
-        status = upstream.status_code
-        try:
-            async for chunk in upstream.aiter_raw():
-                if watch is not None:
-                    watch.feed(chunk)
-                yield chunk
-        except httpx.TransportError:
-            # The caller already has the status line: all that is left is to end the body.
-            status = 502
-        finally:
-            usage = watch.usage if watch is not None else None
-            prediction = {"usage": usage} if usage is not None else {}
-            tokens = self._done(request, pick, status, prediction, usage, streamed=True)
-            # The caller may have gone (this generator is then being cancelled): the charge
-            # runs as a task of its own, so it is not cancelled with it.
-            self._background(self._charge(request, tokens))
+    def book_stream(self, request: Admitted, pick: Pick, status: int, usage: Any) -> None:
+        """A relayed stream ended (or was abandoned before its first byte)."""
+        prediction = {"usage": usage} if usage is not None else {}
+        tokens = self._done(request, pick, status, prediction, usage, streamed=True)
+        # The caller may have gone (the relay is then being cancelled): the charge runs as a
+        # task of its own, so it is not cancelled with it.
+        self.in_background(self._charge(request, tokens))
 
     def _route_headers(self, request: Admitted, attempt: _Attempt) -> dict[str, str]:
         pick = attempt.pick
@@ -412,7 +441,7 @@ class Proxy:
         self._loads.finished(pick.replica.run_id, name, ok, latency_ms, self._clock())
         self._log.put(self._record(request, pick, Role.SHADOW, latency_ms, status, parsed))
 
-    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+    def in_background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
