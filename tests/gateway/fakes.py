@@ -157,4 +157,5 @@ def table(*routes: EndpointRoute) -> RoutingTable:
 
 def spec(name: str = "fraud", team: str = "ml", **fields: object) -> EndpointSpec:
     protocol = fields.pop("protocol", Protocol.OIP)
-    return EndpointSpec(name=name, team=team, protocol=protocol, model="fraud@1", **fields)  # type: ignore[arg-type]
+    model = fields.pop("model", "fraud@1")
+    return EndpointSpec(name=name, team=team, protocol=protocol, model=model, **fields)  # type: ignore[arg-type]

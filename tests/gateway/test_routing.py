@@ -222,7 +222,7 @@ def test_a_version_in_the_path_goes_to_that_versions_replicas(control, serve, ga
     gw = gateway()
     with httpx.Client(base_url=gw.url, headers={"x-api-key": ALICE}) as http:
         second = [http.post("/v2/models/fraud/versions/2/infer", json=BODY) for _ in range(10)]
-        first = http.post("/v2/models/fraud/versions/fraud@1/infer", json=BODY)
+        first = http.post("/v2/models/fraud/versions/1/infer", json=BODY)
         missing = http.post("/v2/models/fraud/versions/7/infer", json=BODY)
     assert {a.json()["by"] for a in second} == {"canary"}
     assert first.json()["by"] == "primary"

@@ -390,9 +390,10 @@ class Gateway:
 
 
 def version_route(route: EndpointRoute, version: str) -> tuple[EndpointRoute, Role] | None:
-    """The endpoint narrowed to the replicas of one version (``3`` or ``fraud@3``), and
+    """The endpoint narrowed to the replicas of one version (its number, ``3`` for
+    ``fraud@3``: the path goes on to the model server as it is, and it serves numbers), and
     their role (the primary's where both serve it); None when no replica serves it."""
-    replicas = [r for r in route.replicas if version in (r.version, r.version.rpartition("@")[2])]
+    replicas = [r for r in route.replicas if r.version.rpartition("@")[2] == version]
     if not replicas:
         return None
     roles = {r.role for r in replicas}
