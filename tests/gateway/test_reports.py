@@ -1,31 +1,40 @@
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from aiplane.gateway.reports import Counts, Loads, hour_of, p95
+from aiplane.core.routing import Router
+from aiplane.core.serving.endpoints import Role
+from aiplane.gateway.reports import Counts, Loads, hour_of
+from tests.gateway.fakes import replica, route, spec
 
 
-def test_loads_are_time_weighted_and_every_listed_replica_reports():
+def test_loads_are_differences_of_the_routers_snapshots():
+    router = Router()
+    edge = route(spec(), [replica("r1", "127.0.0.1:1"), replica("r2", "127.0.0.1:2")])
+    rng = random.Random(3)
     loads = Loads(now=0.0)
-    loads.started("r1", "fraud", 0.0)
-    loads.started("r1", "fraud", 5.0)
-    loads.finished("r1", "fraud", True, 20.0, 10.0)  # 1 in flight 0-5, 2 in 5-10, 1 after
-    first = {load.run_id: load for load in loads.take(10.0, {"r1": "fraud", "r2": "fraud"})}
-    assert first["r1"].in_flight == pytest.approx(1.5)
-    assert (first["r1"].requests, first["r1"].errors, first["r1"].p95_ms) == (1, 0, 20.0)
-    assert first["r1"].window_s == 10.0 and first["r1"].at == 10.0
-    assert (first["r2"].in_flight, first["r2"].requests, first["r2"].p95_ms) == (0.0, 0, None)
-    # The request still in flight carries into the next window.
-    loads.finished("r1", "fraud", False, 30.0, 12.0)
-    (second,) = loads.take(20.0, {"r1": "fraud"})
-    assert second.in_flight == pytest.approx(2.0 / 10.0)
-    assert (second.requests, second.errors) == (1, 1)
-
-
-def test_p95():
-    assert p95([]) is None
-    assert p95([5.0]) == 5.0
-    assert p95([float(i) for i in range(1, 101)]) == 95.0
+    first = router.pick(edge, None, Role.PRIMARY, 0.0, rng, frozenset({"r2"}))
+    second = router.pick(edge, None, Role.PRIMARY, 5.0, rng, frozenset({"r2"}))
+    assert first is not None and second is not None
+    router.started(first, 0.0)
+    router.started(second, 5.0)
+    router.finished(first, True, 20.0, 10.0)  # 1 in flight 0-5, 2 in 5-10, 1 after
+    replicas = {"r1": "fraud", "r2": "fraud"}
+    taken = {load.run_id: load for load in loads.take(10.0, router.snapshot(10.0), replicas)}
+    assert taken["r1"].in_flight == pytest.approx(1.5)
+    assert (taken["r1"].requests, taken["r1"].errors, taken["r1"].p95_ms) == (1, 0, 20.0)
+    assert (taken["r1"].window_s, taken["r1"].at, taken["r1"].endpoint) == (10.0, 10.0, "fraud")
+    assert (taken["r2"].in_flight, taken["r2"].requests, taken["r2"].p95_ms) == (0.0, 0, None)
+    # The request still in flight counts in the next window too; only the new finish counts.
+    router.finished(second, False, 30.0, 12.0)
+    (again,) = loads.take(20.0, router.snapshot(20.0), {"r1": "fraud"})
+    assert again.in_flight == pytest.approx(2.0 / 10.0)
+    assert (again.requests, again.errors) == (1, 1)
+    # Nothing in the window: zero, and no p95.
+    (idle,) = loads.take(30.0, router.snapshot(30.0), {"r1": "fraud"})
+    assert (idle.in_flight, idle.requests, idle.errors, idle.p95_ms) == (0.0, 0, 0, None)
 
 
 def test_counts_are_deltas_and_a_failed_report_puts_them_back():

@@ -81,7 +81,6 @@ class Gateway:
             self._http,
             self.router,
             self._limits,
-            self._loads,
             self._counts,
             self.metrics,
             self._writer,
@@ -171,7 +170,7 @@ class Gateway:
         """Loads and counts since the last report, to the control plane (in a thread)."""
         now = self._clock()
         replicas = {r.run_id: n for n, e in self.table.endpoints.items() for r in e.replicas}
-        loads = self._loads.take(now, replicas)
+        loads = self._loads.take(now, self.router.snapshot(now), replicas)
         counts = self._counts.take()
         if not loads and not counts:
             return

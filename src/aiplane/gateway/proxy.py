@@ -1,6 +1,6 @@
 """Forwarding one admitted request: a replica from the router, the emulated site's delay, the
 upstream call over the pooled client, failover to another replica within the retry budget,
-and the bookkeeping of each attempt (router, loads, metrics, counts, the inference log)."""
+and the bookkeeping of each attempt (router, metrics, counts, the inference log)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from aiplane.gateway.errors import error
 from aiplane.gateway.limits import LimiterUnavailableError, Limits
 from aiplane.gateway.logwriter import LogWriter
 from aiplane.gateway.metrics import GatewayMetrics
-from aiplane.gateway.reports import Counts, Loads, hour_of
+from aiplane.gateway.reports import Counts, hour_of
 
 # Answers that say the replica (not the request) failed: another replica may do better.
 RETRYABLE = frozenset({502, 503, 504})
@@ -151,7 +151,6 @@ class Proxy:
         client: Callable[[], httpx.AsyncClient],
         router: Router,
         limits: Limits,
-        loads: Loads,
         counts: Counts,
         metrics: GatewayMetrics,
         log: LogWriter,
@@ -161,7 +160,6 @@ class Proxy:
         self._client = client
         self._router = router
         self._limits = limits
-        self._loads = loads
         self._counts = counts
         self._metrics = metrics
         self._log = log
@@ -226,7 +224,6 @@ class Proxy:
         replica = pick.replica
         name = request.route.spec.name
         self._router.started(pick, self._clock())
-        self._loads.started(replica.run_id, name, self._clock())
         self._metrics.in_flight.labels(name, pick.site).inc()
         upstream_request = self._client().build_request(
             request.method,
@@ -288,7 +285,6 @@ class Proxy:
         latency_ms = (time.perf_counter() - sent) * 1000.0
         now = self._clock()
         self._router.finished(pick, False, latency_ms, now)
-        self._loads.finished(pick.replica.run_id, name, False, latency_ms, now)
         self._metrics.in_flight.labels(name, pick.site).dec()
         self._metrics.errors.labels(name, pick.site, reason).inc()
 
@@ -301,7 +297,7 @@ class Proxy:
         usage: Any,
         streamed: bool = False,
     ) -> int:
-        """One answered attempt: the router, loads, metrics, counts and the log. Returns
+        """One answered attempt: the router, metrics, counts and the log. Returns
         the answer's tokens, which the caller charges to the key's quota (synchronous so
         that a stream cut off by its caller still books everything)."""
         name = request.route.spec.name
@@ -310,7 +306,6 @@ class Proxy:
         latency_ms = elapsed * 1000.0
         ok = status < 500
         self._router.finished(pick, ok, latency_ms, now)
-        self._loads.finished(pick.replica.run_id, name, ok, latency_ms, now)
         self._metrics.in_flight.labels(name, pick.site).dec()
         self._metrics.requests.labels(name, pick.site, str(status)).inc()
         self._metrics.latency.labels(name, pick.site).observe(elapsed)
@@ -418,9 +413,7 @@ class Proxy:
         pick = self._router.pick(request.route, request.region, Role.SHADOW, now, self._rng)
         if pick is None:
             return
-        name = request.route.spec.name
         self._router.started(pick, now)
-        self._loads.started(pick.replica.run_id, name, now)
         started = time.perf_counter()
         status = 502
         parsed: Any = None
@@ -438,7 +431,6 @@ class Proxy:
         latency_ms = (time.perf_counter() - started) * 1000.0
         ok = status < 500
         self._router.finished(pick, ok, latency_ms, self._clock())
-        self._loads.finished(pick.replica.run_id, name, ok, latency_ms, self._clock())
         self._log.put(self._record(request, pick, Role.SHADOW, latency_ms, status, parsed))
 
     def in_background(self, work: Coroutine[Any, Any, None]) -> None:

@@ -6,96 +6,53 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 
+from aiplane.core.routing import ReplicaState
 from aiplane.core.serving.routes import ReplicaLoad, RequestCount
-
-# Latencies kept per replica and window for its p95: enough for a close figure, bounded.
-MAX_SAMPLES = 4096
-
-
-@dataclass
-class _Window:
-    endpoint: str
-    started: float
-    in_flight: int = 0
-    changed: float = 0.0
-    # In-flight requests integrated over time since ``started``: the mean is this / window.
-    area: float = 0.0
-    requests: int = 0
-    errors: int = 0
-    latencies: list[float] = field(default_factory=list)
-
-    def move(self, now: float, delta: int) -> None:
-        self.area += self.in_flight * max(0.0, now - self.changed)
-        self.changed = now
-        self.in_flight += delta
-
-
-def p95(values: Sequence[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
 
 
 class Loads:
-    """Per replica: time-weighted in-flight, requests, errors and p95 since the last report."""
+    """Per replica, the load since the last report, as the difference of two of the router's
+    snapshots (its counters only grow): requests, errors, and the mean in flight from its
+    integral of requests in flight over time. The p95 is the router's decayed one."""
 
     def __init__(self, now: float) -> None:
         self._since = now
-        self._windows: dict[str, _Window] = {}
+        self._last: dict[str, ReplicaState] = {}
 
-    def _window(self, run_id: str, endpoint: str, now: float) -> _Window:
-        window = self._windows.get(run_id)
-        if window is None:
-            window = _Window(endpoint=endpoint, started=self._since, changed=now)
-            self._windows[run_id] = window
-        return window
-
-    def started(self, run_id: str, endpoint: str, now: float) -> None:
-        self._window(run_id, endpoint, now).move(now, +1)
-
-    def finished(self, run_id: str, endpoint: str, ok: bool, latency_ms: float, now: float) -> None:
-        window = self._window(run_id, endpoint, now)
-        window.move(now, -1)
-        window.requests += 1
-        if not ok:
-            window.errors += 1
-        if len(window.latencies) < MAX_SAMPLES:
-            window.latencies.append(latency_ms)
-
-    def take(self, now: float, replicas: Mapping[str, str]) -> list[ReplicaLoad]:
-        """The loads since the last call, for every replica in ``replicas`` (run id ->
-        endpoint: an idle replica reports zero, which is what lets it scale down) and any
-        other that served; a new window starts at ``now``."""
+    def take(
+        self, now: float, states: Sequence[ReplicaState], replicas: Mapping[str, str]
+    ) -> list[ReplicaLoad]:
+        """The loads since the last call for every replica in ``replicas`` (run id ->
+        endpoint): one the router has not seen reports zero, which is what lets an idle
+        endpoint scale down. A replica no longer in the table is not reported."""
         window_s = max(now - self._since, 1e-9)
-        loads: list[ReplicaLoad] = []
-        kept: dict[str, _Window] = {}
-        for run_id in {*replicas, *self._windows}:
-            window = self._windows.get(run_id)
-            if window is None:
-                window = _Window(endpoint=replicas[run_id], started=self._since, changed=now)
-            window.move(now, 0)
+        seen = {state.run_id: state for state in states}
+        loads = []
+        for run_id, endpoint in replicas.items():
+            state = seen.get(run_id)
+            if state is None:
+                loads.append(ReplicaLoad(endpoint, run_id, now, window_s, 0.0, 0, 0))
+                continue
+            last = self._last.get(run_id)
+            if last is not None and state.requests < last.requests:
+                last = None  # the router forgot it and started again
+            requests = state.requests - (last.requests if last else 0)
+            in_flight_s = state.in_flight_s - (last.in_flight_s if last else 0.0)
             loads.append(
                 ReplicaLoad(
-                    endpoint=window.endpoint,
+                    endpoint=endpoint,
                     run_id=run_id,
                     at=now,
                     window_s=window_s,
-                    in_flight=window.area / window_s,
-                    requests=window.requests,
-                    errors=window.errors,
-                    p95_ms=p95(window.latencies),
+                    in_flight=max(0.0, in_flight_s) / window_s,
+                    requests=requests,
+                    errors=state.errors - (last.errors if last else 0),
+                    p95_ms=state.p95_ms if requests > 0 else None,
                 )
             )
-            # A request in flight across the boundary belongs to the next window too.
-            if window.in_flight > 0:
-                kept[run_id] = _Window(
-                    endpoint=window.endpoint, started=now, in_flight=window.in_flight, changed=now
-                )
         self._since = now
-        self._windows = kept
+        self._last = {run_id: seen[run_id] for run_id in replicas if run_id in seen}
         return loads
 
 
