@@ -5,6 +5,7 @@ and the bookkeeping of each attempt (router, metrics, counts, the inference log)
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -155,7 +156,7 @@ class Proxy:
         metrics: GatewayMetrics,
         log: LogWriter,
         clock: Callable[[], float],
-        rng: Any,
+        rng: random.Random,
     ) -> None:
         self._client = client
         self._router = router
