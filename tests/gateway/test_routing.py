@@ -164,6 +164,9 @@ def test_a_replica_that_answers_503_is_retried_on_another(control, serve, gatewa
         answers = [http.post(INFER, json=BODY) for _ in range(20)]
     assert {(a.status_code, a.json()["by"]) for a in answers} == {(200, "good")}
     assert len(bad.received) >= 1
+    retried = [a for a in answers if "x-aiplane-tried" in a.headers]
+    assert len(retried) == len(bad.received)
+    assert {a.headers["x-aiplane-tried"] for a in retried} == {"run-bad"}
     assert gw.sample("aiplane_gateway_retries_total") == len(bad.received)
     assert gw.sample(
         "aiplane_gateway_errors_total", endpoint="fraud", site="edge", reason="http_503"

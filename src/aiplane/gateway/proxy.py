@@ -144,6 +144,8 @@ class _Relayed(StreamingResponse):
 class _Attempt:
     pick: Pick
     delay_ms: float
+    # The replicas (run ids) tried before this one for the same request, in order.
+    tried_before: tuple[str, ...] = ()
 
 
 class Proxy:
@@ -182,7 +184,7 @@ class Proxy:
             and shadowed(traffic, self._rng.random())
         ):
             self.in_background(self._shadow(request))
-        tried: set[str] = set()
+        tried: list[str] = []
         failures: list[str] = []
         while True:
             now = self._clock()
@@ -197,8 +199,8 @@ class Proxy:
                 )
             if pick is None:
                 return self._unavailable(request, role, failures)
-            tried.add(pick.replica.run_id)
-            attempt = _Attempt(pick, await self._emulate(request, pick))
+            attempt = _Attempt(pick, await self._emulate(request, pick), tuple(tried))
+            tried.append(pick.replica.run_id)
             answer = await self._send(request, attempt)
             if isinstance(answer, Response):
                 return answer
@@ -279,6 +281,9 @@ class Proxy:
             headers["x-aiplane-warning"] = warning.encode("ascii", "replace").decode("ascii")
         if attempt.delay_ms:
             headers["x-aiplane-emulated-delay-ms"] = f"{attempt.delay_ms:g}"
+        if attempt.tried_before:
+            # Failover made visible: which replicas failed this request before this one.
+            headers["x-aiplane-tried"] = ",".join(attempt.tried_before)
         return headers
 
     def _attempt_failed(self, request: Admitted, pick: Pick, sent: float, reason: str) -> None:
