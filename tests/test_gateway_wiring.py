@@ -147,20 +147,16 @@ def control_api(plane: ControlPlane) -> Iterator[tuple[Served, str]]:
     served.stop()
 
 
-@pytest.mark.parametrize("via", ["module", "cli"])
 def test_aiplane_gateway_runs_alone_and_stops_on_sigterm(
-    control_api: tuple[Served, str], tmp_path: Path, via: str
+    control_api: tuple[Served, str], tmp_path: Path
 ) -> None:
+    """Through the CLI, which execs the gateway's process with the token in its environment."""
     served, token = control_api
-    common = ["--port", "0", "--control-plane", served.url, "--log-dir", str(tmp_path / "log")]
+    (tmp_path / "token").write_text(token)
+    argv = [sys.executable, "-m", "aiplane", "gateway", "--port", "0"]
+    argv += ["--control-plane", served.url, "--log-dir", str(tmp_path / "log")]
+    argv += ["--token-file", str(tmp_path / "token")]
     env = {**os.environ, "AIPLANE_HOME": str(tmp_path / "home")}
-    if via == "module":
-        argv = [sys.executable, "-m", "aiplane.gateway_wiring", *common]
-        env[GATEWAY_TOKEN_ENV] = token
-    else:
-        (tmp_path / "token").write_text(token)
-        argv = [sys.executable, "-m", "aiplane", "gateway", *common, "--token-file"]
-        argv.append(str(tmp_path / "token"))
     env["COLUMNS"] = "200"
     proc = subprocess.Popen(
         argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
