@@ -211,7 +211,8 @@ def test_malformed_endpoint_rules_are_refused_by_field() -> None:
         ("f: budgets[0].rules[4].kind", "not one of the allowed values"),
     }
     (kind,) = [p for p in problems if p.location.endswith("rules[4].kind")]
-    assert "cap_replicas" in kind.allowed and "prefer_owned_edge" in kind.allowed
+    allowed = str(kind.allowed)
+    assert "cap_replicas" in allowed and "prefer_owned_edge" in allowed
     # The cross-field check runs once the fields themselves are well formed.
     misplaced = _budget(
         team="research",

@@ -425,8 +425,8 @@ def _run_texts(usage: UsageColumns) -> tuple[np.ndarray, np.ndarray]:
     """The _RUN columns as one CSV fragment per key, and each usage row's key.
 
     A run's team, project, workload, model and endpoint come from its one workload, so the key
-    is the run and there are as many fragments as runs; should rows of one run disagree (intervals
-    written by hand, say), the key is the usage row itself, which is slower but exact.
+    is the run and there are as many fragments as runs; should rows of one run disagree
+    (intervals written by hand, say), the key is the usage row itself, slower but exact.
     """
     n_runs = len(usage.run_id.values)
     first = np.full(n_runs, -1, dtype=np.int64)
@@ -436,13 +436,21 @@ def _run_texts(usage: UsageColumns) -> tuple[np.ndarray, np.ndarray]:
     by_run = all(bool(np.array_equal(f.codes, f.codes[first[usage.run_id.codes]])) for f in fields)
     rows = first if by_run else np.arange(len(usage), dtype=np.int64)
     texts = np.empty(len(rows), dtype=object)
+    tag_fields = _tag_fields(usage)
+    # Few distinct allocations (team, project, model, endpoint) among many runs: each
+    # one's Tags is written and escaped once.
+    tags: dict[tuple[int, ...], str] = {}
     for i, row in enumerate(rows.tolist()):
         if row < 0:
             texts[i] = ""
             continue
         team = _escape(usage.team.values[usage.team.codes[row]])
-        tags = tags_text(*(f.values[f.codes[row]] for f in _tag_fields(usage)))
-        parts = [team, _escape(tags), team] + [_escape(f.values[f.codes[row]]) for f in fields[1:]]
+        combo = tuple(int(f.codes[row]) for f in tag_fields)
+        tag = tags.get(combo)
+        if tag is None:
+            values = (f.values[c] for f, c in zip(tag_fields, combo, strict=True))
+            tag = tags[combo] = _escape(tags_text(*values))
+        parts = [team, tag, team] + [_escape(f.values[f.codes[row]]) for f in fields[1:]]
         parts.append(_escape(usage.run_id.values[usage.run_id.codes[row]]))
         texts[i] = ",".join(parts)
     key = usage.run_id.codes if by_run else np.arange(len(usage), dtype=np.int64)
