@@ -183,6 +183,11 @@ ROWS: dict[str, list[Row]] = {
         Row(["--from", "2026-01-01", "--to", "2026-01-01"], BAD_INPUT, "--to"),
         NO_SERVER,
     ],
+    "cost requests": [
+        Row(["--from", "last tuesday"], BAD_INPUT, "--from"),
+        Row(["--from", "2026-02-01", "--to", "2026-01-01"], BAD_INPUT, "--to"),
+        NO_SERVER,
+    ],
     "cost export": [
         Row([], BAD_INPUT, "--out"),
         Row(["--out", "{dir}"], BAD_INPUT, "is a directory"),
