@@ -19,6 +19,7 @@ from aiplane.cli.main import app as cli
 from aiplane.client import Client
 from aiplane.core.cost.focus import COLUMNS
 from aiplane.core.errors import StoreError
+from aiplane.core.serving.routes import RequestCount
 from aiplane.wiring import ControlPlane
 from tests.api.conftest import Clock
 from tests.identities import grant
@@ -210,3 +211,65 @@ def test_idle_capacity_in_the_report_and_export_counts_from_when_the_fleet_was_a
     rows = list(csv.DictReader(io.StringIO(response.text)))
     idle = {r["x_pool"]: float(r["EffectiveCost"]) for r in rows if r["x_cost_kind"] == "idle"}
     assert idle == {"fra/dgx": pytest.approx(8 / 6)}
+
+
+def _serve(cp: ControlPlane) -> None:
+    """An endpoint's replicas (fraud: $160 + $40) and the gateway's counters for it."""
+    cp.store.usage.add(usage("r3", JUNE + DAY, 10, workload="fraud-primary", endpoint="fraud"))
+    cp.store.usage.add(
+        usage("r4", JUNE + DAY, 5, pool="fra/dgx", usd_per_hour=8.0, endpoint="fraud")
+    )
+    hour = JUNE + DAY
+    cp.store.endpoints.add_counts(
+        [
+            RequestCount("fraud", "research", "alice", "t-1", hour, 100_000, 3, 40, 2),
+            RequestCount("fraud", "research", "bob", None, hour + 3600, 20_000),
+        ]
+    )
+
+
+def test_the_report_by_endpoint_and_the_requests_over_the_api(
+    seeded: ControlPlane, api: TestClient, tokens: dict[str, dict[str, str]]
+) -> None:
+    _serve(seeded)
+    operator = tokens["operator"]
+    report = get(api, operator, "report", by="endpoint", **{"from": "2025-06-01"})
+    rows = {row["key"]: row for row in report["rows"]}
+    fraud = rows["fraud"]
+    assert (fraud["total_usd"], fraud["requests"], fraud["errors"]) == (200.0, 120_000, 3)
+    assert (fraud["tokens_in"], fraud["tokens_out"]) == (40, 2)
+    # $200 / 120,000 x 1,000, to the API's six decimals.
+    assert fraud["usd_per_1k_requests"] == 1.666667
+    assert rows[None]["requests"] is None and rows[None]["usd_per_1k_requests"] is None
+    assert get(api, operator, "report", by="team")["rows"][0]["requests"] is None
+
+    found = get(api, operator, "requests", by="key")
+    assert (found["requests"], found["tokens"]) == (120_000, 42)
+    assert [(r["key"], r["principal"], r["requests"]) for r in found["rows"]] == [
+        ("t-1", "alice", 100_000),
+        (None, "bob", 20_000),
+    ]
+    one = get(api, operator, "requests", by="team", endpoint="nothing")
+    assert one["rows"] == []
+    bad = api.get("/api/v1/costs/requests", headers=operator, params={"by": "model"})
+    assert bad.status_code == 422
+    assert bad.json()["error"]["problems"][0]["allowed"] == "endpoint, team, principal, key"
+    assert api.get("/api/v1/costs/requests").status_code == 401
+
+
+def test_cli_cost_report_by_endpoint_and_cost_requests(run_cli: Any, seeded: ControlPlane) -> None:
+    _serve(seeded)
+    out = run_cli("report", "--by", "endpoint", "--from", "2025-06-01").stdout
+    (fraud,) = [line for line in out.splitlines() if "fraud" in line]
+    assert "$200.00" in fraud and "120,000" in fraud and "$1.6667" in fraud
+    (other,) = [line for line in out.splitlines() if "(not an endpoint)" in line]
+    assert other.rstrip(" │|").endswith("-")  # no requests: no cost per 1,000
+    as_json = json.loads(run_cli("report", "--by", "endpoint", "--json").stdout)
+    assert {r["key"]: r["usd_per_1k_requests"] for r in as_json["rows"]}["fraud"] == 1.666667
+
+    text = run_cli("requests", "--by", "key").stdout
+    assert "(no token)" in text and "120,000 requests, 42 tokens" in text
+    by_team = json.loads(run_cli("requests", "--by", "team", "--json").stdout)
+    assert [(r["key"], r["requests"], r["endpoints"]) for r in by_team["rows"]] == [
+        ("research", 120_000, ["fraud"])
+    ]

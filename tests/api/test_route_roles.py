@@ -95,6 +95,7 @@ TABLE: dict[tuple[str, str], Row] = {
         expect(409, viewer=403, other=404, operator=403), {"uri": "s3://b/step-1"}
     ),
     ("GET", "/api/v1/costs/report"): Row(COST_READ),
+    ("GET", "/api/v1/costs/requests"): Row(COST_READ),
     ("GET", "/api/v1/costs/export"): Row(COST_READ),
     ("GET", "/api/v1/costs/budgets"): Row(COST_READ),
     ("GET", "/api/v1/costs/alerts"): Row(COST_READ),

@@ -202,6 +202,11 @@ ROWS: dict[str, list[Row]] = {
         Row(["--from", "2026-01-01", "--to", "2026-01-01"], BAD_INPUT, "--to"),
         NO_SERVER,
     ],
+    "cost requests": [
+        Row(["--from", "last tuesday"], BAD_INPUT, "--from"),
+        Row(["--from", "2026-02-01", "--to", "2026-01-01"], BAD_INPUT, "--to"),
+        NO_SERVER,
+    ],
     "cost export": [
         Row([], BAD_INPUT, "--out"),
         Row(["--out", "{dir}"], BAD_INPUT, "is a directory"),
@@ -407,6 +412,10 @@ def no_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
     def refuse(*_: object, **__: object) -> None:
         raise AssertionError("the command went as far as starting a control plane")
+
+    # matplotlib (``simulate --out``) may run fc-list when it first builds its font cache,
+    # which an earlier test's fresh home can make happen here: load it before the guard.
+    import matplotlib.font_manager  # noqa: F401
 
     monkeypatch.setattr(subprocess, "Popen", refuse)  # how a local control plane starts
     monkeypatch.setattr(os, "execv", refuse)  # ``aiplane up`` becomes the server by exec

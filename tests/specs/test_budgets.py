@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiplane.core.budgets import DEFAULT_RULES, Basis, BudgetScope, Period, RuleKind, Webhook
+from aiplane.core.budgets import (
+    DEFAULT_RULES,
+    Basis,
+    BudgetAction,
+    BudgetScope,
+    Period,
+    RuleKind,
+    Webhook,
+)
 from aiplane.core.errors import Problem
 from aiplane.core.fleet import PricingModel
 from aiplane.specs import fleet_from_document, fleet_to_document
@@ -160,3 +168,76 @@ def test_project_and_labels_on_a_workload() -> None:
         "w.yaml",
     )
     assert w.project == "llama" and dict(w.labels) == {"model": "llama-3-8b"}
+
+
+def test_rules_that_act_on_endpoints_convert_and_round_trip() -> None:
+    rules = [
+        {"kind": "cap_replicas", "at": 0.8, "replicas": 3},
+        {"kind": "cap_replicas"},
+        {"kind": "prefer_owned_edge", "at": 0.5, "basis": "forecast"},
+    ]
+    fleet = fleet_from_document(_budget(team="research", rules=rules), "fleet.yaml")
+    (budget,) = fleet.budgets
+    assert [(r.kind, r.at, r.basis, r.replicas, r.max_replicas) for r in budget.rules] == [
+        (RuleKind.CAP_REPLICAS, 0.8, Basis.SPENT, 3, 3),
+        (RuleKind.CAP_REPLICAS, 1.0, Basis.SPENT, None, 1),  # N defaults to one
+        (RuleKind.PREFER_OWNED_EDGE, 0.5, Basis.FORECAST, None, None),
+    ]
+    assert [r.kind.action for r in budget.rules] == [
+        BudgetAction.CAP_REPLICAS,
+        BudgetAction.CAP_REPLICAS,
+        BudgetAction.PREFER_OWNED_EDGE,
+    ]
+    assert budget.rules[0].describe() == "cap replicas at 3 per site when spend reaches 80%"
+    assert fleet_from_document(fleet_to_document(fleet), "stored") == fleet
+
+
+def test_malformed_endpoint_rules_are_refused_by_field() -> None:
+    bad = _budget(
+        team="research",
+        rules=[
+            {"kind": "cap_replicas", "replicas": 0},
+            {"kind": "cap_replicas", "replicas": "two"},
+            {"kind": "prefer_owned_edge", "replicas": 2},
+            {"kind": "block", "replicas": 1},
+            {"kind": "cap_replica"},
+        ],
+    )
+    problems = problems_of(lambda: fleet_from_document(bad, "f"))
+    found = {(p.location, p.message) for p in problems}
+    assert found == {
+        ("f: budgets[0].rules[0].replicas", "must be greater than or equal to 1"),
+        ("f: budgets[0].rules[1].replicas", "expected a whole number"),
+        ("f: budgets[0].rules[4].kind", "not one of the allowed values"),
+    }
+    (kind,) = [p for p in problems if p.location.endswith("rules[4].kind")]
+    allowed = str(kind.allowed)
+    assert "cap_replicas" in allowed and "prefer_owned_edge" in allowed
+    # The cross-field check runs once the fields themselves are well formed.
+    misplaced = _budget(
+        team="research",
+        rules=[{"kind": "prefer_owned_edge", "replicas": 2}, {"kind": "block", "replicas": 1}],
+    )
+    assert problems_of(lambda: fleet_from_document(misplaced, "f")) == [
+        Problem(
+            "f: budgets[0].rules[0].replicas",
+            "replicas applies to cap_replicas rules only, not prefer_owned_edge",
+            "2",
+            "no replicas, or kind: cap_replicas",
+        ),
+        Problem(
+            "f: budgets[0].rules[1].replicas",
+            "replicas applies to cap_replicas rules only, not block",
+            "1",
+            "no replicas, or kind: cap_replicas",
+        ),
+    ]
+
+
+def test_two_caps_at_the_same_share_are_one_rule_listed_twice() -> None:
+    twice = _budget(
+        team="research",
+        rules=[{"kind": "cap_replicas", "replicas": 2}, {"kind": "cap_replicas", "replicas": 1}],
+    )
+    (problem,) = problems_of(lambda: fleet_from_document(twice, "f"))
+    assert (problem.location, problem.message) == ("f: budgets[0].rules[1]", "rule listed twice")

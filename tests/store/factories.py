@@ -255,6 +255,7 @@ def usage_interval(
         usd_per_hour=21.6,
         project="llama",
         model="llama-3-8b",
+        endpoint="llama-chat",
         egress_gb=1200.5,
         egress_usd=144.06,
         outcome="preempted",

@@ -10,6 +10,8 @@ from aiplane.core.cost.alerts import CostAlert, alert_to_dict
 from aiplane.core.cost.anomalies import Anomaly
 from aiplane.core.cost.forecast import Forecast as CoreForecast
 from aiplane.core.cost.periods import iso
+from aiplane.core.cost.requests import RequestReport as CoreRequestReport
+from aiplane.core.cost.rollup import RollupRow
 from aiplane.core.events import Event
 from aiplane.core.runs import Placement
 from aiplane.core.secrets_env import secret_reason
@@ -25,6 +27,8 @@ from aiplane.wire.costs import (
     CostRow,
     Forecast,
     IdlePool,
+    RequestReport,
+    RequestRow,
 )
 from aiplane.wire.fleet import FleetOut, PoolOut
 from aiplane.wire.jobs import EventOut, ExplanationOut, JobOut, PlacementOut
@@ -168,6 +172,43 @@ def _money(x: float) -> float:
     return round(x, 6)
 
 
+def _requests_out(row: RollupRow) -> dict[str, Any]:
+    """A report by endpoint's request columns (none for other reports)."""
+    t = row.requests
+    if t is None:
+        return {}
+    per_1k = row.usd_per_1k_requests
+    return {
+        "requests": t.requests,
+        "errors": t.errors,
+        "tokens_in": t.tokens_in,
+        "tokens_out": t.tokens_out,
+        "usd_per_1k_requests": None if per_1k is None else _money(per_1k),
+    }
+
+
+def requests_out(r: CoreRequestReport) -> RequestReport:
+    return RequestReport(
+        by=r.by,
+        from_=iso(r.start),
+        to=iso(r.end),
+        requests=r.totals.requests,
+        tokens=r.totals.tokens,
+        rows=[
+            RequestRow(
+                key=row.key,
+                principal=row.principal,
+                endpoints=list(row.endpoints),
+                requests=row.totals.requests,
+                errors=row.totals.errors,
+                tokens_in=row.totals.tokens_in,
+                tokens_out=row.totals.tokens_out,
+            )
+            for row in r.rows
+        ],
+    )
+
+
 def report_out(r: CoreReport) -> CostReport:
     return CostReport(
         by=r.by,
@@ -188,6 +229,7 @@ def report_out(r: CoreReport) -> CostReport:
                 runs=row.runs,
                 idle_share_usd=_money(row.idle_share_usd),
                 total_usd=_money(row.total_usd),
+                **_requests_out(row),
             )
             for row in r.rows
         ],
@@ -238,7 +280,13 @@ def budget_out(view: BudgetView) -> BudgetOut:
         remaining_usd=_money(st.remaining_usd),
         forecast=forecast_out(view.forecast),
         rules=[
-            BudgetRuleOut(kind=str(r.kind), at=r.at, basis=str(r.basis), fired=r in st.fired)
+            BudgetRuleOut(
+                kind=str(r.kind),
+                at=r.at,
+                basis=str(r.basis),
+                replicas=r.max_replicas,
+                fired=r in st.fired,
+            )
             for r in b.rules
         ],
         actions=sorted(str(a) for a in st.actions),

@@ -4,7 +4,14 @@ from pathlib import Path
 from typing import Any
 
 from aiplane.client._http import Http
-from aiplane.wire.costs import AlertOut, AnomalyOut, BudgetOut, CostReport, TeamForecast
+from aiplane.wire.costs import (
+    AlertOut,
+    AnomalyOut,
+    BudgetOut,
+    CostReport,
+    RequestReport,
+    TeamForecast,
+)
 
 
 def _period(start: str | None, end: str | None) -> dict[str, Any]:
@@ -28,9 +35,21 @@ class Costs:
         end: str | None = None,
         share_idle: bool = True,
     ) -> CostReport:
-        """Cost by team, project, workload, model, site, pool, pricing or accelerator."""
+        """Cost by team, project, workload, model, endpoint, site, pool, pricing or
+        accelerator; by endpoint with requests, tokens and cost per 1,000 requests."""
         params = {"by": by, "share_idle": share_idle, **_period(start, end)}
         return self._http.call(CostReport, "GET", "/costs/report", params)
+
+    def requests(
+        self,
+        by: str = "endpoint",
+        start: str | None = None,
+        end: str | None = None,
+        endpoint: str | None = None,
+    ) -> RequestReport:
+        """Requests and tokens served, by endpoint, team, principal or key."""
+        params = {"by": by, "endpoint": endpoint, **_period(start, end)}
+        return self._http.call(RequestReport, "GET", "/costs/requests", params)
 
     def export(
         self,

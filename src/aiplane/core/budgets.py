@@ -3,7 +3,9 @@
 A rule fires when the period's spend (or its forecast, for ``basis: forecast``) reaches ``at``
 times the budget. An ``alert`` rule only notifies; the other kinds are the actions of
 :class:`BudgetAction` and stay in force while the rule holds. Evaluating budgets against spend
-is the cost engine's (``core.cost.budgets``); honouring the actions is the scheduler's.
+is the cost engine's (``core.cost.budgets``); honouring the actions is the scheduler's, and
+for the two that act on endpoints (``cap_replicas``, ``prefer_owned_edge``) the endpoint
+reconciler's, through a :class:`~aiplane.core.serving.caps.ReplicaCap` (decision 0060).
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ class BudgetAction(StrEnum):
     BLOCK = "block"  # new submissions are refused (enforced at submission, not here)
     SPOT_OR_OWNED_ONLY = "spot_or_owned_only"  # only spot or owned capacity may be used
     LOWER_PRIORITY = "lower_priority"  # the team's pending work drops to the lowest class
+    # The team's endpoints keep at most the rule's ``replicas`` per site (never below one).
+    CAP_REPLICAS = "cap_replicas"
+    # Where placement chooses an endpoint's sites, on-premise and edge sites come first.
+    PREFER_OWNED_EDGE = "prefer_owned_edge"
 
 
 class BudgetScope(StrEnum):
@@ -37,6 +43,8 @@ class RuleKind(StrEnum):
     BLOCK = "block"
     SPOT_OR_OWNED_ONLY = "spot_or_owned_only"
     LOWER_PRIORITY = "lower_priority"
+    CAP_REPLICAS = "cap_replicas"
+    PREFER_OWNED_EDGE = "prefer_owned_edge"
 
     @property
     def action(self) -> BudgetAction | None:
@@ -48,11 +56,24 @@ class Basis(StrEnum):
     FORECAST = "forecast"
 
 
+# The replicas per site a ``cap_replicas`` rule leaves when it gives no number.
+DEFAULT_CAP_REPLICAS = 1
+
+
 @dataclass(frozen=True)
 class BudgetRule:
     kind: RuleKind
     at: float = 1.0  # share of the budget's amount
     basis: Basis = Basis.SPENT
+    # ``cap_replicas`` only: the most replicas per site (None: DEFAULT_CAP_REPLICAS).
+    replicas: int | None = None
+
+    @property
+    def max_replicas(self) -> int | None:
+        """The cap a ``cap_replicas`` rule puts on each site; None for any other kind."""
+        if self.kind is not RuleKind.CAP_REPLICAS:
+            return None
+        return self.replicas if self.replicas is not None else DEFAULT_CAP_REPLICAS
 
     @property
     def key(self) -> str:
@@ -61,6 +82,10 @@ class BudgetRule:
 
     def describe(self) -> str:
         what = "alert" if self.kind is RuleKind.ALERT else self.kind.value.replace("_", " ")
+        if self.kind is RuleKind.CAP_REPLICAS:
+            what = f"cap replicas at {self.max_replicas} per site"
+        elif self.kind is RuleKind.PREFER_OWNED_EDGE:
+            what = "prefer on-premise and edge sites"
         basis = "forecast" if self.basis is Basis.FORECAST else "spend"
         return f"{what} when {basis} reaches {self.at:.0%}"
 

@@ -6,11 +6,13 @@ that fire. :class:`BudgetCache` keeps the result for a few seconds: the schedule
 cycle and submissions on every request, while spend moves slowly.
 
 Functions for the scheduling snapshot: :func:`budget_actions` and :func:`budget_remaining`
-(keys: team names, and ``project:<name>`` for project budgets).
+(keys: team names, and ``project:<name>`` for project budgets). For the endpoint reconciler:
+:func:`endpoint_caps`, the replica cap of each endpoint while a budget acts on it.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable
@@ -28,6 +30,7 @@ from aiplane.core.cost.budgets import (
     effective_budgets,
     evaluate,
     remaining_by_subject,
+    replica_cap,
 )
 from aiplane.core.cost.forecast import Forecast, KnownWork, forecast
 from aiplane.core.cost.periods import DAY_S, HOUR_S, bounds
@@ -36,13 +39,20 @@ from aiplane.core.errors import BudgetExceededError, Problem
 from aiplane.core.fleet import Fleet
 from aiplane.core.placement import evaluate_offers
 from aiplane.core.runs import ACTIVE, Job, Run, RunState
+from aiplane.core.serving.caps import ReplicaCap
+from aiplane.core.serving.endpoints import Endpoint
 from aiplane.core.workloads import Workload
 from aiplane.services.costs import Metered, metered
 from aiplane.services.events import record
 from aiplane.services.types import BudgetView
 from aiplane.store.base import Store
 
+log = logging.getLogger("aiplane.budgets")
+
 HISTORY_DAYS = 28
+# The label of an endpoint that names its project, for project budgets (as a workload's
+# ``project`` does).
+PROJECT_LABEL = "project"
 MAX_KNOWN_JOBS = 10_000
 
 
@@ -203,6 +213,33 @@ def budget_remaining(
 ) -> dict[str, float]:
     """Dollars left in each subject's tightest budget, for the scheduling snapshot."""
     return remaining_by_subject(v.status for v in _views(store, fleet, now, cache))
+
+
+def endpoint_caps(
+    store: Store,
+    fleet: Callable[[], Fleet | None],
+    clock: Callable[[], float],
+    cache: BudgetCache | None = None,
+) -> Callable[[Endpoint], ReplicaCap | None]:
+    """The endpoint reconciler's ``caps``: for an endpoint, what the budgets in force for its
+    team (and the project its ``project`` label names) ask of it, from the fleet in force
+    (``fleet()``) at ``clock()``; None while none acts on it. Budgets are evaluated through
+    ``cache``, as for the scheduler. A failure is logged and answers None: budgets must never
+    stop an endpoint from serving."""
+
+    def caps(endpoint: Endpoint) -> ReplicaCap | None:
+        current = fleet()
+        if current is None:
+            return None
+        try:
+            views = _views(store, current, clock(), cache)
+        except Exception:
+            log.exception("budget evaluation failed; endpoint %s left uncapped", endpoint.name)
+            return None
+        project = endpoint.spec.labels.get(PROJECT_LABEL) or None
+        return replica_cap((v.status for v in views), endpoint.team, project)
+
+    return caps
 
 
 def check_submission(

@@ -18,6 +18,7 @@ from aiplane.core.cost.allocation import PoolSpan, pool_spans
 from aiplane.core.cost.anomalies import Anomaly
 from aiplane.core.cost.forecast import Forecast
 from aiplane.core.cost.periods import WEEK_S, month_start
+from aiplane.core.cost.requests import RequestReport
 from aiplane.exporters.base import Exporter
 from aiplane.services import budgets, costs
 from aiplane.services.access import Access
@@ -109,6 +110,21 @@ class CostService:
             teams=teams,
             capacity=self._capacity(e),
         )
+
+    def requests(
+        self,
+        caller: Caller,
+        by: str = "endpoint",
+        start: float | None = None,
+        end: float | None = None,
+        *,
+        endpoint: str | None = None,
+    ) -> RequestReport:
+        """Requests and tokens the gateway served, by endpoint, team, principal or key: of the
+        endpoints of the teams the caller reads."""
+        teams = self._teams(caller)
+        s, e, _ = self._period(start, end)
+        return costs.requests(self._store, by, s, e, endpoint=endpoint, teams=teams)
 
     def export(
         self,

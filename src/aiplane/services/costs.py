@@ -29,7 +29,13 @@ from aiplane.core.cost.columns import UsageColumns
 from aiplane.core.cost.focus import NUMERIC, Account, focus_columns, focus_csv
 from aiplane.core.cost.metering import CostLines, commitments, meter
 from aiplane.core.cost.periods import DAY_S, HOUR_S, WEEK_S, month_boundaries, month_start
-from aiplane.core.cost.rollup import DIMENSIONS, rollup
+from aiplane.core.cost.requests import (
+    REQUEST_DIMENSIONS,
+    RequestReport,
+    requests_by,
+    totals_by_endpoint,
+)
+from aiplane.core.cost.rollup import DIMENSIONS, rollup, with_requests
 from aiplane.core.cost.spend import hourly_pieces, hourly_series
 from aiplane.core.cost.usage import UsageInterval
 from aiplane.core.errors import Problem, SpecError
@@ -192,7 +198,29 @@ def report(
         idle = []
     per_team = idle_by_team(shares) if by == "team" and share_idle_to_teams else None
     rows = rollup(lines, m.usage, by, per_team)
+    if by == "endpoint":
+        # The requests the same teams' endpoints served: cost per 1,000 requests.
+        counts = store.endpoints.counts(since=start, until=end, teams=teams)
+        rows = with_requests(rows, totals_by_endpoint(counts))
     return CostReport(by, start, end, rows, idle, shares)
+
+
+def requests(
+    store: Store,
+    by: str,
+    start: float,
+    end: float,
+    *,
+    endpoint: str | None = None,
+    teams: Collection[str] | None = None,
+) -> RequestReport:
+    """Requests and tokens served in [start, end) (the hours that start in it), by endpoint,
+    team (the endpoint's), principal or key; of ``endpoint`` only, and of ``teams``'
+    endpoints only, when given."""
+    check_dimension(by, REQUEST_DIMENSIONS)
+    check_period(start, end)
+    counts = store.endpoints.counts(since=start, until=end, endpoint=endpoint, teams=teams)
+    return RequestReport(by, start, end, tuple(requests_by(counts, by)))
 
 
 def _idle_by_month(m: Metered, spans: Sequence[PoolSpan]) -> list[tuple[float, float, IdleCost]]:

@@ -1,5 +1,6 @@
 """The ``budgets:`` section of ``fleet.yaml`` to core budgets, with the checks that span fields:
-one of team or project, a known team, unique names, a rule listed once."""
+one of team or project, a known team, unique names, a rule listed once, ``replicas`` on a
+``cap_replicas`` rule only."""
 
 from __future__ import annotations
 
@@ -52,7 +53,17 @@ def budgets_from_specs(
             )
         rules: tuple[BudgetRule, ...] = DEFAULT_RULES
         if spec.rules is not None:
-            rules = tuple(BudgetRule(RuleKind(r.kind), r.at, Basis(r.basis)) for r in spec.rules)
+            rules = tuple(
+                BudgetRule(RuleKind(r.kind), r.at, Basis(r.basis), r.replicas) for r in spec.rules
+            )
+            for j, rule in enumerate(rules):
+                if rule.replicas is not None and rule.kind is not RuleKind.CAP_REPLICAS:
+                    problems.add(
+                        [*loc, "rules", j, "replicas"],
+                        f"replicas applies to cap_replicas rules only, not {rule.kind}",
+                        rule.replicas,
+                        "no replicas, or kind: cap_replicas",
+                    )
             keys = [r.key for r in rules]
             for j, key in enumerate(keys):
                 if key in keys[:j]:

@@ -122,7 +122,10 @@ def budget_doc(budget: Budget) -> dict[str, Any]:
             "period": str(budget.period),
             "amount_usd": budget.amount_usd,
             "rules": [
-                {"kind": str(r.kind), "at": r.at, "basis": str(r.basis)} for r in budget.rules
+                _drop_none(
+                    {"kind": str(r.kind), "at": r.at, "basis": str(r.basis), "replicas": r.replicas}
+                )
+                for r in budget.rules
             ],
             "webhook": webhook,
         }

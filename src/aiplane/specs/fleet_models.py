@@ -139,15 +139,23 @@ class DatasetSpec(SpecModel):
     )
 
 
-RULE_KINDS = "alert, block, spot_or_owned_only, lower_priority"
+RULE_KINDS = "alert, block, spot_or_owned_only, lower_priority, cap_replicas, prefer_owned_edge"
 
 
 class BudgetRuleSpec(SpecModel):
-    kind: Literal["alert", "block", "spot_or_owned_only", "lower_priority"] = Field(
-        description=RULE_KINDS
-    )
+    kind: Literal[
+        "alert",
+        "block",
+        "spot_or_owned_only",
+        "lower_priority",
+        "cap_replicas",
+        "prefer_owned_edge",
+    ] = Field(description=RULE_KINDS)
     at: float = Field(1.0, gt=0, description="a share of the budget > 0 (0.8 is 80%)")
     basis: Literal["spent", "forecast"] = Field("spent", description="spent, forecast")
+    replicas: int | None = Field(
+        None, ge=1, description="cap_replicas only: the most replicas per site, >= 1 (default 1)"
+    )
 
 
 class WebhookSpec(SpecModel):
@@ -169,7 +177,7 @@ class BudgetSpec(SpecModel):
     period: Literal["monthly", "weekly"] = Field("monthly", description="monthly, weekly")
     amount_usd: Positive
     rules: list[BudgetRuleSpec] | None = Field(
-        None, description=f"a list of {{kind: {RULE_KINDS}, at, basis}}"
+        None, description=f"a list of {{kind: {RULE_KINDS}, at, basis, replicas}}"
     )
     webhook: WebhookSpec | None = Field(None, description="{url, secret | secret_env}")
 

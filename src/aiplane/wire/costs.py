@@ -18,6 +18,14 @@ class CostRow(BaseModel):
     runs: int
     idle_share_usd: float = Field(description="idle owned/reserved cost shared out by use")
     total_usd: float
+    # By endpoint only (null otherwise, and for the usage that is no endpoint's).
+    requests: int | None = Field(None, description="requests served (by endpoint)")
+    errors: int | None = Field(None, description="requests answered with an error")
+    tokens_in: int | None = Field(None, description="prompt tokens (LLM endpoints)")
+    tokens_out: int | None = Field(None, description="completion tokens (LLM endpoints)")
+    usd_per_1k_requests: float | None = Field(
+        None, description="total_usd / requests x 1000 (null: no requests)"
+    )
 
 
 class IdlePool(BaseModel):
@@ -47,6 +55,29 @@ class CostReport(BaseModel):
     idle: list[IdlePool]
 
 
+class RequestRow(BaseModel):
+    key: str | None = Field(
+        description="the endpoint, team, principal, or (by key) the token id (null: no token)"
+    )
+    principal: str | None = Field(None, description="by key: the token's holder")
+    endpoints: list[str] = Field(description="the endpoints the group called")
+    requests: int
+    errors: int
+    tokens_in: int
+    tokens_out: int
+
+
+class RequestReport(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    by: str
+    from_: str = Field(alias="from", description="start (UTC, ISO 8601)")
+    to: str = Field(description="end, exclusive (UTC, ISO 8601)")
+    requests: int
+    tokens: int
+    rows: list[RequestRow]
+
+
 class Forecast(BaseModel):
     period_start: str
     period_end: str
@@ -68,6 +99,7 @@ class BudgetRuleOut(BaseModel):
     kind: str
     at: float = Field(description="share of the budget's amount")
     basis: str = Field(description="spend or forecast")
+    replicas: int | None = Field(None, description="cap_replicas: the most replicas per site")
     fired: bool
 
 
@@ -83,7 +115,9 @@ class BudgetOut(BaseModel):
     remaining_usd: float
     forecast: Forecast
     rules: list[BudgetRuleOut]
-    actions: list[str] = Field(description="actions in force: block, deprioritize, ...")
+    actions: list[str] = Field(
+        description="actions in force: block, lower_priority, cap_replicas, ..."
+    )
     webhook: str | None
 
 

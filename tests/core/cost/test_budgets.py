@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from aiplane.core.budgets import (
     Basis,
@@ -19,6 +20,7 @@ from aiplane.core.cost.budgets import (
     effective_budgets,
     evaluate,
     remaining_by_subject,
+    replica_cap,
 )
 from aiplane.core.cost.periods import bounds, month_start, week_start
 from aiplane.core.fleet import Team
@@ -84,3 +86,37 @@ def test_periods() -> None:
     monday = JUNE + 86400  # 2025-06-02 was a Monday
     assert week_start(monday + 3 * 86400 + 5) == monday
     assert bounds(Period.WEEKLY, monday) == (monday, monday + 7 * 86400)
+
+
+def test_the_replica_cap_of_the_rules_that_fire_for_a_team_or_its_project() -> None:
+    rules = (
+        BudgetRule(RuleKind.CAP_REPLICAS, 0.5, replicas=3),
+        BudgetRule(RuleKind.CAP_REPLICAS, 1.0),  # N: one
+        BudgetRule(RuleKind.PREFER_OWNED_EDGE, 0.8),
+        BudgetRule(RuleKind.BLOCK, 0.9),
+    )
+    team = Budget("t", BudgetScope.TEAM, "research", 100.0, rules=rules)
+    project = Budget("p", BudgetScope.PROJECT, "llama", 10.0, rules=rules[1:2])
+    start, end = bounds(Period.MONTHLY, JUNE)
+
+    def cap(spent: float, project_spent: float = 0.0, proj: str | None = "llama") -> Any:
+        statuses = [
+            evaluate(team, start, end, spent, spent),
+            evaluate(project, start, end, project_spent, project_spent),
+        ]
+        return replica_cap(statuses, "research", proj)
+
+    assert cap(40.0) is None
+    half = cap(50.0)
+    assert (half.max_replicas_per_site, half.prefer_site_kinds) == (3, ())
+    assert half.reason == (
+        "budget t: cap replicas at 3 per site when spend reaches 50% ($50.00 of $100.00 monthly)"
+    )
+    most = cap(95.0)
+    assert (most.max_replicas_per_site, most.prefer_site_kinds) == (3, ("onprem", "edge"))
+    assert "budget t: prefer on-premise and edge sites" in most.reason
+    assert "block" not in most.reason  # the other actions are the scheduler's
+    assert cap(100.0).max_replicas_per_site == 1
+    assert cap(0.0, project_spent=10.0).max_replicas_per_site == 1  # the project's budget
+    assert cap(0.0, project_spent=10.0, proj=None) is None
+    assert replica_cap([evaluate(team, start, end, 100.0, 100.0)], "infra") is None

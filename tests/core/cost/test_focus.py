@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 
@@ -44,12 +45,14 @@ OPTIONAL = {
     "RegionId",
     "ResourceId",
     "SubAccountId",
+    "Tags",
 }
 PROJECT = {
     "x_team",
     "x_project",
     "x_workload",
     "x_model",
+    "x_endpoint",
     "x_run",
     "x_attempt",
     "x_site",
@@ -74,6 +77,7 @@ def _export() -> tuple[dict[str, list[object]], str]:
     usage = UsageColumns.from_intervals(
         [
             interval("r1", start=JULY - HOUR, hours=2, project="llama", model="llama-3-8b"),
+            interval("r4", start=JUNE + 2 * HOUR, model="fraud", endpoint="fraud"),
             interval(
                 "r2", pool="cloud/res", pricing="reserved", hours=15, egress_gb=10, egress_usd=1.2
             ),
@@ -168,3 +172,29 @@ def test_the_csv_holds_the_same_rows_as_the_columns() -> None:
                 assert float(row[i]) == pytest.approx(value, abs=1e-6)
             else:
                 assert row[i] == str(value)
+
+
+def test_an_endpoints_replica_carries_the_endpoint_in_x_endpoint_and_tags() -> None:
+    cols, text = _export()
+    rows = [dict(zip(cols, values, strict=True)) for values in zip(*cols.values(), strict=True)]
+    (replica,) = [r for r in rows if r["x_run"] == "r4"]
+    assert replica["x_endpoint"] == "fraud" and replica["x_site"] == "cloud"
+    assert json.loads(str(replica["Tags"])) == {
+        "aiplane.team": "research",
+        "aiplane.model": "fraud",
+        "aiplane.endpoint": "fraud",
+    }
+    (train,) = [r for r in rows if r["x_run"] == "r1"][:1]
+    assert train["x_endpoint"] is None
+    assert json.loads(str(train["Tags"])) == {
+        "aiplane.team": "research",
+        "aiplane.project": "llama",
+        "aiplane.model": "llama-3-8b",
+    }
+    idle = [r for r in rows if r["x_cost_kind"] == "idle"]
+    assert idle and all(r["Tags"] is None and r["x_endpoint"] is None for r in idle)
+    # The CSV quotes the JSON object (it holds quotes and commas) and reads back the same.
+    parsed = list(csv.DictReader(io.StringIO(text)))
+    (line,) = [r for r in parsed if r["x_run"] == "r4"]
+    assert line["x_endpoint"] == "fraud"
+    assert json.loads(line["Tags"])["aiplane.endpoint"] == "fraud"

@@ -13,11 +13,25 @@ from fastapi.responses import StreamingResponse
 
 from aiplane.api.deps import Authenticated, Svc
 from aiplane.api.errors import AUTHENTICATED, responses
-from aiplane.api.views import alert_out, anomaly_out, budget_out, forecast_out, report_out
+from aiplane.api.views import (
+    alert_out,
+    anomaly_out,
+    budget_out,
+    forecast_out,
+    report_out,
+    requests_out,
+)
 from aiplane.core.cost.alerts import AlertStatus
 from aiplane.core.errors import Problem, SpecError
 from aiplane.services.types import ExportFormat
-from aiplane.wire.costs import AlertOut, AnomalyOut, BudgetOut, CostReport, TeamForecast
+from aiplane.wire.costs import (
+    AlertOut,
+    AnomalyOut,
+    BudgetOut,
+    CostReport,
+    RequestReport,
+    TeamForecast,
+)
 
 router = APIRouter(prefix="/costs", tags=["costs"], responses=AUTHENTICATED)
 
@@ -94,6 +108,23 @@ def report(
         caller, by, parse_time(start, "from"), parse_time(end, "to"), share_idle=share_idle
     )
     return report_out(r)
+
+
+@router.get("/requests", response_model=RequestReport, responses=responses(422))
+def requests(
+    svc: Svc,
+    caller: Authenticated,
+    by: Annotated[str, Query(description="endpoint, team, principal or key")] = "endpoint",
+    start: From = None,
+    end: To = None,
+    endpoint: Annotated[str | None, Query(description="one endpoint only")] = None,
+) -> RequestReport:
+    """Requests and tokens the gateway served (hourly counters: the hours that start in the
+    period), of the endpoints of the teams the caller reads."""
+    r = svc.costs.requests(
+        caller, by, parse_time(start, "from"), parse_time(end, "to"), endpoint=endpoint
+    )
+    return requests_out(r)
 
 
 # A file, not JSON: the OpenAPI document says which media types and that they are bytes.

@@ -15,10 +15,12 @@ from aiplane.cli.output import console, err_console, print_json, table, when
 from aiplane.core.errors import Problem, SpecError
 
 app = typer.Typer(
-    help="Costs: reports, FOCUS export, budgets, anomalies, forecasts, and waste findings.",
+    help="Costs: reports, requests served, FOCUS export, budgets, anomalies, forecasts, and "
+    "waste findings.",
     no_args_is_help=True,
 )
 app.command("report")(cost_reports.report)
+app.command("requests")(cost_reports.requests)
 app.command("export")(cost_reports.export)
 app.command("budgets")(cost_reports.budgets)
 app.command("alerts")(cost_reports.alerts)

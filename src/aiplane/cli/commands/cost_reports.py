@@ -1,4 +1,5 @@
-"""`aiplane cost report|export|budgets|alerts|anomalies|forecast`: clients of /api/v1/costs.
+"""`aiplane cost report|requests|export|budgets|alerts|anomalies|forecast`: clients of
+/api/v1/costs.
 
 Registered on the ``cost`` sub-app in :mod:`aiplane.cli.commands.cost`.
 """
@@ -15,7 +16,7 @@ from aiplane.cli.connection import connect
 from aiplane.cli.errors import handled
 from aiplane.cli.output import console, err_console, print_json, table
 from aiplane.cli.paths import output_file
-from aiplane.wire.costs import BudgetRuleOut, Forecast
+from aiplane.wire.costs import BudgetRuleOut, CostReport, Forecast
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 FromOpt = Annotated[
@@ -33,7 +34,9 @@ def _usd(x: float | None) -> str:
 def report(
     by: Annotated[
         str,
-        typer.Option(help="team, project, workload, model, site, pool, pricing, accelerator"),
+        typer.Option(
+            help="team, project, workload, model, endpoint, site, pool, pricing, accelerator"
+        ),
     ] = "team",
     start: FromOpt = None,
     end: ToOpt = None,
@@ -42,11 +45,15 @@ def report(
     ] = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """Cost by team, workload, model, site or pricing model for a period."""
+    """Cost by team, workload, model, endpoint, site or pricing model for a period; by
+    endpoint with the requests served and the cost per 1,000 requests."""
     period(start, end)
     r = connect().costs.report(by=by, start=start, end=end, share_idle=share_idle)
     if as_json:
         print_json(r)
+        return
+    if by == "endpoint":
+        _by_endpoint(r)
         return
     rows = [
         [
@@ -84,6 +91,61 @@ def report(
     console.print(f"usage {_usd(r.usage_usd)}, idle {_usd(r.idle_usd)}")
 
 
+def _count(x: int | None) -> str:
+    return "-" if x is None else f"{x:,}"
+
+
+def _by_endpoint(r: CostReport) -> None:
+    rows = [
+        [
+            row.key if row.key is not None else "(not an endpoint)",
+            _usd(row.total_usd),
+            f"{row.gpu_hours:,.1f}",
+            _count(row.requests),
+            _count(None if row.tokens_in is None else row.tokens_in + (row.tokens_out or 0)),
+            # Sub-cent amounts are the usual case per 1k requests: four decimals.
+            "-" if row.usd_per_1k_requests is None else f"${row.usd_per_1k_requests:,.4f}",
+        ]
+        for row in r.rows
+    ]
+    columns = ["endpoint", "spend", "GPU-h", "requests", "tokens", "per 1k requests"]
+    table(f"cost by endpoint, {r.from_} to {r.to}", columns, rows)
+    console.print(f"usage {_usd(r.usage_usd)}", highlight=False)
+
+
+@handled
+def requests(
+    by: Annotated[str, typer.Option(help="endpoint, team, principal, key")] = "endpoint",
+    endpoint: Annotated[str | None, typer.Option(help="one endpoint only")] = None,
+    start: FromOpt = None,
+    end: ToOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Requests and tokens the gateway served, by endpoint, team (the endpoint's), principal
+    or key (token), from its hourly counters."""
+    period(start, end)
+    r = connect().costs.requests(by=by, start=start, end=end, endpoint=endpoint)
+    if as_json:
+        print_json(r)
+        return
+    head = ["token", "principal"] if by == "key" else [by]
+    rows = [
+        [
+            *([row.key or "(no token)", row.principal or "-"] if by == "key" else [row.key or "-"]),
+            ", ".join(row.endpoints) if by != "endpoint" else row.requests - row.errors,
+            row.requests,
+            row.errors,
+            row.tokens_in,
+            row.tokens_out,
+        ]
+        for row in r.rows
+    ]
+    columns = [*head, "endpoints" if by != "endpoint" else "ok", "requests", "errors"]
+    columns += ["tokens in", "tokens out"]
+    table(f"requests by {by}, {r.from_} to {r.to}", columns, rows)
+    console.print(f"{r.requests:,} requests, {r.tokens:,} tokens", highlight=False)
+
+
 FORECAST_KEYS = ("spent_usd", "known_usd", "history_usd", "expected_usd", "low_usd", "high_usd")
 
 
@@ -92,7 +154,8 @@ def _range(f: Forecast) -> str:
 
 
 def _rule(r: BudgetRuleOut) -> str:
-    return f"{r.kind}@{r.at:g}" + (" on forecast" if r.basis == "forecast" else "")
+    replicas = f"({r.replicas}/site)" if r.replicas is not None else ""
+    return f"{r.kind}{replicas}@{r.at:g}" + (" on forecast" if r.basis == "forecast" else "")
 
 
 @handled

@@ -10,6 +10,7 @@ from aiplane.core.data_movement import data_movement
 from aiplane.core.fleet import Fleet, Pool, PricingModel
 from aiplane.core.resources import Resources
 from aiplane.core.runs import Job, ReplicaAssignment, Run
+from aiplane.core.serving.endpoints import LABEL_ENDPOINT
 from aiplane.core.workloads import Workload
 
 
@@ -117,6 +118,8 @@ def attempt_interval(
         usd_per_hour=rate,
         project=w.project,
         model=model_label(w),
+        # A replica of an endpoint (decision 0058): its cost is the endpoint's (decision 0060).
+        endpoint=w.labels.get(LABEL_ENDPOINT) or None,
         egress_gb=gb,
         egress_usd=usd,
         outcome=outcome,

@@ -7,6 +7,9 @@ keeps that promise).
 A team's ``budget_usd_per_month`` is a monthly budget with
 :data:`~aiplane.core.budgets.DEFAULT_RULES` (alerts only:
 acting by default would surprise) unless the fleet declares a monthly budget for that team.
+
+:func:`replica_cap` turns the rules that act on endpoints (``cap_replicas``,
+``prefer_owned_edge``) into what the endpoint reconciler obeys.
 """
 
 from __future__ import annotations
@@ -14,8 +17,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from aiplane.core.budgets import Basis, Budget, BudgetAction, BudgetRule, BudgetScope, Period
-from aiplane.core.fleet import Fleet
+from aiplane.core.budgets import (
+    Basis,
+    Budget,
+    BudgetAction,
+    BudgetRule,
+    BudgetScope,
+    Period,
+    RuleKind,
+)
+from aiplane.core.fleet import Fleet, SiteKind
+from aiplane.core.serving.caps import ReplicaCap
 
 
 @dataclass(frozen=True)
@@ -97,3 +109,44 @@ def actions_for(
     if project is not None:
         found |= actions.get(f"project:{project}", frozenset())
     return found
+
+
+# The kinds of site a ``prefer_owned_edge`` action puts first: capacity already paid for.
+OWNED_EDGE_KINDS = (str(SiteKind.ONPREM), str(SiteKind.EDGE))
+
+
+def replica_cap(
+    statuses: Iterable[BudgetStatus], team: str, project: str | None = None
+) -> ReplicaCap | None:
+    """What the budgets in force ask of an endpoint of ``team`` (and ``project``): the
+    tightest ``cap_replicas`` that fires, and on-premise and edge sites first when a
+    ``prefer_owned_edge`` fires; None when neither does. The reason names each budget and
+    rule, with its spend."""
+    subjects = {team} | ({f"project:{project}"} if project is not None else set())
+    cap: int | None = None
+    prefer = False
+    reasons = []
+    for status in statuses:
+        if status.budget.subject not in subjects:
+            continue
+        for rule in status.fired:
+            if rule.kind is RuleKind.CAP_REPLICAS:
+                n = rule.max_replicas
+                if n is not None:
+                    cap = n if cap is None else min(cap, n)
+            elif rule.kind is RuleKind.PREFER_OWNED_EDGE:
+                prefer = True
+            else:
+                continue
+            b = status.budget
+            reasons.append(
+                f"budget {b.name}: {rule.describe()} "
+                f"(${status.spent_usd:,.2f} of ${b.amount_usd:,.2f} {b.period})"
+            )
+    if cap is None and not prefer:
+        return None
+    return ReplicaCap(
+        reason="; ".join(reasons),
+        max_replicas_per_site=cap,
+        prefer_site_kinds=OWNED_EDGE_KINDS if prefer else (),
+    )

@@ -27,6 +27,7 @@ CATEGORIES = (
     "workload",
     "project",
     "model",
+    "endpoint",
     "site",
     "pool",
     "pricing",
@@ -35,7 +36,7 @@ CATEGORIES = (
 )
 # Categories that are encoded together (see from_intervals); together they are CATEGORIES.
 _GROUPS = (
-    ("run_id", "job_id", "team", "workload", "project", "model"),
+    ("run_id", "job_id", "team", "workload", "project", "model", "endpoint"),
     ("site", "pool", "pricing", "accelerator"),
     ("outcome",),
 )
@@ -80,6 +81,7 @@ class UsageColumns:
     workload: Categorical
     project: Categorical
     model: Categorical
+    endpoint: Categorical
     site: Categorical
     pool: Categorical
     pricing: Categorical
@@ -155,6 +157,7 @@ class UsageColumns:
                 usd_per_hour=float(self.usd_per_hour[i]),
                 project=decoded["project"][i],
                 model=decoded["model"][i],
+                endpoint=decoded["endpoint"][i],
                 egress_gb=float(self.egress_gb[i]),
                 egress_usd=float(self.egress_usd[i]),
                 outcome=str(decoded["outcome"][i]),

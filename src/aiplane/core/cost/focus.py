@@ -6,10 +6,16 @@ plus one per idle owned or reserved pool and month, as providers report unused c
 Two renderings share one set of parts: :func:`focus_columns` (typed columns, for Parquet and
 tests) and :func:`focus_csv` (text, in chunks). The CSV path is the hot one for large exports:
 each distinct team, pool or run is escaped once and each row is one ``%`` format.
+
+``Tags`` (FOCUS's key-value column, a JSON object) carries what a line is allocated to under
+aiplane's own keys (``aiplane.team``, ``aiplane.project``, ``aiplane.model`` and, for a
+replica of an endpoint, ``aiplane.endpoint``), so that a FinOps tool that reads no ``x_``
+column can still group by them (decision 0060).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from aiplane.core.cost.allocation import IdleCost
-from aiplane.core.cost.columns import UsageColumns
+from aiplane.core.cost.columns import Categorical, UsageColumns
 from aiplane.core.cost.metering import CostLines, LineKind
 from aiplane.core.cost.periods import iso, month_index, month_index_start
 from aiplane.core.fleet import Fleet, SiteKind
@@ -84,7 +90,18 @@ _POOL_KIND = (
     "x_cost_kind",
 )
 # What a run's usage row says of it: in practice a function of the run (see _run_texts).
-_RUN = ("SubAccountId", "x_team", "x_project", "x_workload", "x_model", "x_run")
+_RUN = (
+    "SubAccountId",
+    "Tags",
+    "x_team",
+    "x_project",
+    "x_workload",
+    "x_model",
+    "x_endpoint",
+    "x_run",
+)
+# The Tags keys, in the order of the usage fields they come from.
+TAG_KEYS = ("aiplane.team", "aiplane.project", "aiplane.model", "aiplane.endpoint")
 _ROW = ("x_attempt", "x_gpu_hours", "x_avg_sm_activity")
 COLUMNS = _MONTH + _CONSTANT + _LINE + _POOL_KIND + ("x_accelerator",) + _RUN + _ROW
 NUMERIC = frozenset(
@@ -115,6 +132,33 @@ class Account:
     id: str = "aiplane"
     name: str = "aiplane"
     currency: str = "USD"
+
+
+def tags_text(
+    team: str | None, project: str | None, model: str | None, endpoint: str | None
+) -> str:
+    """The Tags value: a JSON object of the allocation keys that have a value."""
+    values = (team, project, model, endpoint)
+    found = {k: v for k, v in zip(TAG_KEYS, values, strict=True) if v is not None}
+    return json.dumps(found, separators=(",", ":"), ensure_ascii=False)
+
+
+def _tag_fields(usage: UsageColumns) -> tuple[Categorical, ...]:
+    return (usage.team, usage.project, usage.model, usage.endpoint)
+
+
+def _row_tags(usage: UsageColumns, rows: np.ndarray) -> list[str]:
+    """The Tags of usage rows ``rows``: each distinct combination is written once."""
+    fields = _tag_fields(usage)
+    if not len(rows):
+        return []
+    codes = np.stack([f.codes[rows] for f in fields], axis=1)
+    combos, inverse = np.unique(codes, axis=0, return_inverse=True)
+    texts = [
+        tags_text(*(f.values[c] for f, c in zip(fields, combo, strict=True)))
+        for combo in combos.tolist()
+    ]
+    return [texts[i] for i in inverse.reshape(-1).tolist()]
 
 
 def _escape(value: object) -> str:
@@ -298,10 +342,12 @@ def focus_columns(
         cols[name] = [table[k] for k in parts.pool_kind.tolist()]
     team = usage.team.take(src).decoded()
     cols["SubAccountId"] = team
+    cols["Tags"] = _row_tags(usage, src)
     cols["x_team"] = list(team)
     cols["x_project"] = usage.project.take(src).decoded()
     cols["x_workload"] = usage.workload.take(src).decoded()
     cols["x_model"] = usage.model.take(src).decoded()
+    cols["x_endpoint"] = usage.endpoint.take(src).decoded()
     cols["x_run"] = usage.run_id.take(src).decoded()
     cols["x_attempt"] = usage.attempt[src].tolist()
     cols["x_accelerator"] = usage.accelerator.take(src).decoded()
@@ -378,24 +424,33 @@ def focus_csv(
 def _run_texts(usage: UsageColumns) -> tuple[np.ndarray, np.ndarray]:
     """The _RUN columns as one CSV fragment per key, and each usage row's key.
 
-    A run's team, project, workload and model come from its one workload, so the key is the
-    run and there are as many fragments as runs; should rows of one run disagree (intervals
-    written by hand, say), the key is the usage row itself, which is slower but exact.
+    A run's team, project, workload, model and endpoint come from its one workload, so the key
+    is the run and there are as many fragments as runs; should rows of one run disagree
+    (intervals written by hand, say), the key is the usage row itself, slower but exact.
     """
     n_runs = len(usage.run_id.values)
     first = np.full(n_runs, -1, dtype=np.int64)
     present, first_row = np.unique(usage.run_id.codes, return_index=True)
     first[present] = first_row
-    fields = (usage.team, usage.project, usage.workload, usage.model)
+    fields = (usage.team, usage.project, usage.workload, usage.model, usage.endpoint)
     by_run = all(bool(np.array_equal(f.codes, f.codes[first[usage.run_id.codes]])) for f in fields)
     rows = first if by_run else np.arange(len(usage), dtype=np.int64)
     texts = np.empty(len(rows), dtype=object)
+    tag_fields = _tag_fields(usage)
+    # Few distinct allocations (team, project, model, endpoint) among many runs: each
+    # one's Tags is written and escaped once.
+    tags: dict[tuple[int, ...], str] = {}
     for i, row in enumerate(rows.tolist()):
         if row < 0:
             texts[i] = ""
             continue
         team = _escape(usage.team.values[usage.team.codes[row]])
-        parts = [team, team] + [_escape(f.values[f.codes[row]]) for f in fields[1:]]
+        combo = tuple(int(f.codes[row]) for f in tag_fields)
+        tag = tags.get(combo)
+        if tag is None:
+            values = (f.values[c] for f, c in zip(tag_fields, combo, strict=True))
+            tag = tags[combo] = _escape(tags_text(*values))
+        parts = [team, tag, team] + [_escape(f.values[f.codes[row]]) for f in fields[1:]]
         parts.append(_escape(usage.run_id.values[usage.run_id.codes[row]]))
         texts[i] = ",".join(parts)
     key = usage.run_id.codes if by_run else np.arange(len(usage), dtype=np.int64)

@@ -1,14 +1,16 @@
-"""Roll-ups: cost lines summed by team, project, workload, model, site, pool, pricing model,
-accelerator or run, for one period."""
+"""Roll-ups: cost lines summed by team, project, workload, model, endpoint, site, pool,
+pricing model, accelerator or run, for one period; by endpoint, with the requests served."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from aiplane.core.cost.columns import UsageColumns
 from aiplane.core.cost.metering import CostLines, LineKind
+from aiplane.core.cost.requests import RequestTotals, usd_per_1k_requests
 
 # The report dimensions, by the name users give (``pricing`` is the pricing model).
 DIMENSIONS = {
@@ -16,6 +18,7 @@ DIMENSIONS = {
     "project": "project",
     "workload": "workload",
     "model": "model",
+    "endpoint": "endpoint",
     "site": "site",
     "pool": "pool",
     "pricing": "pricing",
@@ -35,10 +38,19 @@ class RollupRow:
     gpu_hours: float
     runs: int
     idle_share_usd: float = 0.0
+    # By endpoint: what the endpoint served in the period (None: not a report by endpoint,
+    # or the usage that is no endpoint's).
+    requests: RequestTotals | None = None
 
     @property
     def total_usd(self) -> float:
         return self.usd + self.idle_share_usd
+
+    @property
+    def usd_per_1k_requests(self) -> float | None:
+        if self.requests is None:
+            return None
+        return usd_per_1k_requests(self.total_usd, self.requests.requests)
 
 
 def rollup(
@@ -87,3 +99,19 @@ def rollup(
     rows += [RollupRow(k, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, v) for k, v in shares.items()]
     rows.sort(key=lambda r: (-r.total_usd, str(r.key)))
     return rows
+
+
+def with_requests(
+    rows: Iterable[RollupRow], totals: Mapping[str, RequestTotals]
+) -> list[RollupRow]:
+    """Rows of a report by endpoint with each endpoint's requests and tokens, costliest
+    first. An endpoint that served requests but cost nothing in the period gets a row of its
+    own; the row of usage that is no endpoint's (key None) gets no requests."""
+    left = dict(totals)
+    out = [
+        row if row.key is None else replace(row, requests=left.pop(row.key, RequestTotals()))
+        for row in rows
+    ]
+    out += [RollupRow(k, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, requests=t) for k, t in left.items()]
+    out.sort(key=lambda r: (-r.total_usd, str(r.key)))
+    return out

@@ -42,6 +42,7 @@ class UsageInterval:
     usd_per_hour: float
     project: str | None = None
     model: str | None = None
+    endpoint: str | None = None  # the endpoint the run is a replica of
     egress_gb: float = 0.0
     egress_usd: float = 0.0
     outcome: str = "succeeded"
@@ -68,6 +69,7 @@ def usage_to_dict(u: UsageInterval) -> dict[str, object]:
         "workload": u.workload,
         "project": u.project,
         "model": u.model,
+        "endpoint": u.endpoint,
         "site": u.site,
         "pool": u.pool,
         "pricing": u.pricing,
@@ -99,6 +101,7 @@ def usage_from_dict(d: Mapping[str, Any]) -> UsageInterval:
         usd_per_hour=float(d["usd_per_hour"]),
         project=d.get("project"),
         model=d.get("model"),
+        endpoint=d.get("endpoint"),
         egress_gb=float(d.get("egress_gb", 0.0)),
         egress_usd=float(d.get("egress_usd", 0.0)),
         outcome=d.get("outcome", "succeeded"),

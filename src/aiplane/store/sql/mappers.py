@@ -211,6 +211,7 @@ USAGE_COLUMNS = (
     "workload",
     "project",
     "model",
+    "endpoint",
     "site",
     "pool",
     "pricing",

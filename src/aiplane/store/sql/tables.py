@@ -250,6 +250,7 @@ class UsageRow(Base):
     workload: Mapped[str] = mapped_column(String)
     project: Mapped[str | None] = mapped_column(String)
     model: Mapped[str | None] = mapped_column(String)
+    endpoint: Mapped[str | None] = mapped_column(String)  # migration 0009
     site: Mapped[str] = mapped_column(String)
     pool: Mapped[str] = mapped_column(String)
     pricing: Mapped[str] = mapped_column(String)
