@@ -28,6 +28,7 @@ from aiplane.core.serving.endpoints import (
 from aiplane.specs.endpoint_models import EndpointDocument, VersionWeight
 from aiplane.specs.errors import Loc, Problems, validate
 from aiplane.specs.loader import read_yaml
+from aiplane.specs.shorthand import format_accelerator
 from aiplane.specs.workload import parse_accelerators
 from aiplane.specs.workload_models import ENV_NAME
 
@@ -220,3 +221,65 @@ def _second_version(
             second.version,
             f"another version of {name}",
         )
+
+
+def endpoint_to_document(spec: EndpointSpec) -> dict[str, Any]:
+    """The document of ``spec``, as ``endpoint.yaml`` writes it: what ``endpoint_from_document``
+    reads back to the same spec. Fields at their defaults are left out."""
+    doc: dict[str, Any] = {"kind": "Endpoint", "name": spec.name, "team": spec.team}
+    doc["protocol"] = str(spec.protocol)
+    if spec.model is not None:
+        doc["model"] = spec.model
+    if spec.command is not None:
+        doc["command"] = spec.command
+    doc.update(_where_document(spec))
+    resources: dict[str, Any] = {"cpus": spec.cpus, "memory_gib": spec.memory_gib}
+    if spec.accelerators:
+        resources["accelerators"] = [format_accelerator(o) for o in spec.accelerators]
+    doc["resources"] = resources
+    a = spec.autoscale
+    doc["autoscale"] = {
+        "metric": str(a.metric),
+        "target": a.target,
+        "scale_down_after": a.scale_down_after_s,
+    }
+    traffic = _traffic_document(spec.traffic)
+    if traffic:
+        doc["traffic"] = traffic
+    access = {k: list(v) for k, v in vars(spec.access).items() if v}
+    if access:
+        doc["access"] = access
+    limits = {k: v for k, v in vars(spec.limits).items() if v is not None}
+    if limits:
+        doc["limits"] = limits
+    if spec.readiness_path is not None:
+        doc["readiness_path"] = spec.readiness_path
+    doc["drain"] = spec.drain_s
+    if spec.env:
+        doc["env"] = dict(spec.env)
+    if spec.labels:
+        doc["labels"] = dict(spec.labels)
+    return doc
+
+
+def _where_document(spec: EndpointSpec) -> dict[str, Any]:
+    doc: dict[str, Any] = {}
+    if spec.sites:
+        doc["sites"] = [
+            {"site": s.site, "min": s.min_replicas, "max": s.max_replicas} for s in spec.sites
+        ]
+    if spec.placement is not None:
+        p = spec.placement
+        doc["placement"] = {"sites": p.sites, "min": p.min_replicas, "max": p.max_replicas}
+    if spec.latency_slo_ms:
+        doc["latency_slo_ms"] = dict(spec.latency_slo_ms)
+    return doc
+
+
+def _traffic_document(t: Traffic) -> dict[str, Any]:
+    traffic: dict[str, Any] = {}
+    if t.canary is not None:
+        traffic["canary"] = {"version": t.canary, "weight": t.canary_weight}
+    if t.shadow is not None:
+        traffic["shadow"] = {"version": t.shadow, "weight": t.shadow_weight}
+    return traffic
