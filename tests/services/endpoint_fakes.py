@@ -37,9 +37,7 @@ class FakeEndpoints:
         return self.items.get(name)
 
     def listing(self, teams: Collection[str] | None = None) -> list[Endpoint]:
-        return [
-            e for _, e in sorted(self.items.items()) if teams is None or e.team in teams
-        ]
+        return [e for _, e in sorted(self.items.items()) if teams is None or e.team in teams]
 
     def delete(self, name: str) -> None:
         self.get(name)
@@ -49,12 +47,16 @@ class FakeEndpoints:
         for c in counts:
             key = (c.endpoint, c.principal, c.token_id, c.hour)
             held = self.counters.get(key)
-            self.counters[key] = c if held is None else replace(
-                held,
-                requests=held.requests + c.requests,
-                errors=held.errors + c.errors,
-                tokens_in=held.tokens_in + c.tokens_in,
-                tokens_out=held.tokens_out + c.tokens_out,
+            self.counters[key] = (
+                c
+                if held is None
+                else replace(
+                    held,
+                    requests=held.requests + c.requests,
+                    errors=held.errors + c.errors,
+                    tokens_in=held.tokens_in + c.tokens_in,
+                    tokens_out=held.tokens_out + c.tokens_out,
+                )
             )
 
     def counts(self, **_: Any) -> list[RequestCount]:
