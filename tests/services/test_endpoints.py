@@ -225,7 +225,7 @@ def test_the_table_has_the_ready_replicas_and_their_sites(plane: Plane) -> None:
     for replica in plane.cluster.replicas.values():
         plane.cluster.serve(replica.handle)
     plane.now += 2
-    plane.services.gateway._cached = None  # the once-a-second cache, skipped
+    plane.services.gateway._cached = None  # type: ignore[attr-defined]  # the 1 s cache
     route = plane.services.gateway.table().endpoint("fraud")
     assert route is not None
     assert all(r.ready and r.role is Role.PRIMARY for r in route.replicas)
