@@ -189,7 +189,8 @@ def test_placement_picks_the_cheapest_site_that_meets_the_slo(plane: Plane) -> N
 
 def test_a_budget_cap_bounds_the_replicas(tmp_path: Path) -> None:
     plane = Plane(tmp_path)
-    plane.endpoints._caps = lambda _e: ReplicaCap("budget b: cap", max_replicas_per_site=1)
+    cap = ReplicaCap("budget b: cap", max_replicas_per_site=1)
+    plane.endpoints._reconciler._caps = lambda _e: cap
     plane.apply(sites=[{"site": "edge", "min": 3, "max": 3}])
     plane.step()
     assert len(plane.live("edge")) == 1

@@ -40,7 +40,7 @@ FULL: dict[str, Any] = {
         "burst": 10,
         "requests_per_day": 1000,
         "tokens_per_day": 100000,
-    },  # fmt: skip
+    },
     "readiness_path": "/healthz",
     "drain": 20,
     "env": {"MODE": "fast", "THREADS": 4},
@@ -112,22 +112,22 @@ BAD: list[tuple[dict[str, Any], str, str]] = [
         minimal(traffic={"canary": {"version": "fraud@2", "weight": 1.5}}),
         "e.yaml: traffic.canary.weight",
         "0 to 1",
-    ),  # fmt: skip
+    ),
     (
         minimal(traffic={"canary": {"version": "other@2", "weight": 0.1}}),
         "e.yaml: traffic.canary.version",
         "fraud@N",
-    ),  # fmt: skip
+    ),
     (
         minimal(traffic={"shadow": {"version": "fraud@production", "weight": 0.1}}),
         "e.yaml: traffic.shadow.version",
         "another version",
-    ),  # fmt: skip
+    ),
     (
         minimal(model=None, command="s", traffic={"canary": {"version": "x@1", "weight": 0.1}}),
         "e.yaml: traffic.canary.version",
         "a model endpoint",
-    ),  # fmt: skip
+    ),
     (minimal(access={"teams": "u"}), "e.yaml: access.teams", ""),
     (minimal(limits={"burst": 5}), "e.yaml: limits.burst", "requests_per_s"),
     (minimal(limits={"requests_per_day": 0}), "e.yaml: limits.requests_per_day", ">= 1"),

@@ -9,49 +9,30 @@ surplus; the scheduler places them and the cost engine meters them like any othe
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import json
 import logging
 import math
 import sys
-import threading
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from aiplane.backends.base import Backends
 from aiplane.core.auth import Action, Caller, Resource
 from aiplane.core.errors import NotFoundError, Problem, SpecError
 from aiplane.core.events import Event
 from aiplane.core.feasibility import infeasibility
-from aiplane.core.fleet import Fleet
-from aiplane.core.placement import evaluate_offers
 from aiplane.core.registry.refs import parse_ref
-from aiplane.core.runs import RunState
-from aiplane.core.serving.caps import ReplicaCap
-from aiplane.core.serving.endpoints import (
-    LABEL_GENERATION,
-    Endpoint,
-    EndpointSpec,
-    Role,
-    SiteReplicas,
-)
+from aiplane.core.serving.endpoints import Endpoint, EndpointSpec, Role
 from aiplane.core.serving.routes import ReplicaLoad
-from aiplane.core.workloads import Constraints
 from aiplane.services.access import Access
 from aiplane.services.audit import AuditLog
+from aiplane.services.endpoint_reconciler import Caps, EndpointReconciler, site_bounds
 from aiplane.services.endpoint_replicas import (
     COMMAND_VERSION,
     Replica,
-    ReplicaIndex,
     cancel,
-    drain,
     drained_at,
-    newest_first,
     replica_workload,
     serving,
-    submit,
 )
 from aiplane.services.endpoint_types import EndpointView, ReplicaView, SiteRoleView
 from aiplane.services.fleet import FleetCache
@@ -61,78 +42,7 @@ from aiplane.store.base import Store
 
 log = logging.getLogger("aiplane.endpoints")
 
-# The label that says which replica template a job was made from: a replica whose template
-# is not the current one is replaced (a change to access or limits restarts nothing).
-LABEL_TEMPLATE = "aiplane.endpoint.template"
-# A load report older than this is not acted on (the gateway reports every few seconds).
-LOAD_TTL_S = 30.0
-EVENTS_SHOWN = 50
-
-Caps = Callable[[Endpoint], ReplicaCap | None]
-
-
-@dataclass(frozen=True)
-class Scale:
-    """What autoscaling asks for one site and role (``core.serving.autoscale``'s answer)."""
-
-    replicas: int
-    low_since: float | None
-    reason: str
-
-
-def _autoscale(
-    spec: EndpointSpec,
-    site: str,
-    current: int,
-    loads: Sequence[ReplicaLoad],
-    now: float,
-    low_since: float | None,
-) -> Scale:
-    """``core.serving.autoscale.desired``; until it exists, the bounds alone."""
-    try:
-        module: Any = importlib.import_module("aiplane.core.serving.autoscale")
-    except ImportError:
-        bounds = site_bounds(spec, site)
-        wanted = min(max(current, bounds.min_replicas), bounds.max_replicas)
-        return Scale(wanted, None, "within the site's bounds")
-    found = module.desired(spec, site, current, loads, now, low_since)
-    return Scale(int(found.replicas), found.low_since, str(found.reason))
-
-
-def site_bounds(spec: EndpointSpec, site: str) -> SiteReplicas:
-    for named in spec.sites:
-        if named.site == site:
-            return named
-    p = spec.placement
-    if p is None:
-        return SiteReplicas(site, 0, 0)
-    return SiteReplicas(site, p.min_replicas, p.max_replicas)
-
-
-def template_key(endpoint: Endpoint, site: str, role: Role, version: str, python: str) -> str:
-    """A digest of what a replica runs: its workload less its bookkeeping labels."""
-    w = replica_workload(endpoint, site, role, version, python)
-    labels = {k: v for k, v in w.labels.items() if k != LABEL_GENERATION}
-    shape = [
-        w.run,
-        [(o.name, o.count, o.mig_profile) for o in w.accelerators],
-        w.cpus,
-        w.memory_gib,
-        w.model,
-        sorted(w.env.items()),
-        sorted(labels.items()),
-        w.service.readiness_path if w.service else None,
-    ]
-    return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class Target:
-    """One site and role an endpoint should serve from, with the version it serves."""
-
-    site: str
-    role: Role
-    version: str | None  # None: the reference resolves to nothing now
+EVENTS_SHOWN = 50  # the newest events of an endpoint that ``show`` returns
 
 
 class EndpointService:
@@ -159,16 +69,18 @@ class EndpointService:
         self._access = access
         self._audit = audit
         self._python = python
-        self._caps = caps
-        self._wake = wake  # the scheduler's: replicas were queued or freed capacity
+        self._wake = wake  # the scheduler's: a delete freed capacity
         self._grace_s = cancel_grace_s
-        self._index = ReplicaIndex(store)
-        # Only loads and their history live in memory: everything else is read each tick.
-        self._lock = threading.Lock()
-        self._loads: dict[str, ReplicaLoad] = {}  # run id -> the newest load
-        self._low_since: dict[tuple[str, str, Role], float | None] = {}
-        self._wanted: dict[tuple[str, str, Role], tuple[int, str]] = {}
-        self._tick = threading.Lock()
+        self._reconciler = EndpointReconciler(
+            store,
+            fleets,
+            backends,
+            models,
+            python=python,
+            caps=caps,
+            wake=wake,
+            cancel_grace_s=cancel_grace_s,
+        )
 
     @property
     def backends(self) -> Backends:
@@ -306,7 +218,7 @@ class EndpointService:
             raise SpecError(f"endpoint {spec.name!r} does not fit the fleet", problems)
         endpoint = Endpoint(spec, 0.0, 0.0, caller.name)
         probe = COMMAND_VERSION if spec.command is not None else "x@1"
-        if spec.placement is not None and not self._placed_sites(endpoint, fleet, None):
+        if spec.placement is not None and not self._reconciler.placed_sites(endpoint, fleet, None):
             regions = ", ".join(f"{r} {ms:g} ms" for r, ms in spec.latency_slo_ms.items())
             raise SpecError(
                 f"endpoint {spec.name!r} has nowhere to serve",
@@ -339,225 +251,20 @@ class EndpointService:
             ]  # fmt: skip
         return []
 
-    # -- reconciling --------------------------------------------------------------------------
+    # -- reconciling (the endpoint loop's) ------------------------------------------------
 
     def note_loads(self, loads: Sequence[ReplicaLoad]) -> None:
         """What the gateway saw of each replica (autoscaling reads the newest of each)."""
-        with self._lock:
-            for load in loads:
-                seen = self._loads.get(load.run_id)
-                if seen is None or load.at >= seen.at:
-                    self._loads[load.run_id] = load
+        self._reconciler.note_loads(loads)
 
     def reconcile(self, now: float) -> dict[str, int]:
-        """One pass over every endpoint: submit the missing replicas, drain the surplus and
-        those of an older template or version once their replacements are ready, cancel the
-        drained whose grace is over and the replicas of deleted endpoints. Idempotent: each
-        pass reads what is there; counts of what it did."""
-        with self._tick:
-            return self._reconcile(now)
-
-    def _reconcile(self, now: float) -> dict[str, int]:
-        done = {"submitted": 0, "drained": 0, "cancelled": 0}
-        fleet = self._fleets.current()
-        by_endpoint = self._replicas_by_endpoint()
-        endpoints = {e.name: e for e in self._store.endpoints.listing()}
-        for name in set(by_endpoint) - set(endpoints):
-            for replica in by_endpoint[name]:
-                done["cancelled"] += self._cancel(replica, now, f"endpoint {name} deleted")
-        if fleet is not None:
-            for endpoint in endpoints.values():
-                self._reconcile_endpoint(endpoint, fleet, by_endpoint.get(endpoint.name, []),
-                                         now, done)  # fmt: skip
-        self._forget_loads(now, {r.run.id for rs in by_endpoint.values() for r in rs})
-        if done["submitted"] or done["cancelled"]:
-            self._wake()
-        return done
-
-    def _reconcile_endpoint(
-        self,
-        endpoint: Endpoint,
-        fleet: Fleet,
-        replicas: list[Replica],
-        now: float,
-        done: dict[str, int],
-    ) -> None:
-        cap = self._caps(endpoint)
-        targets = self._targets(endpoint, fleet, cap)
-        wanted_keys = {(t.site, t.role) for t in targets}
-        groups: dict[tuple[str, Role], list[Replica]] = {}
-        for replica in replicas:
-            groups.setdefault((replica.site, replica.role), []).append(replica)
-        for target in targets:
-            group = groups.get((target.site, target.role), [])
-            self._reconcile_group(endpoint, target, cap, group, now, done)
-        for key, group in groups.items():
-            if key not in wanted_keys:
-                why = f"endpoint {endpoint.name} no longer serves {key[1]} at {key[0]}"
-                self._retire(endpoint, group, now, why, done)
-
-    def _reconcile_group(
-        self,
-        endpoint: Endpoint,
-        target: Target,
-        cap: ReplicaCap | None,
-        group: list[Replica],
-        now: float,
-        done: dict[str, int],
-    ) -> None:
-        spec = endpoint.spec
-        key = (endpoint.name, target.site, target.role)
-        draining = [(r, at) for r in group if (at := drained_at(self._store, r)) is not None]
-        drained_ids = {r.run.id for r, _ in draining}
-        for replica, at in draining:
-            if now - at >= spec.drain_s:
-                done["cancelled"] += self._cancel(replica, now, "drained")
-        serving_now = [r for r in group if r.run.id not in drained_ids]
-        if target.version is None:
-            # The reference resolves to nothing (its alias removed): keep what serves.
-            return
-        template = template_key(endpoint, target.site, target.role, target.version, self._python)
-        fresh = [r for r in serving_now if r.labels.get(LABEL_TEMPLATE) == template]
-        stale = [r for r in serving_now if r.labels.get(LABEL_TEMPLATE) != template]
-        wanted, reason = self._wanted_count(endpoint, target, fresh, cap, now)
-        self._wanted[key] = (wanted, reason)
-        if len(fresh) < wanted:
-            workload = replica_workload(
-                endpoint, target.site, target.role, target.version, self._python
-            )
-            workload = replace(workload, labels={**workload.labels, LABEL_TEMPLATE: template})
-            for _ in range(wanted - len(fresh)):
-                submit(self._store, workload, endpoint.created_by, now, reason)
-                done["submitted"] += 1
-        elif len(fresh) > wanted:
-            surplus = newest_first(fresh)[: len(fresh) - wanted]
-            self._retire(endpoint, surplus, now, f"scaled to {wanted}: {reason}", done)
-        if stale:
-            ready = sum(serving(self._backends, r.run)[1] for r in fresh)
-            # New ones first: the old go once as many new ones are ready as are wanted.
-            if ready >= min(wanted, len(fresh)) and len(fresh) >= wanted:
-                why = f"replaced by {target.version} (generation {endpoint.generation})"
-                self._retire(endpoint, stale, now, why, done)
-
-    def _wanted_count(
-        self,
-        endpoint: Endpoint,
-        target: Target,
-        fresh: list[Replica],
-        cap: ReplicaCap | None,
-        now: float,
-    ) -> tuple[int, str]:
-        spec = endpoint.spec
-        key = (endpoint.name, target.site, target.role)
-        with self._lock:
-            loads = [self._loads[r.run.id] for r in fresh if r.run.id in self._loads]
-            low_since = self._low_since.get(key)
-        scale = _autoscale(spec, target.site, len(fresh), loads, now, low_since)
-        with self._lock:
-            self._low_since[key] = scale.low_since
-        wanted, reason = scale.replicas, scale.reason
-        bounds = site_bounds(spec, target.site)
-        if target.role is not Role.PRIMARY:
-            # A second version needs one replica to take its share; autoscaling may add more.
-            wanted = max(min(1, bounds.max_replicas), min(wanted, bounds.max_replicas))
-        if cap is not None and cap.max_replicas_per_site is not None and wanted > 0:
-            capped = max(1, cap.max_replicas_per_site)
-            if wanted > capped:
-                wanted, reason = capped, cap.reason
-        return wanted, reason
-
-    def _retire(
-        self,
-        endpoint: Endpoint,
-        replicas: Sequence[Replica],
-        now: float,
-        why: str,
-        done: dict[str, int],
-    ) -> None:
-        """Drain each (cancelled when its grace is over, on a later pass); one that never
-        started serves nothing and is cancelled at once."""
-        for replica in replicas:
-            if not replica.run.handles or replica.run.state in (
-                RunState.PENDING,
-                RunState.PREEMPTED,
-            ):
-                done["cancelled"] += self._cancel(replica, now, why)
-            elif drained_at(self._store, replica) is None:
-                drain(self._store, self._backends, replica, now, why)
-                done["drained"] += 1
-                if endpoint.spec.drain_s <= 0:
-                    done["cancelled"] += self._cancel(replica, now, why)
-
-    def _cancel(self, replica: Replica, now: float, why: str) -> int:
-        return int(
-            cancel(
-                self._store,
-                self._backends,
-                self._fleets.current,
-                replica,
-                now,
-                why,
-                self._grace_s,
-            )
-        )
-
-    def _forget_loads(self, now: float, live: Collection[str]) -> None:
-        with self._lock:
-            for run_id, load in list(self._loads.items()):
-                if run_id not in live or now - load.at > LOAD_TTL_S:
-                    del self._loads[run_id]
-
-    # -- where and what -------------------------------------------------------------------
-
-    def _targets(self, endpoint: Endpoint, fleet: Fleet, cap: ReplicaCap | None) -> list[Target]:
-        spec = endpoint.spec
-        sites = [s.site for s in spec.sites] or self._placed_sites(endpoint, fleet, cap)
-        roles: list[tuple[Role, str | None]] = [(Role.PRIMARY, spec.model)]
-        if spec.traffic.canary is not None and spec.traffic.canary_weight > 0:
-            roles.append((Role.CANARY, spec.traffic.canary))
-        if spec.traffic.shadow is not None and spec.traffic.shadow_weight > 0:
-            roles.append((Role.SHADOW, spec.traffic.shadow))
-        out = []
-        for role, ref in roles:
-            version = COMMAND_VERSION if spec.command is not None else self._resolved(ref)
-            out += [Target(site, role, version) for site in sites if fleet.site(site)]
-        return out
-
-    def _resolved(self, ref: str | None) -> str | None:
-        if ref is None:
-            return None
-        try:
-            return self._models.version_of(parse_ref(ref)).ref
-        except NotFoundError as exc:
-            log.warning("model reference %s: %s", ref, exc.message)
-            return None
-
-    def _placed_sites(self, endpoint: Endpoint, fleet: Fleet, cap: ReplicaCap | None) -> list[str]:
-        """The cheapest sites that meet the SLO for every region the endpoint names and can
-        take a replica, as placement ranks their offers; a budget's cap may put some kinds
-        of site first."""
-        spec = endpoint.spec
-        if spec.placement is None:
-            return []
-        probe = COMMAND_VERSION if spec.command is not None else "x@1"
-        workload = replica_workload(endpoint, "", Role.PRIMARY, probe, self._python)
-        workload = replace(
-            workload, constraints=Constraints(latency_slo_ms=dict(spec.latency_slo_ms))
-        )
-        offers, _ = evaluate_offers(workload, fleet)
-        ranked = list(dict.fromkeys(o.site.name for o in offers))
-        if cap is not None and cap.prefer_site_kinds:
-            kinds = {s.name: str(s.kind) for s in fleet.sites}
-            ranked.sort(key=lambda s: kinds[s] not in cap.prefer_site_kinds)
-        return ranked[: spec.placement.sites]
+        """One pass of :class:`~aiplane.services.endpoint_reconciler.EndpointReconciler`."""
+        return self._reconciler.reconcile(now)
 
     # -- views ------------------------------------------------------------------------------
 
     def _replicas_by_endpoint(self) -> dict[str, list[Replica]]:
-        out: dict[str, list[Replica]] = {}
-        for replica in self._index.live():
-            out.setdefault(replica.endpoint, []).append(replica)
-        return out
+        return self._reconciler.replicas_by_endpoint()
 
     def replicas(self) -> dict[str, list[Replica]]:
         """Every live replica, by endpoint (the gateway's table reads them)."""
@@ -569,7 +276,8 @@ class EndpointService:
         if replicas is None:
             replicas = self._replicas_by_endpoint().get(endpoint.name, [])
         fleet = self._fleets.current()
-        targets = self._targets(endpoint, fleet, self._caps(endpoint)) if fleet else []
+        reconciler = self._reconciler
+        targets = reconciler.targets(endpoint, fleet, reconciler.cap(endpoint)) if fleet else []
         keys = [(t.site, t.role, t.version) for t in targets]
         seen = {(t.site, t.role) for t in targets}
         keys += sorted({(r.site, r.role, None) for r in replicas if (r.site, r.role) not in seen})
@@ -577,8 +285,9 @@ class EndpointService:
         for site, role, version in keys:
             group = [r for r in replicas if (r.site, r.role) == (site, role)]
             bounds = site_bounds(endpoint.spec, site)
-            wanted, reason = self._wanted.get(
-                (endpoint.name, site, role), (bounds.min_replicas if version else 0, "")
+            wanted, reason = reconciler.wanted(endpoint.name, site, role) or (
+                bounds.min_replicas if version else 0,
+                "",
             )
             sites.append(
                 SiteRoleView(site, role, version, wanted, tuple(self._replica(r) for r in group),
