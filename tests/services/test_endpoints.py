@@ -242,3 +242,21 @@ def test_report_adds_counts_and_denials_are_audited(plane: Plane) -> None:
     plane.services.gateway.record_denial(plane.bob, "fraud", "not allowed", plane.now)
     assert ("endpoint.invoke", "denied") in audit_actions(plane)
     assert plane.services.gateway.authenticate("aip_not-a-token") is None
+
+
+def test_a_replica_that_fails_is_replaced_with_back_off(plane: Plane) -> None:
+    plane.apply(sites=[{"site": "edge", "min": 1, "max": 1}])
+    plane.step(ready=False)
+    ((job, _),) = plane.live()
+    replica = next(r for r in plane.cluster.replicas.values() if r.spec.run_id.endswith(job.id[2:]))
+    plane.cluster.finish(replica.handle, 1)
+    plane.cp.executor.reconcile(plane.now)
+    assert plane.store.jobs.run_for_job(job.id).state is RunState.FAILED
+    plane.now += 1
+    assert plane.step()["submitted"] == 0  # the first retry waits 5 s
+    view = plane.endpoints.show(plane.alice, "fraud")
+    edge = next(s for s in view.sites if s.site == "edge")
+    assert "ended on their own" in edge.reason
+    plane.now += 5
+    assert plane.step()["submitted"] == 1
+    assert len(plane.live("edge")) == 1

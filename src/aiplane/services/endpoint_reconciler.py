@@ -55,6 +55,9 @@ log = logging.getLogger("aiplane.endpoints")
 LABEL_TEMPLATE = "aiplane.endpoint.template"
 # A load report older than this is not acted on (the gateway reports every few seconds).
 LOAD_TTL_S = 30.0
+# After a replica that ended on its own, the next is submitted this long after (doubling).
+BACKOFF_FIRST_S = 5.0
+BACKOFF_MAX_S = 300.0
 
 Caps = Callable[[Endpoint], ReplicaCap | None]
 
@@ -149,6 +152,10 @@ class EndpointReconciler:
         self._loads: dict[str, ReplicaLoad] = {}  # run id -> the newest load
         self._low_since: dict[tuple[str, str, Role], float | None] = {}
         self._wanted: dict[tuple[str, str, Role], tuple[int, str]] = {}
+        # Replicas that ended on their own (a model that fails to stage, a server that
+        # exits): (how many in a row, when the last did), so that a broken replica is retried
+        # with back-off rather than every pass. Lost on a restart: it is a rate, not state.
+        self._failures: dict[tuple[str, str, Role], tuple[int, float]] = {}
         self._tick = threading.Lock()
 
     def cap(self, endpoint: Endpoint) -> ReplicaCap | None:
@@ -186,6 +193,7 @@ class EndpointReconciler:
         done = {"submitted": 0, "drained": 0, "cancelled": 0}
         fleet = self._fleets.current()
         by_endpoint = self.replicas_by_endpoint()
+        self._note_failures(now)
         endpoints = {e.name: e for e in self._store.endpoints.listing()}
         for name in set(by_endpoint) - set(endpoints):
             for replica in by_endpoint[name]:
@@ -246,13 +254,16 @@ class EndpointReconciler:
         stale = [r for r in serving_now if r.labels.get(LABEL_TEMPLATE) != template]
         wanted, reason = self._wanted_count(endpoint, target, fresh, cap, now)
         self._wanted[key] = (wanted, reason)
-        if len(fresh) < wanted:
+        waiting = self._backing_off(key, fresh, now)
+        if len(fresh) < wanted and waiting is not None:
+            self._wanted[key] = (wanted, waiting)
+        elif len(fresh) < wanted:
             workload = replica_workload(
                 endpoint, target.site, target.role, target.version, self._python
             )
             workload = replace(workload, labels={**workload.labels, LABEL_TEMPLATE: template})
             for _ in range(wanted - len(fresh)):
-                submit(self._store, workload, endpoint.created_by, now, reason)
+                self._index.track(submit(self._store, workload, endpoint.created_by, now, reason))
                 done["submitted"] += 1
         elif len(fresh) > wanted:
             surplus = newest_first(fresh)[: len(fresh) - wanted]
@@ -263,6 +274,37 @@ class EndpointReconciler:
             if ready >= min(wanted, len(fresh)) and len(fresh) >= wanted:
                 why = f"replaced by {target.version} (generation {endpoint.generation})"
                 self._retire(endpoint, stale, now, why, done)
+
+    def _note_failures(self, now: float) -> None:
+        for job in self._index.ended():
+            run = self._store.jobs.run_for_job(job.id)
+            if run.state is RunState.CANCELLED:
+                continue  # stopped on purpose (by us, or by a person)
+            replica = Replica(job, run)
+            key = (replica.endpoint, replica.site, replica.role)
+            count, _ = self._failures.get(key, (0, now))
+            self._failures[key] = (count + 1, now)
+            log.warning(
+                "replica %s of endpoint %s at %s ended %s (%s)",
+                run.id, replica.endpoint, replica.site, run.state, run.reason,
+            )  # fmt: skip
+
+    def _backing_off(
+        self, key: tuple[str, str, Role], fresh: list[Replica], now: float
+    ) -> str | None:
+        """Why no replica is submitted now (None: go ahead): after failed replicas, wait
+        5 s doubling to 5 min; a fresh replica that is ready clears the count."""
+        failed = self._failures.get(key)
+        if failed is None:
+            return None
+        if any(serving(self._backends, r.run)[1] for r in fresh):
+            del self._failures[key]
+            return None
+        count, at = failed
+        wait = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (count - 1))
+        if now - at >= wait:
+            return None
+        return f"{count} replica(s) ended on their own: the next in {wait - (now - at):.0f} s"
 
     def _wanted_count(
         self,

@@ -147,6 +147,16 @@ class ReplicaIndex:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._jobs: dict[str, Job | None] = {}  # job id -> the job if an endpoint's
+        self._ended: list[Job] = []
+
+    def track(self, job: Job) -> None:
+        """A job just submitted: its end is noticed even if no pass sees it live."""
+        self._jobs[job.id] = job
+
+    def ended(self) -> list[Job]:
+        """The endpoints' jobs whose runs ended since the last call (seen live before)."""
+        out, self._ended = self._ended, []
+        return out
 
     def live(self) -> list[Replica]:
         runs = self._store.jobs.runs_in_states(LIVE_STATES)
@@ -161,7 +171,9 @@ class ReplicaIndex:
             if found is not None:
                 out.append(Replica(found, run))
         for gone in set(self._jobs) - seen:
-            del self._jobs[gone]
+            ended = self._jobs.pop(gone)
+            if ended is not None:
+                self._ended.append(ended)
         return out
 
 
