@@ -249,7 +249,7 @@ def test_a_replica_that_fails_is_replaced_with_back_off(plane: Plane) -> None:
     plane.step(ready=False)
     ((job, _),) = plane.live()
     replica = next(r for r in plane.cluster.replicas.values() if r.spec.run_id.endswith(job.id[2:]))
-    plane.cluster.finish(replica.handle, 1)
+    plane.cluster.lose(replica.handle)  # (a service that exits is restarted in place)
     plane.cp.executor.reconcile(plane.now)
     assert plane.store.jobs.run_for_job(job.id).state is RunState.FAILED
     plane.now += 1
