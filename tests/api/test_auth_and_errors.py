@@ -75,7 +75,7 @@ def test_listing_pages_newest_first(api: TestClient, tokens: dict[str, dict[str,
     seen: list[str] = []
     cursor = None
     while True:
-        params: dict[str, object] = {"limit": 3}
+        params: dict[str, int | str] = {"limit": 3}
         if cursor:
             params["before"] = cursor
         page = api.get("/api/v1/jobs", params=params, headers=tokens["viewer"]).json()

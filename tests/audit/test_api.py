@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -98,7 +99,7 @@ def test_admin_searches(api: TestClient, headers: dict[str, dict[str, str]]) -> 
 def test_bad_searches_are_422_with_the_field(
     api: TestClient,
     headers: dict[str, dict[str, str]],
-    params: dict[str, object],
+    params: dict[str, Any],
     location: str,
 ) -> None:
     response = api.get("/api/v1/audit", params=params, headers=headers["admin"])

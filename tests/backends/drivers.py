@@ -12,20 +12,27 @@ import json
 import os
 import shlex
 import signal
+import socket
 import sys
 from abc import ABC, abstractmethod
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from aiplane.backends.base import Backend, Handle, LaunchSpec, ReplicaStatus
+from aiplane.backends.base import Backend, Handle, LaunchSpec, ReplicaStatus, Serving
 from aiplane.backends.fake import FakeBackend, FakeCluster
 from aiplane.backends.process import procfs
 from aiplane.backends.registry import build_backend
+from aiplane.core.workloads import ServiceSpec
 
 from .helpers import make_spec, supervisor_record, wait_status, wait_until
 
 MEMBERS = ("local", "emulated", "fake")
+_SERVICE_SERVER = Path(__file__).with_name("service_server.py")
+# Short delays: the tests wait for restarts, they do not time them.
+FAST_RESTARTS = ServiceSpec(
+    readiness_path="/ready", backoff_initial_s=0.05, backoff_max_s=0.1, backoff_reset_s=60.0
+)
 
 
 class Driver(ABC):
@@ -41,6 +48,23 @@ class Driver(ABC):
 
     def launch(self, output: str = "", **overrides: Any) -> Handle:
         return self.backend.launch(self.spec(output, **overrides))
+
+    @abstractmethod
+    def service_spec(self, service: ServiceSpec = FAST_RESTARTS, **overrides: Any) -> LaunchSpec:
+        """A service replica (``service``) that answers its readiness path once ``answer``ed
+        and exits when ``crash``ed."""
+
+    @abstractmethod
+    def up(self, handle: Handle) -> None:
+        """Returns once the service runs and accepts connections (it may not answer yet)."""
+
+    @abstractmethod
+    def answer(self, handle: Handle) -> None:
+        """From now on the service answers its readiness path (it does, after a restart too)."""
+
+    @abstractmethod
+    def crash(self, handle: Handle, exit_code: int) -> None:
+        """The service's command exits by itself with ``exit_code``."""
 
     @abstractmethod
     def start(self, handle: Handle) -> None:
@@ -85,6 +109,51 @@ class ProcessDriver(Driver):
         command = f"exec {python} -m http.server $AIPLANE_PORT --bind $AIPLANE_HOST"
         return make_spec(command=command, listens=True, **overrides)
 
+    def service_spec(self, service: ServiceSpec = FAST_RESTARTS, **overrides: Any) -> LaunchSpec:
+        spec = make_spec(service=service, **overrides)
+        words = [sys.executable, str(_SERVICE_SERVER), str(self._control(spec))]
+        return replace(spec, command=f"exec {shlex.join(words)}")
+
+    def up(self, handle: Handle) -> None:
+        assert isinstance(self.backend, Serving)
+        address = self.backend.address(handle)
+        assert address is not None
+        host, _, port = address.rpartition(":")
+
+        def accepts() -> bool:
+            try:
+                with socket.create_connection((host.strip("[]"), int(port)), timeout=0.5):
+                    return True
+            except OSError:
+                return False
+
+        wait_status(self.backend, handle, ReplicaStatus.RUNNING)
+        wait_until(accepts, what=f"the service to accept connections at {address}")
+
+    def answer(self, handle: Handle) -> None:
+        self._control_file(handle, ".ready").touch()
+
+    def crash(self, handle: Handle, exit_code: int) -> None:
+        crash = self._control_file(handle, ".crash")
+        tmp = crash.with_name(crash.name + ".tmp")
+        tmp.write_text(str(exit_code))
+        tmp.rename(crash)
+
+    def starts(self, handle: Handle) -> list[tuple[int, int]]:
+        """``(pid, port)`` of each start of the service's command, in order."""
+        try:
+            text = self._control_file(handle, ".starts").read_text()
+        except FileNotFoundError:
+            return []
+        return [
+            (int(pid), int(port))
+            for pid, port in (line.split() for line in text.split("\n") if line)
+        ]
+
+    def _control_file(self, handle: Handle, suffix: str) -> Path:
+        ctl = self.controls / f"{handle['run_id']}-{handle['attempt']}-{handle['replica']}"
+        return ctl.with_name(ctl.name + suffix)
+
     def start(self, handle: Handle) -> None:
         wait_status(self.backend, handle, ReplicaStatus.RUNNING)
 
@@ -112,6 +181,7 @@ class FakeDriver(Driver):
     def __init__(self) -> None:
         self.cluster = FakeCluster()
         self.backend = FakeBackend(self.cluster)
+        self.answering: set[str] = set()  # replicas whose readiness path answers
 
     def spec(self, output: str = "", **overrides: Any) -> LaunchSpec:
         return make_spec(command=f"fake: print {output!r}", **overrides)
@@ -126,6 +196,26 @@ class FakeDriver(Driver):
         if new:
             self.cluster.write(handle, output)
         return handle
+
+    def service_spec(self, service: ServiceSpec = FAST_RESTARTS, **overrides: Any) -> LaunchSpec:
+        return make_spec(command="fake: service", service=service, **overrides)
+
+    def up(self, handle: Handle) -> None:
+        self.cluster.start(handle)
+        replica = self.cluster.replica(handle)
+        assert replica.spec.service is not None
+        if replica.spec.service.readiness_path is None or str(handle["id"]) in self.answering:
+            self.cluster.serve(handle)  # without a path, ready is accepting connections
+
+    def answer(self, handle: Handle) -> None:
+        self.answering.add(str(handle["id"]))
+        if self.cluster.replica(handle).status is ReplicaStatus.RUNNING:
+            self.cluster.serve(handle)
+
+    def crash(self, handle: Handle, exit_code: int) -> None:
+        self.cluster.finish(handle, exit_code)
+        if str(handle["id"]) in self.answering:
+            self.cluster.serve(handle)  # the restarted command answers again, as a process's
 
     def start(self, handle: Handle) -> None:
         self.cluster.start(handle)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from aiplane.backends.base import GpuDevice, GpuInventory, ReplicaStatus
+from aiplane.backends.base import GpuDevice, GpuInventory, ReplicaStatus, Restarts
 from aiplane.backends.fake import FakeBackend, FakeCluster
 from aiplane.core.errors import BackendError
+from aiplane.core.workloads import ServiceSpec
 
 from .helpers import make_spec
 
@@ -81,3 +82,21 @@ def test_a_handle_it_never_gave_is_lost_and_a_foreign_one_refused() -> None:
         fake.logs({"dir": "/srv/replicas"})
     with pytest.raises(BackendError):
         fake.drain({"id": "other/a0/r0"})
+
+
+def test_a_fake_service_counts_its_restarts_by_the_clusters_clock() -> None:
+    cluster = FakeCluster(clock=lambda: 1234.5)
+    fake = FakeBackend(cluster)
+    handle = fake.launch(make_spec(service=ServiceSpec(readiness_path="/ready")))
+    cluster.start(handle)
+    cluster.serve(handle)
+    cluster.finish(handle, 1)
+    report = fake.poll(handle)
+    assert report.status is ReplicaStatus.RUNNING
+    assert report.restarts == Restarts(1, 1, 1234.5)
+    assert report.detail == "restarted after exit 1 (restart 1)"
+    assert not fake.ready(handle)  # until it is served again
+    once = fake.launch(make_spec(replica=1, service=ServiceSpec(restart=False)))
+    cluster.start(once)
+    cluster.finish(once, 1)
+    assert fake.poll(once).status is ReplicaStatus.EXITED

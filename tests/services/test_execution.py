@@ -21,7 +21,7 @@ from aiplane.backends.fake import FakeBackend, FakeCluster
 from aiplane.backends.registry import PoolBackends
 from aiplane.core.fleet import Fleet
 from aiplane.core.runs import Placement, Run, RunState
-from aiplane.core.workloads import ProcessLimits, WorkloadKind
+from aiplane.core.workloads import ProcessLimits, ServiceSpec, WorkloadKind
 from aiplane.services.execution import Executor
 from aiplane.store.memory import MemoryStore
 from tests import builders
@@ -310,3 +310,16 @@ def test_each_replica_is_launched_with_the_workloads_limits(plane: Plane) -> Non
     assert plane.executor.launch_admitted(T0 + 1) == 1
     specs = [r.spec for r in plane.cluster.replicas.values()]
     assert len(specs) == 2 and all(s.limits == limits for s in specs)
+
+
+def test_a_service_workload_is_launched_as_a_listening_service(plane: Plane) -> None:
+    service = ServiceSpec(readiness_path="/v2/health/ready", backoff_initial_s=0.5)
+    plane.admit(1, kind=WorkloadKind.BATCH, service=service)
+    assert plane.executor.launch_admitted(T0 + 1) == 1
+    specs = [r.spec for r in plane.cluster.replicas.values()]
+    assert len(specs) == 2 and all(s.service == service and s.listens for s in specs)
+    plain = plane.admit(2)
+    plane.executor.launch_admitted(T0 + 1)
+    assert all(
+        r.spec.service is None for r in plane.cluster.replicas.values() if r.spec.run_id == plain.id
+    )

@@ -50,6 +50,8 @@ TABLES = (
     "dataset_replicas",
     "artifact_manifests",
     "team_keys",
+    "endpoints",
+    "endpoint_request_counts",
 )
 
 

@@ -36,6 +36,8 @@ from aiplane.core.registry.records import (
     TeamKey,
 )
 from aiplane.core.runs import Job, Run, RunState
+from aiplane.core.serving.endpoints import Endpoint
+from aiplane.core.serving.routes import RequestCount
 from aiplane.store.sql import SqlStore, make_engine, migrate, normalise_url
 from aiplane.store.sql.jobs import page_statement
 from aiplane.store.sql.migrate import alembic_config
@@ -43,6 +45,7 @@ from aiplane.store.sql.tables import Base
 
 from . import factories as f
 from . import registry_factories as r
+from . import serving_factories as sf
 from .factories import T0
 
 
@@ -138,6 +141,8 @@ _RECORD_COLUMNS = {f.name for f in fields(AuditRecord)}
         (DatasetVersion, "dataset_versions", {"replicas"}, set()),
         (Replica, "dataset_replicas", set(), {"dataset", "version"}),
         (TeamKey, "team_keys", set(), set()),
+        (Endpoint, "endpoints", set(), {"name", "team"}),
+        (RequestCount, "endpoint_request_counts", set(), set()),
     ],
 )
 def test_every_field_of_a_core_type_has_a_column(
@@ -437,6 +442,46 @@ def test_sqlite_answers_the_registrys_hot_lookups_from_indexes(tmp_path: Any) ->
         finally:
             event.remove(store.engine, "before_cursor_execute", record)
         assert len(sent) == 6
+        with store.engine.connect() as connection:
+            for statement, params in sent:
+                plan = [
+                    row[-1]
+                    for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params)
+                ]
+                scans = [step for step in plan if step.startswith("SCAN")]
+                assert scans == [], (statement, plan)
+    finally:
+        store.close()
+
+
+def test_sqlite_answers_the_endpoints_lookups_from_indexes(tmp_path: Any) -> None:
+    """An endpoint by name, a team's endpoints and a range of counters (all endpoints' or
+    one's) each read through an index: the plan of every SELECT sent, not a timing."""
+    store = SqlStore.open(f"sqlite:///{tmp_path}/endpoints.db")
+    try:
+        store.endpoints.put(sf.endpoint(), expected_generation=None)
+        store.endpoints.add_counts([sf.request_count()])
+        sent: list[tuple[str, Any]] = []
+
+        def record(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+            if statement.lstrip().upper().startswith("SELECT"):
+                sent.append((statement, params))
+
+        event.listen(store.engine, "before_cursor_execute", record)
+        try:
+            assert store.endpoints.find("fraud") is not None
+            assert store.endpoints.listing(teams=["research", "vis"]) != []
+            since, until = sf.H0, sf.H0 + 3600
+            assert store.endpoints.counts(since=since, until=until) != []
+            assert (
+                store.endpoints.counts(
+                    since=since, until=until, endpoint="fraud", teams=["research"]
+                )
+                != []
+            )
+        finally:
+            event.remove(store.engine, "before_cursor_execute", record)
+        assert len(sent) == 4
         with store.engine.connect() as connection:
             for statement, params in sent:
                 plan = [

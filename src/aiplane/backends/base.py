@@ -35,7 +35,7 @@ from typing import Any, Protocol, runtime_checkable
 from aiplane.core.errors import BackendError, Problem
 from aiplane.core.fleet import Pool
 from aiplane.core.runs import Placement
-from aiplane.core.workloads import ProcessLimits
+from aiplane.core.workloads import ProcessLimits, ServiceSpec
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,10 @@ class LaunchSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
     # A serving replica: the backend gives it a port to listen on and reports its address.
     listens: bool = False
+    # A long-running service (an endpoint's replica): it listens whatever ``listens`` says, is
+    # ready once its readiness path answers, and is restarted with back-off when it exits on
+    # its own (decision 0053). None: a command that runs to its end.
+    service: ServiceSpec | None = None
     # The attempt's own API token, asked for only when the backend really starts this replica:
     # a launch that finds the replica started already leaves it the token it holds. A backend
     # delivers it as a file the replica alone reads (``AIPLANE_TOKEN_FILE``), never in its
@@ -73,12 +77,26 @@ class LaunchSpec:
     # that start processes (decision 0036); an engine with its own limits maps them to those.
     limits: ProcessLimits = field(default_factory=ProcessLimits)
 
+    @property
+    def serves(self) -> bool:
+        """Whether the replica gets a port: it listens, or it is a service."""
+        return self.listens or self.service is not None
+
 
 class ReplicaStatus(StrEnum):
     STARTING = "starting"  # launched, not yet confirmed alive
     RUNNING = "running"
     EXITED = "exited"
     LOST = "lost"  # gone without a recorded exit (killed, machine rebooted, ...)
+
+
+@dataclass(frozen=True)
+class Restarts:
+    """How often a service replica's command was started again after it exited by itself."""
+
+    count: int
+    last_exit_code: int | None  # the exit that caused the latest restart
+    last_exit_at: float | None  # when it exited, seconds since the epoch
 
 
 @dataclass(frozen=True)
@@ -90,6 +108,9 @@ class ReplicaReport:
     # took the stop, not that its work is done (a preempted victim's exit 0 without one is).
     # None: the backend does not say, and an exit 0 then proves nothing either (decision 0032).
     cancelled: bool | None = None
+    # A service replica's restarts so far; None for one never restarted (or not a service).
+    # A replica waiting to be started again is RUNNING: it is still the endpoint's replica.
+    restarts: Restarts | None = None
 
 
 class Backend(Protocol):
@@ -180,11 +201,14 @@ class BatchPoll(Protocol):
 
 @runtime_checkable
 class Serving(Protocol):
-    """Capability: replicas launched with ``listens`` serve on an address.
+    """Capability: replicas launched with ``listens`` or a ``service`` serve on an address.
 
-    The life of a serving replica: launched, ``ready`` once it accepts connections, ``drain``
-    takes it out of rotation (``ready`` is False from then on while it finishes what it has),
-    ``cancel`` stops it. ``scale`` changes how many replicas a serving gang has.
+    The life of a serving replica: launched, ``ready`` once it accepts connections (a
+    service's: once its readiness path answers 2xx), ``drain`` takes it out of rotation
+    (``ready`` is False from then on while it finishes what it has), ``cancel`` stops it. A
+    service whose command exits by itself, before any drain or cancel, is started again after
+    a back-off on the same address, and stays RUNNING meanwhile (``ReplicaReport.restarts``).
+    ``scale`` changes how many replicas a serving gang has.
     """
 
     def address(self, handle: Handle) -> str | None:
@@ -192,7 +216,8 @@ class Serving(Protocol):
         ...
 
     def ready(self, handle: Handle) -> bool:
-        """True while the replica runs, is not drained and accepts connections."""
+        """True while the replica runs, is not drained and accepts connections (a service:
+        answers its readiness path with 2xx)."""
         ...
 
     def drain(self, handle: Handle) -> None:

@@ -15,6 +15,7 @@ from aiplane.core.workloads import (
     Constraints,
     ModelOutput,
     ProcessLimits,
+    ServiceSpec,
     SpotPolicy,
     Workload,
     WorkloadKind,
@@ -62,6 +63,7 @@ def workload_to_dict(w: Workload) -> dict[str, Any]:
             "open_files": w.limits.open_files,
             "processes": w.limits.processes,
         },
+        "service": _service_to_dict(w.service),
     }
 
 
@@ -106,6 +108,7 @@ def workload_from_dict(d: Mapping[str, Any]) -> Workload:
         project=d.get("project"),
         labels=dict(d.get("labels") or {}),
         limits=_limits_from_dict(d.get("limits") or {}),
+        service=_service_from_dict(d.get("service")),
     )
 
 
@@ -118,6 +121,33 @@ def _limits_from_dict(d: Mapping[str, Any]) -> ProcessLimits:
 
     return ProcessLimits(
         whole("cpu_seconds"), whole("memory_bytes"), whole("open_files"), whole("processes")
+    )
+
+
+def _service_to_dict(s: ServiceSpec | None) -> dict[str, Any] | None:
+    if s is None:
+        return None
+    return {
+        "readiness_path": s.readiness_path,
+        "restart": s.restart,
+        "backoff_initial_s": s.backoff_initial_s,
+        "backoff_max_s": s.backoff_max_s,
+        "backoff_reset_s": s.backoff_reset_s,
+    }
+
+
+def _service_from_dict(d: Mapping[str, Any] | None) -> ServiceSpec | None:
+    """The service as stored; a workload stored before services existed (or a batch one) has
+    none. Keys missing from an older record take the defaults."""
+    if d is None:
+        return None
+    default = ServiceSpec()
+    return ServiceSpec(
+        readiness_path=d.get("readiness_path"),
+        restart=bool(d.get("restart", default.restart)),
+        backoff_initial_s=float(d.get("backoff_initial_s", default.backoff_initial_s)),
+        backoff_max_s=float(d.get("backoff_max_s", default.backoff_max_s)),
+        backoff_reset_s=float(d.get("backoff_reset_s", default.backoff_reset_s)),
     )
 
 

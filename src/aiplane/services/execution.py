@@ -181,7 +181,8 @@ class Executor:
                 gpu_indices=a.gpu_indices,
                 checkpoint_dir=str(checkpoint_dir),
                 labels={"workload": workload.name, "team": workload.team},
-                listens=workload.kind is WorkloadKind.SERVE,
+                listens=workload.kind is WorkloadKind.SERVE or workload.service is not None,
+                service=workload.service,
                 token=credentials.token if credentials is not None else None,
                 limits=workload.limits,
             )

@@ -6,11 +6,13 @@ fails the launch with the files named; so does a model version whose signature d
 Each model version staged is recorded as a deployment of it (lineage: version ->
 deployments). The run reads them from the folders the environment names:
 ``AIPLANE_INPUT_<NAME>`` per dataset (``AIPLANE_INPUTS_DIR`` above them all) and
-``AIPLANE_MODEL_DIR``.
+``AIPLANE_MODEL_DIR``, with the model version's manifest in ``AIPLANE_MODEL_MANIFEST`` (beside
+the folder, not in it), so that a model server checks the files again before it loads them.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Callable
@@ -31,6 +33,7 @@ from aiplane.store.base import Store
 
 INPUTS_ENV = "AIPLANE_INPUTS_DIR"
 MODEL_ENV = "AIPLANE_MODEL_DIR"
+MODEL_MANIFEST_ENV = "AIPLANE_MODEL_MANIFEST"
 # The states of an attempt that may read its staged copies (admitted: being launched).
 READING = (RunState.ADMITTED, RunState.STARTING, RunState.RUNNING)
 
@@ -150,7 +153,9 @@ class Staging:
             env[INPUTS_ENV] = str(inputs_dir)
         ref = job.workload.model
         if ref is not None:
-            env[MODEL_ENV] = str(self._model(job, ref))
+            folder, listed = self._model(job, ref)
+            env[MODEL_ENV] = str(folder)
+            env[MODEL_MANIFEST_ENV] = str(listed)
         return env
 
     def sweep(self) -> int:
@@ -189,7 +194,7 @@ class Staging:
                 [Problem(d.path, str(d).removeprefix(f"{d.path}: ")) for d in found],
             )
 
-    def _model(self, job: Job, ref: str) -> Path:
+    def _model(self, job: Job, ref: str) -> tuple[Path, Path]:
         version = self._models.version_of(parse_ref(ref, "model"))
         manifest = self._store.artifacts.get_manifest(version.artifact)
         check = self._models.check(version, manifest, rehash=False)
@@ -208,7 +213,16 @@ class Staging:
                 version.model, version.version, target, self._clock(), job.submitted_by, True
             )
             self._store.models.add_deployment(deployment)
-        return dest
+        staged = {
+            "model": version.model,
+            "version": version.version,
+            "flavor": str(version.flavor),
+            "artifact": version.artifact,
+            **manifest.to_dict(),
+        }
+        written = dest.with_name("model-manifest.json")
+        written.write_text(json.dumps(staged))
+        return dest, written
 
 
 def _prune(dest: Path, keep: set[str]) -> None:

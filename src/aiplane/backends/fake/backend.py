@@ -2,7 +2,10 @@
 
 Nothing runs. A replica is a record in a :class:`FakeCluster` that stays where a test puts it:
 launched replicas are ``starting`` until ``start``, then ``running`` until ``finish`` (an exit
-code) or ``lose``; ``write`` adds output, ``serve`` makes a listening replica ready,
+code) or ``lose``; a service's ``finish`` (before any drain or cancel) is a crash it restarts
+after: it stays ``running``, counts the restart and is not ready until ``serve``d again (the
+fake has no clock to wait on: no back-off). ``write`` adds output, ``serve`` makes a listening
+replica ready,
 ``set_pids`` names its processes, ``fail_launch`` makes a launch fail. ``calls`` records what
 the layers above asked, in order, so a test can check that a gang was submitted in one call or
 polled in one batch.
@@ -22,7 +25,8 @@ from __future__ import annotations
 
 import itertools
 import signal
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +41,7 @@ from aiplane.backends.base import (
     LaunchSpec,
     ReplicaReport,
     ReplicaStatus,
+    Restarts,
     scale_each,
 )
 from aiplane.backends.config import ConfigReader
@@ -62,6 +67,7 @@ class FakeReplica:
     pids: frozenset[int] = frozenset()
     token: str | None = None  # the attempt's token, asked for when the replica was created
     cancelled: bool = False  # ended by a cancel (its exit code says how it took the stop)
+    restarts: Restarts | None = None  # a service's, once it was restarted
 
 
 @dataclass
@@ -76,6 +82,7 @@ class FakeCluster:
     node_numbers: itertools.count[int] = field(
         default_factory=itertools.count, init=False, repr=False
     )
+    clock: Callable[[], float] = time.time  # when a service's restarts happened
 
     def factory(self, name: str = "fake", *, emulated: bool = False) -> BackendFactory:
         """A factory for the registry: backends named ``name`` over this cluster."""
@@ -101,6 +108,20 @@ class FakeCluster:
         self._move(handle, ReplicaStatus.RUNNING, None, "running")
 
     def finish(self, handle: Handle, exit_code: int = 0) -> None:
+        replica = self.replica(handle)
+        service = replica.spec.service
+        if (
+            service is not None
+            and service.restart
+            and not replica.drained
+            and replica.status in (ReplicaStatus.STARTING, ReplicaStatus.RUNNING)
+        ):
+            # A service's command that ends by itself is started again, on the same address.
+            count = 1 if replica.restarts is None else replica.restarts.count + 1
+            replica.restarts = Restarts(count, exit_code, self.clock())
+            replica.status, replica.ready = ReplicaStatus.RUNNING, False
+            replica.detail = f"restarted after exit {exit_code} (restart {count})"
+            return
         self._move(handle, ReplicaStatus.EXITED, exit_code, f"exited with code {exit_code}")
 
     def lose(self, handle: Handle, detail: str = "node went away") -> None:
@@ -206,7 +227,7 @@ class FakeBackend:
         replica = self.cluster.replicas.get(str(handle["id"]))
         return (
             replica is not None
-            and replica.spec.listens
+            and replica.spec.serves
             and replica.ready
             and not replica.drained
             and replica.status is ReplicaStatus.RUNNING
@@ -254,7 +275,7 @@ class FakeBackend:
             "accelerator": spec.accelerator,
             "gpus": spec.gpus,
         }
-        if spec.listens:
+        if spec.serves:
             handle["address"] = f"{node}:{_FIRST_PORT + spec.replica}"
         token = spec.token() if spec.token is not None else None
         self.cluster.replicas[key] = FakeReplica(spec, handle, token=token)
@@ -265,7 +286,9 @@ class FakeBackend:
         replica = self.cluster.replicas.get(str(handle["id"]))
         if replica is None:
             return ReplicaReport(ReplicaStatus.LOST, detail=f"no fake replica {handle['id']}")
-        return ReplicaReport(replica.status, replica.exit_code, replica.detail, replica.cancelled)
+        return ReplicaReport(
+            replica.status, replica.exit_code, replica.detail, replica.cancelled, replica.restarts
+        )
 
     def _maybe_fail(self, launches: int) -> None:
         """Count ``launches`` against a scripted failure; raise when one of them is it."""

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from aiplane.backends.base import Handle, LaunchSpec, ReplicaReport, ReplicaStatus
-from aiplane.backends.process import outputlog, procfs, runfiles, serving
+from aiplane.backends.process import outputlog, procfs, restarts, runfiles, services, serving
 from aiplane.backends.process.config import ProcessConfig
 from aiplane.core.errors import BackendError
+from aiplane.core.serving.endpoints import PORT_ENV
 
 HANDLE_FORMAT = 1
 # A launch marker without a started supervisor means the launcher died between the two steps;
@@ -104,6 +105,7 @@ class ProcessLauncher:
         _reap_children()
         rundir = self.run_dir(spec)
         handle = self._handle(spec, rundir)
+        services.check(spec)
         if spec.workdir is not None and not Path(spec.workdir).is_dir():
             raise BackendError(f"workdir {spec.workdir!r} is not a directory")
         rundir.mkdir(parents=True, exist_ok=True)
@@ -153,6 +155,7 @@ class ProcessLauncher:
             *("--dir", str(rundir), "--env-file", str(env_file)),
             *(("--token-file", str(token_file)) if own else ()),
             *self.config.confinement(spec.limits).argv(),
+            *services.supervisor_argv(spec, handle),
         ]
         try:
             # Not followed if a link holds its name (see outputlog): nothing is appended then.
@@ -168,7 +171,7 @@ class ProcessLauncher:
                     stderr=subprocess.STDOUT,
                     # Nor does the supervisor hold the secrets: a replica may read its
                     # environment (/proc/<pid>/environ) as easily as its own.
-                    env=base,
+                    env=_supervisor_env(base),
                     start_new_session=True,  # survives us; the TTY's signals never reach it
                 )
         except (OSError, BackendError) as exc:
@@ -202,7 +205,7 @@ class ProcessLauncher:
             handle = dict(existing.get("handle", handle))  # the port the marker named
         elif (rundir / runfiles.LAUNCH).exists():
             return None  # unreadable: never guess it abandoned
-        if spec.listens and "port" not in handle:
+        if spec.serves and "port" not in handle:
             # Picked before the marker exists, so that the handle in it names the port.
             port = serving.pick_port(self.config.serve_host, self.config.ports)
             handle.update(host=self.config.serve_host, port=port)
@@ -224,7 +227,14 @@ class ProcessLauncher:
         return dict(existing["handle"]) if existing and "handle" in existing else handle
 
     def _handle(self, spec: LaunchSpec, rundir: Path) -> dict[str, Any]:
+        service: dict[str, Any] = {}
+        if spec.service is not None:
+            # What ``ready`` needs, in the handle: any control plane can probe from it alone.
+            service = {"service": True}
+            if spec.service.readiness_path is not None:
+                service["readiness_path"] = spec.service.readiness_path
         return {
+            **service,
             "format": HANDLE_FORMAT,
             "backend": self.backend,
             "emulated": self.emulated,
@@ -256,7 +266,7 @@ class ProcessLauncher:
         if "port" in handle:
             listening = {
                 "AIPLANE_HOST": str(handle["host"]),
-                "AIPLANE_PORT": str(handle["port"]),
+                PORT_ENV: str(handle["port"]),
                 # Appears when the replica is drained: it may stop taking new work then.
                 "AIPLANE_DRAIN_FILE": str(Path(handle["dir"]) / runfiles.DRAIN),
             }
@@ -289,7 +299,7 @@ class ProcessLauncher:
         sup = runfiles.read_json(rundir / runfiles.SUPERVISOR)
         if sup is not None:
             if procfs.is_alive(int(sup["pid"]), sup.get("start_ticks")):
-                return ReplicaReport(ReplicaStatus.RUNNING, detail=f"pid {sup['child_pid']}")
+                return self._running(rundir, sup)
             # It may have written exit.json and exited since we looked.
             exited = self._exit_report(rundir)
             if exited is not None:
@@ -319,6 +329,15 @@ class ProcessLauncher:
             ReplicaStatus.LOST,
             detail="process vanished without recording an exit: the supervisor never started "
             f"the command (see {rundir / runfiles.OUTPUT})",
+        )
+
+    def _running(self, rundir: Path, sup: Mapping[str, Any]) -> ReplicaReport:
+        record = runfiles.read_json(rundir / runfiles.RESTARTS)
+        if record is None:
+            return ReplicaReport(ReplicaStatus.RUNNING, detail=f"pid {sup['child_pid']}")
+        detail = restarts.describe(record, time.time(), sup["child_pid"])
+        return ReplicaReport(
+            ReplicaStatus.RUNNING, detail=detail, restarts=services.restarts_of(record)
         )
 
     def _claimed(self, rundir: Path, claim: Mapping[str, Any]) -> ReplicaReport:
@@ -353,8 +372,13 @@ class ProcessLauncher:
         cancelled = raw if isinstance(raw, bool) else None
         if cancelled:
             detail = f"cancelled; {detail}"
+        restarted = runfiles.read_json(rundir / runfiles.RESTARTS)
         return ReplicaReport(
-            ReplicaStatus.EXITED, exit_code=code, detail=detail, cancelled=cancelled
+            ReplicaStatus.EXITED,
+            exit_code=code,
+            detail=detail,
+            cancelled=cancelled,
+            restarts=services.restarts_of(restarted) if restarted is not None else None,
         )
 
     # -- cancel -------------------------------------------------------------------------------
@@ -420,7 +444,11 @@ class ProcessLauncher:
             return False
         if self.poll(handle).status is not ReplicaStatus.RUNNING:
             return False
-        return serving.accepts(str(handle["host"]), int(handle["port"]))
+        host, port = str(handle["host"]), int(handle["port"])
+        path = handle.get("readiness_path")
+        if isinstance(path, str):
+            return serving.answers(host, port, path)
+        return serving.accepts(host, port)
 
     def drain(self, handle: Handle) -> None:
         rundir = self._dir_of(handle)
@@ -462,6 +490,16 @@ def _abandoned(rundir: Path, marker: Mapping[str, Any]) -> bool:
     return not any(
         (rundir / name).exists() for name in (runfiles.CLAIM, runfiles.SUPERVISOR, runfiles.EXIT)
     )
+
+
+def _supervisor_env(base: Mapping[str, str]) -> dict[str, str]:
+    """The supervisor's environment: ours, less secrets, with the directory that holds this
+    very ``aiplane`` package first on its path, so that the supervisor runs the code of the
+    launcher that starts it (a relative PYTHONPATH, which the supervisor would resolve from
+    the run directory, or another install of aiplane, would give it other code)."""
+    root = str(Path(__file__).resolve().parents[3])
+    rest = base.get("PYTHONPATH", "")
+    return {**base, "PYTHONPATH": f"{root}{os.pathsep}{rest}" if rest else root}
 
 
 def _signal_name(signum: int) -> str:

@@ -32,6 +32,9 @@ record, whatever process dies when.
                      supervisor that claims the replica deletes the other launches' tokens.
     drain.json       written by ``drain``: a serving replica out of rotation (the replica finds
                      it at ``$AIPLANE_DRAIN_FILE``).
+    restarts.json    written by a service's supervisor when it starts the command again (decision
+                     0053): how many restarts, the exit the latest followed and when, the delay,
+                     and whether it is still waiting to start it.
     exit.json        written by the supervisor after the command's process group is gone;
                      ``cancelled`` says whether a cancel had reached the supervisor before the
                      command's exit was collected (an exit 0 without one is work done).
@@ -56,6 +59,7 @@ CANCEL = "cancel.json"
 DRAIN = "drain.json"
 TOKEN = "token"  # noqa: S105 (a file name, not a password)
 EXIT = "exit.json"
+RESTARTS = "restarts.json"
 OUTPUT = "output.log"
 
 

@@ -1,4 +1,4 @@
-"""Ports for serving replicas, and readiness by a TCP connect.
+"""Ports for serving replicas, and readiness: a TCP connect, or a service's HTTP GET.
 
 A port is picked by binding to it and letting go; the replica binds it again a moment later.
 Ports handed out recently are remembered (per process) and skipped, so the replicas of one gang,
@@ -7,6 +7,7 @@ launched before any of them listens, never get the same port.
 
 from __future__ import annotations
 
+import http.client
 import socket
 import threading
 import time
@@ -47,6 +48,22 @@ def accepts(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def answers(host: str, port: int, path: str) -> bool:
+    """True when an HTTP GET of ``path`` at ``host:port`` answers 2xx now (within a short
+    timeout: a probe that waits for a busy replica would hold up the whole reconcile)."""
+    connection = http.client.HTTPConnection(host, port, timeout=_CONNECT_TIMEOUT_S)
+    try:
+        connection.request("GET", path, headers={"User-Agent": "aiplane-readiness"})
+        response = connection.getresponse()
+        response.read()
+        return 200 <= response.status < 300
+    except (OSError, http.client.HTTPException, ValueError):
+        # Refused, timed out, reset, not HTTP at all: not ready (yet).
+        return False
+    finally:
+        connection.close()
 
 
 def address(host: str, port: int) -> str:

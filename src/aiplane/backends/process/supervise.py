@@ -19,6 +19,12 @@ user are applied in the child between fork and exec, so they hold for the comman
 the supervisor, which stays able to record the exit. A command that a limit ended says so in
 ``exit.json`` (``reason``).
 
+Services (``--restart``, decision 0053): when the command of a service exits by itself, before
+a cancel or a drain reached the replica, the supervisor starts it again after a back-off
+(``restarts.py``), with the same environment and port, recording each restart in
+``restarts.json``; it holds the port (bound, not listening) while it waits. A cancel or a drain
+while it waits ends the replica there: ``exit.json`` is written and nothing starts again.
+
 This module imports only the standard library and three tiny siblings: it starts per replica.
 """
 
@@ -29,12 +35,13 @@ import contextlib
 import ctypes
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
 from types import FrameType
 
-from aiplane.backends.process import confine, procfs, runfiles
+from aiplane.backends.process import confine, procfs, restarts, runfiles
 
 DEFAULT_GRACE_S = 5.0
 _PR_SET_CHILD_SUBREAPER = 36
@@ -51,12 +58,16 @@ class _Supervisor:
         env: dict[str, str],
         confinement: confine.Confinement | None = None,
         token: Path | None = None,
+        restart: restarts.Backoff | None = None,
+        port: tuple[str, int] | None = None,
     ) -> None:
         self.rundir = rundir
         self.default_grace_s = grace_s
         self.env = env
         self.token = token  # this launch's token file (``--token-file``), if it has one
         self.confinement = confinement or confine.Confinement()
+        self.restart = restart  # a service's back-off; None: the command runs once
+        self.port = port  # a service's (host, port), held while it waits to restart
         self.child_pid: int | None = None
         self.cancelled = False
         self.term_sent = False
@@ -121,13 +132,46 @@ class _Supervisor:
         described = self.confinement.describe()
         if described is not None:
             print(described, file=sys.stderr, flush=True)
+        delays = restarts.Delays(self.restart) if self.restart is not None else None
+        count = 0
+        while True:
+            started = time.monotonic()
+            code, signum, reason, cancelled = self._run_once(command, identity)
+            if delays is None or cancelled or self._leaving():
+                self.record_exit(code, signum, cancelled=cancelled, reason=reason)
+                return
+            # A service that exited by itself: it is still the endpoint's replica, on its port.
+            count += 1
+            delay = delays.after_run(time.monotonic() - started)
+            # Held before the restart is recorded: whoever sees the record sees the port taken.
+            held = _hold_port(self.port)
+            self._record_restart(count, code, signum, reason, delay)
+            print(
+                f"[aiplane] the command ended ({restarts.exit_words(code, signum)}); "
+                f"restart {count} in {delay:g} s",
+                file=sys.stderr,
+                flush=True,
+            )
+            if not self._wait_to_restart(delay, held):
+                # Stopped while waiting: the command is not running, so nothing took the stop.
+                if self.cancelled:
+                    self.record_exit(128 + signal.SIGTERM, signal.SIGTERM, cancelled=True)
+                else:
+                    self.record_exit(code, signum, cancelled=False, reason=reason)
+                return
+
+    def _run_once(
+        self, command: str, identity: confine.Identity | None
+    ) -> tuple[int, int | None, str | None, bool]:
+        """Start the command, wait for its whole group to end: its exit code, the signal that
+        ended it, why (a limit), and whether a cancel had reached us before it exited."""
+        self.term_sent = self.kill_sent = False
         try:
             # fork, not posix_spawn: the limits and the user are set in the child alone.
             pid = os.fork()
         except OSError as exc:
             print(f"[aiplane] could not start /bin/sh: {exc}", file=sys.stderr, flush=True)
-            self.record_exit(127, None, cancelled=False)
-            return
+            return 127, None, None, self.cancelled
         if pid == 0:
             self._exec_child(command, identity)
         # Also here, against the race with a signal to the group before the child set it.
@@ -155,15 +199,62 @@ class _Supervisor:
         cancelled = self.cancelled
         self._drain_group(pid)
         signal.setitimer(signal.ITIMER_REAL, 0)
+        # No more signals to that group: its pgid is free for the kernel to reuse.
+        self.child_pid = None
         # Descendants that died after being reparented to us: once we exit they would pass to
         # init, which in many containers never reaps them.
         _reap_nohang()
         code = os.waitstatus_to_exitcode(status)
         reason = confine.exit_reason(self.confinement, status, cpu_s)
         if code < 0:
-            self.record_exit(128 - code, -code, cancelled=cancelled, reason=reason)
-        else:
-            self.record_exit(code, None, cancelled=cancelled, reason=reason)
+            return 128 - code, -code, reason, cancelled
+        return code, None, reason, cancelled
+
+    def _leaving(self) -> bool:
+        """A replica on its way out (cancelled, or drained out of rotation) is not restarted."""
+        return self.cancelled or any(
+            (self.rundir / name).exists() for name in (runfiles.CANCEL, runfiles.DRAIN)
+        )
+
+    def _wait_to_restart(self, delay: float, held: socket.socket | None) -> bool:
+        """Wait ``delay`` seconds, then let go of the replica's port (``held``) for the command;
+        False when the replica was cancelled or drained meanwhile."""
+        try:
+            deadline = time.monotonic() + delay
+            while (left := deadline - time.monotonic()) > 0:
+                if self._leaving():
+                    return False
+                time.sleep(min(_POLL_S, left))
+        finally:
+            if held is not None:
+                held.close()
+        if self._leaving():
+            return False
+        self._record_restart_started()
+        return True
+
+    def _record_restart(
+        self, count: int, code: int, signum: int | None, reason: str | None, delay: float
+    ) -> None:
+        now = time.time()
+        runfiles.write_json(
+            self.rundir / runfiles.RESTARTS,
+            {
+                "count": count,
+                "last_exit_code": code,
+                "last_signal": signum,
+                "last_exit_at": now,
+                **({"last_reason": reason} if reason else {}),
+                "backoff_s": delay,
+                "next_start_at": now + delay,
+                "waiting": True,
+            },
+        )
+
+    def _record_restart_started(self) -> None:
+        record = runfiles.read_json(self.rundir / runfiles.RESTARTS) or {}
+        record.update(waiting=False, restarted_at=time.time())
+        runfiles.write_json(self.rundir / runfiles.RESTARTS, record)
 
     def _exec_child(self, command: str, identity: confine.Identity | None) -> None:
         """In the forked child: its own group, default signals, the confinement, then the
@@ -248,6 +339,28 @@ def _reap_nohang() -> None:
             return
 
 
+def _hold_port(port: tuple[str, int] | None) -> socket.socket | None:
+    """Bind the replica's port (not listening) while its command is down, so that no other
+    replica is handed it meanwhile (``serving.pick_port`` binds to see a port is free).
+    Best effort: None when it cannot be bound (a leftover of the command still holds it)."""
+    if port is None:
+        return None
+    try:
+        family = socket.getaddrinfo(port[0], None, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError:
+        return None
+    try:
+        # Despite connections of the last run in TIME_WAIT; a bind without the option, as
+        # pick_port's, still fails while we hold it.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(port)
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
 def _become_subreaper() -> None:
     """Adopt orphaned descendants, so they are reaped here rather than left as zombies under an
     init that may not reap (common in containers). Best effort: Linux only."""
@@ -301,6 +414,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(f"--{name}", type=int, help="a limit on each process of the command")
     parser.add_argument("--user", help="the user the command runs as (default: ours)")
     parser.add_argument("--group", help="the group it runs as (default: the user's)")
+    parser.add_argument("--restart", action="store_true", help="a service: start it again")
+    parser.add_argument("--backoff-initial", type=float, default=restarts.Backoff.initial_s)
+    parser.add_argument("--backoff-max", type=float, default=restarts.Backoff.max_s)
+    parser.add_argument("--backoff-reset", type=float, default=restarts.Backoff.reset_s)
+    parser.add_argument("--host", help="a service's host, with --port: held between restarts")
+    parser.add_argument("--port", type=int, help="a service's port")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then a shell command")
     args = parser.parse_args(argv)
     words: list[str] = args.command
@@ -309,6 +428,11 @@ def main(argv: list[str] | None = None) -> int:
     if not words:
         parser.error("no command given after --")
     rundir = args.dir.resolve()
+    backoff = None
+    if args.restart:
+        backoff = restarts.Backoff(args.backoff_initial, args.backoff_max, args.backoff_reset)
+        if backoff.problems():  # the launcher checks them: only a hand-made call gets here
+            parser.error("; ".join(backoff.problems()))
     if not _claim(rundir):
         # A launch taken over after a kill -9 started a second supervisor of this replica,
         # and the other one claimed it: it alone runs the command and records its exit.
@@ -324,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
     confinement = confine.Confinement(
         args.cpu_seconds, args.memory_bytes, args.open_files, args.processes, args.user, args.group
     )
-    supervisor = _Supervisor(rundir, args.grace, env or {}, confinement, token)
+    port = (args.host, args.port) if args.host is not None and args.port is not None else None
+    supervisor = _Supervisor(rundir, args.grace, env or {}, confinement, token, backoff, port)
     if env is None:
         # Fail closed: without its environment the command would e.g. lose the empty
         # CUDA_VISIBLE_DEVICES that keeps a CPU job off the GPUs.

@@ -36,6 +36,7 @@ from aiplane.store.memory.data import freeze as _freeze
 from aiplane.store.memory.data import thaw as _thaw
 from aiplane.store.memory.identity import Audit, Principals, Tokens
 from aiplane.store.memory.registry import Artifacts, Datasets, Models
+from aiplane.store.memory.serving import Endpoints
 
 
 class _Fleets(_Repository):
@@ -301,6 +302,7 @@ class _Repositories:
         self.models = Models(data, journal)
         self.datasets = Datasets(data, journal)
         self.artifacts = Artifacts(data, journal)
+        self.endpoints = Endpoints(data, journal)
 
 
 class MemoryStore(_Repositories):

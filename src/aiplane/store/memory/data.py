@@ -15,6 +15,7 @@ from aiplane.core.auth import Principal, TokenRecord
 from aiplane.core.errors import StoreError
 from aiplane.core.idempotency import IdempotencyRecord
 from aiplane.core.runs import RunState
+from aiplane.core.serving.routes import RequestCount
 
 
 def freeze(data: Any) -> str:
@@ -76,6 +77,10 @@ class Data:
     dataset_versions: dict[str, dict[int, tuple[str, dict[str, str]]]] = field(default_factory=dict)
     manifests: dict[str, str] = field(default_factory=dict)  # digest -> entries JSON
     keys: dict[str, str] = field(default_factory=dict)  # key id -> JSON, in the order added
+    # Endpoints, as ``store/serving_codec.py`` JSON text (see ``serving.py``); their counters
+    # are immutable values of plain numbers and strings, kept as they are.
+    endpoints: dict[str, str] = field(default_factory=dict)  # name -> JSON
+    request_counts: dict[tuple[str, str, str, float], RequestCount] = field(default_factory=dict)
 
 
 # Undo steps of the unit of work in progress; None for a call on the store itself.

@@ -21,6 +21,7 @@ from aiplane.store.sql.alerts import SqlAlertRepository
 from aiplane.store.sql.artifacts import SqlArtifactRepository
 from aiplane.store.sql.audit import SqlAuditRepository
 from aiplane.store.sql.datasets import SqlDatasetRepository
+from aiplane.store.sql.endpoints import SqlEndpointRepository
 from aiplane.store.sql.engine import WRITE_TRANSACTION, make_engine
 from aiplane.store.sql.events import SqlEventRepository
 from aiplane.store.sql.fleets import SqlFleetRepository
@@ -39,8 +40,8 @@ class SqlRepositories:
 
     def __init__(self, scope: Scope, write_scope: Scope | None = None) -> None:
         """``write_scope``: for the calls that must begin as write transactions (an audit
-        append, a principal's write, a registration); ``scope`` when it serves both, as a unit
-        of work's does."""
+        append, a principal's write, a registration, an endpoint's put); ``scope`` when it
+        serves both, as a unit of work's does."""
         self.principals = SqlPrincipalRepository(scope, write_scope)
         self.tokens = SqlTokenRepository(scope)
         self.audit = SqlAuditRepository(scope, write_scope)
@@ -53,6 +54,7 @@ class SqlRepositories:
         self.models = SqlModelRepository(scope, write_scope)
         self.datasets = SqlDatasetRepository(scope, write_scope)
         self.artifacts = SqlArtifactRepository(scope)
+        self.endpoints = SqlEndpointRepository(scope, write_scope)
 
 
 class SqlStore(SqlRepositories):

@@ -304,7 +304,8 @@ class IdempotencyKeyRow(Base):
     created_at: Mapped[float] = mapped_column(Double)
 
 
-# The registry's tables live in a module of their own (this one would pass 400 lines); importing
-# it here puts them on ``Base.metadata``, which the migrations are compared with. Last, because
-# it imports ``Base`` and the column types from this module.
+# The registry's and the endpoints' tables live in modules of their own (this one would pass
+# 400 lines); importing them here puts them on ``Base.metadata``, which the migrations are
+# compared with. Last, because they import ``Base`` and the column types from this module.
 from aiplane.store.sql import registry_tables as registry_tables  # noqa: E402
+from aiplane.store.sql import serving_tables as serving_tables  # noqa: E402

@@ -1,0 +1,151 @@
+"""What the inference gateway adds to a request's latency, at a fixed rate.
+
+Starts a small upstream (``gateway_upstream.py``) and the gateway in front of it
+(``gateway_static.py``: the real data path with a bearer token checked, a rate limit taken per
+request and every request written to the inference log), then sends ``--rps`` requests per
+second with ``hey`` (Debian's package ``hey``) for ``--seconds``, first straight to the
+upstream, then through the gateway, ``--rounds`` times alternating, in the same run. Latencies
+are each request's, from hey's CSV; percentiles over all rounds of a side.
+
+Prints one JSON line: ``rps``, ``direct_p50_ms``, ``direct_p99_ms``, ``gateway_p50_ms``,
+``gateway_p99_ms``, ``added_p50_ms``, ``added_p99_ms``, and the ``guards_`` figures (None until
+the guards of the guards issue exist), with the target beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+TOKEN = "bench-token"  # noqa: S105 (a benchmark's own token)
+BODY = json.dumps(
+    {"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}]}
+)
+TARGETS = {"added_p99_ms_max": 5.0}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, headers: dict[str, str] | None = None, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, headers=headers, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{url} did not answer 200 within {timeout_s:g} s")
+
+
+def hey(url: str, rps: int, seconds: int, workers: int, headers: dict[str, str]) -> list[float]:
+    """Each request's latency in ms (hey's CSV), failing on any non-200 answer."""
+    args = ["hey", "-z", f"{seconds}s", "-c", str(workers), "-q", str(rps / workers)]
+    args += ["-m", "POST", "-T", "application/json", "-d", BODY, "-o", "csv"]
+    for name, value in headers.items():
+        args += ["-H", f"{name}: {value}"]
+    out = subprocess.run([*args, url], check=True, capture_output=True, text=True).stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
+    bad = [r["status-code"] for r in rows if r["status-code"] != "200"]
+    if bad:
+        raise SystemExit(f"{len(bad)} of {len(rows)} answers were not 200 (first: {bad[0]})")
+    return [float(r["response-time"]) * 1000 for r in rows]
+
+
+def pct(values: list[float], q: float) -> float:
+    return round(float(np.percentile(values, q)), 3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rps", type=int, default=1000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=20)
+    args = parser.parse_args()
+    if shutil.which("hey") is None:
+        raise SystemExit("needs hey: apt-get install hey")
+    tmp = Path(tempfile.mkdtemp(prefix="aiplane-bench-gateway-"))
+    up_port, gw_port = free_port(), free_port()
+    config = {
+        "port": gw_port,
+        "token": TOKEN,
+        "log_dir": str(tmp / "log"),
+        "endpoints": [
+            {
+                "name": "bench",
+                "sites": [{"name": "local"}],
+                "replicas": [{"run_id": "r1", "site": "local", "address": f"127.0.0.1:{up_port}"}],
+            }
+        ],
+    }
+    (tmp / "config.json").write_text(json.dumps(config))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(HERE / "gateway_upstream.py"), str(up_port)], env=env
+        ),
+        subprocess.Popen(
+            [sys.executable, str(HERE / "gateway_static.py"), str(tmp / "config.json")], env=env
+        ),
+    ]
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        wait_ready(f"http://127.0.0.1:{up_port}/v2/health/ready")
+        wait_ready(f"http://127.0.0.1:{gw_port}/v2/models/bench/ready", auth)
+        direct_url = f"http://127.0.0.1:{up_port}/v2/models/bench/infer"
+        gateway_url = f"http://127.0.0.1:{gw_port}/v2/models/bench/infer"
+        hey(gateway_url, args.rps, 2, args.workers, auth)  # warm both: pools, caches
+        direct: list[float] = []
+        through: list[float] = []
+        for _ in range(args.rounds):
+            direct += hey(direct_url, args.rps, args.seconds, args.workers, {})
+            through += hey(gateway_url, args.rps, args.seconds, args.workers, auth)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=10)
+        shutil.rmtree(tmp, ignore_errors=True)
+    result: dict[str, Any] = {
+        "benchmark": "gateway",
+        "rps": args.rps,
+        "requests": len(direct) + len(through),
+        "achieved_rps": round(len(through) / (args.rounds * args.seconds), 1),
+        "direct_p50_ms": pct(direct, 50),
+        "direct_p99_ms": pct(direct, 99),
+        "gateway_p50_ms": pct(through, 50),
+        "gateway_p99_ms": pct(through, 99),
+    }
+    result["added_p50_ms"] = round(result["gateway_p50_ms"] - result["direct_p50_ms"], 3)
+    result["added_p99_ms"] = round(result["gateway_p99_ms"] - result["direct_p99_ms"], 3)
+    # The guards (issue 13) are not built yet: no figure rather than a made-up one.
+    for key in ("gateway_p50_ms", "gateway_p99_ms", "added_p50_ms", "added_p99_ms"):
+        result[f"guards_{key}"] = None
+    result["targets"] = TARGETS
+    result["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

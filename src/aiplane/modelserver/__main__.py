@@ -1,0 +1,5 @@
+import sys
+
+from aiplane.modelserver.main import main
+
+sys.exit(main())
