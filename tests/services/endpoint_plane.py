@@ -1,6 +1,7 @@
 """A control plane for the endpoint tests: the memory store, the fake backend at two sites
 (an edge site and a cloud one), teams "t" and "u", a model "fraud" of team "t" with two
-versions and an alias, and the loops stepped by hand on a clock the test moves."""
+versions and an alias, and the loops stepped by hand on a clock the test moves. The store: memory or
+SQLite."""
 
 from __future__ import annotations
 
@@ -20,10 +21,8 @@ from aiplane.core.serving.endpoints import LABEL_ENDPOINT, LABEL_SITE
 from aiplane.services.registry_types import ModelRegistration
 from aiplane.services.scheduling import run_cycle
 from aiplane.specs.endpoint import endpoint_from_document
-from aiplane.store.memory import MemoryStore
-from aiplane.wiring import ControlPlane
+from aiplane.wiring import ControlPlane, open_store
 from tests.identities import grant_principal
-from tests.services.endpoint_fakes import install
 
 NOW = 1_800_000_000.0
 
@@ -73,14 +72,14 @@ def endpoint_doc(**extra: Any) -> dict[str, Any]:
 
 
 class Plane:
-    def __init__(self, tmp: Path) -> None:
-        install()
+    def __init__(self, tmp: Path, database: str = "memory") -> None:
         self.now = NOW
         self.cluster = FakeCluster()
-        settings = Settings(home=tmp / "home", database_url="memory://", catalog_dir=None)
+        url = "memory://" if database == "memory" else f"sqlite:///{tmp}/cp.db"
+        settings = Settings(home=tmp / "home", database_url=url, catalog_dir=None)
         self.cp = ControlPlane(
             settings=settings,
-            store=MemoryStore(),
+            store=open_store(url),
             backends=PoolBackends(tmp / "work", factories={"fake": self.cluster.factory()}),
             policy=PriorityBestFit(),
             clock=lambda: self.now,

@@ -22,7 +22,6 @@ from aiplane.store.memory import MemoryStore
 from aiplane.wiring import ControlPlane
 from tests.builders import local_fleet_document
 from tests.identities import grant_principal
-from tests.services.endpoint_fakes import install
 
 SERVER = """\
 import http.server, os
@@ -67,7 +66,6 @@ def ready_route(cp: ControlPlane, timeout_s: float = 30.0) -> EndpointRoute:
 def test_a_command_endpoint_becomes_a_ready_replica_and_stops_when_deleted(
     tmp_path: Path,
 ) -> None:
-    install()
     script = tmp_path / "serve.py"
     script.write_text(SERVER)
     settings = Settings(home=tmp_path / "home", database_url="memory://", catalog_dir=None)

@@ -4,7 +4,7 @@ gateway's table built from what runs."""
 
 from __future__ import annotations
 
-import importlib.util
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,9 +26,11 @@ from aiplane.services.endpoint_replicas import replica_workload
 from tests.services.endpoint_plane import Plane
 
 
-@pytest.fixture
-def plane(tmp_path: Path) -> Plane:
-    return Plane(tmp_path)
+@pytest.fixture(params=["memory", "sqlite"])
+def plane(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Plane]:
+    made = Plane(tmp_path, request.param)
+    yield made
+    made.cp.store.close()
 
 
 def audit_actions(plane: Plane) -> list[tuple[str, str]]:
@@ -187,8 +189,7 @@ def test_placement_picks_the_cheapest_site_that_meets_the_slo(plane: Plane) -> N
         plane.apply(sites=[], placement={"sites": 1}, latency_slo_ms={"eu-users": 1})
 
 
-def test_a_budget_cap_bounds_the_replicas(tmp_path: Path) -> None:
-    plane = Plane(tmp_path)
+def test_a_budget_cap_bounds_the_replicas(plane: Plane) -> None:
     cap = ReplicaCap("budget b: cap", max_replicas_per_site=1)
     plane.endpoints._reconciler._caps = lambda _e: cap
     plane.apply(sites=[{"site": "edge", "min": 3, "max": 3}])
@@ -198,10 +199,6 @@ def test_a_budget_cap_bounds_the_replicas(tmp_path: Path) -> None:
     assert view.sites[0].wanted == 1 and view.sites[0].reason == "budget b: cap"
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("aiplane.core.serving.autoscale") is None,
-    reason="core.serving.autoscale (helper D's) is not on this branch yet",
-)
 def test_loads_the_gateway_reports_scale_a_site_up(plane: Plane) -> None:
     plane.apply(sites=[{"site": "edge", "min": 1, "max": 3}])
     plane.step()

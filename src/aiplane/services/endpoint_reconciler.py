@@ -10,13 +10,11 @@ already under way.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import logging
 import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from aiplane.backends.base import Backends
 from aiplane.core.errors import NotFoundError
@@ -24,6 +22,7 @@ from aiplane.core.fleet import Fleet
 from aiplane.core.placement import evaluate_offers
 from aiplane.core.registry.refs import parse_ref
 from aiplane.core.runs import RunState
+from aiplane.core.serving.autoscale import bounds, desired
 from aiplane.core.serving.caps import ReplicaCap
 from aiplane.core.serving.endpoints import (
     LABEL_GENERATION,
@@ -62,42 +61,10 @@ BACKOFF_MAX_S = 300.0
 Caps = Callable[[Endpoint], ReplicaCap | None]
 
 
-@dataclass(frozen=True)
-class Scale:
-    """What autoscaling asks for one site and role (``core.serving.autoscale``'s answer)."""
-
-    replicas: int
-    low_since: float | None
-    reason: str
-
-
-def _autoscale(
-    spec: EndpointSpec,
-    site: str,
-    current: int,
-    loads: Sequence[ReplicaLoad],
-    now: float,
-    low_since: float | None,
-) -> Scale:
-    """``core.serving.autoscale.desired``; until it exists, the bounds alone."""
-    try:
-        module: Any = importlib.import_module("aiplane.core.serving.autoscale")
-    except ImportError:
-        bounds = site_bounds(spec, site)
-        wanted = min(max(current, bounds.min_replicas), bounds.max_replicas)
-        return Scale(wanted, None, "within the site's bounds")
-    found = module.desired(spec, site, current, loads, now, low_since)
-    return Scale(int(found.replicas), found.low_since, str(found.reason))
-
-
 def site_bounds(spec: EndpointSpec, site: str) -> SiteReplicas:
-    for named in spec.sites:
-        if named.site == site:
-            return named
-    p = spec.placement
-    if p is None:
-        return SiteReplicas(site, 0, 0)
-    return SiteReplicas(site, p.min_replicas, p.max_replicas)
+    """The site's bounds as autoscaling reads them (none where the endpoint does not serve)."""
+    found = bounds(spec, site)
+    return SiteReplicas(site, *found) if found is not None else SiteReplicas(site, 0, 0)
 
 
 def template_key(endpoint: Endpoint, site: str, role: Role, version: str, python: str) -> str:
@@ -319,7 +286,7 @@ class EndpointReconciler:
         with self._lock:
             loads = [self._loads[r.run.id] for r in fresh if r.run.id in self._loads]
             low_since = self._low_since.get(key)
-        scale = _autoscale(spec, target.site, len(fresh), loads, now, low_since)
+        scale = desired(spec, target.site, len(fresh), loads, now, low_since)
         with self._lock:
             self._low_since[key] = scale.low_since
         wanted, reason = scale.replicas, scale.reason

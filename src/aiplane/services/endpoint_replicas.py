@@ -235,6 +235,7 @@ def cancel(
 ) -> bool:
     """Cancel the replica's run (state, event and usage in one unit) and stop its process.
     False when the run changed meanwhile (the next pass looks again)."""
+    in_force = fleet()  # read before the unit: the cache may read the store
     try:
         with store.unit_of_work() as uow:
             run = uow.jobs.get_run(replica.run.id)
@@ -243,7 +244,7 @@ def cancel(
             cancelled = run.transition(RunState.CANCELLED, now, why)
             uow.jobs.update_run(cancelled, expected_state=run.state)
             record(uow, now, "run.state", f"{run.state} -> cancelled ({why})", cancelled)
-            record_usage(uow, replica.job, run, now, outcome=RunState.CANCELLED, fleet=fleet())
+            record_usage(uow, replica.job, run, now, outcome=RunState.CANCELLED, fleet=in_force)
     except (ConflictError, IllegalTransitionError) as exc:
         log.info("replica %s changed while being cancelled: %s", replica.run.id, exc)
         return False
