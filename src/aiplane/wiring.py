@@ -297,6 +297,8 @@ class ControlPlane:
             # The model server runs with this interpreter (where aiplane is installed).
             python=sys.executable,
             wake=self.scheduler.wake,
+            # Bound late: the endpoint loop is built below.
+            applied=lambda: self.endpoint_loop.wake(),  # noqa: PLW0108
             cancel_grace_s=self.settings.cancel_grace_s,
         )
         self.services = Services(

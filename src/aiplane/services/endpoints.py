@@ -59,6 +59,7 @@ class EndpointService:
         python: str = sys.executable,
         caps: Caps = lambda _endpoint: None,
         wake: Callable[[], None] = lambda: None,
+        applied: Callable[[], None] = lambda: None,
         cancel_grace_s: float = 5.0,
     ) -> None:
         self._store = store
@@ -70,6 +71,7 @@ class EndpointService:
         self._audit = audit
         self._python = python
         self._wake = wake  # the scheduler's: a delete freed capacity
+        self._applied = applied  # the endpoint loop's: act on a new spec now, not in 2 s
         self._grace_s = cancel_grace_s
         self._reconciler = EndpointReconciler(
             store,
@@ -139,6 +141,7 @@ class EndpointService:
                 team=spec.team,
                 detail={"generation": endpoint.generation},
             )
+        self._applied()
         return self._view(endpoint)
 
     def listing(self, caller: Caller, team: str | None = None) -> list[EndpointView]:
