@@ -132,6 +132,21 @@ def test_a_canary_gets_replicas_of_its_own_version(plane: Plane) -> None:
     assert roles == [("canary", "fraud@2"), ("primary", "fraud@1")]
 
 
+def test_a_canary_taken_away_is_drained_then_cancelled(plane: Plane) -> None:
+    canary = {"canary": {"version": "fraud@2", "weight": 0.1}}
+    plane.apply(sites=[{"site": "edge", "min": 1, "max": 1}], traffic=canary, drain=5)
+    plane.step()
+    assert len(plane.live()) == 2
+    plane.apply(sites=[{"site": "edge", "min": 1, "max": 1}], drain=5)
+    plane.now += 1
+    assert plane.step()["drained"] == 1
+    plane.now += 1
+    assert plane.step()["cancelled"] == 0  # still in its grace
+    plane.now += 5
+    assert plane.step()["cancelled"] == 1
+    assert [j.workload.labels[LABEL_ROLE] for j, _ in plane.live()] == ["primary"]
+
+
 def test_delete_cancels_the_replicas(plane: Plane) -> None:
     plane.apply()
     plane.step()

@@ -167,8 +167,11 @@ class EndpointReconciler:
                 done["cancelled"] += self.cancel(replica, now, f"endpoint {name} deleted")
         if fleet is not None:
             for endpoint in endpoints.values():
-                self._reconcile_endpoint(endpoint, fleet, by_endpoint.get(endpoint.name, []),
-                                         now, done)  # fmt: skip
+                replicas = by_endpoint.get(endpoint.name, [])
+                try:
+                    self._reconcile_endpoint(endpoint, fleet, replicas, now, done)
+                except Exception:  # one endpoint's trouble must not stall the others
+                    log.exception("endpoint %s: reconcile failed", endpoint.name)
         self._forget_loads(now, {r.run.id for rs in by_endpoint.values() for r in rs})
         if done["submitted"] or done["cancelled"]:
             self._wake()
@@ -193,8 +196,10 @@ class EndpointReconciler:
             self._reconcile_group(endpoint, target, cap, group, now, done)
         for key, group in groups.items():
             if key not in wanted_keys:
+                drained = self._finish_drains(endpoint, group, now, done)
                 why = f"endpoint {endpoint.name} no longer serves {key[1]} at {key[0]}"
-                self._retire(endpoint, group, now, why, done)
+                rest = [r for r in group if r.run.id not in drained]
+                self._retire(endpoint, rest, now, why, done)
 
     def _reconcile_group(
         self,
@@ -205,13 +210,8 @@ class EndpointReconciler:
         now: float,
         done: dict[str, int],
     ) -> None:
-        spec = endpoint.spec
         key = (endpoint.name, target.site, target.role)
-        draining = [(r, at) for r in group if (at := drained_at(self._store, r)) is not None]
-        drained_ids = {r.run.id for r, _ in draining}
-        for replica, at in draining:
-            if now - at >= spec.drain_s:
-                done["cancelled"] += self.cancel(replica, now, "drained")
+        drained_ids = self._finish_drains(endpoint, group, now, done)
         serving_now = [r for r in group if r.run.id not in drained_ids]
         if target.version is None:
             # The reference resolves to nothing (its alias removed): keep what serves.
@@ -241,6 +241,20 @@ class EndpointReconciler:
             if ready >= min(wanted, len(fresh)) and len(fresh) >= wanted:
                 why = f"replaced by {target.version} (generation {endpoint.generation})"
                 self._retire(endpoint, stale, now, why, done)
+
+    def _finish_drains(
+        self, endpoint: Endpoint, group: list[Replica], now: float, done: dict[str, int]
+    ) -> set[str]:
+        """Cancel the drained replicas whose grace is over; the run ids of every drained one."""
+        drained = set()
+        for replica in group:
+            at = drained_at(self._store, replica)
+            if at is None:
+                continue
+            drained.add(replica.run.id)
+            if now - at >= endpoint.spec.drain_s:
+                done["cancelled"] += self.cancel(replica, now, "drained")
+        return drained
 
     def _note_failures(self, now: float) -> None:
         for job in self._index.ended():
