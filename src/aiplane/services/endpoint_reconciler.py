@@ -33,10 +33,10 @@ from aiplane.core.serving.endpoints import (
 )
 from aiplane.core.serving.routes import ReplicaLoad
 from aiplane.core.workloads import Constraints
+from aiplane.services.endpoint_index import ReplicaIndex
 from aiplane.services.endpoint_replicas import (
     COMMAND_VERSION,
     Replica,
-    ReplicaIndex,
     cancel,
     drain,
     drained_at,

@@ -48,7 +48,6 @@ log = logging.getLogger("aiplane.endpoints")
 
 COMMAND_VERSION = "command"  # LABEL_VERSION of a command endpoint's replicas
 DRAINED = "endpoint.replica.drained"  # the event that marks a replica's drain
-LIVE_STATES = tuple(s for s in RunState if not s.terminal)
 
 
 @dataclass(frozen=True)
@@ -138,43 +137,6 @@ def replica_workload(
         labels=labels,
         service=ServiceSpec(readiness_path=spec.probe_path),
     )
-
-
-class ReplicaIndex:
-    """The live replicas of every endpoint, read from the store's runs. Jobs never change, so
-    which job is whose is remembered (bounded by the live runs); runs are read afresh."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._jobs: dict[str, Job | None] = {}  # job id -> the job if an endpoint's
-        self._ended: list[Job] = []
-
-    def track(self, job: Job) -> None:
-        """A job just submitted: its end is noticed even if no pass sees it live."""
-        self._jobs[job.id] = job
-
-    def ended(self) -> list[Job]:
-        """The endpoints' jobs whose runs ended since the last call (seen live before)."""
-        out, self._ended = self._ended, []
-        return out
-
-    def live(self) -> list[Replica]:
-        runs = self._store.jobs.runs_in_states(LIVE_STATES)
-        out = []
-        seen = set()
-        for run in runs:
-            seen.add(run.job_id)
-            if run.job_id not in self._jobs:
-                job = self._store.jobs.get(run.job_id)
-                self._jobs[run.job_id] = job if LABEL_ENDPOINT in job.workload.labels else None
-            found = self._jobs[run.job_id]
-            if found is not None:
-                out.append(Replica(found, run))
-        for gone in set(self._jobs) - seen:
-            ended = self._jobs.pop(gone)
-            if ended is not None:
-                self._ended.append(ended)
-        return out
 
 
 def serving(backends: Backends, run: Run) -> tuple[str | None, bool]:
