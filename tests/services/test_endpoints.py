@@ -23,6 +23,7 @@ from aiplane.core.serving.endpoints import (
 from aiplane.core.serving.routes import ReplicaLoad, RequestCount
 from aiplane.core.workloads import WorkloadKind
 from aiplane.services.endpoint_replicas import replica_workload
+from aiplane.specs import workload_from_document
 from tests.services.endpoint_plane import Plane
 
 
@@ -243,6 +244,24 @@ def test_the_table_has_the_ready_replicas_and_their_sites(plane: Plane) -> None:
     assert route is not None
     assert all(r.ready and r.role is Role.PRIMARY for r in route.replicas)
     assert all(r.usd_per_hour > 0 for r in route.replicas)
+
+
+def test_a_job_of_another_team_labelled_as_a_replica_is_not_one(plane: Plane) -> None:
+    plane.apply(sites=[{"site": "edge", "min": 1, "max": 1}])
+    plane.step()
+    labels = {LABEL_ENDPOINT: "fraud", LABEL_SITE: "edge", LABEL_ROLE: "primary"}
+    doc = {"name": "x", "team": "u", "kind": "serve", "run": "serve", "labels": labels}
+    forged = plane.services.jobs.submit(plane.bob, workload_from_document(doc, "w.yaml"))
+    plane.now += 1
+    plane.step()
+    plane.now += 20
+    plane.step()
+    assert plane.store.jobs.run_for_job(forged.job.id).state is RunState.RUNNING  # untouched
+    plane.services.gateway._cached = None  # type: ignore[attr-defined]
+    route = plane.services.gateway.table().endpoint("fraud")
+    assert route is not None and forged.run.id not in {r.run_id for r in route.replicas}
+    view = plane.endpoints.show(plane.alice, "fraud")
+    assert forged.job.id not in {r.job_id for s in view.sites for r in s.replicas}
 
 
 def test_report_adds_counts_and_denials_are_audited(plane: Plane) -> None:

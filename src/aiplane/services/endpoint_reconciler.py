@@ -41,6 +41,7 @@ from aiplane.services.endpoint_replicas import (
     drain,
     drained_at,
     newest_first,
+    owned,
     replica_workload,
     serving,
     submit,
@@ -167,7 +168,7 @@ class EndpointReconciler:
                 done["cancelled"] += self.cancel(replica, now, f"endpoint {name} deleted")
         if fleet is not None:
             for endpoint in endpoints.values():
-                replicas = by_endpoint.get(endpoint.name, [])
+                replicas = owned(endpoint, by_endpoint.get(endpoint.name, []))
                 try:
                     self._reconcile_endpoint(endpoint, fleet, replicas, now, done)
                 except Exception:  # one endpoint's trouble must not stall the others

@@ -139,6 +139,13 @@ def replica_workload(
     )
 
 
+def owned(endpoint: Endpoint, replicas: Iterable[Replica]) -> list[Replica]:
+    """The replicas of ``endpoint`` among those labelled as its own: jobs of its team only.
+    Labels are the submitter's to write, so a job of another team labelled as a replica is not
+    one: it is neither counted, nor stopped, nor routed to."""
+    return [r for r in replicas if r.job.workload.team == endpoint.team]
+
+
 def serving(backends: Backends, run: Run) -> tuple[str | None, bool]:
     """The replica's address and whether it is ready, from its backend (a replica not yet
     running, or on a backend that does not serve, has neither)."""

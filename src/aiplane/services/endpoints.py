@@ -31,6 +31,7 @@ from aiplane.services.endpoint_replicas import (
     Replica,
     cancel,
     drained_at,
+    owned,
     replica_workload,
     serving,
 )
@@ -150,7 +151,7 @@ class EndpointService:
             return []
         by_endpoint = self._replicas_by_endpoint()
         return [
-            self._view(e, by_endpoint.get(e.name, []), events=False)
+            self._view(e, owned(e, by_endpoint.get(e.name, [])), events=False)
             for e in self._store.endpoints.listing(teams)
         ]
 
@@ -175,7 +176,7 @@ class EndpointService:
             self._audit.record(
                 uow, caller, str(Action.ENDPOINT_DELETE), f"endpoint/{name}", team=endpoint.team
             )
-        for replica in self._replicas_by_endpoint().get(name, []):
+        for replica in owned(endpoint, self._replicas_by_endpoint().get(name, [])):
             cancel(
                 self._store,
                 self._backends,
@@ -277,7 +278,7 @@ class EndpointService:
         self, endpoint: Endpoint, replicas: list[Replica] | None = None, *, events: bool = True
     ) -> EndpointView:
         if replicas is None:
-            replicas = self._replicas_by_endpoint().get(endpoint.name, [])
+            replicas = owned(endpoint, self._replicas_by_endpoint().get(endpoint.name, []))
         fleet = self._fleets.current()
         reconciler = self._reconciler
         targets = reconciler.targets(endpoint, fleet, reconciler.cap(endpoint)) if fleet else []

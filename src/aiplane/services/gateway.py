@@ -27,7 +27,7 @@ from aiplane.core.serving.routes import (
 )
 from aiplane.services.access import Access
 from aiplane.services.audit import AuditLog
-from aiplane.services.endpoint_replicas import Replica, drained_at, serving
+from aiplane.services.endpoint_replicas import Replica, drained_at, owned, serving
 from aiplane.services.endpoints import EndpointService, per_replica_usd
 from aiplane.services.fleet import FleetCache
 from aiplane.store.base import Store
@@ -74,7 +74,8 @@ class GatewayService:
         replicas = self._endpoints.replicas()
         routes = {}
         for endpoint in self._store.endpoints.listing():
-            routes[endpoint.name] = self._route(endpoint, replicas.get(endpoint.name, []), fleet)
+            mine = owned(endpoint, replicas.get(endpoint.name, []))
+            routes[endpoint.name] = self._route(endpoint, mine, fleet)
         return RoutingTable(routes, self._clock())
 
     def _route(
