@@ -68,6 +68,8 @@ MANIFEST = {"files": [{"path": "f.bin", "sha256": BLOB_SHA, "size": len(BLOB)}]}
 MODEL_BODY = {"team": "t", "manifest": MANIFEST}
 DATASET_BODY = {"team": "t", "site": "local", "manifest": MANIFEST}
 POLICY = {"aliases": {"production": {"approvals": 2}}}
+# The endpoint "holder" of team "t" (made by the member) serves the model "holder".
+ENDPOINT = {"team": "t", "model": "holder@1", "sites": [{"site": "here"}]}
 
 TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/health"): Row(expect(200, anonymous=200)),
@@ -175,6 +177,15 @@ TABLE: dict[tuple[str, str], Row] = {
     ),
     ("GET", "/api/v1/datasets/{name}/versions/{selector}/used-by"): Row(JOB_READ_ONLY),
     ("GET", "/api/v1/datasets/{name}/versions/{selector}/lineage"): Row(JOB_READ_ONLY),
+    # Endpoints: the team's viewers read, its members apply and delete (as for models).
+    ("GET", "/api/v1/endpoints"): Row(expect(200, workload=403)),
+    ("GET", "/api/v1/endpoints/{name}"): Row(JOB_READ_ONLY),
+    ("PUT", "/api/v1/endpoints/{name}"): Row(
+        expect(403, member=200, owner=200, admin=200, other=404), {"spec": {**ENDPOINT, "drain": 1}}
+    ),
+    ("DELETE", "/api/v1/endpoints/{name}"): Row(
+        expect(403, member=204, owner=204, admin=204, other=404)
+    ),
 }
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -254,6 +265,9 @@ def _registry(services: Any, member: Any) -> None:
     manifest = Manifest.of([ManifestEntry("f.bin", BLOB_SHA, len(BLOB))])
     services.models.register(member, ModelRegistration("holder", "t", manifest))
     services.datasets.register(member, DatasetRegistration("holder", "t", manifest, "local"))
+    from aiplane.specs.endpoint import endpoint_from_document
+
+    services.endpoints.apply(member, endpoint_from_document({"name": "holder", **ENDPOINT}, "e"))
 
 
 def _workload() -> Any:

@@ -12,6 +12,7 @@ from aiplane.api.routers import (
     checkpoints,
     costs,
     datasets,
+    endpoints,
     fleet,
     identity,
     jobs,
@@ -54,6 +55,7 @@ def create_app(services: Services) -> FastAPI:
         models.router,
         models.team_router,
         datasets.router,
+        endpoints.router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
