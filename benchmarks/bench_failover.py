@@ -143,6 +143,11 @@ def main() -> None:
         ),
         "rps": args.rps,
     }
+    if os.environ.get("BENCH_DEBUG"):
+        after_kill = [r for r in results if r["sent"] >= kill_s]
+        print(sorted({(r["replica"], r["tried"], r["status"]) for r in after_kill}), file=sys.stderr)
+        near = [r for r in results if abs(r["sent"] - kill_s) < 0.1]
+        print(kill_s, sorted((round(r["sent"], 3), r["replica"], r["tried"]) for r in near), file=sys.stderr)
     print(json.dumps(result))
 
 
