@@ -89,6 +89,16 @@ def test_a_command_endpoint() -> None:
     assert spec.probe_path == "/v1/models"
 
 
+def test_a_command_endpoints_workdir_is_the_files_folder_or_joined_to_it() -> None:
+    command = minimal(model=None, command="python3 serve.py")
+    assert endpoint_from_document(command, "e.yaml", "/srv/ex").workdir == "/srv/ex"
+    joined = endpoint_from_document({**command, "workdir": "../programs"}, "e.yaml", "/srv/ex")
+    assert joined.workdir == "/srv/programs"
+    assert endpoint_to_document(joined)["workdir"] == "/srv/programs"
+    # A model endpoint runs aiplane's model server: no folder of the user's.
+    assert endpoint_from_document(minimal(), "e.yaml", "/srv/ex").workdir is None
+
+
 BAD: list[tuple[dict[str, Any], str, str]] = [
     (minimal(kind="Workload"), "e.yaml: kind", "Endpoint"),
     (minimal(name="Fraud!"), "e.yaml: name", "lower-case"),

@@ -15,12 +15,15 @@ class Endpoints:
     def __init__(self, http: Http) -> None:
         self._http = http
 
-    def apply(self, spec: Mapping[str, Any], source: str = "request body") -> EndpointOut:
-        """Create the endpoint an ``endpoint.yaml`` document describes, or change it."""
+    def apply(
+        self, spec: Mapping[str, Any], source: str = "request body", workdir: str | None = None
+    ) -> EndpointOut:
+        """Create the endpoint an ``endpoint.yaml`` document describes, or change it;
+        ``workdir``: the folder a command endpoint's command runs in (the file's, say)."""
         name = spec.get("name")
         if not isinstance(name, str) or not name:
             raise ValueError(f"{source}: the endpoint document has no name")
-        body = SpecBody(spec=dict(spec), source=source).model_dump(exclude={"workdir"})
+        body = SpecBody(spec=dict(spec), source=source, workdir=workdir).model_dump()
         return self._http.call(EndpointOut, "PUT", f"/endpoints/{quote(name, safe='')}", body=body)
 
     def list(self, team: str | None = None) -> EndpointList:

@@ -134,6 +134,9 @@ def replica_workload(
         model=None if version == COMMAND_VERSION else version,
         constraints=Constraints(sites=(site,)),
         env=dict(spec.env),
+        workdir=spec.workdir,
+        # Project budgets and reports see the replicas' spend by the endpoint's label.
+        project=labels.get("project"),
         labels=labels,
         service=ServiceSpec(readiness_path=spec.probe_path),
     )

@@ -25,6 +25,7 @@ from aiplane.core.serving.endpoints import (
     SiteReplicas,
     Traffic,
 )
+from aiplane.specs.common import joined_workdir
 from aiplane.specs.endpoint_models import EndpointDocument, VersionWeight
 from aiplane.specs.errors import Loc, Problems, validate
 from aiplane.specs.loader import read_yaml
@@ -42,8 +43,12 @@ def load_endpoint(path: str | Path) -> EndpointSpec:
     return endpoint_from_document(read_yaml(path), str(path))
 
 
-def endpoint_from_document(document: Any, source_name: str) -> EndpointSpec:
-    """A core endpoint spec from an endpoint document; every problem in one SpecError."""
+def endpoint_from_document(
+    document: Any, source_name: str, workdir: str | None = None
+) -> EndpointSpec:
+    """A core endpoint spec from an endpoint document; every problem in one SpecError.
+    ``workdir`` is the folder a command endpoint's command runs in unless the document names
+    one (a relative ``workdir`` in the document is joined to it), as for workloads."""
     spec = validate(EndpointDocument, document, source_name, "endpoint spec")
     problems = Problems(source_name)
     options = parse_accelerators(
@@ -114,6 +119,7 @@ def endpoint_from_document(document: Any, source_name: str) -> EndpointSpec:
         drain_s=spec.drain,
         env=dict(spec.env),
         labels=dict(spec.labels),
+        workdir=joined_workdir(spec.workdir, workdir) if spec.command is not None else None,
     )
 
 
@@ -255,6 +261,8 @@ def endpoint_to_document(spec: EndpointSpec) -> dict[str, Any]:
     if spec.readiness_path is not None:
         doc["readiness_path"] = spec.readiness_path
     doc["drain"] = spec.drain_s
+    if spec.workdir is not None:
+        doc["workdir"] = spec.workdir
     if spec.env:
         doc["env"] = dict(spec.env)
     if spec.labels:

@@ -123,6 +123,11 @@ class EndpointDocument(SpecModel):
     traffic: TrafficSpec = Field(default_factory=TrafficSpec)
     access: AccessSpec = Field(default_factory=AccessSpec)
     limits: LimitsSpec = Field(default_factory=LimitsSpec)
+    workdir: str | None = Field(
+        None,
+        max_length=PATH_MAX_CHARS,
+        description="where a command endpoint's command runs (relative: to the file's folder)",
+    )
     readiness_path: str | None = Field(
         None,
         pattern=r"^/\S*$",

@@ -72,7 +72,7 @@ def apply(name: str, body: SpecBody, svc: Svc, caller: Authenticated) -> Endpoin
             "the endpoint's name is not the one in the path",
             [Problem(f"{body.source}: name", "differs from the path", repr(given), repr(name))],
         )
-    spec = endpoint_from_document(document, body.source)
+    spec = endpoint_from_document(document, body.source, body.workdir)
     return endpoint_out(svc.endpoints.apply(caller, spec))
 
 

@@ -79,8 +79,9 @@ def apply(
     from aiplane.specs.endpoint import endpoint_from_document
 
     document = read_yaml(file)
-    endpoint_from_document(document, file.name)  # its problems now, before any request
-    result = connect().endpoints.apply(document, source=file.name)
+    workdir = str(file.resolve().parent)
+    endpoint_from_document(document, file.name, workdir)  # its problems now, before any request
+    result = connect().endpoints.apply(document, source=file.name, workdir=workdir)
     if as_json:
         print_json(result)
         return
