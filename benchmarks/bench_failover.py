@@ -36,7 +36,7 @@ BODY = {"inputs": [{"name": "x", "shape": [1, 1], "datatype": "FP32", "data": [1
 
 
 async def load(
-    url: str, rps: int, seconds: float, kill: Any, kill_at: float
+    url: str, rps: int, seconds: float, kill: Any, kill_at: float, start: float
 ) -> list[dict[str, Any]]:
     """Requests at ``rps`` (each its own task, so a slow one does not hold the next back)."""
     headers = {"Authorization": f"Bearer {TOKEN}", "x-aiplane-region": "eu"}
@@ -58,7 +58,6 @@ async def load(
             except httpx.HTTPError as exc:
                 results.append({"sent": sent, "status": 0, "replica": "", "tried": str(exc)})
 
-        start = time.monotonic()
         tasks = []
         killed = False
         for i in range(int(rps * seconds)):
@@ -122,7 +121,7 @@ def main() -> None:
 
         url = f"http://127.0.0.1:{gw_port}/v2/models/bench/infer"
         start = time.monotonic()
-        results = asyncio.run(load(url, args.rps, args.seconds, kill, args.kill_at))
+        results = asyncio.run(load(url, args.rps, args.seconds, kill, args.kill_at, start))
     finally:
         for proc in (edge, cloud, gateway):
             if proc.poll() is None:

@@ -4,10 +4,8 @@ services container that carries it, for tests of the gateway's control API and i
 from __future__ import annotations
 
 import dataclasses
-import types
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiplane.core.auth import Caller, Principal, PrincipalKind, TeamRole
 from aiplane.core.serving.endpoints import EndpointSpec, Role, SiteReplicas
@@ -19,6 +17,8 @@ from aiplane.core.serving.routes import (
     RoutingTable,
     SiteRoute,
 )
+from aiplane.services.container import Services
+from aiplane.services.serving_ports import GatewayControl
 
 KNOWN_TOKEN = "aip_known-caller"
 KNOWN_CALLER = Caller(
@@ -62,12 +62,6 @@ class FakeGatewayControl:
         self.counts.extend(counts)
 
 
-def with_gateway(services: Any, control: Any) -> Any:
-    """``services`` with ``control`` as its ``gateway``. Until the container has that field
-    (the endpoint service adds it), a namespace of its fields with ``gateway`` beside them."""
-    names = {f.name for f in dataclasses.fields(services)}
-    if "gateway" in names:
-        return dataclasses.replace(services, gateway=control)
-    return types.SimpleNamespace(
-        **{name: getattr(services, name) for name in names}, gateway=control
-    )
+def with_gateway(services: Services, control: GatewayControl) -> Services:
+    """``services`` with ``control`` as its ``gateway``."""
+    return dataclasses.replace(services, gateway=control)

@@ -1,64 +1,86 @@
-"""Serve synthetic requests for a fixed time, then exit 0 (stdlib only).
+"""A small model server for an endpoint's replica: the Open Inference Protocol over HTTP
+(stdlib only).
 
-Requests arrive as a Poisson stream at --rps; each is "inferred" by a small model (a few dot
-products). Every second the program prints throughput and p50/p95/p99 latency, the numbers an
-edge deployment with a latency SLO is judged by.
+It listens on $AIPLANE_PORT (the port the backend gave the replica), answers
+``GET /v2/health/ready`` once it is up, and scores each row of the first input of
+``POST /v2/models/<name>/infer`` with a fixed logistic model (a few dot products), so that a
+replica at the edge and one in the cloud give the same answers. aiplane's gateway routes to it.
 
-    python3 serve.py --seconds 10 --rps 200
+    AIPLANE_PORT=8500 python3 serve.py
 """
 
 from __future__ import annotations
 
-import argparse
+import contextlib
+import json
+import math
 import os
 import random
-import time
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+FEATURES = 8
+_rng = random.Random(11)
+WEIGHTS = [_rng.gauss(0, 1) for _ in range(FEATURES)]
+SITE = os.environ.get("AIPLANE_SITE", "this machine")
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+def score(row: list[float]) -> float:
+    z = sum(w * x for w, x in zip(WEIGHTS, row, strict=False))
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: the gateway pools its connections
+
+    def do_GET(self) -> None:
+        if self.path in ("/v2/health/ready", "/v2/health/live"):
+            self._answer(200, {})
+        elif self.path.startswith("/v2/models/"):
+            name = self.path.split("/")[3]
+            inputs = [{"name": "x", "datatype": "FP32", "shape": [-1, FEATURES]}]
+            self._answer(200, {"name": name, "platform": "python", "inputs": inputs})
+        else:
+            self._answer(404, {"error": f"no route {self.path}"})
+
+    def do_POST(self) -> None:
+        parts = self.path.split("/")
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length)
+        if len(parts) < 5 or parts[1:3] != ["v2", "models"] or parts[-1] != "infer":
+            self._answer(404, {"error": f"no route {self.path}"})
+            return
+        try:
+            first = json.loads(body)["inputs"][0]
+            data = [float(v) for v in first["data"]]
+            rows = [data[i : i + FEATURES] for i in range(0, len(data), FEATURES)] or [[]]
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            self._answer(400, {"error": f"not an inference request: {exc}"})
+            return
+        scores = [score(row) for row in rows]
+        output = {"name": "score", "datatype": "FP32", "shape": [len(scores)], "data": scores}
+        self._answer(200, {"model_name": parts[3], "outputs": [output]})
+
+    def _answer(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the stdlib's name)
+        pass  # one line per request would drown the replica's log
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--seconds", type=float, default=10.0)
-    ap.add_argument("--rps", type=float, default=200.0)
-    ap.add_argument("--features", type=int, default=64)
-    args = ap.parse_args()
-    rng = random.Random(11)
-    weights = [[rng.gauss(0, 1) for _ in range(args.features)] for _ in range(8)]
-    where = os.environ.get("AIPLANE_SITE", "this machine")
-    print(f"serving at {where} for {args.seconds:g}s at ~{args.rps:g} requests/s", flush=True)
-
-    start = time.monotonic()
-    next_arrival = start
-    window: list[float] = []
-    window_end = start + 1.0
-    total = 0
-    while True:
-        now = time.monotonic()
-        if now >= start + args.seconds:
-            break
-        if now < next_arrival:
-            time.sleep(min(next_arrival - now, window_end - now, 0.05))
-        else:
-            x = [rng.gauss(0, 1) for _ in range(args.features)]
-            logits = [sum(a * b for a, b in zip(w, x, strict=True)) for w in weights]
-            _ = logits.index(max(logits))
-            window.append((time.monotonic() - next_arrival) * 1000.0)  # queueing + compute, ms
-            total += 1
-            next_arrival += rng.expovariate(args.rps)
-        if time.monotonic() >= window_end:
-            print(
-                f"t={window_end - start:4.1f}s {len(window):4d} req/s  "
-                f"p50 {percentile(window, 0.5):6.2f} ms  p95 {percentile(window, 0.95):6.2f} ms"
-                f"  p99 {percentile(window, 0.99):6.2f} ms",
-                flush=True,
-            )
-            window = []
-            window_end += 1.0
-    print(f"served {total} requests in {args.seconds:g}s; shutting down cleanly", flush=True)
+    port = int(os.environ.get("AIPLANE_PORT", "8500"))
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    print(f"serving the scorer at {SITE} on 127.0.0.1:{port}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    print("stopped", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

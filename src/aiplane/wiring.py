@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import InitVar, dataclass, field
@@ -36,8 +37,10 @@ from aiplane.services.budgets import BudgetCache
 from aiplane.services.container import Services
 from aiplane.services.cost_service import CostService
 from aiplane.services.datasets import placeable
+from aiplane.services.endpoints import EndpointService
 from aiplane.services.execution import Executor
 from aiplane.services.fleet import FleetCache, FleetService
+from aiplane.services.gateway import GatewayService
 from aiplane.services.identity import IdentityService
 from aiplane.services.imports import ImportService
 from aiplane.services.jobs import JobService
@@ -58,6 +61,8 @@ from aiplane.store.base import Store
 from aiplane.telemetry.base import TelemetrySource
 from aiplane.workers.costs import INTERVAL_S as COST_INTERVAL_S
 from aiplane.workers.costs import cost_step
+from aiplane.workers.endpoints import INTERVAL_S as ENDPOINTS_INTERVAL_S
+from aiplane.workers.endpoints import endpoints_step
 from aiplane.workers.loop import Loop
 from aiplane.workers.reconciler import reconciler_step
 from aiplane.workers.scheduler import scheduler_step
@@ -281,6 +286,21 @@ class ControlPlane:
                 state=self.scheduling_state,
             ),
         )
+        self.endpoints = EndpointService(
+            self.store,
+            self.fleets,
+            self.backends,
+            registry.models,
+            self.clock,
+            access=self.access,
+            audit=self.audit,
+            # The model server runs with this interpreter (where aiplane is installed).
+            python=sys.executable,
+            wake=self.scheduler.wake,
+            # Bound late: the endpoint loop is built below.
+            applied=lambda: self.endpoint_loop.wake(),  # noqa: PLW0108
+            cancel_grace_s=self.settings.cancel_grace_s,
+        )
         self.services = Services(
             jobs=JobService(
                 self.store,
@@ -354,6 +374,15 @@ class ControlPlane:
                 access=self.access,
                 audit=self.audit,
             ),
+            endpoints=self.endpoints,
+            gateway=GatewayService(
+                self.store, self.endpoints, self.fleets, self.access, self.audit, self.clock
+            ),
+        )
+        self.endpoint_loop = Loop(
+            "endpoints",
+            ENDPOINTS_INTERVAL_S,
+            lambda: endpoints_step(self.endpoints, self.clock),
         )
         self.reconciler = Loop(
             "reconciler",
@@ -406,10 +435,13 @@ class ControlPlane:
         self.reconciler.start()
         self.telemetry_loop.start()
         self.costs.start()
+        self.endpoint_loop.start()
         return recovered
 
     def stop_loops(self) -> None:
-        """Stop the scheduler, reconciler, telemetry and cost loops; the store stays open."""
+        """Stop the scheduler, reconciler, telemetry, cost and endpoint loops; the store stays
+        open."""
+        self.endpoint_loop.stop()
         self.scheduler.stop()
         self.reconciler.stop()
         self.telemetry_loop.stop()

@@ -71,6 +71,8 @@ DATASET_BODY = {"team": "t", "site": "local", "manifest": MANIFEST}
 GATEWAY = expect(403, operator=200, admin=200)
 GATEWAY_POSTS = expect(403, operator=204, admin=204)
 POLICY = {"aliases": {"production": {"approvals": 2}}}
+# The endpoint "holder" of team "t" (made by the member) serves the model "holder".
+ENDPOINT = {"team": "t", "model": "holder@1", "sites": [{"site": "here"}]}
 
 TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/health"): Row(expect(200, anonymous=200)),
@@ -185,6 +187,15 @@ TABLE: dict[tuple[str, str], Row] = {
         GATEWAY_POSTS, {"caller": None, "endpoint": "fraud", "reason": "no access", "at": 1.0}
     ),
     ("POST", "/api/v1/gateway/reports"): Row(GATEWAY_POSTS, {"loads": [], "counts": []}),
+    # Endpoints: the team's viewers read, its members apply and delete (as for models).
+    ("GET", "/api/v1/endpoints"): Row(expect(200, workload=403)),
+    ("GET", "/api/v1/endpoints/{name}"): Row(JOB_READ_ONLY),
+    ("PUT", "/api/v1/endpoints/{name}"): Row(
+        expect(403, member=200, owner=200, admin=200, other=404), {"spec": {**ENDPOINT, "drain": 1}}
+    ),
+    ("DELETE", "/api/v1/endpoints/{name}"): Row(
+        expect(403, member=204, owner=204, admin=204, other=404)
+    ),
 }
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -264,6 +275,9 @@ def _registry(services: Any, member: Any) -> None:
     manifest = Manifest.of([ManifestEntry("f.bin", BLOB_SHA, len(BLOB))])
     services.models.register(member, ModelRegistration("holder", "t", manifest))
     services.datasets.register(member, DatasetRegistration("holder", "t", manifest, "local"))
+    from aiplane.specs.endpoint import endpoint_from_document
+
+    services.endpoints.apply(member, endpoint_from_document({"name": "holder", **ENDPOINT}, "e"))
 
 
 def _workload() -> Any:

@@ -28,6 +28,7 @@ FLEET = str(ROOT / "examples/fleet-philly.yaml")
 HYBRID = str(ROOT / "examples/fleet-hybrid.yaml")
 RECORDING = str(ROOT / "tests/telemetry/data/h200-phases.jsonl")
 WORKLOAD = str(ROOT / "examples/workloads/train-logreg.yaml")
+ENDPOINT = str(ROOT / "examples/endpoints/fraud.yaml")
 # Root passes permission bits, so "unwritable" is a place no one can create a file in.
 PROC = "/proc/aiplane-no-such-dir"
 
@@ -156,6 +157,16 @@ ROWS: dict[str, list[Row]] = {
         Row([HYBRID], UNREACHABLE, "cannot reach"),
     ],
     "fleet list": [NO_SERVER],
+    "endpoints apply": [
+        Row([], BAD_INPUT, "'file'"),
+        Row(["{missing}"], BAD_INPUT, "{missing}"),
+        Row(["{dir}"], BAD_INPUT, "is a directory"),
+        Row(["{file}"], BAD_INPUT, "{file}"),
+        Row([ENDPOINT], UNREACHABLE, "cannot reach"),
+    ],
+    "endpoints list": [NO_SERVER],
+    "endpoints show": [Row([], BAD_INPUT, "'name'"), Row(["e"], UNREACHABLE, "cannot reach")],
+    "endpoints delete": [Row([], BAD_INPUT, "'name'"), Row(["e"], UNREACHABLE, "cannot reach")],
     "fleet show": [NO_SERVER],
     "jobs list": [Row(["--limit", "0"], BAD_INPUT, "--limit"), NO_SERVER],
     "jobs show": [Row([], BAD_INPUT, "'job_id'"), Row(["j-1"], UNREACHABLE, "cannot reach")],

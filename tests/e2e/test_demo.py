@@ -15,7 +15,9 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_demo_runs_every_example_and_explains_placements(tmp_path: Path) -> None:
+def test_demo_runs_every_example_explains_placements_and_serves_with_a_fallback(
+    tmp_path: Path,
+) -> None:
     env = {**os.environ, "AIPLANE_HOME": str(tmp_path)}
     result = subprocess.run(
         [sys.executable, "-m", "aiplane", "demo", "--json"],
@@ -27,7 +29,8 @@ def test_demo_runs_every_example_and_explains_placements(tmp_path: Path) -> None
         timeout=180,
     )
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    everything = json.loads(result.stdout)
+    report = everything["jobs"]
     by_name = {item["job"]["name"]: item for item in report}
     assert len(by_name) == len(list((ROOT / "examples" / "workloads").glob("*.yaml")))
     assert all(item["job"]["state"] == "succeeded" for item in report)
@@ -46,3 +49,7 @@ def test_demo_runs_every_example_and_explains_placements(tmp_path: Path) -> None
     # Emulated placements are labelled as such.
     assert any(item["job"]["placement"]["emulated"] for item in report)
     assert by_name["batch-score"]["job"]["placement"]["backend"] == "local"
+    # The endpoint served EU users at the edge, then at the cloud site with the edge down.
+    before, after = everything["serving"]
+    assert before["by_site"] == {"edge-retail-berlin": 100} and before["failed"] == 0
+    assert after["by_site"].get("gcp-europe-west4", 0) > 0 and after["failed"] == 0

@@ -69,11 +69,7 @@ def test_finetune_example_is_a_heterogeneous_gang() -> None:
     assert workload.constraints.jurisdictions == ()
 
 
-def test_serve_and_batch_examples() -> None:
-    serve = load_workload(EXAMPLES / "workloads" / "serve-edge.yaml")
-    assert serve.kind is WorkloadKind.SERVE
-    assert serve.constraints.latency_slo_ms == {"eu-users": 10}
-    assert serve.spot is SpotPolicy.NEVER
+def test_batch_example() -> None:
     batch = load_workload(EXAMPLES / "workloads" / "batch-score.yaml")
     assert batch.accelerators == ()
     assert batch.options() == (None,)

@@ -12,6 +12,7 @@ from aiplane.api.routers import (
     checkpoints,
     costs,
     datasets,
+    endpoints,
     fleet,
     gateway,
     identity,
@@ -56,6 +57,7 @@ def create_app(services: Services) -> FastAPI:
         models.team_router,
         datasets.router,
         gateway.router,
+        endpoints.router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

@@ -10,6 +10,7 @@ from aiplane.cli.commands import (
     cost,
     datasets,
     demo,
+    endpoints,
     fleet,
     gateway,
     jobs,
@@ -51,6 +52,7 @@ app.add_typer(cost.app, name="cost")
 app.add_typer(audit.app, name="audit")
 app.add_typer(model_governance.models_group, name="models")
 app.add_typer(datasets.app, name="datasets")
+app.add_typer(endpoints.app, name="endpoints")
 
 
 def _version(value: bool) -> None:

@@ -10,6 +10,7 @@ from aiplane.client._artifacts import Transfers
 from aiplane.client._audit import Audit
 from aiplane.client._costs import Costs
 from aiplane.client._datasets import Datasets
+from aiplane.client._endpoints import Endpoints
 from aiplane.client._errors import TokenFileError
 from aiplane.client._fleet import Fleet
 from aiplane.client._http import Http, Retry
@@ -27,7 +28,7 @@ class Client:
     """The API at ``url`` (e.g. ``http://127.0.0.1:8470``), as the holder of ``token``.
 
     One resource per attribute: ``jobs``, ``placements``, ``fleet``, ``tokens``, ``costs``,
-    ``users``, ``teams``, ``models``, ``datasets``. ``transport`` is
+    ``users``, ``teams``, ``models``, ``datasets``, ``endpoints``. ``transport`` is
     httpx's: pass ``httpx.MockTransport(handler)`` to test code that uses the client. ``retry``
     says how a submission, which the server deduplicates by its idempotency key, is retried.
     """
@@ -54,6 +55,7 @@ class Client:
         transfers = Transfers(self._http)
         self.models = Models(self._http, transfers)
         self.datasets = Datasets(self._http, transfers)
+        self.endpoints = Endpoints(self._http)
 
     @classmethod
     def from_environment(

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import prometheus_client
+from httpx_aiohttp import AiohttpTransport
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -103,6 +104,10 @@ class Gateway:
                 connect=min(5.0, self.settings.upstream_timeout_s),
             )
             self._client = httpx.AsyncClient(
+                # aiohttp's connection pool under httpx's API (decision 0061): httpcore's pool
+                # checks every pooled connection's socket on each request, which cost 1.8 ms
+                # of CPU per request here against 0.3 ms through aiohttp's.
+                transport=AiohttpTransport(limits=limits, trust_env=False),
                 limits=limits,
                 timeout=timeout,
                 trust_env=False,

@@ -16,6 +16,8 @@ from aiplane.services.audit import AuditLog
 from aiplane.services.audit_service import AuditService
 from aiplane.services.cost_service import CostService
 from aiplane.services.datasets import DatasetService
+from aiplane.services.endpoint_types import EndpointView, ReplicaView, SiteRoleView
+from aiplane.services.endpoints import EndpointService
 from aiplane.services.fleet import FleetService
 from aiplane.services.identity import IdentityService
 from aiplane.services.imports import ImportService
@@ -26,6 +28,7 @@ from aiplane.services.models import ModelService
 from aiplane.services.placements import PlacementService
 from aiplane.services.policies import PolicyService
 from aiplane.services.promotion import PromotionService
+from aiplane.services.serving_ports import GatewayControl
 from aiplane.services.system import SystemService
 
 __all__ = [
@@ -35,7 +38,10 @@ __all__ = [
     "AuditService",
     "CostService",
     "DatasetService",
+    "EndpointService",
+    "EndpointView",
     "FleetService",
+    "GatewayControl",
     "IdentityService",
     "ImportService",
     "JobService",
@@ -45,7 +51,9 @@ __all__ = [
     "PlacementService",
     "PolicyService",
     "PromotionService",
+    "ReplicaView",
     "Services",
+    "SiteRoleView",
     "SystemService",
 ]
 
@@ -70,3 +78,6 @@ class Services:
     datasets: DatasetService
     lineage: LineageService
     imports: ImportService
+    # Serving: endpoints and the gateway's port on the control plane (in process).
+    endpoints: EndpointService
+    gateway: GatewayControl

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,3 +27,13 @@ Name = Annotated[str, Field(pattern=NAME_PATTERN, description=NAME_RULE)]
 Text = Annotated[str, Field(min_length=1, description="a non-empty string")]
 NonNegative = Annotated[float, Field(ge=0, description="a number >= 0")]
 Positive = Annotated[float, Field(gt=0, description="a number > 0")]
+
+
+def joined_workdir(given: str | None, base: str | None) -> str | None:
+    """A document's ``workdir`` joined to ``base`` (the folder of the file it came from) when
+    it is relative; ``base`` when the document names none."""
+    if given is None:
+        return base
+    if base is not None and not os.path.isabs(given):
+        return os.path.normpath(os.path.join(base, given))
+    return given

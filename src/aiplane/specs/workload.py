@@ -9,7 +9,6 @@ directory of the workload file, which is also the default working directory.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from aiplane.core.workloads import (
     Workload,
     WorkloadKind,
 )
+from aiplane.specs.common import joined_workdir
 from aiplane.specs.errors import Loc, Problems, validate
 from aiplane.specs.loader import read_yaml
 from aiplane.specs.shorthand import ShorthandError, parse_accelerator
@@ -125,7 +125,7 @@ def workload_from_document(document: Any, source_name: str, workdir: str | None 
             latency_slo_ms=dict(c.latency_slo_ms),
         ),
         env=dict(spec.env),
-        workdir=_workdir(spec.workdir, workdir),
+        workdir=joined_workdir(spec.workdir, workdir),
         project=spec.project,
         labels=dict(spec.labels),
         limits=limits,
@@ -217,11 +217,3 @@ def parse_accelerators(
             continue
         options.append(option)
     return tuple(options)
-
-
-def _workdir(given: str | None, base: str | None) -> str | None:
-    if given is None:
-        return base
-    if base is not None and not os.path.isabs(given):
-        return os.path.normpath(os.path.join(base, given))
-    return given

@@ -112,6 +112,7 @@ def spec_to(spec: EndpointSpec) -> Data:
         },
         "readiness_path": spec.readiness_path,
         "drain_s": spec.drain_s,
+        "workdir": spec.workdir,
         "env": dict(spec.env),
         "labels": dict(spec.labels),
     }
@@ -171,6 +172,7 @@ def spec_from(data: Mapping[Any, Any]) -> EndpointSpec:
         ),
         readiness_path=data["readiness_path"],
         drain_s=float(data["drain_s"]),
+        workdir=data.get("workdir"),  # absent in endpoints stored before it existed
         env=dict(data["env"]),
         labels=dict(data["labels"]),
     )

@@ -152,18 +152,9 @@ def test_failures_are_not_measured_as_latency():
     assert again is not None and again.site == "edge" and again.expected_ms == 10.0
 
 
-def test_cost_per_request_uses_measured_throughput():
-    # cloud-a costs half as much per hour, but the edge's replicas answered ten at a time.
-    replicas = (replica("e1", "edge", usd_per_hour=2.0), replica("a1", "cloud-a", usd_per_hour=1.0))
-    r = route(replicas, {"edge": {EU: 10.0}, "cloud-a": {EU: 20.0}}, {EU: 2000.0})
-    router, rng = Router(), random.Random(6)
-    before = router.pick(r, EU, Role.PRIMARY, 0.0, rng)
-    assert before is not None and before.site == "cloud-a"
-    edge = router.pick(r, EU, Role.PRIMARY, 0.0, rng, frozenset({"a1"}))
-    cloud = before
-    assert edge is not None
-    t = 0.0
-    for _ in range(5):  # edge: 10 at once, 1 s each -> 10/s; cloud: one at a time -> 1/s
+def _load(router, edge, cloud, t):
+    """Five seconds in which the edge answered ten at a time (10/s) and cloud-a one (1/s)."""
+    for _ in range(5):
         for _ in range(10):
             router.started(edge, t)
         for _ in range(10):
@@ -171,11 +162,39 @@ def test_cost_per_request_uses_measured_throughput():
         router.started(cloud, t)
         router.finished(cloud, True, 1000.0, t + 1.0)
         t += 1.0
+    return t
+
+
+def test_the_site_is_chosen_by_price_not_by_the_throughput_its_traffic_made():
+    # The edge answered ten at a time, so its measured cost per request is lower; but it was
+    # sent more, not cheaper: a site chosen by measured cost would keep drawing traffic to
+    # whichever site had it. cloud-a costs half as much per hour and keeps winning.
+    replicas = (replica("e1", "edge", usd_per_hour=2.0), replica("a1", "cloud-a", usd_per_hour=1.0))
+    r = route(replicas, {"edge": {EU: 10.0}, "cloud-a": {EU: 20.0}}, {EU: 2000.0})
+    router, rng = Router(), random.Random(6)
+    cloud = router.pick(r, EU, Role.PRIMARY, 0.0, rng)
+    assert cloud is not None and cloud.site == "cloud-a"
+    edge = router.pick(r, EU, Role.PRIMARY, 0.0, rng, frozenset({"a1"}))
+    assert edge is not None
+    t = _load(router, edge, cloud, 0.0)
     states = {s.run_id: s for s in router.snapshot(t)}
     assert states["e1"].throughput_per_s == pytest.approx(10.0)
     assert states["a1"].throughput_per_s == pytest.approx(1.0)
     after = router.pick(r, EU, Role.PRIMARY, t, rng)
-    assert after is not None and after.site == "edge" and after.meets_slo
+    assert after is not None and after.site == "cloud-a" and after.meets_slo
+
+
+def test_cost_per_request_breaks_a_tie_in_price():
+    replicas = (replica("e1", "edge", usd_per_hour=2.0), replica("a1", "cloud-a", usd_per_hour=2.0))
+    r = route(replicas, {"edge": {EU: 20.0}, "cloud-a": {EU: 10.0}}, {EU: 2000.0})
+    router, rng = Router(), random.Random(6)
+    cloud = router.pick(r, EU, Role.PRIMARY, 0.0, rng)
+    assert cloud is not None and cloud.site == "cloud-a"  # equal prices: the nearer
+    edge = router.pick(r, EU, Role.PRIMARY, 0.0, rng, frozenset({"a1"}))
+    assert edge is not None
+    t = _load(router, edge, cloud, 0.0)
+    after = router.pick(r, EU, Role.PRIMARY, t, rng)
+    assert after is not None and after.site == "edge"
     # $2/h at 10/s: $0.0556 per 1,000 requests.
     assert "$2/h, $0.05556 per 1k requests" in after.reason
 

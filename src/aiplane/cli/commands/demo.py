@@ -17,6 +17,7 @@ from rich.live import Live
 from rich.table import Table
 
 from aiplane.cli.arguments import finite
+from aiplane.cli.commands import demo_serving
 from aiplane.cli.errors import handled
 from aiplane.cli.output import console, duration, print_json, table, where
 from aiplane.client import Client
@@ -90,6 +91,52 @@ def _server(home: LocalHome) -> Iterator[Client]:
             process.wait()
 
 
+def home_token(home: Path) -> str:
+    token = LocalHome(home).token()
+    if token is None:
+        raise typer.BadParameter(f"the demo's control plane wrote no token under {home}")
+    return token
+
+
+def _report(
+    jobs: list[JobOut],
+    explains: dict[str, ExplanationOut],
+    phases: list[demo_serving.Phase],
+    as_json: bool,
+) -> None:
+    if as_json:
+        print_json(
+            {
+                "jobs": [{"job": j, "explanation": explains[j.id]} for j in jobs],
+                "serving": [
+                    {"phase": p.name, "by_site": dict(p.by_site), "failed": p.failed}
+                    for p in phases
+                ],
+            }
+        )
+        return
+    rows = [
+        [
+            j.name,
+            j.state,
+            where(j.placement),
+            f"${j.placement.usd_per_hour:.2f}" if j.placement else "-",
+            duration(j.started_at, j.finished_at),
+        ]
+        for j in jobs
+    ]
+    table("where each job ran", ["job", "state", "where", "$/h", "ran"], rows)
+    console.print("[bold]why[/]")
+    for j in jobs:
+        console.print(f"  {j.name}: {_why(explains[j.id])}", highlight=False)
+    console.print("emulated = declared capacity, each replica a real local process")
+    console.print(f"[bold]serving[/] endpoint {demo_serving.ENDPOINT} through the gateway")
+    for phase in phases:
+        console.print(f"  {phase.describe()}", highlight=False)
+    if not phases:
+        console.print("[red]  the endpoint had no ready replica at both sites in time[/]")
+
+
 @handled
 def demo(
     examples: Annotated[
@@ -106,6 +153,9 @@ def demo(
     Starts an embedded control plane in a fresh home, applies examples/fleet-hybrid.yaml (this
     machine as an on-prem site, emulated cloud and edge sites priced from the catalog), submits
     every workload in examples/workloads/, shows progress, and prints where each ran and why.
+    Then serves examples/endpoints/scorer.yaml at the edge site with a cloud fallback: requests
+    from EU users go through the gateway to the edge, the edge replicas are stopped, and the
+    traffic moves to the cloud site.
     """
     from aiplane.core.runs import TERMINAL
     from aiplane.specs import fleet_to_document, load_fleet, read_document, workload_from_document
@@ -121,6 +171,8 @@ def demo(
                 console.print(f"local control plane at {client.url} (home {home})")
             fleet = load_fleet(root / "fleet-hybrid.yaml")
             client.fleet.apply(fleet_to_document(fleet), source="fleet-hybrid.yaml")
+            # Its replicas start beside the jobs; requests go to it once the jobs are done.
+            demo_serving.apply_endpoint(client, root)
             ids = []
             for path in sorted((root / "workloads").glob("*.yaml")):
                 document = read_document(path)
@@ -138,25 +190,11 @@ def demo(
                     time.sleep(0.5)
             explains = {i: client.jobs.explain(i) for i in ids}
             # No job seen is no success: all() of nothing is True.
-            ok = bool(jobs) and all(j.state == "succeeded" for j in jobs)
-            if as_json:
-                print_json([{"job": j, "explanation": explains[j.id]} for j in jobs])
-            else:
-                rows = [
-                    [
-                        j.name,
-                        j.state,
-                        where(j.placement),
-                        f"${j.placement.usd_per_hour:.2f}" if j.placement else "-",
-                        duration(j.started_at, j.finished_at),
-                    ]
-                    for j in jobs
-                ]
-                table("where each job ran", ["job", "state", "where", "$/h", "ran"], rows)
-                console.print("[bold]why[/]")
-                for j in jobs:
-                    console.print(f"  {j.name}: {_why(explains[j.id])}", highlight=False)
-                console.print("emulated = declared capacity, each replica a real local process")
+            jobs_ok = bool(jobs) and all(j.state == "succeeded" for j in jobs)
+            left = max(10.0, timeout - (time.monotonic() - start))
+            served, phases = demo_serving.run(client, home_token(home), left)
+            ok = jobs_ok and served
+            _report(jobs, explains, phases, as_json)
             if not ok:
                 unfinished = [j for j in jobs if j.state != "succeeded"]
                 for j in unfinished:

@@ -50,6 +50,9 @@ class Action(StrEnum):
     DATASET_READ = "dataset.read"
     DATASET_REGISTER = "dataset.register"  # a new dataset, version or replica
     ARTIFACT_UPLOAD = "artifact.upload"  # bytes into the content-addressed store
+    ENDPOINT_READ = "endpoint.read"  # endpoints, their replicas and events
+    ENDPOINT_APPLY = "endpoint.apply"  # create or change an endpoint
+    ENDPOINT_DELETE = "endpoint.delete"
     FLEET_READ = "fleet.read"
     FLEET_APPLY = "fleet.apply"
     # The whole fleet document: every team's budgets and quotas, not only the caller's.
@@ -89,6 +92,10 @@ TEAM_ACTIONS: dict[Action, TeamRole] = {
     Action.MODEL_SHARE: TeamRole.OWNER,
     Action.DATASET_READ: TeamRole.VIEWER,
     Action.DATASET_REGISTER: TeamRole.MEMBER,
+    # Like models: members ship what their team serves.
+    Action.ENDPOINT_READ: TeamRole.VIEWER,
+    Action.ENDPOINT_APPLY: TeamRole.MEMBER,
+    Action.ENDPOINT_DELETE: TeamRole.MEMBER,
 }
 # Team actions decided on the stored membership only, a role claimed at sign-in not counted.
 STORED_ROLE_ACTIONS = frozenset({Action.TEAM_MEMBERS_MANAGE})
@@ -104,6 +111,7 @@ OPERATOR_TEAM_ACTIONS = frozenset(
         Action.TEAM_MEMBERS_READ,
         Action.MODEL_READ,
         Action.DATASET_READ,
+        Action.ENDPOINT_READ,
     }
 )
 # Own actions: every principal on itself (resource.owner is its id); admins on anyone.

@@ -103,7 +103,13 @@ class Router:
         meeting = [o for o in options if slo is None or o.expected_ms <= slo]
         warning = None
         if meeting:
-            best = min(meeting, key=lambda o: (o.cost, o.expected_ms, o.site))
+            # The site by its price per hour, not by its measured cost per request: a replica
+            # that is sent more requests overlaps more of them, so its measured throughput
+            # rises and its cost per request falls, which would pull yet more traffic to it
+            # whatever its price. Cost per request breaks ties within a price.
+            best = min(
+                meeting, key=lambda o: (o.cheapest.usd_per_hour, o.cost, o.expected_ms, o.site)
+            )
             why_site = _why_cheapest(best, len(meeting), region, slo)
         else:
             # Only a region with an SLO gets here.

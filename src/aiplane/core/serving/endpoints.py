@@ -130,6 +130,9 @@ class EndpointSpec:
     drain_s: float = 10.0
     env: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
+    # Where a command endpoint's command runs (an absolute path on the machine that runs
+    # it); None: a folder of the backend's.
+    workdir: str | None = None
 
     @property
     def probe_path(self) -> str:
