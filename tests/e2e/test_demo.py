@@ -49,7 +49,10 @@ def test_demo_runs_every_example_explains_placements_and_serves_with_a_fallback(
     # Emulated placements are labelled as such.
     assert any(item["job"]["placement"]["emulated"] for item in report)
     assert by_name["batch-score"]["job"]["placement"]["backend"] == "local"
-    # The endpoint served EU users at the edge, then at the cloud site with the edge down.
-    before, after = everything["serving"]
-    assert before["by_site"] == {"edge-retail-berlin": 100} and before["failed"] == 0
-    assert after["by_site"].get("gcp-europe-west4", 0) > 0 and after["failed"] == 0
+    # The endpoint served EU users at the edge; with its edge replicas stopped, at the cloud
+    # site until it had replaced them; then at the edge again. No request failed.
+    before, outage, after = everything["serving"]
+    assert before["by_site"]["edge-retail-berlin"] >= 90
+    assert outage["by_site"]["gcp-europe-west4"] > 0
+    assert after["by_site"]["edge-retail-berlin"] >= 90
+    assert before["failed"] == outage["failed"] == after["failed"] == 0
