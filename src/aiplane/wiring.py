@@ -33,7 +33,7 @@ from aiplane.services.access import Access, Authenticator, OidcAuthenticator, To
 from aiplane.services.artifacts import ArtifactService
 from aiplane.services.audit import AuditLog
 from aiplane.services.audit_service import AuditService
-from aiplane.services.budgets import BudgetCache
+from aiplane.services.budgets import BudgetCache, endpoint_caps
 from aiplane.services.container import Services
 from aiplane.services.cost_service import CostService
 from aiplane.services.datasets import placeable
@@ -300,6 +300,8 @@ class ControlPlane:
             # Bound late: the endpoint loop is built below.
             applied=lambda: self.endpoint_loop.wake(),  # noqa: PLW0108
             cancel_grace_s=self.settings.cancel_grace_s,
+            # Budgets that act on endpoints: fewer replicas, owned and edge sites first.
+            caps=endpoint_caps(self.store, self.fleets.current, self.clock, self.budgets),
         )
         self.services = Services(
             jobs=JobService(
