@@ -16,31 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.builders import local_fleet_document
 from tests.e2e.server_process import ServerProcess, wait_until
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-FLEET = {
-    "sites": [
-        {
-            "name": "here",
-            "kind": "onprem",
-            "region": "local",
-            "jurisdiction": "EU",
-            "pools": [
-                {
-                    "name": "cpu",
-                    "backend": "local",
-                    "nodes": 1,
-                    "node": {"cpus": 3, "memory_gib": 8},
-                    "pricing": {"model": "owned", "usd_per_node_hour": 0.5},
-                }
-            ],
-        }
-    ],
-    "teams": [{"name": "qa"}],
-}
+FLEET = local_fleet_document(teams=[{"name": "qa"}])
 ENDPOINT = {
     "name": "echo",
     "team": "qa",
