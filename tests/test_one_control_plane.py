@@ -26,7 +26,8 @@ from sqlalchemy.engine import make_url
 from aiplane.client import Client
 from aiplane.config import Settings
 from aiplane.discovery import DATABASE_TAKEN_EXIT, HOME_TAKEN_EXIT, LocalHome, ServerInfo
-from aiplane.server import EmbeddedServer, _LockLost, _run, bind
+from aiplane.listening import bind
+from aiplane.server import EmbeddedServer, _LockLost, _run
 from aiplane.store.sql.database_lock import (
     AdvisoryLock,
     DatabaseTakenError,

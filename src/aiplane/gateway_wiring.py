@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m aiplane.gateway_wiring --control-plane URL [...]``: ``aiplane gateway``,
     its credential in ``$AIPLANE_GATEWAY_TOKEN`` (``GATEWAY_TOKEN_ENV``)."""
     # Here, not above: the control-plane process (server.py) imports this module.
-    from aiplane.server import bind
+    from aiplane.listening import bind
 
     os.umask(0o077)  # the inference log holds requests' features: its owner's only
     parser = argparse.ArgumentParser(prog="aiplane gateway")

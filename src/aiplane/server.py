@@ -25,7 +25,7 @@ from rich.markup import escape
 from aiplane.api.app import create_app
 from aiplane.api.prometheus import registry_for
 from aiplane.config import Settings
-from aiplane.core.errors import AiplaneError, Problem, SpecError
+from aiplane.core.errors import AiplaneError
 from aiplane.discovery import (
     DATABASE_TAKEN_EXIT,
     DEFAULT_PORT,
@@ -36,33 +36,11 @@ from aiplane.discovery import (
 from aiplane.exits import report
 from aiplane.gateway_wiring import Dispatch, build_gateway
 from aiplane.gctuning import freeze_long_lived
+from aiplane.listening import bind
 from aiplane.store.sql.database_lock import DatabaseLock, DatabaseTakenError, Holder
 from aiplane.store.sql.database_lock import hold_database as hold_sql_database
 from aiplane.store.sql.engine import masked_url
 from aiplane.wiring import ControlPlane
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port``; SpecError naming the option when it cannot be."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP must be explicit: asyncio enables TCP_NODELAY on accepted connections only
-    # when the protocol says TCP, and without it every keep-alive response waits ~40 ms for
-    # the client's delayed ACK (Nagle).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(2048)
-    except (OSError, OverflowError) as exc:
-        # OverflowError: a port outside 0-65535 (``python -m aiplane.server`` has no range check).
-        sock.close()
-        reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
-        raise SpecError(
-            f"cannot listen on {host}:{port}",
-            [Problem("--port", reason, str(port), "a free port, or 0 for any")],
-        ) from exc
-    sock.set_inheritable(True)
-    return sock
 
 
 def _uvicorn(cp: ControlPlane) -> uvicorn.Server:

@@ -22,6 +22,7 @@ from aiplane.core.errors import AiplaneError, Problem, SpecError
 from aiplane.core.registry.records import Flavor
 from aiplane.core.serving.endpoints import PORT_ENV
 from aiplane.exits import EXIT_BAD_INPUT, print_problems
+from aiplane.listening import bind
 from aiplane.modelserver.app import Serving, create_app
 from aiplane.modelserver.batching import Batcher
 from aiplane.modelserver.loading import load
@@ -165,30 +166,13 @@ class _Server(uvicorn.Server):
         self._captured_signals.clear()
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicit, as server.bind says: asyncio sets TCP_NODELAY only then.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(2048)
-    except (OSError, OverflowError) as exc:
-        sock.close()
-        raise SpecError(
-            f"cannot listen on {host}:{port}",
-            [Problem("--port", str(exc), str(port), "a free port, or 0 for any")],
-        ) from exc
-    return sock
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     # soft_wrap: a replica's log is read by grep and by people, never cut at 80 columns.
     console = Console(stderr=True, soft_wrap=True)
     try:
         options = parse(argv)
         serving = prepare(options)
-        sock = _bind(options.host, options.port)
+        sock = bind(options.host, options.port)
     except AiplaneError as exc:
         print_problems(console, exc.message, [p.__dict__ for p in exc.problems])
         return EXIT_BAD_INPUT
