@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import logging
 import random
 import time
@@ -115,6 +116,11 @@ class Gateway:
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
         await self.refresh()
+        # What start-up made (modules, apps, the table) lives as long as the process: frozen
+        # out of the collector's sight, a full collection no longer walks it. Before, one
+        # took 45 ms here every few seconds under load, and set the gateway's p99.
+        gc.collect()
+        gc.freeze()
         self._tasks = [
             asyncio.create_task(self._every(self.settings.table_refresh_s, self.refresh)),
             asyncio.create_task(self._every(self.settings.report_every_s, self.report)),
