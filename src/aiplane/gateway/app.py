@@ -450,9 +450,10 @@ def infer_target(path: str) -> str | None:
 
 
 def upstream_path(scope: Scope) -> str:
-    """The path and query to send on to a replica, quoted as Starlette's ``request.url``
-    quotes them (cheaper than building that URL)."""
-    path: str = scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+    """The path and query to send on to a replica: the path inside the app (a replica serves
+    ``/v2/...``, whatever prefix the gateway is mounted at), quoted as Starlette's
+    ``request.url`` quotes it (cheaper than building that URL)."""
+    path = route_path(scope).replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
     query: bytes = scope.get("query_string", b"")
     return f"{path}?{query.decode('latin-1')}" if query else path
 
