@@ -59,3 +59,25 @@ def test_the_writer_task_appends_what_arrives_and_a_failed_append_is_counted():
     asyncio.run(run())
     assert [r.request_id for r in log.records] == ["r1"]
     assert registry.get_sample_value("aiplane_gateway_log_dropped_total") == 2
+
+
+def test_records_wait_for_the_period_and_go_in_one_batch():
+    registry = CollectorRegistry()
+    log = MemoryLog()
+    writer = LogWriter(log, 100, GatewayMetrics(registry).log_dropped, every_s=0.05)
+
+    async def run() -> int:
+        task = asyncio.create_task(writer.run())
+        for i in range(5):
+            writer.put(_record(i))
+        written_at_once = len(log.records)
+        for _ in range(100):  # bounded: 1 s
+            if log.records:
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+        return written_at_once
+
+    assert asyncio.run(run()) == 0  # nothing written on the request's own turn
+    assert [r.request_id for r in log.records] == ["r0", "r1", "r2", "r3", "r4"]
+    assert log.batches == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from aiplane.core.serving.routes import RoutingTable
@@ -12,8 +14,19 @@ LATENCY_BUCKETS = (
 )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class SiteSeries:
+    """An endpoint's series at one site, looked up once (``labels()`` on each request showed
+    in the profile)."""
+
+    in_flight: Gauge
+    latency: Histogram
+
+
 class GatewayMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
+        self._sites: dict[tuple[str, str], SiteSeries] = {}
+        self._answered: dict[tuple[str, str, int], Counter] = {}
         self.requests = Counter(
             "aiplane_gateway_requests",
             "Requests answered, by endpoint, site and HTTP status.",
@@ -56,6 +69,25 @@ class GatewayMetrics:
             "Requests sent again to another replica after a failed attempt.",
             registry=registry,
         )
+
+    def site(self, endpoint: str, site: str) -> SiteSeries:
+        """The in-flight gauge and latency histogram of ``endpoint`` at ``site``. Bounded as
+        the series are: only endpoints in the table and their sites name one."""
+        series = self._sites.get((endpoint, site))
+        if series is None:
+            series = self._sites[endpoint, site] = SiteSeries(
+                self.in_flight.labels(endpoint, site), self.latency.labels(endpoint, site)
+            )
+        return series
+
+    def answered(self, endpoint: str, site: str, status: int) -> Counter:
+        """The requests counter for one endpoint, site and status."""
+        counter = self._answered.get((endpoint, site, status))
+        if counter is None:
+            counter = self._answered[endpoint, site, status] = self.requests.labels(
+                endpoint, site, str(status)
+            )
+        return counter
 
     def table(self, table: RoutingTable) -> None:
         """Set the replicas gauge from a new table (series of gone replicas removed)."""

@@ -5,14 +5,14 @@ and the bookkeeping of each attempt (router, metrics, counts, the inference log)
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -74,7 +74,8 @@ class Admitted:
     started: float  # time.perf_counter() at arrival, for the latency
     # The role of the version the caller named (``/versions/{v}/infer``): no split then.
     role: Role | None = None
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # 32 random hex digits, as uuid4().hex but without building a UUID on every request.
+    request_id: str = field(default_factory=lambda: os.urandom(16).hex())
 
 
 def forwarded_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
@@ -88,8 +89,19 @@ def forwarded_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
     return out
 
 
-def _response_headers(upstream: httpx.Response) -> dict[str, str]:
-    return {k: v for k, v in upstream.headers.items() if k.lower() not in _RESPONSE_DROP}
+def _response_headers(upstream: aiohttp.ClientResponse) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in upstream.headers.items():
+        key = name.lower()
+        if key not in _RESPONSE_DROP:
+            # A header sent twice becomes one, its values joined, as HTTP allows.
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return headers
+
+
+# What an upstream call may raise: a connection refused or broken, a bad answer, a timeout
+# (aiohttp's own are ClientErrors too; asyncio's is the builtin TimeoutError), a bad URL.
+UPSTREAM_ERRORS = (aiohttp.ClientError, TimeoutError)
 
 
 class _Relayed(StreamingResponse):
@@ -102,25 +114,25 @@ class _Relayed(StreamingResponse):
         proxy: Proxy,
         request: Admitted,
         pick: Pick,
-        upstream: httpx.Response,
+        upstream: aiohttp.ClientResponse,
         headers: dict[str, str],
     ) -> None:
-        super().__init__(self._relay(), status_code=upstream.status_code, headers=headers)
+        super().__init__(self._relay(), status_code=upstream.status, headers=headers)
         self._proxy = proxy
         self._request = request
         self._pick = pick
         self._upstream = upstream
         self._watch = records.StreamUsage() if request.openai else None
-        self._status = upstream.status_code
+        self._status = upstream.status
         self._booked = False
 
     async def _relay(self) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self._upstream.aiter_raw():
+            async for chunk in self._upstream.content.iter_any():
                 if self._watch is not None:
                     self._watch.feed(chunk)
                 yield chunk
-        except httpx.HTTPError:
+        except UPSTREAM_ERRORS:
             # The caller already has the status line: all that is left is to end the body.
             self._status = 502
         finally:
@@ -137,7 +149,8 @@ class _Relayed(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             self._book()
-            self._proxy.in_background(self._upstream.aclose())
+            # Back to the pool when read to its end; closed when the caller left midway.
+            self._upstream.release()
 
 
 @dataclass
@@ -151,7 +164,7 @@ class _Attempt:
 class Proxy:
     def __init__(
         self,
-        client: Callable[[], httpx.AsyncClient],
+        client: Callable[[], aiohttp.ClientSession],
         router: Router,
         limits: Limits,
         counts: Counts,
@@ -227,38 +240,37 @@ class Proxy:
         replica = pick.replica
         name = request.route.spec.name
         self._router.started(pick, self._clock())
-        self._metrics.in_flight.labels(name, pick.site).inc()
-        upstream_request = self._client().build_request(
-            request.method,
-            f"http://{replica.address}{request.path}",
-            headers=[*request.headers, ("x-aiplane-request-id", request.request_id)],
-            content=request.body,
-        )
+        self._metrics.site(name, pick.site).in_flight.inc()
         sent = time.perf_counter()
         try:
-            upstream = await self._client().send(upstream_request, stream=True)
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            upstream = await self._client().request(
+                request.method,
+                f"http://{replica.address}{request.path}",
+                headers=[*request.headers, ("x-aiplane-request-id", request.request_id)],
+                data=request.body,
+            )
+        except UPSTREAM_ERRORS as exc:
             self._attempt_failed(request, pick, sent, type(exc).__name__)
             return f"{replica.run_id} at {pick.site}: {type(exc).__name__}"
-        if upstream.status_code in RETRYABLE:
-            await upstream.aclose()
-            self._attempt_failed(request, pick, sent, f"http_{upstream.status_code}")
-            return f"{replica.run_id} at {pick.site}: HTTP {upstream.status_code}"
+        if upstream.status in RETRYABLE:
+            upstream.release()
+            self._attempt_failed(request, pick, sent, f"http_{upstream.status}")
+            return f"{replica.run_id} at {pick.site}: HTTP {upstream.status}"
         headers = _response_headers(upstream)
         headers.update(self._route_headers(request, attempt))
         if request.stream:
             return _Relayed(self, request, pick, upstream, headers)
         try:
-            content = await upstream.aread()
-        except httpx.TransportError as exc:
+            content = await upstream.read()
+        except UPSTREAM_ERRORS as exc:
             self._attempt_failed(request, pick, sent, type(exc).__name__)
             return f"{replica.run_id} at {pick.site}: {type(exc).__name__} reading the answer"
         finally:
-            await upstream.aclose()
+            upstream.release()
         parsed = records.parse(content) if request.invocation else None
         usage = parsed.get("usage") if request.openai and isinstance(parsed, dict) else None
-        await self._charge(request, self._done(request, pick, upstream.status_code, parsed, usage))
-        return Response(content, status_code=upstream.status_code, headers=headers)
+        await self._charge(request, self._done(request, pick, upstream.status, parsed, usage))
+        return Response(content, status_code=upstream.status, headers=headers)
 
     def book_stream(self, request: Admitted, pick: Pick, status: int, usage: Any) -> None:
         """A relayed stream ended (or was abandoned before its first byte)."""
@@ -291,7 +303,7 @@ class Proxy:
         latency_ms = (time.perf_counter() - sent) * 1000.0
         now = self._clock()
         self._router.finished(pick, False, latency_ms, now)
-        self._metrics.in_flight.labels(name, pick.site).dec()
+        self._metrics.site(name, pick.site).in_flight.dec()
         self._metrics.errors.labels(name, pick.site, reason).inc()
 
     def _done(
@@ -312,9 +324,10 @@ class Proxy:
         latency_ms = elapsed * 1000.0
         ok = status < 500
         self._router.finished(pick, ok, latency_ms, now)
-        self._metrics.in_flight.labels(name, pick.site).dec()
-        self._metrics.requests.labels(name, pick.site, str(status)).inc()
-        self._metrics.latency.labels(name, pick.site).observe(elapsed)
+        series = self._metrics.site(name, pick.site)
+        series.in_flight.dec()
+        series.latency.observe(elapsed)
+        self._metrics.answered(name, pick.site, status).inc()
         if not ok:
             self._metrics.errors.labels(name, pick.site, f"http_{status}").inc()
         if not request.invocation:
@@ -424,15 +437,16 @@ class Proxy:
         status = 502
         parsed: Any = None
         try:
-            upstream = await self._client().request(
+            async with self._client().request(
                 request.method,
                 f"http://{pick.replica.address}{request.path}",
                 headers=request.headers,
-                content=request.body,
-            )
-            status = upstream.status_code
-            parsed = records.parse(upstream.content)
-        except httpx.HTTPError:
+                data=request.body,
+            ) as upstream:
+                content = await upstream.read()
+                status = upstream.status
+            parsed = records.parse(content)
+        except UPSTREAM_ERRORS:
             pass
         latency_ms = (time.perf_counter() - started) * 1000.0
         ok = status < 500
