@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import uvicorn
 
-from aiplane.server import bind
+from aiplane.listening import bind
 
 
 class Served:

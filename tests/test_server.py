@@ -19,7 +19,7 @@ from aiplane.client import Client
 from aiplane.core.errors import SpecError
 from aiplane.discovery import LocalHome
 from aiplane.exits import EXIT_BAD_INPUT, EXIT_FAILURE
-from aiplane.server import bind
+from aiplane.listening import bind
 
 
 def _env(home: Path, **settings: str) -> dict[str, str]:

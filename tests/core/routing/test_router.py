@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from aiplane.core.routing import BreakerState, Router
+from aiplane.core.routing import BreakerState, Pick, Router
 from aiplane.core.serving.endpoints import Role
 from tests.core.routing.factories import fail, replica, route, serve
 
@@ -152,7 +152,7 @@ def test_failures_are_not_measured_as_latency():
     assert again is not None and again.site == "edge" and again.expected_ms == 10.0
 
 
-def _load(router, edge, cloud, t):
+def _load(router: Router, edge: Pick, cloud: Pick, t: float) -> float:
     """Five seconds in which the edge answered ten at a time (10/s) and cloud-a one (1/s)."""
     for _ in range(5):
         for _ in range(10):
