@@ -83,9 +83,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=20)
     args = parser.parse_args()
-    if shutil.which("hey") is None and os.geteuid() == 0:
+    apt = shutil.which("apt-get")
+    if shutil.which("hey") is None and apt is not None and os.geteuid() == 0:
         # Debian's package; installed here when we may, so the benchmark runs from nothing.
-        subprocess.run(["apt-get", "install", "-y", "-q", "hey"], check=False)
+        subprocess.run([apt, "install", "-y", "-q", "hey"], check=False)
     if shutil.which("hey") is None:
         raise SystemExit("needs hey (Debian's package): apt-get install hey")
     tmp = Path(tempfile.mkdtemp(prefix="aiplane-bench-gateway-"))
