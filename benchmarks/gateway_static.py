@@ -22,10 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from aiplane.gateway.app import create_gateway
-from aiplane.gateway.settings import GatewaySettings
-from aiplane.ratelimit.memory import MemoryRateLimiter
-from aiplane.streams.local import LocalInferenceLog
 
 from aiplane.core.auth import Caller, Principal, PrincipalKind, TeamRole
 from aiplane.core.serving.endpoints import EndpointSpec, KeyLimits, Role, SiteReplicas
@@ -37,6 +33,10 @@ from aiplane.core.serving.routes import (
     RoutingTable,
     SiteRoute,
 )
+from aiplane.gateway.app import create_gateway
+from aiplane.gateway.settings import GatewaySettings
+from aiplane.ratelimit.memory import MemoryRateLimiter
+from aiplane.streams.local import LocalInferenceLog
 
 
 class StaticControl:
