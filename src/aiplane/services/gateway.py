@@ -27,7 +27,7 @@ from aiplane.core.serving.routes import (
 )
 from aiplane.services.access import Access
 from aiplane.services.audit import AuditLog
-from aiplane.services.endpoint_replicas import Replica, drained_at, owned, serving
+from aiplane.services.endpoint_replicas import Replica, owned, serving
 from aiplane.services.endpoints import EndpointService, per_replica_usd
 from aiplane.services.fleet import FleetCache
 from aiplane.store.base import Store
@@ -87,11 +87,11 @@ class GatewayService:
             run = replica.run
             if run.state is not RunState.RUNNING or run.placement is None:
                 continue
+            # A drained replica is not ready: the backend's drain says so (the Serving
+            # contract), so no read of the replica's events is needed here.
             address, ready = serving(self._endpoints.backends, run)
             if address is None:
                 continue
-            if ready and drained_at(self._store, replica) is not None:
-                ready = False
             placement = run.placement
             emulated[replica.site] = emulated.get(replica.site, True) and placement.emulated
             out.append(
