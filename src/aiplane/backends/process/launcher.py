@@ -11,7 +11,6 @@ nothing ties its life to ours.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import math
 import os
 import re
@@ -20,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +110,7 @@ class ProcessLauncher:
         rundir.mkdir(parents=True, exist_ok=True)
         # Held for the whole launch: a marker without a supervisor pid found under it was left
         # by a launcher that died (the kernel dropped its lock), never by one still launching.
-        with _launch_lock(rundir):
+        with runfiles.launch_lock(rundir):
             return self._launch_locked(spec, env, banner, rundir, handle)
 
     def _launch_locked(
@@ -196,7 +195,7 @@ class ProcessLauncher:
         existing = runfiles.read_json(rundir / runfiles.LAUNCH)
         takeover = 0
         if existing is not None:
-            if not _abandoned(rundir, existing):
+            if not runfiles.abandoned(rundir, existing):
                 return None
             # The launcher died between its marker and its supervisor (kill -9): this launch
             # is the same attempt's, so it starts the replica. Should a supervisor it did start
@@ -467,29 +466,6 @@ class ProcessLauncher:
         if not rundir.is_relative_to(self.work_root / "runs"):
             raise BackendError(f"handle directory {raw!r} is outside {self.work_root / 'runs'}")
         return rundir
-
-
-@contextlib.contextmanager
-def _launch_lock(rundir: Path) -> Iterator[None]:
-    """The replica's launch lock: exclusive between threads (each open is its own lock) and
-    processes, and released by the kernel however its holder dies."""
-    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
-    fd = os.open(rundir / runfiles.LAUNCH_LOCK, flags, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # drops the lock
-
-
-def _abandoned(rundir: Path, marker: Mapping[str, Any]) -> bool:
-    """A marker whose launcher died before starting a supervisor (read under the launch lock,
-    so no live launcher is between the two steps), and no supervisor has come up since."""
-    if marker.get("supervisor_pid") is not None:
-        return False
-    return not any(
-        (rundir / name).exists() for name in (runfiles.CLAIM, runfiles.SUPERVISOR, runfiles.EXIT)
-    )
 
 
 def _supervisor_env(base: Mapping[str, str]) -> dict[str, str]:

@@ -44,9 +44,11 @@ record, whatever process dies when.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +129,24 @@ def read_json(path: Path) -> dict[str, Any] | None:
         # rather than crash every poll; the caller's liveness checks decide what it means.
         return None
     return data if isinstance(data, dict) else None
+
+
+@contextlib.contextmanager
+def launch_lock(rundir: Path) -> Iterator[None]:
+    """The replica's launch lock: exclusive between threads (each open is its own lock) and
+    processes, and released by the kernel however its holder dies."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+    fd = os.open(rundir / LAUNCH_LOCK, flags, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # drops the lock
+
+
+def abandoned(rundir: Path, marker: Mapping[str, Any]) -> bool:
+    """A marker whose launcher died before starting a supervisor (read under the launch lock,
+    so no live launcher is between the two steps), and no supervisor has come up since."""
+    if marker.get("supervisor_pid") is not None:
+        return False
+    return not any((rundir / name).exists() for name in (CLAIM, SUPERVISOR, EXIT))
