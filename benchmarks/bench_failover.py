@@ -93,14 +93,22 @@ def main() -> None:
                     {"name": "cloud", "kind": "cloud", "latency_ms": {"eu": 40}},
                 ],
                 "replicas": [
-                    {"run_id": "r-edge", "site": "edge", "address": f"127.0.0.1:{edge_port}",
-                     "usd_per_hour": 0.5},
-                    {"run_id": "r-cloud", "site": "cloud",
-                     "address": f"127.0.0.1:{cloud_port}", "usd_per_hour": 2.0},
+                    {
+                        "run_id": "r-edge",
+                        "site": "edge",
+                        "address": f"127.0.0.1:{edge_port}",
+                        "usd_per_hour": 0.5,
+                    },
+                    {
+                        "run_id": "r-cloud",
+                        "site": "cloud",
+                        "address": f"127.0.0.1:{cloud_port}",
+                        "usd_per_hour": 2.0,
+                    },
                 ],
             }
         ],
-    }  # fmt: skip
+    }
     (tmp / "config.json").write_text(json.dumps(config))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     up = HERE / "gateway_upstream.py"

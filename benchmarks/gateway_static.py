@@ -45,33 +45,46 @@ class StaticControl:
         team = config.get("team", "bench")
         self.caller = Caller(
             Principal(
-                "p-bench", "bench-caller", PrincipalKind.SERVICE, 0.0,
+                "p-bench",
+                "bench-caller",
+                PrincipalKind.SERVICE,
+                0.0,
                 teams={team: TeamRole.MEMBER},
             ),
             token_id="t-bench",  # noqa: S106 (an id, not a secret)
-        )  # fmt: skip
+        )
         routes = {}
         for e in config["endpoints"]:
             sites = {
                 s["name"]: SiteRoute(
-                    s["name"], s.get("kind", "cloud"), s.get("latency_ms", {}),
+                    s["name"],
+                    s.get("kind", "cloud"),
+                    s.get("latency_ms", {}),
                     s.get("emulated", False),
                 )
                 for s in e["sites"]
-            }  # fmt: skip
+            }
             spec = EndpointSpec(
-                name=e["name"], team=team, command="bench",
+                name=e["name"],
+                team=team,
+                command="bench",
                 sites=tuple(SiteReplicas(s, 1, 1) for s in sites),
                 latency_slo_ms=e.get("latency_slo_ms", {}),
                 limits=KeyLimits(requests_per_s=1e6, burst=1_000_000),
-            )  # fmt: skip
+            )
             replicas = tuple(
                 ReplicaRoute(
-                    r["run_id"], r["site"], "pool", Role.PRIMARY, "command", r["address"],
-                    True, r.get("usd_per_hour", 1.0),
+                    r["run_id"],
+                    r["site"],
+                    "pool",
+                    Role.PRIMARY,
+                    "command",
+                    r["address"],
+                    True,
+                    r.get("usd_per_hour", 1.0),
                 )
                 for r in e["replicas"]
-            )  # fmt: skip
+            )
             routes[e["name"]] = EndpointRoute(spec, 1, replicas, sites)
         self._table = RoutingTable(routes, time.time())
         self._probe = bool(config.get("probe", False))
@@ -112,9 +125,13 @@ def main() -> None:
     log = LocalInferenceLog(Path(config["log_dir"]))
     gateway = create_gateway(StaticControl(config), MemoryRateLimiter(), log, GatewaySettings())
     uvicorn.run(
-        gateway.app, host="127.0.0.1", port=config["port"], log_level="warning",
-        http="httptools", access_log=False,
-    )  # fmt: skip
+        gateway.app,
+        host="127.0.0.1",
+        port=config["port"],
+        log_level="warning",
+        http="httptools",
+        access_log=False,
+    )
 
 
 if __name__ == "__main__":

@@ -104,11 +104,11 @@ def test_apply_list_show_and_delete_a_command_endpoint(plane: Plane, tmp_path: P
 def test_a_bad_file_is_refused_with_its_field(plane: Plane, tmp_path: Path) -> None:
     spec = tmp_path / "bad.yaml"
     spec.write_text("name: echo\nteam: t\nsites: [{site: here, min: 2, max: 1}]\n")
-    result = run_cli(plane.server.url, plane.token, plane.client_home, "endpoints", "apply",
-                     str(spec))  # fmt: skip
+    result = run_cli(
+        plane.server.url, plane.token, plane.client_home, "endpoints", "apply", str(spec)
+    )
     assert result.returncode != 0
     assert "bad.yaml: sites[0].max" in result.stderr and "bad.yaml: model" in result.stderr
     assert "Traceback" not in result.stderr
-    missing = run_cli(plane.server.url, plane.token, plane.client_home, "endpoints", "show",
-                      "nope")  # fmt: skip
+    missing = run_cli(plane.server.url, plane.token, plane.client_home, "endpoints", "show", "nope")
     assert missing.returncode != 0 and "nope" in missing.stderr

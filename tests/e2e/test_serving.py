@@ -68,10 +68,14 @@ def _ready(client: Client) -> EndpointOut | None:
 def _infer(url: str, token: str, x: np.ndarray[Any, Any]) -> httpx.Response:
     body = {
         "inputs": [
-            {"name": "input-0", "shape": list(x.shape), "datatype": "FP64",
-             "data": x.ravel().tolist()}
+            {
+                "name": "input-0",
+                "shape": list(x.shape),
+                "datatype": "FP64",
+                "data": x.ravel().tolist(),
+            }
         ]
-    }  # fmt: skip
+    }
     headers = {"Authorization": f"Bearer {token}"}
     return httpx.post(f"{url}/v2/models/fraud/infer", json=body, headers=headers, timeout=30)
 

@@ -32,9 +32,20 @@ def test_a_registry_model_answers_through_the_gateway(control, gateway, tmp_path
     log = tmp_path / "server.log"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     command = [
-        sys.executable, "-m", "aiplane.modelserver", "--model-dir", str(folder),
-        "--manifest", str(manifest), "--name", "fraud-eu", "--port", "0", "--max-wait-ms", "1",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "aiplane.modelserver",
+        "--model-dir",
+        str(folder),
+        "--manifest",
+        str(manifest),
+        "--name",
+        "fraud-eu",
+        "--port",
+        "0",
+        "--max-wait-ms",
+        "1",
+    ]
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:

@@ -10,8 +10,14 @@ from aiplane.services.endpoint_index import RESYNC_S, ReplicaIndex
 from aiplane.store.memory import MemoryStore
 
 
-def add(store: MemoryStore, job_id: str, at: float, *, endpoint: str | None = "fraud",
-        state: RunState = RunState.PENDING) -> Job:  # fmt: skip
+def add(
+    store: MemoryStore,
+    job_id: str,
+    at: float,
+    *,
+    endpoint: str | None = "fraud",
+    state: RunState = RunState.PENDING,
+) -> Job:
     labels = {LABEL_ENDPOINT: endpoint} if endpoint else {}
     workload = Workload("w", "t", WorkloadKind.SERVE, "true", labels=labels)
     job = Job(job_id, workload, at, "alice")

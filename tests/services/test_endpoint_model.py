@@ -72,10 +72,14 @@ def test_a_registered_model_is_served_by_its_endpoint(plane: Plane) -> None:
     x = rows(3)
     body = {
         "inputs": [
-            {"name": "input-0", "shape": list(x.shape), "datatype": "FP64",
-             "data": x.ravel().tolist()}
+            {
+                "name": "input-0",
+                "shape": list(x.shape),
+                "datatype": "FP64",
+                "data": x.ravel().tolist(),
+            }
         ]
-    }  # fmt: skip
+    }
     with httpx.Client(base_url=f"http://{replica.address}", timeout=30) as client:
         answer = client.post("/v2/models/fraud/infer", json=body)
     assert answer.status_code == 200, answer.text

@@ -16,8 +16,13 @@ from .conftest import EXAMPLES, problems_of
 
 
 def minimal(**fields: Any) -> dict[str, Any]:
-    return {"name": "fraud", "team": "t", "model": "fraud@production",
-            "sites": [{"site": "edge"}], **fields}  # fmt: skip
+    return {
+        "name": "fraud",
+        "team": "t",
+        "model": "fraud@production",
+        "sites": [{"site": "edge"}],
+        **fields,
+    }
 
 
 FULL: dict[str, Any] = {

@@ -268,8 +268,12 @@ class EndpointReconciler:
             self._failures[key] = (count + 1, now)
             log.warning(
                 "replica %s of endpoint %s at %s ended %s (%s)",
-                run.id, replica.endpoint, replica.site, run.state, run.reason,
-            )  # fmt: skip
+                run.id,
+                replica.endpoint,
+                replica.site,
+                run.state,
+                run.reason,
+            )
 
     def _backing_off(
         self, key: tuple[str, str, Role], fresh: list[Replica], now: float

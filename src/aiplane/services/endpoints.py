@@ -108,9 +108,15 @@ class EndpointService:
             )
             raise SpecError(
                 f"endpoint {spec.name!r} belongs to team {existing.team}",
-                [Problem("team", "an endpoint does not move between teams", spec.team,
-                         f"{existing.team}, or another endpoint name")],
-            )  # fmt: skip
+                [
+                    Problem(
+                        "team",
+                        "an endpoint does not move between teams",
+                        spec.team,
+                        f"{existing.team}, or another endpoint name",
+                    )
+                ],
+            )
         self._check(caller, spec)
         now = self._clock()
         if existing is not None and existing.spec == spec:
@@ -200,9 +206,15 @@ class EndpointService:
         if fleet is None:
             raise SpecError(
                 f"endpoint {spec.name!r} cannot be applied: no fleet is applied yet",
-                [Problem("fleet", "none applied yet, so no site could serve it", None,
-                         "a fleet, applied with: aiplane fleet apply FILE")],
-            )  # fmt: skip
+                [
+                    Problem(
+                        "fleet",
+                        "none applied yet, so no site could serve it",
+                        None,
+                        "a fleet, applied with: aiplane fleet apply FILE",
+                    )
+                ],
+            )
         problems: list[Problem] = []
         if fleet.teams and fleet.team(spec.team) is None:
             known = ", ".join(t.name for t in fleet.teams)
@@ -213,8 +225,11 @@ class EndpointService:
                 problems.append(
                     Problem(f"sites[{i}].site", "unknown site", repr(named.site), known_sites)
                 )
-        refs = {"model": spec.model, "traffic.canary.version": spec.traffic.canary,
-                "traffic.shadow.version": spec.traffic.shadow}  # fmt: skip
+        refs = {
+            "model": spec.model,
+            "traffic.canary.version": spec.traffic.canary,
+            "traffic.shadow.version": spec.traffic.shadow,
+        }
         for location, ref in refs.items():
             if ref is not None:
                 problems += self._model_problems(caller, spec, location, ref)
@@ -226,9 +241,15 @@ class EndpointService:
             regions = ", ".join(f"{r} {ms:g} ms" for r, ms in spec.latency_slo_ms.items())
             raise SpecError(
                 f"endpoint {spec.name!r} has nowhere to serve",
-                [Problem("placement", "no site of the fleet meets the SLO and takes a replica",
-                         regions or None, "an SLO some site meets, or named sites")],
-            )  # fmt: skip
+                [
+                    Problem(
+                        "placement",
+                        "no site of the fleet meets the SLO and takes a replica",
+                        regions or None,
+                        "an SLO some site meets, or named sites",
+                    )
+                ],
+            )
         for i, named in enumerate(spec.sites):
             workload = replica_workload(endpoint, named.site, Role.PRIMARY, probe, self._python)
             found = infeasibility(workload, fleet)
@@ -250,9 +271,13 @@ class EndpointService:
         model = self._store.models.get(parse_ref(ref).name)
         if model.team != spec.team and spec.team not in model.shared_with:
             return [
-                Problem(location, f"model of team {model.team}, not shared with {spec.team}",
-                        repr(ref), allowed)
-            ]  # fmt: skip
+                Problem(
+                    location,
+                    f"model of team {model.team}, not shared with {spec.team}",
+                    repr(ref),
+                    allowed,
+                )
+            ]
         return []
 
     # -- reconciling (the endpoint loop's) ------------------------------------------------
@@ -294,9 +319,10 @@ class EndpointService:
                 "",
             )
             sites.append(
-                SiteRoleView(site, role, version, wanted, tuple(self._replica(r) for r in group),
-                             reason)
-            )  # fmt: skip
+                SiteRoleView(
+                    site, role, version, wanted, tuple(self._replica(r) for r in group), reason
+                )
+            )
         problem = ""
         if endpoint.spec.placement is not None and fleet is not None and not targets:
             problem = "no site meets the endpoint's latency SLO and takes a replica"

@@ -124,9 +124,13 @@ def run(client: Client, token: str, timeout_s: float) -> tuple[bool, list[Phase]
     stopped_at = time.monotonic()
     stop_edge(client, endpoint)
     outage = send(
-        client, Phase(f"{EDGE} replicas stopped"), token, 10_000, until_site=EDGE,
+        client,
+        Phase(f"{EDGE} replicas stopped"),
+        token,
+        10_000,
+        until_site=EDGE,
         deadline=deadline,
-    )  # fmt: skip
+    )
     outage.note = f"the endpoint replaced them in {time.monotonic() - stopped_at:.1f} s"
     after = send(client, Phase(f"{EDGE} replaced"), token)
     phases = [before, outage, after]
