@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from aiplane.core.guards.policy import GuardPolicy
 from aiplane.core.workloads import AcceleratorOption
 
 
@@ -124,6 +125,7 @@ class EndpointSpec:
     traffic: Traffic = field(default_factory=Traffic)
     access: Access = field(default_factory=Access)
     limits: KeyLimits = field(default_factory=KeyLimits)
+    guards: GuardPolicy = field(default_factory=GuardPolicy)
     # The HTTP path that answers 200 when a replica is ready; None: the protocol's own.
     readiness_path: str | None = None
     # How long a drained replica may finish its requests before it is stopped.
