@@ -1,29 +1,242 @@
 """Prompt injection, direct (the user's own prompt) and indirect (instructions hidden in a
 document the prompt came with).
 
-PLACEHOLDER (contract only): one phrase rule, so the layers above can be built and tested
-before the detector lands. The signature is the contract.
+One decision (decision 0072): the text, and the ``context`` when there is one, are normalised
+(``normalize.py``); encoded segments are decoded and read as well. Each is cut into chunks
+(sentences, lines, comments, cells, HTML pieces), pairs of neighbouring chunks (an instruction
+split over two lines) and the whole. Each chunk's score is
+
+    p = sigmoid(bias + n-gram weights + hand-made features + rule offsets)
+
+where the rule offsets are the rules' prior log-odds (``rules.py``, at most one per cue,
+capped) and the rest is the linear model trained with those offsets in place
+(``scripts/guards/train_injection.py``). The request's score is the largest chunk's; the
+verdict is ``score >= THRESHOLD``, a threshold fixed at 0.5 before any evaluation (the model
+is a logistic regression trained on balanced classes, so 0.5 is its even-odds point).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
+from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
+from aiplane.core.guards import features, rules
+from aiplane.core.guards.model import InjectionModel, shipped
+from aiplane.core.guards.normalize import View, decoded_segments, normalize
 from aiplane.core.guards.types import GuardName, GuardResult, Span
 
 THRESHOLD = 0.5
+RULE_CAP = 4.5
+QUOTED_FACTOR = 0.5  # the most the rules add together: a pile of weak cues is not a verdict
 
-_RULE = re.compile(r"ignore (all )?(the )?(previous|prior|above) instructions", re.IGNORECASE)
+_COMPACT_RULE = rules.Rule("override_compact", rules.Cue.OVERRIDE, 3.0, rules.COMPACT)
+
+# Where a chunk ends: lines, sentences, HTML comments and tags, table cells, code comments.
+_BREAKS = re.compile(
+    r"\n|(?<=[.!?;:])\s+|<!--|-->|[|\t<>]|\"\s*,\s*\"|(?<![:/])//|/\*|\*/|(?:^|\s)#+\s|\"\"\"|'''"
+)
+_LETTERS = re.compile(r"[^\W\d_]{2}")
 
 
-def detect_injection(text: str, context: str | None = None) -> GuardResult:
+@dataclass(frozen=True)
+class Prepared:
+    """A view cut into chunks with what the model reads of each."""
+
+    view: View
+    grams: features.Grams
+    lo: npt.NDArray[np.intp]  # chunk starts in the view
+    hi: npt.NDArray[np.intp]
+    dense: npt.NDArray[np.float32]  # (chunks, len(features.DENSE))
+    offset: npt.NDArray[np.float32]  # the rules' log-odds per chunk
+    hits: tuple[rules.Hit, ...]
+
+
+def chunks(text: str) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Chunk bounds in ``text``: each unit, each pair of neighbours, and the whole."""
+    units: list[tuple[int, int]] = []
+    at = 0
+    for m in _BREAKS.finditer(text):
+        _unit(text, at, m.start(), units)
+        at = m.end()
+    _unit(text, at, len(text), units)
+    bounds = set(units)
+    bounds.update((a[0], b[1]) for a, b in itertools.pairwise(units))
+    if units:
+        bounds.add((units[0][0], units[-1][1]))
+    else:
+        bounds.add((0, len(text)))
+    ordered = sorted(bounds)
+    lo = np.fromiter((b[0] for b in ordered), dtype=np.intp, count=len(ordered))
+    hi = np.fromiter((b[1] for b in ordered), dtype=np.intp, count=len(ordered))
+    return lo, hi
+
+
+def _unit(text: str, start: int, end: int, units: list[tuple[int, int]]) -> None:
+    piece = text[start:end]
+    stripped = piece.strip()
+    if not stripped or not _LETTERS.search(stripped):
+        return
+    lead = len(piece) - len(piece.lstrip())
+    units.append((start + lead, start + lead + len(stripped)))
+
+
+def prepare(view: View, *, context: bool, decoded: bool) -> Prepared:
+    g = features.grams(view.text)
+    lo, hi = chunks(view.text)
+    hits = rules.find(view.text)
+    hits += [rules.Hit(_COMPACT_RULE, a, b) for a, b in features.compact_hits(view.text)]
+    # In a prompt, a rule's phrase in quotes is more often mentioned than meant ("what does
+    # 'ignore previous instructions' do?"): half its weight, and a feature says so. Not in a
+    # document: there quotes are how cells and strings carry text (CSV, JSON, code).
+    quoted = _quoted(view.text, hits) if not context else np.zeros(len(hits), dtype=bool)
+    per_cue = _per_cue(hits, quoted, lo, hi)
+    in_quotes = _in_any(hits, quoted, lo, hi)
+    dense = features.dense(
+        view, g, lo, hi, per_cue > 0, in_quotes, decoded=decoded, context=context
+    )
+    offset = np.minimum(per_cue.sum(axis=1), RULE_CAP)
+    return Prepared(view, g, lo, hi, dense, offset, tuple(hits))
+
+
+_QUOTED = re.compile(
+    r"\"[^\"\n]{3,300}\"|“[^”\n]{3,300}”|«[^»\n]{3,300}»|„[^“”\n]{3,300}[“”]"
+    r"|(?<!\w)'[^'\n]{3,300}'(?!\w)|`[^`\n]{3,300}`"
+)
+
+
+def _quoted(text: str, hits: list[rules.Hit]) -> npt.NDArray[np.bool_]:
+    """Which hits lie inside quotation marks."""
+    if not hits:
+        return np.zeros(0, dtype=bool)
+    spans = [(m.start(), m.end()) for m in _QUOTED.finditer(text)]
+    return np.array([any(a <= h.start and h.end <= b for a, b in spans) for h in hits])
+
+
+def _in_any(
+    hits: list[rules.Hit],
+    which: npt.NDArray[np.bool_],
+    lo: npt.NDArray[np.intp],
+    hi: npt.NDArray[np.intp],
+) -> npt.NDArray[np.bool_]:
+    """Per chunk: one of the hits ``which`` marks lies in it."""
+    out = np.zeros(len(lo), dtype=bool)
+    for h, w in zip(hits, which, strict=True):
+        if w:
+            out |= (h.start < hi) & (h.end > lo)
+    return out
+
+
+def _per_cue(
+    hits: list[rules.Hit],
+    quoted: npt.NDArray[np.bool_],
+    lo: npt.NDArray[np.intp],
+    hi: npt.NDArray[np.intp],
+) -> npt.NDArray[np.float32]:
+    """Per chunk and cue, the largest weight of the rules of that cue that hit in it."""
+    out = np.zeros((len(lo), len(features.CUES)), dtype=np.float32)
+    if not hits:
+        return out
+    start = np.array([h.start for h in hits])
+    end = np.array([h.end for h in hits])
+    weight = np.array([h.rule.weight for h in hits], dtype=np.float32)
+    weight = np.where(quoted, weight * QUOTED_FACTOR, weight)
+    cue = np.array([features.CUES.index(h.rule.cue) for h in hits])
+    inside = (start[None, :] < hi[:, None]) & (end[None, :] > lo[:, None])
+    for k in np.unique(cue):
+        out[:, k] = np.where(inside & (cue == k)[None, :], weight[None, :], 0.0).max(axis=1)
+    return out
+
+
+def logits(model: InjectionModel, p: Prepared) -> npt.NDArray[np.float32]:
+    ngram = features.ngram_scores(p.grams, model.ngram, p.lo, p.hi)
+    return (model.bias + ngram + p.dense @ model.dense + p.offset).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class _Scored:
+    prepared: Prepared
+    probs: npt.NDArray[np.float32]
+    kind: str
+    encoding: str | None  # the encoding the piece was decoded from
+    at: tuple[int, int] | None  # for a decoded piece: the encoded segment in the original
+
+
+def _score(model: InjectionModel, text: str, kind: str, context: bool) -> list[_Scored]:
+    out: list[_Scored] = []
+    p = prepare(normalize(text), context=context, decoded=False)
+    out.append(_Scored(p, _sigmoid(logits(model, p)), kind, None, None))
+    for seg in decoded_segments(text):
+        q = prepare(normalize(seg.text), context=context, decoded=True)
+        out.append(_Scored(q, _sigmoid(logits(model, q)), kind, seg.encoding, (seg.start, seg.end)))
+    return out
+
+
+def _sigmoid(z: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    return (1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))).astype(np.float32)
+
+
+def detect_injection(
+    text: str, context: str | None = None, *, model: InjectionModel | None = None
+) -> GuardResult:
     """Whether ``text`` (a user's prompt) or ``context`` (a document, a retrieved passage, a
     tool's output that came with it) tries to override the instructions the model was given.
     Spans in ``text`` are of kind ``injection``; those in ``context`` of kind
-    ``injection_context`` (offsets into ``context``)."""
-    spans = [Span(m.start(), m.end(), "injection") for m in _RULE.finditer(text)]
-    if context is not None:
-        spans += [Span(m.start(), m.end(), "injection_context") for m in _RULE.finditer(context)]
-    score = 1.0 if spans else 0.0
-    reason = "an instruction to ignore the previous instructions" if spans else ""
-    return GuardResult(GuardName.INJECTION, score >= THRESHOLD, score, tuple(spans), reason)
+    ``injection_context`` (offsets into ``context``). ``model``: another model than the
+    shipped one (the benchmark's cross-validation)."""
+    m = model if model is not None else shipped()
+    scored = _score(m, text, "injection", context=False)
+    if context:
+        scored += _score(m, context, "injection_context", context=True)
+    best = max(scored, key=lambda s: float(s.probs.max()))
+    score = float(best.probs.max())
+    hit = score >= THRESHOLD
+    spans = tuple(_spans(s) for s in scored) if hit else ()
+    flat = tuple(sorted((x for group in spans for x in group), key=lambda x: (x.kind, x.start)))
+    return GuardResult(GuardName.INJECTION, hit, score, flat, _reason(best, score) if hit else "")
+
+
+def _spans(s: _Scored) -> list[Span]:
+    """The smallest chunks over the threshold that do not overlap, in original offsets."""
+    over = np.flatnonzero(s.probs >= THRESHOLD)
+    order = sorted(over, key=lambda i: (s.prepared.hi[i] - s.prepared.lo[i], s.prepared.lo[i]))
+    chosen: list[tuple[int, int, float]] = []
+    for i in order:
+        a, b = int(s.prepared.lo[i]), int(s.prepared.hi[i])
+        if all(b <= x or a >= y for x, y, _ in chosen):
+            chosen.append((a, b, float(s.probs[i])))
+    out: list[Span] = []
+    for a, b, prob in chosen:
+        start, end = s.at if s.at is not None else s.prepared.view.original(a, b)
+        span = Span(start, end, s.kind, prob)
+        if span not in out:
+            out.append(span)
+    return out
+
+
+def _reason(s: _Scored, score: float) -> str:
+    i = int(np.argmax(s.probs))
+    p = s.prepared
+    cues = sorted({h.rule.cue.value for h in p.hits if h.start < p.hi[i] and h.end > p.lo[i]})
+    where = "the document" if s.kind == "injection_context" else "the prompt"
+    parts = [f"an injection in {where} (score {score:.2f})"]
+    parts.append(f"rules: {', '.join(cues)}" if cues else "the model alone, no rule")
+    hidden = [
+        name
+        for name, n in (
+            ("invisible characters", p.view.invisible),
+            ("tag characters", p.view.tags),
+            ("look-alike letters", p.view.homoglyphs),
+            ("spaced-out letters", p.view.spaced),
+            ("leetspeak", p.view.leet),
+        )
+        if n
+    ]
+    if s.encoding is not None:
+        hidden.append(f"{s.encoding} encoding")
+    if hidden:
+        parts.append(f"hidden with {', '.join(hidden)}")
+    return "; ".join(parts)

@@ -1,0 +1,257 @@
+"""Features of the normalised view for the injection model: hashed character 3-5-grams and
+word uni- and bigrams, per chunk, and a few hand-made ones.
+
+The hash is our own (a polynomial over code points, then a 64-bit mixer) and not Python's
+``hash()``, which is salted per process: the shipped weights must index the same buckets in
+every process. Hashing is one numpy operation per n-gram length over the whole text; a
+chunk's grams are a contiguous range of each array, so any number of chunks (sentences,
+lines, pairs of them, the whole text) is scored from one pass with cumulative sums.
+
+A gram occurrence in a chunk weighs 1/sqrt(the family's grams in the chunk), so a chunk's
+score does not grow with its length; training builds the same values (:func:`chunk_rows`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from aiplane.core.guards.normalize import View
+from aiplane.core.guards.rules import COMPACT, Cue
+
+DIM_BITS = 18
+DIM = 1 << DIM_BITS
+CHAR_NS = (3, 4, 5)
+FAMILIES = 5  # char 3, 4, 5-grams, words, word bigrams
+
+_P = 0x100000001B3  # odd, so it has an inverse modulo 2**64
+_P_INV = pow(_P, -1, 1 << 64)
+_MIX1 = np.uint64(0x9E3779B97F4A7C15)
+_MIX2 = np.uint64(0xBF58476D1CE4E5B9)
+_SHIFT = np.uint64(31)
+_TOP = np.uint64(64 - DIM_BITS)
+_SALTS = tuple(np.uint64(0x51ED270B27A3 * (k + 1)) for k in range(FAMILIES))
+_Q = np.uint64(0x2545F4914F6CDD1D)
+
+IntArray = npt.NDArray[np.intp]
+FloatArray = npt.NDArray[np.float32]
+
+
+def _bucket(h: npt.NDArray[np.uint64], family: int) -> IntArray:
+    h = (h + _SALTS[family]) * _MIX1
+    h ^= h >> _SHIFT
+    h *= _MIX2
+    return (h >> _TOP).astype(np.intp)
+
+
+@dataclass(frozen=True)
+class Grams:
+    """Per family: each gram's bucket and its span in the view (sorted by start and end)."""
+
+    buckets: tuple[IntArray, ...]
+    starts: tuple[IntArray, ...]
+    ends: tuple[IntArray, ...]
+    word_starts: IntArray
+    word_ends: IntArray
+    word_hashes: npt.NDArray[np.uint64]  # each word's hash before bucketing
+    codes: npt.NDArray[np.uint32]  # the view's code points
+
+
+def _powers(base: int, n: int) -> npt.NDArray[np.uint64]:
+    out = np.full(n, base, dtype=np.uint64)
+    out[0] = 1
+    return np.cumprod(out, dtype=np.uint64)
+
+
+def grams(view: str) -> Grams:
+    with np.errstate(over="ignore"):
+        return _grams(view)
+
+
+def _grams(view: str) -> Grams:
+    c = np.frombuffer(view.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    n = len(c)
+    digits = (c >= 48) & (c <= 57)
+    chars = np.where(digits, np.uint64(48), c)  # one digit class: numbers are not words
+    buckets: list[IntArray] = []
+    starts: list[IntArray] = []
+    ends: list[IntArray] = []
+    h = chars.copy()
+    p = np.uint64(_P)
+    for k in range(2, max(CHAR_NS) + 1):
+        h = h[:0] if n < k else h[:-1] * p + chars[k - 1 :]
+        if k in CHAR_NS:
+            at = np.arange(len(h), dtype=np.intp)
+            buckets.append(_bucket(h, CHAR_NS.index(k)))
+            starts.append(at)
+            ends.append(at + k)
+    word = ((c >= 97) & (c <= 122)) | digits | (c >= 192)
+    before = np.concatenate(([False], word[:-1])) if n else word
+    after = np.concatenate((word[1:], [False])) if n else word
+    w_starts = np.flatnonzero(word & ~before).astype(np.intp)
+    w_ends = (np.flatnonzero(word & ~after) + 1).astype(np.intp)
+    if len(w_starts):
+        inv = _powers(_P_INV, n)
+        fwd = _powers(_P, n)
+        prefix = np.concatenate((np.zeros(1, dtype=np.uint64), np.cumsum(c * inv, dtype=np.uint64)))
+        words = (prefix[w_ends] - prefix[w_starts]) * fwd[w_starts]
+    else:
+        words = np.zeros(0, dtype=np.uint64)
+    buckets.append(_bucket(words, 3))
+    starts.append(w_starts)
+    ends.append(w_ends)
+    pairs = words[:-1] * _Q + words[1:] if len(words) > 1 else words[:0]
+    buckets.append(_bucket(pairs, 4))
+    starts.append(w_starts[:-1])
+    ends.append(w_ends[1:])
+    return Grams(
+        tuple(buckets), tuple(starts), tuple(ends), w_starts, w_ends, words, c.astype(np.uint32)
+    )
+
+
+def _ranges(g: Grams, family: int, lo: IntArray, hi: IntArray) -> tuple[IntArray, IntArray]:
+    first = np.searchsorted(g.starts[family], lo, side="left")
+    last = np.searchsorted(g.ends[family], hi, side="right")
+    return first, np.maximum(last, first)
+
+
+def ngram_scores(g: Grams, weights: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
+    """Each chunk's ``[lo, hi)`` n-gram part of the score."""
+    total = np.zeros(len(lo), dtype=np.float32)
+    for family in range(FAMILIES):
+        first, last = _ranges(g, family, lo, hi)
+        cs = np.concatenate(([0.0], np.cumsum(weights[g.buckets[family]], dtype=np.float64)))
+        count = (last - first).astype(np.float32)
+        total += ((cs[last] - cs[first]) / np.sqrt(np.maximum(count, 1.0))).astype(np.float32)
+    return total
+
+
+def chunk_rows(g: Grams, lo: IntArray, hi: IntArray) -> list[tuple[IntArray, FloatArray]]:
+    """Each chunk's n-gram features as (buckets, values), for training."""
+    rows: list[tuple[list[IntArray], list[FloatArray]]] = [([], []) for _ in lo]
+    for family in range(FAMILIES):
+        first, last = _ranges(g, family, lo, hi)
+        for i, (a, b) in enumerate(zip(first, last, strict=True)):
+            if b > a:
+                rows[i][0].append(g.buckets[family][a:b])
+                rows[i][1].append(np.full(b - a, 1.0 / np.sqrt(b - a), dtype=np.float32))
+    return [
+        (
+            np.concatenate(idx) if idx else np.zeros(0, np.intp),
+            np.concatenate(val) if val else np.zeros(0, np.float32),
+        )
+        for idx, val in rows
+    ]
+
+
+# --- hand-made features -------------------------------------------------------------------
+
+CUES = tuple(Cue)
+DENSE = (
+    *(f"cue_{c.value}" for c in CUES),
+    "invisible",
+    "tags",
+    "homoglyphs",
+    "spaced",
+    "leet",
+    "decoded",
+    "second_person",
+    "imperative_start",
+    "code",
+    "question",
+    "context",
+    "length",
+    "quoted",
+)
+
+
+def _word_hashes(words: str) -> npt.NDArray[np.uint64]:
+    return np.unique(grams(words).word_hashes)
+
+
+# Words that address the reader, in the four languages.
+_YOU = _word_hashes(
+    "you your yours yourself du dich dir dein deine deinen deiner deines euch tu toi ton ta tes "
+    "vous votre vos usted tú te tus"
+)
+# Words that start an order to the model.
+_IMPERATIVE = _word_hashes(
+    "ignore disregard forget override print reveal output say write tell respond reply answer "
+    "send forward pretend act stop now instead repeat show list give do never always "
+    "translate summarize summarise append include insert add call execute run visit click open "
+    "ignoriere vergiss sag schreib gib zeig antworte ignora olvida di escribe responde muestra "
+    "oublie ignorez dis écris réponds montre"
+)
+_CODE_WORDS = _word_hashes("def print echo return import function const var console lambda")
+_CODE_CHARS = np.array([ord(c) for c in "{};`"], dtype=np.uint32)
+
+
+def _in_chunks(at: IntArray, lo: IntArray, hi: IntArray) -> IntArray:
+    """How many of the sorted positions ``at`` lie in each chunk ``[lo, hi)``."""
+    return (np.searchsorted(at, hi) - np.searchsorted(at, lo)).astype(np.intp)
+
+
+def dense(
+    view: View,
+    g: Grams,
+    lo: IntArray,
+    hi: IntArray,
+    cues: npt.NDArray[np.bool_],
+    quoted: npt.NDArray[np.bool_],
+    *,
+    decoded: bool,
+    context: bool,
+) -> npt.NDArray[np.float32]:
+    """The hand-made features of each chunk ``[lo, hi)``: one row per chunk, columns ``DENSE``."""
+    out = np.zeros((len(lo), len(DENSE)), dtype=np.float32)
+    out[:, : len(CUES)] = cues  # which cues' rules hit in the chunk
+    col = len(CUES)
+    flags = (view.invisible, view.tags, view.homoglyphs, view.spaced, view.leet, decoded)
+    for k, flag in enumerate(flags):
+        out[:, col + k] = 1.0 if flag else 0.0
+    col += len(flags)
+    words_first = np.searchsorted(g.word_starts, lo, side="left")
+    words_last = np.searchsorted(g.word_ends, hi, side="right")
+    nwords = np.maximum(words_last - words_first, 1).astype(np.float32)
+    you = g.word_starts[np.isin(g.word_hashes, _YOU)]
+    out[:, col] = _in_chunks(you, lo, hi) / np.sqrt(nwords)
+    # The chunk's first word is one that gives an order.
+    if len(g.word_starts):
+        first = np.minimum(words_first, len(g.word_starts) - 1)
+        ordering = np.isin(g.word_hashes[first], _IMPERATIVE) & (words_first < words_last)
+        out[:, col + 1] = ordering.astype(np.float32)
+    c = g.codes
+    code_at = (
+        np.flatnonzero(
+            np.isin(c, _CODE_CHARS)
+            | np.concatenate(((c[:-1] == 61) & ((c[1:] == 61) | (c[1:] == 62)), [False]))
+            | np.concatenate(((c[:-1] == 40) & (c[1:] == 41), [False]))
+        )
+        if len(c)
+        else np.zeros(0, np.intp)
+    )
+    code_words = g.word_starts[np.isin(g.word_hashes, _CODE_WORDS)]
+    out[:, col + 2] = (_in_chunks(code_at, lo, hi) + _in_chunks(code_words, lo, hi)) > 0
+    out[:, col + 3] = _in_chunks(np.flatnonzero(c == 63), lo, hi) > 0
+    out[:, col + 4] = 1.0 if context else 0.0
+    out[:, col + 5] = np.log1p((hi - lo).astype(np.float32)) / 8.0
+    out[:, col + 6] = quoted
+    return out
+
+
+def compact_hits(text: str) -> list[tuple[int, int]]:
+    """Spans (in the view) of :data:`rules.COMPACT` matches on the letters alone."""
+    c = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    letters = np.flatnonzero((c >= 97) & (c <= 122))
+    if len(letters) == len(text):
+        return []  # nothing but letters: the ordinary rules saw the same text
+    compact = _NOT_LETTER.sub("", text)
+    return [
+        (int(letters[m.start()]), int(letters[m.end() - 1]) + 1) for m in COMPACT.finditer(compact)
+    ]
+
+
+_NOT_LETTER = re.compile(r"[^a-z]+")

@@ -1,0 +1,411 @@
+"""Weighted patterns for what injections say: override the instructions, take on a new role,
+leak the system prompt, send data out. English, German, Spanish and French.
+
+A hit is evidence, not a verdict: each rule's weight is prior log-odds that the detector adds
+to its model's score (see ``injection.py``), and the model was trained with those offsets in
+place, so it learned what a hit is worth beside the rest of the text. The patterns read the
+normalised view (lower case, look-alikes folded, spaced letters joined). Weights sit below the
+threshold's log-odds for the phrases that benign text also says ("ignore the previous
+message", "what is a system prompt?"); only the unmistakable ones ("ignore all previous
+instructions and ...") reach it alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Cue(StrEnum):
+    OVERRIDE = "override"  # ignore / forget / disregard the previous instructions
+    NEW_TASK = "new_task"  # "your new task is", "from now on"
+    ROLE = "role"  # "you are now DAN", "act as an unrestricted AI", developer mode
+    LEAK = "leak"  # print the system prompt, repeat the words above
+    EXFIL = "exfiltration"  # send the data to a URL, markdown image beacons
+    HIDDEN = "hidden"  # addressed to the AI reading a document, hidden HTML
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    cue: Cue
+    weight: float  # prior log-odds added to the score when the rule hits
+    pattern: re.Pattern[str]
+    # Substrings one of which every match contains: a cheap test before the regex runs (a
+    # pattern that starts with a long alternation is tried at every position otherwise).
+    anchors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Hit:
+    rule: Rule
+    start: int  # offsets into the view
+    end: int
+
+
+def _r(name: str, cue: Cue, weight: float, pattern: str) -> Rule:
+    return Rule(name, cue, weight, re.compile(pattern, re.DOTALL), _ANCHORS[name])
+
+
+_ANCHORS: dict[str, tuple[str, ...]] = {
+    "override": (
+        "ignor",
+        "disregard",
+        "forget",
+        "overrid",
+        "overwrit",
+        "bypass",
+        "skip",
+        "drop",
+        "discard",
+        "abandon",
+        "neglect",
+        "dismiss",
+        "delet",
+        "erase",
+        "cancel",
+    ),
+    "override_everything": ("ignore", "forget", "disregard"),
+    "override_de": (
+        "ignorier",
+        "vergiss",
+        "vergess",
+        "missacht",
+        "überschreib",
+        "verwirf",
+        "lösch",
+        "übergeh",
+    ),
+    "override_es": ("ignora", "olvida", "descarta", "omit", "anula", "pasa por alto"),
+    "override_fr": ("ignore", "oubli", "néglige", "annule", "abstraction"),
+    "override_user": ("ignore", "disregard", "forget", "override"),
+    "new_task": ("new", "neue", "nueva", "nouvelle"),
+    "from_now_on": (
+        "from now",
+        "starting now",
+        "henceforth",
+        "ab jetzt",
+        "ab sofort",
+        "von nun",
+        "a partir de ahora",
+        "désormais",
+        "à partir de maintenant",
+    ),
+    "instead": ("instead", "rather", "statt", "en su", "en lugar", "à la place"),
+    "stop_task": ("stop", "end", "abort", "quit", "focus on", "concentrate on", "enough", "done"),
+    "you_are_now": ("you are", "you're", "du bist", "ahora eres", "tu es"),
+    "persona": ("dan", "stan", "dude", "aim", "mode", "do anything", "ethical", "moral", "without"),
+    "act_as_unrestricted": ("act", "behave", "respond", "answer"),
+    "pretend": (
+        "pretend",
+        "imagine",
+        "roleplay",
+        "role-play",
+        "tu so",
+        "stell dir",
+        "finge",
+        "imagina",
+        "semblant",
+    ),
+    "no_rules": ("you have no", "bound by", "must follow no", "free"),
+    "leak_prompt": (
+        "prompt",
+        "instructions",
+        "message",
+        "configuration",
+        "rules",
+        "guidelines",
+        "directives",
+    ),
+    "leak_above": ("above", "before", "prior", "preceding", "written", "said", "beginning with"),
+    "leak_secret": (
+        "password",
+        "secret",
+        "api key",
+        "credentials",
+        "token",
+        "passwort",
+        "geheim",
+        "systemprompt",
+        "anweisungen",
+    ),
+    "exfil_send": ("http", "www.", "@"),
+    "beacon": ("http",),
+    "address_ai": (
+        "ai",
+        "assistant",
+        "chatbot",
+        "language model",
+        "llm",
+        "gpt",
+        "claude",
+        "copilot",
+        "bot",
+        "model",
+        "agent",
+        "summari",
+        "processing",
+        "reading",
+        "answering",
+    ),
+    "hidden_html": ("display", "visibility", "font-size", "color", "opacity"),
+    "fake_turn": ("system", "assistant", "<|", "inst]", "<<sys", "end of"),
+}
+
+
+# A few words of filler between the verb and its object: "ignore all of the previous ...".
+_GAP = r"(?:\W+\w+){0,4}?\W+"
+_EN_VERB = (
+    r"(?:ignore|disregard|forget|override|overwrite|bypass|skip|drop|discard|abandon|neglect|"
+    r"dismiss|delete|erase|cancel)"
+)
+_EN_PRIOR = (
+    r"(?:previous|prior|above|earlier|preceding|original|initial|former|old|all|any|your|the|"
+    r"these|those|system|developer)"
+)
+_EN_RULES = (
+    r"(?:instructions?|rules?|directives?|guidelines?|prompts?|commands?|orders?|context|"
+    r"constraints?|restrictions?|guardrails?|programming|training|tasks?|policies|policy|"
+    r"filters?|safeguards?)"
+)
+_DE_VERB = (
+    r"(?:ignorier\w*|vergiss|vergessen|vergesst|missacht\w*|überschreib\w*|verwirf|lösch\w*|"
+    r"übergeh\w*)"
+)
+_DE_RULES = (
+    r"(?:anweisung\w*|instruktion\w*|regeln|vorgaben|befehle?|aufgaben?|anordnung\w*|"
+    r"richtlinien|einschränkungen|kontext)"
+)
+_ES_VERB = r"(?:ignora\w*|olvida\w*|descarta\w*|omite|omitir|anula\w*|pasa por alto)"
+_ES_RULES = r"(?:instrucciones|reglas|órdenes|indicaciones|directrices|restricciones|tareas?)"
+_FR_VERB = r"(?:ignore[rz]?|oublie[rz]?|oubliez|néglige[rz]?|annule[rz]?|fais abstraction)"
+_FR_RULES = r"(?:instructions|règles|consignes|directives|ordres|restrictions|tâches?)"
+
+RULES: tuple[Rule, ...] = (
+    # Instruction override: the verb, a word that points back, what is overridden.
+    _r(
+        "override",
+        Cue.OVERRIDE,
+        3.0,
+        rf"\b{_EN_VERB}{_GAP}{_EN_PRIOR}{_GAP}?{_EN_RULES}\b",
+    ),
+    _r(
+        "override_everything",
+        Cue.OVERRIDE,
+        2.0,
+        r"\b(?:ignore|forget|disregard)\s+(?:everything|all|anything)\s+"
+        r"(?:(?:you\s+(?:were|have\s+been)\s+(?:told|given|asked))|(?:said|written|stated)?\s*"
+        r"(?:above|before|previously|so\s+far|earlier))",
+    ),
+    _r(
+        "override_de",
+        Cue.OVERRIDE,
+        3.0,
+        rf"\b{_DE_VERB}(?:\W+\w+){{0,5}}?\W+{_DE_RULES}\b"
+        r"|\b(?:vergiss|vergessen sie|ignoriere|ignorieren sie)\s+(?:alles|alle)\b",
+    ),
+    _r(
+        "override_es",
+        Cue.OVERRIDE,
+        3.0,
+        rf"\b{_ES_VERB}(?:\W+\w+){{0,5}}?\W+{_ES_RULES}\b|\b(?:olvida|ignora)\s+todo\b",
+    ),
+    _r(
+        "override_fr",
+        Cue.OVERRIDE,
+        3.0,
+        rf"\b{_FR_VERB}(?:\W+\w+){{0,5}}?\W+{_FR_RULES}\b|\b(?:oublie|oubliez|ignore|ignorez)\s+tout\b",
+    ),
+    _r(
+        "override_user",
+        Cue.OVERRIDE,
+        2.0,
+        r"\b(?:ignore|disregard|forget|override)\s+(?:what\s+)?(?:the\s+)?(?:user|human|"
+        r"requester)(?:'s)?"
+        r"(?:\s+(?:says|said|asked|wants|request|question|prompt|instructions?))?\b",
+    ),
+    # New instructions replacing the old ones.
+    _r(
+        "new_task",
+        Cue.NEW_TASK,
+        1.5,
+        r"\b(?:your|the|my)\s+new\s+(?:task|instructions?|job|role|goal|mission|orders?|rules?)\b"
+        r"|\bnew\s+(?:task|instructions?)\s*:"
+        r"|\b(?:neue|neuen)\s+(?:aufgabe|anweisung\w*|befehle?)\b"
+        r"|\b(?:nueva|nuevas)\s+(?:tarea|instrucciones)\b|\b(?:nouvelle|nouvelles)\s+(?:tâche|"
+        r"instructions|consignes)\b",
+    ),
+    _r(
+        "from_now_on",
+        Cue.NEW_TASK,
+        0.8,
+        r"\b(?:from now on|starting now|henceforth|ab (?:jetzt|sofort)|von nun an|"
+        r"a partir de ahora|désormais|à partir de maintenant)\b",
+    ),
+    _r(
+        "instead",
+        Cue.NEW_TASK,
+        1.0,
+        r"\b(?:instead|rather)\b(?:\W+\w+){0,3}?\W+(?:say|write|print|output|respond|reply|answer|"
+        r"tell)\b"
+        r"|\b(?:stattdessen|statt dessen)\b|\ben (?:su|lugar de)\b|\bà la place\b",
+    ),
+    _r(
+        "stop_task",
+        Cue.NEW_TASK,
+        1.5,
+        r"\b(?:stop|end|abort|quit)\s+(?:what you are doing|your (?:current )?task|the task|here)\b"
+        r"|\b(?:now|then)\s+(?:focus on|concentrate on)\s+(?:your|the|a)\s+new\b"
+        r"|\bthat (?:is|was) (?:enough|done)\b.{0,40}\bnow\b",
+    ),
+    # Role hijacks and jailbreak personas.
+    _r(
+        "you_are_now",
+        Cue.ROLE,
+        1.5,
+        r"\byou\s+are\s+(?:now|no\s+longer|from now on)\b|\byou(?:'re| are) going to (?:act|"
+        r"pretend|play)\b"
+        r"|\b(?:du bist (?:jetzt|nun|ab jetzt))\b|\b(?:ahora eres)\b|\b(?:tu es (?:maintenant|"
+        r"désormais))\b",
+    ),
+    _r(
+        "persona",
+        Cue.ROLE,
+        2.0,
+        r"\b(?:(?:you are|act as|become|called|named|play|as)\s+(?:dan|stan|dude|aim)\b"
+        r"|dan mode|developer mode (?:enabled|on|activated)|do anything now"
+        r"|(?:enable|activate|enter|switch to)\w*\s+(?:developer|dev|god|jailbreak|dan)\s+mode"
+        r"|no (?:ethical|moral) (?:guidelines|restrictions|limits|boundaries)"
+        r"|without (?:any )?(?:ethical |moral )?(?:restrictions|filters|limitations|censorship))",
+    ),
+    _r(
+        "act_as_unrestricted",
+        Cue.ROLE,
+        2.0,
+        r"\b(?:act|behave|respond|answer)\s+(?:as|like)\s+(?:an?\s+)?(?:ai|assistant|model|"
+        r"chatbot|bot|character)?\s*"
+        r"(?:with(?:out)?|that|who)\s+(?:has\s+)?(?:no|any|never)\b",
+    ),
+    _r(
+        "pretend",
+        Cue.ROLE,
+        0.8,
+        r"\b(?:pretend|imagine|roleplay|role-play)\b(?:\W+\w+){0,4}?\W+(?:you are|you're|to be)\b"
+        r"|\b(?:tu so,? als|stell dir vor,? du bist)\b|\b(?:finge|imagina que eres)\b|"
+        r"\b(?:fais semblant)\b",
+    ),
+    _r(
+        "no_rules",
+        Cue.ROLE,
+        1.5,
+        r"\b(?:you (?:have|are bound by|must follow) no|not bound by|free from|break free of|"
+        r"freed from)\b"
+        r"(?:\W+\w+){0,3}?\W+(?:rules|restrictions|guidelines|policies|filters|limits|"
+        r"constraints)\b",
+    ),
+    # System prompt leaking.
+    _r(
+        "leak_prompt",
+        Cue.LEAK,
+        2.0,
+        r"\b(?:print|show|reveal|display|output|repeat|tell|give|write|share|disclose|leak|dump|"
+        r"list|spell)\b"
+        r"(?:\W+\w+){0,4}?\W+(?:your|the|my|initial|original|hidden|secret|system|above)\s*"
+        r"(?:\w+\s+)?(?:system\s+)?(?:prompt|instructions|message|configuration|rules|guidelines|"
+        r"directives)\b",
+    ),
+    _r(
+        "leak_above",
+        Cue.LEAK,
+        2.0,
+        r"\b(?:repeat|print|output|say|write|copy)\b(?:\W+\w+){0,3}?\W+(?:words|text|everything|"
+        r"all)\s+"
+        r"(?:above|before|prior|preceding)\b|\bwhat (?:was|is) (?:written|said) (?:above|before)\b"
+        r"|\bbeginning with\s+[\"']?you are\b",
+    ),
+    _r(
+        "leak_secret",
+        Cue.LEAK,
+        1.0,
+        r"\b(?:reveal|tell|give|show|print|output)\b(?:\W+\w+){0,3}?\W+(?:the |your )?(?:password|"
+        r"secret|api key|credentials|token)\b"
+        r"|\b(?:zeig|gib|nenne|verrate)\w*(?:\W+\w+){0,3}?\W+(?:passwort|geheim\w*|systemprompt|"
+        r"anweisungen)\b",
+    ),
+    # Exfiltration and beacons.
+    _r(
+        "exfil_send",
+        Cue.EXFIL,
+        1.5,
+        r"\b(?:send|post|forward|upload|transmit|email|e-mail|exfiltrate|leak|"
+        r"append)\b(?:\W+\w+){0,6}?\W+"
+        r"(?:to|at|into)\s+(?:https?://|www\.|[\w.+-]+@[\w-]+\.)",
+    ),
+    _r(
+        "beacon",
+        Cue.EXFIL,
+        2.0,
+        r"!\[[^\]]*\]\(\s*https?://[^)]*(?:\?|&)[^)]*=|"
+        r"<img[^>]+src=[\"']?https?://[^\s>]*\?[^\s>]*="
+        r"|\bhttps?://\S+\?\S*=\s*(?:\{|\[|<)?\s*(?:data|secret|password|conversation|history|"
+        r"prompt|user)",
+    ),
+    # Text in a document that speaks to the AI reading it.
+    _r(
+        "address_ai",
+        Cue.HIDDEN,
+        1.2,
+        r"\b(?:ai|assistant|chatbot|language model|llm|gpt|claude|copilot|bot|model|"
+        r"agent)s?\b[\s,:]+"
+        r"(?:reading|processing|summari[sz]ing|analy[sz]ing|reviewing|parsing)\b"
+        r"|\b(?:note|attention|important|instructions?|message)\s+(?:to|for)\s+(?:the\s+)?(?:ai|"
+        r"assistant|llm|model|chatbot|agent|language model)\b"
+        r"|\b(?:dear|hey|hello|hi)\s+(?:ai|assistant|chatbot|llm|gpt|model|agent)\b"
+        r"|\bif you are an? (?:ai|llm|language model|assistant|chatbot|agent)\b"
+        r"|\b(?:ai|assistant|chatbot|llm|gpt|model|agent|bot)\s*[:,]\s*(?:please\s+)?(?:ignore|"
+        r"disregard|forget|tell|say|"
+        r"reply|respond|send|forward|include|add|do not|don't|stop|recommend|output|print|reveal|"
+        r"write|insert|"
+        r"visit|click|open|delete|call|execute|run|you must|always|never)\b"
+        r"|\bwhen (?:summari[sz]ing|processing|reading|answering|explaining|translating|reviewing|"
+        r"analy[sz]ing)\b(?:\W+\w+){0,4}?\W+(?:you must|always|do not|don't|include|say|tell|"
+        r"add)\b",
+    ),
+    _r(
+        "hidden_html",
+        Cue.HIDDEN,
+        0.6,
+        r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|color\s*:\s*(?:white|"
+        r"#fff\b|#ffffff)"
+        r"|opacity\s*:\s*0(?:\.0)?\b",
+    ),
+    _r(
+        "fake_turn",
+        Cue.HIDDEN,
+        1.5,
+        r"(?:^|\n)\s*(?:system|assistant|\[system\]|<\|?system\|?>|###\s*(?:system|"
+        r"instruction))\s*:"
+        r"|<\|im_start\|>|\[/?inst\]|<<sys>>|\bend of (?:document|context|user input)\b",
+    ),
+)
+
+
+def find(view: str) -> list[Hit]:
+    """Every rule's hits in the normalised view."""
+    hits: list[Hit] = []
+    for rule in RULES:
+        if not any(a in view for a in rule.anchors):
+            continue
+        hits.extend(Hit(rule, m.start(), m.end()) for m in rule.pattern.finditer(view))
+    return hits
+
+
+# Patterns for the view with everything but letters removed: instructions spelt out with
+# separators the view keeps ("ig-no-re", "ignore\nprevious" split mid-word over lines).
+COMPACT = re.compile(
+    r"(?:ignore|disregard|forget|override)(?:all|the|any|your)*(?:previous|prior|above|earlier)"
+    r"(?:instructions|rules|prompts|directions)"
+    r"|(?:reveal|print|show|repeat)(?:your|the)(?:system)?(?:prompt|instructions)"
+    r"|ignoriere(?:alle)?(?:vorherigen|bisherigen)anweisungen"
+)
