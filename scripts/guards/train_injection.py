@@ -150,8 +150,7 @@ def featurize(samples: Sequence[Sample]) -> Featurized:
             first = row
             whole: list[int] = []
             for p in pieces:
-                widest = int(np.argmax(p.hi - p.lo))
-                whole.append(row + widest)
+                whole.append(row + int(np.argmax(p.hi - p.lo)))  # the whole piece
                 for (idx, val), d in zip(
                     features.chunk_rows(p.grams, p.lo, p.hi), p.dense, strict=True
                 ):

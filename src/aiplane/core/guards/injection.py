@@ -50,29 +50,35 @@ class Prepared:
     grams: features.Grams
     lo: npt.NDArray[np.intp]  # chunk starts in the view
     hi: npt.NDArray[np.intp]
+    level: npt.NDArray[np.intp]  # UNIT, PAIR or WHOLE
     dense: npt.NDArray[np.float32]  # (chunks, len(features.DENSE))
     offset: npt.NDArray[np.float32]  # the rules' log-odds per chunk
     hits: tuple[rules.Hit, ...]
 
 
-def chunks(text: str) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """Chunk bounds in ``text``: each unit, each pair of neighbours, and the whole."""
+UNIT, PAIR, WHOLE = 0, 1, 2  # what a chunk is
+
+
+def chunks(
+    text: str,
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Chunk bounds in ``text`` and what each is: each unit, each pair of neighbours, and the
+    whole (a chunk that is more than one of these counts as the smallest)."""
     units: list[tuple[int, int]] = []
     at = 0
     for m in _BREAKS.finditer(text):
         _unit(text, at, m.start(), units)
         at = m.end()
     _unit(text, at, len(text), units)
-    bounds = set(units)
-    bounds.update((a[0], b[1]) for a, b in itertools.pairwise(units))
-    if units:
-        bounds.add((units[0][0], units[-1][1]))
-    else:
-        bounds.add((0, len(text)))
+    bounds: dict[tuple[int, int], int] = {}
+    bounds[(units[0][0], units[-1][1]) if units else (0, len(text))] = WHOLE
+    bounds.update(((a[0], b[1]), PAIR) for a, b in itertools.pairwise(units))
+    bounds.update((u, UNIT) for u in units)
     ordered = sorted(bounds)
     lo = np.fromiter((b[0] for b in ordered), dtype=np.intp, count=len(ordered))
     hi = np.fromiter((b[1] for b in ordered), dtype=np.intp, count=len(ordered))
-    return lo, hi
+    level = np.fromiter((bounds[b] for b in ordered), dtype=np.intp, count=len(ordered))
+    return lo, hi, level
 
 
 def _unit(text: str, start: int, end: int, units: list[tuple[int, int]]) -> None:
@@ -86,7 +92,7 @@ def _unit(text: str, start: int, end: int, units: list[tuple[int, int]]) -> None
 
 def prepare(view: View, *, context: bool, decoded: bool) -> Prepared:
     g = features.grams(view.text)
-    lo, hi = chunks(view.text)
+    lo, hi, level = chunks(view.text)
     hits = rules.find(view.text)
     hits += [rules.Hit(_COMPACT_RULE, a, b) for a, b in features.compact_hits(view.text)]
     # In a prompt, a rule's phrase in quotes is more often mentioned than meant ("what does
@@ -99,7 +105,7 @@ def prepare(view: View, *, context: bool, decoded: bool) -> Prepared:
         view, g, lo, hi, per_cue > 0, in_quotes, decoded=decoded, context=context
     )
     offset = np.minimum(per_cue.sum(axis=1), RULE_CAP)
-    return Prepared(view, g, lo, hi, dense, offset, tuple(hits))
+    return Prepared(view, g, lo, hi, level, dense, offset, tuple(hits))
 
 
 _QUOTED = re.compile(
@@ -200,17 +206,22 @@ def detect_injection(
 
 
 def _spans(s: _Scored) -> list[Span]:
-    """The smallest chunks over the threshold that do not overlap, in original offsets."""
-    over = np.flatnonzero(s.probs >= THRESHOLD)
-    order = sorted(over, key=lambda i: (s.prepared.hi[i] - s.prepared.lo[i], s.prepared.lo[i]))
+    """The chunks that drove the score, in original offsets: the units over the threshold;
+    without one, the pairs (an instruction split over two lines); without one, the whole.
+    Highest first, none overlapping one already taken."""
+    p = s.prepared
     chosen: list[tuple[int, int, float]] = []
-    for i in order:
-        a, b = int(s.prepared.lo[i]), int(s.prepared.hi[i])
-        if all(b <= x or a >= y for x, y, _ in chosen):
-            chosen.append((a, b, float(s.probs[i])))
+    for level in (UNIT, PAIR, WHOLE):
+        over = np.flatnonzero((s.probs >= THRESHOLD) & (p.level == level))
+        for i in sorted(over, key=lambda i: (-float(s.probs[i]), int(p.lo[i]))):
+            a, b = int(p.lo[i]), int(p.hi[i])
+            if all(b <= x or a >= y for x, y, _ in chosen):
+                chosen.append((a, b, float(s.probs[i])))
+        if chosen:
+            break
     out: list[Span] = []
-    for a, b, prob in chosen:
-        start, end = s.at if s.at is not None else s.prepared.view.original(a, b)
+    for a, b, prob in sorted(chosen):
+        start, end = s.at if s.at is not None else p.view.original(a, b)
         span = Span(start, end, s.kind, prob)
         if span not in out:
             out.append(span)

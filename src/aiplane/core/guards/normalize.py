@@ -59,10 +59,9 @@ _LATIN = re.compile(r"[a-z]")
 # between them (a word boundary on both sides, so "a b c" inside prose needs five letters).
 _SPACED = re.compile(r"(?<![a-z])(?:[a-z][ .\-_*]){4,}[a-z](?![a-z])")
 # Leetspeak inside a word that has letters too: "1gn0r3", "pr3v10us" (not "2024" or "v1.2").
-_LEET_WORD = re.compile(r"\b(?=[a-z0-9@$]*[a-z])(?=[a-z@$]*[013457@$])[a-z0-9@$]{4,}\b")
-_LEET = str.maketrans(
-    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
-)
+# "@" and "$" are left alone: they would turn e-mail addresses and prices into words.
+_LEET_WORD = re.compile(r"\b(?=[a-z0-9]*[a-z])(?=[a-z]*[013457])[a-z0-9]{4,}\b")
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"})
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,23 @@ _ANCHORS: dict[str, tuple[str, ...]] = {
         "erase",
         "cancel",
     ),
+    "override_weak": (
+        "ignor",
+        "disregard",
+        "forget",
+        "overrid",
+        "overwrit",
+        "bypass",
+        "skip",
+        "drop",
+        "discard",
+        "abandon",
+        "neglect",
+        "dismiss",
+        "delet",
+        "erase",
+        "cancel",
+    ),
     "override_everything": ("ignore", "forget", "disregard"),
     "override_de": (
         "ignorier",
@@ -154,18 +171,19 @@ _ANCHORS: dict[str, tuple[str, ...]] = {
 }
 
 
-# A few words of filler between the verb and its object: "ignore all of the previous ...".
-_GAP = r"(?:\W+\w+){0,4}?\W+"
+# Between the verb and what it overrides only words that point back or count ("ignore all of
+# your previous instructions"), so "ignore comment lines, as the config rules say" is no hit.
+_FILL = r"(?:(?:all|of|the|your|my|any|these|those|every|and|or|other|such)\W+)"
 _EN_VERB = (
     r"(?:ignore|disregard|forget|override|overwrite|bypass|skip|drop|discard|abandon|neglect|"
     r"dismiss|delete|erase|cancel)"
 )
 _EN_PRIOR = (
-    r"(?:previous|prior|above|earlier|preceding|original|initial|former|old|all|any|your|the|"
-    r"these|those|system|developer)"
+    r"(?:previous|prior|above|earlier|preceding|original|initial|former|old|system|developer|"
+    r"given|existing|current|safety|default|last|past|your|all)"
 )
 _EN_RULES = (
-    r"(?:instructions?|rules?|directives?|guidelines?|prompts?|commands?|orders?|context|"
+    r"(?:instructions?|rules?|directives?|directions?|guidelines?|prompts?|commands?|orders?|context|"
     r"constraints?|restrictions?|guardrails?|programming|training|tasks?|policies|policy|"
     r"filters?|safeguards?)"
 )
@@ -188,7 +206,13 @@ RULES: tuple[Rule, ...] = (
         "override",
         Cue.OVERRIDE,
         3.0,
-        rf"\b{_EN_VERB}{_GAP}{_EN_PRIOR}{_GAP}?{_EN_RULES}\b",
+        rf"\b{_EN_VERB}\W+{_FILL}{{0,4}}{_EN_PRIOR}\W+(?:{_FILL}|{_EN_PRIOR}\W+|\w+\W+)?{_EN_RULES}\b",
+    ),
+    _r(
+        "override_weak",
+        Cue.OVERRIDE,
+        1.5,
+        rf"\b{_EN_VERB}\W+{_FILL}{{1,3}}{_EN_RULES}\b",
     ),
     _r(
         "override_everything",
