@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -186,7 +187,13 @@ _IMPERATIVE = _word_hashes(
     "oublie ignorez dis écris réponds montre"
 )
 _CODE_WORDS = _word_hashes("def print echo return import function const var console lambda")
-_CODE_CHARS = np.array([ord(c) for c in "{};`"], dtype=np.uint32)
+_CODE_CHARS = np.array(sorted(ord(c) for c in "{};`"), dtype=np.uint32)
+
+
+def _member(x: npt.NDArray[Any], members: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """``np.isin`` for a small sorted set of members, without its sorting of ``x``."""
+    at = np.minimum(np.searchsorted(members, x), len(members) - 1)
+    return np.asarray(members[at] == x)
 
 
 def _in_chunks(at: IntArray, lo: IntArray, hi: IntArray) -> IntArray:
@@ -216,24 +223,24 @@ def dense(
     words_first = np.searchsorted(g.word_starts, lo, side="left")
     words_last = np.searchsorted(g.word_ends, hi, side="right")
     nwords = np.maximum(words_last - words_first, 1).astype(np.float32)
-    you = g.word_starts[np.isin(g.word_hashes, _YOU)]
+    you = g.word_starts[_member(g.word_hashes, _YOU)]
     out[:, col] = _in_chunks(you, lo, hi) / np.sqrt(nwords)
     # The chunk's first word is one that gives an order.
     if len(g.word_starts):
         first = np.minimum(words_first, len(g.word_starts) - 1)
-        ordering = np.isin(g.word_hashes[first], _IMPERATIVE) & (words_first < words_last)
+        ordering = _member(g.word_hashes[first], _IMPERATIVE) & (words_first < words_last)
         out[:, col + 1] = ordering.astype(np.float32)
     c = g.codes
     code_at = (
         np.flatnonzero(
-            np.isin(c, _CODE_CHARS)
+            _member(c, _CODE_CHARS)
             | np.concatenate(((c[:-1] == 61) & ((c[1:] == 61) | (c[1:] == 62)), [False]))
             | np.concatenate(((c[:-1] == 40) & (c[1:] == 41), [False]))
         )
         if len(c)
         else np.zeros(0, np.intp)
     )
-    code_words = g.word_starts[np.isin(g.word_hashes, _CODE_WORDS)]
+    code_words = g.word_starts[_member(g.word_hashes, _CODE_WORDS)]
     out[:, col + 2] = (_in_chunks(code_at, lo, hi) + _in_chunks(code_words, lo, hi)) > 0
     out[:, col + 3] = _in_chunks(np.flatnonzero(c == 63), lo, hi) > 0
     out[:, col + 4] = 1.0 if context else 0.0

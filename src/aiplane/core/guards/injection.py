@@ -93,7 +93,7 @@ def _unit(text: str, start: int, end: int, units: list[tuple[int, int]]) -> None
 def prepare(view: View, *, context: bool, decoded: bool) -> Prepared:
     g = features.grams(view.text)
     lo, hi, level = chunks(view.text)
-    hits = rules.find(view.text)
+    hits = rules.find(view.text, document=context)
     hits += [rules.Hit(_COMPACT_RULE, a, b) for a, b in features.compact_hits(view.text)]
     # In a prompt, a rule's phrase in quotes is more often mentioned than meant ("what does
     # 'ignore previous instructions' do?"): half its weight, and a feature says so. Not in a

@@ -171,8 +171,13 @@ def _join_spaced(
     return out, source[keep], len(runs)
 
 
+_LEET_HINT = re.compile(r"[a-z][013457]|[013457][a-z]")
+
+
 def _unleet(chars: str) -> tuple[str, int]:
     # Length-preserving, so the offsets stay as they are.
+    if not _LEET_HINT.search(chars):
+        return chars, 0
     count = 0
 
     def read(m: re.Match[str]) -> str:
@@ -253,6 +258,9 @@ _COMMON = frozenset(
 )
 
 
+_COMMON_ROT = frozenset(codecs.encode(w, "rot13") for w in _COMMON)
+
+
 def decoded_segments(text: str) -> tuple[Decoded, ...]:
     """Segments of ``text`` that decode (base64, hex, URL encoding, ROT13) to readable text."""
     found: list[Decoded] = []
@@ -270,8 +278,19 @@ def decoded_segments(text: str) -> tuple[Decoded, ...]:
             decoded_url = unquote_plus(m.group())
             if _is_text(decoded_url) and decoded_url != m.group():
                 found.append(Decoded(m.start(), m.end(), "url", decoded_url))
-    for m in _LINES.finditer(text):
-        line = m.group().lower()
+    found += _rot13_lines(text)
+    return tuple(found)
+
+
+def _rot13_lines(text: str) -> list[Decoded]:
+    found: list[Decoded] = []
+    lower = text.lower()
+    if len(lower) != len(text):  # a letter whose lower case is longer: keep the offsets
+        lower = text
+    if sum(w in _COMMON_ROT for w in _WORDS.findall(lower)) < 3:
+        return found  # no line can read as ROT13 English
+    for m in _LINES.finditer(lower):
+        line = m.group()
         plain = _WORDS.findall(line)
         if len(plain) < 4:
             continue
@@ -280,7 +299,7 @@ def decoded_segments(text: str) -> tuple[Decoded, ...]:
         common_plain = sum(w in _COMMON for w in plain)
         if common_rot >= 3 and common_rot > 2 * common_plain + 1:
             found.append(Decoded(m.start(), m.end(), "rot13", rotated))
-    return tuple(found)
+    return found
 
 
 def _base64(segment: str) -> str | None:

@@ -35,6 +35,9 @@ class Rule:
     # Substrings one of which every match contains: a cheap test before the regex runs (a
     # pattern that starts with a long alternation is tried at every position otherwise).
     anchors: tuple[str, ...] = ()
+    # Only in a document: what a user may rightly ask in a prompt ("in your answer, include
+    # the sources") is an injection when a retrieved page says it to the model.
+    documents_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,8 @@ class Hit:
     end: int
 
 
-def _r(name: str, cue: Cue, weight: float, pattern: str) -> Rule:
-    return Rule(name, cue, weight, re.compile(pattern, re.DOTALL), _ANCHORS[name])
+def _r(name: str, cue: Cue, weight: float, pattern: str, *, documents_only: bool = False) -> Rule:
+    return Rule(name, cue, weight, re.compile(pattern, re.DOTALL), _ANCHORS[name], documents_only)
 
 
 _ANCHORS: dict[str, tuple[str, ...]] = {
@@ -166,6 +169,22 @@ _ANCHORS: dict[str, tuple[str, ...]] = {
         "reading",
         "answering",
     ),
+    "jailbreak_markers": (
+        "character",
+        "polic",
+        "abide",
+        "confines",
+        "freed",
+        "censor",
+        "refuse",
+        "jailbr",
+        "unfiltered",
+        "responses",
+        "immerse",
+        "the role of",
+    ),
+    "alter_output": ("answer", "reply", "response", "summary", "output"),
+    "steer_user": ("user", "reader", "customer", "recipient"),
     "hidden_html": ("display", "visibility", "font-size", "color", "opacity"),
     "fake_turn": ("system", "assistant", "<|", "inst]", "<<sys", "end of"),
 }
@@ -183,7 +202,8 @@ _EN_PRIOR = (
     r"given|existing|current|safety|default|last|past|your|all)"
 )
 _EN_RULES = (
-    r"(?:instructions?|rules?|directives?|directions?|guidelines?|prompts?|commands?|orders?|context|"
+    r"(?:instructions?|rules?|directives?|directions?|guidelines?|prompts?|commands?|orders?|"
+    r"context|"
     r"constraints?|restrictions?|guardrails?|programming|training|tasks?|policies|policy|"
     r"filters?|safeguards?)"
 )
@@ -254,7 +274,7 @@ RULES: tuple[Rule, ...] = (
         "new_task",
         Cue.NEW_TASK,
         1.5,
-        r"\b(?:your|the|my)\s+new\s+(?:task|instructions?|job|role|goal|mission|orders?|rules?)\b"
+        r"\byour\s+new\s+(?:task|instructions?|job|role|goal|mission|orders?|rules?)\b"
         r"|\bnew\s+(?:task|instructions?)\s*:"
         r"|\b(?:neue|neuen)\s+(?:aufgabe|anweisung\w*|befehle?)\b"
         r"|\b(?:nueva|nuevas)\s+(?:tarea|instrucciones)\b|\b(?:nouvelle|nouvelles)\s+(?:tâche|"
@@ -298,7 +318,7 @@ RULES: tuple[Rule, ...] = (
         Cue.ROLE,
         2.0,
         r"\b(?:(?:you are|act as|become|called|named|play|as)\s+(?:dan|stan|dude|aim)\b"
-        r"|dan mode|developer mode (?:enabled|on|activated)|do anything now"
+        r"|dan mode|developer mode (?:enabled|activated)|do anything now"
         r"|(?:enable|activate|enter|switch to)\w*\s+(?:developer|dev|god|jailbreak|dan)\s+mode"
         r"|no (?:ethical|moral) (?:guidelines|restrictions|limits|boundaries)"
         r"|without (?:any )?(?:ethical |moral )?(?:restrictions|filters|limitations|censorship))",
@@ -397,6 +417,42 @@ RULES: tuple[Rule, ...] = (
         r"add)\b",
     ),
     _r(
+        "jailbreak_markers",
+        Cue.ROLE,
+        1.0,
+        r"\bstay in character\b|\b(?:ignore|bypass|violate|break|not bound by|don't have to follow|"
+        r"does not have to follow|doesn't have to follow)\s+(?:\w+\s+){0,2}(?:content )?polic(?:y|"
+        r"ies)\b"
+        r"|\babide by (?:the|any) rules\b|\btypical confines\b|\bhave been freed\b"
+        r"|\bwithout any censorship\b|\b(?:never|not|won't) refuse\b|\bjailbr(?:eak|oken) mode\b"
+        r"|\bunfiltered (?:response|answer|mode)\b|\b(?:two|2) (?:different |separate )?responses\b"
+        r"|\bimmerse yourself\b|\b(?:take on|assume|step into) the role of\b",
+    ),
+    _r(
+        "alter_output",
+        Cue.HIDDEN,
+        1.5,
+        r"\b(?:your|the) (?:answer|reply|response|summary|output)\s+(?:should|must|has to|needs "
+        r"to|will)\b"
+        r"|\b(?:include|add|insert|append|mention|put|write)\b(?:\W+\w+){0,6}?\W+(?:in|to|into|at "
+        r"the "
+        r"(?:start|end|beginning) of) (?:your|the) (?:answer|reply|response|summary|output)\b"
+        r"|\b(?:begin|start|end) (?:your|the) (?:answer|reply|response|summary|output) with\b"
+        r"|\b(?:respond|reply|answer) (?:only )?(?:in|with|using) (?:base64|rot13|emojis?|pig "
+        r"latin|"
+        r"a (?:poem|link|url))\b",
+        documents_only=True,
+    ),
+    _r(
+        "steer_user",
+        Cue.HIDDEN,
+        1.5,
+        r"\b(?:tell|ask|instruct|urge|direct|convince|persuade|remind|warn|inform|advise|"
+        r"redirect)\s+"
+        r"(?:the\s+)?(?:user|reader|customer|recipient)s?\b",
+        documents_only=True,
+    ),
+    _r(
         "hidden_html",
         Cue.HIDDEN,
         0.6,
@@ -415,10 +471,12 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def find(view: str) -> list[Hit]:
-    """Every rule's hits in the normalised view."""
+def find(view: str, *, document: bool = False) -> list[Hit]:
+    """Every rule's hits in the normalised view (of a document: the documents-only rules too)."""
     hits: list[Hit] = []
     for rule in RULES:
+        if rule.documents_only and not document:
+            continue
         if not any(a in view for a in rule.anchors):
             continue
         hits.extend(Hit(rule, m.start(), m.end()) for m in rule.pattern.finditer(view))
