@@ -87,6 +87,30 @@ _ANCHORS: dict[str, tuple[str, ...]] = {
         "cancel",
     ),
     "override_everything": ("ignore", "forget", "disregard"),
+    "praise_then_now": (
+        "done",
+        "job",
+        "excellent",
+        "perfect",
+        "very good",
+        "sehr gut",
+        "gemacht",
+        "super",
+        "prima",
+        "muy bien",
+        "très bien",
+    ),
+    "override_bare": ("ignore", "disregard", "forget", "despite", "regardless", "no matter"),
+    "override_de_end": ("ignorieren", "vergessen", "missachten", "verwerfen"),
+    "fake_instruction": (
+        "instruction",
+        "task",
+        "command",
+        "system",
+        "anweisung",
+        "instrucc",
+        "consigne",
+    ),
     "override_de": (
         "ignorier",
         "vergiss",
@@ -113,7 +137,20 @@ _ANCHORS: dict[str, tuple[str, ...]] = {
         "à partir de maintenant",
     ),
     "instead": ("instead", "rather", "statt", "en su", "en lugar", "à la place"),
-    "stop_task": ("stop", "end", "abort", "quit", "focus on", "concentrate on", "enough", "done"),
+    "stop_task": (
+        "stop",
+        "end",
+        "abort",
+        "quit",
+        "focus on",
+        "concentrate on",
+        "enough",
+        "done",
+        "erledigt",
+        "terminaste",
+        "está",
+        "c'est fait",
+    ),
     "you_are_now": ("you are", "you're", "du bist", "ahora eres", "tu es"),
     "persona": ("dan", "stan", "dude", "aim", "mode", "do anything", "ethical", "moral", "without"),
     "act_as_unrestricted": ("act", "behave", "respond", "answer"),
@@ -194,8 +231,8 @@ _ANCHORS: dict[str, tuple[str, ...]] = {
 # your previous instructions"), so "ignore comment lines, as the config rules say" is no hit.
 _FILL = r"(?:(?:all|of|the|your|my|any|these|those|every|and|or|other|such)\W+)"
 _EN_VERB = (
-    r"(?:ignore|disregard|forget|override|overwrite|bypass|skip|drop|discard|abandon|neglect|"
-    r"dismiss|delete|erase|cancel)"
+    r"(?:ignor(?:e|ing)|disregard(?:ing)?|forget(?:ting)?|override|overwrite|bypass|skip|drop|"
+    r"discard|abandon|neglect|dismiss|delete|erase|cancel)"
 )
 _EN_PRIOR = (
     r"(?:previous|prior|above|earlier|preceding|original|initial|former|old|system|developer|"
@@ -205,7 +242,8 @@ _EN_RULES = (
     r"(?:instructions?|rules?|directives?|directions?|guidelines?|prompts?|commands?|orders?|"
     r"context|"
     r"constraints?|restrictions?|guardrails?|programming|training|tasks?|policies|policy|"
-    r"filters?|safeguards?)"
+    r"filters?|safeguards?|thoughts|knowledge|memory|memories|articles?|documents?|texts?|"
+    r"information|input|content|statements?)"
 )
 _DE_VERB = (
     r"(?:ignorier\w*|vergiss|vergessen|vergesst|missacht\w*|überschreib\w*|verwirf|lösch\w*|"
@@ -301,7 +339,43 @@ RULES: tuple[Rule, ...] = (
         1.5,
         r"\b(?:stop|end|abort|quit)\s+(?:what you are doing|your (?:current )?task|the task|here)\b"
         r"|\b(?:now|then)\s+(?:focus on|concentrate on)\s+(?:your|the|a)\s+new\b"
-        r"|\bthat (?:is|was) (?:enough|done)\b.{0,40}\bnow\b",
+        r"|\bthat (?:is|was) (?:enough|done)\b.{0,40}\bnow\b"
+        r"|\bstop\s*[-:,.!]+\s*(?:write|say|print|tell|now|instead)\b"
+        r"|\b(?:das (?:ist|war) erledigt|ya (?:está|terminaste)|c'est fait)\b",
+    ),
+    _r(
+        "praise_then_now",
+        Cue.NEW_TASK,
+        1.0,
+        r"\b(?:well done|good job|great job|excellent|perfect|very good|sehr gut|gut gemacht|"
+        r"super|prima|muy bien|très bien)\s*[.!,]+\s*(?:\w+\s+){0,4}?(?:now|next|nun|jetzt|ahora|"
+        r"maintenant)\b",
+    ),
+    _r(
+        "override_bare",
+        Cue.OVERRIDE,
+        2.5,
+        r"\b(?:ignore|disregard|forget)\s+(?:all\s+|everything\s+)?(?:of\s+)?(?:the\s+)?"
+        r"(?:above|previous|prior|preceding|earlier|before)(?:\s+(?:text|ones?|content|said|"
+        r"statements?|messages?|input|conversation|parts?))?\s*(?:and\b|,|\.|;|!|:|-|$)"
+        r"|\b(?:despite|regardless of|no matter) what you(?:'ve| have)? (?:been|were) (?:told|"
+        r"instructed|programmed|trained)",
+    ),
+    _r(
+        "override_de_end",
+        Cue.OVERRIDE,
+        3.0,
+        r"\b(?:obige\w*|vorherige\w*|bisherige\w*|vorangegangene\w*|vorigen|alle\w*|deine\w*)\s+"
+        r"(?:\w+\s+){0,2}(?:ausführungen|anweisungen|instruktionen|regeln|vorgaben|befehle|aufgaben|"
+        r"informationen|texte?)\s+(?:\w+\s+){0,2}(?:ignorieren|vergessen|missachten|verwerfen)\b",
+    ),
+    _r(
+        "fake_instruction",
+        Cue.NEW_TASK,
+        1.2,
+        r"(?:^|\n|[.!?]\s)\s*(?:additional|new|extra|updated|real|actual|true|secret|hidden|"
+        r"important)\s+(?:instructions?|task|command|system (?:message|prompt))\s*[:\-\u2013]"
+        r"|(?:^|\n|\\n)\s*(?:instructions?|anweisung|instrucción|consigne)\s*:",
     ),
     # Role hijacks and jailbreak personas.
     _r(
@@ -366,7 +440,9 @@ RULES: tuple[Rule, ...] = (
         r"\b(?:repeat|print|output|say|write|copy)\b(?:\W+\w+){0,3}?\W+(?:words|text|everything|"
         r"all)\s+"
         r"(?:above|before|prior|preceding)\b|\bwhat (?:was|is) (?:written|said) (?:above|before)\b"
-        r"|\bbeginning with\s+[\"']?you are\b",
+        r"|\bbeginning with\s+[\"']?you are\b"
+        r"|\b(?:sentences?|words|lines|paragraphs?)\s+(?:before|above|preceding)\s+(?:this|the|that|"
+        r"my)\b",
     ),
     _r(
         "leak_secret",
