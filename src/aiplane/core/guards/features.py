@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from aiplane.core.guards.normalize import View
+from aiplane.core.guards.normalize import COMMON_ROT13, View
 from aiplane.core.guards.rules import COMPACT, Cue
 
 DIM_BITS = 18
@@ -73,7 +73,7 @@ def grams(view: str) -> Grams:
 
 
 def _grams(view: str) -> Grams:
-    c = np.frombuffer(view.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    c = np.frombuffer(view.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
     n = len(c)
     digits = (c >= 48) & (c <= 57)
     chars = np.where(digits, np.uint64(48), c)  # one digit class: numbers are not words
@@ -196,6 +196,14 @@ def _member(x: npt.NDArray[Any], members: npt.NDArray[Any]) -> npt.NDArray[np.bo
     return np.asarray(members[at] == x)
 
 
+_ROT13_COMMON = _word_hashes(" ".join(sorted(COMMON_ROT13)))
+
+
+def reads_as_rot13(g: Grams) -> bool:
+    """Whether enough of the words are common English words in ROT13 to look for ROT13."""
+    return int(_member(g.word_hashes, _ROT13_COMMON).sum()) >= 3
+
+
 def _in_chunks(at: IntArray, lo: IntArray, hi: IntArray) -> IntArray:
     """How many of the sorted positions ``at`` lie in each chunk ``[lo, hi)``."""
     return (np.searchsorted(at, hi) - np.searchsorted(at, lo)).astype(np.intp)
@@ -251,7 +259,7 @@ def dense(
 
 def compact_hits(text: str) -> list[tuple[int, int]]:
     """Spans (in the view) of :data:`rules.COMPACT` matches on the letters alone."""
-    c = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    c = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     letters = np.flatnonzero((c >= 97) & (c <= 122))
     if len(letters) == len(text):
         return []  # nothing but letters: the ordinary rules saw the same text

@@ -17,7 +17,6 @@ is a logistic regression trained on balanced classes, so 0.5 is its even-odds po
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass
 
@@ -39,7 +38,6 @@ _COMPACT_RULE = rules.Rule("override_compact", rules.Cue.OVERRIDE, 3.0, rules.CO
 _BREAKS = re.compile(
     r"\n|(?<=[.!?;:])\s+|<!--|-->|[|\t<>]|\"\s*,\s*\"|(?<![:/])//|/\*|\*/|(?:^|\s)#+\s|\"\"\"|'''"
 )
-_LETTERS = re.compile(r"[^\W\d_]{2}")
 
 
 @dataclass(frozen=True)
@@ -63,31 +61,38 @@ def chunks(
     text: str,
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """Chunk bounds in ``text`` and what each is: each unit, each pair of neighbours, and the
-    whole (a chunk that is more than one of these counts as the smallest)."""
-    units: list[tuple[int, int]] = []
-    at = 0
-    for m in _BREAKS.finditer(text):
-        _unit(text, at, m.start(), units)
-        at = m.end()
-    _unit(text, at, len(text), units)
-    bounds: dict[tuple[int, int], int] = {}
-    bounds[(units[0][0], units[-1][1]) if units else (0, len(text))] = WHOLE
-    bounds.update(((a[0], b[1]), PAIR) for a, b in itertools.pairwise(units))
-    bounds.update((u, UNIT) for u in units)
-    ordered = sorted(bounds)
-    lo = np.fromiter((b[0] for b in ordered), dtype=np.intp, count=len(ordered))
-    hi = np.fromiter((b[1] for b in ordered), dtype=np.intp, count=len(ordered))
-    level = np.fromiter((bounds[b] for b in ordered), dtype=np.intp, count=len(ordered))
-    return lo, hi, level
-
-
-def _unit(text: str, start: int, end: int, units: list[tuple[int, int]]) -> None:
-    piece = text[start:end]
-    stripped = piece.strip()
-    if not stripped or not _LETTERS.search(stripped):
-        return
-    lead = len(piece) - len(piece.lstrip())
-    units.append((start + lead, start + lead + len(stripped)))
+    whole (a chunk that is more than one of these counts as the smallest). A unit is the text
+    between two breaks without its surrounding white space, when it has two letters."""
+    n = len(text)
+    breaks = [(m.start(), m.end()) for m in _BREAKS.finditer(text)]
+    starts = np.array([0, *(e for _, e in breaks)], dtype=np.intp)
+    ends = np.array([*(b for b, _ in breaks), n], dtype=np.intp)
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    at = np.arange(n, dtype=np.intp)
+    solid = codes > 32
+    # The first solid character at or after each index, the last one before it.
+    first = np.minimum.accumulate(np.where(solid, at, n)[::-1])[::-1] if n else at
+    last = np.maximum.accumulate(np.where(solid, at, -1)) if n else at
+    lower = codes | 32
+    letter = ((lower >= 97) & (lower <= 122)) | (codes >= 192)
+    letters = np.concatenate(([0], np.cumsum(letter)))
+    lo = first[np.minimum(starts, max(n - 1, 0))] if n else starts
+    hi = last[np.maximum(ends - 1, 0)] + 1 if n else ends
+    keep = (starts < ends) & (lo < hi) & (lo >= starts) & (hi <= ends)
+    lo, hi = lo[keep], hi[keep]
+    keep = letters[hi] - letters[lo] >= 2
+    lo, hi = lo[keep], hi[keep]
+    if not len(lo):
+        return np.array([0]), np.array([n]), np.array([WHOLE])
+    all_lo = np.concatenate((lo, lo[:-1], lo[:1]))
+    all_hi = np.concatenate((hi, hi[1:], hi[-1:]))
+    level = np.concatenate(
+        (np.full(len(lo), UNIT), np.full(len(lo) - 1, PAIR), np.array([WHOLE]))
+    ).astype(np.intp)
+    order = np.lexsort((level, all_hi, all_lo))
+    all_lo, all_hi, level = all_lo[order], all_hi[order], level[order]
+    first_of = np.concatenate(([True], (np.diff(all_lo) != 0) | (np.diff(all_hi) != 0)))
+    return all_lo[first_of], all_hi[first_of], level[first_of]
 
 
 def prepare(view: View, *, context: bool, decoded: bool) -> Prepared:
@@ -175,7 +180,7 @@ def _score(model: InjectionModel, text: str, kind: str, context: bool) -> list[_
     out: list[_Scored] = []
     p = prepare(normalize(text), context=context, decoded=False)
     out.append(_Scored(p, _sigmoid(logits(model, p)), kind, None, None))
-    for seg in decoded_segments(text):
+    for seg in decoded_segments(text, rot13=features.reads_as_rot13(p.grams)):
         q = prepare(normalize(seg.text), context=context, decoded=True)
         out.append(_Scored(q, _sigmoid(logits(model, q)), kind, seg.encoding, (seg.start, seg.end)))
     return out

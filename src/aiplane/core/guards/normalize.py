@@ -146,7 +146,7 @@ def _fold(text: str) -> tuple[str, npt.NDArray[np.intp] | None, int, int, int]:
     chars = text.translate(_UPPER).translate(table)
     offsets: npt.NDArray[np.intp] | None = None
     if resized:
-        cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         lengths = np.ones(len(cps), dtype=np.intp)
         for cp, n in resized.items():
             lengths[cps == cp] = n
@@ -258,11 +258,13 @@ _COMMON = frozenset(
 )
 
 
-_COMMON_ROT = frozenset(codecs.encode(w, "rot13") for w in _COMMON)
+COMMON_ROT13 = frozenset(codecs.encode(w, "rot13") for w in _COMMON)
 
 
-def decoded_segments(text: str) -> tuple[Decoded, ...]:
-    """Segments of ``text`` that decode (base64, hex, URL encoding, ROT13) to readable text."""
+def decoded_segments(text: str, *, rot13: bool | None = None) -> tuple[Decoded, ...]:
+    """Segments of ``text`` that decode (base64, hex, URL encoding, ROT13) to readable text.
+    ``rot13``: whether to look for ROT13 lines (None: when the text has enough words that
+    are common English words in ROT13; a caller that has counted them says so)."""
     found: list[Decoded] = []
     for m in _BASE64.finditer(text):
         decoded = _base64(m.group())
@@ -278,7 +280,10 @@ def decoded_segments(text: str) -> tuple[Decoded, ...]:
             decoded_url = unquote_plus(m.group())
             if _is_text(decoded_url) and decoded_url != m.group():
                 found.append(Decoded(m.start(), m.end(), "url", decoded_url))
-    found += _rot13_lines(text)
+    if rot13 is None:
+        rot13 = sum(w in COMMON_ROT13 for w in _WORDS.findall(text.lower())) >= 3
+    if rot13:
+        found += _rot13_lines(text)
     return tuple(found)
 
 
@@ -287,8 +292,6 @@ def _rot13_lines(text: str) -> list[Decoded]:
     lower = text.lower()
     if len(lower) != len(text):  # a letter whose lower case is longer: keep the offsets
         lower = text
-    if sum(w in _COMMON_ROT for w in _WORDS.findall(lower)) < 3:
-        return found  # no line can read as ROT13 English
     for m in _LINES.finditer(lower):
         line = m.group()
         plain = _WORDS.findall(line)
