@@ -3,6 +3,8 @@ and benign look-alikes that must pass."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from aiplane.core.guards import GuardName, detect_injection
@@ -82,3 +84,31 @@ def test_chunks_cover_units_pairs_and_the_whole() -> None:
     assert {"First line.", "Second line?", "Third one."} <= pieces
     assert "First line.\nSecond line?" in pieces
     assert text in pieces
+
+
+def _tags(s: str) -> str:
+    return "".join(chr(0xE0000 + ord(c)) for c in s)
+
+
+PATHOLOGICAL = {
+    "url escapes in a long token": "a" * 5000 + "%41" * 3 + "b" * 5000,
+    "many newlines": "\n" * 10000 + "hello",
+    "many quotes": '"' * 3000 + "x",
+    "hex pairs": "0x" * 5000,
+    "base64 run": "QUJD" * 3000,
+    "a repeated word": "ignore " * 2000,
+    "a pasted paragraph": "Hello there, this is a normal sentence. " * 500,
+    "zero-width run": "\u200b" * 10000,
+    "tag letters": _tags("ABCDEFGHIJKLMNOPQRSTUVWXYZ" * 300),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PATHOLOGICAL))
+def test_long_repetitive_text_is_neither_slow_nor_an_injection(name: str) -> None:
+    text = PATHOLOGICAL[name]
+    began = time.perf_counter()
+    r = detect_injection(text, text)
+    # Linear in the text: well under a second for 10,000 characters even on a busy machine
+    # (a nested repeat in one regex made the first case take seconds).
+    assert time.perf_counter() - began < 1.0
+    assert not r.hit, (name, r.score)

@@ -7,8 +7,9 @@ every process. Hashing is one numpy operation per n-gram length over the whole t
 chunk's grams are a contiguous range of each array, so any number of chunks (sentences,
 lines, pairs of them, the whole text) is scored from one pass with cumulative sums.
 
-A gram occurrence in a chunk weighs 1/sqrt(the family's grams in the chunk), so a chunk's
-score does not grow with its length; training builds the same values (:func:`chunk_rows`).
+Each bucket counts once per text, where it first occurs, and weighs 1/sqrt(the family's
+grams in the chunk), so a chunk's score does not grow with its length or with repetition;
+training builds the same values (:func:`chunk_rows`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ DIM_BITS = 18
 DIM = 1 << DIM_BITS
 CHAR_NS = (3, 4, 5)
 FAMILIES = 5  # char 3, 4, 5-grams, words, word bigrams
+NORM_POWER = 0.5  # a gram occurrence weighs 1 / (the family's grams in the chunk) ** NORM_POWER
 
 _P = 0x100000001B3  # odd, so it has an inverse modulo 2**64
 _P_INV = pow(_P, -1, 1 << 64)
@@ -108,6 +110,12 @@ def _grams(view: str) -> Grams:
     buckets.append(_bucket(pairs, 4))
     starts.append(w_starts[:-1])
     ends.append(w_ends[1:])
+    # Each bucket once per text, where it first occurs: a repeated gram is no more evidence
+    # (without this, "0x0x0x..." or a pasted paragraph scores by its length alone).
+    for f in range(FAMILIES):
+        if len(buckets[f]) > 1:
+            first = np.sort(np.unique(buckets[f], return_index=True)[1])
+            buckets[f], starts[f], ends[f] = buckets[f][first], starts[f][first], ends[f][first]
     return Grams(
         tuple(buckets), tuple(starts), tuple(ends), w_starts, w_ends, words, c.astype(np.uint32)
     )
@@ -126,7 +134,7 @@ def ngram_scores(g: Grams, weights: FloatArray, lo: IntArray, hi: IntArray) -> F
         first, last = _ranges(g, family, lo, hi)
         cs = np.concatenate(([0.0], np.cumsum(weights[g.buckets[family]], dtype=np.float64)))
         count = (last - first).astype(np.float32)
-        total += ((cs[last] - cs[first]) / np.sqrt(np.maximum(count, 1.0))).astype(np.float32)
+        total += ((cs[last] - cs[first]) / np.maximum(count, 1.0) ** NORM_POWER).astype(np.float32)
     return total
 
 
@@ -138,7 +146,7 @@ def chunk_rows(g: Grams, lo: IntArray, hi: IntArray) -> list[tuple[IntArray, Flo
         for i, (a, b) in enumerate(zip(first, last, strict=True)):
             if b > a:
                 rows[i][0].append(g.buckets[family][a:b])
-                rows[i][1].append(np.full(b - a, 1.0 / np.sqrt(b - a), dtype=np.float32))
+                rows[i][1].append(np.full(b - a, 1.0 / (b - a) ** NORM_POWER, dtype=np.float32))
     return [
         (
             np.concatenate(idx) if idx else np.zeros(0, np.intp),
@@ -164,7 +172,6 @@ DENSE = (
     "code",
     "question",
     "context",
-    "length",
     "quoted",
 )
 
@@ -252,8 +259,7 @@ def dense(
     out[:, col + 2] = (_in_chunks(code_at, lo, hi) + _in_chunks(code_words, lo, hi)) > 0
     out[:, col + 3] = _in_chunks(np.flatnonzero(c == 63), lo, hi) > 0
     out[:, col + 4] = 1.0 if context else 0.0
-    out[:, col + 5] = np.log1p((hi - lo).astype(np.float32)) / 8.0
-    out[:, col + 6] = quoted
+    out[:, col + 5] = quoted
     return out
 
 

@@ -200,7 +200,8 @@ class Decoded:
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/\-_]{16,}={0,2}")
 _HEX = re.compile(r"(?:(?:\\x|0x)?[0-9a-fA-F]{2}[ :]?){12,}")
-_URL = re.compile(r"\S*(?:%[0-9A-Fa-f]{2}\S*){4,}")
+# Starting only where a token starts, with no nested repeats: linear in the text.
+_URL = re.compile(r"(?<![^\s%])[^\s%]*(?:%[0-9A-Fa-f]{2}[^\s%]*){4,}")
 _WORDS = re.compile(r"[a-z]+")
 _LINES = re.compile(r"[^\n]+")
 # Common English words: a line whose ROT13 reading has many more of them than the line itself

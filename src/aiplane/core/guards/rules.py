@@ -373,9 +373,9 @@ RULES: tuple[Rule, ...] = (
         "fake_instruction",
         Cue.NEW_TASK,
         1.2,
-        r"(?:^|\n|[.!?]\s)\s*(?:additional|new|extra|updated|real|actual|true|secret|hidden|"
+        r"(?:^|\n|[.!?] )[ \t]*(?:additional|new|extra|updated|real|actual|true|secret|hidden|"
         r"important)\s+(?:instructions?|task|command|system (?:message|prompt))\s*[:\-\u2013]"
-        r"|(?:^|\n|\\n)\s*(?:instructions?|anweisung|instrucción|consigne)\s*:",
+        r"|(?:^|\n|\\n)[ \t]*(?:instructions?|anweisung|instrucción|consigne)\s*:",
     ),
     # Role hijacks and jailbreak personas.
     _r(
@@ -540,7 +540,7 @@ RULES: tuple[Rule, ...] = (
         "fake_turn",
         Cue.HIDDEN,
         1.5,
-        r"(?:^|\n)\s*(?:system|assistant|\[system\]|<\|?system\|?>|###\s*(?:system|"
+        r"(?:^|\n)[ \t]*(?:system|assistant|\[system\]|<\|?system\|?>|###\s*(?:system|"
         r"instruction))\s*:"
         r"|<\|im_start\|>|\[/?inst\]|<<sys>>|\bend of (?:document|context|user input)\b",
     ),
