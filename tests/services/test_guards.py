@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from aiplane.core.errors import SpecError
-from aiplane.core.guards import GuardName, GuardResult
+from aiplane.core.guards import GuardName, GuardResult, Span
 from aiplane.services import guards as guards_module
 from aiplane.services.guard_metrics import Confusion
 from aiplane.services.guard_records import (
@@ -401,3 +401,20 @@ def test_the_deepset_file_reads_and_scores_whole() -> None:
         result = service.evaluate(service.read(f, path.name, labelled=True))
     assert result.overall.count == len(labels)
     assert result.overall.positives == sum(labels)
+
+
+def test_a_detectors_numpy_scores_and_offsets_are_plain_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    np = pytest.importorskip("numpy")
+
+    def numpy_detector(text: str, context: str | None = None) -> GuardResult:
+        del context
+        span = Span(np.int64(0), np.int64(len(text)), "injection")
+        return GuardResult(GuardName.INJECTION, True, np.float32(0.75), (span,), "numbers")
+
+    monkeypatch.setattr(guards_module, "detect_injection", numpy_detector)
+    (result,) = service.scan([GuardRecord("n", "text")], {GuardName.INJECTION})
+    data = json.loads(json.dumps(result.as_json()))
+    assert data["injection_score"] == 0.75
+    assert data["injection_spans"] == [{"kind": "injection", "start": 0, "end": 4}]

@@ -73,7 +73,8 @@ class ScanResult:
         return {
             "id": self.record.id,
             "injection": None if injection is None else injection.hit,
-            "injection_score": None if injection is None else injection.score,
+            # float(): a detector's numpy scalar is a number to JSON too.
+            "injection_score": None if injection is None else float(injection.score),
             "injection_spans": None if injection is None else _spans(injection.spans),
             "pii": None if self.pii is None else _spans(self.pii.spans, "type"),
             "redacted": None if self.redacted is None else self.redacted.text,
@@ -88,7 +89,7 @@ class ScanResult:
 
 
 def _spans(spans: Iterable[Span], kind: str = "kind") -> list[dict[str, object]]:
-    return [{kind: s.kind, "start": s.start, "end": s.end} for s in spans]
+    return [{kind: s.kind, "start": int(s.start), "end": int(s.end)} for s in spans]
 
 
 @dataclass
@@ -132,7 +133,8 @@ class Verdict:
     category: str | None = None
 
     def as_json(self) -> dict[str, object]:
-        return {"id": self.id, "line": self.line, "score": self.score, "reason": self.reason}
+        score = float(self.score)
+        return {"id": self.id, "line": self.line, "score": score, "reason": self.reason}
 
 
 @dataclass(frozen=True)
