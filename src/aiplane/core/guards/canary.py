@@ -20,8 +20,9 @@ from aiplane.core.guards.types import GuardName, GuardResult, Span
 
 MIN_ENTROPY_BYTES = 8
 _PREFIX = "aiplane-"
-# Runs that may be base64 (standard or URL-safe) of text that carries the canary.
-_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+# Runs that may be base64 (standard or URL-safe) of text that carries the canary; line
+# breaks inside are part of the run (MIME and PEM wrap base64 at 64 or 76 characters).
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}(?:\r?\n[A-Za-z0-9+/_-]+)*={0,2}")
 
 
 def new_canary(entropy: bytes) -> str:
@@ -62,9 +63,9 @@ def _folded(text: str) -> tuple[str, list[int]]:
 
 def _b64_decoded(run: str) -> str:
     """What a base64 run decodes to, as text (invalid bytes dropped); tried at each of the
-    four alignments, so a run that starts mid-group still decodes."""
+    four alignments, so a run with other letters glued in front still decodes."""
     pieces = []
-    body = run.rstrip("=").replace("-", "+").replace("_", "/")
+    body = "".join(run.rstrip("=").split()).replace("-", "+").replace("_", "/")
     for shift in range(4):
         part = body[shift:]
         part = part[: len(part) - len(part) % 4] if len(part) % 4 == 1 else part
@@ -89,7 +90,7 @@ def _form(piece: str, canary: str, core: str) -> str:
     """How a stretch of the response whose letters and digits are the canary's wrote it."""
     if piece == canary:
         return "exact"
-    if not piece.isascii():
+    if any(c.isalnum() and not c.isascii() for c in piece):
         return "in look-alike characters"
     if piece.casefold() == canary.casefold():
         return "case-changed"
