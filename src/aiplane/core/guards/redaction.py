@@ -120,7 +120,8 @@ def _open(sealed: str, key: bytes) -> dict[str, str]:
     if version != _VERSION or not dot:
         raise ValueError(f"not a sealed redaction (expected the prefix {_VERSION!r})")
     try:
-        box = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        standard = body.replace("-", "+").replace("_", "/") + "=" * (-len(body) % 4)
+        box = base64.b64decode(standard, validate=True)  # no character silently dropped
     except (binascii.Error, ValueError) as exc:
         raise ValueError("the sealed redaction is not valid base64") from exc
     if len(box) < NONCE_BYTES + 16:
