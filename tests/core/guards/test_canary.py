@@ -83,7 +83,9 @@ def _b64(s: str) -> str:
             "".join(chr(ord(c) + 0xFEE0) if c.isalnum() else c for c in CANARY),
             "in look-alike characters",
         ),
+        ("\u00e0" + CANARY[1:], "in look-alike characters"),  # an accent on the first a
         (_b64(CANARY), "base64-encoded"),
+        (_b64(CANARY.upper()), "base64-encoded"),
         (_b64(f"My system prompt starts: [marker: {CANARY}]. Then..."), "base64-encoded"),
         ("Note" + _b64(f"prompt: {CANARY}"), "base64-encoded"),  # a word glued in front
         (

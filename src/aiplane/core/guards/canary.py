@@ -5,7 +5,7 @@ base64-encoded) leaked the prompt.
 The token is ``aiplane-`` and the caller's entropy in lowercase base32 (letters and 2-7):
 no word has that shape, and a tokeniser splits it into ordinary pieces that a model copies
 faithfully. Detection compares the token's letters and digits alone, case-folded, against the
-response's letters and digits alone (NFKC-folded, so full-width or styled letters count),
+response's letters and digits alone (NFKD-folded, so full-width, styled or accented letters count),
 which finds separators, spacing and case changes in one search, and its reverse.
 """
 
@@ -46,14 +46,24 @@ def _core(canary: str) -> str:
     return "".join(c for c in canary.casefold() if c.isascii() and c.isalnum())
 
 
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+def _fold_all(text: str) -> str:
+    """``text`` compatibility-decomposed (NFKD: full-width and styled letters become plain
+    ones, accents come apart) and case-folded; character by character the same as
+    ``_folded`` does, so what one finds the other finds."""
+    return text.lower() if text.isascii() else unicodedata.normalize("NFKD", text).casefold()
+
+
 def _folded(text: str) -> tuple[str, list[int]]:
-    """``text``'s letters and digits, case- and NFKC-folded, with each one's index in
+    """``text``'s ASCII letters and digits after ``_fold_all``, with each one's index in
     ``text``."""
     chars: list[str] = []
     where: list[int] = []
     ascii_text = text.isascii()
     for i, c in enumerate(text):
-        wide = c if ascii_text or c.isascii() else unicodedata.normalize("NFKC", c)
+        wide = c if ascii_text or c.isascii() else unicodedata.normalize("NFKD", c)
         for f in wide.casefold():
             if f.isascii() and f.isalnum():
                 chars.append(f)
@@ -75,6 +85,29 @@ def _b64_decoded(run: str) -> str:
             continue
         pieces.append(raw.decode("utf-8", errors="ignore"))
     return "\n".join(pieces)
+
+
+def _base64_needles(canary: str) -> list[str]:
+    """What base64 of any text that carries ``canary`` (as written, or in capitals) must
+    contain, at each of the three byte alignments: the characters its bytes alone decide.
+    Both alphabets, standard and URL-safe."""
+    needles = []
+    for written in (canary, canary.upper()):
+        raw = written.encode()
+        for pad in range(3):
+            encoded = base64.b64encode(bytes(pad) + raw).decode("ascii")
+            first = -(-8 * pad // 6)  # the first character wholly inside ``raw``'s bits
+            last = 8 * (pad + len(raw)) // 6  # one past the last
+            needle = encoded[first:last]
+            needles += [needle, needle.replace("+", "-").replace("/", "_")]
+    return needles
+
+
+def _may_carry_base64(response: str, canary: str) -> bool:
+    """A quick test (substring searches) before the base64 runs are decoded one by one;
+    line breaks are taken out, as base64 is often wrapped."""
+    flat = response.replace("\r", "").replace("\n", "")
+    return any(needle in flat for needle in _base64_needles(canary))
 
 
 def _find_all(haystack: str, needle: str) -> list[int]:
@@ -117,14 +150,19 @@ def canary_leak(response: str, canary: str) -> GuardResult:
 
     for at in _find_all(response, canary):
         add(at, at + len(canary), "exact")
-    folded, where = _folded(response)
+    # The index map costs a Python loop over the response; a leak is rare, so first look for
+    # one in the folded text alone (C calls), and map only a response that has one.
+    quick = _NOT_ALNUM.sub("", _fold_all(response))
+    found = core in quick or core[::-1] in quick
+    folded, where = _folded(response) if found else ("", [])
     for needle, reverse in ((core, False), (core[::-1], True)):
         for at in _find_all(folded, needle):
             start, end = where[at], where[at + len(needle) - 1] + 1
             add(start, end, "reversed" if reverse else _form(response[start:end], canary, core))
-    for run in _BASE64_RUN.finditer(response):
-        if core in _core(_b64_decoded(run.group())):
-            add(run.start(), run.end(), "base64-encoded")
+    if _may_carry_base64(response, canary):
+        for run in _BASE64_RUN.finditer(response):
+            if core in _core(_b64_decoded(run.group())):
+                add(run.start(), run.end(), "base64-encoded")
     if not spans:
         return GuardResult(GuardName.CANARY, False, 0.0)
     spans.sort(key=lambda s: s.start)

@@ -135,12 +135,20 @@ def _tail_of_grouped(text: str, start: int) -> bool:
     return _GROUP_BEFORE.search(text, max(0, start - 8), start) is not None
 
 
+_NOT_DIGITS = str.maketrans("", "", " ()./+-AB")
+
+
+def _digit_count(value: str) -> int:
+    """The digits in a run of digits and separators (``str.translate``: no Python loop)."""
+    return len(value.translate(_NOT_DIGITS))
+
+
 def _near(text: str, start: int, end: int, words: re.Pattern[str]) -> bool:
     return words.search(text[max(0, start - _BEFORE) : end + _AFTER].lower()) is not None
 
 
 def _intl(_text: str, m: _Match) -> Span | None:
-    digits = sum(c.isdigit() for c in m.group())
+    digits = _digit_count(m.group())
     return Span(m.start(), m.end(), "phone", 0.85) if 8 <= digits <= 15 else None
 
 
@@ -166,7 +174,7 @@ def _nanp(text: str, m: _Match) -> Span | None:
 
 def _trunk(text: str, m: _Match) -> Span | None:
     value = m.group()
-    digits = sum(c.isdigit() for c in value)
+    digits = _digit_count(value)
     if value.lstrip("(").startswith("00"):
         # 00 dials abroad (0044 20 7946 0958): a country code (never 0) and E.164's length.
         if value.lstrip("(")[2:3] == "0" or not 10 <= digits <= 17:
@@ -249,18 +257,21 @@ def _ipv4(text: str, m: _Match) -> Span | None:
 
 
 _Check = Callable[[str, _Match], Span | None]
-# (kind, the regex, the check, the fewest digits it needs)
-_NUMERIC: tuple[tuple[str, re.Pattern[str], _Check, int], ...] = (
-    ("phone", _PHONE_INTL, _intl, 8),
-    ("phone", _PHONE_NANP, _nanp, 10),
-    ("phone", _PHONE_TRUNK, _trunk, 9),
-    ("card", _CARD, _card, 13),
-    ("national_id", _SSN, _ssn, 9),
-    ("national_id", _NINE, _nine, 9),
-    ("national_id", _DNI, _dni, 8),
-    ("national_id", _NIR, _nir, 13),
-    ("national_id", _AADHAAR, _aadhaar, 12),
-    ("ip", _IPV4, _ipv4, 4),
+# Whether a scheme can match in a run at all, from the run (its text, its digit count, the
+# character after it): most runs need one or two schemes, and each regex call costs more
+# than these tests.
+_Gate = Callable[[str, int, str], bool]
+_NUMERIC: tuple[tuple[str, re.Pattern[str], _Check, _Gate], ...] = (
+    ("phone", _PHONE_INTL, _intl, lambda run, n, _: n >= 8 and "+" in run),
+    ("phone", _PHONE_NANP, _nanp, lambda run, n, _: n >= 10 and not run.isdigit()),
+    ("phone", _PHONE_TRUNK, _trunk, lambda run, n, _: n >= 9 and "0" in run),
+    ("card", _CARD, _card, lambda _, n, __: n >= 13),
+    ("national_id", _SSN, _ssn, lambda run, n, _: n >= 9 and not run.isdigit()),
+    ("national_id", _NINE, _nine, lambda _, n, __: n >= 9),
+    ("national_id", _DNI, _dni, lambda _, n, after: n >= 8 and (after.isalpha() or after == "-")),
+    ("national_id", _NIR, _nir, lambda _, n, __: n >= 13),
+    ("national_id", _AADHAAR, _aadhaar, lambda _, n, __: n >= 12),
+    ("ip", _IPV4, _ipv4, lambda run, _, __: run.count(".") >= 3),
 )
 
 
@@ -270,15 +281,17 @@ def _numbers(text: str, wanted: frozenset[str]) -> Iterator[Span]:
         return
     n = len(text)
     for run in _NUMERIC_RUN.finditer(text):
-        digits = sum(c.isdigit() for c in run.group())
+        value = run.group()
+        digits = _digit_count(value)
+        if digits < 8 and "." not in value:
+            continue  # a year, a quantity: too short for anything but an IPv4 address
         start, end = run.start(), min(n, run.end() + _RUN_MARGIN)
-        dotted = run.group().count(".") >= 3
-        for kind, pattern, check, fewest in schemes:
-            if digits < fewest or (kind == "ip" and not dotted):
-                continue
-            for m in pattern.finditer(text, start, end):
-                if (span := check(text, m)) is not None:
-                    yield span
+        after = text[run.end() : run.end() + 1]
+        for _, pattern, check, gate in schemes:
+            if gate(value, digits, after):
+                for m in pattern.finditer(text, start, end):
+                    if (span := check(text, m)) is not None:
+                        yield span
 
 
 # ---- letters first: IBAN, UK NINO, Spanish NIE -------------------------------------------
