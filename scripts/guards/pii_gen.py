@@ -260,7 +260,7 @@ _VERHOEFF_P = (
     (2, 7, 9, 3, 8, 0, 6, 4, 1, 5),
     (7, 0, 4, 6, 9, 1, 3, 2, 5, 8),
 )
-_VERHOEFF_INV = (0, 4, 3, 2, 1, 5, 7, 6, 9, 8)
+_VERHOEFF_INV = (0, 4, 3, 2, 1, 5, 6, 7, 8, 9)
 
 
 def verhoeff_check_digit(partial: str) -> str:
