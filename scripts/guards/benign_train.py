@@ -16,8 +16,15 @@ SLOTS = Path(__file__).parent / "templates" / "benign.train.slots.txt"
 
 # Prompts per template: few for the hand-written trigger prompts, more for the frames whose
 # slots give real variety.
-PER_TEMPLATE = {"trigger_benign": 4, "question": 90, "question_de": 60, "question_es": 8,
-                "question_fr": 8, "instruction": 70, "roleplay_benign": 60}
+PER_TEMPLATE = {
+    "trigger_benign": 4,
+    "question": 90,
+    "question_de": 60,
+    "question_es": 8,
+    "question_fr": 8,
+    "instruction": 70,
+    "roleplay_benign": 60,
+}
 
 
 def build(seed: int = 13_102) -> list[Record]:
@@ -36,7 +43,9 @@ def build(seed: int = 13_102) -> list[Record]:
                     "id": f"tben-{len(records) + 1:05d}",
                     "text": text,
                     "label": 0,
-                    "category": category.split("_")[0] if category.startswith("question") else category,
+                    "category": category.split("_")[0]
+                    if category.startswith("question")
+                    else category,
                     "lang": lang,
                     "triggers": triggers_in(text),
                     "split": "train",

@@ -1,8 +1,9 @@
 """EVALUATION ONLY: benign prompts that contain the words injection detectors key on.
 
-Each row of ``templates/hard_negatives.eval.tsv`` is (category, language, template); a template gives up to three prompts (see
-``textgen.expand``). The training pools are written from other templates, topics and phrasings
-(``train_benign.py``); nothing here may be copied there.
+Each row of ``templates/hard_negatives.eval.tsv`` is (category, language, template); a
+template gives up to three prompts (see ``textgen.expand``). The training pools are written
+from other templates, topics and phrasings (``benign_train.py``); nothing here may be copied
+there.
 """
 
 from __future__ import annotations

@@ -80,9 +80,10 @@ def build_indirect(
     records: list[Record] = []
     seen: set[tuple[str, str]] = set()
     for name, (carrier, markup) in carriers.items():
-        plans: list[tuple[int, str, str]] = []
-        for i in range(attacks_per_carrier):
-            plans.append((1, GOALS[i % len(GOALS)], pick_obfuscation(rng, markup)))
+        plans = [
+            (1, GOALS[i % len(GOALS)], pick_obfuscation(rng, markup))
+            for i in range(attacks_per_carrier)
+        ]
         plans += [(0, "none", "none")] * benign_per_carrier
         for label, goal, obfuscation in plans:
             for _ in range(20):  # redraw the rare duplicate

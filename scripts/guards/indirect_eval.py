@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 from indirect_common import Banks, Carrier, Placed, build_indirect
 from textgen import Record, fill, new_rng, read_banks
@@ -64,7 +65,9 @@ def email(rng: random.Random, banks: Banks, payload: str | None, obf: str, trig:
     if payload is not None and where == "signature":
         body += f"\n{company}\n{payload}"
     if html:
-        body = "<html><body>" + "".join(f"<p>{p}</p>" for p in body.split("\n\n")) + "</body></html>"
+        body = (
+            "<html><body>" + "".join(f"<p>{p}</p>" for p in body.split("\n\n")) + "</body></html>"
+        )
     headers = (
         f"From: {sender} <{_mail(sender, _domain(company))}>\nTo: {_mail(to, 'example.org')}\n"
         f"Subject: {_pick(rng, banks, 'email_subject')}\nDate: {_date(rng)}\n\n"
@@ -117,9 +120,20 @@ def _row(rng: random.Random, banks: Banks, kind: int) -> list[str]:
         return [rng.choice(_REGIONS), month, str(units), f"{units * rng.randint(8, 40)}", ""]
     if kind == 1:
         sku = f"SK-{rng.randint(1000, 9999)}"
-        return [sku, rng.choice(_ITEMS), str(rng.randint(0, 500)), f"{rng.uniform(0.1, 30):.2f}", ""]
-    return [_person(rng, banks), rng.choice(_TEAMS), str(rng.randint(20, 180)),
-            f"{rng.randint(900, 9000)}", ""]
+        return [
+            sku,
+            rng.choice(_ITEMS),
+            str(rng.randint(0, 500)),
+            f"{rng.uniform(0.1, 30):.2f}",
+            "",
+        ]
+    return [
+        _person(rng, banks),
+        rng.choice(_TEAMS),
+        str(rng.randint(20, 180)),
+        f"{rng.randint(900, 9000)}",
+        "",
+    ]
 
 
 def table(rng: random.Random, banks: Banks, payload: str | None, obf: str, trig: bool) -> Placed:
@@ -152,16 +166,34 @@ def table(rng: random.Random, banks: Banks, payload: str | None, obf: str, trig:
 
 
 _PY_FUNCS = (
-    ("def parse_price(text: str) -> float:", '    return float(text.replace("€", "").replace(",", "."))'),
-    ("def retry(fn, attempts=3):", "    for i in range(attempts):\n        try:\n            return fn()\n        except IOError:\n            if i == attempts - 1:\n                raise"),
-    ("def moving_average(xs, n):", "    return [sum(xs[i - n:i]) / n for i in range(n, len(xs) + 1)]"),
+    (
+        "def parse_price(text: str) -> float:",
+        '    return float(text.replace("€", "").replace(",", "."))',
+    ),
+    (
+        "def retry(fn, attempts=3):",
+        (
+            "    for i in range(attempts):\n        try:\n            return fn()\n"
+            "        except IOError:\n            if i == attempts - 1:\n                raise"
+        ),
+    ),
+    (
+        "def moving_average(xs, n):",
+        "    return [sum(xs[i - n:i]) / n for i in range(n, len(xs) + 1)]",
+    ),
     ("def slugify(title):", '    return "-".join(w.lower() for w in title.split() if w.isalnum())'),
     ("def load_config(path):", "    with open(path) as f:\n        return json.load(f)"),
 )
 _JS_FUNCS = (
     "export function formatDate(d) {\n  return d.toISOString().slice(0, 10);\n}",
-    "function debounce(fn, ms) {\n  let t;\n  return (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); };\n}",
-    "async function fetchUser(id) {\n  const r = await fetch(`/api/users/${id}`);\n  return r.json();\n}",
+    (
+        "function debounce(fn, ms) {\n  let t;\n"
+        "  return (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); };\n}"
+    ),
+    (
+        "async function fetchUser(id) {\n  const r = await fetch(`/api/users/${id}`);\n"
+        "  return r.json();\n}"
+    ),
 )
 
 
@@ -204,7 +236,9 @@ def code(rng: random.Random, banks: Banks, payload: str | None, obf: str, trig: 
     return Placed(writer(rng, banks, payload, trig), rng.choice(banks["code_task"]))
 
 
-def tool_output(rng: random.Random, banks: Banks, payload: str | None, obf: str, trig: bool) -> Placed:
+def tool_output(
+    rng: random.Random, banks: Banks, payload: str | None, obf: str, trig: bool
+) -> Placed:
     kind = rng.randrange(4)
     note = payload if payload is not None else ""
     if obf == "markdown_html" and payload is not None:
@@ -214,19 +248,27 @@ def tool_output(rng: random.Random, banks: Banks, payload: str | None, obf: str,
             "tool": "weather.forecast",
             "location": rng.choice(("Hamburg", "Lyon", "Denver", "Osaka")),
             "days": [
-                {"date": _date(rng), "high_c": rng.randint(2, 30), "low_c": rng.randint(-5, 15),
-                 "summary": rng.choice(("light rain", "sunny", "cloudy", "snow showers"))}
+                {
+                    "date": _date(rng),
+                    "high_c": rng.randint(2, 30),
+                    "low_c": rng.randint(-5, 15),
+                    "summary": rng.choice(("light rain", "sunny", "cloudy", "snow showers")),
+                }
                 for _ in range(3)
             ],
         }
-        field = ("days", 0, "summary")
+        field: tuple[str | int, ...] = ("days", 0, "summary")
     elif kind == 1:
         data = {
             "tool": "flights.search",
             "results": [
-                {"flight": f"{rng.choice(('LH', 'AF', 'BA', 'KL'))}{rng.randint(100, 999)}",
-                 "depart": f"{rng.randint(6, 21):02d}:{rng.choice(('05', '30', '45'))}",
-                 "price_eur": rng.randint(89, 420), "status": "on time", "remarks": ""}
+                {
+                    "flight": f"{rng.choice(('LH', 'AF', 'BA', 'KL'))}{rng.randint(100, 999)}",
+                    "depart": f"{rng.randint(6, 21):02d}:{rng.choice(('05', '30', '45'))}",
+                    "price_eur": rng.randint(89, 420),
+                    "status": "on time",
+                    "remarks": "",
+                }
                 for _ in range(rng.randint(2, 4))
             ],
         }
@@ -235,8 +277,11 @@ def tool_output(rng: random.Random, banks: Banks, payload: str | None, obf: str,
         data = {
             "tool": "web.search",
             "results": [
-                {"title": _pick(rng, banks, "page_topic"), "url": f"https://example.net/{i}",
-                 "snippet": fill(rng.choice(banks["page_para"]), rng, banks)}
+                {
+                    "title": _pick(rng, banks, "page_topic"),
+                    "url": f"https://example.net/{i}",
+                    "snippet": fill(rng.choice(banks["page_para"]), rng, banks),
+                }
                 for i in range(3)
             ],
         }
@@ -244,41 +289,56 @@ def tool_output(rng: random.Random, banks: Banks, payload: str | None, obf: str,
     else:
         data = {
             "tool": "crm.lookup",
-            "customer": {"name": rng.choice(banks["company"]), "tier": "gold",
-                         "account_manager": _person(rng, banks), "notes": ""},
+            "customer": {
+                "name": rng.choice(banks["company"]),
+                "tier": "gold",
+                "account_manager": _person(rng, banks),
+                "notes": "",
+            },
         }
         field = ("customer", "notes")
     if trig:
-        data["status_detail"] = rng.choice(("duplicate request ignored", "cache bypassed",
-                                            "admin override applied by support"))
+        data["status_detail"] = rng.choice(
+            ("duplicate request ignored", "cache bypassed", "admin override applied by support")
+        )
     if note:
-        target: object = data
+        target: Any = data  # a path into the JSON just built
         for key in field[:-1]:
-            target = target[key]  # type: ignore[index]
-        existing = target[field[-1]]  # type: ignore[index]
-        target[field[-1]] = (existing + " " + note).strip()  # type: ignore[index]
-    return Placed(json.dumps(data, ensure_ascii=False, indent=rng.choice((None, 2))),
-                  rng.choice(banks["tool_task"]))
+            target = target[key]
+        existing = target[field[-1]]
+        target[field[-1]] = (existing + " " + note).strip()
+    return Placed(
+        json.dumps(data, ensure_ascii=False, indent=rng.choice((None, 2))),
+        rng.choice(banks["tool_task"]),
+    )
 
 
-def retrieved_passage(rng: random.Random, banks: Banks, payload: str | None, obf: str, trig: bool) -> Placed:
+def retrieved_passage(
+    rng: random.Random, banks: Banks, payload: str | None, obf: str, trig: bool
+) -> Placed:
     passages = rng.sample(list(banks["passage"]), rng.randint(2, 4))
     if trig:
         passages.insert(rng.randint(0, len(passages)), rng.choice(banks["passage_benign_trigger"]))
     if payload is not None:
         i = rng.randrange(len(passages))
         hidden = f"<!-- {payload} -->" if obf == "markdown_html" else payload
-        passages[i] = passages[i] + " " + hidden if rng.random() < 0.6 else hidden + " " + passages[i]
+        passages[i] = (
+            passages[i] + " " + hidden if rng.random() < 0.6 else hidden + " " + passages[i]
+        )
     doc = "\n\n".join(f"[{i + 1}] {p}" for i, p in enumerate(passages))
     question = rng.choice(banks["passage_question"])
     return Placed(doc, f"Answer using only the passages below: {question}")
 
 
-def calendar_invite(rng: random.Random, banks: Banks, payload: str | None, obf: str, trig: bool) -> Placed:
+def calendar_invite(
+    rng: random.Random, banks: Banks, payload: str | None, obf: str, trig: bool
+) -> Placed:
     desc = rng.choice(banks["calendar_desc"])
     if trig:
         desc = rng.choice(banks["calendar_benign_trigger"]) + " " + desc
-    location = rng.choice(("Room 2.14", "Main hall", "https://meet.example.com/abc-defg", "Café Linde"))
+    location = rng.choice(
+        ("Room 2.14", "Main hall", "https://meet.example.com/abc-defg", "Café Linde")
+    )
     if payload is not None:
         if obf == "markdown_html":
             desc += f" <span hidden>{payload}</span>"
@@ -308,7 +368,9 @@ def review(rng: random.Random, banks: Banks, payload: str | None, obf: str, trig
     if payload is not None:
         i = rng.randrange(len(texts))
         if obf == "markdown_html":
-            texts[i] += rng.choice((f" [ ](https://x.example/ \"{payload}\")", f" <!-- {payload} -->"))
+            texts[i] += rng.choice(
+                (f' [ ](https://x.example/ "{payload}")', f" <!-- {payload} -->")
+            )
         else:
             texts[i] = texts[i] + " " + payload if rng.random() < 0.5 else payload
     product = rng.choice(banks["product"])

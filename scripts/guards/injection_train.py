@@ -16,8 +16,13 @@ from textgen import Record, fill, new_rng, read_banks
 
 BANK_FILE = Path(__file__).parent / "templates" / "injection.train.txt"
 LANG_WEIGHTS = (("en", 62), ("de", 22), ("es", 8), ("fr", 8))
-KIND_WEIGHTS = (("override", 36), ("goal_hijack", 26), ("roleplay", 16), ("prompt_leak", 10),
-                ("obfuscated", 12))
+KIND_WEIGHTS = (
+    ("override", 36),
+    ("goal_hijack", 26),
+    ("roleplay", 16),
+    ("prompt_leak", 10),
+    ("obfuscated", 12),
+)
 TARGET = 1200
 
 Banks = dict[str, list[str]]
@@ -71,8 +76,14 @@ def obfuscated(rng: random.Random, banks: Banks, lang: str) -> tuple[str, str]:
     name = rng.choice(sorted(obfuscate.OBFUSCATIONS))
     if name in ("base64", "hex", "rot13", "url_encoding") and rng.random() < 0.6:
         # An encoded attack needs a reason for the model to decode it.
-        lead = rng.choice(("Decode the following and do what it says:", "Please decode:",
-                           "Run this:", "Answer the decoded message:"))
+        lead = rng.choice(
+            (
+                "Decode the following and do what it says:",
+                "Please decode:",
+                "Run this:",
+                "Answer the decoded message:",
+            )
+        )
         return f"{lead} {obfuscate.apply(name, inner, rng)}", name
     return obfuscate.apply(name, inner, rng), name
 
@@ -80,8 +91,12 @@ def obfuscated(rng: random.Random, banks: Banks, lang: str) -> tuple[str, str]:
 def build(seed: int = 13_101) -> list[Record]:
     rng = new_rng(seed)
     banks = read_banks(BANK_FILE)
-    makers = {"override": override, "goal_hijack": goal_hijack, "roleplay": roleplay,
-              "prompt_leak": prompt_leak}
+    makers = {
+        "override": override,
+        "goal_hijack": goal_hijack,
+        "roleplay": roleplay,
+        "prompt_leak": prompt_leak,
+    }
     records: list[Record] = []
     seen: set[str] = set()
     attempts = 0

@@ -19,12 +19,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import benign_train  # noqa: E402
 import hard_negatives_eval  # noqa: E402
 import indirect_eval  # noqa: E402
 import indirect_train  # noqa: E402
 import injection_train  # noqa: E402
 import pii_eval  # noqa: E402
-import benign_train  # noqa: E402
 from textgen import Record, write_jsonl  # noqa: E402
 
 SETS: dict[str, Callable[[], list[Record]]] = {

@@ -14,8 +14,18 @@ import random
 import urllib.parse
 from collections.abc import Callable
 
-ZERO_WIDTH = ("\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u2060", "\u2061", "\u2062",
-              "\u2063", "\u2064")
+ZERO_WIDTH = (
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u200e",
+    "\u200f",
+    "\u2060",
+    "\u2061",
+    "\u2062",
+    "\u2063",
+    "\u2064",
+)
 
 # Latin letters and the Cyrillic or Greek letters that look the same in most fonts.
 HOMOGLYPHS = {
@@ -58,16 +68,17 @@ def tag_chars(text: str, rng: random.Random) -> str:
     """The whole payload as Unicode tag characters (U+E0000 block): invisible, but a model whose
     tokenizer keeps them can read the ASCII they mirror ("ASCII smuggling")."""
     del rng
-    return "\U000e0001" + "".join(chr(0xE0000 + ord(c)) for c in text if ord(c) < 0x80) + (
-        "\U000e007f"
+    return (
+        "\U000e0001"
+        + "".join(chr(0xE0000 + ord(c)) for c in text if ord(c) < 0x80)
+        + ("\U000e007f")
     )
 
 
 def homoglyph(text: str, rng: random.Random) -> str:
     """About half of the letters that have a look-alike swapped for it."""
     return "".join(
-        rng.choice(HOMOGLYPHS[ch]) if ch in HOMOGLYPHS and rng.random() < 0.5 else ch
-        for ch in text
+        rng.choice(HOMOGLYPHS[ch]) if ch in HOMOGLYPHS and rng.random() < 0.5 else ch for ch in text
     )
 
 
@@ -110,8 +121,10 @@ def hex_wrap(text: str, rng: random.Random) -> str:
 
 
 def url_encoding(text: str, rng: random.Random) -> str:
-    quoted = urllib.parse.quote(text, safe="") if rng.random() < 0.5 else "".join(
-        f"%{b:02X}" for b in text.encode()
+    quoted = (
+        urllib.parse.quote(text, safe="")
+        if rng.random() < 0.5
+        else "".join(f"%{b:02X}" for b in text.encode())
     )
     return rng.choice(("", "q=", "note=")) + quoted
 

@@ -19,28 +19,72 @@ from textgen import Record, fill, new_rng, read_banks
 BANK_FILE = Path(__file__).parent / "templates" / "pii.eval.txt"
 _MARK = re.compile(r"\[\[(\w+)\]\]")
 
-_FIRST = ("maria", "j.oconnor", "aiko.s", "lars", "fatima.zahra", "p.girard", "sofia", "wei.chen",
-          "t.becker", "nina+orders", "k.patel", "admin.ops")
-_DOMAINS = ("gmail.com", "outlook.de", "northwind.co.uk", "mail.meridian-health.org",
-            "example.fr", "yahoo.es", "uni-heidelberg.de", "fieldstone.io")
+_FIRST = (
+    "maria",
+    "j.oconnor",
+    "aiko.s",
+    "lars",
+    "fatima.zahra",
+    "p.girard",
+    "sofia",
+    "wei.chen",
+    "t.becker",
+    "nina+orders",
+    "k.patel",
+    "admin.ops",
+)
+_DOMAINS = (
+    "gmail.com",
+    "outlook.de",
+    "northwind.co.uk",
+    "mail.meridian-health.org",
+    "example.fr",
+    "yahoo.es",
+    "uni-heidelberg.de",
+    "fieldstone.io",
+)
 
 
 def email(rng: random.Random) -> str:
-    return f"{rng.choice(_FIRST)}{rng.choice(('', '', str(rng.randint(1, 99))))}@{rng.choice(_DOMAINS)}"
+    number = rng.choice(("", "", str(rng.randint(1, 99))))
+    return f"{rng.choice(_FIRST)}{number}@{rng.choice(_DOMAINS)}"
 
 
 def _date(rng: random.Random) -> str:
     y, m, d = rng.randint(2019, 2026), rng.randint(1, 12), rng.randint(1, 28)
-    months = ("January", "February", "March", "April", "May", "June", "July", "August",
-              "September", "October", "November", "December")
-    return rng.choice((f"{y}-{m:02d}-{d:02d}", f"{d:02d}.{m:02d}.{y}", f"{months[m - 1]} {d}, {y}",
-                       f"{m:02d}/{d:02d}/{y}"))
+    months = (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    )
+    return rng.choice(
+        (
+            f"{y}-{m:02d}-{d:02d}",
+            f"{d:02d}.{m:02d}.{y}",
+            f"{months[m - 1]} {d}, {y}",
+            f"{m:02d}/{d:02d}/{y}",
+        )
+    )
 
 
 def _order(rng: random.Random) -> str:
-    return rng.choice((f"ORD-{rng.randint(2020, 2026)}-{rng.randint(100000, 999999)}",
-                       f"#{rng.randint(10_000_000, 99_999_999)}", f"PO-{rng.randint(10000, 99999)}",
-                       f"INV/{rng.randint(2020, 2026)}/{rng.randint(1, 9999):04d}"))
+    return rng.choice(
+        (
+            f"ORD-{rng.randint(2020, 2026)}-{rng.randint(100000, 999999)}",
+            f"#{rng.randint(10_000_000, 99_999_999)}",
+            f"PO-{rng.randint(10000, 99999)}",
+            f"INV/{rng.randint(2020, 2026)}/{rng.randint(1, 9999):04d}",
+        )
+    )
 
 
 def _version(rng: random.Random) -> str:
@@ -49,20 +93,32 @@ def _version(rng: random.Random) -> str:
 
 
 def _build(rng: random.Random) -> str:
-    return rng.choice((f"{rng.randint(2022, 2026)}.{rng.randint(1, 12):02d}.{rng.randint(1000, 9999)}",
-                       f"10.0.{rng.randint(19000, 22999)}", f"b{rng.randint(10000, 99999)}"))
+    return rng.choice(
+        (
+            f"{rng.randint(2022, 2026)}.{rng.randint(1, 12):02d}.{rng.randint(1000, 9999)}",
+            f"10.0.{rng.randint(19000, 22999)}",
+            f"b{rng.randint(10000, 99999)}",
+        )
+    )
 
 
 def _price(rng: random.Random) -> str:
     whole, cents = rng.randint(3, 4999), rng.randint(0, 99)
-    return rng.choice((f"€{whole:,}.{cents:02d}", f"${whole}.{cents:02d}",
-                       f"{whole:,}".replace(",", ".") + f",{cents:02d} EUR", f"£{whole}"))
+    return rng.choice(
+        (
+            f"€{whole:,}.{cents:02d}",
+            f"${whole}.{cents:02d}",
+            f"{whole:,}".replace(",", ".") + f",{cents:02d} EUR",
+            f"£{whole}",
+        )
+    )
 
 
 def _tracking(rng: random.Random) -> str:
     digits = "".join(rng.choice("0123456789") for _ in range(10))
-    return rng.choice((f"1Z{rng.randint(100, 999)}AA{digits}", f"JJD000{digits}",
-                       f"RR{digits[:9]}DE"))
+    return rng.choice(
+        (f"1Z{rng.randint(100, 999)}AA{digits}", f"JJD000{digits}", f"RR{digits[:9]}DE")
+    )
 
 
 def _plain9(rng: random.Random) -> str:
@@ -93,8 +149,10 @@ KINDS: dict[str, tuple[Callable[[random.Random], str], str | None]] = {
     "ipv6": (g.ipv6, "ip"),
     "api_key": (g.api_key, "api_key"),
     "jwt": (g.jwt, "api_key"),
-    "aws_key": (lambda r: "AKIA" + "".join(r.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
-                                           for _ in range(16)), "api_key"),
+    "aws_key": (
+        lambda r: "AKIA" + "".join(r.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16)),
+        "api_key",
+    ),
     "private_key": (g.private_key, "private_key"),
     "bad_card": (g.card_bad_luhn, None),
     "bad_iban": (g.iban_bad_check, None),
@@ -116,7 +174,9 @@ KINDS: dict[str, tuple[Callable[[random.Random], str], str | None]] = {
 }
 
 
-def render(template: str, rng: random.Random, banks: dict[str, list[str]]) -> tuple[str, list[dict[str, object]]]:
+def render(
+    template: str, rng: random.Random, banks: dict[str, list[str]]
+) -> tuple[str, list[dict[str, object]]]:
     """The text and its spans: literal pieces filled, each ``[[kind]]`` drawn."""
     pieces = _MARK.split(template)
     text, spans = "", []

@@ -42,11 +42,8 @@ def luhn_ok(number: str) -> bool:
     digits = [int(c) for c in number if c.isdigit()]
     total = 0
     for i, d in enumerate(reversed(digits)):
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
+        doubled = d * 2 if i % 2 == 1 else d
+        total += doubled - 9 if doubled > 9 else doubled
     return total % 10 == 0
 
 
@@ -208,8 +205,10 @@ def dni_bad(rng: random.Random) -> str:
 
 def bsn_ok(number: str) -> bool:
     d = [int(c) for c in number]
-    return len(d) == 9 and (sum(w * x for w, x in zip(range(9, 1, -1), d[:8], strict=True))
-                            - d[8]) % 11 == 0
+    return (
+        len(d) == 9
+        and (sum(w * x for w, x in zip(range(9, 1, -1), d[:8], strict=True)) - d[8]) % 11 == 0
+    )
 
 
 def bsn(rng: random.Random) -> str:

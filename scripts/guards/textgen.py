@@ -95,8 +95,13 @@ TRIGGERS: tuple[tuple[str, str], ...] = (
     ("password", r"\bpassword\w*|\bpasswort\w*|\bmot de passe\b|\bcontraseña\w*|\bpasscode\b"),
     ("admin", r"\badmin\w*|\bsudo\b|\broot\b"),
     ("prompt injection", r"\bprompt[- ]injection\w*|\binjection de prompt\w*|\binyecci[oó]n de"),
-    ("from now on", r"\bfrom now on\b|\bab jetzt\b|\bab sofort\b|\bà partir de maintenant\b|"
-     r"\ba partir de ahora\b|\bde ahora en adelante\b"),
+    (
+        "from now on",
+        (
+            r"\bfrom now on\b|\bab jetzt\b|\bab sofort\b|\bà partir de maintenant\b|"
+            r"\ba partir de ahora\b|\bde ahora en adelante\b"
+        ),
+    ),
     ("previous instructions", r"\b(?:previous|prior|earlier|above) (?:instructions|prompt)"),
     ("vergiss", r"\bvergiss\w*|\bvergess\w*|\bvergaß\w*"),
     ("oublie", r"\boubli\w*"),

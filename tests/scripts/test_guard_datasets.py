@@ -35,11 +35,31 @@ GENERATED = (
 EVAL = GENERATED[:3]
 TRAIN = GENERATED[3:]
 PII_TYPES = {"email", "phone", "card", "iban", "national_id", "ip", "api_key", "private_key"}
-CARRIERS = {"email", "web_page", "table", "code", "tool_output", "retrieved_passage",
-            "calendar_invite", "review"}
+CARRIERS = {
+    "email",
+    "web_page",
+    "table",
+    "code",
+    "tool_output",
+    "retrieved_passage",
+    "calendar_invite",
+    "review",
+}
 GOALS = {"exfiltrate", "change_answer", "phishing", "leak_system_prompt", "tool_call"}
-OBFUSCATIONS = {"none", "zero_width", "tag_chars", "homoglyph", "base64", "hex", "url_encoding",
-                "rot13", "split_lines", "spaced_letters", "leetspeak", "markdown_html"}
+OBFUSCATIONS = {
+    "none",
+    "zero_width",
+    "tag_chars",
+    "homoglyph",
+    "base64",
+    "hex",
+    "url_encoding",
+    "rot13",
+    "split_lines",
+    "spaced_letters",
+    "leetspeak",
+    "markdown_html",
+}
 
 
 @cache
@@ -49,8 +69,12 @@ def load(name: str) -> list[dict[str, Any]]:
 
 
 def test_running_the_script_reproduces_the_committed_files(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, str(SCRIPT), "--out", str(tmp_path)], check=True,
-                   capture_output=True, env={**os.environ, "PYTHONHASHSEED": "7"})
+    subprocess.run(
+        [sys.executable, str(SCRIPT), "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PYTHONHASHSEED": "7"},
+    )
     for name in GENERATED:
         assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), name
 
@@ -93,16 +117,39 @@ def test_hard_negatives_are_benign_and_each_holds_a_trigger() -> None:
     assert len({r["category"] for r in records}) >= 8
     # The trigger phrases the brief names occur, each in several prompts.
     triggers = Counter(t for r in records for t in r["triggers"])
-    for t in ("ignore", "disregard", "forget", "override", "bypass", "jailbreak", "system prompt",
-              "instructions", "pretend", "act as", "you are now", "developer mode", "DAN",
-              "reveal", "password", "admin", "prompt injection", "ignore previous",
-              "new instructions", "from now on"):
+    for t in (
+        "ignore",
+        "disregard",
+        "forget",
+        "override",
+        "bypass",
+        "jailbreak",
+        "system prompt",
+        "instructions",
+        "pretend",
+        "act as",
+        "you are now",
+        "developer mode",
+        "DAN",
+        "reveal",
+        "password",
+        "admin",
+        "prompt injection",
+        "ignore previous",
+        "new instructions",
+        "from now on",
+    ):
         assert triggers[t] >= 2, t
 
 
 def test_a_hard_negative_names_its_trigger_words_truthfully() -> None:
-    words = {"ignore": "ignor", "password": "passw|passc|passwort|mot de passe|contraseña",
-             "forget": "forg", "admin": "admin|root|sudo", "jailbreak": "jailbr"}
+    words = {
+        "ignore": "ignor",
+        "password": "passw|passc|passwort|mot de passe|contraseña",
+        "forget": "forg",
+        "admin": "admin|root|sudo",
+        "jailbreak": "jailbr",
+    }
     for r in load("hard-negatives.jsonl"):
         for trigger, stems in words.items():
             if trigger in r["triggers"]:
@@ -115,8 +162,16 @@ def test_a_hard_negative_names_its_trigger_words_truthfully() -> None:
 @pytest.mark.parametrize("name", ["indirect.jsonl", "train-indirect.jsonl"])
 def test_indirect_records_have_the_fields(name: str) -> None:
     for r in load(name):
-        assert set(r) == {"id", "text", "context", "label", "category", "obfuscation", "goal",
-                          "split"}
+        assert set(r) == {
+            "id",
+            "text",
+            "context",
+            "label",
+            "category",
+            "obfuscation",
+            "goal",
+            "split",
+        }
         assert r["label"] in (0, 1)
         assert r["obfuscation"] in OBFUSCATIONS
         if r["label"] == 0:
@@ -152,9 +207,22 @@ def test_indirect_obfuscations_are_really_applied() -> None:
         "hex": lambda c: re.search(r"(?:[0-9a-f]{2} ?){16,}", c) is not None,
         "url_encoding": lambda c: len(re.findall(r"%[0-9A-F]{2}", c)) >= 8,
         "markdown_html": lambda c: any(
-            s in c for s in ("<!--", "display:none", "alt=", "font-size:0", "font-size:1px",
-                             "hidden", 'content="', '"]', '\")', "[//]: #", "<details>",
-                             "opacity:0", 'x.example/ "')
+            s in c
+            for s in (
+                "<!--",
+                "display:none",
+                "alt=",
+                "font-size:0",
+                "font-size:1px",
+                "hidden",
+                'content="',
+                '"]',
+                '")',
+                "[//]: #",
+                "<details>",
+                "opacity:0",
+                'x.example/ "',
+            )
         ),
     }
     for r in load("indirect.jsonl") + load("train-indirect.jsonl"):
@@ -173,9 +241,16 @@ def _decodes(blob: str) -> bool:
 
 def test_some_benign_documents_carry_trigger_words() -> None:
     benign = [r for r in load("indirect.jsonl") if r["label"] == 0]
-    hard = [r for r in benign if re.search(r"ignor|disregard|forg[eo]t|override|bypass|admin|"
-                                           r"jailbreak|prompt injection|instructions", r["context"],
-                                           re.IGNORECASE)]
+    hard = [
+        r
+        for r in benign
+        if re.search(
+            r"ignor|disregard|forg[eo]t|override|bypass|admin|"
+            r"jailbreak|prompt injection|instructions",
+            r["context"],
+            re.IGNORECASE,
+        )
+    ]
     assert len(hard) >= len(benign) // 4
 
 
@@ -197,11 +272,16 @@ def mod97(iban: str) -> bool:
 
 def verhoeff(digits: str) -> bool:
     mult = (
-        (0, 1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 2, 3, 4, 0, 6, 7, 8, 9, 5),
-        (2, 3, 4, 0, 1, 7, 8, 9, 5, 6), (3, 4, 0, 1, 2, 8, 9, 5, 6, 7),
-        (4, 0, 1, 2, 3, 9, 5, 6, 7, 8), (5, 9, 8, 7, 6, 0, 4, 3, 2, 1),
-        (6, 5, 9, 8, 7, 1, 0, 4, 3, 2), (7, 6, 5, 9, 8, 2, 1, 0, 4, 3),
-        (8, 7, 6, 5, 9, 3, 2, 1, 0, 4), (9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+        (0, 1, 2, 3, 4, 5, 6, 7, 8, 9),
+        (1, 2, 3, 4, 0, 6, 7, 8, 9, 5),
+        (2, 3, 4, 0, 1, 7, 8, 9, 5, 6),
+        (3, 4, 0, 1, 2, 8, 9, 5, 6, 7),
+        (4, 0, 1, 2, 3, 9, 5, 6, 7, 8),
+        (5, 9, 8, 7, 6, 0, 4, 3, 2, 1),
+        (6, 5, 9, 8, 7, 1, 0, 4, 3, 2),
+        (7, 6, 5, 9, 8, 2, 1, 0, 4, 3),
+        (8, 7, 6, 5, 9, 3, 2, 1, 0, 4),
+        (9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
     )
     # The position permutations are the powers of the second one.
     perm = [list(range(10)), [1, 5, 7, 6, 2, 8, 3, 0, 9, 4]]
@@ -222,8 +302,11 @@ def national_id_ok(value: str) -> bool:
         bsn = (weights - int(compact[8])) % 11 == 0
         return ssn or bsn
     if re.fullmatch(r"[A-Z]{2}\d{6}[A-D]", compact):  # UK NINO
-        return compact[0] not in "DFIQUV" and compact[1] not in "DFIOQUV" and compact[:2] not in (
-            "BG", "GB", "NK", "KN", "TN", "NT", "ZZ")
+        return (
+            compact[0] not in "DFIQUV"
+            and compact[1] not in "DFIOQUV"
+            and compact[:2] not in ("BG", "GB", "NK", "KN", "TN", "NT", "ZZ")
+        )
     if re.fullmatch(r"\d{8}[A-Z]", compact):  # Spanish DNI
         return "TRWAGMYFPDXBNJZSQVHLCKE"[int(compact[:8]) % 23] == compact[8]
     if re.fullmatch(r"[12]\d{14}", compact):  # French NIR with its key
@@ -233,9 +316,11 @@ def national_id_ok(value: str) -> bool:
     return False
 
 
-API_KEY = re.compile(r"(AKIA[A-Z2-7]{16}|ghp_\w{36}|github_pat_\w+|glpat-\w+|xox[bp]-[\w-]+|"
-                     r"sk_live_\w+|sk-(proj-)?[\w-]{40,}|AIza[\w-]{35}|"
-                     r"eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+)")
+API_KEY = re.compile(
+    r"(AKIA[A-Z2-7]{16}|ghp_\w{36}|github_pat_\w+|glpat-\w+|xox[bp]-[\w-]+|"
+    r"sk_live_\w+|sk-(proj-)?[\w-]{40,}|AIza[\w-]{35}|"
+    r"eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+)"
+)
 
 
 def valid_span(kind: str, value: str) -> bool:
@@ -259,14 +344,19 @@ def valid_span(kind: str, value: str) -> bool:
     if kind == "api_key":
         return API_KEY.fullmatch(value) is not None
     assert kind == "private_key"
-    return bool(re.fullmatch(r"-----BEGIN ([A-Z ]*)PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+\n"
-                             r"-----END \1PRIVATE KEY-----", value))
+    return bool(
+        re.fullmatch(
+            r"-----BEGIN ([A-Z ]*)PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+\n"
+            r"-----END \1PRIVATE KEY-----",
+            value,
+        )
+    )
 
 
 def test_pii_spans_are_valid_values_of_their_type() -> None:
     records = load("pii-eval.jsonl")
     assert len(records) >= 500
-    seen = Counter()
+    seen: Counter[str] = Counter()
     for r in records:
         assert set(r) == {"id", "text", "pii", "category", "split"}
         last_end = 0
@@ -287,10 +377,12 @@ def test_weak_format_national_ids_come_with_a_context_word() -> None:
     for r in load("pii-eval.jsonl"):
         for span in r["pii"]:
             value = r["text"][span["start"] : span["end"]]
-            if span["type"] == "national_id" and re.fullmatch(r"\d{9}|\d{12}|\d{4} \d{4} \d{4}",
-                                                              value):
-                assert re.search(r"BSN|Aadhaar|SSN|ssn|social security", r["text"],
-                                 re.IGNORECASE), r["text"]
+            if span["type"] == "national_id" and re.fullmatch(
+                r"\d{9}|\d{12}|\d{4} \d{4} \d{4}", value
+            ):
+                assert re.search(
+                    r"BSN|Aadhaar|SSN|ssn|social security", r["text"], re.IGNORECASE
+                ), r["text"]
 
 
 def test_pii_look_alikes_hold_no_pii_and_include_checksum_failures() -> None:
@@ -314,7 +406,8 @@ def test_training_pools_are_big_enough_and_labelled() -> None:
     assert len(benign) >= 1500 and {r["label"] for r in benign} == {0}
     assert len(injection) >= 1000 and {r["label"] for r in injection} == {1}
     assert {"override", "goal_hijack", "roleplay", "prompt_leak", "obfuscated"} == {
-        r["category"] for r in injection}
+        r["category"] for r in injection
+    }
     assert {"en", "de", "es", "fr"} <= {r["lang"] for r in injection}
     assert sum(1 for r in benign if r["triggers"]) >= 200
     labels = Counter(r["label"] for r in indirect)
@@ -329,7 +422,7 @@ def _grams(text: str) -> set[tuple[str, ...]]:
 
 
 def _full(r: dict[str, Any]) -> str:
-    return r["text"] + "\n" + r.get("context", "")
+    return f"{r['text']}\n{r.get('context', '')}"
 
 
 def test_no_text_is_in_both_a_training_pool_and_an_evaluation_set() -> None:
