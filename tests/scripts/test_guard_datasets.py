@@ -93,6 +93,14 @@ def test_every_record_has_a_unique_id_and_the_split(name: str) -> None:
     assert len({r["text"] + r.get("context", "") for r in records}) == len(records)
 
 
+def test_the_readme_names_each_file_with_its_count() -> None:
+    readme = (DATA / "README.md").read_text(encoding="utf-8")
+    for name in [*GENERATED, "deepset-train.jsonl"]:
+        row = re.search(rf"^\| `{re.escape(name)}` \| [^|]+ \| (\d+) \|", readme, re.MULTILINE)
+        assert row is not None, name
+        assert int(row.group(1)) == len(load(name)), name
+
+
 def test_the_files_together_stay_small() -> None:
     assert sum(p.stat().st_size for p in DATA.glob("*.jsonl")) < 6_000_000
 
