@@ -18,12 +18,13 @@ SLOTS = Path(__file__).parent / "templates" / "benign.train.slots.txt"
 # slots give real variety.
 PER_TEMPLATE = {
     "trigger_benign": 4,
-    "question": 90,
-    "question_de": 60,
+    "general": 10,
+    "question": 36,
+    "question_de": 30,
     "question_es": 8,
     "question_fr": 8,
-    "instruction": 70,
-    "roleplay_benign": 60,
+    "instruction": 45,
+    "roleplay_benign": 40,
 }
 
 

@@ -38,46 +38,58 @@ def _date(rng: random.Random) -> str:
     return f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
 
 
+def _topic(
+    rng: random.Random, banks: Banks, prefix: str, low: int, high: int
+) -> tuple[str, list[str]]:
+    """A title and a few of its paragraphs, in order, from one ``prefix.topic`` list."""
+    entries = banks[rng.choice(sorted(k for k in banks if k.startswith(prefix + ".")))]
+    body = list(entries[1:])
+    keep = sorted(rng.sample(range(len(body)), min(len(body), rng.randint(low, high))))
+    return fill(entries[0], rng, banks), [fill(body[i], rng, banks) for i in keep]
+
+
+def _hide_in_mail(rng: random.Random, payload: str) -> str:
+    return rng.choice(
+        (
+            f'<div style="display:none">{payload}</div>',
+            f'<span style="color:#ffffff;font-size:1px">{payload}</span>',
+            f"<!-- {payload} -->",
+        )
+    )
+
+
 def email(rng: random.Random, banks: Banks, payload: str | None, obf: str, trig: bool) -> Placed:
     sender, to = _person(rng, banks), _person(rng, banks)
     company = rng.choice(banks["company"])
-    paras = rng.sample(list(banks["email_body"]), rng.randint(1, 3))
-    paras = [fill(p, rng, banks) for p in paras]
+    subject, paras = _topic(rng, banks, "mail", 1, 3)
     if trig:
         paras.insert(rng.randint(0, len(paras)), rng.choice(banks["email_benign_trigger"]))
-    html = obf == "markdown_html" or rng.random() < 0.2
     where = rng.choice(("body", "ps", "signature"))
     if payload is not None:
         if obf == "markdown_html":
-            payload = rng.choice(
-                (
-                    f'<div style="display:none">{payload}</div>',
-                    f'<span style="color:#ffffff;font-size:1px">{payload}</span>',
-                    f"<!-- {payload} -->",
-                )
-            )
+            payload = _hide_in_mail(rng, payload)
         if where == "body":
             paras.insert(rng.randint(0, len(paras)), payload)
         elif where == "ps":
             paras.append(f"P.S. {payload}")
     first = to.split()[0]
+    paras[0] = paras[0][0].upper() + paras[0][1:]
     body = "\n\n".join([f"Hi {first},", *paras, f"{rng.choice(banks['signoff'])},\n{sender}"])
     if payload is not None and where == "signature":
         body += f"\n{company}\n{payload}"
-    if html:
+    if obf == "markdown_html" or rng.random() < 0.2:
         body = (
             "<html><body>" + "".join(f"<p>{p}</p>" for p in body.split("\n\n")) + "</body></html>"
         )
     headers = (
         f"From: {sender} <{_mail(sender, _domain(company))}>\nTo: {_mail(to, 'example.org')}\n"
-        f"Subject: {_pick(rng, banks, 'email_subject')}\nDate: {_date(rng)}\n\n"
+        f"Subject: {subject}\nDate: {_date(rng)}\n\n"
     )
     return Placed(headers + body, rng.choice(banks["email_task"]))
 
 
 def web_page(rng: random.Random, banks: Banks, payload: str | None, obf: str, trig: bool) -> Placed:
-    title = _pick(rng, banks, "page_topic")
-    paras = [fill(p, rng, banks) for p in rng.sample(list(banks["page_para"]), rng.randint(2, 4))]
+    title, paras = _topic(rng, banks, "page", 2, 4)
     if trig:
         paras.insert(rng.randint(0, len(paras)), rng.choice(banks["page_benign_trigger"]))
     blocks = [f"<p>{p}</p>" for p in paras]

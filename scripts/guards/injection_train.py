@@ -40,6 +40,23 @@ def _pick(rng: random.Random, banks: Banks, name: str) -> str:
     return fill(rng.choice(banks[name]), rng, banks)
 
 
+_STOPWORDS = {
+    "en": {"you", "the", "and", "are", "your", "now", "all", "to", "what", "is"},
+    "de": {"du", "ist", "und", "nicht", "die", "der", "mir", "dich", "deine", "bist", "jetzt"},
+    "es": {"eres", "las", "tus", "ahora", "que", "los", "sin", "reglas", "cuáles", "son"},
+    "fr": {"tu", "les", "tes", "maintenant", "est", "une", "sans", "règles", "quelles", "sont"},
+}
+
+
+def guess_lang(text: str) -> str:
+    """The language whose common words the text holds most (the role-play and leak lists mix
+    languages in one list)."""
+    words = text.lower().split()
+    return max(
+        _STOPWORDS, key=lambda lang: sum(w.strip(".,:;!?¿\"'") in _STOPWORDS[lang] for w in words)
+    )
+
+
 def _lang(rng: random.Random) -> str:
     return rng.choices([n for n, _ in LANG_WEIGHTS], [w for _, w in LANG_WEIGHTS])[0]
 
@@ -65,9 +82,10 @@ def roleplay(rng: random.Random, banks: Banks, lang: str) -> str:
 
 
 def prompt_leak(rng: random.Random, banks: Banks, lang: str) -> str:
+    del lang
     text = _pick(rng, banks, "leak")
-    if rng.random() < 0.3:
-        text = join(_pick(rng, banks, f"override_{lang}"), text)
+    if rng.random() < 0.3:  # an override in the leak request's own language first
+        text = join(_pick(rng, banks, f"override_{guess_lang(text)}"), text)
     return text
 
 
@@ -109,8 +127,8 @@ def build(seed: int = 13_101) -> list[Record]:
             text, technique = obfuscated(rng, banks, lang)
         else:
             text = makers[kind](rng, banks, lang)
-        if kind == "roleplay":
-            lang = "en" if text.isascii() else "other"
+        if kind in ("roleplay", "prompt_leak") or technique in ("roleplay", "prompt_leak"):
+            lang = guess_lang(text)
         if text in seen:
             continue
         seen.add(text)
