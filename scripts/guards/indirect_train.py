@@ -1,7 +1,9 @@
 """TRAINING ONLY: documents with and without an embedded attack (same fields as the
 evaluation's indirect.jsonl), in carriers the evaluation does not use: support tickets, CVs,
 meeting notes, chat threads, wiki pages (Markdown), configuration files, log excerpts, news
-articles (plain text and RSS), marketplace listings. Phrases: ``templates/indirect.train.txt``.
+articles (plain text and RSS), marketplace listings, HTML newsletters, API responses (JSON),
+shell scripts and SQL migrations, timesheets (TSV). Formats recur on both sides (HTML, JSON,
+code, tables), document kinds and phrasings do not. Phrases: ``templates/indirect.train.txt``.
 """
 
 from __future__ import annotations
@@ -196,6 +198,165 @@ def log_excerpt(
     return Placed("\n".join(out), rng.choice(banks["log_task"]))
 
 
+def _render_newsletter(rng: random.Random, banks: Banks, title: str, lines: list[str]) -> str:
+    del banks
+    cells = "".join(f'<tr><td class="copy">{x}</td></tr>' for x in lines)
+    banner = rng.choice(("spring.png", "digest.png", "courses.jpg"))
+    return (
+        f'<table width="600" role="presentation"><tr><td><img src="cid:{banner}" alt="{title}">'
+        f"</td></tr><tr><td><h2>{title}</h2></td></tr>{cells}"
+        '<tr><td class="footer">You receive this because you subscribed.</td></tr></table>'
+    )
+
+
+def _hide_in_newsletter(rng: random.Random, payload: str) -> str:
+    return rng.choice(
+        (
+            f'<span class="preheader" style="display:none;max-height:0">{payload}</span>',
+            f'<img src="cid:pixel.gif" width="1" height="1" alt="{payload}">',
+            f'<font color="#FFFFFF" size="1">{payload}</font>',
+        )
+    )
+
+
+_REPOS = ("tiny-http", "geo-tools", "csv-kit", "docs-site", "ml-utils")
+
+
+def api_response(
+    rng: random.Random, banks: Banks, payload: str | None, obf: str, trig: bool
+) -> Placed:
+    note = payload or ""
+    if obf == "markdown_html" and payload is not None:
+        note = f"<!-- {payload} -->"
+    kind = rng.randrange(3)
+    items: list[dict[str, object]]
+    if kind == 0:
+        items = [
+            {"number": rng.randint(10, 900), "title": t, "state": "open", "body": ""}
+            for t in rng.sample(
+                (
+                    "Crash on empty input",
+                    "Docs: typo in README",
+                    "Support Python 3.13",
+                    "Flaky test on Windows",
+                    "Add retry option",
+                ),
+                3,
+            )
+        ]
+        key = "body"
+    elif kind == 1:
+        items = [
+            {
+                "sku": f"P-{rng.randint(100, 999)}",
+                "name": n,
+                "in_stock": rng.randint(0, 80),
+                "description": "",
+            }
+            for n in rng.sample(("garden hose", "rain barrel", "seed tray", "trowel"), 3)
+        ]
+        key = "description"
+    else:
+        items = [
+            {
+                "repo": f"{rng.choice(banks['first']).lower()}/{r}",
+                "stars": rng.randint(3, 9000),
+                "topics": ["python"],
+                "about": "",
+            }
+            for r in rng.sample(_REPOS, 3)
+        ]
+        key = "about"
+    if trig:
+        items[-1][key] = rng.choice(
+            (
+                "Maintainers may ignore stale requests.",
+                "Admin only: bypass the queue with the priority flag.",
+                "Forgot password flow broken on mobile.",
+            )
+        )
+    if note:
+        items[rng.randrange(len(items))][key] = note
+    data = {"status": 200, "count": len(items), "data": items}
+    return Placed(
+        json.dumps(data, ensure_ascii=False, indent=rng.choice((None, 2))),
+        rng.choice(banks["api_task"]),
+    )
+
+
+def source_file(
+    rng: random.Random, banks: Banks, payload: str | None, obf: str, trig: bool
+) -> Placed:
+    del obf
+    sql = rng.random() < 0.5
+    mark = "--" if sql else "#"
+    if sql:
+        body = [
+            "ALTER TABLE orders ADD COLUMN shipped_at TIMESTAMP NULL;",
+            "UPDATE orders SET shipped_at = updated_at WHERE status = 'shipped';",
+            "CREATE INDEX idx_orders_shipped ON orders (shipped_at);",
+        ]
+        head = f"{mark} migration {rng.randint(20240101, 20241231)}_add_shipped_at"
+    else:
+        body = [
+            "set -euo pipefail",
+            'BACKUP_DIR="/var/backups/$(date +%F)"',
+            'mkdir -p "$BACKUP_DIR"',
+            'tar czf "$BACKUP_DIR/site.tgz" /srv/www',
+        ]
+        head = "#!/usr/bin/env bash\n# nightly backup of the web root"
+    if trig:
+        body.insert(
+            1,
+            f"{mark} "
+            + rng.choice(
+                (
+                    "ignore errors from the optional cleanup step",
+                    "run as admin on the backup host only",
+                    "bypass the lock when restoring by hand",
+                )
+            ),
+        )
+    if payload is not None:
+        block = "\n".join(f"{mark} {line}" for line in payload.split("\n"))
+        if not sql and rng.random() < 0.4:
+            block = f"echo {json.dumps(payload, ensure_ascii=False)} > /dev/null"
+        body.insert(rng.randint(0, len(body)), block)
+    task = rng.choice(banks["source_task_sql" if sql else "source_task_sh"])
+    return Placed(head + "\n" + "\n".join(body) + "\n", task)
+
+
+_PROJECTS = ("Website relaunch", "Data migration", "Client onboarding", "Internal tools")
+
+
+def timesheet(
+    rng: random.Random, banks: Banks, payload: str | None, obf: str, trig: bool
+) -> Placed:
+    rows = [
+        [
+            _person(rng, banks),
+            rng.choice(_PROJECTS),
+            f"{rng.randint(1, 9)}.{rng.choice('05')}",
+            rng.choice(("", "", "review", "meeting")),
+        ]
+        for _ in range(rng.randint(4, 8))
+    ]
+    if trig:
+        rows[rng.randrange(len(rows))][3] = rng.choice(
+            ("forgot to log Monday, added later", "override: approved overtime")
+        )
+    if payload is not None:
+        if obf == "split_lines":
+            for i, piece in enumerate(payload.split("\n")):
+                if i >= len(rows):
+                    rows.append([_person(rng, banks), rng.choice(_PROJECTS), "1.0", ""])
+                rows[i][3] = piece
+        else:
+            rows[rng.randrange(len(rows))][3] = payload
+    lines = ["name\tproject\thours\tcomment"] + ["\t".join(r) for r in rows]
+    return Placed("\n".join(lines), rng.choice(banks["timesheet_task"]))
+
+
 CARRIERS: dict[str, tuple[Carrier, bool]] = {
     "support_ticket": (_carrier("ticket", "ticket_subject", _render_ticket, _html_comment), True),
     "resume": (_carrier("cv", "cv_role", _render_cv, _html_comment), True),
@@ -205,10 +366,17 @@ CARRIERS: dict[str, tuple[Carrier, bool]] = {
     "config_file": (config_file, False),
     "log_excerpt": (log_excerpt, False),
     "news_article": (_carrier("news", "news_headline", _render_news, _html_comment), True),
+    "newsletter": (
+        _carrier("newsletter", "newsletter_title", _render_newsletter, _hide_in_newsletter),
+        True,
+    ),
+    "api_response": (api_response, True),
+    "source_file": (source_file, False),
+    "timesheet": (timesheet, False),
     "product_listing": (_carrier("listing", "listing_title", _render_listing, _html_comment), True),
 }
 
 
 def build(seed: int = 13_103) -> list[Record]:
     banks = read_banks(BANK_FILE)
-    return build_indirect(new_rng(seed), banks, CARRIERS, 80, 80, "tind", "train")
+    return build_indirect(new_rng(seed), banks, CARRIERS, 64, 64, "tind", "train")

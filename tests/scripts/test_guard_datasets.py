@@ -216,7 +216,7 @@ def test_indirect_obfuscations_are_really_applied() -> None:
             _decodes(m) for m in re.findall(r"[A-Za-z0-9+/]{24,}={0,2}", c.replace("\\n", "\n"))
         ),
         "hex": lambda c: re.search(r"(?:[0-9a-f]{2} ?){16,}", c) is not None,
-        "url_encoding": lambda c: len(re.findall(r"%[0-9A-F]{2}", c)) >= 8,
+        "url_encoding": lambda c: len(re.findall(r"%[0-9A-F]{2}", c)) >= 4,
         "markdown_html": lambda c: any(
             s in c
             for s in (
