@@ -1,9 +1,11 @@
 """The composition of the CLI's commands that run here, without a control plane.
 
 ``aiplane fleet apply --catalog``, ``simulate``, ``plan`` and ``cost waste --recording`` need a
-price catalog or a telemetry recording. The CLI names no adapter (an import contract in
-``pyproject.toml``): it asks this module, the local counterpart of ``wiring.py``, which builds
-them (decision 0018). The CLI imports it inside those commands, so client commands stay light.
+price catalog or a telemetry recording; ``aiplane guard scan|eval`` the guard service, which
+runs the guard library over a file here (decision 0066). The CLI names no adapter or service
+(import contracts in ``pyproject.toml``): it asks this module, the local counterpart of
+``wiring.py``, which builds them (decision 0018). The CLI imports it inside those commands,
+so client commands stay light.
 """
 
 from __future__ import annotations
@@ -12,11 +14,36 @@ from pathlib import Path
 
 from aiplane.core.accelerators import canonical_gpu_name
 from aiplane.pricing.catalog import CatalogPriceBook, configured_catalog
+
+# The guard service is the one service the CLI runs itself: it reads no store and holds no
+# adapter, only the pure guard library (the one edge the CLI's contract lets through).
+from aiplane.services.guards import (
+    EVAL_GUARDS,
+    SCAN_GUARDS,
+    Evaluation,
+    GuardRecord,
+    GuardService,
+    InputFormat,
+    ScanResult,
+    ScanSummary,
+)
 from aiplane.telemetry.replay import Recording, load_recording
 
 # The catalog an option names has one home, ``pricing.catalog``, which ``wiring`` uses too;
 # the CLI, which names no adapter, gets it here.
-__all__ = ["configured_catalog", "gpu_price", "recording"]
+__all__ = [
+    "EVAL_GUARDS",
+    "SCAN_GUARDS",
+    "Evaluation",
+    "GuardRecord",
+    "GuardService",
+    "InputFormat",
+    "ScanResult",
+    "ScanSummary",
+    "configured_catalog",
+    "gpu_price",
+    "recording",
+]
 
 
 def recording(path: Path, static: Path | None = None) -> Recording:

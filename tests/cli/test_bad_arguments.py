@@ -363,6 +363,27 @@ ROWS: dict[str, list[Row]] = {
         Row(["d@1", "--site", "eu"], BAD_INPUT, "--uri"),
         Row(["d@1", "--site", "eu", "--uri", "s3://b/d"], UNREACHABLE, "cannot reach"),
     ],
+    "guard scan": [
+        Row([], BAD_INPUT, "'FILE'"),
+        Row(["{missing}"], BAD_INPUT, "{missing}: does not exist"),
+        Row(["{dir}"], BAD_INPUT, "is a directory"),
+        Row(["{jsonl}"], BAD_INPUT, "bad.jsonl:2: text: missing"),
+        Row(["{file}", "--guards", "canary"], BAD_INPUT, "--guards: unknown (given: canary)"),
+        Row(["{file}", "--guards", ","], BAD_INPUT, "--guards: empty"),
+        Row(["{file}", "--pii-types", "ssn"], BAD_INPUT, "--pii-types"),
+        Row(["{file}", "--guards", "injection", "--pii-types", "email"], BAD_INPUT, "--pii-types"),
+        Row(["{file}", "--format", "csv"], BAD_INPUT, "--format"),
+    ],
+    "guard eval": [
+        Row([], BAD_INPUT, "'FILE'"),
+        Row(["{missing}"], BAD_INPUT, "{missing}: does not exist"),
+        Row(["{dir}"], BAD_INPUT, "is a directory"),
+        Row(["{file}"], BAD_INPUT, "a-file.txt:1: not JSON"),
+        Row(["{jsonl}"], BAD_INPUT, "bad.jsonl:3: label: not 0 or 1"),
+        Row(["{jsonl}", "--guards", "pii"], BAD_INPUT, "--guards"),
+        Row(["{jsonl}", "--misses", "-1"], BAD_INPUT, "--misses"),
+        Row(["{jsonl}", "--misses", "abc"], BAD_INPUT, "--misses"),
+    ],
     "datasets used-by": [
         Row([], BAD_INPUT, "'ref'"),
         Row(["d@1", "--alias", "production"], UNREACHABLE, "cannot reach"),
@@ -406,7 +427,11 @@ CASES = [(name, row) for name, rows in ROWS.items() for row in rows] + list(_gen
 def places(tmp_path: Path) -> dict[str, str]:
     (tmp_path / "a-file.txt").write_text("not what any command wants\n")
     (tmp_path / "a-dir").mkdir()
+    (tmp_path / "bad.jsonl").write_text(
+        '{"text": "hi", "label": 0}\n{"id": 2}\n{"text": "x", "label": 7}\n'
+    )
     return {
+        "jsonl": str(tmp_path / "bad.jsonl"),
         "tmp": str(tmp_path),
         "file": str(tmp_path / "a-file.txt"),
         "dir": str(tmp_path / "a-dir"),

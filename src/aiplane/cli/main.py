@@ -13,6 +13,7 @@ from aiplane.cli.commands import (
     endpoints,
     fleet,
     gateway,
+    guard,
     jobs,
     model_governance,
     server,
@@ -53,6 +54,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(model_governance.models_group, name="models")
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(endpoints.app, name="endpoints")
+app.add_typer(guard.app, name="guard")
 
 
 def _version(value: bool) -> None:

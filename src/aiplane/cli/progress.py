@@ -65,3 +65,28 @@ def two_phase_bar(
             lambda done: bar.update(one, completed=done),
             lambda done: bar.update(two, completed=done),
         )
+
+
+@contextmanager
+def reading_bar(label: str, total: int | None, quiet: bool) -> Iterator[Update | None]:
+    """A bar over the bytes of an input read as it is worked on (``total`` None: stdin, of
+    unknown length); None when quiet or when stderr is not a terminal."""
+    if _quiet(quiet):
+        yield None
+        return
+    # Output printed meanwhile goes to stdout as it is, never through the bar's console
+    # (stderr): a scan streams its answer.
+    bar = Progress(
+        TextColumn("{task.description:<11}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )
+    with bar:
+        task = bar.add_task(label, total=total)
+        yield lambda done: bar.update(task, completed=done)

@@ -253,6 +253,7 @@ def _holder_from_statement(query: str | None) -> Holder | None:
 
 
 _TRY_LOCK = f"SELECT pg_try_advisory_lock({ADVISORY_KEY})"
+_UNLOCK = f"SELECT pg_advisory_unlock({ADVISORY_KEY})"
 # Whether this session holds the lock: what the watchdog asks. (Built from int constants only.)
 _HELD = (
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "  # noqa: S608
@@ -345,8 +346,18 @@ class AdvisoryLock:
         self._stop.set()
         if self._watchdog.is_alive() and threading.current_thread() is not self._watchdog:
             self._watchdog.join(self._interval + 5)
+        self._release()
         self._drop_connection()
         self._engine.dispose()
+
+    def _release(self) -> None:
+        """Unlock before the session closes: a closed connection's server process exits a
+        moment later, and the lock with it, so a holder started at once was refused."""
+        connection = self._connection
+        if connection is None:
+            return
+        with contextlib.suppress(SQLAlchemyError):
+            connection.exec_driver_sql(_UNLOCK)
 
     def check(self) -> bool:
         """One watchdog step: False once another control plane is known to hold the lock

@@ -1,0 +1,55 @@
+"""TRAINING ONLY: benign prompts: trigger words in benign use, plain questions, and the
+legitimate instructions users give an assistant ("summarise", "translate", "act as a tutor").
+
+Templates in ``templates/benign.train.tsv``, slot lists in ``templates/benign.train.slots.txt``;
+none is shared with the evaluation sets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textgen import Record, expand, new_rng, read_banks, read_templates, triggers_in
+
+TEMPLATES = Path(__file__).parent / "templates" / "benign.train.tsv"
+SLOTS = Path(__file__).parent / "templates" / "benign.train.slots.txt"
+
+# Prompts per template: few for the hand-written trigger prompts, more for the frames whose
+# slots give real variety.
+PER_TEMPLATE = {
+    "trigger_benign": 4,
+    "general": 10,
+    "question": 36,
+    "question_de": 30,
+    "question_es": 8,
+    "question_fr": 8,
+    "instruction": 45,
+    "roleplay_benign": 40,
+}
+
+
+def build(seed: int = 13_102) -> list[Record]:
+    rng = new_rng(seed)
+    slots = read_banks(SLOTS)
+    records: list[Record] = []
+    seen: set[str] = set()
+    for category, lang, template in read_templates(TEMPLATES, 3):
+        k = PER_TEMPLATE.get(category, 10)
+        for text in expand(template, rng, k, slots):
+            if text in seen:
+                continue
+            seen.add(text)
+            records.append(
+                {
+                    "id": f"tben-{len(records) + 1:05d}",
+                    "text": text,
+                    "label": 0,
+                    "category": category.split("_")[0]
+                    if category.startswith("question")
+                    else category,
+                    "lang": lang,
+                    "triggers": triggers_in(text),
+                    "split": "train",
+                }
+            )
+    return records
