@@ -152,7 +152,7 @@ def featurize(samples: Sequence[Sample]) -> Featurized:
             for p in pieces:
                 whole.append(row + int(np.argmax(p.hi - p.lo)))  # the whole piece
                 for (idx, val), d in zip(
-                    features.chunk_rows(p.grams, p.lo, p.hi), p.dense, strict=True
+                    features.chunk_rows(p.grams, p.lo, p.hi, p.scale), p.dense, strict=True
                 ):
                     indices += [idx, dense_columns]
                     values += [val, d]

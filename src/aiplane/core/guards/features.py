@@ -15,6 +15,7 @@ training builds the same values (:func:`chunk_rows`).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,18 +128,41 @@ def _ranges(g: Grams, family: int, lo: IntArray, hi: IntArray) -> tuple[IntArray
     return first, np.maximum(last, first)
 
 
-def ngram_scores(g: Grams, weights: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
+Scale = tuple[FloatArray, ...] | None  # per family, a factor per gram (None: all 1)
+
+
+def scale_inside(g: Grams, spans: Sequence[tuple[int, int]], factor: float) -> Scale:
+    """Per family and gram: ``factor`` for a gram inside one of ``spans``, else 1."""
+    if not spans:
+        return None
+    out: list[FloatArray] = []
+    for family in range(FAMILIES):
+        inside = np.zeros(len(g.starts[family]), dtype=bool)
+        for a, b in spans:
+            inside |= (g.starts[family] >= a) & (g.ends[family] <= b)
+        out.append(np.where(inside, np.float32(factor), np.float32(1.0)))
+    return tuple(out)
+
+
+def ngram_scores(
+    g: Grams, weights: FloatArray, lo: IntArray, hi: IntArray, scale: Scale = None
+) -> FloatArray:
     """Each chunk's ``[lo, hi)`` n-gram part of the score."""
     total = np.zeros(len(lo), dtype=np.float32)
     for family in range(FAMILIES):
         first, last = _ranges(g, family, lo, hi)
-        cs = np.concatenate(([0.0], np.cumsum(weights[g.buckets[family]], dtype=np.float64)))
+        w = weights[g.buckets[family]]
+        if scale is not None:
+            w = w * scale[family]
+        cs = np.concatenate(([0.0], np.cumsum(w, dtype=np.float64)))
         count = (last - first).astype(np.float32)
         total += ((cs[last] - cs[first]) / np.maximum(count, 1.0) ** NORM_POWER).astype(np.float32)
     return total
 
 
-def chunk_rows(g: Grams, lo: IntArray, hi: IntArray) -> list[tuple[IntArray, FloatArray]]:
+def chunk_rows(
+    g: Grams, lo: IntArray, hi: IntArray, scale: Scale = None
+) -> list[tuple[IntArray, FloatArray]]:
     """Each chunk's n-gram features as (buckets, values), for training."""
     rows: list[tuple[list[IntArray], list[FloatArray]]] = [([], []) for _ in lo]
     for family in range(FAMILIES):
@@ -146,7 +170,8 @@ def chunk_rows(g: Grams, lo: IntArray, hi: IntArray) -> list[tuple[IntArray, Flo
         for i, (a, b) in enumerate(zip(first, last, strict=True)):
             if b > a:
                 rows[i][0].append(g.buckets[family][a:b])
-                rows[i][1].append(np.full(b - a, 1.0 / (b - a) ** NORM_POWER, dtype=np.float32))
+                value = np.full(b - a, 1.0 / (b - a) ** NORM_POWER, dtype=np.float32)
+                rows[i][1].append(value if scale is None else value * scale[family][a:b])
     return [
         (
             np.concatenate(idx) if idx else np.zeros(0, np.intp),
@@ -231,7 +256,8 @@ def dense(
     out = np.zeros((len(lo), len(DENSE)), dtype=np.float32)
     out[:, : len(CUES)] = cues  # which cues' rules hit in the chunk
     col = len(CUES)
-    flags = (view.invisible, view.tags, view.homoglyphs, view.spaced, view.leet, decoded)
+    # One leet word is often a name or a unit ("mp3"); two make a pattern.
+    flags = (view.invisible, view.tags, view.homoglyphs, view.spaced, view.leet >= 2, decoded)
     for k, flag in enumerate(flags):
         out[:, col + k] = 1.0 if flag else 0.0
     col += len(flags)
@@ -264,15 +290,21 @@ def dense(
 
 
 def compact_hits(text: str) -> list[tuple[int, int]]:
-    """Spans (in the view) of :data:`rules.COMPACT` matches on the letters alone."""
+    """Spans (in the view) of :data:`rules.COMPACT` matches on the letters alone, where a word
+    of the match is broken ("ign\nore", "i.g.n.o.r.e"): unbroken, the ordinary rules read it,
+    with their exceptions ("the previous instructions I gave")."""
     c = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     letters = np.flatnonzero((c >= 97) & (c <= 122))
     if len(letters) == len(text):
         return []  # nothing but letters: the ordinary rules saw the same text
     compact = _NOT_LETTER.sub("", text)
-    return [
-        (int(letters[m.start()]), int(letters[m.end() - 1]) + 1) for m in COMPACT.finditer(compact)
-    ]
+    out: list[tuple[int, int]] = []
+    for m in COMPACT.finditer(compact):
+        a, b = int(letters[m.start()]), int(letters[m.end() - 1]) + 1
+        if _BROKEN.search(text, a, b):
+            out.append((a, b))
+    return out
 
 
+_BROKEN = re.compile(r"[a-z](?:[^a-z\s]+|\n\s*)[a-z]")
 _NOT_LETTER = re.compile(r"[^a-z]+")

@@ -30,7 +30,7 @@ from aiplane.core.guards.types import GuardName, GuardResult, Span
 
 THRESHOLD = 0.5
 RULE_CAP = 4.5
-QUOTED_FACTOR = 0.5  # the most the rules add together: a pile of weak cues is not a verdict
+QUOTED_FACTOR = 0.25  # the most the rules add together: a pile of weak cues is not a verdict
 
 _COMPACT_RULE = rules.Rule("override_compact", rules.Cue.OVERRIDE, 3.0, rules.COMPACT)
 
@@ -52,6 +52,7 @@ class Prepared:
     dense: npt.NDArray[np.float32]  # (chunks, len(features.DENSE))
     offset: npt.NDArray[np.float32]  # the rules' log-odds per chunk
     hits: tuple[rules.Hit, ...]
+    scale: features.Scale  # the n-grams' factors (grams in quotes in a prompt count less)
 
 
 UNIT, PAIR, WHOLE = 0, 1, 2  # what a chunk is
@@ -100,17 +101,21 @@ def prepare(view: View, *, context: bool, decoded: bool) -> Prepared:
     lo, hi, level = chunks(view.text)
     hits = rules.find(view.text, document=context)
     hits += [rules.Hit(_COMPACT_RULE, a, b) for a, b in features.compact_hits(view.text)]
-    # In a prompt, a rule's phrase in quotes is more often mentioned than meant ("what does
-    # 'ignore previous instructions' do?"): half its weight, and a feature says so. Not in a
-    # document: there quotes are how cells and strings carry text (CSV, JSON, code).
-    quoted = _quoted(view.text, hits) if not context else np.zeros(len(hits), dtype=bool)
+    # In a prompt, a phrase in quotes is more often mentioned than meant ("what does 'ignore
+    # previous instructions' do?", code that prints it): its rules' weights and its n-grams
+    # count half, and a feature says so. Not in a document: there quotes are how cells and
+    # strings carry text (CSV, JSON, code).
+    quotes = [] if context else [(m.start(), m.end()) for m in _QUOTED.finditer(view.text)]
+    quoted = _quoted(quotes, hits)
     per_cue = _per_cue(hits, quoted, lo, hi)
     in_quotes = _in_any(hits, quoted, lo, hi)
-    dense = features.dense(
-        view, g, lo, hi, per_cue > 0, in_quotes, decoded=decoded, context=context
-    )
+    # The cue features count what is meant: hits outside quotes (those inside have their own).
+    unquoted = [h for h, q in zip(hits, quoted, strict=True) if not q]
+    meant = _per_cue(unquoted, np.zeros(len(unquoted), dtype=bool), lo, hi) > 0
+    dense = features.dense(view, g, lo, hi, meant, in_quotes, decoded=decoded, context=context)
     offset = np.minimum(per_cue.sum(axis=1), RULE_CAP)
-    return Prepared(view, g, lo, hi, level, dense, offset, tuple(hits))
+    scale = features.scale_inside(g, quotes, QUOTED_FACTOR)
+    return Prepared(view, g, lo, hi, level, dense, offset, tuple(hits), scale)
 
 
 _QUOTED = re.compile(
@@ -119,11 +124,10 @@ _QUOTED = re.compile(
 )
 
 
-def _quoted(text: str, hits: list[rules.Hit]) -> npt.NDArray[np.bool_]:
-    """Which hits lie inside quotation marks."""
-    if not hits:
-        return np.zeros(0, dtype=bool)
-    spans = [(m.start(), m.end()) for m in _QUOTED.finditer(text)]
+def _quoted(spans: list[tuple[int, int]], hits: list[rules.Hit]) -> npt.NDArray[np.bool_]:
+    """Which hits lie inside one of the quoted ``spans``."""
+    if not hits or not spans:
+        return np.zeros(len(hits), dtype=bool)
     return np.array([any(a <= h.start and h.end <= b for a, b in spans) for h in hits])
 
 
@@ -163,7 +167,7 @@ def _per_cue(
 
 
 def logits(model: InjectionModel, p: Prepared) -> npt.NDArray[np.float32]:
-    ngram = features.ngram_scores(p.grams, model.ngram, p.lo, p.hi)
+    ngram = features.ngram_scores(p.grams, model.ngram, p.lo, p.hi, p.scale)
     return (model.bias + ngram + p.dense @ model.dense + p.offset).astype(np.float32)
 
 

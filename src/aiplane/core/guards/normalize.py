@@ -58,9 +58,13 @@ _LATIN = re.compile(r"[a-z]")
 # "i g n o r e", "i.g.n.o.r.e", "i-g-n-o-r-e": five or more single letters with one separator
 # between them (a word boundary on both sides, so "a b c" inside prose needs five letters).
 _SPACED = re.compile(r"(?<![a-z])(?:[a-z][ .\-_*]){4,}[a-z](?![a-z])")
-# Leetspeak inside a word that has letters too: "1gn0r3", "pr3v10us" (not "2024" or "v1.2").
-# "@" and "$" are left alone: they would turn e-mail addresses and prices into words.
-_LEET_WORD = re.compile(r"\b(?=[a-z0-9]*[a-z])(?=[a-z]*[013457])[a-z0-9]{4,}\b")
+# Leetspeak inside a word that has letters too: "1gn0r3", "pr3v10us", "th3" (not "2024",
+# "v1.2", "q3", "h264", a hex string or "0x0x0x"): 3 to 20 characters, two letters or more,
+# one that is not a hex digit, and only the digits leetspeak uses. "@" and "$" are left
+# alone: they would turn e-mail addresses and prices into words.
+_LEET_WORD = re.compile(
+    r"\b(?!0x)(?=[a-z0-9]*[g-z])(?=[a-z]*[013457])(?=(?:[013457]*[a-z]){2})[a-z013457]{3,20}\b"
+)
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"})
 
 

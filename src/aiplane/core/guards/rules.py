@@ -227,9 +227,11 @@ _ANCHORS: dict[str, tuple[str, ...]] = {
 }
 
 
+# "... the previous instructions I gave": the user taking back their own words, not an override.
+_NOT_MINE = r"(?!\W+(?:i|we)\W+(?:gave|sent|wrote|said|made|posted|left|provided|mentioned|had))"
 # Between the verb and what it overrides only words that point back or count ("ignore all of
 # your previous instructions"), so "ignore comment lines, as the config rules say" is no hit.
-_FILL = r"(?:(?:all|of|the|your|my|any|these|those|every|and|or|other|such)\W+)"
+_FILL = r"(?:(?:all|of|the|your|any|these|those|every|and|or|other|such)\W+)"
 _EN_VERB = (
     r"(?:ignor(?:e|ing)|disregard(?:ing)?|forget(?:ting)?|override|overwrite|bypass|skip|drop|"
     r"discard|abandon|neglect|dismiss|delete|erase|cancel)"
@@ -246,14 +248,22 @@ _EN_RULES = (
     r"information|input|content|statements?)"
 )
 _DE_VERB = (
-    r"(?:ignorier\w*|vergiss|vergessen|vergesst|missacht\w*|überschreib\w*|verwirf|lösch\w*|"
-    r"übergeh\w*)"
+    r"(?:ignoriere|ignorier|ignorieren|vergiss|vergessen|vergesst|missachte|missachten|"
+    r"überschreibe|überschreiben|verwirf|lösche|löschen|übergehe|übergehen)"
 )
 _DE_RULES = (
     r"(?:anweisung\w*|instruktion\w*|regeln|vorgaben|befehle?|aufgaben?|anordnung\w*|"
     r"richtlinien|einschränkungen|kontext)"
 )
-_ES_VERB = r"(?:ignora\w*|olvida\w*|descarta\w*|omite|omitir|anula\w*|pasa por alto)"
+# Spanish and French orders open a sentence or follow a connective ("y ahora olvida ..."):
+# "mi perro ignora las órdenes" is a statement, not an order.
+_OPENS = (
+    r"(?:^|(?<=[.!?,;:\n\"'«(])|\b(?:y|e|ahora|luego|por favor|et|puis|maintenant|alors|donc|"
+    r"s'il te plaît|s'il vous plaît)\b)\s*"
+)
+_ES_VERB = (
+    r"(?:ignora|ignore|ignoren|olvida|olvide|olviden|descarta|descarte|omite|anula|pasa por alto)"
+)
 _ES_RULES = r"(?:instrucciones|reglas|órdenes|indicaciones|directrices|restricciones|tareas?)"
 _FR_VERB = r"(?:ignore[rz]?|oublie[rz]?|oubliez|néglige[rz]?|annule[rz]?|fais abstraction)"
 _FR_RULES = r"(?:instructions|règles|consignes|directives|ordres|restrictions|tâches?)"
@@ -264,7 +274,8 @@ RULES: tuple[Rule, ...] = (
         "override",
         Cue.OVERRIDE,
         3.0,
-        rf"\b{_EN_VERB}\W+{_FILL}{{0,4}}{_EN_PRIOR}\W+(?:{_FILL}|{_EN_PRIOR}\W+|\w+\W+)?{_EN_RULES}\b",
+        rf"\b{_EN_VERB}\W+{_FILL}{{0,4}}{_EN_PRIOR}\W+(?:{_FILL}|{_EN_PRIOR}\W+|\w+\W+)?{_EN_RULES}\b"
+        + _NOT_MINE,
     ),
     _r(
         "override_weak",
@@ -291,13 +302,14 @@ RULES: tuple[Rule, ...] = (
         "override_es",
         Cue.OVERRIDE,
         3.0,
-        rf"\b{_ES_VERB}(?:\W+\w+){{0,5}}?\W+{_ES_RULES}\b|\b(?:olvida|ignora)\s+todo\b",
+        rf"{_OPENS}{_ES_VERB}(?:\W+\w+){{0,5}}?\W+{_ES_RULES}\b|{_OPENS}(?:olvida|ignora)\s+todo\b",
     ),
     _r(
         "override_fr",
         Cue.OVERRIDE,
         3.0,
-        rf"\b{_FR_VERB}(?:\W+\w+){{0,5}}?\W+{_FR_RULES}\b|\b(?:oublie|oubliez|ignore|ignorez)\s+tout\b",
+        rf"{_OPENS}{_FR_VERB}(?:\W+\w+){{0,5}}?\W+{_FR_RULES}\b"
+        rf"|{_OPENS}(?:oublie|oubliez|ignore|ignorez)\s+tout\b",
     ),
     _r(
         "override_user",
@@ -314,14 +326,15 @@ RULES: tuple[Rule, ...] = (
         1.5,
         r"\byour\s+new\s+(?:task|instructions?|job|role|goal|mission|orders?|rules?)\b"
         r"|\bnew\s+(?:task|instructions?)\s*:"
-        r"|\b(?:neue|neuen)\s+(?:aufgabe|anweisung\w*|befehle?)\b"
-        r"|\b(?:nueva|nuevas)\s+(?:tarea|instrucciones)\b|\b(?:nouvelle|nouvelles)\s+(?:tâche|"
-        r"instructions|consignes)\b",
+        r"|\b(?:deine|ihre)\s+(?:neue|neuen)\s+(?:aufgabe|anweisung\w*|befehle?)\b"
+        r"|\btu\s+(?:nueva|nuevas)\s+(?:tarea|instrucciones)\b|\b(?:ta|tes|votre|"
+        r"vos)\s+(?:nouvelle|"
+        r"nouvelles)\s+(?:tâche|instructions|consignes)\b",
     ),
     _r(
         "from_now_on",
         Cue.NEW_TASK,
-        0.8,
+        0.5,
         r"\b(?:from now on|starting now|henceforth|ab (?:jetzt|sofort)|von nun an|"
         r"a partir de ahora|désormais|à partir de maintenant)\b",
     ),
@@ -331,7 +344,9 @@ RULES: tuple[Rule, ...] = (
         1.0,
         r"\b(?:instead|rather)\b(?:\W+\w+){0,3}?\W+(?:say|write|print|output|respond|reply|answer|"
         r"tell)\b"
-        r"|\b(?:stattdessen|statt dessen)\b|\ben (?:su|lugar de)\b|\bà la place\b",
+        r"|\b(?:stattdessen|statt dessen)\s+(?:sag|schreib|gib|antworte)\w*\b"
+        r"|\ben (?:su lugar|lugar de eso),?\s+(?:di|escribe|responde)\b|\bà la place,?\s+(?:dis|"
+        r"écris|réponds)\b",
     ),
     _r(
         "stop_task",
@@ -366,7 +381,8 @@ RULES: tuple[Rule, ...] = (
         Cue.OVERRIDE,
         3.0,
         r"\b(?:obige\w*|vorherige\w*|bisherige\w*|vorangegangene\w*|vorigen|alle\w*|deine\w*)\s+"
-        r"(?:\w+\s+){0,2}(?:ausführungen|anweisungen|instruktionen|regeln|vorgaben|befehle|aufgaben|"
+        r"(?:\w+\s+){0,2}(?:ausführungen|anweisungen|instruktionen|regeln|vorgaben|befehle|"
+        r"aufgaben|"
         r"informationen|texte?)\s+(?:\w+\s+){0,2}(?:ignorieren|vergessen|missachten|verwerfen)\b",
     ),
     _r(
@@ -382,9 +398,11 @@ RULES: tuple[Rule, ...] = (
         "you_are_now",
         Cue.ROLE,
         1.5,
-        r"\byou\s+are\s+(?:now|no\s+longer|from now on)\b|\byou(?:'re| are) going to (?:act|"
+        r"\byou\s+are\s+(?:now|no\s+longer|from now on)\b(?!\s+(?:my|our|allowed|permitted|"
+        r"able)\b)|\byou(?:'re| are) going to (?:act|"
         r"pretend|play)\b"
-        r"|\b(?:du bist (?:jetzt|nun|ab jetzt))\b|\b(?:ahora eres)\b|\b(?:tu es (?:maintenant|"
+        r"|\b(?:du bist (?:jetzt|nun|ab jetzt))\b(?!\s+(?:mein|meine|unser|unsere)\b)|"
+        r"\b(?:ahora eres)\b|\b(?:tu es (?:maintenant|"
         r"désormais))\b",
     ),
     _r(
@@ -393,7 +411,7 @@ RULES: tuple[Rule, ...] = (
         2.0,
         r"\b(?:(?:you are|act as|become|called|named|play|as)\s+(?:dan|stan|dude|aim)\b"
         r"|dan mode|developer mode (?:enabled|activated)|do anything now"
-        r"|(?:enable|activate|enter|switch to)\w*\s+(?:developer|dev|god|jailbreak|dan)\s+mode"
+        r"|(?:enable|activate|enter|switch to)\w*\s+(?:god|jailbreak|dan)\s+mode"
         r"|no (?:ethical|moral) (?:guidelines|restrictions|limits|boundaries)"
         r"|without (?:any )?(?:ethical |moral )?(?:restrictions|filters|limitations|censorship))",
     ),
@@ -429,7 +447,8 @@ RULES: tuple[Rule, ...] = (
         2.0,
         r"\b(?:print|show|reveal|display|output|repeat|tell|give|write|share|disclose|leak|dump|"
         r"list|spell)\b"
-        r"(?:\W+\w+){0,4}?\W+(?:your|the|my|initial|original|hidden|secret|system|above)\s*"
+        r"(?:\W+\w+){0,4}?\W+(?:your|the (?:initial|original|hidden|secret|system|above|previous|"
+        r"first)|initial|original|hidden|secret|system|above)\s*"
         r"(?:\w+\s+)?(?:system\s+)?(?:prompt|instructions|message|configuration|rules|guidelines|"
         r"directives)\b",
     ),
@@ -441,13 +460,14 @@ RULES: tuple[Rule, ...] = (
         r"all)\s+"
         r"(?:above|before|prior|preceding)\b|\bwhat (?:was|is) (?:written|said) (?:above|before)\b"
         r"|\bbeginning with\s+[\"']?you are\b"
-        r"|\b(?:sentences?|words|lines|paragraphs?)\s+(?:before|above|preceding)\s+(?:this|the|that|"
+        r"|\b(?:sentences?|words|lines|paragraphs?)\s+(?:before|above|preceding)\s+(?:this|the|"
+        r"that|"
         r"my)\b",
     ),
     _r(
         "leak_secret",
         Cue.LEAK,
-        1.0,
+        0.7,
         r"\b(?:reveal|tell|give|show|print|output)\b(?:\W+\w+){0,3}?\W+(?:the |your )?(?:password|"
         r"secret|api key|credentials|token)\b"
         r"|\b(?:zeig|gib|nenne|verrate)\w*(?:\W+\w+){0,3}?\W+(?:passwort|geheim\w*|systemprompt|"
