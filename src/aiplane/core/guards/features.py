@@ -265,7 +265,10 @@ def dense(
     words_last = np.searchsorted(g.word_ends, hi, side="right")
     nwords = np.maximum(words_last - words_first, 1).astype(np.float32)
     you = g.word_starts[_member(g.word_hashes, _YOU)]
-    out[:, col] = _in_chunks(you, lo, hi) / np.sqrt(nwords)
+    if not context:
+        # In a prompt, "you" is the model; in a document it is mostly the human reader
+        # ("your order has shipped"), so there it says nothing.
+        out[:, col] = _in_chunks(you, lo, hi) / np.sqrt(nwords)
     # The chunk's first word is one that gives an order.
     if len(g.word_starts):
         first = np.minimum(words_first, len(g.word_starts) - 1)

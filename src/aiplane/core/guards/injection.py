@@ -29,8 +29,9 @@ from aiplane.core.guards.normalize import View, decoded_segments, normalize
 from aiplane.core.guards.types import GuardName, GuardResult, Span
 
 THRESHOLD = 0.5
-RULE_CAP = 4.5
-QUOTED_FACTOR = 0.25  # the most the rules add together: a pile of weak cues is not a verdict
+RULE_CAP = 4.5  # the most the rules add together: a pile of weak cues is not a verdict
+QUOTED_FACTOR = 0.25  # what a phrase in quotes in a prompt counts (a mention, not an order)
+DOCUMENT_UNITS = 4  # a document with more units than this is not scored as a whole
 
 _COMPACT_RULE = rules.Rule("override_compact", rules.Cue.OVERRIDE, 3.0, rules.COMPACT)
 
@@ -99,6 +100,11 @@ def chunks(
 def prepare(view: View, *, context: bool, decoded: bool) -> Prepared:
     g = features.grams(view.text)
     lo, hi, level = chunks(view.text)
+    if context and int((level == UNIT).sum()) > DOCUMENT_UNITS:
+        # A long document is read by its units and pairs: its whole is mostly what the model
+        # has not seen (other formats, boilerplate), and an instruction lives in a line or two.
+        keep = level != WHOLE
+        lo, hi, level = lo[keep], hi[keep], level[keep]
     hits = rules.find(view.text, document=context)
     hits += [rules.Hit(_COMPACT_RULE, a, b) for a, b in features.compact_hits(view.text)]
     # In a prompt, a phrase in quotes is more often mentioned than meant ("what does 'ignore
@@ -183,11 +189,21 @@ class _Scored:
 def _score(model: InjectionModel, text: str, kind: str, context: bool) -> list[_Scored]:
     out: list[_Scored] = []
     p = prepare(normalize(text), context=context, decoded=False)
-    out.append(_Scored(p, _sigmoid(logits(model, p)), kind, None, None))
+    out.append(_Scored(p, _read(model, p), kind, None, None))
     for seg in decoded_segments(text, rot13=features.reads_as_rot13(p.grams)):
         q = prepare(normalize(seg.text), context=context, decoded=True)
-        out.append(_Scored(q, _sigmoid(logits(model, q)), kind, seg.encoding, (seg.start, seg.end)))
+        out.append(_Scored(q, _read(model, q), kind, seg.encoding, (seg.start, seg.end)))
     return out
+
+
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def _read(model: InjectionModel, p: Prepared) -> npt.NDArray[np.float32]:
+    """Each chunk's probability; a view without a letter says nothing (zeros)."""
+    if not _LETTER.search(p.view.text):
+        return np.zeros(len(p.lo), dtype=np.float32)
+    return _sigmoid(logits(model, p))
 
 
 def _sigmoid(z: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

@@ -59,11 +59,12 @@ _LATIN = re.compile(r"[a-z]")
 # between them (a word boundary on both sides, so "a b c" inside prose needs five letters).
 _SPACED = re.compile(r"(?<![a-z])(?:[a-z][ .\-_*]){4,}[a-z](?![a-z])")
 # Leetspeak inside a word that has letters too: "1gn0r3", "pr3v10us", "th3" (not "2024",
-# "v1.2", "q3", "h264", a hex string or "0x0x0x"): 3 to 20 characters, two letters or more,
-# one that is not a hex digit, and only the digits leetspeak uses. "@" and "$" are left
-# alone: they would turn e-mail addresses and prices into words.
+# "v1.2", "q3", "h264", "1st", "90s", a hex string or "0x0x0x"): 3 to 20 characters, two
+# letters or more, one that is not a hex digit, and only the digits leetspeak uses. "@" and
+# "$" are left alone: they would turn e-mail addresses and prices into words.
 _LEET_WORD = re.compile(
-    r"\b(?!0x)(?=[a-z0-9]*[g-z])(?=[a-z]*[013457])(?=(?:[013457]*[a-z]){2})[a-z013457]{3,20}\b"
+    r"\b(?!0x|\d+(?:st|nd|rd|th|s)\b)(?=[a-z0-9]*[g-z])(?=[a-z]*[013457])"
+    r"(?=(?:[013457]*[a-z]){2})[a-z013457]{3,20}\b"
 )
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"})
 
