@@ -113,10 +113,16 @@ def _grams(view: str) -> Grams:
     ends.append(w_ends[1:])
     # Each bucket once per text, where it first occurs: a repeated gram is no more evidence
     # (without this, "0x0x0x..." or a pasted paragraph scores by its length alone).
-    for f in range(FAMILIES):
-        if len(buckets[f]) > 1:
-            first = np.sort(np.unique(buckets[f], return_index=True)[1])
-            buckets[f], starts[f], ends[f] = buckets[f][first], starts[f][first], ends[f][first]
+    # One sort for all families: each family's buckets offset into a range of its own.
+    sizes = [len(b) for b in buckets]
+    keyed = np.concatenate([b + f * DIM for f, b in enumerate(buckets)])
+    first = np.zeros(len(keyed), dtype=bool)
+    first[np.unique(keyed, return_index=True)[1]] = True
+    at = 0
+    for f, size in enumerate(sizes):
+        keep = first[at : at + size]
+        buckets[f], starts[f], ends[f] = buckets[f][keep], starts[f][keep], ends[f][keep]
+        at += size
     return Grams(
         tuple(buckets), tuple(starts), tuple(ends), w_starts, w_ends, words, c.astype(np.uint32)
     )
