@@ -125,17 +125,6 @@ _ANCHORS: dict[str, tuple[str, ...]] = {
     "override_fr": ("ignore", "oubli", "néglige", "annule", "abstraction"),
     "override_user": ("ignore", "disregard", "forget", "override"),
     "new_task": ("new", "neue", "nueva", "nouvelle"),
-    "from_now_on": (
-        "from now",
-        "starting now",
-        "henceforth",
-        "ab jetzt",
-        "ab sofort",
-        "von nun",
-        "a partir de ahora",
-        "désormais",
-        "à partir de maintenant",
-    ),
     "instead": ("instead", "rather", "statt", "en su", "en lugar", "à la place"),
     "stop_task": (
         "stop",
@@ -229,6 +218,9 @@ _ANCHORS: dict[str, tuple[str, ...]] = {
 
 # "... the previous instructions I gave": the user taking back their own words, not an override.
 _NOT_MINE = r"(?!\W+(?:i|we)\W+(?:gave|sent|wrote|said|made|posted|left|provided|mentioned|had))"
+# "my doctor told me to disregard the previous dosage instructions": an order to the user,
+# reported, not one to the model.
+_NOT_TOLD = r"(?<!\bme to )(?<!\bus to )"
 # Between the verb and what it overrides only words that point back or count ("ignore all of
 # your previous instructions"), so "ignore comment lines, as the config rules say" is no hit.
 _FILL = r"(?:(?:all|of|the|your|any|these|those|every|and|or|other|such)\W+)"
@@ -274,14 +266,14 @@ RULES: tuple[Rule, ...] = (
         "override",
         Cue.OVERRIDE,
         3.0,
-        rf"\b{_EN_VERB}\W+{_FILL}{{0,4}}{_EN_PRIOR}\W+(?:{_FILL}|{_EN_PRIOR}\W+|\w+\W+)?{_EN_RULES}\b"
+        rf"{_NOT_TOLD}\b{_EN_VERB}\W+{_FILL}{{0,4}}{_EN_PRIOR}\W+(?:{_FILL}|{_EN_PRIOR}\W+|\w+\W+)?{_EN_RULES}\b"
         + _NOT_MINE,
     ),
     _r(
         "override_weak",
         Cue.OVERRIDE,
         1.5,
-        rf"\b{_EN_VERB}\W+{_FILL}{{1,3}}{_EN_RULES}\b",
+        rf"{_NOT_TOLD}\b{_EN_VERB}\W+{_FILL}{{1,3}}{_EN_RULES}\b",
     ),
     _r(
         "override_everything",
@@ -330,13 +322,6 @@ RULES: tuple[Rule, ...] = (
         r"|\btu\s+(?:nueva|nuevas)\s+(?:tarea|instrucciones)\b|\b(?:ta|tes|votre|"
         r"vos)\s+(?:nouvelle|"
         r"nouvelles)\s+(?:tâche|instructions|consignes)\b",
-    ),
-    _r(
-        "from_now_on",
-        Cue.NEW_TASK,
-        0.5,
-        r"\b(?:from now on|starting now|henceforth|ab (?:jetzt|sofort)|von nun an|"
-        r"a partir de ahora|désormais|à partir de maintenant)\b",
     ),
     _r(
         "instead",
