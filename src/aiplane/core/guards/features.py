@@ -118,11 +118,11 @@ def _grams(view: str) -> Grams:
     keyed = np.concatenate([b + f * DIM for f, b in enumerate(buckets)])
     first = np.zeros(len(keyed), dtype=bool)
     first[np.unique(keyed, return_index=True)[1]] = True
-    at = 0
+    begin = 0
     for f, size in enumerate(sizes):
-        keep = first[at : at + size]
+        keep = first[begin : begin + size]
         buckets[f], starts[f], ends[f] = buckets[f][keep], starts[f][keep], ends[f][keep]
-        at += size
+        begin += size
     return Grams(
         tuple(buckets), tuple(starts), tuple(ends), w_starts, w_ends, words, c.astype(np.uint32)
     )
