@@ -91,7 +91,41 @@ def pool_samples() -> list[Sample]:
     for path in sorted(DATA.glob("train-*.jsonl")):
         out += samples_from(read_jsonl(path), path.stem)
     out += samples_from(read_jsonl(SEEDS), "seeds")
-    return out
+    return without_evaluation(out)
+
+
+def _evaluation_texts() -> frozenset[str]:
+    """The evaluation sets' texts and documents, read only to keep them out of training."""
+    seen: set[str] = set()
+    for name in sorted(EVALUATION_SETS):
+        path = DATA / name
+        if path.exists():
+            with path.open(encoding="utf-8") as f:
+                for line in f:
+                    if line.strip():
+                        row = json.loads(line)
+                        seen.update(
+                            str(row.get(k) or "").strip().lower() for k in ("text", "context")
+                        )
+    seen.discard("")
+    return frozenset(seen)
+
+
+def without_evaluation(samples: Sequence[Sample]) -> list[Sample]:
+    """``samples`` less any whose text or document is also in an evaluation set."""
+    held_out = _evaluation_texts()
+    kept = [
+        s
+        for s in samples
+        if s.text.strip().lower() not in held_out
+        and (s.context or "").strip().lower() not in held_out
+    ]
+    if len(kept) < len(samples):
+        print(
+            f"left out {len(samples) - len(kept)} samples found in an evaluation set",
+            file=sys.stderr,
+        )
+    return kept
 
 
 def default_samples(deepset: Path | None = None) -> list[Sample]:
