@@ -486,6 +486,7 @@ RULES: tuple[Rule, ...] = (
         r"(?:reading|processing|summari[sz]ing|analy[sz]ing|reviewing|parsing)\b"
         r"|\b(?:note|attention|important|instructions?|message)\s+(?:to|for)\s+(?:the\s+)?(?:ai|"
         r"assistant|llm|model|chatbot|agent|language model)\b"
+        r"(?!\s+(?:assistants|models|agents|chatbots|systems|tools)\b)"  # about AI in general
         r"|\b(?:dear|hey|hello|hi)\s+(?:ai|assistant|chatbot|llm|gpt|model|agent)\b"
         r"|\bif you are an? (?:ai|llm|language model|assistant|chatbot|agent)\b"
         r"|\b(?:ai|assistant|chatbot|llm|gpt|model|agent|bot)\s*[:,]\s*(?:please\s+)?(?:ignore|"
