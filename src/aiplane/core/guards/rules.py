@@ -38,6 +38,8 @@ class Rule:
     # Only in a document: what a user may rightly ask in a prompt ("in your answer, include
     # the sources") is an injection when a retrieved page says it to the model.
     documents_only: bool = False
+    # The match must open a sentence or follow a connective (an order, not a statement).
+    opens: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,17 @@ class Hit:
     end: int
 
 
-def _r(name: str, cue: Cue, weight: float, pattern: str, *, documents_only: bool = False) -> Rule:
-    return Rule(name, cue, weight, re.compile(pattern, re.DOTALL), _ANCHORS[name], documents_only)
+def _r(
+    name: str,
+    cue: Cue,
+    weight: float,
+    pattern: str,
+    *,
+    documents_only: bool = False,
+    opens: bool = False,
+) -> Rule:
+    compiled = re.compile(pattern, re.DOTALL)
+    return Rule(name, cue, weight, compiled, _ANCHORS[name], documents_only, opens)
 
 
 _ANCHORS: dict[str, tuple[str, ...]] = {
@@ -178,23 +189,40 @@ _ANCHORS: dict[str, tuple[str, ...]] = {
     ),
     "exfil_send": ("http", "www.", "@"),
     "beacon": ("http",),
-    "address_ai": (
-        "ai",
-        "assistant",
-        "chatbot",
-        "language model",
-        "llm",
-        "gpt",
-        "claude",
-        "copilot",
-        "bot",
-        "model",
-        "agent",
-        "summari",
-        "processing",
-        "reading",
-        "answering",
+    "address_ai_reading": ("reading", "processing", "summari", "analy", "reviewing", "parsing"),
+    "address_ai_note": (
+        "note",
+        "attention",
+        "important",
+        "instruction",
+        "message",
+        "dear ",
+        "hey ",
+        "hello ",
+        "hi ",
+        "if you are",
     ),
+    "address_ai_colon": (
+        "ai:",
+        "ai,",
+        "ai :",
+        "assistant:",
+        "assistant,",
+        "assistant :",
+        "chatbot:",
+        "chatbot,",
+        "llm:",
+        "llm,",
+        "gpt:",
+        "gpt,",
+        "model:",
+        "model,",
+        "agent:",
+        "agent,",
+        "bot:",
+        "bot,",
+    ),
+    "address_ai_when": ("when ",),
     "jailbreak_markers": (
         "character",
         "polic",
@@ -249,9 +277,9 @@ _DE_RULES = (
 )
 # Spanish and French orders open a sentence or follow a connective ("y ahora olvida ..."):
 # "mi perro ignora las órdenes" is a statement, not an order.
-_OPENS = (
-    r"(?:^|(?<=[.!?,;:\n\"'«(])|\b(?:y|e|ahora|luego|por favor|et|puis|maintenant|alors|donc|"
-    r"s'il te plaît|s'il vous plaît)\b)\s*"
+_OPENS = re.compile(
+    r"(?:^|[.!?,;:\n\"'«(]\s*|\b(?:y|e|ahora|luego|por favor|et|puis|maintenant|alors|donc|"
+    r"s'il te plaît|s'il vous plaît)\s+)$"
 )
 _ES_VERB = (
     r"(?:ignora|ignore|ignoren|olvida|olvide|olviden|descarta|descarte|omite|anula|pasa por alto)"
@@ -294,14 +322,16 @@ RULES: tuple[Rule, ...] = (
         "override_es",
         Cue.OVERRIDE,
         3.0,
-        rf"{_OPENS}{_ES_VERB}(?:\W+\w+){{0,5}}?\W+{_ES_RULES}\b|{_OPENS}(?:olvida|ignora)\s+todo\b",
+        rf"\b{_ES_VERB}(?:\W+\w+){{0,5}}?\W+{_ES_RULES}\b|\b(?:olvida|ignora)\s+todo\b",
+        opens=True,
     ),
     _r(
         "override_fr",
         Cue.OVERRIDE,
         3.0,
-        rf"{_OPENS}{_FR_VERB}(?:\W+\w+){{0,5}}?\W+{_FR_RULES}\b"
-        rf"|{_OPENS}(?:oublie|oubliez|ignore|ignorez)\s+tout\b",
+        rf"\b{_FR_VERB}(?:\W+\w+){{0,5}}?\W+{_FR_RULES}\b"
+        rf"|\b(?:oublie|oubliez|ignore|ignorez)\s+tout\b",
+        opens=True,
     ),
     _r(
         "override_user",
@@ -478,23 +508,37 @@ RULES: tuple[Rule, ...] = (
     ),
     # Text in a document that speaks to the AI reading it.
     _r(
-        "address_ai",
+        "address_ai_reading",
         Cue.HIDDEN,
         1.2,
         r"\b(?:ai|assistant|chatbot|language model|llm|gpt|claude|copilot|bot|model|"
         r"agent)s?\b[\s,:]+"
-        r"(?:reading|processing|summari[sz]ing|analy[sz]ing|reviewing|parsing)\b"
-        r"|\b(?:note|attention|important|instructions?|message)\s+(?:to|for)\s+(?:the\s+)?(?:ai|"
+        r"(?:reading|processing|summari[sz]ing|analy[sz]ing|reviewing|parsing)\b",
+    ),
+    _r(
+        "address_ai_note",
+        Cue.HIDDEN,
+        1.2,
+        r"\b(?:note|attention|important|instructions?|message)\s+(?:to|for)\s+(?:the\s+)?(?:ai|"
         r"assistant|llm|model|chatbot|agent|language model)\b"
         r"(?!\s+(?:assistants|models|agents|chatbots|systems|tools)\b)"  # about AI in general
         r"|\b(?:dear|hey|hello|hi)\s+(?:ai|assistant|chatbot|llm|gpt|model|agent)\b"
-        r"|\bif you are an? (?:ai|llm|language model|assistant|chatbot|agent)\b"
-        r"|\b(?:ai|assistant|chatbot|llm|gpt|model|agent|bot)\s*[:,]\s*(?:please\s+)?(?:ignore|"
-        r"disregard|forget|tell|say|"
-        r"reply|respond|send|forward|include|add|do not|don't|stop|recommend|output|print|reveal|"
-        r"write|insert|"
-        r"visit|click|open|delete|call|execute|run|you must|always|never)\b"
-        r"|\bwhen (?:summari[sz]ing|processing|reading|answering|explaining|translating|reviewing|"
+        r"|\bif you are an? (?:ai|llm|language model|assistant|chatbot|agent)\b",
+    ),
+    _r(
+        "address_ai_colon",
+        Cue.HIDDEN,
+        1.2,
+        r"\b(?:ai|assistant|chatbot|llm|gpt|model|agent|bot)\s*[:,]\s*(?:please\s+)?(?:ignore|"
+        r"disregard|forget|tell|say|reply|respond|send|forward|include|add|do not|don't|stop|"
+        r"recommend|output|print|reveal|write|insert|visit|click|open|delete|call|execute|run|"
+        r"you must|always|never)\b",
+    ),
+    _r(
+        "address_ai_when",
+        Cue.HIDDEN,
+        1.2,
+        r"\bwhen (?:summari[sz]ing|processing|reading|answering|explaining|translating|reviewing|"
         r"analy[sz]ing)\b(?:\W+\w+){0,4}?\W+(?:you must|always|do not|don't|include|say|tell|"
         r"add)\b",
     ),
@@ -561,7 +605,10 @@ def find(view: str, *, document: bool = False) -> list[Hit]:
             continue
         if not any(a in view for a in rule.anchors):
             continue
-        hits.extend(Hit(rule, m.start(), m.end()) for m in rule.pattern.finditer(view))
+        for m in rule.pattern.finditer(view):
+            if rule.opens and not _OPENS.search(view, max(0, m.start() - 30), m.start()):
+                continue
+            hits.append(Hit(rule, m.start(), m.end()))
     return hits
 
 
