@@ -115,9 +115,16 @@ def _grams(view: str) -> Grams:
     # (without this, "0x0x0x..." or a pasted paragraph scores by its length alone).
     # One sort for all families: each family's buckets offset into a range of its own.
     sizes = [len(b) for b in buckets]
-    keyed = np.concatenate([b + f * DIM for f, b in enumerate(buckets)])
+    # Keys made unique by their position, so an unstable sort (several times faster than
+    # np.unique's stable one) still puts each bucket's first occurrence first.
+    keyed = np.concatenate([(b + f * DIM).astype(np.int64) for f, b in enumerate(buckets)])
+    order = np.argsort((keyed << 32) | np.arange(len(keyed), dtype=np.int64))
+    ranked = keyed[order]
     first = np.zeros(len(keyed), dtype=bool)
-    first[np.unique(keyed, return_index=True)[1]] = True
+    if len(keyed):
+        lead = np.ones(len(keyed), dtype=bool)
+        np.not_equal(ranked[1:], ranked[:-1], out=lead[1:])
+        first[order[lead]] = True
     begin = 0
     for f, size in enumerate(sizes):
         keep = first[begin : begin + size]

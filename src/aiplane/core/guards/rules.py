@@ -597,13 +597,17 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+_ALL_ANCHORS = tuple(sorted({a for rule in RULES for a in rule.anchors}))
+
+
 def find(view: str, *, document: bool = False) -> list[Hit]:
     """Every rule's hits in the normalised view (of a document: the documents-only rules too)."""
     hits: list[Hit] = []
+    present = {a for a in _ALL_ANCHORS if a in view}  # each anchor tested once, not per rule
     for rule in RULES:
         if rule.documents_only and not document:
             continue
-        if not any(a in view for a in rule.anchors):
+        if present.isdisjoint(rule.anchors):
             continue
         for m in rule.pattern.finditer(view):
             if rule.opens and not _OPENS.search(view, max(0, m.start() - 30), m.start()):
