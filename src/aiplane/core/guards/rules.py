@@ -40,6 +40,11 @@ class Rule:
     documents_only: bool = False
     # The match must open a sentence or follow a connective (an order, not a statement).
     opens: bool = False
+    # An order reported as given to the user ("my doctor told me to disregard ...") is none.
+    reported: bool = False
+    # The pattern began with \b, checked after a match instead: a pattern that starts with
+    # its alternation lets the regex engine skip ahead by first letter (3x faster here).
+    word_start: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,9 +62,36 @@ def _r(
     *,
     documents_only: bool = False,
     opens: bool = False,
+    reported: bool = False,
 ) -> Rule:
-    compiled = re.compile(pattern, re.DOTALL)
-    return Rule(name, cue, weight, compiled, _ANCHORS[name], documents_only, opens)
+    word_start = pattern.startswith("\\b") and _single_branch(pattern)
+    compiled = re.compile(pattern[2:] if word_start else pattern, re.DOTALL)
+    return Rule(
+        name, cue, weight, compiled, _ANCHORS[name], documents_only, opens, reported, word_start
+    )
+
+
+def _single_branch(pattern: str) -> bool:
+    """Whether ``pattern`` has no top-level alternation (then its leading \\b can move)."""
+    depth = 0
+    escaped = False
+    in_class = False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            return False
+    return True
 
 
 _ANCHORS: dict[str, tuple[str, ...]] = {
@@ -248,7 +280,7 @@ _ANCHORS: dict[str, tuple[str, ...]] = {
 _NOT_MINE = r"(?!\W+(?:i|we)\W+(?:gave|sent|wrote|said|made|posted|left|provided|mentioned|had))"
 # "my doctor told me to disregard the previous dosage instructions": an order to the user,
 # reported, not one to the model.
-_NOT_TOLD = r"(?<!\bme to )(?<!\bus to )"
+_TOLD = re.compile(r"\b(?:me|us) to $")
 # Between the verb and what it overrides only words that point back or count ("ignore all of
 # your previous instructions"), so "ignore comment lines, as the config rules say" is no hit.
 _FILL = r"(?:(?:all|of|the|your|any|these|those|every|and|or|other|such)\W+)"
@@ -294,14 +326,16 @@ RULES: tuple[Rule, ...] = (
         "override",
         Cue.OVERRIDE,
         3.0,
-        rf"{_NOT_TOLD}\b{_EN_VERB}\W+{_FILL}{{0,4}}{_EN_PRIOR}\W+(?:{_FILL}|{_EN_PRIOR}\W+|\w+\W+)?{_EN_RULES}\b"
+        rf"\b{_EN_VERB}\W+{_FILL}{{0,4}}{_EN_PRIOR}\W+(?:{_FILL}|{_EN_PRIOR}\W+|\w+\W+)?{_EN_RULES}\b"
         + _NOT_MINE,
+        reported=True,
     ),
     _r(
         "override_weak",
         Cue.OVERRIDE,
         1.5,
-        rf"{_NOT_TOLD}\b{_EN_VERB}\W+{_FILL}{{1,3}}{_EN_RULES}\b",
+        rf"\b{_EN_VERB}\W+{_FILL}{{1,3}}{_EN_RULES}\b",
+        reported=True,
     ),
     _r(
         "override_everything",
@@ -610,9 +644,14 @@ def find(view: str, *, document: bool = False) -> list[Hit]:
         if present.isdisjoint(rule.anchors):
             continue
         for m in rule.pattern.finditer(view):
-            if rule.opens and not _OPENS.search(view, max(0, m.start() - 30), m.start()):
+            at = m.start()
+            if rule.word_start and at > 0 and (view[at - 1].isalnum() or view[at - 1] == "_"):
                 continue
-            hits.append(Hit(rule, m.start(), m.end()))
+            if rule.opens and not _OPENS.search(view, max(0, at - 30), at):
+                continue
+            if rule.reported and _TOLD.search(view, max(0, at - 8), at):
+                continue
+            hits.append(Hit(rule, at, m.end()))
     return hits
 
 
