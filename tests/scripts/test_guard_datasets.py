@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -248,6 +249,22 @@ def _decodes(blob: str) -> bool:
     except (binascii.Error, UnicodeDecodeError):
         return False
     return sum(c.isprintable() for c in text) > 0.95 * len(text)
+
+
+@pytest.mark.parametrize("name", ["indirect.jsonl", "train-indirect.jsonl"])
+def test_benign_documents_also_hold_what_looks_like_a_disguise(name: str) -> None:
+    """Base64, hex digests, other scripts and zero-width joiners occur in benign documents
+    too, so their presence alone does not tell the label."""
+    benign = [r["context"] for r in load(name) if r["label"] == 0]
+    looks: dict[str, Callable[[str], bool]] = {
+        "base64": lambda c: re.search(r"[A-Za-z0-9+/]{40,}", c) is not None,
+        "hex": lambda c: re.search(r"[0-9a-f]{20,}", c) is not None,
+        "url_encoding": lambda c: re.search(r"%[0-9A-F]{2}", c) is not None,
+        "other_script": lambda c: _has(c, 0x0370, 0x04FF),
+        "zero_width": lambda c: "\u200d" in c,
+    }
+    for kind, check in looks.items():
+        assert sum(1 for c in benign if check(c)) >= 3, kind
 
 
 def test_some_benign_documents_carry_trigger_words() -> None:
