@@ -22,7 +22,7 @@ SLOTS: dict[str, list[str]] = {
 
 TEMPLATE_FILE = Path(__file__).parent / "templates" / "hard_negatives.eval.tsv"
 # How many prompts each template gives at most; the set is every one of them.
-PER_TEMPLATE = 3
+PER_TEMPLATE = 2
 
 
 def build(seed: int = 13_001) -> list[Record]:
