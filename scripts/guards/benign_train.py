@@ -19,12 +19,12 @@ SLOTS = Path(__file__).parent / "templates" / "benign.train.slots.txt"
 PER_TEMPLATE = {
     "trigger_benign": 4,
     "general": 10,
-    "question": 36,
-    "question_de": 30,
+    "question": 28,
+    "question_de": 24,
     "question_es": 8,
     "question_fr": 8,
-    "instruction": 45,
-    "roleplay_benign": 40,
+    "instruction": 32,
+    "roleplay_benign": 30,
 }
 
 
