@@ -417,10 +417,12 @@ def test_pii_look_alikes_hold_no_pii_and_include_checksum_failures() -> None:
     records = load("pii-eval.jsonl")
     empty = [r["text"] for r in records if not r["pii"]]
     assert len(empty) >= 150
-    cards = [m for t in empty for m in re.findall(r"\b(?:\d[ -]?){15}\d\b", t)]
-    assert len(cards) >= 10 and not any(luhn(re.sub(r"\D", "", c)) for c in cards)
     iban = r"\b[A-Z]{2}\d{2}(?:(?: [A-Z0-9]{4}){3,7}(?: [A-Z0-9]{1,3})?|[A-Z0-9]{12,30})\b"
     ibans = [m for t in empty for m in re.findall(iban, t)]
+    # Card-shaped runs outside IBANs (an IBAN's digits may pass Luhn by chance).
+    outside = [re.sub(iban, "", t) for t in empty]
+    cards = [m for t in outside for m in re.findall(r"\b(?:\d[ -]?){15}\d\b", t)]
+    assert len(cards) >= 10 and not any(luhn(re.sub(r"\D", "", c)) for c in cards)
     assert len(ibans) >= 10 and not any(mod97(i) for i in ibans)
     for pattern in (r"[0-9a-f]{40}", r"[0-9a-f]{8}-[0-9a-f]{4}-", r"978-\d", r"\d{4}-\d{2}-\d{2}"):
         assert any(re.search(pattern, t) for t in empty), pattern
