@@ -184,7 +184,8 @@ def table(rng: random.Random, banks: Banks, payload: str | None, obf: str, trig:
     else:
         lines = [",".join(head)]
         lines += [",".join(f'"{c}"' if ("," in c or '"' in c) else c for c in r) for r in rows]
-    return Placed("\n".join(lines) + extra, rng.choice(banks["table_task"]))
+    tasks = [*banks["table_task"], *banks[f"table_task_{kind}"]]
+    return Placed("\n".join(lines) + extra, rng.choice(tasks))
 
 
 _PY_FUNCS = (
@@ -356,7 +357,7 @@ def tool_output(
         target[field[-1]] = (existing + " " + note).strip()
     return Placed(
         json.dumps(data, ensure_ascii=False, indent=rng.choice((None, 2))),
-        rng.choice(banks["tool_task"]),
+        rng.choice([*banks["tool_task"], *banks[f"tool_task_{kind}"]]),
     )
 
 
