@@ -290,7 +290,7 @@ def api_response(
     data = {"status": 200, "count": len(items), "data": items}
     return Placed(
         json.dumps(data, ensure_ascii=False, indent=rng.choice((None, 2))),
-        rng.choice(banks["api_task"]),
+        rng.choice([*banks["api_task"], *banks[f"api_task_{kind}"]]),
     )
 
 
