@@ -282,6 +282,23 @@ def code(rng: random.Random, banks: Banks, payload: str | None, obf: str, trig: 
     return Placed(writer(rng, banks, payload, trig), rng.choice(banks["code_task"]))
 
 
+def _forecast(rng: random.Random) -> list[dict[str, object]]:
+    month, day = rng.randint(1, 12), rng.randint(1, 25)
+    days: list[dict[str, object]] = []
+    for i in range(3):
+        high = rng.randint(-2, 12) if month in (12, 1, 2) else rng.randint(8, 31)
+        sky = ("snow showers", "cloudy", "sunny") if high < 3 else ("light rain", "sunny", "cloudy")
+        days.append(
+            {
+                "date": f"2024-{month:02d}-{day + i:02d}",
+                "high_c": high,
+                "low_c": high - rng.randint(3, 10),
+                "summary": rng.choice(sky),
+            }
+        )
+    return days
+
+
 def tool_output(
     rng: random.Random, banks: Banks, payload: str | None, obf: str, trig: bool
 ) -> Placed:
@@ -293,15 +310,7 @@ def tool_output(
         data: dict[str, object] = {
             "tool": "weather.forecast",
             "location": rng.choice(("Hamburg", "Lyon", "Denver", "Osaka")),
-            "days": [
-                {
-                    "date": _date(rng),
-                    "high_c": rng.randint(2, 30),
-                    "low_c": rng.randint(-5, 15),
-                    "summary": rng.choice(("light rain", "sunny", "cloudy", "snow showers")),
-                }
-                for _ in range(3)
-            ],
+            "days": _forecast(rng),
         }
         field: tuple[str | int, ...] = ("days", 0, "summary")
     elif kind == 1:
