@@ -127,7 +127,8 @@ def test_an_alias_written_by_the_store_is_refused_until_a_promotion_puts_it_ther
 def test_a_store_write_moving_a_promoted_alias_refuses_the_new_target_only(
     plane: Plane,
 ) -> None:
-    promote(plane, approver(plane), 1)
+    paula = approver(plane)
+    promote(plane, paula, 1)
     plane.apply(sites=ONE_SITE, drain=30)
     plane.step()
     assert refused(plane) == {"fraud@1": None}
@@ -139,6 +140,18 @@ def test_a_store_write_moving_a_promoted_alias_refuses_the_new_target_only(
     assert verdicts["fraud@2"] is not None
     assert "the last promotion in the registry's history put version 1 there" in verdicts["fraud@2"]
     assert recorded(plane) == [("refused", "fraud@2")]
+    for _ in range(3):  # fraud@2 ready: it would replace fraud@1, but takes no traffic
+        plane.now += 5
+        plane.step()
+    kept = [r for r in route(plane).replicas if r.version == "fraud@1"]
+    assert kept and all(r.ready and r.refused is None for r in kept)
+    # A promotion of fraud@2 makes it the alias's own: it serves, and replaces fraud@1.
+    promote(plane, paula, 2)
+    for _ in range(3):
+        plane.now += 40
+        plane.step()
+    assert refused(plane) == {"fraud@2": None}
+    assert recorded(plane) == [("refused", "fraud@2"), ("ok", "fraud@2")]
 
 
 def test_a_version_signed_over_another_manifest_is_refused_and_recorded_once(

@@ -75,6 +75,7 @@ class EndpointService:
         self._wake = wake  # the scheduler's: a delete freed capacity
         self._applied = applied  # the endpoint loop's: act on a new spec now, not in 2 s
         self._grace_s = cancel_grace_s
+        self._model_access = ModelAccessGuard(store, models, audit, clock)
         self._reconciler = EndpointReconciler(
             store,
             fleets,
@@ -84,8 +85,8 @@ class EndpointService:
             caps=caps,
             wake=wake,
             cancel_grace_s=cancel_grace_s,
+            refusals=self._model_access.refusals,
         )
-        self._model_access = ModelAccessGuard(store, models, audit, clock)
 
     @property
     def backends(self) -> Backends:
