@@ -50,7 +50,7 @@ class _Cached:
 
 @dataclass(frozen=True)
 class _AliasCached:
-    alias: Alias  # the record judged: another write to the alias is another verdict
+    alias: Alias | None  # the record judged: another write to the alias is another verdict
     reason: str | None
     expires: float
 
@@ -74,7 +74,7 @@ class ModelAccessGuard:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._signatures: dict[str, _Cached] = {}  # signature_digest -> verdict
-        self._aliases: dict[tuple[str, str], _AliasCached] = {}
+        self._aliases: dict[tuple[str, str, int], _AliasCached] = {}  # (model, alias, version)
         # (endpoint, version) -> the refusal last recorded; absent: served (or never seen).
         self._refused: dict[tuple[str, str], str] = {}
         # Serialises recording, so that a change is recorded once however many ask at once.
@@ -151,9 +151,7 @@ class ModelAccessGuard:
         if ref.alias is None:
             return None  # a version by number, or the newest: the signature is all
         current = self._store.models.get_alias(ref.name, ref.alias)
-        if current is None or current.version != number:
-            return None  # not what the alias points at now: nothing to judge (see integrity)
-        key = (ref.name, ref.alias)
+        key = (ref.name, ref.alias, number)
         now = self._monotonic()
         with self._lock:
             cached = self._aliases.get(key)
@@ -162,6 +160,7 @@ class ModelAccessGuard:
         moves = self._store.models.moves(ref.name, alias=ref.alias)
         reason = alias_refusal(ref.name, ref.alias, current, moves, number)
         with self._lock:
+            self._aliases = {k: v for k, v in self._aliases.items() if v.expires > now}
             self._aliases[key] = _AliasCached(current, reason, now + self._recheck_s)
         return reason
 

@@ -40,23 +40,29 @@ def signature_refusal(ref: str, problems: Iterable[str]) -> str | None:
     return f"{ref}: its signature does not verify ({'; '.join(found)})"
 
 
+_AROUND = "the alias was moved around the promotion policy"
+
+
 def alias_refusal(
     model: str, alias: str, current: Alias | None, moves: Iterable[AliasMove], served: int
 ) -> str | None:
     """Why version ``served``, reached through ``model@alias``, may not be served; None when
-    it may. Only the alias's current target is judged: a replica of another version is one
-    the alias held before (a roll-out under way), not one the alias points at now."""
-    if current is None or current.version != served:
-        return None
+    it may. The alias's current target must be the version its last move put there. A
+    replica of another version is one the alias held before (a roll-out under way): a move
+    of the history must have put that version there once."""
     periods = timeline(moves, alias)
-    put = periods[-1].version if periods else None
-    if put == served:
+    where = f"{model}@{alias}"
+    if current is not None and current.version == served:
+        put = periods[-1].version if periods else None
+        if put == served:
+            return None
+        if not periods:
+            why = "which no promotion in the registry's history put there"
+        elif put is None:
+            why = "but the registry's history says it was removed"
+        else:
+            why = f"but the last promotion in the registry's history put version {put} there"
+        return f"{where} holds version {served}, {why}: {_AROUND}"
+    if any(p.version == served for p in periods):
         return None
-    where = f"{model}@{alias} holds version {served}"
-    if not periods:
-        why = "which no promotion in the registry's history put there"
-    elif put is None:
-        why = "but the registry's history says it was removed"
-    else:
-        why = f"but the last promotion in the registry's history put version {put} there"
-    return f"{where}, {why}: the alias was moved around the promotion policy"
+    return f"{where} reached version {served} by no promotion in the registry's history: {_AROUND}"
