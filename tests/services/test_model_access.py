@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from aiplane.core.auth import Caller, TeamRole
 from aiplane.core.registry.records import ArtifactSignature, ModelVersion
+from aiplane.core.serving.endpoints import Role
 from aiplane.core.serving.routes import EndpointRoute
 from aiplane.services.model_access import ACTION, REFUSED, SERVED, ModelAccessGuard
 from aiplane.services.registry_types import MoveRequest
@@ -273,3 +274,39 @@ def test_a_command_endpoint_has_nothing_to_check(plane: Plane) -> None:
     plane.step()
     assert refused(plane) == {"command": None}
     assert recorded(plane) == []
+
+
+def test_one_version_refused_for_one_role_and_served_for_another_is_recorded_once(
+    plane: Plane,
+) -> None:
+    """fraud@1 is the primary's through the store-written alias (refused) and the canary's by
+    number (served): two verdicts, neither a change of the other."""
+    plane.apply(sites=ONE_SITE, traffic={"canary": {"version": "fraud@1", "weight": 0.5}})
+    plane.step()
+    replicas = route(plane).replicas
+    by_role = {r.role: r.refused for r in replicas}
+    assert by_role[Role.PRIMARY] is not None and by_role[Role.CANARY] is None
+    route(plane)
+    route(plane)
+    assert recorded(plane) == [("refused", "fraud@1")]
+    assert route(plane).refusal() is None  # not every replica: no 403
+
+
+def test_a_verdict_that_cannot_be_recorded_still_refuses_and_is_recorded_later(
+    plane: Plane, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plane.apply(sites=ONE_SITE)
+    plane.step()
+    guard = plane.endpoints._model_access
+    real = guard._record
+
+    def broken(*_args: Any) -> None:
+        raise OSError("the database is away")
+
+    monkeypatch.setattr(guard, "_record", broken)
+    assert refused(plane)["fraud@1"] is not None
+    assert recorded(plane) == []
+    monkeypatch.setattr(guard, "_record", real)
+    assert refused(plane)["fraud@1"] is not None
+    route(plane)
+    assert recorded(plane) == [("refused", "fraud@1")]

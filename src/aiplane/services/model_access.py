@@ -75,8 +75,10 @@ class ModelAccessGuard:
         self._lock = threading.Lock()
         self._signatures: dict[str, _Cached] = {}  # signature_digest -> verdict
         self._aliases: dict[tuple[str, str, int], _AliasCached] = {}  # (model, alias, version)
-        # (endpoint, version) -> the refusal last recorded; absent: served (or never seen).
-        self._refused: dict[tuple[str, str], str] = {}
+        # (endpoint, role, version) -> the refusal last recorded; absent: served (or never
+        # seen). By role too: one version may be the primary's through an alias (refused)
+        # and the canary's by number (served), and neither verdict is a change of the other.
+        self._refused: dict[tuple[str, Role, str], str] = {}
         # Serialises recording, so that a change is recorded once however many ask at once.
         self._record_lock = threading.Lock()
 
@@ -91,15 +93,16 @@ class ModelAccessGuard:
         for replica in replicas:
             key = (replica.role, replica.version)
             if key not in verdicts:
-                verdicts[key] = self._verdict(endpoint, _reference(endpoint, replica.role), key[1])
+                verdicts[key] = self._verdict(endpoint, replica.role, key[1])
             reason = verdicts[key]
             if reason is not None:
                 out[replica.run.id] = reason
         return out
 
-    def _verdict(self, endpoint: Endpoint, reference: str | None, served: str) -> str | None:
+    def _verdict(self, endpoint: Endpoint, role: Role, served: str) -> str | None:
         if served == COMMAND_VERSION:
             return None
+        reference = _reference(endpoint, role)
         try:
             version_ref = parse_ref(served, "version")
         except SpecError:
@@ -110,7 +113,7 @@ class ModelAccessGuard:
             reason = self._signature(version_ref.name, version_ref.version)
             if reason is None and reference is not None:
                 reason = self._alias(reference, version_ref.version)
-        self._note(endpoint, served, reason)
+        self._note(endpoint, role, served, reason)
         return reason
 
     # -- the signature ------------------------------------------------------------------------
@@ -166,23 +169,31 @@ class ModelAccessGuard:
 
     # -- recording ----------------------------------------------------------------------------
 
-    def _note(self, endpoint: Endpoint, served: str, reason: str | None) -> None:
+    def _note(self, endpoint: Endpoint, role: Role, served: str, reason: str | None) -> None:
         """Record a change of verdict (an audit entry and an event, in one unit of work)."""
-        key = (endpoint.name, served)
+        key = (endpoint.name, role, served)
         if self._refused.get(key) == reason:
             return
         with self._record_lock:
             before = self._refused.get(key)
             if before == reason:
                 return
-            self._record(endpoint, served, reason, before)
+            try:
+                self._record(endpoint, role, served, reason, before)
+            except Exception:
+                # The verdict stands (the table refuses the replica all the same); only its
+                # record is missing, and it is tried again at the next build.
+                log.exception(
+                    "endpoint %s: the verdict on %s was not recorded", endpoint.name, served
+                )
+                return
             if reason is None:
                 del self._refused[key]
             else:
                 self._refused[key] = reason
 
     def _record(
-        self, endpoint: Endpoint, served: str, reason: str | None, before: str | None
+        self, endpoint: Endpoint, role: Role, served: str, reason: str | None, before: str | None
     ) -> None:
         name = endpoint.name
         now = self._clock()
@@ -192,7 +203,7 @@ class ModelAccessGuard:
         else:
             kind, outcome = SERVED, "ok"
             message = f"endpoint {name}: {served} is served again (it was refused: {before})"
-        detail = {"version": served, "reason": reason, "was": before}
+        detail = {"version": served, "role": str(role), "reason": reason, "was": before}
         with self._store.unit_of_work() as uow:
             uow.events.add(Event(now, kind, message, data={"endpoint": name, **detail}))
             self._audit.record(
