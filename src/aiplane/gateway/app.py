@@ -379,6 +379,11 @@ class Gateway:
                     "not_found",
                 )
             route, role = narrowed
+        model_refusal = route.refusal()
+        if model_refusal is not None:
+            # The control plane refuses every replica's model version (decision 0069): no
+            # upstream call; the control plane recorded the refusal when its verdict changed.
+            return self._refused(name, 403, model_refusal, openai, "model_refused")
         limit_key = f"{name}:{caller.token_id or caller.name}"
         if invocation:
             try:

@@ -3,7 +3,8 @@
 ``aiplane up`` gives the gateway this object (``services.gateway``); a gateway run alone gets
 one that speaks to the API instead. The routing table is built from the endpoints, their live
 replica runs (address and readiness from the backends) and the fleet's sites, at most once a
-second however often the gateway asks.
+second however often the gateway asks. Each replica carries the model access guard's verdict
+on the version it serves (``services.model_access``): the gateway routes to no refused one.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ class GatewayService:
     ) -> EndpointRoute:
         out = []
         emulated: dict[str, bool] = {}
+        refused = self._endpoints.refusals(endpoint, replicas)
         for replica in replicas:
             run = replica.run
             if run.state is not RunState.RUNNING or run.placement is None:
@@ -106,6 +108,7 @@ class GatewayService:
                     usd_per_hour=per_replica_usd(
                         placement.usd_per_hour, len(placement.assignments)
                     ),
+                    refused=refused.get(run.id),
                 )
             )
         names = [s.site for s in endpoint.spec.sites] + [r.site for r in out]

@@ -20,6 +20,11 @@ class ReplicaOut(BaseModel):
     ready: bool
     draining: bool
     usd_per_hour: float
+    refused: str | None = Field(
+        None,
+        description="why the gateway refuses to serve its model version (its signature does "
+        "not verify, or its alias moved around the promotion policy); null: it may serve",
+    )
 
 
 class SiteRoleOut(BaseModel):

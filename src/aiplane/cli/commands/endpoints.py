@@ -20,7 +20,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 
 LIST_COLUMNS = ["endpoint", "team", "serves", "gen", "sites", "ready/wanted"]
 SITE_COLUMNS = ["site", "role", "version", "wanted", "running", "ready", "why"]
-REPLICA_COLUMNS = ["job", "site", "role", "version", "state", "address", "ready", "$/h"]
+REPLICA_COLUMNS = ["job", "site", "role", "version", "state", "address", "ready", "$/h", "served"]
 
 
 def _serves(e: EndpointOut) -> str:
@@ -58,12 +58,17 @@ def show_endpoint(e: EndpointOut) -> None:
             r.address or "-",
             "yes" if r.ready else "no",
             f"{r.usd_per_hour:.3f}",
+            "refused" if r.refused else "yes",
         ]
         for s in e.sites
         for r in s.replicas
     ]
     if replica_rows:
         table("replicas", REPLICA_COLUMNS, replica_rows)
+    refused = {r.version: r.refused for s in e.sites for r in s.replicas if r.refused}
+    for version, why in sorted(refused.items()):
+        # The gateway answers 403 for these: the operator is told why, not only that.
+        console.print(f"[red]refused {version}[/red]: {why}", highlight=False)
     if e.events:
         table("recent events", ["kind", "message"], [[ev.kind, ev.message] for ev in e.events])
 
