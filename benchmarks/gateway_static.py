@@ -24,7 +24,10 @@ from typing import Any
 import uvicorn
 
 from aiplane.core.auth import Caller, Principal, PrincipalKind, TeamRole
+from aiplane.core.guards.policy import GuardPolicy
+from aiplane.core.guards.types import GuardAction
 from aiplane.core.serving.endpoints import EndpointSpec, KeyLimits, Role, SiteReplicas
+from aiplane.core.serving.guard_hits import GuardHit
 from aiplane.core.serving.routes import (
     EndpointRoute,
     ReplicaLoad,
@@ -106,6 +109,9 @@ class StaticControl:
 
     def record_denial(self, caller: Caller | None, endpoint: str, reason: str, at: float) -> None:  # noqa: ARG002
         print(f"denied {endpoint}: {reason}", file=sys.stderr)
+
+    def record_guard_hits(self, hits: Sequence[GuardHit]) -> None:
+        self.guard_hits += len(hits)
 
     def report(self, loads: Sequence[ReplicaLoad], counts: Sequence[RequestCount]) -> None:
         pass
