@@ -29,6 +29,8 @@ from aiplane.core.serving.routes import EndpointRoute, RoutingTable
 from aiplane.gateway import records
 from aiplane.gateway.auth import AuthCache, credential
 from aiplane.gateway.errors import error
+from aiplane.gateway.guard_audit import GuardAudit
+from aiplane.gateway.guarding import Guarding, blocked_record
 from aiplane.gateway.limits import LimiterUnavailableError, Limits
 from aiplane.gateway.logwriter import LogWriter
 from aiplane.gateway.metrics import GatewayMetrics
@@ -76,6 +78,10 @@ class Gateway:
         self._loads = Loads(clock())
         self._counts = Counts()
         self._writer = LogWriter(log, settings.log_queue, self.metrics.log_dropped)
+        self._guard_audit = GuardAudit(
+            control.record_guard_hits, settings.log_queue, self.metrics.guard_audit_dropped
+        )
+        self._guarding = Guarding(self.metrics, self._guard_audit)
         self._client: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._proxy = Proxy(
@@ -125,6 +131,7 @@ class Gateway:
             asyncio.create_task(self._every(self.settings.table_refresh_s, self.refresh)),
             asyncio.create_task(self._every(self.settings.report_every_s, self.report)),
             asyncio.create_task(self._writer.run()),
+            asyncio.create_task(self._guard_audit.run()),
         ]
 
     async def stop(self) -> None:
@@ -137,6 +144,7 @@ class Gateway:
         self._tasks = []
         await self._proxy.drain()
         await self._writer.flush()
+        await self._guard_audit.flush()
         await self.report()
         if self._client is not None:
             await self._client.close()
@@ -399,6 +407,21 @@ class Gateway:
             request.headers.get(self._regions.header),
             request.client.host if request.client is not None else None,
         )
+        guard = None
+        request_id = None
+        if invocation and route.spec.guards.any:
+            checked = self._guarding.check(
+                route.spec, caller, now, route_path(request.scope), parsed
+            )
+            request_id = checked.request_id
+            if checked.refusal is not None:
+                latency_ms = (time.perf_counter() - arrived) * 1000.0
+                self._writer.put(blocked_record(route.spec, caller, request_id, now, latency_ms))
+                return self._refused(
+                    name, 403, checked.refusal, openai, checked.reason, checked.headers
+                )
+            body = checked.body if checked.body is not None else body
+            guard = checked.answer
         path = upstream_path(request.scope)
         admitted = Admitted(
             route=route,
@@ -416,7 +439,10 @@ class Gateway:
             at=now,
             started=arrived,
             role=role,
+            guard=guard,
         )
+        if request_id is not None:
+            admitted.request_id = request_id
         return await self._proxy.serve(admitted)
 
 

@@ -24,6 +24,7 @@ from aiplane.core.serving.inference import InferenceRecord
 from aiplane.core.serving.routes import EndpointRoute
 from aiplane.gateway import records
 from aiplane.gateway.errors import error
+from aiplane.gateway.guarding import AnswerGuard
 from aiplane.gateway.limits import LimiterUnavailableError, Limits
 from aiplane.gateway.logwriter import LogWriter
 from aiplane.gateway.metrics import GatewayMetrics
@@ -74,6 +75,8 @@ class Admitted:
     started: float  # time.perf_counter() at arrival, for the latency
     # The role of the version the caller named (``/versions/{v}/infer``): no split then.
     role: Role | None = None
+    # The answer's guards, when the endpoint has guards (None: it has none).
+    guard: AnswerGuard | None = None
     # 32 random hex digits, as uuid4().hex but without building a UUID on every request.
     request_id: str = field(default_factory=lambda: os.urandom(16).hex())
 
@@ -258,6 +261,8 @@ class Proxy:
             return f"{replica.run_id} at {pick.site}: HTTP {upstream.status}"
         headers = _response_headers(upstream)
         headers.update(self._route_headers(request, attempt))
+        if request.guard is not None:
+            headers.update(request.guard.headers)
         if request.stream:
             return _Relayed(self, request, pick, upstream, headers)
         try:
@@ -269,8 +274,18 @@ class Proxy:
             upstream.release()
         parsed = records.parse(content) if request.invocation else None
         usage = parsed.get("usage") if request.openai and isinstance(parsed, dict) else None
-        await self._charge(request, self._done(request, pick, upstream.status, parsed, usage))
-        return Response(content, status_code=upstream.status, headers=headers)
+        status = upstream.status
+        refusal = None
+        if request.guard is not None and request.invocation:
+            answered = request.guard.answer(content, parsed)
+            content, parsed, refusal = answered.content, answered.logged, answered.refusal
+            headers.update(answered.headers)
+            status = status if refusal is None else 403
+        await self._charge(request, self._done(request, pick, status, parsed, usage))
+        if refusal is not None:
+            guarded = {k: v for k, v in headers.items() if k.startswith("x-aiplane-")}
+            return error(403, refusal, request.openai, guarded)
+        return Response(content, status_code=status, headers=headers)
 
     def book_stream(self, request: Admitted, pick: Pick, status: int, usage: Any) -> None:
         """A relayed stream ended (or was abandoned before its first byte)."""
