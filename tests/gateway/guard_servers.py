@@ -35,6 +35,7 @@ def _text(content: Any) -> str:
 class EchoUpstream:
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
+        self.raw: list[bytes] = []  # the chat bodies as they came
         self.app = Starlette(
             routes=[
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
@@ -45,7 +46,8 @@ class EchoUpstream:
         )
 
     async def _chat(self, request: Request) -> Response:
-        body = json.loads(await request.body())
+        self.raw.append(await request.body())
+        body = json.loads(self.raw[-1])
         self.received.append(body)
         messages = body["messages"]
         last = _text(messages[-1].get("content"))

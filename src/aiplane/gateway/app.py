@@ -24,13 +24,13 @@ from starlette.types import Receive, Scope, Send
 from aiplane.core.auth import Caller
 from aiplane.core.routing import Router
 from aiplane.core.serving.access import invoke_denial
-from aiplane.core.serving.endpoints import Protocol, Role
+from aiplane.core.serving.endpoints import EndpointSpec, Protocol, Role
 from aiplane.core.serving.routes import EndpointRoute, RoutingTable
 from aiplane.gateway import records
 from aiplane.gateway.auth import AuthCache, credential
 from aiplane.gateway.errors import error
 from aiplane.gateway.guard_audit import GuardAudit
-from aiplane.gateway.guarding import Guarding, blocked_record
+from aiplane.gateway.guarding import Checked, Guarding, blocked_record
 from aiplane.gateway.limits import LimiterUnavailableError, Limits
 from aiplane.gateway.logwriter import LogWriter
 from aiplane.gateway.metrics import GatewayMetrics
@@ -407,21 +407,9 @@ class Gateway:
             request.headers.get(self._regions.header),
             request.client.host if request.client is not None else None,
         )
-        guard = None
-        request_id = None
-        if invocation and route.spec.guards.any:
-            checked = self._guarding.check(
-                route.spec, caller, now, route_path(request.scope), parsed
-            )
-            request_id = checked.request_id
-            if checked.refusal is not None:
-                latency_ms = (time.perf_counter() - arrived) * 1000.0
-                self._writer.put(blocked_record(route.spec, caller, request_id, now, latency_ms))
-                return self._refused(
-                    name, 403, checked.refusal, openai, checked.reason, checked.headers
-                )
-            body = checked.body if checked.body is not None else body
-            guard = checked.answer
+        guarded = self._guard(request, route.spec, caller, parsed, now, arrived, invocation)
+        if isinstance(guarded, Response):
+            return guarded
         path = upstream_path(request.scope)
         admitted = Admitted(
             route=route,
@@ -439,11 +427,34 @@ class Gateway:
             at=now,
             started=arrived,
             role=role,
-            guard=guard,
         )
-        if request_id is not None:
-            admitted.request_id = request_id
+        if guarded is not None:
+            guarded.onto(admitted)
         return await self._proxy.serve(admitted)
+
+    def _guard(
+        self,
+        request: Request,
+        spec: EndpointSpec,
+        caller: Caller,
+        parsed: Any,
+        now: float,
+        arrived: float,
+        invocation: bool,
+    ) -> Checked | Response | None:
+        """The request guards of an endpoint that has any (None: it has none, nothing is
+        looked at); a refusal is answered here, logged without its text."""
+        if not invocation or not spec.guards.any:
+            return None
+        checked = self._guarding.check(spec, caller, now, route_path(request.scope), parsed)
+        if checked.refusal is None:
+            return checked
+        latency_ms = (time.perf_counter() - arrived) * 1000.0
+        self._writer.put(blocked_record(spec, caller, checked.request_id, now, latency_ms))
+        openai = spec.protocol is Protocol.OPENAI
+        return self._refused(
+            spec.name, 403, checked.refusal, openai, checked.reason, checked.headers
+        )
 
 
 class _App:

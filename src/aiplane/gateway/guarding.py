@@ -43,6 +43,7 @@ from aiplane.core.guards.policy import GuardPolicy
 from aiplane.core.serving.endpoints import EndpointSpec, Protocol, Role
 from aiplane.core.serving.guard_hits import GuardHit, GuardStage
 from aiplane.core.serving.inference import InferenceRecord
+from aiplane.gateway.gathered_stream import gather
 from aiplane.gateway.guard_audit import GuardAudit
 from aiplane.gateway.metrics import GatewayMetrics
 
@@ -121,31 +122,7 @@ def request_texts(kind: str, parsed: Any) -> RequestTexts:
     if not isinstance(parsed, dict):
         return texts
     if kind == CHAT:
-        messages = parsed.get("messages")
-        if isinstance(messages, list):
-            texts.messages = messages
-            for message in messages:
-                if not isinstance(message, dict):
-                    continue
-                role = message.get("role")
-                slots = _content(message)
-                if role == "user":
-                    texts.direct += slots
-                elif role in _TOOL_ROLES:
-                    texts.context += slots
-                else:
-                    texts.other += slots
-        documents = parsed.get("documents")
-        if isinstance(documents, list):
-            for i, document in enumerate(documents):
-                if isinstance(document, str):
-                    texts.context.append(Slot(documents, i))
-                elif isinstance(document, dict):
-                    texts.context += [
-                        Slot(document, f)
-                        for f in _DOCUMENT_FIELDS
-                        if isinstance(document.get(f), str)
-                    ]
+        _chat_texts(parsed, texts)
     elif kind == COMPLETION and "prompt" in parsed:
         texts.direct += _strings(parsed, "prompt")
     elif kind == EMBEDDING and "input" in parsed:
@@ -155,6 +132,32 @@ def request_texts(kind: str, parsed: Any) -> RequestTexts:
     elif kind == OIP:
         texts.direct += _tensor_strings(parsed.get("inputs"))
     return texts
+
+
+def _chat_texts(parsed: dict[str, Any], texts: RequestTexts) -> None:
+    """A chat's turns by who wrote them, and the documents it carries (as context)."""
+    messages = parsed.get("messages")
+    if isinstance(messages, list):
+        texts.messages = messages
+        for message in messages:
+            if not isinstance(message, dict):
+                continue
+            role = message.get("role")
+            slots = _content(message)
+            if role == "user":
+                texts.direct += slots
+            elif role in _TOOL_ROLES:
+                texts.context += slots
+            else:
+                texts.other += slots
+    documents = parsed.get("documents")
+    for i, document in enumerate(documents if isinstance(documents, list) else ()):
+        if isinstance(document, str):
+            texts.context.append(Slot(documents, i))
+        elif isinstance(document, dict):
+            texts.context += [
+                Slot(document, f) for f in _DOCUMENT_FIELDS if isinstance(document.get(f), str)
+            ]
 
 
 def _tensor_strings(tensors: Any) -> list[Slot]:
@@ -245,6 +248,14 @@ def redact_slots(
     return None
 
 
+class Redacting:
+    """Redacted, with nothing to restore (``restore_pii: false``, or no sealed originals)."""
+
+
+NOT_RESTORED = Redacting()
+_Record = Callable[[GuardName, GuardAction, Sequence[Span]], None]
+
+
 @dataclass
 class Checked:
     """A request past the request guards: refused (``refusal``), or with its body re-encoded
@@ -256,6 +267,14 @@ class Checked:
     body: bytes | None = None
     answer: AnswerGuard | None = None
     headers: dict[str, str] = field(default_factory=dict)
+
+    def onto(self, admitted: Any) -> None:
+        """Onto the request to forward (a ``proxy.Admitted``): its id, the body the upstream
+        is to get, and the answer's guard."""
+        admitted.request_id = self.request_id
+        admitted.guard = self.answer
+        if self.body is not None:
+            admitted.body = self.body
 
 
 @dataclass
@@ -327,40 +346,16 @@ class Guarding:
                 flags.append(f"{guard}={action}")
 
         texts = request_texts(kind, parsed)
-        if policy.injection is not None and (texts.direct or texts.context):
-            direct = "\n".join(s.value for s in texts.direct)
-            context = "\n".join(s.value for s in texts.context)
-            result = detect_injection(direct, context or None)
-            if result.hit:
-                record(GuardName.INJECTION, policy.injection, result.spans)
-                if policy.injection is GuardAction.BLOCK:
-                    return self._refused(checked, result, "guard_injection")
-        sealing: Sealing | None = None
-        changed = False
-        if policy.pii is not None:
-            types = policy.pii_types or None
-            found = [(slot, got) for slot in texts.all() if (got := find_pii(slot.value, types))]
-            if found:
-                spans = [s for _, piece in found for s in piece]
-                record(GuardName.PII, policy.pii, spans)
-                if policy.pii is GuardAction.BLOCK:
-                    return self._refused(checked, _found(spans), "guard_pii")
-                    return self._refused(checked, result, "guard_pii")
-                if policy.pii is GuardAction.REDACT:
-                    originals = frozenset(
-                        slot.value[s.start : s.end] for slot, piece in found for s in piece
-                    )
-                    nonce = self._entropy(NONCE_BYTES)
-                    sealed = redact_slots(found, self._key, nonce)
-                    if sealed is not None and policy.restore_pii:
-                        sealing = Sealing(sealed, originals)
-                    changed = True
+        # The injection guard first: a request it blocks is not looked at for PII.
+        outcome = self._injection(policy, texts, record) or self._pii(policy, texts, record)
+        if isinstance(outcome, GuardResult):
+            return self._refused(checked, outcome)
+        sealing = outcome if isinstance(outcome, Sealing) else None
         canary = None
         if policy.canary is not None and texts.messages is not None:
             canary = new_canary(self._entropy(CANARY_BYTES))
             _plant(texts.messages, canary)
-            changed = True
-        if changed:
+        if canary is not None or outcome is not None:  # planted or redacted
             checked.body = encode(parsed)
         if flags:
             checked.headers[GUARD_HEADER] = ", ".join(flags)
@@ -370,9 +365,47 @@ class Guarding:
             )
         return checked
 
-    def _refused(self, checked: Checked, result: GuardResult, reason: str) -> Checked:
+    def _injection(
+        self, policy: GuardPolicy, texts: RequestTexts, record: _Record
+    ) -> GuardResult | None:
+        """The injection guard: its verdict when it blocks, else None."""
+        if policy.injection is None or not (texts.direct or texts.context):
+            return None
+        direct = "\n".join(s.value for s in texts.direct)
+        context = "\n".join(s.value for s in texts.context)
+        result = detect_injection(direct, context or None)
+        if not result.hit:
+            return None
+        record(GuardName.INJECTION, policy.injection, result.spans)
+        return result if policy.injection is GuardAction.BLOCK else None
+
+    def _pii(
+        self, policy: GuardPolicy, texts: RequestTexts, record: _Record
+    ) -> GuardResult | Sealing | Redacting | None:
+        """The PII guard: its verdict when it blocks; what restores the originals when it
+        redacted them (``NOT_RESTORED`` when nothing will); None when it found nothing or
+        only flagged it."""
+        if policy.pii is None:
+            return None
+        types = policy.pii_types or None
+        found = [(slot, got) for slot in texts.all() if (got := find_pii(slot.value, types))]
+        if not found:
+            return None
+        spans = [s for _, piece in found for s in piece]
+        record(GuardName.PII, policy.pii, spans)
+        if policy.pii is GuardAction.BLOCK:
+            return _found(spans)
+        if policy.pii is not GuardAction.REDACT:
+            return None
+        originals = frozenset(slot.value[s.start : s.end] for slot, piece in found for s in piece)
+        sealed = redact_slots(found, self._key, self._entropy(NONCE_BYTES))
+        if sealed is None or not policy.restore_pii:
+            return NOT_RESTORED
+        return Sealing(sealed, originals)
+
+    def _refused(self, checked: Checked, result: GuardResult) -> Checked:
         checked.refusal = f"refused by the {result.guard} guard: {result.reason}"
-        checked.reason = reason
+        checked.reason = f"guard_{result.guard}"
         checked.headers[GUARD_HEADER] = f"{result.guard}=block"
         return checked
 
@@ -430,6 +463,26 @@ class AnswerGuard:
         )
         self.flags.append(f"{guard}={action}")
 
+    @property
+    def gathers(self) -> bool:
+        """Whether the answer's guards have work: a stream is then gathered whole first."""
+        return (
+            self.canary is not None
+            or self.sealing is not None
+            or self.spec.guards.output_pii is not None
+        )
+
+    def check(self, content: bytes, parsed: Any, stream: bool) -> Answered:
+        """The answer's guards on a JSON answer, or on an event stream gathered whole."""
+        if not stream or self.kind not in (CHAT, COMPLETION):
+            return self.answer(content, parsed)
+        gathered = gather(content, self.kind == CHAT)
+        answer = gathered.answer()
+        answered = self.answer(content, answer)  # ``answer`` is now what the log gets
+        if answered.refusal is None and answered.content is not content:
+            answered.content = gathered.rebuild(json.loads(answered.content))
+        return answered
+
     def answer(self, content: bytes, parsed: Any) -> Answered:
         """The answer's guards on the upstream's ``content`` (``parsed`` is its JSON, changed
         in place to what the log gets)."""
@@ -437,38 +490,19 @@ class AnswerGuard:
         if self.canary is None and self.sealing is None and policy.output_pii is None:
             return Answered(content, parsed, headers=self.headers)  # the request's flags only
         slots = answer_texts(self.kind, parsed)
-        if self.canary is not None and policy.canary is not None:
-            text = (
-                "\n".join(s.value for s in slots) if slots else content.decode("utf-8", "replace")
-            )
-            leak = canary_leak(text, self.canary)
-            if leak.hit:
-                self._record(GuardName.CANARY, policy.canary, leak.spans)
-                if policy.canary is GuardAction.BLOCK:
-                    return self._withheld(content, parsed, leak)
+        leak = self._leak(content, slots)
+        if leak is not None:
+            return self._withheld(content, parsed, leak)
         if not slots:
             return Answered(content, parsed, headers=self.headers)
         upstream = [s.value for s in slots]
         given = upstream
         if self.sealing is not None:
             given = [self.guarding.unseal(v, self.sealing.sealed) for v in upstream]
-        logged = upstream
-        if policy.output_pii is not None:
-            found = self._output_pii(given)
-            spans = [s for piece in found for s in piece]
-            if spans:
-                self._record(GuardName.PII, policy.output_pii, spans)
-                if policy.output_pii is GuardAction.BLOCK:
-                    return self._withheld(content, parsed, _found(spans))
-                if policy.output_pii is GuardAction.REDACT:
-                    given = [
-                        redact(v, piece).text if piece else v
-                        for v, piece in zip(given, found, strict=True)
-                    ]
-                    # The log: the upstream's text (placeholders where the caller's PII was),
-                    # with the PII the model produced redacted too.
-                    types = policy.pii_types or None
-                    logged = [redact(v, find_pii(v, types)).text for v in upstream]
+        guarded = self._output(given, upstream)
+        if isinstance(guarded, GuardResult):
+            return self._withheld(content, parsed, guarded)
+        given, logged = guarded
         if given != upstream:
             for slot, value in zip(slots, given, strict=True):
                 slot.set(value)
@@ -476,6 +510,44 @@ class AnswerGuard:
         for slot, value in zip(slots, logged, strict=True):
             slot.set(value)
         return Answered(content, parsed, headers=self.headers)
+
+    def _leak(self, content: bytes, slots: Sequence[Slot]) -> GuardResult | None:
+        """The canary guard: its verdict when it blocks the answer, else None. It reads the
+        answer's texts, or the whole body when the answer has none where they are expected."""
+        action = self.spec.guards.canary
+        if self.canary is None or action is None:
+            return None
+        text = "\n".join(s.value for s in slots) if slots else content.decode("utf-8", "replace")
+        leak = canary_leak(text, self.canary)
+        if not leak.hit:
+            return None
+        self._record(GuardName.CANARY, action, leak.spans)
+        return leak if action is GuardAction.BLOCK else None
+
+    def _output(
+        self, given: list[str], upstream: list[str]
+    ) -> GuardResult | tuple[list[str], list[str]]:
+        """The output PII guard on the texts the caller is to get: its verdict when it
+        blocks; else those texts and the log's, redacted when it redacts."""
+        action = self.spec.guards.output_pii
+        if action is None:
+            return given, upstream
+        found = self._output_pii(given)
+        spans = [s for piece in found for s in piece]
+        if not spans:
+            return given, upstream
+        self._record(GuardName.PII, action, spans)
+        if action is GuardAction.BLOCK:
+            return _found(spans)
+        if action is not GuardAction.REDACT:
+            return given, upstream
+        redacted = [
+            redact(v, piece).text if piece else v for v, piece in zip(given, found, strict=True)
+        ]
+        # The log: the upstream's text (placeholders where the caller's PII was), with the
+        # PII the model produced redacted too.
+        types = self.spec.guards.pii_types or None
+        return redacted, [redact(v, find_pii(v, types)).text for v in upstream]
 
     def _output_pii(self, texts: Sequence[str]) -> list[tuple[Span, ...]]:
         """Per text, the PII the model produced: the caller's own, put back, is not."""

@@ -263,7 +263,7 @@ class Proxy:
         headers.update(self._route_headers(request, attempt))
         if request.guard is not None:
             headers.update(request.guard.headers)
-        if request.stream:
+        if request.stream and (request.guard is None or not request.guard.gathers):
             return _Relayed(self, request, pick, upstream, headers)
         try:
             content = await upstream.read()
@@ -272,15 +272,16 @@ class Proxy:
             return f"{replica.run_id} at {pick.site}: {type(exc).__name__} reading the answer"
         finally:
             upstream.release()
-        parsed = records.parse(content) if request.invocation else None
-        usage = parsed.get("usage") if request.openai and isinstance(parsed, dict) else None
+        parsed = records.parse(content) if request.invocation and not request.stream else None
         status = upstream.status
         refusal = None
         if request.guard is not None and request.invocation:
-            answered = request.guard.answer(content, parsed)
+            # A stream here is one the answer's guards gathered whole (decision 0068).
+            answered = request.guard.check(content, parsed, request.stream)
             content, parsed, refusal = answered.content, answered.logged, answered.refusal
             headers.update(answered.headers)
             status = status if refusal is None else 403
+        usage = parsed.get("usage") if request.openai and isinstance(parsed, dict) else None
         await self._charge(request, self._done(request, pick, status, parsed, usage))
         if refusal is not None:
             guarded = {k: v for k, v in headers.items() if k.startswith("x-aiplane-")}
