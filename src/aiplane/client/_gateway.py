@@ -56,9 +56,9 @@ class RemoteControl:
     - ``authenticate()`` keeps each answer ``auth_ttl_s``; while the control plane is away an
       older answer is used up to ``stale_auth_s``, then the token is refused (a revoked token
       works no longer than that). Tokens are kept only as their sha256.
-    - ``record_denial()``, ``record_guard_hits()`` and ``report()`` send at once; what could not be sent is kept (loads
-      the newest per replica, counts summed per key, both at most ``max_pending``) and sent
-      with the next call or tick.
+    - ``record_denial()``, ``record_guard_hits()`` and ``report()`` send at once; what could
+      not be sent is kept (loads the newest per replica, counts summed per key, each at most
+      ``max_pending``) and sent with the next call or tick.
     """
 
     def __init__(
@@ -250,14 +250,12 @@ class RemoteControl:
     def _flush_guard_hits(self) -> bool:
         """Send the pending guard hits in one batch (under ``_sending``); whether sent."""
         with self._lock:
-            hits = self._guard_hits[: MAX_GUARD_HITS_PER_CALL]
+            hits = self._guard_hits[:MAX_GUARD_HITS_PER_CALL]
         if not hits:
             return True
         body = GuardHitsIn(hits=[GuardHitIn.of(h) for h in hits])
         try:
-            self._http.call_empty(
-                "POST", "/gateway/guard-hits", body=body.model_dump(mode="json")
-            )
+            self._http.call_empty("POST", "/gateway/guard-hits", body=body.model_dump(mode="json"))
         except _Failure as exc:
             if not _refused_for_good(exc, "guard hits"):
                 self._failed(exc)
