@@ -450,10 +450,11 @@ class Gateway:
         if checked.refusal is None:
             return checked
         latency_ms = (time.perf_counter() - arrived) * 1000.0
-        self._writer.put(blocked_record(spec, caller, checked.request_id, now, latency_ms))
+        refused = blocked_record(spec, caller, checked.request_id, now, latency_ms, checked.status)
+        self._writer.put(refused)
         openai = spec.protocol is Protocol.OPENAI
         return self._refused(
-            spec.name, 403, checked.refusal, openai, checked.reason, checked.headers
+            spec.name, checked.status, checked.refusal, openai, checked.reason, checked.headers
         )
 
 

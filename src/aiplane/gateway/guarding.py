@@ -258,11 +258,12 @@ _Record = Callable[[GuardName, GuardAction, Sequence[Span]], None]
 
 @dataclass
 class Checked:
-    """A request past the request guards: refused (``refusal``), or with its body re-encoded
-    (``body``, when redacted or a canary planted) and the answer's guard."""
+    """A request past the request guards: refused (``refusal``), or with its body as judged,
+    re-encoded (redacted, a canary planted) and the answer's guard."""
 
     request_id: str
     refusal: str | None = None
+    status: int = 403  # of a refusal: 403, or 400 for a body the guards cannot read
     reason: str = ""  # the error metric's reason of a refusal
     body: bytes | None = None
     answer: AnswerGuard | None = None
@@ -345,6 +346,11 @@ class Guarding:
             if action is not GuardAction.BLOCK:
                 flags.append(f"{guard}={action}")
 
+        if not isinstance(parsed, dict):
+            # Not JSON (or not an object): nothing the guards could read, so not passed on.
+            checked.status, checked.reason = 400, "guard_unreadable"
+            checked.refusal = "the endpoint's guards read the body: it must be a JSON object"
+            return checked
         texts = request_texts(kind, parsed)
         # The injection guard first: a request it blocks is not looked at for PII.
         outcome = self._injection(policy, texts, record) or self._pii(policy, texts, record)
@@ -355,8 +361,9 @@ class Guarding:
         if policy.canary is not None and texts.messages is not None:
             canary = new_canary(self._entropy(CANARY_BYTES))
             _plant(texts.messages, canary)
-        if canary is not None or outcome is not None:  # planted or redacted
-            checked.body = encode(parsed)
+        # Re-encoded even when nothing changed: the upstream gets exactly what was judged,
+        # not bytes another JSON reader might read otherwise (a key given twice, say).
+        checked.body = encode(parsed)
         if flags:
             checked.headers[GUARD_HEADER] = ", ".join(flags)
         if flags or sealing is not None or canary is not None or policy.output_pii is not None:
@@ -570,7 +577,12 @@ class AnswerGuard:
 
 
 def blocked_record(
-    spec: EndpointSpec, caller: Caller, request_id: str, at: float, latency_ms: float
+    spec: EndpointSpec,
+    caller: Caller,
+    request_id: str,
+    at: float,
+    latency_ms: float,
+    status: int = 403,
 ) -> InferenceRecord:
     """The inference log's entry of a request a guard refused: who and when, no text."""
     return InferenceRecord(
@@ -581,6 +593,6 @@ def blocked_record(
         site="",
         at=at,
         latency_ms=latency_ms,
-        status=403,
+        status=status,
         principal=caller.name,
     )
