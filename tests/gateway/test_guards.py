@@ -294,6 +294,26 @@ def test_pii_flag_passes_it_on_and_records_it(control, serve, gateway):
     assert _hits(gw, "pii", "flag") == 1
 
 
+@pytest.mark.parametrize("action", [REDACT, FLAG])
+def test_completions_and_embeddings_redacted_or_flagged(control, serve, gateway, action):
+    upstream = _endpoints(control, serve, GuardPolicy(injection=FLAG, pii=action))
+    gw = gateway()
+    completion = {"model": "llm", "prompt": f"{INJECTION} Mail {EMAIL}"}
+    embedding = {"model": "llm", "input": [f"contact: {EMAIL}"]}
+    answers = [
+        httpx.post(f"{gw.url}/v1/completions", json=completion, headers=HEADERS),
+        httpx.post(f"{gw.url}/v1/embeddings", json=embedding, headers=HEADERS),
+    ]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[0].headers["x-aiplane-guard"] == f"injection=flag, pii={action}"
+    assert answers[1].headers["x-aiplane-guard"] == f"pii={action}"
+    sent = json.dumps(upstream.received)
+    assert (EMAIL in sent) is (action is FLAG)
+    assert _hits(gw, "pii", str(action)) == 2 and _hits(gw, "injection", "flag") == 1
+    gw.stop()
+    assert (EMAIL in _logged(gw)) is (action is FLAG)
+
+
 def test_pii_types_narrow_what_is_looked_for(control, serve, gateway):
     upstream = _endpoints(control, serve, GuardPolicy(pii=BLOCK, pii_types=("card",)))
     gw = gateway()

@@ -13,8 +13,10 @@ request); flagged: passed on, named in ``x-aiplane-guard``. Every hit is a metri
 entry (``GuardAudit``); the inference log gets the redacted texts, and a blocked request or
 answer no text at all.
 
-Streams (server-sent events) get the request guards; the answer is relayed as it arrives, so
-its placeholders stay and the answer guards do not run (decision 0068).
+Streams (server-sent events) get the request guards; when the answer's guards have work (a
+canary, originals to restore, ``output_pii``) the stream is gathered whole, checked and
+rebuilt (``gathered_stream``), else relayed as it arrives with its placeholders (decision
+0068).
 """
 
 from __future__ import annotations
