@@ -6,9 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+from prometheus_client import CollectorRegistry
+
 from aiplane.core.guards import Span
 from aiplane.core.serving.endpoints import Protocol
+from aiplane.gateway import guarding
 from aiplane.gateway.gathered_stream import gather
+from aiplane.gateway.guard_audit import GuardAudit
 from aiplane.gateway.guarding import (
     CHAT,
     COMPLETION,
@@ -20,6 +25,7 @@ from aiplane.gateway.guarding import (
     redact_slots,
     request_texts,
 )
+from aiplane.gateway.metrics import GatewayMetrics
 
 
 def test_the_kind_of_request_by_protocol_and_path() -> None:
@@ -136,3 +142,15 @@ def test_a_stream_gathered_and_rebuilt_carries_the_guarded_text() -> None:
         chat=False,
     )
     assert completion.answer()["choices"] == [{"index": 0, "text": "ab"}]
+
+
+def test_originals_that_do_not_open_leave_the_answer_redacted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuses(*_args: object) -> str:
+        raise ValueError("the key does not open it")
+
+    monkeypatch.setattr(guarding, "restore", refuses)
+    metrics = GatewayMetrics(CollectorRegistry())
+    guards = guarding.Guarding(metrics, GuardAudit(lambda _: None, 10, metrics.guard_audit_dropped))
+    assert guards.unseal("to [EMAIL_1]", "sealed") == "to [EMAIL_1]"

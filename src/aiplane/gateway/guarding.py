@@ -22,6 +22,7 @@ rebuilt (``gathered_stream``), else relayed as it arrives with its placeholders 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ from aiplane.core.serving.inference import InferenceRecord
 from aiplane.gateway.gathered_stream import gather
 from aiplane.gateway.guard_audit import GuardAudit
 from aiplane.gateway.metrics import GatewayMetrics
+
+logger = logging.getLogger(__name__)
 
 KEY_BYTES = 32  # the process's sealing key: drawn once, never leaves the process
 NONCE_BYTES = 12  # per redacted request
@@ -419,7 +422,13 @@ class Guarding:
         return checked
 
     def unseal(self, text: str, sealed: str) -> str:
-        return restore(text, sealed, self._key)
+        """``text`` with the originals put back; as it is (placeholders kept: the safe side)
+        when the sealed originals do not open with this process's key."""
+        try:
+            return restore(text, sealed, self._key)
+        except ValueError:
+            logger.warning("gateway: sealed originals did not open; the answer stays redacted")
+            return text
 
 
 def _plant(messages: list[Any], canary: str) -> None:
