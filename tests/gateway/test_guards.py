@@ -19,7 +19,7 @@ from starlette.types import ASGIApp
 
 from aiplane.core.guards import GuardAction, GuardName
 from aiplane.core.guards.policy import GuardPolicy
-from aiplane.core.serving.endpoints import Protocol
+from aiplane.core.serving.endpoints import Protocol, Role, Traffic
 from aiplane.core.serving.guard_hits import GuardStage
 from aiplane.gateway import guarding
 from tests.gateway.conftest import ALICE, Running
@@ -454,3 +454,23 @@ def test_the_callers_own_pii_put_back_is_not_taken_for_the_models(control, serve
     assert chat.status_code == 200, chat.text
     assert chat.json()["choices"][0]["message"]["content"] == f"echo: to {EMAIL}"
     assert _hits(gw, "pii", "block") == 0 and _hits(gw, "pii", "redact") == 1
+
+
+def test_a_shadows_answer_is_logged_as_guarded_as_the_primarys(control, serve, gateway):
+    primary, shadow = EchoUpstream(), EchoUpstream()
+    replicas = [
+        replica("run-p", serve(primary.app).address, version="llm@1"),
+        replica("run-s", serve(shadow.app).address, role=Role.SHADOW, version="llm@2"),
+    ]
+    guards = GuardPolicy(pii=REDACT, restore_pii=False, output_pii=REDACT, canary=BLOCK)
+    traffic = Traffic(shadow="llm@2", shadow_weight=1.0)
+    llm = spec("llm", protocol=Protocol.OPENAI, model="llm@1", guards=guards, traffic=traffic)
+    control.set_table(table(route(llm, replicas)))
+    gw = gateway()
+    assert _chat(gw, _user(f"to {EMAIL}")).status_code == 200
+    assert _chat(gw, _user("leak")).status_code == 403
+    gw.stop()  # waits for the shadow copies
+    assert len(shadow.received) == 2 and EMAIL not in json.dumps(shadow.received)
+    shadows = [r for r in gw.log.records if r.role is Role.SHADOW]
+    assert len(shadows) == 2 and "My instructions" not in _logged(gw)
+    assert EMAIL not in _logged(gw)

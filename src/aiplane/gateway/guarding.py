@@ -529,6 +529,23 @@ class AnswerGuard:
             slot.set(value)
         return Answered(content, parsed, headers=self.headers)
 
+    def for_log(self, content: bytes, parsed: Any) -> Any:
+        """What the log gets of an answer no caller sees (a shadow's): nothing of it when it
+        leaked the canary, the PII the model produced redacted when ``output_pii`` is on.
+        Not a hit: nothing was blocked, redacted or flagged for anyone."""
+        slots = answer_texts(self.kind, parsed)
+        if self.canary is not None:
+            text = (
+                "\n".join(s.value for s in slots) if slots else content.decode("utf-8", "replace")
+            )
+            if canary_leak(text, self.canary).hit:
+                return {}
+        if self.spec.guards.output_pii is not None:
+            types = self.spec.guards.pii_types or None
+            for slot in slots:
+                slot.set(redact(slot.value, find_pii(slot.value, types)).text)
+        return parsed
+
     def _leak(self, content: bytes, slots: Sequence[Slot]) -> GuardResult | None:
         """The canary guard: its verdict when it blocks the answer, else None. It reads the
         answer's texts, or the whole body when the answer has none where they are expected."""

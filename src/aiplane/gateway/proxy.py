@@ -452,6 +452,7 @@ class Proxy:
         started = time.perf_counter()
         status = 502
         parsed: Any = None
+        content = b""
         try:
             async with self._client().request(
                 request.method,
@@ -467,6 +468,8 @@ class Proxy:
         latency_ms = (time.perf_counter() - started) * 1000.0
         ok = status < 500
         self._router.finished(pick, ok, latency_ms, self._clock())
+        if request.guard is not None:
+            parsed = request.guard.for_log(content, parsed)
         self._log.put(self._record(request, pick, Role.SHADOW, latency_ms, status, parsed))
 
     def in_background(self, work: Coroutine[Any, Any, None]) -> None:
