@@ -18,6 +18,7 @@ from aiplane.core.errors import AuthenticationError, NotFoundError
 from aiplane.core.fleet import Fleet
 from aiplane.core.runs import RunState
 from aiplane.core.serving.endpoints import Endpoint
+from aiplane.core.serving.guard_hits import GuardHit
 from aiplane.core.serving.routes import (
     EndpointRoute,
     ReplicaLoad,
@@ -34,6 +35,9 @@ from aiplane.services.fleet import FleetCache
 from aiplane.store.base import Store
 
 INVOKE = "endpoint.invoke"  # the audit action of an invocation the gateway refused
+GUARD = "endpoint.guard"  # the audit action of a guard's hit (blocked, redacted, flagged)
+# The audit outcome of each guard action.
+GUARD_OUTCOMES = {"block": "blocked", "redact": "redacted", "flag": "flagged"}
 
 
 class GatewayService:
@@ -142,6 +146,25 @@ class GatewayService:
             team=team,
             detail={"reason": reason, "at": at},
         )
+
+    def record_guard_hits(self, hits: Sequence[GuardHit]) -> None:
+        for hit in hits:
+            self._audit.record_now(
+                hit.caller,
+                GUARD,
+                f"endpoint/{hit.endpoint}",
+                outcome=GUARD_OUTCOMES[str(hit.action)],
+                team=hit.team,
+                detail={
+                    "guard": str(hit.guard),
+                    "action": str(hit.action),
+                    "stage": str(hit.stage),
+                    "kinds": list(hit.kinds),
+                    "count": hit.count,
+                    "request_id": hit.request_id,
+                    "at": hit.at,
+                },
+            )
 
     def report(self, loads: Sequence[ReplicaLoad], counts: Sequence[RequestCount]) -> None:
         if loads:

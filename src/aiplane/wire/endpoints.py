@@ -45,7 +45,9 @@ class EndpointOut(BaseModel):
     created_at: float
     updated_at: float
     created_by: str
-    spec: dict[str, Any] = Field(description="the document last applied, as endpoint.yaml")
+    spec: dict[str, Any] = Field(
+        description="the document last applied, as endpoint.yaml (its guards under 'guards')"
+    )
     sites: list[SiteRoleOut]
     events: list[EventOut] = Field(default_factory=list)
     problem: str = ""

@@ -37,11 +37,34 @@ def list_rows(items: list[EndpointOut]) -> list[list[Any]]:
     return rows
 
 
+def guards_line(spec: dict[str, Any]) -> str | None:
+    """``guards: injection block, pii redact (restored; email, card), canary flag``: what
+    the gateway does on this endpoint's requests and answers; None without guards."""
+    guards = spec.get("guards")
+    if not isinstance(guards, dict) or not guards:
+        return None
+    parts = []
+    for name in ("injection", "pii", "output_pii", "canary"):
+        action = guards.get(name)
+        if action is None:
+            continue
+        notes = []
+        if name == "pii" and action == "redact":
+            notes.append("restored" if guards.get("restore_pii", True) else "kept redacted")
+        if name in ("pii", "output_pii") and guards.get("pii_types"):
+            notes.append(", ".join(guards["pii_types"]))
+        parts.append(f"{name} {action}" + (f" ({'; '.join(notes)})" if notes else ""))
+    return "guards: " + ", ".join(parts)
+
+
 def show_endpoint(e: EndpointOut) -> None:
     console.print(
         f"endpoint {e.name} (team {e.team}, generation {e.generation}) serves {_serves(e)}",
         highlight=False,
     )
+    guards = guards_line(e.spec)
+    if guards is not None:
+        console.print(guards, highlight=False, markup=False)
     if e.problem:
         console.print(f"[yellow]{e.problem}[/yellow]")
     site_rows = [
