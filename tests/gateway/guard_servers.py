@@ -1,25 +1,18 @@
 """Upstreams that answer with what they were sent, for the guards' tests: a chat that echoes
 the caller's last message (or, asked to ``leak``, its system prompt), a completion that echoes
-the prompt, embeddings, and an OIP model that echoes its BYTES input ``text`` as ``text``.
-
-And a stand-in for the redaction helper's sealing (``redact`` with a key, ``restore``), used
-only while the library's ``restore`` is still its placeholder."""
+the prompt, embeddings, and an OIP model that echoes its BYTES input ``text`` as ``text``."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
-
-from aiplane.core.guards import Redacted, Span
-from aiplane.core.guards import redact as library_redact
-from aiplane.core.guards import restore as library_restore
 
 USAGE = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
 
@@ -134,38 +127,3 @@ class EchoUpstream:
             }
         ]
         return JSONResponse({"model_name": request.path_params["model"], "outputs": outputs})
-
-
-def library_restores() -> bool:
-    """Whether the library's ``restore`` is the real one (its placeholder raises)."""
-    try:
-        library_restore("[EMAIL_1]", "not sealed", bytes(32))
-    except NotImplementedError:
-        return False
-    except ValueError:
-        return True
-    return True
-
-
-def stand_in_redact(
-    text: str, spans: Sequence[Span], key: bytes | None = None, nonce: bytes | None = None
-) -> Redacted:
-    """The library's placeholders, with the originals "sealed" as plain JSON (a test's
-    stand-in: no secrecy, the same contract)."""
-    out = library_redact(text, spans)
-    if key is None:
-        return out
-    del nonce
-    ordered = sorted(spans, key=lambda s: s.start)
-    values = {
-        out.text[o.start : o.end]: text[i.start : i.end]
-        for i, o in zip(ordered, out.spans, strict=True)
-    }
-    return Redacted(out.text, out.spans, json.dumps(values))
-
-
-def stand_in_restore(text: str, sealed: str, key: bytes) -> str:
-    del key
-    for placeholder, value in json.loads(sealed).items():
-        text = text.replace(placeholder, value)
-    return text

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from aiplane.core.guards import Span
+from aiplane.core.guards import Span, plant_canary
 from aiplane.core.serving.endpoints import Protocol
 from aiplane.gateway import guarding
 from aiplane.gateway.gathered_stream import gather
@@ -83,10 +83,7 @@ def test_the_canary_goes_into_the_system_prompt_or_a_new_one() -> None:
     assert messages[0]["role"] == "system" and "CANARY" in messages[0]["content"]
     parts: list[Any] = [{"role": "developer", "content": [{"type": "text", "text": "rules"}]}]
     _plant(parts, "CANARY")
-    assert (
-        parts[0]["content"][0]["text"].startswith("rules")
-        and "CANARY" in parts[0]["content"][0]["text"]
-    )
+    assert parts[0]["content"][0]["text"] == plant_canary("rules", "CANARY")
 
 
 def test_answer_texts_of_each_kind() -> None:
