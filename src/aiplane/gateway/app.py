@@ -372,26 +372,10 @@ class Gateway:
                     "gateway: the denial of %s on %s was not recorded", caller.name, name
                 )
             return self._refused(name, 403, denial, openai, "forbidden")
-        role = None
-        version = request.path_params.get("version")
-        if version is not None:
-            narrowed = version_route(route, version)
-            if narrowed is None:
-                served = sorted({r.version for r in route.replicas})
-                return self._refused(
-                    name,
-                    404,
-                    f"endpoint {name} serves no version {version!r} "
-                    f"(serving: {', '.join(served) or 'none'})",
-                    openai,
-                    "not_found",
-                )
-            route, role = narrowed
-        model_refusal = route.refusal()
-        if model_refusal is not None:
-            # The control plane refuses every replica's model version (decision 0069): no
-            # upstream call; the control plane recorded the refusal when its verdict changed.
-            return self._refused(name, 403, model_refusal, openai, "model_refused")
+        narrowed = self._narrowed(route, request.path_params.get("version"), openai)
+        if isinstance(narrowed, Response):
+            return narrowed
+        route, role = narrowed
         limit_key = f"{name}:{caller.token_id or caller.name}"
         if invocation:
             try:
@@ -436,6 +420,34 @@ class Gateway:
         if guarded is not None:
             guarded.onto(admitted)
         return await self._proxy.serve(admitted)
+
+    def _narrowed(
+        self, route: EndpointRoute, version: str | None, openai: bool
+    ) -> tuple[EndpointRoute, Role | None] | Response:
+        """The replicas that may answer: those of the asked ``version`` (with their role),
+        else all; the refusal to answer when none serves it or the control plane refuses
+        every one's model version."""
+        name = route.spec.name
+        role = None
+        if version is not None:
+            narrowed = version_route(route, version)
+            if narrowed is None:
+                served = sorted({r.version for r in route.replicas})
+                return self._refused(
+                    name,
+                    404,
+                    f"endpoint {name} serves no version {version!r} "
+                    f"(serving: {', '.join(served) or 'none'})",
+                    openai,
+                    "not_found",
+                )
+            route, role = narrowed
+        model_refusal = route.refusal()
+        if model_refusal is not None:
+            # The control plane refuses every replica's model version (decision 0069): no
+            # upstream call; the control plane recorded the refusal when its verdict changed.
+            return self._refused(name, 403, model_refusal, openai, "model_refused")
+        return route, role
 
     def _guard(
         self,
