@@ -4,7 +4,8 @@
 port, with one token (``token``) standing for a member of the endpoint's team, the in-memory
 rate limiter with a limit set (so every request takes a token from a bucket), and the local
 inference log under ``log_dir`` (so every request is logged). The table comes from the config:
-endpoints with their sites and replicas. What is fixed here is only the control plane's side
+endpoints with their sites, replicas and guards (``{"injection": "flag", "pii": "redact"}``).
+What is fixed here is only the control plane's side
 (the table, the token check): the data path is the real one. With ``"probe": true`` the
 table's readiness is a TCP connect to each replica, redone at most once a second, as the
 endpoint service's table is (a dead replica leaves rotation within about a second).
@@ -24,7 +25,10 @@ from typing import Any
 import uvicorn
 
 from aiplane.core.auth import Caller, Principal, PrincipalKind, TeamRole
+from aiplane.core.guards.policy import GuardPolicy
+from aiplane.core.guards.types import GuardAction
 from aiplane.core.serving.endpoints import EndpointSpec, KeyLimits, Role, SiteReplicas
+from aiplane.core.serving.guard_hits import GuardHit
 from aiplane.core.serving.routes import (
     EndpointRoute,
     ReplicaLoad,
@@ -71,6 +75,7 @@ class StaticControl:
                 sites=tuple(SiteReplicas(s, 1, 1) for s in sites),
                 latency_slo_ms=e.get("latency_slo_ms", {}),
                 limits=KeyLimits(requests_per_s=1e6, burst=1_000_000),
+                guards=_guards(e.get("guards", {})),
             )
             replicas = tuple(
                 ReplicaRoute(
@@ -87,6 +92,7 @@ class StaticControl:
             )
             routes[e["name"]] = EndpointRoute(spec, 1, replicas, sites)
         self._table = RoutingTable(routes, time.time())
+        self.guard_hits = 0
         self._probe = bool(config.get("probe", False))
 
     def table(self) -> RoutingTable:
@@ -107,8 +113,26 @@ class StaticControl:
     def record_denial(self, caller: Caller | None, endpoint: str, reason: str, at: float) -> None:  # noqa: ARG002
         print(f"denied {endpoint}: {reason}", file=sys.stderr)
 
+    def record_guard_hits(self, hits: Sequence[GuardHit]) -> None:
+        self.guard_hits += len(hits)
+
     def report(self, loads: Sequence[ReplicaLoad], counts: Sequence[RequestCount]) -> None:
         pass
+
+
+def _guards(config: dict[str, Any]) -> GuardPolicy:
+    """``{"injection": "flag", "pii": "redact", ...}``: each guard's action."""
+
+    def action(name: str) -> GuardAction | None:
+        return GuardAction(config[name]) if name in config else None
+
+    return GuardPolicy(
+        injection=action("injection"),
+        pii=action("pii"),
+        pii_types=tuple(config.get("pii_types", ())),
+        output_pii=action("output_pii"),
+        canary=action("canary"),
+    )
 
 
 def _accepts(address: str) -> bool:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from aiplane.core.auth import Caller, Principal, PrincipalKind, TeamRole
 from aiplane.core.serving.endpoints import EndpointSpec, Role, SiteReplicas
+from aiplane.core.serving.guard_hits import GuardHit
 from aiplane.core.serving.routes import (
     EndpointRoute,
     ReplicaLoad,
@@ -41,6 +42,7 @@ class FakeGatewayControl:
     current: RoutingTable = field(default_factory=sample_table)
     callers: dict[str, Caller] = field(default_factory=lambda: {KNOWN_TOKEN: KNOWN_CALLER})
     denials: list[tuple[Caller | None, str, str, float]] = field(default_factory=list)
+    guard_hits: list[GuardHit] = field(default_factory=list)
     loads: list[ReplicaLoad] = field(default_factory=list)
     counts: list[RequestCount] = field(default_factory=list)
     asked: list[str] = field(default_factory=list)
@@ -56,6 +58,9 @@ class FakeGatewayControl:
 
     def record_denial(self, caller: Caller | None, endpoint: str, reason: str, at: float) -> None:
         self.denials.append((caller, endpoint, reason, at))
+
+    def record_guard_hits(self, hits: Sequence[GuardHit]) -> None:
+        self.guard_hits.extend(hits)
 
     def report(self, loads: Sequence[ReplicaLoad], counts: Sequence[RequestCount]) -> None:
         self.loads.extend(loads)

@@ -19,18 +19,26 @@ SLOTS = Path(__file__).parent / "templates" / "benign.train.slots.txt"
 PER_TEMPLATE = {
     "trigger_benign": 4,
     "general": 10,
-    "question": 36,
-    "question_de": 30,
+    "question": 28,
+    "question_de": 24,
     "question_es": 8,
     "question_fr": 8,
-    "instruction": 45,
-    "roleplay_benign": 40,
+    "instruction": 32,
+    "roleplay_benign": 30,
 }
 
 
 def build(seed: int = 13_102) -> list[Record]:
     rng = new_rng(seed)
     slots = read_banks(SLOTS)
+    # A role and a task that belong together, in the three shapes the templates use.
+    pairs = [entry.split("|", 1) for entry in slots["role_pair"]]
+    slots["role_and"] = [f"{role} and {task}" for role, task in pairs]
+    slots["role_dot"] = [f"{role}. {task[0].upper()}{task[1:]}." for role, task in pairs]
+    slots["role_colon"] = [f"{role}: {task}" for role, task in pairs]
+    pairs_de = [entry.split("|", 1) for entry in slots["role_pair_de"]]
+    slots["role_de_dot"] = [f"{role}. {task}." for role, task in pairs_de]
+    slots["role_de_colon"] = [f"{role}: {task[0].lower()}{task[1:]}" for role, task in pairs_de]
     records: list[Record] = []
     seen: set[str] = set()
     for category, lang, template in read_templates(TEMPLATES, 3):

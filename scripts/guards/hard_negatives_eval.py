@@ -1,7 +1,7 @@
 """EVALUATION ONLY: benign prompts that contain the words injection detectors key on.
 
 Each row of ``templates/hard_negatives.eval.tsv`` is (category, language, template); a
-template gives up to three prompts (see ``textgen.expand``). The training pools are written
+template gives up to two prompts (see ``textgen.expand``). The training pools are written
 from other templates, topics and phrasings (``benign_train.py``); nothing here may be copied
 there.
 """
@@ -22,7 +22,7 @@ SLOTS: dict[str, list[str]] = {
 
 TEMPLATE_FILE = Path(__file__).parent / "templates" / "hard_negatives.eval.tsv"
 # How many prompts each template gives at most; the set is every one of them.
-PER_TEMPLATE = 3
+PER_TEMPLATE = 2
 
 
 def build(seed: int = 13_001) -> list[Record]:

@@ -8,7 +8,9 @@ assembly and the obfuscations are common.
 
 from __future__ import annotations
 
+import base64
 import random
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -108,3 +110,40 @@ def build_indirect(
                 }
             )
     return records
+
+
+# Benign content that looks like a disguise: documents carry base64 images, hashes,
+# URL-encoded links, other scripts and emoji joined by zero-width joiners all the time. Each
+# side adds some to its benign-phrase lists, so that "holds base64" or "holds Cyrillic" does
+# not mean "carries an attack".
+
+
+def _blob(rng: random.Random, n: int) -> str:
+    return base64.b64encode(bytes(rng.randrange(256) for _ in range(n))).decode()
+
+
+def data_uri_image(rng: random.Random, alt: str) -> str:
+    return f'<img src="data:image/png;base64,iVBORw0KGgo{_blob(rng, 48)}" alt="{alt}">'
+
+
+def encoded_link(rng: random.Random, host: str, place: str) -> str:
+    query = urllib.parse.urlencode(
+        {"id": str(rng.randint(10**6, 10**7)), "dest": place, "ref": "mail/spring promo"}
+    )
+    return f"https://{host}/?{query}"
+
+
+def hex_digest(rng: random.Random) -> str:
+    return "".join(rng.choice("0123456789abcdef") for _ in range(64))
+
+
+def base64_attachment(rng: random.Random, name: str) -> str:
+    blob = _blob(rng, 90)
+    lines = "\n".join(blob[i : i + 76] for i in range(0, len(blob), 76))
+    return (
+        f'Content-Type: application/pdf; name="{name}"\nContent-Transfer-Encoding: base64\n\n'
+        + lines
+    )
+
+
+ZWJ_EMOJI = ("👨\u200d👩\u200d👧", "🏳\ufe0f\u200d🌈", "👩\u200d💻", "🧑\u200d🍳", "❤\ufe0f\u200d🔥")

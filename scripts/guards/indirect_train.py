@@ -13,7 +13,17 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-from indirect_common import Banks, Carrier, Placed, build_indirect
+from indirect_common import (
+    ZWJ_EMOJI,
+    Banks,
+    Carrier,
+    Placed,
+    base64_attachment,
+    build_indirect,
+    data_uri_image,
+    encoded_link,
+    hex_digest,
+)
 from textgen import Record, fill, new_rng, read_banks
 
 BANK_FILE = Path(__file__).parent / "templates" / "indirect.train.txt"
@@ -280,7 +290,7 @@ def api_response(
     data = {"status": 200, "count": len(items), "data": items}
     return Placed(
         json.dumps(data, ensure_ascii=False, indent=rng.choice((None, 2))),
-        rng.choice(banks["api_task"]),
+        rng.choice([*banks["api_task"], *banks[f"api_task_{kind}"]]),
     )
 
 
@@ -377,6 +387,41 @@ CARRIERS: dict[str, tuple[Carrier, bool]] = {
 }
 
 
+def with_lookalikes(banks: dict[str, list[str]], rng: random.Random) -> dict[str, list[str]]:
+    """The benign-phrase lists with benign content that looks like a disguise added."""
+    extra = {
+        "ticket_benign_trigger": [
+            base64_attachment(rng, "screenshot.png"),
+            "Order link from the confirmation: "
+            + encoded_link(rng, "orders.example-mart.com", "Zürich HB"),
+        ],
+        "chat_benign_trigger": [
+            f"happy friday {ZWJ_EMOJI[2]} {ZWJ_EMOJI[4]}",
+            f"build artefact digest {hex_digest(rng)[:40]}",
+        ],
+        "wiki_benign_trigger": [
+            f"![team photo](data:image/jpeg;base64,/9j/4AAQ{data_uri_image(rng, 'x')[40:100]})",
+            f"Release checksums (sha256): {hex_digest(rng)}",
+        ],
+        "notes_benign_trigger": [
+            f"Dashboard: {encoded_link(rng, 'bi.example-analytics.com', 'Q2 review/EMEA')}",
+        ],
+        "newsletter_benign_trigger": [
+            data_uri_image(rng, "spacer"),
+            '<a href="'
+            + encoded_link(rng, "click.example-mailer.com", "spring sale")
+            + '">Shop</a>',
+        ],
+        "listing_benign_trigger": [
+            f"Photos: {encoded_link(rng, 'img.example-market.com', 'board 40x25')}",
+        ],
+    }
+    out = {k: list(v) for k, v in banks.items()}
+    for name, items in extra.items():
+        out[name] += items
+    return out
+
+
 def build(seed: int = 13_103) -> list[Record]:
-    banks = read_banks(BANK_FILE)
+    banks = with_lookalikes(read_banks(BANK_FILE), new_rng(seed + 1))
     return build_indirect(new_rng(seed), banks, CARRIERS, 64, 64, "tind", "train")

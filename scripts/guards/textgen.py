@@ -80,19 +80,25 @@ TRIGGERS: tuple[tuple[str, str], ...] = (
     ("ignore", r"ignor\w*"),
     ("disregard", r"\bdisregard\w*"),
     ("forget", r"\bforg[eo]t\w*"),
-    ("override", r"\boverrid\w*|\boverwrit\w*"),
+    ("override", r"\boverrid\w*|\boverwrit\w*|\bübersteuer\w*|\büberschreib\w*"),
     ("bypass", r"\bbypass\w*|\bcircumvent\w*|\bumgeh\w*|\bcontourn\w*|\bsaltar\w*"),
     ("jailbreak", r"\bjailbr\w*|\bjail\s?break\w*"),
     ("system prompt", r"\bsystem[- ]?prompt\w*|\bsystemprompt\w*|\bprompt syst[eè]me"),
     ("instructions", r"\binstruction\w*|\binstrucci\w*|\banweisung\w*"),
     ("new instructions", r"\bnew instructions|\bneue[n]? anweisungen|\bnouvelles instructions"),
-    ("pretend", r"\bpretend\w*|\btu so,? als\b|\bfais comme si\b|\bhaz como si\b"),
+    (
+        "pretend",
+        (
+            r"\bpretend\w*|\bt(?:u|ut) so,? als\b|\bfais comme si\b|\bhaz como si\b|"
+            r"\bso tut,? als\b|\bstell dir vor\b|\bfai\w* semblant\b|\bfing\w*\b"
+        ),
+    ),
     ("act as", r"\bact(?:ing)? as\b|\bactúa como\b|\bagis comme\b"),
     ("you are now", r"\byou are now\b|\byou're now\b|\bdu bist jetzt\b"),
     ("developer mode", r"\bdev(?:eloper)? mode\b|\bentwicklermodus\b|\bmode développeur\b"),
     ("DAN", r"\bDAN\b|\bDan\b"),
-    ("reveal", r"\breveal\w*|\bunhide\b"),
-    ("password", r"\bpassword\w*|\bpasswort\w*|\bmot de passe\b|\bcontraseña\w*|\bpasscode\b"),
+    ("reveal", r"\breveal\w*|\bunhide\b|\beinblend\w*|\bverr[aä]t\w*"),
+    ("password", r"\bpassword\w*|\bpassw[oö]rt\w*|\bmot de passe\b|\bcontraseña\w*|\bpasscode\b"),
     ("admin", r"\badmin\w*|\bsudo\b|\broot\b"),
     ("prompt injection", r"\bprompt[- ]injection\w*|\binjection de prompt\w*|\binyecci[oó]n de"),
     (

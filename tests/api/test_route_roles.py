@@ -187,6 +187,7 @@ TABLE: dict[tuple[str, str], Row] = {
         GATEWAY_POSTS, {"caller": None, "endpoint": "fraud", "reason": "no access", "at": 1.0}
     ),
     ("POST", "/api/v1/gateway/reports"): Row(GATEWAY_POSTS, {"loads": [], "counts": []}),
+    ("POST", "/api/v1/gateway/guard-hits"): Row(GATEWAY_POSTS, {"hits": []}),
     # Endpoints: the team's viewers read, its members apply and delete (as for models).
     ("GET", "/api/v1/endpoints"): Row(expect(200, workload=403)),
     ("GET", "/api/v1/endpoints/{name}"): Row(JOB_READ_ONLY),

@@ -75,6 +75,7 @@ def test_apply_list_show_and_delete_a_command_endpoint(plane: Plane, tmp_path: P
         "kind: Endpoint\nname: echo\nteam: t\n"
         f"command: {sys.executable} {script}\n"
         "sites: [{site: here, min: 1, max: 1}]\ndrain: 0\n"
+        "guards: {injection: flag, pii: redact, pii_types: [email]}\n"
     )
     applied = plane.run("endpoints", "apply", str(spec), "--json")
     assert applied["name"] == "echo" and applied["generation"] == 1
@@ -92,6 +93,8 @@ def test_apply_list_show_and_delete_a_command_endpoint(plane: Plane, tmp_path: P
     assert any(e["kind"] == "job.submitted" for e in shown["events"])
     text = plane.run("endpoints", "show", "echo")
     assert "echo" in text and replica["address"] in text and "yes" in text
+    assert "guards: injection flag, pii redact (restored; email)" in text
+    assert shown["spec"]["guards"]["pii"] == "redact"
     listed = plane.run("endpoints", "list", "--json")
     assert [e["name"] for e in listed] == ["echo"]
     assert "1/1" in plane.run("endpoints", "list")

@@ -17,7 +17,9 @@ from aiplane.backends.registry import PoolBackends
 from aiplane.client import RemoteControl
 from aiplane.config import Settings
 from aiplane.core.auth import PrincipalKind
+from aiplane.core.guards import GuardAction, GuardName
 from aiplane.core.scheduling.baselines.priority_best_fit import PriorityBestFit
+from aiplane.core.serving.guard_hits import GuardHit, GuardStage
 from aiplane.core.serving.routes import ReplicaLoad, RequestCount
 from aiplane.services.serving_ports import GatewayControl
 from aiplane.store.memory import MemoryStore
@@ -101,6 +103,25 @@ def test_the_table_is_fetched_at_most_once_a_refresh(
     tick.now += 0.6
     assert remote.table().built_at == 2000.0
     assert fake.tables == 2
+
+
+def test_guard_hits_reach_the_control_plane(
+    remote: RemoteControl, fake: FakeGatewayControl
+) -> None:
+    hit = GuardHit(
+        KNOWN_CALLER,
+        "chat",
+        "risk",
+        GuardName.PII,
+        GuardAction.REDACT,
+        GuardStage.REQUEST,
+        ("card", "email"),
+        3,
+        "req-1",
+        7.0,
+    )
+    remote.record_guard_hits([hit, hit])
+    assert fake.guard_hits == [hit, hit]
 
 
 def test_callers_are_cached_for_five_seconds(

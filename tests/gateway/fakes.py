@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from aiplane.core.auth import Caller, Principal, PrincipalKind, TeamRole
 from aiplane.core.serving.endpoints import EndpointSpec, Protocol, Role
+from aiplane.core.serving.guard_hits import GuardHit
 from aiplane.core.serving.inference import InferenceRecord
 from aiplane.core.serving.routes import (
     EndpointRoute,
@@ -41,6 +42,7 @@ class FakeControl:
         self.tokens: dict[str, Caller] = {}
         self.authentications: list[str] = []
         self.denials: list[tuple[str | None, str, str, float]] = []
+        self.guard_hits: list[GuardHit] = []
         self.loads: list[ReplicaLoad] = []
         self.counts: list[RequestCount] = []
         self.reports = 0
@@ -61,6 +63,10 @@ class FakeControl:
     def record_denial(self, caller: Caller | None, endpoint: str, reason: str, at: float) -> None:
         with self._lock:
             self.denials.append((caller.name if caller else None, endpoint, reason, at))
+
+    def record_guard_hits(self, hits: Sequence[GuardHit]) -> None:
+        with self._lock:
+            self.guard_hits.extend(hits)
 
     def report(self, loads: Sequence[ReplicaLoad], counts: Sequence[RequestCount]) -> None:
         with self._lock:

@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -250,6 +251,22 @@ def _decodes(blob: str) -> bool:
     return sum(c.isprintable() for c in text) > 0.95 * len(text)
 
 
+@pytest.mark.parametrize("name", ["indirect.jsonl", "train-indirect.jsonl"])
+def test_benign_documents_also_hold_what_looks_like_a_disguise(name: str) -> None:
+    """Base64, hex digests, other scripts and zero-width joiners occur in benign documents
+    too, so their presence alone does not tell the label."""
+    benign = [r["context"] for r in load(name) if r["label"] == 0]
+    looks: dict[str, Callable[[str], bool]] = {
+        "base64": lambda c: re.search(r"[A-Za-z0-9+/]{40,}", c) is not None,
+        "hex": lambda c: re.search(r"[0-9a-f]{20,}", c) is not None,
+        "url_encoding": lambda c: re.search(r"%[0-9A-F]{2}", c) is not None,
+        "other_script": lambda c: _has(c, 0x0370, 0x04FF),
+        "zero_width": lambda c: "\u200d" in c,
+    }
+    for kind, check in looks.items():
+        assert sum(1 for c in benign if check(c)) >= 3, kind
+
+
 def test_some_benign_documents_carry_trigger_words() -> None:
     benign = [r for r in load("indirect.jsonl") if r["label"] == 0]
     hard = [
@@ -400,10 +417,12 @@ def test_pii_look_alikes_hold_no_pii_and_include_checksum_failures() -> None:
     records = load("pii-eval.jsonl")
     empty = [r["text"] for r in records if not r["pii"]]
     assert len(empty) >= 150
-    cards = [m for t in empty for m in re.findall(r"\b(?:\d[ -]?){15}\d\b", t)]
-    assert len(cards) >= 10 and not any(luhn(re.sub(r"\D", "", c)) for c in cards)
     iban = r"\b[A-Z]{2}\d{2}(?:(?: [A-Z0-9]{4}){3,7}(?: [A-Z0-9]{1,3})?|[A-Z0-9]{12,30})\b"
     ibans = [m for t in empty for m in re.findall(iban, t)]
+    # Card-shaped runs outside IBANs (an IBAN's digits may pass Luhn by chance).
+    outside = [re.sub(iban, "", t) for t in empty]
+    cards = [m for t in outside for m in re.findall(r"\b(?:\d[ -]?){15}\d\b", t)]
+    assert len(cards) >= 10 and not any(luhn(re.sub(r"\D", "", c)) for c in cards)
     assert len(ibans) >= 10 and not any(mod97(i) for i in ibans)
     for pattern in (r"[0-9a-f]{40}", r"[0-9a-f]{8}-[0-9a-f]{4}-", r"978-\d", r"\d{4}-\d{2}-\d{2}"):
         assert any(re.search(pattern, t) for t in empty), pattern

@@ -67,7 +67,17 @@ def spec(**changes: object) -> EndpointSpec:
 def table() -> RoutingTable:
     replicas = (
         ReplicaRoute("r-1", "edge-fra", "jetson", Role.PRIMARY, "fraud@3", "10.0.0.1:9000", True),
-        ReplicaRoute("r-2", "gcp-us", "a3", Role.CANARY, "fraud@4", "[::1]:9001", False, 3.5),
+        ReplicaRoute(
+            "r-2",
+            "gcp-us",
+            "a3",
+            Role.CANARY,
+            "fraud@4",
+            "[::1]:9001",
+            False,
+            3.5,
+            refused="fraud@4: its signature does not verify",  # a gateway run alone gets it
+        ),
     )
     sites = {
         "edge-fra": SiteRoute("edge-fra", "edge", {"eu-users": 8.0}, emulated=True),

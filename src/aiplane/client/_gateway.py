@@ -23,11 +23,14 @@ from pydantic import ValidationError
 from aiplane.client._errors import ApiError
 from aiplane.client._http import Http
 from aiplane.core.auth import Caller
+from aiplane.core.serving.guard_hits import GuardHit
 from aiplane.core.serving.routes import ReplicaLoad, RequestCount, RoutingTable
 from aiplane.discovery import UnreachableError
 from aiplane.wire.serving import (
     CallerOut,
     DenialIn,
+    GuardHitIn,
+    GuardHitsIn,
     ReplicaLoadIn,
     ReportIn,
     RequestCountIn,
@@ -37,6 +40,7 @@ from aiplane.wire.serving import (
 log = logging.getLogger("aiplane.gateway.control")
 
 _Failure = (UnreachableError, ApiError, ValidationError)
+MAX_GUARD_HITS_PER_CALL = 1000
 _LoadKey = tuple[str, str]
 _CountKey = tuple[str, str, str, str | None, float]
 
@@ -52,9 +56,9 @@ class RemoteControl:
     - ``authenticate()`` keeps each answer ``auth_ttl_s``; while the control plane is away an
       older answer is used up to ``stale_auth_s``, then the token is refused (a revoked token
       works no longer than that). Tokens are kept only as their sha256.
-    - ``record_denial()`` and ``report()`` send at once; what could not be sent is kept (loads
-      the newest per replica, counts summed per key, both at most ``max_pending``) and sent
-      with the next call or tick.
+    - ``record_denial()``, ``record_guard_hits()`` and ``report()`` send at once; what could
+      not be sent is kept (loads the newest per replica, counts summed per key, each at most
+      ``max_pending``) and sent with the next call or tick.
     """
 
     def __init__(
@@ -85,6 +89,7 @@ class RemoteControl:
         self._loads: dict[_LoadKey, ReplicaLoad] = {}
         self._counts: dict[_CountKey, RequestCount] = {}
         self._denials: list[dict[str, Any]] = []
+        self._guard_hits: list[GuardHit] = []
         self._sending = threading.Lock()
         self._down: str | None = None  # why the control plane is away; None while it answers
         self._stop = threading.Event()
@@ -169,6 +174,15 @@ class RemoteControl:
                 log.warning("more than %d denials unsent: the oldest dropped", self.max_pending)
         self.flush()
 
+    def record_guard_hits(self, hits: Sequence[GuardHit]) -> None:
+        with self._lock:
+            self._guard_hits.extend(hits)
+            over = len(self._guard_hits) - self.max_pending
+            if over > 0:
+                del self._guard_hits[:over]
+                log.warning("more than %d guard hits unsent: the oldest dropped", self.max_pending)
+        self.flush()
+
     def report(self, loads: Sequence[ReplicaLoad], counts: Sequence[RequestCount]) -> None:
         with self._lock:
             self._merge(loads, counts)
@@ -206,6 +220,8 @@ class RemoteControl:
                         return False
                 with self._lock:
                     self._denials.pop(0)
+            if not self._flush_guard_hits():
+                return False
             with self._lock:
                 loads, counts = list(self._loads.values()), list(self._counts.values())
                 self._loads, self._counts = {}, {}
@@ -230,6 +246,23 @@ class RemoteControl:
                 return False
             self._answered()
             return True
+
+    def _flush_guard_hits(self) -> bool:
+        """Send the pending guard hits in one batch (under ``_sending``); whether sent."""
+        with self._lock:
+            hits = self._guard_hits[:MAX_GUARD_HITS_PER_CALL]
+        if not hits:
+            return True
+        body = GuardHitsIn(hits=[GuardHitIn.of(h) for h in hits])
+        try:
+            self._http.call_empty("POST", "/gateway/guard-hits", body=body.model_dump(mode="json"))
+        except _Failure as exc:
+            if not _refused_for_good(exc, "guard hits"):
+                self._failed(exc)
+                return False
+        with self._lock:
+            del self._guard_hits[: len(hits)]
+        return True
 
     # -- the refresh thread ----------------------------------------------------------------
 

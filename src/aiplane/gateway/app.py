@@ -24,11 +24,13 @@ from starlette.types import Receive, Scope, Send
 from aiplane.core.auth import Caller
 from aiplane.core.routing import Router
 from aiplane.core.serving.access import invoke_denial
-from aiplane.core.serving.endpoints import Protocol, Role
+from aiplane.core.serving.endpoints import EndpointSpec, Protocol, Role
 from aiplane.core.serving.routes import EndpointRoute, RoutingTable
 from aiplane.gateway import records
 from aiplane.gateway.auth import AuthCache, credential
 from aiplane.gateway.errors import error
+from aiplane.gateway.guard_audit import GuardAudit
+from aiplane.gateway.guarding import Checked, Guarding, blocked_record
 from aiplane.gateway.limits import LimiterUnavailableError, Limits
 from aiplane.gateway.logwriter import LogWriter
 from aiplane.gateway.metrics import GatewayMetrics
@@ -76,6 +78,10 @@ class Gateway:
         self._loads = Loads(clock())
         self._counts = Counts()
         self._writer = LogWriter(log, settings.log_queue, self.metrics.log_dropped)
+        self._guard_audit = GuardAudit(
+            control.record_guard_hits, settings.log_queue, self.metrics.guard_audit_dropped
+        )
+        self._guarding = Guarding(self.metrics, self._guard_audit)
         self._client: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._proxy = Proxy(
@@ -125,6 +131,7 @@ class Gateway:
             asyncio.create_task(self._every(self.settings.table_refresh_s, self.refresh)),
             asyncio.create_task(self._every(self.settings.report_every_s, self.report)),
             asyncio.create_task(self._writer.run()),
+            asyncio.create_task(self._guard_audit.run()),
         ]
 
     async def stop(self) -> None:
@@ -137,6 +144,7 @@ class Gateway:
         self._tasks = []
         await self._proxy.drain()
         await self._writer.flush()
+        await self._guard_audit.flush()
         await self.report()
         if self._client is not None:
             await self._client.close()
@@ -364,21 +372,10 @@ class Gateway:
                     "gateway: the denial of %s on %s was not recorded", caller.name, name
                 )
             return self._refused(name, 403, denial, openai, "forbidden")
-        role = None
-        version = request.path_params.get("version")
-        if version is not None:
-            narrowed = version_route(route, version)
-            if narrowed is None:
-                served = sorted({r.version for r in route.replicas})
-                return self._refused(
-                    name,
-                    404,
-                    f"endpoint {name} serves no version {version!r} "
-                    f"(serving: {', '.join(served) or 'none'})",
-                    openai,
-                    "not_found",
-                )
-            route, role = narrowed
+        narrowed = self._narrowed(route, request.path_params.get("version"), openai)
+        if isinstance(narrowed, Response):
+            return narrowed
+        route, role = narrowed
         limit_key = f"{name}:{caller.token_id or caller.name}"
         if invocation:
             try:
@@ -399,6 +396,9 @@ class Gateway:
             request.headers.get(self._regions.header),
             request.client.host if request.client is not None else None,
         )
+        guarded = self._guard(request, route.spec, caller, parsed, now, arrived, invocation)
+        if isinstance(guarded, Response):
+            return guarded
         path = upstream_path(request.scope)
         admitted = Admitted(
             route=route,
@@ -417,7 +417,62 @@ class Gateway:
             started=arrived,
             role=role,
         )
+        if guarded is not None:
+            guarded.onto(admitted)
         return await self._proxy.serve(admitted)
+
+    def _narrowed(
+        self, route: EndpointRoute, version: str | None, openai: bool
+    ) -> tuple[EndpointRoute, Role | None] | Response:
+        """The replicas that may answer: those of the asked ``version`` (with their role),
+        else all; the refusal to answer when none serves it or the control plane refuses
+        every one's model version."""
+        name = route.spec.name
+        role = None
+        if version is not None:
+            narrowed = version_route(route, version)
+            if narrowed is None:
+                served = sorted({r.version for r in route.replicas})
+                return self._refused(
+                    name,
+                    404,
+                    f"endpoint {name} serves no version {version!r} "
+                    f"(serving: {', '.join(served) or 'none'})",
+                    openai,
+                    "not_found",
+                )
+            route, role = narrowed
+        model_refusal = route.refusal()
+        if model_refusal is not None:
+            # The control plane refuses every replica's model version (decision 0069): no
+            # upstream call; the control plane recorded the refusal when its verdict changed.
+            return self._refused(name, 403, model_refusal, openai, "model_refused")
+        return route, role
+
+    def _guard(
+        self,
+        request: Request,
+        spec: EndpointSpec,
+        caller: Caller,
+        parsed: Any,
+        now: float,
+        arrived: float,
+        invocation: bool,
+    ) -> Checked | Response | None:
+        """The request guards of an endpoint that has any (None: it has none, nothing is
+        looked at); a refusal is answered here, logged without its text."""
+        if not invocation or not spec.guards.any:
+            return None
+        checked = self._guarding.check(spec, caller, now, route_path(request.scope), parsed)
+        if checked.refusal is None:
+            return checked
+        latency_ms = (time.perf_counter() - arrived) * 1000.0
+        refused = blocked_record(spec, caller, checked.request_id, now, latency_ms, checked.status)
+        self._writer.put(refused)
+        openai = spec.protocol is Protocol.OPENAI
+        return self._refused(
+            spec.name, checked.status, checked.refusal, openai, checked.reason, checked.headers
+        )
 
 
 class _App:

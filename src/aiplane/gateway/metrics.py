@@ -84,6 +84,19 @@ class GatewayMetrics:
             registry=registry,
         )
 
+        self.guard_hits = Counter(
+            "aiplane_guard_hits",
+            "Guard hits, by guard (injection, pii, canary), the action taken (block, redact, "
+            "flag) and endpoint.",
+            ["guard", "action", "endpoint"],
+            registry=registry,
+        )
+        self.guard_audit_dropped = Counter(
+            "aiplane_gateway_guard_audit_dropped",
+            "Guard hits whose audit entry was dropped: too many waited to be sent.",
+            registry=registry,
+        )
+
     def site(self, endpoint: str, site: str) -> SiteSeries:
         """The in-flight gauge and latency histogram of ``endpoint`` at ``site``. Bounded as
         the series are: only endpoints in the table and their sites name one."""

@@ -24,6 +24,7 @@ from aiplane.core.serving.inference import InferenceRecord
 from aiplane.core.serving.routes import EndpointRoute
 from aiplane.gateway import records
 from aiplane.gateway.errors import error
+from aiplane.gateway.guarding import AnswerGuard
 from aiplane.gateway.limits import LimiterUnavailableError, Limits
 from aiplane.gateway.logwriter import LogWriter
 from aiplane.gateway.metrics import GatewayMetrics
@@ -74,6 +75,8 @@ class Admitted:
     started: float  # time.perf_counter() at arrival, for the latency
     # The role of the version the caller named (``/versions/{v}/infer``): no split then.
     role: Role | None = None
+    # The answer's guards, when the endpoint has guards (None: it has none).
+    guard: AnswerGuard | None = None
     # 32 random hex digits, as uuid4().hex but without building a UUID on every request.
     request_id: str = field(default_factory=lambda: os.urandom(16).hex())
 
@@ -258,7 +261,9 @@ class Proxy:
             return f"{replica.run_id} at {pick.site}: HTTP {upstream.status}"
         headers = _response_headers(upstream)
         headers.update(self._route_headers(request, attempt))
-        if request.stream:
+        if request.guard is not None:
+            headers.update(request.guard.headers)
+        if request.stream and (request.guard is None or not request.guard.gathers):
             return _Relayed(self, request, pick, upstream, headers)
         try:
             content = await upstream.read()
@@ -267,10 +272,21 @@ class Proxy:
             return f"{replica.run_id} at {pick.site}: {type(exc).__name__} reading the answer"
         finally:
             upstream.release()
-        parsed = records.parse(content) if request.invocation else None
+        parsed = records.parse(content) if request.invocation and not request.stream else None
+        status = upstream.status
+        refusal = None
+        if request.guard is not None and request.invocation:
+            # A stream here is one the answer's guards gathered whole (decision 0068).
+            answered = request.guard.check(content, parsed, request.stream)
+            content, parsed, refusal = answered.content, answered.logged, answered.refusal
+            headers.update(answered.headers)
+            status = status if refusal is None else 403
         usage = parsed.get("usage") if request.openai and isinstance(parsed, dict) else None
-        await self._charge(request, self._done(request, pick, upstream.status, parsed, usage))
-        return Response(content, status_code=upstream.status, headers=headers)
+        await self._charge(request, self._done(request, pick, status, parsed, usage))
+        if refusal is not None:
+            guarded = {k: v for k, v in headers.items() if k.startswith("x-aiplane-")}
+            return error(403, refusal, request.openai, guarded)
+        return Response(content, status_code=status, headers=headers)
 
     def book_stream(self, request: Admitted, pick: Pick, status: int, usage: Any) -> None:
         """A relayed stream ended (or was abandoned before its first byte)."""
@@ -436,6 +452,7 @@ class Proxy:
         started = time.perf_counter()
         status = 502
         parsed: Any = None
+        content = b""
         try:
             async with self._client().request(
                 request.method,
@@ -451,6 +468,8 @@ class Proxy:
         latency_ms = (time.perf_counter() - started) * 1000.0
         ok = status < 500
         self._router.finished(pick, ok, latency_ms, self._clock())
+        if request.guard is not None:
+            parsed = request.guard.for_log(content, parsed)
         self._log.put(self._record(request, pick, Role.SHADOW, latency_ms, status, parsed))
 
     def in_background(self, work: Coroutine[Any, Any, None]) -> None:

@@ -60,6 +60,8 @@ BACKOFF_FIRST_S = 5.0
 BACKOFF_MAX_S = 300.0
 
 Caps = Callable[[Endpoint], ReplicaCap | None]
+# Run id -> why the gateway may not route to that replica (``services.model_access``).
+Refusals = Callable[[Endpoint, Sequence[Replica]], dict[str, str]]
 
 
 def site_bounds(spec: EndpointSpec, site: str) -> SiteReplicas:
@@ -106,6 +108,7 @@ class EndpointReconciler:
         caps: Caps,
         wake: Callable[[], None],
         cancel_grace_s: float,
+        refusals: Refusals = lambda _endpoint, _replicas: {},
     ) -> None:
         self._store = store
         self._fleets = fleets
@@ -115,6 +118,7 @@ class EndpointReconciler:
         self._caps = caps
         self._wake = wake  # the scheduler's: replicas were queued or freed capacity
         self._grace_s = cancel_grace_s
+        self._refusals = refusals
         self._index = ReplicaIndex(store)
         self._lock = threading.Lock()
         self._loads: dict[str, ReplicaLoad] = {}  # run id -> the newest load
@@ -237,7 +241,13 @@ class EndpointReconciler:
             surplus = newest_first(fresh)[: len(fresh) - wanted]
             self._retire(endpoint, surplus, now, f"scaled to {wanted}: {reason}", done)
         if stale:
-            ready = sum(serving(self._backends, r.run)[1] for r in fresh)
+            # A new replica the gateway refuses (its version's alias moved around the policy,
+            # its signature broken) takes no traffic: it replaces no old one that still
+            # serves (decision 0069). Old ones refused as well are no reason to wait.
+            refused = self._refusals(endpoint, [*fresh, *stale])
+            if all(r.run.id in refused for r in stale):
+                refused = {}
+            ready = sum(serving(self._backends, r.run)[1] for r in fresh if r.run.id not in refused)
             # New ones first: the old go once as many new ones are ready as are wanted.
             if ready >= min(wanted, len(fresh)) and len(fresh) >= wanted:
                 why = f"replaced by {target.version} (generation {endpoint.generation})"

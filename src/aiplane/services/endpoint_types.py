@@ -23,6 +23,8 @@ class ReplicaView:
     ready: bool
     draining: bool
     usd_per_hour: float = 0.0
+    # Why the gateway refuses to serve its model version (decision 0069); None: it may.
+    refused: str | None = None
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from aiplane.services.endpoint_replicas import (
 )
 from aiplane.services.endpoint_types import EndpointView, ReplicaView, SiteRoleView
 from aiplane.services.fleet import FleetCache
+from aiplane.services.model_access import ModelAccessGuard
 from aiplane.services.models import ModelService
 from aiplane.services.scope import readable_teams
 from aiplane.store.base import Store
@@ -74,6 +75,7 @@ class EndpointService:
         self._wake = wake  # the scheduler's: a delete freed capacity
         self._applied = applied  # the endpoint loop's: act on a new spec now, not in 2 s
         self._grace_s = cancel_grace_s
+        self._model_access = ModelAccessGuard(store, models, audit, clock)
         self._reconciler = EndpointReconciler(
             store,
             fleets,
@@ -83,11 +85,17 @@ class EndpointService:
             caps=caps,
             wake=wake,
             cancel_grace_s=cancel_grace_s,
+            refusals=self._model_access.refusals,
         )
 
     @property
     def backends(self) -> Backends:
         return self._backends
+
+    def refusals(self, endpoint: Endpoint, replicas: Sequence[Replica]) -> dict[str, str]:
+        """Run id -> why the gateway may not route to that replica of ``endpoint``: its
+        model version's signature does not verify, or its alias moved around the policy."""
+        return self._model_access.refusals(endpoint, replicas)
 
     # -- the edges' use cases ---------------------------------------------------------------
 
@@ -310,6 +318,7 @@ class EndpointService:
         keys = [(t.site, t.role, t.version) for t in targets]
         seen = {(t.site, t.role) for t in targets}
         keys += sorted({(r.site, r.role, None) for r in replicas if (r.site, r.role) not in seen})
+        refused = self.refusals(endpoint, replicas)
         sites = []
         for site, role, version in keys:
             group = [r for r in replicas if (r.site, r.role) == (site, role)]
@@ -320,7 +329,12 @@ class EndpointService:
             )
             sites.append(
                 SiteRoleView(
-                    site, role, version, wanted, tuple(self._replica(r) for r in group), reason
+                    site,
+                    role,
+                    version,
+                    wanted,
+                    tuple(self._replica(r, refused.get(r.run.id)) for r in group),
+                    reason,
                 )
             )
         problem = ""
@@ -335,7 +349,7 @@ class EndpointService:
             ]
         return EndpointView(endpoint, tuple(sites), shown, problem)
 
-    def _replica(self, replica: Replica) -> ReplicaView:
+    def _replica(self, replica: Replica, refused: str | None = None) -> ReplicaView:
         run = replica.run
         address, ready = serving(self._backends, run)
         draining = drained_at(self._store, replica) is not None
@@ -353,6 +367,7 @@ class EndpointService:
             usd_per_hour=per_replica_usd(placement.usd_per_hour, len(placement.assignments))
             if placement
             else 0.0,
+            refused=refused,
         )
 
 

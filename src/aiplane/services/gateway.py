@@ -3,7 +3,8 @@
 ``aiplane up`` gives the gateway this object (``services.gateway``); a gateway run alone gets
 one that speaks to the API instead. The routing table is built from the endpoints, their live
 replica runs (address and readiness from the backends) and the fleet's sites, at most once a
-second however often the gateway asks.
+second however often the gateway asks. Each replica carries the model access guard's verdict
+on the version it serves (``services.model_access``): the gateway routes to no refused one.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from aiplane.core.errors import AuthenticationError, NotFoundError
 from aiplane.core.fleet import Fleet
 from aiplane.core.runs import RunState
 from aiplane.core.serving.endpoints import Endpoint
+from aiplane.core.serving.guard_hits import GuardHit
 from aiplane.core.serving.routes import (
     EndpointRoute,
     ReplicaLoad,
@@ -33,6 +35,9 @@ from aiplane.services.fleet import FleetCache
 from aiplane.store.base import Store
 
 INVOKE = "endpoint.invoke"  # the audit action of an invocation the gateway refused
+GUARD = "endpoint.guard"  # the audit action of a guard's hit (blocked, redacted, flagged)
+# The audit outcome of each guard action.
+GUARD_OUTCOMES = {"block": "blocked", "redact": "redacted", "flag": "flagged"}
 
 
 class GatewayService:
@@ -83,6 +88,7 @@ class GatewayService:
     ) -> EndpointRoute:
         out = []
         emulated: dict[str, bool] = {}
+        refused = self._endpoints.refusals(endpoint, replicas)
         for replica in replicas:
             run = replica.run
             if run.state is not RunState.RUNNING or run.placement is None:
@@ -106,6 +112,7 @@ class GatewayService:
                     usd_per_hour=per_replica_usd(
                         placement.usd_per_hour, len(placement.assignments)
                     ),
+                    refused=refused.get(run.id),
                 )
             )
         names = [s.site for s in endpoint.spec.sites] + [r.site for r in out]
@@ -139,6 +146,25 @@ class GatewayService:
             team=team,
             detail={"reason": reason, "at": at},
         )
+
+    def record_guard_hits(self, hits: Sequence[GuardHit]) -> None:
+        for hit in hits:
+            self._audit.record_now(
+                hit.caller,
+                GUARD,
+                f"endpoint/{hit.endpoint}",
+                outcome=GUARD_OUTCOMES[str(hit.action)],
+                team=hit.team,
+                detail={
+                    "guard": str(hit.guard),
+                    "action": str(hit.action),
+                    "stage": str(hit.stage),
+                    "kinds": list(hit.kinds),
+                    "count": hit.count,
+                    "request_id": hit.request_id,
+                    "at": hit.at,
+                },
+            )
 
     def report(self, loads: Sequence[ReplicaLoad], counts: Sequence[RequestCount]) -> None:
         if loads:

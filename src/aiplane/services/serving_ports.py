@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from aiplane.core.auth import Caller
+from aiplane.core.serving.guard_hits import GuardHit
 from aiplane.core.serving.routes import ReplicaLoad, RequestCount, RoutingTable
 
 
@@ -29,6 +30,12 @@ class GatewayControl(Protocol):
 
     def record_denial(self, caller: Caller | None, endpoint: str, reason: str, at: float) -> None:
         """An audit entry for a refused invocation (403): who, which endpoint, why."""
+        ...
+
+    def record_guard_hits(self, hits: Sequence[GuardHit]) -> None:
+        """An audit entry per guard hit (a request or an answer blocked, redacted or flagged):
+        who, which endpoint, the guard, its action, the kinds found and how many; never the
+        text. The gateway sends them in batches, off the request path."""
         ...
 
     def report(self, loads: Sequence[ReplicaLoad], counts: Sequence[RequestCount]) -> None:

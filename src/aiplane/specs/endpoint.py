@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from aiplane.core.guards.policy import GuardPolicy
+from aiplane.core.guards.types import GuardAction
 from aiplane.core.registry.refs import parse_ref
 from aiplane.core.serving.endpoints import (
     PORT_ENV,
@@ -26,7 +28,7 @@ from aiplane.core.serving.endpoints import (
     Traffic,
 )
 from aiplane.specs.common import joined_workdir
-from aiplane.specs.endpoint_models import EndpointDocument, VersionWeight
+from aiplane.specs.endpoint_models import EndpointDocument, GuardsSpec, VersionWeight
 from aiplane.specs.errors import Loc, Problems, validate
 from aiplane.specs.loader import read_yaml
 from aiplane.specs.shorthand import format_accelerator
@@ -90,6 +92,7 @@ def endpoint_from_document(
             limits.burst,
             "requests_per_s beside burst, or no burst",
         )
+    guards = _guards(spec, problems)
     problems.raise_if_any("endpoint spec")
     return EndpointSpec(
         name=spec.name,
@@ -115,6 +118,7 @@ def endpoint_from_document(
         limits=KeyLimits(
             limits.requests_per_s, limits.burst, limits.requests_per_day, limits.tokens_per_day
         ),
+        guards=guards,
         readiness_path=spec.readiness_path,
         drain_s=spec.drain,
         env=dict(spec.env),
@@ -183,6 +187,46 @@ def _bounds(low: int, high: int, loc: Loc, problems: Problems) -> None:
         problems.add([*loc, "max"], f"below min ({low})", high, f"a number >= {low}")
     elif high == 0:
         problems.add([*loc, "max"], "no replica could ever run", high, "a number >= 1")
+
+
+def _action(value: str | None) -> GuardAction | None:
+    return None if value is None else GuardAction(value)
+
+
+def _guards(spec: EndpointDocument, problems: Problems) -> GuardPolicy:
+    """The guards section as a policy; what only makes sense beside another field is
+    checked here (the shape of each field is the model's)."""
+    g: GuardsSpec = spec.guards
+    given = g.model_fields_set
+    if g.pii_types and g.pii is None and g.output_pii is None:
+        problems.add(
+            ["guards", "pii_types"],
+            "PII types narrow the PII guards, and none is on",
+            g.pii_types,
+            "pii or output_pii beside pii_types, or no pii_types",
+        )
+    if "restore_pii" in given and g.pii != "redact":
+        problems.add(
+            ["guards", "restore_pii"],
+            "only a redacted request has originals to restore",
+            g.restore_pii,
+            "pii: redact beside restore_pii, or no restore_pii",
+        )
+    if g.canary is not None and spec.protocol != "openai":
+        problems.add(
+            ["guards", "canary"],
+            "the canary is planted in a chat's system prompt, which only an OpenAI endpoint has",
+            g.canary,
+            "protocol: openai, or no canary",
+        )
+    return GuardPolicy(
+        injection=_action(g.injection),
+        pii=_action(g.pii),
+        pii_types=tuple(dict.fromkeys(g.pii_types)),
+        restore_pii=g.restore_pii,
+        output_pii=_action(g.output_pii),
+        canary=_action(g.canary),
+    )
 
 
 def _traffic(spec: EndpointDocument, problems: Problems) -> Traffic:
@@ -258,6 +302,9 @@ def endpoint_to_document(spec: EndpointSpec) -> dict[str, Any]:
     limits = {k: v for k, v in vars(spec.limits).items() if v is not None}
     if limits:
         doc["limits"] = limits
+    guards = guards_document(spec.guards)
+    if guards:
+        doc["guards"] = guards
     if spec.readiness_path is not None:
         doc["readiness_path"] = spec.readiness_path
     doc["drain"] = spec.drain_s
@@ -267,6 +314,21 @@ def endpoint_to_document(spec: EndpointSpec) -> dict[str, Any]:
         doc["env"] = dict(spec.env)
     if spec.labels:
         doc["labels"] = dict(spec.labels)
+    return doc
+
+
+def guards_document(policy: GuardPolicy) -> dict[str, Any]:
+    """The guards section as ``endpoint.yaml`` writes it: the guards that run, the PII types
+    when narrowed, and ``restore_pii`` where it applies (``pii: redact``)."""
+    doc: dict[str, Any] = {}
+    for name in ("injection", "pii", "output_pii", "canary"):
+        action = getattr(policy, name)
+        if action is not None:
+            doc[name] = str(action)
+    if policy.pii_types:
+        doc["pii_types"] = list(policy.pii_types)
+    if policy.pii is GuardAction.REDACT:
+        doc["restore_pii"] = policy.restore_pii
     return doc
 
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from aiplane.core.guards.pii import PII_TYPES
 from aiplane.specs.common import Name, Positive, SpecModel, Text
 from aiplane.specs.shorthand import GRAMMAR
 from aiplane.specs.workload_models import (
@@ -95,6 +96,41 @@ class LimitsSpec(SpecModel):
     tokens_per_day: int | None = Field(None, ge=1, description="a whole number >= 1")
 
 
+PII_TYPES_ALLOWED = ", ".join(sorted(PII_TYPES))
+
+
+class GuardsSpec(SpecModel):
+    """Each guard's action at the gateway; a guard left out does not run. Redact is an action
+    for PII only: an injection or a leaked canary cannot be replaced by a placeholder."""
+
+    injection: Literal["block", "flag"] | None = Field(
+        None, description="block or flag (redact is not an action for injection)"
+    )
+    pii: Literal["block", "redact", "flag"] | None = Field(
+        None, description="block, redact or flag"
+    )
+    pii_types: list[str] = Field(
+        default_factory=list,
+        max_length=len(PII_TYPES),
+        description=f"a list of PII types: {PII_TYPES_ALLOWED}",
+    )
+    restore_pii: bool = Field(True, description="true or false")
+    output_pii: Literal["block", "redact", "flag"] | None = Field(
+        None, description="block, redact or flag"
+    )
+    canary: Literal["block", "flag"] | None = Field(
+        None, description="block or flag (redact is not an action for canary)"
+    )
+
+    @field_validator("pii_types")
+    @classmethod
+    def _known_types(cls, value: list[str]) -> list[str]:
+        unknown = [t for t in value if t not in PII_TYPES]
+        if unknown:
+            raise ValueError(f"unknown PII type {unknown[0]!r}: one of {PII_TYPES_ALLOWED}")
+        return value
+
+
 class EndpointDocument(SpecModel):
     # ``kind: Endpoint`` marks the document; a bare one is read the same.
     kind: Literal["Endpoint"] | None = Field(None, description="Endpoint (or leave it out)")
@@ -123,6 +159,7 @@ class EndpointDocument(SpecModel):
     traffic: TrafficSpec = Field(default_factory=TrafficSpec)
     access: AccessSpec = Field(default_factory=AccessSpec)
     limits: LimitsSpec = Field(default_factory=LimitsSpec)
+    guards: GuardsSpec = Field(default_factory=GuardsSpec)
     workdir: str | None = Field(
         None,
         max_length=PATH_MAX_CHARS,

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from aiplane.core.guards.policy import GuardPolicy
+from aiplane.core.guards.types import GuardAction
 from aiplane.core.serving.endpoints import (
     Access,
     AutoPlacement,
@@ -110,6 +112,7 @@ def spec_to(spec: EndpointSpec) -> Data:
             "requests_per_day": spec.limits.requests_per_day,
             "tokens_per_day": spec.limits.tokens_per_day,
         },
+        "guards": guards_to(spec.guards),
         "readiness_path": spec.readiness_path,
         "drain_s": spec.drain_s,
         "workdir": spec.workdir,
@@ -170,11 +173,40 @@ def spec_from(data: Mapping[Any, Any]) -> EndpointSpec:
             requests_per_day=_optional_int(limits["requests_per_day"]),
             tokens_per_day=_optional_int(limits["tokens_per_day"]),
         ),
+        # Absent in endpoints stored before the guards existed: no guard runs.
+        guards=guards_from(data.get("guards")),
         readiness_path=data["readiness_path"],
         drain_s=float(data["drain_s"]),
         workdir=data.get("workdir"),  # absent in endpoints stored before it existed
         env=dict(data["env"]),
         labels=dict(data["labels"]),
+    )
+
+
+_ACTIONS = ("injection", "pii", "output_pii", "canary")
+
+
+def guards_to(policy: GuardPolicy) -> Data:
+    data: Data = {name: _action_to(getattr(policy, name)) for name in _ACTIONS}
+    data["pii_types"] = list(policy.pii_types)
+    data["restore_pii"] = policy.restore_pii
+    return data
+
+
+def _action_to(action: GuardAction | None) -> str | None:
+    return None if action is None else str(action)
+
+
+def guards_from(data: Mapping[Any, Any] | None) -> GuardPolicy:
+    if not data:
+        return GuardPolicy()
+    actions = {
+        name: None if data.get(name) is None else GuardAction(data[name]) for name in _ACTIONS
+    }
+    return GuardPolicy(
+        **actions,
+        pii_types=tuple(data.get("pii_types", ())),
+        restore_pii=bool(data.get("restore_pii", True)),
     )
 
 

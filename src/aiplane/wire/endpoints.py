@@ -20,6 +20,11 @@ class ReplicaOut(BaseModel):
     ready: bool
     draining: bool
     usd_per_hour: float
+    refused: str | None = Field(
+        None,
+        description="why the gateway refuses to serve its model version (its signature does "
+        "not verify, or its alias moved around the promotion policy); null: it may serve",
+    )
 
 
 class SiteRoleOut(BaseModel):
@@ -40,7 +45,9 @@ class EndpointOut(BaseModel):
     created_at: float
     updated_at: float
     created_by: str
-    spec: dict[str, Any] = Field(description="the document last applied, as endpoint.yaml")
+    spec: dict[str, Any] = Field(
+        description="the document last applied, as endpoint.yaml (its guards under 'guards')"
+    )
     sites: list[SiteRoleOut]
     events: list[EventOut] = Field(default_factory=list)
     problem: str = ""

@@ -15,6 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from aiplane.core.auth import Caller
+from aiplane.core.guards.types import GuardAction, GuardName
+from aiplane.core.serving.guard_hits import GuardHit, GuardStage
 from aiplane.core.serving.routes import ReplicaLoad, RequestCount, RoutingTable
 
 _TABLE: TypeAdapter[RoutingTable] = TypeAdapter(RoutingTable)
@@ -131,3 +133,55 @@ class ReportIn(BaseModel):
 
     loads: list[ReplicaLoadIn] = Field(default_factory=list, max_length=MAX_REPORT_ITEMS)
     counts: list[RequestCountIn] = Field(default_factory=list, max_length=MAX_REPORT_ITEMS)
+
+
+class GuardHitIn(BaseModel):
+    """One guard hit at the gateway, for the audit log: never the text it matched."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    caller: Caller
+    endpoint: str = Field(min_length=1, max_length=200)
+    team: str = Field(min_length=1, max_length=200)
+    guard: GuardName
+    action: GuardAction
+    stage: GuardStage
+    kinds: list[str] = Field(default_factory=list, max_length=64)
+    count: int = Field(ge=0)
+    request_id: str = Field(max_length=200)
+    at: float = Field(ge=0, allow_inf_nan=False, description="epoch seconds")
+
+    def core(self) -> GuardHit:
+        return GuardHit(
+            caller=self.caller,
+            endpoint=self.endpoint,
+            team=self.team,
+            guard=self.guard,
+            action=self.action,
+            stage=self.stage,
+            kinds=tuple(self.kinds),
+            count=self.count,
+            request_id=self.request_id,
+            at=self.at,
+        )
+
+    @classmethod
+    def of(cls, hit: GuardHit) -> GuardHitIn:
+        return cls(
+            caller=hit.caller,
+            endpoint=hit.endpoint,
+            team=hit.team,
+            guard=hit.guard,
+            action=hit.action,
+            stage=hit.stage,
+            kinds=list(hit.kinds),
+            count=hit.count,
+            request_id=hit.request_id,
+            at=hit.at,
+        )
+
+
+class GuardHitsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hits: list[GuardHitIn] = Field(max_length=MAX_REPORT_ITEMS)

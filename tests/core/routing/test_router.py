@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -89,6 +90,21 @@ def test_role_and_readiness_filter_candidates():
     canary = Router().pick(r, EU, Role.CANARY, 0.0, random.Random(1))
     assert primary is not None and primary.replica.run_id == "a1" and not primary.meets_slo
     assert canary is not None and canary.replica.run_id == "e2" and canary.meets_slo
+
+
+def test_a_refused_replica_is_no_candidate():
+    """Its model version is refused by the control plane (decision 0069): the next site
+    serves, though it misses the SLO; with nothing else left, no pick."""
+    refused = dataclasses.replace(replica("e1", "edge"), refused="fraud@1: bad signature")
+    r = route((refused, replica("a1", "cloud-a")), LATENCY, {EU: 50.0})
+    pick = Router().pick(r, EU, Role.PRIMARY, 0.0, random.Random(1))
+    assert pick is not None and pick.replica.run_id == "a1"
+    assert (
+        Router().pick(
+            route((refused,), LATENCY, {EU: 50.0}), EU, Role.PRIMARY, 0.0, random.Random(1)
+        )
+        is None
+    )
 
 
 def test_an_open_breaker_fails_traffic_over_to_the_next_site_that_meets_the_slo():

@@ -50,6 +50,7 @@ def endpoint_out(view: EndpointView) -> EndpointOut:
                         ready=r.ready,
                         draining=r.draining,
                         usd_per_hour=r.usd_per_hour,
+                        refused=r.refused,
                     )
                     for r in s.replicas
                 ],

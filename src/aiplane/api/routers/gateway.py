@@ -20,6 +20,7 @@ from aiplane.wire.serving import (
     AuthenticateIn,
     CallerOut,
     DenialIn,
+    GuardHitsIn,
     ReportIn,
     caller_to_wire,
     table_to_wire,
@@ -68,6 +69,15 @@ def denial(body: DenialIn, svc: Svc, caller: Authenticated) -> Response:
     """An invocation the gateway refused (403): recorded in the audit log."""
     _allowed(svc, caller)
     svc.gateway.record_denial(body.caller, body.endpoint, body.reason, body.at)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/guard-hits", status_code=status.HTTP_204_NO_CONTENT, responses=_WITH_BODY)
+def guard_hits(body: GuardHitsIn, svc: Svc, caller: Authenticated) -> Response:
+    """Requests and answers the gateway's guards blocked, redacted or flagged: an audit entry
+    each (the guard, its action, the kinds found and how many; never the text)."""
+    _allowed(svc, caller)
+    svc.gateway.record_guard_hits([x.core() for x in body.hits])
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

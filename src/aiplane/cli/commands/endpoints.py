@@ -20,7 +20,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 
 LIST_COLUMNS = ["endpoint", "team", "serves", "gen", "sites", "ready/wanted"]
 SITE_COLUMNS = ["site", "role", "version", "wanted", "running", "ready", "why"]
-REPLICA_COLUMNS = ["job", "site", "role", "version", "state", "address", "ready", "$/h"]
+REPLICA_COLUMNS = ["job", "site", "role", "version", "state", "address", "ready", "$/h", "served"]
 
 
 def _serves(e: EndpointOut) -> str:
@@ -37,11 +37,34 @@ def list_rows(items: list[EndpointOut]) -> list[list[Any]]:
     return rows
 
 
+def guards_line(spec: dict[str, Any]) -> str | None:
+    """``guards: injection block, pii redact (restored; email, card), canary flag``: what
+    the gateway does on this endpoint's requests and answers; None without guards."""
+    guards = spec.get("guards")
+    if not isinstance(guards, dict) or not guards:
+        return None
+    parts = []
+    for name in ("injection", "pii", "output_pii", "canary"):
+        action = guards.get(name)
+        if action is None:
+            continue
+        notes = []
+        if name == "pii" and action == "redact":
+            notes.append("restored" if guards.get("restore_pii", True) else "kept redacted")
+        if name in ("pii", "output_pii") and guards.get("pii_types"):
+            notes.append(", ".join(guards["pii_types"]))
+        parts.append(f"{name} {action}" + (f" ({'; '.join(notes)})" if notes else ""))
+    return "guards: " + ", ".join(parts)
+
+
 def show_endpoint(e: EndpointOut) -> None:
     console.print(
         f"endpoint {e.name} (team {e.team}, generation {e.generation}) serves {_serves(e)}",
         highlight=False,
     )
+    guards = guards_line(e.spec)
+    if guards is not None:
+        console.print(guards, highlight=False, markup=False)
     if e.problem:
         console.print(f"[yellow]{e.problem}[/yellow]")
     site_rows = [
@@ -58,12 +81,17 @@ def show_endpoint(e: EndpointOut) -> None:
             r.address or "-",
             "yes" if r.ready else "no",
             f"{r.usd_per_hour:.3f}",
+            "refused" if r.refused else "yes",
         ]
         for s in e.sites
         for r in s.replicas
     ]
     if replica_rows:
         table("replicas", REPLICA_COLUMNS, replica_rows)
+    refused = {r.version: r.refused for s in e.sites for r in s.replicas if r.refused}
+    for version, why in sorted(refused.items()):
+        # The gateway answers 403 for these: the operator is told why, not only that.
+        console.print(f"[red]refused {version}[/red]: {why}", highlight=False)
     if e.events:
         table("recent events", ["kind", "message"], [[ev.kind, ev.message] for ev in e.events])
 

@@ -7,7 +7,8 @@ meet the endpoint's SLO for the region the one whose cheapest replica costs leas
 wins, then the lower latency; when none meets it, the nearest, with a warning. Within the site,
 power of two choices on requests in flight (Mitzenmacher), ties to the cheaper replica.
 
-Candidates are the ready replicas of the asked role not yet tried for this request whose
+Candidates are the ready replicas of the asked role, not refused by the control plane (their
+model version's signature or alias, decision 0069), not yet tried for this request whose
 circuit breaker lets a request through. The gateway tells the router what it did with each
 pick (``started``, ``finished``); that is all the router learns from. Time and randomness come
 in as arguments, so one router serves live traffic and tests alike.
@@ -90,7 +91,11 @@ class Router:
         candidates = [
             r
             for r in route.replicas
-            if r.role == role and r.ready and r.run_id not in exclude and self._allows(r, now)
+            if r.role == role
+            and r.ready
+            and r.refused is None
+            and r.run_id not in exclude
+            and self._allows(r, now)
         ]
         if not candidates:
             return None

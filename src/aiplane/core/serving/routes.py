@@ -37,6 +37,10 @@ class ReplicaRoute:
     ready: bool
     # What the replica's capacity costs per hour, for the tie-break by cost per request.
     usd_per_hour: float = 0.0
+    # Why the control plane refuses to serve this replica's model version (its signature
+    # does not verify, or its alias moved around the promotion policy); None: it may serve.
+    # The gateway routes to no refused replica (decision 0069).
+    refused: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,16 @@ class EndpointRoute:
     generation: int
     replicas: tuple[ReplicaRoute, ...] = ()
     sites: Mapping[str, SiteRoute] = field(default_factory=dict)
+
+    def refusal(self) -> str | None:
+        """Why nothing here may be served, when every replica is refused (each reason once);
+        None when some replica is not refused, or there is none (that is a 503, not a 403)."""
+        reasons: list[str] = []
+        for replica in self.replicas:
+            if replica.refused is None:
+                return None
+            reasons.append(replica.refused)
+        return "; ".join(dict.fromkeys(reasons)) if reasons else None
 
 
 @dataclass(frozen=True)
