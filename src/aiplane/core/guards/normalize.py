@@ -53,7 +53,11 @@ _LOOK_ALIKES = {
     "y": "\u0443",
 }
 _HOMOGLYPHS = str.maketrans({c: latin for latin, cs in _LOOK_ALIKES.items() for c in cs})
-_LATIN = re.compile(r"[a-z]")
+_FORMAT = "\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff"
+_HIDDEN_IN_WORD = re.compile(rf"(?<=[^\W\d_])[{_FORMAT}]+(?=[^\W\d_])")
+_BIDI_OVERRIDE = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+_LOOK = "\u0370-\u03ff\u0400-\u04ff\u0500-\u052f\u0250-\u02af"
+_MIXED_SCRIPT = re.compile(rf"[a-zA-Z][{_LOOK}]|[{_LOOK}](?=[a-zA-Z])")
 
 # "i g n o r e", "i.g.n.o.r.e", "i-g-n-o-r-e": five or more single letters with one separator
 # between them (a word boundary on both sides, so "a b c" inside prose needs five letters).
@@ -156,10 +160,15 @@ def _fold(text: str) -> tuple[str, npt.NDArray[np.intp] | None, int, int, int]:
         for cp, n in resized.items():
             lengths[cps == cp] = n
         offsets = np.repeat(np.arange(len(cps), dtype=np.intp), lengths)
-    folded = counts["homoglyph"]
-    if folded and not _LATIN.search(text.translate(_UPPER)):
-        folded = 0  # Greek or Russian text, not look-alikes inside Latin words
-    return chars, offsets, counts["invisible"], counts["tag"], folded
+    # Counted as a sign of hiding only where benign text has no use for them: format
+    # characters inside a word (not the joiner of an emoji sequence, a byte-order mark, a
+    # right-to-left mark beside Hebrew) and bidi overrides anywhere; look-alikes inside a
+    # Latin word (not a Greek or Russian word or name).
+    invisible = counts["invisible"] and len(_HIDDEN_IN_WORD.findall(text)) + len(
+        _BIDI_OVERRIDE.findall(text)
+    )
+    folded = counts["homoglyph"] and len(_MIXED_SCRIPT.findall(text))
+    return chars, offsets, invisible, counts["tag"], folded
 
 
 def _join_spaced(
