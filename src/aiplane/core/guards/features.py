@@ -269,10 +269,15 @@ def dense(
     out = np.zeros((len(lo), len(DENSE)), dtype=np.float32)
     out[:, : len(CUES)] = cues  # which cues' rules hit in the chunk
     col = len(CUES)
-    # One leet word is often a name or a unit ("mp3"); two make a pattern.
-    flags = (view.invisible, view.tags, view.homoglyphs, view.spaced, view.leet >= 2, decoded)
+    flags = (view.invisible, view.tags, view.homoglyphs, False, False, decoded)
     for k, flag in enumerate(flags):
         out[:, col + k] = 1.0 if flag else 0.0
+    # Spaced letters and leetspeak count in the chunks that hold them; one leet word is often
+    # a name or a unit ("mp3"), two make a pattern.
+    spaced = np.array(view.spaced_at, dtype=np.intp)
+    out[:, col + 3] = _in_chunks(spaced, lo, hi) > 0
+    leet = np.array(view.leet_at, dtype=np.intp)
+    out[:, col + 4] = _in_chunks(leet, lo, hi) >= 2
     col += len(flags)
     words_first = np.searchsorted(g.word_starts, lo, side="left")
     words_last = np.searchsorted(g.word_ends, hi, side="right")

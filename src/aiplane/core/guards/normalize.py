@@ -86,6 +86,10 @@ class View:
     homoglyphs: int = 0  # look-alike letters folded in a text that also has Latin letters
     spaced: int = 0  # runs of spaced-out letters joined
     leet: int = 0  # words read as leetspeak
+    # Where in the view the joined runs and the leetspeak words start: those signs count in
+    # the chunks that hold them, not across a whole document.
+    spaced_at: tuple[int, ...] = ()
+    leet_at: tuple[int, ...] = ()
 
     def original(self, start: int, end: int) -> tuple[int, int]:
         """The original span of the view's ``[start, end)``."""
@@ -101,9 +105,19 @@ class View:
 
 def normalize(text: str) -> View:
     chars, offsets, invisible, tags, folded = _fold(text)
-    chars, offsets, spaced = _join_spaced(chars, offsets)
-    chars, leet = _unleet(chars)
-    return View(chars, offsets, invisible, tags, folded, spaced, leet)
+    chars, offsets, spaced_at = _join_spaced(chars, offsets)
+    chars, leet_at = _unleet(chars)
+    return View(
+        chars,
+        offsets,
+        invisible,
+        tags,
+        folded,
+        len(spaced_at),
+        len(leet_at),
+        spaced_at,
+        leet_at,
+    )
 
 
 _UPPER = str.maketrans({chr(c): chr(c + 32) for c in range(65, 91)})
@@ -173,33 +187,34 @@ def _fold(text: str) -> tuple[str, npt.NDArray[np.intp] | None, int, int, int]:
 
 def _join_spaced(
     chars: str, offsets: npt.NDArray[np.intp] | None
-) -> tuple[str, npt.NDArray[np.intp] | None, int]:
+) -> tuple[str, npt.NDArray[np.intp] | None, tuple[int, ...]]:
     runs = list(_SPACED.finditer(chars))
     if not runs:
-        return chars, offsets, 0
+        return chars, offsets, ()
     source = offsets if offsets is not None else np.arange(len(chars), dtype=np.intp)
     keep = np.ones(len(chars), dtype=bool)
     for m in runs:
         keep[m.start() + 1 : m.end() : 2] = False  # the separators between the letters
     out = "".join(ch for ch, k in zip(chars, keep, strict=True) if k)
-    return out, source[keep], len(runs)
+    # A run's start in the joined text: the characters kept before it.
+    kept_before = np.concatenate(([0], np.cumsum(keep)))
+    return out, source[keep], tuple(int(kept_before[m.start()]) for m in runs)
 
 
 _LEET_HINT = re.compile(r"[a-z][013457]|[013457][a-z]")
 
 
-def _unleet(chars: str) -> tuple[str, int]:
+def _unleet(chars: str) -> tuple[str, tuple[int, ...]]:
     # Length-preserving, so the offsets stay as they are.
     if not _LEET_HINT.search(chars):
-        return chars, 0
-    count = 0
+        return chars, ()
+    at: list[int] = []
 
     def read(m: re.Match[str]) -> str:
-        nonlocal count
-        count += 1
+        at.append(m.start())
         return m.group().translate(_LEET)
 
-    return _LEET_WORD.sub(read, chars), count
+    return _LEET_WORD.sub(read, chars), tuple(at)
 
 
 @dataclass(frozen=True)
@@ -345,4 +360,5 @@ def _is_text(s: str) -> bool:
         return False
     printable = sum(c.isprintable() or c in "\n\t" for c in s)
     letters = sum(c.isalpha() for c in s)
-    return printable >= 0.95 * len(s) and letters >= 0.5 * len(s) and " " in s
+    # Four words at least: a decoded city name in a tracking link is no instruction.
+    return printable >= 0.95 * len(s) and letters >= 0.5 * len(s) and len(s.split()) >= 4
