@@ -376,21 +376,30 @@ def _figure(value: float | None) -> str:
 
 
 def _eval_table(result: Evaluation, source: str) -> None:
-    # A rule under the header and no edges: eleven columns fit an 80-column terminal.
+    # A rule under the header, no edges, one space between columns: eleven columns fit an
+    # 80-column terminal.
     title = Text(f"{result.guard.value} guard on {source}")
     table = Table(
-        title=title, header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False
+        title=title,
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
     )
     columns = ["recall", "FPR", "bal.acc", "prec.", "F1", "tp", "fp", "tn", "fn"]
     groups = [("overall", result.overall), *(result.per_category or {}).items()]
-    table.add_column("", no_wrap=True, min_width=min(20, max(len(name) for name, _ in groups)))
-    table.add_column("n", justify="right")
-    for column in columns:
-        table.add_column(column, justify="right")
+    rows = []
     for name, c in groups:
         figures = (c.recall, c.false_positive_rate, c.balanced_accuracy, c.precision, c.f1)
         counts = (c.count, c.tp, c.fp, c.tn, c.fn)
-        cells = [str(counts[0]), *map(_figure, figures), *map(str, counts[1:])]
+        rows.append((name, [str(counts[0]), *map(_figure, figures), *map(str, counts[1:])]))
+    table.add_column("", no_wrap=True, min_width=min(20, max(len(name) for name, _ in groups)))
+    # Each column as wide as its widest cell: Rich would otherwise cut figures to "0.9…".
+    for at, column in enumerate(["n", *columns]):
+        width = max(len(column), *(len(cells[at]) for _, cells in rows))
+        table.add_column(column, justify="right", no_wrap=True, min_width=width)
+    for name, cells in rows:
         table.add_row(_visible(name, 20), *(Text(cell) for cell in cells))
     console.print(table)
     if not result.listed:
