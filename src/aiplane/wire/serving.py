@@ -72,6 +72,11 @@ class CallerOut(BaseModel):
     caller: Caller
 
 
+# The most one report may count of anything: exact in a JSON number, and far from the store's
+# 64-bit counters (a larger one was refused by PostgreSQL as a 503, found by the API fuzzer).
+MAX_COUNT = 2**53
+
+
 class DenialIn(BaseModel):
     """An invocation the gateway refused (403), for the audit log."""
 
@@ -91,8 +96,8 @@ class ReplicaLoadIn(BaseModel):
     at: float = Field(ge=0, allow_inf_nan=False, description="epoch seconds: the window's end")
     window_s: float = Field(gt=0, le=86_400, allow_inf_nan=False)
     in_flight: float = Field(ge=0, allow_inf_nan=False, description="mean over the window")
-    requests: int = Field(ge=0)
-    errors: int = Field(ge=0)
+    requests: int = Field(ge=0, le=MAX_COUNT)
+    errors: int = Field(ge=0, le=MAX_COUNT)
     p95_ms: float | None = Field(None, ge=0, allow_inf_nan=False)
 
     def core(self) -> ReplicaLoad:
@@ -113,10 +118,10 @@ class RequestCountIn(BaseModel):
     hour: float = Field(
         ge=0, multiple_of=3600, allow_inf_nan=False, description="epoch seconds, a whole hour"
     )
-    requests: int = Field(0, ge=0)
-    errors: int = Field(0, ge=0)
-    tokens_in: int = Field(0, ge=0)
-    tokens_out: int = Field(0, ge=0)
+    requests: int = Field(0, ge=0, le=MAX_COUNT)
+    errors: int = Field(0, ge=0, le=MAX_COUNT)
+    tokens_in: int = Field(0, ge=0, le=MAX_COUNT)
+    tokens_out: int = Field(0, ge=0, le=MAX_COUNT)
 
     def core(self) -> RequestCount:
         return RequestCount(**self.model_dump())
@@ -147,7 +152,7 @@ class GuardHitIn(BaseModel):
     action: GuardAction
     stage: GuardStage
     kinds: list[str] = Field(default_factory=list, max_length=64)
-    count: int = Field(ge=0)
+    count: int = Field(ge=0, le=MAX_COUNT)
     request_id: str = Field(max_length=200)
     at: float = Field(ge=0, allow_inf_nan=False, description="epoch seconds")
 
