@@ -9,7 +9,8 @@
 - ``pii_precision``, ``pii_recall`` (data/guards/pii-eval.jsonl): span level, a found span
   counts when its type and both offsets are exact;
 - ``latency_p50_ms``, ``latency_p99_ms``: injection and ``find_pii`` together on requests of
-  1,000 characters, on one core;
+  1,000 characters, on one core (beside them CPU time, and the p99 of each request's fastest of
+  three runs: the guard's own cost without the machine's interruptions);
 - counts, and misses per category.
 
 A key whose data are missing is null, with a line on stderr saying why.
@@ -197,6 +198,15 @@ def latency(texts: Sequence[str], n: int) -> dict[str, Any]:
         find_pii(text)
         times.append((time.perf_counter_ns() - began) / 1e6)
         cpu.append((time.thread_time_ns() - began_cpu) / 1e6)
+    # Each request twice more, its fastest of the three kept: what the guard itself costs,
+    # without the machine's interruptions (on a shared machine wall p99 is mostly those).
+    best = list(times)
+    for _ in range(2):
+        for i, text in enumerate(requests):
+            began = time.perf_counter_ns()
+            detect_injection(text)
+            find_pii(text)
+            best[i] = min(best[i], (time.perf_counter_ns() - began) / 1e6)
     # Wall time is the figure; CPU time beside it tells a busy machine (other processes on
     # the core) from a slow guard.
     return {
@@ -204,6 +214,7 @@ def latency(texts: Sequence[str], n: int) -> dict[str, Any]:
         "latency_p99_ms": float(np.percentile(times, 99)),
         "latency_cpu_p50_ms": float(np.percentile(cpu, 50)),
         "latency_cpu_p99_ms": float(np.percentile(cpu, 99)),
+        "latency_best_of_3_p99_ms": float(np.percentile(best, 99)),
         "latency_requests": len(times),
     }
 

@@ -14,7 +14,9 @@ the text says beyond what the rules already count. Detection scores the largest 
 text, so training follows that (multiple-instance learning, decision 0071): first on whole
 texts, then twice more adding, for each injection, the chunk the model scores highest (the
 one that carries the attack) and, for each benign text, its highest chunks (the ones that
-would raise a false alarm). Deterministic: no randomness, a fixed order, a fixed optimiser.
+would raise a false alarm). Samples weigh by their source (``SOURCE_WEIGHT``: deepset's
+human-written prompts twice the generated ones, decision 0073), each class then rescaled to
+one half. Deterministic: no randomness, a fixed order, a fixed optimiser.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ EVALUATION_SETS = frozenset({"hard-negatives.jsonl", "indirect.jsonl", "pii-eval
 L2 = 2e-4  # per unit of (class-balanced) sample weight
 ROUNDS = 3  # whole texts, then twice with the chunks the model picks
 TOP_BENIGN = 3  # a benign bag's highest chunks added per round
+SOURCE_WEIGHT: dict[str, float] = {"deepset": 2.0}  # by source (others: 1); decision 0073
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,7 @@ class Bag:
     rows: npt.NDArray[np.intp]  # row indices in Featurized.matrix
     whole: npt.NDArray[np.intp]  # the rows of whole pieces (the text, each decoded segment)
     sample: int  # index of the sample it came from
+    source: str  # the sample's source ("deepset", "train-benign", "seeds", ...)
 
 
 @dataclass(frozen=True)
@@ -194,7 +198,13 @@ def featurize(samples: Sequence[Sample]) -> Featurized:
                     row += 1
                 offsets.append(p.offset)
             bags.append(
-                Bag(label, np.arange(first, row, dtype=np.intp), np.array(whole, np.intp), k)
+                Bag(
+                    label,
+                    np.arange(first, row, dtype=np.intp),
+                    np.array(whole, np.intp),
+                    k,
+                    s.source,
+                )
             )
     indptr = np.concatenate(([0], np.cumsum(lengths)))
     matrix = sparse.csr_matrix(
@@ -215,6 +225,7 @@ def _fit(
     weight: npt.NDArray[np.float64],
     offset: npt.NDArray[np.float64],
     start: npt.NDArray[np.float64],
+    l2: float,
 ) -> npt.NDArray[np.float64]:
     # Only the columns some row uses: the rest stay zero (their gradient is the L2 term alone),
     # and L-BFGS-B's own work grows with the number of parameters.
@@ -226,9 +237,9 @@ def _fit(
     def loss(theta: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
         w, b = theta[:-1], theta[-1]
         z = x @ w + b + offset
-        value = float(weight @ (np.logaddexp(0.0, z) - y * z)) + 0.5 * L2 * float(w @ w)
+        value = float(weight @ (np.logaddexp(0.0, z) - y * z)) + 0.5 * l2 * float(w @ w)
         r = weight * (1.0 / (1.0 + np.exp(-z)) - y)
-        grad = np.concatenate((xt @ r + L2 * w, [r.sum()]))
+        grad = np.concatenate((xt @ r + l2 * w, [r.sum()]))
         return value, grad
 
     def hessp(
@@ -237,7 +248,7 @@ def _fit(
         w, b = theta[:-1], theta[-1]
         s = 1.0 / (1.0 + np.exp(-(x @ w + b + offset)))
         d = weight * s * (1.0 - s) * (x @ v[:-1] + v[-1])
-        return np.concatenate((xt @ d + L2 * v[:-1], [d.sum()]))
+        return np.concatenate((xt @ d + l2 * v[:-1], [d.sum()]))
 
     first = np.concatenate((start[used], start[-1:]))
     result = optimize.minimize(
@@ -254,20 +265,31 @@ def _fit(
     return theta
 
 
-def _balanced(y: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    pos = max(float(y.sum()), 1.0)
-    neg = max(float(len(y) - y.sum()), 1.0)
-    return np.where(y > 0, 0.5 / pos, 0.5 / neg)
+def _balanced(
+    y: npt.NDArray[np.float64], factor: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Each row's weight: its source's ``factor``, scaled so each class weighs one half."""
+    pos = max(float(factor[y > 0].sum()), 1e-12)
+    neg = max(float(factor[y <= 0].sum()), 1e-12)
+    return np.where(y > 0, 0.5 / pos, 0.5 / neg) * factor
 
 
-def fit(data: Featurized, bags: Sequence[int] | None = None) -> InjectionModel:
+def fit(
+    data: Featurized,
+    bags: Sequence[int] | None = None,
+    *,
+    source_weight: dict[str, float] | None = None,
+    l2: float | None = None,
+) -> InjectionModel:
     """The model trained on ``bags`` (indices into ``data.bags``; None: all)."""
+    weights = SOURCE_WEIGHT if source_weight is None else source_weight
     chosen = [data.bags[i] for i in (range(len(data.bags)) if bags is None else bags)]
     theta = np.zeros(data.matrix.shape[1] + 1)
     scores: npt.NDArray[np.float64] | None = None
     for _ in range(ROUNDS):
         rows: list[int] = []
         labels: list[float] = []
+        factors: list[float] = []
         for bag in chosen:
             picked = list(bag.whole)
             if scores is not None:
@@ -276,9 +298,13 @@ def fit(data: Featurized, bags: Sequence[int] | None = None) -> InjectionModel:
                 picked += [int(r) for r in ranked[:top] if r not in picked]
             rows += picked
             labels += [float(bag.label)] * len(picked)
+            factors += [weights.get(bag.source, 1.0)] * len(picked)
         index = np.array(rows, dtype=np.intp)
         y = np.array(labels)
-        theta = _fit(data.matrix[index], y, _balanced(y), data.offset[index], theta)
+        weight = _balanced(y, np.array(factors))
+        theta = _fit(
+            data.matrix[index], y, weight, data.offset[index], theta, L2 if l2 is None else l2
+        )
         scores = data.matrix @ theta[:-1] + theta[-1] + data.offset
     n = features.DIM
     return InjectionModel(

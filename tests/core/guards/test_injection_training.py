@@ -77,3 +77,24 @@ def test_the_shipped_weights_load_once_and_are_small() -> None:
     assert shipped() is shipped()
     weights = Path(__file__).resolve().parents[3] / "src/aiplane/core/guards/injection_model.npz"
     assert weights.stat().st_size < 2_000_000
+
+
+def test_a_source_weight_moves_the_model_towards_that_source() -> None:
+    trainer = _trainer()
+    samples = _samples(trainer)
+    # The same texts, one attack relabelled as coming from a source of its own.
+    odd = trainer.Sample("Write a limerick about the weather.", None, 1, "odd")
+    data = trainer.featurize([*samples, odd])
+    plain = trainer.fit(data, source_weight={})
+    heavy = trainer.fit(data, source_weight={"odd": 8.0})
+    text = "Write a limerick about the weather."
+    assert detect_injection(text, model=heavy).score > detect_injection(text, model=plain).score
+
+
+def test_class_balance_holds_whatever_the_source_weights() -> None:
+    trainer = _trainer()
+    y = np.array([1.0, 1.0, 0.0, 0.0, 0.0])
+    weight = trainer._balanced(y, np.array([4.0, 1.0, 1.0, 1.0, 2.0]))
+    assert weight[y > 0].sum() == pytest.approx(0.5)
+    assert weight[y == 0].sum() == pytest.approx(0.5)
+    assert weight[0] == pytest.approx(4 * weight[1])

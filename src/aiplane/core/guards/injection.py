@@ -32,6 +32,10 @@ THRESHOLD = 0.5
 RULE_CAP = 4.5  # the most the rules add together: a pile of weak cues is not a verdict
 QUOTED_FACTOR = 0.25  # what a phrase in quotes in a prompt counts (a mention, not an order)
 DOCUMENT_UNITS = 4  # a document with more units than this is not scored as a whole
+# A document's chunk that no rule marks starts from these log-odds against: most retrieved
+# text is no attack, and a model that reads only n-grams of formats it never saw (a review, a
+# digest, a JSON of links) errs on the side of alarm. Fixed before evaluation (decision 0073).
+DOCUMENT_PRIOR = -1.0
 
 _COMPACT_RULE = rules.Rule("override_compact", rules.Cue.OVERRIDE, 3.0, rules.COMPACT)
 
@@ -189,21 +193,26 @@ class _Scored:
 def _score(model: InjectionModel, text: str, kind: str, context: bool) -> list[_Scored]:
     out: list[_Scored] = []
     p = prepare(normalize(text), context=context, decoded=False)
-    out.append(_Scored(p, _read(model, p), kind, None, None))
+    out.append(_Scored(p, _read(model, p, context=context), kind, None, None))
     for seg in decoded_segments(text, rot13=features.reads_as_rot13(p.grams)):
         q = prepare(normalize(seg.text), context=context, decoded=True)
-        out.append(_Scored(q, _read(model, q), kind, seg.encoding, (seg.start, seg.end)))
+        probs = _read(model, q, context=context)
+        out.append(_Scored(q, probs, kind, seg.encoding, (seg.start, seg.end)))
     return out
 
 
 _LETTER = re.compile(r"[^\W\d_]")
 
 
-def _read(model: InjectionModel, p: Prepared) -> npt.NDArray[np.float32]:
-    """Each chunk's probability; a view without a letter says nothing (zeros)."""
+def _read(model: InjectionModel, p: Prepared, *, context: bool) -> npt.NDArray[np.float32]:
+    """Each chunk's probability; a view without a letter says nothing (zeros). In a document,
+    a chunk no rule marks gets :data:`DOCUMENT_PRIOR`."""
     if not _LETTER.search(p.view.text):
         return np.zeros(len(p.lo), dtype=np.float32)
-    return _sigmoid(logits(model, p))
+    z = logits(model, p)
+    if context:
+        z = z + np.where(p.offset > 0.0, 0.0, DOCUMENT_PRIOR).astype(np.float32)
+    return _sigmoid(z)
 
 
 def _sigmoid(z: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
