@@ -94,41 +94,28 @@ def _single_branch(pattern: str) -> bool:
     return True
 
 
+# The verb stems an override starts with; both override rules share them.
+_OVERRIDE_VERBS = (
+    "ignor",
+    "disregard",
+    "forget",
+    "overrid",
+    "overwrit",
+    "bypass",
+    "skip",
+    "drop",
+    "discard",
+    "abandon",
+    "neglect",
+    "dismiss",
+    "delet",
+    "erase",
+    "cancel",
+)
+
 _ANCHORS: dict[str, tuple[str, ...]] = {
-    "override": (
-        "ignor",
-        "disregard",
-        "forget",
-        "overrid",
-        "overwrit",
-        "bypass",
-        "skip",
-        "drop",
-        "discard",
-        "abandon",
-        "neglect",
-        "dismiss",
-        "delet",
-        "erase",
-        "cancel",
-    ),
-    "override_weak": (
-        "ignor",
-        "disregard",
-        "forget",
-        "overrid",
-        "overwrit",
-        "bypass",
-        "skip",
-        "drop",
-        "discard",
-        "abandon",
-        "neglect",
-        "dismiss",
-        "delet",
-        "erase",
-        "cancel",
-    ),
+    "override": _OVERRIDE_VERBS,
+    "override_weak": _OVERRIDE_VERBS,
     "override_everything": ("ignore", "forget", "disregard"),
     "praise_then_now": (
         "done",
