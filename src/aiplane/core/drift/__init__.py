@@ -1,0 +1,32 @@
+"""Drift statistics: reference profiles, tests, and the two modes of a check (issue 14)."""
+
+from aiplane.core.drift.columns import CategoricalColumn, Column, ColumnType, NumericColumn
+from aiplane.core.drift.engine import ColumnMismatchError, check, compare, decide
+from aiplane.core.drift.profiles import (
+    CategoricalProfile,
+    NumericProfile,
+    ReferenceProfile,
+    build_profile,
+    profile_column,
+)
+from aiplane.core.drift.report import ColumnVerdict, DriftMode, DriftOptions, DriftReport
+
+__all__ = [
+    "CategoricalColumn",
+    "CategoricalProfile",
+    "Column",
+    "ColumnMismatchError",
+    "ColumnType",
+    "ColumnVerdict",
+    "DriftMode",
+    "DriftOptions",
+    "DriftReport",
+    "NumericColumn",
+    "NumericProfile",
+    "ReferenceProfile",
+    "build_profile",
+    "check",
+    "compare",
+    "decide",
+    "profile_column",
+]
