@@ -15,6 +15,10 @@ from pathlib import Path
 from aiplane.core.accelerators import canonical_gpu_name
 from aiplane.pricing.catalog import CatalogPriceBook, configured_catalog
 
+# ``aiplane drift check|profile`` run the drift service here over files (decision 0076): it
+# holds the column reader, no store.
+from aiplane.services.drift import DriftCheck, DriftService, Timings
+
 # The guard service is the one service the CLI runs itself: it reads no store and holds no
 # adapter, only the pure guard library (the one edge the CLI's contract lets through).
 from aiplane.services.guards import (
@@ -27,6 +31,7 @@ from aiplane.services.guards import (
     ScanResult,
     ScanSummary,
 )
+from aiplane.tabular.columns import ArrowColumnReader
 from aiplane.telemetry.replay import Recording, load_recording
 
 # The catalog an option names has one home, ``pricing.catalog``, which ``wiring`` uses too;
@@ -34,13 +39,17 @@ from aiplane.telemetry.replay import Recording, load_recording
 __all__ = [
     "EVAL_GUARDS",
     "SCAN_GUARDS",
+    "DriftCheck",
+    "DriftService",
     "Evaluation",
     "GuardRecord",
     "GuardService",
     "InputFormat",
     "ScanResult",
     "ScanSummary",
+    "Timings",
     "configured_catalog",
+    "drift_service",
     "gpu_price",
     "recording",
 ]
@@ -67,3 +76,8 @@ def gpu_price(model: str) -> tuple[float, str]:
     if best is None:
         return 0.0, f"no catalog price for {model!r}: pass --usd-per-gpu-hour"
     return best
+
+
+def drift_service() -> DriftService:
+    """The drift service over Parquet and CSV files (pyarrow)."""
+    return DriftService(ArrowColumnReader())

@@ -10,6 +10,7 @@ from aiplane.cli.commands import (
     cost,
     datasets,
     demo,
+    drift,
     endpoints,
     fleet,
     gateway,
@@ -55,6 +56,7 @@ app.add_typer(model_governance.models_group, name="models")
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(endpoints.app, name="endpoints")
 app.add_typer(guard.app, name="guard")
+app.add_typer(drift.app, name="drift")
 
 
 def _version(value: bool) -> None:
