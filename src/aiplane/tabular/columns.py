@@ -112,7 +112,9 @@ class ArrowColumnReader:
             if _is_parquet(path):
                 import pyarrow.parquet as pq
 
-                table = pq.read_table(path, columns=list(names), read_dictionary=categorical)
+                # ParquetFile, not read_table: the dataset layer it goes through imports pandas.
+                with pq.ParquetFile(path, read_dictionary=categorical) as parquet:
+                    table = parquet.read(columns=list(names))
             else:
                 from pyarrow import csv
 

@@ -127,3 +127,30 @@ def test_roc_auc_equals_the_mann_whitney_statistic() -> None:
     scores[labels] += 0.3
     u = sps.mannwhitneyu(scores[labels], scores[~labels]).statistic
     assert stats.roc_auc(scores, labels) == pytest.approx(u / (labels.sum() * (~labels).sum()))
+
+
+def test_domain_classifier_sees_a_joint_shift_and_not_noise() -> None:
+    from aiplane.core.drift.classifier import bin_rows, domain_classifier
+
+    rng = np.random.default_rng(8)
+    edges = np.quantile(rng.normal(size=10_000), np.linspace(0.1, 0.9, 9))
+
+    def rows(n: int, shift: float) -> np.ndarray:
+        return np.column_stack([bin_rows(rng.normal(shift, 1.0, n), edges) for _ in range(20)])
+
+    bins = np.full(20, 10, dtype=np.int64)
+    reference = rows(6000, 0.0)
+    same = domain_classifier(reference, rows(6000, 0.0), bins, np.random.default_rng(1))
+    # 0.1 std on each of 20 columns: small in each, plain together.
+    moved = domain_classifier(reference, rows(6000, 0.1), bins, np.random.default_rng(1))
+    assert moved.auc > 0.55 and moved.p_value < 1e-6
+    assert abs(same.auc - 0.5) < 0.03 and same.p_value > 0.001
+
+
+def test_ks_pvalue_at_large_sizes_is_kolmogorovs_limit_and_conservative() -> None:
+    d = np.asarray([0.002, 0.003, 0.004])
+    n = np.full(3, 1_000_000.0)
+    got = stats.ks_pvalue(d, n, n)
+    finite = sps.kstwo.sf(d, 500_000)
+    assert np.all(got >= finite)
+    assert np.allclose(got, finite, rtol=0.005)

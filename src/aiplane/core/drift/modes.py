@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats as sps
 
 from aiplane.core.drift import stats
 from aiplane.core.drift.compare import CategoricalComparison, NumericComparison
@@ -126,11 +125,8 @@ def calibrated_test(name: str, c: Comparison) -> Pending:
     if isinstance(c, NumericComparison) and counts is None:
         if c.n_current == 0 or c.n_reference == 0:
             return Pending(name, column_type, "ks", float("nan"), 1.0, effect, effect_name)
-        p = float(
-            sps.kstwo.sf(
-                c.ks, max(1.0, round(c.n_reference * c.n_current / (c.n_reference + c.n_current)))
-            )
-        )
+        sizes = (np.asarray(float(c.n_reference)), np.asarray(float(c.n_current)))
+        p = float(stats.ks_pvalue(np.asarray(c.ks), *sizes))
         return Pending(name, column_type, "ks", c.ks, p, effect, effect_name)
     if counts is None:
         raise ValueError(f"{name}: a column of categories without counts")
