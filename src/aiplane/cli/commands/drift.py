@@ -11,15 +11,18 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from aiplane.cli.errors import handled
 from aiplane.cli.output import console
-from aiplane.core.drift import DriftMode, DriftOptions, DriftReport
 from aiplane.core.errors import Problem, SpecError
+
+if TYPE_CHECKING:
+    # The engine (numpy, scipy) loads when a drift command runs, not with every command.
+    from aiplane.core.drift import DriftReport
 
 app = typer.Typer(
     help="Drift: compare a current window of data with a reference (Parquet or CSV), here.",
@@ -87,6 +90,7 @@ def check(
     json_out: Annotated[bool, typer.Option("--json", help="one JSON line")] = False,
 ) -> None:
     """Test each column of CURRENT against REFERENCE: which drifted, and the dataset."""
+    from aiplane.core.drift import DriftMode, DriftOptions
     from aiplane.standalone import drift_service
 
     options = DriftOptions(
