@@ -178,14 +178,14 @@ def main() -> None:
         for pooled in scored.splitlines():
             p = json.loads(pooled)
             walls = [x["wall_s"] for x in lines if x["mode"] == p["mode"]]
-            rss = [x["peak_rss_mb"] for x in lines if x["mode"] == p["mode"]]
+            peaks = [x["peak_rss_mb"] for x in lines if x["mode"] == p["mode"]]
             print(
                 json.dumps(
                     {
                         "pooled": True,
                         **p,
                         "max_wall_s": max(walls),
-                        "max_peak_rss_mb": max(rss),
+                        "max_peak_rss_mb": max(peaks),
                         "seed": a.seed,
                         "cpus": os.cpu_count(),
                     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ runner = CliRunner()
 KEYS = {"drifted", "test", "score", "p_value", "threshold", "type", "effect"}
 
 
-def table(rng: np.random.Generator, n: int, shift: float = 0.0) -> object:
+def table(rng: np.random.Generator, n: int, shift: float = 0.0) -> Any:
     return pa.table(
         {
             "age": rng.normal(40.0 + shift, 10.0, n),
