@@ -384,6 +384,22 @@ ROWS: dict[str, list[Row]] = {
         Row(["{jsonl}", "--misses", "-1"], BAD_INPUT, "--misses"),
         Row(["{jsonl}", "--misses", "abc"], BAD_INPUT, "--misses"),
     ],
+    "drift check": [
+        Row([], BAD_INPUT, "'REFERENCE'"),
+        Row(["{file}"], BAD_INPUT, "'CURRENT'"),
+        Row(["{missing}", "{file}"], BAD_INPUT, "{missing}: no such file"),
+        Row(["{file}", "{file}"], BAD_INPUT, "a-file.txt: not a Parquet or CSV file"),
+        Row(["{dir}", "{file}"], BAD_INPUT, "a-dir: not a Parquet or CSV file"),
+        Row(["{file}", "{file}", "--mode", "fast"], BAD_INPUT, "--mode"),
+        Row(["{file}", "{file}", "--fdr", "2"], BAD_INPUT, "--fdr"),
+        Row(["{file}", "{file}", "--columns", ","], BAD_INPUT, "--columns: empty"),
+    ],
+    "drift profile": [
+        Row([], BAD_INPUT, "'REFERENCE'"),
+        Row(["{file}"], BAD_INPUT, "--out"),
+        Row(["{missing}", "-o", "{tmp}/p.json"], BAD_INPUT, "{missing}: no such file"),
+        Row(["{file}", "-o", "{tmp}/p.txt"], BAD_INPUT, "--out: must end in .json"),
+    ],
     "datasets used-by": [
         Row([], BAD_INPUT, "'ref'"),
         Row(["d@1", "--alias", "production"], UNREACHABLE, "cannot reach"),

@@ -39,6 +39,7 @@ Reference = Annotated[
     Path,
     typer.Argument(
         help="the reference: a Parquet or CSV file, or a profile (.json) from `drift profile`",
+        metavar="REFERENCE",
         show_default=False,
     ),
 ]
@@ -65,7 +66,10 @@ def _columns(value: str | None) -> list[str] | None:
 def check(
     reference: Reference,
     current: Annotated[
-        Path, typer.Argument(help="the current window: a Parquet or CSV file", show_default=False)
+        Path,
+        typer.Argument(
+            help="the current window: a Parquet or CSV file", metavar="CURRENT", show_default=False
+        ),
     ],
     mode: Annotated[
         Mode,
@@ -108,7 +112,9 @@ def check(
 @app.command("profile")
 @handled
 def profile(
-    reference: Annotated[Path, typer.Argument(help="a Parquet or CSV file", show_default=False)],
+    reference: Annotated[
+        Path, typer.Argument(help="a Parquet or CSV file", metavar="REFERENCE", show_default=False)
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="where to write the profile (.json)")],
     columns: Columns = None,
 ) -> None:
