@@ -11,10 +11,12 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
+from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from aiplane.cli.errors import handled
 from aiplane.cli.output import console
@@ -138,27 +140,45 @@ def _number(value: float | None) -> str:
     return f"{value:.3g}"
 
 
+_FIGURES = frozenset({"score", "p-value", "threshold", "effect"})
+
+
 def _table(report: DriftReport) -> None:
+    # A rule under the header, no edges, one space between columns (the box's), figures
+    # never cut: at 80 columns only the names and the measure wrap.
     table = Table(
         title=f"drift ({report.mode.value}): {report.rows_reference} reference rows, "
-        f"{report.rows_current} current"
+        f"{report.rows_current} current",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 0),
     )
-    for heading in ("column", "type", "test", "score", "p-value", "threshold", "effect", "drifted"):
-        table.add_column(heading)
     ranked = sorted(
         report.columns, key=lambda c: (not c.drifted, -(c.effect if c.effect == c.effect else 0.0))
     )
-    for c in ranked:
-        table.add_row(
-            c.name,
+    rows = [
+        [
             c.type,
             c.test,
             _number(c.score),
             _number(c.q_value if c.q_value is not None else c.p_value),
             _number(c.threshold),
-            f"{_number(c.effect)} {c.effect_name}",
-            "[bold red]yes[/]" if c.drifted else "no",
-        )
+            _number(c.effect),
+        ]
+        for c in ranked
+    ]
+    # The names and the effect's measure wrap when space runs out; the figures never do.
+    table.add_column("column", overflow="fold", min_width=6)
+    for at, heading in enumerate(("type", "test", "score", "p-value", "threshold", "effect")):
+        width = max([len(heading), *(len(row[at]) for row in rows)])
+        justify: Literal["left", "right"] = "right" if heading in _FIGURES else "left"
+        table.add_column(heading, no_wrap=True, justify=justify, min_width=width)
+    table.add_column("measure", overflow="fold")
+    table.add_column("drifted", no_wrap=True, min_width=7)
+    for c, cells in zip(ranked, rows, strict=True):
+        drifted = Text("yes", style="bold red") if c.drifted else Text("no")
+        table.add_row(Text(c.name), *cells, Text(c.effect_name), drifted)
     console.print(table)
     verdict = "[bold red]drifted[/]" if report.dataset_drift else "not drifted"
     console.print(f"dataset: {verdict} ({report.share_drifted:.0%} of columns drifted)")
