@@ -14,7 +14,8 @@ restarts resumes where it was. ``scan(values, times)`` replays a series.
   ``max_buckets`` buckets of 1, 2, 4, ... samples, each bucket its sum and variance (and the
   time of its oldest sample, which gives the change time to a bucket's resolution). Every
   ``clock`` samples each split of the window between buckets is tested with the
-  variance-based bound of the paper; a cut drops the older part. Same test as river's ADWIN.
+  variance-based bound of the paper, the same test as river's ADWIN; the change time and the
+  means are those of the most significant split.
 
 ``core/changepoints.py`` is the offline counterpart (segmentation of a finished series); these
 answer online, sample by sample, with memory that does not grow with the stream.
@@ -298,73 +299,45 @@ class Adwin:
             r += 1
 
     def _test(self, at: float) -> Detection | None:
-        """Test every split from the oldest bucket on; at a cut drop the oldest bucket and test
-        again, as the paper (and river) do, until no split is significant."""
-        dropped_n, dropped_u = 0, 0.0
-        first_time: float | None = None
-        cut = True
-        while cut:
-            cut = False
-            n0, u0 = 0.0, 0.0
-            n1, u1 = float(self.width), self.total
-            log_term = math.log(2.0 * math.log(self.width) / self.delta)
-            var_w = self.variance / self.width
-            for r in range(len(self.rows) - 1, -1, -1):
-                size = float(1 << r)
-                row = self.rows[r]
-                for k, (u2, _, _) in enumerate(row):
-                    n0 += size
-                    n1 -= size
-                    u0 += u2
-                    u1 -= u2
-                    if r == 0 and k == len(row) - 1:
-                        break
-                    if n0 >= self.min_window and n1 >= self.min_window:
-                        m = 1.0 / (n0 - self.min_window + 1) + 1.0 / (n1 - self.min_window + 1)
-                        eps = math.sqrt(2.0 * m * var_w * log_term) + 2.0 / 3.0 * log_term * m
-                        if abs(u0 / n0 - u1 / n1) > eps:
-                            cut = True
-                            break
-                if cut:
-                    break
-            if cut:
-                n, u = self._drop_oldest()
-                dropped_n += n
-                dropped_u += u
-                first_time = self._oldest_time()
-        if dropped_n == 0:
+        """Test every split between buckets. A change is detected when any split's difference
+        of means exceeds the bound (river's test, so the same samples detect); the split
+        reported is the most significant one (largest difference over its bound): ADWIN itself
+        would drop old buckets only until the test passes no more, which leaves much of the old
+        level in the window and says little about when the change began."""
+        flat: list[tuple[float, float, float]] = []
+        for r in range(len(self.rows) - 1, -1, -1):
+            size = float(1 << r)
+            flat.extend((size, b[0], b[2]) for b in self.rows[r])
+        log_term = math.log(2.0 * math.log(self.width) / self.delta)
+        var_w = self.variance / self.width
+        n0, u0 = 0.0, 0.0
+        n1, u1 = float(self.width), self.total
+        best, best_at = 1.0, -1
+        best_means = (0.0, 0.0)
+        for i in range(len(flat) - 1):
+            size, u2, _ = flat[i]
+            n0 += size
+            n1 -= size
+            u0 += u2
+            u1 -= u2
+            if n0 < self.min_window or n1 < self.min_window:
+                continue
+            m = 1.0 / (n0 - self.min_window + 1) + 1.0 / (n1 - self.min_window + 1)
+            eps = math.sqrt(2.0 * m * var_w * log_term) + 2.0 / 3.0 * log_term * m
+            ratio = abs(u0 / n0 - u1 / n1) / eps  # eps > 0: log_term, m > 0
+            if ratio > best:
+                best, best_at, best_means = ratio, i, (u0 / n0, u1 / n1)
+        if best_at < 0:
             return None
         found = Detection(
             at=at,
-            change_at=first_time,
-            mean_before=dropped_u / dropped_n,
-            mean_after=self.mean,
-            samples=self.width + dropped_n,
+            change_at=flat[best_at + 1][2],
+            mean_before=best_means[0],
+            mean_after=best_means[1],
+            samples=self.width,
         )
         self._restart()
         return found
-
-    def _drop_oldest(self) -> tuple[int, float]:
-        r = len(self.rows) - 1
-        u, v, _ = self.rows[r].pop(0)
-        n = 1 << r
-        self.width -= n
-        self.total -= u
-        if self.width > 0:
-            d = u / n - self.total / self.width
-            self.variance -= v + n * self.width * d * d / (n + self.width)
-        else:
-            self.variance = 0.0
-        self.variance = max(self.variance, 0.0)
-        while len(self.rows) > 1 and not self.rows[-1]:
-            self.rows.pop()
-        return n, u
-
-    def _oldest_time(self) -> float | None:
-        for row in reversed(self.rows):
-            if row:
-                return row[0][2]
-        return None
 
     def state(self) -> State:
         return {
