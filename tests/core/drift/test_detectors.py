@@ -124,6 +124,21 @@ def test_restore_rejects_an_unknown_kind() -> None:
         restore({"kind": "cusum"})
 
 
+@pytest.mark.parametrize("name", sorted(MAKERS))
+def test_non_finite_values_are_refused(name: str) -> None:
+    detector = MAKERS[name]()
+    with pytest.raises(ValueError, match="finite"):
+        detector.update(math.nan, 0.0)
+    with pytest.raises(ValueError, match="finite"):
+        scan(MAKERS[name](), np.array([1.0, math.inf]))
+
+
+def test_adwin_without_grace_waits_for_two_samples() -> None:
+    detector = Adwin(clock=1, grace=0, min_window=1)
+    assert detector.update(0.0, 0.0) is None
+    assert [d.at for d in scan(detector, np.r_[np.zeros(40), np.ones(40) * 5.0])] != []
+
+
 def test_scan_checks_lengths() -> None:
     with pytest.raises(ValueError, match="same length"):
         scan(PageHinkley(), np.zeros(3), np.zeros(4))

@@ -48,6 +48,12 @@ class Detection:
     samples: int
 
 
+def _finite(value: float) -> None:
+    # A NaN would poison every later sum; the caller skips a window that has no value.
+    if not math.isfinite(value):
+        raise ValueError("change detectors take finite values (a missing window is skipped)")
+
+
 class ChangeDetector(Protocol):
     def update(self, value: float, at: float) -> Detection | None: ...
 
@@ -90,6 +96,7 @@ class PageHinkley:
         self.down_at: tuple[float, int, float] = (0.0, 0, 0.0)
 
     def update(self, value: float, at: float) -> Detection | None:
+        _finite(value)
         self.n += 1
         self.total += value
         dev = value - self.total / self.n
@@ -164,6 +171,8 @@ class PageHinkley:
         (up to rounding), and leaves the detector in the same state."""
         x = np.asarray(values, dtype=np.float64)
         t = np.asarray(times, dtype=np.float64)
+        if not np.isfinite(x).all():
+            raise ValueError("change detectors take finite values (a missing window is skipped)")
         found: list[Detection] = []
         i, n = 0, len(x)
         block = 4096
@@ -274,6 +283,7 @@ class Adwin:
         return self.total / self.width if self.width else 0.0
 
     def update(self, value: float, at: float) -> Detection | None:
+        _finite(value)
         self.tick += 1
         if self.width > 0:
             d = value - self.total / self.width
@@ -282,7 +292,8 @@ class Adwin:
         self.total += value
         self.rows[0].append([value, 0.0, at])
         self._compress()
-        if self.tick % self.clock != 0 or self.width <= self.grace:
+        # The bound's log(log(width)) needs two samples, whatever the grace period.
+        if self.tick % self.clock != 0 or self.width <= max(self.grace, 1):
             return None
         return self._test(at)
 
