@@ -91,6 +91,12 @@ class ProcessDriver(Driver):
         self.controls = tmp_path / "ctl"
         self.controls.mkdir()
         self.backend = build_backend(name, self.work_root)
+        self.launched: list[Handle] = []
+
+    def launch(self, output: str = "", **overrides: Any) -> Handle:
+        handle = super().launch(output, **overrides)
+        self.launched.append(handle)
+        return handle
 
     def _control(self, spec: LaunchSpec) -> Path:
         return self.controls / f"{spec.run_id}-{spec.attempt}-{spec.replica}"
@@ -174,6 +180,13 @@ class ProcessDriver(Driver):
         return build_backend(self.backend.name, self.work_root)
 
     def cleanup(self) -> None:
+        # A replica launched just before the test ended may not have written its supervisor's
+        # record yet, which kill_replicas reads: cancelled first (the backend's cancel covers a
+        # replica not started), it cannot outlive the test (one did, waiting for its control
+        # file for hours).
+        for handle in self.launched:
+            with contextlib.suppress(Exception):
+                self.backend.cancel(handle, grace_s=0.1)
         kill_replicas(self.work_root)
 
 

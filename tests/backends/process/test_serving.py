@@ -85,14 +85,20 @@ def test_ports_come_from_the_configured_range(tmp_path: Path) -> None:
     low = pick_port("127.0.0.1", None)  # a free port to start the range at
     ports = {"min": low, "max": low + 40}
     backend = build_backend("local", tmp_path / "work", {"ports": ports})
+    handles = []
     try:
-        handles = [
+        # One at a time into the list: those launched before a failure are cancelled too.
+        handles.extend(
             backend.launch(make_spec(replica=i, command="sleep 30", listens=True)) for i in range(3)
-        ]
+        )
         got = [int(h["port"]) for h in handles]
         assert len(set(got)) == 3, "replicas launched together got the same port"
         assert all(low <= p <= low + 40 for p in got)
     finally:
+        # Cancelled first: a supervisor that has not written its record yet (launched a moment
+        # ago) is one kill_replicas cannot see.
+        for handle in handles:
+            backend.cancel(handle, grace_s=0.1)
         kill_replicas(tmp_path / "work")
 
 
