@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from aiplane.backends.base import Backend, ReplicaStatus, Serving
+from aiplane.backends.base import Backend, Handle, ReplicaStatus, Serving
 from aiplane.backends.process import runfiles
 from aiplane.backends.process.serving import pick_port
 from aiplane.backends.registry import build_backend
@@ -85,7 +85,7 @@ def test_ports_come_from_the_configured_range(tmp_path: Path) -> None:
     low = pick_port("127.0.0.1", None)  # a free port to start the range at
     ports = {"min": low, "max": low + 40}
     backend = build_backend("local", tmp_path / "work", {"ports": ports})
-    handles = []
+    handles: list[Handle] = []
     try:
         # One at a time into the list: those launched before a failure are cancelled too.
         handles.extend(
