@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -399,8 +399,9 @@ class Guarding:
         only flagged it."""
         if policy.pii is None:
             return None
-        types = policy.pii_types or None
-        found = [(slot, got) for slot in texts.all() if (got := find_pii(slot.value, types))]
+        found = [
+            (slot, got) for slot in texts.all() if (got := find_pii(slot.value, policy.pii_wanted))
+        ]
         if not found:
             return None
         spans = [s for _, piece in found for s in piece]
@@ -534,16 +535,11 @@ class AnswerGuard:
         leaked the canary, the PII the model produced redacted when ``output_pii`` is on.
         Not a hit: nothing was blocked, redacted or flagged for anyone."""
         slots = answer_texts(self.kind, parsed)
-        if self.canary is not None:
-            text = (
-                "\n".join(s.value for s in slots) if slots else content.decode("utf-8", "replace")
-            )
-            if canary_leak(text, self.canary).hit:
-                return {}
+        if self.canary is not None and canary_leak(_answer_text(content, slots), self.canary).hit:
+            return {}
         if self.spec.guards.output_pii is not None:
-            types = self.spec.guards.pii_types or None
             for slot in slots:
-                slot.set(redact(slot.value, find_pii(slot.value, types)).text)
+                slot.set(redact(slot.value, find_pii(slot.value, self.spec.guards.pii_wanted)).text)
         return parsed
 
     def _leak(self, content: bytes, slots: Sequence[Slot]) -> GuardResult | None:
@@ -552,8 +548,7 @@ class AnswerGuard:
         action = self.spec.guards.canary
         if self.canary is None or action is None:
             return None
-        text = "\n".join(s.value for s in slots) if slots else content.decode("utf-8", "replace")
-        leak = canary_leak(text, self.canary)
+        leak = canary_leak(_answer_text(content, slots), self.canary)
         if not leak.hit:
             return None
         self._record(GuardName.CANARY, action, leak.spans)
@@ -581,12 +576,12 @@ class AnswerGuard:
         ]
         # The log: the upstream's text (placeholders where the caller's PII was), with the
         # PII the model produced redacted too.
-        types = self.spec.guards.pii_types or None
+        types = self.spec.guards.pii_wanted
         return redacted, [redact(v, find_pii(v, types)).text for v in upstream]
 
     def _output_pii(self, texts: Sequence[str]) -> list[tuple[Span, ...]]:
         """Per text, the PII the model produced: the caller's own, put back, is not."""
-        types: Collection[str] | None = self.spec.guards.pii_types or None
+        types = self.spec.guards.pii_wanted
         originals = self.sealing.originals if self.sealing is not None else frozenset()
         return [
             tuple(s for s in find_pii(text, types) if text[s.start : s.end] not in originals)
@@ -602,6 +597,12 @@ class AnswerGuard:
             refusal=f"the answer was withheld by the {result.guard} guard: {result.reason}",
             headers=self.headers,
         )
+
+
+def _answer_text(content: bytes, slots: Sequence[Slot]) -> str:
+    """What the canary is looked for in: the answer's texts, or the whole body when the answer
+    has none where they are expected."""
+    return "\n".join(s.value for s in slots) if slots else content.decode("utf-8", "replace")
 
 
 def blocked_record(

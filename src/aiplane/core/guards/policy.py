@@ -24,5 +24,11 @@ class GuardPolicy:
     canary: GuardAction | None = None
 
     @property
+    def pii_wanted(self) -> tuple[str, ...] | None:
+        """``pii_types`` as ``find_pii`` takes them: None (every type) for the empty list,
+        which ``find_pii`` would read as no type at all."""
+        return self.pii_types or None
+
+    @property
     def any(self) -> bool:
         return any(a is not None for a in (self.injection, self.pii, self.output_pii, self.canary))
