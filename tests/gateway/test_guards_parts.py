@@ -14,17 +14,16 @@ from aiplane.core.serving.endpoints import Protocol
 from aiplane.gateway import guarding
 from aiplane.gateway.gathered_stream import gather
 from aiplane.gateway.guard_audit import GuardAudit
-from aiplane.gateway.guarding import (
+from aiplane.gateway.guard_texts import (
     CHAT,
     COMPLETION,
     EMBEDDING,
     OIP,
-    _plant,
     answer_texts,
     kind_of,
-    redact_slots,
     request_texts,
 )
+from aiplane.gateway.guarding import _plant, redact_slots
 from aiplane.gateway.metrics import GatewayMetrics
 
 
